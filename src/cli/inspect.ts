@@ -1,0 +1,42 @@
+// Loads a config for the read-only commands (routes, explain) exactly as start would.
+import { buildSnapshot, loadConfigFile } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
+import type { RouteEntry, Snapshot } from '../config/snapshot.js';
+import { defaultRegistry } from '../pipeline/registry.js';
+import { describePattern } from '../router/router.js';
+import { PoolRegistry } from '../upstream/pools.js';
+
+export async function withSnapshot(file: string, fn: (s: Snapshot) => number): Promise<number> {
+  const registry = defaultRegistry();
+  let snapshot: Snapshot;
+  const pools = new PoolRegistry();
+  try {
+    snapshot = buildSnapshot(loadConfigFile(file, registry), registry, pools, 1, file).snapshot;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.lines().join('\n') + '\n');
+      return 2;
+    }
+    throw err;
+  }
+  try {
+    return fn(snapshot);
+  } finally {
+    snapshot.dispose();
+    await pools.closeAll();
+  }
+}
+
+export function describeEntry(e: RouteEntry): string {
+  const r = e.route;
+  const parts = [`host=${e.host ?? '*'}`, describePattern(e)];
+  if (r.methods) parts.push(`methods=${[...r.methods].join(',')}`);
+  if (r.headers) parts.push(`headers=${r.headers.map(([n, v]) => `${n}:${v.join('|')}`).join(';')}`);
+  if (r.priority !== 0) parts.push(`priority=${r.priority}`);
+  return parts.join(' ');
+}
+
+export function pluginList(e: RouteEntry): string {
+  const list = e.route.chain.entries.map((c) => `${c.plugin.name}(${c.plugin.priority}, ${c.scope})`);
+  return list.length === 0 ? '-' : list.join(' > ');
+}

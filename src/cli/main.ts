@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { UsageError } from './args.js';
+import { explainCommand } from './explain.js';
+import { initCommand } from './init.js';
+import { routesCommand } from './routes.js';
+import { startCommand } from './start.js';
+import { validateCommand } from './validate.js';
+
+const HELP = `northgate — an API gateway for Node.js
+
+Usage: northgate <command> [flags]
+
+Commands:
+  start      run the gateway (embedded demo config when no --config and no ./northgate.yaml)
+  validate   check a config file; prints FILE:LINE:COL PATH: message per problem
+  routes     print the compiled route table in match order
+  explain    show which route a request matches, and why earlier candidates did not
+  init       write a commented starter northgate.yaml
+
+Run "northgate <command> --help" for a command's flags.
+`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number | void> | number | void> = {
+  start: startCommand,
+  validate: validateCommand,
+  routes: routesCommand,
+  explain: explainCommand,
+  init: initCommand,
+};
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    process.exitCode = command === undefined ? 2 : 0;
+    return;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`northgate ${pkg.version}\n`);
+    return;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    const names = Object.keys(COMMANDS);
+    const close = names.find((n) => n.startsWith(command.slice(0, 3)));
+    process.stderr.write(`northgate: unknown command "${command}"${close ? ` (did you mean "${close}"?)` : ''}\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    const code = await run(rest);
+    if (typeof code === 'number') process.exitCode = code;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`northgate: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,42 @@
+import { availableParallelism } from 'node:os';
+import { isWorker, runMaster, runWorker } from '../runtime/cluster.js';
+import { createLogger } from '../runtime/logger.js';
+import { runSingle } from '../runtime/single.js';
+import { parse, UsageError } from './args.js';
+import { chooseConfig } from './config-source.js';
+
+const HELP = `Usage: northgate start [--config FILE] [--workers N|auto] [--watch]
+
+  -c, --config FILE   config file (YAML or JSON). Default: ./northgate.yaml if present,
+                      else the embedded default (proxy :8000, status 127.0.0.1:8100, demo upstream)
+  -w, --workers N     worker processes: a number, or "auto" for one per CPU (default 1: no master)
+      --watch         reload when the config file changes (SIGHUP always reloads)
+
+Signals: SIGHUP reloads the config; SIGTERM/SIGINT drain in-flight requests and exit 0.
+`;
+
+export async function startCommand(args: string[]): Promise<number | void> {
+  const logger = createLogger();
+  if (isWorker()) return runWorker(logger);
+  const { values } = parse('start', args, {
+    config: { type: 'string', short: 'c' },
+    workers: { type: 'string', short: 'w' },
+    watch: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const workers = parseWorkers(values.workers);
+  const choice = chooseConfig(values.config);
+  const opts = { configFile: choice.kind === 'file' ? choice.file : null, watch: values.watch ?? false };
+  if (workers === 1) return runSingle(opts, logger);
+  return runMaster(opts, workers, logger);
+}
+
+function parseWorkers(text: string | undefined): number {
+  if (text === undefined) return 1;
+  if (text === 'auto') return availableParallelism();
+  if (!/^[1-9][0-9]{0,2}$/.test(text)) throw new UsageError(`--workers takes a number from 1 to 999 or "auto", not "${text}"`);
+  return Number(text);
+}

@@ -1,0 +1,30 @@
+import { loadConfigFile } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
+import { defaultRegistry } from '../pipeline/registry.js';
+import { parse, UsageError } from './args.js';
+
+const HELP = `Usage: northgate validate --config FILE
+
+Checks a config file. Prints "valid" and exits 0, or prints one line per problem
+(FILE:LINE:COL PATH: message) and exits 2.
+`;
+
+export function validateCommand(args: string[]): number {
+  const { values } = parse('validate', args, { config: { type: 'string', short: 'c' } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.config === undefined) throw new UsageError('validate needs --config FILE');
+  try {
+    loadConfigFile(values.config, defaultRegistry());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stdout.write(err.lines().join('\n') + '\n');
+      return 2;
+    }
+    throw err;
+  }
+  process.stdout.write('valid\n');
+  return 0;
+}

@@ -1,0 +1,173 @@
+// Turns a validated config into an immutable Snapshot: routes indexed, plugin chains
+// built per route, upstreams resolved to pooled targets, durations in milliseconds.
+import type { Pool } from 'undici';
+import { Chain, type ChainEntry } from '../pipeline/chain.js';
+import type { PluginScope } from '../pipeline/plugin.js';
+import type { PluginRegistry } from '../pipeline/registry.js';
+import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
+import { Router } from '../router/router.js';
+import { RoundRobin } from '../upstream/balancer.js';
+import type { PoolRegistry } from '../upstream/pools.js';
+import { parseAddress, formatAddress } from './address.js';
+import { parseDuration } from './duration.js';
+import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream } from './snapshot.js';
+import type { RawConfig, RawTarget } from './types.js';
+import { buildBlockList } from './validate.js';
+
+export const DEFAULTS = {
+  proxy: '0.0.0.0:8000',
+  status: '127.0.0.1:8100',
+  maxHeaderBytes: 16_384,
+  maxBodyBytes: 10 * 1024 * 1024,
+  headerTimeout: '10s',
+  idleTimeout: '60s',
+  requestTimeout: '5m',
+  maxConnections: 16_384,
+  connectTimeout: '2s',
+  readTimeout: '30s',
+  drainTimeout: '30s',
+} as const;
+
+const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback)!;
+
+export interface CompileOptions {
+  readonly registry: PluginRegistry;
+  readonly pools: PoolRegistry;
+  readonly version: number;
+  readonly source: string;
+}
+
+export function compileConfig(config: RawConfig, opts: CompileOptions): { snapshot: Snapshot; pools: Set<Pool> } {
+  const usedPools = new Set<Pool>();
+  const handlers: Array<{ close?(): void }> = [];
+
+  const makeTargets = (targets: RawTarget[], connectTimeoutMs: number): Target[] =>
+    targets.map((t) => {
+      const u = new URL(t.url);
+      const pool = opts.pools.acquire(u.origin, { connectTimeoutMs });
+      usedPools.add(pool);
+      return { url: t.url, origin: u.origin, weight: t.weight ?? 1, dispatcher: pool };
+    });
+
+  const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
+  const upstreams = new Map<string, Upstream>();
+  const services = new Map<string, Service>();
+
+  const chainFor = (scopes: Array<[PluginScope, Record<string, unknown> | undefined]>): Chain => {
+    // The most specific scope's config of a plugin wins (route over service over global).
+    const chosen = new Map<string, [PluginScope, unknown]>();
+    for (const [scope, map] of scopes) for (const [name, cfg] of Object.entries(map ?? {})) chosen.set(name, [scope, cfg]);
+    if (chosen.size === 0) return Chain.EMPTY;
+    const entries: ChainEntry[] = [];
+    for (const [name, [scope, cfg]] of chosen) {
+      const plugin = opts.registry.get(name)!;
+      const handler = plugin.create(cfg, scope);
+      handlers.push(handler);
+      entries.push({ plugin, handler, scope: scope.kind });
+    }
+    return new Chain(entries);
+  };
+
+  const globalChain = chainFor([[{ kind: 'global' }, config.plugins]]);
+  const entries: RouteEntry[] = [];
+  let routeIndex = 0;
+  (config.services ?? []).forEach((s, si) => {
+    const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
+    let upstream: Upstream;
+    let basePath = '';
+    if (s.url !== undefined) {
+      const u = new URL(s.url);
+      basePath = u.pathname.replace(/\/+$/, '');
+      const targets = makeTargets([{ url: u.origin }], connectTimeoutMs);
+      upstream = { name: `service:${s.name}`, targets, balancer: new RoundRobin(targets) };
+    } else {
+      const key = `${s.upstream}|${connectTimeoutMs}`;
+      let u = upstreams.get(key);
+      if (!u) {
+        const raw = rawUpstreams.get(s.upstream!)!;
+        const targets = makeTargets(raw.targets, connectTimeoutMs);
+        u = { name: raw.name, targets, balancer: new RoundRobin(targets) };
+        upstreams.set(key, u);
+      }
+      upstream = u;
+    }
+    const service: Service = {
+      name: s.name,
+      upstream,
+      basePath,
+      connectTimeoutMs,
+      readTimeoutMs: ms(s.timeouts?.read, DEFAULTS.readTimeout),
+    };
+    services.set(s.name, service);
+    (s.routes ?? []).forEach((r, ri) => {
+      const name = r.name ?? `${s.name}-${ri}`;
+      const chain = chainFor([
+        [{ kind: 'global' }, config.plugins],
+        [{ kind: 'service', service: s.name }, s.plugins],
+        [{ kind: 'route', service: s.name, route: name }, r.plugins],
+      ]);
+      const route: CompiledRoute = {
+        name,
+        index: routeIndex++,
+        service,
+        priority: r.priority ?? 0,
+        methods: r.methods ? new Set(r.methods) : null,
+        headers: r.headers && Object.keys(r.headers).length > 0 ? Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : null,
+        stripPath: r.strip_path ?? false,
+        preserveHost: r.preserve_host ?? false,
+        chain,
+        configPath: `services[${si}].routes[${ri}]`,
+      };
+      const patterns = r.paths.map((p) => parsePathPattern(p) as PathPattern);
+      for (const host of r.hosts ?? [null]) for (const pattern of patterns) entries.push({ route, host, pattern });
+    });
+  });
+
+  const router = new Router(entries);
+  const limits: Limits = {
+    maxHeaderBytes: config.limits?.max_header_bytes ?? DEFAULTS.maxHeaderBytes,
+    maxBodyBytes: config.limits?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
+    headerTimeoutMs: ms(config.limits?.header_timeout, DEFAULTS.headerTimeout),
+    idleTimeoutMs: ms(config.limits?.idle_timeout, DEFAULTS.idleTimeout),
+    requestTimeoutMs: ms(config.limits?.request_timeout, DEFAULTS.requestTimeout),
+    maxConnections: config.limits?.max_connections ?? DEFAULTS.maxConnections,
+  };
+  const snapshot: Snapshot = {
+    version: opts.version,
+    loadedAt: new Date(),
+    source: opts.source,
+    listeners: { proxy: proxyListeners(config), status: statusListener(config) },
+    limits,
+    trustedProxies: config.trusted_proxies && config.trusted_proxies.length > 0 ? buildBlockList(config.trusted_proxies) : null,
+    router,
+    routes: router.ordered,
+    services,
+    upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
+    globalChain,
+    accessLog: config.access_log?.enabled ?? true,
+    drainTimeoutMs: ms(config.shutdown?.drain_timeout, DEFAULTS.drainTimeout),
+    stats: { inflight: 0 },
+    dispose() {
+      for (const h of handlers) h.close?.();
+    },
+  };
+  return { snapshot, pools: usedPools };
+}
+
+function listenerSpec(address: string): ListenerSpec {
+  const a = parseAddress(address);
+  if (typeof a === 'string') throw new Error(`invalid address ${address}: ${a}`);
+  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port) };
+}
+
+function proxyListeners(c: RawConfig): ListenerSpec[] {
+  const p = c.listen?.proxy ?? DEFAULTS.proxy;
+  const list = typeof p === 'string' ? [p] : p.map((l) => (typeof l === 'string' ? l : l.address));
+  return list.map(listenerSpec);
+}
+
+function statusListener(c: RawConfig): ListenerSpec | null {
+  const s = c.listen?.status;
+  if (s === null) return null;
+  return listenerSpec(s ?? DEFAULTS.status);
+}

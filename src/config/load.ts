@@ -1,0 +1,30 @@
+// File -> validated config -> snapshot: the one path used by start, validate, reload,
+// routes and explain, so they can never disagree.
+import type { Pool } from 'undici';
+import type { PluginRegistry } from '../pipeline/registry.js';
+import type { PoolRegistry } from '../upstream/pools.js';
+import { compileConfig } from './compile.js';
+import { ConfigError } from './problems.js';
+import type { Snapshot } from './snapshot.js';
+import { parseConfigText, readConfigFile, type ConfigSource } from './source.js';
+import type { RawConfig } from './types.js';
+import { validateConfig } from './validate.js';
+
+export function checkSource(source: ConfigSource, registry: PluginRegistry): RawConfig {
+  const { config, problems } = validateConfig(source.value, registry);
+  if (problems.length > 0) throw new ConfigError(source.file, source.locate(problems));
+  return config;
+}
+
+/** Reads and validates a file; throws ConfigError with every problem located. */
+export function loadConfigFile(file: string, registry: PluginRegistry, env?: NodeJS.ProcessEnv): RawConfig {
+  return checkSource(readConfigFile(file, env), registry);
+}
+
+export function loadConfigText(file: string, text: string, registry: PluginRegistry, env?: NodeJS.ProcessEnv): RawConfig {
+  return checkSource(parseConfigText(file, text, env), registry);
+}
+
+export function buildSnapshot(config: RawConfig, registry: PluginRegistry, pools: PoolRegistry, version: number, source: string): { snapshot: Snapshot; pools: Set<Pool> } {
+  return compileConfig(config, { registry, pools, version, source });
+}

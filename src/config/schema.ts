@@ -1,0 +1,120 @@
+// The JSON Schema of the config file. Plugin configs are validated by each plugin's own
+// schema, composed in here so that every problem carries its full path.
+import type { Plugin } from '../pipeline/plugin.js';
+import { DURATION_PATTERN } from './duration.js';
+
+const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
+const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
+const address = { type: 'string', minLength: 1, 'x-message': 'must be an address such as "0.0.0.0:8000" or "[::1]:8000"' };
+const url = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };
+const headerName = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$';
+
+export function pluginMapSchema(plugins: Iterable<Plugin>): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const p of plugins) properties[p.name] = p.schema;
+  return { type: 'object', properties, additionalProperties: false };
+}
+
+export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unknown> {
+  const pluginMap = pluginMapSchema(plugins);
+  const route = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['paths'],
+    properties: {
+      name,
+      paths: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      hosts: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Z]+$', 'x-message': 'must be an upper-case HTTP method such as GET' } },
+      headers: {
+        type: 'object',
+        propertyNames: { pattern: headerName },
+        additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
+      },
+      strip_path: { type: 'boolean' },
+      preserve_host: { type: 'boolean' },
+      priority: { type: 'integer', minimum: -1000000, maximum: 1000000 },
+      plugins: pluginMap,
+    },
+  };
+  const service = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name,
+      upstream: { type: 'string' },
+      url,
+      timeouts: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { connect: duration, read: duration },
+      },
+      plugins: pluginMap,
+      routes: { type: 'array', items: route },
+    },
+  };
+  const upstream = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'targets'],
+    properties: {
+      name,
+      balancer: { enum: ['round-robin'] },
+      targets: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: { url, weight: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
+      },
+    },
+  };
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['_format_version'],
+    properties: {
+      _format_version: { const: '1', 'x-message': 'must be "1" (quoted)' },
+      listen: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          proxy: {
+            type: ['string', 'array'],
+            items: {
+              type: ['string', 'object'],
+              additionalProperties: false,
+              required: ['address'],
+              properties: { address },
+            },
+            'x-message': 'must be an address or a list of listeners',
+          },
+          status: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the status listener off' },
+        },
+      },
+      trusted_proxies: { type: 'array', items: { type: 'string', minLength: 1 } },
+      limits: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          max_header_bytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+          max_body_bytes: { type: 'integer', minimum: 0 },
+          header_timeout: duration,
+          idle_timeout: duration,
+          request_timeout: duration,
+          max_connections: { type: 'integer', minimum: 1 },
+        },
+      },
+      shutdown: { type: 'object', additionalProperties: false, properties: { drain_timeout: duration } },
+      access_log: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
+      upstreams: { type: 'array', items: upstream },
+      services: { type: 'array', items: service },
+      consumers: { type: 'array', maxItems: 0, 'x-message': 'consumers are not supported yet (they arrive with the auth plugins)' },
+      plugins: pluginMap,
+    },
+  };
+}

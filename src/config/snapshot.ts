@@ -1,0 +1,91 @@
+// The compiled, immutable form of a configuration. A reload builds a new Snapshot and
+// swaps one reference; requests in flight keep the one they started with.
+import type { BlockList } from 'node:net';
+import type { Chain } from '../pipeline/chain.js';
+import type { Router } from '../router/router.js';
+import type { PathPattern } from '../router/path-pattern.js';
+import type { Balancer } from '../upstream/balancer.js';
+import type { Dispatcher } from 'undici';
+
+export interface Target {
+  readonly url: string;
+  /** scheme://host:port, the key of its connection pool. */
+  readonly origin: string;
+  readonly weight: number;
+  readonly dispatcher: Dispatcher;
+}
+
+export interface Upstream {
+  readonly name: string;
+  readonly targets: readonly Target[];
+  readonly balancer: Balancer;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly upstream: Upstream;
+  /** Path prefix from the service URL ("" when none), without a trailing slash. */
+  readonly basePath: string;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+}
+
+/** A route as declared: one per `routes[]` item, shared by its router entries. */
+export interface CompiledRoute {
+  readonly name: string;
+  /** Declaration index across the whole file, the last tie-breaker. */
+  readonly index: number;
+  readonly service: Service;
+  readonly priority: number;
+  readonly methods: ReadonlySet<string> | null;
+  readonly headers: ReadonlyArray<readonly [name: string, values: readonly string[]]> | null;
+  readonly stripPath: boolean;
+  readonly preserveHost: boolean;
+  readonly chain: Chain;
+  /** Where in the file the route was declared, e.g. services[0].routes[1]. */
+  readonly configPath: string;
+}
+
+/** One (host pattern × path pattern) of a route: what the router indexes and orders. */
+export interface RouteEntry {
+  readonly route: CompiledRoute;
+  /** "api.example.com", "*.example.com", or null for any host. */
+  readonly host: string | null;
+  readonly pattern: PathPattern;
+}
+
+export interface Limits {
+  readonly maxHeaderBytes: number;
+  readonly maxBodyBytes: number;
+  readonly headerTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+export interface ListenerSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+}
+
+export interface Snapshot {
+  readonly version: number;
+  readonly loadedAt: Date;
+  readonly source: string;
+  readonly listeners: { readonly proxy: readonly ListenerSpec[]; readonly status: ListenerSpec | null };
+  readonly limits: Limits;
+  readonly trustedProxies: BlockList | null;
+  readonly router: Router;
+  /** Every route entry in match order (what `northgate routes` prints). */
+  readonly routes: readonly RouteEntry[];
+  readonly services: ReadonlyMap<string, Service>;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly globalChain: Chain;
+  readonly accessLog: boolean;
+  readonly drainTimeoutMs: number;
+  /** Requests currently using this snapshot (the one mutable field: it decides when a retired snapshot is disposed). */
+  readonly stats: { inflight: number };
+  /** Called once the snapshot is retired and no request uses it any more. */
+  dispose(): void;
+}

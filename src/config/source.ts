@@ -1,0 +1,106 @@
+// Reads a YAML or JSON config file into a plain value while keeping a map back to the
+// source, so that every problem can be reported at FILE:LINE:COL. `${VAR}` and
+// `${VAR:-default}` are replaced inside string scalars (never in the raw text, so an
+// environment value cannot inject structure).
+import { readFileSync } from 'node:fs';
+import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from 'yaml';
+import { ConfigError, type ConfigPath, type ConfigProblem } from './problems.js';
+
+export interface ConfigSource {
+  readonly file: string;
+  readonly value: unknown;
+  /** Adds line/col to problems by looking their path up in the document. */
+  locate(problems: ConfigProblem[]): ConfigProblem[];
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const WHOLE_ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+
+export function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ConfigSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError(file, [{ path: [], message: `cannot read config: ${reason}`, line: 1, col: 1 }]);
+  }
+  return parseConfigText(file, text, env);
+}
+
+export function parseConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): ConfigSource {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
+  const problems: ConfigProblem[] = [];
+  for (const e of doc.errors) {
+    const pos = lineCounter.linePos(e.pos[0]);
+    problems.push({ path: [], message: e.message.split('\n')[0]!, line: pos.line, col: pos.col });
+  }
+  if (problems.length > 0) throw new ConfigError(file, problems);
+
+  substituteEnv(doc, env, lineCounter, problems);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  return {
+    file,
+    value,
+    locate: (list) => list.map((p) => (p.line !== undefined ? p : { ...p, ...positionOf(doc, lineCounter, p.path, p.atKey === true) })),
+  };
+}
+
+function substituteEnv(doc: Document, env: NodeJS.ProcessEnv, lines: LineCounter, problems: ConfigProblem[]): void {
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const original = node.value;
+      const missing: string[] = [];
+      const replaced = original.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+        const v = env[name];
+        if (v !== undefined && v !== '') return v;
+        if (fallback !== undefined) return fallback;
+        missing.push(name);
+        return '';
+      });
+      if (missing.length > 0) {
+        const pos = lines.linePos(node.range?.[0] ?? 0);
+        problems.push({ path: [], message: `environment variable ${missing.join(', ')} is not set (use \${NAME:-default} for a default)`, line: pos.line, col: pos.col });
+        return;
+      }
+      // `port: ${PORT}` unquoted becomes a number or boolean, as if written inline.
+      if (node.type === 'PLAIN' && WHOLE_ENV_REF.test(original)) {
+        if (/^-?[0-9]+(\.[0-9]+)?$/.test(replaced)) node.value = Number(replaced);
+        else if (replaced === 'true' || replaced === 'false') node.value = replaced === 'true';
+        else node.value = replaced;
+      } else {
+        node.value = replaced;
+      }
+    },
+  });
+}
+
+function positionOf(doc: Document, lines: LineCounter, path: ConfigPath, atKey: boolean): { line: number; col: number } {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const part = path[i]!;
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(part));
+      if (!pair) break;
+      const keyNode = pair.key as Node;
+      offset = keyNode.range?.[0] ?? offset;
+      node = pair.value;
+      // Point at the value when there is one, so "must be a string" lands on the value.
+      const valueRange = (node as Node | null)?.range;
+      if (valueRange && !(atKey && i === path.length - 1)) offset = valueRange[0];
+    } else if (isSeq(node) && typeof part === 'number') {
+      const item = node.items[part] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return lines.linePos(offset);
+}
+

@@ -1,0 +1,42 @@
+// The config file's shape after schema validation (docs/configuration.md is the reference).
+
+export interface RawTarget { url: string; weight?: number }
+export interface RawUpstream { name: string; balancer?: 'round-robin'; targets: RawTarget[] }
+export interface RawRoute {
+  name?: string;
+  paths: string[];
+  hosts?: string[];
+  methods?: string[];
+  headers?: Record<string, string[]>;
+  strip_path?: boolean;
+  preserve_host?: boolean;
+  priority?: number;
+  plugins?: Record<string, unknown>;
+}
+export interface RawService {
+  name: string;
+  upstream?: string;
+  url?: string;
+  timeouts?: { connect?: string; read?: string };
+  plugins?: Record<string, unknown>;
+  routes?: RawRoute[];
+}
+export interface RawConfig {
+  _format_version: '1';
+  listen?: { proxy?: string | Array<string | { address: string }>; status?: string | null };
+  trusted_proxies?: string[];
+  limits?: {
+    max_header_bytes?: number;
+    max_body_bytes?: number;
+    header_timeout?: string;
+    idle_timeout?: string;
+    request_timeout?: string;
+    max_connections?: number;
+  };
+  shutdown?: { drain_timeout?: string };
+  access_log?: { enabled?: boolean };
+  upstreams?: RawUpstream[];
+  services?: RawService[];
+  consumers?: unknown[];
+  plugins?: Record<string, unknown>;
+}

@@ -1,0 +1,207 @@
+// Schema validation (ajv) plus the checks a schema cannot express: references between
+// entities, unique names, path and host syntax, addresses. Every problem has a path.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { BlockList, isIP } from 'node:net';
+import type { PluginRegistry } from '../pipeline/registry.js';
+import { parseAddress } from './address.js';
+import { didYouMean, type ConfigProblem } from './problems.js';
+import { buildConfigSchema } from './schema.js';
+import type { RawConfig, RawRoute } from './types.js';
+import { parsePathPattern } from '../router/path-pattern.js';
+
+const validators = new WeakMap<PluginRegistry, ValidateFunction>();
+
+function validatorFor(registry: PluginRegistry): ValidateFunction {
+  let v = validators.get(registry);
+  if (!v) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false });
+    ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+    v = ajv.compile(buildConfigSchema(registry.all()));
+    validators.set(registry, v);
+  }
+  return v;
+}
+
+export function validateConfig(value: unknown, registry: PluginRegistry): { config: RawConfig; problems: ConfigProblem[] } {
+  const validate = validatorFor(registry);
+  if (!validate(value)) {
+    return { config: value as RawConfig, problems: dedupe((validate.errors ?? []).map(toProblem)) };
+  }
+  const config = value as RawConfig;
+  return { config, problems: checkSemantics(config, registry) };
+}
+
+function pointerToPath(pointer: string): Array<string | number> {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^(0|[1-9][0-9]*)$/.test(p) ? Number(p) : p));
+}
+
+function toProblem(e: ErrorObject): ConfigProblem {
+  const path = pointerToPath(e.instancePath);
+  const custom = (e.parentSchema as Record<string, unknown> | undefined)?.['x-message'];
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = (e.params as { additionalProperty: string }).additionalProperty;
+      const known = Object.keys(((e.parentSchema as { properties?: object }).properties ?? {}));
+      const hint = didYouMean(key, known);
+      return { path: [...path, key], atKey: true, message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}` };
+    }
+    case 'required':
+      return { path, message: `missing required key "${(e.params as { missingProperty: string }).missingProperty}"` };
+    case 'enum':
+      return { path, message: `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
+    case 'propertyNames':
+      return { path, message: `invalid key "${(e.params as { propertyName: string }).propertyName}"` };
+    default:
+      if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minLength', 'maxItems'].includes(e.keyword)) return { path, message: custom };
+      return { path, message: e.message ?? 'is invalid' };
+  }
+}
+
+/** ajv reports both the propertyNames failure and its inner pattern; keep one per path+message. */
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = JSON.stringify(p.path) + p.message;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return !(p.message.startsWith('must match pattern') && problems.some((q) => q !== p && q.message.startsWith('invalid key') && JSON.stringify(q.path) === JSON.stringify(p.path)));
+  });
+}
+
+const HOST_PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (path: Array<string | number>, message: string) => problems.push({ path, message });
+
+  const proxy = c.listen?.proxy;
+  const listeners = proxy === undefined ? [] : typeof proxy === 'string' ? [proxy] : proxy.map((l) => (typeof l === 'string' ? l : l.address));
+  listeners.forEach((a, i) => {
+    const r = parseAddress(a);
+    if (typeof r === 'string') add(typeof proxy === 'string' ? ['listen', 'proxy'] : ['listen', 'proxy', i], r);
+  });
+  if (typeof c.listen?.status === 'string') {
+    const r = parseAddress(c.listen.status);
+    if (typeof r === 'string') add(['listen', 'status'], r);
+  }
+  (c.trusted_proxies ?? []).forEach((cidr, i) => {
+    if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);
+  });
+
+  const upstreamNames = new Map<string, number>();
+  (c.upstreams ?? []).forEach((u, i) => {
+    if (upstreamNames.has(u.name)) add(['upstreams', i, 'name'], `duplicate upstream name "${u.name}" (first at upstreams[${upstreamNames.get(u.name)}])`);
+    else upstreamNames.set(u.name, i);
+    u.targets.forEach((t, j) => {
+      const msg = checkTargetUrl(t.url);
+      if (msg) add(['upstreams', i, 'targets', j, 'url'], msg);
+    });
+  });
+
+  checkPlugins(c.plugins, ['plugins'], registry, add);
+  const serviceNames = new Map<string, number>();
+  const routeNames = new Map<string, string>();
+  const matchKeys = new Map<string, string>();
+  (c.services ?? []).forEach((s, i) => {
+    const at = ['services', i];
+    if (serviceNames.has(s.name)) add([...at, 'name'], `duplicate service name "${s.name}" (first at services[${serviceNames.get(s.name)}])`);
+    else serviceNames.set(s.name, i);
+    if ((s.upstream === undefined) === (s.url === undefined)) {
+      add(at, 'needs exactly one of "upstream" (a name from upstreams) or "url"');
+    } else if (s.upstream !== undefined && !upstreamNames.has(s.upstream)) {
+      const hint = didYouMean(s.upstream, upstreamNames.keys());
+      add([...at, 'upstream'], `no upstream named "${s.upstream}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    } else if (s.url !== undefined) {
+      const msg = checkServiceUrl(s.url);
+      if (msg) add([...at, 'url'], msg);
+    }
+    checkPlugins(s.plugins, [...at, 'plugins'], registry, add);
+    (s.routes ?? []).forEach((r, j) => {
+      const rat = [...at, 'routes', j];
+      const rname = r.name ?? `${s.name}-${j}`;
+      const where = `services[${i}].routes[${j}]`;
+      if (routeNames.has(rname)) add([...rat, 'name'], `duplicate route name "${rname}" (first at ${routeNames.get(rname)})`);
+      else routeNames.set(rname, where);
+      checkRoute(r, rat, add, matchKeys, where);
+      checkPlugins(r.plugins, [...rat, 'plugins'], registry, add);
+    });
+  });
+  return problems;
+}
+
+function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void, matchKeys: Map<string, string>, where: string): void {
+  r.paths.forEach((p, k) => {
+    const parsed = parsePathPattern(p);
+    if (typeof parsed === 'string') add([...at, 'paths', k], parsed);
+  });
+  (r.hosts ?? []).forEach((h, k) => {
+    if (!HOST_PATTERN.test(h)) add([...at, 'hosts', k], `"${h}" is not a lower-case host name (a leading "*." is allowed; no port)`);
+  });
+  const methods = [...(r.methods ?? [])].sort().join(',');
+  const headers = JSON.stringify(Object.entries(r.headers ?? {}).sort());
+  for (const host of r.hosts ?? ['']) {
+    for (const path of r.paths) {
+      const key = `${host}|${path}|${methods}|${headers}|${r.priority ?? 0}`;
+      const first = matchKeys.get(key);
+      if (first !== undefined && first !== where) add([...at, 'paths'], `matches exactly the same requests as ${first}; one of them could never be chosen`);
+      else matchKeys.set(key, where);
+    }
+  }
+}
+
+function checkPlugins(map: Record<string, unknown> | undefined, at: Array<string | number>, registry: PluginRegistry, add: (p: Array<string | number>, m: string) => void): void {
+  for (const [name, config] of Object.entries(map ?? {})) {
+    const plugin = registry.get(name);
+    for (const p of plugin?.check?.(config) ?? []) add([...at, name, ...p.path], p.message);
+  }
+}
+
+function checkTargetUrl(text: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return `"${text}" is not a valid URL`;
+  }
+  if (u.pathname !== '/' || u.search || u.hash) return 'a target is an origin (scheme://host:port); put a base path on the service URL instead';
+  if (u.username || u.password) return 'must not contain credentials';
+  return undefined;
+}
+
+function checkServiceUrl(text: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return `"${text}" is not a valid URL`;
+  }
+  if (u.search || u.hash) return 'must not have a query or fragment';
+  if (u.username || u.password) return 'must not contain credentials';
+  return undefined;
+}
+
+export function isCidr(text: string): boolean {
+  const [ip, bits, extra] = text.split('/');
+  if (extra !== undefined || ip === undefined) return false;
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^[0-9]{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+export function buildBlockList(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [ip, bits] = c.split('/') as [string, string | undefined];
+    const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(ip, type);
+    else list.addSubnet(ip, Number(bits), type);
+  }
+  return list;
+}

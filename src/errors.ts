@@ -1,0 +1,48 @@
+// The one table of errors a client can receive from the gateway itself. Every local
+// reply that is an error goes through here and is rendered as RFC 9457 problem+json.
+// docs/errors.md lists the same codes; test/unit/errors.test.ts keeps the two in sync.
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly title: string;
+}
+
+export const ERRORS = {
+  'bad-request': { status: 400, title: 'Bad Request' },
+  'route-not-found': { status: 404, title: 'No Route Matched' },
+  'request-timeout': { status: 408, title: 'Request Timeout' },
+  'body-too-large': { status: 413, title: 'Request Body Too Large' },
+  'headers-too-large': { status: 431, title: 'Request Header Fields Too Large' },
+  'internal-error': { status: 500, title: 'Internal Gateway Error' },
+  'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
+  'upstream-invalid-response': { status: 502, title: 'Invalid Upstream Response' },
+  'shutting-down': { status: 503, title: 'Gateway Shutting Down' },
+  'upstream-timeout': { status: 504, title: 'Upstream Timeout' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const PROBLEM_TYPE_PREFIX = 'urn:northgate:problem:';
+
+/** A request-time error with a code from the table. Thrown only inside the core. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string | undefined;
+  constructor(code: ErrorCode, detail?: string) {
+    super(detail ?? ERRORS[code].title);
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/** Renders the problem+json body. `detail` must never carry internal addresses or stacks. */
+export function problemBody(code: ErrorCode, detail: string | undefined, requestId: string): string {
+  const spec = ERRORS[code];
+  return JSON.stringify({
+    type: PROBLEM_TYPE_PREFIX + code,
+    title: spec.title,
+    status: spec.status,
+    detail: detail ?? spec.title,
+    request_id: requestId,
+  });
+}

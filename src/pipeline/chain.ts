@@ -1,0 +1,77 @@
+// A compiled plugin chain: per-phase arrays built once per route per snapshot, null when
+// no plugin implements the phase, so an unused phase costs one null check per request.
+import { LocalReply } from './local-reply.js';
+import type { Plugin, PluginHandler, RequestPhaseResult } from './plugin.js';
+import type { RequestContext } from '../proxy/context.js';
+
+export interface ChainEntry {
+  readonly plugin: Plugin;
+  readonly handler: PluginHandler;
+  readonly scope: 'global' | 'service' | 'route';
+}
+
+export class Chain {
+  readonly entries: readonly ChainEntry[];
+  readonly request: readonly PluginHandler[] | null;
+  readonly upstreamRequest: readonly PluginHandler[] | null;
+  /** Response phases hold handlers in reverse priority order. */
+  readonly responseHeaders: readonly PluginHandler[] | null;
+  readonly responseChunk: readonly PluginHandler[] | null;
+  readonly responseEnd: readonly PluginHandler[] | null;
+  readonly log: readonly PluginHandler[] | null;
+
+  constructor(entries: ChainEntry[]) {
+    // Higher priority first; ties broken by name so the order never depends on map order.
+    const sorted = [...entries].sort((a, b) => b.plugin.priority - a.plugin.priority || (a.plugin.name < b.plugin.name ? -1 : 1));
+    this.entries = sorted;
+    const forward = sorted.map((e) => e.handler);
+    const reverse = [...forward].reverse();
+    this.request = pick(forward, 'request');
+    this.upstreamRequest = pick(forward, 'upstreamRequest');
+    this.responseHeaders = pick(reverse, 'responseHeaders');
+    this.responseChunk = pick(reverse, 'responseChunk');
+    this.responseEnd = pick(reverse, 'responseEnd');
+    this.log = pick(reverse, 'log');
+  }
+
+  static readonly EMPTY = new Chain([]);
+}
+
+function pick(handlers: PluginHandler[], phase: keyof PluginHandler): PluginHandler[] | null {
+  const list = handlers.filter((h) => typeof h[phase] === 'function');
+  return list.length === 0 ? null : list;
+}
+
+/** Runs the request phase; stays synchronous until a hook returns a Promise. */
+export function runRequestPhase(handlers: readonly PluginHandler[], ctx: RequestContext): RequestPhaseResult | Promise<RequestPhaseResult> {
+  for (let i = 0; i < handlers.length; i++) {
+    const r = handlers[i]!.request!(ctx);
+    if (r === undefined) continue;
+    if (r instanceof LocalReply) return r;
+    if (typeof (r as Promise<RequestPhaseResult>).then === 'function') return finishRequestPhase(handlers, i, r as Promise<RequestPhaseResult>, ctx);
+  }
+  return undefined;
+}
+
+async function finishRequestPhase(handlers: readonly PluginHandler[], at: number, pending: Promise<RequestPhaseResult>, ctx: RequestContext): Promise<RequestPhaseResult> {
+  const first = await pending;
+  if (first instanceof LocalReply) return first;
+  for (let i = at + 1; i < handlers.length; i++) {
+    const r = await handlers[i]!.request!(ctx);
+    if (r instanceof LocalReply) return r;
+  }
+  return undefined;
+}
+
+/** Runs a phase whose hooks return nothing; synchronous unless a hook returns a Promise. */
+export function runVoidPhase(handlers: readonly PluginHandler[], phase: 'upstreamRequest' | 'responseHeaders', ctx: RequestContext): void | Promise<void> {
+  for (let i = 0; i < handlers.length; i++) {
+    const r = handlers[i]![phase]!(ctx);
+    if (r !== undefined && typeof (r as Promise<void>).then === 'function') return finishVoidPhase(handlers, phase, i, r as Promise<void>, ctx);
+  }
+}
+
+async function finishVoidPhase(handlers: readonly PluginHandler[], phase: 'upstreamRequest' | 'responseHeaders', at: number, pending: Promise<void>, ctx: RequestContext): Promise<void> {
+  await pending;
+  for (let i = at + 1; i < handlers.length; i++) await handlers[i]![phase]!(ctx);
+}

@@ -1,0 +1,46 @@
+import { ERRORS, problemBody, PROBLEM_TYPE_PREFIX, type ErrorCode } from '../errors.js';
+
+/**
+ * An answer the gateway gives itself instead of forwarding (Envoy's sendLocalReply).
+ * Returning one from a request-phase hook ends the request; the core renders it.
+ */
+export class LocalReply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string | Buffer | undefined;
+  /** Set for problems so that the core fills in the request id at render time. */
+  readonly problem: { code: string; title: string; detail: string | undefined } | undefined;
+
+  constructor(status: number, body?: string | Buffer, headers: Record<string, string> = {}, problem?: LocalReply['problem']) {
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+    this.problem = problem;
+  }
+
+  /** An error from the gateway's table, e.g. LocalReply.error('route-not-found'). */
+  static error(code: ErrorCode, detail?: string, headers?: Record<string, string>): LocalReply {
+    return new LocalReply(ERRORS[code].status, undefined, headers, { code, title: ERRORS[code].title, detail });
+  }
+
+  /** A problem with a plugin's own status and title (user plugins outside the core table). */
+  static problem(status: number, code: string, title: string, detail?: string, headers?: Record<string, string>): LocalReply {
+    return new LocalReply(status, undefined, headers, { code, title, detail });
+  }
+
+  static json(status: number, value: unknown, headers: Record<string, string> = {}): LocalReply {
+    return new LocalReply(status, JSON.stringify(value), { 'content-type': 'application/json', ...headers });
+  }
+
+  renderBody(requestId: string): string | Buffer | undefined {
+    if (!this.problem) return this.body;
+    if (this.problem.code in ERRORS) return problemBody(this.problem.code as ErrorCode, this.problem.detail, requestId);
+    return JSON.stringify({
+      type: PROBLEM_TYPE_PREFIX + this.problem.code,
+      title: this.problem.title,
+      status: this.status,
+      detail: this.problem.detail ?? this.problem.title,
+      request_id: requestId,
+    });
+  }
+}

@@ -1,0 +1,47 @@
+// The plugin interface. Built-in plugins use exactly this, as a user's plugin would.
+// A plugin is a schema (pure data, validated at load) + a factory that turns one
+// validated config into a handler with named phases. Handlers are created once per
+// scope per config snapshot; nothing is looked up per request.
+import type { RequestContext } from '../proxy/context.js';
+import type { LocalReply } from './local-reply.js';
+
+export type JsonSchema = Record<string, unknown>;
+
+export interface PluginScope {
+  readonly kind: 'global' | 'service' | 'route';
+  readonly service?: string;
+  readonly route?: string;
+}
+
+/** What a request-phase hook may return: nothing to go on, a LocalReply to end the request. */
+export type RequestPhaseResult = LocalReply | undefined | void;
+
+export interface PluginHandler {
+  /** Before the upstream is chosen. Return a LocalReply to answer without the upstream. */
+  request?(ctx: RequestContext): RequestPhaseResult | Promise<RequestPhaseResult>;
+  /** After the target is chosen, just before the request is sent: last edits to headers and path. */
+  upstreamRequest?(ctx: RequestContext): void | Promise<void>;
+  /** Upstream response head received, before it is sent to the client. Runs in reverse priority order. */
+  responseHeaders?(ctx: RequestContext): void | Promise<void>;
+  /** Each response body chunk, in reverse priority order. Return the chunk to send (possibly new or empty). */
+  responseChunk?(ctx: RequestContext, chunk: Buffer): Buffer;
+  /** After the last upstream chunk: a last piece of body to send, if the plugin holds one. */
+  responseEnd?(ctx: RequestContext): Buffer | undefined;
+  /** After the response is finished (or failed). Never affects the client. */
+  log?(ctx: RequestContext): void;
+  /** The snapshot this handler belongs to was replaced and has drained. */
+  close?(): void;
+}
+
+export interface Plugin<Config = unknown> {
+  readonly name: string;
+  /** Higher runs earlier on the request path, later on the response path. */
+  readonly priority: number;
+  readonly schema: JsonSchema;
+  /** Semantic checks beyond the schema; return messages keyed by a path relative to the plugin config. */
+  check?(config: Config): Array<{ path: Array<string | number>; message: string }>;
+  create(config: Config, scope: PluginScope): PluginHandler;
+}
+
+export const PHASES = ['request', 'upstreamRequest', 'responseHeaders', 'responseChunk', 'responseEnd', 'log'] as const;
+export type Phase = (typeof PHASES)[number];

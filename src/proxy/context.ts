@@ -1,0 +1,109 @@
+// Everything known about one request on its way through the gateway. One object per
+// request, fields set in the constructor so V8 keeps one shape for all of them.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../config/snapshot.js';
+import { HeaderList } from './header-list.js';
+
+export interface ListenerInfo {
+  readonly protocol: 'http' | 'https';
+  readonly port: number;
+}
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly snapshot: Snapshot;
+  readonly listener: ListenerInfo;
+  readonly startedAt: number;
+  readonly method: string;
+  /** Set while reading the request head. */
+  id = '';
+  /** Normalized path without the query. */
+  path = '';
+  /** The raw query string with its "?", or "": forwarded byte for byte. */
+  query = '';
+  /** Lower-case host without port, used for routing. */
+  host = '';
+  /** The Host header as the client sent it. */
+  hostHeader = '';
+  /** The peer's address (the TCP connection), without the IPv4-mapped prefix. */
+  peerAddress = '';
+  /** Whether the peer is one of `trusted_proxies`. */
+  peerTrusted = false;
+  /** X-Forwarded-For as received (only kept when the peer is trusted). */
+  forwardedFor: string | undefined = undefined;
+  requestBodyLength = -1;
+  requestChunked = false;
+
+  entry: RouteEntry | null = null;
+  route: CompiledRoute | null = null;
+  matchLength = 0;
+  params: Record<string, string> | null = null;
+
+  /** The headers the upstream will receive; plugins edit them. */
+  readonly upstreamHeaders: HeaderList;
+  upstreamPath = '';
+  target: Target | null = null;
+
+  responseStatus = 0;
+  /** The headers the client will receive; plugins edit them in the responseHeaders phase. */
+  responseHeaders: HeaderList = EMPTY_HEADERS;
+  bytesIn = 0;
+  bytesOut = 0;
+  upstreamStartedAt = 0;
+  upstreamRespondedAt = 0;
+  finishedAt = 0;
+  /** The error-table code when the gateway answered with an error. */
+  errorCode: string | null = null;
+  finished = false;
+  #locals: Map<string | symbol, unknown> | null = null;
+
+  constructor(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, listener: ListenerInfo, startedAt: number) {
+    this.req = req;
+    this.res = res;
+    this.snapshot = snapshot;
+    this.listener = listener;
+    this.startedAt = startedAt;
+    this.method = req.method!;
+    this.upstreamHeaders = new HeaderList([]);
+  }
+
+  /** The client's headers as node:http parsed them (names lower-case). */
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+
+  /** One request header, several values joined with ", ". */
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  /**
+   * The client's address: the peer, or — when the peer is a trusted proxy — the
+   * right-most X-Forwarded-For entry that is not itself a trusted proxy.
+   */
+  get clientIp(): string {
+    if (!this.peerTrusted || this.forwardedFor === undefined) return this.peerAddress;
+    const trusted = this.snapshot.trustedProxies!;
+    const hops = this.forwardedFor.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const ip = unmapIPv4(hops[i]!.trim());
+      if (ip === '') continue;
+      if (!trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) return ip;
+    }
+    return this.peerAddress;
+  }
+
+  /** Per-request state for plugins, keyed by a name or symbol of the plugin's own. */
+  get locals(): Map<string | symbol, unknown> {
+    return (this.#locals ??= new Map());
+  }
+}
+
+const EMPTY_HEADERS = new HeaderList([]);
+Object.freeze(EMPTY_HEADERS.raw);
+
+export function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

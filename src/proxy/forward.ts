@@ -1,0 +1,242 @@
+// The terminal step, owned by the core: pick a target, send the request through its
+// undici pool with a handler object (no stream wrappers, no promise per request), and
+// stream the response back with backpressure in both directions.
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { GatewayError } from '../errors.js';
+import { runVoidPhase, type Chain } from '../pipeline/chain.js';
+import { upstreamErrorCode } from '../upstream/errors.js';
+import type { RequestContext } from './context.js';
+import { HeaderList } from './header-list.js';
+import { finish, replyBug, replyError, reportBug, type DrainHooks } from './reply.js';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const kExchange = Symbol('northgate.exchange');
+
+export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
+  const route = ctx.route!;
+  const service = route.service;
+  const target = service.upstream.balancer.pick();
+  if (target === null) return replyError(ctx, 'upstream-unavailable', 'no target available', chain, hooks);
+  ctx.target = target;
+  if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
+  ctx.upstreamPath = upstreamPath(ctx);
+  if (chain.upstreamRequest !== null) {
+    let pending: void | Promise<void>;
+    try {
+      pending = runVoidPhase(chain.upstreamRequest, 'upstreamRequest', ctx);
+    } catch (err) {
+      return replyBug(ctx, err, chain, hooks);
+    }
+    if (pending !== undefined) {
+      pending.then(() => dispatch(ctx, chain, hooks), (err: unknown) => replyBug(ctx, err, chain, hooks));
+      return;
+    }
+  }
+  dispatch(ctx, chain, hooks);
+}
+
+/** Service base path + the request path (less the matched prefix with strip_path) + the raw query. */
+function upstreamPath(ctx: RequestContext): string {
+  const route = ctx.route!;
+  const base = route.service.basePath;
+  let rest = route.stripPath ? ctx.path.slice(ctx.matchLength) : ctx.path;
+  if (rest === '') rest = base === '' ? '/' : '';
+  else if (rest.charCodeAt(0) !== 47) rest = '/' + rest;
+  return base + rest + ctx.query;
+}
+
+function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
+  const limit = ctx.snapshot.limits.maxBodyBytes;
+  let body: Dispatcher.DispatchOptions['body'] = null;
+  if (ctx.requestChunked) {
+    // undici streams async iterables (chunked upstream); its types only list Readable.
+    body = limitedBody(ctx, limit) as unknown as Dispatcher.DispatchOptions['body'];
+  } else if (ctx.requestBodyLength > 0) {
+    body = ctx.req;
+    ctx.bytesIn = ctx.requestBodyLength;
+  }
+  const exchange = new UpstreamExchange(ctx, chain, hooks);
+  (ctx.res as ResponseWithExchange)[kExchange] = exchange;
+  ctx.res.once('close', onClientClose);
+  const timeout = ctx.route!.service.readTimeoutMs;
+  ctx.upstreamStartedAt = performance.now();
+  ctx.target!.dispatcher.dispatch(
+    {
+      path: ctx.upstreamPath,
+      method: ctx.method as Dispatcher.HttpMethod,
+      headers: ctx.upstreamHeaders.raw,
+      body,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    },
+    exchange,
+  );
+}
+
+async function* limitedBody(ctx: RequestContext, limit: number): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) throw new GatewayError('body-too-large', `request body exceeds ${limit} bytes`);
+    ctx.bytesIn = total;
+    yield chunk;
+  }
+}
+
+interface ResponseWithExchange extends ServerResponse {
+  [kExchange]?: UpstreamExchange;
+}
+
+/** The client went away: stop the upstream exchange if it is still running. */
+function onClientClose(this: ResponseWithExchange): void {
+  this[kExchange]?.clientClosed();
+}
+
+/** undici handler for one upstream exchange (undici's own low-level handler shape). */
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  readonly #ctx: RequestContext;
+  readonly #chain: Chain;
+  readonly #hooks: DrainHooks;
+  #abort: ((err?: Error) => void) | null = null;
+  #resume: (() => void) | null = null;
+  #done = false;
+
+  constructor(ctx: RequestContext, chain: Chain, hooks: DrainHooks) {
+    this.#ctx = ctx;
+    this.#chain = chain;
+    this.#hooks = hooks;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    const ctx = this.#ctx;
+    ctx.upstreamRespondedAt = performance.now();
+    this.#resume = resume;
+    const out: string[] = [];
+    let connectionListed: string | undefined;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1');
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') connectionListed = rawHeaders[i + 1]!.toString('latin1');
+        continue;
+      }
+      if (lower === 'x-request-id') continue;
+      out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+    }
+    out.push('x-request-id', ctx.id);
+    const headers = new HeaderList(out);
+    if (connectionListed !== undefined) for (const n of connectionListed.split(',')) headers.remove(n.trim());
+    ctx.responseStatus = statusCode;
+    ctx.responseHeaders = headers;
+    const handlers = this.#chain.responseHeaders;
+    if (handlers !== null) {
+      let pending: void | Promise<void>;
+      try {
+        pending = runVoidPhase(handlers, 'responseHeaders', ctx);
+      } catch (err) {
+        this.#fail(err);
+        return false;
+      }
+      if (pending !== undefined) {
+        pending.then(
+          () => {
+            this.#writeHead();
+            this.#resume!();
+          },
+          (err: unknown) => this.#fail(err),
+        );
+        return false;
+      }
+    }
+    this.#writeHead();
+    return true;
+  }
+
+  #writeHead(): void {
+    const ctx = this.#ctx;
+    if (this.#done) return;
+    if (this.#hooks.draining) ctx.res.shouldKeepAlive = false;
+    if (this.#chain.responseChunk !== null) ctx.responseHeaders.remove('content-length');
+    ctx.res.writeHead(ctx.responseStatus, ctx.responseHeaders.raw);
+  }
+
+  onData(chunk: Buffer): boolean {
+    const ctx = this.#ctx;
+    if (this.#done) return true;
+    const handlers = this.#chain.responseChunk;
+    if (handlers !== null) {
+      try {
+        for (let i = 0; i < handlers.length; i++) chunk = handlers[i]!.responseChunk!(ctx, chunk);
+      } catch (err) {
+        this.#fail(err);
+        return false;
+      }
+      if (chunk.length === 0) return true;
+    }
+    ctx.bytesOut += chunk.length;
+    if (ctx.res.write(chunk)) return true;
+    ctx.res.once('drain', () => this.#resume?.());
+    return false;
+  }
+
+  onComplete(): void {
+    const ctx = this.#ctx;
+    if (this.#done) return;
+    this.#done = true;
+    const handlers = this.#chain.responseEnd;
+    if (handlers !== null) {
+      try {
+        for (let i = 0; i < handlers.length; i++) {
+          const tail = handlers[i]!.responseEnd!(ctx);
+          if (tail !== undefined && tail.length > 0) {
+            ctx.bytesOut += tail.length;
+            ctx.res.write(tail);
+          }
+        }
+      } catch (err) {
+        reportBug(ctx, err);
+        ctx.res.destroy();
+        return finish(ctx, this.#chain, this.#hooks);
+      }
+    }
+    ctx.res.end();
+    finish(ctx, this.#chain, this.#hooks);
+  }
+
+  onError(err: Error): void {
+    const ctx = this.#ctx;
+    if (this.#done) return;
+    this.#done = true;
+    if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
+    if (err instanceof GatewayError) return replyError(ctx, err.code, err.detail, this.#chain, this.#hooks);
+    if (ctx.res.headersSent || ctx.res.destroyed) {
+      // Mid-response: the only honest signal left is to cut the client connection.
+      ctx.errorCode = upstreamErrorCode(err);
+      ctx.res.destroy();
+      return finish(ctx, this.#chain, this.#hooks);
+    }
+    const code = upstreamErrorCode(err);
+    replyError(ctx, code, code === 'upstream-timeout' ? 'the upstream did not answer in time' : code === 'bad-request' ? 'request body shorter than its Content-Length' : 'the upstream could not be reached or failed', this.#chain, this.#hooks);
+  }
+
+  clientClosed(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const ctx = this.#ctx;
+    ctx.errorCode = 'client-closed';
+    this.#abort?.(new Error('client closed the connection'));
+    finish(ctx, this.#chain, this.#hooks);
+  }
+
+  #fail(err: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#abort?.(new Error('plugin failed'));
+    replyBug(this.#ctx, err, this.#chain, this.#hooks);
+  }
+}

@@ -1,0 +1,61 @@
+// One request, from the client's head to the terminal forward step:
+// read and check the head -> route -> request phase -> forward.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Snapshot } from '../config/snapshot.js';
+import { runRequestPhase, type Chain } from '../pipeline/chain.js';
+import { LocalReply } from '../pipeline/local-reply.js';
+import type { RequestPhaseResult } from '../pipeline/plugin.js';
+import { RequestContext, type ListenerInfo } from './context.js';
+import { forward } from './forward.js';
+import { replyBug, replyError, sendLocalReply, type DrainHooks } from './reply.js';
+import { readRequestHead } from './request-head.js';
+
+export interface ProxyRuntime extends DrainHooks {
+  readonly snapshot: Snapshot;
+  onStart(ctx: RequestContext): void;
+}
+
+export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
+  const snapshot = rt.snapshot;
+  const ctx = new RequestContext(req, res, snapshot, listener, performance.now());
+  rt.onStart(ctx);
+  const bad = readRequestHead(ctx);
+  if (bad !== null) return replyError(ctx, 'bad-request', bad, snapshot.globalChain, rt);
+
+  const entry = snapshot.router.match(ctx);
+  if (entry === null) return replyError(ctx, 'route-not-found', 'no route matches this request', snapshot.globalChain, rt);
+  ctx.entry = entry;
+  ctx.route = entry.route;
+  const chain = entry.route.chain;
+
+  const limit = snapshot.limits.maxBodyBytes;
+  if (ctx.requestBodyLength > limit) return replyError(ctx, 'body-too-large', `request body exceeds ${limit} bytes`, chain, rt);
+
+  if (chain.request !== null) {
+    let result: RequestPhaseResult | Promise<RequestPhaseResult>;
+    try {
+      result = runRequestPhase(chain.request, ctx);
+    } catch (err) {
+      return replyBug(ctx, err, chain, rt);
+    }
+    if (result instanceof LocalReply) return sendLocalReply(ctx, result, chain, rt);
+    if (result !== undefined) {
+      result.then(
+        (r) => afterRequestPhase(ctx, r, chain, rt),
+        (err: unknown) => replyBug(ctx, err, chain, rt),
+      );
+      return;
+    }
+  }
+  forward(ctx, chain, rt);
+}
+
+function afterRequestPhase(ctx: RequestContext, r: RequestPhaseResult, chain: Chain, rt: ProxyRuntime): void {
+  if (ctx.res.destroyed) return replyError(ctx, 'bad-request', 'client closed the connection', chain, rt);
+  if (r instanceof LocalReply) return sendLocalReply(ctx, r, chain, rt);
+  try {
+    forward(ctx, chain, rt);
+  } catch (err) {
+    replyBug(ctx, err, chain, rt);
+  }
+}

@@ -1,0 +1,94 @@
+// Writing what the gateway answers itself, and finishing a request (log phase, events).
+import { channel } from 'node:diagnostics_channel';
+import { GatewayError, type ErrorCode } from '../errors.js';
+import { runVoidPhase, type Chain } from '../pipeline/chain.js';
+import { LocalReply } from '../pipeline/local-reply.js';
+import type { RequestContext } from './context.js';
+import { HeaderList } from './header-list.js';
+
+/** Published once per request after the response ended or failed. Metrics, logs and traces subscribe. */
+export const requestEndChannel = channel('northgate:request:end');
+/** Published when a plugin or the core hit a bug (a thrown error): never shown to the client. */
+export const requestErrorChannel = channel('northgate:request:error');
+
+export interface DrainHooks {
+  /** Called when a request finishes (the gateway counts in-flight requests with it). */
+  onFinish(ctx: RequestContext): void;
+  readonly draining: boolean;
+}
+
+export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Chain | null, hooks: DrainHooks): void {
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    finish(ctx, chain, hooks);
+    return;
+  }
+  if (reply.problem) ctx.errorCode = reply.problem.code;
+  const body = reply.renderBody(ctx.id);
+  const headers = new HeaderList([]);
+  if (reply.problem) headers.raw.push('content-type', 'application/problem+json');
+  for (const name in reply.headers) headers.set(name, reply.headers[name]!);
+  headers.set('x-request-id', ctx.id);
+  ctx.responseStatus = reply.status;
+  ctx.responseHeaders = headers;
+  const write = () => {
+    // An unread request body makes the connection unusable for the next request.
+    if (hooks.draining || (ctx.req.complete === false && (ctx.requestBodyLength > 0 || ctx.requestChunked))) res.shouldKeepAlive = false;
+    const length = body === undefined ? 0 : Buffer.byteLength(body);
+    headers.set('content-length', String(length));
+    res.writeHead(ctx.responseStatus, headers.raw);
+    res.end(body);
+    ctx.bytesOut = length;
+    finish(ctx, chain, hooks);
+  };
+  const handlers = chain?.responseHeaders ?? null;
+  if (handlers === null) return write();
+  let pending: void | Promise<void>;
+  try {
+    pending = runVoidPhase(handlers, 'responseHeaders', ctx);
+  } catch (err) {
+    return failLocal(ctx, err, hooks);
+  }
+  if (pending === undefined) return write();
+  pending.then(write, (err: unknown) => failLocal(ctx, err, hooks));
+}
+
+/** A bug in a response-phase hook of a local reply: answer 500 without running plugins again. */
+function failLocal(ctx: RequestContext, err: unknown, hooks: DrainHooks): void {
+  reportBug(ctx, err);
+  sendLocalReply(ctx, LocalReply.error('internal-error'), null, hooks);
+}
+
+export function replyError(ctx: RequestContext, code: ErrorCode, detail: string | undefined, chain: Chain | null, hooks: DrainHooks): void {
+  sendLocalReply(ctx, LocalReply.error(code, detail), chain, hooks);
+}
+
+/** A thrown error is a bug: the client gets a 500 problem, the details go to the error log only. */
+export function replyBug(ctx: RequestContext, err: unknown, chain: Chain | null, hooks: DrainHooks): void {
+  if (err instanceof GatewayError) return replyError(ctx, err.code, err.detail, chain, hooks);
+  reportBug(ctx, err);
+  replyError(ctx, 'internal-error', undefined, chain, hooks);
+}
+
+export function reportBug(ctx: RequestContext, err: unknown): void {
+  if (requestErrorChannel.hasSubscribers) requestErrorChannel.publish({ ctx, error: err });
+}
+
+export function finish(ctx: RequestContext, chain: Chain | null, hooks: DrainHooks): void {
+  if (ctx.finished) return;
+  ctx.finished = true;
+  ctx.finishedAt = performance.now();
+  const log = chain?.log ?? null;
+  if (log !== null) {
+    for (let i = 0; i < log.length; i++) {
+      try {
+        log[i]!.log!(ctx);
+      } catch (err) {
+        reportBug(ctx, err);
+      }
+    }
+  }
+  if (requestEndChannel.hasSubscribers) requestEndChannel.publish(ctx);
+  hooks.onFinish(ctx);
+}

@@ -1,0 +1,198 @@
+// Reads the client's request head once: checks what node's strict parser lets through
+// (ambiguous Host, odd request targets, dot segments), and builds the upstream header
+// list in the same pass — hop-by-hop and identity headers out, forwarding headers in.
+import { randomUUID } from 'node:crypto';
+import type { RequestContext } from './context.js';
+import { unmapIPv4 } from './context.js';
+
+const KEEP = 0;
+const DROP = 1;
+const HOST = 2;
+const CONNECTION = 3;
+const XFF = 4;
+const XF_KEEP_IF_TRUSTED = 5;
+const REQUEST_ID = 6;
+const CONTENT_LENGTH = 7;
+const TRANSFER_ENCODING = 8;
+
+const SPECIAL = new Map<string, number>([
+  ['host', HOST],
+  ['connection', CONNECTION],
+  ['keep-alive', DROP],
+  ['proxy-connection', DROP],
+  ['te', DROP],
+  ['trailer', DROP],
+  ['upgrade', DROP],
+  ['transfer-encoding', TRANSFER_ENCODING],
+  ['content-length', CONTENT_LENGTH],
+  // node:http answers "Expect: 100-continue" itself; undici refuses to send it.
+  ['expect', DROP],
+  ['x-forwarded-for', XFF],
+  ['x-forwarded-proto', XF_KEEP_IF_TRUSTED],
+  ['x-forwarded-host', XF_KEEP_IF_TRUSTED],
+  ['x-forwarded-port', XF_KEEP_IF_TRUSTED],
+  ['forwarded', XF_KEEP_IF_TRUSTED],
+  ['x-real-ip', XF_KEEP_IF_TRUSTED],
+  ['x-request-id', REQUEST_ID],
+  // Identity headers are set by auth plugins only; a client's copy is never forwarded.
+  ['x-consumer-id', DROP],
+  ['x-consumer-username', DROP],
+  ['x-consumer-groups', DROP],
+  ['x-credential-id', DROP],
+  ['x-anonymous-consumer', DROP],
+]);
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=@/-]{1,200}$/;
+const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9.]+)(?::[0-9]{1,5})?$/;
+const NEEDS_NORMALIZING = /[%\\#]|\/\.|\/\//;
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/** Returns a reason when the request must be refused with 400, or null. */
+export function readRequestHead(ctx: RequestContext): string | null {
+  const req = ctx.req;
+  const url = req.url!;
+  const raw = req.rawHeaders;
+  const out = ctx.upstreamHeaders.raw;
+  const peer = unmapIPv4(req.socket.remoteAddress ?? '');
+  ctx.peerAddress = peer;
+  const trusted = ctx.snapshot.trustedProxies;
+  const peerTrusted = trusted !== null && peer !== '' && trusted.check(peer, peer.includes(':') ? 'ipv6' : 'ipv4');
+  ctx.peerTrusted = peerTrusted;
+
+  let hostHeader: string | undefined;
+  let requestId: string | undefined;
+  let connectionTokens: string | undefined;
+  let xfProto: string | undefined;
+  let xfHost: string | undefined;
+  let xfPort: string | undefined;
+
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const kind = SPECIAL.get(name.toLowerCase()) ?? KEEP;
+    switch (kind) {
+      case KEEP:
+        out.push(name, value);
+        break;
+      case DROP:
+        break;
+      case HOST:
+        if (hostHeader !== undefined) return 'more than one Host header';
+        hostHeader = value;
+        break;
+      case CONNECTION:
+        connectionTokens = connectionTokens === undefined ? value : `${connectionTokens},${value}`;
+        break;
+      case XFF:
+        if (peerTrusted) ctx.forwardedFor = ctx.forwardedFor === undefined ? value : `${ctx.forwardedFor}, ${value}`;
+        break;
+      case XF_KEEP_IF_TRUSTED:
+        if (peerTrusted) {
+          const l = name.toLowerCase();
+          if (l === 'x-forwarded-proto') xfProto = value;
+          else if (l === 'x-forwarded-host') xfHost = value;
+          else if (l === 'x-forwarded-port') xfPort = value;
+          else out.push(name, value);
+        }
+        break;
+      case REQUEST_ID:
+        if (requestId === undefined && SANE_REQUEST_ID.test(value)) requestId = value;
+        break;
+      case CONTENT_LENGTH:
+        ctx.requestBodyLength = Number(value);
+        out.push(name, value);
+        break;
+      case TRANSFER_ENCODING:
+        ctx.requestChunked = true;
+        break;
+    }
+  }
+  ctx.id = requestId ?? randomUUID();
+
+  // Absolute-form targets (RFC 9112 3.2.2) carry the authority; it must agree with Host.
+  let target = url;
+  if (target.charCodeAt(0) !== 47 /* / */) {
+    const m = /^https?:\/\/([^/?#]+)(.*)$/i.exec(target);
+    if (m === null) return 'request target must be a path (origin-form)';
+    if (hostHeader !== undefined && m[1]!.toLowerCase() !== hostHeader.toLowerCase()) return 'request target and Host header name different hosts';
+    hostHeader = m[1]!;
+    target = m[2] === '' ? '/' : m[2]!;
+    if (target.charCodeAt(0) !== 47) return 'request target must be a path (origin-form)';
+  }
+
+  if (hostHeader !== undefined) {
+    if (!HOST_HEADER.test(hostHeader)) return 'malformed Host header';
+    ctx.hostHeader = hostHeader;
+    ctx.host = hostName(hostHeader);
+  }
+
+  const q = target.indexOf('?');
+  let path = q === -1 ? target : target.slice(0, q);
+  ctx.query = q === -1 ? '' : target.slice(q);
+  if (ctx.query.includes('#')) return 'request target must not contain a fragment';
+  if (NEEDS_NORMALIZING.test(path)) {
+    const normalized = normalizePath(path);
+    if (normalized === null) return 'request path is ambiguous (dot segments, backslashes, bad or NUL percent-escapes)';
+    path = normalized;
+  }
+  ctx.path = path;
+
+  if (connectionTokens !== undefined) dropConnectionListed(out, connectionTokens);
+
+  out.push('x-forwarded-for', ctx.forwardedFor === undefined ? peer : `${ctx.forwardedFor}, ${peer}`);
+  out.push('x-forwarded-proto', xfProto ?? ctx.listener.protocol);
+  if (xfHost !== undefined || hostHeader !== undefined) out.push('x-forwarded-host', xfHost ?? hostHeader!);
+  out.push('x-forwarded-port', xfPort ?? String(ctx.listener.port));
+  out.push('x-request-id', ctx.id);
+  return null;
+}
+
+function hostName(hostHeader: string): string {
+  let h = hostHeader;
+  if (h.charCodeAt(0) === 91 /* [ */) return h.slice(0, h.indexOf(']') + 1).toLowerCase();
+  const colon = h.lastIndexOf(':');
+  if (colon !== -1) h = h.slice(0, colon);
+  if (h.endsWith('.')) h = h.slice(0, -1);
+  return h.toLowerCase();
+}
+
+/**
+ * Decodes percent-escapes of unreserved characters, upper-cases the others, merges
+ * repeated slashes; refuses dot segments, backslashes, fragments and %00, which
+ * upstreams interpret differently from the router (path confusion).
+ */
+export function normalizePath(path: string): string | null {
+  if (path.includes('\\') || path.includes('#')) return null;
+  let out = '';
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i]!;
+    if (c === '%') {
+      const hex = path.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
+      const code = Number.parseInt(hex, 16);
+      if (code === 0) return null;
+      const ch = String.fromCharCode(code);
+      out += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+      i += 2;
+    } else if (c === '/' && out.endsWith('/')) {
+      continue;
+    } else {
+      out += c;
+    }
+  }
+  for (const seg of out.split('/')) if (seg === '.' || seg === '..') return null;
+  return out;
+}
+
+function dropConnectionListed(out: string[], tokens: string): void {
+  const names = new Set(tokens.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive'));
+  if (names.size === 0) return;
+  let w = 0;
+  for (let r = 0; r < out.length; r += 2) {
+    if (names.has(out[r]!.toLowerCase())) continue;
+    out[w] = out[r]!;
+    out[w + 1] = out[r + 1]!;
+    w += 2;
+  }
+  out.length = w;
+}

@@ -1,0 +1,68 @@
+// Route path syntax:
+//   "/api/orders"        prefix, on segment boundaries (/api/orders, /api/orders/7; not /api/ordersX)
+//   "=/health"           exact
+//   "/orders/:id/items"  ":name" matches one segment; works in prefix and exact paths
+//   "~^/v[0-9]+/orders$" regular expression on the path (named groups become params)
+
+export type Segment = { readonly kind: 'static'; readonly value: string } | { readonly kind: 'param'; readonly name: string };
+
+export type PathPattern =
+  | { readonly kind: 'exact'; readonly text: string; readonly path: string; readonly segments: readonly Segment[]; readonly hasParams: boolean }
+  | { readonly kind: 'prefix'; readonly text: string; readonly path: string; readonly segments: readonly Segment[]; readonly hasParams: boolean }
+  | { readonly kind: 'regex'; readonly text: string; readonly regex: RegExp };
+
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Characters allowed in a literal segment: RFC 3986 pchar without '%' escapes other than %XX.
+const SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*$/;
+
+/** Parses a path spec; returns an error message instead when it is malformed. */
+export function parsePathPattern(text: string): PathPattern | string {
+  if (text.startsWith('~')) {
+    try {
+      return { kind: 'regex', text, regex: new RegExp(text.slice(1)) };
+    } catch (err) {
+      return `invalid regular expression: ${(err as Error).message}`;
+    }
+  }
+  const exact = text.startsWith('=');
+  let path = exact ? text.slice(1) : text;
+  if (!path.startsWith('/')) return 'must start with "/" (or "=/" for an exact path, "~" for a regex)';
+  if (path.includes('?') || path.includes('#')) return 'must not contain "?" or "#"';
+  if (path.includes('//')) return 'must not contain "//"';
+  // A prefix "/api/" means the same as "/api": prefixes match on segment boundaries.
+  if (!exact && path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  const segments: Segment[] = [];
+  if (path !== '/') {
+    const parts = path.slice(1).split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part.startsWith(':')) {
+        const name = part.slice(1);
+        if (!PARAM_NAME.test(name)) return `invalid parameter name "${part}"`;
+        segments.push({ kind: 'param', name });
+      } else {
+        if (part === '.' || part === '..') return 'must not contain "." or ".." segments';
+        if (!SEGMENT.test(part)) return `invalid character in segment "${part}"`;
+        if (part === '' && !(exact && i === parts.length - 1)) return 'must not contain empty segments';
+        segments.push({ kind: 'static', value: part });
+      }
+    }
+  }
+  const hasParams = segments.some((s) => s.kind === 'param');
+  return { kind: exact ? 'exact' : 'prefix', text, path, segments, hasParams };
+}
+
+/**
+ * Order of two segment lists as the trie walks them: at the first difference a static
+ * segment comes before a parameter, and a longer pattern before its own prefix.
+ */
+export function compareSegments(a: readonly Segment[], b: readonly Segment[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.kind !== y.kind) return x.kind === 'static' ? -1 : 1;
+    if (x.kind === 'static' && y.kind === 'static' && x.value !== y.value) return x.value < y.value ? -1 : 1;
+  }
+  return b.length - a.length;
+}

@@ -1,0 +1,110 @@
+// Chooses the route for a request. Host classes are tried from most to least specific:
+// the exact host, then wildcard hosts from the longest suffix down, then routes without
+// hosts; inside a class the RouteTable's order holds (docs/routing.md).
+import type { RouteEntry } from '../config/snapshot.js';
+import { compareInTable, RouteTable, type MatchInput } from './route-table.js';
+
+export interface RouterInput extends MatchInput {
+  /** Lower-case host without port and trailing dot. */
+  readonly host: string;
+}
+
+export class Router {
+  readonly #byHost = new Map<string, RouteTable>();
+  /** Keyed by the suffix with its leading dot: "*.example.com" -> ".example.com". */
+  readonly #byWildcard = new Map<string, RouteTable>();
+  readonly #anyHost = new RouteTable();
+  readonly #hasHostTables: boolean;
+  /** Every entry in the order a request tries them. */
+  readonly ordered: readonly RouteEntry[];
+
+  constructor(entries: readonly RouteEntry[]) {
+    for (const e of entries) this.#tableFor(e.host).add(e);
+    for (const t of this.#byHost.values()) t.seal();
+    for (const t of this.#byWildcard.values()) t.seal();
+    this.#anyHost.seal();
+    this.#hasHostTables = this.#byHost.size > 0 || this.#byWildcard.size > 0;
+    this.ordered = [...entries].sort(compareEntries);
+  }
+
+  match(q: RouterInput): RouteEntry | null {
+    if (this.#hasHostTables) {
+      const t = this.#byHost.get(q.host);
+      if (t !== undefined) {
+        const e = t.match(q);
+        if (e !== null) return e;
+      }
+      if (this.#byWildcard.size > 0) {
+        const host = q.host;
+        for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+          const w = this.#byWildcard.get(host.slice(dot));
+          if (w !== undefined) {
+            const e = w.match(q);
+            if (e !== null) return e;
+          }
+        }
+      }
+    }
+    return this.#anyHost.match(q);
+  }
+
+  /** Walks `ordered` one entry at a time, saying why each earlier candidate did not match. */
+  explain(q: RouterInput): { tried: Array<{ entry: RouteEntry; reason: string }>; matched: RouteEntry | null } {
+    const tried: Array<{ entry: RouteEntry; reason: string }> = [];
+    for (const entry of this.ordered) {
+      const reason = mismatch(entry, q);
+      if (reason === null) return { tried, matched: entry };
+      tried.push({ entry, reason });
+    }
+    return { tried, matched: null };
+  }
+
+  #tableFor(host: string | null): RouteTable {
+    if (host === null) return this.#anyHost;
+    const map = host.startsWith('*.') ? this.#byWildcard : this.#byHost;
+    const key = host.startsWith('*.') ? host.slice(1) : host;
+    let t = map.get(key);
+    if (!t) map.set(key, (t = new RouteTable()));
+    return t;
+  }
+}
+
+function hostRank(e: RouteEntry): number {
+  if (e.host === null) return 0;
+  return e.host.startsWith('*.') ? e.host.length : 1_000_000;
+}
+
+export function compareEntries(a: RouteEntry, b: RouteEntry): number {
+  return hostRank(b) - hostRank(a) || (a.host ?? '').localeCompare(b.host ?? '') || compareInTable(a, b);
+}
+
+export function hostMatches(pattern: string | null, host: string): boolean {
+  if (pattern === null) return true;
+  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  return host === pattern;
+}
+
+function mismatch(e: RouteEntry, q: RouterInput): string | null {
+  if (!hostMatches(e.host, q.host)) return `host "${q.host}" does not match "${e.host}"`;
+  // The path alone: the entry in a table of its own, with its constraints taken off.
+  const pathOnly = new RouteTable();
+  pathOnly.add({ ...e, route: { ...e.route, methods: null, headers: null } });
+  pathOnly.seal();
+  const probe = { method: q.method, path: q.path, header: (n: string) => q.header(n), matchLength: 0, params: null };
+  if (pathOnly.match(probe) === null) return `path "${q.path}" does not match ${describePattern(e)}`;
+  const r = e.route;
+  if (r.methods !== null && !r.methods.has(q.method)) return `method ${q.method} is not one of ${[...r.methods].join(', ')}`;
+  for (const [name, values] of r.headers ?? []) {
+    const v = q.header(name);
+    if (v === undefined || !values.includes(v)) {
+      return `header ${name} is ${v === undefined ? 'absent' : JSON.stringify(v)}, wants ${values.map((x) => JSON.stringify(x)).join(' or ')}`;
+    }
+  }
+  return null;
+}
+
+export function describePattern(e: RouteEntry): string {
+  const p = e.pattern;
+  if (p.kind === 'regex') return `regex ${p.regex.source}`;
+  return p.kind === 'exact' ? `exact path ${p.path}` : `prefix ${p.path}`;
+}

@@ -1,0 +1,157 @@
+// `northgate start --workers N`: a master that validates config, serves the status
+// listener and supervises N worker processes (node:cluster) sharing the proxy ports.
+// Reload reaches every worker; a crashed worker is replaced; SIGTERM drains them all.
+import cluster, { type Worker } from 'node:cluster';
+import type { Server } from 'node:http';
+import { loadConfigFile } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
+import { compileConfig } from '../config/compile.js';
+import type { RawConfig } from '../config/types.js';
+import { defaultRegistry } from '../pipeline/registry.js';
+import { PoolRegistry } from '../upstream/pools.js';
+import { embeddedConfig, startEchoServer } from './embedded.js';
+import type { ReloadResult } from './gateway.js';
+import { flushLogger, type Logger } from './logger.js';
+import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
+import { announce, type StartOptions } from './single.js';
+import { startStatusServer } from './status-server.js';
+
+type ToWorker = { type: 'reload'; id: number } | { type: 'shutdown' };
+type FromWorker = { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult };
+
+const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
+
+export function isWorker(): boolean {
+  return cluster.isWorker && process.env[SPEC_ENV] !== undefined;
+}
+
+export async function runMaster(opts: StartOptions, workers: number, logger: Logger): Promise<void> {
+  const registry = defaultRegistry();
+  let echo: { server: Server; port: number } | null = null;
+  if (opts.configFile === null) echo = await startEchoServer();
+  const load = (): RawConfig => (opts.configFile !== null ? loadConfigFile(opts.configFile, registry) : embeddedConfig(echo!.port));
+  let config: RawConfig;
+  try {
+    config = load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.lines()) process.stderr.write(line + '\n');
+      process.exit(2);
+    }
+    throw err;
+  }
+  // Compiled once here only to read listener addresses; the master holds no pools.
+  const pools = new PoolRegistry();
+  const { snapshot } = compileConfig(config, { registry, pools, version: 1, source: opts.configFile ?? 'embedded' });
+  snapshot.dispose();
+  await pools.closeAll();
+
+  const spec = JSON.stringify({ configFile: opts.configFile, echoPort: echo?.port ?? null });
+  const ready = new Set<number>();
+  let stopping = false;
+  let proxyBound: Array<{ host: string; port: number }> = [];
+  let crashes = 0;
+  let reloadId = 0;
+  const pendingReloads = new Map<number, { results: ReloadResult[]; expect: number; trigger: string }>();
+
+  const fork = (): Worker => {
+    const w = cluster.fork({ [SPEC_ENV]: spec });
+    w.on('message', (msg: FromWorker) => {
+      if (msg.type === 'ready') {
+        ready.add(w.id);
+        proxyBound = msg.proxy;
+        if (ready.size === workers && !announced) {
+          announced = true;
+          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers);
+        }
+      } else if (msg.type === 'reloaded') {
+        const p = pendingReloads.get(msg.id);
+        if (!p) return;
+        p.results.push(msg.result);
+        if (p.results.length === p.expect) {
+          pendingReloads.delete(msg.id);
+          const failed = p.results.find((r) => !r.ok);
+          const slowest = p.results.reduce((a, b) => (b.durationMs > a.durationMs ? b : a));
+          logReload(logger, failed ?? slowest, { trigger: p.trigger, workers: p.results.length });
+        }
+      }
+    });
+    return w;
+  };
+  let announced = false;
+
+  cluster.on('exit', (w, code, signal) => {
+    ready.delete(w.id);
+    if (stopping) return;
+    crashes++;
+    logger.error({ worker: w.id, pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
+    // Back off when workers keep crashing, so a broken host does not spin.
+    const delay = Math.min(5000, 100 * 2 ** Math.min(crashes - 1, 6));
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delay).unref();
+  });
+  setInterval(() => (crashes = Math.max(0, crashes - 1)), 10_000).unref();
+
+  let statusAddress: { host: string; port: number } | null = null;
+  const s = snapshot.listeners.status;
+  if (s !== null) {
+    const { port } = await startStatusServer(s.host, s.port, () => ({
+      ready: !stopping && ready.size === workers,
+      detail: { workers_ready: ready.size, workers },
+    }));
+    statusAddress = { host: s.host, port };
+  }
+  for (let i = 0; i < workers; i++) fork();
+
+  const reload = (trigger: string) => {
+    // Validate in the master first so that problems are reported once, not per worker.
+    try {
+      load();
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.lines() : [(err as Error).message];
+      logReload(logger, { ok: false, version: 0, durationMs: 0, problems }, { trigger });
+      return;
+    }
+    const id = ++reloadId;
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    pendingReloads.set(id, { results: [], expect: live.length, trigger });
+    for (const w of live) w.send({ type: 'reload', id } satisfies ToWorker);
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (opts.watch && opts.configFile !== null) watchFile(opts.configFile, () => reload('watch'));
+
+  onShutdownSignal(logger, async () => {
+    stopping = true;
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    for (const w of live) if (w.isConnected()) w.send({ type: 'shutdown' } satisfies ToWorker);
+    const deadline = snapshot.drainTimeoutMs + 5000;
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadline).unref());
+    const result = await Promise.race([Promise.all(exited).then(() => 'done' as const), timer]);
+    if (result === 'timeout') for (const w of live) w.process.kill('SIGKILL');
+    echo?.server.close();
+    return { unfinished: result === 'timeout' ? live.length : 0 };
+  });
+}
+
+export async function runWorker(logger: Logger): Promise<void> {
+  const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null };
+  const gateway = createGateway(spec, logger);
+  gateway.load();
+  const proxy = await gateway.listen();
+  process.send!({ type: 'ready', proxy } satisfies FromWorker);
+  // The master handles signals for the group; a worker only obeys its messages.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
+  process.on('message', (msg: ToWorker) => {
+    if (msg.type === 'reload') {
+      process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker);
+    } else if (msg.type === 'shutdown') {
+      void gateway.drain().then(() => {
+        flushLogger(logger);
+        setImmediate(() => process.exit(0));
+      });
+    }
+  });
+}

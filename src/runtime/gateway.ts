@@ -1,0 +1,217 @@
+// One gateway process: holds the live snapshot, the proxy listeners and the pools, and
+// swaps snapshots on reload. In worker mode the master owns the status listener.
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
+import { buildSnapshot } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
+import type { Snapshot } from '../config/snapshot.js';
+import type { RawConfig } from '../config/types.js';
+import type { PluginRegistry } from '../pipeline/registry.js';
+import type { RequestContext } from '../proxy/context.js';
+import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
+import { PoolRegistry } from '../upstream/pools.js';
+import type { Logger } from './logger.js';
+
+export interface GatewayOptions {
+  readonly registry: PluginRegistry;
+  readonly logger: Logger;
+  /** Produces the config to (re)load: reads and validates the file, or returns the embedded one. */
+  readonly loadConfig: () => RawConfig;
+  readonly source: string;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  version: number;
+  durationMs: number;
+  routes?: number;
+  problems?: string[];
+}
+
+export class Gateway implements ProxyRuntime {
+  #snapshot!: Snapshot;
+  readonly #opts: GatewayOptions;
+  readonly #pools = new PoolRegistry();
+  readonly #servers: Server[] = [];
+  readonly #retired = new Set<Snapshot>();
+  #version = 0;
+  #inflight = 0;
+  #draining = false;
+  #drained: (() => void) | null = null;
+
+  constructor(opts: GatewayOptions) {
+    this.#opts = opts;
+  }
+
+  get snapshot(): Snapshot {
+    return this.#snapshot;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  onStart(ctx: RequestContext): void {
+    this.#inflight++;
+    ctx.snapshot.stats.inflight++;
+  }
+
+  onFinish(ctx: RequestContext): void {
+    this.#inflight--;
+    const s = ctx.snapshot;
+    if (--s.stats.inflight === 0 && this.#retired.has(s)) this.#dispose(s);
+    if (this.#inflight === 0 && this.#drained !== null) this.#drained();
+  }
+
+  /** Loads the first config; throws ConfigError when it is invalid. */
+  load(): Snapshot {
+    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source);
+    this.#snapshot = snapshot;
+    this.#pools.retain(pools);
+    return snapshot;
+  }
+
+  /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
+  async listen(): Promise<Array<{ host: string; port: number }>> {
+    const bound: Array<{ host: string; port: number }> = [];
+    for (const spec of this.#snapshot.listeners.proxy) {
+      const server = this.#createServer();
+      const port = await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: spec.host, port: spec.port, exclusive: false }, () => {
+          server.off('error', reject);
+          const address = server.address();
+          resolve(typeof address === 'object' && address !== null ? address.port : spec.port);
+        });
+      });
+      // Requests know their listener's real port (port 0 in tests) for X-Forwarded-Port.
+      listenerPorts.set(server, port);
+      this.#servers.push(server);
+      bound.push({ host: spec.host, port });
+    }
+    return bound;
+  }
+
+  /** Re-reads the config off the hot path and swaps it in atomically; the old one keeps serving on failure. */
+  reload(): ReloadResult {
+    const started = performance.now();
+    let config: RawConfig;
+    try {
+      config = this.#opts.loadConfig();
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.lines() : [(err as Error).message];
+      return { ok: false, version: this.#snapshot.version, durationMs: performance.now() - started, problems };
+    }
+    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source);
+    const old = this.#snapshot;
+    this.#snapshot = snapshot;
+    this.#pools.retain(pools);
+    this.#applyLimits();
+    if (old.stats.inflight === 0) this.#dispose(old);
+    else this.#retired.add(old);
+    const changed = listenersChanged(old, snapshot);
+    if (changed) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    return { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
+  }
+
+  /** Stops accepting, lets in-flight requests finish until the deadline, then closes everything. */
+  async drain(deadlineMs = this.#snapshot.drainTimeoutMs): Promise<{ unfinished: number }> {
+    this.#draining = true;
+    for (const s of this.#servers) {
+      s.close();
+      s.closeIdleConnections();
+    }
+    if (this.#inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        timer.unref();
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const unfinished = this.#inflight;
+    for (const s of this.#servers) s.closeAllConnections();
+    await this.#pools.closeAll();
+    return { unfinished };
+  }
+
+  #dispose(s: Snapshot): void {
+    this.#retired.delete(s);
+    try {
+      s.dispose();
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'error while disposing a retired config');
+    }
+  }
+
+  #createServer(): Server {
+    const limits = this.#snapshot.limits;
+    const server = createServer({
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headerTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      connectionsCheckingInterval: 1000,
+      noDelay: true,
+      insecureHTTPParser: false,
+      requireHostHeader: true,
+    });
+    server.maxConnections = limits.maxConnections;
+    server.setTimeout(limits.idleTimeoutMs);
+    const listener = { protocol: 'http' as const, get port() { return listenerPorts.get(server) ?? 0; } };
+    server.on('request', (req, res) => {
+      try {
+        handleRequest(this, listener, req, res);
+      } catch (err) {
+        // A bug in the core must cost one request, never the process.
+        this.#opts.logger.error({ err }, 'uncaught error in request handling');
+        if (res.headersSent) res.destroy();
+        else res.writeHead(500, { 'content-type': 'application/problem+json' }).end(problemBody('internal-error', undefined, randomUUID()));
+      }
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
+    return server;
+  }
+
+  #applyLimits(): void {
+    const limits = this.#snapshot.limits;
+    for (const s of this.#servers) {
+      s.headersTimeout = limits.headerTimeoutMs;
+      s.requestTimeout = limits.requestTimeoutMs;
+      s.keepAliveTimeout = limits.idleTimeoutMs;
+      s.maxConnections = limits.maxConnections;
+      s.setTimeout(limits.idleTimeoutMs);
+    }
+  }
+}
+
+const listenerPorts = new WeakMap<Server, number>();
+
+function listenersChanged(a: Snapshot, b: Snapshot): boolean {
+  const key = (s: Snapshot) => s.listeners.proxy.map((l) => l.address).join(',') + '|' + (s.listeners.status?.address ?? '');
+  return key(a) !== key(b);
+}
+
+/** Parser-level errors (malformed request, oversized head, slow head) answered as problem+json. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let code: ErrorCode = 'bad-request';
+  if (err.code === 'HPE_HEADER_OVERFLOW') code = 'headers-too-large';
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') code = 'request-timeout';
+  const spec = ERRORS[code];
+  const body = problemBody(code, code === 'bad-request' ? 'malformed HTTP request' : undefined, randomUUID());
+  socket.end(
+    `HTTP/1.1 ${spec.status} ${spec.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,72 @@
+// Life cycle of a single-process gateway (and of each worker): load, listen, reload on
+// SIGHUP or file change, drain on SIGTERM/SIGINT.
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { loadConfigFile } from '../config/load.js';
+import type { RawConfig } from '../config/types.js';
+import { defaultRegistry } from '../pipeline/registry.js';
+import { startAccessLog } from '../observability/access-log.js';
+import { embeddedConfig } from './embedded.js';
+import { Gateway, type ReloadResult } from './gateway.js';
+import { flushLogger, type Logger } from './logger.js';
+
+export interface RunSpec {
+  readonly configFile: string | null;
+  readonly echoPort: number | null;
+}
+
+export function createGateway(spec: RunSpec, logger: Logger): Gateway {
+  const registry = defaultRegistry();
+  const loadConfig = (): RawConfig => (spec.configFile !== null ? loadConfigFile(spec.configFile, registry) : embeddedConfig(spec.echoPort!));
+  const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default' });
+  startAccessLog(logger, () => true);
+  return gateway;
+}
+
+export function logReload(logger: Logger, r: ReloadResult, extra: Record<string, unknown> = {}): void {
+  if (r.ok) logger.info({ type: 'reload', duration_ms: Math.round(r.durationMs * 100) / 100, routes: r.routes, version: r.version, ...extra }, 'config reloaded');
+  else logger.error({ type: 'reload', problems: r.problems, version: r.version, ...extra }, 'config reload failed; the previous config keeps serving');
+}
+
+/** Calls `onChange` (debounced) when the file is written or replaced (editors rename over it). */
+export function watchFile(file: string, onChange: () => void): FSWatcher {
+  let timer: NodeJS.Timeout | null = null;
+  const name = basename(file);
+  const w = watch(dirname(file), { persistent: false }, (_event, changed) => {
+    if (changed !== null && changed !== name) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      onChange();
+    }, 100);
+  });
+  return w;
+}
+
+/** Drains on the first SIGTERM/SIGINT and exits 0; a second signal exits at once. */
+export function onShutdownSignal(logger: Logger, drain: () => Promise<{ unfinished: number }>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      flushLogger(logger);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'draining: no new connections, finishing in-flight requests');
+    drain().then(
+      ({ unfinished }) => {
+        logger.info({ unfinished }, unfinished === 0 ? 'drained; exiting' : 'drain deadline passed; exiting');
+        flushLogger(logger);
+        setImmediate(() => process.exit(0));
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while draining');
+        flushLogger(logger);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

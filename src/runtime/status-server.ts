@@ -1,0 +1,38 @@
+// The status listener: /healthz (the process lives), /readyz (config loaded, listeners
+// bound, not draining). Bound to loopback by default; later issues add /metrics here.
+import { createServer, type Server } from 'node:http';
+
+export interface Readiness {
+  ready: boolean;
+  detail: Record<string, unknown>;
+}
+
+export function startStatusServer(host: string, port: number, readiness: () => Readiness): Promise<{ server: Server; port: number }> {
+  const server = createServer({ headersTimeout: 5000, requestTimeout: 10_000, keepAliveTimeout: 5000 }, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    let status = 200;
+    let body: unknown;
+    if (path === '/healthz') {
+      body = { status: 'ok' };
+    } else if (path === '/readyz') {
+      const r = readiness();
+      status = r.ready ? 200 : 503;
+      body = { status: r.ready ? 'ready' : 'not ready', ...r.detail };
+    } else {
+      status = 404;
+      body = { type: 'urn:northgate:problem:route-not-found', title: 'Not Found', status: 404, detail: 'status endpoints: /healthz, /readyz' };
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': status === 404 ? 'application/problem+json' : 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  });
+  server.maxConnections = 256;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      const a = server.address();
+      resolve({ server, port: typeof a === 'object' && a !== null ? a.port : port });
+    });
+  });
+}
