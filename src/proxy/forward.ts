@@ -76,7 +76,8 @@ function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
 
 async function* limitedBody(ctx: RequestContext, limit: number): AsyncGenerator<Buffer> {
   let total = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+  // Not destroyOnReturn: destroying an unfinished request would kill the socket before the 413 is written.
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > limit) throw new GatewayError('body-too-large', `request body exceeds ${limit} bytes`);
     ctx.bytesIn = total;

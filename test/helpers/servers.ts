@@ -1,0 +1,246 @@
+// Real servers for tests: upstreams on 127.0.0.1 port 0, an in-process gateway, and the
+// real CLI in a child process. Nothing here is a mock.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { loadConfigText } from '../../src/config/load.js';
+import { PluginRegistry, BUILTIN_PLUGINS } from '../../src/pipeline/registry.js';
+import type { Plugin } from '../../src/pipeline/plugin.js';
+import { Gateway, type ReloadResult } from '../../src/runtime/gateway.js';
+import { createLogger } from '../../src/runtime/logger.js';
+
+export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+export const BIN = join(ROOT, 'bin', 'northgate.js');
+
+export interface Upstream {
+  server: Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startUpstream(handler: RequestListener): Promise<Upstream> {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** An upstream that answers with what it received: method, url, headers (raw), body. */
+export function startEchoUpstream(): Promise<Upstream> {
+  return startUpstream((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+}
+
+export function tempDir(prefix = 'northgate-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function writeConfig(text: string, name = 'northgate.yaml'): string {
+  const file = join(tempDir(), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+export interface InProcessGateway {
+  gateway: Gateway;
+  reload(text: string): ReloadResult;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A gateway in this process on a real socket, from YAML text (listen addresses forced to port 0). */
+export async function startGateway(yaml: string, plugins: Plugin[] = []): Promise<InProcessGateway> {
+  const registry = new PluginRegistry([...BUILTIN_PLUGINS, ...plugins]);
+  const logger = createLogger({ level: 'silent' });
+  let text = yaml;
+  const load = () => loadConfigText('test.yaml', text, registry);
+  const gateway = new Gateway({ registry, logger, loadConfig: load, source: 'test.yaml' });
+  gateway.load();
+  const [bound] = await gateway.listen();
+  const port = bound!.port;
+  return {
+    gateway,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    reload: (next: string) => {
+      text = next;
+      return gateway.reload();
+    },
+    close: async () => {
+      await gateway.drain(1000);
+    },
+  };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: string;
+}
+
+/** One request over a fresh connection with node:http (raw control over headers and path). */
+export function http(
+  url: string,
+  opts: { method?: string; path?: string; headers?: Record<string, string | string[]> | string[]; body?: string | Buffer; setHost?: boolean } = {},
+): Promise<HttpResult> {
+  const u = new URL(url);
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: opts.method ?? 'GET',
+        path: opts.path ?? u.pathname + u.search,
+        headers: opts.headers as Record<string, string>,
+        agent: false,
+        setHost: opts.setHost ?? true,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolvePromise({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Sends raw bytes on a TCP connection and returns everything the server answers until it closes (or 3 s pass). */
+export async function rawRequest(port: number, text: string): Promise<string> {
+  return (await rawExchange(port, text)).text;
+}
+
+/** Like rawRequest, and says whether the server closed the connection (rather than the 3 s cap). */
+export async function rawExchange(port: number, text: string, capMs = 3000): Promise<{ text: string; serverClosed: boolean }> {
+  const { connect } = await import('node:net');
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let capped = false;
+    const timer = setTimeout(() => {
+      capped = true;
+      socket.destroy();
+    }, capMs);
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolvePromise({ text: Buffer.concat(chunks).toString('latin1'), serverClosed: !capped });
+    });
+    socket.on('error', reject);
+    socket.write(text);
+  });
+}
+
+export interface CliGateway {
+  child: ChildProcess;
+  port: number;
+  statusPort: number | null;
+  url: string;
+  /** JSON log lines seen so far on stdout. */
+  lines: Array<Record<string, unknown>>;
+  stderr: () => string;
+  /** Resolves with the first log line (already seen or future) that satisfies `pred`. */
+  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `northgate start` for real in a child process and waits until it has announced its listeners. */
+export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
+  const child = spawn(process.execPath, [BIN, 'start', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    lines.push(parsed);
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (waiters[i]!.pred(parsed)) {
+        waiters[i]!.resolve(parsed);
+        waiters.splice(i, 1);
+      }
+    }
+  });
+  const exited = once(child, 'exit');
+  const waitFor = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+    const seen = lines.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<Record<string, unknown>>((resolveWait, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${stderr}`)), timeoutMs);
+      waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolveWait(l);
+        },
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`gateway exited; stderr: ${stderr}`));
+      });
+    });
+  };
+  const started = await waitFor((l) => l['type'] === 'start', 15_000);
+  const proxy = (started['proxy'] as string[])[0]!;
+  const port = Number(new URL(proxy).port);
+  const status = started['status'] as string | null;
+  return {
+    child,
+    port,
+    statusPort: status === null ? null : Number(new URL(status).port),
+    url: `http://127.0.0.1:${port}`,
+    lines,
+    stderr: () => stderr,
+    waitFor,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** Runs a CLI command to completion. */
+export async function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
