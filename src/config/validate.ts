@@ -54,22 +54,25 @@ function toProblem(e: ErrorObject): ConfigProblem {
       return { path, message: `missing required key "${(e.params as { missingProperty: string }).missingProperty}"` };
     case 'enum':
       return { path, message: `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
-    case 'propertyNames':
-      return { path, message: `invalid key "${(e.params as { propertyName: string }).propertyName}"` };
+    case 'propertyNames': {
+      const key = (e.params as { propertyName: string }).propertyName;
+      return { path: [...path, key], atKey: true, message: `invalid name "${key}"` };
+    }
     default:
       if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minLength', 'maxItems'].includes(e.keyword)) return { path, message: custom };
       return { path, message: e.message ?? 'is invalid' };
   }
 }
 
-/** ajv reports both the propertyNames failure and its inner pattern; keep one per path+message. */
+/** One problem per path and message. */
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
     const k = JSON.stringify(p.path) + p.message;
     if (seen.has(k)) return false;
     seen.add(k);
-    return !(p.message.startsWith('must match pattern') && problems.some((q) => q !== p && q.message.startsWith('invalid key') && JSON.stringify(q.path) === JSON.stringify(p.path)));
+    // ajv reports a bad key twice: the inner pattern failure and the propertyNames one.
+    return !(p.message.startsWith('must match pattern') && problems.some((q) => q !== p && q.message.startsWith('invalid name') && JSON.stringify(q.path.slice(0, -1)) === JSON.stringify(p.path)));
   });
 }
 

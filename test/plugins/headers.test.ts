@@ -1,0 +1,154 @@
+// The `headers` plugin: schema, behaviour at each scope, and its attack cases.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { loadConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/problems.js';
+import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { http, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+
+const problemsOf = (yaml: string): string[] => {
+  try {
+    loadConfigText('h.yaml', yaml, defaultRegistry());
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.lines();
+    throw err;
+  }
+};
+
+const withPlugin = (plugin: string) => `_format_version: "1"
+services:
+  - name: s
+    url: "http://127.0.0.1:1"
+    routes:
+      - paths: ["/"]
+        plugins:
+          headers: ${plugin}
+`;
+
+describe('headers plugin schema', () => {
+  test('a header value with CR or LF is refused at load (no response splitting through config)', () => {
+    const lines = problemsOf(withPlugin('{ response: { set: { x-a: "ok\\r\\nSet-Cookie: evil=1" } } }'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^h\.yaml:8:\d+ services\[0\]\.routes\[0\]\.plugins\.headers\.response\.set\.x-a: must not contain CR, LF or NUL$/);
+  });
+
+  test('invalid header names and unknown keys are refused with their paths', () => {
+    const lines = problemsOf(withPlugin('{ request: { set: { "bad name": "x" }, remov: [a] } }'));
+    assert.ok(lines.some((l) => /plugins\.headers\.request\.set\["bad name"\]: invalid name "bad name"/.test(l)), lines.join('\n'));
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.ok(lines.some((l) => /plugins\.headers\.request\.remov: unknown key "remov" \(did you mean "remove"\?\)/.test(l)), lines.join('\n'));
+  });
+
+  test('headers the gateway owns (Host, Content-Length, Transfer-Encoding, Connection) cannot be edited', () => {
+    for (const cfg of ['{ request: { set: { Host: evil } } }', '{ response: { remove: [content-length] } }', '{ request: { add: { transfer-encoding: chunked } } }']) {
+      const lines = problemsOf(withPlugin(cfg));
+      assert.equal(lines.length, 1, cfg);
+      assert.match(lines[0]!, /is managed by the gateway/);
+    }
+  });
+});
+
+describe('headers plugin behaviour', () => {
+  let echo: Upstream;
+  let gw: InProcessGateway;
+  before(async () => {
+    echo = await startEchoUpstream();
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+plugins:
+  headers: { request: { set: { x-scope: global, x-global: "1" } }, response: { set: { x-resp-scope: global } } }
+services:
+  - name: s
+    url: "${echo.url}"
+    plugins:
+      headers: { request: { set: { x-scope: service } } }
+    routes:
+      - name: service-level
+        paths: ["/svc"]
+      - name: route-level
+        paths: ["/route"]
+        plugins:
+          headers:
+            request:
+              remove: [x-drop-me, authorization]
+              set: { x-scope: route, x-forwarded-proto: https }
+              add: { x-multi: [a, b] }
+            response:
+              remove: [x-powered-by]
+              set: { x-frame-options: DENY }
+              add: { x-added: "1" }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await echo.close();
+  });
+
+  test('route config replaces service config, which replaces global config (one plugin instance per request)', async () => {
+    const svc = JSON.parse((await http(gw.url + '/svc')).body) as { headers: Record<string, string> };
+    assert.equal(svc.headers['x-scope'], 'service');
+    assert.equal(svc.headers['x-global'], undefined, 'the global config of the plugin is replaced, not merged');
+    const route = JSON.parse((await http(gw.url + '/route')).body) as { headers: Record<string, string> };
+    assert.equal(route.headers['x-scope'], 'route');
+  });
+
+  test('request edits: remove, set (replacing the client value), add (keeping several values)', async () => {
+    const res = await http(gw.url + '/route', { headers: { 'X-Drop-Me': '1', Authorization: 'Bearer t', 'X-Scope': 'client-value', 'X-Multi': 'client' } });
+    const e = JSON.parse(res.body) as { headers: Record<string, string> };
+    assert.equal(e.headers['x-drop-me'], undefined);
+    assert.equal(e.headers['authorization'], undefined);
+    assert.equal(e.headers['x-scope'], 'route');
+    assert.equal(e.headers['x-multi'], 'client, a, b');
+    assert.equal(e.headers['x-forwarded-proto'], 'https', 'plugins run after the core sets forwarding headers');
+  });
+
+  test('response edits reach the client; a plugin on the route does not leak to others', async () => {
+    const up = await startUpstream((_q, r) => {
+      r.setHeader('x-powered-by', 'php');
+      r.end('ok');
+    });
+    const gw2 = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "${up.url}"
+    routes:
+      - paths: ["/a"]
+        plugins: { headers: { response: { remove: [x-powered-by], set: { x-frame-options: DENY }, add: { x-added: "1" } } } }
+      - paths: ["/b"]
+`);
+    try {
+      const a = await http(gw2.url + '/a');
+      assert.equal(a.headers['x-powered-by'], undefined);
+      assert.equal(a.headers['x-frame-options'], 'DENY');
+      assert.equal(a.headers['x-added'], '1');
+      const b = await http(gw2.url + '/b');
+      assert.equal(b.headers['x-powered-by'], 'php');
+      assert.equal(b.headers['x-frame-options'], undefined);
+    } finally {
+      await gw2.close();
+      await up.close();
+    }
+  });
+
+  test('response headers are set on the gateway\'s own error replies too', async () => {
+    const gw3 = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "http://127.0.0.1:9"
+    routes: [{ paths: ["/"], plugins: { headers: { response: { set: { x-frame-options: DENY } } } } }]
+`);
+    try {
+      const res = await http(gw3.url + '/');
+      assert.equal(res.status, 502);
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+    } finally {
+      await gw3.close();
+    }
+  });
+});
