@@ -85,6 +85,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
         properties: {
           proxy: {
             type: ['string', 'array'],
+            minItems: 1,
             items: {
               type: ['string', 'object'],
               additionalProperties: false,

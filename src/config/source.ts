@@ -56,8 +56,9 @@ function substituteEnv(doc: Document, env: NodeJS.ProcessEnv, lines: LineCounter
       const missing: string[] = [];
       const replaced = original.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
         const v = env[name];
-        if (v !== undefined && v !== '') return v;
-        if (fallback !== undefined) return fallback;
+        // As in the shell: ${VAR:-default} also replaces an empty value; ${VAR} keeps it.
+        if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
+        if (v !== undefined) return v;
         missing.push(name);
         return '';
       });

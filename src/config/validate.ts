@@ -145,11 +145,19 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
   (r.hosts ?? []).forEach((h, k) => {
     if (!HOST_PATTERN.test(h)) add([...at, 'hosts', k], `"${h}" is not a lower-case host name (a leading "*." is allowed; no port)`);
   });
-  const methods = [...(r.methods ?? [])].sort().join(',');
-  const headers = JSON.stringify(Object.entries(r.headers ?? {}).sort());
+  const methods = [...new Set(r.methods ?? [])].sort().join(',');
+  const headers = JSON.stringify(
+    Object.entries(r.headers ?? {})
+      .map(([k, v]) => [k.toLowerCase(), [...new Set(v)].sort()] as const)
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+  );
   for (const host of r.hosts ?? ['']) {
     for (const path of r.paths) {
-      const key = `${host}|${path}|${methods}|${headers}|${r.priority ?? 0}`;
+      const parsed = parsePathPattern(path);
+      if (typeof parsed === 'string') continue;
+      // The same requests, written differently: "/x" and "/x/", ":id" and ":name".
+      const shape = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
+      const key = `${host}|${shape}|${methods}|${headers}`;
       const first = matchKeys.get(key);
       if (first !== undefined && first !== where) add([...at, 'paths'], `matches exactly the same requests as ${first}; one of them could never be chosen`);
       else matchKeys.set(key, where);

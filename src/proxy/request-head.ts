@@ -180,7 +180,8 @@ export function normalizePath(path: string): string | null {
       out += c;
     }
   }
-  for (const seg of out.split('/')) if (seg === '.' || seg === '..') return null;
+  // Also with encoded slashes read as slashes: an upstream that decodes %2F must not see "..".
+  for (const seg of out.replace(/%2F/g, '/').split('/')) if (seg === '.' || seg === '..') return null;
   return out;
 }
 

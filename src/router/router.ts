@@ -105,6 +105,6 @@ function mismatch(e: RouteEntry, q: RouterInput): string | null {
 
 export function describePattern(e: RouteEntry): string {
   const p = e.pattern;
-  if (p.kind === 'regex') return `regex ${p.regex.source}`;
+  if (p.kind === 'regex') return `regex ${p.text.slice(1)}`;
   return p.kind === 'exact' ? `exact path ${p.path}` : `prefix ${p.path}`;
 }
