@@ -15,8 +15,23 @@ const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Characters allowed in a literal segment: RFC 3986 pchar without '%' escapes other than %XX.
 const SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*$/;
 
+// Validation and compilation both parse every path, and a reload parses the same paths
+// again: results (immutable) are memoized, with a cap so the memo cannot grow unbounded.
+const memo = new Map<string, PathPattern | string>();
+const MEMO_CAP = 200_000;
+
 /** Parses a path spec; returns an error message instead when it is malformed. */
 export function parsePathPattern(text: string): PathPattern | string {
+  let parsed = memo.get(text);
+  if (parsed === undefined) {
+    if (memo.size >= MEMO_CAP) memo.clear();
+    parsed = parseUncached(text);
+    memo.set(text, parsed);
+  }
+  return parsed;
+}
+
+function parseUncached(text: string): PathPattern | string {
   if (text.startsWith('~')) {
     try {
       return { kind: 'regex', text, regex: new RegExp(text.slice(1)) };

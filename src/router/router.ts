@@ -75,7 +75,9 @@ function hostRank(e: RouteEntry): number {
 }
 
 export function compareEntries(a: RouteEntry, b: RouteEntry): number {
-  return hostRank(b) - hostRank(a) || (a.host ?? '').localeCompare(b.host ?? '') || compareInTable(a, b);
+  const ha = a.host ?? '';
+  const hb = b.host ?? '';
+  return hostRank(b) - hostRank(a) || (ha === hb ? 0 : ha < hb ? -1 : 1) || compareInTable(a, b);
 }
 
 export function hostMatches(pattern: string | null, host: string): boolean {
