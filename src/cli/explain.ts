@@ -60,7 +60,8 @@ export async function explainCommand(args: string[]): Promise<number> {
     if (path !== rawPath) out.push(`  path normalized from ${rawPath}`);
     const input = { method, host, path, header: (n: string) => headers.get(n), matchLength: 0, params: null as Record<string, string> | null };
     const { tried, matched } = s.router.explain(input);
-    const fast = s.router.match({ ...input });
+    const probe = { ...input };
+    const fast = s.router.match(probe);
     out.push('', 'Candidates in match order:');
     let hidden = 0;
     for (const t of tried) {
@@ -78,7 +79,7 @@ export async function explainCommand(args: string[]): Promise<number> {
     }
     out.push(`  ✓ ${matched.route.name} [${matched.route.configPath}] ${describeEntry(matched)}`);
     if (fast !== matched) out.push(`  ! internal disagreement: the indexed router chose ${fast?.route.name ?? 'nothing'}; please report this`);
-    describeForward(out, s, matched, input.matchLength, path, query);
+    describeForward(out, s, matched, probe.matchLength, path, query);
     process.stdout.write(out.join('\n') + '\n');
     return 0;
   });

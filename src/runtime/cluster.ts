@@ -60,6 +60,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
       if (msg.type === 'ready') {
         ready.add(w.id);
         proxyBound = msg.proxy;
+        if (announced) logger.info({ type: 'worker', worker: w.id, pid: w.process.pid }, 'worker ready');
         if (ready.size === workers && !announced) {
           announced = true;
           announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers);

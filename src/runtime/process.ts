@@ -53,8 +53,10 @@ export function onShutdownSignal(logger: Logger, drain: () => Promise<{ unfinish
       process.exit(1);
     }
     stopping = true;
+    // drain() closes the listeners synchronously before it first awaits: log after that.
+    const drained = drain();
     logger.info({ signal }, 'draining: no new connections, finishing in-flight requests');
-    drain().then(
+    drained.then(
       ({ unfinished }) => {
         logger.info({ unfinished }, unfinished === 0 ? 'drained; exiting' : 'drain deadline passed; exiting');
         flushLogger(logger);

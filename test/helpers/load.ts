@@ -108,17 +108,27 @@ export async function rewriteAndReload(gw: CliGateway, file: string, text: strin
   return done;
 }
 
-/** Resolves with the child's exit code, whenever it exits (already or later). */
+/**
+ * Resolves with the child's exit code once it has exited and its stdout and stderr are
+ * closed, so that every log line it wrote is in `gw.lines` (SIGKILL after `timeoutMs`).
+ */
 export async function exitCode(gw: CliGateway, timeoutMs = 15_000): Promise<number | null> {
   const child = gw.child;
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const closed = () => (child.exitCode !== null || child.signalCode !== null) && child.stdout!.closed && child.stderr!.closed;
+  if (closed()) return child.exitCode;
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
-    const [code] = (await once(child, 'exit')) as [number | null];
-    return code;
+    await once(child, 'close');
+    return child.exitCode;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Sends `signal` and resolves with the exit code once all output is read (see exitCode). */
+export async function stopCli(gw: CliGateway, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill(signal);
+  return exitCode(gw);
 }
 
 /** Kills a CLI child that is still running (test cleanup). */
@@ -222,7 +232,12 @@ export function startLoad(
           const status = String(res.statusCode);
           result.statuses[status] = (result.statuses[status] ?? 0) + 1;
           if (opts.keyOf) {
-            const k = opts.keyOf(Buffer.concat(chunks).toString());
+            let k: string;
+            try {
+              k = opts.keyOf(Buffer.concat(chunks).toString());
+            } catch {
+              k = '(unparseable body)';
+            }
             result.keys[k] = (result.keys[k] ?? 0) + 1;
           }
           resolve();

@@ -1,0 +1,248 @@
+// `npm run bench`: Northgate side by side with reference proxies, on one machine.
+// See `npm run bench -- --help` for flags.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { pickLoader, type Loader, type LoadResult } from './load.js';
+import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, which } from './proc.js';
+import { runRoutes } from './routes.js';
+import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
+import { startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
+
+export interface Options {
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  oneConnS: number;
+  connections: number;
+  only: TargetName[] | null;
+  scenario: 'all' | 'main' | 'routes';
+  loader: string | undefined;
+  noNginx: boolean;
+  noPin: boolean;
+  routesRounds: number;
+}
+
+const HELP = `usage: npm run bench -- [flags]
+  --rounds N          interleaved rounds per target (default 3; env BENCH_ROUNDS)
+  --duration S        seconds per measured run (default 10; env BENCH_DURATION)
+  --warmup S          warm-up seconds per target per round, not counted (default 2; env BENCH_WARMUP)
+  --c1-duration S     seconds of the 1-connection run (default min(5, duration); env BENCH_C1_DURATION)
+  --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
+  --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
+                      keep direct (latency baseline) and node-floor/nginx (ratio columns)
+  --scenario S        all (default) | main | routes (env BENCH_SCENARIO)
+  --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
+  --loader L          force wrk | autocannon (env BENCH_LOADER)
+  --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
+  --no-pin            do not use taskset
+  env BENCH_NORTHGATE_ARGS  extra args appended to \`northgate start\``;
+
+function parseOptions(argv: string[]): Options {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(`${HELP}\n`);
+      process.exit(0);
+    }
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}\n${HELP}`);
+    const eq = a.indexOf('=');
+    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
+    else if (a === '--no-nginx' || a === '--no-pin') flags.set(a.slice(2), '1');
+    else flags.set(a.slice(2), argv[++i] ?? '');
+  }
+  const known = ['rounds', 'duration', 'warmup', 'c1-duration', 'connections', 'only', 'scenario', 'routes-rounds', 'loader', 'no-nginx', 'no-pin'];
+  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}\n${HELP}`);
+  const get = (k: string, env: string): string | undefined => flags.get(k) ?? process.env[env];
+  const num = (k: string, env: string, def: number, min: number, max: number): number => {
+    const v = get(k, env);
+    if (v === undefined || v === '') return def;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${k} must be a number in ${min}..${max}`);
+    return n;
+  };
+  const durationS = num('duration', 'BENCH_DURATION', 10, 1, 600);
+  const onlyRaw = get('only', 'BENCH_ONLY');
+  let only: TargetName[] | null = null;
+  if (onlyRaw) {
+    const names = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = names.filter((n) => !(TARGET_NAMES as readonly string[]).includes(n));
+    if (bad.length) throw new Error(`unknown target(s) ${bad.join(', ')}; known: ${TARGET_NAMES.join(', ')}`);
+    only = names as TargetName[];
+  }
+  const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
+  if (scenario !== 'all' && scenario !== 'main' && scenario !== 'routes') throw new Error('--scenario must be all, main or routes');
+  const loader = get('loader', 'BENCH_LOADER');
+  if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
+  return {
+    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', 3, 1, 50)),
+    durationS,
+    warmupS: num('warmup', 'BENCH_WARMUP', 2, 0, 60),
+    oneConnS: num('c1-duration', 'BENCH_C1_DURATION', Math.min(5, durationS), 1, 600),
+    connections: Math.round(num('connections', 'BENCH_CONNECTIONS', 50, 1, 10_000)),
+    only,
+    scenario,
+    loader,
+    noNginx: get('no-nginx', 'BENCH_NO_NGINX') === '1',
+    noPin: get('no-pin', 'BENCH_NO_PIN') === '1',
+    routesRounds: Math.round(num('routes-rounds', 'BENCH_ROUTES_ROUNDS', 1, 1, 20)),
+  };
+}
+
+function pkgVersion(repoRoot: string, pkg: string): string {
+  try {
+    const j = JSON.parse(readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')) as { version?: string };
+    return j.version ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+function nginxVersion(nginx: string | null): string {
+  if (!nginx) return 'not installed';
+  const r = spawnSync(nginx, ['-v'], { encoding: 'utf8', timeout: 5000 });
+  return /nginx\/(\S+)/.exec(`${r.stderr ?? ''}${r.stdout ?? ''}`)?.[1] ?? 'unknown';
+}
+
+function say(line: string): void {
+  if (!isStopping()) process.stdout.write(`${line}\n`);
+}
+
+function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: number, busy: number | null): string[] {
+  const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  const upDesc = up.kind === 'nginx' ? 'nginx (1 worker)' : 'a Node http server (nginx not available)';
+  const v = (p: string): string => pkgVersion(ctx.repoRoot, p);
+  const idle =
+    busy === null
+      ? 'unknown (no /proc/stat)'
+      : `${busy.toFixed(0)}% of all CPUs busy during 2 s before the run${busy > 10 ? ' ⚠ the machine was not idle: other processes distort these numbers, 1-connection latency most' : ''}`;
+  const lines = [
+    `- Machine: nproc ${nproc} (${cpu}), ${os.type()} ${os.release()}, Node ${process.version}, nginx ${nginxVersion(ctx.nginx)}, ${loader.name} ${loader.version}`,
+    `- Upstream: ${upDesc} returning a fixed ~100-byte JSON body over keep-alive; ${ctx.pin.note}`,
+    `- Idle check: ${idle}`,
+  ];
+  if (o.scenario !== 'routes') {
+    lines.push(
+      `- Load: ${loader.describe(o.connections)}; ${o.rounds} interleaved round(s) × ${o.durationS} s per target, each after a ${o.warmupS} s warm-up that is not counted; req/s, p50 and p99 are medians over rounds`,
+      `- Added latency: p50 at 1 connection (${loader.describe(1)}, ${o.oneConnS} s) minus p50 of \`direct\`; about 85 µs of any proxy's share is the cross-CPU wake-up, so compare with node-floor and nginx rather than with zero`,
+      `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, JSON access log on (to /dev/null). Node flags: ${process.env.NODE_OPTIONS ? `NODE_OPTIONS=${process.env.NODE_OPTIONS}` : 'none'}`,
+    );
+  }
+  lines.push(
+    `- Errors: ${loader.name === 'wrk' ? 'wrk "Non-2xx or 3xx" (status ≥ 400) and connect/read/write/timeout socket errors' : 'autocannon non-2xx and errors/timeouts'}, summed over all runs of a target including warm-ups`,
+  );
+  return lines;
+}
+
+async function measure(loader: Loader, t: Running, rec: TargetRecord, connections: number, durationS: number): Promise<LoadResult | null> {
+  if (!t.alive()) {
+    const n = 'process is no longer running';
+    if (!rec.notes.includes(n)) rec.notes.push(n);
+    return null;
+  }
+  const r = await loader.run({ url: t.url, connections, durationS });
+  account(rec, r);
+  return r;
+}
+
+async function runMain(o: Options, ctx: Ctx, loader: Loader, up: Upstream): Promise<string[]> {
+  const names = TARGET_NAMES.filter((n) => !o.only || o.only.includes(n));
+  const recs: TargetRecord[] = [];
+  const running = new Map<string, Running>();
+  for (const name of names) {
+    const rec = newRecord(name);
+    recs.push(rec);
+    const s = await startTarget(name, ctx, up);
+    if (s.ok) {
+      running.set(name, s.target);
+      say(`  started ${name} at ${s.target.url}`);
+    } else {
+      rec.skipped = s.reason;
+      say(`  SKIPPED ${name}: ${s.reason}`);
+    }
+  }
+  const active = recs.filter((r) => running.has(r.name));
+  const perRound = active.length * (o.warmupS + o.durationS);
+  say(`\n${active.length} target(s), ${o.rounds} round(s): about ${Math.ceil((perRound * o.rounds + active.length * (1 + o.oneConnS)) / 60)} min`);
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const rec of active) {
+      const t = running.get(rec.name) as Running;
+      if (o.warmupS > 0) await measure(loader, t, rec, o.connections, o.warmupS);
+      const r = await measure(loader, t, rec, o.connections, o.durationS);
+      if (!r) continue;
+      rec.rounds.push(r);
+      const e = r.non2xx + r.socketErrors;
+      say(`  round ${round}/${o.rounds} ${rec.name.padEnd(18)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps).padStart(7)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${e ? `  ⚠ ${r.non2xx} non-2xx, ${r.socketErrors} socket errors` : ''}`}`);
+    }
+  }
+  for (const rec of active) {
+    const t = running.get(rec.name) as Running;
+    await measure(loader, t, rec, 1, 1);
+    const r = await measure(loader, t, rec, 1, o.oneConnS);
+    if (!r) continue;
+    rec.oneConn = r;
+    say(`  1 conn  ${rec.name.padEnd(18)} p50 ${(r.p50ms * 1000).toFixed(0)} µs  (${fmtInt(r.rps)} req/s)`);
+  }
+  for (const t of running.values()) await t.stop();
+  return [markdownTable(recs), '', ...details(recs)];
+}
+
+async function main(): Promise<void> {
+  installCleanupHandlers();
+  const o = parseOptions(process.argv.slice(2));
+  const benchDir = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
+  const repoRoot = path.resolve(benchDir, '..', '..');
+  const nproc = os.availableParallelism(); // before the orchestrator pins itself
+  const pin = detectPinning(o.noPin);
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'northgate-bench-'));
+  onExit(() => rmSync(tmpDir, { recursive: true, force: true }));
+  const ctx: Ctx = {
+    pin,
+    tmpDir,
+    repoRoot,
+    benchDir,
+    nginx: o.noNginx ? null : which('nginx'),
+    northgateArgs: (process.env.BENCH_NORTHGATE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  };
+  const out: string[] = [];
+  try {
+    const loader = pickLoader(pin, benchDir, o.loader);
+    const busy = await cpuBusyPercent(2000);
+    const up = await startUpstream(ctx);
+    const header = headerLines(o, ctx, loader, up, nproc, busy);
+    out.push(`## Northgate benchmark (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`, '', ...header, '');
+    say(out.join('\n'));
+    if (o.scenario !== 'routes') {
+      const lines = await runMain(o, ctx, loader, up);
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario !== 'main') {
+      const lines = await runRoutes(ctx, loader, up, {
+        rounds: o.routesRounds,
+        durationS: Math.min(o.durationS, 10),
+        warmupS: Math.min(o.warmupS, 2),
+        connections: o.connections,
+        say,
+      });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    const resultsDir = path.join(repoRoot, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(path.join(resultsDir, 'latest.md'), `${out.join('\n').trimEnd()}\n`);
+    say(`written to bench/results/latest.md`);
+  } finally {
+    await stopAll();
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});

@@ -1,0 +1,223 @@
+// Start/stop of the upstream and of each target under test.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BODY } from './peers/common.js';
+import {
+  describeExit,
+  freePort,
+  pinned,
+  startChild,
+  waitForHttp200,
+  waitForLine,
+  type Child,
+  type Pinning,
+} from './proc.js';
+
+export const TARGET_NAMES = ['direct', 'nginx', 'node-floor', 'fastify-http-proxy', 'fast-gateway', 'northgate'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+export interface Ctx {
+  pin: Pinning;
+  tmpDir: string;
+  repoRoot: string;
+  /** dist/bench, where the compiled peer scripts live */
+  benchDir: string;
+  /** nginx binary, or null when not on PATH (or disabled) */
+  nginx: string | null;
+  /** extra args for `northgate start` (BENCH_NORTHGATE_ARGS) */
+  northgateArgs: string[];
+}
+
+export interface Running {
+  name: string;
+  url: string;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+export type Started = { ok: true; target: Running } | { ok: false; reason: string };
+
+export interface Upstream extends Running {
+  kind: 'nginx' | 'node';
+  port: number;
+}
+
+const fromChild = (name: string, child: Child, url: string): Running => ({
+  name,
+  url,
+  alive: () => child.alive(),
+  stop: () => child.stop(),
+});
+
+function nginxConf(dir: string, server: string, extraHttp = ''): string {
+  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  const t = (n: string): string => path.join(dir, n);
+  return `${user}worker_processes 1;
+pid ${t('nginx.pid')};
+error_log ${t('error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${t('tmp_body')};
+  proxy_temp_path ${t('tmp_proxy')};
+  fastcgi_temp_path ${t('tmp_fastcgi')};
+  uwsgi_temp_path ${t('tmp_uwsgi')};
+  scgi_temp_path ${t('tmp_scgi')};
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+${extraHttp}
+  server {
+${server}
+  }
+}
+`;
+}
+
+async function startNginx(ctx: Ctx, label: string, core: 'proxy' | 'load', port: number, conf: string): Promise<Child | string> {
+  if (!ctx.nginx) return 'nginx not on PATH';
+  const dir = path.join(ctx.tmpDir, label);
+  mkdirSync(dir, { recursive: true });
+  const confFile = path.join(dir, 'nginx.conf');
+  writeFileSync(confFile, conf);
+  const [cmd, args] = pinned(ctx.pin, core, ctx.nginx, ['-p', dir, '-c', confFile, '-g', 'daemon off;']);
+  const child = startChild(label, cmd, args);
+  const err = await waitForHttp200(`http://127.0.0.1:${port}/`, 10_000, child);
+  if (err) {
+    await child.stop();
+    return `nginx (${label}) did not start: ${err}`;
+  }
+  return child;
+}
+
+export async function startUpstream(ctx: Ctx): Promise<Upstream> {
+  if (ctx.nginx) {
+    const port = await freePort();
+    const server = `    listen 127.0.0.1:${port};
+    location / { default_type application/json; return 200 '${BODY}'; }`;
+    const c = await startNginx(ctx, 'upstream-nginx', 'load', port, nginxConf(path.join(ctx.tmpDir, 'upstream-nginx'), server));
+    if (typeof c !== 'string') {
+      return { ...fromChild('upstream', c, `http://127.0.0.1:${port}/`), kind: 'nginx', port };
+    }
+    process.stdout.write(`! ${c}; falling back to the Node upstream\n`);
+  }
+  const r = await startNodePeer(ctx, 'node-upstream', 'load', '');
+  if (!r.ok) throw new Error(`upstream did not start: ${r.reason}`);
+  const port = Number(new URL(r.target.url).port);
+  return { ...r.target, name: 'upstream', kind: 'node', port };
+}
+
+async function startNodePeer(ctx: Ctx, script: string, core: 'proxy' | 'load', upstream: string): Promise<Started> {
+  const file = path.join(ctx.benchDir, 'peers', `${script}.js`);
+  const [cmd, args] = pinned(ctx.pin, core, process.execPath, [file, '0', upstream]);
+  const child = startChild(script, cmd, args, { stdout: 'pipe' });
+  const line = await waitForLine(child, (l) => l.startsWith('{"ready"'), 15_000);
+  const port = line ? (JSON.parse(line) as { port: number }).port : 0;
+  if (!port) {
+    await child.stop();
+    return { ok: false, reason: `${script} did not report a port within 15 s${describeExit(child)}` };
+  }
+  child.cp.stdout?.resume(); // drain anything else it prints
+  const url = `http://127.0.0.1:${port}/`;
+  const err = await waitForHttp200(url, 10_000, child);
+  if (err) {
+    await child.stop();
+    return { ok: false, reason: `${script} answers but not 200: ${err}` };
+  }
+  return { ok: true, target: fromChild(script, child, url) };
+}
+
+export function benchNorthgateConfig(port: number, statusPort: number, upstreamPort: number): string {
+  return `_format_version: "1"
+listen: { proxy: "127.0.0.1:${port}", status: "127.0.0.1:${statusPort}" }
+services:
+  - name: bench
+    url: "http://127.0.0.1:${upstreamPort}"
+    routes:
+      - name: bench
+        paths: ["/"]
+        plugins: { headers: { request: { set: { x-bench: "1" } } } }
+`;
+}
+
+export interface NorthgateProc {
+  child: Child;
+  port: number;
+  statusPort: number;
+  configFile: string;
+}
+
+/** Why northgate cannot be run here, or null when it looks built. */
+export function northgateMissing(repoRoot: string): string | null {
+  for (const f of ['dist/src/cli/main.js', 'bin/northgate.js']) {
+    if (!existsSync(path.join(repoRoot, f))) return `${f} is missing (gateway not built yet?)`;
+  }
+  return null;
+}
+
+/** Starts `node bin/northgate.js start --config <file>` pinned to the proxy core; waits for /readyz. */
+export async function startNorthgate(
+  ctx: Ctx,
+  label: string,
+  config: (port: number, statusPort: number) => string,
+  stdout: 'ignore' | 'pipe',
+  readyTimeoutMs = 15_000,
+): Promise<NorthgateProc | string> {
+  const missing = northgateMissing(ctx.repoRoot);
+  if (missing) return missing;
+  const port = await freePort();
+  const statusPort = await freePort();
+  const configFile = path.join(ctx.tmpDir, `${label}.yaml`);
+  writeFileSync(configFile, config(port, statusPort));
+  const bin = path.join(ctx.repoRoot, 'bin', 'northgate.js');
+  const [cmd, args] = pinned(ctx.pin, 'proxy', process.execPath, [bin, 'start', '--config', configFile, ...ctx.northgateArgs]);
+  const child = startChild(label, cmd, args, { cwd: ctx.repoRoot, stdout });
+  const err = await waitForHttp200(`http://127.0.0.1:${statusPort}/readyz`, readyTimeoutMs, child);
+  if (err) {
+    await child.stop();
+    return `not ready: ${err}`;
+  }
+  return { child, port, statusPort, configFile };
+}
+
+export async function startTarget(name: TargetName, ctx: Ctx, up: Upstream): Promise<Started> {
+  const upstreamUrl = `http://127.0.0.1:${up.port}`;
+  switch (name) {
+    case 'direct':
+      return { ok: true, target: { name, url: up.url, alive: () => up.alive(), stop: async () => {} } };
+    case 'nginx': {
+      if (!ctx.nginx) return { ok: false, reason: 'nginx not on PATH' };
+      const port = await freePort();
+      const dir = path.join(ctx.tmpDir, 'proxy-nginx');
+      const upstreamBlock = `  upstream bench_upstream {
+    server 127.0.0.1:${up.port};
+    keepalive 64;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+  }`;
+      const server = `    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }`;
+      const c = await startNginx(ctx, 'proxy-nginx', 'proxy', port, nginxConf(dir, server, upstreamBlock));
+      if (typeof c === 'string') return { ok: false, reason: c };
+      return { ok: true, target: fromChild(name, c, `http://127.0.0.1:${port}/`) };
+    }
+    case 'node-floor':
+      return rename(name, await startNodePeer(ctx, 'node-floor', 'proxy', upstreamUrl));
+    case 'fastify-http-proxy':
+      return rename(name, await startNodePeer(ctx, 'fastify-proxy', 'proxy', upstreamUrl));
+    case 'fast-gateway':
+      return rename(name, await startNodePeer(ctx, 'fast-gateway', 'proxy', upstreamUrl));
+    case 'northgate': {
+      const r = await startNorthgate(ctx, 'northgate', (p, s) => benchNorthgateConfig(p, s, up.port), 'ignore');
+      if (typeof r === 'string') return { ok: false, reason: r };
+      return { ok: true, target: fromChild(name, r.child, `http://127.0.0.1:${r.port}/`) };
+    }
+  }
+}
+
+function rename(name: string, s: Started): Started {
+  return s.ok ? { ok: true, target: { ...s.target, name } } : s;
+}
