@@ -6,7 +6,9 @@ import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel, requestErrorChannel } from '../proxy/reply.js';
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
-const str = (v: string | null | undefined): string => (v === null || v === undefined ? 'null' : JSON.stringify(v));
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+/** Quotes a value; JSON.stringify only when it has something to escape (rarely: ids, hosts and names are validated). */
+const str = (v: string | null | undefined): string => (v === null || v === undefined ? 'null' : NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`);
 
 /**
  * The access line is serialized here, field by field, and written to the logger's own

@@ -12,6 +12,8 @@ import { finish, replyBug, replyError, reportBug, type DrainHooks } from './repl
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
+const SPECIAL_LENGTHS = new Uint8Array(32);
+for (const n of [...HOP_BY_HOP, 'x-request-id']) SPECIAL_LENGTHS[n.length] = 1;
 
 export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const route = ctx.route!;
@@ -121,12 +123,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     let connectionListed: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1');
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') connectionListed = rawHeaders[i + 1]!.toString('latin1');
-        continue;
+      // Only names as long as a hop-by-hop one (or x-request-id) need the lower-cased copy.
+      if (SPECIAL_LENGTHS[name.length] === 1) {
+        const lower = name.toLowerCase();
+        if (HOP_BY_HOP.has(lower)) {
+          if (lower === 'connection') connectionListed = rawHeaders[i + 1]!.toString('latin1');
+          continue;
+        }
+        if (lower === 'x-request-id') continue;
       }
-      if (lower === 'x-request-id') continue;
       out.push(name, rawHeaders[i + 1]!.toString('latin1'));
     }
     out.push('x-request-id', ctx.id);
