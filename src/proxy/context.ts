@@ -34,6 +34,8 @@ export class RequestContext {
   forwardedFor: string | undefined = undefined;
   requestBodyLength = -1;
   requestChunked = false;
+  /** The request body limit for this request: limits.max_body_bytes, which a plugin may lower in its request phase. */
+  maxBodyBytes: number;
 
   entry: RouteEntry | null = null;
   route: CompiledRoute | null = null;
@@ -65,6 +67,7 @@ export class RequestContext {
     this.listener = listener;
     this.startedAt = startedAt;
     this.method = req.method!;
+    this.maxBodyBytes = snapshot.limits.maxBodyBytes;
     this.upstreamHeaders = new HeaderList([]);
   }
 

@@ -49,7 +49,9 @@ function upstreamPath(ctx: RequestContext): string {
 }
 
 function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
-  const limit = ctx.snapshot.limits.maxBodyBytes;
+  const limit = ctx.maxBodyBytes;
+  // A plugin may have lowered the limit below the declared length checked on arrival.
+  if (ctx.requestBodyLength > limit) return replyError(ctx, 'body-too-large', `request body exceeds ${limit} bytes`, chain, hooks);
   let body: Dispatcher.DispatchOptions['body'] = null;
   if (ctx.requestChunked) {
     // undici streams async iterables (chunked upstream); its types only list Readable.
