@@ -1,6 +1,7 @@
 // Logs are JSON lines on stdout (pino). Writes are asynchronous and bounded: when stdout
 // cannot keep up, lines beyond 16 MiB of backlog are dropped rather than growing memory.
 import { pino, type Logger } from 'pino';
+import { LineSink } from '../observability/line-sink.js';
 
 export type { Logger };
 
@@ -31,22 +32,11 @@ export function createLogger(opts: { level?: string; dest?: number | string } = 
     },
     destination,
   );
-  // Access lines (one per request) go through a second destination on the same fd that
-  // batches them into synchronous writes of up to PIPE_BUF bytes (whole lines), flushed at
-  // least every 250 ms — as nginx's buffered access_log does. Measured: an asynchronous
-  // write per line cost ~15% of proxy throughput (each one a thread-pool hop on the
-  // proxy's own core); batched synchronous writes cost a few per cent.
-  const access = pino.destination({ dest: opts.dest ?? 1, sync: true, minLength: PIPE_BUF - 512, maxLength: 16 * 1024 * 1024, maxWrite: PIPE_BUF, periodicFlush: 250 });
+  const access = typeof (opts.dest ?? 1) === 'number' ? new LineSink((opts.dest ?? 1) as number) : null;
   writers.set(logger, {
-    enabled: logger.isLevelEnabled('info'),
-    write: (line) => void access.write(line),
-    flush: () => {
-      try {
-        access.flushSync();
-      } catch {
-        // stdout closed or busy: nothing more to do at exit.
-      }
-    },
+    enabled: logger.isLevelEnabled('info') && access !== null,
+    write: (line) => access!.write(line),
+    flush: () => access?.flush(),
   });
   return logger;
 }

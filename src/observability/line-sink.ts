@@ -1,0 +1,112 @@
+// Buffered, synchronous writes of whole JSON lines to a file descriptor: the access log's
+// writer. Lines are collected and written together once ~3 KB are pending or 250 ms have
+// passed (like nginx's buffered access_log), in writes of at most PIPE_BUF bytes so lines
+// from several workers sharing one stdout pipe never interleave. Measured on the proxy's
+// pinned core: an asynchronous write per line cost ~15% of throughput, and sonic-boom's
+// per-line bookkeeping (it re-measures its pending string on every write) a few per cent
+// more; this costs one writeSync per ~10 requests.
+import { write, writeSync } from 'node:fs';
+
+const PIPE_BUF = 4096;
+/** Flush once this many characters are pending (leaves room for one more line under PIPE_BUF). */
+const FLUSH_CHARS = 3072;
+/** When the descriptor would block, lines wait in memory up to this much, then are dropped (counted). */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+export class LineSink {
+  readonly #fd: number;
+  #lines: string[] = [];
+  #chars = 0;
+  /** Set while an asynchronous write (after EAGAIN) is in flight: later data queues behind it. */
+  #backlog: Buffer[] | null = null;
+  #backlogBytes = 0;
+  dropped = 0;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(fd: number, flushMs = 250) {
+    this.#fd = fd;
+    this.#timer = setInterval(() => this.flush(), flushMs);
+    this.#timer.unref();
+  }
+
+  write(line: string): void {
+    this.#lines.push(line);
+    this.#chars += line.length;
+    if (this.#chars >= FLUSH_CHARS) this.flush();
+  }
+
+  flush(): void {
+    if (this.#chars === 0) return;
+    const data = Buffer.from(this.#lines.length === 1 ? this.#lines[0]! : this.#lines.join(''));
+    this.#lines = [];
+    this.#chars = 0;
+    if (this.#backlog !== null) return this.#queue(data);
+    let offset = 0;
+    while (offset < data.length) {
+      const end = chunkEnd(data, offset);
+      let n: number;
+      try {
+        n = writeSync(this.#fd, data, offset, end - offset);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return this.#queue(data.subarray(offset));
+        this.dropped += countLines(data.subarray(offset));
+        return;
+      }
+      offset += n;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.flush();
+  }
+
+  #queue(data: Buffer): void {
+    if (this.#backlogBytes + data.length > MAX_PENDING_BYTES) {
+      this.dropped += countLines(data);
+      return;
+    }
+    if (this.#backlog === null) {
+      this.#backlog = [data];
+      this.#backlogBytes = data.length;
+      this.#drain();
+    } else {
+      this.#backlog.push(data);
+      this.#backlogBytes += data.length;
+    }
+  }
+
+  #drain(): void {
+    const head = this.#backlog![0]!;
+    const end = chunkEnd(head, 0);
+    write(this.#fd, head, 0, end, null, (err, n) => {
+      const backlog = this.#backlog!;
+      if (err && err.code !== 'EAGAIN') {
+        this.dropped += backlog.reduce((sum, b) => sum + countLines(b), 0);
+        this.#backlog = null;
+        this.#backlogBytes = 0;
+        return;
+      }
+      const written = err ? 0 : n;
+      this.#backlogBytes -= written;
+      if (written === head.length) backlog.shift();
+      else backlog[0] = head.subarray(written);
+      if (backlog.length === 0) this.#backlog = null;
+      else if (err) setTimeout(() => this.#drain(), 10).unref();
+      else this.#drain();
+    });
+  }
+}
+
+/** The end of the next write from `offset`: at most PIPE_BUF bytes, ending after a newline when one is in reach. */
+function chunkEnd(data: Buffer, offset: number): number {
+  if (data.length - offset <= PIPE_BUF) return data.length;
+  const nl = data.lastIndexOf(10, offset + PIPE_BUF - 1);
+  return nl >= offset ? nl + 1 : offset + PIPE_BUF;
+}
+
+function countLines(data: Buffer): number {
+  let n = 0;
+  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) n++;
+  return n;
+}
