@@ -4,8 +4,9 @@
 // from several workers sharing one stdout pipe never interleave. Measured on the proxy's
 // pinned core: an asynchronous write per line cost ~15% of throughput, and sonic-boom's
 // per-line bookkeeping (it re-measures its pending string on every write) a few per cent
-// more; this costs one writeSync per ~10 requests.
-import { write, writeSync } from 'node:fs';
+// more; this costs one writeSync per ~10 requests. A pipe or socket (a log collector that
+// may read slowly) is never written synchronously: the event loop must not wait for it.
+import { fstatSync, write, writeSync } from 'node:fs';
 
 const PIPE_BUF = 4096;
 /** Flush once this many characters are pending (leaves room for one more line under PIPE_BUF). */
@@ -22,9 +23,18 @@ export class LineSink {
   #backlogBytes = 0;
   dropped = 0;
   readonly #timer: NodeJS.Timeout;
+  readonly #sync: boolean;
 
   constructor(fd: number, flushMs = 250) {
     this.#fd = fd;
+    let sync = true;
+    try {
+      const st = fstatSync(fd);
+      sync = !(st.isFIFO() || st.isSocket());
+    } catch {
+      // Not a valid descriptor: writes will fail and be counted as dropped.
+    }
+    this.#sync = sync;
     this.#timer = setInterval(() => this.flush(), flushMs);
     this.#timer.unref();
   }
@@ -40,7 +50,7 @@ export class LineSink {
     const data = Buffer.from(this.#lines.length === 1 ? this.#lines[0]! : this.#lines.join(''));
     this.#lines = [];
     this.#chars = 0;
-    if (this.#backlog !== null) return this.#queue(data);
+    if (!this.#sync || this.#backlog !== null) return this.#queue(data);
     let offset = 0;
     while (offset < data.length) {
       const end = chunkEnd(data, offset);
