@@ -3,6 +3,7 @@
 // Reload reaches every worker; a crashed worker is replaced; SIGTERM drains them all.
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
+import { AggregatorRegistry } from 'prom-client';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import { compileConfig } from '../config/compile.js';
@@ -97,23 +98,21 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   let statusAddress: { host: string; port: number } | null = null;
   const s = snapshot.listeners.status;
   if (s !== null) {
-    const { port } = await startStatusServer(s.host, s.port, () => ({
-      ready: !stopping && ready.size === workers,
-      detail: { workers_ready: ready.size, workers },
-    }));
+    // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
+    const aggregator = new AggregatorRegistry();
+    const { port } = await startStatusServer(
+      s.host,
+      s.port,
+      () => ({ ready: !stopping && ready.size === workers, detail: { workers_ready: ready.size, workers } }),
+      async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+    );
     statusAddress = { host: s.host, port };
   }
   for (let i = 0; i < workers; i++) fork();
 
   const reload = (trigger: string) => {
-    // Validate in the master first so that problems are reported once, not per worker.
-    try {
-      load();
-    } catch (err) {
-      const problems = err instanceof ConfigError ? err.lines() : [(err as Error).message];
-      logReload(logger, { ok: false, version: 0, durationMs: 0, problems }, { trigger });
-      return;
-    }
+    // Every worker reloads (and counts the attempt in its metrics); the master logs one line
+    // for the group, with the problems when the new file is invalid.
     const id = ++reloadId;
     const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     pendingReloads.set(id, { results: [], expect: live.length, trigger });
@@ -139,6 +138,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
 export async function runWorker(logger: Logger): Promise<void> {
   const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null };
   const gateway = createGateway(spec, logger);
+  // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
+  new AggregatorRegistry();
   gateway.load();
   const proxy = await gateway.listen();
   process.send!({ type: 'ready', proxy } satisfies FromWorker);

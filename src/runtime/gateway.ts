@@ -1,6 +1,7 @@
 // One gateway process: holds the live snapshot, the proxy listeners and the pools, and
 // swaps snapshots on reload. In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
@@ -40,6 +41,7 @@ export class Gateway implements ProxyRuntime {
   #inflight = 0;
   #draining = false;
   #drained: (() => void) | null = null;
+  #connections = 0;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -55,6 +57,24 @@ export class Gateway implements ProxyRuntime {
 
   get inflight(): number {
     return this.#inflight;
+  }
+
+  get openConnections(): number {
+    return this.#connections;
+  }
+
+  /** Every target of the live config, with whether it may receive traffic. */
+  targets(): Array<{ upstream: string; target: string; healthy: boolean }> {
+    const seen = new Set<unknown>();
+    const out: Array<{ upstream: string; target: string; healthy: boolean }> = [];
+    for (const service of this.#snapshot.services.values()) {
+      const u = service.upstream;
+      if (seen.has(u)) continue;
+      seen.add(u);
+      // No health checking yet (the resilience issue adds it): every target is eligible.
+      for (const t of u.targets) out.push({ upstream: u.name, target: t.url, healthy: true });
+    }
+    return out;
   }
 
   onStart(ctx: RequestContext): void {
@@ -106,7 +126,9 @@ export class Gateway implements ProxyRuntime {
       config = this.#opts.loadConfig();
     } catch (err) {
       const problems = err instanceof ConfigError ? err.lines() : [(err as Error).message];
-      return { ok: false, version: this.#snapshot.version, durationMs: performance.now() - started, problems };
+      const failed = { ok: false, version: this.#snapshot.version, durationMs: performance.now() - started, problems };
+      reloadChannel.publish(failed);
+      return failed;
     }
     const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source);
     const old = this.#snapshot;
@@ -117,7 +139,9 @@ export class Gateway implements ProxyRuntime {
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
     if (changed) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
-    return { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
+    const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
+    reloadChannel.publish(result);
+    return result;
   }
 
   /** Stops accepting, lets in-flight requests finish until the deadline, then closes everything. */
@@ -166,6 +190,10 @@ export class Gateway implements ProxyRuntime {
     });
     server.maxConnections = limits.maxConnections;
     server.setTimeout(limits.idleTimeoutMs);
+    server.on('connection', (socket: Socket) => {
+      this.#connections++;
+      socket.once('close', () => this.#connections--);
+    });
     const listener = { protocol: 'http' as const, get port() { return listenerPorts.get(server) ?? 0; } };
     server.on('request', (req, res) => {
       try {
@@ -194,6 +222,9 @@ export class Gateway implements ProxyRuntime {
 }
 
 const listenerPorts = new WeakMap<Server, number>();
+
+/** Published after every reload attempt with its ReloadResult (metrics subscribe). */
+export const reloadChannel = channel('northgate:config:reload');
 
 function listenersChanged(a: Snapshot, b: Snapshot): boolean {
   const key = (s: Snapshot) => s.listeners.proxy.map((l) => l.address).join(',') + '|' + (s.listeners.status?.address ?? '');

@@ -6,6 +6,7 @@ import { loadConfigFile } from '../config/load.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { startAccessLog } from '../observability/access-log.js';
+import { GatewayMetrics } from '../observability/metrics.js';
 import { embeddedConfig } from './embedded.js';
 import { Gateway, type ReloadResult } from './gateway.js';
 import { flushLogger, type Logger } from './logger.js';
@@ -20,6 +21,7 @@ export function createGateway(spec: RunSpec, logger: Logger): Gateway {
   const loadConfig = (): RawConfig => (spec.configFile !== null ? loadConfigFile(spec.configFile, registry) : embeddedConfig(spec.echoPort!));
   const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default' });
   startAccessLog(logger, () => true);
+  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets() });
   return gateway;
 }
 

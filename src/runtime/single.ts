@@ -1,5 +1,6 @@
 // `northgate start` in one process (the default, and what each worker runs).
 import type { Server } from 'node:http';
+import { register } from 'prom-client';
 import { ConfigError } from '../config/problems.js';
 import { formatAddress } from '../config/address.js';
 import { startEchoServer } from './embedded.js';
@@ -35,7 +36,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
       await startStatusServer(s.host, s.port, () => ({
         ready: ready && !gateway.draining,
         detail: { config_version: gateway.snapshot.version, workers: 1, draining: gateway.draining },
-      }))
+      }), async () => ({ contentType: register.contentType, body: await register.metrics() }))
     ).port;
   }
   const bound = await gateway.listen();

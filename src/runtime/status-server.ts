@@ -7,9 +7,25 @@ export interface Readiness {
   detail: Record<string, unknown>;
 }
 
-export function startStatusServer(host: string, port: number, readiness: () => Readiness): Promise<{ server: Server; port: number }> {
+export type MetricsSource = () => Promise<{ contentType: string; body: string }>;
+
+export function startStatusServer(host: string, port: number, readiness: () => Readiness, metrics?: MetricsSource): Promise<{ server: Server; port: number }> {
   const server = createServer({ headersTimeout: 5000, requestTimeout: 10_000, keepAliveTimeout: 5000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics' && metrics !== undefined) {
+      metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        () => {
+          const text = JSON.stringify({ type: 'urn:northgate:problem:internal-error', title: 'Internal Gateway Error', status: 500, detail: 'metrics could not be collected' });
+          res.writeHead(500, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        },
+      );
+      return;
+    }
     let status = 200;
     let body: unknown;
     if (path === '/healthz') {
@@ -20,7 +36,7 @@ export function startStatusServer(host: string, port: number, readiness: () => R
       body = { status: r.ready ? 'ready' : 'not ready', ...r.detail };
     } else {
       status = 404;
-      body = { type: 'urn:northgate:problem:route-not-found', title: 'Not Found', status: 404, detail: 'status endpoints: /healthz, /readyz' };
+      body = { type: 'urn:northgate:problem:route-not-found', title: 'Not Found', status: 404, detail: 'status endpoints: /healthz, /readyz, /metrics' };
     }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': status === 404 ? 'application/problem+json' : 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });

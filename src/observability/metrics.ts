@@ -1,0 +1,130 @@
+// Prometheus metrics, fed by the core's request-end event. Label sets are bounded: route
+// and service names come from the config ("" for requests that matched no route), methods
+// outside the standard set are "OTHER", codes are the status numbers. Bound children are
+// cached per route so that a request costs a few Map lookups, not label hashing.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Counter, Gauge, Histogram, collectDefaultMetrics, register, type Registry } from 'prom-client';
+import type { CompiledRoute } from '../config/snapshot.js';
+import type { RequestContext } from '../proxy/context.js';
+import { requestEndChannel } from '../proxy/reply.js';
+import { reloadChannel } from '../runtime/gateway.js';
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
+/** From 0.5 ms to 60 s: gateway overhead is sub-millisecond, upstream calls can be long. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const SIZE_BUCKETS = [0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+export interface GatewayGauges {
+  openConnections(): number;
+  targets(): Array<{ upstream: string; target: string; healthy: boolean }>;
+}
+
+interface RouteSeries {
+  duration: ReturnType<Histogram<string>['labels']>;
+  upstream: ReturnType<Histogram<string>['labels']>;
+  requestSize: ReturnType<Histogram<string>['labels']>;
+  responseSize: ReturnType<Histogram<string>['labels']>;
+  /** "METHOD code" -> counter child */
+  requests: Map<string, ReturnType<Counter<string>['labels']>>;
+}
+
+export class GatewayMetrics {
+  readonly registry: Registry;
+  readonly #requests: Counter<string>;
+  readonly #duration: Histogram<string>;
+  readonly #upstream: Histogram<string>;
+  readonly #requestSize: Histogram<string>;
+  readonly #responseSize: Histogram<string>;
+  readonly #reloads: Counter<string>;
+  readonly #lastReload: Gauge<string>;
+  readonly #byRoute = new WeakMap<CompiledRoute, RouteSeries>();
+  #unmatched: RouteSeries | null = null;
+  readonly #onEnd: (message: unknown) => void;
+  readonly #onReload: (message: unknown) => void;
+
+  constructor(gauges: GatewayGauges, registry: Registry = register) {
+    this.registry = registry;
+    const r = [registry];
+    this.#requests = new Counter({ name: 'northgate_http_requests_total', help: 'Requests answered, by service, route, method and status code.', labelNames: ['service', 'route', 'method', 'code'], registers: r });
+    this.#duration = new Histogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
+    this.#upstream = new Histogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
+    this.#requestSize = new Histogram({ name: 'northgate_http_request_size_bytes', help: 'Request body bytes received from clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
+    this.#responseSize = new Histogram({ name: 'northgate_http_response_size_bytes', help: 'Response body bytes sent to clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
+    this.#reloads = new Counter({ name: 'northgate_config_reloads_total', help: 'Config reloads, by result.', labelNames: ['result'], registers: r, aggregator: 'max' });
+    this.#lastReload = new Gauge({ name: 'northgate_config_last_reload_success_timestamp_seconds', help: 'When the config was last loaded successfully (Unix time).', registers: r, aggregator: 'max' });
+    this.#reloads.inc({ result: 'success' }, 0);
+    this.#reloads.inc({ result: 'failure' }, 0);
+    this.#lastReload.set(Date.now() / 1000);
+    new Gauge({
+      name: 'northgate_open_connections',
+      help: 'Client connections currently open.',
+      registers: r,
+      collect() {
+        this.set(gauges.openConnections());
+      },
+    });
+    new Gauge({
+      name: 'northgate_upstream_target_health',
+      help: '1 when the target may receive traffic, 0 when it is ejected or failing its health check.',
+      labelNames: ['upstream', 'target'],
+      registers: r,
+      aggregator: 'min',
+      collect() {
+        this.reset();
+        for (const t of gauges.targets()) this.set({ upstream: t.upstream, target: t.target }, t.healthy ? 1 : 0);
+      },
+    });
+    if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register: registry });
+    this.#onEnd = (message) => this.#record(message as RequestContext);
+    this.#onReload = (message) => this.reloaded((message as { ok: boolean }).ok);
+    subscribe(requestEndChannel.name, this.#onEnd);
+    subscribe(reloadChannel.name, this.#onReload);
+  }
+
+  reloaded(ok: boolean): void {
+    this.#reloads.inc({ result: ok ? 'success' : 'failure' });
+    if (ok) this.#lastReload.set(Date.now() / 1000);
+  }
+
+  close(): void {
+    unsubscribe(requestEndChannel.name, this.#onEnd);
+    unsubscribe(reloadChannel.name, this.#onReload);
+  }
+
+  #record(ctx: RequestContext): void {
+    const series = this.#seriesFor(ctx.route);
+    const status = ctx.res.headersSent ? ctx.responseStatus : 0;
+    const method = METHODS.has(ctx.method) ? ctx.method : 'OTHER';
+    const key = `${method} ${status}`;
+    let counter = series.requests.get(key);
+    if (counter === undefined) {
+      counter = this.#requests.labels(ctx.route?.service.name ?? '', ctx.route?.name ?? '', method, String(status));
+      series.requests.set(key, counter);
+    }
+    counter.inc();
+    series.duration.observe((ctx.finishedAt - ctx.startedAt) / 1000);
+    if (ctx.upstreamStartedAt !== 0 && ctx.upstreamRespondedAt !== 0) series.upstream.observe((ctx.upstreamRespondedAt - ctx.upstreamStartedAt) / 1000);
+    series.requestSize.observe(ctx.bytesIn);
+    series.responseSize.observe(ctx.bytesOut);
+  }
+
+  #seriesFor(route: CompiledRoute | null): RouteSeries {
+    if (route === null) return (this.#unmatched ??= this.#newSeries('', ''));
+    let s = this.#byRoute.get(route);
+    if (s === undefined) {
+      s = this.#newSeries(route.service.name, route.name);
+      this.#byRoute.set(route, s);
+    }
+    return s;
+  }
+
+  #newSeries(service: string, route: string): RouteSeries {
+    return {
+      duration: this.#duration.labels(service, route),
+      upstream: this.#upstream.labels(service, route),
+      requestSize: this.#requestSize.labels(service, route),
+      responseSize: this.#responseSize.labels(service, route),
+      requests: new Map(),
+    };
+  }
+}

@@ -1,0 +1,120 @@
+// GET /metrics on the status listener: Prometheus text format, counts equal to the
+// requests sent (also summed across workers), bounded labels, reload counters.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import parsePrometheus from 'parse-prometheus-text-format';
+import { http, startCli, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+
+interface Family {
+  name: string;
+  type: string;
+  metrics: Array<{ value?: string; labels?: Record<string, string> }>;
+}
+
+/** Parses with parse-prometheus-text-format (which throws on any malformed line). */
+async function scrape(port: number): Promise<{ families: Map<string, Family>; text: string }> {
+  const res = await http(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
+  const families = new Map((parsePrometheus(res.body) as Family[]).map((f) => [f.name, f]));
+  return { families, text: res.body };
+}
+
+const sample = (f: Family | undefined, labels: Record<string, string>): number => {
+  const m = f?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
+  return m?.value === undefined ? 0 : Number(m.value);
+};
+
+/** The parser library folds labelled histograms into one; read their _count series from the text directly. */
+const histogramCount = (text: string, name: string, route: string): number => {
+  const m = new RegExp(`^${name}_count\\{[^}]*route="${route}"[^}]*\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+};
+
+const config = (upstream: string) => `
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+services:
+  - name: api
+    url: "${upstream}"
+    routes:
+      - { name: items, paths: ["/items"] }
+      - { name: orders, paths: ["/orders"], methods: [POST] }
+`;
+
+describe('metrics, one process', () => {
+  let up: Upstream;
+  let gw: CliGateway;
+  let file: string;
+  before(async () => {
+    up = await startUpstream((req, res) => {
+      req.resume();
+      req.on('end', () => res.end(req.url === '/items/missing' ? '' : 'ok'));
+    });
+    file = writeConfig(config(up.url));
+    gw = await startCli(['--config', file]);
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  test('request counts by service, route, method and code equal what was sent', async () => {
+    for (let i = 0; i < 7; i++) assert.equal((await http(`${gw.url}/items/${i}`)).status, 200);
+    for (let i = 0; i < 3; i++) assert.equal((await http(`${gw.url}/orders`, { method: 'POST', body: 'x'.repeat(10) })).status, 200);
+    for (let i = 0; i < 4; i++) assert.equal((await http(`${gw.url}/no/such/path/${i}`)).status, 404);
+    const { families, text } = await scrape(gw.statusPort!);
+    const requests = families.get('northgate_http_requests_total');
+    assert.equal(requests?.type, 'COUNTER');
+    assert.equal(sample(requests, { service: 'api', route: 'items', method: 'GET', code: '200' }), 7);
+    assert.equal(sample(requests, { service: 'api', route: 'orders', method: 'POST', code: '200' }), 3);
+    // Unmatched requests share one series: raw paths never become labels.
+    assert.equal(sample(requests, { service: '', route: '', method: 'GET', code: '404' }), 4);
+    assert.doesNotMatch(text, /no\/such\/path/);
+    assert.equal(histogramCount(text, 'northgate_http_request_duration_seconds', 'items'), 7);
+    assert.equal(histogramCount(text, 'northgate_upstream_duration_seconds', 'items'), 7);
+    assert.equal(histogramCount(text, 'northgate_upstream_duration_seconds', ''), 0, 'no upstream time for requests that never went upstream');
+    assert.match(text, /^northgate_http_request_size_bytes_sum\{service="api",route="orders"\} 30$/m);
+    assert.equal(families.get('northgate_http_request_duration_seconds')?.type, 'HISTOGRAM');
+    assert.match(text, /northgate_http_request_duration_seconds_bucket\{le="0\.0005",/);
+    assert.equal(sample(families.get('northgate_upstream_target_health'), { upstream: 'service:api', target: up.url }), 1);
+    assert.ok(families.has('northgate_open_connections'));
+    assert.ok(families.has('process_cpu_user_seconds_total'), 'process metrics are exported');
+  });
+
+  test('reloads are counted by result, with the time of the last success', async () => {
+    const before = await scrape(gw.statusPort!);
+    const okBefore = sample(before.families.get('northgate_config_reloads_total'), { result: 'success' });
+    const failBefore = sample(before.families.get('northgate_config_reloads_total'), { result: 'failure' });
+    const lastBefore = sample(before.families.get('northgate_config_last_reload_success_timestamp_seconds'), {});
+    const seen = gw.lines.filter((l) => l['type'] === 'reload').length;
+    gw.child.kill('SIGHUP');
+    await gw.waitFor((l) => l['type'] === 'reload' && gw.lines.filter((x) => x['type'] === 'reload').length > seen);
+    writeFileSync(file, config(up.url).replace('paths: ["/items"]', 'paths: ["items"]'));
+    gw.child.kill('SIGHUP');
+    await gw.waitFor((l) => l['type'] === 'reload' && l['msg'] !== 'config reloaded');
+    const after = await scrape(gw.statusPort!);
+    assert.equal(sample(after.families.get('northgate_config_reloads_total'), { result: 'success' }), okBefore + 1);
+    assert.equal(sample(after.families.get('northgate_config_reloads_total'), { result: 'failure' }), failBefore + 1);
+    assert.ok(sample(after.families.get('northgate_config_last_reload_success_timestamp_seconds'), {}) >= lastBefore);
+  });
+});
+
+describe('metrics, two workers', () => {
+  test('the master sums the workers\' counts', async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    const gw = await startCli(['--config', writeConfig(config(up.url)), '--workers', '2']);
+    try {
+      // Fresh connections spread over both workers.
+      for (let i = 0; i < 20; i++) assert.equal((await http(`${gw.url}/items/${i}`)).status, 200);
+      const { families, text } = await scrape(gw.statusPort!);
+      assert.equal(sample(families.get('northgate_http_requests_total'), { route: 'items', code: '200' }), 20);
+      assert.equal(histogramCount(text, 'northgate_http_request_duration_seconds', 'items'), 20);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
