@@ -62,7 +62,8 @@ function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   }
   const exchange = new UpstreamExchange(ctx, chain, hooks);
   (ctx.res as ResponseWithExchange)[kExchange] = exchange;
-  ctx.res.once('close', onClientClose);
+  // 'close' fires once per response; `on` spares the once-wrapper allocation.
+  ctx.res.on('close', onClientClose);
   const timeout = ctx.route!.service.readTimeoutMs;
   ctx.upstreamStartedAt = performance.now();
   ctx.target!.dispatcher.dispatch(

@@ -142,7 +142,7 @@ export function readRequestHead(ctx: RequestContext): string | null {
   out.push('x-forwarded-for', ctx.forwardedFor === undefined ? peer : `${ctx.forwardedFor}, ${peer}`);
   out.push('x-forwarded-proto', xfProto ?? ctx.listener.protocol);
   if (xfHost !== undefined || hostHeader !== undefined) out.push('x-forwarded-host', xfHost ?? hostHeader!);
-  out.push('x-forwarded-port', xfPort ?? String(ctx.listener.port));
+  out.push('x-forwarded-port', xfPort ?? ctx.listener.portText);
   out.push('x-request-id', ctx.id);
   return null;
 }

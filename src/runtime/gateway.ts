@@ -111,7 +111,7 @@ export class Gateway implements ProxyRuntime {
         });
       });
       // Requests know their listener's real port (port 0 in tests) for X-Forwarded-Port.
-      listenerPorts.set(server, port);
+      listenerInfo.get(server)!.portText = String(port);
       this.#servers.push(server);
       bound.push({ host: spec.host, port });
     }
@@ -194,7 +194,8 @@ export class Gateway implements ProxyRuntime {
       this.#connections++;
       socket.once('close', () => this.#connections--);
     });
-    const listener = { protocol: 'http' as const, get port() { return listenerPorts.get(server) ?? 0; } };
+    const listener = { protocol: 'http' as const, portText: '' };
+    listenerInfo.set(server, listener);
     server.on('request', (req, res) => {
       try {
         handleRequest(this, listener, req, res);
@@ -221,7 +222,7 @@ export class Gateway implements ProxyRuntime {
   }
 }
 
-const listenerPorts = new WeakMap<Server, number>();
+const listenerInfo = new WeakMap<Server, { protocol: 'http'; portText: string }>();
 
 /** Published after every reload attempt with its ReloadResult (metrics subscribe). */
 export const reloadChannel = channel('northgate:config:reload');
