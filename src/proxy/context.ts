@@ -3,7 +3,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../config/snapshot.js';
 import { HeaderList } from './header-list.js';
-import type { Consumer, Credential } from '../consumers/index.js';
 
 export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
@@ -57,9 +56,6 @@ export class RequestContext {
   upstreamStartedAt = 0;
   upstreamRespondedAt = 0;
   finishedAt = 0;
-  /** Set by the auth plugin that authenticated the request (null: none did, or no auth on the route). */
-  consumer: Consumer | null = null;
-  credential: Credential | null = null;
   /** The error-table code when the gateway answered with an error. */
   errorCode: string | null = null;
   finished = false;
