@@ -145,6 +145,15 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
     globalChain,
     accessLog: config.access_log?.enabled ?? true,
+    tracing: config.tracing
+      ? {
+          endpoint: config.tracing.endpoint,
+          serviceName: config.tracing.service_name ?? 'northgate',
+          ratio: config.tracing.sampling?.ratio ?? 1,
+          headers: config.tracing.headers ?? {},
+          flushIntervalMs: ms(config.tracing.flush_interval, '1s'),
+        }
+      : null,
     drainTimeoutMs: ms(config.shutdown?.drain_timeout, DEFAULTS.drainTimeout),
     stats: { inflight: 0 },
     dispose() {

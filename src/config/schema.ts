@@ -112,6 +112,18 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       },
       shutdown: { type: 'object', additionalProperties: false, properties: { drain_timeout: duration } },
       access_log: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
+      tracing: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['endpoint'],
+        properties: {
+          endpoint: url,
+          service_name: { type: 'string', minLength: 1 },
+          sampling: { type: 'object', additionalProperties: false, properties: { ratio: { type: 'number', minimum: 0, maximum: 1 } } },
+          headers: { type: 'object', additionalProperties: { type: 'string' } },
+          flush_interval: duration,
+        },
+      },
       upstreams: { type: 'array', items: upstream },
       services: { type: 'array', items: service },
       consumers: { type: 'array', maxItems: 0, 'x-message': 'consumers are not supported yet (they arrive with the auth plugins)' },

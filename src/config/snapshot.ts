@@ -6,6 +6,7 @@ import type { Router } from '../router/router.js';
 import type { PathPattern } from '../router/path-pattern.js';
 import type { Balancer } from '../upstream/balancer.js';
 import type { Dispatcher } from 'undici';
+import type { TracingConfig } from '../observability/tracing.js';
 
 export interface Target {
   readonly url: string;
@@ -83,6 +84,8 @@ export interface Snapshot {
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly globalChain: Chain;
   readonly accessLog: boolean;
+  /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
+  readonly tracing: TracingConfig | null;
   readonly drainTimeoutMs: number;
   /** Requests currently using this snapshot (the one mutable field: it decides when a retired snapshot is disposed). */
   readonly stats: { inflight: number };

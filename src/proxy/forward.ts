@@ -8,7 +8,7 @@ import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { upstreamErrorCode } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
-import { finish, replyBug, replyError, reportBug, type DrainHooks } from './reply.js';
+import { finish, replyBug, replyError, reportBug, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
@@ -65,6 +65,7 @@ function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   // 'close' fires once per response; `on` spares the once-wrapper allocation.
   ctx.res.on('close', onClientClose);
   const timeout = ctx.route!.service.readTimeoutMs;
+  if (upstreamStartChannel.hasSubscribers) upstreamStartChannel.publish(ctx);
   ctx.upstreamStartedAt = performance.now();
   ctx.target!.dispatcher.dispatch(
     {
@@ -197,6 +198,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     if (this.#done) return;
     this.#done = true;
+    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
     const handlers = this.#chain.responseEnd;
     if (handlers !== null) {
       try {
@@ -221,6 +223,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     if (this.#done) return;
     this.#done = true;
+    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
     if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
     if (err instanceof GatewayError) return replyError(ctx, err.code, err.detail, this.#chain, this.#hooks);
     if (ctx.res.headersSent || ctx.res.destroyed) {
@@ -237,6 +240,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     const ctx = this.#ctx;
+    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: new Error('client closed the connection') });
     ctx.errorCode = 'client-closed';
     this.#abort?.(new Error('client closed the connection'));
     finish(ctx, this.#chain, this.#hooks);
@@ -245,6 +249,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   #fail(err: unknown): void {
     if (this.#done) return;
     this.#done = true;
+    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx: this.#ctx, error: err });
     this.#abort?.(new Error('plugin failed'));
     replyBug(this.#ctx, err, this.#chain, this.#hooks);
   }

@@ -7,7 +7,7 @@ import { LocalReply } from '../pipeline/local-reply.js';
 import type { RequestPhaseResult } from '../pipeline/plugin.js';
 import { RequestContext, type ListenerInfo } from './context.js';
 import { forward } from './forward.js';
-import { replyBug, replyError, sendLocalReply, type DrainHooks } from './reply.js';
+import { replyBug, replyError, requestStartChannel, sendLocalReply, type DrainHooks } from './reply.js';
 import { readRequestHead } from './request-head.js';
 
 export interface ProxyRuntime extends DrainHooks {
@@ -20,6 +20,7 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
   const ctx = new RequestContext(req, res, snapshot, listener, performance.now());
   rt.onStart(ctx);
   const bad = readRequestHead(ctx);
+  if (requestStartChannel.hasSubscribers) requestStartChannel.publish(ctx);
   if (bad !== null) return replyError(ctx, 'bad-request', bad, snapshot.globalChain, rt);
 
   const entry = snapshot.router.match(ctx);

@@ -6,6 +6,12 @@ import { LocalReply } from '../pipeline/local-reply.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
 
+/** Published once the request head is read and checked (traces start their server span). */
+export const requestStartChannel = channel('northgate:request:start');
+/** Published just before each upstream attempt is sent; subscribers may still edit ctx.upstreamHeaders. */
+export const upstreamStartChannel = channel('northgate:upstream:start');
+/** Published when an upstream attempt ends: `{ ctx, error }` (error null when the response completed). */
+export const upstreamEndChannel = channel('northgate:upstream:end');
 /** Published once per request after the response ended or failed. Metrics, logs and traces subscribe. */
 export const requestEndChannel = channel('northgate:request:end');
 /** Published when a plugin or the core hit a bug (a thrown error): never shown to the client. */

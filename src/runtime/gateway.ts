@@ -13,6 +13,7 @@ import type { PluginRegistry } from '../pipeline/registry.js';
 import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
+import { Tracing } from '../observability/tracing.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayOptions {
@@ -42,6 +43,7 @@ export class Gateway implements ProxyRuntime {
   #draining = false;
   #drained: (() => void) | null = null;
   #connections = 0;
+  #tracing: Tracing | null = null;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -94,6 +96,7 @@ export class Gateway implements ProxyRuntime {
     const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
+    if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
     return snapshot;
   }
 
@@ -139,6 +142,7 @@ export class Gateway implements ProxyRuntime {
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
     if (changed) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    if (JSON.stringify(old.tracing) !== JSON.stringify(snapshot.tracing)) this.#opts.logger.warn({ type: 'reload' }, 'tracing settings changed in the config; they take effect on restart');
     const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
     reloadChannel.publish(result);
     return result;
@@ -164,6 +168,8 @@ export class Gateway implements ProxyRuntime {
     const unfinished = this.#inflight;
     for (const s of this.#servers) s.closeAllConnections();
     await this.#pools.closeAll();
+    // Export the spans still queued (bounded by the exporter's own timeout).
+    await this.#tracing?.shutdown().catch(() => undefined);
     return { unfinished };
   }
 
