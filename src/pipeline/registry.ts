@@ -1,5 +1,6 @@
 import type { Plugin } from './plugin.js';
 import { headersPlugin } from '../plugins/headers/plugin.js';
+import { rateLimitPlugin } from '../plugins/rate-limit/plugin.js';
 
 /** The plugins a config may name. Built-ins are registered the same way a user's would be. */
 export class PluginRegistry {
@@ -24,7 +25,7 @@ export class PluginRegistry {
   }
 }
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, rateLimitPlugin as Plugin];
 
 export function defaultRegistry(): PluginRegistry {
   return new PluginRegistry(BUILTIN_PLUGINS);

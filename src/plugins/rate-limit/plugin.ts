@@ -1,0 +1,119 @@
+// `rate-limit`: GCRA limits per key (consumer, credential, client IP, a header, route or
+// service, or a combination), in this process (`local`) or shared by every gateway node
+// through Redis (`redis`). Answers 429 problem+json with Retry-After; every response of a
+// limited route carries RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers-09).
+import { parseDuration } from '../../config/duration.js';
+import { LocalReply } from '../../pipeline/local-reply.js';
+import type { Plugin, RequestPhaseResult } from '../../pipeline/plugin.js';
+import type { RequestContext } from '../../proxy/context.js';
+import { LocalGcraStore, type Decision, type Limit } from './gcra.js';
+import { acquireRedis, checkRedis, releaseRedis } from './redis-store.js';
+import { rateLimitSchema, type RateLimitConfig } from './schema.js';
+
+const kDecision = Symbol('northgate.rate-limit');
+
+type KeyPart = (ctx: RequestContext) => string;
+
+/** The consumer's id; without an authenticated consumer, the client address stands in. */
+const consumerId = (ctx: RequestContext): string => (ctx as { consumer?: { id?: string } | null }).consumer?.id ?? `ip:${ctx.clientIp}`;
+
+function keyPart(spec: string): KeyPart {
+  switch (spec) {
+    case 'consumer':
+      return consumerId;
+    case 'credential':
+      return (ctx) => (ctx as { credential?: { id?: string } | null }).credential?.id ?? `ip:${ctx.clientIp}`;
+    case 'ip':
+      return (ctx) => ctx.clientIp;
+    case 'route':
+      return (ctx) => ctx.route?.name ?? '';
+    case 'service':
+      return (ctx) => ctx.route?.service.name ?? '';
+    default: {
+      const name = spec.slice('header:'.length).toLowerCase();
+      return (ctx) => ctx.header(name) ?? '';
+    }
+  }
+}
+
+export const rateLimitPlugin: Plugin<RateLimitConfig> = {
+  name: 'rate-limit',
+  priority: 900,
+  schema: rateLimitSchema,
+  check(config) {
+    const problems: Array<{ path: Array<string | number>; message: string }> = [];
+    if ((config.policy ?? 'local') === 'redis' && config.redis === undefined) problems.push({ path: ['redis'], message: 'policy "redis" needs redis: { url }' });
+    const seen = new Set<number>();
+    config.limits.forEach((l, i) => {
+      const ms = parseDuration(l.per)!;
+      if (ms < 1000) problems.push({ path: ['limits', i, 'per'], message: 'must be at least 1s' });
+      if (seen.has(ms)) problems.push({ path: ['limits', i, 'per'], message: `two limits with the same period ${l.per}` });
+      seen.add(ms);
+    });
+    return problems;
+  },
+  create(config, scope) {
+    const limits: Limit[] = config.limits
+      .map((l) => ({ period: parseDuration(l.per)!, max: l.max, name: l.per }))
+      .sort((a, b) => a.period - b.period);
+    const parts = (Array.isArray(config.key) ? config.key : [config.key ?? 'consumer']).map(keyPart);
+    // Limits of different routes (or services) never share counters, even for the same consumer.
+    const scopeId = `${scope.kind}:${scope.service ?? ''}:${scope.route ?? ''}`;
+    const policyHeader = limits.map((l) => `"${l.name}";q=${l.max};w=${l.period / 1000}`).join(', ');
+    const sendHeaders = config.headers ?? true;
+    const denyOnError = config.on_store_error === 'deny';
+    const keyOf = (ctx: RequestContext): string => {
+      let key = scopeId;
+      for (let i = 0; i < parts.length; i++) key += '|' + parts[i]!(ctx);
+      return key;
+    };
+    const respond = (ctx: RequestContext, d: Decision): RequestPhaseResult => {
+      if (!d.allowed) {
+        const name = limits[d.limit]!.name;
+        return LocalReply.problem(429, 'rate-limited', 'Too Many Requests', `rate limit of ${limits[d.limit]!.max} per ${name} exceeded`, {
+          'retry-after': String(d.retryAfter),
+          'ratelimit-policy': policyHeader,
+          ratelimit: `"${name}";r=0;t=${d.retryAfter}`,
+        });
+      }
+      if (sendHeaders) ctx.locals.set(kDecision, d);
+      return undefined;
+    };
+    const onStoreError = (): RequestPhaseResult =>
+      denyOnError ? LocalReply.problem(503, 'rate-limit-unavailable', 'Rate Limit Store Unavailable', 'the rate-limit store did not answer; try again shortly', { 'retry-after': '1' }) : undefined;
+    const addHeaders = (ctx: RequestContext): void => {
+      const d = ctx.locals.get(kDecision) as Decision | undefined;
+      if (d === undefined) return;
+      ctx.responseHeaders.set('ratelimit-policy', policyHeader);
+      ctx.responseHeaders.set('ratelimit', `"${limits[d.limit]!.name}";r=${d.remaining};t=${d.reset}`);
+    };
+
+    if ((config.policy ?? 'local') === 'local') {
+      const store = new LocalGcraStore();
+      return {
+        request: (ctx) => respond(ctx, store.check(keyOf(ctx), limits)),
+        responseHeaders: sendHeaders ? addHeaders : undefined,
+      };
+    }
+
+    const redisConfig = config.redis!;
+    const timeoutMs = parseDuration(redisConfig.timeout ?? '50ms')!;
+    const prefix = redisConfig.prefix ?? 'northgate:rl:';
+    const redis = acquireRedis(redisConfig.url, timeoutMs);
+    return {
+      request(ctx) {
+        const key = keyOf(ctx);
+        const keys = limits.map((_, i) => `${prefix}{${key}}:${i}`);
+        return checkRedis(redis, keys, limits).then(
+          (d) => respond(ctx, d),
+          () => {
+            ctx.locals.set('rate-limit:store-error', true);
+            return onStoreError();
+          },
+        );
+      },
+      responseHeaders: sendHeaders ? addHeaders : undefined,
+      close: () => releaseRedis(redis),
+    };
+  },
+};
