@@ -27,6 +27,8 @@ export interface LoadOptions {
   durationS: number;
   /** Ends the run early (SIGINT to the load generator, which still reports). */
   signal?: AbortSignal;
+  /** Request headers sent with every request (e.g. credentials). */
+  headers?: Record<string, string>;
 }
 
 export interface Loader {
@@ -89,10 +91,10 @@ function wrkLoader(pin: Pinning): Loader {
     name: 'wrk',
     version: versionLine('wrk', ['--version'], /wrk\s+(\S+)/),
     describe: (c) => `wrk -t1 -c${c} --latency`,
-    async run({ url, connections, durationS, signal }) {
+    async run({ url, connections, durationS, signal, headers }) {
       // With a signal the run is open-ended (bounded at 600 s) and ends on abort.
       const d = signal ? 600 : Math.max(1, Math.round(durationS));
-      const args = ['-t1', `-c${connections}`, `-d${d}s`, '--latency', url];
+      const args = ['-t1', `-c${connections}`, `-d${d}s`, '--latency', ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
       return runChild('wrk', pin, 'wrk', args, d, signal, (out) => {
         const r = parseWrk(out);
         return r.requests > 0 || /requests in/.test(out) ? r : null;
@@ -114,9 +116,9 @@ function autocannonLoader(pin: Pinning, benchDir: string): Loader {
     name: 'autocannon',
     version,
     describe: (c) => `autocannon -c${c} (child process, own µs latency record)`,
-    async run({ url, connections, durationS, signal }) {
+    async run({ url, connections, durationS, signal, headers }) {
       const d = signal ? 600 : Math.max(1, Math.round(durationS));
-      return runChild('autocannon', pin, process.execPath, [script, url, String(connections), String(d)], d, signal, (out) => {
+      return runChild('autocannon', pin, process.execPath, [script, url, String(connections), String(d), JSON.stringify(headers ?? {})], d, signal, (out) => {
         const line = out.split('\n').find((l) => l.startsWith('{'));
         if (!line) return null;
         const j = JSON.parse(line) as Partial<LoadResult> & { error?: string };

@@ -8,6 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { pickLoader, type Loader, type LoadResult } from './load.js';
 import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, which } from './proc.js';
 import { runRoutes } from './routes.js';
+import { runAuth } from './auth.js';
+import { runEdge } from './edge.js';
+import { runResilience } from './resilience.js';
 import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
 import { startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
 
@@ -18,7 +21,7 @@ export interface Options {
   oneConnS: number;
   connections: number;
   only: TargetName[] | null;
-  scenario: 'all' | 'main' | 'routes';
+  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience';
   loader: string | undefined;
   noNginx: boolean;
   noPin: boolean;
@@ -33,7 +36,7 @@ const HELP = `usage: npm run bench -- [flags]
   --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns)
-  --scenario S        all (default) | main | routes (env BENCH_SCENARIO)
+  --scenario S        all (default) | main | routes | auth | edge | resilience (env BENCH_SCENARIO; auth, edge and resilience run only when named)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
@@ -74,7 +77,7 @@ function parseOptions(argv: string[]): Options {
     only = names as TargetName[];
   }
   const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
-  if (scenario !== 'all' && scenario !== 'main' && scenario !== 'routes') throw new Error('--scenario must be all, main or routes');
+  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge or resilience');
   const loader = get('loader', 'BENCH_LOADER');
   if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
   return {
@@ -84,7 +87,7 @@ function parseOptions(argv: string[]): Options {
     oneConnS: num('c1-duration', 'BENCH_C1_DURATION', Math.min(5, durationS), 1, 600),
     connections: Math.round(num('connections', 'BENCH_CONNECTIONS', 50, 1, 10_000)),
     only,
-    scenario,
+    scenario: scenario as Options['scenario'],
     loader,
     noNginx: get('no-nginx', 'BENCH_NO_NGINX') === '1',
     noPin: get('no-pin', 'BENCH_NO_PIN') === '1',
@@ -215,12 +218,27 @@ async function main(): Promise<void> {
     const header = headerLines(o, ctx, loader, up, nproc, busy);
     out.push(`## Northgate benchmark (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`, '', ...header, '');
     say(out.join('\n'));
-    if (o.scenario !== 'routes') {
+    if (o.scenario === 'auth') {
+      const lines = await runAuth(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'resilience') {
+      const lines = await runResilience(ctx, loader, { durationS: o.durationS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'edge') {
+      const lines = await runEdge(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'all' || o.scenario === 'main') {
       const lines = await runMain(o, ctx, loader, up);
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }
-    if (o.scenario !== 'main') {
+    if (o.scenario === 'all' || o.scenario === 'routes') {
       const lines = await runRoutes(ctx, loader, up, {
         rounds: o.routesRounds,
         durationS: Math.min(o.durationS, 10),

@@ -10,6 +10,8 @@ export interface ErrorSpec {
 export const ERRORS = {
   'bad-request': { status: 400, title: 'Bad Request' },
   'route-not-found': { status: 404, title: 'No Route Matched' },
+  'unauthorized': { status: 401, title: 'Unauthorized' },
+  'forbidden': { status: 403, title: 'Forbidden' },
   'request-timeout': { status: 408, title: 'Request Timeout' },
   'body-too-large': { status: 413, title: 'Request Body Too Large' },
   'headers-too-large': { status: 431, title: 'Request Header Fields Too Large' },
@@ -17,6 +19,8 @@ export const ERRORS = {
   'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
   'upstream-invalid-response': { status: 502, title: 'Invalid Upstream Response' },
   'shutting-down': { status: 503, title: 'Gateway Shutting Down' },
+  'upstream-unhealthy': { status: 503, title: 'Upstream Unhealthy' },
+  'auth-unavailable': { status: 503, title: 'Authentication Unavailable' },
   'upstream-timeout': { status: 504, title: 'Upstream Timeout' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -7,12 +7,14 @@ import type { PluginRegistry } from '../pipeline/registry.js';
 import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
 import { Router } from '../router/router.js';
 import { RoundRobin } from '../upstream/balancer.js';
+import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
 import type { PoolRegistry } from '../upstream/pools.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
-import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream } from './snapshot.js';
-import type { RawConfig, RawTarget } from './types.js';
+import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
+import type { RawConfig, RawTarget, RawService, RawUpstream } from './types.js';
 import { buildBlockList } from './validate.js';
+import { ConsumerIndex } from '../consumers/index.js';
 
 export const DEFAULTS = {
   proxy: '0.0.0.0:8000',
@@ -33,6 +35,8 @@ const ms = (text: string | undefined, fallback: string): number => parseDuration
 export interface CompileOptions {
   readonly registry: PluginRegistry;
   readonly pools: PoolRegistry;
+  /** Target health that survives reloads; a fresh registry when absent (validate, routes, explain). */
+  readonly health?: HealthRegistry;
   readonly version: number;
   readonly source: string;
 }
@@ -41,12 +45,13 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const usedPools = new Set<Pool>();
   const handlers: Array<{ close?(): void }> = [];
 
-  const makeTargets = (targets: RawTarget[], connectTimeoutMs: number): Target[] =>
+  const health = opts.health ?? new HealthRegistry();
+  const makeTargets = (upstreamName: string, targets: RawTarget[], connectTimeoutMs: number): Target[] =>
     targets.map((t) => {
       const u = new URL(t.url);
       const pool = opts.pools.acquire(u.origin, { connectTimeoutMs });
       usedPools.add(pool);
-      return { url: t.url, origin: u.origin, weight: t.weight ?? 1, dispatcher: pool };
+      return { url: t.url, origin: u.origin, weight: t.weight ?? 1, dispatcher: pool, health: health.get(upstreamName, t.url) };
     });
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
@@ -78,15 +83,16 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     if (s.url !== undefined) {
       const u = new URL(s.url);
       basePath = u.pathname.replace(/\/+$/, '');
-      const targets = makeTargets([{ url: u.origin }], connectTimeoutMs);
-      upstream = { name: `service:${s.name}`, targets, balancer: new RoundRobin(targets) };
+      const name = `service:${s.name}`;
+      const targets = makeTargets(name, [{ url: u.origin }], connectTimeoutMs);
+      upstream = { name, targets, balancer: new RoundRobin(targets), outlier: DEFAULT_OUTLIER };
     } else {
       const key = `${s.upstream}|${connectTimeoutMs}`;
       let u = upstreams.get(key);
       if (!u) {
         const raw = rawUpstreams.get(s.upstream!)!;
-        const targets = makeTargets(raw.targets, connectTimeoutMs);
-        u = { name: raw.name, targets, balancer: new RoundRobin(targets) };
+        const targets = makeTargets(raw.name, raw.targets, connectTimeoutMs);
+        u = { name: raw.name, targets, balancer: new RoundRobin(targets), outlier: outlierPolicy(raw) };
         upstreams.set(key, u);
       }
       upstream = u;
@@ -97,6 +103,8 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       basePath,
       connectTimeoutMs,
       readTimeoutMs: ms(s.timeouts?.read, DEFAULTS.readTimeout),
+      retries: retryPolicy(s),
+      stats: { inflight: 0, retries: 0 },
     };
     services.set(s.name, service);
     (s.routes ?? []).forEach((r, ri) => {
@@ -144,6 +152,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     services,
     upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
     globalChain,
+    consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
     accessLog: config.access_log?.enabled ?? true,
     tracing: config.tracing
       ? {
@@ -161,6 +170,28 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     },
   };
   return { snapshot, pools: usedPools };
+}
+
+function outlierPolicy(u: RawUpstream): OutlierPolicy {
+  const p = u.healthcheck?.passive;
+  return {
+    consecutiveFailures: p?.consecutive_failures ?? DEFAULT_OUTLIER.consecutiveFailures,
+    baseEjectionMs: p?.base_ejection ? parseDuration(p.base_ejection)! : DEFAULT_OUTLIER.baseEjectionMs,
+    maxEjectionMs: p?.max_ejection ? parseDuration(p.max_ejection)! : DEFAULT_OUTLIER.maxEjectionMs,
+    maxEjectedPercent: p?.max_ejected_percent ?? DEFAULT_OUTLIER.maxEjectedPercent,
+  };
+}
+
+function retryPolicy(s: RawService): RetryPolicy {
+  const r = s.retries;
+  return {
+    attempts: r?.attempts ?? 2,
+    on: new Set((r?.on ?? ['connect-failure']) as RetryCondition[]),
+    backoffBaseMs: parseDuration(r?.backoff?.base ?? '25ms')!,
+    backoffMaxMs: parseDuration(r?.backoff?.max ?? '250ms')!,
+    budgetPercent: r?.budget_percent ?? 20,
+    nonIdempotent: r?.non_idempotent ?? false,
+  };
 }
 
 function listenerSpec(address: string): ListenerSpec {

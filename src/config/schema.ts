@@ -2,6 +2,7 @@
 // schema, composed in here so that every problem carries its full path.
 import type { Plugin } from '../pipeline/plugin.js';
 import { DURATION_PATTERN } from './duration.js';
+import { consumerSchema } from '../consumers/schema.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -50,6 +51,17 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
         additionalProperties: false,
         properties: { connect: duration, read: duration },
       },
+      retries: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          attempts: { type: 'integer', minimum: 1, maximum: 10 },
+          on: { type: 'array', items: { enum: ['connect-failure', 'reset', 'timeout', '502', '503', '504'] } },
+          backoff: { type: 'object', additionalProperties: false, properties: { base: duration, max: duration } },
+          budget_percent: { type: 'integer', minimum: 0, maximum: 100 },
+          non_idempotent: { type: 'boolean' },
+        },
+      },
       plugins: pluginMap,
       routes: { type: 'array', items: route },
     },
@@ -69,6 +81,22 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           additionalProperties: false,
           required: ['url'],
           properties: { url, weight: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
+      },
+      healthcheck: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          passive: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              consecutive_failures: { type: 'integer', minimum: 0, maximum: 1000 },
+              base_ejection: duration,
+              max_ejection: duration,
+              max_ejected_percent: { type: 'integer', minimum: 0, maximum: 100 },
+            },
+          },
         },
       },
     },
@@ -126,7 +154,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       },
       upstreams: { type: 'array', items: upstream },
       services: { type: 'array', items: service },
-      consumers: { type: 'array', maxItems: 0, 'x-message': 'consumers are not supported yet (they arrive with the auth plugins)' },
+      consumers: { type: 'array', items: consumerSchema },
       plugins: pluginMap,
     },
   };

@@ -5,8 +5,10 @@ import type { Chain } from '../pipeline/chain.js';
 import type { Router } from '../router/router.js';
 import type { PathPattern } from '../router/path-pattern.js';
 import type { Balancer } from '../upstream/balancer.js';
+import type { OutlierPolicy, TargetHealth } from '../upstream/health.js';
 import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
+import type { ConsumerIndex } from '../consumers/index.js';
 
 export interface Target {
   readonly url: string;
@@ -14,12 +16,29 @@ export interface Target {
   readonly origin: string;
   readonly weight: number;
   readonly dispatcher: Dispatcher;
+  /** Passive health, kept across reloads. */
+  readonly health: TargetHealth;
 }
 
 export interface Upstream {
   readonly name: string;
   readonly targets: readonly Target[];
   readonly balancer: Balancer;
+  readonly outlier: OutlierPolicy;
+}
+
+export type RetryCondition = 'connect-failure' | 'reset' | 'timeout' | '502' | '503' | '504';
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  readonly attempts: number;
+  readonly on: ReadonlySet<RetryCondition>;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** Retries in flight may be at most this share of the service's requests in flight. */
+  readonly budgetPercent: number;
+  /** Retry non-idempotent methods (POST, PATCH) too. */
+  readonly nonIdempotent: boolean;
 }
 
 export interface Service {
@@ -29,6 +48,9 @@ export interface Service {
   readonly basePath: string;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
+  readonly retries: RetryPolicy;
+  /** Requests and retries in flight, for the retry budget (per snapshot). */
+  readonly stats: { inflight: number; retries: number };
 }
 
 /** A route as declared: one per `routes[]` item, shared by its router entries. */
@@ -83,6 +105,8 @@ export interface Snapshot {
   readonly services: ReadonlyMap<string, Service>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly globalChain: Chain;
+  /** Consumers and their credentials (digests and hashes only), for auth plugins. */
+  readonly consumers: ConsumerIndex;
   readonly accessLog: boolean;
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
   readonly tracing: TracingConfig | null;

@@ -1,7 +1,13 @@
 // The config file's shape after schema validation (docs/configuration.md is the reference).
+import type { RawConsumer } from '../consumers/schema.js';
 
 export interface RawTarget { url: string; weight?: number }
-export interface RawUpstream { name: string; balancer?: 'round-robin'; targets: RawTarget[] }
+export interface RawUpstream {
+  name: string;
+  balancer?: 'round-robin';
+  targets: RawTarget[];
+  healthcheck?: { passive?: { consecutive_failures?: number; base_ejection?: string; max_ejection?: string; max_ejected_percent?: number } };
+}
 export interface RawRoute {
   name?: string;
   paths: string[];
@@ -18,6 +24,7 @@ export interface RawService {
   upstream?: string;
   url?: string;
   timeouts?: { connect?: string; read?: string };
+  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean };
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
 }
@@ -38,6 +45,6 @@ export interface RawConfig {
   tracing?: { endpoint: string; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
   upstreams?: RawUpstream[];
   services?: RawService[];
-  consumers?: unknown[];
+  consumers?: RawConsumer[];
   plugins?: Record<string, unknown>;
 }

@@ -8,6 +8,7 @@ import { didYouMean, type ConfigProblem } from './problems.js';
 import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
+import { checkConsumers } from '../consumers/validate.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
@@ -106,6 +107,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     });
   });
 
+  checkConsumers(c.consumers, add);
   checkPlugins(c.plugins, ['plugins'], registry, add);
   const serviceNames = new Map<string, number>();
   const routeNames = new Map<string, string>();

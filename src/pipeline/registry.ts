@@ -1,6 +1,16 @@
 import type { Plugin } from './plugin.js';
 import { headersPlugin } from '../plugins/headers/plugin.js';
 import { rateLimitPlugin } from '../plugins/rate-limit/plugin.js';
+import { aclPlugin } from '../plugins/acl/plugin.js';
+import { authPlugin } from '../plugins/auth/plugin.js';
+import { basicAuthPlugin } from '../plugins/basic-auth/plugin.js';
+import { jwtPlugin } from '../plugins/jwt/plugin.js';
+import { keyAuthPlugin } from '../plugins/key-auth/plugin.js';
+import { corsPlugin } from '../plugins/cors/plugin.js';
+import { ipRestrictionPlugin } from '../plugins/ip-restriction/plugin.js';
+import { requestTerminationPlugin } from '../plugins/request-termination/plugin.js';
+import { requestSizeLimitPlugin } from '../plugins/request-size-limit/plugin.js';
+import { transformPlugin } from '../plugins/transform/plugin.js';
 
 /** The plugins a config may name. Built-ins are registered the same way a user's would be. */
 export class PluginRegistry {
@@ -25,7 +35,7 @@ export class PluginRegistry {
   }
 }
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, rateLimitPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin];
 
 export function defaultRegistry(): PluginRegistry {
   return new PluginRegistry(BUILTIN_PLUGINS);

@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../config/snapshot.js';
 import { HeaderList } from './header-list.js';
+import type { Consumer, Credential } from '../consumers/index.js';
 
 export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
@@ -47,6 +48,10 @@ export class RequestContext {
   readonly upstreamHeaders: HeaderList;
   upstreamPath = '';
   target: Target | null = null;
+  /** Upstream attempts made so far (retries included). */
+  attempt = 0;
+  /** Targets already tried by this request (null until a retry). */
+  tried: Target[] | null = null;
 
   responseStatus = 0;
   /** The headers the client will receive; plugins edit them in the responseHeaders phase. */
@@ -56,6 +61,9 @@ export class RequestContext {
   upstreamStartedAt = 0;
   upstreamRespondedAt = 0;
   finishedAt = 0;
+  /** Set by the auth plugin that authenticated the request (null: none did, or no auth on the route). */
+  consumer: Consumer | null = null;
+  credential: Credential | null = null;
   /** The error-table code when the gateway answered with an error. */
   errorCode: string | null = null;
   finished = false;

@@ -8,7 +8,10 @@ import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { upstreamErrorCode } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
-import { finish, replyBug, replyError, reportBug, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
+import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
+import { LocalReply } from '../pipeline/local-reply.js';
+import { failureOf, mayRetry, nextTarget, recordFailure, recordSuccess, retryDelay } from '../upstream/retry.js';
+import type { RetryCondition } from '../config/snapshot.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
@@ -18,8 +21,8 @@ for (const n of [...HOP_BY_HOP, 'x-request-id']) SPECIAL_LENGTHS[n.length] = 1;
 export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const route = ctx.route!;
   const service = route.service;
-  const target = service.upstream.balancer.pick();
-  if (target === null) return replyError(ctx, 'upstream-unavailable', 'no target available', chain, hooks);
+  const target = service.upstream.balancer.pick(Date.now(), null);
+  if (target === null) return replyNoTarget(ctx, chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
   ctx.upstreamPath = upstreamPath(ctx);
@@ -36,6 +39,15 @@ export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): v
     }
   }
   dispatch(ctx, chain, hooks);
+}
+
+/** Every target is ejected: fail fast without touching the network, saying when to come back. */
+function replyNoTarget(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
+  const now = Date.now();
+  let soonest = Infinity;
+  for (const t of ctx.route!.service.upstream.targets) soonest = Math.min(soonest, t.health.ejectedUntil);
+  const retryAfter = String(Math.max(1, Math.ceil((soonest - now) / 1000)));
+  sendLocalReply(ctx, LocalReply.error('upstream-unhealthy', 'every target of the upstream is failing', { 'retry-after': retryAfter }), chain, hooks);
 }
 
 /** Service base path + the request path (less the matched prefix with strip_path) + the raw query. */
@@ -60,10 +72,17 @@ function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
     body = ctx.req;
     ctx.bytesIn = ctx.requestBodyLength;
   }
-  const exchange = new UpstreamExchange(ctx, chain, hooks);
-  (ctx.res as ResponseWithExchange)[kExchange] = exchange;
   // 'close' fires once per response; `on` spares the once-wrapper allocation.
   ctx.res.on('close', onClientClose);
+  attempt(ctx, chain, hooks, body);
+}
+
+/** One attempt at the upstream; a retry calls this again with another target. */
+function attempt(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dispatcher.DispatchOptions['body']): void {
+  // Counted until finish() (reply.ts), for the retry budget.
+  if (ctx.attempt++ === 0) ctx.route!.service.stats.inflight++;
+  const exchange = new UpstreamExchange(ctx, chain, hooks);
+  (ctx.res as ResponseWithExchange)[kExchange] = exchange;
   const timeout = ctx.route!.service.readTimeoutMs;
   if (upstreamStartChannel.hasSubscribers) upstreamStartChannel.publish(ctx);
   ctx.upstreamStartedAt = performance.now();
@@ -121,6 +140,20 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     const ctx = this.#ctx;
+    if (statusCode >= 500) {
+      recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
+      if ((statusCode === 502 || statusCode === 503 || statusCode === 504) && mayRetry(ctx, String(statusCode) as RetryCondition)) {
+        this.#done = true;
+        ctx.responseStatus = statusCode;
+        ctx.upstreamRespondedAt = performance.now();
+        if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
+        this.#abort?.(new Error('retrying on another target'));
+        this.#retry();
+        return false;
+      }
+    } else {
+      recordSuccess(ctx.target!);
+    }
     ctx.upstreamRespondedAt = performance.now();
     this.#resume = resume;
     const out: string[] = [];
@@ -224,6 +257,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
+    const failure = failureOf(err);
+    if (failure !== null) {
+      recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
+      if (!ctx.res.headersSent && ctx.upstreamRespondedAt === 0 && mayRetry(ctx, failure)) return this.#retry();
+    }
     if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
     if (err instanceof GatewayError) return replyError(ctx, err.code, err.detail, this.#chain, this.#hooks);
     if (ctx.res.headersSent || ctx.res.destroyed) {
@@ -244,6 +282,26 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     ctx.errorCode = 'client-closed';
     this.#abort?.(new Error('client closed the connection'));
     finish(ctx, this.#chain, this.#hooks);
+  }
+
+  /** Another attempt after a jittered backoff, on another target when there is one. */
+  #retry(): void {
+    const ctx = this.#ctx;
+    const chain = this.#chain;
+    const hooks = this.#hooks;
+    (ctx.tried ??= []).push(ctx.target!);
+    if (ctx.attempt === 1) ctx.route!.service.stats.retries++;
+    setTimeout(() => {
+      if (ctx.res.destroyed) {
+        ctx.errorCode = 'client-closed';
+        return finish(ctx, chain, hooks);
+      }
+      const target = nextTarget(ctx, Date.now());
+      if (target === null) return replyNoTarget(ctx, chain, hooks);
+      ctx.target = target;
+      ctx.upstreamRespondedAt = 0;
+      attempt(ctx, chain, hooks, null);
+    }, retryDelay(ctx));
   }
 
   #fail(err: unknown): void {

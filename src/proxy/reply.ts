@@ -85,6 +85,11 @@ export function finish(ctx: RequestContext, chain: Chain | null, hooks: DrainHoo
   if (ctx.finished) return;
   ctx.finished = true;
   ctx.finishedAt = performance.now();
+  if (ctx.attempt > 0) {
+    const stats = ctx.route!.service.stats;
+    stats.inflight--;
+    if (ctx.attempt > 1) stats.retries--;
+  }
   const log = chain?.log ?? null;
   if (log !== null) {
     for (let i = 0; i < log.length; i++) {

@@ -213,7 +213,14 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Pro
       });
     });
   };
-  const started = await waitFor((l) => l['type'] === 'start', 15_000);
+  let started: Record<string, unknown>;
+  try {
+    started = await waitFor((l) => l['type'] === 'start', 15_000);
+  } catch (err) {
+    // A gateway that never became ready must not outlive the test (it would hold the file open).
+    child.kill('SIGKILL');
+    throw err;
+  }
   const proxy = (started['proxy'] as string[])[0]!;
   const port = Number(new URL(proxy).port);
   const status = started['status'] as string | null;

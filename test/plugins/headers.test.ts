@@ -1,30 +1,12 @@
 // The `headers` plugin: schema, behaviour at each scope, and its attack cases.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/problems.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { configProblems, routeWithPlugin } from '../helpers/config.js';
 import { http, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
-const problemsOf = (yaml: string): string[] => {
-  try {
-    loadConfigText('h.yaml', yaml, defaultRegistry());
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.lines();
-    throw err;
-  }
-};
+const problemsOf = (yaml: string): string[] => configProblems(yaml, 'h.yaml');
 
-const withPlugin = (plugin: string) => `_format_version: "1"
-services:
-  - name: s
-    url: "http://127.0.0.1:1"
-    routes:
-      - paths: ["/"]
-        plugins:
-          headers: ${plugin}
-`;
+const withPlugin = (plugin: string): string => routeWithPlugin('headers', plugin);
 
 describe('headers plugin schema', () => {
   test('a header value with CR or LF is refused at load (no response splitting through config)', () => {

@@ -236,14 +236,14 @@ describe('config errors point at FILE:LINE:COL PATH', () => {
       '      - name: r',
       '        paths: ["/"]',
       '        plugins:',
-      '          rate-limit: {}',
+      '          no-such-plugin: {}',
       '          headers:',
       '            request:',
       '              set: { x-evil: "a\\r\\nb" }',
     );
     sameProblems(problems(text), [
       'gw.yaml:3:3 plugins.header: unknown key "header" (did you mean "headers"?)',
-      'gw.yaml:11:11 services[0].routes[0].plugins.rate-limit: unknown key "rate-limit"',
+      'gw.yaml:11:11 services[0].routes[0].plugins.no-such-plugin: unknown key "no-such-plugin"',
       'gw.yaml:14:30 services[0].routes[0].plugins.headers.request.set.x-evil: must not contain CR, LF or NUL',
     ]);
   });

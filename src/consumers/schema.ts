@@ -1,0 +1,70 @@
+// The `consumers:` section of the config file: who may call, in which groups, with which
+// credentials. Secrets may come from ${ENV}; they are hashed when the snapshot is built.
+
+/** Values that end up in upstream headers (X-Consumer-*): no control characters, no commas. */
+const headerSafe = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f,]+$', 'x-message': 'must be 1-256 characters without control characters or commas' };
+const credentialId = headerSafe;
+
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+export const consumerSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['username'],
+  properties: {
+    username: headerSafe,
+    id: headerSafe,
+    groups: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$', 'x-message': 'must be a group name of letters, digits, ".", "_", ":" or "-"' } },
+    plan: { type: 'string', minLength: 1 },
+    credentials: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        'key-auth': {
+          type: 'array',
+          items: {
+            type: 'object', additionalProperties: false, required: ['key'],
+            properties: { id: credentialId, key: { type: 'string', minLength: 8, maxLength: 1024, pattern: '^[\\u0021-\\u007e]+$', 'x-message': 'must be 8-1024 printable ASCII characters without spaces' } },
+          },
+        },
+        'basic-auth': {
+          type: 'array',
+          items: {
+            type: 'object', additionalProperties: false, required: ['username', 'password'],
+            properties: {
+              id: credentialId,
+              username: { type: 'string', minLength: 1, pattern: '^[^:\\u0000-\\u001f]+$', 'x-message': 'must not contain ":" or control characters' },
+              password: { type: 'string', minLength: 1, maxLength: 1024 },
+            },
+          },
+        },
+        jwt: {
+          type: 'array',
+          items: {
+            type: 'object', additionalProperties: false, required: ['algorithm'],
+            properties: {
+              id: credentialId,
+              issuer: { type: 'string', minLength: 1 },
+              key_id: { type: 'string', minLength: 1 },
+              secret: { type: 'string', minLength: 1 },
+              public_key: { type: 'string', minLength: 1 },
+              algorithm: { enum: [...JWT_ALGORITHMS] },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+export interface RawKeyCredential { id?: string; key: string }
+export interface RawBasicCredential { id?: string; username: string; password: string }
+export interface RawJwtCredential { id?: string; issuer?: string; key_id?: string; secret?: string; public_key?: string; algorithm: JwtAlgorithm }
+export interface RawConsumer {
+  username: string;
+  id?: string;
+  groups?: string[];
+  plan?: string;
+  credentials?: { 'key-auth'?: RawKeyCredential[]; 'basic-auth'?: RawBasicCredential[]; jwt?: RawJwtCredential[] };
+}

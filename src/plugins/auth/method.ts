@@ -1,0 +1,83 @@
+// What every authentication plugin is made of: an AuthMethod that looks at a request and
+// says who sent it. The key-auth, basic-auth and jwt plugins wrap one method each; the
+// `auth` plugin tries several in order. Identity headers are set here, in one place.
+import type { Consumer, Credential } from '../../consumers/index.js';
+import { LocalReply } from '../../pipeline/local-reply.js';
+import type { PluginHandler } from '../../pipeline/plugin.js';
+import type { RequestContext } from '../../proxy/context.js';
+
+export interface Authenticated {
+  readonly consumer: Consumer;
+  readonly credential: Credential | null;
+  /** Extra upstream headers of this method (jwt's forward_claims), set after the identity headers. */
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
+}
+
+/** No credential of this kind in the request: another method (or the anonymous consumer) may apply. */
+export const MISSING = 0;
+/** A credential was presented and is not valid: the request is refused, whatever else is configured. */
+export const INVALID = 1;
+/** The method could not decide (identity provider unreachable): 503. */
+export const UNAVAILABLE = 2;
+export type AuthFailure = typeof MISSING | typeof INVALID | typeof UNAVAILABLE;
+export type AuthResult = Authenticated | AuthFailure;
+
+export interface AuthMethod {
+  readonly name: string;
+  /** The WWW-Authenticate challenge for a request without a credential. */
+  readonly challenge: string;
+  /** The challenge for an invalid credential (RFC 6750 adds error="invalid_token"). */
+  readonly invalidChallenge: string;
+  /** On success the method has already removed its credential from the upstream request when hide_credentials is on. */
+  authenticate(ctx: RequestContext): AuthResult | Promise<AuthResult>;
+  close?(): void;
+}
+
+export function setIdentity(ctx: RequestContext, who: Authenticated, anonymous = false): void {
+  ctx.consumer = who.consumer;
+  ctx.credential = who.credential;
+  const h = ctx.upstreamHeaders;
+  h.set('x-consumer-id', who.consumer.id);
+  h.set('x-consumer-username', who.consumer.username);
+  if (who.consumer.groupsHeader !== '') h.set('x-consumer-groups', who.consumer.groupsHeader);
+  if (who.credential !== null) h.set('x-credential-id', who.credential.id);
+  if (anonymous) h.set('x-anonymous-consumer', 'true');
+  if (who.headers) for (const [name, value] of who.headers) h.set(name, value);
+}
+
+export function unauthorized(challenge: string): LocalReply {
+  return LocalReply.error('unauthorized', 'valid credentials are required', { 'www-authenticate': challenge });
+}
+
+export function unavailable(): LocalReply {
+  return LocalReply.error('auth-unavailable', 'the identity provider could not be reached; try again');
+}
+
+function failureReply(method: AuthMethod, r: AuthFailure): LocalReply {
+  if (r === UNAVAILABLE) return unavailable();
+  return unauthorized(r === MISSING ? method.challenge : method.invalidChallenge);
+}
+
+function settle(ctx: RequestContext, method: AuthMethod, r: AuthResult): LocalReply | undefined {
+  if (typeof r === 'number') return failureReply(method, r);
+  setIdentity(ctx, r);
+  return undefined;
+}
+
+/** The handler of a single-method plugin (key-auth, basic-auth, jwt): authenticate or refuse. */
+export function singleMethodHandler(method: AuthMethod): PluginHandler {
+  const handler: PluginHandler = {
+    request(ctx) {
+      const r = method.authenticate(ctx);
+      if (r instanceof Promise) return r.then((v) => settle(ctx, method, v));
+      return settle(ctx, method, r);
+    },
+  };
+  if (method.close) handler.close = () => method.close!();
+  return handler;
+}
+
+/** RFC 7230 quoted-string for challenge parameters. */
+export function quote(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+}

@@ -1,0 +1,78 @@
+// `auth`: several authentication methods on one route, tried in order, plus an optional
+// anonymous consumer. The first method that finds its kind of credential decides: a valid
+// one authenticates, an invalid one is refused (never downgraded to anonymous). Only a
+// request with no credential of any listed kind gets the anonymous consumer, or a 401 that
+// lists every method's challenge.
+import type { Consumer } from '../../consumers/index.js';
+import { LocalReply } from '../../pipeline/local-reply.js';
+import type { Plugin } from '../../pipeline/plugin.js';
+import type { RequestContext } from '../../proxy/context.js';
+import { basicAuthMethod } from '../basic-auth/plugin.js';
+import { jwtMethod, jwtPlugin } from '../jwt/plugin.js';
+import { keyAuthMethod } from '../key-auth/plugin.js';
+import { INVALID, MISSING, UNAVAILABLE, setIdentity, unauthorized, unavailable, type AuthMethod, type AuthResult } from './method.js';
+import { authSchema, type AuthConfig, type AuthMethodConfig } from './schema.js';
+
+function methodOf(m: AuthMethodConfig): AuthMethod {
+  if ('key-auth' in m) return keyAuthMethod(m['key-auth']);
+  if ('basic-auth' in m) return basicAuthMethod(m['basic-auth']);
+  return jwtMethod(m.jwt);
+}
+
+export const authPlugin: Plugin<AuthConfig> = {
+  name: 'auth',
+  priority: 1000,
+  schema: authSchema,
+  check(config) {
+    const problems: Array<{ path: Array<string | number>; message: string }> = [];
+    const seen = new Set<string>();
+    config.any.forEach((m, i) => {
+      const name = Object.keys(m)[0]!;
+      if (seen.has(name)) problems.push({ path: ['any', i], message: `"${name}" is listed twice` });
+      seen.add(name);
+      if ('jwt' in m) for (const p of jwtPlugin.check!(m.jwt)) problems.push({ path: ['any', i, 'jwt', ...p.path], message: p.message });
+    });
+    return problems;
+  },
+  create(config) {
+    const methods = config.any.map(methodOf);
+    const challenges = methods.map((m) => m.challenge).join(', ');
+    const anonymousName = config.anonymous;
+
+    const anonymous = (ctx: RequestContext): LocalReply | undefined => {
+      const consumer: Consumer | undefined = anonymousName === undefined ? undefined : ctx.snapshot.consumers.byUsername.get(anonymousName);
+      if (consumer === undefined) return unauthorized(challenges);
+      setIdentity(ctx, { consumer, credential: null }, true);
+      return undefined;
+    };
+
+    /** Goes on from method `from`; returns a Promise only once a method did. */
+    const run = (ctx: RequestContext, from: number, unavailableSeen: boolean): LocalReply | undefined | Promise<LocalReply | undefined> => {
+      let sawUnavailable = unavailableSeen;
+      for (let i = from; i < methods.length; i++) {
+        const r = methods[i]!.authenticate(ctx);
+        if (r instanceof Promise) return r.then((v) => decide(ctx, i, v, sawUnavailable));
+        if (r === MISSING) continue;
+        if (r === UNAVAILABLE) {
+          sawUnavailable = true;
+          continue;
+        }
+        return decide(ctx, i, r, sawUnavailable);
+      }
+      return sawUnavailable ? unavailable() : anonymous(ctx);
+    };
+
+    const decide = (ctx: RequestContext, i: number, r: AuthResult, sawUnavailable: boolean): LocalReply | undefined | Promise<LocalReply | undefined> => {
+      if (r === MISSING) return run(ctx, i + 1, sawUnavailable);
+      if (r === UNAVAILABLE) return run(ctx, i + 1, true);
+      if (r === INVALID) return unauthorized(methods[i]!.invalidChallenge);
+      setIdentity(ctx, r);
+      return undefined;
+    };
+
+    return {
+      request: (ctx) => run(ctx, 0, false),
+      close: () => methods.forEach((m) => m.close?.()),
+    };
+  },
+};

@@ -1,0 +1,159 @@
+// `cors`: answers CORS preflights itself (the upstream never sees them) and adds the CORS
+// response headers for allowed origins. Origins are compiled once: an exact set plus one
+// regex per wildcard or `~regex` entry. Runs before authentication so that a browser's
+// preflight (which never carries credentials) is not challenged.
+import type { Plugin, PluginHandler } from '../../pipeline/plugin.js';
+import { LocalReply } from '../../pipeline/local-reply.js';
+import type { RequestContext } from '../../proxy/context.js';
+import type { HeaderList } from '../../proxy/header-list.js';
+import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
+
+/** `https://*.example.com[:port]`: at least two labels after the star. */
+const WILDCARD = /^(https?):\/\/\*\.((?:[a-z0-9-]+\.)+[a-z0-9-]+)(:[0-9]{1,5})?$/i;
+/** One label of a host name, for what a wildcard may stand for. */
+const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
+/** What a browser sends as Origin: one serialized origin (or `null`). Two Origin headers joined by ", " fail this. */
+const ORIGIN_SYNTAX = /^[a-z][a-z0-9+.-]*:\/\/[^\s,/?#@]+$/i;
+const TOKEN_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+const kPreflight = Symbol('cors.preflight');
+const PREFLIGHT = new LocalReply(204);
+const UPSTREAM_CORS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+type Problem = { path: Array<string | number>; message: string };
+
+function originProblem(o: string): string | undefined {
+  if (o === '*') return undefined;
+  if (o.startsWith('~')) {
+    const src = o.slice(1);
+    try {
+      new RegExp(src);
+    } catch (err) {
+      return `invalid regular expression: ${(err as Error).message}`;
+    }
+    if (!src.startsWith('^') || !src.endsWith('$')) return 'a regex origin must be anchored with ^ and $ (unanchored, "https://a.example.org.evil.com" would match)';
+    return undefined;
+  }
+  if (o.includes('*')) return WILDCARD.test(o) ? undefined : 'a wildcard origin must look like "https://*.example.com" (the star as the whole left-most label)';
+  if (o.toLowerCase() === 'null') return 'the "null" origin is sent by sandboxed documents and local files of any site: it cannot be allowed';
+  let url: URL;
+  try {
+    url = new URL(o);
+  } catch {
+    return 'not an origin (scheme://host[:port])';
+  }
+  if (url.origin !== o.toLowerCase()) return `not an origin (scheme://host[:port], no path, default port omitted): did you mean "${url.origin}"?`;
+  return undefined;
+}
+
+interface Origins {
+  readonly any: boolean;
+  readonly exact: ReadonlySet<string>;
+  readonly patterns: readonly RegExp[];
+}
+
+function compileOrigins(list: readonly string[]): Origins {
+  const exact = new Set<string>();
+  const patterns: RegExp[] = [];
+  let any = false;
+  for (const o of list) {
+    if (o === '*') any = true;
+    else if (o.startsWith('~')) patterns.push(new RegExp(o.slice(1)));
+    else if (o.includes('*')) {
+      const m = WILDCARD.exec(o)!;
+      patterns.push(new RegExp(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i'));
+    } else exact.add(o.toLowerCase());
+  }
+  return { any, exact, patterns };
+}
+
+function isAllowed(origins: Origins, origin: string): boolean {
+  if (!ORIGIN_SYNTAX.test(origin)) return false;
+  if (origins.exact.has(origin.toLowerCase())) return true;
+  for (let i = 0; i < origins.patterns.length; i++) if (origins.patterns[i]!.test(origin)) return true;
+  return false;
+}
+
+/** Adds `token` to Vary unless it (or `*`) is already listed. */
+function addVary(h: HeaderList, token: string): void {
+  if (h.get('vary') !== undefined) {
+    const lower = token.toLowerCase();
+    for (const v of h.getAll('vary')) {
+      for (const t of v.split(',')) {
+        const s = t.trim().toLowerCase();
+        if (s === lower || s === '*') return;
+      }
+    }
+  }
+  h.append('vary', token);
+}
+
+export const corsPlugin: Plugin<CorsConfig> = {
+  name: 'cors',
+  priority: 2000,
+  schema: corsSchema,
+  check(config) {
+    const problems: Problem[] = [];
+    const origins = config.origins ?? CORS_DEFAULTS.origins;
+    origins.forEach((o, i) => {
+      const message = originProblem(o);
+      if (message !== undefined) problems.push({ path: ['origins', i], message });
+    });
+    if (origins.includes('*')) {
+      if (origins.length > 1) problems.push({ path: ['origins'], message: '"*" allows every origin: list no other origin with it' });
+      if (config.credentials === true) {
+        problems.push({ path: ['credentials'], message: 'credentials cannot be combined with the origin "*" (browsers refuse it): list the allowed origins' });
+      }
+    }
+    return problems;
+  },
+  create(config) {
+    const origins = compileOrigins(config.origins ?? CORS_DEFAULTS.origins);
+    const anyOrigin = origins.any;
+    const credentials = config.credentials === true;
+    const allowMethods = (config.methods ?? CORS_DEFAULTS.methods).join(', ');
+    const allowHeaders = config.headers ? config.headers.join(', ') : null;
+    const expose = config.exposed_headers && config.exposed_headers.length > 0 ? config.exposed_headers.join(', ') : null;
+    const maxAge = config.max_age === undefined ? null : String(config.max_age);
+
+    const preflightHeaders = (ctx: RequestContext, h: HeaderList): void => {
+      h.set('access-control-allow-methods', allowMethods);
+      if (allowHeaders !== null) {
+        if (allowHeaders !== '') h.set('access-control-allow-headers', allowHeaders);
+      } else {
+        addVary(h, 'Access-Control-Request-Headers');
+        const asked = ctx.header('access-control-request-headers');
+        if (asked !== undefined && TOKEN_LIST.test(asked)) h.set('access-control-allow-headers', asked);
+      }
+      if (maxAge !== null) h.set('access-control-max-age', maxAge);
+    };
+
+    const handler: PluginHandler = {
+      request(ctx) {
+        if (ctx.method !== 'OPTIONS') return;
+        const origin = ctx.header('origin');
+        if (origin === undefined || ctx.header('access-control-request-method') === undefined) return;
+        if (!anyOrigin && !isAllowed(origins, origin)) return LocalReply.error('forbidden', 'origin not allowed by the CORS policy');
+        ctx.locals.set(kPreflight, true);
+        return PREFLIGHT;
+      },
+      responseHeaders(ctx) {
+        const h = ctx.responseHeaders;
+        // With a list of origins, what the client gets depends on its Origin: caches must know.
+        if (!anyOrigin) addVary(h, 'Origin');
+        const origin = ctx.header('origin');
+        if (origin === undefined) return;
+        if (!anyOrigin && !isAllowed(origins, origin)) {
+          for (const name of UPSTREAM_CORS) h.remove(name);
+          return;
+        }
+        h.set('access-control-allow-origin', anyOrigin ? '*' : origin);
+        if (credentials) h.set('access-control-allow-credentials', 'true');
+        if (ctx.method === 'OPTIONS' && ctx.locals.get(kPreflight) === true) preflightHeaders(ctx, h);
+        else if (expose !== null) h.set('access-control-expose-headers', expose);
+      },
+    };
+    return handler;
+  },
+};

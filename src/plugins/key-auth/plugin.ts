@@ -1,0 +1,79 @@
+// `key-auth`: an API key in a header or a query parameter, looked up by its SHA-256 digest
+// in the snapshot's consumer index (the key itself is never stored).
+import type { Plugin } from '../../pipeline/plugin.js';
+import type { RequestContext } from '../../proxy/context.js';
+import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
+import { keyAuthSchema, type KeyAuthConfig } from './schema.js';
+
+export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
+  const names = config.key_names ?? ['apikey', 'x-api-key'];
+  const headerNames = names.map((n) => n.toLowerCase());
+  const places = config.in ?? ['header', 'query'];
+  const inHeader = places.includes('header');
+  const inQuery = places.includes('query');
+  const hide = config.hide_credentials ?? true;
+  const challenge = `Key realm=${quote(config.realm ?? 'northgate')}`;
+
+  const authenticate = (ctx: RequestContext): AuthResult => {
+    let key: string | undefined;
+    let from: 'header' | 'query' = 'header';
+    let name = '';
+    if (inHeader) {
+      for (const n of headerNames) {
+        const v = ctx.req.headers[n];
+        if (v !== undefined) {
+          key = Array.isArray(v) ? v.join(', ') : v;
+          name = n;
+          break;
+        }
+      }
+    }
+    if (key === undefined && inQuery && ctx.query.length > 1) {
+      const params = new URLSearchParams(ctx.query);
+      for (const n of names) {
+        const v = params.get(n);
+        if (v !== null) {
+          key = v;
+          name = n;
+          from = 'query';
+          break;
+        }
+      }
+    }
+    if (key === undefined) return MISSING;
+    const credential = ctx.snapshot.consumers.findKey(key);
+    if (credential === null) return INVALID;
+    if (hide) {
+      if (from === 'header') ctx.upstreamHeaders.remove(name);
+      else ctx.query = withoutParam(ctx.query, name);
+    }
+    return { consumer: credential.consumer, credential };
+  };
+  return { name: 'key-auth', challenge, invalidChallenge: challenge, authenticate };
+}
+
+/** The query without every occurrence of one parameter (names are case-sensitive); the others keep their bytes. */
+export function withoutParam(query: string, name: string): string {
+  const kept = query
+    .slice(1)
+    .split('&')
+    .filter((pair) => {
+      const eq = pair.indexOf('=');
+      const raw = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(raw);
+      } catch {
+        decoded = raw;
+      }
+      return decoded !== name;
+    });
+  return kept.length === 0 ? '' : `?${kept.join('&')}`;
+}
+
+export const keyAuthPlugin: Plugin<KeyAuthConfig> = {
+  name: 'key-auth',
+  priority: 1003,
+  schema: keyAuthSchema,
+  create: (config) => singleMethodHandler(keyAuthMethod(config)),
+};
