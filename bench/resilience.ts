@@ -65,15 +65,17 @@ async function oneRun(ctx: Ctx, loader: Loader, o: ResilienceOptions, retries: b
   const killTimer = setTimeout(
     () => {
       killedAt = performance.now();
-      victim.closeAllConnections();
-      victim.close();
-      // The dead process's port: every new connection is reset (counted, to see when traffic stops).
-      resetter = createTcpServer((socket) => {
-        attemptsAfter++;
-        lastAttempt = performance.now();
-        socket.resetAndDestroy();
+      // The dead process's port: once the server is gone, every new connection is reset
+      // (counted, to see when traffic stops reaching it).
+      victim.close(() => {
+        resetter = createTcpServer((socket) => {
+          attemptsAfter++;
+          lastAttempt = performance.now();
+          socket.resetAndDestroy();
+        });
+        listen(resetter, ports[1]).catch((err: unknown) => o.say(`  could not take over the dead target's port: ${(err as Error).message}`));
       });
-      void listen(resetter, ports[1]);
+      victim.closeAllConnections();
     },
     (o.durationS * 1000) / 3,
   );
