@@ -12,7 +12,7 @@ import type { PoolRegistry } from '../upstream/pools.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
-import type { RawConfig, RawTarget, RawService, RawUpstream } from './types.js';
+import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 
@@ -194,16 +194,21 @@ function retryPolicy(s: RawService): RetryPolicy {
   };
 }
 
-function listenerSpec(address: string): ListenerSpec {
+function listenerSpec(address: string, raw?: RawListener): ListenerSpec {
   const a = parseAddress(address);
   if (typeof a === 'string') throw new Error(`invalid address ${address}: ${a}`);
-  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port) };
+  const t = raw?.tls;
+  // One certificate per listener for now (SNI selection arrives with the protocols issue).
+  const tls = t
+    ? { cert: t.certificates[0]!.cert, key: t.certificates[0]!.key, minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
+    : null;
+  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), tls };
 }
 
 function proxyListeners(c: RawConfig): ListenerSpec[] {
   const p = c.listen?.proxy ?? DEFAULTS.proxy;
-  const list = typeof p === 'string' ? [p] : p.map((l) => (typeof l === 'string' ? l : l.address));
-  return list.map(listenerSpec);
+  if (typeof p === 'string') return [listenerSpec(p)];
+  return p.map((l) => (typeof l === 'string' ? listenerSpec(l) : listenerSpec(l.address, l)));
 }
 
 function statusListener(c: RawConfig): ListenerSpec | null {

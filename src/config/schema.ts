@@ -118,7 +118,24 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
               type: ['string', 'object'],
               additionalProperties: false,
               required: ['address'],
-              properties: { address },
+              properties: {
+                address,
+                tls: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['certificates'],
+                  properties: {
+                    certificates: {
+                      type: 'array',
+                      minItems: 1,
+                      items: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } } },
+                    },
+                    min_version: { enum: ['TLSv1.2', 'TLSv1.3'] },
+                    client_ca: { type: 'string', minLength: 1 },
+                    request_client_cert: { type: 'boolean' },
+                  },
+                },
+              },
             },
             'x-message': 'must be an address or a list of listeners',
           },

@@ -90,6 +90,8 @@ export interface ListenerSpec {
   readonly host: string;
   readonly port: number;
   readonly address: string;
+  /** PEM file paths for a TLS listener, null for plain HTTP. */
+  readonly tls: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3'; readonly clientCa: string | null; readonly requestCert: boolean } | null;
 }
 
 export interface Snapshot {

@@ -28,9 +28,14 @@ export interface RawService {
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
 }
+export interface RawListener {
+  address: string;
+  tls?: { certificates: Array<{ cert: string; key: string }>; min_version?: 'TLSv1.2' | 'TLSv1.3'; client_ca?: string; request_client_cert?: boolean };
+}
+
 export interface RawConfig {
   _format_version: '1';
-  listen?: { proxy?: string | Array<string | { address: string }>; status?: string | null };
+  listen?: { proxy?: string | Array<string | RawListener>; status?: string | null };
   trusted_proxies?: string[];
   limits?: {
     max_header_bytes?: number;

@@ -1,6 +1,7 @@
 // Schema validation (ajv) plus the checks a schema cannot express: references between
 // entities, unique names, path and host syntax, addresses. Every problem has a path.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { existsSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { parseAddress } from './address.js';
@@ -89,6 +90,17 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(a);
     if (typeof r === 'string') add(typeof proxy === 'string' ? ['listen', 'proxy'] : ['listen', 'proxy', i], r);
   });
+  if (Array.isArray(proxy)) {
+    proxy.forEach((l, i) => {
+      if (typeof l === 'string' || l.tls === undefined) return;
+      const files: Array<[Array<string | number>, string]> = l.tls.certificates.flatMap((c, j) => [
+        [['listen', 'proxy', i, 'tls', 'certificates', j, 'cert'], c.cert] as [Array<string | number>, string],
+        [['listen', 'proxy', i, 'tls', 'certificates', j, 'key'], c.key] as [Array<string | number>, string],
+      ]);
+      if (l.tls.client_ca !== undefined) files.push([['listen', 'proxy', i, 'tls', 'client_ca'], l.tls.client_ca]);
+      for (const [path, file] of files) if (!existsSync(file)) add(path, `file not found: ${file}`);
+    });
+  }
   if (typeof c.listen?.status === 'string') {
     const r = parseAddress(c.listen.status);
     if (typeof r === 'string') add(['listen', 'status'], r);

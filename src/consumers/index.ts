@@ -17,7 +17,7 @@ export interface Consumer {
 
 export interface Credential {
   readonly id: string;
-  readonly type: 'key-auth' | 'basic-auth' | 'jwt';
+  readonly type: 'key-auth' | 'basic-auth' | 'jwt' | 'mtls-auth';
   readonly consumer: Consumer;
 }
 

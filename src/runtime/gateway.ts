@@ -2,12 +2,14 @@
 // swaps snapshots on reload. In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import { buildSnapshot } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
-import type { Snapshot } from '../config/snapshot.js';
+import type { Snapshot, ListenerSpec } from '../config/snapshot.js';
 import type { RawConfig } from '../config/types.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { RequestContext } from '../proxy/context.js';
@@ -104,7 +106,7 @@ export class Gateway implements ProxyRuntime {
   async listen(): Promise<Array<{ host: string; port: number }>> {
     const bound: Array<{ host: string; port: number }> = [];
     for (const spec of this.#snapshot.listeners.proxy) {
-      const server = this.#createServer();
+      const server = this.#createServer(spec);
       const port = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: spec.host, port: spec.port, exclusive: false }, () => {
@@ -182,9 +184,9 @@ export class Gateway implements ProxyRuntime {
     }
   }
 
-  #createServer(): Server {
+  #createServer(spec: ListenerSpec): Server {
     const limits = this.#snapshot.limits;
-    const server = createServer({
+    const http = {
       maxHeaderSize: limits.maxHeaderBytes,
       headersTimeout: limits.headerTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
@@ -193,14 +195,29 @@ export class Gateway implements ProxyRuntime {
       noDelay: true,
       insecureHTTPParser: false,
       requireHostHeader: true,
-    });
+    };
+    const tls = spec.tls;
+    // A client certificate is asked for but not required by the TLS layer: mtls-auth answers
+    // a missing or unverified one with a 401 problem instead of a handshake failure.
+    const server: Server =
+      tls === null
+        ? createServer(http)
+        : (createHttpsServer({
+            ...http,
+            cert: readFileSync(tls.cert),
+            key: readFileSync(tls.key),
+            minVersion: tls.minVersion,
+            ...(tls.clientCa !== null ? { ca: readFileSync(tls.clientCa) } : {}),
+            requestCert: tls.requestCert,
+            rejectUnauthorized: false,
+          }) as unknown as Server);
     server.maxConnections = limits.maxConnections;
     server.setTimeout(limits.idleTimeoutMs);
-    server.on('connection', (socket: Socket) => {
+    server.on(tls === null ? 'connection' : 'secureConnection', (socket: Socket) => {
       this.#connections++;
       socket.once('close', () => this.#connections--);
     });
-    const listener = { protocol: 'http' as const, portText: '' };
+    const listener: { protocol: 'http' | 'https'; portText: string } = { protocol: tls === null ? 'http' : 'https', portText: '' };
     listenerInfo.set(server, listener);
     server.on('request', (req, res) => {
       try {
@@ -228,7 +245,7 @@ export class Gateway implements ProxyRuntime {
   }
 }
 
-const listenerInfo = new WeakMap<Server, { protocol: 'http'; portText: string }>();
+const listenerInfo = new WeakMap<Server, { protocol: 'http' | 'https'; portText: string }>();
 
 /** Published after every reload attempt with its ReloadResult (metrics subscribe). */
 export const reloadChannel = channel('northgate:config:reload');

@@ -10,12 +10,14 @@ import type { RequestContext } from '../../proxy/context.js';
 import { basicAuthMethod } from '../basic-auth/plugin.js';
 import { jwtMethod, jwtPlugin } from '../jwt/plugin.js';
 import { keyAuthMethod } from '../key-auth/plugin.js';
+import { mtlsAuthMethod } from '../mtls-auth/plugin.js';
 import { INVALID, MISSING, UNAVAILABLE, setIdentity, unauthorized, unavailable, type AuthMethod, type AuthResult } from './method.js';
 import { authSchema, type AuthConfig, type AuthMethodConfig } from './schema.js';
 
 function methodOf(m: AuthMethodConfig): AuthMethod {
   if ('key-auth' in m) return keyAuthMethod(m['key-auth']);
   if ('basic-auth' in m) return basicAuthMethod(m['basic-auth']);
+  if ('mtls-auth' in m) return mtlsAuthMethod(m['mtls-auth']);
   return jwtMethod(m.jwt);
 }
 

@@ -1,6 +1,7 @@
 import { basicAuthSchema, type BasicAuthConfig } from '../basic-auth/schema.js';
 import { jwtSchema, type JwtConfig } from '../jwt/schema.js';
 import { keyAuthSchema, type KeyAuthConfig } from '../key-auth/schema.js';
+import { mtlsAuthSchema, type MtlsAuthConfig } from '../mtls-auth/schema.js';
 
 /** One method: an object with exactly one key, the method's name, holding that plugin's config. */
 const method = {
@@ -8,7 +9,7 @@ const method = {
   minProperties: 1,
   maxProperties: 1,
   additionalProperties: false,
-  properties: { 'key-auth': keyAuthSchema, 'basic-auth': basicAuthSchema, jwt: jwtSchema },
+  properties: { 'key-auth': keyAuthSchema, 'basic-auth': basicAuthSchema, jwt: jwtSchema, 'mtls-auth': mtlsAuthSchema },
   'x-message': 'must be one method, e.g. { key-auth: {} }',
 };
 
@@ -23,7 +24,7 @@ export const authSchema = {
   },
 };
 
-export type AuthMethodConfig = { 'key-auth': KeyAuthConfig } | { 'basic-auth': BasicAuthConfig } | { jwt: JwtConfig };
+export type AuthMethodConfig = { 'key-auth': KeyAuthConfig } | { 'basic-auth': BasicAuthConfig } | { jwt: JwtConfig } | { 'mtls-auth': MtlsAuthConfig };
 
 export interface AuthConfig {
   any: AuthMethodConfig[];
