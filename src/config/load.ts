@@ -3,6 +3,7 @@
 import type { Pool } from 'undici';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { PoolRegistry } from '../upstream/pools.js';
+import type { HealthRegistry } from '../upstream/health.js';
 import { compileConfig } from './compile.js';
 import { ConfigError } from './problems.js';
 import type { Snapshot } from './snapshot.js';
@@ -25,6 +26,13 @@ export function loadConfigText(file: string, text: string, registry: PluginRegis
   return checkSource(parseConfigText(file, text, env), registry);
 }
 
-export function buildSnapshot(config: RawConfig, registry: PluginRegistry, pools: PoolRegistry, version: number, source: string): { snapshot: Snapshot; pools: Set<Pool> } {
-  return compileConfig(config, { registry, pools, version, source });
+export function buildSnapshot(
+  config: RawConfig,
+  registry: PluginRegistry,
+  pools: PoolRegistry,
+  version: number,
+  source: string,
+  health?: HealthRegistry,
+): { snapshot: Snapshot; pools: Set<Pool> } {
+  return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}) });
 }

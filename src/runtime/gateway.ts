@@ -15,6 +15,7 @@ import type { PluginRegistry } from '../pipeline/registry.js';
 import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
+import { HealthRegistry } from '../upstream/health.js';
 import { Tracing } from '../observability/tracing.js';
 import type { Logger } from './logger.js';
 
@@ -38,6 +39,8 @@ export class Gateway implements ProxyRuntime {
   #snapshot!: Snapshot;
   readonly #opts: GatewayOptions;
   readonly #pools = new PoolRegistry();
+  /** Target health survives reloads (an ejected target stays ejected). */
+  readonly #health = new HealthRegistry();
   readonly #servers: Server[] = [];
   readonly #retired = new Set<Snapshot>();
   #version = 0;
@@ -95,7 +98,7 @@ export class Gateway implements ProxyRuntime {
 
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source);
+    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
@@ -135,10 +138,11 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source);
+    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
+    this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
     this.#applyLimits();
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);

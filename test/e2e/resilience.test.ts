@@ -86,13 +86,14 @@ describe('outlier ejection', () => {
   let good: Upstream;
   let gw: InProcessGateway;
   let badHits = 0;
+  let gwConfig = '';
   before(async () => {
     bad = await startUpstream((_req, res) => {
       badHits++;
       res.writeHead(500).end('boom');
     });
     good = await startUpstream((_req, res) => res.end('ok'));
-    gw = await startGateway(`
+    gwConfig = `
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null }
 upstreams:
@@ -105,7 +106,8 @@ upstreams:
 services:
   - { name: mixed, upstream: mixed, routes: [{ paths: ["/mixed"] }] }
   - { name: all-bad, upstream: all-bad, routes: [{ paths: ["/all-bad"] }] }
-`);
+`;
+    gw = await startGateway(gwConfig);
   });
   after(async () => {
     await gw.close();
@@ -138,5 +140,9 @@ services:
     const retryAfter = Number(res.headers['retry-after']);
     assert.ok(retryAfter >= 25 && retryAfter <= 30, `Retry-After ${retryAfter}`);
     assert.equal(badHits, hits, 'no request reached the upstream');
+    // A reload keeps what passive health learned: the target stays ejected.
+    assert.equal(gw.reload(gwConfig).ok, true);
+    assert.equal((await http(gw.url + '/all-bad')).status, 503);
+    assert.equal(badHits, hits);
   });
 });
