@@ -154,6 +154,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
     accessLog: config.access_log?.enabled ?? true,
+    metricsPerConsumer: config.metrics?.per_consumer ?? false,
     tracing: config.tracing
       ? {
           endpoint: config.tracing.endpoint,

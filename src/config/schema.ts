@@ -157,6 +157,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       },
       shutdown: { type: 'object', additionalProperties: false, properties: { drain_timeout: duration } },
       access_log: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
+      metrics: { type: 'object', additionalProperties: false, properties: { per_consumer: { type: 'boolean' } } },
       tracing: {
         type: 'object',
         additionalProperties: false,

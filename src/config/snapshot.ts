@@ -110,6 +110,8 @@ export interface Snapshot {
   /** Consumers and their credentials (digests and hashes only), for auth plugins. */
   readonly consumers: ConsumerIndex;
   readonly accessLog: boolean;
+  /** Label request counts with the consumer's username (opt-in: one series per consumer). */
+  readonly metricsPerConsumer: boolean;
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
   readonly tracing: TracingConfig | null;
   readonly drainTimeoutMs: number;

@@ -47,6 +47,7 @@ export interface RawConfig {
   };
   shutdown?: { drain_timeout?: string };
   access_log?: { enabled?: boolean };
+  metrics?: { per_consumer?: boolean };
   tracing?: { endpoint: string; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
   upstreams?: RawUpstream[];
   services?: RawService[];

@@ -8,6 +8,7 @@ import type { CompiledRoute } from '../config/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel } from '../proxy/reply.js';
 import { reloadChannel } from '../runtime/gateway.js';
+import { rateLimitedChannel } from '../plugins/rate-limit/plugin.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
 const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
@@ -38,16 +39,24 @@ export class GatewayMetrics {
   readonly #requestSize: Histogram<string>;
   readonly #responseSize: Histogram<string>;
   readonly #reloads: Counter<string>;
+  readonly #rateLimited: Counter<string>;
   readonly #lastReload: Gauge<string>;
   readonly #byRoute = new WeakMap<CompiledRoute, RouteSeries>();
   #unmatched: RouteSeries | null = null;
   readonly #onEnd: (message: unknown) => void;
   readonly #onReload: (message: unknown) => void;
+  readonly #onRateLimited: (message: unknown) => void;
 
   constructor(gauges: GatewayGauges, registry: Registry = register) {
     this.registry = registry;
     const r = [registry];
-    this.#requests = new Counter({ name: 'northgate_http_requests_total', help: 'Requests answered, by service, route, method and status code.', labelNames: ['service', 'route', 'method', 'code'], registers: r });
+    this.#requests = new Counter({
+      name: 'northgate_http_requests_total',
+      help: 'Requests answered, by service, route, method and status code (and consumer with metrics.per_consumer).',
+      labelNames: ['service', 'route', 'method', 'code', 'consumer'],
+      registers: r,
+    });
+    this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
     this.#duration = new Histogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
     this.#upstream = new Histogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
     this.#requestSize = new Histogram({ name: 'northgate_http_request_size_bytes', help: 'Request body bytes received from clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
@@ -79,6 +88,11 @@ export class GatewayMetrics {
     if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register: registry });
     this.#onEnd = (message) => this.#record(message as RequestContext);
     this.#onReload = (message) => this.reloaded((message as { ok: boolean }).ok);
+    this.#onRateLimited = (message) => {
+      const ctx = message as RequestContext;
+      this.#rateLimited.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '' });
+    };
+    subscribe(rateLimitedChannel.name, this.#onRateLimited);
     subscribe(requestEndChannel.name, this.#onEnd);
     subscribe(reloadChannel.name, this.#onReload);
   }
@@ -91,19 +105,26 @@ export class GatewayMetrics {
   close(): void {
     unsubscribe(requestEndChannel.name, this.#onEnd);
     unsubscribe(reloadChannel.name, this.#onReload);
+    unsubscribe(rateLimitedChannel.name, this.#onRateLimited);
   }
 
   #record(ctx: RequestContext): void {
     const series = this.#seriesFor(ctx.route);
     const status = ctx.res.headersSent ? ctx.responseStatus : 0;
     const m = METHOD_INDEX.get(ctx.method) ?? OTHER;
-    const key = status * 16 + m;
-    let counter = series.requests.get(key);
-    if (counter === undefined) {
-      counter = this.#requests.labels(ctx.route?.service.name ?? '', ctx.route?.name ?? '', METHODS[m] ?? 'OTHER', String(status));
-      series.requests.set(key, counter);
+    if (ctx.snapshot.metricsPerConsumer) {
+      // Opt-in: one series per consumer; labels are hashed per request (no child cache).
+      const method = METHODS[m] ?? 'OTHER';
+      this.#requests.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '', method, code: String(status), consumer: ctx.consumer?.username ?? '' });
+    } else {
+      const key = status * 16 + m;
+      let counter = series.requests.get(key);
+      if (counter === undefined) {
+        counter = this.#requests.labels(ctx.route?.service.name ?? '', ctx.route?.name ?? '', METHODS[m] ?? 'OTHER', String(status), '');
+        series.requests.set(key, counter);
+      }
+      counter.inc();
     }
-    counter.inc();
     series.duration.observe((ctx.finishedAt - ctx.startedAt) / 1000);
     if (ctx.upstreamStartedAt !== 0 && ctx.upstreamRespondedAt !== 0) series.upstream.observe((ctx.upstreamRespondedAt - ctx.upstreamStartedAt) / 1000);
     series.requestSize.observe(ctx.bytesIn);

@@ -118,3 +118,40 @@ describe('metrics, two workers', () => {
     }
   });
 });
+
+describe('metrics, per consumer and rate limits', () => {
+  test('with metrics.per_consumer the consumer is a label; 429s are counted by route', async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    const gw = await startCli(['--config', writeConfig(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+metrics: { per_consumer: true }
+consumers:
+  - { username: alice, credentials: { key-auth: [{ key: "alice-key-0123456789" }] } }
+  - { username: bob, credentials: { key-auth: [{ key: "bob-key-0123456789ab" }] } }
+services:
+  - name: api
+    url: "${up.url}"
+    plugins: { key-auth: {} }
+    routes:
+      - { name: limited, paths: ["/limited"], plugins: { rate-limit: { limits: [{ per: 1h, max: 2 }], key: consumer } } }
+`)]);
+    try {
+      const as = (key: string) => ({ headers: { 'x-api-key': key } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await http(`${gw.url}/limited`, as('alice-key-0123456789'))).status);
+      statuses.push((await http(`${gw.url}/limited`, as('bob-key-0123456789ab'))).status);
+      assert.deepEqual(statuses, [200, 200, 429, 200]);
+      const { families } = await scrape(gw.statusPort!);
+      const requests = families.get('northgate_http_requests_total');
+      assert.equal(sample(requests, { route: 'limited', consumer: 'alice', code: '200' }), 2);
+      assert.equal(sample(requests, { route: 'limited', consumer: 'alice', code: '429' }), 1);
+      assert.equal(sample(requests, { route: 'limited', consumer: 'bob', code: '200' }), 1);
+      assert.equal(sample(families.get('northgate_rate_limited_total'), { service: 'api', route: 'limited' }), 1);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});

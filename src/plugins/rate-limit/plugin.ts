@@ -2,6 +2,7 @@
 // service, or a combination), in this process (`local`) or shared by every gateway node
 // through Redis (`redis`). Answers 429 problem+json with Retry-After; every response of a
 // limited route carries RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers-09).
+import { channel } from 'node:diagnostics_channel';
 import { parseDuration } from '../../config/duration.js';
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { Plugin, RequestPhaseResult } from '../../pipeline/plugin.js';
@@ -9,6 +10,9 @@ import type { RequestContext } from '../../proxy/context.js';
 import { LocalGcraStore, type Decision, type Limit } from './gcra.js';
 import { acquireRedis, checkRedis, releaseRedis } from './redis-store.js';
 import { rateLimitSchema, type RateLimitConfig } from './schema.js';
+
+/** Published for every request this plugin refuses with 429 (metrics count them). */
+export const rateLimitedChannel = channel('northgate:rate-limit:rejected');
 
 const kDecision = Symbol('northgate.rate-limit');
 
@@ -69,6 +73,7 @@ export const rateLimitPlugin: Plugin<RateLimitConfig> = {
     };
     const respond = (ctx: RequestContext, d: Decision): RequestPhaseResult => {
       if (!d.allowed) {
+        if (rateLimitedChannel.hasSubscribers) rateLimitedChannel.publish(ctx);
         const name = limits[d.limit]!.name;
         return LocalReply.problem(429, 'rate-limited', 'Too Many Requests', `rate limit of ${limits[d.limit]!.max} per ${name} exceeded`, {
           'retry-after': String(d.retryAfter),
