@@ -1,7 +1,8 @@
 // `northgate explain`: which route a request would match, why each earlier candidate
 // did not, and where the request would go. Uses the same head checks and the same
 // router as the proxy, and cross-checks the indexed lookup against the linear walk.
-import type { Snapshot } from '../config/snapshot.js';
+import type { RouteEntry } from '../config/snapshot.js';
+import { joinUpstreamPath } from '../proxy/forward.js';
 import { normalizePath } from '../proxy/request-head.js';
 import { hostMatches } from '../router/router.js';
 import { parse, UsageError } from './args.js';
@@ -79,20 +80,16 @@ export async function explainCommand(args: string[]): Promise<number> {
     }
     out.push(`  ✓ ${matched.route.name} [${matched.route.configPath}] ${describeEntry(matched)}`);
     if (fast !== matched) out.push(`  ! internal disagreement: the indexed router chose ${fast?.route.name ?? 'nothing'}; please report this`);
-    describeForward(out, s, matched, probe.matchLength, path, query);
+    describeForward(out, matched, probe.matchLength, path, query);
     process.stdout.write(out.join('\n') + '\n');
     return 0;
   });
 }
 
-function describeForward(out: string[], s: Snapshot, e: NonNullable<ReturnType<Snapshot['router']['match']>>, matchLength: number, path: string, query: string): void {
-  void s;
+function describeForward(out: string[], e: RouteEntry, matchLength: number, path: string, query: string): void {
   const r = e.route;
   const svc = r.service;
-  let rest = r.stripPath ? path.slice(matchLength) : path;
-  if (rest === '') rest = svc.basePath === '' ? '/' : '';
-  else if (!rest.startsWith('/')) rest = '/' + rest;
-  const upstreamPath = svc.basePath + rest + query;
+  const upstreamPath = joinUpstreamPath(r, path, matchLength, query);
   out.push('', `Route:    ${r.name} (${r.configPath})${r.stripPath ? ', strip_path' : ''}${r.preserveHost ? ', preserve_host' : ''}`);
   out.push(`Service:  ${svc.name} (connect timeout ${svc.connectTimeoutMs} ms, read timeout ${svc.readTimeoutMs} ms)`);
   out.push(`Upstream: ${svc.upstream.name}: ${svc.upstream.targets.map((t) => `${t.url} (weight ${t.weight})`).join(', ')}`);

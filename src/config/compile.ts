@@ -51,7 +51,8 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       const u = new URL(t.url);
       const pool = opts.pools.acquire(u.origin, { connectTimeoutMs });
       usedPools.add(pool);
-      return { url: t.url, origin: u.origin, weight: t.weight ?? 1, dispatcher: pool, health: health.get(upstreamName, t.url) };
+      const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+      return { url: t.url, origin: u.origin, hostname: u.hostname, port, weight: t.weight ?? 1, dispatcher: pool, health: health.get(upstreamName, t.url) };
     });
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));

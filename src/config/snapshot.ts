@@ -14,6 +14,9 @@ export interface Target {
   readonly url: string;
   /** scheme://host:port, the key of its connection pool. */
   readonly origin: string;
+  /** Host name and port of the origin, parsed once (for trace attributes). */
+  readonly hostname: string;
+  readonly port: number;
   readonly weight: number;
   readonly dispatcher: Dispatcher;
   /** Passive health, kept across reloads. */

@@ -88,15 +88,14 @@ export class Tracing {
     const server = ctx.locals.get(kServer) as Span | undefined;
     if (server === undefined) return;
     const target = ctx.target!;
-    const url = new URL(target.origin);
     const client = this.#tracer.startSpan(
       ctx.method,
       {
         kind: SpanKind.CLIENT,
         attributes: {
           'http.request.method': ctx.method,
-          'server.address': url.hostname,
-          'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+          'server.address': target.hostname,
+          'server.port': target.port,
           'url.full': target.origin + ctx.upstreamPath,
           'northgate.upstream': ctx.route!.service.upstream.name,
         },

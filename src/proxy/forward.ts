@@ -11,7 +11,7 @@ import { HeaderList } from './header-list.js';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
 import { LocalReply } from '../pipeline/local-reply.js';
 import { failureOf, mayRetry, nextTarget, recordFailure, recordSuccess, retryDelay } from '../upstream/retry.js';
-import type { RetryCondition } from '../config/snapshot.js';
+import type { CompiledRoute, RetryCondition } from '../config/snapshot.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
@@ -52,12 +52,16 @@ function replyNoTarget(ctx: RequestContext, chain: Chain, hooks: DrainHooks): vo
 
 /** Service base path + the request path (less the matched prefix with strip_path) + the raw query. */
 function upstreamPath(ctx: RequestContext): string {
-  const route = ctx.route!;
+  return joinUpstreamPath(ctx.route!, ctx.path, ctx.matchLength, ctx.query);
+}
+
+/** The one place the upstream path is built (the proxy and `northgate explain` share it). */
+export function joinUpstreamPath(route: CompiledRoute, path: string, matchLength: number, query: string): string {
   const base = route.service.basePath;
-  let rest = route.stripPath ? ctx.path.slice(ctx.matchLength) : ctx.path;
+  let rest = route.stripPath ? path.slice(matchLength) : path;
   if (rest === '') rest = base === '' ? '/' : '';
   else if (rest.charCodeAt(0) !== 47) rest = '/' + rest;
-  return base + rest + ctx.query;
+  return base + rest + query;
 }
 
 function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {

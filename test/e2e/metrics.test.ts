@@ -105,10 +105,17 @@ describe('metrics, one process', () => {
 describe('metrics, two workers', () => {
   test('the master sums the workers\' counts', async () => {
     const up = await startUpstream((_req, res) => res.end('ok'));
-    const gw = await startCli(['--config', writeConfig(config(up.url)), '--workers', '2']);
+    // Access log on: its pid field shows which worker served each request.
+    const gw = await startCli(['--config', writeConfig(config(up.url).replace('access_log: { enabled: false }', 'access_log: { enabled: true }')), '--workers', '2']);
     try {
-      // Fresh connections spread over both workers.
-      for (let i = 0; i < 20; i++) assert.equal((await http(`${gw.url}/items/${i}`)).status, 200);
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const res = await http(`${gw.url}/items/${i}`);
+        assert.equal(res.status, 200);
+        ids.push(res.headers['x-request-id'] as string);
+      }
+      const lines = await Promise.all(ids.map((id) => gw.waitFor((l) => l['type'] === 'access' && l['request_id'] === id)));
+      assert.equal(new Set(lines.map((l) => l['pid'])).size, 2, 'both workers served requests, so the sum is a real aggregation');
       const { families, text } = await scrape(gw.statusPort!);
       assert.equal(sample(families.get('northgate_http_requests_total'), { route: 'items', code: '200' }), 20);
       assert.equal(histogramCount(text, 'northgate_http_request_duration_seconds', 'items'), 20);
