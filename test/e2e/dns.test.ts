@@ -124,7 +124,7 @@ describe('DNS-resolved targets', () => {
     gw = await startGateway(`
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null }
-dns: { servers: ["127.0.0.1:${dns.port}"], timeout: 500ms, attempts: 1, error_retry: 200ms }
+dns: { servers: ["127.0.0.1:${dns.port}"], timeout: 2s, attempts: 2, error_retry: 200ms }
 upstreams:
   - { name: svc, targets: [{ url: "http://svc.test:${port}", weight: 5 }] }
   - { name: local, targets: [{ url: "http://localhost:${local.port}" }] }

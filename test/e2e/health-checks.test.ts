@@ -44,14 +44,17 @@ interface Backend {
   /** Requests other than health checks. */
   hits: number;
   probes: string[];
+  /** Host header of the last probe. */
+  probeHost: string;
 }
 
 async function backend(name: string): Promise<Backend> {
-  const b: Backend = { up: null as never, name, health: 200, status: 200, hits: 0, probes: [] };
+  const b: Backend = { up: null as never, name, health: 200, status: 200, hits: 0, probes: [], probeHost: '' };
   b.up = await startUpstream((req, res) => {
     req.resume();
     if (req.headers['user-agent'] === 'northgate-health-check') {
       b.probes.push(req.url!);
+      b.probeHost = req.headers.host ?? '';
       if (b.health === 0) return; // hangs: the check's timeout must end it
       res.writeHead(b.health).end();
       return;
@@ -73,16 +76,16 @@ upstreams:
   - name: checked
     targets: [{ url: "${a.up.url}" }, { url: "${b.up.url}" }]
     healthcheck:
-      active: { path: ${path}, interval: 200ms, timeout: 200ms, healthy: { successes: 2 }, unhealthy: { failures: 2, timeouts: 3 } }
+      active: { path: ${path}, interval: 500ms, timeout: 500ms, healthy: { successes: 2 }, unhealthy: { failures: 2, timeouts: 3 } }
   - name: passive-and-active
     targets: [{ url: "${c.up.url}" }, { url: "${d.up.url}" }]
     healthcheck:
       passive: { consecutive_failures: 1, base_ejection: 1h }
-      active: { path: /health, interval: 200ms, timeout: 200ms, healthy: { successes: 2 }, unhealthy: { failures: 0 } }
+      active: { path: /health, interval: 300ms, timeout: 300ms, healthy: { successes: 2 }, unhealthy: { failures: 0, timeouts: 0 } }
   - name: lonely
     targets: [{ url: "${e.up.url}" }]
     healthcheck:
-      active: { path: /health, interval: 200ms, timeout: 200ms, unhealthy: { failures: 2 } }
+      active: { path: /health, interval: 500ms, timeout: 500ms, host: lonely.internal, unhealthy: { failures: 2 } }
 services:
   - { name: checked, upstream: checked, routes: [{ paths: ["/checked"] }] }
   - { name: pa, upstream: passive-and-active, routes: [{ paths: ["/pa"] }] }
@@ -160,8 +163,10 @@ services:
     assert.equal(res.status, 503);
     assert.equal(res.headers['content-type'], 'application/problem+json');
     assert.equal((JSON.parse(res.body) as { type: string }).type, 'urn:northgate:problem:upstream-unhealthy');
-    assert.equal(res.headers['retry-after'], '1', 'two checks 200 ms apart: come back in a second');
+    assert.equal(res.headers['retry-after'], '1', 'two checks 500 ms apart: come back in a second');
     assert.equal(e.hits, 0);
+    assert.equal(e.probeHost, 'lonely.internal', 'the configured Host header of the probes');
+    assert.equal(a.probeHost, `127.0.0.1:${a.up.port}`, 'by default the target\'s own host');
   });
 
   test('a reload with other check settings stops the old checks (no duplicate timers); health survives', async () => {
