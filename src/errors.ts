@@ -21,6 +21,8 @@ export const ERRORS = {
   'shutting-down': { status: 503, title: 'Gateway Shutting Down' },
   'upstream-unhealthy': { status: 503, title: 'Upstream Unhealthy' },
   'auth-unavailable': { status: 503, title: 'Authentication Unavailable' },
+  'circuit-open': { status: 503, title: 'Circuit Open' },
+  'overloaded': { status: 503, title: 'Service Overloaded' },
   'upstream-timeout': { status: 504, title: 'Upstream Timeout' },
 } as const satisfies Record<string, ErrorSpec>;
 

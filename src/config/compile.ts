@@ -9,10 +9,12 @@ import { Router } from '../router/router.js';
 import { RoundRobin } from '../upstream/balancer.js';
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
 import type { PoolRegistry } from '../upstream/pools.js';
+import { GuardRegistry } from '../upstream/guard.js';
+import { serviceGuard } from '../upstream/resilience-config.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
-import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener } from './types.js';
+import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener, RawTimeouts } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 
@@ -28,6 +30,7 @@ export const DEFAULTS = {
   connectTimeout: '2s',
   readTimeout: '30s',
   drainTimeout: '30s',
+  replayBuffer: 65_536,
 } as const;
 
 const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback)!;
@@ -37,6 +40,8 @@ export interface CompileOptions {
   readonly pools: PoolRegistry;
   /** Target health that survives reloads; a fresh registry when absent (validate, routes, explain). */
   readonly health?: HealthRegistry;
+  /** Circuit breakers and concurrency limiters that survive reloads; fresh ones when absent. */
+  readonly guards?: GuardRegistry;
   readonly version: number;
   readonly source: string;
 }
@@ -46,6 +51,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const handlers: Array<{ close?(): void }> = [];
 
   const health = opts.health ?? new HealthRegistry();
+  const guards = opts.guards ?? new GuardRegistry();
   const makeTargets = (upstreamName: string, targets: RawTarget[], connectTimeoutMs: number): Target[] =>
     targets.map((t) => {
       const u = new URL(t.url);
@@ -77,34 +83,42 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const globalChain = chainFor([[{ kind: 'global' }, config.plugins]]);
   const entries: RouteEntry[] = [];
   let routeIndex = 0;
-  (config.services ?? []).forEach((s, si) => {
-    const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
-    let upstream: Upstream;
-    let basePath = '';
+  /** The implicit upstreams of services declared with `url:` (not listed in snapshot.upstreams). */
+  const serviceUpstreams = new Map<string, Upstream>();
+  const upstreamFor = (s: RawService, connectTimeoutMs: number): Upstream => {
     if (s.url !== undefined) {
       const u = new URL(s.url);
-      basePath = u.pathname.replace(/\/+$/, '');
       const name = `service:${s.name}`;
-      const targets = makeTargets(name, [{ url: u.origin }], connectTimeoutMs);
-      upstream = { name, targets, balancer: new RoundRobin(targets), outlier: DEFAULT_OUTLIER };
-    } else {
-      const key = `${s.upstream}|${connectTimeoutMs}`;
-      let u = upstreams.get(key);
-      if (!u) {
-        const raw = rawUpstreams.get(s.upstream!)!;
-        const targets = makeTargets(raw.name, raw.targets, connectTimeoutMs);
-        u = { name: raw.name, targets, balancer: new RoundRobin(targets), outlier: outlierPolicy(raw) };
-        upstreams.set(key, u);
+      const key = `${name}|${connectTimeoutMs}`;
+      let up = serviceUpstreams.get(key);
+      if (!up) {
+        const targets = makeTargets(name, [{ url: u.origin }], connectTimeoutMs);
+        up = { name, targets, balancer: new RoundRobin(targets), outlier: DEFAULT_OUTLIER };
+        serviceUpstreams.set(key, up);
       }
-      upstream = u;
+      return up;
     }
+    const key = `${s.upstream}|${connectTimeoutMs}`;
+    let u = upstreams.get(key);
+    if (!u) {
+      const raw = rawUpstreams.get(s.upstream!)!;
+      const targets = makeTargets(raw.name, raw.targets, connectTimeoutMs);
+      u = { name: raw.name, targets, balancer: new RoundRobin(targets), outlier: outlierPolicy(raw) };
+      upstreams.set(key, u);
+    }
+    return u;
+  };
+  (config.services ?? []).forEach((s, si) => {
+    const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
     const service: Service = {
       name: s.name,
-      upstream,
-      basePath,
+      upstream: upstreamFor(s, connectTimeoutMs),
+      basePath: s.url !== undefined ? new URL(s.url).pathname.replace(/\/+$/, '') : '',
       connectTimeoutMs,
       readTimeoutMs: ms(s.timeouts?.read, DEFAULTS.readTimeout),
       retries: retryPolicy(s),
+      totalTimeoutMs: s.timeouts?.total !== undefined ? parseDuration(s.timeouts.total)! : 0,
+      guard: serviceGuard(s, guards),
       stats: { inflight: 0, retries: 0 },
     };
     services.set(s.name, service);
@@ -118,7 +132,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       const route: CompiledRoute = {
         name,
         index: routeIndex++,
-        service,
+        service: r.timeouts === undefined ? service : withRouteTimeouts(service, s, r.timeouts, upstreamFor),
         priority: r.priority ?? 0,
         methods: r.methods ? new Set(r.methods) : null,
         headers: r.headers && Object.keys(r.headers).length > 0 ? Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : null,
@@ -174,6 +188,21 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   return { snapshot, pools: usedPools };
 }
 
+/**
+ * A route's own timeouts: a copy of its service with those timeouts (and, for another connect
+ * timeout, the pools that have it) that shares the service's stats, retry policy and guard.
+ */
+function withRouteTimeouts(service: Service, s: RawService, t: RawTimeouts, upstreamFor: (s: RawService, connectMs: number) => Upstream): Service {
+  const connectTimeoutMs = t.connect !== undefined ? parseDuration(t.connect)! : service.connectTimeoutMs;
+  return {
+    ...service,
+    upstream: connectTimeoutMs === service.connectTimeoutMs ? service.upstream : upstreamFor(s, connectTimeoutMs),
+    connectTimeoutMs,
+    readTimeoutMs: t.read !== undefined ? parseDuration(t.read)! : service.readTimeoutMs,
+    totalTimeoutMs: t.total !== undefined ? parseDuration(t.total)! : service.totalTimeoutMs,
+  };
+}
+
 function outlierPolicy(u: RawUpstream): OutlierPolicy {
   const p = u.healthcheck?.passive;
   return {
@@ -193,6 +222,7 @@ function retryPolicy(s: RawService): RetryPolicy {
     backoffMaxMs: parseDuration(r?.backoff?.max ?? '250ms')!,
     budgetPercent: r?.budget_percent ?? 20,
     nonIdempotent: r?.non_idempotent ?? false,
+    replayBufferBytes: r?.replay_buffer ?? DEFAULTS.replayBuffer,
   };
 }
 

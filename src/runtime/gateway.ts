@@ -16,6 +16,7 @@ import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
+import { GuardRegistry } from '../upstream/guard.js';
 import { Tracing } from '../observability/tracing.js';
 import type { Logger } from './logger.js';
 
@@ -41,6 +42,8 @@ export class Gateway implements ProxyRuntime {
   readonly #pools = new PoolRegistry();
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
+  /** Circuit breakers and concurrency limiters survive reloads when their config is unchanged. */
+  readonly #guards = new GuardRegistry();
   readonly #servers: Server[] = [];
   readonly #retired = new Set<Snapshot>();
   #version = 0;
@@ -84,6 +87,13 @@ export class Gateway implements ProxyRuntime {
     return out;
   }
 
+  /** Each service with a circuit breaker and its state (0 closed, 1 open, 2 half-open). */
+  circuits(): Array<{ service: string; state: number }> {
+    const out: Array<{ service: string; state: number }> = [];
+    for (const s of this.#snapshot.services.values()) if (s.guard?.breaker) out.push({ service: s.name, state: s.guard.breaker.state });
+    return out;
+  }
+
   onStart(ctx: RequestContext): void {
     this.#inflight++;
     ctx.snapshot.stats.inflight++;
@@ -98,7 +108,7 @@ export class Gateway implements ProxyRuntime {
 
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#guards);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
@@ -138,11 +148,12 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#guards);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#guards.retain([...snapshot.services.values()].flatMap((s) => (s.guard === null ? [] : [s.guard])));
     this.#applyLimits();
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
