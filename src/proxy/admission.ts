@@ -6,6 +6,7 @@ import type { Chain } from '../pipeline/chain.js';
 import { LocalReply } from '../pipeline/local-reply.js';
 import type { ConcurrencyLimiter, Waiter } from '../upstream/concurrency.js';
 import type { ServiceGuard } from '../upstream/guard.js';
+import { OPEN } from '../upstream/circuit-breaker.js';
 import type { RequestContext } from './context.js';
 import { finish, sendLocalReply, type DrainHooks } from './reply.js';
 
@@ -24,7 +25,7 @@ export function admit(ctx: RequestContext, chain: Chain, hooks: DrainHooks, guar
     const generation = breaker.tryAcquire(now);
     if (generation < 0) {
       const retryAfter = String(Math.max(1, Math.ceil(breaker.retryAfterMs(now) / 1000)));
-      const detail = breaker.state === 1 ? 'the service is failing: its circuit breaker is open' : 'the circuit breaker is half-open and its probe requests are in flight';
+      const detail = breaker.state === OPEN ? 'the service is failing: its circuit breaker is open' : 'the circuit breaker is half-open and its probe requests are in flight';
       sendLocalReply(ctx, LocalReply.error('circuit-open', detail, { 'retry-after': retryAfter }), chain, hooks);
       return false;
     }
