@@ -41,9 +41,9 @@ export function admit(ctx: RequestContext, chain: Chain, hooks: DrainHooks, guar
   }
   if (limiter.queued < limiter.queue.size) {
     const waiter = new QueuedRequest(ctx, chain, hooks, limiter, proceed);
-    limiter.enqueue(waiter, now);
     (ctx.res as ResponseWithWaiter)[kWaiter] = waiter;
     ctx.res.on('close', onQueuedClientClose);
+    limiter.enqueue(waiter, now);
     return false;
   }
   sendLocalReply(ctx, LocalReply.error('overloaded', 'too many requests in flight to this service', { 'retry-after': '1' }), chain, hooks);

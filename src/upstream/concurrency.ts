@@ -65,6 +65,8 @@ export class ConcurrencyLimiter {
     this.#tail = w;
     this.queued++;
     if (this.#timer === null) this.#arm(w.deadline, now);
+    // A slot may have freed without a release (the adaptive limit rose): never wait next to one.
+    if (this.inflight < this.limit) this.drain();
     return true;
   }
 

@@ -6,6 +6,9 @@ import { AdaptiveLimit } from '../../src/upstream/adaptive.js';
 import { CLOSED, CircuitBreaker, HALF_OPEN, OPEN } from '../../src/upstream/circuit-breaker.js';
 import { ConcurrencyLimiter, type Waiter } from '../../src/upstream/concurrency.js';
 import { configProblems } from '../helpers/config.js';
+import { buildSnapshot, loadConfigText } from '../../src/config/load.js';
+import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { PoolRegistry } from '../../src/upstream/pools.js';
 
 const policy = { failureRatio: 0.5, minRequests: 4, windowMs: 60_000, openForMs: 1000, halfOpenRequests: 2 };
 
@@ -163,5 +166,40 @@ services:
       'c.yaml:9:40 services[1].adaptive_concurrency.min_limit: must not be above max_limit',
       'c.yaml:10:49 services[1].routes[0].timeouts.total: must be more than 0',
     ]);
+  });
+});
+
+describe('compiled route timeouts', () => {
+  test("a route's timeouts override its service's and share the service's guard, stats and retry policy", async () => {
+    const registry = defaultRegistry();
+    const pools = new PoolRegistry();
+    const config = loadConfigText(
+      'c.yaml',
+      `_format_version: "1"
+services:
+  - name: s
+    url: "http://127.0.0.1:1"
+    timeouts: { connect: 2s, read: 30s, total: 1m }
+    circuit_breaker: {}
+    max_concurrent: 10
+    routes:
+      - { name: plain, paths: ["/a"] }
+      - { name: quick, paths: ["/b"], timeouts: { connect: 100ms, total: 5s } }
+`,
+      registry,
+    );
+    const { snapshot } = buildSnapshot(config, registry, pools, 1, 'c.yaml');
+    const route = (name: string) => snapshot.routes.find((e) => e.route.name === name)!.route;
+    const base = route('plain').service;
+    const quick = route('quick').service;
+    assert.deepEqual([base.connectTimeoutMs, base.readTimeoutMs, base.totalTimeoutMs], [2000, 30_000, 60_000]);
+    assert.deepEqual([quick.connectTimeoutMs, quick.readTimeoutMs, quick.totalTimeoutMs], [100, 30_000, 5000]);
+    assert.notEqual(quick.upstream.targets[0]!.dispatcher, base.upstream.targets[0]!.dispatcher, 'another connect timeout, another pool');
+    assert.equal(quick.upstream.targets[0]!.health, base.upstream.targets[0]!.health);
+    assert.equal(quick.guard, base.guard);
+    assert.equal(quick.stats, base.stats);
+    assert.equal(quick.retries, base.retries);
+    assert.equal(snapshot.services.get('s'), base);
+    await pools.closeAll();
   });
 });
