@@ -11,7 +11,9 @@ import { HeaderList } from './header-list.js';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
 import { LocalReply } from '../pipeline/local-reply.js';
 import { failureOf, planRetry, nextTarget, recordFailure, recordSuccess } from '../upstream/retry.js';
-import type { CompiledRoute, RetryCondition } from '../config/snapshot.js';
+import type { CompiledRoute, RetryCondition, Target } from '../config/snapshot.js';
+import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
+import { retryAfterSeconds } from '../upstream/health.js';
 import { admit } from './admission.js';
 import { limitedBody, readReplayable, wantsReplay } from './replay.js';
 
@@ -30,10 +32,11 @@ export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): v
 function proceed(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const route = ctx.route!;
   const service = route.service;
-  const target = service.upstream.balancer.pick(Date.now(), null);
+  const target = service.upstream.balancer.pick(Date.now(), null, ctx);
   if (target === null) return replyNoTarget(ctx, chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
+  else if (target.hostHeader !== null) ctx.upstreamHeaders.raw.push('host', target.hostHeader);
   ctx.upstreamPath = upstreamPath(ctx);
   if (chain.upstreamRequest !== null) {
     let pending: void | Promise<void>;
@@ -52,10 +55,9 @@ function proceed(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
 
 /** Every target is ejected: fail fast without touching the network, saying when to come back. */
 function replyNoTarget(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
-  const now = Date.now();
-  let soonest = Infinity;
-  for (const t of ctx.route!.service.upstream.targets) soonest = Math.min(soonest, t.health.ejectedUntil);
-  const retryAfter = String(Math.max(1, Math.ceil((soonest - now) / 1000)));
+  const upstream = ctx.route!.service.upstream;
+  const check = upstream.activeCheck;
+  const retryAfter = String(retryAfterSeconds(upstream.targets, Date.now(), check === null ? 0 : check.intervalMs * check.healthy.successes));
   sendLocalReply(ctx, LocalReply.error('upstream-unhealthy', 'every target of the upstream is failing', { 'retry-after': retryAfter }), chain, hooks);
 }
 
@@ -124,6 +126,7 @@ function attempt(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dis
   const timeout = ctx.route!.service.readTimeoutMs;
   if (upstreamStartChannel.hasSubscribers) upstreamStartChannel.publish(ctx);
   ctx.upstreamStartedAt = performance.now();
+  attemptStarted(ctx.target!);
   ctx.target!.dispatcher.dispatch(
     {
       path: ctx.upstreamPath,
@@ -151,6 +154,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly #ctx: RequestContext;
   readonly #chain: Chain;
   readonly #hooks: DrainHooks;
+  /** The attempt's target (ctx.target moves on when a retry starts). */
+  readonly #target: Target;
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #done = false;
@@ -159,6 +164,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#ctx = ctx;
     this.#chain = chain;
     this.#hooks = hooks;
+    this.#target = ctx.target!;
+  }
+
+  /** The attempt is over: marks it done and gives the balancer its in-flight count and latency back. */
+  #end(): void {
+    this.#done = true;
+    attemptEnded(this.#target, this.#ctx.upstreamStartedAt, this.#ctx.upstreamRespondedAt);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -173,7 +185,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
       const delay = statusCode === 502 || statusCode === 503 || statusCode === 504 ? planRetry(ctx, String(statusCode) as RetryCondition) : -1;
       if (delay >= 0) {
-        this.#done = true;
+        this.#end();
         ctx.responseStatus = statusCode;
         ctx.upstreamRespondedAt = performance.now();
         if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
@@ -260,7 +272,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     const ctx = this.#ctx;
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
     const handlers = this.#chain.responseEnd;
     if (handlers !== null) {
@@ -285,7 +297,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const ctx = this.#ctx;
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
     const failure = failureOf(err);
     if (failure !== null) {
@@ -307,7 +319,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   clientClosed(): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     const ctx = this.#ctx;
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: new Error('client closed the connection') });
     ctx.errorCode = 'client-closed';
@@ -318,7 +330,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** The deadline passed during this exchange: abort it and answer 504 (or cut a started response). False when already over. */
   deadlinePassed(): boolean {
     if (this.#done) return false;
-    this.#done = true;
+    this.#end();
     const ctx = this.#ctx;
     const err = new Error('the total deadline passed');
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
@@ -357,7 +369,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   #fail(err: unknown): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx: this.#ctx, error: err });
     this.#abort?.(new Error('plugin failed'));
     replyBug(this.#ctx, err, this.#chain, this.#hooks);
