@@ -11,10 +11,12 @@ import { activeCheckPolicy, balancerSpec, dnsPolicy } from '../upstream/config.j
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
 import { buildUpstream, type AddressSource } from '../upstream/upstream.js';
 import type { PoolRegistry } from '../upstream/pools.js';
+import { GuardRegistry } from '../upstream/guard.js';
+import { serviceGuard } from '../upstream/resilience-config.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
-import type { RawConfig, RawService, RawUpstream, RawListener } from './types.js';
+import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { CompiledPlans } from '../plans/plans.js';
@@ -32,6 +34,7 @@ export const DEFAULTS = {
   connectTimeout: '2s',
   readTimeout: '30s',
   drainTimeout: '30s',
+  replayBuffer: 65_536,
 } as const;
 
 const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback)!;
@@ -41,6 +44,8 @@ export interface CompileOptions {
   readonly pools: PoolRegistry;
   /** Target health that survives reloads; a fresh registry when absent (validate, routes, explain). */
   readonly health?: HealthRegistry;
+  /** Circuit breakers and concurrency limiters that survive reloads; fresh ones when absent. */
+  readonly guards?: GuardRegistry;
   /** The last good DNS addresses of target host names (none: names are dialled as written). */
   readonly addresses?: AddressSource;
   readonly version: number;
@@ -52,6 +57,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const handlers: Array<{ close?(): void }> = [];
 
   const health = opts.health ?? new HealthRegistry();
+  const guards = opts.guards ?? new GuardRegistry();
   const upstreamContext = { pools: opts.pools, health, usedPools, addresses: opts.addresses ?? (() => undefined) };
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
@@ -79,32 +85,40 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const globalChain = chainFor([[{ kind: 'global' }, config.plugins]]);
   const entries: RouteEntry[] = [];
   let routeIndex = 0;
-  (config.services ?? []).forEach((s, si) => {
-    const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
-    let upstream: Upstream;
-    let basePath = '';
+  /** The implicit upstreams of services declared with `url:` (not listed in snapshot.upstreams). */
+  const serviceUpstreams = new Map<string, Upstream>();
+  const upstreamFor = (s: RawService, connectTimeoutMs: number): Upstream => {
     if (s.url !== undefined) {
       const u = new URL(s.url);
-      basePath = u.pathname.replace(/\/+$/, '');
       const name = `service:${s.name}`;
-      upstream = buildUpstream({ ...upstreamContext, name, targets: [{ url: u.origin }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null });
-    } else {
-      const key = `${s.upstream}|${connectTimeoutMs}`;
-      let u = upstreams.get(key);
-      if (!u) {
-        const raw = rawUpstreams.get(s.upstream!)!;
-        u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active) });
-        upstreams.set(key, u);
+      const key = `${name}|${connectTimeoutMs}`;
+      let up = serviceUpstreams.get(key);
+      if (!up) {
+        up = buildUpstream({ ...upstreamContext, name, targets: [{ url: u.origin }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null });
+        serviceUpstreams.set(key, up);
       }
-      upstream = u;
+      return up;
     }
+    const key = `${s.upstream}|${connectTimeoutMs}`;
+    let u = upstreams.get(key);
+    if (!u) {
+      const raw = rawUpstreams.get(s.upstream!)!;
+      u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active) });
+      upstreams.set(key, u);
+    }
+    return u;
+  };
+  (config.services ?? []).forEach((s, si) => {
+    const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
     const service: Service = {
       name: s.name,
-      upstream,
-      basePath,
+      upstream: upstreamFor(s, connectTimeoutMs),
+      basePath: s.url !== undefined ? new URL(s.url).pathname.replace(/\/+$/, '') : '',
       connectTimeoutMs,
       readTimeoutMs: ms(s.timeouts?.read, DEFAULTS.readTimeout),
       retries: retryPolicy(s),
+      totalTimeoutMs: s.timeouts?.total !== undefined ? parseDuration(s.timeouts.total)! : 0,
+      guard: serviceGuard(s, guards),
       stats: { inflight: 0, retries: 0 },
     };
     services.set(s.name, service);
@@ -118,7 +132,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       const route: CompiledRoute = {
         name,
         index: routeIndex++,
-        service,
+        service: r.timeouts === undefined ? service : withRouteTimeouts(service, s, r.timeouts, upstreamFor),
         priority: r.priority ?? 0,
         methods: r.methods ? new Set(r.methods) : null,
         headers: r.headers && Object.keys(r.headers).length > 0 ? Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : null,
@@ -176,6 +190,21 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   return { snapshot, pools: usedPools };
 }
 
+/**
+ * A route's own timeouts: a copy of its service with those timeouts (and, for another connect
+ * timeout, the pools that have it) that shares the service's stats, retry policy and guard.
+ */
+function withRouteTimeouts(service: Service, s: RawService, t: RawTimeouts, upstreamFor: (s: RawService, connectMs: number) => Upstream): Service {
+  const connectTimeoutMs = t.connect !== undefined ? parseDuration(t.connect)! : service.connectTimeoutMs;
+  return {
+    ...service,
+    upstream: connectTimeoutMs === service.connectTimeoutMs ? service.upstream : upstreamFor(s, connectTimeoutMs),
+    connectTimeoutMs,
+    readTimeoutMs: t.read !== undefined ? parseDuration(t.read)! : service.readTimeoutMs,
+    totalTimeoutMs: t.total !== undefined ? parseDuration(t.total)! : service.totalTimeoutMs,
+  };
+}
+
 function outlierPolicy(u: RawUpstream): OutlierPolicy {
   const p = u.healthcheck?.passive;
   return {
@@ -195,6 +224,7 @@ function retryPolicy(s: RawService): RetryPolicy {
     backoffMaxMs: parseDuration(r?.backoff?.max ?? '250ms')!,
     budgetPercent: r?.budget_percent ?? 20,
     nonIdempotent: r?.non_idempotent ?? false,
+    replayBufferBytes: r?.replay_buffer ?? DEFAULTS.replayBuffer,
   };
 }
 

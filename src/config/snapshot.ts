@@ -13,6 +13,7 @@ import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
 import type { ConsumerIndex } from '../consumers/index.js';
 import type { MeteringSettings } from '../metering/config.js';
+import type { ServiceGuard } from '../upstream/guard.js';
 
 export interface Target {
   readonly url: string;
@@ -55,6 +56,8 @@ export interface RetryPolicy {
   readonly budgetPercent: number;
   /** Retry non-idempotent methods (POST, PATCH) too. */
   readonly nonIdempotent: boolean;
+  /** A request body up to this size is kept so that a retry can resend it (0: bodies are never retried). */
+  readonly replayBufferBytes: number;
 }
 
 export interface Service {
@@ -65,6 +68,10 @@ export interface Service {
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly retries: RetryPolicy;
+  /** Deadline across all attempts and backoffs, from the first attempt (0: none). A route may override it. */
+  readonly totalTimeoutMs: number;
+  /** Circuit breaker and concurrency limiter, or null when neither is configured. */
+  readonly guard: ServiceGuard | null;
   /** Requests and retries in flight, for the retry budget (per snapshot). */
   readonly stats: { inflight: number; retries: number };
 }

@@ -31,14 +31,20 @@ export interface RawRoute {
   strip_path?: boolean;
   preserve_host?: boolean;
   priority?: number;
+  timeouts?: RawTimeouts;
   plugins?: Record<string, unknown>;
 }
+export interface RawTimeouts { connect?: string; read?: string; total?: string }
 export interface RawService {
   name: string;
   upstream?: string;
   url?: string;
-  timeouts?: { connect?: string; read?: string };
-  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean };
+  timeouts?: RawTimeouts;
+  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean; replay_buffer?: number };
+  circuit_breaker?: { failure_ratio?: number; min_requests?: number; window?: string; open_for?: string; half_open_requests?: number };
+  max_concurrent?: number;
+  queue?: { size?: number; timeout?: string };
+  adaptive_concurrency?: { sample_window?: string; min_rtt_interval?: string; min_rtt_samples?: number; buffer_percent?: number; min_limit?: number; max_limit?: number };
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
 }

@@ -17,6 +17,7 @@ import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
+import { GuardRegistry } from '../upstream/guard.js';
 import { ActiveHealthChecks } from '../upstream/active-health.js';
 import { DnsResolver } from '../upstream/dns.js';
 import type { Upstream } from '../config/snapshot.js';
@@ -46,6 +47,8 @@ export class Gateway implements ProxyRuntime {
   readonly #pools = new PoolRegistry();
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
+  /** Circuit breakers and concurrency limiters survive reloads when their config is unchanged. */
+  readonly #guards = new GuardRegistry();
   readonly #servers: Server[] = [];
   readonly #retired = new Set<Snapshot>();
   #version = 0;
@@ -99,6 +102,13 @@ export class Gateway implements ProxyRuntime {
     return out;
   }
 
+  /** Each service with a circuit breaker and its state (0 closed, 1 open, 2 half-open). */
+  circuits(): Array<{ service: string; state: number }> {
+    const out: Array<{ service: string; state: number }> = [];
+    for (const s of this.#snapshot.services.values()) if (s.guard?.breaker) out.push({ service: s.name, state: s.guard.breaker.state });
+    return out;
+  }
+
   onStart(ctx: RequestContext): void {
     this.#inflight++;
     ctx.snapshot.stats.inflight++;
@@ -118,7 +128,7 @@ export class Gateway implements ProxyRuntime {
 
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
+    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#followSnapshot();
@@ -162,11 +172,12 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
+    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#guards.retain([...snapshot.services.values()].flatMap((s) => (s.guard === null ? [] : [s.guard])));
     this.#followSnapshot();
     this.#applyLimits();
     if (old.stats.inflight === 0) this.#dispose(old);
