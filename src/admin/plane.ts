@@ -4,6 +4,7 @@
 // workers).
 import { parseAddress, type ParsedAddress } from '../config/address.js';
 import { loadConfigFile } from '../config/load.js';
+import { readConfigFile } from '../config/source.js';
 import { ConfigError } from '../config/problems.js';
 import type { RawConfig } from '../config/types.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
@@ -52,7 +53,8 @@ export class ControlPlane {
     }
     const present = ENTITY_SECTIONS.filter((k) => (config as unknown as Record<string, unknown>)[k] !== undefined);
     if (present.length > 0) {
-      throw new ConfigError(file ?? 'config', present.map((k) => ({ path: [k], atKey: true, message: `with mode: database, ${k} live in the store: manage them with the admin API or "northgate config apply"; remove this section` })));
+      const problems = present.map((k) => ({ path: [k], atKey: true, message: `with mode: database, ${k} live in the store: manage them with the admin API or "northgate config apply"; remove this section` }));
+      throw new ConfigError(file ?? 'config', file !== null ? readConfigFile(file).locate(problems) : problems);
     }
     const url = config.store?.url ?? DEFAULT_STORE_URL;
     let store;

@@ -132,6 +132,25 @@ function put(state: StoreState, row: EntityRow, previous: EntityRow | undefined)
 }
 
 export function planCreate(state: StoreState, kind: Kind, input: Body): Planned {
+  // An upstream needs a target and a target its upstream: POST /upstreams takes its first
+  // targets inline and creates them as target entities in the same change.
+  if (kind.name === 'upstreams' && Array.isArray(input['targets'])) {
+    const { targets, ...rest } = input;
+    let planned = planCreate(state, kind, rest);
+    const upstream = planned.row!;
+    const targetKind = KIND_BY_NAME.get('targets')!;
+    (targets as unknown[]).forEach((t, i) => {
+      const body = t !== null && typeof t === 'object' ? { ...(t as Body), upstream: upstream.key } : t;
+      try {
+        const next = planCreate({ version: state.version, rows: planned.rows }, targetKind, body as Body);
+        planned = { writes: [...planned.writes, ...next.writes], rows: next.rows, row: upstream };
+      } catch (err) {
+        if (err instanceof EntityError) throw new EntityError(err.code, err.message, err.problems.map((p) => ({ ...p, path: ['targets', i, ...p.path] })));
+        throw err;
+      }
+    });
+    return planned;
+  }
   const now = new Date().toISOString();
   let id = typeof input['id'] === 'string' && input['id'] !== '' ? input['id'] : undefined;
   if (id === undefined) id = kind.name === 'consumers' && typeof input['username'] === 'string' ? consumerIdFor(input['username']) : randomUUID();
