@@ -19,7 +19,7 @@ import { startStatusServer } from './status-server.js';
 // In mode: database the master follows the store and relays each validated document to the
 // workers (`config`); workers never connect to the store.
 type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig };
-type FromWorker = { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult };
+type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 
@@ -56,9 +56,10 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
 
   const fork = (): Worker => {
     const w = cluster.fork({ [SPEC_ENV]: spec });
-    if (database) w.send({ type: 'config', config: plane.current } satisfies ToWorker);
     w.on('message', (msg: FromWorker) => {
-      if (msg.type === 'ready') {
+      if (msg.type === 'want-config') {
+        w.send({ type: 'config', config: plane.current } satisfies ToWorker);
+      } else if (msg.type === 'ready') {
         ready.add(w.id);
         // A store change may have arrived between its fork and now (id 0: nobody waits for it).
         if (database) w.send({ type: 'reload', id: 0, config: plane.current } satisfies ToWorker);
@@ -149,7 +150,7 @@ export async function runWorker(logger: Logger): Promise<void> {
   const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null; database?: boolean };
   let relayed: RawConfig | null = null;
   if (spec.database) {
-    // The master sends the store's document right after the fork.
+    // Asked for once the listener is in place (a message sent before would be lost).
     relayed = await new Promise<RawConfig>((resolve) => {
       const first = (msg: ToWorker) => {
         if (msg.type !== 'config') return;
@@ -157,6 +158,7 @@ export async function runWorker(logger: Logger): Promise<void> {
         resolve(msg.config);
       };
       process.on('message', first);
+      process.send!({ type: 'want-config' } satisfies FromWorker);
     });
   }
   const gateway = createGateway(spec, logger, relayed !== null ? () => relayed! : undefined);
