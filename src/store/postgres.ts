@@ -128,7 +128,11 @@ export class PostgresStore implements Store {
     const connect = async (): Promise<void> => {
       if (this.#closed) return;
       const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 10_000 });
+      let retried = false;
       const retry = () => {
+        // 'error' and a failed connect can both report one failure: reconnect once.
+        if (retried) return;
+        retried = true;
         if (this.#listener === client) this.#listener = null;
         client.removeAllListeners('notification');
         void client.end().catch(() => undefined);
