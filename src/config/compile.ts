@@ -1,6 +1,6 @@
 // Turns a validated config into an immutable Snapshot: routes indexed, plugin chains
 // built per route, upstreams resolved to pooled targets, durations in milliseconds.
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Chain, type ChainEntry } from '../pipeline/chain.js';
 import type { PluginScope } from '../pipeline/plugin.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
@@ -8,7 +8,8 @@ import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
 import { Router } from '../router/router.js';
 import { RoundRobin } from '../upstream/balancer.js';
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
-import type { PoolRegistry } from '../upstream/pools.js';
+import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
+import { compileUpstreamTls, type UpstreamTls } from '../upstream/tls.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
@@ -28,6 +29,7 @@ export const DEFAULTS = {
   connectTimeout: '2s',
   readTimeout: '30s',
   drainTimeout: '30s',
+  websocketIdleTimeout: '5m',
 } as const;
 
 const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback)!;
@@ -41,18 +43,21 @@ export interface CompileOptions {
   readonly source: string;
 }
 
-export function compileConfig(config: RawConfig, opts: CompileOptions): { snapshot: Snapshot; pools: Set<Pool> } {
-  const usedPools = new Set<Pool>();
+export function compileConfig(config: RawConfig, opts: CompileOptions): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
+  const usedPools = new Set<UpstreamPool>();
   const handlers: Array<{ close?(): void }> = [];
 
   const health = opts.health ?? new HealthRegistry();
-  const makeTargets = (upstreamName: string, targets: RawTarget[], connectTimeoutMs: number): Target[] =>
+  const makeTargets = (upstreamName: string, targets: RawTarget[], connectTimeoutMs: number, tls: UpstreamTls | null = null): Target[] =>
     targets.map((t) => {
       const u = new URL(t.url);
-      const pool = opts.pools.acquire(u.origin, { connectTimeoutMs });
+      // URL has no origin for grpc:// (not a special scheme): scheme://host[:port] by hand.
+      const origin = `${u.protocol}//${u.host}`;
+      const pool = opts.pools.acquire(origin, { connectTimeoutMs, tls });
       usedPools.add(pool);
-      const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-      return { url: t.url, origin: u.origin, hostname: u.hostname, port, weight: t.weight ?? 1, dispatcher: pool, health: health.get(upstreamName, t.url) };
+      const port = Number(u.port || (u.protocol === 'https:' || u.protocol === 'grpcs:' ? 443 : 80));
+      // An H2Pool offers undici's dispatch(opts, handler) for the handler shape forward.ts uses.
+      return { url: t.url, origin, hostname: u.hostname, port, weight: t.weight ?? 1, dispatcher: pool as Dispatcher, health: health.get(upstreamName, t.url) };
     });
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
@@ -85,14 +90,14 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       const u = new URL(s.url);
       basePath = u.pathname.replace(/\/+$/, '');
       const name = `service:${s.name}`;
-      const targets = makeTargets(name, [{ url: u.origin }], connectTimeoutMs);
+      const targets = makeTargets(name, [{ url: `${u.protocol}//${u.host}` }], connectTimeoutMs);
       upstream = { name, targets, balancer: new RoundRobin(targets), outlier: DEFAULT_OUTLIER };
     } else {
       const key = `${s.upstream}|${connectTimeoutMs}`;
       let u = upstreams.get(key);
       if (!u) {
         const raw = rawUpstreams.get(s.upstream!)!;
-        const targets = makeTargets(raw.name, raw.targets, connectTimeoutMs);
+        const targets = makeTargets(raw.name, raw.targets, connectTimeoutMs, compileUpstreamTls(raw.tls));
         u = { name: raw.name, targets, balancer: new RoundRobin(targets), outlier: outlierPolicy(raw) };
         upstreams.set(key, u);
       }
@@ -104,6 +109,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       basePath,
       connectTimeoutMs,
       readTimeoutMs: ms(s.timeouts?.read, DEFAULTS.readTimeout),
+      websocketIdleMs: ms(s.timeouts?.websocket_idle, DEFAULTS.websocketIdleTimeout),
       retries: retryPolicy(s),
       stats: { inflight: 0, retries: 0 },
     };
@@ -200,11 +206,11 @@ function listenerSpec(address: string, raw?: RawListener): ListenerSpec {
   const a = parseAddress(address);
   if (typeof a === 'string') throw new Error(`invalid address ${address}: ${a}`);
   const t = raw?.tls;
-  // One certificate per listener for now (SNI selection arrives with the protocols issue).
+  // File paths only: the listener reads them and builds its SNI table (at start and on reload).
   const tls = t
-    ? { cert: t.certificates[0]!.cert, key: t.certificates[0]!.key, minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
+    ? { certificates: t.certificates.map((c) => ({ cert: c.cert, key: c.key })), minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
     : null;
-  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), tls };
+  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false) };
 }
 
 function proxyListeners(c: RawConfig): ListenerSpec[] {

@@ -1,8 +1,7 @@
 // File -> validated config -> snapshot: the one path used by start, validate, reload,
 // routes and explain, so they can never disagree.
-import type { Pool } from 'undici';
 import type { PluginRegistry } from '../pipeline/registry.js';
-import type { PoolRegistry } from '../upstream/pools.js';
+import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import type { HealthRegistry } from '../upstream/health.js';
 import { compileConfig } from './compile.js';
 import { ConfigError } from './problems.js';
@@ -33,6 +32,6 @@ export function buildSnapshot(
   version: number,
   source: string,
   health?: HealthRegistry,
-): { snapshot: Snapshot; pools: Set<Pool> } {
+): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
   return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}) });
 }

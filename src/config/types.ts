@@ -6,8 +6,10 @@ export interface RawUpstream {
   name: string;
   balancer?: 'round-robin';
   targets: RawTarget[];
+  tls?: RawUpstreamTls;
   healthcheck?: { passive?: { consecutive_failures?: number; base_ejection?: string; max_ejection?: string; max_ejected_percent?: number } };
 }
+export interface RawUpstreamTls { ca?: string; servername?: string; client_cert?: string; client_key?: string; verify?: boolean; expect_san?: string }
 export interface RawRoute {
   name?: string;
   paths: string[];
@@ -23,7 +25,7 @@ export interface RawService {
   name: string;
   upstream?: string;
   url?: string;
-  timeouts?: { connect?: string; read?: string };
+  timeouts?: { connect?: string; read?: string; websocket_idle?: string };
   retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean };
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
@@ -31,6 +33,8 @@ export interface RawService {
 export interface RawListener {
   address: string;
   tls?: { certificates: Array<{ cert: string; key: string }>; min_version?: 'TLSv1.2' | 'TLSv1.3'; client_ca?: string; request_client_cert?: boolean };
+  http2?: boolean;
+  redirect_https?: boolean | number;
 }
 
 export interface RawConfig {

@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import { runVoidPhase, type Chain } from '../pipeline/chain.js';
-import { upstreamErrorCode } from '../upstream/errors.js';
+import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
@@ -112,6 +112,12 @@ async function* limitedBody(ctx: RequestContext, limit: number): AsyncGenerator<
     ctx.bytesIn = total;
     yield chunk;
   }
+}
+
+function trailerPairs(raw: Array<string | Buffer>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toString(), raw[i + 1]!.toString()]);
+  return out;
 }
 
 interface ResponseWithExchange extends ServerResponse {
@@ -231,10 +237,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: Array<string | Buffer> | null): void {
     const ctx = this.#ctx;
     if (this.#done) return;
     this.#done = true;
+    // gRPC's grpc-status / grpc-message (HTTP/2 downstream; HTTP/1.1 only on chunked responses).
+    if (trailers != null && trailers.length > 0) ctx.res.addTrailers(trailerPairs(trailers));
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
     const handlers = this.#chain.responseEnd;
     if (handlers !== null) {
@@ -275,7 +283,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return finish(ctx, this.#chain, this.#hooks);
     }
     const code = upstreamErrorCode(err);
-    replyError(ctx, code, code === 'upstream-timeout' ? 'the upstream did not answer in time' : code === 'bad-request' ? 'request body shorter than its Content-Length' : 'the upstream could not be reached or failed', this.#chain, this.#hooks);
+    replyError(ctx, code, upstreamErrorDetail(code, err), this.#chain, this.#hooks);
   }
 
   clientClosed(): void {

@@ -2,9 +2,6 @@
 // swaps snapshots on reload. In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import { buildSnapshot } from '../config/load.js';
@@ -17,6 +14,8 @@ import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
 import { Tracing } from '../observability/tracing.js';
+import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
+import { Listener } from './listeners.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayOptions {
@@ -41,7 +40,7 @@ export class Gateway implements ProxyRuntime {
   readonly #pools = new PoolRegistry();
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
-  readonly #servers: Server[] = [];
+  readonly #listeners: Listener[] = [];
   readonly #retired = new Set<Snapshot>();
   #version = 0;
   #inflight = 0;
@@ -109,18 +108,9 @@ export class Gateway implements ProxyRuntime {
   async listen(): Promise<Array<{ host: string; port: number }>> {
     const bound: Array<{ host: string; port: number }> = [];
     for (const spec of this.#snapshot.listeners.proxy) {
-      const server = this.#createServer(spec);
-      const port = await new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: spec.host, port: spec.port, exclusive: false }, () => {
-          server.off('error', reject);
-          const address = server.address();
-          resolve(typeof address === 'object' && address !== null ? address.port : spec.port);
-        });
-      });
-      // Requests know their listener's real port (port 0 in tests) for X-Forwarded-Port.
-      listenerInfo.get(server)!.portText = String(port);
-      this.#servers.push(server);
+      const listener = this.#createListener(spec);
+      const port = await listener.listen();
+      this.#listeners.push(listener);
       bound.push({ host: spec.host, port });
     }
     return bound;
@@ -144,6 +134,11 @@ export class Gateway implements ProxyRuntime {
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
     this.#applyLimits();
+    // Renewed certificates serve new handshakes at once (listeners are matched by address).
+    for (const l of this.#listeners) {
+      const spec = snapshot.listeners.proxy.find((p) => p.address === l.spec.address);
+      if (spec !== undefined) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
+    }
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
@@ -157,10 +152,7 @@ export class Gateway implements ProxyRuntime {
   /** Stops accepting, lets in-flight requests finish until the deadline, then closes everything. */
   async drain(deadlineMs = this.#snapshot.drainTimeoutMs): Promise<{ unfinished: number }> {
     this.#draining = true;
-    for (const s of this.#servers) {
-      s.close();
-      s.closeIdleConnections();
-    }
+    for (const l of this.#listeners) l.close();
     if (this.#inflight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);
@@ -172,7 +164,8 @@ export class Gateway implements ProxyRuntime {
       });
     }
     const unfinished = this.#inflight;
-    for (const s of this.#servers) s.closeAllConnections();
+    for (const l of this.#listeners) l.closeAll();
+    closeTunnels(this);
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
@@ -188,68 +181,39 @@ export class Gateway implements ProxyRuntime {
     }
   }
 
-  #createServer(spec: ListenerSpec): Server {
-    const limits = this.#snapshot.limits;
-    const http = {
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headerTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.idleTimeoutMs,
-      connectionsCheckingInterval: 1000,
-      noDelay: true,
-      insecureHTTPParser: false,
-      requireHostHeader: true,
-    };
-    const tls = spec.tls;
-    // A client certificate is asked for but not required by the TLS layer: mtls-auth answers
-    // a missing or unverified one with a 401 problem instead of a handshake failure.
-    const server: Server =
-      tls === null
-        ? createServer(http)
-        : (createHttpsServer({
-            ...http,
-            cert: readFileSync(tls.cert),
-            key: readFileSync(tls.key),
-            minVersion: tls.minVersion,
-            ...(tls.clientCa !== null ? { ca: readFileSync(tls.clientCa) } : {}),
-            requestCert: tls.requestCert,
-            rejectUnauthorized: false,
-          }) as unknown as Server);
-    server.maxConnections = limits.maxConnections;
-    server.setTimeout(limits.idleTimeoutMs);
-    server.on(tls === null ? 'connection' : 'secureConnection', (socket: Socket) => {
-      this.#connections++;
-      socket.once('close', () => this.#connections--);
+  #createListener(spec: ListenerSpec): Listener {
+    return new Listener(spec, this.#snapshot.limits, {
+      onRequest: (listener, req, res) => {
+        try {
+          handleRequest(this, listener, req, res);
+        } catch (err) {
+          // A bug in the core must cost one request, never the process.
+          this.#opts.logger.error({ err }, 'uncaught error in request handling');
+          if (res.headersSent) res.destroy();
+          else res.writeHead(500, { 'content-type': 'application/problem+json' }).end(problemBody('internal-error', undefined, randomUUID()));
+        }
+      },
+      onUpgrade: (listener, req, socket, head) => {
+        try {
+          handleUpgrade(this, listener, req, socket, head);
+        } catch (err) {
+          this.#opts.logger.error({ err }, 'uncaught error in upgrade handling');
+          socket.destroy();
+        }
+      },
+      onConnection: (socket) => {
+        this.#connections++;
+        socket.once('close', () => this.#connections--);
+      },
+      onClientError: answerClientError,
     });
-    const listener: { protocol: 'http' | 'https'; portText: string } = { protocol: tls === null ? 'http' : 'https', portText: '' };
-    listenerInfo.set(server, listener);
-    server.on('request', (req, res) => {
-      try {
-        handleRequest(this, listener, req, res);
-      } catch (err) {
-        // A bug in the core must cost one request, never the process.
-        this.#opts.logger.error({ err }, 'uncaught error in request handling');
-        if (res.headersSent) res.destroy();
-        else res.writeHead(500, { 'content-type': 'application/problem+json' }).end(problemBody('internal-error', undefined, randomUUID()));
-      }
-    });
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
-    return server;
   }
 
   #applyLimits(): void {
     const limits = this.#snapshot.limits;
-    for (const s of this.#servers) {
-      s.headersTimeout = limits.headerTimeoutMs;
-      s.requestTimeout = limits.requestTimeoutMs;
-      s.keepAliveTimeout = limits.idleTimeoutMs;
-      s.maxConnections = limits.maxConnections;
-      s.setTimeout(limits.idleTimeoutMs);
-    }
+    for (const l of this.#listeners) l.applyLimits(limits);
   }
 }
-
-const listenerInfo = new WeakMap<Server, { protocol: 'http' | 'https'; portText: string }>();
 
 /** Published after every reload attempt with its ReloadResult (metrics subscribe). */
 export const reloadChannel = channel('northgate:config:reload');
