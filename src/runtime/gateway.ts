@@ -134,11 +134,11 @@ export class Gateway implements ProxyRuntime {
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
     this.#applyLimits();
-    // Renewed certificates serve new handshakes at once (listeners are matched by address).
-    for (const l of this.#listeners) {
-      const spec = snapshot.listeners.proxy.find((p) => p.address === l.spec.address);
-      if (spec !== undefined) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
-    }
+    // Renewed certificates serve new handshakes at once (a listener keeps its place in the list).
+    this.#listeners.forEach((l, i) => {
+      const spec = snapshot.listeners.proxy[i];
+      if (spec !== undefined && spec.address === l.spec.address) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
+    });
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
