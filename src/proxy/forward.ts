@@ -114,9 +114,15 @@ async function* limitedBody(ctx: RequestContext, limit: number): AsyncGenerator<
   }
 }
 
-function trailerPairs(raw: Array<string | Buffer>): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toString(), raw[i + 1]!.toString()]);
+/** An object, the one shape both node:http and the HTTP/2 compat response take for trailers. */
+function trailerPairs(raw: Array<string | Buffer>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString().toLowerCase();
+    const value = raw[i + 1]!.toString();
+    const prev = out[name];
+    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
   return out;
 }
 

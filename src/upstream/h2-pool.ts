@@ -183,7 +183,7 @@ class H2Exchange {
     });
     const headersTimeout = opts.headersTimeout ?? 0;
     if (headersTimeout > 0) this.#headersTimer = setTimeout(() => this.#fail(codedError('upstream response head timeout', 'UND_ERR_HEADERS_TIMEOUT')), headersTimeout);
-    stream.on('response', (h: IncomingHttpHeaders) => this.#onResponse(h, opts.bodyTimeout ?? 0));
+    stream.on('response', (h: IncomingHttpHeaders, flags: number) => this.#onResponse(h, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0, opts.bodyTimeout ?? 0));
     stream.on('data', (chunk: Buffer) => {
       if (this.#done) return;
       if (this.#handler.onData?.(chunk) === false) stream.pause();
@@ -193,15 +193,22 @@ class H2Exchange {
     if (opts.body != null) void this.#send(opts.body);
   }
 
-  #onResponse(h: IncomingHttpHeaders, bodyTimeout: number): void {
+  #onResponse(h: IncomingHttpHeaders, ended: boolean, bodyTimeout: number): void {
     this.#clearTimer();
     if (this.#done) return;
     this.#responded = true;
     const status = Number(h[':status']);
     const raw: Buffer[] = [];
+    // A trailers-only answer (gRPC status in the one HEADERS frame) is passed on as head +
+    // trailers: the proxy writes a head first, and grpc status must arrive as trailers then.
+    const trailersOnly = ended && h['grpc-status'] !== undefined;
     for (const name in h) {
       if (name.charCodeAt(0) === 58 /* : */) continue;
       const v = h[name];
+      if (trailersOnly && name.startsWith('grpc-') && name !== 'grpc-encoding' && name !== 'grpc-accept-encoding') {
+        (this.#trailers ??= []).push(name, String(v));
+        continue;
+      }
       if (Array.isArray(v)) for (const x of v) raw.push(Buffer.from(name), Buffer.from(x));
       else if (v !== undefined) raw.push(Buffer.from(name), Buffer.from(String(v)));
     }
