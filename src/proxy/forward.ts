@@ -3,7 +3,8 @@
 // stream the response back with backpressure in both directions.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { GatewayError } from '../errors.js';
+import { ERRORS, GatewayError } from '../errors.js';
+import { endGrpcStream } from './grpc.js';
 import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
@@ -282,13 +283,14 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
     if (err instanceof GatewayError) return replyError(ctx, err.code, err.detail, this.#chain, this.#hooks);
+    const code = upstreamErrorCode(err);
     if (ctx.res.headersSent || ctx.res.destroyed) {
-      // Mid-response: the only honest signal left is to cut the client connection.
-      ctx.errorCode = upstreamErrorCode(err);
-      ctx.res.destroy();
+      // Mid-response: the only honest signal left is to cut the client connection
+      // (a gRPC client over HTTP/2 gets a grpc-status trailer instead).
+      ctx.errorCode = code;
+      if (!endGrpcStream(ctx, ERRORS[code].status, upstreamErrorDetail(code, err))) ctx.res.destroy();
       return finish(ctx, this.#chain, this.#hooks);
     }
-    const code = upstreamErrorCode(err);
     replyError(ctx, code, upstreamErrorDetail(code, err), this.#chain, this.#hooks);
   }
 

@@ -80,3 +80,15 @@ export function writeGrpcLocalReply(ctx: RequestContext, headers: HeaderList, de
   ctx.res.writeHead(200, headers.raw);
   ctx.res.end();
 }
+
+/**
+ * The upstream failed after the response head went out: a gRPC client over HTTP/2 still
+ * gets a status (in trailers) rather than a reset stream. False when that is not possible.
+ */
+export function endGrpcStream(ctx: RequestContext, httpStatus: number, detail: string): boolean {
+  const res = ctx.res;
+  if (ctx.req.httpVersionMajor !== 2 || res.writableEnded || !isGrpcRequest(ctx.req)) return false;
+  res.addTrailers({ 'grpc-status': String(grpcStatusFor(httpStatus)), 'grpc-message': encodeGrpcMessage(detail) });
+  res.end();
+  return true;
+}

@@ -2,6 +2,9 @@
 // protoc): the four call kinds over h2c and TLS listeners to grpc:// and grpcs:// targets,
 // status and trailers from the server kept, and the gateway's own answers as gRPC statuses.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer as createH2Server, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { CertDir } from '../helpers/certs.js';
@@ -32,11 +35,31 @@ const echoService = {
 const securedService = { unary: method('/test.Secured/Unary', false, false) };
 const missingService = { unary: method('/test.Missing/Unary', false, false) };
 const downService = { unary: method('/test.Down/Unary', false, false) };
+const resetService = { serverStream: method('/test.Reset/ServerStream', false, true) };
 
 const EchoClient = grpc.makeGenericClientConstructor(echoService, 'Echo');
 const SecuredClient = grpc.makeGenericClientConstructor(securedService, 'Secured');
 const MissingClient = grpc.makeGenericClientConstructor(missingService, 'Missing');
 const DownClient = grpc.makeGenericClientConstructor(downService, 'Down');
+const ResetClient = grpc.makeGenericClientConstructor(resetService, 'Reset');
+
+/** A raw HTTP/2 upstream that sends one gRPC message and then resets the stream. */
+async function startResettingUpstream(): Promise<Http2Server> {
+  const server = createH2Server();
+  server.on('stream', (stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    const msg = ser({ text: 'first' });
+    const frame = Buffer.alloc(5 + msg.length);
+    frame.writeUInt32BE(msg.length, 1);
+    msg.copy(frame, 5);
+    stream.on('error', () => undefined);
+    // destroy() resets the stream at once (close() would first end it cleanly).
+    stream.write(frame, () => stream.destroy(new Error('upstream crashed')));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
 
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -212,5 +235,35 @@ services:
     assert.equal(none.details, 'no route matches this request');
     const down = await statusOf(unary(client(DownClient), 'unary', { text: 'x' }));
     assert.equal(down.code, grpc.status.UNAVAILABLE);
+  });
+});
+
+describe('gRPC: an upstream failing mid-stream', () => {
+  test('the client gets the messages sent so far, then UNAVAILABLE in trailers (not a reset)', async () => {
+    const upstream = await startResettingUpstream();
+    const gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: [{ address: "127.0.0.1:0", http2: true }], status: null }
+services:
+  - name: reset
+    url: "grpc://127.0.0.1:${(upstream.address() as AddressInfo).port}"
+    routes: [{ paths: ["/test.Reset/"] }]
+`);
+    const c = new ResetClient(`127.0.0.1:${gw.port}`, grpc.credentials.createInsecure()) as Any;
+    try {
+      const call = c.serverStream({ text: 'x' });
+      const got: string[] = [];
+      const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      call.on('data', (m: Msg) => got.push(m.text));
+      call.on('error', () => undefined);
+      const s = await status;
+      assert.deepEqual(got, ['first']);
+      assert.equal(s.code, grpc.status.UNAVAILABLE);
+      assert.equal(s.details, 'the upstream could not be reached or failed');
+    } finally {
+      c.close();
+      await gw.close();
+      upstream.close();
+    }
   });
 });
