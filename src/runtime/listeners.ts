@@ -62,6 +62,9 @@ export class Listener {
         const s = createH2Server(h2);
         this.#h2 = s;
         const net = createNetServer({ noDelay: true }, (socket) => sniff(socket, h1, s, limits.headerTimeoutMs));
+        // The HTTP/1.1 server is fed sockets but never listens: its header and request
+        // timeouts start with its connection tracking, which node starts on 'listening'.
+        net.once('listening', () => h1.emit('listening'));
         this.#bound = net;
       } else {
         this.#h2 = null;
@@ -163,6 +166,8 @@ export class Listener {
   /** Stops accepting; idle HTTP/1.1 connections close, HTTP/2 sessions get GOAWAY and finish their streams. */
   close(): void {
     this.#bound.close();
+    // The fed HTTP/1.1 server of an h2c listener: stops its connection-tracking timer.
+    if (this.#h1 !== null && this.#h1 !== this.#bound) this.#h1.close();
     const h1 = this.#h1 as { closeIdleConnections?: () => void } | null;
     h1?.closeIdleConnections?.();
     for (const s of this.#sessions) s.close();
@@ -183,6 +188,7 @@ export class Listener {
 function sniff(socket: Socket, h1: HttpServer, h2: Http2Server, timeoutMs: number): void {
   let seen: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  socket.once('close', () => clearTimeout(timer));
   socket.on('error', onError);
   socket.on('readable', onReadable);
   function onError(): void {

@@ -7,7 +7,7 @@ import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node
 import { request } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { CertDir } from '../helpers/certs.js';
-import { http, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { http, rawExchange, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const certs = new CertDir();
 
@@ -66,6 +66,7 @@ listen:
       tls: { certificates: [{ cert: "${certs.path('server.crt')}", key: "${certs.path('server.key')}" }] }
     - { address: "127.0.0.1:0", http2: true }
   status: null
+limits: { header_timeout: 500ms }
 consumers:
   - username: alice
     credentials: { key-auth: [{ key: "alice-secret-key-1" }] }
@@ -151,6 +152,12 @@ services:
     const h1 = await http(`http://127.0.0.1:${h2cPort}/open/one`);
     assert.equal(h1.status, 200);
     assert.equal((JSON.parse(h1.body) as { url: string }).url, '/open/one');
+  });
+
+  test('the HTTP/1.1 side of an h2c listener keeps the slow-header protection (408)', async () => {
+    const { text, serverClosed } = await rawExchange(h2cPort, 'GET /open HTTP/1.1\r\nHost: a\r\nX-Slow: ', 5000);
+    assert.equal(serverClosed, true);
+    assert.match(text, /^HTTP\/1\.1 408 /);
   });
 
   test('request-head checks apply over HTTP/2: ambiguous host, dot segments, no route', async () => {
