@@ -35,12 +35,14 @@ const echoService = {
 const securedService = { unary: method('/test.Secured/Unary', false, false) };
 const missingService = { unary: method('/test.Missing/Unary', false, false) };
 const downService = { unary: method('/test.Down/Unary', false, false) };
+const limitedService = { unary: method('/test.Limited/Unary', false, false) };
 const resetService = { serverStream: method('/test.Reset/ServerStream', false, true) };
 
 const EchoClient = grpc.makeGenericClientConstructor(echoService, 'Echo');
 const SecuredClient = grpc.makeGenericClientConstructor(securedService, 'Secured');
 const MissingClient = grpc.makeGenericClientConstructor(missingService, 'Missing');
 const DownClient = grpc.makeGenericClientConstructor(downService, 'Down');
+const LimitedClient = grpc.makeGenericClientConstructor(limitedService, 'Limited');
 const ResetClient = grpc.makeGenericClientConstructor(resetService, 'Reset');
 
 /** A raw HTTP/2 upstream that sends one gRPC message and then resets the stream. */
@@ -92,6 +94,7 @@ async function startGrpcServer(creds: grpc.ServerCredentials): Promise<{ server:
   const server = new grpc.Server();
   server.addService(echoService, impl);
   server.addService(securedService, { unary: impl['unary']! });
+  server.addService(limitedService, { unary: impl['unary']! });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
   return { server, port };
 }
@@ -158,6 +161,9 @@ services:
   - name: secured
     upstream: grpc-tls
     routes: [{ paths: ["/test.Secured/"], plugins: { key-auth: {} } }]
+  - name: limited
+    upstream: grpc-plain
+    routes: [{ paths: ["/test.Limited/"], plugins: { rate-limit: { limits: [{ per: 1h, max: 1 }], key: route } } }]
   - name: down
     url: "grpc://127.0.0.1:1"
     timeouts: { connect: 2s }
@@ -223,7 +229,7 @@ services:
     assert.equal(res.text, 'unary:tls:no-apikey:alice');
   });
 
-  test('gateway answers are gRPC statuses: missing key UNAUTHENTICATED, no route UNIMPLEMENTED, upstream down UNAVAILABLE', async () => {
+  test('gateway answers are gRPC statuses: missing key UNAUTHENTICATED, no route UNIMPLEMENTED, upstream down UNAVAILABLE, rate limit RESOURCE_EXHAUSTED', async () => {
     const unauth = await statusOf(unary(client(SecuredClient), 'unary', { text: 'x' }));
     assert.equal(unauth.code, grpc.status.UNAUTHENTICATED);
     assert.equal(unauth.details, 'valid credentials are required');
@@ -235,6 +241,12 @@ services:
     assert.equal(none.details, 'no route matches this request');
     const down = await statusOf(unary(client(DownClient), 'unary', { text: 'x' }));
     assert.equal(down.code, grpc.status.UNAVAILABLE);
+    const limited = client(LimitedClient);
+    assert.equal((await unary(limited, 'unary', { text: 'first' })).res.text, 'unary:first:no-apikey:');
+    const over = await statusOf(unary(limited, 'unary', { text: 'second' }));
+    assert.equal(over.code, grpc.status.RESOURCE_EXHAUSTED);
+    // The plugin's headers stay beside the status (here the rate-limit ones).
+    assert.ok(over.metadata.get('retry-after').length === 1, JSON.stringify(over.metadata.getMap()));
   });
 });
 

@@ -44,9 +44,11 @@ describe('HTTP/2 listeners', () => {
   let gw: InProcessGateway;
   let tlsPort: number;
   let h2cPort: number;
+  let mtlsPort: number;
   before(async () => {
     certs.ca('ca');
     certs.leaf('server', 'localhost', 'ca', 'DNS:localhost,IP:127.0.0.1');
+    certs.leaf('alice', 'alice', 'ca');
     echo = await startUpstream((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -65,6 +67,9 @@ listen:
       http2: true
       tls: { certificates: [{ cert: "${certs.path('server.crt')}", key: "${certs.path('server.key')}" }] }
     - { address: "127.0.0.1:0", http2: true }
+    - address: "127.0.0.1:0"
+      http2: true
+      tls: { certificates: [{ cert: "${certs.path('server.crt')}", key: "${certs.path('server.key')}" }], client_ca: "${certs.path('ca.crt')}" }
   status: null
 limits: { header_timeout: 500ms }
 consumers:
@@ -76,8 +81,9 @@ services:
     routes:
       - { paths: ["/open"] }
       - { paths: ["/keyed"], plugins: { key-auth: {} } }
+      - { paths: ["/mtls"], plugins: { mtls-auth: {} } }
 `);
-    [tlsPort, h2cPort] = gw.ports as [number, number];
+    [tlsPort, h2cPort, mtlsPort] = gw.ports as [number, number, number];
   });
   after(async () => {
     await gw.close();
@@ -119,6 +125,18 @@ services:
       assert.equal(seen.headers['transfer-encoding'], 'chunked');
     } finally {
       session.close();
+    }
+  });
+
+  test('mtls-auth reads the client certificate over h2 as over HTTP/1.1', async () => {
+    const withCert = connect(`https://localhost:${mtlsPort}`, { ca: certs.read('ca.crt'), cert: certs.read('alice.crt'), key: certs.read('alice.key') });
+    const without = connect(`https://localhost:${mtlsPort}`, { ca: certs.read('ca.crt') });
+    try {
+      assert.equal(echoOf(await h2(withCert, { ':path': '/mtls' })).headers['x-consumer-username'], 'alice');
+      assert.equal((await h2(without, { ':path': '/mtls' })).status, 401);
+    } finally {
+      withCert.close();
+      without.close();
     }
   });
 
