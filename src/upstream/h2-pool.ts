@@ -126,11 +126,9 @@ export class H2Pool {
     let session: ClientHttp2Session;
     try {
       session = this.#session();
+      // Referenced while streams are open; idle sessions never keep the process alive.
       session.ref();
       stream = session.request(headers, { endStream: opts.body == null });
-      stream.once('close', () => {
-        if (activeStreams(session) === 0) session.unref();
-      });
     } catch (err) {
       handler.onError?.(err as Error);
       return false;
@@ -172,7 +170,9 @@ class H2Exchange {
     this.#handler = handler;
     counts.set(session, (counts.get(session) ?? 0) + 1);
     stream.once('close', () => {
-      counts.set(session, (counts.get(session) ?? 1) - 1);
+      const left = (counts.get(session) ?? 1) - 1;
+      counts.set(session, left);
+      if (left === 0 && !session.destroyed) session.unref();
       this.#closed();
     });
     handler.onConnect?.(() => {
