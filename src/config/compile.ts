@@ -1,19 +1,20 @@
 // Turns a validated config into an immutable Snapshot: routes indexed, plugin chains
 // built per route, upstreams resolved to pooled targets, durations in milliseconds.
-import type { Dispatcher } from 'undici';
 import { Chain, type ChainEntry } from '../pipeline/chain.js';
 import type { PluginScope } from '../pipeline/plugin.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
 import { Router } from '../router/router.js';
-import { RoundRobin } from '../upstream/balancer.js';
+import { ROUND_ROBIN } from '../upstream/balancer.js';
+import { activeCheckPolicy, balancerSpec, dnsPolicy } from '../upstream/config.js';
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
+import { buildUpstream, type AddressSource } from '../upstream/upstream.js';
 import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
-import { compileUpstreamTls, type UpstreamTls } from '../upstream/tls.js';
+import { compileUpstreamTls } from '../upstream/tls.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
-import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
-import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener } from './types.js';
+import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
+import type { RawConfig, RawService, RawUpstream, RawListener } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 
@@ -39,6 +40,8 @@ export interface CompileOptions {
   readonly pools: PoolRegistry;
   /** Target health that survives reloads; a fresh registry when absent (validate, routes, explain). */
   readonly health?: HealthRegistry;
+  /** The last good DNS addresses of target host names (none: names are dialled as written). */
+  readonly addresses?: AddressSource;
   readonly version: number;
   readonly source: string;
 }
@@ -48,17 +51,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const handlers: Array<{ close?(): void }> = [];
 
   const health = opts.health ?? new HealthRegistry();
-  const makeTargets = (upstreamName: string, targets: RawTarget[], connectTimeoutMs: number, tls: UpstreamTls | null = null): Target[] =>
-    targets.map((t) => {
-      const u = new URL(t.url);
-      // URL has no origin for grpc:// (not a special scheme): scheme://host[:port] by hand.
-      const origin = `${u.protocol}//${u.host}`;
-      const pool = opts.pools.acquire(origin, { connectTimeoutMs, tls });
-      usedPools.add(pool);
-      const port = Number(u.port || (u.protocol === 'https:' || u.protocol === 'grpcs:' ? 443 : 80));
-      // An H2Pool offers undici's dispatch(opts, handler) for the handler shape forward.ts uses.
-      return { url: t.url, origin, hostname: u.hostname, port, weight: t.weight ?? 1, dispatcher: pool as Dispatcher, health: health.get(upstreamName, t.url) };
-    });
+  const upstreamContext = { pools: opts.pools, health, usedPools, addresses: opts.addresses ?? (() => undefined) };
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
   const upstreams = new Map<string, Upstream>();
@@ -90,15 +83,14 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       const u = new URL(s.url);
       basePath = u.pathname.replace(/\/+$/, '');
       const name = `service:${s.name}`;
-      const targets = makeTargets(name, [{ url: `${u.protocol}//${u.host}` }], connectTimeoutMs);
-      upstream = { name, targets, balancer: new RoundRobin(targets), outlier: DEFAULT_OUTLIER };
+      // URL has no origin for grpc:// (not a special scheme): scheme://host[:port] by hand.
+      upstream = buildUpstream({ ...upstreamContext, name, targets: [{ url: `${u.protocol}//${u.host}` }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null, tls: null });
     } else {
       const key = `${s.upstream}|${connectTimeoutMs}`;
       let u = upstreams.get(key);
       if (!u) {
         const raw = rawUpstreams.get(s.upstream!)!;
-        const targets = makeTargets(raw.name, raw.targets, connectTimeoutMs, compileUpstreamTls(raw.tls));
-        u = { name: raw.name, targets, balancer: new RoundRobin(targets), outlier: outlierPolicy(raw) };
+        u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active), tls: compileUpstreamTls(raw.tls) });
         upstreams.set(key, u);
       }
       upstream = u;
@@ -158,6 +150,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     routes: router.ordered,
     services,
     upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
+    dns: dnsPolicy(config.dns),
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
     accessLog: config.access_log?.enabled ?? true,

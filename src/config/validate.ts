@@ -11,6 +11,7 @@ import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
+import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
@@ -128,7 +129,9 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (msg) add(['upstreams', i, 'targets', j, 'url'], msg);
     });
     checkUpstreamProtocols(u, ['upstreams', i], add);
+    checkUpstreamConfig(u, ['upstreams', i], add);
   });
+  checkDnsConfig(c.dns, add);
 
   checkConsumers(c.consumers, add);
   checkPlugins(c.plugins, ['plugins'], registry, add);

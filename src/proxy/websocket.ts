@@ -55,10 +55,11 @@ function rejectWithBody(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingM
 
 function startTunnel(ctx: RequestContext, chain: Chain, hooks: DrainHooks, socket: Socket, head: Buffer, owner: object): void {
   const route = ctx.route!;
-  const target = route.service.upstream.balancer.pick(Date.now(), null);
+  const target = route.service.upstream.balancer.pick(Date.now(), null, ctx);
   if (target === null) return sendLocalReply(ctx, LocalReply.error('upstream-unhealthy', 'every target of the upstream is failing'), chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
+  else if (target.hostHeader !== null) ctx.upstreamHeaders.raw.push('host', target.hostHeader);
   ctx.upstreamPath = joinUpstreamPath(route, ctx.path, ctx.matchLength, ctx.query);
   const go = () => dispatchUpgrade(ctx, chain, hooks, socket, head, owner);
   if (chain.upstreamRequest === null) return go();

@@ -33,6 +33,8 @@ export interface H2DispatchOptions {
 export interface H2PoolOptions {
   readonly connectTimeoutMs: number;
   readonly tls: UpstreamTls | null;
+  /** SNI when the origin is an address resolved from this name (tls.servername wins). */
+  readonly servername?: string | undefined;
 }
 
 /** Header names HTTP/2 forbids (connection-specific), dropped on the way out. */
@@ -76,7 +78,8 @@ export class H2Pool {
 
   #open(): ClientHttp2Session {
     const url = `${this.#secure ? 'https' : 'http'}://${this.#authority}`;
-    const session = connect(url, { ...(this.#secure ? { ...this.#opts.tls?.connect, ALPNProtocols: ['h2'] } : {}) });
+    const sni = this.#opts.servername;
+    const session = connect(url, { ...(this.#secure ? { ...(sni !== undefined ? { servername: sni } : {}), ...this.#opts.tls?.connect, ALPNProtocols: ['h2'] } : {}) });
     this.#sessions.push(session);
     const forget = () => {
       const i = this.#sessions.indexOf(session);

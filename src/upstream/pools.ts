@@ -10,6 +10,8 @@ export interface PoolOptions {
   readonly connectTimeoutMs: number;
   /** The upstream's `tls` block (https:// and grpcs:// targets), null for the defaults. */
   readonly tls?: UpstreamTls | null;
+  /** TLS server name (SNI) when the origin is an address resolved from this name. */
+  readonly servername?: string | undefined;
 }
 
 /** An undici Pool for http(s):// targets, an HTTP/2 session pool for grpc(s):// ones. */
@@ -24,17 +26,17 @@ export class PoolRegistry {
 
   acquire(origin: string, opts: PoolOptions): UpstreamPool {
     const tls = opts.tls ?? null;
-    const key = `${origin}|${opts.connectTimeoutMs}|${tls?.key ?? ''}`;
+    const key = `${origin}|${opts.connectTimeoutMs}|${opts.servername ?? ''}|${tls?.key ?? ''}`;
     let pool = this.#pools.get(key);
     if (!pool && origin.startsWith('grpc')) {
-      pool = new H2Pool(origin, { connectTimeoutMs: opts.connectTimeoutMs, tls });
+      pool = new H2Pool(origin, { connectTimeoutMs: opts.connectTimeoutMs, tls, servername: opts.servername });
       this.#pools.set(key, pool);
     } else if (!pool) {
       pool = new Pool(origin, {
         connections: MAX_CONNECTIONS_PER_TARGET,
         pipelining: 1,
         keepAliveTimeout: KEEP_ALIVE_MS,
-        connect: { timeout: opts.connectTimeoutMs, ...(tls !== null && origin.startsWith('https:') ? tls.connect : {}) },
+        connect: { timeout: opts.connectTimeoutMs, ...(opts.servername !== undefined ? { servername: opts.servername } : {}), ...(tls !== null && origin.startsWith('https:') ? tls.connect : {}) },
         // The per-request read timeout is passed with each dispatch; these are the ceilings.
         headersTimeout: 0,
         bodyTimeout: 0,
