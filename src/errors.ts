@@ -26,6 +26,7 @@ export const ERRORS = {
   'internal-error': { status: 500, title: 'Internal Gateway Error' },
   'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
   'upstream-invalid-response': { status: 502, title: 'Invalid Upstream Response' },
+  'upstream-tls-error': { status: 502, title: 'Upstream TLS Failed' },
   'shutting-down': { status: 503, title: 'Gateway Shutting Down' },
   'upstream-unhealthy': { status: 503, title: 'Upstream Unhealthy' },
   'auth-unavailable': { status: 503, title: 'Authentication Unavailable' },

@@ -1,6 +1,5 @@
 // Turns a validated config into an immutable Snapshot: routes indexed, plugin chains
 // built per route, upstreams resolved to pooled targets, durations in milliseconds.
-import type { Pool } from 'undici';
 import { Chain, type ChainEntry } from '../pipeline/chain.js';
 import type { PluginScope } from '../pipeline/plugin.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
@@ -10,9 +9,10 @@ import { ROUND_ROBIN } from '../upstream/balancer.js';
 import { activeCheckPolicy, balancerSpec, dnsPolicy } from '../upstream/config.js';
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
 import { buildUpstream, type AddressSource } from '../upstream/upstream.js';
-import type { PoolRegistry } from '../upstream/pools.js';
+import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import { GuardRegistry } from '../upstream/guard.js';
 import { serviceGuard } from '../upstream/resilience-config.js';
+import { compileUpstreamTls } from '../upstream/tls.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
@@ -35,6 +35,7 @@ export const DEFAULTS = {
   readTimeout: '30s',
   drainTimeout: '30s',
   replayBuffer: 65_536,
+  websocketIdleTimeout: '5m',
 } as const;
 
 const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback)!;
@@ -52,8 +53,8 @@ export interface CompileOptions {
   readonly source: string;
 }
 
-export function compileConfig(config: RawConfig, opts: CompileOptions): { snapshot: Snapshot; pools: Set<Pool> } {
-  const usedPools = new Set<Pool>();
+export function compileConfig(config: RawConfig, opts: CompileOptions): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
+  const usedPools = new Set<UpstreamPool>();
   const handlers: Array<{ close?(): void }> = [];
 
   const health = opts.health ?? new HealthRegistry();
@@ -94,7 +95,8 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       const key = `${name}|${connectTimeoutMs}`;
       let up = serviceUpstreams.get(key);
       if (!up) {
-        up = buildUpstream({ ...upstreamContext, name, targets: [{ url: u.origin }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null });
+        // URL has no origin for grpc:// (not a special scheme): scheme://host[:port] by hand.
+        up = buildUpstream({ ...upstreamContext, name, targets: [{ url: `${u.protocol}//${u.host}` }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null, tls: null });
         serviceUpstreams.set(key, up);
       }
       return up;
@@ -103,7 +105,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     let u = upstreams.get(key);
     if (!u) {
       const raw = rawUpstreams.get(s.upstream!)!;
-      u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active) });
+      u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active), tls: compileUpstreamTls(raw.tls) });
       upstreams.set(key, u);
     }
     return u;
@@ -116,6 +118,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       basePath: s.url !== undefined ? new URL(s.url).pathname.replace(/\/+$/, '') : '',
       connectTimeoutMs,
       readTimeoutMs: ms(s.timeouts?.read, DEFAULTS.readTimeout),
+      websocketIdleMs: ms(s.timeouts?.websocket_idle, DEFAULTS.websocketIdleTimeout),
       retries: retryPolicy(s),
       totalTimeoutMs: s.timeouts?.total !== undefined ? parseDuration(s.timeouts.total)! : 0,
       guard: serviceGuard(s, guards),
@@ -232,11 +235,11 @@ function listenerSpec(address: string, raw?: RawListener): ListenerSpec {
   const a = parseAddress(address);
   if (typeof a === 'string') throw new Error(`invalid address ${address}: ${a}`);
   const t = raw?.tls;
-  // One certificate per listener for now (SNI selection arrives with the protocols issue).
+  // File paths only: the listener reads them and builds its SNI table (at start and on reload).
   const tls = t
-    ? { cert: t.certificates[0]!.cert, key: t.certificates[0]!.key, minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
+    ? { certificates: t.certificates.map((c) => ({ cert: c.cert, key: c.key })), minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
     : null;
-  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), tls };
+  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false) };
 }
 
 function proxyListeners(c: RawConfig): ListenerSpec[] {

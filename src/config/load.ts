@@ -1,8 +1,7 @@
 // File -> validated config -> snapshot: the one path used by start, validate, reload,
 // routes and explain, so they can never disagree.
-import type { Pool } from 'undici';
 import type { PluginRegistry } from '../pipeline/registry.js';
-import type { PoolRegistry } from '../upstream/pools.js';
+import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import type { HealthRegistry } from '../upstream/health.js';
 import type { GuardRegistry } from '../upstream/guard.js';
 import type { AddressSource } from '../upstream/upstream.js';
@@ -37,6 +36,6 @@ export function buildSnapshot(
   health?: HealthRegistry,
   addresses?: AddressSource,
   guards?: GuardRegistry,
-): { snapshot: Snapshot; pools: Set<Pool> } {
+): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
   return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}) });
 }

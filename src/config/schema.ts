@@ -11,6 +11,8 @@ const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
 const address = { type: 'string', minLength: 1, 'x-message': 'must be an address such as "0.0.0.0:8000" or "[::1]:8000"' };
 const url = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };
+const targetUrl = { type: 'string', pattern: '^(https?|grpcs?)://', 'x-message': 'must be an http://, https://, grpc:// or grpcs:// URL' };
+const pemFile = { type: 'string', minLength: 1 };
 const headerName = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$';
 
 export function pluginMapSchema(plugins: Iterable<Plugin>): Record<string, unknown> {
@@ -50,8 +52,8 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
     properties: {
       name,
       upstream: { type: 'string' },
-      url,
-      timeouts,
+      url: targetUrl,
+      timeouts: { ...timeouts, properties: { ...timeouts.properties, websocket_idle: duration } },
       retries: {
         type: 'object',
         additionalProperties: false,
@@ -97,7 +99,19 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           type: 'object',
           additionalProperties: false,
           required: ['url'],
-          properties: { url, weight: { type: 'integer', minimum: 1, maximum: 1000 } },
+          properties: { url: targetUrl, weight: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
+      },
+      tls: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ca: pemFile,
+          servername: { type: 'string', minLength: 1 },
+          client_cert: pemFile,
+          client_key: pemFile,
+          verify: { type: 'boolean' },
+          expect_san: { type: 'string', minLength: 1 },
         },
       },
       healthcheck: {
@@ -177,6 +191,8 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
                     request_client_cert: { type: 'boolean' },
                   },
                 },
+                http2: { type: 'boolean' },
+                redirect_https: { type: ['boolean', 'integer'], minimum: 1, maximum: 65535, 'x-message': 'must be true, false or the HTTPS port to redirect to' },
               },
             },
             'x-message': 'must be an address or a list of listeners',

@@ -67,6 +67,8 @@ export interface Service {
   readonly basePath: string;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
+  /** A WebSocket tunnel with no frame either way for this long is closed. */
+  readonly websocketIdleMs: number;
   readonly retries: RetryPolicy;
   /** Deadline across all attempts and backoffs, from the first attempt (0: none). A route may override it. */
   readonly totalTimeoutMs: number;
@@ -114,7 +116,19 @@ export interface ListenerSpec {
   readonly port: number;
   readonly address: string;
   /** PEM file paths for a TLS listener, null for plain HTTP. */
-  readonly tls: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3'; readonly clientCa: string | null; readonly requestCert: boolean } | null;
+  readonly tls: ListenerTls | null;
+  /** HTTP/2: ALPN h2 beside HTTP/1.1 on TLS, h2c with prior knowledge beside HTTP/1.1 on plain HTTP. */
+  readonly http2: boolean;
+  /** A plain listener that answers every request with a 308 to https:// — false, or the port (443 is left out of the URL). */
+  readonly redirectHttps: false | number;
+}
+
+export interface ListenerTls {
+  /** The first is the default; the others are chosen by SNI from their SAN/CN names. */
+  readonly certificates: ReadonlyArray<{ readonly cert: string; readonly key: string }>;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly clientCa: string | null;
+  readonly requestCert: boolean;
 }
 
 export interface Snapshot {

@@ -8,6 +8,7 @@ export interface RawUpstream {
   name: string;
   balancer?: RawBalancerName | RawBalancer;
   targets: RawTarget[];
+  tls?: RawUpstreamTls;
   healthcheck?: { passive?: { consecutive_failures?: number; base_ejection?: string; max_ejection?: string; max_ejected_percent?: number }; active?: RawActiveCheck };
 }
 export type RawBalancerName = 'round-robin' | 'least-connections' | 'random-two-choices' | 'consistent-hash';
@@ -22,6 +23,7 @@ export interface RawActiveCheck {
   unhealthy?: { failures?: number; timeouts?: number; statuses?: number[] };
 }
 export interface RawDns { servers?: string[]; timeout?: string; attempts?: number; min_ttl?: string; max_ttl?: string; hosts_ttl?: string; error_retry?: string }
+export interface RawUpstreamTls { ca?: string; servername?: string; client_cert?: string; client_key?: string; verify?: boolean; expect_san?: string }
 export interface RawRoute {
   name?: string;
   paths: string[];
@@ -34,7 +36,7 @@ export interface RawRoute {
   timeouts?: RawTimeouts;
   plugins?: Record<string, unknown>;
 }
-export interface RawTimeouts { connect?: string; read?: string; total?: string }
+export interface RawTimeouts { connect?: string; read?: string; total?: string; /** services only */ websocket_idle?: string }
 export interface RawService {
   name: string;
   upstream?: string;
@@ -51,6 +53,8 @@ export interface RawService {
 export interface RawListener {
   address: string;
   tls?: { certificates: Array<{ cert: string; key: string }>; min_version?: 'TLSv1.2' | 'TLSv1.3'; client_ca?: string; request_client_cert?: boolean };
+  http2?: boolean;
+  redirect_https?: boolean | number;
 }
 
 export interface RawConfig {

@@ -1,13 +1,14 @@
 // Schema validation (ajv) plus the checks a schema cannot express: references between
 // entities, unique names, path and host syntax, addresses. Every problem has a path.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { existsSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { parseAddress } from './address.js';
 import { didYouMean, type ConfigProblem } from './problems.js';
 import { buildConfigSchema } from './schema.js';
-import type { RawConfig, RawRoute } from './types.js';
+import type { RawConfig, RawRoute, RawUpstream } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
 import { checkPlans } from '../plans/plans.js';
@@ -102,6 +103,15 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       ]);
       if (l.tls.client_ca !== undefined) files.push([['listen', 'proxy', i, 'tls', 'client_ca'], l.tls.client_ca]);
       for (const [path, file] of files) if (!existsSync(file)) add(path, `file not found: ${file}`);
+      if (files.every(([, file]) => existsSync(file))) {
+        l.tls.certificates.forEach((c, j) => {
+          const msg = checkKeyPair(c.cert, c.key);
+          if (msg) add(['listen', 'proxy', i, 'tls', 'certificates', j], msg);
+        });
+      }
+    });
+    proxy.forEach((l, i) => {
+      if (typeof l !== 'string' && l.redirect_https !== undefined && l.redirect_https !== false && l.tls !== undefined) add(['listen', 'proxy', i, 'redirect_https'], 'only a plain HTTP listener can redirect to HTTPS');
     });
   }
   if (typeof c.listen?.status === 'string') {
@@ -124,6 +134,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       const msg = checkTargetUrl(t.url);
       if (msg) add(['upstreams', i, 'targets', j, 'url'], msg);
     });
+    checkUpstreamProtocols(u, ['upstreams', i], add);
     checkUpstreamConfig(u, ['upstreams', i], add);
   });
   checkDnsConfig(c.dns, add);
@@ -205,7 +216,7 @@ function checkTargetUrl(text: string): string | undefined {
   } catch {
     return `"${text}" is not a valid URL`;
   }
-  if (u.pathname !== '/' || u.search || u.hash) return 'a target is an origin (scheme://host:port); put a base path on the service URL instead';
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) return 'a target is an origin (scheme://host:port); put a base path on the service URL instead';
   if (u.username || u.password) return 'must not contain credentials';
   return undefined;
 }
@@ -219,6 +230,37 @@ function checkServiceUrl(text: string): string | undefined {
   }
   if (u.search || u.hash) return 'must not have a query or fragment';
   if (u.username || u.password) return 'must not contain credentials';
+  return undefined;
+}
+
+/** Every target of an upstream speaks the same protocol; `tls` needs TLS targets and readable files. */
+function checkUpstreamProtocols(u: RawUpstream, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void): void {
+  const kinds = new Set(u.targets.map((t) => (/^grpcs?:/i.test(t.url) ? 'grpc' : 'http')));
+  if (kinds.size > 1) add([...at, 'targets'], 'mixes grpc:// and http:// targets; put them in separate upstreams');
+  const tls = u.tls;
+  if (tls === undefined) return;
+  if (!u.targets.some((t) => /^(https|grpcs):/i.test(t.url))) add([...at, 'tls'], 'applies to https:// and grpcs:// targets only; this upstream has none');
+  for (const k of ['ca', 'client_cert', 'client_key'] as const) {
+    const file = tls[k];
+    if (file !== undefined && !existsSync(file)) add([...at, 'tls', k], `file not found: ${file}`);
+  }
+  if ((tls.client_cert === undefined) !== (tls.client_key === undefined)) add([...at, 'tls'], 'client_cert and client_key go together');
+  else if (tls.client_cert !== undefined && existsSync(tls.client_cert) && existsSync(tls.client_key!)) {
+    const msg = checkKeyPair(tls.client_cert, tls.client_key!);
+    if (msg) add([...at, 'tls', 'client_cert'], msg);
+  }
+  if (tls.expect_san !== undefined && tls.verify === false) add([...at, 'tls', 'expect_san'], 'needs verify: true (an unverified certificate proves no identity)');
+}
+
+/** A PEM certificate and its private key, readable and matching. */
+function checkKeyPair(certFile: string, keyFile: string): string | undefined {
+  try {
+    const cert = new X509Certificate(readFileSync(certFile));
+    const key = createPrivateKey(readFileSync(keyFile));
+    if (!cert.checkPrivateKey(key)) return `the key in ${keyFile} does not belong to the certificate in ${certFile}`;
+  } catch (err) {
+    return `cannot read the certificate or key (${(err as Error).message})`;
+  }
   return undefined;
 }
 

@@ -10,6 +10,7 @@ import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel } from '../proxy/reply.js';
 import { reloadChannel } from '../runtime/gateway.js';
 import { rateLimitedChannel } from '../plugins/rate-limit/plugin.js';
+import { openWebSockets } from '../proxy/websocket.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
 const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
@@ -75,6 +76,14 @@ export class GatewayMetrics {
       registers: r,
       collect() {
         this.set(gauges.openConnections());
+      },
+    });
+    new Gauge({
+      name: 'northgate_websocket_connections',
+      help: 'WebSocket tunnels currently open (long-lived connections, not counted as requests in flight).',
+      registers: r,
+      collect() {
+        this.set(openWebSockets());
       },
     });
     new Gauge({

@@ -3,9 +3,10 @@
 // stream the response back with backpressure in both directions.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { GatewayError } from '../errors.js';
+import { ERRORS, GatewayError } from '../errors.js';
+import { endGrpcStream } from './grpc.js';
 import { runVoidPhase, type Chain } from '../pipeline/chain.js';
-import { upstreamErrorCode } from '../upstream/errors.js';
+import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
@@ -140,6 +141,18 @@ function attempt(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dis
   );
 }
 
+/** An object, the one shape both node:http and the HTTP/2 compat response take for trailers. */
+function trailerPairs(raw: Array<string | Buffer>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString().toLowerCase();
+    const value = raw[i + 1]!.toString();
+    const prev = out[name];
+    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
+}
+
 interface ResponseWithExchange extends ServerResponse {
   [kExchange]?: UpstreamExchange;
 }
@@ -269,10 +282,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: Array<string | Buffer> | null): void {
     const ctx = this.#ctx;
     if (this.#done) return;
     this.#end();
+    // gRPC's grpc-status / grpc-message (HTTP/2 downstream; HTTP/1.1 only on chunked responses).
+    if (trailers != null && trailers.length > 0) ctx.res.addTrailers(trailerPairs(trailers));
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
     const handlers = this.#chain.responseEnd;
     if (handlers !== null) {
@@ -307,14 +322,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
     if (err instanceof GatewayError) return replyError(ctx, err.code, err.detail, this.#chain, this.#hooks);
+    const code = upstreamErrorCode(err);
     if (ctx.res.headersSent || ctx.res.destroyed) {
-      // Mid-response: the only honest signal left is to cut the client connection.
-      ctx.errorCode = upstreamErrorCode(err);
-      ctx.res.destroy();
+      // Mid-response: the only honest signal left is to cut the client connection
+      // (a gRPC client over HTTP/2 gets a grpc-status trailer instead).
+      ctx.errorCode = code;
+      if (!endGrpcStream(ctx, ERRORS[code].status, upstreamErrorDetail(code, err))) ctx.res.destroy();
       return finish(ctx, this.#chain, this.#hooks);
     }
-    const code = upstreamErrorCode(err);
-    replyError(ctx, code, code === 'upstream-timeout' ? 'the upstream did not answer in time' : code === 'bad-request' ? 'request body shorter than its Content-Length' : 'the upstream could not be reached or failed', this.#chain, this.#hooks);
+    replyError(ctx, code, upstreamErrorDetail(code, err), this.#chain, this.#hooks);
   }
 
   clientClosed(): void {

@@ -15,7 +15,10 @@ export interface ProxyRuntime extends DrainHooks {
   onStart(ctx: RequestContext): void;
 }
 
-export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
+/** What runs after the request phase: forwarding, or the WebSocket tunnel for an upgrade. */
+export type Terminal = (ctx: RequestContext, chain: Chain, hooks: DrainHooks) => void;
+
+export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, terminal: Terminal = forward): void {
   const snapshot = rt.snapshot;
   const ctx = new RequestContext(req, res, snapshot, listener, performance.now());
   rt.onStart(ctx);
@@ -42,20 +45,20 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
     if (result instanceof LocalReply) return sendLocalReply(ctx, result, chain, rt);
     if (result !== undefined) {
       result.then(
-        (r) => afterRequestPhase(ctx, r, chain, rt),
+        (r) => afterRequestPhase(ctx, r, chain, rt, terminal),
         (err: unknown) => replyBug(ctx, err, chain, rt),
       );
       return;
     }
   }
-  forward(ctx, chain, rt);
+  terminal(ctx, chain, rt);
 }
 
-function afterRequestPhase(ctx: RequestContext, r: RequestPhaseResult, chain: Chain, rt: ProxyRuntime): void {
+function afterRequestPhase(ctx: RequestContext, r: RequestPhaseResult, chain: Chain, rt: ProxyRuntime, terminal: Terminal): void {
   if (ctx.res.destroyed) return replyError(ctx, 'bad-request', 'client closed the connection', chain, rt);
   if (r instanceof LocalReply) return sendLocalReply(ctx, r, chain, rt);
   try {
-    forward(ctx, chain, rt);
+    terminal(ctx, chain, rt);
   } catch (err) {
     replyBug(ctx, err, chain, rt);
   }

@@ -5,6 +5,7 @@ import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { LocalReply } from '../pipeline/local-reply.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
+import { isGrpcRequest, writeGrpcLocalReply } from './grpc.js';
 
 /** Published once the request head is read and checked (traces start their server span). */
 export const requestStartChannel = channel('northgate:request:start');
@@ -31,6 +32,8 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
     return;
   }
   if (reply.problem) ctx.errorCode = reply.problem.code;
+  // A gRPC client cannot read a problem page: it gets the same answer as a grpc-status.
+  const grpc = isGrpcRequest(ctx.req);
   const body = reply.renderBody(ctx.id);
   const headers = new HeaderList([]);
   if (reply.problem) headers.raw.push('content-type', 'application/problem+json');
@@ -39,6 +42,10 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
   ctx.responseStatus = reply.status;
   ctx.responseHeaders = headers;
   const write = () => {
+    if (grpc) {
+      writeGrpcLocalReply(ctx, headers, reply.problem?.detail ?? reply.problem?.title ?? (typeof body === 'string' ? body : ''));
+      return finish(ctx, chain, hooks);
+    }
     // An unread request body makes the connection unusable for the next request.
     if (hooks.draining || (ctx.req.complete === false && (ctx.requestBodyLength > 0 || ctx.requestChunked))) res.shouldKeepAlive = false;
     const length = body === undefined ? 0 : Buffer.byteLength(body);

@@ -14,6 +14,7 @@ const XF_KEEP_IF_TRUSTED = 5;
 const REQUEST_ID = 6;
 const CONTENT_LENGTH = 7;
 const TRANSFER_ENCODING = 8;
+const AUTHORITY = 9;
 
 const SPECIAL = new Map<string, number>([
   ['host', HOST],
@@ -40,6 +41,13 @@ const SPECIAL = new Map<string, number>([
   ['x-consumer-groups', DROP],
   ['x-credential-id', DROP],
   ['x-anonymous-consumer', DROP],
+  // HTTP/2 pseudo-headers (node:http2's compat request lists them in rawHeaders): never
+  // forwarded as headers; :authority is the Host.
+  [':authority', AUTHORITY],
+  [':method', DROP],
+  [':path', DROP],
+  [':scheme', DROP],
+  [':protocol', DROP],
 ]);
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=@/-]{1,200}$/;
@@ -65,6 +73,7 @@ export function readRequestHead(ctx: RequestContext): string | null {
   let xfProto: string | undefined;
   let xfHost: string | undefined;
   let xfPort: string | undefined;
+  let authority: string | undefined;
 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -105,8 +114,18 @@ export function readRequestHead(ctx: RequestContext): string | null {
       case TRANSFER_ENCODING:
         ctx.requestChunked = true;
         break;
+      case AUTHORITY:
+        authority = value;
+        break;
     }
   }
+  if (authority !== undefined) {
+    // RFC 9113 8.3.1: a Host beside :authority must name the same host.
+    if (hostHeader !== undefined && hostHeader.toLowerCase() !== authority.toLowerCase()) return ':authority and Host header name different hosts';
+    hostHeader = authority;
+  }
+  // HTTP/2 has no Transfer-Encoding: a body of unknown length streams like a chunked one.
+  if (ctx.requestBodyLength < 0 && req.httpVersionMajor === 2 && !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders) ctx.requestChunked = true;
   ctx.id = requestId ?? randomUUID();
 
   // Absolute-form targets (RFC 9112 3.2.2) carry the authority; it must agree with Host.

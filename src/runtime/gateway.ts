@@ -2,9 +2,6 @@
 // swaps snapshots on reload. In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Pool } from 'undici';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
@@ -23,6 +20,8 @@ import { DnsResolver } from '../upstream/dns.js';
 import type { Upstream } from '../config/snapshot.js';
 import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
+import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
+import { Listener } from './listeners.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayOptions {
@@ -49,7 +48,7 @@ export class Gateway implements ProxyRuntime {
   readonly #health = new HealthRegistry();
   /** Circuit breakers and concurrency limiters survive reloads when their config is unchanged. */
   readonly #guards = new GuardRegistry();
-  readonly #servers: Server[] = [];
+  readonly #listeners: Listener[] = [];
   readonly #retired = new Set<Snapshot>();
   #version = 0;
   #inflight = 0;
@@ -59,7 +58,7 @@ export class Gateway implements ProxyRuntime {
   #tracing: Tracing | null = null;
   #meter: Meter | null = null;
   /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
-  readonly #listeners = new WeakSet<object>();
+  readonly #listenerInfos = new WeakSet<object>();
   /** Background work per upstream that follows the live snapshot: DNS re-resolution and active health checks. */
   readonly #dns: DnsResolver;
   readonly #checks: ActiveHealthChecks;
@@ -133,7 +132,7 @@ export class Gateway implements ProxyRuntime {
     this.#pools.retain(pools);
     this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
-    if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listeners.has(ctx.listener));
+    if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
     return snapshot;
   }
 
@@ -143,18 +142,9 @@ export class Gateway implements ProxyRuntime {
     await this.#dns.settled();
     const bound: Array<{ host: string; port: number }> = [];
     for (const spec of this.#snapshot.listeners.proxy) {
-      const server = this.#createServer(spec);
-      const port = await new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: spec.host, port: spec.port, exclusive: false }, () => {
-          server.off('error', reject);
-          const address = server.address();
-          resolve(typeof address === 'object' && address !== null ? address.port : spec.port);
-        });
-      });
-      // Requests know their listener's real port (port 0 in tests) for X-Forwarded-Port.
-      listenerInfo.get(server)!.portText = String(port);
-      this.#servers.push(server);
+      const listener = this.#createListener(spec);
+      const port = await listener.listen();
+      this.#listeners.push(listener);
       bound.push({ host: spec.host, port });
     }
     return bound;
@@ -180,6 +170,11 @@ export class Gateway implements ProxyRuntime {
     this.#guards.retain([...snapshot.services.values()].flatMap((s) => (s.guard === null ? [] : [s.guard])));
     this.#followSnapshot();
     this.#applyLimits();
+    // Renewed certificates serve new handshakes at once (a listener keeps its place in the list).
+    this.#listeners.forEach((l, i) => {
+      const spec = snapshot.listeners.proxy[i];
+      if (spec !== undefined && spec.address === l.spec.address) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
+    });
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
@@ -194,10 +189,7 @@ export class Gateway implements ProxyRuntime {
   /** Stops accepting, lets in-flight requests finish until the deadline, then closes everything. */
   async drain(deadlineMs = this.#snapshot.drainTimeoutMs): Promise<{ unfinished: number }> {
     this.#draining = true;
-    for (const s of this.#servers) {
-      s.close();
-      s.closeIdleConnections();
-    }
+    for (const l of this.#listeners) l.close();
     if (this.#inflight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);
@@ -211,7 +203,8 @@ export class Gateway implements ProxyRuntime {
     const unfinished = this.#inflight;
     this.#checks.stopAll();
     this.#dns.stop();
-    for (const s of this.#servers) s.closeAllConnections();
+    for (const l of this.#listeners) l.closeAll();
+    closeTunnels(this);
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
@@ -251,69 +244,45 @@ export class Gateway implements ProxyRuntime {
     }
   }
 
-  #createServer(spec: ListenerSpec): Server {
-    const limits = this.#snapshot.limits;
-    const http = {
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headerTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.idleTimeoutMs,
-      connectionsCheckingInterval: 1000,
-      noDelay: true,
-      insecureHTTPParser: false,
-      requireHostHeader: true,
-    };
-    const tls = spec.tls;
-    // A client certificate is asked for but not required by the TLS layer: mtls-auth answers
-    // a missing or unverified one with a 401 problem instead of a handshake failure.
-    const server: Server =
-      tls === null
-        ? createServer(http)
-        : (createHttpsServer({
-            ...http,
-            cert: readFileSync(tls.cert),
-            key: readFileSync(tls.key),
-            minVersion: tls.minVersion,
-            ...(tls.clientCa !== null ? { ca: readFileSync(tls.clientCa) } : {}),
-            requestCert: tls.requestCert,
-            rejectUnauthorized: false,
-          }) as unknown as Server);
-    server.maxConnections = limits.maxConnections;
-    server.setTimeout(limits.idleTimeoutMs);
-    server.on(tls === null ? 'connection' : 'secureConnection', (socket: Socket) => {
-      this.#connections++;
-      socket.once('close', () => this.#connections--);
+  #createListener(spec: ListenerSpec): Listener {
+    const listener = this.#newListener(spec);
+    this.#listenerInfos.add(listener.info);
+    return listener;
+  }
+
+  #newListener(spec: ListenerSpec): Listener {
+    return new Listener(spec, this.#snapshot.limits, {
+      onRequest: (listener, req, res) => {
+        try {
+          handleRequest(this, listener, req, res);
+        } catch (err) {
+          // A bug in the core must cost one request, never the process.
+          this.#opts.logger.error({ err }, 'uncaught error in request handling');
+          if (res.headersSent) res.destroy();
+          else res.writeHead(500, { 'content-type': 'application/problem+json' }).end(problemBody('internal-error', undefined, randomUUID()));
+        }
+      },
+      onUpgrade: (listener, req, socket, head) => {
+        try {
+          handleUpgrade(this, listener, req, socket, head);
+        } catch (err) {
+          this.#opts.logger.error({ err }, 'uncaught error in upgrade handling');
+          socket.destroy();
+        }
+      },
+      onConnection: (socket) => {
+        this.#connections++;
+        socket.once('close', () => this.#connections--);
+      },
+      onClientError: answerClientError,
     });
-    const listener: { protocol: 'http' | 'https'; portText: string } = { protocol: tls === null ? 'http' : 'https', portText: '' };
-    listenerInfo.set(server, listener);
-    this.#listeners.add(listener);
-    server.on('request', (req, res) => {
-      try {
-        handleRequest(this, listener, req, res);
-      } catch (err) {
-        // A bug in the core must cost one request, never the process.
-        this.#opts.logger.error({ err }, 'uncaught error in request handling');
-        if (res.headersSent) res.destroy();
-        else res.writeHead(500, { 'content-type': 'application/problem+json' }).end(problemBody('internal-error', undefined, randomUUID()));
-      }
-    });
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
-    return server;
   }
 
   #applyLimits(): void {
     const limits = this.#snapshot.limits;
-    for (const s of this.#servers) {
-      s.headersTimeout = limits.headerTimeoutMs;
-      s.requestTimeout = limits.requestTimeoutMs;
-      s.keepAliveTimeout = limits.idleTimeoutMs;
-      s.maxConnections = limits.maxConnections;
-      s.setTimeout(limits.idleTimeoutMs);
-    }
+    for (const l of this.#listeners) l.applyLimits(limits);
   }
 }
-
-const listenerInfo = new WeakMap<Server, { protocol: 'http' | 'https'; portText: string }>();
 
 /** Published after every reload attempt with its ReloadResult (metrics subscribe). */
 export const reloadChannel = channel('northgate:config:reload');

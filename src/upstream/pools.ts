@@ -3,29 +3,40 @@
 // keep-alive connections survive the reload), pools no config uses any more are closed
 // gracefully (in-flight requests on them finish first).
 import { Pool } from 'undici';
+import { H2Pool } from './h2-pool.js';
+import type { UpstreamTls } from './tls.js';
 
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
+  /** The upstream's `tls` block (https:// and grpcs:// targets), null for the defaults. */
+  readonly tls?: UpstreamTls | null;
   /** TLS server name (SNI) when the origin is an address resolved from this name. */
   readonly servername?: string | undefined;
 }
+
+/** An undici Pool for http(s):// targets, an HTTP/2 session pool for grpc(s):// ones. */
+export type UpstreamPool = Pool | H2Pool;
 
 const KEEP_ALIVE_MS = 4_000;
 /** Connections per target, so a slow upstream cannot make the gateway open sockets without bound. */
 const MAX_CONNECTIONS_PER_TARGET = 1024;
 
 export class PoolRegistry {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, UpstreamPool>();
 
-  acquire(origin: string, opts: PoolOptions): Pool {
-    const key = `${origin}|${opts.connectTimeoutMs}|${opts.servername ?? ''}`;
+  acquire(origin: string, opts: PoolOptions): UpstreamPool {
+    const tls = opts.tls ?? null;
+    const key = `${origin}|${opts.connectTimeoutMs}|${opts.servername ?? ''}|${tls?.key ?? ''}`;
     let pool = this.#pools.get(key);
-    if (!pool) {
+    if (!pool && origin.startsWith('grpc')) {
+      pool = new H2Pool(origin, { connectTimeoutMs: opts.connectTimeoutMs, tls, servername: opts.servername });
+      this.#pools.set(key, pool);
+    } else if (!pool) {
       pool = new Pool(origin, {
         connections: MAX_CONNECTIONS_PER_TARGET,
         pipelining: 1,
         keepAliveTimeout: KEEP_ALIVE_MS,
-        connect: opts.servername === undefined ? { timeout: opts.connectTimeoutMs } : { timeout: opts.connectTimeoutMs, servername: opts.servername },
+        connect: { timeout: opts.connectTimeoutMs, ...(opts.servername !== undefined ? { servername: opts.servername } : {}), ...(tls !== null && origin.startsWith('https:') ? tls.connect : {}) },
         // The per-request read timeout is passed with each dispatch; these are the ceilings.
         headersTimeout: 0,
         bodyTimeout: 0,
@@ -37,7 +48,7 @@ export class PoolRegistry {
   }
 
   /** Closes every pool not in `inUse` (the set of pools the live snapshot holds). */
-  retain(inUse: ReadonlySet<Pool>): void {
+  retain(inUse: ReadonlySet<UpstreamPool>): void {
     for (const [key, pool] of this.#pools) {
       if (!inUse.has(pool)) {
         this.#pools.delete(key);

@@ -3,12 +3,13 @@
 // name). DNS re-resolution calls `dns.apply` to rebuild the set and the balancer between
 // reloads; a target's health and load survive both (kept in the HealthRegistry by URL).
 import { isIP } from 'node:net';
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Target, Upstream } from '../config/snapshot.js';
 import type { ActiveCheckPolicy } from './active-health.js';
 import { createBalancer, rttDecayOf, type BalancerSpec } from './balancer.js';
 import type { HealthRegistry, OutlierPolicy } from './health.js';
-import type { PoolRegistry } from './pools.js';
+import type { PoolRegistry, UpstreamPool } from './pools.js';
+import type { UpstreamTls } from './tls.js';
 
 export interface UpstreamDns {
   /** The host names among the targets. */
@@ -30,8 +31,10 @@ export interface UpstreamOptions {
   readonly pools: PoolRegistry;
   readonly health: HealthRegistry;
   /** Pools this config uses (the gateway closes the others). */
-  readonly usedPools: Set<Pool>;
+  readonly usedPools: Set<UpstreamPool>;
   readonly addresses: AddressSource;
+  /** The upstream's `tls` block for https:// and grpcs:// targets (null: defaults). */
+  readonly tls: UpstreamTls | null;
 }
 
 interface Declared {
@@ -49,24 +52,27 @@ export function buildUpstream(o: UpstreamOptions): Upstream {
   });
   const rttDecayMs = rttDecayOf(o.balancer);
   const target = (origin: string, hostname: string, port: number, weight: number, hostHeader: string | null, servername: string | undefined): Target => {
-    const pool = o.pools.acquire(origin, { connectTimeoutMs: o.connectTimeoutMs, servername });
+    const pool = o.pools.acquire(origin, { connectTimeoutMs: o.connectTimeoutMs, servername, tls: o.tls });
     o.usedPools.add(pool);
-    return { url: origin, origin, hostname, port, weight, dispatcher: pool, health: o.health.get(o.name, origin), rttDecayMs, hostHeader };
+    // An H2Pool (grpc targets) offers undici's dispatch(opts, handler), all forward.ts uses.
+    return { url: origin, origin, hostname, port, weight, dispatcher: pool as Dispatcher, health: o.health.get(o.name, origin), rttDecayMs, hostHeader };
   };
   const build = (addresses: AddressSource): Target[] => {
     const out: Target[] = [];
     for (const d of declared) {
       const u = d.url;
-      const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+      const secure = u.protocol === 'https:' || u.protocol === 'grpcs:';
+      const port = Number(u.port || (secure ? 443 : 80));
       const resolved = d.name === null ? undefined : addresses(d.name);
       if (resolved === undefined || resolved.length === 0) {
         // An IP address, or a name not resolved yet: undici connects to it as written.
-        out.push(target(u.origin, u.hostname, port, d.weight, null, undefined));
+        // (URL has no origin for grpc://, not a special scheme: scheme://host[:port] by hand.)
+        out.push(target(`${u.protocol}//${u.host}`, u.hostname, port, d.weight, null, undefined));
         continue;
       }
       for (const a of resolved) {
         const host = isIP(a) === 6 ? `[${a}]` : a;
-        out.push(target(`${u.protocol}//${host}:${port}`, host, port, d.weight, u.host, u.protocol === 'https:' ? d.name! : undefined));
+        out.push(target(`${u.protocol}//${host}:${port}`, host, port, d.weight, u.host, secure ? d.name! : undefined));
       }
     }
     return out;

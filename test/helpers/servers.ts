@@ -69,6 +69,8 @@ export interface InProcessGateway {
   gateway: Gateway;
   reload(text: string): ReloadResult;
   port: number;
+  /** Every proxy listener's bound port, in config order. */
+  ports: number[];
   url: string;
   close(): Promise<void>;
 }
@@ -81,11 +83,12 @@ export async function startGateway(yaml: string, plugins: Plugin[] = []): Promis
   const load = () => loadConfigText('test.yaml', text, registry);
   const gateway = new Gateway({ registry, logger, loadConfig: load, source: 'test.yaml' });
   gateway.load();
-  const [bound] = await gateway.listen();
-  const port = bound!.port;
+  const all = await gateway.listen();
+  const port = all[0]!.port;
   return {
     gateway,
     port,
+    ports: all.map((b) => b.port),
     url: `http://127.0.0.1:${port}`,
     reload: (next: string) => {
       text = next;

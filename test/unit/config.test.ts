@@ -419,7 +419,7 @@ describe('a full config compiles into a snapshot', () => {
     const { snapshot } = buildSnapshot(load(FULL), registry, pools, 1, 'gw.yaml');
     const limits = { maxHeaderBytes: 32768, maxBodyBytes: 10 * 1024 * 1024, headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, requestTimeoutMs: 60_000, maxConnections: 16_384 };
     assert.deepEqual(snapshot.limits, limits);
-    const proxy = [{ host: '127.0.0.1', port: 8000, address: '127.0.0.1:8000', tls: null }, { host: '::1', port: 8001, address: '[::1]:8001', tls: null }];
+    const proxy = [{ host: '127.0.0.1', port: 8000, address: '127.0.0.1:8000', tls: null, http2: false, redirectHttps: false }, { host: '::1', port: 8001, address: '[::1]:8001', tls: null, http2: false, redirectHttps: false }];
     assert.deepEqual(snapshot.listeners, { proxy, status: null });
     assert.deepEqual([snapshot.drainTimeoutMs, snapshot.accessLog], [5000, false]);
     assert.equal(snapshot.trustedProxies?.check('10.1.2.3', 'ipv4'), true);
