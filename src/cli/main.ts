@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
+import { cacheCommand } from './cache.js';
 import { explainCommand } from './explain.js';
 import { initCommand } from './init.js';
 import { routesCommand } from './routes.js';
@@ -16,6 +17,7 @@ Commands:
   routes     print the compiled route table in match order
   explain    show which route a request matches, and why earlier candidates did not
   init       write a commented starter northgate.yaml
+  cache      cache purge --tag T | --path P: purge the gateway's response caches
 
 Run "northgate <command> --help" for a command's flags.
 `;
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void> | numb
   routes: routesCommand,
   explain: explainCommand,
   init: initCommand,
+  cache: cacheCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -42,7 +42,8 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
   // Set before the response phases so that they see the length (compression's min_size).
   // A reply may carry its own (a cached HEAD/304 answer without body); the body's rules otherwise.
   const length = body === undefined ? 0 : Buffer.byteLength(body);
-  if (!Array.isArray(given) || !headers.has('content-length')) headers.set('content-length', String(length));
+  // A 304 has no body, and a Content-Length would have to be the 200's (RFC 9110 8.6).
+  if (reply.status !== 304 && (!Array.isArray(given) || !headers.has('content-length'))) headers.set('content-length', String(length));
   ctx.responseStatus = reply.status;
   ctx.responseHeaders = headers;
   const write = () => {
