@@ -10,6 +10,7 @@ export interface ErrorSpec {
 export const ERRORS = {
   'bad-request': { status: 400, title: 'Bad Request' },
   'route-not-found': { status: 404, title: 'No Route Matched' },
+  'api-version-not-found': { status: 404, title: 'API Version Not Found' },
   'unauthorized': { status: 401, title: 'Unauthorized' },
   'forbidden': { status: 403, title: 'Forbidden' },
   'request-timeout': { status: 408, title: 'Request Timeout' },

@@ -16,9 +16,11 @@ import { flushLogger, type Logger } from './logger.js';
 import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
 import { announce, type StartOptions } from './single.js';
 import { startStatusServer } from './status-server.js';
+import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
+import type { PurgeRequest } from '../plugins/cache/store.js';
 
-type ToWorker = { type: 'reload'; id: number } | { type: 'shutdown' };
-type FromWorker = { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult };
+type ToWorker = { type: 'reload'; id: number } | { type: 'shutdown' } | { type: 'cache-purge'; id: number; req: PurgeRequest };
+type FromWorker = { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 
@@ -54,6 +56,28 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   let crashes = 0;
   let reloadId = 0;
   const pendingReloads = new Map<number, { results: ReloadResult[]; expect: number; trigger: string }>();
+  // POST /cache/purge: each worker purges its memory caches and answers with a count.
+  const purges = new Map<number, (n: number) => void>();
+  let purgeId = 0;
+  const purgeWorkers = async (req: PurgeRequest): Promise<number> => {
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const counts = await Promise.all(
+      live.map((w) => {
+        const id = ++purgeId;
+        return new Promise<number>((resolve) => {
+          const timer = setTimeout(() => done(0), 5000);
+          const done = (n: number) => {
+            clearTimeout(timer);
+            purges.delete(id);
+            resolve(n);
+          };
+          purges.set(id, done);
+          w.send({ type: 'cache-purge', id, req } satisfies ToWorker);
+        });
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  };
 
   const fork = (): Worker => {
     const w = cluster.fork({ [SPEC_ENV]: spec });
@@ -66,6 +90,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
           announced = true;
           announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers);
         }
+      } else if (msg.type === 'cache-purged') {
+        purges.get(msg.id)?.(msg.purged);
       } else if (msg.type === 'reloaded') {
         const p = pendingReloads.get(msg.id);
         if (!p) return;
@@ -105,6 +131,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
       s.port,
       () => ({ ready: !stopping && ready.size === workers, detail: { workers_ready: ready.size, workers } }),
       async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      purgeWorkers,
     );
     statusAddress = { host: s.host, port };
   }
@@ -149,6 +176,8 @@ export async function runWorker(logger: Logger): Promise<void> {
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'reload') {
       process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker);
+    } else if (msg.type === 'cache-purge') {
+      process.send!({ type: 'cache-purged', id: msg.id, purged: purgeMemoryStores(msg.req) } satisfies FromWorker);
     } else if (msg.type === 'shutdown') {
       void gateway.drain().then(() => {
         flushLogger(logger);
