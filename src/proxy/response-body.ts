@@ -1,6 +1,6 @@
 // The response body through plugin-installed streams (ctx.pipeResponseThrough): compression,
 // JSON edits. Only used when a plugin installed one, so the plain path never allocates this.
-import { Transform, pipeline, type Duplex, type Writable } from 'node:stream';
+import { pipeline, type Duplex, type Writable } from 'node:stream';
 import type { RequestContext } from './context.js';
 import { reportBug } from './reply.js';
 
@@ -10,13 +10,7 @@ import { reportBug } from './reply.js';
  * client connection is cut: a truncated body is the only honest signal left).
  */
 export function pipeResponseBody(ctx: RequestContext, transforms: readonly Duplex[], done: () => void): Writable {
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      ctx.bytesOut += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  pipeline([...transforms, counter, ctx.res], (err) => {
+  pipeline([...transforms, ctx.res], (err) => {
     if (err) {
       if (!ctx.res.destroyed) {
         reportBug(ctx, err);
@@ -24,6 +18,10 @@ export function pipeResponseBody(ctx: RequestContext, transforms: readonly Duple
       } else if (ctx.errorCode === null) ctx.errorCode = 'client-closed';
     }
     done();
+  });
+  // A second 'data' listener beside pipe()'s: counts what reaches the client, no extra stream.
+  transforms[transforms.length - 1]!.on('data', (chunk: Buffer) => {
+    ctx.bytesOut += chunk.length;
   });
   return transforms[0]!;
 }

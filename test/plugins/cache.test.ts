@@ -13,7 +13,7 @@ import type { CacheEntry } from '../../src/plugins/cache/store.js';
 import type { RequestContext } from '../../src/proxy/context.js';
 import { startStatusServer } from '../../src/runtime/status-server.js';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, runCli, startGateway, startUpstream, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { http, runCli, startCli, startGateway, startUpstream, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 import { REDIS_URL, redisSkipReason } from '../helpers/services.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'k.yaml');
@@ -428,5 +428,36 @@ services:
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /purged 1 entr/);
     assert.equal((await http(b.url + '/redis/fresh')).headers['x-cache'], 'MISS');
+  });
+});
+
+describe('cache purge across workers', () => {
+  test('northgate cache purge reaches the memory caches of every worker (through the master)', async () => {
+    const u = cacheUpstream();
+    const up = await u.start();
+    const file = writeConfig(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+services:
+  - name: s
+    url: "${up.url}"
+    routes:
+      - paths: ["/"]
+        plugins: { cache: {} }
+`);
+    const gw = await startCli(['--config', file, '--workers', '2']);
+    try {
+      // Each worker stores the entry on its first request (a MISS); count how many did.
+      let misses = 0;
+      for (let i = 0; i < 20; i++) if ((await http(gw.url + '/w/fresh')).headers['x-cache'] === 'MISS') misses++;
+      assert.ok(misses >= 1 && misses <= 2, `misses ${misses}`);
+      const cli = await runCli(['cache', 'purge', '--config', file, '--status', `http://127.0.0.1:${gw.statusPort}`, '--tag', 'tag-a']);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, new RegExp(`gateway memory caches: purged ${misses}\\n`), 'every worker that held the entry purged it');
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
   });
 });
