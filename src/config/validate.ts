@@ -10,6 +10,7 @@ import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
+import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
@@ -117,7 +118,9 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       const msg = checkTargetUrl(t.url);
       if (msg) add(['upstreams', i, 'targets', j, 'url'], msg);
     });
+    checkUpstreamConfig(u, ['upstreams', i], add);
   });
+  checkDnsConfig(c.dns, add);
 
   checkConsumers(c.consumers, add);
   checkPlugins(c.plugins, ['plugins'], registry, add);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Pool } from 'undici';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import { buildSnapshot } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
@@ -16,6 +17,9 @@ import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
+import { ActiveHealthChecks } from '../upstream/active-health.js';
+import { DnsResolver } from '../upstream/dns.js';
+import type { Upstream } from '../config/snapshot.js';
 import { Tracing } from '../observability/tracing.js';
 import type { Logger } from './logger.js';
 
@@ -49,9 +53,14 @@ export class Gateway implements ProxyRuntime {
   #drained: (() => void) | null = null;
   #connections = 0;
   #tracing: Tracing | null = null;
+  /** Background work per upstream that follows the live snapshot: DNS re-resolution and active health checks. */
+  readonly #dns: DnsResolver;
+  readonly #checks: ActiveHealthChecks;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
+    this.#dns = new DnsResolver(opts.logger, () => this.#retainLive());
+    this.#checks = new ActiveHealthChecks(opts.logger);
   }
 
   get snapshot(): Snapshot {
@@ -72,14 +81,16 @@ export class Gateway implements ProxyRuntime {
 
   /** Every target of the live config, with whether it may receive traffic. */
   targets(): Array<{ upstream: string; target: string; healthy: boolean }> {
-    const seen = new Set<unknown>();
+    const seen = new Set<string>();
     const out: Array<{ upstream: string; target: string; healthy: boolean }> = [];
-    for (const service of this.#snapshot.services.values()) {
-      const u = service.upstream;
-      if (seen.has(u)) continue;
-      seen.add(u);
-      // No health checking yet (the resilience issue adds it): every target is eligible.
-      for (const t of u.targets) out.push({ upstream: u.name, target: t.url, healthy: true });
+    const now = Date.now();
+    for (const u of this.#liveUpstreams()) {
+      for (const t of u.targets) {
+        const key = `${u.name}|${t.url}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ upstream: u.name, target: t.url, healthy: t.health.available(now) });
+      }
     }
     return out;
   }
@@ -98,15 +109,18 @@ export class Gateway implements ProxyRuntime {
 
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
+    this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
     return snapshot;
   }
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
   async listen(): Promise<Array<{ host: string; port: number }>> {
+    // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
+    await this.#dns.settled();
     const bound: Array<{ host: string; port: number }> = [];
     for (const spec of this.#snapshot.listeners.proxy) {
       const server = this.#createServer(spec);
@@ -138,11 +152,12 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#followSnapshot();
     this.#applyLimits();
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
@@ -172,11 +187,33 @@ export class Gateway implements ProxyRuntime {
       });
     }
     const unfinished = this.#inflight;
+    this.#checks.stopAll();
+    this.#dns.stop();
     for (const s of this.#servers) s.closeAllConnections();
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
     return { unfinished };
+  }
+
+  /** The distinct upstreams of the live snapshot (services defined by `url:` included). */
+  #liveUpstreams(): Upstream[] {
+    return [...new Set([...this.#snapshot.services.values()].map((s) => s.upstream))];
+  }
+
+  /** DNS and active checks follow the live snapshot: new upstreams start, gone ones stop, unchanged ones keep running. */
+  #followSnapshot(): void {
+    const upstreams = this.#liveUpstreams();
+    this.#dns.configure(this.#snapshot.dns);
+    this.#dns.track(upstreams);
+    this.#checks.sync(upstreams);
+  }
+
+  /** DNS changed some targets: close the pools and forget the state of addresses no longer used. */
+  #retainLive(): void {
+    const targets = this.#liveUpstreams().flatMap((u) => u.targets);
+    this.#pools.retain(new Set(targets.map((t) => t.dispatcher as Pool)));
+    this.#health.retain(new Set(targets.map((t) => t.health)));
   }
 
   #dispose(s: Snapshot): void {
