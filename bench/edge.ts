@@ -1,7 +1,11 @@
 // `npm run bench -- --scenario edge`: what the edge plugins cost. One northgate process,
 // routes to the same upstream: no plugins, cors (simple GET with an allowed Origin),
-// ip-restriction (allow 127.0.0.0/8), request-size-limit. Every request carries the same
-// Origin header so that only the plugin differs. Measured in interleaved rounds.
+// ip-restriction (allow 127.0.0.0/8), request-size-limit, transform (JSON response edit),
+// compression (gzip), versioning (deprecated version by path prefix), cache (hits; and
+// misses: every request says no-cache, so it is proxied and stored again). Every request
+// carries the same Origin header so that only the plugin differs (the compression case also
+// sends Accept-Encoding: gzip, the cache-miss case Cache-Control: no-cache). Measured in
+// interleaved rounds.
 import type { Loader, LoadResult } from './load.js';
 import { fmtInt, median } from './table.js';
 import { northgateMissing, startNorthgate, type Ctx, type Upstream } from './targets.js';
@@ -31,6 +35,14 @@ services:
           cors: { origins: ["https://www.example.net", "https://*.example.com"], credentials: true, exposed_headers: [x-request-id] }
       - { name: ip, paths: ["=/ip"], plugins: { ip-restriction: { allow: ["127.0.0.0/8"] } } }
       - { name: size, paths: ["=/size"], plugins: { request-size-limit: { max_bytes: 65536 } } }
+      - { name: tjson, paths: ["=/tjson"], plugins: { transform: { response: { json: { remove: [payload], set: { "gateway": "northgate" } } } } } }
+      - { name: gzip, paths: ["=/gzip"], plugins: { compression: { min_size: 0 } } }
+      - name: ver
+        paths: ["/ver"]
+        strip_path: true
+        plugins: { versioning: { versions: [{ name: v1, deprecated: { date: "2026-01-01", sunset: "2027-01-01", link: "https://example.com/v2" } }, { name: v2 }], default: v2 } }
+      - { name: cache, paths: ["=/cache"], plugins: { cache: { default_ttl: 60s } } }
+      - { name: cache-miss, paths: ["=/cache-miss"], plugins: { cache: { default_ttl: 60s } } }
 `;
 }
 
@@ -42,17 +54,22 @@ export async function runEdge(ctx: Ctx, loader: Loader, up: Upstream, o: EdgeOpt
   const base = `http://127.0.0.1:${ng.port}`;
   const headers = { origin: ORIGIN };
   const cases = [
-    { name: 'no plugins', url: `${base}/plain`, runs: [] as LoadResult[] },
-    { name: 'cors (GET with Origin)', url: `${base}/cors`, runs: [] as LoadResult[] },
-    { name: 'ip-restriction (allow)', url: `${base}/ip`, runs: [] as LoadResult[] },
-    { name: 'request-size-limit', url: `${base}/size`, runs: [] as LoadResult[] },
+    { name: 'no plugins', url: `${base}/plain`, runs: [] as LoadResult[], headers },
+    { name: 'cors (GET with Origin)', url: `${base}/cors`, runs: [] as LoadResult[], headers },
+    { name: 'ip-restriction (allow)', url: `${base}/ip`, runs: [] as LoadResult[], headers },
+    { name: 'request-size-limit', url: `${base}/size`, runs: [] as LoadResult[], headers },
+    { name: 'transform (JSON response)', url: `${base}/tjson`, runs: [] as LoadResult[], headers },
+    { name: 'compression (gzip)', url: `${base}/gzip`, runs: [] as LoadResult[], headers: { ...headers, 'accept-encoding': 'gzip' } },
+    { name: 'versioning (v1, deprecated)', url: `${base}/ver/v1`, runs: [] as LoadResult[], headers },
+    { name: 'cache MISS (no-cache)', url: `${base}/cache-miss`, runs: [] as LoadResult[], headers: { ...headers, 'cache-control': 'no-cache' } },
+    { name: 'cache HIT', url: `${base}/cache`, runs: [] as LoadResult[], headers },
   ];
   try {
     o.say('\nedge scenario: one northgate, a route without plugins vs the same route with each edge plugin');
     for (let round = 1; round <= o.rounds; round++) {
       for (const c of cases) {
-        if (o.warmupS > 0) await loader.run({ url: c.url, connections: o.connections, durationS: o.warmupS, headers });
-        const r = await loader.run({ url: c.url, connections: o.connections, durationS: o.durationS, headers });
+        if (o.warmupS > 0) await loader.run({ url: c.url, connections: o.connections, durationS: o.warmupS, headers: c.headers });
+        const r = await loader.run({ url: c.url, connections: o.connections, durationS: o.durationS, headers: c.headers });
         c.runs.push(r);
         o.say(`  round ${round}/${o.rounds} ${c.name.padEnd(24)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.non2xx}/${r.socketErrors}`}`);
       }
@@ -70,6 +87,9 @@ export async function runEdge(ctx: Ctx, loader: Loader, up: Upstream, o: EdgeOpt
     const errors = `${c.runs.reduce((a, r) => a + r.non2xx, 0)} / ${c.runs.reduce((a, r) => a + r.socketErrors, 0)}`;
     out.push(`| ${c.name} | ${fmtInt(rpsOf(c))} | ${ratio.toFixed(3)} | ${cost} | ${median(good.map((r) => r.p50ms)).toFixed(2)} | ${median(good.map((r) => r.p99ms)).toFixed(2)} | ${errors} |`);
   }
+  const hit = rpsOf(cases.find((c) => c.name === 'cache HIT')!);
+  const miss = rpsOf(cases.find((c) => c.name.startsWith('cache MISS'))!);
+  out.push('', `Cache HIT throughput: ${(hit / miss).toFixed(2)}× the cache MISS path, ${(hit / plain).toFixed(2)}× the plain proxied route (target ≥ 3×).`);
   out.push(
     '',
     `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up; every request sends \`Origin: ${ORIGIN}\` (allowed by the cors route's wildcard). Differences of a few percent are within run-to-run noise at 1 round.`,

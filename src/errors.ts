@@ -12,6 +12,7 @@ export const ERRORS = {
   'invalid-entity': { status: 400, title: 'Invalid Entity' },
   'invalid-config': { status: 400, title: 'Invalid Configuration' },
   'route-not-found': { status: 404, title: 'No Route Matched' },
+  'api-version-not-found': { status: 404, title: 'API Version Not Found' },
   'unauthorized': { status: 401, title: 'Unauthorized' },
   'forbidden': { status: 403, title: 'Forbidden' },
   'entity-not-found': { status: 404, title: 'Entity Not Found' },

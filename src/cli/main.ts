@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { configCommand } from './config.js';
+import { cacheCommand } from './cache.js';
 import { explainCommand } from './explain.js';
 import { initCommand } from './init.js';
 import { routesCommand } from './routes.js';
@@ -20,6 +21,7 @@ Commands:
   init       write a commented starter northgate.yaml
   usage      print metered usage per consumer, service and route (hour or day)
   config     dump, diff or apply the config store's entities (GitOps)
+  cache      cache purge --tag T | --path P: purge the gateway's response caches
 
 Run "northgate <command> --help" for a command's flags.
 `;
@@ -32,6 +34,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void> | numb
   init: initCommand,
   usage: usageCommand,
   config: configCommand,
+  cache: cacheCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -19,6 +19,8 @@ export class Chain {
   readonly responseChunk: readonly PluginHandler[] | null;
   readonly responseEnd: readonly PluginHandler[] | null;
   readonly log: readonly PluginHandler[] | null;
+  /** Some body-phase hook may change the body's length: the core drops Content-Length. */
+  readonly rewritesBody: boolean;
 
   constructor(entries: ChainEntry[]) {
     // Higher priority first; ties broken by name so the order never depends on map order.
@@ -32,6 +34,7 @@ export class Chain {
     this.responseChunk = pick(reverse, 'responseChunk');
     this.responseEnd = pick(reverse, 'responseEnd');
     this.log = pick(reverse, 'log');
+    this.rewritesBody = forward.some((h) => (h.responseChunk !== undefined || h.responseEnd !== undefined) && h.observesBodyOnly !== true);
   }
 
   static readonly EMPTY = new Chain([]);

@@ -6,12 +6,13 @@ import { ERRORS, problemBody, PROBLEM_TYPE_PREFIX, type ErrorCode } from '../err
  */
 export class LocalReply {
   readonly status: number;
-  readonly headers: Record<string, string>;
+  /** A name → value record, or a flat [name, value, ...] list (repeated names, e.g. a cached response's headers). */
+  readonly headers: Record<string, string> | readonly string[];
   readonly body: string | Buffer | undefined;
   /** Set for problems so that the core fills in the request id at render time. */
   readonly problem: { code: string; title: string; detail: string | undefined } | undefined;
 
-  constructor(status: number, body?: string | Buffer, headers: Record<string, string> = {}, problem?: LocalReply['problem']) {
+  constructor(status: number, body?: string | Buffer, headers: Record<string, string> | readonly string[] = {}, problem?: LocalReply['problem']) {
     this.status = status;
     this.body = body;
     this.headers = headers;

@@ -27,6 +27,11 @@ export interface PluginHandler {
   responseChunk?(ctx: RequestContext, chunk: Buffer): Buffer;
   /** After the last upstream chunk: a last piece of body to send, if the plugin holds one. */
   responseEnd?(ctx: RequestContext): Buffer | undefined;
+  /**
+   * Set when `responseChunk`/`responseEnd` only observe the body (return each chunk as is,
+   * no tail): the core then keeps the upstream's Content-Length (e.g. a cache capturing it).
+   */
+  readonly observesBodyOnly?: boolean;
   /** After the response is finished (or failed). Never affects the client. */
   log?(ctx: RequestContext): void;
   /** The snapshot this handler belongs to was replaced and has drained. */

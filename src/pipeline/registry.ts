@@ -13,6 +13,9 @@ import { ipRestrictionPlugin } from '../plugins/ip-restriction/plugin.js';
 import { requestTerminationPlugin } from '../plugins/request-termination/plugin.js';
 import { requestSizeLimitPlugin } from '../plugins/request-size-limit/plugin.js';
 import { transformPlugin } from '../plugins/transform/plugin.js';
+import { compressionPlugin } from '../plugins/compression/plugin.js';
+import { cachePlugin } from '../plugins/cache/plugin.js';
+import { versioningPlugin } from '../plugins/versioning/plugin.js';
 
 /** The plugins a config may name. Built-ins are registered the same way a user's would be. */
 export class PluginRegistry {
@@ -37,7 +40,7 @@ export class PluginRegistry {
   }
 }
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin];
 
 export function defaultRegistry(): PluginRegistry {
   return new PluginRegistry(BUILTIN_PLUGINS);

@@ -1,6 +1,7 @@
 // Everything known about one request on its way through the gateway. One object per
 // request, fields set in the constructor so V8 keeps one shape for all of them.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../config/snapshot.js';
 import { HeaderList } from './header-list.js';
 import type { Consumer, Credential } from '../consumers/index.js';
@@ -37,6 +38,8 @@ export class RequestContext {
   forwardedFor: string | undefined = undefined;
   requestBodyLength = -1;
   requestChunked = false;
+  /** A request body a plugin replaced the client's with (read in its request phase); sent with its own Content-Length. */
+  requestBody: Buffer | null = null;
   /** The request body limit for this request: limits.max_body_bytes, which a plugin may lower in its request phase. */
   maxBodyBytes: number;
 
@@ -69,6 +72,8 @@ export class RequestContext {
   responseStatus = 0;
   /** The headers the client will receive; plugins edit them in the responseHeaders phase. */
   responseHeaders: HeaderList = EMPTY_HEADERS;
+  /** Streams the response body flows through on its way to the client (see pipeResponseThrough), null for none. */
+  responseTransforms: Duplex[] | null = null;
   bytesIn = 0;
   bytesOut = 0;
   upstreamStartedAt = 0;
@@ -118,6 +123,16 @@ export class RequestContext {
       if (!trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) return ip;
     }
     return this.peerAddress;
+  }
+
+  /**
+   * From a responseHeaders hook: the response body goes through `stream` (after the
+   * responseChunk hooks and the streams installed before it) with backpressure, and
+   * Content-Length is dropped. Hooks run from the lowest priority up, so the plugin with the
+   * highest priority installs the stream nearest the client.
+   */
+  pipeResponseThrough(stream: Duplex): void {
+    (this.responseTransforms ??= []).push(stream);
   }
 
   /** Per-request state for plugins, keyed by a name or symbol of the plugin's own. */

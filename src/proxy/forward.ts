@@ -9,6 +9,8 @@ import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
+import { pipeResponseBody } from './response-body.js';
+import type { Writable } from 'node:stream';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
 import { LocalReply } from '../pipeline/local-reply.js';
 import { failureOf, planRetry, nextTarget, recordFailure, recordSuccess } from '../upstream/retry.js';
@@ -78,14 +80,25 @@ export function joinUpstreamPath(route: CompiledRoute, path: string, matchLength
 
 function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const limit = ctx.maxBodyBytes;
+  const replaced = ctx.requestBody;
+  if (replaced !== null) {
+    // A plugin read the client's body and gives another one (transform's JSON edits).
+    ctx.requestBodyLength = replaced.length;
+    ctx.requestChunked = false;
+    ctx.upstreamHeaders.set('content-length', String(replaced.length));
+  }
   // A plugin may have lowered the limit below the declared length checked on arrival.
   if (ctx.requestBodyLength > limit) return replyError(ctx, 'body-too-large', `request body exceeds ${limit} bytes`, chain, hooks);
   let body: Dispatcher.DispatchOptions['body'] = null;
-  if ((ctx.requestChunked || ctx.requestBodyLength > 0) && wantsReplay(ctx)) {
+  if (replaced !== null) {
+    body = replaced;
+    ctx.bytesIn = replaced.length;
+    // A body in memory is replayable as it is.
+    ctx.replayBody = replaced;
+  } else if ((ctx.requestChunked || ctx.requestBodyLength > 0) && wantsReplay(ctx)) {
     // Kept whole in memory (up to retries.replay_buffer) so that a retry can resend it.
     return readReplayable(ctx, chain, hooks, send);
-  }
-  if (ctx.requestChunked) {
+  } else if (ctx.requestChunked) {
     // undici streams async iterables (chunked upstream); its types only list Readable.
     body = limitedBody(ctx, limit) as unknown as Dispatcher.DispatchOptions['body'];
   } else if (ctx.requestBodyLength > 0) {
@@ -172,6 +185,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #done = false;
+  /** Where body chunks go when plugins installed response streams (null: straight to the client). */
+  #sink: Writable | null = null;
 
   constructor(ctx: RequestContext, chain: Chain, hooks: DrainHooks) {
     this.#ctx = ctx;
@@ -259,8 +274,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     if (this.#done) return;
     if (this.#hooks.draining) ctx.res.shouldKeepAlive = false;
-    if (this.#chain.responseChunk !== null) ctx.responseHeaders.remove('content-length');
+    const transforms = ctx.responseTransforms;
+    if (this.#chain.rewritesBody || transforms !== null) ctx.responseHeaders.remove('content-length');
     ctx.res.writeHead(ctx.responseStatus, ctx.responseHeaders.raw);
+    if (transforms !== null) this.#sink = pipeResponseBody(ctx, transforms, () => finish(ctx, this.#chain, this.#hooks));
   }
 
   onData(chunk: Buffer): boolean {
@@ -275,6 +292,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         return false;
       }
       if (chunk.length === 0) return true;
+    }
+    const sink = this.#sink;
+    if (sink !== null) {
+      if (sink.write(chunk)) return true;
+      sink.once('drain', () => this.#resume?.());
+      return false;
     }
     ctx.bytesOut += chunk.length;
     if (ctx.res.write(chunk)) return true;
@@ -295,6 +318,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         for (let i = 0; i < handlers.length; i++) {
           const tail = handlers[i]!.responseEnd!(ctx);
           if (tail !== undefined && tail.length > 0) {
+            if (this.#sink !== null) {
+              this.#sink.write(tail);
+              continue;
+            }
             ctx.bytesOut += tail.length;
             ctx.res.write(tail);
           }
@@ -305,6 +332,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         return finish(ctx, this.#chain, this.#hooks);
       }
     }
+    // With response streams, finish() runs once the last one has flushed to the client.
+    if (this.#sink !== null) return void this.#sink.end();
     ctx.res.end();
     finish(ctx, this.#chain, this.#hooks);
   }

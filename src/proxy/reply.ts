@@ -6,6 +6,7 @@ import { LocalReply } from '../pipeline/local-reply.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
 import { isGrpcRequest, writeGrpcLocalReply } from './grpc.js';
+import { pipeResponseBody } from './response-body.js';
 
 /** Published once the request head is read and checked (traces start their server span). */
 export const requestStartChannel = channel('northgate:request:start');
@@ -37,8 +38,15 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
   const body = reply.renderBody(ctx.id);
   const headers = new HeaderList([]);
   if (reply.problem) headers.raw.push('content-type', 'application/problem+json');
-  for (const name in reply.headers) headers.set(name, reply.headers[name]!);
+  const given = reply.headers;
+  if (Array.isArray(given)) for (let i = 0; i < given.length; i += 2) headers.raw.push(given[i]!, given[i + 1]!);
+  else for (const name in given) headers.set(name, (given as Record<string, string>)[name]!);
   headers.set('x-request-id', ctx.id);
+  // Set before the response phases so that they see the length (compression's min_size).
+  // A reply may carry its own (a cached HEAD/304 answer without body); the body's rules otherwise.
+  const length = body === undefined ? 0 : Buffer.byteLength(body);
+  // A 304 has no body, and a Content-Length would have to be the 200's (RFC 9110 8.6).
+  if (reply.status !== 304 && (!Array.isArray(given) || !headers.has('content-length'))) headers.set('content-length', String(length));
   ctx.responseStatus = reply.status;
   ctx.responseHeaders = headers;
   const write = () => {
@@ -48,8 +56,12 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
     }
     // An unread request body makes the connection unusable for the next request.
     if (hooks.draining || (ctx.req.complete === false && (ctx.requestBodyLength > 0 || ctx.requestChunked))) res.shouldKeepAlive = false;
-    const length = body === undefined ? 0 : Buffer.byteLength(body);
-    headers.set('content-length', String(length));
+    if (ctx.responseTransforms !== null) {
+      headers.remove('content-length');
+      res.writeHead(ctx.responseStatus, headers.raw);
+      pipeResponseBody(ctx, ctx.responseTransforms, () => finish(ctx, chain, hooks)).end(body);
+      return;
+    }
     res.writeHead(ctx.responseStatus, headers.raw);
     res.end(body);
     ctx.bytesOut = length;

@@ -16,11 +16,13 @@ import { createGateway, logReload, onShutdownSignal, watchFile } from './process
 import { announce, exitOnStartError, type StartOptions } from './single.js';
 import { ControlPlane } from '../admin/plane.js';
 import { startStatusServer } from './status-server.js';
+import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
+import type { PurgeRequest } from '../plugins/cache/store.js';
 
 // In mode: database the master follows the store and relays each validated document to the
 // workers (`config`); workers never connect to the store.
-type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig };
-type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult };
+type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
+type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 
@@ -54,6 +56,28 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   let reloadId = 0;
   const pendingReloads = new Map<number, { results: ReloadResult[]; expect: number; trigger: string; done: () => void }>();
   let adminUrl: string | null = null;
+  // POST /cache/purge: each worker purges its memory caches and answers with a count.
+  const purges = new Map<number, (n: number) => void>();
+  let purgeId = 0;
+  const purgeWorkers = async (req: PurgeRequest): Promise<number> => {
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const counts = await Promise.all(
+      live.map((w) => {
+        const id = ++purgeId;
+        return new Promise<number>((resolve) => {
+          const timer = setTimeout(() => done(0), 5000);
+          const done = (n: number) => {
+            clearTimeout(timer);
+            purges.delete(id);
+            resolve(n);
+          };
+          purges.set(id, done);
+          w.send({ type: 'cache-purge', id, req } satisfies ToWorker);
+        });
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  };
 
   const fork = (): Worker => {
     const w = cluster.fork({ [SPEC_ENV]: spec });
@@ -72,6 +96,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
           announced = true;
           announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode);
         }
+      } else if (msg.type === 'cache-purged') {
+        purges.get(msg.id)?.(msg.purged);
       } else if (msg.type === 'reloaded') {
         const p = pendingReloads.get(msg.id);
         if (!p) return;
@@ -112,6 +138,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
       s.port,
       () => ({ ready: !stopping && ready.size === workers, detail: { workers_ready: ready.size, workers } }),
       async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      purgeWorkers,
     );
     statusAddress = { host: s.host, port };
   }
@@ -177,6 +204,8 @@ export async function runWorker(logger: Logger): Promise<void> {
     if (msg.type === 'reload') {
       if (msg.config !== undefined) relayed = msg.config;
       process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker);
+    } else if (msg.type === 'cache-purge') {
+      process.send!({ type: 'cache-purged', id: msg.id, purged: purgeMemoryStores(msg.req) } satisfies FromWorker);
     } else if (msg.type === 'shutdown') {
       void gateway.drain().then(() => {
         flushLogger(logger);

@@ -1,6 +1,8 @@
 // The status listener: /healthz (the process lives), /readyz (config loaded, listeners
 // bound, not draining). Bound to loopback by default; later issues add /metrics here.
 import { createServer, type Server } from 'node:http';
+import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
+import { handlePurge, type PurgeFn } from '../plugins/cache/purge-endpoint.js';
 
 export interface Readiness {
   ready: boolean;
@@ -9,9 +11,13 @@ export interface Readiness {
 
 export type MetricsSource = () => Promise<{ contentType: string; body: string }>;
 
-export function startStatusServer(host: string, port: number, readiness: () => Readiness, metrics?: MetricsSource): Promise<{ server: Server; port: number }> {
+/** In one process the memory caches are here; the cluster master passes a relay to its workers. */
+const purgeHere: PurgeFn = async (req) => purgeMemoryStores(req);
+
+export function startStatusServer(host: string, port: number, readiness: () => Readiness, metrics?: MetricsSource, purge: PurgeFn = purgeHere): Promise<{ server: Server; port: number }> {
   const server = createServer({ headersTimeout: 5000, requestTimeout: 10_000, keepAliveTimeout: 5000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/cache/purge') return handlePurge(req, res, purge);
     if (path === '/metrics' && metrics !== undefined) {
       metrics().then(
         ({ contentType, body }) => {
@@ -36,7 +42,7 @@ export function startStatusServer(host: string, port: number, readiness: () => R
       body = { status: r.ready ? 'ready' : 'not ready', ...r.detail };
     } else {
       status = 404;
-      body = { type: 'urn:northgate:problem:route-not-found', title: 'Not Found', status: 404, detail: 'status endpoints: /healthz, /readyz, /metrics' };
+      body = { type: 'urn:northgate:problem:route-not-found', title: 'Not Found', status: 404, detail: 'status endpoints: /healthz, /readyz, /metrics, POST /cache/purge' };
     }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': status === 404 ? 'application/problem+json' : 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });

@@ -27,7 +27,7 @@ describe('transform plugin schema', () => {
   test('query argument names with & or =, values with CR/LF and an empty config are refused', () => {
     assert.ok(problemsOf(withPlugin('{ query: { set: { "a&b": "1" } } }')).some((l) => /transform\.query\.set\["a&b"\]/.test(l)));
     assert.ok(problemsOf(withPlugin('{ query: { add: { a: "1\\r\\nx" } } }')).some((l) => /transform\.query\.add\.a/.test(l)));
-    assert.ok(problemsOf(withPlugin('{}')).some((l) => /plugins\.transform: give "path", "query" or both$/.test(l)));
+    assert.ok(problemsOf(withPlugin('{}')).some((l) => /plugins\.transform: give "path", "query", "request" or "response"$/.test(l)));
   });
 });
 

@@ -4,7 +4,31 @@
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { Plugin, PluginHandler } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
-import { transformSchema, type TransformConfig } from './schema.js';
+import { transformSchema, type JsonEditsConfig, type TransformConfig } from './schema.js';
+import { editJson, isJsonType, JsonResponseEdit, readRequestBody } from './json-body.js';
+import { parseJsonPath, type JsonEdits, type Step } from './json-path.js';
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+/** Compiles json edits; problems are pushed with their config paths. */
+function compileEdits(c: JsonEditsConfig | undefined, at: 'request' | 'response', problems: Problem[]): JsonEdits | null {
+  const j = c?.json;
+  if (j === undefined) return null;
+  const path = (text: string, where: Array<string | number>): Step[] => {
+    const r = parseJsonPath(text);
+    if (typeof r === 'string') {
+      problems.push({ path: [at, 'json', ...where], message: `"${text}": ${r}` });
+      return [];
+    }
+    return r;
+  };
+  const edits: JsonEdits = {
+    remove: (j.remove ?? []).map((p, i) => path(p, ['remove', i])),
+    rename: Object.entries(j.rename ?? {}).map(([from, to]) => [path(from, ['rename', from]), path(to, ['rename', from])] as const),
+    set: Object.entries(j.set ?? {}).map(([p, v]) => [path(p, ['set', p]), v] as const),
+  };
+  return edits.remove.length + edits.rename.length + edits.set.length === 0 ? null : edits;
+}
 
 const PARAM = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /** Literal template text: RFC 3986 path characters and %XX escapes. */
@@ -91,7 +115,9 @@ export const transformPlugin: Plugin<TransformConfig> = {
       const t = parseTemplate(config.path);
       if (typeof t === 'string') problems.push({ path: ['path'], message: t });
     }
-    if (config.path === undefined && config.query === undefined) problems.push({ path: [], message: 'give "path", "query" or both' });
+    compileEdits(config.request, 'request', problems);
+    compileEdits(config.response, 'response', problems);
+    if (config.path === undefined && config.query === undefined && config.request === undefined && config.response === undefined) problems.push({ path: [], message: 'give "path", "query", "request" or "response"' });
     return problems;
   },
   create(config) {
@@ -131,6 +157,48 @@ export const transformPlugin: Plugin<TransformConfig> = {
         ctx.upstreamPath = q === -1 ? current + editQuery('', e) : current.slice(0, q) + editQuery(current.slice(q), e);
       };
     }
+    addJsonEdits(handler, config);
     return handler;
   },
 };
+
+/** JSON body edits: request bodies read in the request phase, responses through a stream. */
+function addJsonEdits(handler: PluginHandler, config: TransformConfig): void {
+  const maxBody = config.max_body ?? DEFAULT_MAX_BODY;
+  const ignored: Problem[] = [];
+  const reqEdits = compileEdits(config.request, 'request', ignored);
+  const resEdits = compileEdits(config.response, 'response', ignored);
+  if (reqEdits !== null) {
+    const pathRequest = handler.request;
+    const edit = (ctx: RequestContext): Promise<undefined> | undefined => {
+      const declared = ctx.requestBodyLength;
+      if (declared <= 0 && !ctx.requestChunked) return undefined;
+      if (declared > maxBody || !isJsonType(ctx.header('content-type')) || ctx.header('content-encoding') !== undefined) return undefined;
+      return readRequestBody(ctx, Math.min(maxBody, ctx.maxBodyBytes)).then((body) => {
+        if (body !== null) ctx.requestBody = editJson(body, reqEdits) ?? body;
+        return undefined;
+      });
+    };
+    handler.request =
+      pathRequest === undefined
+        ? edit
+        : (ctx) => {
+            const r = pathRequest(ctx);
+            return r === undefined ? edit(ctx) : r;
+          };
+  }
+  if (resEdits !== null) {
+    handler.responseHeaders = (ctx) => {
+      const status = ctx.responseStatus;
+      if (ctx.method === 'HEAD' || status === 204 || status === 304 || status < 200) return;
+      const h = ctx.responseHeaders;
+      if (!isJsonType(h.get('content-type')) || h.has('content-encoding')) return;
+      const length = h.get('content-length');
+      if (length !== undefined && Number(length) > maxBody) return;
+      // The edited body is another representation: a strong validator would lie.
+      const etag = h.get('etag');
+      if (etag !== undefined && etag.startsWith('"')) h.set('ETag', 'W/' + etag);
+      ctx.pipeResponseThrough(new JsonResponseEdit(resEdits, maxBody));
+    };
+  }
+}

@@ -1,0 +1,140 @@
+// The in-process store: an LRU bounded by bytes (Map insertion order = recency), with
+// indexes by tag and by path for purges. Shared across reloads by an identical config, so a
+// reload does not empty the cache; registered for the status listener's purge endpoint.
+import type { CacheEntry, CacheStore, PurgeRequest, Stored } from './store.js';
+import { isEntry } from './store.js';
+
+/** Rough fixed cost of one entry's objects beyond its bytes. */
+const OVERHEAD = 200;
+
+function sizeOf(key: string, s: Stored): number {
+  let n = OVERHEAD + key.length * 2;
+  if (isEntry(s)) {
+    n += s.body.length;
+    for (const h of s.headers) n += h.length * 2;
+  } else for (const v of s.vary) n += v.length * 2;
+  return n;
+}
+
+export class MemoryStore implements CacheStore {
+  readonly maxBytes: number;
+  bytes = 0;
+  readonly #items = new Map<string, { stored: Stored; size: number }>();
+  readonly #byTag = new Map<string, Set<string>>();
+  readonly #byPath = new Map<string, Set<string>>();
+  refs = 0;
+  readonly #id: string;
+
+  constructor(id: string, maxBytes: number) {
+    this.#id = id;
+    this.maxBytes = maxBytes;
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  get(key: string): Stored | undefined {
+    const item = this.#items.get(key);
+    if (item === undefined) return undefined;
+    if (item.stored.expiresAt <= Date.now()) {
+      this.#delete(key);
+      return undefined;
+    }
+    // Most recently used last.
+    this.#items.delete(key);
+    this.#items.set(key, item);
+    return item.stored;
+  }
+
+  set(key: string, entry: CacheEntry, primary: string | null): void {
+    if (primary !== null) this.#put(primary, { vary: entry.vary, expiresAt: entry.expiresAt });
+    this.#put(key, entry);
+    for (const t of entry.tags) index(this.#byTag, t, key);
+    index(this.#byPath, entry.path, key);
+  }
+
+  purge(req: PurgeRequest): number {
+    let n = 0;
+    for (const [list, map] of [
+      [req.tags, this.#byTag],
+      [req.paths, this.#byPath],
+    ] as const) {
+      for (const name of list ?? []) {
+        const keys = map.get(name);
+        if (keys === undefined) continue;
+        for (const k of [...keys]) if (this.#delete(k)) n++;
+        map.delete(name);
+      }
+    }
+    return n;
+  }
+
+  release(): void {
+    if (--this.refs === 0) {
+      if (live.get(this.#id) === this) live.delete(this.#id);
+      this.#items.clear();
+      this.#byTag.clear();
+      this.#byPath.clear();
+      this.bytes = 0;
+    }
+  }
+
+  #put(key: string, stored: Stored): void {
+    this.#delete(key);
+    const size = sizeOf(key, stored);
+    if (size > this.maxBytes) return;
+    this.#items.set(key, { stored, size });
+    this.bytes += size;
+    // Evict least recently used until within bounds.
+    for (const k of this.#items.keys()) {
+      if (this.bytes <= this.maxBytes) break;
+      this.#delete(k);
+    }
+  }
+
+  #delete(key: string): boolean {
+    const item = this.#items.get(key);
+    if (item === undefined) return false;
+    this.#items.delete(key);
+    this.bytes -= item.size;
+    if (isEntry(item.stored)) {
+      for (const t of item.stored.tags) unindex(this.#byTag, t, key);
+      unindex(this.#byPath, item.stored.path, key);
+    }
+    return true;
+  }
+}
+
+function index(map: Map<string, Set<string>>, name: string, key: string): void {
+  let set = map.get(name);
+  if (set === undefined) map.set(name, (set = new Set()));
+  set.add(key);
+}
+
+function unindex(map: Map<string, Set<string>>, name: string, key: string): void {
+  const set = map.get(name);
+  if (set === undefined) return;
+  set.delete(key);
+  if (set.size === 0) map.delete(name);
+}
+
+/** Memory stores of this process by identity (scope + config), shared across snapshots. */
+const live = new Map<string, MemoryStore>();
+
+export function acquireMemoryStore(id: string, maxBytes: number): MemoryStore {
+  let store = live.get(id);
+  if (store === undefined || store.maxBytes !== maxBytes) {
+    store = new MemoryStore(id, maxBytes);
+    live.set(id, store);
+  }
+  store.refs++;
+  return store;
+}
+
+/** Purges every memory store of this process (the status listener's POST /cache/purge). */
+export function purgeMemoryStores(req: PurgeRequest): number {
+  let n = 0;
+  for (const s of live.values()) n += s.purge(req);
+  return n;
+}

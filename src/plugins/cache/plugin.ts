@@ -1,0 +1,252 @@
+// `cache`: GET/HEAD responses kept in memory (LRU by bytes) or Redis and answered from
+// there in the request phase, honouring Cache-Control, Vary, ETag/If-None-Match and Age.
+// A miss captures the upstream body as it streams (observing only: Content-Length stays)
+// and stores it at the end. Concurrent misses for one key collapse onto one upstream
+// request; its followers are answered from the entry it stores, or go upstream themselves.
+import { parseDuration } from '../../config/duration.js';
+import { LocalReply } from '../../pipeline/local-reply.js';
+import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
+import type { RequestContext } from '../../proxy/context.js';
+import { acquireMemoryStore } from './memory-store.js';
+import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
+import { RedisStore } from './redis-store.js';
+import { CACHE_DEFAULTS, cacheSchema, type CacheConfig } from './schema.js';
+import { isEntry, type CacheEntry, type CacheStore, type Stored } from './store.js';
+
+/** Headers kept out of a stored response: per-request, recomputed, or private. */
+const NOT_STORED = new Set(['x-request-id', 'age', 'x-cache', 'set-cookie']);
+/** What a 304 from the cache carries (RFC 9110 15.4.5). */
+const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
+
+type Resolve = (entry: CacheEntry | null) => void;
+
+interface Flight {
+  readonly waiters: Resolve[];
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Capture {
+  readonly head: Omit<CacheEntry, 'body'>;
+  readonly chunks: Buffer[];
+  size: number;
+}
+
+interface State {
+  mode: 'hit' | 'miss' | 'bypass';
+  /** The response may be stored. */
+  store: boolean;
+  primary: string;
+  flight: Flight | null;
+  capture: Capture | null;
+}
+
+const kState = Symbol('cache.state');
+
+function varyValues(ctx: RequestContext, names: readonly string[]): string {
+  let out = '';
+  for (const n of names) out += '\n' + (ctx.header(n) ?? '');
+  return out;
+}
+
+export const cachePlugin: Plugin<CacheConfig> = {
+  name: 'cache',
+  priority: 100,
+  schema: cacheSchema,
+  check(config) {
+    const problems: Array<{ path: Array<string | number>; message: string }> = [];
+    if (config.store === 'redis' && config.redis === undefined) problems.push({ path: ['redis'], message: 'store: redis needs redis: { url }' });
+    if (config.store !== 'redis' && config.redis !== undefined) problems.push({ path: ['redis'], message: 'only used with store: redis' });
+    if (config.store === 'redis' && config.memory !== undefined) problems.push({ path: ['memory'], message: 'only used with store: memory' });
+    for (const h of config.key?.headers ?? []) if (h.toLowerCase() === 'authorization' || h.toLowerCase() === 'cookie') problems.push({ path: ['key', 'headers'], message: `"${h}" would make one entry per client; use key.consumer` });
+    return problems;
+  },
+  create(config, scope) {
+    const maxEntry = config.max_entry_bytes ?? CACHE_DEFAULTS.maxEntryBytes;
+    const defaultTtl = config.default_ttl === undefined ? undefined : parseDuration(config.default_ttl)! / 1000;
+    const maxTtl = parseDuration(config.max_ttl ?? CACHE_DEFAULTS.maxTtl)! / 1000;
+    const statuses = new Set(config.statuses ?? CACHE_DEFAULTS.statuses);
+    const honorRequest = (config.request_cache_control ?? 'honor') === 'honor';
+    const cacheAuthorized = config.cache_authorized === true;
+    const cacheSetCookie = config.cache_set_cookie === true;
+    const byConsumer = config.key?.consumer === true;
+    const keyHeaders = (config.key?.headers ?? []).map((h) => h.toLowerCase());
+    const collapse = config.collapse?.enabled ?? true;
+    const collapseWaitMs = parseDuration(config.collapse?.wait ?? CACHE_DEFAULTS.collapseWait)!;
+    const store: CacheStore =
+      config.store === 'redis'
+        ? new RedisStore(config.redis!.url, config.redis!.prefix ?? CACHE_DEFAULTS.redisPrefix, parseDuration(config.redis!.timeout ?? CACHE_DEFAULTS.redisTimeout)!)
+        : acquireMemoryStore(`${scope.kind}|${scope.service ?? ''}|${scope.route ?? ''}`, config.memory?.max_bytes ?? CACHE_DEFAULTS.memoryMaxBytes);
+    const flights = new Map<string, Flight>();
+
+    const keyOf = (ctx: RequestContext): string => {
+      let key = ctx.host + ' ' + ctx.path + ctx.query;
+      if (byConsumer) key += '\nconsumer:' + (ctx.consumer?.id ?? '-');
+      for (const h of keyHeaders) key += '\n' + h + ':' + (ctx.header(h) ?? '');
+      return key;
+    };
+
+    const land = (st: State, entry: CacheEntry | null): void => {
+      const flight = st.flight;
+      if (flight === null) return;
+      st.flight = null;
+      if (flights.get(st.primary) === flight) flights.delete(st.primary);
+      clearTimeout(flight.timer);
+      for (const w of flight.waiters) w(entry);
+    };
+
+    const hit = (ctx: RequestContext, st: State, entry: CacheEntry): LocalReply => {
+      st.mode = 'hit';
+      st.store = false;
+      const age = String(entry.initialAge + Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000)));
+      const inm = ctx.header('if-none-match');
+      const ims = ctx.header('if-modified-since');
+      const notModified =
+        inm !== undefined
+          ? entry.etag !== undefined && etagMatches(inm, entry.etag)
+          : ims !== undefined && entry.lastModified !== undefined && Date.parse(entry.lastModified) <= Date.parse(ims);
+      if (notModified && entry.status === 200) {
+        const headers: string[] = [];
+        for (let i = 0; i < entry.headers.length; i += 2) if (NOT_MODIFIED_HEADERS.has(entry.headers[i]!.toLowerCase())) headers.push(entry.headers[i]!, entry.headers[i + 1]!);
+        headers.push('Age', age, 'X-Cache', 'HIT');
+        return new LocalReply(304, undefined, headers);
+      }
+      return new LocalReply(entry.status, entry.body, [...entry.headers, 'Age', age, 'X-Cache', 'HIT']);
+    };
+
+    /** No usable entry: lead a flight, follow one, or just go upstream. */
+    const miss = (ctx: RequestContext, st: State): RequestPhaseResult | Promise<RequestPhaseResult> => {
+      if (!collapse || !st.store) return undefined;
+      const flight = flights.get(st.primary);
+      if (flight === undefined) {
+        const waiters: Resolve[] = [];
+        const f: Flight = { waiters, timer: setTimeout(() => land(st, null), collapseWaitMs) };
+        f.timer.unref();
+        flights.set(st.primary, f);
+        st.flight = f;
+        return undefined;
+      }
+      return new Promise<RequestPhaseResult>((resolve) => {
+        flight.waiters.push((entry) => {
+          // The leader's variant only serves followers that would select the same one.
+          if (entry !== null && varyValues(ctx, entry.vary) === entry.varyValues) resolve(hit(ctx, st, entry));
+          else resolve(undefined);
+        });
+      });
+    };
+
+    const afterLookup = (ctx: RequestContext, st: State, found: Stored | undefined): RequestPhaseResult | Promise<RequestPhaseResult> => {
+      if (found === undefined) return miss(ctx, st);
+      if (isEntry(found)) return hit(ctx, st, found);
+      const variant = store.get(st.primary + varyValues(ctx, found.vary));
+      const pick = (s: Stored | undefined) => (s !== undefined && isEntry(s) ? hit(ctx, st, s) : miss(ctx, st));
+      return variant instanceof Promise ? variant.then(pick) : pick(variant);
+    };
+
+    const handler: PluginHandler = {
+      observesBodyOnly: true,
+      request(ctx) {
+        const get = ctx.method === 'GET';
+        const st: State = { mode: 'bypass', store: false, primary: '', flight: null, capture: null };
+        ctx.locals.set(kState, st);
+        if (!get && ctx.method !== 'HEAD') return undefined;
+        if (!cacheAuthorized && ctx.req.headers.authorization !== undefined) return undefined;
+        let refresh = false;
+        if (honorRequest) {
+          const cc = ctx.header('cache-control');
+          if (cc !== undefined) {
+            const d = parseCacheControl(cc);
+            if (d.noStore) return undefined;
+            refresh = d.noCache;
+          } else if (ctx.header('pragma')?.toLowerCase().includes('no-cache') === true) refresh = true;
+        }
+        st.primary = keyOf(ctx);
+        // HEAD is answered from a stored GET, never stored itself (it has no body).
+        st.store = get;
+        if (refresh) return undefined;
+        st.mode = 'miss';
+        const found = store.get(st.primary);
+        return found instanceof Promise ? found.then((s) => afterLookup(ctx, st, s)) : afterLookup(ctx, st, found);
+      },
+      responseHeaders(ctx) {
+        const st = ctx.locals.get(kState) as State | undefined;
+        if (st === undefined || st.mode === 'hit') return;
+        const h = ctx.responseHeaders;
+        if (st.store) st.capture = captureOf(ctx);
+        if (st.capture === null) land(st, null);
+        h.set('X-Cache', st.mode === 'miss' ? 'MISS' : 'BYPASS');
+      },
+      responseChunk(ctx, chunk) {
+        const st = ctx.locals.get(kState) as State | undefined;
+        const c = st?.capture;
+        if (c == null) return chunk;
+        c.size += chunk.length;
+        if (c.size > maxEntry) {
+          st!.capture = null;
+          land(st!, null);
+        } else c.chunks.push(chunk);
+        return chunk;
+      },
+      responseEnd(ctx) {
+        const st = ctx.locals.get(kState) as State | undefined;
+        const c = st?.capture;
+        if (c == null) return undefined;
+        st!.capture = null;
+        const entry: CacheEntry = { ...c.head, body: c.chunks.length === 1 ? c.chunks[0]! : Buffer.concat(c.chunks) };
+        const varied = entry.vary.length > 0;
+        const stored = store.set(varied ? st!.primary + entry.varyValues : st!.primary, entry, varied ? st!.primary : null);
+        land(st!, entry);
+        if (stored instanceof Promise) stored.catch(() => undefined);
+        return undefined;
+      },
+      log(ctx) {
+        const st = ctx.locals.get(kState) as State | undefined;
+        if (st !== undefined) land(st, null);
+      },
+      close() {
+        for (const f of flights.values()) clearTimeout(f.timer);
+        store.release();
+      },
+    };
+
+    /** Whether the response may be stored, and what of it; null when not. */
+    function captureOf(ctx: RequestContext): Capture | null {
+      if (!statuses.has(ctx.responseStatus)) return null;
+      const h = ctx.responseHeaders;
+      if (!cacheSetCookie && h.has('set-cookie')) return null;
+      const d = parseCacheControl(h.getAll('cache-control').join(','));
+      if (d.noStore || d.private || d.noCache) return null;
+      const vary = varyNames(h.getAll('vary'));
+      if (vary === null) return null;
+      let ttl = freshnessSeconds(d, h.get('expires'), h.get('date'), defaultTtl);
+      if (ttl === undefined) return null;
+      ttl = Math.min(ttl, maxTtl);
+      const ageText = h.get('age');
+      const initialAge = ageText !== undefined && /^[0-9]+$/.test(ageText) ? Number(ageText) : 0;
+      if (ttl <= initialAge) return null;
+      const length = h.get('content-length');
+      if (length !== undefined && Number(length) > maxEntry) return null;
+      const headers: string[] = [];
+      const raw = h.raw;
+      for (let i = 0; i < raw.length; i += 2) if (!NOT_STORED.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
+      const now = Date.now();
+      return {
+        head: {
+          status: ctx.responseStatus,
+          headers,
+          storedAt: now,
+          expiresAt: now + (ttl - initialAge) * 1000,
+          initialAge,
+          etag: h.get('etag'),
+          lastModified: h.get('last-modified'),
+          vary,
+          varyValues: varyValues(ctx, vary),
+          tags: surrogateKeys(h.get('surrogate-key')),
+          path: ctx.path,
+        },
+        chunks: [],
+        size: 0,
+      };
+    }
+    return handler;
+  },
+};

@@ -1,0 +1,87 @@
+import { DURATION_PATTERN } from '../../config/duration.js';
+
+const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 30s, 5m' };
+const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
+
+export const cacheSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    store: { enum: ['memory', 'redis'] },
+    memory: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        /** Total bytes of bodies + headers + keys kept; least recently used entries go first. */
+        max_bytes: { type: 'integer', minimum: 1024 },
+      },
+    },
+    redis: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^rediss?://' , 'x-message': 'must be a redis:// or rediss:// URL' },
+        prefix: { type: 'string', minLength: 1, maxLength: 100 },
+        timeout: duration,
+      },
+    },
+    /** Largest body stored; bigger responses are forwarded and not cached. */
+    max_entry_bytes: { type: 'integer', minimum: 1 },
+    /** Freshness for responses that carry none (no max-age, s-maxage or Expires). Absent: they are not cached. */
+    default_ttl: duration,
+    /** Upper bound on any freshness lifetime. */
+    max_ttl: duration,
+    statuses: { type: 'array', items: { type: 'integer', minimum: 200, maximum: 599 }, minItems: 1, uniqueItems: true },
+    /** honor: request no-cache refreshes from the upstream, no-store bypasses; ignore: the client's Cache-Control is not read. */
+    request_cache_control: { enum: ['honor', 'ignore'] },
+    /** Cache responses to requests with Authorization (shared between everyone who asks for the key). */
+    cache_authorized: { type: 'boolean' },
+    /** Cache responses with Set-Cookie; the stored copy never carries the cookie. */
+    cache_set_cookie: { type: 'boolean' },
+    key: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        /** One entry per consumer (authenticated requests): the key includes the consumer id. */
+        consumer: { type: 'boolean' },
+        /** Request headers added to the key (e.g. Accept-Version when versioning selects by header). */
+        headers: { type: 'array', items: headerName },
+      },
+    },
+    collapse: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        /** How long followers wait for the leader's response before going upstream themselves. */
+        wait: duration,
+      },
+    },
+  },
+};
+
+export interface CacheConfig {
+  store?: 'memory' | 'redis';
+  memory?: { max_bytes?: number };
+  redis?: { url: string; prefix?: string; timeout?: string };
+  max_entry_bytes?: number;
+  default_ttl?: string;
+  max_ttl?: string;
+  statuses?: number[];
+  request_cache_control?: 'honor' | 'ignore';
+  cache_authorized?: boolean;
+  cache_set_cookie?: boolean;
+  key?: { consumer?: boolean; headers?: string[] };
+  collapse?: { enabled?: boolean; wait?: string };
+}
+
+export const CACHE_DEFAULTS = {
+  memoryMaxBytes: 64 * 1024 * 1024,
+  maxEntryBytes: 1024 * 1024,
+  maxTtl: '1d',
+  statuses: [200, 203, 204, 300, 301, 308, 404, 410],
+  redisPrefix: 'northgate:cache:',
+  redisTimeout: '200ms',
+  collapseWait: '5s',
+};
