@@ -15,6 +15,7 @@ import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot
 import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
+import { compilePortal } from '../portal/settings.js';
 
 export const DEFAULTS = {
   proxy: '0.0.0.0:8000',
@@ -166,6 +167,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         }
       : null,
     drainTimeoutMs: ms(config.shutdown?.drain_timeout, DEFAULTS.drainTimeout),
+    portal: compilePortal(config),
     stats: { inflight: 0 },
     dispose() {
       for (const h of handlers) h.close?.();

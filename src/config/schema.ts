@@ -3,6 +3,7 @@
 import type { Plugin } from '../pipeline/plugin.js';
 import { DURATION_PATTERN } from './duration.js';
 import { consumerSchema } from '../consumers/schema.js';
+import { portalSchema, servicePortalSchema } from '../portal/schema.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -64,6 +65,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       },
       plugins: pluginMap,
       routes: { type: 'array', items: route },
+      portal: servicePortalSchema,
     },
   };
   const upstream = {
@@ -140,8 +142,10 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
             'x-message': 'must be an address or a list of listeners',
           },
           status: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the status listener off' },
+          portal: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the developer portal off' },
         },
       },
+      portal: portalSchema,
       trusted_proxies: { type: 'array', items: { type: 'string', minLength: 1 } },
       limits: {
         type: 'object',

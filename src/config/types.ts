@@ -1,5 +1,6 @@
 // The config file's shape after schema validation (docs/configuration.md is the reference).
 import type { RawConsumer } from '../consumers/schema.js';
+import type { RawPortal, RawServicePortal } from '../portal/schema.js';
 
 export interface RawTarget { url: string; weight?: number }
 export interface RawUpstream {
@@ -27,6 +28,7 @@ export interface RawService {
   retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean };
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
+  portal?: RawServicePortal;
 }
 export interface RawListener {
   address: string;
@@ -35,7 +37,8 @@ export interface RawListener {
 
 export interface RawConfig {
   _format_version: '1';
-  listen?: { proxy?: string | Array<string | RawListener>; status?: string | null };
+  listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; portal?: string | null };
+  portal?: RawPortal;
   trusted_proxies?: string[];
   limits?: {
     max_header_bytes?: number;

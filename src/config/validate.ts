@@ -105,6 +105,10 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(c.listen.status);
     if (typeof r === 'string') add(['listen', 'status'], r);
   }
+  if (typeof c.listen?.portal === 'string') {
+    const r = parseAddress(c.listen.portal);
+    if (typeof r === 'string') add(['listen', 'portal'], r);
+  }
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
     if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);
   });

@@ -18,6 +18,7 @@ import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
 import { Tracing } from '../observability/tracing.js';
 import type { Logger } from './logger.js';
+import { Portal, type PortalDeps } from '../portal/server.js';
 
 export interface GatewayOptions {
   readonly registry: PluginRegistry;
@@ -25,6 +26,8 @@ export interface GatewayOptions {
   /** Produces the config to (re)load: reads and validates the file, or returns the embedded one. */
   readonly loadConfig: () => RawConfig;
   readonly source: string;
+  /** Stand-ins for the portal's directory, usage and sessions (tests); in-process ones when absent. */
+  readonly portal?: PortalDeps;
 }
 
 export interface ReloadResult {
@@ -49,6 +52,11 @@ export class Gateway implements ProxyRuntime {
   #drained: (() => void) | null = null;
   #connections = 0;
   #tracing: Tracing | null = null;
+  /** The developer portal when `portal:` is configured; its accounts' keys are merged into the consumers. */
+  #portal: Portal | null = null;
+  #portalBound: { host: string; port: number } | null = null;
+  #lastConfig: RawConfig | null = null;
+  #proxyBound: { host: string; port: number } | null = null;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -98,11 +106,45 @@ export class Gateway implements ProxyRuntime {
 
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const config = this.#opts.loadConfig();
+    this.#lastConfig = config;
+    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
+    if (snapshot.portal !== null) {
+      this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
+      this.#portal.directory.onChange(() => this.refreshConsumers());
+    }
     return snapshot;
+  }
+
+  /** The portal's accounts and keys are consumers too (until the config store holds them). */
+  #withPortal(config: RawConfig): RawConfig {
+    if (this.#portal === null) return config;
+    return { ...config, consumers: [...(config.consumers ?? []), ...this.#portal.directory.consumers()] };
+  }
+
+  /** Rebuilds the snapshot from the last loaded config, so a key made or revoked in the portal applies at once. */
+  refreshConsumers(): void {
+    if (this.#lastConfig === null) return;
+    this.#swap(this.#lastConfig, performance.now());
+  }
+
+  /** The bound portal listener, or null when the portal is off. */
+  get portalAddress(): { host: string; port: number } | null {
+    return this.#portalBound;
+  }
+
+  get portal(): Portal | null {
+    return this.#portal;
+  }
+
+  proxyUrl(): string | null {
+    const b = this.#proxyBound;
+    if (b === null) return null;
+    const host = b.host === '0.0.0.0' ? '127.0.0.1' : b.host === '::' ? '[::1]' : b.host.includes(':') ? `[${b.host}]` : b.host;
+    return `${this.#snapshot.listeners.proxy[0]?.tls ? 'https' : 'http'}://${host}:${b.port}`;
   }
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
@@ -123,6 +165,8 @@ export class Gateway implements ProxyRuntime {
       this.#servers.push(server);
       bound.push({ host: spec.host, port });
     }
+    this.#proxyBound = bound[0] ?? null;
+    if (this.#portal !== null) this.#portalBound = await this.#portal.listen();
     return bound;
   }
 
@@ -138,7 +182,12 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    this.#lastConfig = config;
+    return this.#swap(config, started);
+  }
+
+  #swap(config: RawConfig, started: number): ReloadResult {
+    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
@@ -173,6 +222,7 @@ export class Gateway implements ProxyRuntime {
     }
     const unfinished = this.#inflight;
     for (const s of this.#servers) s.closeAllConnections();
+    await this.#portal?.close();
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
