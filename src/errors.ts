@@ -18,6 +18,8 @@ export const ERRORS = {
   'sign-in-throttled': { status: 429, title: 'Too Many Sign-In Attempts' },
   'request-timeout': { status: 408, title: 'Request Timeout' },
   'body-too-large': { status: 413, title: 'Request Body Too Large' },
+  'rate-limited': { status: 429, title: 'Too Many Requests' },
+  'quota-exceeded': { status: 429, title: 'Quota Exceeded' },
   'headers-too-large': { status: 431, title: 'Request Header Fields Too Large' },
   'internal-error': { status: 500, title: 'Internal Gateway Error' },
   'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
@@ -25,6 +27,8 @@ export const ERRORS = {
   'shutting-down': { status: 503, title: 'Gateway Shutting Down' },
   'upstream-unhealthy': { status: 503, title: 'Upstream Unhealthy' },
   'auth-unavailable': { status: 503, title: 'Authentication Unavailable' },
+  'rate-limit-unavailable': { status: 503, title: 'Rate Limit Store Unavailable' },
+  'quota-unavailable': { status: 503, title: 'Quota Store Unavailable' },
   'upstream-timeout': { status: 504, title: 'Upstream Timeout' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -16,6 +16,8 @@ import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener } from 
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
+import { CompiledPlans } from '../plans/plans.js';
+import { meteringSettings } from '../metering/config.js';
 
 export const DEFAULTS = {
   proxy: '0.0.0.0:8000',
@@ -60,11 +62,13 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const upstreams = new Map<string, Upstream>();
   const services = new Map<string, Service>();
 
-  const chainFor = (scopes: Array<[PluginScope, Record<string, unknown> | undefined]>): Chain => {
+  const plans = config.plans && config.plans.length > 0 ? new CompiledPlans(config.plans) : null;
+  if (plans !== null) handlers.push(...plans.handlers);
+  const chainFor = (scopes: Array<[PluginScope, Record<string, unknown> | undefined]>, withPlans = false): Chain => {
     // The most specific scope's config of a plugin wins (route over service over global).
     const chosen = new Map<string, [PluginScope, unknown]>();
     for (const [scope, map] of scopes) for (const [name, cfg] of Object.entries(map ?? {})) chosen.set(name, [scope, cfg]);
-    if (chosen.size === 0) return Chain.EMPTY;
+    if (chosen.size === 0 && !(withPlans && plans !== null)) return Chain.EMPTY;
     const entries: ChainEntry[] = [];
     for (const [name, [scope, cfg]] of chosen) {
       const plugin = opts.registry.get(name)!;
@@ -72,7 +76,8 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       handlers.push(handler);
       entries.push({ plugin, handler, scope: scope.kind });
     }
-    return new Chain(entries);
+    if (withPlans && plans !== null) plans.apply(entries, chosen);
+    return entries.length === 0 ? Chain.EMPTY : new Chain(entries);
   };
 
   const globalChain = chainFor([[{ kind: 'global' }, config.plugins]]);
@@ -115,7 +120,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         [{ kind: 'global' }, config.plugins],
         [{ kind: 'service', service: s.name }, s.plugins],
         [{ kind: 'route', service: s.name, route: name }, r.plugins],
-      ]);
+      ], true);
       const route: CompiledRoute = {
         name,
         index: routeIndex++,
@@ -157,6 +162,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
     accessLog: config.access_log?.enabled ?? true,
     metricsPerConsumer: config.metrics?.per_consumer ?? false,
+    metering: meteringSettings(config.metering),
     tracing: config.tracing
       ? {
           endpoint: config.tracing.endpoint,

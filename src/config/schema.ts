@@ -4,6 +4,8 @@ import type { Plugin } from '../pipeline/plugin.js';
 import { DURATION_PATTERN } from './duration.js';
 import { consumerSchema } from '../consumers/schema.js';
 import { portalSchema, servicePortalSchema } from '../portal/schema.js';
+import { planSchema } from '../plans/plans.js';
+import { meteringSchema } from '../metering/config.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -177,6 +179,8 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       upstreams: { type: 'array', items: upstream },
       services: { type: 'array', items: service },
       consumers: { type: 'array', items: consumerSchema },
+      plans: { type: 'array', items: planSchema },
+      metering: meteringSchema,
       plugins: pluginMap,
     },
   };

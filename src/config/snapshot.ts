@@ -10,6 +10,7 @@ import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
 import type { ConsumerIndex } from '../consumers/index.js';
 import type { PortalSettings } from '../portal/settings.js';
+import type { MeteringSettings } from '../metering/config.js';
 
 export interface Target {
   readonly url: string;
@@ -116,6 +117,8 @@ export interface Snapshot {
   readonly accessLog: boolean;
   /** Label request counts with the consumer's username (opt-in: one series per consumer). */
   readonly metricsPerConsumer: boolean;
+  /** Usage metering (docs/rate-limiting.md), or null when off. Read at start; a change needs a restart. */
+  readonly metering: MeteringSettings | null;
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
   readonly tracing: TracingConfig | null;
   readonly drainTimeoutMs: number;

@@ -1,6 +1,8 @@
 // The config file's shape after schema validation (docs/configuration.md is the reference).
 import type { RawConsumer } from '../consumers/schema.js';
 import type { RawPortal, RawServicePortal } from '../portal/schema.js';
+import type { RawPlan } from '../plans/plans.js';
+import type { RawMetering } from '../metering/config.js';
 
 export interface RawTarget { url: string; weight?: number }
 export interface RawUpstream {
@@ -55,5 +57,7 @@ export interface RawConfig {
   upstreams?: RawUpstream[];
   services?: RawService[];
   consumers?: RawConsumer[];
+  plans?: RawPlan[];
+  metering?: RawMetering;
   plugins?: Record<string, unknown>;
 }

@@ -10,6 +10,8 @@ import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
+import { checkPlans } from '../plans/plans.js';
+import { checkPortalPlans } from '../portal/settings.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
@@ -124,6 +126,8 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
   });
 
   checkConsumers(c.consumers, add);
+  checkPlans(c.plans, c.consumers, add);
+  checkPortalPlans(c.portal, c.plans, add);
   checkPlugins(c.plugins, ['plugins'], registry, add);
   const serviceNames = new Map<string, number>();
   const routeNames = new Map<string, string>();

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Snapshot } from '../config/snapshot.js';
+import type { RequestContext } from '../proxy/context.js';
 import { unmapIPv4 } from '../proxy/context.js';
 import type { Logger } from '../runtime/logger.js';
 import { API_ROUTES, type ApiContext } from './api.js';
@@ -17,11 +18,14 @@ import { MemorySessionStore, type Session, type SessionStore } from './sessions.
 import type { PortalSettings } from './settings.js';
 import { SignInThrottle } from './throttle.js';
 import { MemoryUsage, type UsageSource } from './usage.js';
+import { MeteringUsage } from './metering-usage.js';
 
 export interface PortalGateway {
   readonly snapshot: Snapshot;
   /** Where the gateway's first proxy listener is bound (http://127.0.0.1:PORT), or null. */
   proxyUrl(): string | null;
+  /** Whether a request came through this gateway's listeners (tests run several gateways in one process). */
+  owns(ctx: RequestContext): boolean;
 }
 
 export interface PortalDeps {
@@ -54,7 +58,13 @@ export class Portal {
     this.#gateway = gateway;
     this.#logger = logger;
     this.directory = deps.directory ?? new MemoryDirectory();
-    this.usage = deps.usage ?? new MemoryUsage();
+    const metering = gateway.snapshot.metering;
+    // The metering store when `metering:` is on (durable, every worker and node); else this process's own count.
+    this.usage =
+      deps.usage ??
+      (metering !== null
+        ? new MeteringUsage(metering, (id) => gateway.snapshot.consumers.byId.get(id)?.username ?? null)
+        : new MemoryUsage({ owns: (ctx) => gateway.owns(ctx) }));
     this.sessions = deps.sessions ?? new MemorySessionStore();
   }
 

@@ -6,6 +6,16 @@ import type { RawConfig } from '../config/types.js';
 import { documentOf, type OpenApiDocument } from './documents.js';
 import type { RawPortal, RawServicePortal } from './schema.js';
 
+/** Self-service plans must be plans of the config (`plans:`). */
+export function checkPortalPlans(portal: RawPortal | undefined, plans: ReadonlyArray<{ name: string }> | undefined, add: (path: Array<string | number>, message: string) => void): void {
+  const offered = portal?.self_service?.plans;
+  if (!Array.isArray(offered)) return;
+  const known = new Set((plans ?? []).map((p) => p.name));
+  offered.forEach((name, i) => {
+    if (!known.has(name)) add(['portal', 'self_service', 'plans', i], `no plan named "${name}" in plans:${known.size === 0 ? ' (there is no plans: section)' : ` (known: ${[...known].join(', ')})`}`);
+  });
+}
+
 export const PORTAL_DEFAULTS = {
   listen: '127.0.0.1:8200',
   title: 'API portal',

@@ -26,6 +26,8 @@ export interface UsagePoint {
   readonly p50: number | null;
   readonly p95: number | null;
   readonly p99: number | null;
+  /** Average latency in ms (null: no calls). */
+  readonly avg: number | null;
   readonly bytes: number;
 }
 
@@ -64,6 +66,8 @@ interface Row {
   readonly cls: number;
   count: number;
   bytes: number;
+  /** Sum of latencies in ms. */
+  latency: number;
   readonly hist: number[];
 }
 
@@ -73,7 +77,10 @@ export class MemoryUsage implements UsageSource {
   readonly #maxRows: number;
   readonly #onEnd = (m: unknown) => this.record(m as RequestContext);
 
-  constructor(opts: { retentionMs?: number; maxRows?: number } = {}) {
+  readonly #owns: (ctx: RequestContext) => boolean;
+
+  constructor(opts: { retentionMs?: number; maxRows?: number; owns?: (ctx: RequestContext) => boolean } = {}) {
+    this.#owns = opts.owns ?? (() => true);
     this.#retentionMs = opts.retentionMs ?? 8 * 86_400_000;
     this.#maxRows = opts.maxRows ?? 500_000;
     subscribe(requestEndChannel.name, this.#onEnd);
@@ -81,7 +88,7 @@ export class MemoryUsage implements UsageSource {
 
   /** Only calls made by a consumer are metered (unauthenticated calls belong to nobody). */
   record(ctx: RequestContext): void {
-    if (ctx.consumer === null || ctx.route === null) return;
+    if (ctx.consumer === null || ctx.route === null || !this.#owns(ctx)) return;
     const status = ctx.responseStatus;
     if (status < 200 || status > 599) return;
     // startedAt is a monotonic clock: the bucket comes from the wall clock at the end.
@@ -93,12 +100,13 @@ export class MemoryUsage implements UsageSource {
     let row = this.#rows.get(key);
     if (row === undefined) {
       if (this.#rows.size >= this.#maxRows) this.#evict();
-      row = { minute, consumer: ctx.consumer.id, credential, service, cls, count: 0, bytes: 0, hist: new Array<number>(BOUNDS.length).fill(0) };
+      row = { minute, consumer: ctx.consumer.id, credential, service, cls, count: 0, bytes: 0, latency: 0, hist: new Array<number>(BOUNDS.length).fill(0) };
       this.#rows.set(key, row);
     }
     row.count++;
     row.bytes += ctx.bytesIn + ctx.bytesOut;
     const latency = (ctx.finishedAt || performance.now()) - ctx.startedAt;
+    row.latency += latency;
     let b = 0;
     while (latency > BOUNDS[b]!) b++;
     row.hist[b]!++;
@@ -107,13 +115,14 @@ export class MemoryUsage implements UsageSource {
   async series(q: UsageQuery): Promise<UsagePoint[]> {
     const step = STEP_MS[q.step];
     const from = Math.floor(q.from / step) * step;
-    const buckets = new Map<number, { calls: number[]; bytes: number; hist: number[] }>();
-    for (let t = from; t < q.to; t += step) buckets.set(t, { calls: [0, 0, 0, 0], bytes: 0, hist: new Array<number>(BOUNDS.length).fill(0) });
+    const buckets = new Map<number, { calls: number[]; bytes: number; hist: number[]; latency: number }>();
+    for (let t = from; t < q.to; t += step) buckets.set(t, { calls: [0, 0, 0, 0], bytes: 0, hist: new Array<number>(BOUNDS.length).fill(0), latency: 0 });
     for (const r of this.#match(q)) {
       const b = buckets.get(Math.floor(r.minute / step) * step);
       if (b === undefined) continue;
       b.calls[r.cls]! += r.count;
       b.bytes += r.bytes;
+      b.latency += r.latency;
       r.hist.forEach((n, i) => (b.hist[i]! += n));
     }
     return [...buckets].map(([t, b]) => ({
@@ -122,6 +131,7 @@ export class MemoryUsage implements UsageSource {
       p50: percentile(b.hist, 0.5),
       p95: percentile(b.hist, 0.95),
       p99: percentile(b.hist, 0.99),
+      avg: b.calls.reduce((a, n) => a + n, 0) === 0 ? null : Math.round((b.latency / b.calls.reduce((a, n) => a + n, 0)) * 100) / 100,
       bytes: b.bytes,
     }));
   }

@@ -17,6 +17,7 @@ import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
 import { Tracing } from '../observability/tracing.js';
+import { Meter } from '../metering/meter.js';
 import type { Logger } from './logger.js';
 import { Portal, type PortalDeps } from '../portal/server.js';
 
@@ -57,6 +58,9 @@ export class Gateway implements ProxyRuntime {
   #portalBound: { host: string; port: number } | null = null;
   #lastConfig: RawConfig | null = null;
   #proxyBound: { host: string; port: number } | null = null;
+  #meter: Meter | null = null;
+  /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
+  readonly #listeners = new WeakSet<object>();
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -104,6 +108,11 @@ export class Gateway implements ProxyRuntime {
     if (this.#inflight === 0 && this.#drained !== null) this.#drained();
   }
 
+  /** Writes the metered usage aggregated so far (no-op without metering). */
+  flushUsage(): Promise<void> {
+    return this.#meter?.flush() ?? Promise.resolve();
+  }
+
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
     const config = this.#opts.loadConfig();
@@ -116,6 +125,7 @@ export class Gateway implements ProxyRuntime {
       this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
       this.#portal.directory.onChange(() => this.refreshConsumers());
     }
+    if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listeners.has(ctx.listener));
     return snapshot;
   }
 
@@ -138,6 +148,10 @@ export class Gateway implements ProxyRuntime {
 
   get portal(): Portal | null {
     return this.#portal;
+  }
+
+  owns(ctx: RequestContext): boolean {
+    return this.#listeners.has(ctx.listener);
   }
 
   proxyUrl(): string | null {
@@ -197,6 +211,7 @@ export class Gateway implements ProxyRuntime {
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
     if (changed) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    if (JSON.stringify(old.metering) !== JSON.stringify(snapshot.metering)) this.#opts.logger.warn({ type: 'reload' }, 'metering settings changed in the config; they take effect on restart');
     if (JSON.stringify(old.tracing) !== JSON.stringify(snapshot.tracing)) this.#opts.logger.warn({ type: 'reload' }, 'tracing settings changed in the config; they take effect on restart');
     const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
     reloadChannel.publish(result);
@@ -226,6 +241,10 @@ export class Gateway implements ProxyRuntime {
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
+    // Write the usage of the last interval (bounded by the meter's own deadline).
+    await this.#meter?.close();
+    // Plugins release what they hold (Redis, PostgreSQL and SQLite connections).
+    for (const s of [...this.#retired, this.#snapshot]) this.#dispose(s);
     return { unfinished };
   }
 
@@ -273,6 +292,7 @@ export class Gateway implements ProxyRuntime {
     });
     const listener: { protocol: 'http' | 'https'; portText: string } = { protocol: tls === null ? 'http' : 'https', portText: '' };
     listenerInfo.set(server, listener);
+    this.#listeners.add(listener);
     server.on('request', (req, res) => {
       try {
         handleRequest(this, listener, req, res);

@@ -6,13 +6,15 @@ import { after, before, describe, test } from 'node:test';
 import { configProblems } from '../helpers/config.js';
 import { ORDERS_OPENAPI, PortalClient, startPortalGateway, type PortalGatewayHandle } from '../helpers/browser.js';
 import { http, startUpstream, writeConfig, type Upstream } from '../helpers/servers.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const config = (upstream: string, portal = 'self_service: { plans: [free, pro] }\n  admins: [ops@example.com]') => `
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null, portal: "127.0.0.1:0" }
 access_log: { enabled: false }
+plans: [{ name: free }, { name: pro }]
 portal:
   title: Acme APIs
   ${portal}
@@ -293,5 +295,37 @@ describe('portal approvals and secure cookies', () => {
     assert.equal(ok.json['key'].status, 'active');
     assert.equal((await call()).status, 200);
     assert.deepEqual((await ops.get('/portal/api/admin/approvals')).json['pending'], []);
+  });
+});
+
+describe('portal usage from the metering store', () => {
+  let gw: PortalGatewayHandle;
+  before(async () => {
+    const yaml = config(upstream.url, 'self_service: { plans: [free] }\n  admins: [ops@example.com]').replace('access_log: { enabled: false }', 'access_log: { enabled: false }\nmetering: { store: "sqlite:METER" }');
+    gw = await startPortalGateway(yaml.replace('METER', join(mkdtempSync(join(tmpdir(), 'portal-meter-')), 'usage.sqlite')), { 'orders.yaml': ORDERS_OPENAPI });
+  });
+  after(async () => gw.close());
+
+  test('calls metered by the gateway appear in the account\'s usage after a flush', async () => {
+    const c = new PortalClient(gw.portalUrl);
+    await c.signUp('durable@example.com');
+    const secret = (await c.post('/portal/api/keys', { name: 'm', plan: 'free' })).json['secret'] as string;
+    for (let i = 0; i < 2; i++) assert.equal((await http(`${gw.proxyUrl}/orders-api/orders/${i}`, { headers: { 'x-api-key': secret } })).status, 200);
+    assert.equal((await http(`${gw.proxyUrl}/orders-api/orders/x`, { headers: { 'x-api-key': 'ng_wrong-key-wrong-key' } })).status, 401);
+    await gw.gateway.flushUsage();
+    const u = await c.get('/portal/api/usage?step=day');
+    const sum = (cls: string) => u.json['series'].reduce((a: number, p: { calls: Record<string, number> }) => a + p.calls[cls]!, 0);
+    assert.equal(sum('2xx'), 2);
+    assert.equal(sum('4xx'), 0, 'the anonymous 401 is nobody\'s usage');
+    assert.ok(u.json['series'].some((p: { avg: number | null }) => p.avg !== null && p.avg >= 0));
+    assert.deepEqual(u.json['services'].map((s: { key: string; calls: number }) => [s.key, s.calls]), [['orders', 2]]);
+  });
+
+  test('self-service plans must be plans of the config', () => {
+    const lines = configProblems(`_format_version: "1"
+plans: [{ name: free }]
+portal: { self_service: { plans: [free, gold] } }
+`, 'plans.yaml');
+    assert.deepEqual(lines, ['plans.yaml:3:41 portal.self_service.plans[1]: no plan named "gold" in plans: (known: free)']);
   });
 });

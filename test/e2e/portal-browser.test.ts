@@ -29,6 +29,7 @@ before(async () => {
     `_format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null, portal: "127.0.0.1:0" }
 access_log: { enabled: false }
+plans: [{ name: free }, { name: pro }]
 portal:
   title: Acme APIs
   self_service: { plans: [free, pro] }

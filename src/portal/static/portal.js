@@ -264,7 +264,7 @@
       const t = u.series.map((p) => p.t / 1000);
       const classes = ['2xx', '3xx', '4xx', '5xx'];
       chart(callsChart, 'Calls per ' + u.step, t, classes.map((c) => u.series.map((p) => p.calls[c])), classes);
-      chart(latencyChart, 'Latency (ms)', t, ['p50', 'p95', 'p99'].map((q) => u.series.map((p) => p[q])), ['p50', 'p95', 'p99']);
+      chart(latencyChart, 'Latency (ms)', t, ['p50', 'p95', 'p99', 'avg'].map((q) => u.series.map((p) => p[q])), ['p50', 'p95', 'p99', 'average']);
       const total = (c) => u.series.reduce((a, p) => a + p.calls[c], 0);
       summary.replaceChildren(
         table('Calls in the period', ['2xx', '3xx', '4xx', '5xx'], [classes.map((c) => el('span', { 'data-class': c }, String(total(c))))]),
