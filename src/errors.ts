@@ -9,6 +9,8 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   'bad-request': { status: 400, title: 'Bad Request' },
+  'invalid-entity': { status: 400, title: 'Invalid Entity' },
+  'invalid-config': { status: 400, title: 'Invalid Configuration' },
   'route-not-found': { status: 404, title: 'No Route Matched' },
   'unauthorized': { status: 401, title: 'Unauthorized' },
   'forbidden': { status: 403, title: 'Forbidden' },
@@ -16,7 +18,11 @@ export const ERRORS = {
   'not-found': { status: 404, title: 'Not Found' },
   'conflict': { status: 409, title: 'Conflict' },
   'sign-in-throttled': { status: 429, title: 'Too Many Sign-In Attempts' },
+  'entity-not-found': { status: 404, title: 'Entity Not Found' },
+  'method-not-allowed': { status: 405, title: 'Method Not Allowed' },
   'request-timeout': { status: 408, title: 'Request Timeout' },
+  'entity-conflict': { status: 409, title: 'Conflict' },
+  'precondition-failed': { status: 412, title: 'Precondition Failed' },
   'body-too-large': { status: 413, title: 'Request Body Too Large' },
   'rate-limited': { status: 429, title: 'Too Many Requests' },
   'quota-exceeded': { status: 429, title: 'Quota Exceeded' },

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
+import { configCommand } from './config.js';
 import { explainCommand } from './explain.js';
 import { initCommand } from './init.js';
 import { routesCommand } from './routes.js';
@@ -18,6 +19,7 @@ Commands:
   explain    show which route a request matches, and why earlier candidates did not
   init       write a commented starter northgate.yaml
   usage      print metered usage per consumer, service and route (hour or day)
+  config     dump, diff or apply the config store's entities (GitOps)
 
 Run "northgate <command> --help" for a command's flags.
 `;
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void> | numb
   explain: explainCommand,
   init: initCommand,
   usage: usageCommand,
+  config: configCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -145,6 +145,26 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           },
           status: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the status listener off' },
           portal: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the developer portal off' },
+          admin: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the admin API off' },
+        },
+      },
+      mode: { enum: ['file', 'database'] },
+      store: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: { type: 'string', pattern: '^(sqlite:|postgres://|postgresql://)', 'x-message': 'must be sqlite:PATH or postgres://...' },
+          poll_interval: duration,
+          node_id: { type: 'string', minLength: 1, maxLength: 128 },
+        },
+      },
+      admin: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          token: { type: 'string', minLength: 16, 'x-message': 'must be at least 16 characters (use a random value from ${ENV})' },
+          max_body_bytes: { type: 'integer', minimum: 1024, maximum: 104857600 },
         },
       },
       portal: portalSchema,

@@ -39,8 +39,11 @@ export interface RawListener {
 
 export interface RawConfig {
   _format_version: '1';
-  listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; portal?: string | null };
   portal?: RawPortal;
+  listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; admin?: string | null; portal?: string | null };
+  mode?: 'file' | 'database';
+  store?: { url: string; poll_interval?: string; node_id?: string };
+  admin?: { token?: string; max_body_bytes?: number };
   trusted_proxies?: string[];
   limits?: {
     max_header_bytes?: number;

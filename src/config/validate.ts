@@ -111,6 +111,10 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(c.listen.portal);
     if (typeof r === 'string') add(['listen', 'portal'], r);
   }
+  if (typeof c.listen?.admin === 'string') {
+    const r = parseAddress(c.listen.admin);
+    if (typeof r === 'string') add(['listen', 'admin'], r);
+  }
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
     if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);
   });

@@ -49,6 +49,28 @@ export function keyDigest(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
+/** The stored form of a password: `scrypt:N:r:p:SALT:HASH` (base64), with this file's cost. */
+export function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  const hash = scryptSync(password, salt, SCRYPT.keylen, SCRYPT);
+  return `scrypt:${SCRYPT.N}:${SCRYPT.r}:${SCRYPT.p}:${salt.toString('base64')}:${hash.toString('base64')}`;
+}
+
+/** Salt and hash of a stored password; only hashes made with SCRYPT's cost verify (the verifier uses it). */
+export function parsePasswordHash(text: string): { salt: Buffer; hash: Buffer } | null {
+  const [, n, r, p, salt, hash] = text.split(':');
+  if (Number(n) !== SCRYPT.N || Number(r) !== SCRYPT.r || Number(p) !== SCRYPT.p || salt === undefined || hash === undefined) return null;
+  const out = { salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
+  return out.hash.length === SCRYPT.keylen ? out : null;
+}
+
+export function verifyPasswordHash(password: string, stored: string): boolean {
+  const parsed = parsePasswordHash(stored);
+  if (parsed === null) return false;
+  const derived = scryptSync(password, parsed.salt, parsed.hash.length, SCRYPT);
+  return derived.length === parsed.hash.length && timingSafeEqual(derived, parsed.hash);
+}
+
 export class ConsumerIndex {
   readonly byId = new Map<string, Consumer>();
   readonly byUsername = new Map<string, Consumer>();
@@ -74,12 +96,13 @@ export class ConsumerIndex {
       this.byUsername.set(consumer.username, consumer);
       const creds = c.credentials ?? {};
       (creds['key-auth'] ?? []).forEach((k, i) => {
-        const digest = keyDigest(k.key);
+        const digest = k.key !== undefined ? keyDigest(k.key) : Buffer.from(k.key_digest!.slice('sha256:'.length), 'base64');
         this.#keys.set(digest.toString('base64'), { credential: { id: k.id ?? `${c.username}/key-auth/${i}`, type: 'key-auth', consumer }, digest });
       });
       (creds['basic-auth'] ?? []).forEach((b, i) => {
-        const salt = randomBytes(16);
-        const hash = scryptSync(b.password, salt, SCRYPT.keylen, SCRYPT);
+        const stored = b.password_hash !== undefined ? parsePasswordHash(b.password_hash) : null;
+        const salt = stored?.salt ?? randomBytes(16);
+        const hash = stored?.hash ?? scryptSync(b.password!, salt, SCRYPT.keylen, SCRYPT);
         this.#basic.set(b.username, { id: b.id ?? `${c.username}/basic-auth/${i}`, type: 'basic-auth', consumer, salt, hash });
       });
       (creds.jwt ?? []).forEach((j, i) => {

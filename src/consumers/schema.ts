@@ -5,6 +5,9 @@
 const headerSafe = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f,]+$', 'x-message': 'must be 1-256 characters without control characters or commas' };
 const credentialId = headerSafe;
 
+export const KEY_DIGEST_PATTERN = '^sha256:[A-Za-z0-9+/]{43}=$';
+export const PASSWORD_HASH_PATTERN = '^scrypt:[0-9]{1,7}:[0-9]{1,2}:[0-9]{1,2}:[A-Za-z0-9+/=]{8,64}:[A-Za-z0-9+/=]{16,128}$';
+
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
@@ -24,18 +27,26 @@ export const consumerSchema = {
         'key-auth': {
           type: 'array',
           items: {
-            type: 'object', additionalProperties: false, required: ['key'],
-            properties: { id: credentialId, key: { type: 'string', minLength: 8, maxLength: 1024, pattern: '^[\\u0021-\\u007e]+$', 'x-message': 'must be 8-1024 printable ASCII characters without spaces' } },
+            // `key`, or the stored form `key_digest` (+ `key_prefix`) written by `northgate config dump`.
+            type: 'object', additionalProperties: false,
+            properties: {
+              id: credentialId,
+              key: { type: 'string', minLength: 8, maxLength: 1024, pattern: '^[\\u0021-\\u007e]+$', 'x-message': 'must be 8-1024 printable ASCII characters without spaces' },
+              key_digest: { type: 'string', pattern: KEY_DIGEST_PATTERN, 'x-message': 'must be "sha256:" and the base64 SHA-256 of the key' },
+              key_prefix: { type: 'string', maxLength: 8, pattern: '^[\\u0021-\\u007e]*$' },
+            },
           },
         },
         'basic-auth': {
           type: 'array',
           items: {
-            type: 'object', additionalProperties: false, required: ['username', 'password'],
+            // `password`, or the stored form `password_hash` (scrypt) written by `northgate config dump`.
+            type: 'object', additionalProperties: false, required: ['username'],
             properties: {
               id: credentialId,
               username: { type: 'string', minLength: 1, pattern: '^[^:\\u0000-\\u001f]+$', 'x-message': 'must not contain ":" or control characters' },
               password: { type: 'string', minLength: 1, maxLength: 1024 },
+              password_hash: { type: 'string', pattern: PASSWORD_HASH_PATTERN, 'x-message': 'must be scrypt:N:r:p:SALT:HASH (base64), as written by northgate config dump' },
             },
           },
         },
@@ -58,8 +69,8 @@ export const consumerSchema = {
   },
 };
 
-export interface RawKeyCredential { id?: string; key: string }
-export interface RawBasicCredential { id?: string; username: string; password: string }
+export interface RawKeyCredential { id?: string; key?: string; key_digest?: string; key_prefix?: string }
+export interface RawBasicCredential { id?: string; username: string; password?: string; password_hash?: string }
 export interface RawJwtCredential { id?: string; issuer?: string; key_id?: string; secret?: string; public_key?: string; algorithm: JwtAlgorithm }
 export interface RawConsumer {
   username: string;

@@ -2,7 +2,7 @@
 // key ids, and JWT credentials whose key fits their algorithm.
 import { createHash, createPublicKey } from 'node:crypto';
 import type { RawConsumer, RawJwtCredential } from './schema.js';
-import { consumerIdFor } from './index.js';
+import { consumerIdFor, parsePasswordHash, SCRYPT } from './index.js';
 
 type Add = (path: Array<string | number>, message: string) => void;
 
@@ -24,13 +24,22 @@ export function checkConsumers(consumers: RawConsumer[] | undefined, add: Add): 
     const creds = c.credentials ?? {};
     (creds['key-auth'] ?? []).forEach((k, j) => {
       const where = `consumers[${i}].credentials.key-auth[${j}]`;
+      if ((k.key === undefined) === (k.key_digest === undefined)) {
+        add([...at, 'credentials', 'key-auth', j], k.key === undefined ? 'missing required key "key"' : 'has both "key" and "key_digest"; give one');
+        return;
+      }
       // Compared by digest so that the message never has to repeat the key.
-      const d = createHash('sha256').update(k.key).digest('base64');
+      const d = k.key !== undefined ? createHash('sha256').update(k.key).digest('base64') : k.key_digest!.slice('sha256:'.length);
       const first = keys.get(d);
       if (first !== undefined) add([...at, 'credentials', 'key-auth', j, 'key'], `duplicate key (same as ${first}); every key must identify one consumer`);
       else keys.set(d, where);
     });
     (creds['basic-auth'] ?? []).forEach((b, j) => {
+      if ((b.password === undefined) === (b.password_hash === undefined)) {
+        add([...at, 'credentials', 'basic-auth', j], b.password === undefined ? 'missing required key "password"' : 'has both "password" and "password_hash"; give one');
+      } else if (b.password_hash !== undefined && parsePasswordHash(b.password_hash) === null) {
+        add([...at, 'credentials', 'basic-auth', j, 'password_hash'], `must be a ${SCRYPT.keylen}-byte scrypt hash with N=${SCRYPT.N}, r=${SCRYPT.r}, p=${SCRYPT.p}`);
+      }
       const first = basicUsers.get(b.username);
       if (first !== undefined) add([...at, 'credentials', 'basic-auth', j, 'username'], `duplicate basic-auth username "${b.username}" (first at ${first})`);
       else basicUsers.set(b.username, `consumers[${i}].credentials.basic-auth[${j}]`);

@@ -2,7 +2,7 @@
 // developers. A portal account is a consumer (same id); each active key is a key-auth
 // credential of it. The interface is narrow so the config store (admin issue) can back it;
 // MemoryDirectory is the in-process implementation used until then (see docs/portal.md).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { RawConsumer } from '../consumers/schema.js';
 
 export type Role = 'developer' | 'admin';
@@ -42,7 +42,7 @@ export interface PortalDirectory {
   createAccount(input: { email: string; role: Role; passwordHash: string | null; oidcSubject: string | null }): Promise<PortalAccount>;
   listAccounts(): Promise<PortalAccount[]>;
   listKeys(accountId: string | null): Promise<PortalKey[]>;
-  /** Stores a new key; `secret` is the full key, which an implementation keeps only as a digest where it can. */
+  /** Stores a new key; `secret` is the full key, which an implementation keeps only as a digest. */
   createKey(accountId: string, input: { name: string; plan: string | null; status: KeyStatus; secret: string }): Promise<PortalKey>;
   /** Replaces a key's secret (same id, name and plan); null when the account has no such active key. */
   rotateKey(accountId: string, keyId: string, secret: string): Promise<PortalKey | null>;
@@ -61,11 +61,16 @@ export function newSecret(): string {
 
 export const PREFIX_LENGTH = 10;
 
-interface StoredKey extends PortalKey {
-  readonly secret: string;
+/** The stored form of a key (`key_digest` in the consumers' schema): the key itself is never kept. */
+export function keyDigestText(secret: string): string {
+  return 'sha256:' + createHash('sha256').update(secret).digest('base64');
 }
 
-/** In memory, per process: accounts and keys are lost on restart. */
+interface StoredKey extends PortalKey {
+  readonly digest: string;
+}
+
+/** In memory, per process: accounts and keys are lost on restart; keys are kept as digests. */
 export class MemoryDirectory implements PortalDirectory {
   readonly #accounts = new Map<string, PortalAccount>();
   readonly #byEmail = new Map<string, string>();
@@ -100,7 +105,7 @@ export class MemoryDirectory implements PortalDirectory {
   }
   async createKey(accountId: string, input: { name: string; plan: string | null; status: KeyStatus; secret: string }): Promise<PortalKey> {
     const now = new Date().toISOString();
-    const key: StoredKey = { id: randomUUID(), accountId, name: input.name, prefix: input.secret.slice(0, PREFIX_LENGTH), plan: input.plan, status: input.status, createdAt: now, rotatedAt: null, revokedAt: null, secret: input.secret };
+    const key: StoredKey = { id: randomUUID(), accountId, name: input.name, prefix: input.secret.slice(0, PREFIX_LENGTH), plan: input.plan, status: input.status, createdAt: now, rotatedAt: null, revokedAt: null, digest: keyDigestText(input.secret) };
     this.#keys.set(key.id, key);
     if (key.status === 'active') this.#changed();
     return publicKey(key);
@@ -108,7 +113,7 @@ export class MemoryDirectory implements PortalDirectory {
   async rotateKey(accountId: string, keyId: string, secret: string): Promise<PortalKey | null> {
     const k = this.#keys.get(keyId);
     if (k === undefined || k.accountId !== accountId || k.status !== 'active') return null;
-    const next: StoredKey = { ...k, secret, prefix: secret.slice(0, PREFIX_LENGTH), rotatedAt: new Date().toISOString() };
+    const next: StoredKey = { ...k, digest: keyDigestText(secret), prefix: secret.slice(0, PREFIX_LENGTH), rotatedAt: new Date().toISOString() };
     this.#keys.set(keyId, next);
     this.#changed();
     return publicKey(next);
@@ -125,12 +130,12 @@ export class MemoryDirectory implements PortalDirectory {
     this.#listeners.push(listener);
   }
   consumers(): RawConsumer[] {
-    const keys = new Map<string, Array<{ id: string; key: string }>>();
+    const keys = new Map<string, Array<{ id: string; key_digest: string; key_prefix: string }>>();
     for (const k of this.#keys.values()) {
       if (k.status !== 'active') continue;
       let list = keys.get(k.accountId);
       if (list === undefined) keys.set(k.accountId, (list = []));
-      list.push({ id: k.id, key: k.secret });
+      list.push({ id: k.id, key_digest: k.digest, key_prefix: k.prefix.slice(0, 8) });
     }
     return [...this.#accounts.values()].map((a) => {
       const own = keys.get(a.id);
@@ -144,6 +149,6 @@ export class MemoryDirectory implements PortalDirectory {
 }
 
 function publicKey(k: StoredKey): PortalKey {
-  const { secret: _secret, ...rest } = k;
+  const { digest: _digest, ...rest } = k;
   return rest;
 }

@@ -139,7 +139,7 @@ export class Portal {
       const route = matching.find((r) => r.method === method);
       if (route === undefined) {
         const allow = matching.map((r) => r.method).join(', ');
-        throw new PortalError('bad-request', `${url.pathname} takes ${allow}`, { allow });
+        throw new PortalError('method-not-allowed', `${url.pathname} takes ${allow}`, { allow });
       }
       if (UNSAFE.has(method)) this.#checkCsrf(req, session);
       if (session === null) session = this.sessions.create(null, settings.sessionTtlMs);
@@ -171,7 +171,7 @@ export class Portal {
       return;
     }
 
-    if (method !== 'GET' && method !== 'HEAD') throw new PortalError('bad-request', 'pages take GET');
+    if (method !== 'GET' && method !== 'HEAD') throw new PortalError('method-not-allowed', 'pages take GET', { allow: 'GET, HEAD' });
     const page = PAGES.find((p) => p.pattern.test(url.pathname));
     if (page === undefined) throw new PortalError('not-found', 'no such page');
     renderPage(res, page, settings, account);

@@ -4,8 +4,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
-import { loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../config/problems.js';
 import { compileConfig } from '../config/compile.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
@@ -15,11 +13,14 @@ import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { ReloadResult } from './gateway.js';
 import { flushLogger, type Logger } from './logger.js';
 import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
-import { announce, type StartOptions } from './single.js';
+import { announce, exitOnStartError, type StartOptions } from './single.js';
+import { ControlPlane } from '../admin/plane.js';
 import { startStatusServer } from './status-server.js';
 
-type ToWorker = { type: 'reload'; id: number } | { type: 'shutdown' };
-type FromWorker = { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult };
+// In mode: database the master follows the store and relays each validated document to the
+// workers (`config`); workers never connect to the store.
+type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig };
+type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 
@@ -31,43 +32,45 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   const registry = defaultRegistry();
   let echo: { server: Server; port: number } | null = null;
   if (opts.configFile === null) echo = await startEchoServer();
-  const load = (): RawConfig => (opts.configFile !== null ? loadConfigFile(opts.configFile, registry) : embeddedConfig(echo!.port));
-  let config: RawConfig;
+  let plane: ControlPlane;
   try {
-    config = load();
+    plane = await ControlPlane.prepare(opts.configFile, registry, logger, () => embeddedConfig(echo!.port));
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of err.lines()) process.stderr.write(line + '\n');
-      process.exit(2);
-    }
-    throw err;
+    exitOnStartError(err);
   }
+  const database = plane.control.mode === 'database';
+  const config: RawConfig = plane.current;
   // Compiled once here only to read listener addresses; the master holds no pools.
   const pools = new PoolRegistry();
   const { snapshot } = compileConfig(config, { registry, pools, version: 1, source: opts.configFile ?? 'embedded' });
   snapshot.dispose();
   await pools.closeAll();
 
-  const spec = JSON.stringify({ configFile: opts.configFile, echoPort: echo?.port ?? null });
+  const spec = JSON.stringify({ configFile: opts.configFile, echoPort: echo?.port ?? null, database });
   const ready = new Set<number>();
   let stopping = false;
   let proxyBound: Array<{ host: string; port: number }> = [];
   let crashes = 0;
   let reloadId = 0;
-  const pendingReloads = new Map<number, { results: ReloadResult[]; expect: number; trigger: string }>();
+  const pendingReloads = new Map<number, { results: ReloadResult[]; expect: number; trigger: string; done: () => void }>();
+  let adminUrl: string | null = null;
 
   const fork = (): Worker => {
     const w = cluster.fork({ [SPEC_ENV]: spec });
     w.on('message', (msg: FromWorker) => {
       // policy: local under --workers: the master owns the node's counters.
       if (isRateLimitMessage(msg)) return answerRateLimit(w, msg);
-      if (msg.type === 'ready') {
+      if (msg.type === 'want-config') {
+        w.send({ type: 'config', config: plane.current } satisfies ToWorker);
+      } else if (msg.type === 'ready') {
         ready.add(w.id);
+        // A store change may have arrived between its fork and now (id 0: nobody waits for it).
+        if (database) w.send({ type: 'reload', id: 0, config: plane.current } satisfies ToWorker);
         proxyBound = msg.proxy;
         if (announced) logger.info({ type: 'worker', worker: w.id, pid: w.process.pid }, 'worker ready');
         if (ready.size === workers && !announced) {
           announced = true;
-          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers);
+          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode);
         }
       } else if (msg.type === 'reloaded') {
         const p = pendingReloads.get(msg.id);
@@ -78,6 +81,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
           const failed = p.results.find((r) => !r.ok);
           const slowest = p.results.reduce((a, b) => (b.durationMs > a.durationMs ? b : a));
           logReload(logger, failed ?? slowest, { trigger: p.trigger, workers: p.results.length });
+          p.done();
         }
       }
     });
@@ -111,18 +115,24 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     );
     statusAddress = { host: s.host, port };
   }
-  for (let i = 0; i < workers; i++) fork();
-
-  const reload = (trigger: string) => {
+  const reload = (trigger: string, next?: RawConfig): Promise<void> => {
     // Every worker reloads (and counts the attempt in its metrics); the master logs one line
     // for the group, with the problems when the new file is invalid.
     const id = ++reloadId;
-    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-    pendingReloads.set(id, { results: [], expect: live.length, trigger });
-    for (const w of live) w.send({ type: 'reload', id } satisfies ToWorker);
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected() && ready.has(w.id));
+    const done = new Promise<void>((resolve) => pendingReloads.set(id, { results: [], expect: live.length, trigger, done: resolve }));
+    if (live.length === 0) {
+      pendingReloads.delete(id);
+      return Promise.resolve();
+    }
+    for (const w of live) w.send({ type: 'reload', id, ...(next ? { config: next } : {}) } satisfies ToWorker);
+    return done;
   };
-  process.on('SIGHUP', () => reload('SIGHUP'));
-  if (opts.watch && opts.configFile !== null) watchFile(opts.configFile, () => reload('watch'));
+  const { admin } = await plane.start((next) => reload('store', next), logger);
+  adminUrl = admin;
+  for (let i = 0; i < workers; i++) fork();
+  process.on('SIGHUP', () => (database ? void plane.control.sync().catch(() => undefined) : void reload('SIGHUP')));
+  if (opts.watch && opts.configFile !== null && !database) watchFile(opts.configFile, () => void reload('watch'));
 
   onShutdownSignal(logger, async () => {
     stopping = true;
@@ -134,13 +144,27 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     const result = await Promise.race([Promise.all(exited).then(() => 'done' as const), timer]);
     if (result === 'timeout') for (const w of live) w.process.kill('SIGKILL');
     echo?.server.close();
+    await plane.close().catch(() => undefined);
     return { unfinished: result === 'timeout' ? live.length : 0 };
   });
 }
 
 export async function runWorker(logger: Logger): Promise<void> {
-  const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null };
-  const gateway = createGateway(spec, logger);
+  const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null; database?: boolean };
+  let relayed: RawConfig | null = null;
+  if (spec.database) {
+    // Asked for once the listener is in place (a message sent before would be lost).
+    relayed = await new Promise<RawConfig>((resolve) => {
+      const first = (msg: ToWorker) => {
+        if (msg.type !== 'config') return;
+        process.off('message', first);
+        resolve(msg.config);
+      };
+      process.on('message', first);
+      process.send!({ type: 'want-config' } satisfies FromWorker);
+    });
+  }
+  const gateway = createGateway(spec, logger, relayed !== null ? () => relayed! : undefined);
   // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
   new AggregatorRegistry();
   gateway.load();
@@ -151,6 +175,7 @@ export async function runWorker(logger: Logger): Promise<void> {
   process.on('SIGHUP', () => undefined);
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'reload') {
+      if (msg.config !== undefined) relayed = msg.config;
       process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker);
     } else if (msg.type === 'shutdown') {
       void gateway.drain().then(() => {

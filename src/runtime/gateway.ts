@@ -1,6 +1,7 @@
 // One gateway process: holds the live snapshot, the proxy listeners and the pools, and
 // swaps snapshots on reload. In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
+import cluster from 'node:cluster';
 import { channel } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -8,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import { buildSnapshot } from '../config/load.js';
+import { formatAddress } from '../config/address.js';
 import { ConfigError } from '../config/problems.js';
 import type { Snapshot, ListenerSpec } from '../config/snapshot.js';
 import type { RawConfig } from '../config/types.js';
@@ -121,7 +123,10 @@ export class Gateway implements ProxyRuntime {
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
-    if (snapshot.portal !== null) {
+    // Accounts, sessions and keys live in this process until the portal uses the config
+    // store, so workers (which would each hold their own) do not serve it.
+    if (snapshot.portal !== null && cluster.isWorker) this.#opts.logger.warn({ type: 'portal' }, 'the developer portal is not served with --workers yet; run it with one process');
+    else if (snapshot.portal !== null) {
       this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
       this.#portal.directory.onChange(() => this.refreshConsumers());
     }
@@ -180,7 +185,11 @@ export class Gateway implements ProxyRuntime {
       bound.push({ host: spec.host, port });
     }
     this.#proxyBound = bound[0] ?? null;
-    if (this.#portal !== null) this.#portalBound = await this.#portal.listen();
+    if (this.#portal !== null) {
+      const p = await this.#portal.listen();
+      this.#portalBound = p;
+      this.#opts.logger.info({ type: 'portal', url: `http://${formatAddress(p.host, p.port)}` }, 'developer portal listening');
+    }
     return bound;
   }
 

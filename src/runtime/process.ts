@@ -16,9 +16,9 @@ export interface RunSpec {
   readonly echoPort: number | null;
 }
 
-export function createGateway(spec: RunSpec, logger: Logger): Gateway {
-  const registry = defaultRegistry();
-  const loadConfig = (): RawConfig => (spec.configFile !== null ? loadConfigFile(spec.configFile, registry) : embeddedConfig(spec.echoPort!));
+export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawConfig, registry = defaultRegistry()): Gateway {
+  // `load` comes from the control plane (file or store); without one, the file is read here.
+  const loadConfig = load ?? ((): RawConfig => (spec.configFile !== null ? loadConfigFile(spec.configFile, registry) : embeddedConfig(spec.echoPort!)));
   const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default' });
   startAccessLog(logger, () => true);
   new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets() });

@@ -3,7 +3,9 @@ import type { Server } from 'node:http';
 import { register } from 'prom-client';
 import { ConfigError } from '../config/problems.js';
 import { formatAddress } from '../config/address.js';
-import { startEchoServer } from './embedded.js';
+import { embeddedConfig, startEchoServer } from './embedded.js';
+import { ControlPlane, StartRefusal } from '../admin/plane.js';
+import { defaultRegistry } from '../pipeline/registry.js';
 import { createGateway, logReload, onShutdownSignal, watchFile, type RunSpec } from './process.js';
 import { flushLogger, type Logger } from './logger.js';
 import { startStatusServer } from './status-server.js';
@@ -17,15 +19,18 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   let echo: { server: Server; port: number } | null = null;
   if (opts.configFile === null) echo = await startEchoServer();
   const spec: RunSpec = { configFile: opts.configFile, echoPort: echo?.port ?? null };
-  const gateway = createGateway(spec, logger);
+  const registry = defaultRegistry();
+  let plane: ControlPlane;
+  try {
+    plane = await ControlPlane.prepare(opts.configFile, registry, logger, () => embeddedConfig(echo!.port));
+  } catch (err) {
+    exitOnStartError(err);
+  }
+  const gateway = createGateway(spec, logger, () => plane.loadConfig(), registry);
   try {
     gateway.load();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of err.lines()) process.stderr.write(line + '\n');
-      process.exit(2);
-    }
-    throw err;
+    exitOnStartError(err);
   }
   let ready = false;
   const snapshot = gateway.snapshot;
@@ -40,17 +45,40 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
     ).port;
   }
   const bound = await gateway.listen();
+  // A store change is applied as one reload: the document is already validated.
+  const { admin } = await plane.start((_config, version) => {
+    const r = gateway.reload();
+    logReload(logger, r, { trigger: 'store', store_version: version });
+    if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
+  }, logger);
   ready = true;
-  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1);
+  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.control.mode);
 
-  const reload = (trigger: string) => logReload(logger, gateway.reload(), { trigger });
+  const reload = (trigger: string) => {
+    if (plane.control.mode === 'database') void plane.control.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
+    else logReload(logger, gateway.reload(), { trigger });
+  };
   process.on('SIGHUP', () => reload('SIGHUP'));
-  if (opts.watch && opts.configFile !== null) watchFile(opts.configFile, () => reload('watch'));
+  if (opts.watch && opts.configFile !== null && plane.control.mode === 'file') watchFile(opts.configFile, () => reload('watch'));
   onShutdownSignal(logger, async () => {
     const r = await gateway.drain();
+    await plane.close().catch(() => undefined);
     echo?.server.close();
     return r;
   });
+}
+
+/** Config problems or a refusal at start: printed on stderr, exit 2. */
+export function exitOnStartError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    for (const line of err.lines()) process.stderr.write(line + '\n');
+    process.exit(2);
+  }
+  if (err instanceof StartRefusal) {
+    process.stderr.write(`northgate: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
 }
 
 export function announce(
@@ -60,14 +88,17 @@ export function announce(
   configFile: string | null,
   echoPort: number | null,
   workers: number,
+  admin: string | null = null,
+  mode: 'file' | 'database' = 'file',
 ): void {
   const proxyUrls = proxy.map((p) => `http://${formatAddress(p.host, p.port)}`);
   const statusUrl = status === null ? null : `http://${formatAddress(status.host, status.port)}`;
-  logger.info({ type: 'start', proxy: proxyUrls, status: statusUrl, config: configFile ?? 'embedded default', workers }, 'northgate started');
+  logger.info({ type: 'start', proxy: proxyUrls, status: statusUrl, admin, mode, config: configFile ?? 'embedded default', workers }, 'northgate started');
   flushLogger(logger);
   const lines = [
     `northgate: proxy listening on ${proxyUrls.join(', ')}`,
     statusUrl === null ? 'northgate: status listener off' : `northgate: status on ${statusUrl} (/healthz, /readyz)`,
+    admin === null ? 'northgate: admin API off' : `northgate: admin API on ${admin} (mode: ${mode}${mode === 'file' ? ', read-only' : ''})`,
     `northgate: config ${configFile ?? 'embedded default (no --config, no ./northgate.yaml)'}; ${workers} worker${workers === 1 ? '' : 's'}`,
   ];
   if (echoPort !== null) {
