@@ -19,6 +19,7 @@ import type { PortalSettings } from './settings.js';
 import { SignInThrottle } from './throttle.js';
 import { MemoryUsage, type UsageSource } from './usage.js';
 import { MeteringUsage } from './metering-usage.js';
+import { CALLBACK_PATH, OidcSignIn } from './oidc.js';
 
 export interface PortalGateway {
   readonly snapshot: Snapshot;
@@ -53,6 +54,7 @@ export class Portal {
   #throttle: SignInThrottle | null = null;
   #server: Server | null = null;
   readonly #assets = new Map<string, Buffer>();
+  readonly #oidc = new OidcSignIn();
 
   constructor(gateway: PortalGateway, logger: Logger, deps: PortalDeps = {}) {
     this.#gateway = gateway;
@@ -131,6 +133,25 @@ export class Portal {
     if (session?.accountId) {
       account = await this.directory.findAccountById(session.accountId);
       if (account !== null && settings.admins.has(account.email) && account.role !== 'admin') account = { ...account, role: 'admin' };
+    }
+
+    const isStart = url.pathname === '/portal/api/oidc/start';
+    if ((isStart || url.pathname === CALLBACK_PATH) && method === 'GET') {
+      if (settings.oidc === null) throw new PortalError('not-found', 'sign-in through OIDC is not configured (portal.oidc)');
+      if (isStart) {
+        if (session === null) {
+          session = this.sessions.create(null, settings.sessionTtlMs);
+          res.setHeader('set-cookie', cookieFor(session));
+        }
+        return this.#oidc.start(settings, session, req, res);
+      }
+      if (session === null) throw new PortalError('bad-request', 'no sign-in in progress (the session cookie is missing); start again');
+      const signedIn = await this.#oidc.callback(settings, session, req, this.directory);
+      this.sessions.destroy(session.id);
+      const next = this.sessions.create(signedIn.id, settings.sessionTtlMs);
+      res.writeHead(302, { location: '/keys', 'set-cookie': cookieFor(next), 'cache-control': 'no-store' });
+      res.end();
+      return;
     }
 
     if (url.pathname.startsWith('/portal/api/')) {
