@@ -33,7 +33,7 @@ export interface ApiContext {
 }
 
 type Handler = (c: ApiContext, params: string[]) => Promise<void>;
-interface ApiRoute { method: string; pattern: RegExp; auth: 'none' | 'account' | 'admin'; handler: Handler }
+interface ApiRoute { method: string; pattern: RegExp; auth: 'none' | 'account' | 'admin'; handler: Handler; opensSession?: true }
 
 const EMAIL = /^[^@\s]{1,64}@[^@\s]{1,190}$/;
 const KEY_NAME = /^[^\u0000-\u001f\u007f]{1,64}$/;
@@ -42,7 +42,7 @@ export const TRY_MAX_RESPONSE = 256 * 1024;
 
 export const API_ROUTES: ApiRoute[] = [
   { method: 'GET', pattern: /^\/portal\/api\/config$/, auth: 'none', handler: getConfig },
-  { method: 'GET', pattern: /^\/portal\/api\/session$/, auth: 'none', handler: getSession },
+  { method: 'GET', pattern: /^\/portal\/api\/session$/, auth: 'none', handler: getSession, opensSession: true },
   { method: 'POST', pattern: /^\/portal\/api\/sign-up$/, auth: 'none', handler: signUp },
   { method: 'POST', pattern: /^\/portal\/api\/sign-in$/, auth: 'none', handler: signIn },
   { method: 'POST', pattern: /^\/portal\/api\/sign-out$/, auth: 'none', handler: signOut },

@@ -2,7 +2,7 @@
 // flow with PKCE (S256), state and nonce, through openid-client. The verifier, state and
 // nonce wait in the visitor's server-side session; the callback finds the account by the
 // provider's subject, or by a verified email, or creates one.
-import * as client from 'openid-client';
+import type * as Client from 'openid-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DirectoryConflict, type PortalAccount, type PortalDirectory } from './directory.js';
 import { PortalError } from './http.js';
@@ -13,16 +13,20 @@ type Oidc = NonNullable<PortalSettings['oidc']>;
 
 export const CALLBACK_PATH = '/portal/oidc/callback';
 
-export class OidcSignIn {
-  #config: { key: string; value: Promise<client.Configuration> } | null = null;
+/** Loaded on the first OIDC sign-in: a gateway without `portal.oidc` never pays for it. */
+let lib: Promise<typeof Client> | null = null;
+const openid = (): Promise<typeof Client> => (lib ??= import('openid-client'));
 
-  #discover(oidc: Oidc): Promise<client.Configuration> {
+export class OidcSignIn {
+  #config: { key: string; value: Promise<Client.Configuration> } | null = null;
+
+  #discover(oidc: Oidc): Promise<Client.Configuration> {
     const key = `${oidc.issuer}|${oidc.clientId}|${oidc.clientSecret ?? ''}`;
     if (this.#config?.key !== key) {
       const u = new URL(oidc.issuer);
       // Plain http only for a provider on this machine (development and tests).
       const loopback = u.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
-      const value = client.discovery(u, oidc.clientId, oidc.clientSecret ?? undefined, undefined, loopback ? { execute: [client.allowInsecureRequests], timeout: 10 } : { timeout: 10 });
+      const value = openid().then((client) => client.discovery(u, oidc.clientId, oidc.clientSecret ?? undefined, undefined, loopback ? { execute: [client.allowInsecureRequests], timeout: 10 } : { timeout: 10 }));
       // A failed discovery is retried on the next sign-in.
       value.catch(() => {
         if (this.#config?.value === value) this.#config = null;
@@ -42,6 +46,7 @@ export class OidcSignIn {
     const config = await this.#discover(oidc).catch(() => {
       throw new PortalError('auth-unavailable', 'the identity provider cannot be reached');
     });
+    const client = await openid();
     const verifier = client.randomPKCECodeVerifier();
     session.oidc = { verifier, state: client.randomState(), nonce: client.randomNonce() };
     const url = client.buildAuthorizationUrl(config, {
@@ -65,8 +70,9 @@ export class OidcSignIn {
     const config = await this.#discover(oidc).catch(() => {
       throw new PortalError('auth-unavailable', 'the identity provider cannot be reached');
     });
+    const client = await openid();
     const current = new URL(req.url ?? '/', this.redirectUri(settings, req));
-    let claims: client.IDToken | undefined;
+    let claims: Client.IDToken | undefined;
     let profile: Record<string, unknown>;
     try {
       const tokens = await client.authorizationCodeGrant(config, current, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true });

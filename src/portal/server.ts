@@ -128,7 +128,6 @@ export class Portal {
         ? `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${secure ? '; Secure' : ''}`
         : `${cookieName}=${s.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(settings.sessionTtlMs / 1000)}${secure ? '; Secure' : ''}`;
     let session = this.sessions.get(cookies(req).get(cookieName) ?? '');
-    const hadSession = session !== null;
     let account: PortalAccount | null = null;
     if (session?.accountId) {
       account = await this.directory.findAccountById(session.accountId);
@@ -163,7 +162,14 @@ export class Portal {
         throw new PortalError('method-not-allowed', `${url.pathname} takes ${allow}`, { allow });
       }
       if (UNSAFE.has(method)) this.#checkCsrf(req, session);
-      if (session === null) session = this.sessions.create(null, settings.sessionTtlMs);
+      // Only GET /portal/api/session opens a stored session (state-changing calls need one
+      // already, for their CSRF token): reading the catalog cannot fill the session table.
+      let opened = false;
+      if (session === null && route.opensSession === true) {
+        session = this.sessions.create(null, settings.sessionTtlMs);
+        opened = true;
+      }
+      session ??= { id: '', accountId: null, csrf: '', expiresAt: 0, oidc: null };
       if (route.auth !== 'none' && account === null) throw new PortalError('unauthorized', 'sign in first');
       if (route.auth === 'admin' && account!.role !== 'admin') throw new PortalError('forbidden', 'operators only');
       const ctx: ApiContext = {
@@ -187,7 +193,7 @@ export class Portal {
         baseUrl: this.#baseUrl(settings),
         proxyUrl: this.#gateway.proxyUrl(),
       };
-      if (!hadSession) res.setHeader('set-cookie', cookieFor(session));
+      if (opened) res.setHeader('set-cookie', cookieFor(session));
       await route.handler(ctx, route.pattern.exec(url.pathname)!.slice(1));
       return;
     }

@@ -26,7 +26,7 @@ export class MemorySessionStore implements SessionStore {
 
   create(accountId: string | null, ttlMs: number): Session {
     this.#sweep();
-    if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
+    if (this.#sessions.size >= MAX_SESSIONS) this.#evict();
     const s: Session = { id: randomBytes(32).toString('base64url'), accountId, csrf: randomBytes(32).toString('base64url'), expiresAt: Date.now() + ttlMs, oidc: null };
     this.#sessions.set(digest(s.id), s);
     return s;
@@ -45,6 +45,19 @@ export class MemorySessionStore implements SessionStore {
 
   destroy(id: string): void {
     this.#sessions.delete(digest(id));
+  }
+
+  /** Full: the oldest anonymous session goes first (a flood of visitors cannot sign people out), else the oldest. */
+  #evict(): void {
+    let scanned = 0;
+    for (const [k, s] of this.#sessions) {
+      if (s.accountId === null) {
+        this.#sessions.delete(k);
+        return;
+      }
+      if (++scanned >= 1000) break;
+    }
+    this.#sessions.delete(this.#sessions.keys().next().value!);
   }
 
   #sweep(): void {

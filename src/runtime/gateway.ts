@@ -21,7 +21,7 @@ import { HealthRegistry } from '../upstream/health.js';
 import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
 import type { Logger } from './logger.js';
-import { Portal, type PortalDeps } from '../portal/server.js';
+import type { Portal, PortalDeps } from '../portal/server.js';
 
 export interface GatewayOptions {
   readonly registry: PluginRegistry;
@@ -126,10 +126,6 @@ export class Gateway implements ProxyRuntime {
     // Accounts, sessions and keys live in this process until the portal uses the config
     // store, so workers (which would each hold their own) do not serve it.
     if (snapshot.portal !== null && cluster.isWorker) this.#opts.logger.warn({ type: 'portal' }, 'the developer portal is not served with --workers yet; run it with one process');
-    else if (snapshot.portal !== null) {
-      this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
-      this.#portal.directory.onChange(() => this.refreshConsumers());
-    }
     if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listeners.has(ctx.listener));
     return snapshot;
   }
@@ -168,6 +164,13 @@ export class Gateway implements ProxyRuntime {
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
   async listen(): Promise<Array<{ host: string; port: number }>> {
+    if (this.#snapshot.portal !== null && !cluster.isWorker) {
+      // Loaded only when configured: a gateway without a portal never imports it. Created
+      // before the proxy listens, so that its usage count sees every request.
+      const { Portal } = await import('../portal/server.js');
+      this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
+      this.#portal.directory.onChange(() => this.refreshConsumers());
+    }
     const bound: Array<{ host: string; port: number }> = [];
     for (const spec of this.#snapshot.listeners.proxy) {
       const server = this.#createServer(spec);

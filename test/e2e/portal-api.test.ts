@@ -119,6 +119,7 @@ describe('portal API', () => {
 
   test('session cookie: HttpOnly, SameSite=Lax, Path=/, no Secure on plain http; pages and assets are served', async () => {
     const c = new PortalClient(gw.portalUrl);
+    assert.equal((await c.get('/portal/api/apis')).headers['set-cookie'], undefined, 'reading the catalog opens no session');
     const r = await c.get('/portal/api/session');
     const cookie = (r.headers['set-cookie'] as string[])[0]!;
     assert.match(cookie, /^ng_portal=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/);
