@@ -443,6 +443,6 @@ test('mode: database rejects entity sections in the node file, located', async (
   const file = writeConfig(nodeConfig(`sqlite:${join(tempDir(), 'x.db')}`, 'services: []\n'));
   const r = await runCli(['start', '-c', file]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /:8:1 services: with mode: database, services live in the store/);
+  assert.match(r.stderr, /:7:1 services: with mode: database, services live in the store/);
 });
 
