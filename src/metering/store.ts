@@ -3,8 +3,8 @@
 // is an upsert that adds, so flushes from many processes and many flushes of the same
 // minute add up. `queryUsage` is the read API for the CLI (and the admin API later).
 import Database from 'better-sqlite3';
-import pg from 'pg';
-import { openSqliteFile } from '../plugins/quota/stores.js';
+import type pg from 'pg';
+import { loadPg, openSqliteFile } from '../plugins/quota/stores.js';
 import type { StoreSpec } from './config.js';
 
 /** One aggregate: a minute × consumer × service × route × status class. */
@@ -123,11 +123,16 @@ export function sqliteUsageStore(path: string, table: string, opts: { readonly?:
 }
 
 export function postgresUsageStore(url: string, table: string, timeoutMs = 5000): UsageStore {
-  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, idleTimeoutMillis: 30_000 });
-  pool.on('error', () => undefined);
+  let pool: pg.Pool | null = null;
   let ready: Promise<void> | null = null;
-  const ensure = (): Promise<void> => {
-    ready ??= pool.query(createSql(table, 'BIGINT', 'DOUBLE PRECISION')).then(
+  const ensure = async (): Promise<pg.Pool> => {
+    if (pool === null) {
+      const pgm = await loadPg();
+      pool ??= new pgm.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, idleTimeoutMillis: 30_000 });
+      pool.on('error', () => undefined);
+    }
+    const p = pool;
+    ready ??= p.query(createSql(table, 'BIGINT', 'DOUBLE PRECISION')).then(
       () => undefined,
       (err: { code?: string }) => {
         if (err.code === '23505' || err.code === '42P07') return;
@@ -135,11 +140,12 @@ export function postgresUsageStore(url: string, table: string, timeoutMs = 5000)
         throw err;
       },
     );
-    return ready;
+    await ready;
+    return p;
   };
   return {
     async write(rows) {
-      await ensure();
+      const pool = await ensure();
       // One statement per 500 rows (9 parameters each, well under PostgreSQL's 65535).
       for (let at = 0; at < rows.length; at += 500) {
         const chunk = rows.slice(at, at + 500);
@@ -152,13 +158,15 @@ export function postgresUsageStore(url: string, table: string, timeoutMs = 5000)
       }
     },
     async query(q) {
-      await ensure();
+      const pool = await ensure();
       const args: unknown[] = [BUCKET_MS[q.by], q.from, q.to];
       if (q.consumer !== undefined) args.push(q.consumer);
       const r = await pool.query<Grouped>(selectSql(table, (i) => `$${i}::bigint`.replace('$4::bigint', '$4'), q.consumer !== undefined), args);
       return summarize(r.rows);
     },
-    close: () => pool.end(),
+    close: async () => {
+      await pool?.end();
+    },
   };
 }
 

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Redis } from 'ioredis';
 
 export interface QuotaStore {
@@ -119,12 +119,18 @@ export function redisQuotaStore(redis: Redis, prefix: string, timeoutMs: number,
 // ---- PostgreSQL ---------------------------------------------------------------------
 
 const pgPools = new Map<string, { pool: pg.Pool; refs: number; ready: Map<string, Promise<void>> }>();
+/** pg is loaded only by a config that uses PostgreSQL (it costs start-up time otherwise). */
+let pgModule: typeof pg | null = null;
 
-export function postgresPool(url: string, timeoutMs: number): { pool: pg.Pool; ready: Map<string, Promise<void>>; release(): void } {
+export async function loadPg(): Promise<typeof pg> {
+  return (pgModule ??= (await import('pg')).default);
+}
+
+function postgresPool(pgm: typeof pg, url: string, timeoutMs: number): { pool: pg.Pool; ready: Map<string, Promise<void>>; release(): void } {
   const key = `${url}|${timeoutMs}`;
   let entry = pgPools.get(key);
   if (!entry) {
-    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: Math.max(1000, timeoutMs), query_timeout: timeoutMs, idleTimeoutMillis: 30_000 });
+    const pool = new pgm.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: Math.max(1000, timeoutMs), query_timeout: timeoutMs, idleTimeoutMillis: 30_000 });
     pool.on('error', () => undefined);
     entry = { pool, refs: 0, ready: new Map() };
     pgPools.set(key, entry);
@@ -143,10 +149,15 @@ export function postgresPool(url: string, timeoutMs: number): { pool: pg.Pool; r
 }
 
 export function postgresQuotaStore(url: string, table: string, timeoutMs: number): QuotaStore {
-  const { pool, ready, release } = postgresPool(url, timeoutMs);
+  let shared: ReturnType<typeof postgresPool> | null = null;
+  let released = false;
   const sql = `INSERT INTO ${table} (key, period, used, expires_at) VALUES ($1, $2, 1, $3)
     ON CONFLICT (key, period) DO UPDATE SET used = ${table}.used + 1 WHERE ${table}.used < $4 RETURNING used`;
-  const ensure = (): Promise<void> => {
+  const ensure = async (): Promise<pg.Pool> => {
+    const pgm = await loadPg();
+    if (released) throw new Error('quota store closed');
+    shared ??= postgresPool(pgm, url, timeoutMs);
+    const { pool, ready } = shared;
     let p = ready.get(table);
     if (p === undefined) {
       p = pool
@@ -162,14 +173,18 @@ export function postgresQuotaStore(url: string, table: string, timeoutMs: number
       p.catch(() => ready.delete(table));
       ready.set(table, p);
     }
-    return p;
+    await p;
+    return pool;
   };
   return {
     async consume(key, period, max, periodEnd) {
-      await ensure();
+      const pool = await ensure();
       const r = await pool.query<{ used: string }>(sql, [key, period, periodEnd + 86_400_000, max]);
       return r.rows.length === 0 ? -1 : Number(r.rows[0]!.used);
     },
-    release,
+    release() {
+      released = true;
+      shared?.release();
+    },
   };
 }
