@@ -12,6 +12,7 @@ import { runAuth } from './auth.js';
 import { runLimits } from './limits.js';
 import { runEdge } from './edge.js';
 import { runResilience } from './resilience.js';
+import { runBalancing } from './balancing.js';
 import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
 import { startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
 
@@ -233,6 +234,9 @@ async function main(): Promise<void> {
       const lines = await runResilience(ctx, loader, { durationS: o.durationS, connections: o.connections, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
+      const balancing = await runBalancing(ctx, loader, { durationS: o.durationS, connections: o.connections, say });
+      out.push(...balancing, '');
+      say(`\n${balancing.join('\n')}\n`);
     }
     if (o.scenario === 'edge') {
       const lines = await runEdge(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });

@@ -6,13 +6,15 @@ import type { PluginScope } from '../pipeline/plugin.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
 import { Router } from '../router/router.js';
-import { RoundRobin } from '../upstream/balancer.js';
+import { ROUND_ROBIN } from '../upstream/balancer.js';
+import { activeCheckPolicy, balancerSpec, dnsPolicy } from '../upstream/config.js';
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
+import { buildUpstream, type AddressSource } from '../upstream/upstream.js';
 import type { PoolRegistry } from '../upstream/pools.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
-import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Target, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
-import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener } from './types.js';
+import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
+import type { RawConfig, RawService, RawUpstream, RawListener } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
@@ -40,6 +42,8 @@ export interface CompileOptions {
   readonly pools: PoolRegistry;
   /** Target health that survives reloads; a fresh registry when absent (validate, routes, explain). */
   readonly health?: HealthRegistry;
+  /** The last good DNS addresses of target host names (none: names are dialled as written). */
+  readonly addresses?: AddressSource;
   readonly version: number;
   readonly source: string;
 }
@@ -49,14 +53,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const handlers: Array<{ close?(): void }> = [];
 
   const health = opts.health ?? new HealthRegistry();
-  const makeTargets = (upstreamName: string, targets: RawTarget[], connectTimeoutMs: number): Target[] =>
-    targets.map((t) => {
-      const u = new URL(t.url);
-      const pool = opts.pools.acquire(u.origin, { connectTimeoutMs });
-      usedPools.add(pool);
-      const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-      return { url: t.url, origin: u.origin, hostname: u.hostname, port, weight: t.weight ?? 1, dispatcher: pool, health: health.get(upstreamName, t.url) };
-    });
+  const upstreamContext = { pools: opts.pools, health, usedPools, addresses: opts.addresses ?? (() => undefined) };
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
   const upstreams = new Map<string, Upstream>();
@@ -91,15 +88,13 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       const u = new URL(s.url);
       basePath = u.pathname.replace(/\/+$/, '');
       const name = `service:${s.name}`;
-      const targets = makeTargets(name, [{ url: u.origin }], connectTimeoutMs);
-      upstream = { name, targets, balancer: new RoundRobin(targets), outlier: DEFAULT_OUTLIER };
+      upstream = buildUpstream({ ...upstreamContext, name, targets: [{ url: u.origin }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null });
     } else {
       const key = `${s.upstream}|${connectTimeoutMs}`;
       let u = upstreams.get(key);
       if (!u) {
         const raw = rawUpstreams.get(s.upstream!)!;
-        const targets = makeTargets(raw.name, raw.targets, connectTimeoutMs);
-        u = { name: raw.name, targets, balancer: new RoundRobin(targets), outlier: outlierPolicy(raw) };
+        u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active) });
         upstreams.set(key, u);
       }
       upstream = u;
@@ -158,6 +153,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     routes: router.ordered,
     services,
     upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
+    dns: dnsPolicy(config.dns),
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
     accessLog: config.access_log?.enabled ?? true,

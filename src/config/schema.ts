@@ -76,7 +76,21 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
     required: ['name', 'targets'],
     properties: {
       name,
-      balancer: { enum: ['round-robin'] },
+      balancer: {
+        // A name, or an object whose `algorithm` is one (pattern applies to strings only, properties to objects only).
+        type: ['string', 'object'],
+        pattern: '^(round-robin|least-connections|random-two-choices|consistent-hash)$',
+        'x-message': 'must be round-robin, least-connections, random-two-choices or consistent-hash, or an object with "algorithm"',
+        additionalProperties: false,
+        required: ['algorithm'],
+        properties: {
+          algorithm: { enum: ['round-robin', 'least-connections', 'random-two-choices', 'consistent-hash'] },
+          hash_on: { enum: ['header', 'cookie', 'ip', 'consumer', 'path', 'query_arg'] },
+          name: { type: 'string', minLength: 1, maxLength: 256 },
+          decay: duration,
+          table_size: { type: 'integer', minimum: 257, maximum: 1000003 },
+        },
+      },
       targets: {
         type: 'array',
         minItems: 1,
@@ -99,6 +113,31 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
               base_ejection: duration,
               max_ejection: duration,
               max_ejected_percent: { type: 'integer', minimum: 0, maximum: 100 },
+            },
+          },
+          active: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              path: { type: 'string', pattern: '^/', 'x-message': 'must be a path starting with "/"' },
+              interval: duration,
+              timeout: duration,
+              concurrency: { type: 'integer', minimum: 1, maximum: 100 },
+              host: { type: 'string', minLength: 1 },
+              healthy: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { successes: { type: 'integer', minimum: 1, maximum: 255 }, statuses: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 } } },
+              },
+              unhealthy: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  failures: { type: 'integer', minimum: 0, maximum: 255 },
+                  timeouts: { type: 'integer', minimum: 0, maximum: 255 },
+                  statuses: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 } },
+                },
+              },
             },
           },
         },
@@ -194,6 +233,19 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           sampling: { type: 'object', additionalProperties: false, properties: { ratio: { type: 'number', minimum: 0, maximum: 1 } } },
           headers: { type: 'object', additionalProperties: { type: 'string' } },
           flush_interval: duration,
+        },
+      },
+      dns: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          servers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          timeout: duration,
+          attempts: { type: 'integer', minimum: 1, maximum: 10 },
+          min_ttl: duration,
+          max_ttl: duration,
+          hosts_ttl: duration,
+          error_retry: duration,
         },
       },
       upstreams: { type: 'array', items: upstream },

@@ -6,6 +6,9 @@ import type { Router } from '../router/router.js';
 import type { PathPattern } from '../router/path-pattern.js';
 import type { Balancer } from '../upstream/balancer.js';
 import type { OutlierPolicy, TargetHealth } from '../upstream/health.js';
+import type { ActiveCheckPolicy } from '../upstream/active-health.js';
+import type { UpstreamDns } from '../upstream/upstream.js';
+import type { DnsPolicy } from '../upstream/dns.js';
 import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
 import type { ConsumerIndex } from '../consumers/index.js';
@@ -21,15 +24,24 @@ export interface Target {
   readonly port: number;
   readonly weight: number;
   readonly dispatcher: Dispatcher;
-  /** Passive health, kept across reloads. */
+  /** Health and load (in flight, latency), kept across reloads. */
   readonly health: TargetHealth;
+  /** τ of the latency EWMA its balancer reads (0: latency not tracked). */
+  readonly rttDecayMs: number;
+  /** The Host header for a target resolved from a host name ("name:port"), null otherwise. */
+  readonly hostHeader: string | null;
 }
 
 export interface Upstream {
   readonly name: string;
-  readonly targets: readonly Target[];
-  readonly balancer: Balancer;
+  /** The live target set: DNS re-resolution replaces it, and the balancer, between reloads. */
+  targets: readonly Target[];
+  balancer: Balancer;
   readonly outlier: OutlierPolicy;
+  /** Active health checks, null when off. */
+  readonly activeCheck: ActiveCheckPolicy | null;
+  /** Targets named by host name (resolved through DNS), null when every target is an IP address. */
+  readonly dns: UpstreamDns | null;
 }
 
 export type RetryCondition = 'connect-failure' | 'reset' | 'timeout' | '502' | '503' | '504';
@@ -111,6 +123,8 @@ export interface Snapshot {
   readonly routes: readonly RouteEntry[];
   readonly services: ReadonlyMap<string, Service>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** How target host names are resolved (the gateway's DnsResolver follows it). */
+  readonly dns: DnsPolicy;
   readonly globalChain: Chain;
   /** Consumers and their credentials (digests and hashes only), for auth plugins. */
   readonly consumers: ConsumerIndex;

@@ -7,10 +7,22 @@ import type { RawMetering } from '../metering/config.js';
 export interface RawTarget { url: string; weight?: number }
 export interface RawUpstream {
   name: string;
-  balancer?: 'round-robin';
+  balancer?: RawBalancerName | RawBalancer;
   targets: RawTarget[];
-  healthcheck?: { passive?: { consecutive_failures?: number; base_ejection?: string; max_ejection?: string; max_ejected_percent?: number } };
+  healthcheck?: { passive?: { consecutive_failures?: number; base_ejection?: string; max_ejection?: string; max_ejected_percent?: number }; active?: RawActiveCheck };
 }
+export type RawBalancerName = 'round-robin' | 'least-connections' | 'random-two-choices' | 'consistent-hash';
+export interface RawBalancer { algorithm: RawBalancerName; hash_on?: 'header' | 'cookie' | 'ip' | 'consumer' | 'path' | 'query_arg'; name?: string; decay?: string; table_size?: number }
+export interface RawActiveCheck {
+  path?: string;
+  interval?: string;
+  timeout?: string;
+  concurrency?: number;
+  host?: string;
+  healthy?: { successes?: number; statuses?: number[] };
+  unhealthy?: { failures?: number; timeouts?: number; statuses?: number[] };
+}
+export interface RawDns { servers?: string[]; timeout?: string; attempts?: number; min_ttl?: string; max_ttl?: string; hosts_ttl?: string; error_retry?: string }
 export interface RawRoute {
   name?: string;
   paths: string[];
@@ -57,6 +69,7 @@ export interface RawConfig {
   access_log?: { enabled?: boolean };
   metrics?: { per_consumer?: boolean };
   tracing?: { endpoint: string; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
+  dns?: RawDns;
   upstreams?: RawUpstream[];
   services?: RawService[];
   consumers?: RawConsumer[];

@@ -12,6 +12,7 @@ import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
 import { checkPlans } from '../plans/plans.js';
 import { checkPortalPlans } from '../portal/settings.js';
+import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
@@ -127,7 +128,9 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       const msg = checkTargetUrl(t.url);
       if (msg) add(['upstreams', i, 'targets', j, 'url'], msg);
     });
+    checkUpstreamConfig(u, ['upstreams', i], add);
   });
+  checkDnsConfig(c.dns, add);
 
   checkConsumers(c.consumers, add);
   checkPlans(c.plans, c.consumers, add);

@@ -11,7 +11,9 @@ import { HeaderList } from './header-list.js';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
 import { LocalReply } from '../pipeline/local-reply.js';
 import { failureOf, mayRetry, nextTarget, recordFailure, recordSuccess, retryDelay } from '../upstream/retry.js';
-import type { CompiledRoute, RetryCondition } from '../config/snapshot.js';
+import type { CompiledRoute, RetryCondition, Target } from '../config/snapshot.js';
+import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
+import { retryAfterSeconds } from '../upstream/health.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
@@ -21,10 +23,11 @@ for (const n of [...HOP_BY_HOP, 'x-request-id']) SPECIAL_LENGTHS[n.length] = 1;
 export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const route = ctx.route!;
   const service = route.service;
-  const target = service.upstream.balancer.pick(Date.now(), null);
+  const target = service.upstream.balancer.pick(Date.now(), null, ctx);
   if (target === null) return replyNoTarget(ctx, chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
+  else if (target.hostHeader !== null) ctx.upstreamHeaders.raw.push('host', target.hostHeader);
   ctx.upstreamPath = upstreamPath(ctx);
   if (chain.upstreamRequest !== null) {
     let pending: void | Promise<void>;
@@ -43,10 +46,9 @@ export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): v
 
 /** Every target is ejected: fail fast without touching the network, saying when to come back. */
 function replyNoTarget(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
-  const now = Date.now();
-  let soonest = Infinity;
-  for (const t of ctx.route!.service.upstream.targets) soonest = Math.min(soonest, t.health.ejectedUntil);
-  const retryAfter = String(Math.max(1, Math.ceil((soonest - now) / 1000)));
+  const upstream = ctx.route!.service.upstream;
+  const check = upstream.activeCheck;
+  const retryAfter = String(retryAfterSeconds(upstream.targets, Date.now(), check === null ? 0 : check.intervalMs * check.healthy.successes));
   sendLocalReply(ctx, LocalReply.error('upstream-unhealthy', 'every target of the upstream is failing', { 'retry-after': retryAfter }), chain, hooks);
 }
 
@@ -90,6 +92,7 @@ function attempt(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dis
   const timeout = ctx.route!.service.readTimeoutMs;
   if (upstreamStartChannel.hasSubscribers) upstreamStartChannel.publish(ctx);
   ctx.upstreamStartedAt = performance.now();
+  attemptStarted(ctx.target!);
   ctx.target!.dispatcher.dispatch(
     {
       path: ctx.upstreamPath,
@@ -128,6 +131,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly #ctx: RequestContext;
   readonly #chain: Chain;
   readonly #hooks: DrainHooks;
+  /** The attempt's target (ctx.target moves on when a retry starts). */
+  readonly #target: Target;
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #done = false;
@@ -136,6 +141,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#ctx = ctx;
     this.#chain = chain;
     this.#hooks = hooks;
+    this.#target = ctx.target!;
+  }
+
+  /** The attempt is over: marks it done and gives the balancer its in-flight count and latency back. */
+  #end(): void {
+    this.#done = true;
+    attemptEnded(this.#target, this.#ctx.upstreamStartedAt, this.#ctx.upstreamRespondedAt);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -147,7 +159,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (statusCode >= 500) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
       if ((statusCode === 502 || statusCode === 503 || statusCode === 504) && mayRetry(ctx, String(statusCode) as RetryCondition)) {
-        this.#done = true;
+        this.#end();
         ctx.responseStatus = statusCode;
         ctx.upstreamRespondedAt = performance.now();
         if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
@@ -234,7 +246,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     const ctx = this.#ctx;
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
     const handlers = this.#chain.responseEnd;
     if (handlers !== null) {
@@ -259,7 +271,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const ctx = this.#ctx;
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
     const failure = failureOf(err);
     if (failure !== null) {
@@ -280,7 +292,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   clientClosed(): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     const ctx = this.#ctx;
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: new Error('client closed the connection') });
     ctx.errorCode = 'client-closed';
@@ -310,7 +322,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   #fail(err: unknown): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx: this.#ctx, error: err });
     this.#abort?.(new Error('plugin failed'));
     replyBug(this.#ctx, err, this.#chain, this.#hooks);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Pool } from 'undici';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import { buildSnapshot } from '../config/load.js';
 import { formatAddress } from '../config/address.js';
@@ -18,6 +19,9 @@ import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
+import { ActiveHealthChecks } from '../upstream/active-health.js';
+import { DnsResolver } from '../upstream/dns.js';
+import type { Upstream } from '../config/snapshot.js';
 import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
 import type { Logger } from './logger.js';
@@ -63,9 +67,14 @@ export class Gateway implements ProxyRuntime {
   #meter: Meter | null = null;
   /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
   readonly #listeners = new WeakSet<object>();
+  /** Background work per upstream that follows the live snapshot: DNS re-resolution and active health checks. */
+  readonly #dns: DnsResolver;
+  readonly #checks: ActiveHealthChecks;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
+    this.#dns = new DnsResolver(opts.logger, () => this.#retainLive());
+    this.#checks = new ActiveHealthChecks(opts.logger);
   }
 
   get snapshot(): Snapshot {
@@ -86,14 +95,16 @@ export class Gateway implements ProxyRuntime {
 
   /** Every target of the live config, with whether it may receive traffic. */
   targets(): Array<{ upstream: string; target: string; healthy: boolean }> {
-    const seen = new Set<unknown>();
+    const seen = new Set<string>();
     const out: Array<{ upstream: string; target: string; healthy: boolean }> = [];
-    for (const service of this.#snapshot.services.values()) {
-      const u = service.upstream;
-      if (seen.has(u)) continue;
-      seen.add(u);
-      // No health checking yet (the resilience issue adds it): every target is eligible.
-      for (const t of u.targets) out.push({ upstream: u.name, target: t.url, healthy: true });
+    const now = Date.now();
+    for (const u of this.#liveUpstreams()) {
+      for (const t of u.targets) {
+        const key = `${u.name}|${t.url}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ upstream: u.name, target: t.url, healthy: t.health.available(now) });
+      }
     }
     return out;
   }
@@ -119,9 +130,10 @@ export class Gateway implements ProxyRuntime {
   load(): Snapshot {
     const config = this.#opts.loadConfig();
     this.#lastConfig = config;
-    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
+    this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
     // Accounts, sessions and keys live in this process until the portal uses the config
     // store, so workers (which would each hold their own) do not serve it.
@@ -171,6 +183,8 @@ export class Gateway implements ProxyRuntime {
       this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
       this.#portal.directory.onChange(() => this.refreshConsumers());
     }
+    // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
+    await this.#dns.settled();
     const bound: Array<{ host: string; port: number }> = [];
     for (const spec of this.#snapshot.listeners.proxy) {
       const server = this.#createServer(spec);
@@ -213,11 +227,12 @@ export class Gateway implements ProxyRuntime {
   }
 
   #swap(config: RawConfig, started: number): ReloadResult {
-    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#followSnapshot();
     this.#applyLimits();
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
@@ -248,6 +263,8 @@ export class Gateway implements ProxyRuntime {
       });
     }
     const unfinished = this.#inflight;
+    this.#checks.stopAll();
+    this.#dns.stop();
     for (const s of this.#servers) s.closeAllConnections();
     await this.#portal?.close();
     await this.#pools.closeAll();
@@ -258,6 +275,26 @@ export class Gateway implements ProxyRuntime {
     // Plugins release what they hold (Redis, PostgreSQL and SQLite connections).
     for (const s of [...this.#retired, this.#snapshot]) this.#dispose(s);
     return { unfinished };
+  }
+
+  /** The distinct upstreams of the live snapshot (services defined by `url:` included). */
+  #liveUpstreams(): Upstream[] {
+    return [...new Set([...this.#snapshot.services.values()].map((s) => s.upstream))];
+  }
+
+  /** DNS and active checks follow the live snapshot: new upstreams start, gone ones stop, unchanged ones keep running. */
+  #followSnapshot(): void {
+    const upstreams = this.#liveUpstreams();
+    this.#dns.configure(this.#snapshot.dns);
+    this.#dns.track(upstreams);
+    this.#checks.sync(upstreams);
+  }
+
+  /** DNS changed some targets: close the pools and forget the state of addresses no longer used. */
+  #retainLive(): void {
+    const targets = this.#liveUpstreams().flatMap((u) => u.targets);
+    this.#pools.retain(new Set(targets.map((t) => t.dispatcher as Pool)));
+    this.#health.retain(new Set(targets.map((t) => t.health)));
   }
 
   #dispose(s: Snapshot): void {

@@ -45,7 +45,7 @@ export function retryDelay(ctx: RequestContext): number {
 /** The target for the next attempt: another one than those tried when possible. */
 export function nextTarget(ctx: RequestContext, now: number): Target | null {
   const balancer = ctx.route!.service.upstream.balancer;
-  return balancer.pick(now, ctx.tried) ?? balancer.pick(now, null);
+  return balancer.pick(now, ctx.tried, ctx) ?? balancer.pick(now, null, ctx);
 }
 
 export function recordSuccess(target: Target): void {
