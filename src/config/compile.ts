@@ -19,6 +19,7 @@ import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot
 import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
+import { compilePortal } from '../portal/settings.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
 
@@ -185,6 +186,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         }
       : null,
     drainTimeoutMs: ms(config.shutdown?.drain_timeout, DEFAULTS.drainTimeout),
+    portal: compilePortal(config),
     stats: { inflight: 0 },
     dispose() {
       for (const h of handlers) h.close?.();

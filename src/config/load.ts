@@ -11,9 +11,12 @@ import type { Snapshot } from './snapshot.js';
 import { parseConfigText, readConfigFile, type ConfigSource } from './source.js';
 import type { RawConfig } from './types.js';
 import { validateConfig } from './validate.js';
+import { loadPortalDocuments } from '../portal/documents.js';
 
 export function checkSource(source: ConfigSource, registry: PluginRegistry): RawConfig {
   const { config, problems } = validateConfig(source.value, registry);
+  // Files named in the config are read relative to it; only once the shape is valid.
+  if (problems.length === 0) problems.push(...loadPortalDocuments(config, source.file));
   if (problems.length > 0) throw new ConfigError(source.file, source.locate(problems));
   return config;
 }

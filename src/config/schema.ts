@@ -3,6 +3,7 @@
 import type { Plugin } from '../pipeline/plugin.js';
 import { DURATION_PATTERN } from './duration.js';
 import { consumerSchema } from '../consumers/schema.js';
+import { portalSchema, servicePortalSchema } from '../portal/schema.js';
 import { planSchema } from '../plans/plans.js';
 import { meteringSchema } from '../metering/config.js';
 import { resilienceSchema } from '../upstream/resilience-config.js';
@@ -69,6 +70,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       ...resilienceSchema(duration),
       plugins: pluginMap,
       routes: { type: 'array', items: route },
+      portal: servicePortalSchema,
     },
   };
   const upstream = {
@@ -198,6 +200,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
             'x-message': 'must be an address or a list of listeners',
           },
           status: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the status listener off' },
+          portal: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the developer portal off' },
           admin: { type: ['string', 'null'], 'x-message': 'must be an address, or null to turn the admin API off' },
         },
       },
@@ -220,6 +223,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           max_body_bytes: { type: 'integer', minimum: 1024, maximum: 104857600 },
         },
       },
+      portal: portalSchema,
       trusted_proxies: { type: 'array', items: { type: 'string', minLength: 1 } },
       limits: {
         type: 'object',

@@ -12,6 +12,7 @@ import type { DnsPolicy } from '../upstream/dns.js';
 import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
 import type { ConsumerIndex } from '../consumers/index.js';
+import type { PortalSettings } from '../portal/settings.js';
 import type { MeteringSettings } from '../metering/config.js';
 import type { ServiceGuard } from '../upstream/guard.js';
 
@@ -156,6 +157,8 @@ export interface Snapshot {
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
   readonly tracing: TracingConfig | null;
   readonly drainTimeoutMs: number;
+  /** The developer portal (`portal:`), or null when it is off. */
+  readonly portal: PortalSettings | null;
   /** Requests currently using this snapshot (the one mutable field: it decides when a retired snapshot is disposed). */
   readonly stats: { inflight: number };
   /** Called once the snapshot is retired and no request uses it any more. */

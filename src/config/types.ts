@@ -1,5 +1,6 @@
 // The config file's shape after schema validation (docs/configuration.md is the reference).
 import type { RawConsumer } from '../consumers/schema.js';
+import type { RawPortal, RawServicePortal } from '../portal/schema.js';
 import type { RawPlan } from '../plans/plans.js';
 import type { RawMetering } from '../metering/config.js';
 
@@ -49,6 +50,7 @@ export interface RawService {
   adaptive_concurrency?: { sample_window?: string; min_rtt_interval?: string; min_rtt_samples?: number; buffer_percent?: number; min_limit?: number; max_limit?: number };
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
+  portal?: RawServicePortal;
 }
 export interface RawListener {
   address: string;
@@ -59,7 +61,8 @@ export interface RawListener {
 
 export interface RawConfig {
   _format_version: '1';
-  listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; admin?: string | null };
+  portal?: RawPortal;
+  listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; admin?: string | null; portal?: string | null };
   mode?: 'file' | 'database';
   store?: { url: string; poll_interval?: string; node_id?: string };
   admin?: { token?: string; max_body_bytes?: number };

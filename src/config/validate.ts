@@ -13,6 +13,7 @@ import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
 import { checkPlans } from '../plans/plans.js';
 import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
+import { checkPortalPlans } from '../portal/settings.js';
 import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
@@ -118,6 +119,10 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(c.listen.status);
     if (typeof r === 'string') add(['listen', 'status'], r);
   }
+  if (typeof c.listen?.portal === 'string') {
+    const r = parseAddress(c.listen.portal);
+    if (typeof r === 'string') add(['listen', 'portal'], r);
+  }
   if (typeof c.listen?.admin === 'string') {
     const r = parseAddress(c.listen.admin);
     if (typeof r === 'string') add(['listen', 'admin'], r);
@@ -141,6 +146,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
 
   checkConsumers(c.consumers, add);
   checkPlans(c.plans, c.consumers, add);
+  checkPortalPlans(c.portal, c.plans, add);
   checkPlugins(c.plugins, ['plugins'], registry, add);
   const serviceNames = new Map<string, number>();
   const routeNames = new Map<string, string>();

@@ -1,11 +1,13 @@
 // One gateway process: holds the live snapshot, the proxy listeners and the pools, and
 // swaps snapshots on reload. In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
+import cluster from 'node:cluster';
 import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import type { Pool } from 'undici';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import { buildSnapshot } from '../config/load.js';
+import { formatAddress } from '../config/address.js';
 import { ConfigError } from '../config/problems.js';
 import type { Snapshot, ListenerSpec } from '../config/snapshot.js';
 import type { RawConfig } from '../config/types.js';
@@ -23,6 +25,7 @@ import { Meter } from '../metering/meter.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
 import { Listener } from './listeners.js';
 import type { Logger } from './logger.js';
+import type { Portal, PortalDeps } from '../portal/server.js';
 
 export interface GatewayOptions {
   readonly registry: PluginRegistry;
@@ -30,6 +33,8 @@ export interface GatewayOptions {
   /** Produces the config to (re)load: reads and validates the file, or returns the embedded one. */
   readonly loadConfig: () => RawConfig;
   readonly source: string;
+  /** Stand-ins for the portal's directory, usage and sessions (tests); in-process ones when absent. */
+  readonly portal?: PortalDeps;
 }
 
 export interface ReloadResult {
@@ -56,6 +61,11 @@ export class Gateway implements ProxyRuntime {
   #drained: (() => void) | null = null;
   #connections = 0;
   #tracing: Tracing | null = null;
+  /** The developer portal when `portal:` is configured; its accounts' keys are merged into the consumers. */
+  #portal: Portal | null = null;
+  #portalBound: { host: string; port: number } | null = null;
+  #lastConfig: RawConfig | null = null;
+  #proxyBound: { host: string; port: number } | null = null;
   #meter: Meter | null = null;
   /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
   readonly #listenerInfos = new WeakSet<object>();
@@ -127,17 +137,61 @@ export class Gateway implements ProxyRuntime {
 
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
+    const config = this.#opts.loadConfig();
+    this.#lastConfig = config;
+    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
+    // Accounts, sessions and keys live in this process until the portal uses the config
+    // store, so workers (which would each hold their own) do not serve it.
+    if (snapshot.portal !== null && cluster.isWorker) this.#opts.logger.warn({ type: 'portal' }, 'the developer portal is not served with --workers yet; run it with one process');
     if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
     return snapshot;
   }
 
+  /** The portal's accounts and keys are consumers too (until the config store holds them). */
+  #withPortal(config: RawConfig): RawConfig {
+    if (this.#portal === null) return config;
+    return { ...config, consumers: [...(config.consumers ?? []), ...this.#portal.directory.consumers()] };
+  }
+
+  /** Rebuilds the snapshot from the last loaded config, so a key made or revoked in the portal applies at once. */
+  refreshConsumers(): void {
+    if (this.#lastConfig === null) return;
+    this.#swap(this.#lastConfig, performance.now());
+  }
+
+  /** The bound portal listener, or null when the portal is off. */
+  get portalAddress(): { host: string; port: number } | null {
+    return this.#portalBound;
+  }
+
+  get portal(): Portal | null {
+    return this.#portal;
+  }
+
+  owns(ctx: RequestContext): boolean {
+    return this.#listenerInfos.has(ctx.listener);
+  }
+
+  proxyUrl(): string | null {
+    const b = this.#proxyBound;
+    if (b === null) return null;
+    const host = b.host === '0.0.0.0' ? '127.0.0.1' : b.host === '::' ? '[::1]' : b.host.includes(':') ? `[${b.host}]` : b.host;
+    return `${this.#snapshot.listeners.proxy[0]?.tls ? 'https' : 'http'}://${host}:${b.port}`;
+  }
+
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
   async listen(): Promise<Array<{ host: string; port: number }>> {
+    if (this.#snapshot.portal !== null && !cluster.isWorker) {
+      // Loaded only when configured: a gateway without a portal never imports it. Created
+      // before the proxy listens, so that its usage count sees every request.
+      const { Portal } = await import('../portal/server.js');
+      this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
+      this.#portal.directory.onChange(() => this.refreshConsumers());
+    }
     // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
     await this.#dns.settled();
     const bound: Array<{ host: string; port: number }> = [];
@@ -146,6 +200,12 @@ export class Gateway implements ProxyRuntime {
       const port = await listener.listen();
       this.#listeners.push(listener);
       bound.push({ host: spec.host, port });
+    }
+    this.#proxyBound = bound[0] ?? null;
+    if (this.#portal !== null) {
+      const p = await this.#portal.listen();
+      this.#portalBound = p;
+      this.#opts.logger.info({ type: 'portal', url: `http://${formatAddress(p.host, p.port)}` }, 'developer portal listening');
     }
     return bound;
   }
@@ -162,7 +222,12 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
+    this.#lastConfig = config;
+    return this.#swap(config, started);
+  }
+
+  #swap(config: RawConfig, started: number): ReloadResult {
+    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
@@ -205,6 +270,7 @@ export class Gateway implements ProxyRuntime {
     this.#dns.stop();
     for (const l of this.#listeners) l.closeAll();
     closeTunnels(this);
+    await this.#portal?.close();
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);

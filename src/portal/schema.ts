@@ -1,0 +1,88 @@
+// The `portal:` section and `services[].portal` of the config file (docs/portal.md).
+import { DURATION_PATTERN } from '../config/duration.js';
+
+const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 30m, 12h, 1d' };
+const url = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };
+const tag = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$', 'x-message': 'must be a tag of letters, digits, spaces, ".", "_" or "-" (max 64)' };
+const planName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a plan name' };
+
+export const portalSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    title: { type: 'string', minLength: 1, maxLength: 200 },
+    base_url: url,
+    url,
+    admins: { type: 'array', items: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$', 'x-message': 'must be an email address' } },
+    self_service: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        plans: { anyOf: [{ const: false }, { type: 'array', minItems: 1, items: planName }], 'x-message': 'must be a list of plan names, or false (access must be approved)' },
+        sign_up: { type: 'boolean' },
+      },
+    },
+    session: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ttl: duration,
+        cookie_secure: { enum: ['auto', true, false] },
+      },
+    },
+    sign_in_limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        per_account: { type: 'integer', minimum: 1, maximum: 1000 },
+        per_ip: { type: 'integer', minimum: 1, maximum: 100000 },
+        window: duration,
+      },
+    },
+    oidc: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer', 'client_id'],
+      properties: {
+        issuer: url,
+        client_id: { type: 'string', minLength: 1 },
+        client_secret: { type: 'string', minLength: 1 },
+        scopes: { type: 'array', items: { type: 'string', minLength: 1 } },
+        label: { type: 'string', minLength: 1, maxLength: 100 },
+      },
+    },
+  },
+};
+
+export const servicePortalSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    published: { type: 'boolean' },
+    title: { type: 'string', minLength: 1, maxLength: 200 },
+    description: { type: 'string', maxLength: 10000 },
+    openapi: { type: 'string', minLength: 1 },
+    tags: { type: 'array', maxItems: 32, items: tag },
+    versions: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 64 } },
+  },
+};
+
+export interface RawPortal {
+  title?: string;
+  base_url?: string;
+  url?: string;
+  admins?: string[];
+  self_service?: { plans?: string[] | false; sign_up?: boolean };
+  session?: { ttl?: string; cookie_secure?: 'auto' | boolean };
+  sign_in_limits?: { per_account?: number; per_ip?: number; window?: string };
+  oidc?: { issuer: string; client_id: string; client_secret?: string; scopes?: string[]; label?: string };
+}
+
+export interface RawServicePortal {
+  published?: boolean;
+  title?: string;
+  description?: string;
+  openapi?: string;
+  tags?: string[];
+  versions?: string[];
+}

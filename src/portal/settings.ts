@@ -1,0 +1,110 @@
+// The portal's compiled settings, part of the snapshot: who may do what, and the catalog of
+// published services with their OpenAPI documents (read at load, see documents.ts).
+import { formatAddress, parseAddress } from '../config/address.js';
+import { parseDuration } from '../config/duration.js';
+import type { RawConfig } from '../config/types.js';
+import { documentOf, type OpenApiDocument } from './documents.js';
+import type { RawPortal, RawServicePortal } from './schema.js';
+
+/** Self-service plans must be plans of the config (`plans:`). */
+export function checkPortalPlans(portal: RawPortal | undefined, plans: ReadonlyArray<{ name: string }> | undefined, add: (path: Array<string | number>, message: string) => void): void {
+  const offered = portal?.self_service?.plans;
+  if (!Array.isArray(offered)) return;
+  const known = new Set((plans ?? []).map((p) => p.name));
+  offered.forEach((name, i) => {
+    if (!known.has(name)) add(['portal', 'self_service', 'plans', i], `no plan named "${name}" in plans:${known.size === 0 ? ' (there is no plans: section)' : ` (known: ${[...known].join(', ')})`}`);
+  });
+}
+
+export const PORTAL_DEFAULTS = {
+  listen: '127.0.0.1:8200',
+  title: 'API portal',
+  sessionTtl: '12h',
+  perAccount: 5,
+  perIp: 20,
+  window: '15m',
+} as const;
+
+export interface PortalApi {
+  readonly service: string;
+  readonly title: string;
+  readonly description: string;
+  readonly tags: readonly string[];
+  readonly versions: readonly string[];
+  /** The path prefix clients call on the gateway ("" when the routes do not strip a prefix). */
+  readonly pathPrefix: string;
+  readonly openapi: OpenApiDocument | null;
+}
+
+export interface PortalSettings {
+  readonly listen: { readonly host: string; readonly port: number; readonly address: string };
+  readonly title: string;
+  /** Public base URL of the gateway's proxy, or null: derived from the first proxy listener. */
+  readonly baseUrl: string | null;
+  /** The portal's own public URL (OIDC redirect, Secure cookies), or null: from the request. */
+  readonly url: string | null;
+  readonly admins: ReadonlySet<string>;
+  /** Plans a developer may pick, or false: access is requested and approved by an admin. */
+  readonly plans: readonly string[] | false;
+  readonly signUp: boolean;
+  readonly sessionTtlMs: number;
+  readonly cookieSecure: 'auto' | boolean;
+  readonly signInLimits: { readonly perAccount: number; readonly perIp: number; readonly windowMs: number };
+  readonly oidc: { readonly issuer: string; readonly clientId: string; readonly clientSecret: string | null; readonly scopes: readonly string[]; readonly label: string } | null;
+  readonly apis: ReadonlyMap<string, PortalApi>;
+}
+
+export function compilePortal(config: RawConfig): PortalSettings | null {
+  const raw = (config as { portal?: RawPortal }).portal;
+  const listen = (config.listen as { portal?: string | null } | undefined)?.portal;
+  if (raw === undefined || listen === null) return null;
+  const a = parseAddress(listen ?? PORTAL_DEFAULTS.listen);
+  if (typeof a === 'string') throw new Error(`invalid portal address: ${a}`);
+  const apis = new Map<string, PortalApi>();
+  for (const s of config.services ?? []) {
+    const p = (s as { portal?: RawServicePortal }).portal;
+    if (p === undefined || p.published !== true) continue;
+    const doc = documentOf(p);
+    const info = (doc?.['info'] ?? {}) as Record<string, unknown>;
+    apis.set(s.name, {
+      service: s.name,
+      title: p.title ?? (typeof info['title'] === 'string' ? info['title'] : s.name),
+      description: p.description ?? (typeof info['description'] === 'string' ? info['description'] : ''),
+      tags: p.tags ?? [],
+      versions: p.versions ?? (typeof info['version'] === 'string' ? [info['version']] : []),
+      pathPrefix: pathPrefix(s.routes ?? []),
+      openapi: doc,
+    });
+  }
+  return {
+    listen: { host: a.host, port: a.port, address: formatAddress(a.host, a.port) },
+    title: raw.title ?? PORTAL_DEFAULTS.title,
+    baseUrl: raw.base_url?.replace(/\/+$/, '') ?? null,
+    url: raw.url?.replace(/\/+$/, '') ?? null,
+    admins: new Set((raw.admins ?? []).map((e) => e.toLowerCase())),
+    plans: raw.self_service?.plans ?? false,
+    signUp: raw.self_service?.sign_up ?? true,
+    sessionTtlMs: parseDuration(raw.session?.ttl ?? PORTAL_DEFAULTS.sessionTtl)!,
+    cookieSecure: raw.session?.cookie_secure ?? 'auto',
+    signInLimits: {
+      perAccount: raw.sign_in_limits?.per_account ?? PORTAL_DEFAULTS.perAccount,
+      perIp: raw.sign_in_limits?.per_ip ?? PORTAL_DEFAULTS.perIp,
+      windowMs: parseDuration(raw.sign_in_limits?.window ?? PORTAL_DEFAULTS.window)!,
+    },
+    oidc: raw.oidc
+      ? { issuer: raw.oidc.issuer, clientId: raw.oidc.client_id, clientSecret: raw.oidc.client_secret ?? null, scopes: raw.oidc.scopes ?? ['openid', 'email', 'profile'], label: raw.oidc.label ?? 'Single sign-on' }
+      : null,
+    apis,
+  };
+}
+
+/** The literal prefix of the first stripping route ("/orders" for paths ["/orders"] with strip_path). */
+function pathPrefix(routes: ReadonlyArray<{ paths: string[]; strip_path?: boolean }>): string {
+  const r = routes[0];
+  if (r === undefined || r.strip_path !== true) return '';
+  const p = r.paths[0] ?? '';
+  if (p.startsWith('~')) return '';
+  const literal = p.split('/').filter((seg) => seg !== '' && !seg.startsWith(':') && !seg.includes('*'));
+  const all = p.split('/').filter((seg) => seg !== '');
+  return literal.length === all.length ? '/' + literal.join('/') : '';
+}
