@@ -15,6 +15,7 @@ import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot
 import type { RawConfig, RawTarget, RawService, RawUpstream, RawListener } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
+import { compileAccessLog } from '../observability/access-log-format.js';
 
 export const DEFAULTS = {
   proxy: '0.0.0.0:8000',
@@ -154,7 +155,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
-    accessLog: config.access_log?.enabled ?? true,
+    accessLog: compileAccessLog(config.access_log),
     metricsPerConsumer: config.metrics?.per_consumer ?? false,
     tracing: config.tracing
       ? {

@@ -8,6 +8,7 @@ import type { Balancer } from '../upstream/balancer.js';
 import type { OutlierPolicy, TargetHealth } from '../upstream/health.js';
 import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
+import type { AccessLogSpec } from '../observability/access-log-format.js';
 import type { ConsumerIndex } from '../consumers/index.js';
 
 export interface Target {
@@ -112,7 +113,8 @@ export interface Snapshot {
   readonly globalChain: Chain;
   /** Consumers and their credentials (digests and hashes only), for auth plugins. */
   readonly consumers: ConsumerIndex;
-  readonly accessLog: boolean;
+  /** The compiled access log (fields → serializer, output), or null when it is off. */
+  readonly accessLog: AccessLogSpec | null;
   /** Label request counts with the consumer's username (opt-in: one series per consumer). */
   readonly metricsPerConsumer: boolean;
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */

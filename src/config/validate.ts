@@ -10,6 +10,7 @@ import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
+import { accessLogProblems } from '../observability/access-log-format.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
@@ -105,6 +106,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(c.listen.status);
     if (typeof r === 'string') add(['listen', 'status'], r);
   }
+  problems.push(...accessLogProblems(c.access_log));
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
     if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);
   });

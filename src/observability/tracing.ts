@@ -82,6 +82,7 @@ export class Tracing {
       parent,
     );
     ctx.locals.set(kServer, span);
+    ctx.traceId = span.spanContext().traceId;
   }
 
   #upstreamStart(ctx: RequestContext): void {

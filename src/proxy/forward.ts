@@ -114,6 +114,12 @@ async function* limitedBody(ctx: RequestContext, limit: number): AsyncGenerator<
   }
 }
 
+/** Ends the current upstream attempt: its time counts towards ctx.upstreamMs (the access log's upstream_ms); traces end its span. */
+function attemptEnded(ctx: RequestContext, error: unknown): void {
+  ctx.upstreamMs += performance.now() - ctx.upstreamStartedAt;
+  if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error });
+}
+
 interface ResponseWithExchange extends ServerResponse {
   [kExchange]?: UpstreamExchange;
 }
@@ -150,7 +156,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         this.#done = true;
         ctx.responseStatus = statusCode;
         ctx.upstreamRespondedAt = performance.now();
-        if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
+        attemptEnded(ctx, null);
         this.#abort?.(new Error('retrying on another target'));
         this.#retry();
         return false;
@@ -235,7 +241,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     if (this.#done) return;
     this.#done = true;
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
+    attemptEnded(ctx, null);
     const handlers = this.#chain.responseEnd;
     if (handlers !== null) {
       try {
@@ -260,7 +266,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     if (this.#done) return;
     this.#done = true;
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
+    attemptEnded(ctx, err);
     const failure = failureOf(err);
     if (failure !== null) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
@@ -282,6 +288,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     const ctx = this.#ctx;
+    ctx.upstreamMs += performance.now() - ctx.upstreamStartedAt;
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: new Error('client closed the connection') });
     ctx.errorCode = 'client-closed';
     this.#abort?.(new Error('client closed the connection'));
@@ -311,7 +318,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   #fail(err: unknown): void {
     if (this.#done) return;
     this.#done = true;
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx: this.#ctx, error: err });
+    attemptEnded(this.#ctx, err);
     this.#abort?.(new Error('plugin failed'));
     replyBug(this.#ctx, err, this.#chain, this.#hooks);
   }

@@ -119,6 +119,10 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     for (const w of live) w.send({ type: 'reload', id } satisfies ToWorker);
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
+  // Log rotation: each worker reopens its own access log file.
+  process.on('SIGUSR1', () => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w !== undefined && w.isConnected()) w.process.kill('SIGUSR1');
+  });
   if (opts.watch && opts.configFile !== null) watchFile(opts.configFile, () => reload('watch'));
 
   onShutdownSignal(logger, async () => {

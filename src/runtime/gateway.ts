@@ -25,6 +25,8 @@ export interface GatewayOptions {
   /** Produces the config to (re)load: reads and validates the file, or returns the embedded one. */
   readonly loadConfig: () => RawConfig;
   readonly source: string;
+  /** Called with each snapshot put in service (first load and every successful reload). */
+  readonly onSnapshot?: (snapshot: Snapshot) => void;
 }
 
 export interface ReloadResult {
@@ -73,13 +75,14 @@ export class Gateway implements ProxyRuntime {
   /** Every target of the live config, with whether it may receive traffic. */
   targets(): Array<{ upstream: string; target: string; healthy: boolean }> {
     const seen = new Set<unknown>();
+    const now = Date.now();
     const out: Array<{ upstream: string; target: string; healthy: boolean }> = [];
     for (const service of this.#snapshot.services.values()) {
       const u = service.upstream;
       if (seen.has(u)) continue;
       seen.add(u);
-      // No health checking yet (the resilience issue adds it): every target is eligible.
-      for (const t of u.targets) out.push({ upstream: u.name, target: t.url, healthy: true });
+      // Passive health: an ejected target receives no traffic until its ejection ends.
+      for (const t of u.targets) out.push({ upstream: u.name, target: t.url, healthy: t.health.available(now) });
     }
     return out;
   }
@@ -102,6 +105,7 @@ export class Gateway implements ProxyRuntime {
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
+    this.#opts.onSnapshot?.(snapshot);
     return snapshot;
   }
 
@@ -144,6 +148,7 @@ export class Gateway implements ProxyRuntime {
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
     this.#applyLimits();
+    this.#opts.onSnapshot?.(snapshot);
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
