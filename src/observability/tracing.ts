@@ -103,6 +103,8 @@ export class Tracing {
       },
       trace.setSpan(ROOT_CONTEXT, server),
     );
+    // Semantic conventions: resends (retries) are numbered from 1.
+    if (ctx.attempt > 1) client.setAttribute('http.request.resend_count', ctx.attempt - 1);
     ctx.locals.set(kClient, client);
     // The upstream sees this attempt's span as its parent (replacing the client's traceparent).
     this.#propagator.inject(trace.setSpan(ROOT_CONTEXT, client), ctx, toUpstream);
