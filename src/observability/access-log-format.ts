@@ -5,6 +5,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RequestContext } from '../proxy/context.js';
 import { didYouMean, type ConfigProblem } from '../config/problems.js';
+import { parseTraceparent } from './trace-context.js';
 
 /** Serializes one request; `time` is the ISO time of the line, `pid` the writing process. */
 export type AccessLineFn = (ctx: RequestContext, time: string, pid: number) => string;
@@ -104,16 +105,10 @@ export { s as jsonText, w as wireText };
 
 const ms = (n: number): number => Math.round(n * 1000) / 1000;
 
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
-const ZERO_TRACE = '00000000000000000000000000000000';
-
 /** The request's trace id: the server span's (tracing on), else a valid incoming `traceparent`'s, else null. */
 export function traceIdOf(ctx: RequestContext): string | null {
   if (ctx.traceId !== '') return ctx.traceId;
-  const tp = ctx.header('traceparent');
-  if (tp === undefined) return null;
-  const m = TRACEPARENT.exec(tp);
-  return m === null || m[1] === ZERO_TRACE || tp.startsWith('ff') ? null : m[1]!;
+  return parseTraceparent(ctx.header('traceparent'))?.traceId ?? null;
 }
 
 const responseHeader = (ctx: RequestContext, name: string): string | undefined => ctx.responseHeaders.get(name);

@@ -65,6 +65,8 @@ export class RequestContext {
   finishedAt = 0;
   /** The W3C trace id of this request's server span (set by tracing), or "". */
   traceId = '';
+  /** Tracing's per-request state (null when tracing is off). */
+  trace: unknown = null;
   /** Set by the auth plugin that authenticated the request (null: none did, or no auth on the route). */
   consumer: Consumer | null = null;
   credential: Credential | null = null;

@@ -104,7 +104,7 @@ export class Gateway implements ProxyRuntime {
     const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
-    if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
+    if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing, this.#opts.logger);
     this.#opts.onSnapshot?.(snapshot);
     return snapshot;
   }
