@@ -3,7 +3,8 @@
 // outside the standard set are "OTHER", codes are the status numbers. Bound children are
 // cached per route so that a request costs a few Map lookups, not label hashing.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Counter, Gauge, Histogram, collectDefaultMetrics, register, type Registry } from 'prom-client';
+import { Counter, Gauge, collectDefaultMetrics, register, type Registry } from 'prom-client';
+import { FastCounter, FastHistogram, type FastCounterChild, type FastHistogramChild } from './fast-metrics.js';
 import type { CompiledRoute } from '../config/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel } from '../proxy/reply.js';
@@ -23,21 +24,21 @@ export interface GatewayGauges {
 }
 
 interface RouteSeries {
-  duration: ReturnType<Histogram<string>['labels']>;
-  upstream: ReturnType<Histogram<string>['labels']>;
-  requestSize: ReturnType<Histogram<string>['labels']>;
-  responseSize: ReturnType<Histogram<string>['labels']>;
+  duration: FastHistogramChild;
+  upstream: FastHistogramChild;
+  requestSize: FastHistogramChild;
+  responseSize: FastHistogramChild;
   /** status * 16 + method index -> counter child */
-  requests: Map<number, ReturnType<Counter<string>['labels']>>;
+  requests: Map<number, FastCounterChild>;
 }
 
 export class GatewayMetrics {
   readonly registry: Registry;
-  readonly #requests: Counter<string>;
-  readonly #duration: Histogram<string>;
-  readonly #upstream: Histogram<string>;
-  readonly #requestSize: Histogram<string>;
-  readonly #responseSize: Histogram<string>;
+  readonly #requests: FastCounter;
+  readonly #duration: FastHistogram;
+  readonly #upstream: FastHistogram;
+  readonly #requestSize: FastHistogram;
+  readonly #responseSize: FastHistogram;
   readonly #reloads: Counter<string>;
   readonly #rateLimited: Counter<string>;
   readonly #lastReload: Gauge<string>;
@@ -50,17 +51,17 @@ export class GatewayMetrics {
   constructor(gauges: GatewayGauges, registry: Registry = register) {
     this.registry = registry;
     const r = [registry];
-    this.#requests = new Counter({
+    this.#requests = new FastCounter({
       name: 'northgate_http_requests_total',
       help: 'Requests answered, by service, route, method and status code (and consumer with metrics.per_consumer).',
       labelNames: ['service', 'route', 'method', 'code', 'consumer'],
       registers: r,
     });
     this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
-    this.#duration = new Histogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
-    this.#upstream = new Histogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
-    this.#requestSize = new Histogram({ name: 'northgate_http_request_size_bytes', help: 'Request body bytes received from clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
-    this.#responseSize = new Histogram({ name: 'northgate_http_response_size_bytes', help: 'Response body bytes sent to clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
+    this.#duration = new FastHistogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
+    this.#upstream = new FastHistogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
+    this.#requestSize = new FastHistogram({ name: 'northgate_http_request_size_bytes', help: 'Request body bytes received from clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
+    this.#responseSize = new FastHistogram({ name: 'northgate_http_response_size_bytes', help: 'Response body bytes sent to clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
     this.#reloads = new Counter({ name: 'northgate_config_reloads_total', help: 'Config reloads, by result.', labelNames: ['result'], registers: r, aggregator: 'max' });
     this.#lastReload = new Gauge({ name: 'northgate_config_last_reload_success_timestamp_seconds', help: 'When the config was last loaded successfully (Unix time).', registers: r, aggregator: 'max' });
     this.#reloads.inc({ result: 'success' }, 0);
