@@ -46,7 +46,7 @@ services: [{ name: s, url: "${up.url}", routes: [{ paths: ["/r"] }] }]
     const reopened = gw.lines.filter((l) => l['msg'] === 'access log file reopened').length;
     gw.child.kill('SIGUSR1');
     // Every worker says when it has reopened.
-    await gw.waitFor(() => gw.lines.filter((l) => l['msg'] === 'access log file reopened').length >= reopened + workers);
+    await gw.waitFor(() => gw.lines.filter((l) => l['msg'] === 'access log file reopened').length >= reopened + workers, 60_000);
     const afterIds = await send(gw, 20, 'after');
     assert.equal(await gw.stop(), 0);
 
