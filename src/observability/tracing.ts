@@ -76,6 +76,30 @@ export class Tracing {
     await this.#exporter.shutdown();
   }
 
+  /** Attribute text that depends only on the config, built once per route and per target. */
+  readonly #routeCache = new WeakMap<object, { pattern: string; json: string }>();
+  readonly #targetCache = new WeakMap<object, string>();
+
+  /** Per route entry (a route with several paths has one entry per path pattern). */
+  #routeAttrs(entry: NonNullable<RequestContext['entry']>): { pattern: string; json: string } {
+    let r = this.#routeCache.get(entry);
+    if (r === undefined) {
+      const pattern = entry.pattern.text;
+      r = { pattern, json: str('http.route', pattern) + str('northgate.route', entry.route.name) + str('northgate.service', entry.route.service.name) };
+      this.#routeCache.set(entry, r);
+    }
+    return r;
+  }
+
+  #targetAttrs(target: NonNullable<RequestContext['target']>, route: NonNullable<RequestContext['route']>): string {
+    let t = this.#targetCache.get(target);
+    if (t === undefined) {
+      t = str('server.address', target.hostname) + int('server.port', target.port) + str('northgate.upstream', route.service.upstream.name);
+      this.#targetCache.set(target, t);
+    }
+    return t;
+  }
+
   #requestStart(ctx: RequestContext): void {
     const parent = parseTraceparent(ctx.header('traceparent'));
     let trace: RequestTrace;
@@ -102,12 +126,7 @@ export class Tracing {
     const trace = ctx.trace as RequestTrace | null;
     if (trace === null || !trace.sampled) return;
     const target = ctx.target!;
-    let attrs =
-      str('http.request.method', ctx.method) +
-      str('server.address', target.hostname) +
-      int('server.port', target.port) +
-      `,{"key":"url.full","value":{"stringValue":${wireText(target.origin + ctx.upstreamPath)}}}` +
-      str('northgate.upstream', ctx.route!.service.upstream.name);
+    let attrs = raw('http.request.method', ctx.method) + this.#targetAttrs(target, ctx.route!) + `,{"key":"url.full","value":{"stringValue":${wireText(target.origin + ctx.upstreamPath)}}}`;
     if (ctx.attempt > 1) attrs += int('http.request.resend_count', ctx.attempt - 1);
     let status = '';
     if (error !== null) {
@@ -128,21 +147,22 @@ export class Tracing {
     const trace = ctx.trace as RequestTrace | null;
     if (trace === null || !trace.sampled) return;
     const status = ctx.res.headersSent ? ctx.responseStatus : 0;
+    // Method, scheme, addresses and HTTP version are tokens and IPs the core checked: no escaping needed.
     let attrs =
-      str('http.request.method', ctx.method) +
+      raw('http.request.method', ctx.method) +
       `,{"key":"url.path","value":{"stringValue":${wireText(ctx.path)}}}` +
-      str('url.scheme', ctx.listener.protocol) +
+      raw('url.scheme', ctx.listener.protocol) +
       `,{"key":"server.address","value":{"stringValue":${wireText(ctx.host)}}}` +
-      str('client.address', ctx.clientIp) +
-      str('network.peer.address', ctx.peerAddress) +
-      str('network.protocol.version', ctx.req.httpVersion);
+      raw('client.address', ctx.clientIp) +
+      raw('network.peer.address', ctx.peerAddress) +
+      raw('network.protocol.version', ctx.req.httpVersion);
     const userAgent = ctx.header('user-agent');
     if (userAgent !== undefined) attrs += `,{"key":"user_agent.original","value":{"stringValue":${wireText(userAgent)}}}`;
     let name = ctx.method;
     if (ctx.route !== null) {
-      const pattern = ctx.entry!.pattern.text;
-      name = `${ctx.method} ${pattern}`;
-      attrs += str('http.route', pattern) + str('northgate.route', ctx.route.name) + str('northgate.service', ctx.route.service.name);
+      const route = this.#routeAttrs(ctx.entry!);
+      name = `${ctx.method} ${route.pattern}`;
+      attrs += route.json;
     }
     if (ctx.consumer !== null) attrs += str('northgate.consumer', ctx.consumer.username);
     if (status !== 0) attrs += int('http.response.status_code', status);
@@ -165,6 +185,8 @@ function span(trace: RequestTrace, spanId: string, parentId: string, name: strin
 }
 
 const str = (key: string, value: string): string => `,{"key":"${key}","value":{"stringValue":${jsonText(value)}}}`;
+/** For values that need no JSON escaping. */
+const raw = (key: string, value: string): string => `,{"key":"${key}","value":{"stringValue":"${value}"}}`;
 const int = (key: string, value: number): string => `,{"key":"${key}","value":{"intValue":${value}}}`;
 
 const ORIGIN = performance.timeOrigin;

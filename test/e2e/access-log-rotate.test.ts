@@ -29,34 +29,36 @@ async function rotation(workers: number): Promise<void> {
   const up = await startUpstream((_req, res) => res.end('ok'));
   const dir = tempDir();
   const file = join(dir, 'access.log');
-  const gw = await startCli(
-    ['--config', writeConfig(`
+  // Started inside the try: if the gateway never comes up, the upstream must still close.
+  let gw: CliGateway | undefined;
+  try {
+    const g = (gw = await startCli(
+      ['--config', writeConfig(`
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null }
 access_log: { path: ${file}, fields: [request_id, pid, status] }
 services: [{ name: s, url: "${up.url}", routes: [{ paths: ["/r"] }] }]
 `), '--workers', String(workers)],
-  );
-  try {
-    const before = await send(gw, 20, 'before');
+    ));
+    const before = await send(g, 20, 'before');
     renameSync(file, `${file}.1`);
     // Served after the rename, before the signal: still written to the renamed file (some
     // of these lines are still in the gateway's buffer when the signal arrives).
-    const between = await send(gw, 20, 'between');
-    const reopened = gw.lines.filter((l) => l['msg'] === 'access log file reopened').length;
-    gw.child.kill('SIGUSR1');
+    const between = await send(g, 20, 'between');
+    const reopened = g.lines.filter((l) => l['msg'] === 'access log file reopened').length;
+    g.child.kill('SIGUSR1');
     // Every worker says when it has reopened.
-    await gw.waitFor(() => gw.lines.filter((l) => l['msg'] === 'access log file reopened').length >= reopened + workers, 60_000);
-    const afterIds = await send(gw, 20, 'after');
-    assert.equal(await gw.stop(), 0);
+    await g.waitFor(() => g.lines.filter((l) => l['msg'] === 'access log file reopened').length >= reopened + workers, 60_000);
+    const afterIds = await send(g, 20, 'after');
+    assert.equal(await g.stop(), 0);
 
     assert.deepEqual(ids(`${file}.1`).sort(), [...before, ...between].sort(), 'the renamed file holds every line from before the signal');
     const fresh = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { request_id: string; pid: number });
     assert.deepEqual(fresh.map((l) => l.request_id).sort(), afterIds.sort(), 'the new file holds every line from after the signal');
     if (workers > 1) assert.equal(new Set(fresh.map((l) => l.pid)).size, workers, 'every worker writes to the new file');
-    assert.ok(!gw.stderr().includes('Debugger listening'), 'SIGUSR1 does not open the inspector');
+    assert.ok(!g.stderr().includes('Debugger listening'), 'SIGUSR1 does not open the inspector');
   } finally {
-    await gw.stop();
+    await gw?.stop();
     await up.close();
   }
 }

@@ -23,7 +23,7 @@ services: [{ name: echo-svc, url: "${up.url}/base", routes: [{ name: echo-route,
 `)]);
   });
   after(async () => {
-    await gw.stop();
+    await gw?.stop();
     await up.close();
   });
   const accessLine = (id: string) => gw.waitFor((l) => l['type'] === 'access' && l['request_id'] === id);
@@ -97,7 +97,7 @@ services:
 `)]);
   });
   after(async () => {
-    await gw.stop();
+    await gw?.stop();
     await up.close();
   });
 
@@ -185,15 +185,17 @@ describe('latency split', () => {
       res.write('first-part;');
       releaseBody = () => res.end('tail');
     });
-    const gw = await startCli(['--config', writeConfig(`
+    let gw: CliGateway | undefined;
+    try {
+      gw = await startCli(['--config', writeConfig(`
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
 access_log: { fields: [request_id, duration_ms, gateway_ms, upstream_ms, upstream_header_ms] }
 services: [{ name: slow, url: "${up.url}", routes: [{ name: slow-route, paths: ["/slow"] }] }]
 `)]);
-    try {
+      const g = gw;
       const id = await new Promise<string>((resolve, reject) => {
-        const s = connect(gw.port, '127.0.0.1');
+        const s = connect(g.port, '127.0.0.1');
         let seen = '';
         let released = false;
         s.on('data', (c: Buffer) => {
@@ -207,18 +209,18 @@ services: [{ name: slow, url: "${up.url}", routes: [{ name: slow-route, paths: [
         s.on('error', reject);
         s.write('GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
       });
-      const line = await gw.waitFor((l) => l['type'] === 'access' && l['request_id'] === id);
+      const line = await g.waitFor((l) => l['type'] === 'access' && l['request_id'] === id);
       const [total, gateway, upstream, header] = ['duration_ms', 'gateway_ms', 'upstream_ms', 'upstream_header_ms'].map((k) => line[k] as number);
       assert.ok(header! < upstream!, `the body came a round trip after the head: ${JSON.stringify(line)}`);
       assert.ok(upstream! < total!);
       assert.ok(Math.abs(gateway! + upstream! - total!) <= 0.002);
-      const metrics = await http(`http://127.0.0.1:${gw.statusPort}/metrics`);
+      const metrics = await http(`http://127.0.0.1:${g.statusPort}/metrics`);
       const sum = Number(/^northgate_upstream_duration_seconds_sum\{service="slow",route="slow-route"\} (\S+)$/m.exec(metrics.body)?.[1]);
       const count = Number(/^northgate_upstream_duration_seconds_count\{service="slow",route="slow-route"\} (\S+)$/m.exec(metrics.body)?.[1]);
       assert.equal(count, 1);
       assert.ok(Math.abs(sum * 1000 - header!) < 0.002, `histogram sum ${sum}s vs upstream_header_ms ${header}`);
     } finally {
-      await gw.stop();
+      await gw?.stop();
       await up.close();
     }
   });

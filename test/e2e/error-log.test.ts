@@ -40,7 +40,7 @@ services:
 `)]);
   });
   after(async () => {
-    await gw.stop();
+    await gw?.stop();
     await hang.close();
   });
 

@@ -64,7 +64,7 @@ services:
 `)]);
 });
 after(async () => {
-  await gw.stop();
+  await gw?.stop();
   await echo.close();
   await receiver.close();
 });
