@@ -9,9 +9,11 @@ import { pickLoader, type Loader, type LoadResult } from './load.js';
 import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, which } from './proc.js';
 import { runRoutes } from './routes.js';
 import { runAuth } from './auth.js';
+import { runLimits } from './limits.js';
 import { runEdge } from './edge.js';
 import { runResilience } from './resilience.js';
 import { runTracing } from './tracing.js';
+import { runBalancing } from './balancing.js';
 import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
 import { startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
 
@@ -22,7 +24,7 @@ export interface Options {
   oneConnS: number;
   connections: number;
   only: TargetName[] | null;
-  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'tracing';
+  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'tracing';
   loader: string | undefined;
   noNginx: boolean;
   noPin: boolean;
@@ -37,7 +39,7 @@ const HELP = `usage: npm run bench -- [flags]
   --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns)
-  --scenario S        all (default) | main | routes | auth | edge | resilience | tracing (env BENCH_SCENARIO; auth, edge, resilience and tracing run only when named)
+  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | tracing (env BENCH_SCENARIO; auth, edge, resilience, limits and tracing run only when named)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
@@ -78,7 +80,7 @@ function parseOptions(argv: string[]): Options {
     only = names as TargetName[];
   }
   const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
-  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'tracing'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience or tracing');
+  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'tracing'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits or tracing');
   const loader = get('loader', 'BENCH_LOADER');
   if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
   return {
@@ -224,10 +226,18 @@ async function main(): Promise<void> {
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }
+    if (o.scenario === 'limits') {
+      const lines = await runLimits(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
     if (o.scenario === 'resilience') {
       const lines = await runResilience(ctx, loader, { durationS: o.durationS, connections: o.connections, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
+      const balancing = await runBalancing(ctx, loader, { durationS: o.durationS, connections: o.connections, say });
+      out.push(...balancing, '');
+      say(`\n${balancing.join('\n')}\n`);
     }
     if (o.scenario === 'tracing') {
       const lines = await runTracing(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });

@@ -4,6 +4,8 @@ import type { Pool } from 'undici';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { PoolRegistry } from '../upstream/pools.js';
 import type { HealthRegistry } from '../upstream/health.js';
+import type { GuardRegistry } from '../upstream/guard.js';
+import type { AddressSource } from '../upstream/upstream.js';
 import { compileConfig } from './compile.js';
 import { ConfigError } from './problems.js';
 import type { Snapshot } from './snapshot.js';
@@ -33,6 +35,8 @@ export function buildSnapshot(
   version: number,
   source: string,
   health?: HealthRegistry,
+  addresses?: AddressSource,
+  guards?: GuardRegistry,
 ): { snapshot: Snapshot; pools: Set<Pool> } {
-  return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}) });
+  return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}) });
 }

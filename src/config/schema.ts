@@ -3,6 +3,9 @@
 import type { Plugin } from '../pipeline/plugin.js';
 import { DURATION_PATTERN } from './duration.js';
 import { consumerSchema } from '../consumers/schema.js';
+import { planSchema } from '../plans/plans.js';
+import { meteringSchema } from '../metering/config.js';
+import { resilienceSchema } from '../upstream/resilience-config.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -18,6 +21,7 @@ export function pluginMapSchema(plugins: Iterable<Plugin>): Record<string, unkno
 
 export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unknown> {
   const pluginMap = pluginMapSchema(plugins);
+  const timeouts = { type: 'object', additionalProperties: false, properties: { connect: duration, read: duration, total: duration } };
   const route = {
     type: 'object',
     additionalProperties: false,
@@ -35,6 +39,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       strip_path: { type: 'boolean' },
       preserve_host: { type: 'boolean' },
       priority: { type: 'integer', minimum: -1000000, maximum: 1000000 },
+      timeouts,
       plugins: pluginMap,
     },
   };
@@ -46,11 +51,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       name,
       upstream: { type: 'string' },
       url,
-      timeouts: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { connect: duration, read: duration },
-      },
+      timeouts,
       retries: {
         type: 'object',
         additionalProperties: false,
@@ -60,8 +61,10 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           backoff: { type: 'object', additionalProperties: false, properties: { base: duration, max: duration } },
           budget_percent: { type: 'integer', minimum: 0, maximum: 100 },
           non_idempotent: { type: 'boolean' },
+          replay_buffer: { type: 'integer', minimum: 0, maximum: 16777216 },
         },
       },
+      ...resilienceSchema(duration),
       plugins: pluginMap,
       routes: { type: 'array', items: route },
     },
@@ -72,7 +75,21 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
     required: ['name', 'targets'],
     properties: {
       name,
-      balancer: { enum: ['round-robin'] },
+      balancer: {
+        // A name, or an object whose `algorithm` is one (pattern applies to strings only, properties to objects only).
+        type: ['string', 'object'],
+        pattern: '^(round-robin|least-connections|random-two-choices|consistent-hash)$',
+        'x-message': 'must be round-robin, least-connections, random-two-choices or consistent-hash, or an object with "algorithm"',
+        additionalProperties: false,
+        required: ['algorithm'],
+        properties: {
+          algorithm: { enum: ['round-robin', 'least-connections', 'random-two-choices', 'consistent-hash'] },
+          hash_on: { enum: ['header', 'cookie', 'ip', 'consumer', 'path', 'query_arg'] },
+          name: { type: 'string', minLength: 1, maxLength: 256 },
+          decay: duration,
+          table_size: { type: 'integer', minimum: 257, maximum: 1000003 },
+        },
+      },
       targets: {
         type: 'array',
         minItems: 1,
@@ -95,6 +112,31 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
               base_ejection: duration,
               max_ejection: duration,
               max_ejected_percent: { type: 'integer', minimum: 0, maximum: 100 },
+            },
+          },
+          active: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              path: { type: 'string', pattern: '^/', 'x-message': 'must be a path starting with "/"' },
+              interval: duration,
+              timeout: duration,
+              concurrency: { type: 'integer', minimum: 1, maximum: 100 },
+              host: { type: 'string', minLength: 1 },
+              healthy: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { successes: { type: 'integer', minimum: 1, maximum: 255 }, statuses: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 } } },
+              },
+              unhealthy: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  failures: { type: 'integer', minimum: 0, maximum: 255 },
+                  timeouts: { type: 'integer', minimum: 0, maximum: 255 },
+                  statuses: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 } },
+                },
+              },
             },
           },
         },
@@ -178,9 +220,24 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           flush_interval: duration,
         },
       },
+      dns: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          servers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          timeout: duration,
+          attempts: { type: 'integer', minimum: 1, maximum: 10 },
+          min_ttl: duration,
+          max_ttl: duration,
+          hosts_ttl: duration,
+          error_retry: duration,
+        },
+      },
       upstreams: { type: 'array', items: upstream },
       services: { type: 'array', items: service },
       consumers: { type: 'array', items: consumerSchema },
+      plans: { type: 'array', items: planSchema },
+      metering: meteringSchema,
       plugins: pluginMap,
     },
   };

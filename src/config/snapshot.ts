@@ -6,10 +6,15 @@ import type { Router } from '../router/router.js';
 import type { PathPattern } from '../router/path-pattern.js';
 import type { Balancer } from '../upstream/balancer.js';
 import type { OutlierPolicy, TargetHealth } from '../upstream/health.js';
+import type { ActiveCheckPolicy } from '../upstream/active-health.js';
+import type { UpstreamDns } from '../upstream/upstream.js';
+import type { DnsPolicy } from '../upstream/dns.js';
 import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
 import type { AccessLogSpec } from '../observability/access-log-format.js';
 import type { ConsumerIndex } from '../consumers/index.js';
+import type { MeteringSettings } from '../metering/config.js';
+import type { ServiceGuard } from '../upstream/guard.js';
 
 export interface Target {
   readonly url: string;
@@ -20,15 +25,24 @@ export interface Target {
   readonly port: number;
   readonly weight: number;
   readonly dispatcher: Dispatcher;
-  /** Passive health, kept across reloads. */
+  /** Health and load (in flight, latency), kept across reloads. */
   readonly health: TargetHealth;
+  /** τ of the latency EWMA its balancer reads (0: latency not tracked). */
+  readonly rttDecayMs: number;
+  /** The Host header for a target resolved from a host name ("name:port"), null otherwise. */
+  readonly hostHeader: string | null;
 }
 
 export interface Upstream {
   readonly name: string;
-  readonly targets: readonly Target[];
-  readonly balancer: Balancer;
+  /** The live target set: DNS re-resolution replaces it, and the balancer, between reloads. */
+  targets: readonly Target[];
+  balancer: Balancer;
   readonly outlier: OutlierPolicy;
+  /** Active health checks, null when off. */
+  readonly activeCheck: ActiveCheckPolicy | null;
+  /** Targets named by host name (resolved through DNS), null when every target is an IP address. */
+  readonly dns: UpstreamDns | null;
 }
 
 export type RetryCondition = 'connect-failure' | 'reset' | 'timeout' | '502' | '503' | '504';
@@ -43,6 +57,8 @@ export interface RetryPolicy {
   readonly budgetPercent: number;
   /** Retry non-idempotent methods (POST, PATCH) too. */
   readonly nonIdempotent: boolean;
+  /** A request body up to this size is kept so that a retry can resend it (0: bodies are never retried). */
+  readonly replayBufferBytes: number;
 }
 
 export interface Service {
@@ -53,6 +69,10 @@ export interface Service {
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly retries: RetryPolicy;
+  /** Deadline across all attempts and backoffs, from the first attempt (0: none). A route may override it. */
+  readonly totalTimeoutMs: number;
+  /** Circuit breaker and concurrency limiter, or null when neither is configured. */
+  readonly guard: ServiceGuard | null;
   /** Requests and retries in flight, for the retry budget (per snapshot). */
   readonly stats: { inflight: number; retries: number };
 }
@@ -110,6 +130,8 @@ export interface Snapshot {
   readonly routes: readonly RouteEntry[];
   readonly services: ReadonlyMap<string, Service>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** How target host names are resolved (the gateway's DnsResolver follows it). */
+  readonly dns: DnsPolicy;
   readonly globalChain: Chain;
   /** Consumers and their credentials (digests and hashes only), for auth plugins. */
   readonly consumers: ConsumerIndex;
@@ -117,6 +139,8 @@ export interface Snapshot {
   readonly accessLog: AccessLogSpec | null;
   /** Label request counts with the consumer's username (opt-in: one series per consumer). */
   readonly metricsPerConsumer: boolean;
+  /** Usage metering (docs/rate-limiting.md), or null when off. Read at start; a change needs a restart. */
+  readonly metering: MeteringSettings | null;
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
   readonly tracing: TracingConfig | null;
   readonly drainTimeoutMs: number;

@@ -1,13 +1,27 @@
 // The config file's shape after schema validation (docs/configuration.md is the reference).
 import type { RawConsumer } from '../consumers/schema.js';
+import type { RawPlan } from '../plans/plans.js';
+import type { RawMetering } from '../metering/config.js';
 
 export interface RawTarget { url: string; weight?: number }
 export interface RawUpstream {
   name: string;
-  balancer?: 'round-robin';
+  balancer?: RawBalancerName | RawBalancer;
   targets: RawTarget[];
-  healthcheck?: { passive?: { consecutive_failures?: number; base_ejection?: string; max_ejection?: string; max_ejected_percent?: number } };
+  healthcheck?: { passive?: { consecutive_failures?: number; base_ejection?: string; max_ejection?: string; max_ejected_percent?: number }; active?: RawActiveCheck };
 }
+export type RawBalancerName = 'round-robin' | 'least-connections' | 'random-two-choices' | 'consistent-hash';
+export interface RawBalancer { algorithm: RawBalancerName; hash_on?: 'header' | 'cookie' | 'ip' | 'consumer' | 'path' | 'query_arg'; name?: string; decay?: string; table_size?: number }
+export interface RawActiveCheck {
+  path?: string;
+  interval?: string;
+  timeout?: string;
+  concurrency?: number;
+  host?: string;
+  healthy?: { successes?: number; statuses?: number[] };
+  unhealthy?: { failures?: number; timeouts?: number; statuses?: number[] };
+}
+export interface RawDns { servers?: string[]; timeout?: string; attempts?: number; min_ttl?: string; max_ttl?: string; hosts_ttl?: string; error_retry?: string }
 export interface RawRoute {
   name?: string;
   paths: string[];
@@ -17,14 +31,20 @@ export interface RawRoute {
   strip_path?: boolean;
   preserve_host?: boolean;
   priority?: number;
+  timeouts?: RawTimeouts;
   plugins?: Record<string, unknown>;
 }
+export interface RawTimeouts { connect?: string; read?: string; total?: string }
 export interface RawService {
   name: string;
   upstream?: string;
   url?: string;
-  timeouts?: { connect?: string; read?: string };
-  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean };
+  timeouts?: RawTimeouts;
+  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean; replay_buffer?: number };
+  circuit_breaker?: { failure_ratio?: number; min_requests?: number; window?: string; open_for?: string; half_open_requests?: number };
+  max_concurrent?: number;
+  queue?: { size?: number; timeout?: string };
+  adaptive_concurrency?: { sample_window?: string; min_rtt_interval?: string; min_rtt_samples?: number; buffer_percent?: number; min_limit?: number; max_limit?: number };
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
 }
@@ -49,8 +69,11 @@ export interface RawConfig {
   access_log?: { enabled?: boolean; path?: string; fields?: string[] };
   metrics?: { per_consumer?: boolean };
   tracing?: { endpoint: string; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
+  dns?: RawDns;
   upstreams?: RawUpstream[];
   services?: RawService[];
   consumers?: RawConsumer[];
+  plans?: RawPlan[];
+  metering?: RawMetering;
   plugins?: Record<string, unknown>;
 }

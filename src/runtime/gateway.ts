@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Pool } from 'undici';
 import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import { buildSnapshot } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
@@ -16,7 +17,12 @@ import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
+import { GuardRegistry } from '../upstream/guard.js';
+import { ActiveHealthChecks } from '../upstream/active-health.js';
+import { DnsResolver } from '../upstream/dns.js';
+import type { Upstream } from '../config/snapshot.js';
 import { Tracing } from '../observability/tracing.js';
+import { Meter } from '../metering/meter.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayOptions {
@@ -43,6 +49,8 @@ export class Gateway implements ProxyRuntime {
   readonly #pools = new PoolRegistry();
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
+  /** Circuit breakers and concurrency limiters survive reloads when their config is unchanged. */
+  readonly #guards = new GuardRegistry();
   readonly #servers: Server[] = [];
   readonly #retired = new Set<Snapshot>();
   #version = 0;
@@ -51,9 +59,17 @@ export class Gateway implements ProxyRuntime {
   #drained: (() => void) | null = null;
   #connections = 0;
   #tracing: Tracing | null = null;
+  #meter: Meter | null = null;
+  /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
+  readonly #listeners = new WeakSet<object>();
+  /** Background work per upstream that follows the live snapshot: DNS re-resolution and active health checks. */
+  readonly #dns: DnsResolver;
+  readonly #checks: ActiveHealthChecks;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
+    this.#dns = new DnsResolver(opts.logger, () => this.#retainLive());
+    this.#checks = new ActiveHealthChecks(opts.logger);
   }
 
   get snapshot(): Snapshot {
@@ -74,16 +90,24 @@ export class Gateway implements ProxyRuntime {
 
   /** Every target of the live config, with whether it may receive traffic. */
   targets(): Array<{ upstream: string; target: string; healthy: boolean }> {
-    const seen = new Set<unknown>();
-    const now = Date.now();
+    const seen = new Set<string>();
     const out: Array<{ upstream: string; target: string; healthy: boolean }> = [];
-    for (const service of this.#snapshot.services.values()) {
-      const u = service.upstream;
-      if (seen.has(u)) continue;
-      seen.add(u);
-      // Passive health: an ejected target receives no traffic until its ejection ends.
-      for (const t of u.targets) out.push({ upstream: u.name, target: t.url, healthy: t.health.available(now) });
+    const now = Date.now();
+    for (const u of this.#liveUpstreams()) {
+      for (const t of u.targets) {
+        const key = `${u.name}|${t.url}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ upstream: u.name, target: t.url, healthy: t.health.available(now) });
+      }
     }
+    return out;
+  }
+
+  /** Each service with a circuit breaker and its state (0 closed, 1 open, 2 half-open). */
+  circuits(): Array<{ service: string; state: number }> {
+    const out: Array<{ service: string; state: number }> = [];
+    for (const s of this.#snapshot.services.values()) if (s.guard?.breaker) out.push({ service: s.name, state: s.guard.breaker.state });
     return out;
   }
 
@@ -99,18 +123,27 @@ export class Gateway implements ProxyRuntime {
     if (this.#inflight === 0 && this.#drained !== null) this.#drained();
   }
 
+  /** Writes the metered usage aggregated so far (no-op without metering). */
+  flushUsage(): Promise<void> {
+    return this.#meter?.flush() ?? Promise.resolve();
+  }
+
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
+    this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing, this.#opts.logger);
+    if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listeners.has(ctx.listener));
     this.#opts.onSnapshot?.(snapshot);
     return snapshot;
   }
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
   async listen(): Promise<Array<{ host: string; port: number }>> {
+    // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
+    await this.#dns.settled();
     const bound: Array<{ host: string; port: number }> = [];
     for (const spec of this.#snapshot.listeners.proxy) {
       const server = this.#createServer(spec);
@@ -142,17 +175,20 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health);
+    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#guards.retain([...snapshot.services.values()].flatMap((s) => (s.guard === null ? [] : [s.guard])));
+    this.#followSnapshot();
     this.#applyLimits();
     this.#opts.onSnapshot?.(snapshot);
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
     if (changed) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    if (JSON.stringify(old.metering) !== JSON.stringify(snapshot.metering)) this.#opts.logger.warn({ type: 'reload' }, 'metering settings changed in the config; they take effect on restart');
     if (JSON.stringify(old.tracing) !== JSON.stringify(snapshot.tracing)) this.#opts.logger.warn({ type: 'reload' }, 'tracing settings changed in the config; they take effect on restart');
     const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
     reloadChannel.publish(result);
@@ -177,11 +213,37 @@ export class Gateway implements ProxyRuntime {
       });
     }
     const unfinished = this.#inflight;
+    this.#checks.stopAll();
+    this.#dns.stop();
     for (const s of this.#servers) s.closeAllConnections();
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
+    // Write the usage of the last interval (bounded by the meter's own deadline).
+    await this.#meter?.close();
+    // Plugins release what they hold (Redis, PostgreSQL and SQLite connections).
+    for (const s of [...this.#retired, this.#snapshot]) this.#dispose(s);
     return { unfinished };
+  }
+
+  /** The distinct upstreams of the live snapshot (services defined by `url:` included). */
+  #liveUpstreams(): Upstream[] {
+    return [...new Set([...this.#snapshot.services.values()].map((s) => s.upstream))];
+  }
+
+  /** DNS and active checks follow the live snapshot: new upstreams start, gone ones stop, unchanged ones keep running. */
+  #followSnapshot(): void {
+    const upstreams = this.#liveUpstreams();
+    this.#dns.configure(this.#snapshot.dns);
+    this.#dns.track(upstreams);
+    this.#checks.sync(upstreams);
+  }
+
+  /** DNS changed some targets: close the pools and forget the state of addresses no longer used. */
+  #retainLive(): void {
+    const targets = this.#liveUpstreams().flatMap((u) => u.targets);
+    this.#pools.retain(new Set(targets.map((t) => t.dispatcher as Pool)));
+    this.#health.retain(new Set(targets.map((t) => t.health)));
   }
 
   #dispose(s: Snapshot): void {
@@ -228,6 +290,7 @@ export class Gateway implements ProxyRuntime {
     });
     const listener: { protocol: 'http' | 'https'; portText: string } = { protocol: tls === null ? 'http' : 'https', portText: '' };
     listenerInfo.set(server, listener);
+    this.#listeners.add(listener);
     server.on('request', (req, res) => {
       try {
         handleRequest(this, listener, req, res);

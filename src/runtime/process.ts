@@ -8,6 +8,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { AccessLog } from '../observability/access-log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { startCircuitLog } from '../observability/circuit-log.js';
 import { embeddedConfig } from './embedded.js';
 import { Gateway, type ReloadResult } from './gateway.js';
 import { flushLogger, type Logger } from './logger.js';
@@ -37,7 +38,8 @@ export function createGateway(spec: RunSpec, logger: Logger): Gateway {
   const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default', onSnapshot });
   // logrotate: rename the file, then SIGUSR1 (the master forwards it to its workers).
   process.on('SIGUSR1', () => accessLog.reopen());
-  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets() });
+  startCircuitLog(logger);
+  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits() });
   return gateway;
 }
 

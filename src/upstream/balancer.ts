@@ -1,56 +1,67 @@
+// The balancer interface, the factory that builds one per upstream from its compiled spec,
+// and the per-attempt load feed (attempts in flight, latency) that the forwarder calls.
 import type { Target } from '../config/snapshot.js';
+import type { RequestContext } from '../proxy/context.js';
+import { ConsistentHash, type HashOn } from './balancers/consistent-hash.js';
+import { LeastConnections } from './balancers/least-connections.js';
+import { PeakEwmaP2C } from './balancers/p2c-ewma.js';
+import { RoundRobin } from './balancers/round-robin.js';
+
+export { RoundRobin };
 
 export interface Balancer {
   /**
-   * The next target that is not ejected and not in `exclude` (targets already tried by this
-   * request), or null when there is none.
+   * The next target that is available (not ejected, not down by the active check) and not in
+   * `exclude` (targets already tried by this request), or null when there is none. `ctx` is
+   * the request (consistent-hash reads its key from it).
    */
-  pick(now: number, exclude: readonly Target[] | null): Target | null;
+  pick(now: number, exclude: readonly Target[] | null, ctx: RequestContext | null): Target | null;
 }
 
-const usable = (t: Target, now: number, exclude: readonly Target[] | null): boolean => t.health.available(now) && (exclude === null || !exclude.includes(t));
+export type BalancerSpec =
+  | { readonly kind: 'round-robin' }
+  | { readonly kind: 'least-connections' }
+  | { readonly kind: 'random-two-choices'; readonly decayMs: number }
+  | { readonly kind: 'consistent-hash'; readonly hashOn: HashOn; readonly name: string; readonly tableSize: number };
+
+export const ROUND_ROBIN: BalancerSpec = { kind: 'round-robin' };
+/** τ of the peak-EWMA latency (Finagle's and Linkerd's default). */
+export const DEFAULT_DECAY_MS = 10_000;
+/** Maglev table size: a prime well above 100 × the targets of any sane upstream (Envoy's default). */
+export const MAGLEV_TABLE_SIZE = 65_537;
+
+export function createBalancer(spec: BalancerSpec, targets: readonly Target[]): Balancer {
+  switch (spec.kind) {
+    case 'round-robin':
+      return new RoundRobin(targets);
+    case 'least-connections':
+      return new LeastConnections(targets);
+    case 'random-two-choices':
+      return new PeakEwmaP2C(targets, spec.decayMs);
+    case 'consistent-hash':
+      return new ConsistentHash(targets, spec.hashOn, spec.name, spec.tableSize);
+  }
+}
+
+/** The τ a target's latency is tracked with (0: its balancer does not read latency). */
+export const rttDecayOf = (spec: BalancerSpec): number => (spec.kind === 'random-two-choices' ? spec.decayMs : 0);
+
+/** An attempt to `target` starts (the forwarder calls this once per attempt). */
+export function attemptStarted(target: Target): void {
+  target.health.inflight++;
+}
 
 /**
- * Smooth weighted round-robin (the nginx algorithm): weights 3:1 give a,a,b,a — never a
- * burst of the heavy target. Equal weights take a plain counter. Unavailable targets are
- * skipped without disturbing the others' order.
+ * The attempt ended. `startedAt`/`respondedAt` are performance.now() values (respondedAt 0:
+ * no response head came). A failed attempt counts at least twice the target's current
+ * latency, so a target that fails fast never looks faster than one that answers.
  */
-export class RoundRobin implements Balancer {
-  readonly #targets: readonly Target[];
-  readonly #current: number[];
-  readonly #uniform: boolean;
-  #next = 0;
-
-  constructor(targets: readonly Target[]) {
-    this.#targets = targets;
-    this.#current = targets.map(() => 0);
-    this.#uniform = targets.every((t) => t.weight === targets[0]!.weight);
-  }
-
-  pick(now: number, exclude: readonly Target[] | null): Target | null {
-    const targets = this.#targets;
-    const n = targets.length;
-    if (n === 1) return usable(targets[0]!, now, exclude) ? targets[0]! : null;
-    if (this.#uniform) {
-      for (let k = 0; k < n; k++) {
-        const t = targets[this.#next]!;
-        this.#next = this.#next + 1 === n ? 0 : this.#next + 1;
-        if (usable(t, now, exclude)) return t;
-      }
-      return null;
-    }
-    const current = this.#current;
-    let best = -1;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const t = targets[i]!;
-      if (!usable(t, now, exclude)) continue;
-      current[i]! += t.weight;
-      total += t.weight;
-      if (best === -1 || current[i]! > current[best]!) best = i;
-    }
-    if (best === -1) return null;
-    current[best]! -= total;
-    return targets[best]!;
-  }
+export function attemptEnded(target: Target, startedAt: number, respondedAt: number): void {
+  const h = target.health;
+  h.inflight--;
+  const decay = target.rttDecayMs;
+  if (decay === 0) return;
+  const now = Date.now();
+  const rtt = respondedAt !== 0 ? respondedAt - startedAt : Math.max(performance.now() - startedAt, 2 * h.decayedRtt(now, decay), 1);
+  h.observeRtt(rtt, now, decay);
 }

@@ -6,6 +6,8 @@ import { Pool } from 'undici';
 
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
+  /** TLS server name (SNI) when the origin is an address resolved from this name. */
+  readonly servername?: string | undefined;
 }
 
 const KEEP_ALIVE_MS = 4_000;
@@ -16,14 +18,14 @@ export class PoolRegistry {
   readonly #pools = new Map<string, Pool>();
 
   acquire(origin: string, opts: PoolOptions): Pool {
-    const key = `${origin}|${opts.connectTimeoutMs}`;
+    const key = `${origin}|${opts.connectTimeoutMs}|${opts.servername ?? ''}`;
     let pool = this.#pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
         connections: MAX_CONNECTIONS_PER_TARGET,
         pipelining: 1,
         keepAliveTimeout: KEEP_ALIVE_MS,
-        connect: { timeout: opts.connectTimeoutMs },
+        connect: opts.servername === undefined ? { timeout: opts.connectTimeoutMs } : { timeout: opts.connectTimeoutMs, servername: opts.servername },
         // The per-request read timeout is passed with each dispatch; these are the ceilings.
         headersTimeout: 0,
         bodyTimeout: 0,

@@ -1,0 +1,156 @@
+// DNS for targets named by host name: each name is resolved in the background (A and AAAA
+// through a node:dns Resolver with TTLs), cached, and re-resolved before its TTL runs out —
+// never on the request path. Names only the hosts file knows (`localhost`, or a name the
+// DNS servers answer with "no such name/no data") fall back to dns.lookup with every
+// address and `hosts_ttl`. On failure the last good addresses stay and the failure is
+// logged; a changed address set rebuilds the upstreams that use the name (their targets'
+// health, kept by address, survives).
+import { channel } from 'node:diagnostics_channel';
+import { lookup } from 'node:dns/promises';
+import { Resolver } from 'node:dns/promises';
+import type { Upstream } from '../config/snapshot.js';
+import type { Logger } from '../runtime/logger.js';
+
+export interface DnsPolicy {
+  /** "host:port" of the DNS servers; null: the system's (/etc/resolv.conf). */
+  readonly servers: readonly string[] | null;
+  readonly timeoutMs: number;
+  readonly attempts: number;
+  readonly minTtlMs: number;
+  readonly maxTtlMs: number;
+  /** TTL given to addresses from the hosts file (dns.lookup has none). */
+  readonly hostsTtlMs: number;
+  /** Wait before trying again after a failed resolution. */
+  readonly errorRetryMs: number;
+}
+
+export const DNS_DEFAULTS = { timeout: '2s', attempts: 2, minTtl: '1s', maxTtl: '1h', hostsTtl: '1m', errorRetry: '5s' } as const;
+
+/** Published after each resolution: `{ name, addresses, ttlMs, source, changed, error }`. */
+export const dnsResolveChannel = channel('northgate:dns:resolve');
+
+/** Share of the TTL after which a name is re-resolved, so fresh addresses are there before the old ones expire. */
+const REFRESH_AT = 0.9;
+const NO_NAME = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME']);
+
+interface Entry {
+  readonly name: string;
+  addresses: readonly string[] | undefined;
+  timer: NodeJS.Timeout | null;
+  pending: Promise<void> | null;
+}
+
+export class DnsResolver {
+  readonly #logger: Logger;
+  readonly #onChange: () => void;
+  readonly #entries = new Map<string, Entry>();
+  #policy: DnsPolicy | null = null;
+  #resolver: Resolver | null = null;
+  #upstreams: Upstream[] = [];
+  #stopped = false;
+
+  constructor(logger: Logger, onChange: () => void) {
+    this.#logger = logger;
+    this.#onChange = onChange;
+  }
+
+  /** The last good addresses of a name (what compile and DNS updates build targets from). */
+  readonly addresses = (name: string): readonly string[] | undefined => this.#entries.get(name)?.addresses;
+
+  configure(policy: DnsPolicy): void {
+    if (this.#policy !== null && JSON.stringify(this.#policy) === JSON.stringify(policy)) return;
+    this.#policy = policy;
+    const r = new Resolver({ timeout: policy.timeoutMs, tries: policy.attempts });
+    if (policy.servers !== null) r.setServers([...policy.servers]);
+    this.#resolver = r;
+  }
+
+  /** The upstreams of the live snapshot: resolve their new names, forget names no one uses. */
+  track(upstreams: Iterable<Upstream>): void {
+    this.#upstreams = [...upstreams].filter((u) => u.dns !== null);
+    const names = new Set(this.#upstreams.flatMap((u) => u.dns!.names));
+    for (const [name, e] of this.#entries) {
+      if (names.has(name)) continue;
+      if (e.timer !== null) clearTimeout(e.timer);
+      this.#entries.delete(name);
+    }
+    for (const name of names) {
+      if (this.#entries.has(name)) continue;
+      const e: Entry = { name, addresses: undefined, timer: null, pending: null };
+      this.#entries.set(name, e);
+      this.#refresh(e);
+    }
+  }
+
+  /** Resolves once every name has had its first answer (or failure). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#entries.values()].map((e) => e.pending));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const e of this.#entries.values()) if (e.timer !== null) clearTimeout(e.timer);
+    this.#entries.clear();
+  }
+
+  #refresh(e: Entry): void {
+    e.timer = null;
+    e.pending = this.#resolve(e.name).then(
+      (r) => this.#apply(e, r.addresses, r.ttlMs, r.source),
+      (err: unknown) => this.#failed(e, err),
+    );
+  }
+
+  #schedule(e: Entry, ms: number): void {
+    if (this.#stopped || this.#entries.get(e.name) !== e) return;
+    e.timer = setTimeout(() => this.#refresh(e), ms);
+    e.timer.unref();
+  }
+
+  #apply(e: Entry, found: string[], ttlMs: number, source: 'dns' | 'hosts'): void {
+    e.pending = null;
+    if (this.#entries.get(e.name) !== e) return;
+    const addresses = [...new Set(found)].sort();
+    const changed = e.addresses === undefined || e.addresses.join(' ') !== addresses.join(' ');
+    e.addresses = addresses;
+    if (changed) {
+      let rebuilt = false;
+      for (const u of this.#upstreams) if (u.dns!.names.includes(e.name) && u.dns!.apply(this.addresses)) rebuilt = true;
+      if (rebuilt) this.#onChange();
+      this.#logger.info({ type: 'dns', name: e.name, addresses, ttl_ms: ttlMs, source }, 'target addresses resolved');
+    }
+    if (dnsResolveChannel.hasSubscribers) dnsResolveChannel.publish({ name: e.name, addresses, ttlMs, source, changed, error: null });
+    this.#schedule(e, Math.max(1, Math.round(ttlMs * REFRESH_AT)));
+  }
+
+  #failed(e: Entry, err: unknown): void {
+    e.pending = null;
+    if (this.#entries.get(e.name) !== e) return;
+    const message = (err as Error).message ?? String(err);
+    this.#logger.warn({ type: 'dns', name: e.name, err: message, kept: e.addresses ?? [] }, 'could not resolve target host name; keeping the last good addresses');
+    if (dnsResolveChannel.hasSubscribers) dnsResolveChannel.publish({ name: e.name, addresses: e.addresses ?? [], ttlMs: 0, source: 'dns', changed: false, error: message });
+    this.#schedule(e, this.#policy!.errorRetryMs);
+  }
+
+  async #resolve(name: string): Promise<{ addresses: string[]; ttlMs: number; source: 'dns' | 'hosts' }> {
+    const p = this.#policy!;
+    if (name === 'localhost' || name.endsWith('.localhost')) return this.#hosts(name);
+    const r = this.#resolver!;
+    const [a, aaaa] = await Promise.allSettled([r.resolve4(name, { ttl: true }), r.resolve6(name, { ttl: true })]);
+    const records = [...(a.status === 'fulfilled' ? a.value : []), ...(aaaa.status === 'fulfilled' ? aaaa.value : [])];
+    if (records.length > 0) {
+      const ttl = Math.min(...records.map((x) => x.ttl)) * 1000;
+      return { addresses: records.map((x) => x.address), ttlMs: Math.min(p.maxTtlMs, Math.max(p.minTtlMs, ttl)), source: 'dns' };
+    }
+    // The servers said the name does not exist (or has no address): the hosts file may know it.
+    const noName = (s: PromiseSettledResult<unknown>) => s.status === 'fulfilled' || NO_NAME.has((s.reason as { code?: string }).code ?? '');
+    if (noName(a) && noName(aaaa)) return this.#hosts(name);
+    throw a.status === 'rejected' ? a.reason : (aaaa as PromiseRejectedResult).reason;
+  }
+
+  async #hosts(name: string): Promise<{ addresses: string[]; ttlMs: number; source: 'hosts' }> {
+    const found = await lookup(name, { all: true, verbatim: true });
+    if (found.length === 0) throw Object.assign(new Error(`${name}: no address`), { code: 'ENOTFOUND' });
+    return { addresses: found.map((f) => f.address), ttlMs: this.#policy!.hostsTtlMs, source: 'hosts' };
+  }
+}
