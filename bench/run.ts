@@ -13,6 +13,7 @@ import { runLimits } from './limits.js';
 import { runEdge } from './edge.js';
 import { runHttp2 } from './http2.js';
 import { runResilience } from './resilience.js';
+import { runTracing } from './tracing.js';
 import { runBalancing } from './balancing.js';
 import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
 import { startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
@@ -24,7 +25,7 @@ export interface Options {
   oneConnS: number;
   connections: number;
   only: TargetName[] | null;
-  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'http2';
+  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'http2' | 'tracing';
   loader: string | undefined;
   noNginx: boolean;
   noPin: boolean;
@@ -39,7 +40,7 @@ const HELP = `usage: npm run bench -- [flags]
   --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns)
-  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 (env BENCH_SCENARIO; auth, edge, resilience, limits and http2 run only when named)
+  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 | tracing (env BENCH_SCENARIO; auth, edge, resilience, limits, http2 and tracing run only when named)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
@@ -80,7 +81,7 @@ function parseOptions(argv: string[]): Options {
     only = names as TargetName[];
   }
   const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
-  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits or http2');
+  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits, http2 or tracing');
   const loader = get('loader', 'BENCH_LOADER');
   if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
   return {
@@ -241,6 +242,11 @@ async function main(): Promise<void> {
     }
     if (o.scenario === 'http2') {
       const lines = await runHttp2(ctx, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'tracing') {
+      const lines = await runTracing(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

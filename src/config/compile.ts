@@ -20,6 +20,7 @@ import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } fro
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
+import { compileAccessLog } from '../observability/access-log-format.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
 
@@ -173,7 +174,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     dns: dnsPolicy(config.dns),
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
-    accessLog: config.access_log?.enabled ?? true,
+    accessLog: compileAccessLog(config.access_log),
     metricsPerConsumer: config.metrics?.per_consumer ?? false,
     metering: meteringSettings(config.metering),
     tracing: config.tracing

@@ -238,7 +238,15 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
         },
       },
       shutdown: { type: 'object', additionalProperties: false, properties: { drain_timeout: duration } },
-      access_log: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
+      access_log: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          enabled: { type: 'boolean' },
+          path: { type: 'string', minLength: 1 },
+          fields: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
+        },
+      },
       metrics: { type: 'object', additionalProperties: false, properties: { per_consumer: { type: 'boolean' } } },
       tracing: {
         type: 'object',

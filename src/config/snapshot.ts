@@ -11,6 +11,7 @@ import type { UpstreamDns } from '../upstream/upstream.js';
 import type { DnsPolicy } from '../upstream/dns.js';
 import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
+import type { AccessLogSpec } from '../observability/access-log-format.js';
 import type { ConsumerIndex } from '../consumers/index.js';
 import type { PortalSettings } from '../portal/settings.js';
 import type { MeteringSettings } from '../metering/config.js';
@@ -149,7 +150,8 @@ export interface Snapshot {
   readonly globalChain: Chain;
   /** Consumers and their credentials (digests and hashes only), for auth plugins. */
   readonly consumers: ConsumerIndex;
-  readonly accessLog: boolean;
+  /** The compiled access log (fields → serializer, output), or null when it is off. */
+  readonly accessLog: AccessLogSpec | null;
   /** Label request counts with the consumer's username (opt-in: one series per consumer). */
   readonly metricsPerConsumer: boolean;
   /** Usage metering (docs/rate-limiting.md), or null when off. Read at start; a change needs a restart. */

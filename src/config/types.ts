@@ -76,7 +76,7 @@ export interface RawConfig {
     max_connections?: number;
   };
   shutdown?: { drain_timeout?: string };
-  access_log?: { enabled?: boolean };
+  access_log?: { enabled?: boolean; path?: string; fields?: string[] };
   metrics?: { per_consumer?: boolean };
   tracing?: { endpoint: string; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
   dns?: RawDns;

@@ -11,6 +11,7 @@ import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
+import { accessLogProblems } from '../observability/access-log-format.js';
 import { checkPlans } from '../plans/plans.js';
 import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
 import { checkPortalPlans } from '../portal/settings.js';
@@ -127,6 +128,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(c.listen.admin);
     if (typeof r === 'string') add(['listen', 'admin'], r);
   }
+  problems.push(...accessLogProblems(c.access_log));
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
     if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);
   });

@@ -6,7 +6,7 @@
 // per-line bookkeeping (it re-measures its pending string on every write) a few per cent
 // more; this costs one writeSync per ~10 requests. A pipe or socket (a log collector that
 // may read slowly) is never written synchronously: the event loop must not wait for it.
-import { fstatSync, write, writeSync } from 'node:fs';
+import { closeSync, fstatSync, write, writeSync } from 'node:fs';
 
 const PIPE_BUF = 4096;
 /** Flush once this many characters are pending (leaves room for one more line under PIPE_BUF). */
@@ -24,6 +24,8 @@ export class LineSink {
   dropped = 0;
   readonly #timer: NodeJS.Timeout;
   readonly #sync: boolean;
+  /** Close the descriptor once the backlog is written (a log file being rotated away). */
+  #closeFd = false;
 
   constructor(fd: number, flushMs = 250) {
     this.#fd = fd;
@@ -66,9 +68,21 @@ export class LineSink {
     }
   }
 
-  close(): void {
+  /** Stops the timer and writes what is pending; with `closeFd`, closes the descriptor once every queued line is written. */
+  close(closeFd = false): void {
     clearInterval(this.#timer);
     this.flush();
+    if (!closeFd) return;
+    this.#closeFd = true;
+    if (this.#backlog === null) this.#closeNow();
+  }
+
+  #closeNow(): void {
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Already closed or never valid.
+    }
   }
 
   #queue(data: Buffer): void {
@@ -95,14 +109,17 @@ export class LineSink {
         this.dropped += backlog.reduce((sum, b) => sum + countLines(b), 0);
         this.#backlog = null;
         this.#backlogBytes = 0;
+        if (this.#closeFd) this.#closeNow();
         return;
       }
       const written = err ? 0 : n;
       this.#backlogBytes -= written;
       if (written === head.length) backlog.shift();
       else backlog[0] = head.subarray(written);
-      if (backlog.length === 0) this.#backlog = null;
-      else if (err) setTimeout(() => this.#drain(), 10).unref();
+      if (backlog.length === 0) {
+        this.#backlog = null;
+        if (this.#closeFd) this.#closeNow();
+      } else if (err) setTimeout(() => this.#drain(), 10).unref();
       else this.#drain();
     });
   }

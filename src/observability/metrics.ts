@@ -62,7 +62,7 @@ export class GatewayMetrics {
     });
     this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
     this.#duration = new FastHistogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
-    this.#upstream = new FastHistogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
+    this.#upstream = new FastHistogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head, for the attempt that answered.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
     this.#requestSize = new FastHistogram({ name: 'northgate_http_request_size_bytes', help: 'Request body bytes received from clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
     this.#responseSize = new FastHistogram({ name: 'northgate_http_response_size_bytes', help: 'Response body bytes sent to clients.', labelNames: ['service', 'route'], buckets: SIZE_BUCKETS, registers: r });
     this.#reloads = new Counter({ name: 'northgate_config_reloads_total', help: 'Config reloads, by result.', labelNames: ['result'], registers: r, aggregator: 'max' });

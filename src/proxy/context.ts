@@ -78,7 +78,13 @@ export class RequestContext {
   bytesOut = 0;
   upstreamStartedAt = 0;
   upstreamRespondedAt = 0;
+  /** Time spent on upstream attempts so far (each: request sent → last response byte or failure), in ms. */
+  upstreamMs = 0;
   finishedAt = 0;
+  /** The W3C trace id of this request's server span (set by tracing), or "". */
+  traceId = '';
+  /** Tracing's per-request state (null when tracing is off). */
+  trace: unknown = null;
   /** Set by the auth plugin that authenticated the request (null: none did, or no auth on the route). */
   consumer: Consumer | null = null;
   credential: Credential | null = null;

@@ -166,6 +166,12 @@ function trailerPairs(raw: Array<string | Buffer>): Record<string, string | stri
   return out;
 }
 
+/** Ends the current upstream attempt: its time counts towards ctx.upstreamMs (the access log's upstream_ms); traces end its span. */
+function upstreamAttemptEnded(ctx: RequestContext, error: unknown): void {
+  ctx.upstreamMs += performance.now() - ctx.upstreamStartedAt;
+  if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error });
+}
+
 interface ResponseWithExchange extends ServerResponse {
   [kExchange]?: UpstreamExchange;
 }
@@ -216,7 +222,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         this.#end();
         ctx.responseStatus = statusCode;
         ctx.upstreamRespondedAt = performance.now();
-        if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
+        upstreamAttemptEnded(ctx, null);
         this.#abort?.(new Error('retrying on another target'));
         this.#retry(delay);
         return false;
@@ -311,7 +317,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#end();
     // gRPC's grpc-status / grpc-message (HTTP/2 downstream; HTTP/1.1 only on chunked responses).
     if (trailers != null && trailers.length > 0) ctx.res.addTrailers(trailerPairs(trailers));
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
+    upstreamAttemptEnded(ctx, null);
     const handlers = this.#chain.responseEnd;
     if (handlers !== null) {
       try {
@@ -342,7 +348,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     if (this.#done) return;
     this.#end();
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
+    upstreamAttemptEnded(ctx, err);
     const failure = failureOf(err);
     if (failure !== null) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
@@ -366,6 +372,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#end();
     const ctx = this.#ctx;
+    ctx.upstreamMs += performance.now() - ctx.upstreamStartedAt;
     if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: new Error('client closed the connection') });
     ctx.errorCode = 'client-closed';
     this.#abort?.(new Error('client closed the connection'));
@@ -378,7 +385,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#end();
     const ctx = this.#ctx;
     const err = new Error('the total deadline passed');
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
+    upstreamAttemptEnded(ctx, err);
     this.#abort?.(err);
     if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
     if (ctx.res.headersSent) {
@@ -415,7 +422,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   #fail(err: unknown): void {
     if (this.#done) return;
     this.#end();
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx: this.#ctx, error: err });
+    upstreamAttemptEnded(this.#ctx, err);
     this.#abort?.(new Error('plugin failed'));
     replyBug(this.#ctx, err, this.#chain, this.#hooks);
   }

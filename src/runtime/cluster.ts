@@ -160,6 +160,10 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   for (let i = 0; i < workers; i++) fork();
   process.on('SIGHUP', () => (database ? void plane.control.sync().catch(() => undefined) : void reload('SIGHUP')));
   if (opts.watch && opts.configFile !== null && !database) watchFile(opts.configFile, () => void reload('watch'));
+  // Log rotation: each worker reopens its own access log file.
+  process.on('SIGUSR1', () => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w !== undefined && w.isConnected()) w.process.kill('SIGUSR1');
+  });
 
   onShutdownSignal(logger, async () => {
     stopping = true;

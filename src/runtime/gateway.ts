@@ -35,6 +35,8 @@ export interface GatewayOptions {
   readonly source: string;
   /** Stand-ins for the portal's directory, usage and sessions (tests); in-process ones when absent. */
   readonly portal?: PortalDeps;
+  /** Called with each snapshot put in service (first load and every successful reload). */
+  readonly onSnapshot?: (snapshot: Snapshot) => void;
 }
 
 export interface ReloadResult {
@@ -143,11 +145,12 @@ export class Gateway implements ProxyRuntime {
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#followSnapshot();
-    if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
+    if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing, this.#opts.logger);
     // Accounts, sessions and keys live in this process until the portal uses the config
     // store, so workers (which would each hold their own) do not serve it.
     if (snapshot.portal !== null && cluster.isWorker) this.#opts.logger.warn({ type: 'portal' }, 'the developer portal is not served with --workers yet; run it with one process');
     if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
+    this.#opts.onSnapshot?.(snapshot);
     return snapshot;
   }
 
@@ -240,6 +243,7 @@ export class Gateway implements ProxyRuntime {
       const spec = snapshot.listeners.proxy[i];
       if (spec !== undefined && spec.address === l.spec.address) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
     });
+    this.#opts.onSnapshot?.(snapshot);
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);

@@ -10,7 +10,10 @@ const PIPE_BUF = 4096;
 
 /** A writer of pre-serialized JSON lines into the logger's own destination (same stream, same order). */
 export interface LineWriter {
+  /** Info lines (the access log on stdout) are wanted at the logger's level. */
   readonly enabled: boolean;
+  /** Error lines are wanted at the logger's level. */
+  readonly errors: boolean;
   write(line: string): void;
   flush(): void;
 }
@@ -18,7 +21,7 @@ export interface LineWriter {
 const writers = new WeakMap<Logger, LineWriter>();
 
 export function lineWriter(logger: Logger): LineWriter {
-  return writers.get(logger) ?? { enabled: false, write: () => undefined, flush: () => undefined };
+  return writers.get(logger) ?? { enabled: false, errors: false, write: () => undefined, flush: () => undefined };
 }
 
 export function createLogger(opts: { level?: string; dest?: number | string } = {}): Logger {
@@ -35,6 +38,7 @@ export function createLogger(opts: { level?: string; dest?: number | string } = 
   const access = typeof (opts.dest ?? 1) === 'number' ? new LineSink((opts.dest ?? 1) as number) : null;
   writers.set(logger, {
     enabled: logger.isLevelEnabled('info') && access !== null,
+    errors: logger.isLevelEnabled('error') && access !== null,
     write: (line) => access!.write(line),
     flush: () => access?.flush(),
   });
@@ -61,8 +65,18 @@ function isoTimeCached(): string {
   return lastTime;
 }
 
+const flushHooks = new WeakMap<Logger, Array<() => void>>();
+
+/** Also run `fn` when the logger is flushed (outputs of its own, like an access log file). */
+export function onFlushLogger(logger: Logger, fn: () => void): void {
+  const hooks = flushHooks.get(logger);
+  if (hooks === undefined) flushHooks.set(logger, [fn]);
+  else hooks.push(fn);
+}
+
 /** Writes what is buffered; call before the process exits. */
 export function flushLogger(logger: Logger): void {
+  for (const fn of flushHooks.get(logger) ?? []) fn();
   writers.get(logger)?.flush();
   try {
     logger.flush();

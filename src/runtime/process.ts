@@ -4,8 +4,9 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import type { RawConfig } from '../config/types.js';
+import type { Snapshot } from '../config/snapshot.js';
 import { defaultRegistry } from '../pipeline/registry.js';
-import { startAccessLog } from '../observability/access-log.js';
+import { AccessLog } from '../observability/access-log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { startCircuitLog } from '../observability/circuit-log.js';
 import { embeddedConfig } from './embedded.js';
@@ -20,8 +21,23 @@ export interface RunSpec {
 export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawConfig, registry = defaultRegistry()): Gateway {
   // `load` comes from the control plane (file or store); without one, the file is read here.
   const loadConfig = load ?? ((): RawConfig => (spec.configFile !== null ? loadConfigFile(spec.configFile, registry) : embeddedConfig(spec.echoPort!)));
-  const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default' });
-  startAccessLog(logger, () => true);
+  const accessLog = new AccessLog(logger);
+  let started = false;
+  const onSnapshot = (snapshot: Snapshot): void => {
+    if (!started) {
+      // At start a log file that cannot be opened stops the gateway (ConfigError, exit 2).
+      started = true;
+      return accessLog.configure(snapshot);
+    }
+    try {
+      accessLog.configure(snapshot);
+    } catch (err) {
+      logger.error({ type: 'reload', err }, 'cannot open the new access log file; access lines keep going where they went');
+    }
+  };
+  const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default', onSnapshot });
+  // logrotate: rename the file, then SIGUSR1 (the master forwards it to its workers).
+  process.on('SIGUSR1', () => accessLog.reopen());
   startCircuitLog(logger);
   new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits() });
   return gateway;

@@ -2,6 +2,7 @@
 // requests sent (also summed across workers), bounded labels, reload counters.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { Agent, get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { http, startCli, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
@@ -162,3 +163,61 @@ services:
     }
   });
 });
+
+describe('metrics, target health, connections and label bounds', () => {
+  test('an ejected target reads 0, open connections are counted, unknown methods are OTHER, response sizes are summed', async () => {
+    const up = await startUpstream((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('twelve bytes'));
+    });
+    const dead = await startUpstream(() => undefined);
+    await dead.close();
+    const gw = await startCli(['--config', writeConfig(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+upstreams:
+  - name: pool
+    healthcheck: { passive: { consecutive_failures: 1, base_ejection: 5m } }
+    targets: [{ url: "http://127.0.0.1:${dead.port}" }, { url: "${up.url}" }]
+services:
+  - { name: api, upstream: pool, retries: { attempts: 2, on: [connect-failure] }, routes: [{ name: items, paths: ["/items"] }] }
+`)]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 3 });
+    try {
+      // The first request meets the dead target (ejected after one failure) and is retried on the live one.
+      for (let i = 0; i < 4; i++) assert.equal((await http(`${gw.url}/items/${i}`)).status, 200);
+      assert.equal((await http(`${gw.url}/elsewhere`, { method: 'PROPFIND' })).status, 404);
+      // Three keep-alive connections, each with a finished request, stay open during the scrape.
+      await Promise.all([0, 1, 2].map(() => getVia(agent, `${gw.url}/items/ka`)));
+      const { families, text } = await scrape(gw.statusPort!);
+      const health = families.get('northgate_upstream_target_health');
+      assert.equal(health?.type, 'GAUGE');
+      assert.equal(sample(health, { upstream: 'pool', target: `http://127.0.0.1:${dead.port}` }), 0);
+      assert.equal(sample(health, { upstream: 'pool', target: up.url }), 1);
+      assert.equal(sample(families.get('northgate_open_connections'), {}), 3);
+      assert.equal(sample(families.get('northgate_http_requests_total'), { route: '', method: 'OTHER', code: '404' }), 1);
+      assert.doesNotMatch(text, /PROPFIND/);
+      assert.match(text, /^northgate_http_response_size_bytes_sum\{service="api",route="items"\} 84$/m, '7 responses of 12 bytes');
+      assert.equal(families.get('northgate_http_response_size_bytes')?.type, 'HISTOGRAM');
+      assert.equal(families.get('northgate_http_request_size_bytes')?.type, 'HISTOGRAM');
+      assert.equal(families.get('northgate_config_reloads_total')?.type, 'COUNTER');
+      assert.equal(families.get('northgate_config_last_reload_success_timestamp_seconds')?.type, 'GAUGE');
+      for (const name of ['process_resident_memory_bytes', 'process_open_fds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) assert.ok(families.has(name), name);
+    } finally {
+      agent.destroy();
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
+
+function getVia(agent: Agent, url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent }, (res) => {
+      assert.equal(res.statusCode, 200);
+      res.resume();
+      res.on('end', () => resolve());
+    }).on('error', reject);
+  });
+}

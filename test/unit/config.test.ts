@@ -421,7 +421,7 @@ describe('a full config compiles into a snapshot', () => {
     assert.deepEqual(snapshot.limits, limits);
     const proxy = [{ host: '127.0.0.1', port: 8000, address: '127.0.0.1:8000', tls: null, http2: false, redirectHttps: false }, { host: '::1', port: 8001, address: '[::1]:8001', tls: null, http2: false, redirectHttps: false }];
     assert.deepEqual(snapshot.listeners, { proxy, status: null });
-    assert.deepEqual([snapshot.drainTimeoutMs, snapshot.accessLog], [5000, false]);
+    assert.deepEqual([snapshot.drainTimeoutMs, snapshot.accessLog], [5000, null]);
     assert.equal(snapshot.trustedProxies?.check('10.1.2.3', 'ipv4'), true);
     assert.equal(snapshot.trustedProxies?.check('11.0.0.1', 'ipv4'), false);
     assert.equal(snapshot.trustedProxies?.check('::1', 'ipv6'), true);
@@ -460,7 +460,7 @@ describe('a full config compiles into a snapshot', () => {
     const { snapshot } = buildSnapshot(load(yaml(V1)), registry, pools, 1, 'gw.yaml');
     assert.deepEqual(snapshot.listeners.proxy.map((l) => l.address), ['0.0.0.0:8000']);
     assert.equal(snapshot.listeners.status?.address, '127.0.0.1:8100');
-    assert.deepEqual([snapshot.routes.length, snapshot.accessLog, snapshot.drainTimeoutMs, snapshot.trustedProxies], [0, true, 30_000, null]);
+    assert.deepEqual([snapshot.routes.length, snapshot.accessLog !== null, snapshot.drainTimeoutMs, snapshot.trustedProxies], [0, true, 30_000, null]);
     assert.deepEqual([snapshot.limits.headerTimeoutMs, snapshot.limits.requestTimeoutMs, snapshot.limits.maxBodyBytes], [10_000, 300_000, 10_485_760]);
   });
 });

@@ -1,0 +1,124 @@
+// `npm run bench -- --scenario tracing`: what OpenTelemetry tracing costs. Three northgate
+// processes with the bench config (access log on), measured in interleaved rounds:
+// without a `tracing` section (nothing subscribes: the off path), with tracing configured
+// but every trace sampled out (ratio 0), and at ratio 1.0 exporting every span over OTLP/HTTP
+// to a local sink that reads and discards (counting spans, so drops would show). Besides
+// req/s, the CPU time the gateway process used per request (from /proc) — steadier than
+// req/s on a shared machine.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Loader, LoadResult } from './load.js';
+import { fmtInt, median } from './table.js';
+import { benchNorthgateConfig, northgateMissing, startNorthgate, type Ctx, type NorthgateProc, type Upstream } from './targets.js';
+
+export interface TracingOptions {
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  say: (line: string) => void;
+}
+
+const TITLE = '### Tracing cost (northgate, 1 process, access log on)';
+
+/** An OTLP/HTTP receiver that reads each export, counts its spans and answers 200. */
+async function startSink(): Promise<{ server: Server; url: string; spans: () => number; exports: () => number }> {
+  let spans = 0;
+  let exports = 0;
+  const server = createServer((req, res) => {
+    let tail = '';
+    req.setEncoding('latin1');
+    req.on('data', (chunk: string) => {
+      // Count `"spanId"` keys across chunk borders without keeping the body.
+      const text = tail + chunk;
+      for (let i = text.indexOf('"spanId"'); i !== -1; i = text.indexOf('"spanId"', i + 8)) spans++;
+      tail = text.slice(-7);
+    });
+    req.on('end', () => {
+      exports++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return { server, url: `http://127.0.0.1:${port}/v1/traces`, spans: () => spans, exports: () => exports };
+}
+
+/** User + system CPU seconds of a process so far (Linux /proc), or null elsewhere. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
+interface Case {
+  name: string;
+  tracing: string;
+  ng: NorthgateProc | null;
+  runs: LoadResult[];
+  cpuUsPerRequest: number[];
+}
+
+export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: TracingOptions): Promise<string[]> {
+  const missing = northgateMissing(ctx.repoRoot);
+  if (missing) return [TITLE, '', `Skipped: ${missing}.`];
+  const sink = await startSink();
+  const cases: Case[] = [
+    { name: 'no tracing section (off)', tracing: '', ng: null, runs: [], cpuUsPerRequest: [] },
+    { name: 'tracing, ratio 0 (sampled out)', tracing: `tracing: { endpoint: "${sink.url}", sampling: { ratio: 0 } }\n`, ng: null, runs: [], cpuUsPerRequest: [] },
+    { name: 'tracing, ratio 1.0 → OTLP sink', tracing: `tracing: { endpoint: "${sink.url}", sampling: { ratio: 1 } }\n`, ng: null, runs: [], cpuUsPerRequest: [] },
+  ];
+  let requestsTraced = 0;
+  try {
+    for (const [i, c] of cases.entries()) {
+      const ng = await startNorthgate(ctx, `northgate-tracing-${i}`, (p, s) => benchNorthgateConfig(p, s, up.port) + c.tracing, 'ignore');
+      if (typeof ng === 'string') return [TITLE, '', `Skipped: northgate (${c.name}) ${ng}.`];
+      c.ng = ng;
+    }
+    o.say('\ntracing scenario: the same northgate config without tracing, sampled out, and exporting every span');
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const c of cases) {
+        const url = `http://127.0.0.1:${c.ng!.port}/`;
+        if (o.warmupS > 0) {
+          const w = await loader.run({ url, connections: o.connections, durationS: o.warmupS });
+          if (c === cases[2]) requestsTraced += w.requests;
+        }
+        const pid = c.ng!.child.cp.pid;
+        const cpu0 = cpuSeconds(pid);
+        const r = await loader.run({ url, connections: o.connections, durationS: o.durationS });
+        const cpu1 = cpuSeconds(pid);
+        c.runs.push(r);
+        if (c === cases[2]) requestsTraced += r.requests;
+        const cpuUs = cpu0 !== null && cpu1 !== null && r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : NaN;
+        c.cpuUsPerRequest.push(cpuUs);
+        o.say(`  round ${round}/${o.rounds} ${c.name.padEnd(32)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps)} req/s  CPU ${cpuUs.toFixed(1)} µs/req  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.non2xx}/${r.socketErrors}`}`);
+      }
+    }
+  } finally {
+    for (const c of cases) await c.ng?.child.stop();
+    sink.server.close();
+  }
+  const out = [TITLE, '', '| config | req/s | × off | CPU µs/request | CPU × off | p50 ms | p99 ms | errors: non-2xx / socket |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  const good = (c: Case) => c.runs.filter((r) => !r.failure && r.requests > 0);
+  const rpsOf = (c: Case) => median(good(c).map((r) => r.rps));
+  const cpuOf = (c: Case) => median(c.cpuUsPerRequest.filter(Number.isFinite));
+  const off = cases[0]!;
+  for (const c of cases) {
+    const errors = `${c.runs.reduce((a, r) => a + r.non2xx, 0)} / ${c.runs.reduce((a, r) => a + r.socketErrors, 0)}`;
+    out.push(
+      `| ${c.name} | ${fmtInt(rpsOf(c))} | ${(rpsOf(c) / rpsOf(off)).toFixed(3)} | ${cpuOf(c).toFixed(1)} | ${(cpuOf(c) / cpuOf(off)).toFixed(3)} | ${median(good(c).map((r) => r.p50ms)).toFixed(2)} | ${median(good(c).map((r) => r.p99ms)).toFixed(2)} | ${errors} |`,
+    );
+  }
+  out.push(
+    '',
+    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per config, each after a ${o.warmupS} s warm-up. CPU µs/request: user+system time of the gateway process over the measured run divided by its requests (warm-ups excluded). The sink received ${fmtInt(sink.spans())} spans in ${fmtInt(sink.exports())} exports for the ${fmtInt(requestsTraced)} requests (warm-ups included) sent at ratio 1.0 (2 spans per request: server + client).`,
+  );
+  return out;
+}

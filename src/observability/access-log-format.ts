@@ -1,0 +1,202 @@
+// The access line's fields, and the serializer compiled from a configured field list: one
+// function per config, generated as a single string concatenation (like fast-json-stringify),
+// so a request pays for the fields it logs and never loops over a generic field list.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { RequestContext } from '../proxy/context.js';
+import { didYouMean, type ConfigProblem } from '../config/problems.js';
+import { parseTraceparent } from './trace-context.js';
+
+/** Serializes one request; `time` is the ISO time of the line, `pid` the writing process. */
+export type AccessLineFn = (ctx: RequestContext, time: string, pid: number) => string;
+
+/**
+ * name → JavaScript expression producing the field's JSON text. The expressions run inside
+ * the generated function with `ctx` and the helpers of `HELPERS` in scope.
+ */
+const FIELDS: Record<string, string> = {
+  time: `'"' + time + '"'`,
+  pid: `pid`,
+  request_id: `w(ctx.id)`,
+  trace_id: `s(traceIdOf(ctx))`,
+  client_ip: `s(ctx.clientIp)`,
+  peer_ip: `s(ctx.peerAddress)`,
+  scheme: `'"' + ctx.listener.protocol + '"'`,
+  http_version: `s(ctx.req.httpVersion)`,
+  method: `w(ctx.method)`,
+  host: `w(ctx.host)`,
+  path: `w(ctx.path)`,
+  query: `(ctx.query === '' ? 'null' : w(ctx.query.slice(1)))`,
+  status: `(ctx.res.headersSent ? ctx.responseStatus : 0)`,
+  bytes_in: `ctx.bytesIn`,
+  bytes_out: `ctx.bytesOut`,
+  duration_ms: `ms(ctx.finishedAt - ctx.startedAt)`,
+  gateway_ms: `ms(ctx.finishedAt - ctx.startedAt - ctx.upstreamMs)`,
+  upstream_ms: `(ctx.attempt === 0 ? 'null' : ms(ctx.upstreamMs))`,
+  upstream_header_ms: `(ctx.upstreamRespondedAt === 0 || ctx.upstreamStartedAt === 0 ? 'null' : ms(ctx.upstreamRespondedAt - ctx.upstreamStartedAt))`,
+  attempts: `ctx.attempt`,
+  route: `s(ctx.route?.name)`,
+  service: `s(ctx.route?.service.name)`,
+  upstream: `s(ctx.route?.service.upstream.name)`,
+  target: `s(ctx.target?.url)`,
+  consumer: `s(ctx.consumer?.username)`,
+  user_agent: `w(ctx.header('user-agent'))`,
+  referer: `w(ctx.header('referer'))`,
+  error: `s(ctx.errorCode)`,
+};
+
+export const ACCESS_LOG_FIELDS: readonly string[] = Object.keys(FIELDS);
+
+/** What is logged when `access_log.fields` is not set (the line of earlier versions, renamed latencies, plus the split). */
+export const DEFAULT_ACCESS_LOG_FIELDS: readonly string[] = [
+  'time',
+  'pid',
+  'request_id',
+  'client_ip',
+  'method',
+  'host',
+  'path',
+  'status',
+  'route',
+  'service',
+  'target',
+  'bytes_in',
+  'bytes_out',
+  'duration_ms',
+  'upstream_ms',
+  'gateway_ms',
+  'error',
+];
+
+/** `req.h.NAME` / `res.h.NAME`: a request or response header (lower-case token name). */
+const HEADER_FIELD = /^(req|res)\.h\.([a-z0-9!#$%&'*+.^_`|~-]+)$/;
+
+/** Client-controlled text is cut to this many characters in the log (a 16 KB header makes no useful log line). */
+export const MAX_LOGGED_CHARS = 2048;
+
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+const ABOVE_LATIN1 = /[\u0100-\uffff]/;
+const SEPARATORS = /[\u2028\u2029]/;
+
+/** A string from the config or the core (Unicode): quoted, escaped only when needed. */
+function s(v: string | null | undefined): string {
+  return v === null || v === undefined ? 'null' : NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/**
+ * Text from the wire (path, query, headers): node:http reads its bytes as latin1, so bytes
+ * above 0x7f are read back as UTF-8 (invalid sequences become U+FFFD, as Go's JSON encoder
+ * does) and control characters are escaped: the line stays one valid UTF-8 JSON line.
+ */
+function w(v: string | null | undefined): string {
+  if (v === null || v === undefined) return 'null';
+  const long = v.length > MAX_LOGGED_CHARS;
+  if (!long && !NEEDS_ESCAPE.test(v)) return `"${v}"`;
+  if (long) v = v.slice(0, MAX_LOGGED_CHARS);
+  if (!ABOVE_LATIN1.test(v)) v = Buffer.from(v, 'latin1').toString('utf8');
+  if (long) v += '…';
+  const json = JSON.stringify(v);
+  // Valid JSON either way, but some line-oriented tools split on U+2028/U+2029.
+  return SEPARATORS.test(json) ? json.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029') : json;
+}
+
+/** For the error log (same escaping as the access log). */
+export { s as jsonText, w as wireText };
+
+const ms = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** The request's trace id: the server span's (tracing on), else a valid incoming `traceparent`'s, else null. */
+export function traceIdOf(ctx: RequestContext): string | null {
+  if (ctx.traceId !== '') return ctx.traceId;
+  return parseTraceparent(ctx.header('traceparent'))?.traceId ?? null;
+}
+
+const responseHeader = (ctx: RequestContext, name: string): string | undefined => ctx.responseHeaders.get(name);
+
+const HELPERS = { s, w, ms, traceIdOf, responseHeader };
+
+function fieldExpression(name: string): string {
+  const known = FIELDS[name];
+  if (known !== undefined) return known;
+  const m = HEADER_FIELD.exec(name);
+  if (m === null) throw new Error(`unknown access log field ${name}`);
+  const header = JSON.stringify(m[2]);
+  return m[1] === 'req' ? `w(ctx.header(${header}))` : `w(responseHeader(ctx, ${header}))`;
+}
+
+/**
+ * Builds the serializer for a field list (validated before: see accessLogProblems). The line
+ * is `{"level":"info","type":"access",<fields in the configured order>}` and a newline.
+ */
+export function compileAccessLine(fields: readonly string[]): AccessLineFn {
+  // Constant text and field expressions alternate; constants are emitted as JSON string literals.
+  let text = '{"level":"info","type":"access"';
+  let code = '';
+  for (const name of fields) {
+    text += `,${JSON.stringify(name)}:`;
+    code += `${JSON.stringify(text)} + ${fieldExpression(name)} + `;
+    text = '';
+  }
+  code += JSON.stringify(text + '}\n');
+  const names = Object.keys(HELPERS);
+  const factory = new Function(...names, `"use strict";\nreturn function accessLine(ctx, time, pid) {\n  return ${code};\n};`) as (...helpers: unknown[]) => AccessLineFn;
+  return factory(...names.map((n) => HELPERS[n as keyof typeof HELPERS]));
+}
+
+export interface AccessLogSpec {
+  /** The log file, or null for stdout. */
+  readonly path: string | null;
+  readonly fields: readonly string[];
+  readonly line: AccessLineFn;
+}
+
+const compiled = new Map<string, AccessLineFn>();
+
+/** The compiled `access_log` section (null when turned off); one serializer per distinct field list, kept across reloads. */
+export function compileAccessLog(config: { enabled?: boolean; path?: string; fields?: string[] } | undefined): AccessLogSpec | null {
+  if (config?.enabled === false) return null;
+  const fields = config?.fields ?? DEFAULT_ACCESS_LOG_FIELDS;
+  const key = fields.join('\n');
+  let line = compiled.get(key);
+  if (line === undefined) compiled.set(key, (line = compileAccessLine(fields)));
+  const path = config?.path ?? null;
+  return { path: path === null || path === '-' ? null : path, fields, line };
+}
+
+/** Problems in `access_log` that the schema cannot express: field names, the log file's folder. */
+export function accessLogProblems(config: { path?: string; fields?: string[] } | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  (config?.fields ?? []).forEach((name, i) => {
+    if (FIELDS[name] !== undefined || HEADER_FIELD.test(name)) return;
+    const hint = /^(req|res)\.h\./.test(name) ? ' (header names are lower-case tokens)' : didYouMeanText(name);
+    problems.push({ path: ['access_log', 'fields', i], message: `unknown field "${name}"${hint}; fields: ${ACCESS_LOG_FIELDS.join(', ')}, req.h.NAME, res.h.NAME` });
+  });
+  const path = config?.path;
+  if (path !== undefined && path !== '-') {
+    const dir = dirname(path);
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDir) problems.push({ path: ['access_log', 'path'], message: `folder not found: ${dir}` });
+    else if (!writable(path)) problems.push({ path: ['access_log', 'path'], message: `not writable by this process: ${path}` });
+  }
+  return problems;
+}
+
+/** The file, or its folder when the file does not exist yet, may be written by this process. */
+function writable(path: string): boolean {
+  try {
+    accessSync(existsSync(path) ? path : dirname(path), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function didYouMeanText(name: string): string {
+  const d = didYouMean(name, ACCESS_LOG_FIELDS);
+  return d === undefined ? '' : ` (did you mean "${d}"?)`;
+}

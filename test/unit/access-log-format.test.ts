@@ -1,0 +1,32 @@
+// The access-log field list: what the config accepts and refuses (located, with hints).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ACCESS_LOG_FIELDS, compileAccessLog } from '../../src/observability/access-log-format.js';
+import { configProblems } from '../helpers/config.js';
+
+const base = (accessLog: string) => `_format_version: "1"
+access_log: ${accessLog}
+services: [{ name: s, url: "http://127.0.0.1:1", routes: [{ paths: ["/"] }] }]
+`;
+
+test('every documented field and header fields are accepted', () => {
+  assert.deepEqual(configProblems(base(`{ fields: [${ACCESS_LOG_FIELDS.join(', ')}, req.h.x-tenant, "res.h.content-type"] }`), 'a.yaml'), []);
+});
+
+test('unknown fields, upper-case header names, duplicates and an empty list are refused, located', () => {
+  const lines = configProblems(base('{ fields: [request_id, latency, req.h.X-Tenant, res.h.] }'), 'a.yaml');
+  assert.equal(lines.length, 3, lines.join('\n'));
+  assert.match(lines[0]!, /^a\.yaml:2:36 access_log\.fields\[1\]: unknown field "latency"/);
+  assert.match(lines[1]!, /^a\.yaml:2:45 access_log\.fields\[2\]: unknown field "req\.h\.X-Tenant" \(header names are lower-case tokens\)/);
+  assert.match(lines[2]!, /access_log\.fields\[3\]: unknown field "res\.h\."/);
+  assert.equal(configProblems(base('{ fields: [status, status] }'), 'a.yaml').length, 1);
+  assert.equal(configProblems(base('{ fields: [] }'), 'a.yaml').length, 1);
+});
+
+test('the compiled spec: off, stdout ("-" or no path), a file; one serializer per field list', () => {
+  assert.equal(compileAccessLog({ enabled: false }), null);
+  assert.equal(compileAccessLog(undefined)!.path, null);
+  assert.equal(compileAccessLog({ path: '-' })!.path, null);
+  assert.equal(compileAccessLog({ path: '/tmp/a.log' })!.path, '/tmp/a.log');
+  assert.equal(compileAccessLog({ fields: ['status', 'method'] })!.line, compileAccessLog({ fields: ['status', 'method'] })!.line);
+});

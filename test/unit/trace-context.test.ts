@@ -1,0 +1,52 @@
+// W3C traceparent parsing (what a gateway must accept and refuse), ids and the ratio sampler.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatTraceparent, parseTraceparent, randomId, ratioSampler } from '../../src/observability/trace-context.js';
+
+const T = '4bf92f3577b34da6a3ce929d0e0e4736';
+const S = '00f067aa0ba902b7';
+
+test('a valid traceparent is parsed, with its sampled flag', () => {
+  assert.deepEqual(parseTraceparent(`00-${T}-${S}-01`), { traceId: T, spanId: S, sampled: true });
+  assert.deepEqual(parseTraceparent(`00-${T}-${S}-00`), { traceId: T, spanId: S, sampled: false });
+  assert.deepEqual(parseTraceparent(`00-${T}-${S}-03`), { traceId: T, spanId: S, sampled: true });
+  // A later version may append fields after a dash.
+  assert.deepEqual(parseTraceparent(`01-${T}-${S}-01-what-ever`), { traceId: T, spanId: S, sampled: true });
+});
+
+test('invalid traceparents are refused', () => {
+  for (const bad of [
+    undefined,
+    '',
+    `00-${T}-${S}`,
+    `00-${T}-${S}-01-extra`, // version 00 has exactly four fields
+    `ff-${T}-${S}-01`,
+    `00-${T.toUpperCase()}-${S}-01`,
+    `00-00000000000000000000000000000000-${S}-01`,
+    `00-${T}-0000000000000000-01`,
+    `00-${T}-${S}-0g`,
+    `00_${T}-${S}-01`,
+    `01-${T}-${S}-01x`,
+  ]) {
+    assert.equal(parseTraceparent(bad), null, String(bad));
+  }
+});
+
+test('ids are lower-case hex of the right length, distinct; traceparent is formatted per W3C', () => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 2000; i++) ids.add(randomId(i % 2 === 0 ? 8 : 16));
+  assert.equal(ids.size, 2000);
+  for (const id of ids) assert.match(id, /^([0-9a-f]{16}|[0-9a-f]{32})$/);
+  assert.equal(formatTraceparent(T, S, true), `00-${T}-${S}-01`);
+  assert.equal(formatTraceparent(T, S, false), `00-${T}-${S}-00`);
+});
+
+test('the ratio sampler keeps about the ratio, and always the same decision for a trace id', () => {
+  const half = ratioSampler(0.25);
+  let kept = 0;
+  for (let i = 0; i < 4000; i++) if (half(randomId(16))) kept++;
+  assert.ok(kept > 800 && kept < 1200, `kept ${kept} of 4000 at 0.25`);
+  assert.equal(half(T), half(T));
+  assert.equal(ratioSampler(1)(T), true);
+  assert.equal(ratioSampler(0)(T), false);
+});
