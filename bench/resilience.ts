@@ -107,5 +107,70 @@ export async function runResilience(ctx: Ctx, loader: Loader, o: ResilienceOptio
     out.push(`| ${retries ? 'on (3 attempts)' : 'off'} | ${fmtInt(r.requests)} | ${fmtInt(failed)} | ${share.toFixed(3)}% | ${res.attemptsAfter} | ${res.stopMs.toFixed(0)} ms |`);
   }
   out.push('', `${loader.describe(o.connections)} for ${o.durationS} s per run; passive health ejects a target after 3 consecutive failures (30 s); the goal with retries on is a failed share under 0.1%.`);
+  out.push(...(await circuitOpenRun(ctx, loader, o)));
   return out;
+}
+
+/**
+ * With the service's circuit open (its upstream answered 500 until it opened), every request
+ * is refused by the gateway itself: measures that rejection path (goal: p99 under 2 ms) and
+ * counts upstream calls during the run (goal: none). A proxied 200 run is the reference.
+ */
+async function circuitOpenRun(ctx: Ctx, loader: Loader, o: ResilienceOptions): Promise<string[]> {
+  let upstreamCalls = 0;
+  const failing = createServer((req, res) => {
+    if (req.url === '/broken') upstreamCalls++;
+    req.resume();
+    res.writeHead(req.url === '/ok' ? 200 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) });
+    res.end(BODY);
+  });
+  failing.keepAliveTimeout = 60_000;
+  const port = await listen(failing);
+  const yaml = (p: number, sp: number) => `_format_version: "1"
+listen: { proxy: "127.0.0.1:${p}", status: "127.0.0.1:${sp}" }
+access_log: { enabled: false }
+upstreams:
+  - { name: one, targets: [{ url: "http://127.0.0.1:${port}" }], healthcheck: { passive: { consecutive_failures: 0 } } }
+services:
+  - name: broken
+    upstream: one
+    retries: { attempts: 1 }
+    circuit_breaker: { min_requests: 5, open_for: 10m }
+    routes: [{ paths: ["/broken"] }]
+  - name: fine
+    upstream: one
+    routes: [{ paths: ["/ok"] }]
+`;
+  const ng = await startNorthgate(ctx, 'northgate-circuit-open', yaml, 'ignore');
+  if (typeof ng === 'string') {
+    failing.close();
+    return ['', `Circuit-open run skipped: northgate ${ng}.`];
+  }
+  try {
+    o.say('\nresilience scenario: circuit open (rejections answered by the gateway)');
+    for (let i = 0; i < 5; i++) await fetch(`http://127.0.0.1:${ng.port}/broken`).then((r) => r.arrayBuffer());
+    const probe = await fetch(`http://127.0.0.1:${ng.port}/broken`);
+    await probe.arrayBuffer();
+    if (probe.status !== 503) return ['', `Circuit-open run skipped: the circuit did not open (got ${probe.status}).`];
+    upstreamCalls = 0;
+    const open = await loader.run({ url: `http://127.0.0.1:${ng.port}/broken`, connections: o.connections, durationS: o.durationS });
+    const openOne = await loader.run({ url: `http://127.0.0.1:${ng.port}/broken`, connections: 1, durationS: Math.min(5, o.durationS) });
+    const calls = upstreamCalls;
+    const reference = await loader.run({ url: `http://127.0.0.1:${ng.port}/ok`, connections: o.connections, durationS: o.durationS });
+    const row = (name: string, r: typeof open, calls: string) => `| ${name} | ${fmtInt(r.rps)} | ${r.p50ms.toFixed(2)} ms | ${r.p99ms.toFixed(2)} ms | ${calls} |`;
+    return [
+      '',
+      '| circuit open: requests to a service whose circuit is open | req/s | p50 | p99 | upstream calls during the run |',
+      '|---|---:|---:|---:|---:|',
+      row(`503 circuit-open (answered by the gateway), ${o.connections} connections`, open, fmtInt(calls)),
+      row('503 circuit-open, 1 connection', openOne, fmtInt(calls)),
+      row(`reference: proxied 200 from the same upstream, ${o.connections} connections`, reference, 'all'),
+      '',
+      `Goal: circuit-open rejections under 2 ms at p99, with no upstream call (counted over both circuit-open runs). ${loader.describe(o.connections)}, ${o.durationS} s per run; one run each, same process, in this order.`,
+    ];
+  } finally {
+    await ng.child.stop();
+    failing.closeAllConnections();
+    failing.close();
+  }
 }

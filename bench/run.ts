@@ -9,6 +9,7 @@ import { pickLoader, type Loader, type LoadResult } from './load.js';
 import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, which } from './proc.js';
 import { runRoutes } from './routes.js';
 import { runAuth } from './auth.js';
+import { runLimits } from './limits.js';
 import { runEdge } from './edge.js';
 import { runHttp2 } from './http2.js';
 import { runResilience } from './resilience.js';
@@ -23,7 +24,7 @@ export interface Options {
   oneConnS: number;
   connections: number;
   only: TargetName[] | null;
-  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'http2';
+  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'http2';
   loader: string | undefined;
   noNginx: boolean;
   noPin: boolean;
@@ -38,7 +39,7 @@ const HELP = `usage: npm run bench -- [flags]
   --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns)
-  --scenario S        all (default) | main | routes | auth | edge | resilience | http2 (env BENCH_SCENARIO; auth, edge, resilience and http2 run only when named)
+  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 (env BENCH_SCENARIO; auth, edge, resilience, limits and http2 run only when named)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
@@ -79,7 +80,7 @@ function parseOptions(argv: string[]): Options {
     only = names as TargetName[];
   }
   const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
-  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'http2'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience or http2');
+  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits or http2');
   const loader = get('loader', 'BENCH_LOADER');
   if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
   return {
@@ -222,6 +223,11 @@ async function main(): Promise<void> {
     say(out.join('\n'));
     if (o.scenario === 'auth') {
       const lines = await runAuth(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'limits') {
+      const lines = await runLimits(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

@@ -14,6 +14,8 @@ export const ERRORS = {
   'forbidden': { status: 403, title: 'Forbidden' },
   'request-timeout': { status: 408, title: 'Request Timeout' },
   'body-too-large': { status: 413, title: 'Request Body Too Large' },
+  'rate-limited': { status: 429, title: 'Too Many Requests' },
+  'quota-exceeded': { status: 429, title: 'Quota Exceeded' },
   'headers-too-large': { status: 431, title: 'Request Header Fields Too Large' },
   'internal-error': { status: 500, title: 'Internal Gateway Error' },
   'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
@@ -22,6 +24,10 @@ export const ERRORS = {
   'shutting-down': { status: 503, title: 'Gateway Shutting Down' },
   'upstream-unhealthy': { status: 503, title: 'Upstream Unhealthy' },
   'auth-unavailable': { status: 503, title: 'Authentication Unavailable' },
+  'rate-limit-unavailable': { status: 503, title: 'Rate Limit Store Unavailable' },
+  'quota-unavailable': { status: 503, title: 'Quota Store Unavailable' },
+  'circuit-open': { status: 503, title: 'Circuit Open' },
+  'overloaded': { status: 503, title: 'Service Overloaded' },
   'upstream-timeout': { status: 504, title: 'Upstream Timeout' },
 } as const satisfies Record<string, ErrorSpec>;
 

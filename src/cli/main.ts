@@ -4,6 +4,7 @@ import { explainCommand } from './explain.js';
 import { initCommand } from './init.js';
 import { routesCommand } from './routes.js';
 import { startCommand } from './start.js';
+import { usageCommand } from './usage.js';
 import { validateCommand } from './validate.js';
 
 const HELP = `northgate — an API gateway for Node.js
@@ -16,6 +17,7 @@ Commands:
   routes     print the compiled route table in match order
   explain    show which route a request matches, and why earlier candidates did not
   init       write a commented starter northgate.yaml
+  usage      print metered usage per consumer, service and route (hour or day)
 
 Run "northgate <command> --help" for a command's flags.
 `;
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void> | numb
   routes: routesCommand,
   explain: explainCommand,
   init: initCommand,
+  usage: usageCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -11,12 +11,16 @@ import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream
 import { buildUpstream, type AddressSource } from '../upstream/upstream.js';
 import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import { compileUpstreamTls } from '../upstream/tls.js';
+import { GuardRegistry } from '../upstream/guard.js';
+import { serviceGuard } from '../upstream/resilience-config.js';
 import { parseAddress, formatAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
-import type { RawConfig, RawService, RawUpstream, RawListener } from './types.js';
+import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } from './types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
+import { CompiledPlans } from '../plans/plans.js';
+import { meteringSettings } from '../metering/config.js';
 
 export const DEFAULTS = {
   proxy: '0.0.0.0:8000',
@@ -31,6 +35,7 @@ export const DEFAULTS = {
   readTimeout: '30s',
   drainTimeout: '30s',
   websocketIdleTimeout: '5m',
+  replayBuffer: 65_536,
 } as const;
 
 const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback)!;
@@ -40,6 +45,8 @@ export interface CompileOptions {
   readonly pools: PoolRegistry;
   /** Target health that survives reloads; a fresh registry when absent (validate, routes, explain). */
   readonly health?: HealthRegistry;
+  /** Circuit breakers and concurrency limiters that survive reloads; fresh ones when absent. */
+  readonly guards?: GuardRegistry;
   /** The last good DNS addresses of target host names (none: names are dialled as written). */
   readonly addresses?: AddressSource;
   readonly version: number;
@@ -51,17 +58,20 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const handlers: Array<{ close?(): void }> = [];
 
   const health = opts.health ?? new HealthRegistry();
+  const guards = opts.guards ?? new GuardRegistry();
   const upstreamContext = { pools: opts.pools, health, usedPools, addresses: opts.addresses ?? (() => undefined) };
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
   const upstreams = new Map<string, Upstream>();
   const services = new Map<string, Service>();
 
-  const chainFor = (scopes: Array<[PluginScope, Record<string, unknown> | undefined]>): Chain => {
+  const plans = config.plans && config.plans.length > 0 ? new CompiledPlans(config.plans) : null;
+  if (plans !== null) handlers.push(...plans.handlers);
+  const chainFor = (scopes: Array<[PluginScope, Record<string, unknown> | undefined]>, withPlans = false): Chain => {
     // The most specific scope's config of a plugin wins (route over service over global).
     const chosen = new Map<string, [PluginScope, unknown]>();
     for (const [scope, map] of scopes) for (const [name, cfg] of Object.entries(map ?? {})) chosen.set(name, [scope, cfg]);
-    if (chosen.size === 0) return Chain.EMPTY;
+    if (chosen.size === 0 && !(withPlans && plans !== null)) return Chain.EMPTY;
     const entries: ChainEntry[] = [];
     for (const [name, [scope, cfg]] of chosen) {
       const plugin = opts.registry.get(name)!;
@@ -69,40 +79,48 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       handlers.push(handler);
       entries.push({ plugin, handler, scope: scope.kind });
     }
-    return new Chain(entries);
+    if (withPlans && plans !== null) plans.apply(entries, chosen);
+    return entries.length === 0 ? Chain.EMPTY : new Chain(entries);
   };
 
   const globalChain = chainFor([[{ kind: 'global' }, config.plugins]]);
   const entries: RouteEntry[] = [];
   let routeIndex = 0;
-  (config.services ?? []).forEach((s, si) => {
-    const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
-    let upstream: Upstream;
-    let basePath = '';
+  /** The implicit upstreams of services declared with `url:` (not listed in snapshot.upstreams). */
+  const serviceUpstreams = new Map<string, Upstream>();
+  const upstreamFor = (s: RawService, connectTimeoutMs: number): Upstream => {
     if (s.url !== undefined) {
       const u = new URL(s.url);
-      basePath = u.pathname.replace(/\/+$/, '');
       const name = `service:${s.name}`;
-      // URL has no origin for grpc:// (not a special scheme): scheme://host[:port] by hand.
-      upstream = buildUpstream({ ...upstreamContext, name, targets: [{ url: `${u.protocol}//${u.host}` }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null, tls: null });
-    } else {
-      const key = `${s.upstream}|${connectTimeoutMs}`;
-      let u = upstreams.get(key);
-      if (!u) {
-        const raw = rawUpstreams.get(s.upstream!)!;
-        u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active), tls: compileUpstreamTls(raw.tls) });
-        upstreams.set(key, u);
+      const key = `${name}|${connectTimeoutMs}`;
+      let up = serviceUpstreams.get(key);
+      if (!up) {
+        up = buildUpstream({ ...upstreamContext, name, targets: [{ url: `${u.protocol}//${u.host}` }], connectTimeoutMs, balancer: ROUND_ROBIN, outlier: DEFAULT_OUTLIER, activeCheck: null, tls: null });
+        serviceUpstreams.set(key, up);
       }
-      upstream = u;
+      return up;
     }
+    const key = `${s.upstream}|${connectTimeoutMs}`;
+    let u = upstreams.get(key);
+    if (!u) {
+      const raw = rawUpstreams.get(s.upstream!)!;
+      u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active), tls: compileUpstreamTls(raw.tls) });
+      upstreams.set(key, u);
+    }
+    return u;
+  };
+  (config.services ?? []).forEach((s, si) => {
+    const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
     const service: Service = {
       name: s.name,
-      upstream,
-      basePath,
+      upstream: upstreamFor(s, connectTimeoutMs),
+      basePath: s.url !== undefined ? new URL(s.url).pathname.replace(/\/+$/, '') : '',
       connectTimeoutMs,
       readTimeoutMs: ms(s.timeouts?.read, DEFAULTS.readTimeout),
       websocketIdleMs: ms(s.timeouts?.websocket_idle, DEFAULTS.websocketIdleTimeout),
       retries: retryPolicy(s),
+      totalTimeoutMs: s.timeouts?.total !== undefined ? parseDuration(s.timeouts.total)! : 0,
+      guard: serviceGuard(s, guards),
       stats: { inflight: 0, retries: 0 },
     };
     services.set(s.name, service);
@@ -112,11 +130,11 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         [{ kind: 'global' }, config.plugins],
         [{ kind: 'service', service: s.name }, s.plugins],
         [{ kind: 'route', service: s.name, route: name }, r.plugins],
-      ]);
+      ], true);
       const route: CompiledRoute = {
         name,
         index: routeIndex++,
-        service,
+        service: r.timeouts === undefined ? service : withRouteTimeouts(service, s, r.timeouts, upstreamFor),
         priority: r.priority ?? 0,
         methods: r.methods ? new Set(r.methods) : null,
         headers: r.headers && Object.keys(r.headers).length > 0 ? Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : null,
@@ -155,6 +173,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
     accessLog: config.access_log?.enabled ?? true,
     metricsPerConsumer: config.metrics?.per_consumer ?? false,
+    metering: meteringSettings(config.metering),
     tracing: config.tracing
       ? {
           endpoint: config.tracing.endpoint,
@@ -171,6 +190,21 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     },
   };
   return { snapshot, pools: usedPools };
+}
+
+/**
+ * A route's own timeouts: a copy of its service with those timeouts (and, for another connect
+ * timeout, the pools that have it) that shares the service's stats, retry policy and guard.
+ */
+function withRouteTimeouts(service: Service, s: RawService, t: RawTimeouts, upstreamFor: (s: RawService, connectMs: number) => Upstream): Service {
+  const connectTimeoutMs = t.connect !== undefined ? parseDuration(t.connect)! : service.connectTimeoutMs;
+  return {
+    ...service,
+    upstream: connectTimeoutMs === service.connectTimeoutMs ? service.upstream : upstreamFor(s, connectTimeoutMs),
+    connectTimeoutMs,
+    readTimeoutMs: t.read !== undefined ? parseDuration(t.read)! : service.readTimeoutMs,
+    totalTimeoutMs: t.total !== undefined ? parseDuration(t.total)! : service.totalTimeoutMs,
+  };
 }
 
 function outlierPolicy(u: RawUpstream): OutlierPolicy {
@@ -192,6 +226,7 @@ function retryPolicy(s: RawService): RetryPolicy {
     backoffMaxMs: parseDuration(r?.backoff?.max ?? '250ms')!,
     budgetPercent: r?.budget_percent ?? 20,
     nonIdempotent: r?.non_idempotent ?? false,
+    replayBufferBytes: r?.replay_buffer ?? DEFAULTS.replayBuffer,
   };
 }
 

@@ -3,6 +3,7 @@
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import type { HealthRegistry } from '../upstream/health.js';
+import type { GuardRegistry } from '../upstream/guard.js';
 import type { AddressSource } from '../upstream/upstream.js';
 import { compileConfig } from './compile.js';
 import { ConfigError } from './problems.js';
@@ -34,6 +35,7 @@ export function buildSnapshot(
   source: string,
   health?: HealthRegistry,
   addresses?: AddressSource,
+  guards?: GuardRegistry,
 ): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
-  return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}) });
+  return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}) });
 }

@@ -3,6 +3,9 @@
 import type { Plugin } from '../pipeline/plugin.js';
 import { DURATION_PATTERN } from './duration.js';
 import { consumerSchema } from '../consumers/schema.js';
+import { planSchema } from '../plans/plans.js';
+import { meteringSchema } from '../metering/config.js';
+import { resilienceSchema } from '../upstream/resilience-config.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -20,6 +23,8 @@ export function pluginMapSchema(plugins: Iterable<Plugin>): Record<string, unkno
 
 export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unknown> {
   const pluginMap = pluginMapSchema(plugins);
+  const timeouts = { type: 'object', additionalProperties: false, properties: { connect: duration, read: duration, total: duration } };
+  const serviceTimeouts = { ...timeouts, properties: { ...timeouts.properties, websocket_idle: duration } };
   const route = {
     type: 'object',
     additionalProperties: false,
@@ -37,6 +42,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       strip_path: { type: 'boolean' },
       preserve_host: { type: 'boolean' },
       priority: { type: 'integer', minimum: -1000000, maximum: 1000000 },
+      timeouts,
       plugins: pluginMap,
     },
   };
@@ -48,11 +54,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       name,
       upstream: { type: 'string' },
       url: targetUrl,
-      timeouts: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { connect: duration, read: duration, websocket_idle: duration },
-      },
+      timeouts: serviceTimeouts,
       retries: {
         type: 'object',
         additionalProperties: false,
@@ -62,8 +64,10 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
           backoff: { type: 'object', additionalProperties: false, properties: { base: duration, max: duration } },
           budget_percent: { type: 'integer', minimum: 0, maximum: 100 },
           non_idempotent: { type: 'boolean' },
+          replay_buffer: { type: 'integer', minimum: 0, maximum: 16777216 },
         },
       },
+      ...resilienceSchema(duration),
       plugins: pluginMap,
       routes: { type: 'array', items: route },
     },
@@ -241,6 +245,8 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       upstreams: { type: 'array', items: upstream },
       services: { type: 'array', items: service },
       consumers: { type: 'array', items: consumerSchema },
+      plans: { type: 'array', items: planSchema },
+      metering: meteringSchema,
       plugins: pluginMap,
     },
   };

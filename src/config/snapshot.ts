@@ -12,6 +12,8 @@ import type { DnsPolicy } from '../upstream/dns.js';
 import type { Dispatcher } from 'undici';
 import type { TracingConfig } from '../observability/tracing.js';
 import type { ConsumerIndex } from '../consumers/index.js';
+import type { MeteringSettings } from '../metering/config.js';
+import type { ServiceGuard } from '../upstream/guard.js';
 
 export interface Target {
   readonly url: string;
@@ -54,6 +56,8 @@ export interface RetryPolicy {
   readonly budgetPercent: number;
   /** Retry non-idempotent methods (POST, PATCH) too. */
   readonly nonIdempotent: boolean;
+  /** A request body up to this size is kept so that a retry can resend it (0: bodies are never retried). */
+  readonly replayBufferBytes: number;
 }
 
 export interface Service {
@@ -66,6 +70,10 @@ export interface Service {
   /** A WebSocket tunnel with no frame either way for this long is closed. */
   readonly websocketIdleMs: number;
   readonly retries: RetryPolicy;
+  /** Deadline across all attempts and backoffs, from the first attempt (0: none). A route may override it. */
+  readonly totalTimeoutMs: number;
+  /** Circuit breaker and concurrency limiter, or null when neither is configured. */
+  readonly guard: ServiceGuard | null;
   /** Requests and retries in flight, for the retry budget (per snapshot). */
   readonly stats: { inflight: number; retries: number };
 }
@@ -143,6 +151,8 @@ export interface Snapshot {
   readonly accessLog: boolean;
   /** Label request counts with the consumer's username (opt-in: one series per consumer). */
   readonly metricsPerConsumer: boolean;
+  /** Usage metering (docs/rate-limiting.md), or null when off. Read at start; a change needs a restart. */
+  readonly metering: MeteringSettings | null;
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
   readonly tracing: TracingConfig | null;
   readonly drainTimeoutMs: number;

@@ -1,5 +1,7 @@
 // The config file's shape after schema validation (docs/configuration.md is the reference).
 import type { RawConsumer } from '../consumers/schema.js';
+import type { RawPlan } from '../plans/plans.js';
+import type { RawMetering } from '../metering/config.js';
 
 export interface RawTarget { url: string; weight?: number }
 export interface RawUpstream {
@@ -31,14 +33,20 @@ export interface RawRoute {
   strip_path?: boolean;
   preserve_host?: boolean;
   priority?: number;
+  timeouts?: RawTimeouts;
   plugins?: Record<string, unknown>;
 }
+export interface RawTimeouts { connect?: string; read?: string; total?: string; websocket_idle?: string }
 export interface RawService {
   name: string;
   upstream?: string;
   url?: string;
-  timeouts?: { connect?: string; read?: string; websocket_idle?: string };
-  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean };
+  timeouts?: RawTimeouts;
+  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean; replay_buffer?: number };
+  circuit_breaker?: { failure_ratio?: number; min_requests?: number; window?: string; open_for?: string; half_open_requests?: number };
+  max_concurrent?: number;
+  queue?: { size?: number; timeout?: string };
+  adaptive_concurrency?: { sample_window?: string; min_rtt_interval?: string; min_rtt_samples?: number; buffer_percent?: number; min_limit?: number; max_limit?: number };
   plugins?: Record<string, unknown>;
   routes?: RawRoute[];
 }
@@ -69,5 +77,7 @@ export interface RawConfig {
   upstreams?: RawUpstream[];
   services?: RawService[];
   consumers?: RawConsumer[];
+  plans?: RawPlan[];
+  metering?: RawMetering;
   plugins?: Record<string, unknown>;
 }

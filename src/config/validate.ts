@@ -11,6 +11,8 @@ import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
 import { checkConsumers } from '../consumers/validate.js';
+import { checkPlans } from '../plans/plans.js';
+import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
 import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
@@ -134,6 +136,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
   checkDnsConfig(c.dns, add);
 
   checkConsumers(c.consumers, add);
+  checkPlans(c.plans, c.consumers, add);
   checkPlugins(c.plugins, ['plugins'], registry, add);
   const serviceNames = new Map<string, number>();
   const routeNames = new Map<string, string>();
@@ -152,6 +155,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (msg) add([...at, 'url'], msg);
     }
     checkPlugins(s.plugins, [...at, 'plugins'], registry, add);
+    checkResilience(s, at, add);
     (s.routes ?? []).forEach((r, j) => {
       const rat = [...at, 'routes', j];
       const rname = r.name ?? `${s.name}-${j}`;
@@ -159,6 +163,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (routeNames.has(rname)) add([...rat, 'name'], `duplicate route name "${rname}" (first at ${routeNames.get(rname)})`);
       else routeNames.set(rname, where);
       checkRoute(r, rat, add, matchKeys, where);
+      checkRouteTimeouts(r, rat, add);
       checkPlugins(r.plugins, [...rat, 'plugins'], registry, add);
     });
   });

@@ -22,6 +22,8 @@ const SIZE_BUCKETS = [0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100
 export interface GatewayGauges {
   openConnections(): number;
   targets(): Array<{ upstream: string; target: string; healthy: boolean }>;
+  /** Services with a circuit breaker: 0 closed, 1 open, 2 half-open. */
+  circuits?(): Array<{ service: string; state: number }>;
 }
 
 interface RouteSeries {
@@ -93,6 +95,17 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const t of gauges.targets()) this.set({ upstream: t.upstream, target: t.target }, t.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'northgate_circuit_state',
+      help: 'Circuit breaker state per service: 0 closed, 1 open, 2 half-open (per worker; the highest across workers).',
+      labelNames: ['service'],
+      registers: r,
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const c of gauges.circuits?.() ?? []) this.set({ service: c.service }, c.state);
       },
     });
     if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register: registry });

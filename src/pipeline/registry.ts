@@ -1,6 +1,7 @@
 import type { Plugin } from './plugin.js';
 import { headersPlugin } from '../plugins/headers/plugin.js';
 import { rateLimitPlugin } from '../plugins/rate-limit/plugin.js';
+import { quotaPlugin } from '../plugins/quota/plugin.js';
 import { mtlsAuthPlugin } from '../plugins/mtls-auth/plugin.js';
 import { aclPlugin } from '../plugins/acl/plugin.js';
 import { authPlugin } from '../plugins/auth/plugin.js';
@@ -36,7 +37,7 @@ export class PluginRegistry {
   }
 }
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, mtlsAuthPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin];
 
 export function defaultRegistry(): PluginRegistry {
   return new PluginRegistry(BUILTIN_PLUGINS);

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../config/snapshot.js';
 import { HeaderList } from './header-list.js';
 import type { Consumer, Credential } from '../consumers/index.js';
+import type { ServiceGuard } from '../upstream/guard.js';
 
 export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
@@ -52,6 +53,18 @@ export class RequestContext {
   attempt = 0;
   /** Targets already tried by this request (null until a retry). */
   tried: Target[] | null = null;
+  /** The service guard this request must report to when it finishes (null: none). */
+  guard: ServiceGuard | null = null;
+  /** The circuit generation that admitted the request (-1: no circuit involved). */
+  circuitGeneration = -1;
+  /** Whether the request holds a slot of the service's concurrency limiter. */
+  concurrencySlot = false;
+  /** The whole request body when it fit in the replay buffer (retries resend it), else null. */
+  replayBody: Buffer | null = null;
+  /** performance.now() at which the total deadline passes (0: none). */
+  deadlineAt = 0;
+  /** The total deadline (timeouts.total) timer, or null. */
+  deadlineTimer: ReturnType<typeof setTimeout> | null = null;
 
   responseStatus = 0;
   /** The headers the client will receive; plugins edit them in the responseHeaders phase. */

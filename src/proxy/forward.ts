@@ -11,10 +11,12 @@ import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
 import { LocalReply } from '../pipeline/local-reply.js';
-import { failureOf, mayRetry, nextTarget, recordFailure, recordSuccess, retryDelay } from '../upstream/retry.js';
+import { failureOf, planRetry, nextTarget, recordFailure, recordSuccess } from '../upstream/retry.js';
 import type { CompiledRoute, RetryCondition, Target } from '../config/snapshot.js';
 import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
 import { retryAfterSeconds } from '../upstream/health.js';
+import { admit } from './admission.js';
+import { limitedBody, readReplayable, wantsReplay } from './replay.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
@@ -22,6 +24,13 @@ const SPECIAL_LENGTHS = new Uint8Array(32);
 for (const n of [...HOP_BY_HOP, 'x-request-id']) SPECIAL_LENGTHS[n.length] = 1;
 
 export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
+  const guard = ctx.route!.service.guard;
+  if (guard !== null && !admit(ctx, chain, hooks, guard, proceed)) return;
+  proceed(ctx, chain, hooks);
+}
+
+/** Past the service's guard (circuit breaker, concurrency limit): on to a target. */
+function proceed(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const route = ctx.route!;
   const service = route.service;
   const target = service.upstream.balancer.pick(Date.now(), null, ctx);
@@ -72,6 +81,10 @@ function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   // A plugin may have lowered the limit below the declared length checked on arrival.
   if (ctx.requestBodyLength > limit) return replyError(ctx, 'body-too-large', `request body exceeds ${limit} bytes`, chain, hooks);
   let body: Dispatcher.DispatchOptions['body'] = null;
+  if ((ctx.requestChunked || ctx.requestBodyLength > 0) && wantsReplay(ctx)) {
+    // Kept whole in memory (up to retries.replay_buffer) so that a retry can resend it.
+    return readReplayable(ctx, chain, hooks, send);
+  }
   if (ctx.requestChunked) {
     // undici streams async iterables (chunked upstream); its types only list Readable.
     body = limitedBody(ctx, limit) as unknown as Dispatcher.DispatchOptions['body'];
@@ -79,9 +92,30 @@ function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
     body = ctx.req;
     ctx.bytesIn = ctx.requestBodyLength;
   }
+  send(ctx, chain, hooks, body);
+}
+
+function send(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dispatcher.DispatchOptions['body']): void {
   // 'close' fires once per response; `on` spares the once-wrapper allocation.
   ctx.res.on('close', onClientClose);
+  const total = ctx.route!.service.totalTimeoutMs;
+  if (total !== 0) {
+    ctx.deadlineAt = performance.now() + total;
+    ctx.deadlineTimer = setTimeout(deadlinePassed, total, ctx, chain, hooks);
+  }
   attempt(ctx, chain, hooks, body);
+}
+
+const DEADLINE_DETAIL = 'the total deadline of the request (timeouts.total) passed';
+
+/** timeouts.total is over: abort the attempt in flight (or stop waiting between attempts) and answer 504. */
+function deadlinePassed(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
+  ctx.deadlineTimer = null;
+  if (ctx.finished) return;
+  const exchange = (ctx.res as ResponseWithExchange)[kExchange];
+  if (exchange !== undefined && exchange.deadlinePassed()) return;
+  if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
+  replyError(ctx, 'upstream-timeout', DEADLINE_DETAIL, chain, hooks);
 }
 
 /** One attempt at the upstream; a retry calls this again with another target. */
@@ -105,17 +139,6 @@ function attempt(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dis
     },
     exchange,
   );
-}
-
-async function* limitedBody(ctx: RequestContext, limit: number): AsyncGenerator<Buffer> {
-  let total = 0;
-  // Not destroyOnReturn: destroying an unfinished request would kill the socket before the 413 is written.
-  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) throw new GatewayError('body-too-large', `request body exceeds ${limit} bytes`);
-    ctx.bytesIn = total;
-    yield chunk;
-  }
 }
 
 /** An object, the one shape both node:http and the HTTP/2 compat response take for trailers. */
@@ -165,19 +188,22 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
+    // Given up before a connection was ready (client gone, deadline): stop now.
+    if (this.#done) abort(new Error('request abandoned'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     const ctx = this.#ctx;
     if (statusCode >= 500) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
-      if ((statusCode === 502 || statusCode === 503 || statusCode === 504) && mayRetry(ctx, String(statusCode) as RetryCondition)) {
+      const delay = statusCode === 502 || statusCode === 503 || statusCode === 504 ? planRetry(ctx, String(statusCode) as RetryCondition) : -1;
+      if (delay >= 0) {
         this.#end();
         ctx.responseStatus = statusCode;
         ctx.upstreamRespondedAt = performance.now();
         if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
         this.#abort?.(new Error('retrying on another target'));
-        this.#retry();
+        this.#retry(delay);
         return false;
       }
     } else {
@@ -291,7 +317,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const failure = failureOf(err);
     if (failure !== null) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
-      if (!ctx.res.headersSent && ctx.upstreamRespondedAt === 0 && mayRetry(ctx, failure)) return this.#retry();
+      const delay = !ctx.res.headersSent && ctx.upstreamRespondedAt === 0 ? planRetry(ctx, failure) : -1;
+      if (delay >= 0) return this.#retry(delay);
     }
     if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
     if (err instanceof GatewayError) return replyError(ctx, err.code, err.detail, this.#chain, this.#hooks);
@@ -316,14 +343,34 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     finish(ctx, this.#chain, this.#hooks);
   }
 
+  /** The deadline passed during this exchange: abort it and answer 504 (or cut a started response). False when already over. */
+  deadlinePassed(): boolean {
+    if (this.#done) return false;
+    this.#end();
+    const ctx = this.#ctx;
+    const err = new Error('the total deadline passed');
+    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
+    this.#abort?.(err);
+    if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
+    if (ctx.res.headersSent) {
+      ctx.errorCode = 'upstream-timeout';
+      ctx.res.destroy();
+      finish(ctx, this.#chain, this.#hooks);
+    } else {
+      replyError(ctx, 'upstream-timeout', DEADLINE_DETAIL, this.#chain, this.#hooks);
+    }
+    return true;
+  }
+
   /** Another attempt after a jittered backoff, on another target when there is one. */
-  #retry(): void {
+  #retry(delay: number): void {
     const ctx = this.#ctx;
     const chain = this.#chain;
     const hooks = this.#hooks;
     (ctx.tried ??= []).push(ctx.target!);
     if (ctx.attempt === 1) ctx.route!.service.stats.retries++;
     setTimeout(() => {
+      if (ctx.finished) return;
       if (ctx.res.destroyed) {
         ctx.errorCode = 'client-closed';
         return finish(ctx, chain, hooks);
@@ -332,8 +379,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (target === null) return replyNoTarget(ctx, chain, hooks);
       ctx.target = target;
       ctx.upstreamRespondedAt = 0;
-      attempt(ctx, chain, hooks, null);
-    }, retryDelay(ctx));
+      attempt(ctx, chain, hooks, ctx.replayBody);
+    }, delay);
   }
 
   #fail(err: unknown): void {

@@ -92,6 +92,11 @@ export function finish(ctx: RequestContext, chain: Chain | null, hooks: DrainHoo
   if (ctx.finished) return;
   ctx.finished = true;
   ctx.finishedAt = performance.now();
+  if (ctx.deadlineTimer !== null) {
+    clearTimeout(ctx.deadlineTimer);
+    ctx.deadlineTimer = null;
+  }
+  if (ctx.guard !== null) ctx.guard.leave(ctx);
   if (ctx.attempt > 0) {
     const stats = ctx.route!.service.stats;
     stats.inflight--;

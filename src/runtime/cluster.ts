@@ -9,6 +9,7 @@ import { ConfigError } from '../config/problems.js';
 import { compileConfig } from '../config/compile.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
+import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { ReloadResult } from './gateway.js';
@@ -58,6 +59,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   const fork = (): Worker => {
     const w = cluster.fork({ [SPEC_ENV]: spec });
     w.on('message', (msg: FromWorker) => {
+      // policy: local under --workers: the master owns the node's counters.
+      if (isRateLimitMessage(msg)) return answerRateLimit(w, msg);
       if (msg.type === 'ready') {
         ready.add(w.id);
         proxyBound = msg.proxy;

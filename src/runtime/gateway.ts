@@ -14,12 +14,14 @@ import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { HealthRegistry } from '../upstream/health.js';
+import { GuardRegistry } from '../upstream/guard.js';
 import { ActiveHealthChecks } from '../upstream/active-health.js';
 import { DnsResolver } from '../upstream/dns.js';
 import type { Upstream } from '../config/snapshot.js';
 import { Tracing } from '../observability/tracing.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
 import { Listener } from './listeners.js';
+import { Meter } from '../metering/meter.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayOptions {
@@ -45,6 +47,10 @@ export class Gateway implements ProxyRuntime {
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
   readonly #listeners: Listener[] = [];
+  /** This gateway's listener infos: the meter counts only their requests (tests run several gateways in one process). */
+  readonly #listenerInfos = new WeakSet<object>();
+  /** Circuit breakers and concurrency limiters survive reloads when their config is unchanged. */
+  readonly #guards = new GuardRegistry();
   readonly #retired = new Set<Snapshot>();
   #version = 0;
   #inflight = 0;
@@ -52,6 +58,7 @@ export class Gateway implements ProxyRuntime {
   #drained: (() => void) | null = null;
   #connections = 0;
   #tracing: Tracing | null = null;
+  #meter: Meter | null = null;
   /** Background work per upstream that follows the live snapshot: DNS re-resolution and active health checks. */
   readonly #dns: DnsResolver;
   readonly #checks: ActiveHealthChecks;
@@ -94,6 +101,13 @@ export class Gateway implements ProxyRuntime {
     return out;
   }
 
+  /** Each service with a circuit breaker and its state (0 closed, 1 open, 2 half-open). */
+  circuits(): Array<{ service: string; state: number }> {
+    const out: Array<{ service: string; state: number }> = [];
+    for (const s of this.#snapshot.services.values()) if (s.guard?.breaker) out.push({ service: s.name, state: s.guard.breaker.state });
+    return out;
+  }
+
   onStart(ctx: RequestContext): void {
     this.#inflight++;
     ctx.snapshot.stats.inflight++;
@@ -106,13 +120,19 @@ export class Gateway implements ProxyRuntime {
     if (this.#inflight === 0 && this.#drained !== null) this.#drained();
   }
 
+  /** Writes the metered usage aggregated so far (no-op without metering). */
+  flushUsage(): Promise<void> {
+    return this.#meter?.flush() ?? Promise.resolve();
+  }
+
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
-    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
+    const { snapshot, pools } = buildSnapshot(this.#opts.loadConfig(), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing);
+    if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
     return snapshot;
   }
 
@@ -142,11 +162,12 @@ export class Gateway implements ProxyRuntime {
       reloadChannel.publish(failed);
       return failed;
     }
-    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses);
+    const { snapshot, pools } = buildSnapshot(config, this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
     this.#pools.retain(pools);
     this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#guards.retain([...snapshot.services.values()].flatMap((s) => (s.guard === null ? [] : [s.guard])));
     this.#followSnapshot();
     this.#applyLimits();
     // Renewed certificates serve new handshakes at once (a listener keeps its place in the list).
@@ -158,6 +179,7 @@ export class Gateway implements ProxyRuntime {
     else this.#retired.add(old);
     const changed = listenersChanged(old, snapshot);
     if (changed) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    if (JSON.stringify(old.metering) !== JSON.stringify(snapshot.metering)) this.#opts.logger.warn({ type: 'reload' }, 'metering settings changed in the config; they take effect on restart');
     if (JSON.stringify(old.tracing) !== JSON.stringify(snapshot.tracing)) this.#opts.logger.warn({ type: 'reload' }, 'tracing settings changed in the config; they take effect on restart');
     const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
     reloadChannel.publish(result);
@@ -186,6 +208,10 @@ export class Gateway implements ProxyRuntime {
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
+    // Write the usage of the last interval (bounded by the meter's own deadline).
+    await this.#meter?.close();
+    // Plugins release what they hold (Redis, PostgreSQL and SQLite connections).
+    for (const s of [...this.#retired, this.#snapshot]) this.#dispose(s);
     return { unfinished };
   }
 
@@ -219,7 +245,7 @@ export class Gateway implements ProxyRuntime {
   }
 
   #createListener(spec: ListenerSpec): Listener {
-    return new Listener(spec, this.#snapshot.limits, {
+    const listener = new Listener(spec, this.#snapshot.limits, {
       onRequest: (listener, req, res) => {
         try {
           handleRequest(this, listener, req, res);
@@ -244,6 +270,8 @@ export class Gateway implements ProxyRuntime {
       },
       onClientError: answerClientError,
     });
+    this.#listenerInfos.add(listener.info);
+    return listener;
   }
 
   #applyLimits(): void {

@@ -7,6 +7,7 @@ import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { startAccessLog } from '../observability/access-log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { startCircuitLog } from '../observability/circuit-log.js';
 import { embeddedConfig } from './embedded.js';
 import { Gateway, type ReloadResult } from './gateway.js';
 import { flushLogger, type Logger } from './logger.js';
@@ -21,7 +22,8 @@ export function createGateway(spec: RunSpec, logger: Logger): Gateway {
   const loadConfig = (): RawConfig => (spec.configFile !== null ? loadConfigFile(spec.configFile, registry) : embeddedConfig(spec.echoPort!));
   const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default' });
   startAccessLog(logger, () => true);
-  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets() });
+  startCircuitLog(logger);
+  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits() });
   return gateway;
 }
 

@@ -1,11 +1,12 @@
 // Retry decisions and passive-health bookkeeping for upstream attempts. Retries go to a
 // different target when there is one, after a jittered exponential backoff, only for
-// requests that can be replayed (idempotent method, no request body) and within the
+// requests that can be replayed (idempotent method; no body, or one that fit in the replay
+// buffer), never past the request's total deadline, and within the
 // service's retry budget, so that retries cannot multiply the load on a struggling service.
 import type { RetryCondition, Target, Upstream } from '../config/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Retries are always allowed while this few are in flight, whatever the budget says. */
 const MIN_RETRY_CONCURRENCY = 3;
 
@@ -23,16 +24,21 @@ export function failureOf(err: unknown): RetryCondition | null {
   return code.startsWith('HPE_') ? 'reset' : null;
 }
 
-export function mayRetry(ctx: RequestContext, condition: RetryCondition): boolean {
+/** The backoff (ms) before retrying this failure, or -1 when it must not be retried. */
+export function planRetry(ctx: RequestContext, condition: RetryCondition): number {
   const service = ctx.route!.service;
   const policy = service.retries;
-  if (ctx.attempt >= policy.attempts || !policy.on.has(condition)) return false;
-  if (!policy.nonIdempotent && !IDEMPOTENT.has(ctx.method)) return false;
-  // The body went to the failed attempt; it cannot be sent again.
-  if (ctx.requestBodyLength > 0 || ctx.requestChunked) return false;
-  if (ctx.res.destroyed) return false;
+  if (ctx.attempt >= policy.attempts || !policy.on.has(condition)) return -1;
+  if (!policy.nonIdempotent && !IDEMPOTENT.has(ctx.method)) return -1;
+  // A body already streamed to the failed attempt cannot be sent again unless it fit in the replay buffer.
+  if ((ctx.requestBodyLength > 0 || ctx.requestChunked) && ctx.replayBody === null) return -1;
+  if (ctx.res.destroyed) return -1;
   const stats = service.stats;
-  return stats.retries < Math.max(MIN_RETRY_CONCURRENCY, Math.floor((stats.inflight * policy.budgetPercent) / 100));
+  if (stats.retries >= Math.max(MIN_RETRY_CONCURRENCY, Math.floor((stats.inflight * policy.budgetPercent) / 100))) return -1;
+  const delay = retryDelay(ctx);
+  // Never sleep past the total deadline: the failure is answered now instead.
+  if (ctx.deadlineAt !== 0 && performance.now() + delay >= ctx.deadlineAt) return -1;
+  return delay;
 }
 
 /** Full jitter on an exponential backoff: uniformly in [delay/2, delay]. */

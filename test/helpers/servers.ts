@@ -218,7 +218,7 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Pro
   };
   let started: Record<string, unknown>;
   try {
-    started = await waitFor((l) => l['type'] === 'start', 15_000);
+    started = await waitFor((l) => l['type'] === 'start', 45_000); // generous: a loaded 2-core machine starting N workers
   } catch (err) {
     // A gateway that never became ready must not outlive the test (it would hold the file open).
     child.kill('SIGKILL');

@@ -35,3 +35,25 @@ function pingRedis(url: string, timeoutMs: number): Promise<boolean> {
     });
   });
 }
+
+export const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Resolves to undefined when PostgreSQL answers a query, else to the skip reason (or throws when required). */
+export async function postgresSkipReason(url = DATABASE_URL): Promise<string | undefined> {
+  const { default: pg } = await import('pg');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return undefined;
+    } catch {
+      // retried below
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  const reason = `skipped: no PostgreSQL at ${url}`;
+  if (REQUIRED) throw new Error(`${reason} (NORTHGATE_REQUIRE_SERVICES=1 makes this a failure)`);
+  return reason;
+}

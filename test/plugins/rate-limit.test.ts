@@ -103,6 +103,37 @@ services:
   });
 });
 
+describe('rate-limit, local, two workers of one node', () => {
+  test('--workers 2 (real CLI): the master owns the counters, a concurrent burst admits exactly max', async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    const file = writeConfig(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "${up.url}"
+    routes:
+      - { name: shared, paths: ["/shared"], plugins: { rate-limit: { limits: [{ per: 1h, max: 25 }], key: route, on_store_error: deny } } }
+`);
+    const gw = await startCli(['--config', file, '--workers', '2']);
+    try {
+      // The master hands connections to the workers round-robin: both serve this burst.
+      const results = await Promise.all(Array.from({ length: 120 }, () => http(`${gw.url}/shared`)));
+      assert.equal(count(results, 200), 25, JSON.stringify(statuses(results).filter((s) => s !== 200 && s !== 429)));
+      assert.equal(count(results, 429), 95);
+      const ids = results.map((r) => r.headers['x-request-id'] as string);
+      const lines = await Promise.all(ids.map((id) => gw.waitFor((l) => l['type'] === 'access' && l['request_id'] === id)));
+      const pids = new Set(lines.map((l) => l['pid']));
+      assert.equal(pids.size, 2, 'both workers answered part of the burst');
+      const ok = results.filter((r) => r.status === 200).map((r) => Number(/r=(\d+)/.exec(r.headers['ratelimit'] as string)![1])).sort((a, b) => a - b);
+      assert.deepEqual(ok, Array.from({ length: 25 }, (_, i) => i), 'one counter: every remaining value from 24 down to 0 exactly once');
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
+
 const redisSkip = await redisSkipReason();
 
 describe('rate-limit, redis', { skip: redisSkip }, () => {

@@ -5,9 +5,10 @@
 import { channel } from 'node:diagnostics_channel';
 import { parseDuration } from '../../config/duration.js';
 import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin, RequestPhaseResult } from '../../pipeline/plugin.js';
+import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
-import { LocalGcraStore, type Decision, type Limit } from './gcra.js';
+import type { Decision, Limit } from './gcra.js';
+import { inClusterWorker, masterClient, processStore } from './node-store.js';
 import { acquireRedis, checkRedis, releaseRedis } from './redis-store.js';
 import { rateLimitSchema, type RateLimitConfig } from './schema.js';
 
@@ -57,12 +58,18 @@ export const rateLimitPlugin: Plugin<RateLimitConfig> = {
     return problems;
   },
   create(config, scope) {
+    // Limits of different routes (or services) never share counters, even for the same consumer.
+    return createRateLimit(config, `${scope.kind}:${scope.service ?? ''}:${scope.route ?? ''}`);
+  },
+};
+
+/** A rate-limit handler whose counters are keyed under `scopeId` (plans use "plan"). */
+export function createRateLimit(config: RateLimitConfig, scopeId: string): PluginHandler {
+  {
     const limits: Limit[] = config.limits
       .map((l) => ({ period: parseDuration(l.per)!, max: l.max, name: l.per }))
       .sort((a, b) => a.period - b.period);
     const parts = (Array.isArray(config.key) ? config.key : [config.key ?? 'consumer']).map(keyPart);
-    // Limits of different routes (or services) never share counters, even for the same consumer.
-    const scopeId = `${scope.kind}:${scope.service ?? ''}:${scope.route ?? ''}`;
     const policyHeader = limits.map((l) => `"${l.name}";q=${l.max};w=${l.period / 1000}`).join(', ');
     const sendHeaders = config.headers ?? true;
     const denyOnError = config.on_store_error === 'deny';
@@ -75,7 +82,7 @@ export const rateLimitPlugin: Plugin<RateLimitConfig> = {
       if (!d.allowed) {
         if (rateLimitedChannel.hasSubscribers) rateLimitedChannel.publish(ctx);
         const name = limits[d.limit]!.name;
-        return LocalReply.problem(429, 'rate-limited', 'Too Many Requests', `rate limit of ${limits[d.limit]!.max} per ${name} exceeded`, {
+        return LocalReply.error('rate-limited', `rate limit of ${limits[d.limit]!.max} per ${name} exceeded`, {
           'retry-after': String(d.retryAfter),
           'ratelimit-policy': policyHeader,
           ratelimit: `"${name}";r=0;t=${d.retryAfter}`,
@@ -85,7 +92,7 @@ export const rateLimitPlugin: Plugin<RateLimitConfig> = {
       return undefined;
     };
     const onStoreError = (): RequestPhaseResult =>
-      denyOnError ? LocalReply.problem(503, 'rate-limit-unavailable', 'Rate Limit Store Unavailable', 'the rate-limit store did not answer; try again shortly', { 'retry-after': '1' }) : undefined;
+      denyOnError ? LocalReply.error('rate-limit-unavailable', 'the rate-limit store did not answer; try again shortly', { 'retry-after': '1' }) : undefined;
     const addHeaders = (ctx: RequestContext): void => {
       const d = ctx.locals.get(kDecision) as Decision | undefined;
       if (d === undefined) return;
@@ -94,9 +101,24 @@ export const rateLimitPlugin: Plugin<RateLimitConfig> = {
     };
 
     if ((config.policy ?? 'local') === 'local') {
-      const store = new LocalGcraStore();
+      // Keyed by the limits too: a reload that keeps them keeps the counters, a change starts afresh.
+      const spec = limits.map((l) => [l.period, l.max] as [number, number]);
+      const localPrefix = `${spec.join(';')}|`;
+      if (inClusterWorker) {
+        return {
+          request: (ctx) =>
+            masterClient.check(localPrefix + keyOf(ctx), spec).then(
+              (d) => respond(ctx, d),
+              () => {
+                ctx.locals.set('rate-limit:store-error', true);
+                return onStoreError();
+              },
+            ),
+          responseHeaders: sendHeaders ? addHeaders : undefined,
+        };
+      }
       return {
-        request: (ctx) => respond(ctx, store.check(keyOf(ctx), limits)),
+        request: (ctx) => respond(ctx, processStore.check(localPrefix + keyOf(ctx), limits)),
         responseHeaders: sendHeaders ? addHeaders : undefined,
       };
     }
@@ -120,5 +142,5 @@ export const rateLimitPlugin: Plugin<RateLimitConfig> = {
       responseHeaders: sendHeaders ? addHeaders : undefined,
       close: () => releaseRedis(redis),
     };
-  },
-};
+  }
+}

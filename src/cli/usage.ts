@@ -1,0 +1,110 @@
+// `northgate usage`: reads the metering store (docs/rate-limiting.md, "Metering").
+import { existsSync } from 'node:fs';
+import { loadConfigFile } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
+import { defaultRegistry } from '../pipeline/registry.js';
+import { meteringSettings, parseStore, type StoreSpec } from '../metering/config.js';
+import { queryUsage, type UsageSummary } from '../metering/store.js';
+import { parse, UsageError } from './args.js';
+
+const HELP = `Usage: northgate usage [--consumer NAME] [--from TIME] [--to TIME] [--by hour|day]
+                       [--format table|csv|json] [--config FILE | --store STORE]
+
+Prints metered usage: requests per period, consumer, service and route, by status class,
+with bytes and the average latency.
+
+  --consumer NAME   one consumer (username); "" is requests without a consumer. Default: all
+  --from TIME       start, inclusive: 2026-11-01 or 2026-11-01T12:00:00Z. Default: --to minus
+                    one day (--by hour) or 30 days (--by day)
+  --to TIME         end: a time is exclusive, a bare date includes that whole day. Default: now
+  --by hour|day     period of each row (default hour)
+  --format F        table (default), csv or json
+  -c, --config FILE read the store from the config's metering section
+  --store STORE     a SQLite file (default ./northgate-metering.sqlite) or a postgres:// URL
+`;
+
+const DAY = 86_400_000;
+
+function parseTime(flag: string, text: string, endOfDay: boolean): number {
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const t = Date.parse(dateOnly ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(t)) throw new UsageError(`--${flag} takes a date (2026-11-01) or an ISO time (2026-11-01T12:00:00Z), not "${text}"`);
+  return dateOnly && endOfDay ? t + DAY : t;
+}
+
+export async function usageCommand(args: string[]): Promise<number> {
+  const { values } = parse('usage', args, {
+    consumer: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    by: { type: 'string' },
+    format: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    store: { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const by = values.by ?? 'hour';
+  if (by !== 'hour' && by !== 'day') throw new UsageError(`--by takes hour or day, not "${by}"`);
+  const format = values.format ?? 'table';
+  if (!['table', 'csv', 'json'].includes(format)) throw new UsageError(`--format takes table, csv or json, not "${format}"`);
+  if (values.config !== undefined && values.store !== undefined) throw new UsageError('give --config or --store, not both');
+  const to = values.to === undefined ? Date.now() : parseTime('to', values.to, true);
+  const from = values.from === undefined ? to - (by === 'hour' ? DAY : 30 * DAY) : parseTime('from', values.from, false);
+  if (from >= to) throw new UsageError('--from must be before --to');
+
+  let spec: StoreSpec;
+  if (values.config !== undefined) {
+    try {
+      const settings = meteringSettings(loadConfigFile(values.config, defaultRegistry()).metering);
+      if (settings === null) {
+        process.stderr.write(`northgate: ${values.config} has no metering section (or metering.enabled is false); nothing is metered\n`);
+        return 1;
+      }
+      spec = settings.store;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const line of err.lines()) process.stderr.write(line + '\n');
+      return 2;
+    }
+  } else {
+    spec = parseStore(values.store ?? 'northgate-metering.sqlite');
+  }
+  if (spec.kind === 'sqlite' && !existsSync(spec.path)) {
+    process.stderr.write(`northgate: no usage store at ${spec.path} (nothing metered yet, or a different --store / --config)\n`);
+    return 1;
+  }
+  let rows: UsageSummary[];
+  try {
+    rows = await queryUsage(spec, { from, to, by, ...(values.consumer !== undefined ? { consumer: values.consumer } : {}) });
+  } catch (err) {
+    const where = spec.kind === 'sqlite' ? spec.path : new URL(spec.url).host;
+    process.stderr.write(`northgate: cannot read usage from ${where}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(render(rows, format, by));
+  return 0;
+}
+
+const CLASSES = ['2xx', '3xx', '4xx', '5xx'];
+
+function render(rows: UsageSummary[], format: string, by: string): string {
+  if (format === 'json') return JSON.stringify(rows, null, 2) + '\n';
+  const period = (p: string) => (by === 'day' ? p.slice(0, 10) : p.slice(0, 16).replace('T', ' '));
+  const other = (r: UsageSummary) => Object.entries(r.status).filter(([c]) => !CLASSES.includes(c)).reduce((n, [, v]) => n + v, 0);
+  const header = ['period', 'consumer', 'service', 'route', 'requests', ...CLASSES, 'other', 'bytes_in', 'bytes_out', 'avg_ms'];
+  const cells = rows.map((r) => [period(r.period), r.consumer, r.service, r.route, String(r.requests), ...CLASSES.map((c) => String(r.status[c] ?? 0)), String(other(r)), String(r.bytes_in), String(r.bytes_out), r.latency_ms_avg.toFixed(2)]);
+  if (format === 'csv') {
+    const esc = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+    return [header, ...cells].map((r) => r.map(esc).join(',')).join('\n') + '\n';
+  }
+  if (rows.length === 0) return 'no usage in this range\n';
+  const shown = cells.map((r) => r.map((v, i) => (i === 1 && v === '' ? '(none)' : v)));
+  const widths = header.map((h, c) => Math.max(h.length, ...shown.map((r) => r[c]!.length)));
+  const numeric = (c: number) => c >= 4;
+  const line = (r: string[]) => r.map((v, c) => (numeric(c) ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join('  ').trimEnd();
+  const total = rows.reduce((n, r) => n + r.requests, 0);
+  return [line(header.map((h) => h.toUpperCase())), ...shown.map(line), `${rows.length} row${rows.length === 1 ? '' : 's'}, ${total} request${total === 1 ? '' : 's'}`].join('\n') + '\n';
+}

@@ -1,0 +1,50 @@
+// The `metering:` section: where usage rows go and how often they are flushed.
+import { isAbsolute, resolve } from 'node:path';
+import { DURATION_PATTERN, parseDuration } from '../config/duration.js';
+
+export const meteringSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    store: { type: 'string', minLength: 1, 'x-message': 'must be a SQLite file path (optionally "sqlite:PATH") or a postgres:// URL' },
+    table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', 'x-message': 'must be a lower-case SQL identifier' },
+    flush_interval: { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 5s' },
+    max_rows: { type: 'integer', minimum: 100, maximum: 10_000_000 },
+  },
+};
+
+export interface RawMetering {
+  enabled?: boolean;
+  store?: string;
+  table?: string;
+  flush_interval?: string;
+  max_rows?: number;
+}
+
+export type StoreSpec = { kind: 'sqlite'; path: string; table: string } | { kind: 'postgres'; url: string; table: string };
+
+export interface MeteringSettings {
+  readonly store: StoreSpec;
+  readonly flushIntervalMs: number;
+  /** Aggregated rows held in memory at most (pending a flush, or while the store is away). */
+  readonly maxRows: number;
+}
+
+export const METERING_DEFAULTS = { store: 'northgate-metering.sqlite', table: 'northgate_usage', flushInterval: '5s', maxRows: 100_000 } as const;
+
+/** "postgres://..." is PostgreSQL; anything else is a SQLite file ("sqlite:" prefix optional), relative to the working directory. */
+export function parseStore(text: string, table: string = METERING_DEFAULTS.table): StoreSpec {
+  if (/^postgres(ql)?:\/\//.test(text)) return { kind: 'postgres', url: text, table };
+  const path = text.startsWith('sqlite:') ? text.slice('sqlite:'.length) : text;
+  return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(path), table };
+}
+
+export function meteringSettings(raw: RawMetering | undefined): MeteringSettings | null {
+  if (raw === undefined || raw.enabled === false) return null;
+  return {
+    store: parseStore(raw.store ?? METERING_DEFAULTS.store, raw.table ?? METERING_DEFAULTS.table),
+    flushIntervalMs: parseDuration(raw.flush_interval ?? METERING_DEFAULTS.flushInterval)!,
+    maxRows: raw.max_rows ?? METERING_DEFAULTS.maxRows,
+  };
+}

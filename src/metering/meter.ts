@@ -1,0 +1,119 @@
+// Usage metering: a subscriber of `northgate:request:end` that adds each request to an
+// in-memory aggregate (minute × consumer × service × route × status class: count, bytes
+// in/out, latency sum) and flushes the aggregates in one batch every flush_interval and on
+// drain. The hot path costs one string key and one Map lookup; nothing is written per
+// request. When the store fails, the aggregates are kept and retried, bounded by max_rows;
+// what does not fit is dropped, counted and logged. Proxying never waits on the store.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { RequestContext } from '../proxy/context.js';
+import { requestEndChannel } from '../proxy/reply.js';
+import type { Logger } from '../runtime/logger.js';
+import { clock } from '../plugins/quota/clock.js';
+import type { MeteringSettings } from './config.js';
+import { openUsageStore, type UsageRow, type UsageStore } from './store.js';
+
+const CLASSES = ['000', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+export class Meter {
+  readonly #settings: MeteringSettings;
+  readonly #logger: Logger;
+  readonly #owns: (ctx: RequestContext) => boolean;
+  #rows = new Map<string, UsageRow>();
+  #store: UsageStore | null = null;
+  #flushing: Promise<void> | null = null;
+  readonly #timer: NodeJS.Timeout;
+  readonly #onEnd: (message: unknown) => void;
+  /** Requests not metered because the buffer was full (the store was away for too long). */
+  dropped = 0;
+  /** Requests counted since start (for tests and logs). */
+  counted = 0;
+  #failing = false;
+
+  constructor(settings: MeteringSettings, logger: Logger, owns: (ctx: RequestContext) => boolean = () => true) {
+    this.#settings = settings;
+    this.#logger = logger;
+    this.#owns = owns;
+    this.#onEnd = (message) => this.#add(message as RequestContext);
+    subscribe(requestEndChannel.name, this.#onEnd);
+    this.#timer = setInterval(() => void this.flush(), settings.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  #add(ctx: RequestContext): void {
+    if (!this.#owns(ctx)) return;
+    const minute = clock.now();
+    const m = minute - (minute % 60_000);
+    const route = ctx.route;
+    const consumer = ctx.consumer?.username ?? '';
+    const status = ctx.responseStatus;
+    const cls = CLASSES[status >= 100 && status < 600 ? Math.floor(status / 100) : 0]!;
+    const routeName = route?.name ?? '';
+    const key = `${m}|${cls}|${routeName}|${consumer}`;
+    let row = this.#rows.get(key);
+    if (row === undefined) {
+      if (this.#rows.size >= this.#settings.maxRows) {
+        this.dropped++;
+        return;
+      }
+      row = { minute: m, consumer, service: route?.service.name ?? '', route: routeName, statusClass: cls, requests: 0, bytesIn: 0, bytesOut: 0, latencyMsSum: 0 };
+      this.#rows.set(key, row);
+    }
+    this.counted++;
+    row.requests++;
+    row.bytesIn += ctx.bytesIn;
+    row.bytesOut += ctx.bytesOut;
+    row.latencyMsSum += ctx.finishedAt - ctx.startedAt;
+  }
+
+  /** Writes the aggregates so far; on failure they are merged back for the next try. */
+  flush(): Promise<void> {
+    if (this.#flushing !== null) return this.#flushing;
+    if (this.#rows.size === 0) return Promise.resolve();
+    const batch = this.#rows;
+    this.#rows = new Map();
+    const p = this.#write([...batch.values()]).then(
+      () => {
+        if (this.#failing) this.#logger.info({ type: 'metering', dropped_requests: this.dropped }, 'metering store is back; usage flushed');
+        this.#failing = false;
+      },
+      (err: unknown) => {
+        this.#mergeBack(batch);
+        if (!this.#failing) this.#logger.warn({ type: 'metering', err: (err as Error).message, buffered_rows: this.#rows.size, dropped_requests: this.dropped }, 'metering store failed; keeping usage in memory and retrying');
+        this.#failing = true;
+      },
+    );
+    this.#flushing = p.finally(() => (this.#flushing = null));
+    return this.#flushing;
+  }
+
+  async #write(rows: UsageRow[]): Promise<void> {
+    this.#store ??= openUsageStore(this.#settings.store);
+    await this.#store.write(rows);
+  }
+
+  #mergeBack(batch: Map<string, UsageRow>): void {
+    for (const [key, row] of batch) {
+      const now = this.#rows.get(key);
+      if (now !== undefined) {
+        now.requests += row.requests;
+        now.bytesIn += row.bytesIn;
+        now.bytesOut += row.bytesOut;
+        now.latencyMsSum += row.latencyMsSum;
+      } else if (this.#rows.size < this.#settings.maxRows) {
+        this.#rows.set(key, row);
+      } else {
+        this.dropped += row.requests;
+      }
+    }
+  }
+
+  /** Stops counting, writes what is left (bounded by `deadlineMs`), closes the store. */
+  async close(deadlineMs = 5000): Promise<void> {
+    unsubscribe(requestEndChannel.name, this.#onEnd);
+    clearInterval(this.#timer);
+    const timer = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
+    await Promise.race([this.flush().then(() => this.flush()), timer]);
+    if (this.#rows.size > 0) this.#logger.warn({ type: 'metering', lost_rows: this.#rows.size }, 'metering store unreachable at shutdown; usage of the last interval is lost');
+    await this.#store?.close().catch(() => undefined);
+  }
+}
