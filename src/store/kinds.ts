@@ -29,7 +29,7 @@ export const KINDS: readonly Kind[] = [
   { name: 'targets', singular: 'target', key: (b) => `${str(b['upstream'])} ${str(b['url'])}`, refs: { upstream: 'upstreams' }, owned: {}, filters: ['upstream', 'url'], required: ['upstream', 'url'] },
   { name: 'services', singular: 'service', key: (b) => str(b['name']), refs: { upstream: 'upstreams' }, owned: { routes: 'routes', plugins: 'plugins' }, filters: ['name', 'upstream'], required: ['name'] },
   { name: 'routes', singular: 'route', key: (b) => str(b['name']), refs: { service: 'services' }, owned: { plugins: 'plugins' }, filters: ['name', 'service'], required: ['service'] },
-  { name: 'consumers', singular: 'consumer', key: (b) => str(b['username']), refs: {}, owned: { credentials: 'credentials' }, filters: ['username', 'plan'], required: ['username'], idField: 'id' },
+  { name: 'consumers', singular: 'consumer', key: (b) => str(b['username']), refs: { plan: 'plans' }, owned: { credentials: 'credentials' }, filters: ['username', 'plan'], required: ['username'], idField: 'id' },
   { name: 'credentials', singular: 'credential', key: (b) => str(b['id']), refs: { consumer: 'consumers' }, owned: {}, filters: ['consumer', 'type'], required: ['consumer', 'type'], idField: 'id' },
   {
     name: 'plugins',

@@ -246,6 +246,27 @@ test('a key rotated through the API works at once and the old key stops; keys ar
   assert.ok(!all.body.includes('second-key') && !all.body.includes('sha256:'));
 });
 
+test('plans are entities: a consumer joins one through the API and gets its limits at once', async () => {
+  await api('POST', '/services', { name: 'tiered', url: upstream.url });
+  await api('POST', '/routes', { service: 'tiered', name: 'tiered-r', paths: ['/tiered'] });
+  assert.equal((await api('POST', '/plugins', { name: 'key-auth', route: 'tiered-r' })).status, 201);
+  let r = await api('POST', '/plans', { name: 'bronze', rate_limit: { limits: [{ per: '1h', max: 2 }] } });
+  assert.equal(r.status, 201, r.body);
+  const planId = r.json.id;
+  r = await api('POST', '/consumers', { username: 'erin', plan: 'bronzze' });
+  assert.equal(r.status, 400, 'an unknown plan is refused with the config file message');
+  assert.match(JSON.stringify(r.json.problems), /did you mean \\"bronze\\"/);
+  assert.equal((await api('POST', '/consumers', { username: 'erin', plan: 'bronze' })).status, 201);
+  assert.equal((await api('POST', '/credentials', { consumer: 'erin', type: 'key-auth', key: 'erin-key-12345678' })).status, 201);
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) statuses.push((await http(`${gw.url}/tiered`, { headers: { apikey: 'erin-key-12345678' } })).status);
+  assert.deepEqual(statuses, [200, 200, 429], "the plan's limit of 2 per hour holds");
+  r = await api('GET', `/plans/${planId}`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json.rate_limit, { limits: [{ per: '1h', max: 2 }] });
+  assert.equal((await api('DELETE', `/plans/${planId}`)).status, 409, 'a plan used by a consumer is not deleted without cascade');
+});
+
 test('POST /config replaces everything atomically; errors carry line:col; nothing changes on error', async () => {
   const version = (await api('GET', '/status')).json.config_version;
   let r = await api('POST', '/config', `_format_version: "1"\nservices:\n  - name: doc\n    url: ${upstream.url}\n    routes:\n      - paths: ["/doc"]\n        methodz: [GET]\n`, { 'content-type': 'application/yaml' });
