@@ -153,8 +153,15 @@ services:
     await probe.arrayBuffer();
     if (probe.status !== 503) return ['', `Circuit-open run skipped: the circuit did not open (got ${probe.status}).`];
     upstreamCalls = 0;
+    // A 2 s warm-up, not counted, as every run of the main table has.
+    await loader.run({ url: `http://127.0.0.1:${ng.port}/broken`, connections: o.connections, durationS: 2 });
     const open = await loader.run({ url: `http://127.0.0.1:${ng.port}/broken`, connections: o.connections, durationS: o.durationS });
-    const openOne = await loader.run({ url: `http://127.0.0.1:${ng.port}/broken`, connections: 1, durationS: Math.min(5, o.durationS) });
+    // At 1 connection p99 is the latency of one rejection (at 50 it is mostly queueing); as in
+    // the main table, the median of 3 runs, so one GC- or machine-stall-heavy run does not decide.
+    const oneRuns = [];
+    for (let i = 0; i < 3; i++) oneRuns.push(await loader.run({ url: `http://127.0.0.1:${ng.port}/broken`, connections: 1, durationS: Math.min(5, o.durationS) }));
+    const byP99 = [...oneRuns].sort((a, b) => a.p99ms - b.p99ms);
+    const openOne = byP99[1]!;
     const calls = upstreamCalls;
     const reference = await loader.run({ url: `http://127.0.0.1:${ng.port}/ok`, connections: o.connections, durationS: o.durationS });
     const row = (name: string, r: typeof open, calls: string) => `| ${name} | ${fmtInt(r.rps)} | ${r.p50ms.toFixed(2)} ms | ${r.p99ms.toFixed(2)} ms | ${calls} |`;
@@ -163,10 +170,10 @@ services:
       '| circuit open: requests to a service whose circuit is open | req/s | p50 | p99 | upstream calls during the run |',
       '|---|---:|---:|---:|---:|',
       row(`503 circuit-open (answered by the gateway), ${o.connections} connections`, open, fmtInt(calls)),
-      row('503 circuit-open, 1 connection', openOne, fmtInt(calls)),
+      row('503 circuit-open, 1 connection (run with the median p99 of 3)', openOne, fmtInt(calls)),
       row(`reference: proxied 200 from the same upstream, ${o.connections} connections`, reference, 'all'),
       '',
-      `Goal: circuit-open rejections under 2 ms at p99, with no upstream call (counted over both circuit-open runs). ${loader.describe(o.connections)}, ${o.durationS} s per run; one run each, same process, in this order.`,
+      `Goal: circuit-open rejections under 2 ms at p99, with no upstream call (counted over both circuit-open runs). ${loader.describe(o.connections)}, ${o.durationS} s per run after a 2 s warm-up at 50 connections; one run each (1 connection: 3 runs, p99s ${oneRuns.map((r) => r.p99ms.toFixed(2)).join(' / ')} ms), same process, in this order.`,
     ];
   } finally {
     await ng.child.stop();
