@@ -2,40 +2,9 @@
 // string (4-byte length, JSON head, body bytes) with the entry's freshness as its PX TTL;
 // tags and paths are sets of entry keys, expiring no earlier than their longest entry.
 // Any Redis error is a miss (the request goes upstream), never a failed request.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { acquireRedis as acquire, releaseRedis as release } from '../shared/redis.js';
 import { isEntry, type CacheEntry, type CacheStore, type PurgeRequest, type Stored } from './store.js';
-
-const clients = new Map<string, { redis: Redis; refs: number }>();
-
-function acquire(url: string, timeoutMs: number): Redis {
-  const id = `${url}|${timeoutMs}`;
-  let c = clients.get(id);
-  if (c === undefined) {
-    const redis = new Redis(url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: timeoutMs,
-      connectTimeout: Math.max(1000, timeoutMs),
-      retryStrategy: (times) => Math.min(50 * times, 1000),
-    });
-    redis.on('error', () => undefined);
-    c = { redis, refs: 0 };
-    clients.set(id, c);
-  }
-  c.refs++;
-  return c.redis;
-}
-
-function release(redis: Redis): void {
-  for (const [id, c] of clients) {
-    if (c.redis !== redis) continue;
-    if (--c.refs === 0) {
-      clients.delete(id);
-      redis.disconnect();
-    }
-    return;
-  }
-}
 
 export function encode(s: Stored): Buffer {
   if (!isEntry(s)) return Buffer.concat([u32(0xffffffff), Buffer.from(JSON.stringify(s))]);

@@ -1,3 +1,4 @@
+import { redisConnectionSchema } from '../shared/redis.js';
 import { DURATION_PATTERN } from '../../config/duration.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 30s, 5m' };
@@ -16,16 +17,7 @@ export const cacheSchema = {
         max_bytes: { type: 'integer', minimum: 1024 },
       },
     },
-    redis: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url'],
-      properties: {
-        url: { type: 'string', pattern: '^rediss?://' , 'x-message': 'must be a redis:// or rediss:// URL' },
-        prefix: { type: 'string', minLength: 1, maxLength: 100 },
-        timeout: duration,
-      },
-    },
+    redis: redisConnectionSchema,
     /** Largest body stored; bigger responses are forwarded and not cached. */
     max_entry_bytes: { type: 'integer', minimum: 1 },
     /** Freshness for responses that carry none (no max-age, s-maxage or Expires). Absent: they are not cached. */

@@ -1,3 +1,4 @@
+import { redisConnectionSchema } from '../shared/redis.js';
 import { DURATION_PATTERN } from '../../config/duration.js';
 
 export const quotaSchema = {
@@ -11,16 +12,7 @@ export const quotaSchema = {
     key: { type: 'string', pattern: '^(consumer|credential|ip|header:[!#$%&\'*+.^_`|~0-9A-Za-z-]+)$', 'x-message': 'must be consumer, credential, ip or header:NAME' },
     store: { enum: ['sqlite', 'redis', 'postgres'] },
     path: { type: 'string', minLength: 1 },
-    redis: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url'],
-      properties: {
-        url: { type: 'string', pattern: '^rediss?://', 'x-message': 'must be a redis:// or rediss:// URL' },
-        timeout: { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 50ms' },
-        prefix: { type: 'string', maxLength: 64 },
-      },
-    },
+    redis: redisConnectionSchema,
     postgres: {
       type: 'object',
       additionalProperties: false,

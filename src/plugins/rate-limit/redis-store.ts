@@ -2,7 +2,8 @@
 // and writes every limit of the request atomically, with the time taken from Redis TIME so
 // that skewed gateway clocks cannot split or stretch a window. All keys of one request share
 // a hash tag ({...}), so the script also runs on Redis Cluster.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { acquireRedis as acquireShared, releaseRedis } from '../shared/redis.js';
 import type { Decision, Limit } from './gcra.js';
 
 const SCRIPT = `
@@ -50,40 +51,14 @@ interface ScriptedRedis extends Redis {
   northgateRateLimit(numKeys: number, ...args: Array<string | number>): Promise<[number, number, string, string, number]>;
 }
 
-const clients = new Map<string, { redis: ScriptedRedis; refs: number }>();
-
-/** One connection per Redis URL, shared by every rate-limit instance of every snapshot. */
+/** The shared connection for this URL, with the rate-limit script defined on it. */
 export function acquireRedis(url: string, timeoutMs: number): ScriptedRedis {
-  const key = `${url}|${timeoutMs}`;
-  let entry = clients.get(key);
-  if (!entry) {
-    const redis = new Redis(url, {
-      // Fail fast instead of queueing when Redis is away: on_store_error decides, and the
-      // client keeps reconnecting in the background.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: timeoutMs,
-      connectTimeout: Math.max(1000, timeoutMs),
-      retryStrategy: (times) => Math.min(50 * times, 1000),
-      lazyConnect: false,
-    }) as ScriptedRedis;
-    redis.on('error', () => undefined);
-    redis.defineCommand('northgateRateLimit', { lua: SCRIPT });
-    entry = { redis, refs: 0 };
-    clients.set(key, entry);
-  }
-  entry.refs++;
-  return entry.redis;
+  const redis = acquireShared(url, timeoutMs) as ScriptedRedis;
+  if (typeof redis.northgateRateLimit !== 'function') redis.defineCommand('northgateRateLimit', { lua: SCRIPT });
+  return redis;
 }
 
-export function releaseRedis(redis: Redis): void {
-  for (const [key, entry] of clients) {
-    if (entry.redis === redis && --entry.refs === 0) {
-      clients.delete(key);
-      redis.disconnect();
-    }
-  }
-}
+export { releaseRedis };
 
 export async function checkRedis(redis: ScriptedRedis, keys: string[], limits: readonly Limit[]): Promise<Decision> {
   const args: Array<string | number> = [...keys];

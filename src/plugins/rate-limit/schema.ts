@@ -1,3 +1,4 @@
+import { redisConnectionSchema } from '../shared/redis.js';
 import { DURATION_PATTERN } from '../../config/duration.js';
 
 export const KEY_PART = '^(consumer|credential|ip|route|service|header:[!#$%&\'*+.^_`|~0-9A-Za-z-]+)$';
@@ -29,16 +30,7 @@ export const rateLimitSchema = {
       'x-message': 'must be consumer, credential, ip, route, service or header:NAME, or a list of them',
     },
     policy: { enum: ['local', 'redis'] },
-    redis: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url'],
-      properties: {
-        url: { type: 'string', pattern: '^rediss?://', 'x-message': 'must be a redis:// or rediss:// URL' },
-        timeout: { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 50ms' },
-        prefix: { type: 'string', maxLength: 64 },
-      },
-    },
+    redis: redisConnectionSchema,
     on_store_error: { enum: ['allow', 'deny'] },
     headers: { type: 'boolean' },
   },
