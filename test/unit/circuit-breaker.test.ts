@@ -138,7 +138,17 @@ describe('ConcurrencyLimiter', () => {
       };
       l.enqueue(w, now);
     });
-    await expired;
+    // The limiter's timer is unref'd (it must not hold a gateway open), so this test holds
+    // the event loop itself, bounded: without it the process may end before the sweep.
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('the waiter never expired')), 5_000);
+    });
+    try {
+      await Promise.race([expired, timedOut]);
+    } finally {
+      clearTimeout(guard);
+    }
     assert.deepEqual(log, ['expire a']);
     assert.equal(l.queued, 0);
   });
