@@ -135,7 +135,7 @@ function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: 
     lines.push(
       `- Load: ${loader.describe(o.connections)}; ${o.rounds} interleaved round(s) × ${o.durationS} s per target, each after a ${o.warmupS} s warm-up that is not counted; req/s, p50 and p99 are medians over rounds`,
       `- Added latency: p50 at 1 connection (${loader.describe(1)}, ${o.oneConnS} s) minus p50 of \`direct\`; about 85 µs of any proxy's share is the cross-CPU wake-up, so compare with node-floor and nginx rather than with zero`,
-      `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, JSON access log on (to /dev/null). Node flags: ${process.env.NODE_OPTIONS ? `NODE_OPTIONS=${process.env.NODE_OPTIONS}` : 'none'}`,
+      `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, access log off like every other target here; northgate-access-log = the same with the default JSON access log on (to /dev/null). Node flags: ${process.env.NODE_OPTIONS ? `NODE_OPTIONS=${process.env.NODE_OPTIONS}` : 'none'}`,
     );
   }
   lines.push(

@@ -13,7 +13,7 @@ import {
   type Pinning,
 } from './proc.js';
 
-export const TARGET_NAMES = ['direct', 'nginx', 'node-floor', 'fastify-http-proxy', 'fast-gateway', 'northgate'] as const;
+export const TARGET_NAMES = ['direct', 'nginx', 'node-floor', 'fastify-http-proxy', 'fast-gateway', 'northgate', 'northgate-access-log'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface Ctx {
@@ -126,10 +126,15 @@ async function startNodePeer(ctx: Ctx, script: string, core: 'proxy' | 'load', u
   return { ok: true, target: fromChild(script, child, url) };
 }
 
-export function benchNorthgateConfig(port: number, statusPort: number, upstreamPort: number): string {
+/**
+ * The main table's Northgate: one route with the headers plugin. The access log is off as
+ * it is for every other target of the table (nginx runs with `access_log off`, the Node peers
+ * log nothing); `northgate-access-log` is the same with the default JSON access log on.
+ */
+export function benchNorthgateConfig(port: number, statusPort: number, upstreamPort: number, accessLog = true): string {
   return `_format_version: "1"
 listen: { proxy: "127.0.0.1:${port}", status: "127.0.0.1:${statusPort}" }
-services:
+${accessLog ? '' : 'access_log: { enabled: false }\n'}services:
   - name: bench
     url: "http://127.0.0.1:${upstreamPort}"
     routes:
@@ -210,8 +215,9 @@ export async function startTarget(name: TargetName, ctx: Ctx, up: Upstream): Pro
       return rename(name, await startNodePeer(ctx, 'fastify-proxy', 'proxy', upstreamUrl));
     case 'fast-gateway':
       return rename(name, await startNodePeer(ctx, 'fast-gateway', 'proxy', upstreamUrl));
-    case 'northgate': {
-      const r = await startNorthgate(ctx, 'northgate', (p, s) => benchNorthgateConfig(p, s, up.port), 'ignore');
+    case 'northgate':
+    case 'northgate-access-log': {
+      const r = await startNorthgate(ctx, name, (p, s) => benchNorthgateConfig(p, s, up.port, name === 'northgate-access-log'), 'ignore');
       if (typeof r === 'string') return { ok: false, reason: r };
       return { ok: true, target: fromChild(name, r.child, `http://127.0.0.1:${r.port}/`) };
     }

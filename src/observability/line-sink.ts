@@ -1,16 +1,20 @@
-// Buffered, synchronous writes of whole JSON lines to a file descriptor: the access log's
-// writer. Lines are collected and written together once ~3 KB are pending or 250 ms have
-// passed (like nginx's buffered access_log), in writes of at most PIPE_BUF bytes so lines
-// from several workers sharing one stdout pipe never interleave. Measured on the proxy's
+// Buffered writes of whole JSON lines to a file descriptor: the access log's writer. Lines
+// are collected and written together once enough are pending or 250 ms have passed (like
+// nginx's buffered access_log). A file (or /dev/null) is written synchronously in one write
+// per ~32 KB, which a file takes whole (appends do not interleave between workers). A pipe,
+// socket or terminal gets writes of at most PIPE_BUF bytes so lines from several workers
+// sharing it never interleave; a pipe or socket (a log collector that may read slowly) is
+// never written synchronously: the event loop must not wait for it. Measured on the proxy's
 // pinned core: an asynchronous write per line cost ~15% of throughput, and sonic-boom's
-// per-line bookkeeping (it re-measures its pending string on every write) a few per cent
-// more; this costs one writeSync per ~10 requests. A pipe or socket (a log collector that
-// may read slowly) is never written synchronously: the event loop must not wait for it.
+// per-line bookkeeping (it re-measures its pending string on every write) a few per cent more.
 import { closeSync, fstatSync, write, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 
 const PIPE_BUF = 4096;
-/** Flush once this many characters are pending (leaves room for one more line under PIPE_BUF). */
+/** Flush once this many characters are pending: for a pipe, socket or terminal (leaves room for one more line under PIPE_BUF)... */
 const FLUSH_CHARS = 3072;
+/** ...and for a file, which takes a write whole. */
+const FLUSH_CHARS_FILE = 32 * 1024;
 /** When the descriptor would block, lines wait in memory up to this much, then are dropped (counted). */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
@@ -24,6 +28,9 @@ export class LineSink {
   dropped = 0;
   readonly #timer: NodeJS.Timeout;
   readonly #sync: boolean;
+  /** Writes may be cut at PIPE_BUF (pipe, socket, terminal), or go whole (file). */
+  readonly #whole: boolean;
+  readonly #flushChars: number;
   /** Close the descriptor once the backlog is written (a log file being rotated away). */
   #closeFd = false;
 
@@ -37,6 +44,8 @@ export class LineSink {
       // Not a valid descriptor: writes will fail and be counted as dropped.
     }
     this.#sync = sync;
+    this.#whole = sync && !isatty(fd);
+    this.#flushChars = this.#whole ? FLUSH_CHARS_FILE : FLUSH_CHARS;
     this.#timer = setInterval(() => this.flush(), flushMs);
     this.#timer.unref();
   }
@@ -44,7 +53,7 @@ export class LineSink {
   write(line: string): void {
     this.#lines.push(line);
     this.#chars += line.length;
-    if (this.#chars >= FLUSH_CHARS) this.flush();
+    if (this.#chars >= this.#flushChars) this.flush();
   }
 
   flush(): void {
@@ -55,7 +64,7 @@ export class LineSink {
     if (!this.#sync || this.#backlog !== null) return this.#queue(data);
     let offset = 0;
     while (offset < data.length) {
-      const end = chunkEnd(data, offset);
+      const end = this.#whole ? data.length : chunkEnd(data, offset);
       let n: number;
       try {
         n = writeSync(this.#fd, data, offset, end - offset);

@@ -1,7 +1,7 @@
 // The access-log field list: what the config accepts and refuses (located, with hints).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ACCESS_LOG_FIELDS, compileAccessLog } from '../../src/observability/access-log-format.js';
+import { ACCESS_LOG_FIELDS, compileAccessLog, ms } from '../../src/observability/access-log-format.js';
 import { configProblems } from '../helpers/config.js';
 
 const base = (accessLog: string) => `_format_version: "1"
@@ -29,4 +29,11 @@ test('the compiled spec: off, stdout ("-" or no path), a file; one serializer pe
   assert.equal(compileAccessLog({ path: '-' })!.path, null);
   assert.equal(compileAccessLog({ path: '/tmp/a.log' })!.path, '/tmp/a.log');
   assert.equal(compileAccessLog({ fields: ['status', 'method'] })!.line, compileAccessLog({ fields: ['status', 'method'] })!.line);
+});
+
+test('millisecond fields: the text of the number rounded to the microsecond, as String() would give it', () => {
+  const samples = [0, 1, 7, 0.5, 0.05, 0.005, 0.0004, 0.0005, 12.345, 12.3456, 1.1, 1.01, 1.001, 99.999, 99.9999, 1234567.891, -0.0001, -2.5, -0.012, 1e15, 1e300];
+  // And a sweep of microsecond values across the boundaries of each padding branch.
+  for (let us = 0; us < 3000; us += 7) samples.push(us / 1000 + 1e-7);
+  for (const n of samples) assert.equal(ms(n), String(Math.round(n * 1000) / 1000), `ms(${n})`);
 });
