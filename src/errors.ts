@@ -37,6 +37,7 @@ export const ERRORS = {
   'auth-unavailable': { status: 503, title: 'Authentication Unavailable' },
   'rate-limit-unavailable': { status: 503, title: 'Rate Limit Store Unavailable' },
   'quota-unavailable': { status: 503, title: 'Quota Store Unavailable' },
+  'cache-unavailable': { status: 503, title: 'Cache Store Unavailable' },
   'circuit-open': { status: 503, title: 'Circuit Open' },
   'overloaded': { status: 503, title: 'Service Overloaded' },
   'upstream-timeout': { status: 504, title: 'Upstream Timeout' },

@@ -14,6 +14,8 @@ import { settingsOf } from '../store/document.js';
 import { ENTITY_SECTIONS } from '../store/kinds.js';
 import { openStore } from '../store/store.js';
 import { parseDuration } from '../config/duration.js';
+import { purgeCaches } from '../plugins/cache/purge.js';
+import type { PurgeFn } from '../plugins/cache/purge-endpoint.js';
 import { AdminServer, adminRefusal, DEFAULT_ADMIN_ADDRESS } from './server.js';
 
 export const DEFAULT_STORE_URL = 'sqlite:./northgate.db';
@@ -102,7 +104,7 @@ export class ControlPlane {
   }
 
   /** Starts the admin listener and follows the store; `apply` swaps a new store document in. */
-  async start(apply: (config: RawConfig, version: number) => void | Promise<void>, logger: Logger): Promise<{ admin: string | null }> {
+  async start(apply: (config: RawConfig, version: number) => void | Promise<void>, logger: Logger, purgeMemory: PurgeFn): Promise<{ admin: string | null }> {
     this.#applyFn = apply;
     const address = adminAddress(this.#settings);
     let admin: string | null = null;
@@ -113,6 +115,7 @@ export class ControlPlane {
         token: this.#settings.admin?.token,
         ...(this.#settings.admin?.max_body_bytes !== undefined ? { maxBodyBytes: this.#settings.admin.max_body_bytes } : {}),
         control: this.control,
+        node: { purgeCache: (req) => purgeCaches(this.#current, req, purgeMemory) },
         configFile: this.#file,
         onError: (err) => logger.error({ err, type: 'admin' }, 'admin API error'),
       });

@@ -11,6 +11,9 @@ import { ENTITY_SECTIONS, KINDS, pluginScope, type Kind } from '../store/kinds.j
 import { publicCredential } from '../store/secrets.js';
 import { PEER_MAX_AGE_MS } from '../store/control.js';
 import type { ErrorCode } from '../errors.js';
+import { parsePurge } from '../plugins/cache/purge-endpoint.js';
+import type { PurgeReport } from '../plugins/cache/purge.js';
+import type { PurgeRequest } from '../plugins/cache/store.js';
 
 export interface AdminRequest {
   method: string;
@@ -40,6 +43,12 @@ export class AdminProblem extends Error {
   }
 }
 
+/** What the admin API can ask of the node it runs on, beyond its configuration. */
+export interface AdminNode {
+  /** Purges the caches of the running config: this node's memory caches (every worker) and the Redis caches. */
+  purgeCache(req: PurgeRequest): Promise<PurgeReport>;
+}
+
 export interface AdminRoute {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
@@ -47,7 +56,7 @@ export interface AdminRoute {
   kind?: Kind;
   /** Changes the configuration (refused in file mode). */
   write?: boolean;
-  handler(req: AdminRequest, control: ConfigControl): Promise<AdminReply> | AdminReply;
+  handler(req: AdminRequest, control: ConfigControl, node: AdminNode): Promise<AdminReply> | AdminReply;
 }
 
 export const DEFAULT_LIMIT = 100;
@@ -242,8 +251,20 @@ export function buildRoutes(openapi: () => unknown): AdminRoute[] {
     { method: 'GET', path: '/status', summary: 'Node and cluster status', handler: status },
     { method: 'GET', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', handler: () => ({ status: 200, body: openapi() }) },
     { method: 'POST', path: '/config', summary: 'Replace the whole configuration (YAML or JSON); ?dry_run=true shows the changes only', write: true, handler: replaceConfig },
+    { method: 'POST', path: '/cache/purge', summary: 'Purge cached responses by tag (Surrogate-Key) and/or path: the memory caches of this node and the Redis caches', handler: purgeCache },
     ...KINDS.flatMap(entityRoutes),
   ];
+}
+
+/** `{"tags": [...], "paths": [...]}` → `{"purged": n, "memory": …, "redis": […]}`; 503 when a cache could not be purged. */
+async function purgeCache(req: AdminRequest, _control: ConfigControl, node: AdminNode): Promise<AdminReply> {
+  const parsed = parsePurge(req.json());
+  if (typeof parsed === 'string') throw new AdminProblem('bad-request', parsed);
+  const report = await node.purgeCache(parsed);
+  const failed = report.redis.filter((r) => r.error !== undefined).map((r) => `redis ${r.url} (${r.prefix}): ${r.error}`);
+  if (report.memory !== null && 'error' in report.memory) failed.push(`memory caches: ${report.memory.error}`);
+  if (failed.length > 0) throw new AdminProblem('cache-unavailable', `not every cache was purged: ${failed.join('; ')}`, { report });
+  return { status: 200, body: report };
 }
 
 /** Located problems of an EntityError, for the 400 body. */

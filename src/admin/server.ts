@@ -7,7 +7,7 @@ import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import type { ConfigControl } from '../store/control.js';
 import { EntityError } from '../store/entities.js';
 import { buildOpenApi } from './openapi.js';
-import { AdminProblem, buildRoutes, problemList, type AdminReply, type AdminRequest, type AdminRoute } from './routes.js';
+import { AdminProblem, buildRoutes, problemList, type AdminNode, type AdminReply, type AdminRequest, type AdminRoute } from './routes.js';
 
 export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:8001';
 export const DEFAULT_ADMIN_MAX_BODY = 1024 * 1024;
@@ -18,6 +18,8 @@ export interface AdminOptions {
   readonly token: string | undefined;
   readonly maxBodyBytes?: number;
   readonly control: ConfigControl;
+  /** The node's services beyond its config (cache purge). */
+  readonly node: AdminNode;
   /** Where the file-mode hint points. */
   readonly configFile: string | null;
   readonly onError?: (err: unknown) => void;
@@ -127,7 +129,7 @@ export class AdminServer {
     };
     let reply: AdminReply;
     try {
-      reply = await route.handler(request, this.#opts.control);
+      reply = await route.handler(request, this.#opts.control, this.#opts.node);
     } catch (err) {
       if (err instanceof AdminProblem) return this.#problem(res, err.code, err.message, err.extra, err.headers);
       if (err instanceof EntityError) return this.#problem(res, err.code, err.message, err.code === 'invalid-entity' ? { problems: problemList(err) } : {});

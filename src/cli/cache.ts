@@ -1,15 +1,13 @@
 // `northgate cache purge --tag T | --path P`: purges the caches a config file declares.
 // Redis caches are purged in Redis directly (every gateway sharing it sees the purge); memory
 // caches through the running gateway's status listener (POST /cache/purge, loopback only).
-import { Redis } from 'ioredis';
 import { parseAddress } from '../config/address.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { parsePurge } from '../plugins/cache/purge-endpoint.js';
-import { purgeRedis } from '../plugins/cache/redis-store.js';
-import { CACHE_DEFAULTS, type CacheConfig } from '../plugins/cache/schema.js';
+import { cacheConfigs, purgeCaches } from '../plugins/cache/purge.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
 import { parse, UsageError } from './args.js';
 
@@ -26,20 +24,6 @@ path (every query string, host and variant of it). Both flags may be repeated.
 Redis caches are purged in Redis; memory caches by POST /cache/purge on the status listener
 (it accepts loopback peers only). Exits 0 when every cache was purged, 1 otherwise.
 `;
-
-/** The cache plugin configs anywhere in a config (global, services, routes). */
-export function cacheConfigs(raw: RawConfig): CacheConfig[] {
-  const out: CacheConfig[] = [];
-  const take = (plugins: Record<string, unknown> | undefined) => {
-    if (plugins?.['cache'] !== undefined) out.push(plugins['cache'] as CacheConfig);
-  };
-  take(raw.plugins);
-  for (const s of raw.services ?? []) {
-    take(s.plugins);
-    for (const r of s.routes ?? []) take(r.plugins);
-  }
-  return out;
-}
 
 export async function cacheCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -70,45 +54,22 @@ export async function cacheCommand(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const configs = cacheConfigs(raw);
-  if (configs.length === 0) {
+  if (cacheConfigs(raw).length === 0) {
     process.stderr.write('northgate: the config has no cache plugin: nothing to purge\n');
     return 1;
   }
-  let ok = true;
-  let total = 0;
-  const redisTargets = new Map<string, { url: string; prefix: string }>();
-  for (const c of configs) {
-    if (c.store !== 'redis') continue;
-    const prefix = c.redis!.prefix ?? CACHE_DEFAULTS.redisPrefix;
-    redisTargets.set(`${c.redis!.url} ${prefix}`, { url: c.redis!.url, prefix });
+  const report = await purgeCaches(raw, req, (r) => purgeGateway(values.status ?? statusUrl(raw), r));
+  for (const r of report.redis) {
+    if (r.error !== undefined) process.stderr.write(`northgate: could not purge redis ${r.url}: ${r.error}\n`);
+    else process.stdout.write(`redis ${r.url} (${r.prefix}): purged ${r.purged}\n`);
   }
-  for (const { url, prefix } of redisTargets.values()) {
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, commandTimeout: 5000, retryStrategy: () => null });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      const n = await purgeRedis(redis, prefix, req);
-      total += n;
-      process.stdout.write(`redis ${redactUrl(url)} (${prefix}): purged ${n}\n`);
-    } catch (err) {
-      ok = false;
-      process.stderr.write(`northgate: could not purge redis ${redactUrl(url)}: ${(err as Error).message}\n`);
-    } finally {
-      redis.disconnect();
-    }
+  if (report.memory !== null) {
+    if ('error' in report.memory) process.stderr.write(`northgate: ${report.memory.error}\n`);
+    else process.stdout.write(`gateway memory caches: purged ${report.memory.purged}\n`);
   }
-  if (configs.some((c) => c.store !== 'redis')) {
-    const n = await purgeGateway(values.status ?? statusUrl(raw), req);
-    if (typeof n === 'string') {
-      ok = false;
-      process.stderr.write(`northgate: ${n}\n`);
-    } else {
-      total += n;
-      process.stdout.write(`gateway memory caches: purged ${n}\n`);
-    }
-  }
+  const total = report.purged;
   process.stdout.write(`purged ${total} entr${total === 1 ? 'y' : 'ies'}\n`);
+  const ok = report.redis.every((r) => r.error === undefined) && (report.memory === null || !('error' in report.memory));
   return ok ? 0 : 1;
 }
 
@@ -131,8 +92,4 @@ async function purgeGateway(base: string | null, req: PurgeRequest): Promise<num
   } catch (err) {
     return `could not reach the gateway's status listener at ${base}: ${(err as Error).message}`;
   }
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

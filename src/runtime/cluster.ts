@@ -155,7 +155,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     for (const w of live) w.send({ type: 'reload', id, ...(next ? { config: next } : {}) } satisfies ToWorker);
     return done;
   };
-  const { admin } = await plane.start((next) => reload('store', next), logger);
+  const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers);
   adminUrl = admin;
   for (let i = 0; i < workers; i++) fork();
   process.on('SIGHUP', () => (database ? void plane.control.sync().catch(() => undefined) : void reload('SIGHUP')));

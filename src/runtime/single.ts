@@ -9,6 +9,7 @@ import { defaultRegistry } from '../pipeline/registry.js';
 import { createGateway, logReload, onShutdownSignal, watchFile, type RunSpec } from './process.js';
 import { flushLogger, type Logger } from './logger.js';
 import { startStatusServer } from './status-server.js';
+import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 
 export interface StartOptions {
   readonly configFile: string | null;
@@ -50,7 +51,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
     const r = gateway.reload();
     logReload(logger, r, { trigger: 'store', store_version: version });
     if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
-  }, logger);
+  }, logger, async (req) => purgeMemoryStores(req));
   ready = true;
   announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.control.mode);
 
