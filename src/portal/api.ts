@@ -25,7 +25,7 @@ export interface ApiContext {
   readonly usage: UsageSource;
   readonly throttle: SignInThrottle;
   /** Gives the visitor a fresh session (after sign-in/out) and sets its cookie. */
-  renewSession(accountId: string | null): Session;
+  renewSession(accountId: string | null): Promise<Session>;
   /** The gateway's public base URL (config, or the first proxy listener). */
   readonly baseUrl: string;
   /** Where the portal itself reaches the gateway's proxy listener (try-it relay). */
@@ -96,7 +96,7 @@ async function signUp(c: ApiContext): Promise<void> {
     if (err instanceof DirectoryConflict) throw new PortalError('conflict', 'an account with this email exists');
     throw err;
   }
-  const s = c.renewSession(account.id);
+  const s = await c.renewSession(account.id);
   sendJson(c.res, 201, { account: accountView(account), csrf_token: s.csrf });
 }
 
@@ -112,12 +112,12 @@ async function signIn(c: ApiContext): Promise<void> {
   }
   c.throttle.succeed(email);
   // Role follows the config: an email added to or removed from portal.admins takes effect at sign-in.
-  const s = c.renewSession(account.id);
+  const s = await c.renewSession(account.id);
   sendJson(c.res, 200, { account: accountView(account), csrf_token: s.csrf });
 }
 
 async function signOut(c: ApiContext): Promise<void> {
-  const s = c.renewSession(null);
+  const s = await c.renewSession(null);
   sendJson(c.res, 200, { authenticated: false, csrf_token: s.csrf });
 }
 
