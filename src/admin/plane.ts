@@ -15,11 +15,11 @@ import { ENTITY_SECTIONS } from '../store/kinds.js';
 import { DEFAULT_STORE_URL, openStore } from '../store/store.js';
 import { parseDuration } from '../config/duration.js';
 import { AdminServer, adminRefusal, DEFAULT_ADMIN_ADDRESS } from './server.js';
+import { StartRefusal } from '../runtime/refusal.js';
 
 export { DEFAULT_STORE_URL } from '../store/store.js';
 
-/** A start-up refusal: printed as is, exit code 2. */
-export class StartRefusal extends Error {}
+export { StartRefusal };
 
 export class ControlPlane {
   readonly control: ConfigControl;

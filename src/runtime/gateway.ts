@@ -24,6 +24,7 @@ import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
 import { Listener } from './listeners.js';
+import { StartRefusal } from './refusal.js';
 import type { Logger } from './logger.js';
 import type { Portal } from '../portal/server.js';
 import type { PortalData } from '../portal/store/open.js';
@@ -300,7 +301,7 @@ export class Gateway implements ProxyRuntime {
         onError: (err) => this.#opts.logger.error({ err, type: 'portal' }, 'portal store error; the keys known so far keep working'),
       });
     } catch (err) {
-      throw new Error(`cannot open the portal store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`, { cause: err });
+      throw new StartRefusal(`cannot open the portal store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`, { cause: err });
     }
     this.#portalData.directory.onChange(() => this.refreshConsumers());
     this.refreshConsumers();
