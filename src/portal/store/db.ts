@@ -19,8 +19,12 @@ export interface PortalDb extends Queries {
   readonly kind: 'sqlite' | 'postgres';
   /** `sqlite:PATH` or the PostgreSQL URL without its password. */
   readonly description: string;
-  /** Runs `fn` in one transaction (serialised with this process's other statements on SQLite). */
-  tx<T>(fn: (q: Queries) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction (serialised with this process's other statements on SQLite).
+   * `read`: statements that only read see one state (SQLite: a deferred transaction, which
+   * takes no write lock; PostgreSQL: REPEATABLE READ READ ONLY).
+   */
+  tx<T>(fn: (q: Queries) => Promise<T>, mode?: 'write' | 'read'): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -93,9 +97,9 @@ class SqlitePortalDb implements PortalDb {
     return this.#serial(() => this.#direct.run(sql, params));
   }
 
-  tx<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
+  tx<T>(fn: (q: Queries) => Promise<T>, mode: 'write' | 'read' = 'write'): Promise<T> {
     return this.#serial(async () => {
-      this.#db.exec('BEGIN IMMEDIATE');
+      this.#db.exec(mode === 'read' ? 'BEGIN DEFERRED' : 'BEGIN IMMEDIATE');
       try {
         const out = await fn(this.#direct);
         this.#db.exec('COMMIT');
@@ -162,14 +166,14 @@ class PostgresPortalDb implements PortalDb {
     return (await this.#pool.query(numbered(sql), params as Param[])).rowCount ?? 0;
   }
 
-  async tx<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (q: Queries) => Promise<T>, mode: 'write' | 'read' = 'write'): Promise<T> {
     const c = await this.#pool.connect();
     const q: Queries = {
       all: async <R>(sql: string, params: readonly Param[] = []) => (await c.query(numbered(sql), params as Param[])).rows as R[],
       run: async (sql: string, params: readonly Param[] = []) => (await c.query(numbered(sql), params as Param[])).rowCount ?? 0,
     };
     try {
-      await c.query('BEGIN');
+      await c.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
       const out = await fn(q);
       await c.query('COMMIT');
       return out;

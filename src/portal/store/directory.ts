@@ -178,7 +178,7 @@ export class DatabaseDirectory implements PortalDirectory {
       version: Number((await q.all<{ value: number | string }>(VERSION))[0]?.value),
       accounts: await q.all<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM ng_portal_accounts ORDER BY created_at, id`),
       keys: await q.all<KeyRow>(`SELECT ${KEY_COLUMNS} FROM ng_portal_keys WHERE status = 'active' ORDER BY created_at, id`),
-    }));
+    }), 'read');
     if (version === this.#version) return;
     this.#version = version;
     this.#consumers = consumersOf(accounts, keys);
