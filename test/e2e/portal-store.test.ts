@@ -13,6 +13,7 @@ import { http, startCli, startUpstream, tempDir, type CliGateway, type Upstream 
 import { DATABASE_URL, postgresSkipReason } from '../helpers/services.js';
 import { openPortalData, portalStoreUrl } from '../../src/portal/store/open.js';
 import { openStore } from '../../src/store/store.js';
+import { configProblems } from '../helpers/config.js';
 import type { RawConfig } from '../../src/config/types.js';
 
 const config = (upstream: string, store = '', extra = '') => `
@@ -223,6 +224,12 @@ describe('portal.store default', () => {
     assert.equal(portalStoreUrl({ ...base, portal: { store: 'sqlite:/var/p.db' } } as RawConfig, '/etc/ng/n.yaml'), 'sqlite:/var/p.db');
     assert.equal(portalStoreUrl({ ...base, mode: 'database', store: { url: 'postgres://db/ng?schema=x' } } as RawConfig, '/etc/ng/n.yaml'), 'postgres://db/ng?schema=x');
     assert.equal(portalStoreUrl({ ...base, mode: 'database' } as RawConfig, '/etc/ng/n.yaml'), `sqlite:${join(process.cwd(), 'northgate.db')}`);
+  });
+
+  test('a portal.store that is neither a SQLite file nor a postgres:// URL is a located config problem', () => {
+    const lines = configProblems(`_format_version: "1"\nportal:\n  store: "mysql://db/portal"\n`, 'store.yaml');
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /^store\.yaml:3:\d+ portal\.store: must be a SQLite file/);
   });
 });
 
