@@ -57,10 +57,21 @@ export class DatabaseDirectory implements PortalDirectory {
   static async open(db: PortalDb, opts: { pollMs?: number; onError?: (err: unknown) => void } = {}): Promise<DatabaseDirectory> {
     const d = new DatabaseDirectory(db, opts.onError ?? (() => undefined));
     await d.refresh();
+    // A store that stops answering is reported once, not on every poll, until it answers again.
+    let failing = false;
     d.#timer = setInterval(() => {
-      d.db.all<{ value: number | string }>(VERSION).then((r) => {
-        if (Number(r[0]?.value) !== d.#version) return d.refresh();
-      }).catch(d.#onError);
+      d.db
+        .all<{ value: number | string }>(VERSION)
+        .then((r) => {
+          if (Number(r[0]?.value) !== d.#version) return d.refresh();
+        })
+        .then(
+          () => (failing = false),
+          (err: unknown) => {
+            if (!failing) d.#onError(err);
+            failing = true;
+          },
+        );
     }, opts.pollMs ?? POLL_MS);
     d.#timer.unref();
     return d;
