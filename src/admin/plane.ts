@@ -12,16 +12,16 @@ import type { Logger } from '../runtime/logger.js';
 import { ConfigControl } from '../store/control.js';
 import { settingsOf } from '../store/document.js';
 import { ENTITY_SECTIONS } from '../store/kinds.js';
-import { openStore } from '../store/store.js';
+import { DEFAULT_STORE_URL, openStore } from '../store/store.js';
 import { parseDuration } from '../config/duration.js';
 import { purgeCaches } from '../plugins/cache/purge.js';
 import type { PurgeFn } from '../plugins/cache/purge-endpoint.js';
 import { AdminServer, adminRefusal, DEFAULT_ADMIN_ADDRESS } from './server.js';
+import { StartRefusal } from '../runtime/refusal.js';
 
-export const DEFAULT_STORE_URL = 'sqlite:./northgate.db';
+export { DEFAULT_STORE_URL } from '../store/store.js';
 
-/** A start-up refusal: printed as is, exit code 2. */
-export class StartRefusal extends Error {}
+export { StartRefusal };
 
 export class ControlPlane {
   readonly control: ConfigControl;

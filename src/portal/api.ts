@@ -8,6 +8,7 @@ import { DirectoryConflict, newSecret, type PortalAccount, type PortalDirectory,
 import { MAX_PASSWORD, MIN_PASSWORD, hashPassword, verifyPassword } from './passwords.js';
 import { PortalError, readJson, sendJson, str } from './http.js';
 import type { Session } from './sessions.js';
+import { accountQuota } from './quota.js';
 import type { PortalSettings, PortalApi } from './settings.js';
 import type { SignInThrottle } from './throttle.js';
 import { STEP_MS, type Step, type UsageSource } from './usage.js';
@@ -25,7 +26,7 @@ export interface ApiContext {
   readonly usage: UsageSource;
   readonly throttle: SignInThrottle;
   /** Gives the visitor a fresh session (after sign-in/out) and sets its cookie. */
-  renewSession(accountId: string | null): Session;
+  renewSession(accountId: string | null): Promise<Session>;
   /** The gateway's public base URL (config, or the first proxy listener). */
   readonly baseUrl: string;
   /** Where the portal itself reaches the gateway's proxy listener (try-it relay). */
@@ -96,7 +97,7 @@ async function signUp(c: ApiContext): Promise<void> {
     if (err instanceof DirectoryConflict) throw new PortalError('conflict', 'an account with this email exists');
     throw err;
   }
-  const s = c.renewSession(account.id);
+  const s = await c.renewSession(account.id);
   sendJson(c.res, 201, { account: accountView(account), csrf_token: s.csrf });
 }
 
@@ -112,12 +113,12 @@ async function signIn(c: ApiContext): Promise<void> {
   }
   c.throttle.succeed(email);
   // Role follows the config: an email added to or removed from portal.admins takes effect at sign-in.
-  const s = c.renewSession(account.id);
+  const s = await c.renewSession(account.id);
   sendJson(c.res, 200, { account: accountView(account), csrf_token: s.csrf });
 }
 
 async function signOut(c: ApiContext): Promise<void> {
-  const s = c.renewSession(null);
+  const s = await c.renewSession(null);
   sendJson(c.res, 200, { authenticated: false, csrf_token: s.csrf });
 }
 
@@ -194,8 +195,8 @@ async function getUsage(c: ApiContext): Promise<void> {
   const service = c.url.searchParams.get('service');
   if (keyId !== null && !(await c.directory.listKeys(c.account!.id)).some((k) => k.id === keyId)) throw new PortalError('not-found', 'no key with this id in your account');
   const q = { ...r, consumer: c.account!.id, ...(keyId ? { credential: keyId } : {}), ...(service ? { service } : {}) };
-  const [series, quota, byService] = await Promise.all([c.usage.series(q), c.usage.quota(c.account!.id), c.usage.totals(q, 'service', 50)]);
-  sendJson(c.res, 200, { step: r.step, from: r.from, to: r.to, series, quota, services: byService });
+  const [series, quota, byService] = await Promise.all([c.usage.series(q), accountQuota(c.settings, c.snapshot, c.account!.id), c.usage.totals(q, 'service', 50)]);
+  sendJson(c.res, 200, { step: r.step, from: r.from, to: r.to, series, quota: quota && { limit: quota.limit, used: quota.used, left: quota.left, period: quota.period, reset_at: quota.resetAt }, services: byService });
 }
 
 async function tryIt(c: ApiContext): Promise<void> {

@@ -6,7 +6,7 @@
 // each flush (metering.flush_interval, 5 s by default).
 import type { MeteringSettings } from '../metering/config.js';
 import { openUsageStore, type UsageStore, type UsageSummary } from '../metering/store.js';
-import { STEP_MS, type Quota, type UsagePoint, type UsageQuery, type UsageSource, type UsageTotals } from './usage.js';
+import { STEP_MS, type UsagePoint, type UsageQuery, type UsageSource, type UsageTotals } from './usage.js';
 
 export class MeteringUsage implements UsageSource {
   readonly #store: UsageStore;
@@ -52,10 +52,6 @@ export class MeteringUsage implements UsageSource {
       groups.set(k, g);
     }
     return [...groups].map(([key, g]) => ({ key, calls: g.calls, errors: g.errors, p95: null })).sort((a, b) => b.calls - a.calls).slice(0, limit);
-  }
-
-  async quota(): Promise<Quota | null> {
-    return null;
   }
 
   close(): void {

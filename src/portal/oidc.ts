@@ -6,7 +6,7 @@ import type * as Client from 'openid-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DirectoryConflict, type PortalAccount, type PortalDirectory } from './directory.js';
 import { PortalError } from './http.js';
-import type { Session } from './sessions.js';
+import type { Session, SessionStore } from './sessions.js';
 import type { PortalSettings } from './settings.js';
 
 type Oidc = NonNullable<PortalSettings['oidc']>;
@@ -41,7 +41,7 @@ export class OidcSignIn {
   }
 
   /** Redirects the browser to the provider. */
-  async start(settings: PortalSettings, session: Session, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async start(settings: PortalSettings, session: Session, sessions: SessionStore, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const oidc = settings.oidc!;
     const config = await this.#discover(oidc).catch(() => {
       throw new PortalError('auth-unavailable', 'the identity provider cannot be reached');
@@ -49,6 +49,7 @@ export class OidcSignIn {
     const client = await openid();
     const verifier = client.randomPKCECodeVerifier();
     session.oidc = { verifier, state: client.randomState(), nonce: client.randomNonce() };
+    await sessions.save(session);
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: this.redirectUri(settings, req),
       scope: oidc.scopes.join(' '),
@@ -62,10 +63,12 @@ export class OidcSignIn {
   }
 
   /** Checks the provider's answer (state, PKCE, nonce, ID token) and returns the account to sign in. */
-  async callback(settings: PortalSettings, session: Session, req: IncomingMessage, directory: PortalDirectory): Promise<PortalAccount> {
+  async callback(settings: PortalSettings, session: Session, sessions: SessionStore, req: IncomingMessage, directory: PortalDirectory): Promise<PortalAccount> {
     const oidc = settings.oidc!;
     const pending = session.oidc;
     session.oidc = null;
+    // One use: a replayed callback finds nothing pending.
+    if (pending !== null) await sessions.save(session);
     if (pending === null) throw new PortalError('bad-request', 'no sign-in in progress in this session; start again');
     const config = await this.#discover(oidc).catch(() => {
       throw new PortalError('auth-unavailable', 'the identity provider cannot be reached');

@@ -11,6 +11,7 @@ export const portalSchema = {
   additionalProperties: false,
   properties: {
     title: { type: 'string', minLength: 1, maxLength: 200 },
+    store: { type: 'string', minLength: 1, pattern: '^(sqlite:.+|postgres(ql)?://.+|[^:]+)$', 'x-message': 'must be a SQLite file (optionally "sqlite:PATH", relative to the config file) or a postgres:// URL' },
     base_url: url,
     url,
     admins: { type: 'array', items: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$', 'x-message': 'must be an email address' } },
@@ -69,6 +70,8 @@ export const servicePortalSchema = {
 
 export interface RawPortal {
   title?: string;
+  /** Where accounts, keys and sessions live (see store/open.ts for the default). */
+  store?: string;
   base_url?: string;
   url?: string;
   admins?: string[];

@@ -11,10 +11,10 @@ import type { RequestContext } from '../proxy/context.js';
 import { unmapIPv4 } from '../proxy/context.js';
 import type { Logger } from '../runtime/logger.js';
 import { API_ROUTES, type ApiContext } from './api.js';
-import { MemoryDirectory, type PortalAccount, type PortalDirectory } from './directory.js';
+import type { PortalAccount, PortalDirectory } from './directory.js';
 import { PortalError, cookies, sendProblem } from './http.js';
 import { PAGES, renderPage } from './pages.js';
-import { MemorySessionStore, type Session, type SessionStore } from './sessions.js';
+import type { Session, SessionStore } from './sessions.js';
 import type { PortalSettings } from './settings.js';
 import { SignInThrottle } from './throttle.js';
 import { MemoryUsage, type UsageSource } from './usage.js';
@@ -30,9 +30,9 @@ export interface PortalGateway {
 }
 
 export interface PortalDeps {
-  readonly directory?: PortalDirectory;
+  readonly directory: PortalDirectory;
+  readonly sessions: SessionStore;
   readonly usage?: UsageSource;
-  readonly sessions?: SessionStore;
 }
 
 const require = createRequire(import.meta.url);
@@ -56,10 +56,10 @@ export class Portal {
   readonly #assets = new Map<string, Buffer>();
   readonly #oidc = new OidcSignIn();
 
-  constructor(gateway: PortalGateway, logger: Logger, deps: PortalDeps = {}) {
+  constructor(gateway: PortalGateway, logger: Logger, deps: PortalDeps) {
     this.#gateway = gateway;
     this.#logger = logger;
-    this.directory = deps.directory ?? new MemoryDirectory();
+    this.directory = deps.directory;
     const metering = gateway.snapshot.metering;
     // The metering store when `metering:` is on (durable, every worker and node); else this process's own count.
     this.usage =
@@ -67,7 +67,7 @@ export class Portal {
       (metering !== null
         ? new MeteringUsage(metering, (id) => gateway.snapshot.consumers.byId.get(id)?.username ?? null)
         : new MemoryUsage({ owns: (ctx) => gateway.owns(ctx) }));
-    this.sessions = deps.sessions ?? new MemorySessionStore();
+    this.sessions = deps.sessions;
   }
 
   get #settings(): PortalSettings | null {
@@ -127,7 +127,7 @@ export class Portal {
       s === null
         ? `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${secure ? '; Secure' : ''}`
         : `${cookieName}=${s.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(settings.sessionTtlMs / 1000)}${secure ? '; Secure' : ''}`;
-    let session = this.sessions.get(cookies(req).get(cookieName) ?? '');
+    let session = await this.sessions.get(cookies(req).get(cookieName) ?? '');
     let account: PortalAccount | null = null;
     if (session?.accountId) {
       account = await this.directory.findAccountById(session.accountId);
@@ -139,15 +139,15 @@ export class Portal {
       if (settings.oidc === null) throw new PortalError('not-found', 'sign-in through OIDC is not configured (portal.oidc)');
       if (isStart) {
         if (session === null) {
-          session = this.sessions.create(null, settings.sessionTtlMs);
+          session = await this.sessions.create(null, settings.sessionTtlMs);
           res.setHeader('set-cookie', cookieFor(session));
         }
-        return this.#oidc.start(settings, session, req, res);
+        return this.#oidc.start(settings, session, this.sessions, req, res);
       }
       if (session === null) throw new PortalError('bad-request', 'no sign-in in progress (the session cookie is missing); start again');
-      const signedIn = await this.#oidc.callback(settings, session, req, this.directory);
-      this.sessions.destroy(session.id);
-      const next = this.sessions.create(signedIn.id, settings.sessionTtlMs);
+      const signedIn = await this.#oidc.callback(settings, session, this.sessions, req, this.directory);
+      await this.sessions.destroy(session.id);
+      const next = await this.sessions.create(signedIn.id, settings.sessionTtlMs);
       res.writeHead(302, { location: '/keys', 'set-cookie': cookieFor(next), 'cache-control': 'no-store' });
       res.end();
       return;
@@ -166,7 +166,7 @@ export class Portal {
       // already, for their CSRF token): reading the catalog cannot fill the session table.
       let opened = false;
       if (session === null && route.opensSession === true) {
-        session = this.sessions.create(null, settings.sessionTtlMs);
+        session = await this.sessions.create(null, settings.sessionTtlMs);
         opened = true;
       }
       session ??= { id: '', accountId: null, csrf: '', expiresAt: 0, oidc: null };
@@ -184,9 +184,9 @@ export class Portal {
         directory: this.directory,
         usage: this.usage,
         throttle: this.#throttleFor(settings),
-        renewSession: (accountId) => {
-          this.sessions.destroy(session!.id);
-          const next = this.sessions.create(accountId, settings.sessionTtlMs);
+        renewSession: async (accountId) => {
+          if (session!.id !== '') await this.sessions.destroy(session!.id);
+          const next = await this.sessions.create(accountId, settings.sessionTtlMs);
           res.setHeader('set-cookie', cookieFor(next));
           return next;
         },

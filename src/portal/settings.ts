@@ -5,6 +5,7 @@ import { parseDuration } from '../config/duration.js';
 import type { RawConfig } from '../config/types.js';
 import { documentOf, type OpenApiDocument } from './documents.js';
 import type { RawPortal, RawServicePortal } from './schema.js';
+import type { QuotaConfig } from '../plugins/quota/schema.js';
 
 /** Self-service plans must be plans of the config (`plans:`). */
 export function checkPortalPlans(portal: RawPortal | undefined, plans: ReadonlyArray<{ name: string }> | undefined, add: (path: Array<string | number>, message: string) => void): void {
@@ -52,6 +53,8 @@ export interface PortalSettings {
   readonly signInLimits: { readonly perAccount: number; readonly perIp: number; readonly windowMs: number };
   readonly oidc: { readonly issuer: string; readonly clientId: string; readonly clientSecret: string | null; readonly scopes: readonly string[]; readonly label: string } | null;
   readonly apis: ReadonlyMap<string, PortalApi>;
+  /** Each plan's `quota` config (the usage page shows what an account used of it). */
+  readonly planQuotas: ReadonlyMap<string, QuotaConfig>;
 }
 
 export function compilePortal(config: RawConfig): PortalSettings | null {
@@ -95,6 +98,7 @@ export function compilePortal(config: RawConfig): PortalSettings | null {
       ? { issuer: raw.oidc.issuer, clientId: raw.oidc.client_id, clientSecret: raw.oidc.client_secret ?? null, scopes: raw.oidc.scopes ?? ['openid', 'email', 'profile'], label: raw.oidc.label ?? 'Single sign-on' }
       : null,
     apis,
+    planQuotas: new Map((config.plans ?? []).flatMap((p) => (p.quota ? [[p.name, p.quota] as const] : []))),
   };
 }
 

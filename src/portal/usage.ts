@@ -38,19 +38,10 @@ export interface UsageTotals {
   readonly p95: number | null;
 }
 
-export interface Quota {
-  readonly limit: number;
-  readonly used: number;
-  readonly period: string;
-  readonly resetAt: string;
-}
-
 export interface UsageSource {
   series(q: UsageQuery): Promise<UsagePoint[]>;
   /** Calls, 4xx+5xx and p95 grouped by consumer or service, most calls first. */
   totals(q: UsageQuery, by: 'consumer' | 'service', limit: number): Promise<UsageTotals[]>;
-  /** The consumer's quota in its current period, or null when its plan has none (or there are no plans). */
-  quota(consumer: string): Promise<Quota | null>;
   close(): void;
 }
 
@@ -150,10 +141,6 @@ export class MemoryUsage implements UsageSource {
       .map(([key, g]) => ({ key, calls: g.calls, errors: g.errors, p95: percentile(g.hist, 0.95) }))
       .sort((a, b) => b.calls - a.calls)
       .slice(0, limit);
-  }
-
-  async quota(): Promise<Quota | null> {
-    return null;
   }
 
   close(): void {

@@ -20,11 +20,14 @@ import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
 
 // In mode: database the master follows the store and relays each validated document to the
-// workers (`config`); workers never connect to the store.
+// workers (`config`); workers never connect to the config store (with `portal:`, each opens
+// the portal's store: see `fork` below).
 type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
 type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
+/** Set for the one worker that serves the portal listener. */
+const PORTAL_ENV = 'NORTHGATE_PORTAL_WORKER';
 
 export function isWorker(): boolean {
   return cluster.isWorker && process.env[SPEC_ENV] !== undefined;
@@ -79,8 +82,15 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     return counts.reduce((a, b) => a + b, 0);
   };
 
+  // One worker serves the portal listener (a replacement takes over when it dies): it has a
+  // live snapshot (catalog, plans, the proxy address for try-it), the sign-in throttle stays
+  // exact in one process, and the master stays free of compiled config. Every worker reads
+  // the portal's store itself and follows its version, so portal keys work on all of them.
+  let portalWorker: number | null = null;
   const fork = (): Worker => {
-    const w = cluster.fork({ [SPEC_ENV]: spec });
+    const servesPortal = snapshot.portal !== null && portalWorker === null;
+    const w = cluster.fork({ [SPEC_ENV]: spec, ...(servesPortal ? { [PORTAL_ENV]: '1' } : {}) });
+    if (servesPortal) portalWorker = w.id;
     w.on('message', (msg: FromWorker) => {
       // policy: local under --workers: the master owns the node's counters.
       if (isRateLimitMessage(msg)) return answerRateLimit(w, msg);
@@ -117,6 +127,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
 
   cluster.on('exit', (w, code, signal) => {
     ready.delete(w.id);
+    if (w.id === portalWorker) portalWorker = null;
     if (stopping) return;
     crashes++;
     logger.error({ worker: w.id, pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
@@ -195,7 +206,7 @@ export async function runWorker(logger: Logger): Promise<void> {
       process.send!({ type: 'want-config' } satisfies FromWorker);
     });
   }
-  const gateway = createGateway(spec, logger, relayed !== null ? () => relayed! : undefined);
+  const gateway = createGateway({ ...spec, servePortal: process.env[PORTAL_ENV] === '1' }, logger, relayed !== null ? () => relayed! : undefined);
   // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
   new AggregatorRegistry();
   gateway.load();

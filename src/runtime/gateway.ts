@@ -24,8 +24,11 @@ import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
 import { Listener } from './listeners.js';
+import { StartRefusal } from './refusal.js';
 import type { Logger } from './logger.js';
-import type { Portal, PortalDeps } from '../portal/server.js';
+import type { Portal } from '../portal/server.js';
+import type { PortalData } from '../portal/store/open.js';
+import type { UsageSource } from '../portal/usage.js';
 
 export interface GatewayOptions {
   readonly registry: PluginRegistry;
@@ -33,8 +36,12 @@ export interface GatewayOptions {
   /** Produces the config to (re)load: reads and validates the file, or returns the embedded one. */
   readonly loadConfig: () => RawConfig;
   readonly source: string;
-  /** Stand-ins for the portal's directory, usage and sessions (tests); in-process ones when absent. */
-  readonly portal?: PortalDeps;
+  /** The config file (the portal's default SQLite file sits next to it); null or absent: the working directory. */
+  readonly configFile?: string | null;
+  /** Whether this process serves the portal listener (default: unless a cluster worker; the master picks one worker). */
+  readonly servePortal?: boolean;
+  /** A stand-in for the portal's usage source (tests); how often the portal's version is polled. */
+  readonly portal?: { readonly usage?: UsageSource; readonly pollMs?: number };
   /** Called with each snapshot put in service (first load and every successful reload). */
   readonly onSnapshot?: (snapshot: Snapshot) => void;
 }
@@ -63,8 +70,10 @@ export class Gateway implements ProxyRuntime {
   #drained: (() => void) | null = null;
   #connections = 0;
   #tracing: Tracing | null = null;
-  /** The developer portal when `portal:` is configured; its accounts' keys are merged into the consumers. */
+  /** The developer portal's listener, in the one process that serves it. */
   #portal: Portal | null = null;
+  /** The portal's accounts, keys and sessions (every process when `portal:` is configured): its accounts and keys are merged into the consumers. */
+  #portalData: PortalData | null = null;
   #portalBound: { host: string; port: number } | null = null;
   #lastConfig: RawConfig | null = null;
   #proxyBound: { host: string; port: number } | null = null;
@@ -146,21 +155,18 @@ export class Gateway implements ProxyRuntime {
     this.#pools.retain(pools);
     this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing, this.#opts.logger);
-    // Accounts, sessions and keys live in this process until the portal uses the config
-    // store, so workers (which would each hold their own) do not serve it.
-    if (snapshot.portal !== null && cluster.isWorker) this.#opts.logger.warn({ type: 'portal' }, 'the developer portal is not served with --workers yet; run it with one process');
     if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
     this.#opts.onSnapshot?.(snapshot);
     return snapshot;
   }
 
-  /** The portal's accounts and keys are consumers too (until the config store holds them). */
+  /** The portal's accounts and keys are consumers too (kept in the portal's database, see docs/portal.md). */
   #withPortal(config: RawConfig): RawConfig {
-    if (this.#portal === null) return config;
-    return { ...config, consumers: [...(config.consumers ?? []), ...this.#portal.directory.consumers()] };
+    if (this.#portalData === null) return config;
+    return { ...config, consumers: [...(config.consumers ?? []), ...this.#portalData.directory.consumers()] };
   }
 
-  /** Rebuilds the snapshot from the last loaded config, so a key made or revoked in the portal applies at once. */
+  /** Rebuilds the snapshot from the last loaded config, so a key made or revoked in the portal (here or in another process) applies. */
   refreshConsumers(): void {
     if (this.#lastConfig === null) return;
     this.#swap(this.#lastConfig, performance.now());
@@ -188,13 +194,7 @@ export class Gateway implements ProxyRuntime {
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
   async listen(): Promise<Array<{ host: string; port: number }>> {
-    if (this.#snapshot.portal !== null && !cluster.isWorker) {
-      // Loaded only when configured: a gateway without a portal never imports it. Created
-      // before the proxy listens, so that its usage count sees every request.
-      const { Portal } = await import('../portal/server.js');
-      this.#portal = new Portal(this, this.#opts.logger, this.#opts.portal);
-      this.#portal.directory.onChange(() => this.refreshConsumers());
-    }
+    if (this.#snapshot.portal !== null) await this.#openPortal();
     // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
     await this.#dns.settled();
     const bound: Array<{ host: string; port: number }> = [];
@@ -275,6 +275,7 @@ export class Gateway implements ProxyRuntime {
     for (const l of this.#listeners) l.closeAll();
     closeTunnels(this);
     await this.#portal?.close();
+    await this.#portalData?.close().catch((err: unknown) => this.#opts.logger.error({ err, type: 'portal' }, 'closing the portal store failed'));
     await this.#pools.closeAll();
     // Export the spans still queued (bounded by the exporter's own timeout).
     await this.#tracing?.shutdown().catch(() => undefined);
@@ -283,6 +284,30 @@ export class Gateway implements ProxyRuntime {
     // Plugins release what they hold (Redis, PostgreSQL and SQLite connections).
     for (const s of [...this.#retired, this.#snapshot]) this.#dispose(s);
     return { unfinished };
+  }
+
+  /**
+   * Every process opens the portal's store and follows it (its keys are consumers here);
+   * one process serves the listener. Loaded only when configured: a gateway without a
+   * portal never imports it. Done before the proxy listens, so that the first request
+   * knows the keys and the portal's usage count sees every request.
+   */
+  async #openPortal(): Promise<void> {
+    const { openPortalData, portalStoreUrl } = await import('../portal/store/open.js');
+    const url = portalStoreUrl(this.#lastConfig!, this.#opts.configFile ?? null);
+    try {
+      this.#portalData = await openPortalData(url, {
+        ...(this.#opts.portal?.pollMs !== undefined ? { pollMs: this.#opts.portal.pollMs } : {}),
+        onError: (err) => this.#opts.logger.error({ err, type: 'portal' }, 'portal store error; the keys known so far keep working'),
+      });
+    } catch (err) {
+      throw new StartRefusal(`cannot open the portal store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`, { cause: err });
+    }
+    this.#portalData.directory.onChange(() => this.refreshConsumers());
+    this.refreshConsumers();
+    if (!(this.#opts.servePortal ?? !cluster.isWorker)) return;
+    const { Portal } = await import('../portal/server.js');
+    this.#portal = new Portal(this, this.#opts.logger, { directory: this.#portalData.directory, sessions: this.#portalData.sessions, ...(this.#opts.portal?.usage ? { usage: this.#opts.portal.usage } : {}) });
   }
 
   /** The distinct upstreams of the live snapshot (services defined by `url:` included). */

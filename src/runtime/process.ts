@@ -16,6 +16,8 @@ import { flushLogger, type Logger } from './logger.js';
 export interface RunSpec {
   readonly configFile: string | null;
   readonly echoPort: number | null;
+  /** Whether this process serves the portal listener (a cluster worker: the one the master picked). */
+  readonly servePortal?: boolean;
 }
 
 export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawConfig, registry = defaultRegistry()): Gateway {
@@ -35,7 +37,7 @@ export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawCon
       logger.error({ type: 'reload', err }, 'cannot open the new access log file; access lines keep going where they went');
     }
   };
-  const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default', onSnapshot });
+  const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default', configFile: spec.configFile, onSnapshot, ...(spec.servePortal !== undefined ? { servePortal: spec.servePortal } : {}) });
   // logrotate: rename the file, then SIGUSR1 (the master forwards it to its workers).
   process.on('SIGUSR1', () => accessLog.reopen());
   startCircuitLog(logger);

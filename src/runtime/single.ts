@@ -45,7 +45,12 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
       }), async () => ({ contentType: register.contentType, body: await register.metrics() }))
     ).port;
   }
-  const bound = await gateway.listen();
+  let bound: Array<{ host: string; port: number }>;
+  try {
+    bound = await gateway.listen();
+  } catch (err) {
+    exitOnStartError(err);
+  }
   // A store change is applied as one reload: the document is already validated.
   const { admin } = await plane.start((_config, version) => {
     const r = gateway.reload();

@@ -42,6 +42,9 @@ export interface OpenOptions {
   readonly migrateTo?: number;
 }
 
+/** The config store of `mode: database` when `store.url` is not set (relative to the working directory). */
+export const DEFAULT_STORE_URL = 'sqlite:./northgate.db';
+
 export class StoreConflict extends Error {}
 
 export function rowFromRecord(r: Record<string, unknown>): EntityRow {

@@ -330,3 +330,31 @@ portal: { self_service: { plans: [free, gold] } }
     assert.deepEqual(lines, ['plans.yaml:3:41 portal.self_service.plans[1]: no plan named "gold" in plans: (known: free)']);
   });
 });
+
+describe('portal quota used and left', () => {
+  test('the usage answer reads the plan quota\'s own counters: used, left, reset; reading counts nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'northgate-portal-quota-'));
+    const gw = await startPortalGateway(config(upstream.url).replace('plans: [{ name: free }, { name: pro }]', `plans: [{ name: free, quota: { period: day, max: 5, path: ${join(dir, 'quota.sqlite')} } }, { name: pro }]`), { 'orders.yaml': ORDERS_OPENAPI });
+    try {
+      const c = new PortalClient(gw.portalUrl);
+      await c.signUp('quota@example.com');
+      const before = await c.get('/portal/api/usage?step=hour');
+      assert.equal(before.json['quota'], null, 'no key on a plan yet: no quota');
+      const secret = (await c.post('/portal/api/keys', { name: 'q', plan: 'free' })).json['secret'] as string;
+      for (let i = 0; i < 2; i++) assert.equal((await http(`${gw.proxyUrl}/orders-api/o/${i}`, { headers: { 'x-api-key': secret } })).status, 200);
+      const u = (await c.get('/portal/api/usage?step=hour')).json['quota'];
+      const next = new Date();
+      next.setUTCHours(24, 0, 0, 0);
+      assert.deepEqual(u, { limit: 5, used: 2, left: 3, period: 'day', reset_at: next.toISOString() });
+      assert.deepEqual((await c.get('/portal/api/usage?step=day')).json['quota'], u, 'reading the quota does not use it');
+      const last = await http(`${gw.proxyUrl}/orders-api/o/3`, { headers: { 'x-api-key': secret } });
+      assert.equal(last.headers['x-quota-remaining'], '2', 'the gateway counted on from the same counter');
+      const pro = new PortalClient(gw.portalUrl);
+      await pro.signUp('pro@example.com');
+      await pro.post('/portal/api/keys', { name: 'p', plan: 'pro' });
+      assert.equal((await pro.get('/portal/api/usage?step=hour')).json['quota'], null, 'a plan without a quota');
+    } finally {
+      await gw.close();
+    }
+  });
+});

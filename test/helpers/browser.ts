@@ -20,14 +20,17 @@ export interface PortalGatewayHandle {
   close(): Promise<void>;
 }
 
-/** Writes `files` (name -> text) and northgate.yaml into a fresh directory and starts a gateway on it. */
-export async function startPortalGateway(yaml: string, files: Record<string, string> = {}): Promise<PortalGatewayHandle> {
-  const dir = mkdtempSync(join(tmpdir(), 'northgate-portal-'));
+/**
+ * Writes `files` (name -> text) and northgate.yaml into a fresh directory (or `dir`: a restart
+ * on the same portal file) and starts a gateway on it. The portal's default SQLite file
+ * (northgate-portal.db) sits next to the config.
+ */
+export async function startPortalGateway(yaml: string, files: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'northgate-portal-'))): Promise<PortalGatewayHandle> {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const configFile = join(dir, 'northgate.yaml');
   writeFileSync(configFile, yaml);
   const registry = defaultRegistry();
-  const gateway = new Gateway({ registry, logger: createLogger({ level: 'silent' }), loadConfig: () => loadConfigFile(configFile, registry), source: configFile });
+  const gateway = new Gateway({ registry, logger: createLogger({ level: 'silent' }), loadConfig: () => loadConfigFile(configFile, registry), source: configFile, configFile });
   gateway.load();
   const [proxy] = await gateway.listen();
   const portal = gateway.portalAddress;

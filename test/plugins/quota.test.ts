@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { clock } from '../../src/plugins/quota/clock.js';
 import { periodAt } from '../../src/plugins/quota/period.js';
+import { quotaUsage } from '../../src/plugins/quota/plugin.js';
+import type { QuotaConfig } from '../../src/plugins/quota/schema.js';
 import { configProblems } from '../helpers/config.js';
 import { http, startCli, startGateway, startUpstream, tempDir, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 import { DATABASE_URL, postgresSkipReason, REDIS_URL, redisSkipReason } from '../helpers/services.js';
@@ -173,10 +175,17 @@ for (const [store, skip] of [['redis', redisSkip], ['postgres', pgSkip]] as cons
     let up: Upstream;
     const gws: InProcessGateway[] = [];
     const saved = clock.now;
+    const prefix = `ngtest:${randomUUID()}:`;
+    const table = `ngtest_quota_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     const settings =
       store === 'redis'
-        ? `store: redis, redis: { url: "${REDIS_URL}", prefix: "ngtest:${randomUUID()}:", timeout: 2s }`
-        : `store: postgres, postgres: { url: "${DATABASE_URL}", table: ngtest_quota_${randomUUID().replace(/-/g, '').slice(0, 12)}, timeout: 5s }`;
+        ? `store: redis, redis: { url: "${REDIS_URL}", prefix: "${prefix}", timeout: 2s }`
+        : `store: postgres, postgres: { url: "${DATABASE_URL}", table: ${table}, timeout: 5s }`;
+    // The same quota as the route's, for the read API (scope id "route:SERVICE:ROUTE").
+    const config: QuotaConfig =
+      store === 'redis'
+        ? { period: 'day', max: 7, store: 'redis', redis: { url: REDIS_URL, prefix, timeout: '2s' } }
+        : { period: 'day', max: 7, store: 'postgres', postgres: { url: DATABASE_URL, table, timeout: '5s' } };
     before(async () => {
       up = await startUpstream((_req, res) => res.end('ok'));
       const yaml = `
@@ -207,8 +216,12 @@ services:
       const denied = burst.find((r) => r.status === 429)!;
       assert.equal(type(denied), 'urn:northgate:problem:quota-exceeded');
       assert.equal(denied.headers['x-quota-reset'], `${y}-08-01T00:00:00.000Z`);
+      const alice = gws[0]!.gateway.snapshot.consumers.byUsername.get('alice')!.id;
+      assert.deepEqual(await quotaUsage(config, 'route:s:q', alice), { limit: 7, used: 7, left: 0, period: 'day', resetAt: `${y}-08-01T00:00:00.000Z` }, 'the read API sees the shared counter');
       clock.now = at(`${y}-08-01T00:00:00Z`);
+      assert.equal((await quotaUsage(config, 'route:s:q', alice)).used, 0, 'a new day, nothing used, and reading counted nothing');
       assert.equal((await http(gws[1]!.url + '/q', { headers: { apikey: 'alice-key-0001' } })).status, 200);
+      assert.equal((await quotaUsage(config, 'route:s:q', alice)).left, 6);
     });
   });
 }

@@ -41,6 +41,47 @@ export const quotaPlugin: Plugin<QuotaConfig> = {
 };
 
 /** A quota handler whose counters are keyed under `scopeId` (plans use "plan"). */
+function openQuotaStore(config: QuotaConfig): QuotaStore {
+  const kind = config.store ?? 'sqlite';
+  if (kind === 'redis') {
+    const r = config.redis!;
+    const timeoutMs = parseDuration(r.timeout ?? QUOTA_DEFAULTS.redisTimeout)!;
+    const redis = acquireRedis(r.url, timeoutMs);
+    return redisQuotaStore(redis, r.prefix ?? QUOTA_DEFAULTS.redisPrefix, timeoutMs, () => releaseRedis(redis));
+  }
+  if (kind === 'postgres') {
+    const p = config.postgres!;
+    return postgresQuotaStore(p.url, p.table ?? QUOTA_DEFAULTS.pgTable, parseDuration(p.timeout ?? QUOTA_DEFAULTS.pgTimeout)!);
+  }
+  return sqliteQuotaStore(config.path ?? QUOTA_DEFAULTS.path);
+}
+
+export interface QuotaUsage {
+  readonly limit: number;
+  readonly used: number;
+  readonly left: number;
+  readonly period: 'day' | 'month';
+  /** ISO 8601 instant of the next period. */
+  readonly resetAt: string;
+}
+
+/**
+ * The read side of the quota counters (usage pages): how much of a quota `subject` used in
+ * the current period, from the store the quota counts in. `scopeId` as in createQuota
+ * ("plan" for plans); `subject` is what the config's `key` names for the request (a
+ * consumer id for the default `key: consumer`). Never counts a request.
+ */
+export async function quotaUsage(config: QuotaConfig, scopeId: string, subject: string, now = clock.now()): Promise<QuotaUsage> {
+  const period = periodTracker(config.period)(now);
+  const store = openQuotaStore(config);
+  try {
+    const used = Math.min(config.max, await store.used(`${scopeId}|${subject}`, period.id));
+    return { limit: config.max, used, left: config.max - used, period: config.period, resetAt: new Date(period.end).toISOString() };
+  } finally {
+    store.release();
+  }
+}
+
 export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler {
   const max = config.max;
   const key = keyPart(config.key ?? 'consumer');
@@ -51,20 +92,7 @@ export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler
   // Opened on the first request, so that `validate`, `routes` or the master of a cluster
   // (which compile the config too) never touch the store.
   let store: QuotaStore | null = null;
-  const open = (): QuotaStore => {
-    const kind = config.store ?? 'sqlite';
-    if (kind === 'redis') {
-      const r = config.redis!;
-      const timeoutMs = parseDuration(r.timeout ?? QUOTA_DEFAULTS.redisTimeout)!;
-      const redis = acquireRedis(r.url, timeoutMs);
-      return redisQuotaStore(redis, r.prefix ?? QUOTA_DEFAULTS.redisPrefix, timeoutMs, () => releaseRedis(redis));
-    }
-    if (kind === 'postgres') {
-      const p = config.postgres!;
-      return postgresQuotaStore(p.url, p.table ?? QUOTA_DEFAULTS.pgTable, parseDuration(p.timeout ?? QUOTA_DEFAULTS.pgTimeout)!);
-    }
-    return sqliteQuotaStore(config.path ?? QUOTA_DEFAULTS.path);
-  };
+  const open = (): QuotaStore => openQuotaStore(config);
 
   const decide = (ctx: RequestContext, used: number, period: Period, now: number): RequestPhaseResult => {
     if (used < 0) {

@@ -13,6 +13,8 @@ import type { Redis } from 'ioredis';
 
 export interface QuotaStore {
   consume(key: string, period: string, max: number, periodEnd: number): number | Promise<number>;
+  /** How many requests were counted for the key in the period (0 when none): read-only, for usage pages. */
+  used(key: string, period: string): number | Promise<number>;
   release(): void;
 }
 
@@ -43,6 +45,7 @@ export function sqliteQuotaStore(file: string): QuotaStore {
   const upsert = db.prepare(`INSERT INTO northgate_quota (key, period, used, expires_at) VALUES (?, ?, 1, ?)
     ON CONFLICT (key, period) DO UPDATE SET used = used + 1 WHERE used < ? RETURNING used`);
   const sweep = db.prepare('DELETE FROM northgate_quota WHERE expires_at < ?');
+  const read = db.prepare('SELECT used FROM northgate_quota WHERE key = ? AND period = ?');
   const sweepTimer = setInterval(() => {
     try {
       sweep.run(Date.now());
@@ -57,6 +60,9 @@ export function sqliteQuotaStore(file: string): QuotaStore {
       consume(key: string, period: string, max: number, periodEnd: number): number {
         const row = upsert.get(key, period, periodEnd + 86_400_000, max) as { used: number } | undefined;
         return row === undefined ? -1 : row.used;
+      },
+      used(key: string, period: string): number {
+        return (read.get(key, period) as { used: number } | undefined)?.used ?? 0;
       },
       release() {
         if (--entry.refs > 0) return;
@@ -111,6 +117,11 @@ export function redisQuotaStore(redis: Redis, prefix: string, timeoutMs: number,
       const e = periodEnd + 3_600_000;
       if (redis.status === 'ready' || redis.status === 'end') return run(k, max, e);
       return whenReady().then(() => run(k, max, e));
+    },
+    used: async (key, period) => {
+      const k = `${prefix}{${key}}:${period}`;
+      if (redis.status !== 'ready' && redis.status !== 'end') await whenReady();
+      return Number((await redis.get(k)) ?? 0);
     },
     release,
   };
@@ -181,6 +192,11 @@ export function postgresQuotaStore(url: string, table: string, timeoutMs: number
       const pool = await ensure();
       const r = await pool.query<{ used: string }>(sql, [key, period, periodEnd + 86_400_000, max]);
       return r.rows.length === 0 ? -1 : Number(r.rows[0]!.used);
+    },
+    async used(key, period) {
+      const pool = await ensure();
+      const r = await pool.query<{ used: string }>(`SELECT used FROM ${table} WHERE key = $1 AND period = $2`, [key, period]);
+      return Number(r.rows[0]?.used ?? 0);
     },
     release() {
       released = true;

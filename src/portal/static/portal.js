@@ -268,7 +268,7 @@
       const total = (c) => u.series.reduce((a, p) => a + p.calls[c], 0);
       summary.replaceChildren(
         table('Calls in the period', ['2xx', '3xx', '4xx', '5xx'], [classes.map((c) => el('span', { 'data-class': c }, String(total(c))))]),
-        u.quota ? el('p', { id: 'quota' }, `Quota: ${u.quota.used} of ${u.quota.limit} per ${u.quota.period} used, ${Math.max(0, u.quota.limit - u.quota.used)} left (resets ${new Date(u.quota.resetAt).toLocaleString()})`) : el('p', { id: 'quota', class: 'muted' }, 'No quota on your plan.'),
+        u.quota ? el('p', { id: 'quota' }, `Quota: ${u.quota.used} of ${u.quota.limit} per ${u.quota.period} used, ${u.quota.left} left (resets ${new Date(u.quota.reset_at).toLocaleString()})`) : el('p', { id: 'quota', class: 'muted' }, 'No quota on your plan.'),
         u.services.length ? table('By API', ['API', 'Calls', 'Errors', 'p95 (ms)'], u.services.map((s) => [s.key, String(s.calls), String(s.errors), s.p95 === null ? '—' : String(s.p95)])) : null);
     }
     await load();
