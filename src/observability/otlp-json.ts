@@ -39,7 +39,7 @@ export class JsonBytes {
 
   fragment(f: Buffer): void {
     this.room(f.length);
-    f.copy(this.buf, this.pos);
+    this.buf.set(f, this.pos);
     this.pos += f.length;
   }
 
