@@ -53,19 +53,38 @@ export class JsonBytes {
     this.pos = p;
   }
 
-  /** A non-negative integer below 2^53, in decimal. */
+  /** A non-negative integer below 2^53, in decimal (as two 8-digit halves of small-integer math). */
   uint(v: number): void {
     this.room(16);
-    const buf = this.buf;
-    if (v < 10) {
-      buf[this.pos++] = 48 + v;
+    if (v < 1e8) {
+      this.#digits(v);
       return;
     }
-    let digits = 0;
-    for (let x = v; x >= 1; x = Math.floor(x / 10)) digits++;
-    let p = this.pos + digits;
+    const high = Math.floor(v / 1e8);
+    this.#digits(high);
+    const buf = this.buf;
+    let low = v - high * 1e8;
+    for (let p = this.pos + 7; p >= this.pos; p--) {
+      const q = (low / 10) | 0;
+      buf[p] = 48 + low - q * 10;
+      low = q;
+    }
+    this.pos += 8;
+  }
+
+  /** Digits of 0 <= v < 2^31. */
+  #digits(v: number): void {
+    const buf = this.buf;
+    let n = 1;
+    for (let x = v; x >= 10; x = (x / 10) | 0) n++;
+    let p = this.pos + n;
     this.pos = p;
-    for (let x = v; x >= 1; x = Math.floor(x / 10)) buf[--p] = 48 + (x % 10);
+    let x = v | 0;
+    do {
+      const q = (x / 10) | 0;
+      buf[--p] = 48 + x - q * 10;
+      x = q;
+    } while (x > 0);
   }
 
   /** A JSON string (quoted) of Unicode text: escaped where JSON requires, UTF-8 encoded. */

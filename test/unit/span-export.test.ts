@@ -86,5 +86,5 @@ test('text from the wire (latin1-read bytes) is read back as UTF-8 and escaped l
 });
 
 test('integers are written in decimal', () => {
-  for (const n of [0, 7, 10, 99, 200, 65535, 1_764_217_234_123_456]) assert.equal(written((w) => w.uint(n), 2), String(n));
+  for (const n of [0, 7, 10, 99, 200, 65535, 99_999_999, 100_000_000, 100_000_001, 123_456_789, 1_764_217_234_000_056, 2 ** 53 - 1]) assert.equal(written((w) => w.uint(n), 2), String(n));
 });
