@@ -136,6 +136,10 @@ export class SpanExporter {
         try {
           await this.#send(body.bytes);
           this.exported += batch.length;
+          // Reused for a later batch only after an answered export (a failed one may still
+          // have its bytes in a socket write).
+          body.reset();
+          if (body.buf.length <= 4 * 1024 * 1024) this.#free.push(body);
           return;
         } catch (err) {
           const retryable = !(err instanceof ExportError) || err.retryable;
@@ -152,9 +156,6 @@ export class SpanExporter {
         this.#lastWarn = now;
         this.#logger?.warn({ type: 'tracing', err, dropped: this.dropped }, 'span export failed; spans dropped');
       }
-    } finally {
-      body.reset();
-      if (body.buf.length <= 4 * 1024 * 1024) this.#free.push(body);
     }
   }
 
