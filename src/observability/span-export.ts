@@ -1,7 +1,9 @@
 // OTLP/HTTP (JSON encoding) export of finished spans in batches, following the OTLP spec:
 // POST {resourceSpans:[{resource, scopeSpans:[{scope, spans}]}]} to the configured endpoint.
 // Spans arrive as compact records (span-record.ts) and are written as OTLP/JSON bytes here,
-// one batch at a time, off the request path. The queue is bounded: when the collector is
+// off the request path: 64 at a time in a setImmediate into the current batch's buffer, so a
+// record is garbage before the next young-generation GC instead of surviving (and being
+// copied) until its batch is sent; written batches wait as bytes outside the JS heap. The queue is bounded: when the collector is
 // slow or down, spans beyond it are dropped and counted (northgate_tracing_spans_dropped_total)
 // rather than growing memory; at most two exports are in flight. A failed export is retried
 // twice with backoff when the OTLP spec calls the failure retryable (no answer, 429, 502,
@@ -14,6 +16,8 @@ import type { SpanRecord } from './span-record.js';
 
 const MAX_QUEUE = 4096;
 const BATCH = 512;
+/** Finished spans are written into the current batch this many at a time (one setImmediate), so their records do not outlive a young-generation GC. */
+const ENCODE_CHUNK = 64;
 const MAX_IN_FLIGHT = 2;
 const EXPORT_TIMEOUT_MS = 10_000;
 /** Retries of a failed export, and the delay before the first (doubled for the second, ±25% jitter). */
@@ -42,6 +46,12 @@ class ExportError extends Error {
   }
 }
 
+/** A batch written and waiting to be sent (or being sent). */
+interface Sealed {
+  readonly body: JsonBytes;
+  readonly count: number;
+}
+
 export class SpanExporter {
   readonly #pool: Pool;
   readonly #path: string;
@@ -49,9 +59,17 @@ export class SpanExporter {
   readonly #prefix: Buffer;
   readonly #timer: NodeJS.Timeout;
   readonly #logger: Logger | null;
-  #queue: SpanRecord[] = [];
+  /** Finished spans not written yet: written in chunks of ENCODE_CHUNK, so records die young. */
+  #pending: SpanRecord[] = [];
+  /** The batch being written, and its span count. */
+  #current: JsonBytes | null = null;
+  #currentCount = 0;
+  /** Written batches waiting for an export slot. */
+  readonly #sealed: Sealed[] = [];
+  /** Spans pending, being written or sealed (not yet handed to an export). */
+  #queued = 0;
   #inFlight = new Set<Promise<void>>();
-  /** Body writers not in use (one per export in flight is enough). */
+  /** Body writers not in use. */
   readonly #free: JsonBytes[] = [];
   /** Backoff timers of exports waiting to retry (cut short by shutdown). */
   readonly #waits = new Set<() => void>();
@@ -81,40 +99,34 @@ export class SpanExporter {
     this.#timer.unref();
   }
 
-  /** Spans waiting to be exported. */
+  /** Spans waiting to be exported (not counting exports in flight). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queued;
   }
 
   /** Queues one finished span. */
   add(span: SpanRecord): void {
-    const queue = this.#queue;
-    if (queue.length >= MAX_QUEUE) {
+    if (this.#queued >= MAX_QUEUE) {
       this.dropped++;
       return;
     }
-    queue.push(span);
-    if (queue.length >= BATCH && !this.#scheduled) {
+    this.#queued++;
+    this.#pending.push(span);
+    if (this.#pending.length >= ENCODE_CHUNK && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {
         this.#scheduled = false;
-        this.flush();
+        this.#writePending();
+        this.#pump();
       });
     }
   }
 
-  /** Starts exports of what is queued, as far as the in-flight limit allows (all of it with `force`). */
+  /** Writes what is queued into batches and starts exports, as far as the in-flight limit allows (all of it with `force`). */
   flush(force = false): void {
-    while (this.#queue.length > 0 && (force || this.#inFlight.size < MAX_IN_FLIGHT)) {
-      const queue = this.#queue;
-      const batch = queue.length <= BATCH ? queue : queue.splice(0, BATCH);
-      if (batch === queue) this.#queue = [];
-      const p = this.#export(batch).finally(() => {
-        this.#inFlight.delete(p);
-        if (this.#queue.length >= BATCH) this.flush();
-      });
-      this.#inFlight.add(p);
-    }
+    this.#writePending();
+    if (this.#currentCount > 0) this.#seal();
+    this.#pump(force);
   }
 
   /** Exports everything queued and waits for it (each export bounded by its timeout; no more retries). */
@@ -127,19 +139,56 @@ export class SpanExporter {
     await this.#pool.close();
   }
 
-  /** One batch: written once, sent, retried while retryable. */
-  async #export(batch: SpanRecord[]): Promise<void> {
-    const body = this.#free.pop() ?? new JsonBytes();
+  /** Writes the pending records into the current batch (sealing each full one). */
+  #writePending(): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    for (let i = 0; i < pending.length; i++) {
+      let w = this.#current;
+      if (w === null) {
+        w = this.#current = this.#free.pop() ?? new JsonBytes();
+        w.fragment(this.#prefix);
+      } else {
+        w.room(1);
+        w.buf[w.pos++] = 44; // ,
+      }
+      pending[i]!.write(w);
+      if (++this.#currentCount >= BATCH) this.#seal();
+    }
+  }
+
+  #seal(): void {
+    const body = this.#current!;
+    body.fragment(SUFFIX);
+    this.#sealed.push({ body, count: this.#currentCount });
+    this.#current = null;
+    this.#currentCount = 0;
+  }
+
+  #pump(force = false): void {
+    while (this.#sealed.length > 0 && (force || this.#inFlight.size < MAX_IN_FLIGHT)) {
+      const batch = this.#sealed.shift()!;
+      this.#queued -= batch.count;
+      const p = this.#export(batch).finally(() => {
+        this.#inFlight.delete(p);
+        this.#pump();
+      });
+      this.#inFlight.add(p);
+    }
+  }
+
+  /** One batch: sent, retried while retryable. */
+  async #export({ body, count }: Sealed): Promise<void> {
     try {
-      this.#write(body, batch);
       for (let attempt = 0; ; attempt++) {
         try {
           await this.#send(body.bytes);
-          this.exported += batch.length;
+          this.exported += count;
           // Reused for a later batch only after an answered export (a failed one may still
           // have its bytes in a socket write).
           body.reset();
-          if (body.buf.length <= 4 * 1024 * 1024) this.#free.push(body);
+          if (body.buf.length <= 4 * 1024 * 1024 && this.#free.length < 4) this.#free.push(body);
           return;
         } catch (err) {
           const retryable = !(err instanceof ExportError) || err.retryable;
@@ -150,25 +199,13 @@ export class SpanExporter {
         }
       }
     } catch (err) {
-      this.dropped += batch.length;
+      this.dropped += count;
       const now = Date.now();
       if (now - this.#lastWarn >= WARN_EVERY_MS) {
         this.#lastWarn = now;
         this.#logger?.warn({ type: 'tracing', err, dropped: this.dropped }, 'span export failed; spans dropped');
       }
     }
-  }
-
-  #write(w: JsonBytes, batch: SpanRecord[]): void {
-    w.fragment(this.#prefix);
-    for (let i = 0; i < batch.length; i++) {
-      if (i > 0) {
-        w.room(1);
-        w.buf[w.pos++] = 44; // ,
-      }
-      batch[i]!.write(w);
-    }
-    w.fragment(SUFFIX);
   }
 
   async #send(body: Buffer): Promise<void> {
