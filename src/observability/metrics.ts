@@ -24,6 +24,8 @@ export interface GatewayGauges {
   targets(): Array<{ upstream: string; target: string; healthy: boolean }>;
   /** Services with a circuit breaker: 0 closed, 1 open, 2 half-open. */
   circuits?(): Array<{ service: string; state: number }>;
+  /** Span export counts since start (null: tracing off). */
+  tracingSpans?(): { exported: number; dropped: number; queued: number } | null;
 }
 
 interface RouteSeries {
@@ -108,6 +110,36 @@ export class GatewayMetrics {
         for (const c of gauges.circuits?.() ?? []) this.set({ service: c.service }, c.state);
       },
     });
+    if (gauges.tracingSpans !== undefined) {
+      const spans = gauges.tracingSpans.bind(gauges);
+      // Counts kept by the exporter, read at scrape time (summed across workers).
+      new Counter({
+        name: 'northgate_tracing_spans_exported_total',
+        help: 'Spans the collector accepted (0 with tracing off).',
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc(spans()?.exported ?? 0);
+        },
+      });
+      new Counter({
+        name: 'northgate_tracing_spans_dropped_total',
+        help: 'Spans dropped: the export queue was full, or an export failed after its retries (0 with tracing off).',
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc(spans()?.dropped ?? 0);
+        },
+      });
+      new Gauge({
+        name: 'northgate_tracing_spans_queued',
+        help: 'Spans waiting to be exported.',
+        registers: r,
+        collect() {
+          this.set(spans()?.queued ?? 0);
+        },
+      });
+    }
     if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register: registry });
     this.#onEnd = (message) => this.#record(message as RequestContext);
     this.#onReload = (message) => this.reloaded((message as { ok: boolean }).ok);

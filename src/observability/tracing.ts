@@ -5,16 +5,18 @@
 //
 // Spans are recorded here rather than through the OpenTelemetry SDK: at ratio 1.0 the SDK's
 // per-span work (context objects, attribute sanitizing, span metrics, the OTLP transformer
-// and JSON.stringify of its object tree) cost about 13% of the proxy's CPU in a profile. A
-// span is written straight to its OTLP JSON text when it ends, from timestamps the core
-// already takes (request start/end, attempt start).
+// and JSON.stringify of its object tree) cost about 13% of the proxy's CPU in a profile.
+// Per request this file only decides and propagates: a sampled-out request costs one
+// traceparent string (its ids drawn from a pooled random buffer) and nothing at its end; a
+// sampled one copies its span values into compact records (span-record.ts) that the
+// exporter writes as OTLP/JSON bytes in batches (span-export.ts).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../proxy/reply.js';
 import type { Logger } from '../runtime/logger.js';
-import { jsonText, wireText } from './access-log-format.js';
 import { SpanExporter } from './span-export.js';
-import { formatTraceparent, parseTraceparent, randomId, ratioSampler } from './trace-context.js';
+import { ClientSpan, ServerSpan } from './span-record.js';
+import { idHex, idIsZero, idUint32, parseTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
@@ -24,39 +26,22 @@ export interface TracingConfig {
   readonly flushIntervalMs: number;
 }
 
-const SERVER = 2;
-const CLIENT = 3;
-const STATUS_ERROR = ',"status":{"code":2}';
-
-/** Tracing's state for one request (ctx.trace). */
-class RequestTrace {
-  readonly traceId: string;
-  /** The client's span (from its traceparent), or "". */
-  readonly parentId: string;
-  readonly sampled: boolean;
-  readonly traceState: string | undefined;
-  /** The server span's id ("" when not sampled: nothing will refer to it). */
-  readonly spanId: string;
-  /** The current upstream attempt's span id. */
-  clientSpanId = '';
-
-  constructor(traceId: string, parentId: string, sampled: boolean, traceState: string | undefined) {
-    this.traceId = traceId;
-    this.parentId = parentId;
-    this.sampled = sampled;
-    this.traceState = traceState;
-    this.spanId = sampled ? randomId(8) : '';
-  }
-}
+/**
+ * ctx.trace is null (tracing off), a ServerSpan (sampled), or for a sampled-out request the
+ * `traceparent` its upstream attempts send (flag 00: the upstream's parent-based samplers
+ * follow the decision; the id is a fresh span id per W3C, though no span is recorded).
+ */
+type TraceState = ServerSpan | string | null;
 
 export class Tracing {
   readonly #exporter: SpanExporter;
-  readonly #sample: (traceId: string) => boolean;
+  /** Root requests whose trace id's last 32 bits are below this are sampled (2^32: all). */
+  readonly #threshold: number;
   readonly #handlers: Array<[string | symbol, (m: unknown) => void]>;
 
   constructor(config: TracingConfig, logger: Logger | null = null) {
     this.#exporter = new SpanExporter(config, logger);
-    this.#sample = ratioSampler(config.ratio);
+    this.#threshold = ratioThreshold(config.ratio);
     this.#handlers = [
       [requestStartChannel.name, (m) => this.#requestStart(m as RequestContext)],
       [upstreamStartChannel.name, (m) => this.#upstreamStart(m as RequestContext)],
@@ -76,122 +61,101 @@ export class Tracing {
     await this.#exporter.shutdown();
   }
 
-  /** Attribute text that depends only on the config, built once per route and per target. */
-  readonly #routeCache = new WeakMap<object, { pattern: string; json: string }>();
-  readonly #targetCache = new WeakMap<object, string>();
-
-  /** Per route entry (a route with several paths has one entry per path pattern). */
-  #routeAttrs(entry: NonNullable<RequestContext['entry']>): { pattern: string; json: string } {
-    let r = this.#routeCache.get(entry);
-    if (r === undefined) {
-      const pattern = entry.pattern.text;
-      r = { pattern, json: str('http.route', pattern) + str('northgate.route', entry.route.name) + str('northgate.service', entry.route.service.name) };
-      this.#routeCache.set(entry, r);
-    }
-    return r;
-  }
-
-  #targetAttrs(target: NonNullable<RequestContext['target']>, route: NonNullable<RequestContext['route']>): string {
-    let t = this.#targetCache.get(target);
-    if (t === undefined) {
-      t = str('server.address', target.hostname) + int('server.port', target.port) + str('northgate.upstream', route.service.upstream.name);
-      this.#targetCache.set(target, t);
-    }
-    return t;
-  }
-
   #requestStart(ctx: RequestContext): void {
     const parent = parseTraceparent(ctx.header('traceparent'));
-    let trace: RequestTrace;
     if (parent !== null) {
-      trace = new RequestTrace(parent.traceId, parent.spanId, parent.sampled, ctx.header('tracestate'));
-    } else {
-      const traceId = randomId(16);
-      trace = new RequestTrace(traceId, '', this.#sample(traceId), undefined);
+      ctx.traceId = parent.traceId;
+      if (parent.sampled) {
+        // Ids for the server span and the first attempt's client span, in one hex string.
+        let at = takeRandom(16);
+        while (idIsZero(at, 8) || idIsZero(at + 8, 8)) at = takeRandom(16);
+        const ids = idHex(at, 16);
+        ctx.trace = new ServerSpan(parent.traceId, parent.spanId, tracestate(ctx), ids.slice(0, 16), ids.slice(16));
+      } else {
+        ctx.trace = `00-${parent.traceId}-${idHex(takeNonZero(8), 8)}-00`;
+      }
+      return;
     }
-    ctx.trace = trace;
-    ctx.traceId = trace.traceId;
+    // A root: trace id (16 bytes), server span and first client span ids (8 each).
+    let at = takeRandom(32);
+    while (idIsZero(at, 16) || idIsZero(at + 16, 8) || idIsZero(at + 24, 8)) at = takeRandom(32);
+    if (idUint32(at + 12) < this.#threshold) {
+      const ids = idHex(at, 32);
+      const traceId = ids.slice(0, 32);
+      ctx.traceId = traceId;
+      ctx.trace = new ServerSpan(traceId, '', undefined, ids.slice(32, 48), ids.slice(48));
+    } else {
+      const ids = idHex(at, 24);
+      const traceId = ids.slice(0, 32);
+      ctx.traceId = traceId;
+      ctx.trace = `00-${traceId}-${ids.slice(32)}-00`;
+    }
   }
 
   #upstreamStart(ctx: RequestContext): void {
-    const trace = ctx.trace as RequestTrace | null;
+    const trace = ctx.trace as TraceState;
     if (trace === null) return;
     // The upstream sees this attempt's span as its parent (replacing the client's traceparent;
     // the client's tracestate passes through with the other headers).
-    trace.clientSpanId = randomId(8);
-    ctx.upstreamHeaders.set('traceparent', formatTraceparent(trace.traceId, trace.clientSpanId, trace.sampled));
+    if (typeof trace === 'string') {
+      // A retry gets a span id of its own.
+      const header = ctx.attempt <= 1 ? trace : `00-${ctx.traceId}-${idHex(takeNonZero(8), 8)}-00`;
+      ctx.upstreamHeaders.set('traceparent', header);
+      return;
+    }
+    let spanId = trace.nextClientId;
+    if (spanId === '') spanId = idHex(takeNonZero(8), 8);
+    else trace.nextClientId = '';
+    trace.clientSpanId = spanId;
+    ctx.upstreamHeaders.set('traceparent', `00-${trace.traceId}-${spanId}-01`);
   }
 
   #upstreamEnd({ ctx, error }: { ctx: RequestContext; error: unknown }): void {
-    const trace = ctx.trace as RequestTrace | null;
-    if (trace === null || !trace.sampled) return;
-    const target = ctx.target!;
-    let attrs = raw('http.request.method', ctx.method) + this.#targetAttrs(target, ctx.route!) + `,{"key":"url.full","value":{"stringValue":${wireText(target.origin + ctx.upstreamPath)}}}`;
-    if (ctx.attempt > 1) attrs += int('http.request.resend_count', ctx.attempt - 1);
-    let status = '';
+    const trace = ctx.trace as TraceState;
+    if (trace === null || typeof trace === 'string') return;
+    let status = 0;
+    let errorType: string | null = null;
     if (error !== null) {
       const code = (error as { code?: unknown }).code;
-      attrs += str('error.type', typeof code === 'string' ? code : 'error');
-      status = STATUS_ERROR;
+      errorType = typeof code === 'string' ? code : 'error';
     } else if (ctx.upstreamRespondedAt !== 0) {
-      attrs += int('http.response.status_code', ctx.responseStatus);
-      if (ctx.responseStatus >= 500) {
-        attrs += str('error.type', String(ctx.responseStatus));
-        status = STATUS_ERROR;
-      }
+      status = ctx.responseStatus;
+      if (status >= 500) errorType = String(status);
     }
-    this.#exporter.add(span(trace, trace.clientSpanId, trace.spanId, ctx.method, CLIENT, ctx.upstreamStartedAt, performance.now(), attrs, status));
+    this.#exporter.add(
+      new ClientSpan(trace, ctx.method, ctx.target!, ctx.route!.service.upstream.name, ctx.upstreamPath, ctx.attempt - 1, status, errorType, ctx.upstreamStartedAt, performance.now()),
+    );
   }
 
   #requestEnd(ctx: RequestContext): void {
-    const trace = ctx.trace as RequestTrace | null;
-    if (trace === null || !trace.sampled) return;
+    const span = ctx.trace as TraceState;
+    if (span === null || typeof span === 'string') return;
     const status = ctx.res.headersSent ? ctx.responseStatus : 0;
-    // Method, scheme, addresses and HTTP version are tokens and IPs the core checked: no escaping needed.
-    let attrs =
-      raw('http.request.method', ctx.method) +
-      `,{"key":"url.path","value":{"stringValue":${wireText(ctx.path)}}}` +
-      raw('url.scheme', ctx.listener.protocol) +
-      `,{"key":"server.address","value":{"stringValue":${wireText(ctx.host)}}}` +
-      raw('client.address', ctx.clientIp) +
-      raw('network.peer.address', ctx.peerAddress) +
-      raw('network.protocol.version', ctx.req.httpVersion);
-    const userAgent = ctx.header('user-agent');
-    if (userAgent !== undefined) attrs += `,{"key":"user_agent.original","value":{"stringValue":${wireText(userAgent)}}}`;
-    let name = ctx.method;
-    if (ctx.route !== null) {
-      const route = this.#routeAttrs(ctx.entry!);
-      name = `${ctx.method} ${route.pattern}`;
-      attrs += route.json;
-    }
-    if (ctx.consumer !== null) attrs += str('northgate.consumer', ctx.consumer.username);
-    if (status !== 0) attrs += int('http.response.status_code', status);
-    if (ctx.errorCode !== null) attrs += str('error.type', ctx.errorCode);
-    else if (status >= 500) attrs += str('error.type', String(status));
-    const failed = status >= 500 || status === 0;
-    this.#exporter.add(span(trace, trace.spanId, trace.parentId, name, SERVER, ctx.startedAt, ctx.finishedAt, attrs, failed ? STATUS_ERROR : ''));
+    span.method = ctx.method;
+    span.path = ctx.path;
+    span.scheme = ctx.listener.protocol;
+    span.host = ctx.host;
+    span.clientIp = ctx.clientIp;
+    span.peer = ctx.peerAddress;
+    span.httpVersion = ctx.req.httpVersion;
+    span.userAgent = ctx.header('user-agent');
+    span.entry = ctx.route === null ? null : ctx.entry;
+    span.consumer = ctx.consumer === null ? null : ctx.consumer.username;
+    span.status = status;
+    span.errorType = ctx.errorCode !== null ? ctx.errorCode : status >= 500 ? String(status) : null;
+    span.start = ctx.startedAt;
+    span.end = ctx.finishedAt;
+    this.#exporter.add(span);
   }
 }
 
-/** One span as OTLP JSON; `attrs` starts with a comma. Times are performance.now() values. */
-function span(trace: RequestTrace, spanId: string, parentId: string, name: string, kind: number, start: number, end: number, attrs: string, status: string): string {
-  return (
-    `{"traceId":"${trace.traceId}","spanId":"${spanId}"` +
-    (parentId === '' ? '' : `,"parentSpanId":"${parentId}"`) +
-    (trace.traceState === undefined ? '' : `,"traceState":${wireText(trace.traceState)}`) +
-    `,"name":${jsonText(name)},"kind":${kind},"startTimeUnixNano":"${unixNano(start)}","endTimeUnixNano":"${unixNano(end)}"` +
-    `,"attributes":[${attrs.slice(1)}]${status}}`
-  );
+/** Offset of `bytes` random non-zero bytes in the id pool. */
+function takeNonZero(bytes: number): number {
+  let at = takeRandom(bytes);
+  while (idIsZero(at, bytes)) at = takeRandom(bytes);
+  return at;
 }
 
-const str = (key: string, value: string): string => `,{"key":"${key}","value":{"stringValue":${jsonText(value)}}}`;
-/** For values that need no JSON escaping. */
-const raw = (key: string, value: string): string => `,{"key":"${key}","value":{"stringValue":"${value}"}}`;
-const int = (key: string, value: number): string => `,{"key":"${key}","value":{"intValue":${value}}}`;
-
-const ORIGIN = performance.timeOrigin;
-
-/** A performance.now() value as Unix time in nanoseconds, to the microsecond (µs since 1970 stay below 2^53; nanoseconds do not). */
-function unixNano(t: number): string {
-  return `${Math.round((ORIGIN + t) * 1000)}000`;
+function tracestate(ctx: RequestContext): string | undefined {
+  return ctx.header('tracestate');
 }

@@ -129,6 +129,12 @@ export class Gateway implements ProxyRuntime {
     return out;
   }
 
+  /** Span export counts (null: tracing off). */
+  tracingSpans(): { exported: number; dropped: number; queued: number } | null {
+    const e = this.#tracing?.exporter;
+    return e === undefined ? null : { exported: e.exported, dropped: e.dropped, queued: e.queued };
+  }
+
   onStart(ctx: RequestContext): void {
     this.#inflight++;
     ctx.snapshot.stats.inflight++;

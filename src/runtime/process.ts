@@ -41,7 +41,7 @@ export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawCon
   // logrotate: rename the file, then SIGUSR1 (the master forwards it to its workers).
   process.on('SIGUSR1', () => accessLog.reopen());
   startCircuitLog(logger);
-  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits() });
+  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits(), tracingSpans: () => gateway.tracingSpans() });
   return gateway;
 }
 

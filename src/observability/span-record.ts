@@ -1,0 +1,249 @@
+// The spans of sampled requests as compact records: the request path copies the few values
+// a span needs (strings it already has, numbers) into one object per span, and the exporter
+// writes them as OTLP/JSON in batches (`write`), off the request path. Attribute text that
+// depends only on the config (route, service, target) is encoded once and copied.
+import type { RouteEntry, Target } from '../config/snapshot.js';
+import { frag, type JsonBytes } from './otlp-json.js';
+
+const SERVER = 2;
+const CLIENT = 3;
+
+/** A span the exporter can write. */
+export interface SpanRecord {
+  write(w: JsonBytes): void;
+}
+
+/** Tracing's state for one sampled request (ctx.trace), and its server span once it ends. */
+export class ServerSpan implements SpanRecord {
+  readonly traceId: string;
+  /** The client's span (from its traceparent), or "". */
+  readonly parentId: string;
+  readonly traceState: string | undefined;
+  readonly spanId: string;
+  /** The span id the next upstream attempt takes (drawn with the trace's ids), "" once taken. */
+  nextClientId: string;
+  /** The current upstream attempt's span id. */
+  clientSpanId = '';
+  // Set when the request ends.
+  method = '';
+  path = '';
+  scheme = '';
+  host = '';
+  clientIp = '';
+  peer = '';
+  httpVersion = '';
+  userAgent: string | undefined = undefined;
+  entry: RouteEntry | null = null;
+  consumer: string | null = null;
+  status = 0;
+  errorType: string | null = null;
+  start = 0;
+  end = 0;
+
+  constructor(traceId: string, parentId: string, traceState: string | undefined, spanId: string, nextClientId: string) {
+    this.traceId = traceId;
+    this.parentId = parentId;
+    this.traceState = traceState;
+    this.spanId = spanId;
+    this.nextClientId = nextClientId;
+  }
+
+  write(w: JsonBytes): void {
+    head(w, this, this.spanId, this.parentId);
+    w.fragment(NAME);
+    if (this.entry === null) {
+      w.text(this.method);
+    } else {
+      const pattern = this.entry.pattern.text;
+      w.room(this.method.length + pattern.length * 3 + 3);
+      w.buf[w.pos++] = 34;
+      w.chars(this.method);
+      w.buf[w.pos++] = 32;
+      w.chars(pattern);
+      w.buf[w.pos++] = 34;
+    }
+    times(w, SERVER_KIND, this.start, this.end);
+    // Method, scheme, addresses and HTTP version are tokens and IPs the core checked: no escaping needed.
+    w.fragment(A_METHOD_FIRST);
+    w.ascii(this.method);
+    w.fragment(A_PATH);
+    w.wire(this.path);
+    w.fragment(A_SCHEME);
+    w.ascii(this.scheme);
+    w.fragment(A_SERVER_ADDRESS);
+    w.wire(this.host);
+    w.fragment(A_CLIENT_ADDRESS);
+    w.ascii(this.clientIp);
+    w.fragment(A_PEER_ADDRESS);
+    w.ascii(this.peer);
+    w.fragment(A_PROTOCOL_VERSION);
+    w.ascii(this.httpVersion);
+    w.fragment(END_QUOTED);
+    if (this.userAgent !== undefined) {
+      w.fragment(A_USER_AGENT);
+      w.wire(this.userAgent);
+      w.fragment(END);
+    }
+    if (this.entry !== null) w.fragment(routeAttrs(this.entry));
+    if (this.consumer !== null) {
+      w.fragment(A_CONSUMER);
+      w.text(this.consumer);
+      w.fragment(END);
+    }
+    const status = this.status;
+    if (status !== 0) {
+      w.fragment(A_STATUS_CODE);
+      w.uint(status);
+      w.fragment(END);
+    }
+    if (this.errorType !== null) {
+      w.fragment(A_ERROR_TYPE);
+      w.text(this.errorType);
+      w.fragment(END);
+    }
+    w.fragment(status >= 500 || status === 0 ? CLOSE_ERROR : CLOSE);
+  }
+}
+
+/** One upstream attempt of a sampled request. */
+export class ClientSpan implements SpanRecord {
+  readonly trace: ServerSpan;
+  readonly spanId: string;
+  readonly method: string;
+  readonly target: Target;
+  readonly upstream: string;
+  readonly upstreamPath: string;
+  readonly resendCount: number;
+  /** Response status (0: none), and the error type when the attempt failed. */
+  readonly status: number;
+  readonly errorType: string | null;
+  readonly start: number;
+  readonly end: number;
+
+  constructor(trace: ServerSpan, method: string, target: Target, upstream: string, upstreamPath: string, resendCount: number, status: number, errorType: string | null, start: number, end: number) {
+    this.trace = trace;
+    this.spanId = trace.clientSpanId;
+    this.method = method;
+    this.target = target;
+    this.upstream = upstream;
+    this.upstreamPath = upstreamPath;
+    this.resendCount = resendCount;
+    this.status = status;
+    this.errorType = errorType;
+    this.start = start;
+    this.end = end;
+  }
+
+  write(w: JsonBytes): void {
+    head(w, this.trace, this.spanId, this.trace.spanId);
+    w.fragment(NAME);
+    w.ascii('"');
+    w.ascii(this.method);
+    w.ascii('"');
+    times(w, CLIENT_KIND, this.start, this.end);
+    w.fragment(A_METHOD_FIRST);
+    w.ascii(this.method);
+    w.fragment(END_QUOTED);
+    w.fragment(targetAttrs(this.target, this.upstream));
+    w.fragment(A_URL_FULL);
+    w.wire(this.target.origin + this.upstreamPath);
+    w.fragment(END);
+    if (this.resendCount > 0) {
+      w.fragment(A_RESEND_COUNT);
+      w.uint(this.resendCount);
+      w.fragment(END);
+    }
+    if (this.status !== 0) {
+      w.fragment(A_STATUS_CODE);
+      w.uint(this.status);
+      w.fragment(END);
+    }
+    if (this.errorType !== null) {
+      w.fragment(A_ERROR_TYPE);
+      w.text(this.errorType);
+      w.fragment(END);
+    }
+    w.fragment(this.errorType !== null ? CLOSE_ERROR : CLOSE);
+  }
+}
+
+const ORIGIN = performance.timeOrigin;
+
+function head(w: JsonBytes, trace: ServerSpan, spanId: string, parentId: string): void {
+  w.fragment(TRACE_ID);
+  w.ascii(trace.traceId);
+  w.fragment(SPAN_ID);
+  w.ascii(spanId);
+  w.ascii('"');
+  if (parentId !== '') {
+    w.fragment(PARENT_ID);
+    w.ascii(parentId);
+    w.ascii('"');
+  }
+  if (trace.traceState !== undefined) {
+    w.fragment(TRACE_STATE);
+    w.wire(trace.traceState);
+  }
+}
+
+/** Kind and times: performance.now() values as Unix nanoseconds, to the microsecond (µs since 1970 stay below 2^53; nanoseconds do not). */
+function times(w: JsonBytes, kind: Buffer, start: number, end: number): void {
+  w.fragment(kind);
+  w.uint(Math.round((ORIGIN + start) * 1000));
+  w.fragment(END_TIME);
+  w.uint(Math.round((ORIGIN + end) * 1000));
+  w.fragment(ATTRIBUTES);
+}
+
+const TRACE_ID = frag('{"traceId":"');
+const SPAN_ID = frag('","spanId":"');
+const PARENT_ID = frag(',"parentSpanId":"');
+const TRACE_STATE = frag(',"traceState":');
+const NAME = frag(',"name":');
+const SERVER_KIND = frag(`,"kind":${SERVER},"startTimeUnixNano":"`);
+const CLIENT_KIND = frag(`,"kind":${CLIENT},"startTimeUnixNano":"`);
+const END_TIME = frag('000","endTimeUnixNano":"');
+const ATTRIBUTES = frag('000","attributes":[');
+const END = frag('}}');
+const END_QUOTED = frag('"}}');
+const CLOSE = frag(']}');
+const CLOSE_ERROR = frag('],"status":{"code":2}}');
+
+const stringAttr = (key: string): Buffer => frag(`,{"key":"${key}","value":{"stringValue":`);
+const A_METHOD_FIRST = frag('{"key":"http.request.method","value":{"stringValue":"');
+const A_PATH = frag('"}},{"key":"url.path","value":{"stringValue":');
+const A_SCHEME = frag('}},{"key":"url.scheme","value":{"stringValue":"');
+const A_SERVER_ADDRESS = frag('"}},{"key":"server.address","value":{"stringValue":');
+const A_CLIENT_ADDRESS = frag('}},{"key":"client.address","value":{"stringValue":"');
+const A_PEER_ADDRESS = frag('"}},{"key":"network.peer.address","value":{"stringValue":"');
+const A_PROTOCOL_VERSION = frag('"}},{"key":"network.protocol.version","value":{"stringValue":"');
+const A_USER_AGENT = stringAttr('user_agent.original');
+const A_CONSUMER = stringAttr('northgate.consumer');
+const A_ERROR_TYPE = stringAttr('error.type');
+const A_URL_FULL = stringAttr('url.full');
+const A_STATUS_CODE = frag(',{"key":"http.response.status_code","value":{"intValue":');
+const A_RESEND_COUNT = frag(',{"key":"http.request.resend_count","value":{"intValue":');
+
+const jsonString = (v: string): string => JSON.stringify(v);
+const strAttr = (key: string, value: string): string => `,{"key":"${key}","value":{"stringValue":${jsonString(value)}}}`;
+
+/** Per route entry (a route with several paths has one entry per path pattern). */
+const routeCache = new WeakMap<RouteEntry, Buffer>();
+function routeAttrs(entry: RouteEntry): Buffer {
+  let b = routeCache.get(entry);
+  if (b === undefined) {
+    b = frag(strAttr('http.route', entry.pattern.text) + strAttr('northgate.route', entry.route.name) + strAttr('northgate.service', entry.route.service.name));
+    routeCache.set(entry, b);
+  }
+  return b;
+}
+
+const targetCache = new WeakMap<Target, Buffer>();
+function targetAttrs(target: Target, upstream: string): Buffer {
+  let b = targetCache.get(target);
+  if (b === undefined) {
+    b = frag(strAttr('server.address', target.hostname) + `,{"key":"server.port","value":{"intValue":${target.port}}}` + strAttr('northgate.upstream', upstream));
+    targetCache.set(target, b);
+  }
+  return b;
+}
