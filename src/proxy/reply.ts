@@ -36,17 +36,24 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
   // A gRPC client cannot read a problem page: it gets the same answer as a grpc-status.
   const grpc = isGrpcRequest(ctx.req);
   const body = reply.renderBody(ctx.id);
-  const headers = new HeaderList([]);
-  if (reply.problem) headers.raw.push('content-type', 'application/problem+json');
   const given = reply.headers;
-  if (Array.isArray(given)) for (let i = 0; i < given.length; i += 2) headers.raw.push(given[i]!, given[i + 1]!);
-  else for (const name in given) headers.set(name, (given as Record<string, string>)[name]!);
-  headers.set('x-request-id', ctx.id);
-  // Set before the response phases so that they see the length (compression's min_size).
-  // A reply may carry its own (a cached HEAD/304 answer without body); the body's rules otherwise.
   const length = body === undefined ? 0 : Buffer.byteLength(body);
-  // A 304 has no body, and a Content-Length would have to be the 200's (RFC 9110 8.6).
-  if (reply.status !== 304 && (!Array.isArray(given) || !headers.has('content-length'))) headers.set('content-length', String(length));
+  let headers: HeaderList;
+  if (reply.complete) {
+    // Built ahead by the plugin (a cache hit): taken as it is, Content-Length included.
+    headers = new HeaderList(given as string[]);
+    headers.raw.push('x-request-id', ctx.id);
+  } else {
+    headers = new HeaderList([]);
+    if (reply.problem) headers.raw.push('content-type', 'application/problem+json');
+    if (Array.isArray(given)) for (let i = 0; i < given.length; i += 2) headers.raw.push(given[i]!, given[i + 1]!);
+    else for (const name in given) headers.set(name, (given as Record<string, string>)[name]!);
+    headers.set('x-request-id', ctx.id);
+    // Set before the response phases so that they see the length (compression's min_size).
+    // A reply may carry its own (a HEAD answer without body); the body's rules otherwise.
+    // A 304 has no body, and a Content-Length would have to be the 200's (RFC 9110 8.6).
+    if (reply.status !== 304 && (!Array.isArray(given) || !headers.has('content-length'))) headers.set('content-length', String(length));
+  }
   ctx.responseStatus = reply.status;
   ctx.responseHeaders = headers;
   const write = () => {
