@@ -460,4 +460,47 @@ services:
       await up.close();
     }
   });
+
+  test('POST /cache/purge on the status listener is relayed by the master to both workers', async () => {
+    const u = cacheUpstream();
+    const up = await u.start();
+    const file = writeConfig(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+services:
+  - name: s
+    url: "${up.url}"
+    routes:
+      - paths: ["/"]
+        plugins: { cache: {} }
+`);
+    const gw = await startCli(['--config', file, '--workers', '2']);
+    // One connection per request: the master hands connections to the workers in turn, so
+    // the entry ends up stored once per worker (two MISSes), then only HITs.
+    const missesWithin = async (limit: number, want: number): Promise<{ misses: number; first: string }> => {
+      let misses = 0;
+      let first = '';
+      for (let i = 0; i < limit && misses < want; i++) {
+        const x = String((await http(gw.url + '/w/fresh')).headers['x-cache']);
+        if (i === 0) first = x;
+        if (x === 'MISS') misses++;
+      }
+      return { misses, first };
+    };
+    try {
+      assert.equal((await missesWithin(40, 2)).misses, 2, 'both workers store the entry');
+      assert.equal((await http(gw.url + '/w/fresh')).headers['x-cache'], 'HIT');
+      const purge = await http(`http://127.0.0.1:${gw.statusPort}/cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ paths: ['/w/fresh'] }) });
+      assert.equal(purge.status, 200, purge.body);
+      assert.deepEqual(JSON.parse(purge.body), { purged: 2 }, 'each worker purged its copy and the master summed the counts');
+      const again = await missesWithin(40, 2);
+      assert.equal(again.first, 'MISS', 'no worker answers from a purged entry');
+      assert.equal(again.misses, 2, 'both workers went upstream again');
+      assert.equal(u.count('/w/fresh'), 4);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
 });
