@@ -31,7 +31,7 @@ export class LocalReply {
    * must be a fresh array per reply (the core and response-phase plugins may edit it),
    * without X-Request-Id, with Content-Length when the status has a body.
    */
-  static prebuilt(status: number, body: Buffer | undefined, headers: string[]): LocalReply {
+  static prebuilt(status: number, body: string | Buffer | undefined, headers: string[]): LocalReply {
     return new LocalReply(status, body, headers, undefined, true);
   }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { get as nodeGet, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../../src/plugins/cache/memory-store.js';
@@ -65,6 +65,11 @@ function cacheUpstream() {
           break;
         case '/big':
           return res.writeHead(200, h).end(Buffer.alloc(5000, 'x'));
+        case '/bytes': {
+          // Not ASCII: UTF-8 text and bytes that are not UTF-8 at all.
+          const bytes = Buffer.concat([Buffer.from(`héllo ✓ #${n} `), Buffer.from([0x00, 0x80, 0xfe, 0xff])]);
+          return res.writeHead(200, { ...h, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) }).end(bytes);
+        }
         case '/chunked':
           res.writeHead(200, h);
           res.write(body.slice(0, 3));
@@ -187,6 +192,25 @@ services:
     assert.equal(c.headers['x-cache'], 'HIT');
     assert.equal(c.body, '/chunked #1');
     assert.equal(c.headers['content-length'], '11', 'a chunked upstream body is served with its length from the cache');
+  });
+
+  test('a hit sends the stored bytes exactly, ASCII or not', async () => {
+    const raw = (path: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        nodeGet(gw.url + path, { agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+    for (const path of ['/bytes', '/fresh']) {
+      const a = await raw(path);
+      const b = await raw(path);
+      assert.equal(b.headers['x-cache'], 'HIT', path);
+      assert.ok(b.body.equals(a.body), `${path}: ${b.body.toString('hex')} vs ${a.body.toString('hex')}`);
+      assert.equal(b.headers['content-length'], String(a.body.length), path);
+    }
   });
 
   test('If-None-Match / If-Modified-Since are answered 304 from the cache', async () => {

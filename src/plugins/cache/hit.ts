@@ -2,8 +2,12 @@
 // first use for an entry read from Redis): the flat header list for writeHead with
 // Content-Length, X-Cache and a slot for Age, and the same for a 304. A hit then copies
 // one array, fills in Age (a string memoised per second) and hands the list to the core.
+import { isAscii } from 'node:buffer';
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { CacheEntry } from './store.js';
+
+/** Bodies up to this size that are plain ASCII are also kept as a string (see `#body`). */
+const TEXT_BODY_MAX = 16 * 1024;
 
 /** What a 304 from the cache carries (RFC 9110 15.4.5). */
 const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
@@ -14,12 +18,19 @@ export class HitForm {
   /** The 304 answer's headers, built on the first conditional hit. */
   #notModified: readonly string[] | null = null;
   readonly #entry: CacheEntry;
+  /**
+   * The body to write: an ASCII body as a string, which node:http sends in one write with
+   * the response head (a Buffer goes as a second chunk of a writev); else the Buffer.
+   */
+  readonly #body: string | Buffer;
   /** Age in seconds and as text, for the second it was last computed in. */
   #ageOf = -1;
   #ageText = '';
 
   constructor(entry: CacheEntry) {
     this.#entry = entry;
+    const b = entry.body;
+    this.#body = b.length <= TEXT_BODY_MAX && isAscii(b) ? b.toString('latin1') : b;
     const out: string[] = [];
     const h = entry.headers;
     for (let i = 0; i < h.length; i += 2) if (h[i]!.toLowerCase() !== 'content-length') out.push(h[i]!, h[i + 1]!);
@@ -35,7 +46,7 @@ export class HitForm {
     const template = notModified ? (this.#notModified ??= this.#build304()) : this.headers;
     const headers = template.slice();
     headers[headers.length - 1] = this.#age(now);
-    return notModified ? LocalReply.prebuilt(304, undefined, headers) : LocalReply.prebuilt(e.status, e.body, headers);
+    return notModified ? LocalReply.prebuilt(304, undefined, headers) : LocalReply.prebuilt(e.status, this.#body, headers);
   }
 
   #age(now: number): string {
