@@ -1,7 +1,8 @@
-// What a cache hit writes, built once per entry (at store time for the memory store, on
-// first use for an entry read from Redis): the flat header list for writeHead with
-// Content-Length, X-Cache and a slot for Age, and the same for a 304. A hit then copies
-// one array, fills in Age (a string memoised per second) and hands the list to the core.
+// What a cache hit writes, built once per memory-store entry on its first hit (a miss,
+// which stores, pays nothing for it; a Redis entry is decoded afresh on every lookup and so
+// builds one per hit): the flat header list for writeHead with Content-Length, X-Cache and a
+// slot for Age, the same for a 304, and an ASCII body as a string. A hit then copies one
+// array, fills in Age (a string memoised per second) and hands the list to the core.
 import { isAscii } from 'node:buffer';
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { CacheEntry } from './store.js';
@@ -19,8 +20,8 @@ export class HitForm {
   #notModified: readonly string[] | null = null;
   readonly #entry: CacheEntry;
   /**
-   * The body to write: an ASCII body as a string, which node:http sends in one write with
-   * the response head (a Buffer goes as a second chunk of a writev); else the Buffer.
+   * The body to write: an ASCII body as a string, which node:http joins to the response
+   * head (a Buffer is written as a chunk of its own); else the Buffer.
    */
   readonly #body: string | Buffer;
   /** Age in seconds and as text, for the second it was last computed in. */

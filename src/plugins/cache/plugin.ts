@@ -7,7 +7,7 @@ import { parseDuration } from '../../config/duration.js';
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
-import { HitForm, hitFormOf } from './hit.js';
+import { hitFormOf } from './hit.js';
 import { acquireMemoryStore } from './memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
 import { RedisStore } from './redis-store.js';
@@ -198,7 +198,6 @@ export const cachePlugin: Plugin<CacheConfig> = {
         if (c == null) return undefined;
         st!.capture = null;
         const entry: CacheEntry = { ...c.head, body: c.chunks.length === 1 ? c.chunks[0]! : Buffer.concat(c.chunks) };
-        entry.hit = new HitForm(entry);
         const varied = entry.vary.length > 0;
         const stored = store.set(varied ? st!.primary + entry.varyValues : st!.primary, entry, varied ? st!.primary : null);
         land(st!, entry);
