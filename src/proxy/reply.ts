@@ -56,34 +56,40 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
   }
   ctx.responseStatus = reply.status;
   ctx.responseHeaders = headers;
-  const write = () => {
-    if (grpc) {
-      writeGrpcLocalReply(ctx, headers, reply.problem?.detail ?? reply.problem?.title ?? (typeof body === 'string' ? body : ''));
-      return finish(ctx, chain, hooks);
-    }
-    // An unread request body makes the connection unusable for the next request.
-    if (hooks.draining || (ctx.req.complete === false && (ctx.requestBodyLength > 0 || ctx.requestChunked))) res.shouldKeepAlive = false;
-    if (ctx.responseTransforms !== null) {
-      headers.remove('content-length');
-      res.writeHead(ctx.responseStatus, headers.raw);
-      pipeResponseBody(ctx, ctx.responseTransforms, () => finish(ctx, chain, hooks)).end(body);
-      return;
-    }
-    res.writeHead(ctx.responseStatus, headers.raw);
-    res.end(body);
-    ctx.bytesOut = length;
-    finish(ctx, chain, hooks);
-  };
   const handlers = chain?.responseHeaders ?? null;
-  if (handlers === null) return write();
+  if (handlers === null) return writeLocalReply(ctx, reply, body, length, headers, grpc, chain, hooks);
   let pending: void | Promise<void>;
   try {
     pending = runVoidPhase(handlers, 'responseHeaders', ctx);
   } catch (err) {
     return failLocal(ctx, err, hooks);
   }
-  if (pending === undefined) return write();
-  pending.then(write, (err: unknown) => failLocal(ctx, err, hooks));
+  if (pending === undefined) return writeLocalReply(ctx, reply, body, length, headers, grpc, chain, hooks);
+  pending.then(
+    () => writeLocalReply(ctx, reply, body, length, headers, grpc, chain, hooks),
+    (err: unknown) => failLocal(ctx, err, hooks),
+  );
+}
+
+/** The local reply's head and body, once its response phase ran (no closure per reply on the sync path). */
+function writeLocalReply(ctx: RequestContext, reply: LocalReply, body: string | Buffer | undefined, length: number, headers: HeaderList, grpc: boolean, chain: Chain | null, hooks: DrainHooks): void {
+  const res = ctx.res;
+  if (grpc) {
+    writeGrpcLocalReply(ctx, headers, reply.problem?.detail ?? reply.problem?.title ?? (typeof body === 'string' ? body : ''));
+    return finish(ctx, chain, hooks);
+  }
+  // An unread request body makes the connection unusable for the next request.
+  if (hooks.draining || (ctx.req.complete === false && (ctx.requestBodyLength > 0 || ctx.requestChunked))) res.shouldKeepAlive = false;
+  if (ctx.responseTransforms !== null) {
+    headers.remove('content-length');
+    res.writeHead(ctx.responseStatus, headers.raw);
+    pipeResponseBody(ctx, ctx.responseTransforms, () => finish(ctx, chain, hooks)).end(body);
+    return;
+  }
+  res.writeHead(ctx.responseStatus, headers.raw);
+  res.end(body);
+  ctx.bytesOut = length;
+  finish(ctx, chain, hooks);
 }
 
 /** A bug in a response-phase hook of a local reply: answer 500 without running plugins again. */
