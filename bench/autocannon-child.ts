@@ -1,5 +1,5 @@
 // Runs one autocannon load in its own process (so it can be pinned with taskset)
-// and prints one JSON line with the result. argv: <url> <connections> <durationS> [headers JSON].
+// and prints one JSON line with the result. argv: <url> <connections> <durationS> [headers JSON] [unique query name].
 // autocannon's own histogram has 1 ms resolution, so latencies are recorded here
 // from its 'response' events (fractional ms) to get µs-level percentiles.
 import autocannon from 'autocannon';
@@ -8,13 +8,19 @@ const url = process.argv[2] ?? '';
 const connections = Number(process.argv[3] ?? 50);
 const duration = Number(process.argv[4] ?? 10);
 const headers = JSON.parse(process.argv[5] ?? '{}') as Record<string, string>;
+/** When set, each request gets `?<name>=<counter>` (a new cache key every time). */
+const uniqueQuery = process.argv[6] ?? '';
+let counter = 0;
+const base = new URL(url);
+const prefix = `${base.pathname}${base.search === '' ? '?' : `${base.search}&`}${uniqueQuery}=`;
 
 let lat = new Float64Array(1 << 16);
 let n = 0;
 let non2xx = 0;
 const t0 = process.hrtime.bigint();
 
-const instance = autocannon({ url, connections, duration, pipelining: 1, headers }, (err, result) => {
+const requests = uniqueQuery === '' ? undefined : [{ setupRequest: (req: { path?: string }) => ({ ...req, path: prefix + String(++counter) }) }];
+const instance = autocannon({ url, connections, duration, pipelining: 1, headers, ...(requests ? { requests } : {}) }, (err, result) => {
   const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
   if (err) {
     process.stdout.write(`${JSON.stringify({ error: err.message })}\n`);

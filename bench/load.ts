@@ -1,9 +1,11 @@
 // Load generators: wrk when on PATH, else autocannon in a child process.
 // Both run pinned to the load core when pinning is on.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
-import { pinned, sleep, startChild, which, type Pinning } from './proc.js';
+import { onExit, pinned, sleep, startChild, which, type Pinning } from './proc.js';
 
 export interface LoadResult {
   rps: number;
@@ -29,6 +31,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Request headers sent with every request (e.g. credentials). */
   headers?: Record<string, string>;
+  /** Each request gets its own query `?<name>=<counter>` (a new cache key every time). */
+  uniqueQuery?: string;
 }
 
 export interface Loader {
@@ -91,16 +95,33 @@ function wrkLoader(pin: Pinning): Loader {
     name: 'wrk',
     version: versionLine('wrk', ['--version'], /wrk\s+(\S+)/),
     describe: (c) => `wrk -t1 -c${c} --latency`,
-    async run({ url, connections, durationS, signal, headers }) {
+    async run({ url, connections, durationS, signal, headers, uniqueQuery }) {
       // With a signal the run is open-ended (bounded at 600 s) and ends on abort.
       const d = signal ? 600 : Math.max(1, Math.round(durationS));
-      const args = ['-t1', `-c${connections}`, `-d${d}s`, '--latency', ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+      const script = uniqueQuery === undefined ? [] : ['-s', uniqueQueryScript(url, uniqueQuery)];
+      const args = ['-t1', `-c${connections}`, `-d${d}s`, '--latency', ...script, ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
       return runChild('wrk', pin, 'wrk', args, d, signal, (out) => {
         const r = parseWrk(out);
         return r.requests > 0 || /requests in/.test(out) ? r : null;
       });
     },
   };
+}
+
+/** A wrk Lua script that appends `?<name>=<counter>` to the URL's path, one counter value per request. */
+const scripts = new Map<string, string>();
+
+function uniqueQueryScript(url: string, name: string): string {
+  const known = scripts.get(`${url} ${name}`);
+  if (known !== undefined) return known;
+  const u = new URL(url);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'northgate-wrk-'));
+  onExit(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'unique.lua');
+  scripts.set(`${url} ${name}`, file);
+  const prefix = `${u.pathname}${u.search === '' ? '?' : `${u.search}&`}${name}=`;
+  writeFileSync(file, `local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, ${JSON.stringify(prefix)} .. n)\nend\n`);
+  return file;
 }
 
 function autocannonLoader(pin: Pinning, benchDir: string): Loader {
@@ -116,9 +137,9 @@ function autocannonLoader(pin: Pinning, benchDir: string): Loader {
     name: 'autocannon',
     version,
     describe: (c) => `autocannon -c${c} (child process, own µs latency record)`,
-    async run({ url, connections, durationS, signal, headers }) {
+    async run({ url, connections, durationS, signal, headers, uniqueQuery }) {
       const d = signal ? 600 : Math.max(1, Math.round(durationS));
-      return runChild('autocannon', pin, process.execPath, [script, url, String(connections), String(d), JSON.stringify(headers ?? {})], d, signal, (out) => {
+      return runChild('autocannon', pin, process.execPath, [script, url, String(connections), String(d), JSON.stringify(headers ?? {}), uniqueQuery ?? ''], d, signal, (out) => {
         const line = out.split('\n').find((l) => l.startsWith('{'));
         if (!line) return null;
         const j = JSON.parse(line) as Partial<LoadResult> & { error?: string };

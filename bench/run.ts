@@ -10,7 +10,7 @@ import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onEx
 import { runRoutes } from './routes.js';
 import { runAuth } from './auth.js';
 import { runLimits } from './limits.js';
-import { runEdge } from './edge.js';
+import { EDGE_CASES, runEdge } from './edge.js';
 import { runHttp2 } from './http2.js';
 import { runResilience } from './resilience.js';
 import { runTracing } from './tracing.js';
@@ -25,6 +25,8 @@ export interface Options {
   oneConnS: number;
   connections: number;
   only: TargetName[] | null;
+  /** `--only` with `--scenario edge`: edge case keys. */
+  edgeOnly: string[] | null;
   scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'http2' | 'tracing';
   loader: string | undefined;
   noNginx: boolean;
@@ -39,7 +41,8 @@ const HELP = `usage: npm run bench -- [flags]
   --c1-duration S     seconds of the 1-connection run (default min(5, duration); env BENCH_C1_DURATION)
   --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
-                      keep direct (latency baseline) and node-floor/nginx (ratio columns)
+                      keep direct (latency baseline) and node-floor/nginx (ratio columns);
+                      with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs)
   --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 | tracing (env BENCH_SCENARIO; auth, edge, resilience, limits, http2 and tracing run only when named)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
@@ -74,7 +77,12 @@ function parseOptions(argv: string[]): Options {
   const durationS = num('duration', 'BENCH_DURATION', 10, 1, 600);
   const onlyRaw = get('only', 'BENCH_ONLY');
   let only: TargetName[] | null = null;
-  if (onlyRaw) {
+  let edgeOnly: string[] | null = null;
+  if (onlyRaw && get('scenario', 'BENCH_SCENARIO') === 'edge') {
+    edgeOnly = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = edgeOnly.filter((n) => !(EDGE_CASES as readonly string[]).includes(n));
+    if (bad.length) throw new Error(`unknown edge case(s) ${bad.join(', ')}; known: ${EDGE_CASES.join(', ')}`);
+  } else if (onlyRaw) {
     const names = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
     const bad = names.filter((n) => !(TARGET_NAMES as readonly string[]).includes(n));
     if (bad.length) throw new Error(`unknown target(s) ${bad.join(', ')}; known: ${TARGET_NAMES.join(', ')}`);
@@ -91,6 +99,7 @@ function parseOptions(argv: string[]): Options {
     oneConnS: num('c1-duration', 'BENCH_C1_DURATION', Math.min(5, durationS), 1, 600),
     connections: Math.round(num('connections', 'BENCH_CONNECTIONS', 50, 1, 10_000)),
     only,
+    edgeOnly,
     scenario: scenario as Options['scenario'],
     loader,
     noNginx: get('no-nginx', 'BENCH_NO_NGINX') === '1',
@@ -251,7 +260,7 @@ async function main(): Promise<void> {
       say(`\n${lines.join('\n')}\n`);
     }
     if (o.scenario === 'edge') {
-      const lines = await runEdge(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      const lines = await runEdge(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, only: o.edgeOnly, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

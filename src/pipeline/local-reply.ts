@@ -11,12 +11,28 @@ export class LocalReply {
   readonly body: string | Buffer | undefined;
   /** Set for problems so that the core fills in the request id at render time. */
   readonly problem: { code: string; title: string; detail: string | undefined } | undefined;
+  /**
+   * The flat `headers` list is complete and handed over: the core writes it as it is (plus
+   * X-Request-Id) instead of copying it, and adds no Content-Length of its own — the list
+   * carries one when the answer needs one. See `LocalReply.prebuilt`.
+   */
+  readonly complete: boolean;
 
-  constructor(status: number, body?: string | Buffer, headers: Record<string, string> | readonly string[] = {}, problem?: LocalReply['problem']) {
+  constructor(status: number, body?: string | Buffer, headers: Record<string, string> | readonly string[] = {}, problem?: LocalReply['problem'], complete = false) {
     this.status = status;
     this.body = body;
     this.headers = headers;
     this.problem = problem;
+    this.complete = complete;
+  }
+
+  /**
+   * An answer whose flat header list was built ahead (e.g. a cached response): `headers`
+   * must be a fresh array per reply (the core and response-phase plugins may edit it),
+   * without X-Request-Id, with Content-Length when the status has a body.
+   */
+  static prebuilt(status: number, body: string | Buffer | undefined, headers: string[]): LocalReply {
+    return new LocalReply(status, body, headers, undefined, true);
   }
 
   /** An error from the gateway's table, e.g. LocalReply.error('route-not-found'). */

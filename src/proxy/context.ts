@@ -145,6 +145,11 @@ export class RequestContext {
   get locals(): Map<string | symbol, unknown> {
     return (this.#locals ??= new Map());
   }
+
+  /** `locals.get(key)` without creating the map when no plugin stored anything yet. */
+  local(key: string | symbol): unknown {
+    return this.#locals === null ? undefined : this.#locals.get(key);
+  }
 }
 
 const EMPTY_HEADERS = new HeaderList([]);

@@ -36,47 +36,60 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
   // A gRPC client cannot read a problem page: it gets the same answer as a grpc-status.
   const grpc = isGrpcRequest(ctx.req);
   const body = reply.renderBody(ctx.id);
-  const headers = new HeaderList([]);
-  if (reply.problem) headers.raw.push('content-type', 'application/problem+json');
   const given = reply.headers;
-  if (Array.isArray(given)) for (let i = 0; i < given.length; i += 2) headers.raw.push(given[i]!, given[i + 1]!);
-  else for (const name in given) headers.set(name, (given as Record<string, string>)[name]!);
-  headers.set('x-request-id', ctx.id);
-  // Set before the response phases so that they see the length (compression's min_size).
-  // A reply may carry its own (a cached HEAD/304 answer without body); the body's rules otherwise.
   const length = body === undefined ? 0 : Buffer.byteLength(body);
-  // A 304 has no body, and a Content-Length would have to be the 200's (RFC 9110 8.6).
-  if (reply.status !== 304 && (!Array.isArray(given) || !headers.has('content-length'))) headers.set('content-length', String(length));
+  let headers: HeaderList;
+  if (reply.complete) {
+    // Built ahead by the plugin (a cache hit): taken as it is, Content-Length included.
+    headers = new HeaderList(given as string[]);
+    headers.raw.push('x-request-id', ctx.id);
+  } else {
+    headers = new HeaderList([]);
+    if (reply.problem) headers.raw.push('content-type', 'application/problem+json');
+    if (Array.isArray(given)) for (let i = 0; i < given.length; i += 2) headers.raw.push(given[i]!, given[i + 1]!);
+    else for (const name in given) headers.set(name, (given as Record<string, string>)[name]!);
+    headers.set('x-request-id', ctx.id);
+    // Set before the response phases so that they see the length (compression's min_size).
+    // A reply may carry its own (a HEAD answer without body); the body's rules otherwise.
+    // A 304 has no body, and a Content-Length would have to be the 200's (RFC 9110 8.6).
+    if (reply.status !== 304 && (!Array.isArray(given) || !headers.has('content-length'))) headers.set('content-length', String(length));
+  }
   ctx.responseStatus = reply.status;
   ctx.responseHeaders = headers;
-  const write = () => {
-    if (grpc) {
-      writeGrpcLocalReply(ctx, headers, reply.problem?.detail ?? reply.problem?.title ?? (typeof body === 'string' ? body : ''));
-      return finish(ctx, chain, hooks);
-    }
-    // An unread request body makes the connection unusable for the next request.
-    if (hooks.draining || (ctx.req.complete === false && (ctx.requestBodyLength > 0 || ctx.requestChunked))) res.shouldKeepAlive = false;
-    if (ctx.responseTransforms !== null) {
-      headers.remove('content-length');
-      res.writeHead(ctx.responseStatus, headers.raw);
-      pipeResponseBody(ctx, ctx.responseTransforms, () => finish(ctx, chain, hooks)).end(body);
-      return;
-    }
-    res.writeHead(ctx.responseStatus, headers.raw);
-    res.end(body);
-    ctx.bytesOut = length;
-    finish(ctx, chain, hooks);
-  };
   const handlers = chain?.responseHeaders ?? null;
-  if (handlers === null) return write();
+  if (handlers === null) return writeLocalReply(ctx, reply, body, length, headers, grpc, chain, hooks);
   let pending: void | Promise<void>;
   try {
     pending = runVoidPhase(handlers, 'responseHeaders', ctx);
   } catch (err) {
     return failLocal(ctx, err, hooks);
   }
-  if (pending === undefined) return write();
-  pending.then(write, (err: unknown) => failLocal(ctx, err, hooks));
+  if (pending === undefined) return writeLocalReply(ctx, reply, body, length, headers, grpc, chain, hooks);
+  pending.then(
+    () => writeLocalReply(ctx, reply, body, length, headers, grpc, chain, hooks),
+    (err: unknown) => failLocal(ctx, err, hooks),
+  );
+}
+
+/** The local reply's head and body, once its response phase ran (no closure per reply on the sync path). */
+function writeLocalReply(ctx: RequestContext, reply: LocalReply, body: string | Buffer | undefined, length: number, headers: HeaderList, grpc: boolean, chain: Chain | null, hooks: DrainHooks): void {
+  const res = ctx.res;
+  if (grpc) {
+    writeGrpcLocalReply(ctx, headers, reply.problem?.detail ?? reply.problem?.title ?? (typeof body === 'string' ? body : ''));
+    return finish(ctx, chain, hooks);
+  }
+  // An unread request body makes the connection unusable for the next request.
+  if (hooks.draining || (ctx.req.complete === false && (ctx.requestBodyLength > 0 || ctx.requestChunked))) res.shouldKeepAlive = false;
+  if (ctx.responseTransforms !== null) {
+    headers.remove('content-length');
+    res.writeHead(ctx.responseStatus, headers.raw);
+    pipeResponseBody(ctx, ctx.responseTransforms, () => finish(ctx, chain, hooks)).end(body);
+    return;
+  }
+  res.writeHead(ctx.responseStatus, headers.raw);
+  res.end(body);
+  ctx.bytesOut = length;
+  finish(ctx, chain, hooks);
 }
 
 /** A bug in a response-phase hook of a local reply: answer 500 without running plugins again. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { get as nodeGet, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../../src/plugins/cache/memory-store.js';
@@ -65,6 +65,11 @@ function cacheUpstream() {
           break;
         case '/big':
           return res.writeHead(200, h).end(Buffer.alloc(5000, 'x'));
+        case '/bytes': {
+          // Not ASCII: UTF-8 text and bytes that are not UTF-8 at all.
+          const bytes = Buffer.concat([Buffer.from(`héllo ✓ #${n} `), Buffer.from([0x00, 0x80, 0xfe, 0xff])]);
+          return res.writeHead(200, { ...h, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) }).end(bytes);
+        }
         case '/chunked':
           res.writeHead(200, h);
           res.write(body.slice(0, 3));
@@ -187,6 +192,25 @@ services:
     assert.equal(c.headers['x-cache'], 'HIT');
     assert.equal(c.body, '/chunked #1');
     assert.equal(c.headers['content-length'], '11', 'a chunked upstream body is served with its length from the cache');
+  });
+
+  test('a hit sends the stored bytes exactly, ASCII or not', async () => {
+    const raw = (path: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        nodeGet(gw.url + path, { agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+    for (const path of ['/bytes', '/fresh']) {
+      const a = await raw(path);
+      const b = await raw(path);
+      assert.equal(b.headers['x-cache'], 'HIT', path);
+      assert.ok(b.body.equals(a.body), `${path}: ${b.body.toString('hex')} vs ${a.body.toString('hex')}`);
+      assert.equal(b.headers['content-length'], String(a.body.length), path);
+    }
   });
 
   test('If-None-Match / If-Modified-Since are answered 304 from the cache', async () => {
@@ -455,6 +479,49 @@ services:
       const cli = await runCli(['cache', 'purge', '--config', file, '--status', `http://127.0.0.1:${gw.statusPort}`, '--tag', 'tag-a']);
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, new RegExp(`gateway memory caches: purged ${misses}\\n`), 'every worker that held the entry purged it');
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+
+  test('POST /cache/purge on the status listener is relayed by the master to both workers', async () => {
+    const u = cacheUpstream();
+    const up = await u.start();
+    const file = writeConfig(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+services:
+  - name: s
+    url: "${up.url}"
+    routes:
+      - paths: ["/"]
+        plugins: { cache: {} }
+`);
+    const gw = await startCli(['--config', file, '--workers', '2']);
+    // One connection per request: the master hands connections to the workers in turn, so
+    // the entry ends up stored once per worker (two MISSes), then only HITs.
+    const missesWithin = async (limit: number, want: number): Promise<{ misses: number; first: string }> => {
+      let misses = 0;
+      let first = '';
+      for (let i = 0; i < limit && misses < want; i++) {
+        const x = String((await http(gw.url + '/w/fresh')).headers['x-cache']);
+        if (i === 0) first = x;
+        if (x === 'MISS') misses++;
+      }
+      return { misses, first };
+    };
+    try {
+      assert.equal((await missesWithin(40, 2)).misses, 2, 'both workers store the entry');
+      assert.equal((await http(gw.url + '/w/fresh')).headers['x-cache'], 'HIT');
+      const purge = await http(`http://127.0.0.1:${gw.statusPort}/cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ paths: ['/w/fresh'] }) });
+      assert.equal(purge.status, 200, purge.body);
+      assert.deepEqual(JSON.parse(purge.body), { purged: 2 }, 'each worker purged its copy and the master summed the counts');
+      const again = await missesWithin(40, 2);
+      assert.equal(again.first, 'MISS', 'no worker answers from a purged entry');
+      assert.equal(again.misses, 2, 'both workers went upstream again');
+      assert.equal(u.count('/w/fresh'), 4);
     } finally {
       await gw.stop();
       await up.close();

@@ -1,5 +1,7 @@
 // The in-process store: an LRU bounded by bytes (Map insertion order = recency), with
-// indexes by tag and by path for purges. Shared across reloads by an identical config, so a
+// indexes by tag and by path for purges. A lookup is synchronous and moves the entry to the
+// recent end only when it is not already among the newest quarter of the order (a hot entry
+// is not re-inserted on every hit; eviction order is off by at most that quarter). Shared across reloads by an identical config, so a
 // reload does not empty the cache; registered for the status listener's purge endpoint.
 import type { CacheEntry, CacheStore, PurgeRequest, Stored } from './store.js';
 import { isEntry } from './store.js';
@@ -11,15 +13,24 @@ function sizeOf(key: string, s: Stored): number {
   let n = OVERHEAD + key.length * 2;
   if (isEntry(s)) {
     n += s.body.length;
-    for (const h of s.headers) n += h.length * 2;
+    // Twice: as stored, and in the prebuilt hit form.
+    for (const h of s.headers) n += h.length * 4;
   } else for (const v of s.vary) n += v.length * 2;
   return n;
+}
+
+interface Item {
+  readonly stored: Stored;
+  readonly size: number;
+  tick: number;
 }
 
 export class MemoryStore implements CacheStore {
   readonly maxBytes: number;
   bytes = 0;
-  readonly #items = new Map<string, { stored: Stored; size: number }>();
+  readonly #items = new Map<string, Item>();
+  /** Counts insertions and moves; an item's `tick` is the count when it last went to the recent end. */
+  #tick = 0;
   readonly #byTag = new Map<string, Set<string>>();
   readonly #byPath = new Map<string, Set<string>>();
   refs = 0;
@@ -41,9 +52,12 @@ export class MemoryStore implements CacheStore {
       this.#delete(key);
       return undefined;
     }
-    // Most recently used last.
-    this.#items.delete(key);
-    this.#items.set(key, item);
+    // Most recently used last (unless it is among the newest quarter already).
+    if (this.#tick - item.tick > this.#items.size >> 2) {
+      this.#items.delete(key);
+      item.tick = ++this.#tick;
+      this.#items.set(key, item);
+    }
     return item.stored;
   }
 
@@ -84,7 +98,7 @@ export class MemoryStore implements CacheStore {
     this.#delete(key);
     const size = sizeOf(key, stored);
     if (size > this.maxBytes) return;
-    this.#items.set(key, { stored, size });
+    this.#items.set(key, { stored, size, tick: ++this.#tick });
     this.bytes += size;
     // Evict least recently used until within bounds.
     for (const k of this.#items.keys()) {

@@ -7,6 +7,7 @@ import { parseDuration } from '../../config/duration.js';
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
+import { hitFormOf } from './hit.js';
 import { acquireMemoryStore } from './memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
 import { RedisStore } from './redis-store.js';
@@ -15,8 +16,6 @@ import { isEntry, type CacheEntry, type CacheStore, type Stored } from './store.
 
 /** Headers kept out of a stored response: per-request, recomputed, or private. */
 const NOT_STORED = new Set(['x-request-id', 'age', 'x-cache', 'set-cookie']);
-/** What a 304 from the cache carries (RFC 9110 15.4.5). */
-const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
 
 type Resolve = (entry: CacheEntry | null) => void;
 
@@ -41,6 +40,14 @@ interface State {
 }
 
 const kState = Symbol('cache.state');
+
+/** The state of every request the cache leaves alone (never changed: it stores nothing, leads no flight). */
+const BYPASS: State = Object.freeze({ mode: 'bypass', store: false, primary: '', flight: null, capture: null }) as State;
+
+function bypass(ctx: RequestContext): undefined {
+  ctx.locals.set(kState, BYPASS);
+  return undefined;
+}
 
 function varyValues(ctx: RequestContext, names: readonly string[]): string {
   let out = '';
@@ -94,23 +101,22 @@ export const cachePlugin: Plugin<CacheConfig> = {
       for (const w of flight.waiters) w(entry);
     };
 
-    const hit = (ctx: RequestContext, st: State, entry: CacheEntry): LocalReply => {
-      st.mode = 'hit';
-      st.store = false;
-      const age = String(entry.initialAge + Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000)));
+    /** The answer from a stored entry: its prebuilt headers with this request's Age, or a 304. */
+    const hit = (ctx: RequestContext, entry: CacheEntry): LocalReply => {
       const inm = ctx.header('if-none-match');
       const ims = ctx.header('if-modified-since');
       const notModified =
         inm !== undefined
           ? entry.etag !== undefined && etagMatches(inm, entry.etag)
           : ims !== undefined && entry.lastModified !== undefined && Date.parse(entry.lastModified) <= Date.parse(ims);
-      if (notModified && entry.status === 200) {
-        const headers: string[] = [];
-        for (let i = 0; i < entry.headers.length; i += 2) if (NOT_MODIFIED_HEADERS.has(entry.headers[i]!.toLowerCase())) headers.push(entry.headers[i]!, entry.headers[i + 1]!);
-        headers.push('Age', age, 'X-Cache', 'HIT');
-        return new LocalReply(304, undefined, headers);
-      }
-      return new LocalReply(entry.status, entry.body, [...entry.headers, 'Age', age, 'X-Cache', 'HIT']);
+      return hitFormOf(entry).reply(Date.now(), notModified && entry.status === 200);
+    };
+
+    /** A hit for a request that already has state (a collapsed follower, a Vary variant). */
+    const hitWith = (ctx: RequestContext, st: State, entry: CacheEntry): LocalReply => {
+      st.mode = 'hit';
+      st.store = false;
+      return hit(ctx, entry);
     };
 
     /** No usable entry: lead a flight, follow one, or just go upstream. */
@@ -128,7 +134,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
       return new Promise<RequestPhaseResult>((resolve) => {
         flight.waiters.push((entry) => {
           // The leader's variant only serves followers that would select the same one.
-          if (entry !== null && varyValues(ctx, entry.vary) === entry.varyValues) resolve(hit(ctx, st, entry));
+          if (entry !== null && varyValues(ctx, entry.vary) === entry.varyValues) resolve(hitWith(ctx, st, entry));
           else resolve(undefined);
         });
       });
@@ -136,9 +142,9 @@ export const cachePlugin: Plugin<CacheConfig> = {
 
     const afterLookup = (ctx: RequestContext, st: State, found: Stored | undefined): RequestPhaseResult | Promise<RequestPhaseResult> => {
       if (found === undefined) return miss(ctx, st);
-      if (isEntry(found)) return hit(ctx, st, found);
+      if (isEntry(found)) return hitWith(ctx, st, found);
       const variant = store.get(st.primary + varyValues(ctx, found.vary));
-      const pick = (s: Stored | undefined) => (s !== undefined && isEntry(s) ? hit(ctx, st, s) : miss(ctx, st));
+      const pick = (s: Stored | undefined) => (s !== undefined && isEntry(s) ? hitWith(ctx, st, s) : miss(ctx, st));
       return variant instanceof Promise ? variant.then(pick) : pick(variant);
     };
 
@@ -146,29 +152,29 @@ export const cachePlugin: Plugin<CacheConfig> = {
       observesBodyOnly: true,
       request(ctx) {
         const get = ctx.method === 'GET';
-        const st: State = { mode: 'bypass', store: false, primary: '', flight: null, capture: null };
-        ctx.locals.set(kState, st);
-        if (!get && ctx.method !== 'HEAD') return undefined;
-        if (!cacheAuthorized && ctx.req.headers.authorization !== undefined) return undefined;
+        if (!get && ctx.method !== 'HEAD') return bypass(ctx);
+        if (!cacheAuthorized && ctx.req.headers.authorization !== undefined) return bypass(ctx);
         let refresh = false;
         if (honorRequest) {
           const cc = ctx.header('cache-control');
           if (cc !== undefined) {
             const d = parseCacheControl(cc);
-            if (d.noStore) return undefined;
+            if (d.noStore) return bypass(ctx);
             refresh = d.noCache;
           } else if (ctx.header('pragma')?.toLowerCase().includes('no-cache') === true) refresh = true;
         }
-        st.primary = keyOf(ctx);
+        const primary = keyOf(ctx);
+        const found = refresh ? undefined : store.get(primary);
+        // The hit path: a synchronous lookup (memory store) found a fresh entry; no state kept.
+        if (found !== undefined && !(found instanceof Promise) && isEntry(found)) return hit(ctx, found);
         // HEAD is answered from a stored GET, never stored itself (it has no body).
-        st.store = get;
+        const st: State = { mode: refresh ? 'bypass' : 'miss', store: get, primary, flight: null, capture: null };
+        ctx.locals.set(kState, st);
         if (refresh) return undefined;
-        st.mode = 'miss';
-        const found = store.get(st.primary);
         return found instanceof Promise ? found.then((s) => afterLookup(ctx, st, s)) : afterLookup(ctx, st, found);
       },
       responseHeaders(ctx) {
-        const st = ctx.locals.get(kState) as State | undefined;
+        const st = ctx.local(kState) as State | undefined;
         if (st === undefined || st.mode === 'hit') return;
         const h = ctx.responseHeaders;
         if (st.store) st.capture = captureOf(ctx);
@@ -176,7 +182,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         h.set('X-Cache', st.mode === 'miss' ? 'MISS' : 'BYPASS');
       },
       responseChunk(ctx, chunk) {
-        const st = ctx.locals.get(kState) as State | undefined;
+        const st = ctx.local(kState) as State | undefined;
         const c = st?.capture;
         if (c == null) return chunk;
         c.size += chunk.length;
@@ -187,7 +193,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         return chunk;
       },
       responseEnd(ctx) {
-        const st = ctx.locals.get(kState) as State | undefined;
+        const st = ctx.local(kState) as State | undefined;
         const c = st?.capture;
         if (c == null) return undefined;
         st!.capture = null;
@@ -199,7 +205,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         return undefined;
       },
       log(ctx) {
-        const st = ctx.locals.get(kState) as State | undefined;
+        const st = ctx.local(kState) as State | undefined;
         if (st !== undefined) land(st, null);
       },
       close() {

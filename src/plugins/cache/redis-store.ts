@@ -8,7 +8,7 @@ import { isEntry, type CacheEntry, type CacheStore, type PurgeRequest, type Stor
 
 export function encode(s: Stored): Buffer {
   if (!isEntry(s)) return Buffer.concat([u32(0xffffffff), Buffer.from(JSON.stringify(s))]);
-  const { body, ...head } = s;
+  const { body, hit: _hit, ...head } = s;
   const json = Buffer.from(JSON.stringify(head));
   return Buffer.concat([u32(json.length), json, body]);
 }

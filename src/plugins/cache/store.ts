@@ -1,4 +1,5 @@
 // What the cache keeps, and the interface both stores implement.
+import type { HitForm } from './hit.js';
 
 /** A stored response. */
 export interface CacheEntry {
@@ -19,6 +20,8 @@ export interface CacheEntry {
   readonly tags: readonly string[];
   /** The request path (without query), for purge by path. */
   readonly path: string;
+  /** What a hit writes, prebuilt (this process only: never encoded into Redis). */
+  hit?: HitForm;
 }
 
 /** Stored at the primary key of a response with Vary: the names whose values pick the variant. */
