@@ -103,7 +103,7 @@ describe('consumers config', () => {
 
   test('keys are looked up by SHA-256 digest and compared with timingSafeEqual; the index keeps no key', () => {
     const src = readFileSync(join(ROOT, 'src', 'consumers', 'index.ts'), 'utf8');
-    assert.match(src, /findKey\(key: string\)[^}]*keyDigest\(key\)[^}]*timingSafeEqual\(hit\.digest, digest\)/s);
+    assert.match(src, /findKey\(key: string\)[^}]*hash\('sha256', key, 'base64'\)[^}]*timingSafeEqual\(hit\.digest, Buffer\.from\(text, 'base64'\)\)/s);
     assert.match(src, /timingSafeEqual\(derived, target\.hash\)/);
   });
 });

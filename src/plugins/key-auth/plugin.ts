@@ -19,10 +19,15 @@ export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
     let from: 'header' | 'query' = 'header';
     let name = '';
     if (inHeader) {
+      // From the raw list: asking `req.headers` would make node:http build the whole header
+      // object for this one lookup. Repeated headers are joined with ", " as node:http does.
+      const raw = ctx.req.rawHeaders;
       for (const n of headerNames) {
-        const v = ctx.req.headers[n];
-        if (v !== undefined) {
-          key = Array.isArray(v) ? v.join(', ') : v;
+        for (let i = 0; i < raw.length; i += 2) {
+          const rawName = raw[i]!;
+          if (rawName.length === n.length && rawName.toLowerCase() === n) key = key === undefined ? raw[i + 1]! : `${key}, ${raw[i + 1]!}`;
+        }
+        if (key !== undefined) {
           name = n;
           break;
         }
