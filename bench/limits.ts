@@ -3,8 +3,10 @@
 // round trip per request), quota on the default SQLite file (one upsert per request).
 // Limits are set high so that every request is admitted: the number is the cost of the
 // check, not of refusing. Goals from issue #5: local ≥ 0.95×, redis ≥ 0.75× of the plain route.
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Loader, LoadResult } from './load.js';
+import type { Pinning } from './proc.js';
 import { fmtInt, median } from './table.js';
 import { northgateMissing, startNorthgate, type Ctx, type Upstream } from './targets.js';
 
@@ -40,6 +42,9 @@ export async function runLimits(ctx: Ctx, loader: Loader, up: Upstream, o: Limit
   const ng = await startNorthgate(ctx, 'northgate-limits', (p, s) => limitsConfig(p, s, up.port, ctx.tmpDir), 'ignore');
   if (typeof ng === 'string') return [TITLE, '', `Skipped: northgate ${ng}.`];
   const base = `http://127.0.0.1:${ng.port}`;
+  // A local Redis is a backend like the nginx upstream: placed on the load core for the run
+  // (its affinity restored after), so that the proxy core measures the gateway's work only.
+  const redisPin = pinLocalRedis(ctx.pin);
   const cases = [
     { name: 'no plugins', url: `${base}/plain`, runs: [] as LoadResult[], goal: 1 },
     { name: 'rate-limit local', url: `${base}/local`, runs: [] as LoadResult[], goal: 0.95 },
@@ -58,6 +63,7 @@ export async function runLimits(ctx: Ctx, loader: Loader, up: Upstream, o: Limit
     }
   } finally {
     await ng.child.stop();
+    redisPin.restore();
   }
   const out = [TITLE, '', '| route | req/s | × no plugins | goal | p50 ms | p99 ms | errors: non-2xx / socket |', '|---|---:|---:|---:|---:|---:|---:|'];
   const rpsOf = (c: (typeof cases)[number]) => median(c.runs.filter((r) => !r.failure && r.requests > 0).map((r) => r.rps));
@@ -69,6 +75,22 @@ export async function runLimits(ctx: Ctx, loader: Loader, up: Upstream, o: Limit
     const goal = c.goal === 1 || c.goal === 0 ? '–' : `≥ ${c.goal.toFixed(2)} ${ratio >= c.goal ? 'met' : '**not met**'}`;
     out.push(`| ${c.name} | ${fmtInt(rpsOf(c))} | ${ratio.toFixed(3)} | ${goal} | ${median(good.map((r) => r.p50ms)).toFixed(2)} | ${median(good.map((r) => r.p99ms)).toFixed(2)} | ${errors} |`);
   }
-  out.push('', `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up. Every request is admitted (limits set high, one key): the cost of the check. Redis at ${REDIS_URL} on the same machine.`);
+  out.push('', `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up. Every request is admitted (limits set high, one key): the cost of the check. Redis at ${REDIS_URL} on the same machine (${redisPin.note}).`);
   return out;
+}
+
+/** Pins the local redis-server to the load core when pinning is on; `restore` puts its affinity back. */
+function pinLocalRedis(pin: Pinning): { note: string; restore: () => void } {
+  const none = (why: string) => ({ note: why, restore: () => undefined });
+  if (!pin.enabled) return none('not pinned');
+  if (!/^redis:\/\/(127\.0\.0\.1|localhost)(:|\/|$)/.test(REDIS_URL)) return none('not local: not pinned');
+  const pids = spawnSync('pidof', ['redis-server'], { encoding: 'utf8', timeout: 5000 }).stdout?.trim().split(/\s+/).filter(Boolean) ?? [];
+  if (pids.length !== 1) return none(pids.length === 0 ? 'redis-server not found: not pinned' : 'several redis-server processes: not pinned');
+  const pid = pids[0]!;
+  const before = /affinity list: (\S+)/.exec(spawnSync('taskset', ['-cp', pid], { encoding: 'utf8', timeout: 5000 }).stdout ?? '')?.[1];
+  if (before === undefined || spawnSync('taskset', ['-cp', String(pin.loadCore), pid], { timeout: 5000 }).status !== 0) return none('could not be pinned');
+  return {
+    note: `redis-server pinned to CPU ${pin.loadCore} with the load generator for the run`,
+    restore: () => void spawnSync('taskset', ['-cp', before, pid], { timeout: 5000 }),
+  };
 }
