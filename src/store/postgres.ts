@@ -45,19 +45,8 @@ export class PostgresStore implements Store {
     return store;
   }
 
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await fn(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+  #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.#pool, fn);
   }
 
   async #migrate(target?: number): Promise<void> {
@@ -162,5 +151,21 @@ export class PostgresStore implements Store {
     await this.#listener?.end().catch(() => undefined);
     this.#listener = null;
     await this.#pool.end();
+  }
+}
+
+/** Runs `fn` on one pooled client inside BEGIN…COMMIT (ROLLBACK when it throws); the config and portal stores share it. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query(begin);
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
   }
 }

@@ -455,21 +455,25 @@ services:
   });
 });
 
-describe('cache purge across workers', () => {
-  test('northgate cache purge reaches the memory caches of every worker (through the master)', async () => {
-    const u = cacheUpstream();
-    const up = await u.start();
-    const file = writeConfig(`
-_format_version: "1"
+/** One route with a memory cache, a status listener for purges, for a gateway started with --workers. */
+function memoryCacheConfig(upstreamUrl: string): string {
+  return `_format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
 access_log: { enabled: false }
 services:
   - name: s
-    url: "${up.url}"
+    url: "${upstreamUrl}"
     routes:
       - paths: ["/"]
         plugins: { cache: {} }
-`);
+`;
+}
+
+describe('cache purge across workers', () => {
+  test('northgate cache purge reaches the memory caches of every worker (through the master)', async () => {
+    const u = cacheUpstream();
+    const up = await u.start();
+    const file = writeConfig(memoryCacheConfig(up.url));
     const gw = await startCli(['--config', file, '--workers', '2']);
     try {
       // Each worker stores the entry on its first request (a MISS); count how many did.
@@ -488,17 +492,7 @@ services:
   test('POST /cache/purge on the status listener is relayed by the master to both workers', async () => {
     const u = cacheUpstream();
     const up = await u.start();
-    const file = writeConfig(`
-_format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
-access_log: { enabled: false }
-services:
-  - name: s
-    url: "${up.url}"
-    routes:
-      - paths: ["/"]
-        plugins: { cache: {} }
-`);
+    const file = writeConfig(memoryCacheConfig(up.url));
     const gw = await startCli(['--config', file, '--workers', '2']);
     // One connection per request: the master hands connections to the workers in turn, so
     // the entry ends up stored once per worker (two MISSes), then only HITs.

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { inTransaction } from '../../store/postgres.js';
 import { PORTAL_MIGRATIONS_TABLE, pendingPortal } from './migrations.js';
 
 export type Param = string | number | null;
@@ -166,23 +167,16 @@ class PostgresPortalDb implements PortalDb {
     return (await this.#pool.query(numbered(sql), params as Param[])).rowCount ?? 0;
   }
 
-  async tx<T>(fn: (q: Queries) => Promise<T>, mode: 'write' | 'read' = 'write'): Promise<T> {
-    const c = await this.#pool.connect();
-    const q: Queries = {
-      all: async <R>(sql: string, params: readonly Param[] = []) => (await c.query(numbered(sql), params as Param[])).rows as R[],
-      run: async (sql: string, params: readonly Param[] = []) => (await c.query(numbered(sql), params as Param[])).rowCount ?? 0,
-    };
-    try {
-      await c.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-      const out = await fn(q);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+  tx<T>(fn: (q: Queries) => Promise<T>, mode: 'write' | 'read' = 'write'): Promise<T> {
+    return inTransaction(
+      this.#pool,
+      (c) =>
+        fn({
+          all: async <R>(sql: string, params: readonly Param[] = []) => (await c.query(numbered(sql), params as Param[])).rows as R[],
+          run: async (sql: string, params: readonly Param[] = []) => (await c.query(numbered(sql), params as Param[])).rowCount ?? 0,
+        }),
+      mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN',
+    );
   }
 
   async close(): Promise<void> {
