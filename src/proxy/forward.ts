@@ -9,6 +9,7 @@ import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from './header-list.js';
+import { headerName } from './header-names.js';
 import { pipeResponseBody } from './response-body.js';
 import type { Writable } from 'node:stream';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
@@ -22,8 +23,6 @@ import { limitedBody, readReplayable, wantsReplay } from './replay.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
-const SPECIAL_LENGTHS = new Uint8Array(32);
-for (const n of [...HOP_BY_HOP, 'x-request-id']) SPECIAL_LENGTHS[n.length] = 1;
 
 export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const guard = ctx.route!.service.guard;
@@ -154,6 +153,15 @@ function attempt(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dis
   );
 }
 
+/** Removes the headers a response's Connection header names (RFC 9110 7.6.1); "keep-alive" and "close" name none of their own. */
+function dropConnectionListed(headers: HeaderList, listed: string): void {
+  if (listed === 'keep-alive' || listed === 'close') return;
+  for (const n of listed.split(',')) {
+    const name = n.trim();
+    if (name !== '') headers.remove(name);
+  }
+}
+
 /** An object, the one shape both node:http and the HTTP/2 compat response take for trailers. */
 function trailerPairs(raw: Array<string | Buffer>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -235,21 +243,18 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const out: string[] = [];
     let connectionListed: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toString('latin1');
-      // Only names as long as a hop-by-hop one (or x-request-id) need the lower-cased copy.
-      if (SPECIAL_LENGTHS[name.length] === 1) {
-        const lower = name.toLowerCase();
-        if (HOP_BY_HOP.has(lower)) {
-          if (lower === 'connection') connectionListed = rawHeaders[i + 1]!.toString('latin1');
-          continue;
-        }
-        if (lower === 'x-request-id') continue;
+      // Common names come back interned and lower-case: hop-by-hop ones compare as constants.
+      const name = headerName(rawHeaders[i]!);
+      if (HOP_BY_HOP.has(name)) {
+        if (name === 'connection') connectionListed = rawHeaders[i + 1]!.toString('latin1');
+        continue;
       }
+      if (name === 'x-request-id') continue;
       out.push(name, rawHeaders[i + 1]!.toString('latin1'));
     }
     out.push('x-request-id', ctx.id);
     const headers = new HeaderList(out);
-    if (connectionListed !== undefined) for (const n of connectionListed.split(',')) headers.remove(n.trim());
+    if (connectionListed !== undefined) dropConnectionListed(headers, connectionListed);
     ctx.responseStatus = statusCode;
     ctx.responseHeaders = headers;
     const handlers = this.#chain.responseHeaders;

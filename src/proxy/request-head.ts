@@ -1,9 +1,9 @@
 // Reads the client's request head once: checks what node's strict parser lets through
 // (ambiguous Host, odd request targets, dot segments), and builds the upstream header
 // list in the same pass — hop-by-hop and identity headers out, forwarding headers in.
-import { randomUUID } from 'node:crypto';
 import type { RequestContext } from './context.js';
 import { unmapIPv4 } from './context.js';
+import { newRequestId } from './request-id.js';
 
 const KEEP = 0;
 const DROP = 1;
@@ -126,7 +126,7 @@ export function readRequestHead(ctx: RequestContext): string | null {
   }
   // HTTP/2 has no Transfer-Encoding: a body of unknown length streams like a chunked one.
   if (ctx.requestBodyLength < 0 && req.httpVersionMajor === 2 && !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders) ctx.requestChunked = true;
-  ctx.id = requestId ?? randomUUID();
+  ctx.id = requestId ?? newRequestId();
 
   // Absolute-form targets (RFC 9112 3.2.2) carry the authority; it must agree with Host.
   let target = url;

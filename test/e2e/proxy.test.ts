@@ -115,7 +115,9 @@ services:
       assert.equal((JSON.parse(res.body) as Echo).headers['x-request-id'], id);
     }
     const fresh = await http(gw.url + '/keep');
-    assert.match(fresh.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/);
+    assert.match(fresh.headers['x-request-id'] as string, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const again = await http(gw.url + '/keep');
+    assert.notEqual(again.headers['x-request-id'], fresh.headers['x-request-id'], 'every generated id is new');
   });
 
   test('404 is problem+json with type, title, status, detail and request_id', async () => {
