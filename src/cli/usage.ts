@@ -107,7 +107,7 @@ function render(rows: UsageSummary[], format: string, by: string): string {
     return [header, ...cells].map((r) => r.map(esc).join(',')).join('\n') + '\n';
   }
   if (rows.length === 0) return 'no usage in this range\n';
-  const shown = cells.map((r) => r.map((v, i) => (v !== '' ? v : i === 1 || i === 2 ? '(none)' : i >= 15 ? '-' : v)));
+  const shown = cells.map((r) => r.map((v, i) => (v !== '' ? v : i === 1 || i === 2 ? '(none)' : i >= 14 ? '-' : v)));
   const widths = header.map((h, c) => Math.max(h.length, ...shown.map((r) => r[c]!.length)));
   const numeric = (c: number) => c >= 5;
   const line = (r: string[]) => r.map((v, c) => (numeric(c) ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join('  ').trimEnd();

@@ -21,12 +21,14 @@ export interface ConsumerNames {
 const CLASSES = ['2xx', '3xx', '4xx', '5xx'] as const;
 
 export class MeteringUsage implements UsageSource {
-  readonly #store: UsageStore;
+  readonly #settings: MeteringSettings;
+  /** Opened at the first read: a store that is busy or away fails that read, not the portal's start. */
+  #store: UsageStore | null = null;
   readonly #names: ConsumerNames;
   readonly #flushLocal: () => Promise<void>;
 
   constructor(settings: MeteringSettings, names: ConsumerNames, flushLocal: () => Promise<void> = () => Promise.resolve()) {
-    this.#store = openUsageStore(settings.store);
+    this.#settings = settings;
     this.#names = names;
     this.#flushLocal = flushLocal;
   }
@@ -36,6 +38,7 @@ export class MeteringUsage implements UsageSource {
     if (consumer === null) return [];
     // A failed local flush keeps its rows for the next try; the read goes on with what is stored.
     await this.#flushLocal().catch(() => undefined);
+    this.#store ??= openUsageStore(this.#settings.store);
     return this.#store.query({
       from: q.from,
       to: q.to,
@@ -90,6 +93,6 @@ export class MeteringUsage implements UsageSource {
   }
 
   close(): void {
-    void this.#store.close().catch(() => undefined);
+    void this.#store?.close().catch(() => undefined);
   }
 }

@@ -169,12 +169,12 @@ services:
       const a = (await c.post('/portal/api/keys', { name: 'a', plan: 'free' })).json;
       const b = (await c.post('/portal/api/keys', { name: 'b', plan: 'free' })).json;
       await traffic(gw.proxyUrl, a['secret'], b['secret'], '/orders-api');
-      assert.ok(existsSync(join(gw.dir, 'northgate-metering.sqlite')), 'the metering file sits next to the config');
 
       // No explicit flush: the portal's process writes its own aggregates before it reads.
       const calls = (u: { series: Array<{ calls: Record<string, number> }> }) => u.series.reduce((n, p) => n + p.calls['2xx']! + p.calls['4xx']! + p.calls['5xx']!, 0);
       const ua = (await c.get(`/portal/api/usage?step=day&key=${a['key'].id}`)).json;
       assert.equal(calls(ua as never), 25, 'key A\'s calls only');
+      assert.ok(existsSync(join(gw.dir, 'northgate-metering.sqlite')), 'the metering file sits next to the config');
       const point = ua['series'].find((p: { calls: Record<string, number> }) => p.calls['2xx']! > 0);
       assert.equal(point.calls['2xx'], 25);
       assert.ok(point.p50 !== null && point.p50 < 100, `p50 ${point.p50}`);
@@ -226,6 +226,8 @@ describe('a metering database of the first release', () => {
     assert.equal(old.code, 0, old.stderr);
     const oldRows = JSON.parse(old.stdout) as UsageSummary[];
     assert.deepEqual(oldRows.map((r) => [r.consumer, r.credential, r.requests, r.latency_ms_avg, r.latency_ms_p50, r.latency_ms_p99]), [['', '', 7, 5, null, null], ['acme', '', 4, 2, null, null]]);
+    const oldTable = await runCli(['usage', '--store', store, '--from', '2031-05-10', '--to', '2031-05-10']);
+    assert.match(oldTable.stdout, /2031-05-10 10:00 +acme +\(none\) +api +calls +4 +4 +0 +0 +0 +0 +10 +40 +2\.00 +- +- +-\n/, oldTable.stdout);
     const readOnly = new Database(store, { readonly: true });
     assert.equal((readOnly.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'northgate_usage_migrations'`).get() as { n: number }).n, 0, 'a reader does not migrate');
     readOnly.close();
