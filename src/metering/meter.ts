@@ -52,7 +52,7 @@ export class Meter {
     const status = ctx.responseStatus;
     const cls = CLASSES[status >= 100 && status < 600 ? Math.floor(status / 100) : 0]!;
     const routeName = route?.name ?? '';
-    // Usernames and credential ids hold no control characters: "\\n" keeps the parts apart.
+    // Usernames and credential ids hold no control characters: "\n" keeps the parts apart.
     const key = `${m}\n${cls}\n${routeName}\n${consumer}\n${credential}`;
     let row = this.#rows.get(key);
     if (row === undefined) {
