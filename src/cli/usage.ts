@@ -3,23 +3,26 @@ import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import { defaultRegistry } from '../pipeline/registry.js';
-import { meteringSettings, parseStore, type StoreSpec } from '../metering/config.js';
+import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
 import { queryUsage, type UsageSummary } from '../metering/store.js';
 import { parse, UsageError } from './args.js';
 
-const HELP = `Usage: northgate usage [--consumer NAME] [--from TIME] [--to TIME] [--by hour|day]
-                       [--format table|csv|json] [--config FILE | --store STORE]
+const HELP = `Usage: northgate usage [--consumer NAME] [--credential ID] [--from TIME] [--to TIME]
+                       [--by hour|day] [--format table|csv|json] [--config FILE | --store STORE]
 
-Prints metered usage: requests per period, consumer, service and route, by status class,
-with bytes and the average latency.
+Prints metered usage: requests per period, consumer, credential, service and route, by
+status class, with bytes, the average latency and the p50/p95/p99 latency.
 
   --consumer NAME   one consumer (username); "" is requests without a consumer. Default: all
+  --credential ID   one credential (its id: the key's "id" in the config, a portal key's id,
+                    or USERNAME/key-auth/N); "" is requests without one. Default: all
   --from TIME       start, inclusive: 2026-11-01 or 2026-11-01T12:00:00Z. Default: --to minus
                     one day (--by hour) or 30 days (--by day)
   --to TIME         end: a time is exclusive, a bare date includes that whole day. Default: now
   --by hour|day     period of each row (default hour)
   --format F        table (default), csv or json
-  -c, --config FILE read the store from the config's metering section
+  -c, --config FILE read the store from the config's metering section (or the portal's
+                    default store next to the config)
   --store STORE     a SQLite file (default ./northgate-metering.sqlite) or a postgres:// URL
 `;
 
@@ -35,6 +38,7 @@ function parseTime(flag: string, text: string, endOfDay: boolean): number {
 export async function usageCommand(args: string[]): Promise<number> {
   const { values } = parse('usage', args, {
     consumer: { type: 'string' },
+    credential: { type: 'string' },
     from: { type: 'string' },
     to: { type: 'string' },
     by: { type: 'string' },
@@ -58,9 +62,9 @@ export async function usageCommand(args: string[]): Promise<number> {
   let spec: StoreSpec;
   if (values.config !== undefined) {
     try {
-      const settings = meteringSettings(loadConfigFile(values.config, defaultRegistry()).metering);
+      const settings = effectiveMetering(loadConfigFile(values.config, defaultRegistry()), values.config);
       if (settings === null) {
-        process.stderr.write(`northgate: ${values.config} has no metering section (or metering.enabled is false); nothing is metered\n`);
+        process.stderr.write(`northgate: ${values.config} has no metering section and no portal (or metering.enabled is false); nothing is metered\n`);
         return 1;
       }
       spec = settings.store;
@@ -78,7 +82,7 @@ export async function usageCommand(args: string[]): Promise<number> {
   }
   let rows: UsageSummary[];
   try {
-    rows = await queryUsage(spec, { from, to, by, ...(values.consumer !== undefined ? { consumer: values.consumer } : {}) });
+    rows = await queryUsage(spec, { from, to, by, ...(values.consumer !== undefined ? { consumer: values.consumer } : {}), ...(values.credential !== undefined ? { credential: values.credential } : {}) });
   } catch (err) {
     const where = spec.kind === 'sqlite' ? spec.path : new URL(spec.url).host;
     process.stderr.write(`northgate: cannot read usage from ${where}: ${(err as Error).message}\n`);
@@ -94,16 +98,18 @@ function render(rows: UsageSummary[], format: string, by: string): string {
   if (format === 'json') return JSON.stringify(rows, null, 2) + '\n';
   const period = (p: string) => (by === 'day' ? p.slice(0, 10) : p.slice(0, 16).replace('T', ' '));
   const other = (r: UsageSummary) => Object.entries(r.status).filter(([c]) => !CLASSES.includes(c)).reduce((n, [, v]) => n + v, 0);
-  const header = ['period', 'consumer', 'service', 'route', 'requests', ...CLASSES, 'other', 'bytes_in', 'bytes_out', 'avg_ms'];
-  const cells = rows.map((r) => [period(r.period), r.consumer, r.service, r.route, String(r.requests), ...CLASSES.map((c) => String(r.status[c] ?? 0)), String(other(r)), String(r.bytes_in), String(r.bytes_out), r.latency_ms_avg.toFixed(2)]);
+  // Percentiles are empty (csv) or "-" (table) for rows metered before the latency histogram existed.
+  const ms = (v: number | null) => (v === null ? '' : v.toFixed(2));
+  const header = ['period', 'consumer', 'credential', 'service', 'route', 'requests', ...CLASSES, 'other', 'bytes_in', 'bytes_out', 'avg_ms', 'p50_ms', 'p95_ms', 'p99_ms'];
+  const cells = rows.map((r) => [period(r.period), r.consumer, r.credential, r.service, r.route, String(r.requests), ...CLASSES.map((c) => String(r.status[c] ?? 0)), String(other(r)), String(r.bytes_in), String(r.bytes_out), r.latency_ms_avg.toFixed(2), ms(r.latency_ms_p50), ms(r.latency_ms_p95), ms(r.latency_ms_p99)]);
   if (format === 'csv') {
     const esc = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
     return [header, ...cells].map((r) => r.map(esc).join(',')).join('\n') + '\n';
   }
   if (rows.length === 0) return 'no usage in this range\n';
-  const shown = cells.map((r) => r.map((v, i) => (i === 1 && v === '' ? '(none)' : v)));
+  const shown = cells.map((r) => r.map((v, i) => (v !== '' ? v : i === 1 || i === 2 ? '(none)' : i >= 14 ? '-' : v)));
   const widths = header.map((h, c) => Math.max(h.length, ...shown.map((r) => r[c]!.length)));
-  const numeric = (c: number) => c >= 4;
+  const numeric = (c: number) => c >= 5;
   const line = (r: string[]) => r.map((v, c) => (numeric(c) ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join('  ').trimEnd();
   const total = rows.reduce((n, r) => n + r.requests, 0);
   return [line(header.map((h) => h.toUpperCase())), ...shown.map(line), `${rows.length} row${rows.length === 1 ? '' : 's'}, ${total} request${total === 1 ? '' : 's'}`].join('\n') + '\n';

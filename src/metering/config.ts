@@ -1,5 +1,5 @@
 // The `metering:` section: where usage rows go and how often they are flushed.
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { DURATION_PATTERN, parseDuration } from '../config/duration.js';
 
 export const meteringSchema = {
@@ -47,4 +47,19 @@ export function meteringSettings(raw: RawMetering | undefined): MeteringSettings
     flushIntervalMs: parseDuration(raw.flush_interval ?? METERING_DEFAULTS.flushInterval)!,
     maxRows: raw.max_rows ?? METERING_DEFAULTS.maxRows,
   };
+}
+
+/**
+ * The metering a gateway runs: the `metering:` section when there is one (`enabled: false`
+ * turns it off). Without one, a config with the portal on meters into the default SQLite
+ * file next to the config file (the working directory without one), like the portal's own
+ * store: the portal's usage pages read the metering data, one source of truth for every
+ * worker and for `northgate usage --config`.
+ */
+export function effectiveMetering(config: { metering?: RawMetering; portal?: unknown; listen?: unknown }, configFile: string | null): MeteringSettings | null {
+  if (config.metering !== undefined) return meteringSettings(config.metering);
+  const portalListen = (config.listen as { portal?: string | null } | undefined)?.portal;
+  if (config.portal === undefined || portalListen === null) return null;
+  const base = configFile === null ? process.cwd() : dirname(resolve(configFile));
+  return meteringSettings({ store: resolve(base, METERING_DEFAULTS.store) });
 }

@@ -1,8 +1,9 @@
 // Usage metering: a subscriber of `northgate:request:end` that adds each request to an
-// in-memory aggregate (minute × consumer × service × route × status class: count, bytes
-// in/out, latency sum) and flushes the aggregates in one batch every flush_interval and on
-// drain. The hot path costs one string key and one Map lookup; nothing is written per
-// request. When the store fails, the aggregates are kept and retried, bounded by max_rows;
+// in-memory aggregate (minute × consumer × credential × service × route × status class:
+// count, bytes in/out, latency sum and latency histogram) and flushes the aggregates in one
+// batch every flush_interval and on drain. The hot path costs one string key, one Map lookup
+// and a binary search over the histogram's bounds; a row (and its histogram) is allocated once
+// per key and interval, nothing is written per request. When the store fails, the aggregates are kept and retried, bounded by max_rows;
 // what does not fit is dropped, counted and logged. Proxying never waits on the store.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
@@ -10,6 +11,7 @@ import { requestEndChannel } from '../proxy/reply.js';
 import type { Logger } from '../runtime/logger.js';
 import { clock } from '../plugins/quota/clock.js';
 import type { MeteringSettings } from './config.js';
+import { bucketOf, emptyHistogram } from './histogram.js';
 import { openUsageStore, type UsageRow, type UsageStore } from './store.js';
 
 const CLASSES = ['000', '1xx', '2xx', '3xx', '4xx', '5xx'];
@@ -45,24 +47,29 @@ export class Meter {
     const m = minute - (minute % 60_000);
     const route = ctx.route;
     const consumer = ctx.consumer?.username ?? '';
+    // The credential's id (config `id`, or a portal key's id): never the key or its digest.
+    const credential = ctx.credential?.id ?? '';
     const status = ctx.responseStatus;
     const cls = CLASSES[status >= 100 && status < 600 ? Math.floor(status / 100) : 0]!;
     const routeName = route?.name ?? '';
-    const key = `${m}|${cls}|${routeName}|${consumer}`;
+    // Usernames and credential ids hold no control characters: "\n" keeps the parts apart.
+    const key = `${m}\n${cls}\n${routeName}\n${consumer}\n${credential}`;
     let row = this.#rows.get(key);
     if (row === undefined) {
       if (this.#rows.size >= this.#settings.maxRows) {
         this.dropped++;
         return;
       }
-      row = { minute: m, consumer, service: route?.service.name ?? '', route: routeName, statusClass: cls, requests: 0, bytesIn: 0, bytesOut: 0, latencyMsSum: 0 };
+      row = { minute: m, consumer, credential, service: route?.service.name ?? '', route: routeName, statusClass: cls, requests: 0, bytesIn: 0, bytesOut: 0, latencyMsSum: 0, latency: emptyHistogram() };
       this.#rows.set(key, row);
     }
     this.counted++;
     row.requests++;
     row.bytesIn += ctx.bytesIn;
     row.bytesOut += ctx.bytesOut;
-    row.latencyMsSum += ctx.finishedAt - ctx.startedAt;
+    const latency = ctx.finishedAt - ctx.startedAt;
+    row.latencyMsSum += latency;
+    row.latency[bucketOf(latency)]!++;
   }
 
   /** Writes the aggregates so far; on failure they are merged back for the next try. */
@@ -99,6 +106,7 @@ export class Meter {
         now.bytesIn += row.bytesIn;
         now.bytesOut += row.bytesOut;
         now.latencyMsSum += row.latencyMsSum;
+        for (let i = 0; i < now.latency.length; i++) now.latency[i]! += row.latency[i]!;
       } else if (this.#rows.size < this.#settings.maxRows) {
         this.#rows.set(key, row);
       } else {

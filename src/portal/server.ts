@@ -17,7 +17,8 @@ import { PAGES, renderPage } from './pages.js';
 import type { Session, SessionStore } from './sessions.js';
 import type { PortalSettings } from './settings.js';
 import { SignInThrottle } from './throttle.js';
-import { MemoryUsage, type UsageSource } from './usage.js';
+import type { MeteringSettings } from '../metering/config.js';
+import { NO_USAGE, type UsageSource } from './usage.js';
 import { MeteringUsage } from './metering-usage.js';
 import { CALLBACK_PATH, OidcSignIn } from './oidc.js';
 
@@ -27,6 +28,10 @@ export interface PortalGateway {
   proxyUrl(): string | null;
   /** Whether a request came through this gateway's listeners (tests run several gateways in one process). */
   owns(ctx: RequestContext): boolean;
+  /** The metering store the gateway writes to (the portal's usage reads it), or null when metering is off. */
+  readonly metering: MeteringSettings | null;
+  /** Writes this process's metered usage so far. */
+  flushUsage(): Promise<void>;
 }
 
 export interface PortalDeps {
@@ -60,13 +65,17 @@ export class Portal {
     this.#gateway = gateway;
     this.#logger = logger;
     this.directory = deps.directory;
-    const metering = gateway.snapshot.metering;
-    // The metering store when `metering:` is on (durable, every worker and node); else this process's own count.
+    const metering = gateway.metering;
+    // The metering store (every worker and node); nothing when `metering: { enabled: false }` turned it off.
     this.usage =
       deps.usage ??
       (metering !== null
-        ? new MeteringUsage(metering, (id) => gateway.snapshot.consumers.byId.get(id)?.username ?? null)
-        : new MemoryUsage({ owns: (ctx) => gateway.owns(ctx) }));
+        ? new MeteringUsage(
+            metering,
+            { username: (id) => gateway.snapshot.consumers.byId.get(id)?.username ?? null, id: (name) => gateway.snapshot.consumers.byUsername.get(name)?.id ?? null },
+            () => gateway.flushUsage(),
+          )
+        : NO_USAGE);
     this.sessions = deps.sessions;
   }
 

@@ -22,6 +22,7 @@ import { DnsResolver } from '../upstream/dns.js';
 import type { Upstream } from '../config/snapshot.js';
 import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
+import { effectiveMetering, type MeteringSettings } from '../metering/config.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
 import { Listener } from './listeners.js';
 import { StartRefusal } from './refusal.js';
@@ -78,6 +79,8 @@ export class Gateway implements ProxyRuntime {
   #lastConfig: RawConfig | null = null;
   #proxyBound: { host: string; port: number } | null = null;
   #meter: Meter | null = null;
+  /** What the meter writes to: `metering:`, or the portal's default store (effectiveMetering). */
+  #metering: MeteringSettings | null = null;
   /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
   readonly #listenerInfos = new WeakSet<object>();
   /** Background work per upstream that follows the live snapshot: DNS re-resolution and active health checks. */
@@ -147,6 +150,11 @@ export class Gateway implements ProxyRuntime {
     if (this.#inflight === 0 && this.#drained !== null) this.#drained();
   }
 
+  /** The metering store this gateway writes to (null: metering off); read at start, like the meter. */
+  get metering(): MeteringSettings | null {
+    return this.#metering;
+  }
+
   /** Writes the metered usage aggregated so far (no-op without metering). */
   flushUsage(): Promise<void> {
     return this.#meter?.flush() ?? Promise.resolve();
@@ -161,7 +169,8 @@ export class Gateway implements ProxyRuntime {
     this.#pools.retain(pools);
     this.#followSnapshot();
     if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing, this.#opts.logger);
-    if (snapshot.metering !== null) this.#meter = new Meter(snapshot.metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
+    this.#metering = effectiveMetering(config, this.#opts.configFile ?? null);
+    if (this.#metering !== null) this.#meter = new Meter(this.#metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
     this.#opts.onSnapshot?.(snapshot);
     return snapshot;
   }

@@ -91,15 +91,18 @@ describe('metering on a SQLite file, two workers, read with northgate usage', ()
     const csv = await runCli(['usage', '--store', `sqlite:${store}`, '--consumer', 'alice', '--from', '2031-05-01', '--to', '2031-05-31', '--by', 'day', '--format', 'csv']);
     assert.equal(csv.code, 0, csv.stderr);
     assert.deepEqual(csv.stdout.trim().split('\n'), [
-      'period,consumer,service,route,requests,2xx,3xx,4xx,5xx,other,bytes_in,bytes_out,avg_ms',
+      'period,consumer,credential,service,route,requests,2xx,3xx,4xx,5xx,other,bytes_in,bytes_out,avg_ms,p50_ms,p95_ms,p99_ms',
       csv.stdout.trim().split('\n')[1]!,
     ]);
-    assert.match(csv.stdout.split('\n')[1]!, /^2031-05-10,alice,api,items,37,30,0,7,0,0,0,3014,\d+\.\d\d$/);
+    // The credential is the key's derived id (USERNAME/key-auth/N), never the key.
+    assert.match(csv.stdout.split('\n')[1]!, /^2031-05-10,alice,alice\/key-auth\/0,api,items,37,30,0,7,0,0,0,3014,\d+\.\d\d,\d+\.\d\d,\d+\.\d\d,\d+\.\d\d$/);
+    assert.ok(!csv.stdout.includes('alice-key-0001'));
 
     const table = await runCli(['usage', '--store', store, '--from', '2031-05-10T10:00:00Z', '--to', '2031-05-10T11:00:00Z']);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^PERIOD +CONSUMER +SERVICE +ROUTE +REQUESTS/);
-    assert.match(table.stdout, /2031-05-10 10:00 +\(none\) +public +open +13 +13 /);
+    assert.match(table.stdout, /^PERIOD +CONSUMER +CREDENTIAL +SERVICE +ROUTE +REQUESTS .* AVG_MS +P50_MS +P95_MS +P99_MS\n/);
+    assert.match(table.stdout, /2031-05-10 10:00 +\(none\) +\(none\) +public +open +13 +13 /);
+    assert.match(table.stdout, /2031-05-10 10:00 +bob +bob\/key-auth\/0 +api +items +20 +20 /);
     assert.match(table.stdout, /4 rows, 75 requests\n$/);
 
     const outside = await runCli(['usage', '--store', store, '--from', '2031-05-11', '--to', '2031-05-12']);
@@ -110,6 +113,7 @@ describe('metering on a SQLite file, two workers, read with northgate usage', ()
     const help = await runCli(['usage', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--by hour\|day/);
+    assert.match(help.stdout, /--credential ID/);
     const typo = await runCli(['usage', '--consumr', 'alice']);
     assert.equal(typo.code, 2);
     assert.match(typo.stderr, /unknown flag --consumr for "northgate usage" \(did you mean --consumer\?\)/);
@@ -124,7 +128,7 @@ describe('metering on a SQLite file, two workers, read with northgate usage', ()
     assert.match(missing.stderr, /no usage store at .*none\.sqlite/);
     const noMetering = await runCli(['usage', '--config', writeConfig('_format_version: "1"\n')]);
     assert.equal(noMetering.code, 1);
-    assert.match(noMetering.stderr, /has no metering section/);
+    assert.match(noMetering.stderr, /has no metering section and no portal/);
   });
 });
 
@@ -147,7 +151,9 @@ describe('metering on PostgreSQL, two workers', { skip: pgSkip }, () => {
     checkTotals(JSON.parse(json.stdout) as UsageSummary[]);
     // The same read API the admin API will use.
     const rows = await queryUsage({ kind: 'postgres', url: DATABASE_URL, table }, { from: Date.parse('2031-05-10'), to: Date.parse('2031-05-11'), by: 'day', consumer: 'bob' });
-    assert.deepEqual(rows.map((r) => [r.period, r.requests, r.status]), [['2031-05-10T00:00:00.000Z', 20, { '2xx': 20 }]]);
+    assert.deepEqual(rows.map((r) => [r.period, r.credential, r.requests, r.status]), [['2031-05-10T00:00:00.000Z', 'bob/key-auth/0', 20, { '2xx': 20 }]]);
+    assert.equal(rows[0]!.latency_histogram.reduce((a, n) => a + n, 0), 20, 'every request is in the histogram');
+    assert.ok(rows[0]!.latency_ms_p50 !== null && rows[0]!.latency_ms_p99! >= rows[0]!.latency_ms_p50);
   });
 });
 

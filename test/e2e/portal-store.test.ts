@@ -198,10 +198,12 @@ describe('portal under --workers', () => {
     const secret = created.json['secret'] as string;
     // New connections are spread over the workers (cluster round-robin): call until both answered 200.
     const pids = new Set<number>();
+    let ok = 0;
     const deadline = Date.now() + 20_000;
     for (let i = 0; i < 60 && pids.size < 2 && Date.now() < deadline; i++) {
       const r = await http(`${gw.url}/orders-api/orders/${i}`, { headers: { 'x-api-key': secret, connection: 'close' } });
       if (r.status === 200) {
+        ok++;
         const access = await gw.waitFor((l) => l['path'] === `/orders-api/orders/${i}` && typeof l['pid'] === 'number');
         if (access['status'] === 200) pids.add(access['pid'] as number);
       } else {
@@ -212,6 +214,20 @@ describe('portal under --workers', () => {
     assert.equal(pids.size, 2, 'both workers accepted the portal key');
     assert.equal((await http(`${gw.url}/orders-api/orders/x`, { headers: { 'x-api-key': 'ng_' + 'y'.repeat(43) } })).status, 401);
     assert.ok(readFileSync(join(dir, 'northgate-portal.db')).length > 0, 'the default store sits next to the config');
+    // Both workers meter into the portal's default metering file; the portal reads every
+    // call from it once the other worker has flushed (every 5 s by default): polled, bounded.
+    const usage = async () => {
+      const u = await c.get(`/portal/api/usage?step=day&key=${created.json['key'].id}`);
+      return (u.json['series'] as Array<{ calls: Record<string, number> }>).reduce((n, p) => n + p.calls['2xx']!, 0);
+    };
+    const usageDeadline = Date.now() + 20_000;
+    let seen = await usage();
+    for (let i = 0; i < 100 && seen < ok && Date.now() < usageDeadline; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      seen = await usage();
+    }
+    assert.equal(seen, ok, 'the calls through both workers, from the metering data');
+    assert.ok(readFileSync(join(dir, 'northgate-metering.sqlite')).length > 0, 'the metering file sits next to the config');
   });
 });
 

@@ -1,0 +1,81 @@
+// The usage table, versioned like the config store's and the portal's tables: a list of
+// migrations in plain SQL that SQLite and PostgreSQL both accept, recorded per usage table in
+// `<table>_migrations` (the table name is configurable and several may share a database). A
+// released migration is never edited, only followed by a new one.
+//
+// Version 1 is the table of the first metering release (`CREATE TABLE IF NOT EXISTS`, so a
+// database made by that release, which has no migrations table, takes it as applied).
+// Version 2 adds the credential to the key and one count column per latency bucket
+// (histogram.ts). Columns rather than one encoded value, so that both databases sum a
+// histogram over any rows in SQL (`SUM(ms_le_5)`) and the adding upsert adds it; a zero
+// costs SQLite no storage. The key changes, so the table is rebuilt (SQLite cannot alter a
+// primary key): old rows get credential '' and an empty histogram.
+import { HISTOGRAM_COLUMNS } from './histogram.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface UsageMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (table: string, dialect: Dialect) => readonly string[];
+}
+
+const BIGINT = { sqlite: 'INTEGER', postgres: 'BIGINT' } as const;
+const REAL = { sqlite: 'REAL', postgres: 'DOUBLE PRECISION' } as const;
+
+/** The columns a usage row is written with, in order (the current version). */
+export const ROW_COLUMNS: readonly string[] = ['minute', 'consumer', 'credential', 'service', 'route', 'status_class', 'requests', 'bytes_in', 'bytes_out', 'latency_ms_sum', ...HISTOGRAM_COLUMNS];
+export const KEY_COLUMNS: readonly string[] = ['minute', 'consumer', 'credential', 'service', 'route', 'status_class'];
+/** The columns the adding upsert adds to. */
+export const SUM_COLUMNS: readonly string[] = ROW_COLUMNS.slice(KEY_COLUMNS.length);
+
+const V1_COLUMNS = 'minute, consumer, service, route, status_class, requests, bytes_in, bytes_out, latency_ms_sum';
+
+export const USAGE_MIGRATIONS: readonly UsageMigration[] = [
+  {
+    version: 1,
+    name: 'usage per minute × consumer × service × route × status class',
+    sql: (t, d) => [
+      `CREATE TABLE IF NOT EXISTS ${t} (
+        minute ${BIGINT[d]} NOT NULL, consumer TEXT NOT NULL, service TEXT NOT NULL, route TEXT NOT NULL, status_class TEXT NOT NULL,
+        requests ${BIGINT[d]} NOT NULL, bytes_in ${BIGINT[d]} NOT NULL, bytes_out ${BIGINT[d]} NOT NULL, latency_ms_sum ${REAL[d]} NOT NULL,
+        PRIMARY KEY (minute, consumer, service, route, status_class))`,
+      `CREATE INDEX IF NOT EXISTS ${t}_consumer ON ${t} (consumer, minute)`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'credential in the key; latency histogram (one column per bucket)',
+    sql: (t, d) => [
+      `CREATE TABLE ${t}_v2 (
+        minute ${BIGINT[d]} NOT NULL, consumer TEXT NOT NULL, credential TEXT NOT NULL DEFAULT '', service TEXT NOT NULL, route TEXT NOT NULL, status_class TEXT NOT NULL,
+        requests ${BIGINT[d]} NOT NULL, bytes_in ${BIGINT[d]} NOT NULL, bytes_out ${BIGINT[d]} NOT NULL, latency_ms_sum ${REAL[d]} NOT NULL,
+        ${HISTOGRAM_COLUMNS.map((c) => `${c} ${BIGINT[d]} NOT NULL DEFAULT 0`).join(', ')},
+        PRIMARY KEY (${KEY_COLUMNS.join(', ')}))`,
+      `INSERT INTO ${t}_v2 (${V1_COLUMNS}) SELECT ${V1_COLUMNS} FROM ${t}`,
+      `DROP TABLE ${t}`,
+      `ALTER TABLE ${t}_v2 RENAME TO ${t}`,
+      `CREATE INDEX ${t}_consumer ON ${t} (consumer, minute)`,
+    ],
+  },
+];
+
+export const CURRENT_VERSION = USAGE_MIGRATIONS[USAGE_MIGRATIONS.length - 1]!.version;
+
+export function migrationsTableSql(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table}_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`;
+}
+
+export function pendingUsage(applied: ReadonlySet<number>): UsageMigration[] {
+  return USAGE_MIGRATIONS.filter((m) => !applied.has(m.version));
+}
+
+/**
+ * What a reader selects from when the table may be of an older version (a reader never
+ * migrates): the table itself, or for a version-1 table a subquery that gives its rows
+ * credential '' and an empty histogram.
+ */
+export function readSource(table: string, current: boolean): string {
+  if (current) return table;
+  return `(SELECT ${V1_COLUMNS.replace('consumer,', "consumer, '' AS credential,")}, ${HISTOGRAM_COLUMNS.map((c) => `0 AS ${c}`).join(', ')} FROM ${table}) AS v1`;
+}
