@@ -23,6 +23,20 @@ test('to a file: every line, in order, after flush', () => {
   lines.forEach((l, i) => assert.equal((JSON.parse(l) as { i: number }).i, i));
 });
 
+test('to a file: multi-byte text and a line longer than the sink buffer arrive whole and in order', () => {
+  const file = join(tempDir(), 'access-utf8.log');
+  const fd = openSync(file, 'w');
+  const sink = new LineSink(fd);
+  const lines: string[] = [];
+  for (let i = 0; i < 500; i++) lines.push(JSON.stringify({ i, text: i % 7 === 0 ? 'ünïcødé ✓ 漢字 '.repeat(40) : 'plain' }) + '\n');
+  // 100,000 three-byte characters: ~300 KB of UTF-8, more than the sink buffers at once.
+  lines.splice(250, 0, JSON.stringify({ i: 'long', text: '漢'.repeat(100_000) }) + '\n');
+  for (const l of lines) sink.write(l);
+  sink.close();
+  closeSync(fd);
+  assert.equal(readFileSync(file, 'utf8'), lines.join(''));
+});
+
 test('to a socket whose reader is paused: writes do not block, and everything arrives in order once it reads', async () => {
   const received: Buffer[] = [];
   let peer: Socket | null = null;

@@ -31,6 +31,14 @@ export class MemoryStore implements CacheStore {
   readonly #items = new Map<string, Item>();
   /** Counts insertions and moves; an item's `tick` is the count when it last went to the recent end. */
   #tick = 0;
+  /**
+   * Where eviction stopped: a keys() iterator kept across calls. A Map iterator stays valid
+   * while entries are added and deleted, and every live entry lies ahead of it (it only ever
+   * passes entries it evicted; moved and new ones go to the end), so each eviction resumes
+   * here. A fresh iterator per eviction would first step over every deleted slot at the
+   * front of V8's table, which grows with the churn: O(deleted) per insert once the store is full.
+   */
+  #oldest: IterableIterator<string> | null = null;
   readonly #byTag = new Map<string, Set<string>>();
   readonly #byPath = new Map<string, Set<string>>();
   refs = 0;
@@ -88,6 +96,7 @@ export class MemoryStore implements CacheStore {
     if (--this.refs === 0) {
       if (live.get(this.#id) === this) live.delete(this.#id);
       this.#items.clear();
+      this.#oldest = null;
       this.#byTag.clear();
       this.#byPath.clear();
       this.bytes = 0;
@@ -101,10 +110,19 @@ export class MemoryStore implements CacheStore {
     this.#items.set(key, { stored, size, tick: ++this.#tick });
     this.bytes += size;
     // Evict least recently used until within bounds.
-    for (const k of this.#items.keys()) {
-      if (this.bytes <= this.maxBytes) break;
-      this.#delete(k);
+    while (this.bytes > this.maxBytes && this.#evictOldest());
+  }
+
+  /** Deletes the least recently used entry; false when there is none. */
+  #evictOldest(): boolean {
+    for (let fresh = 0; fresh < 2; fresh++) {
+      this.#oldest ??= this.#items.keys();
+      const next = this.#oldest.next();
+      if (next.done !== true) return this.#delete(next.value);
+      // Ran off the end: a done iterator stays done, so the next pass starts a new one.
+      this.#oldest = null;
     }
+    return false;
   }
 
   #delete(key: string): boolean {
