@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
+import { coalesceWrites } from '../shared/redis.js';
 
 export interface QuotaStore {
   consume(key: string, period: string, max: number, periodEnd: number): number | Promise<number>;
@@ -115,7 +116,10 @@ export function redisQuotaStore(redis: Redis, prefix: string, timeoutMs: number,
     consume: (key, period, max, periodEnd) => {
       const k = `${prefix}{${key}}:${period}`;
       const e = periodEnd + 3_600_000;
-      if (redis.status === 'ready' || redis.status === 'end') return run(k, max, e);
+      if (redis.status === 'ready' || redis.status === 'end') {
+        coalesceWrites(redis);
+        return run(k, max, e);
+      }
       return whenReady().then(() => run(k, max, e));
     },
     used: async (key, period) => {

@@ -3,7 +3,7 @@
 // that skewed gateway clocks cannot split or stretch a window. All keys of one request share
 // a hash tag ({...}), so the script also runs on Redis Cluster.
 import type { Redis } from 'ioredis';
-import { acquireRedis as acquireShared, releaseRedis } from '../shared/redis.js';
+import { acquireRedis as acquireShared, coalesceWrites, releaseRedis } from '../shared/redis.js';
 import type { Decision, Limit } from './gcra.js';
 
 const SCRIPT = `
@@ -63,6 +63,7 @@ export { releaseRedis };
 export async function checkRedis(redis: ScriptedRedis, keys: string[], limits: readonly Limit[]): Promise<Decision> {
   const args: Array<string | number> = [...keys];
   for (const l of limits) args.push(l.period, l.max);
+  coalesceWrites(redis);
   const [allowed, remaining, resetMs, retryMs, limit] = await redis.northgateRateLimit(keys.length, ...args);
   return {
     allowed: allowed === 1,

@@ -2,6 +2,7 @@
 // timeout, shared by every plugin instance of every snapshot and closed when the last one
 // releases it. Clients fail fast instead of queueing while Redis is away (each plugin's
 // error policy decides) and keep reconnecting in the background.
+import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { DURATION_PATTERN } from '../../config/duration.js';
 
@@ -47,4 +48,27 @@ export function releaseRedis(redis: Redis): void {
     }
     return;
   }
+}
+
+/** Connection streams corked in this event-loop turn (uncorked together in its check phase). */
+const corked: Writable[] = [];
+
+function uncorkAll(): void {
+  for (const stream of corked) stream.uncork();
+  corked.length = 0;
+}
+
+/**
+ * Coalesces this turn's commands on `redis` into one socket write: the first command of a
+ * turn corks the connection, and a setImmediate uncorks it once every request the turn's
+ * socket reads brought in has issued its command. Under load that is one write syscall for
+ * many commands instead of one each (ioredis's own auto-pipelining batches as well, but its
+ * per-batch Pipeline objects cost more CPU than the writes they save). Call before sending.
+ */
+export function coalesceWrites(redis: Redis): void {
+  if (redis.status !== 'ready') return;
+  const stream = (redis as unknown as { stream: Writable }).stream;
+  if (stream.writableCorked !== 0) return;
+  stream.cork();
+  if (corked.push(stream) === 1) setImmediate(uncorkAll);
 }
