@@ -25,11 +25,20 @@ export interface Decision {
 }
 
 /** One atomic decision over several limits: all must admit, and only then is state changed. */
-export function decide(limits: readonly Limit[], tats: number[], now: number): { decision: Decision; tats: number[] } {
+export function decide(limits: readonly Limit[], tats: readonly number[], now: number): { decision: Decision; tats: number[] } {
+  const next: number[] = new Array(limits.length);
+  const decision = decideInto(limits, tats, now, next);
+  return { decision, tats: decision.allowed ? next : [...tats] };
+}
+
+/**
+ * `decide` without allocating state: the TATs after an admitted request are written into
+ * `next` (left unspecified when refused). The local store calls this per request.
+ */
+export function decideInto(limits: readonly Limit[], tats: readonly number[], now: number, next: number[]): Decision {
   let worst = 0;
   let worstRemaining = Infinity;
   let retryAfter = 0;
-  const next: number[] = new Array(limits.length);
   for (let i = 0; i < limits.length; i++) {
     const l = limits[i]!;
     const interval = l.period / l.max;
@@ -56,16 +65,17 @@ export function decide(limits: readonly Limit[], tats: number[], now: number): {
   const allowed = retryAfter === 0;
   const tat = allowed ? next[worst]! : Math.max(tats[worst] ?? 0, now);
   return {
-    decision: {
-      allowed,
-      remaining: allowed ? worstRemaining : 0,
-      reset: Math.max(0, Math.ceil((tat - now) / 1000)),
-      retryAfter: allowed ? 0 : Math.max(1, Math.ceil(retryAfter / 1000)),
-      limit: worst,
-    },
-    tats: allowed ? next : tats,
+    allowed,
+    remaining: allowed ? worstRemaining : 0,
+    reset: Math.max(0, Math.ceil((tat - now) / 1000)),
+    retryAfter: allowed ? 0 : Math.max(1, Math.ceil(retryAfter / 1000)),
+    limit: worst,
   };
 }
+
+/** TATs of an admitted request, reused by every check (decideInto writes, the store copies). */
+const scratch: number[] = [];
+const NO_TATS: readonly number[] = [];
 
 /**
  * In-process store: exact within this process. Keys idle for longer than their longest
@@ -82,13 +92,21 @@ export class LocalGcraStore {
   }
 
   check(key: string, limits: readonly Limit[], now = Date.now()): Decision {
-    let entry = this.#state.get(key);
-    if (entry !== undefined && entry.expires <= now) entry = undefined;
-    const { decision, tats } = decide(limits, entry?.tats ?? [], now);
+    const entry = this.#state.get(key);
+    const live = entry !== undefined && entry.expires > now;
+    const decision = decideInto(limits, live ? entry.tats : NO_TATS, now, scratch);
     if (decision.allowed) {
-      const longest = Math.max(...tats.map((t, i) => t - now + limits[i]!.period));
-      if (entry === undefined && this.#state.size >= this.#maxKeys) this.#sweep(now, true);
-      this.#state.set(key, { tats, expires: now + longest });
+      // Kept until the last limit's TAT has drained (state older than that admits like none).
+      let expires = now;
+      for (let i = 0; i < limits.length; i++) expires = Math.max(expires, scratch[i]! + limits[i]!.period);
+      if (entry !== undefined) {
+        // Updated in place: one object per key, not one per request.
+        for (let i = 0; i < limits.length; i++) entry.tats[i] = scratch[i]!;
+        entry.expires = expires;
+      } else {
+        if (this.#state.size >= this.#maxKeys) this.#sweep(now, true);
+        this.#state.set(key, { tats: scratch.slice(0, limits.length), expires });
+      }
     }
     if (now - this.#lastSweep > 10_000) this.#sweep(now, false);
     return decision;
