@@ -12,7 +12,7 @@ import { HeaderList } from './header-list.js';
 import { headerName } from './header-names.js';
 import { pipeResponseBody } from './response-body.js';
 import type { Writable } from 'node:stream';
-import { finish, replyBug, replyError, reportBug, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
+import { finish, replyBug, replyError, reportBug, sendLocalReply, publishUpstreamEnd, upstreamStartChannel, type DrainHooks } from './reply.js';
 import { LocalReply } from '../pipeline/local-reply.js';
 import { failureOf, planRetry, nextTarget, recordFailure, recordSuccess } from '../upstream/retry.js';
 import type { CompiledRoute, RetryCondition, Target } from '../config/snapshot.js';
@@ -177,7 +177,7 @@ function trailerPairs(raw: Array<string | Buffer>): Record<string, string | stri
 /** Ends the current upstream attempt: its time counts towards ctx.upstreamMs (the access log's upstream_ms); traces end its span. */
 function upstreamAttemptEnded(ctx: RequestContext, error: unknown): void {
   ctx.upstreamMs += performance.now() - ctx.upstreamStartedAt;
-  if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error });
+  publishUpstreamEnd(ctx, error);
 }
 
 interface ResponseWithExchange extends ServerResponse {
@@ -378,7 +378,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#end();
     const ctx = this.#ctx;
     ctx.upstreamMs += performance.now() - ctx.upstreamStartedAt;
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: new Error('client closed the connection') });
+    publishUpstreamEnd(ctx, new Error('client closed the connection'));
     ctx.errorCode = 'client-closed';
     this.#abort?.(new Error('client closed the connection'));
     finish(ctx, this.#chain, this.#hooks);

@@ -12,8 +12,25 @@ import { pipeResponseBody } from './response-body.js';
 export const requestStartChannel = channel('northgate:request:start');
 /** Published just before each upstream attempt is sent; subscribers may still edit ctx.upstreamHeaders. */
 export const upstreamStartChannel = channel('northgate:upstream:start');
-/** Published when an upstream attempt ends: `{ ctx, error }` (error null when the response completed). */
+/**
+ * Published when an upstream attempt ends: `{ ctx, error }` (error null when the response
+ * completed). The message object is reused (one per process, not one per attempt):
+ * subscribers run synchronously inside publish and copy what they keep.
+ */
 export const upstreamEndChannel = channel('northgate:upstream:end');
+const upstreamEnd: { ctx: RequestContext | null; error: unknown } = { ctx: null, error: null };
+
+export function publishUpstreamEnd(ctx: RequestContext, error: unknown): void {
+  if (!upstreamEndChannel.hasSubscribers) return;
+  upstreamEnd.ctx = ctx;
+  upstreamEnd.error = error;
+  try {
+    upstreamEndChannel.publish(upstreamEnd);
+  } finally {
+    upstreamEnd.ctx = null;
+    upstreamEnd.error = null;
+  }
+}
 /** Published once per request after the response ended or failed. Metrics, logs and traces subscribe. */
 export const requestEndChannel = channel('northgate:request:end');
 /** Published when a plugin or the core hit a bug (a thrown error): never shown to the client. */

@@ -15,7 +15,7 @@ import { recordFailure, recordSuccess } from '../upstream/retry.js';
 import type { ListenerInfo, RequestContext } from './context.js';
 import { joinUpstreamPath } from './forward.js';
 import { handleRequest, type ProxyRuntime } from './handler.js';
-import { finish, replyBug, replyError, sendLocalReply, upstreamEndChannel, upstreamStartChannel, type DrainHooks } from './reply.js';
+import { finish, replyBug, replyError, sendLocalReply, publishUpstreamEnd, upstreamStartChannel, type DrainHooks } from './reply.js';
 
 /** Open tunnels per gateway, closed when it drains. */
 const tunnels = new WeakMap<object, Set<Duplex>>();
@@ -120,7 +120,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.#done = true;
     ctx.upstreamRespondedAt = performance.now();
     recordSuccess(ctx.target!);
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
+    publishUpstreamEnd(ctx, null);
     const client = this.#socket;
     if (client.destroyed) {
       upstream.destroy();
@@ -169,7 +169,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     const ctx = this.#ctx;
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: null });
+    publishUpstreamEnd(ctx, null);
     ctx.res.end();
     finish(ctx, this.#chain, this.#hooks);
   }
@@ -178,7 +178,7 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     const ctx = this.#ctx;
-    if (upstreamEndChannel.hasSubscribers) upstreamEndChannel.publish({ ctx, error: err });
+    publishUpstreamEnd(ctx, err);
     if (ctx.upstreamRespondedAt === 0) ctx.upstreamRespondedAt = performance.now();
     if (this.#socket.destroyed) {
       ctx.errorCode = 'client-closed';

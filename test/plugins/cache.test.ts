@@ -4,7 +4,10 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { get as nodeGet, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
+import { hitFormOf } from '../../src/plugins/cache/hit.js';
 import { MemoryStore } from '../../src/plugins/cache/memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, varyNames } from '../../src/plugins/cache/policy.js';
 import { isLoopback } from '../../src/plugins/cache/purge-endpoint.js';
@@ -112,21 +115,45 @@ describe('cache plugin: schema and rules', () => {
   });
 
   test('the memory store is an LRU bounded by bytes, indexed for purges', () => {
-    const store = new MemoryStore('unit', 4000);
+    const store = new MemoryStore('unit', 9000);
     const entry = (path: string, tags: string[]): CacheEntry => ({ status: 200, headers: ['a', 'b'], body: Buffer.alloc(1000), storedAt: Date.now(), expiresAt: Date.now() + 60_000, initialAge: 0, etag: undefined, lastModified: undefined, vary: [], varyValues: '', tags, path });
     store.set('k1', entry('/1', ['t']), null);
     store.set('k2', entry('/2', ['t']), null);
     store.set('k3', entry('/3', []), null);
     assert.ok(store.get('k1') !== undefined, 'k1 used: now the most recent');
     store.set('k4', entry('/4', []), null);
-    assert.ok(store.bytes <= 4000, `${store.bytes} bytes`);
+    assert.ok(store.bytes <= 9000, `${store.bytes} bytes`);
     assert.equal(store.get('k2'), undefined, 'the least recently used entry went first');
     assert.ok(store.get('k1') && store.get('k3') && store.get('k4'));
     assert.equal(store.purge({ tags: ['t'] }), 1, 'k1 (k2 is gone already)');
     assert.equal(store.purge({ paths: ['/3'] }), 1);
     assert.equal(store.size, 1);
-    store.set('huge', { ...entry('/h', []), body: Buffer.alloc(5000) }, null);
+    store.set('huge', { ...entry('/h', []), body: Buffer.alloc(9000) }, null);
     assert.equal(store.get('huge'), undefined, 'an entry larger than the whole store is not kept');
+  });
+
+  test('the memory store counts what its entries really take (heap and buffers, hit forms built)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const n = 20_000;
+    const store = new MemoryStore('accounting', 1e12);
+    gc();
+    const before = process.memoryUsage();
+    for (let i = 0; i < n; i++) {
+      const body = Buffer.allocUnsafeSlow(100).fill(120);
+      const now = Date.now();
+      const headers = ['server', `nginx/1.22.${i % 3}`, 'date', `Fri, 27 Nov 2026 08:30:0${i % 10} GMT`, 'content-type', `application/json${' '.repeat(i % 2)}`, 'content-length', String(100 + (i % 2))];
+      const key = `127.0.0.1 /items?k=${i}`;
+      store.set(key, { status: 200, headers, body, storedAt: now, expiresAt: now + 60_000, initialAge: 0, etag: undefined, lastModified: undefined, vary: [], varyValues: '', tags: [], path: `/items${''.padEnd(i % 2)}` }, null);
+      hitFormOf(store.get(key) as CacheEntry).reply(now, false);
+    }
+    gc();
+    const after = process.memoryUsage();
+    // Buffers count once (process.memoryUsage's external includes arrayBuffers).
+    const real = (after.heapUsed - before.heapUsed + after.external - before.external) / n;
+    const counted = store.bytes / n;
+    assert.equal(store.size, n);
+    assert.ok(real <= counted * 1.25 && real >= counted * 0.6, `really ${real.toFixed(0)} bytes per entry, counted ${counted.toFixed(0)}`);
   });
 
   test('purges are accepted from loopback peers only', () => {

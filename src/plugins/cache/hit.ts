@@ -8,7 +8,7 @@ import { LocalReply } from '../../pipeline/local-reply.js';
 import type { CacheEntry } from './store.js';
 
 /** Bodies up to this size that are plain ASCII are also kept as a string (see `#body`). */
-const TEXT_BODY_MAX = 16 * 1024;
+export const TEXT_BODY_MAX = 16 * 1024;
 
 /** What a 304 from the cache carries (RFC 9110 15.4.5). */
 const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);

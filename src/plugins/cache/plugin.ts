@@ -14,6 +14,18 @@ import { RedisStore } from './redis-store.js';
 import { CACHE_DEFAULTS, cacheSchema, type CacheConfig } from './schema.js';
 import { isEntry, type CacheEntry, type CacheStore, type Stored } from './store.js';
 
+/**
+ * The captured body in a buffer of its own and of its exact size: a chunk from the socket is
+ * a view of a larger read buffer, which the entry would otherwise keep alive (and a pooled
+ * copy would share a slab with other entries, alive as long as any of them is).
+ */
+function ownCopy(chunks: readonly Buffer[], size: number): Buffer {
+  const body = Buffer.allocUnsafeSlow(size);
+  let at = 0;
+  for (const c of chunks) at += c.copy(body, at);
+  return body;
+}
+
 /** Headers kept out of a stored response: per-request, recomputed, or private. */
 const NOT_STORED = new Set(['x-request-id', 'age', 'x-cache', 'set-cookie']);
 
@@ -197,7 +209,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         const c = st?.capture;
         if (c == null) return undefined;
         st!.capture = null;
-        const entry: CacheEntry = { ...c.head, body: c.chunks.length === 1 ? c.chunks[0]! : Buffer.concat(c.chunks) };
+        const entry: CacheEntry = { ...c.head, body: ownCopy(c.chunks, c.size) };
         const varied = entry.vary.length > 0;
         const stored = store.set(varied ? st!.primary + entry.varyValues : st!.primary, entry, varied ? st!.primary : null);
         land(st!, entry);
