@@ -1,6 +1,9 @@
 // The response body through plugin-installed streams (ctx.pipeResponseThrough): compression,
 // JSON edits. Only used when a plugin installed one, so the plain path never allocates this.
-import { pipeline, type Duplex, type Writable } from 'node:stream';
+// The streams are joined with pipe() and a few listeners rather than stream.pipeline(): on
+// Node 20 pipeline() made an AbortController per call and a DOMException (with its stack
+// trace) when it finished, ~9 µs per response in a profile — more than the JSON edit itself.
+import type { Duplex, Writable } from 'node:stream';
 import type { RequestContext } from './context.js';
 import { reportBug } from './reply.js';
 
@@ -10,15 +13,29 @@ import { reportBug } from './reply.js';
  * client connection is cut: a truncated body is the only honest signal left).
  */
 export function pipeResponseBody(ctx: RequestContext, transforms: readonly Duplex[], done: () => void): Writable {
-  pipeline([...transforms, ctx.res], (err) => {
-    if (err) {
-      if (!ctx.res.destroyed) {
+  const res = ctx.res;
+  let over = false;
+  const settle = (err: Error | null): void => {
+    if (over) return;
+    over = true;
+    if (err !== null || !res.writableFinished) {
+      for (const t of transforms) t.destroy();
+      if (err !== null && !res.destroyed) {
         reportBug(ctx, err);
-        ctx.res.destroy();
+        res.destroy();
       } else if (ctx.errorCode === null) ctx.errorCode = 'client-closed';
     }
     done();
-  });
+  };
+  const onError = (err: Error): void => settle(err);
+  for (let i = 0; i < transforms.length; i++) {
+    const t = transforms[i]!;
+    t.on('error', onError);
+    t.pipe(i + 1 < transforms.length ? transforms[i + 1]! : res);
+  }
+  // 'finish': the client has the whole body; 'close' without it: the client went away.
+  res.once('finish', () => settle(null));
+  res.once('close', () => settle(null));
   // A second 'data' listener beside pipe()'s: counts what reaches the client, no extra stream.
   transforms[transforms.length - 1]!.on('data', (chunk: Buffer) => {
     ctx.bytesOut += chunk.length;

@@ -1,12 +1,46 @@
 // `compression`: gzip / brotli of response bodies chosen by Accept-Encoding (q-values),
 // streamed through node:zlib with backpressure (ctx.pipeResponseThrough). Decided once per
 // response in responseHeaders from what is known then: type, length, the client's codings.
-import { constants, createBrotliCompress, createGzip } from 'node:zlib';
+// A body of known length up to ONE_SHOT_MAX is compressed in one synchronous call at its end
+// instead: a zlib stream costs ~80 µs per response (native state set up and torn down,
+// threadpool round trips) against ~8 µs for gzipSync of a 100-byte body.
+import { Transform, type TransformCallback } from 'node:stream';
+import { brotliCompressSync, constants, createBrotliCompress, createGzip, gzipSync } from 'node:zlib';
 import type { Plugin } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { COMPRESSION_DEFAULTS, compressionSchema, type CompressionConfig } from './schema.js';
 
 type Coding = 'br' | 'gzip';
+
+/** Known-length bodies up to this size are compressed in one call (at most ~0.2 ms of event loop at gzip level 9). */
+const ONE_SHOT_MAX = 8 * 1024;
+
+/** Collects a short body and writes it compressed at its end (one zlib call, no native stream). */
+class OneShotCompressor extends Transform {
+  readonly #compress: (body: Buffer) => Buffer;
+  readonly #chunks: Buffer[] = [];
+
+  constructor(compress: (body: Buffer) => Buffer) {
+    super();
+    this.#compress = compress;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#chunks.push(chunk);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const chunks = this.#chunks;
+    let out: Buffer;
+    try {
+      out = this.#compress(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    } catch (err) {
+      return callback(err as Error);
+    }
+    callback(null, out);
+  }
+}
 
 /**
  * The coding to use for an Accept-Encoding value: the highest q among `offered`, ties
@@ -86,6 +120,8 @@ export const compressionPlugin: Plugin<CompressionConfig> = {
     const eligible = typeMatcher(config.content_types ?? COMPRESSION_DEFAULTS.content_types);
     const gzipLevel = config.gzip_level ?? COMPRESSION_DEFAULTS.gzip_level;
     const brQuality = config.brotli_quality ?? COMPRESSION_DEFAULTS.brotli_quality;
+    const gzipOneShot = (body: Buffer): Buffer => gzipSync(body, { level: gzipLevel });
+    const brotliOneShot = (body: Buffer): Buffer => brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: brQuality, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } });
     return {
       responseHeaders(ctx) {
         const status = ctx.responseStatus;
@@ -111,6 +147,10 @@ export const compressionPlugin: Plugin<CompressionConfig> = {
         h.remove('accept-ranges');
         const etag = h.get('etag');
         if (etag !== undefined && etag.startsWith('"')) h.set('ETag', 'W/' + etag);
+        if (length >= 0 && length <= ONE_SHOT_MAX) {
+          ctx.pipeResponseThrough(new OneShotCompressor(coding === 'br' ? brotliOneShot : gzipOneShot));
+          return;
+        }
         ctx.pipeResponseThrough(
           coding === 'br'
             ? createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: brQuality, ...(length > 0 ? { [constants.BROTLI_PARAM_SIZE_HINT]: length } : {}) } })
