@@ -10,10 +10,13 @@ import { JsonBytes } from '../../src/observability/otlp-json.js';
 import { SpanExporter } from '../../src/observability/span-export.js';
 import type { SpanRecord } from '../../src/observability/span-record.js';
 
-/** A stand-in span record: writes {"spanId":"N"}. */
+/** A stand-in span record: writes {"spanId":"N"} (JSON) or a Span with just its name "N" (protobuf). */
 const record = (n: number): SpanRecord => ({
   write(w) {
     w.ascii(`{"spanId":"${n}"}`);
+  },
+  encode(w) {
+    w.asciiField(0x2a, String(n));
   },
 });
 
@@ -40,7 +43,7 @@ test('the queue holds 4096 spans: more are dropped and counted; the held ones ar
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  const exporter = new SpanExporter({ endpoint: `http://127.0.0.1:${port}/v1/traces`, serviceName: 't', headers: {}, flushIntervalMs: 60_000 }, null);
+  const exporter = new SpanExporter({ endpoint: `http://127.0.0.1:${port}/v1/traces`, protocol: 'http/json', serviceName: 't', headers: {}, flushIntervalMs: 60_000 }, null);
   try {
     for (let i = 0; i < 5000; i++) exporter.add(record(i));
     assert.equal(exporter.dropped, 5000 - 4096);
