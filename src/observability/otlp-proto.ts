@@ -27,6 +27,10 @@ export function varintSize(v: number): number {
   return n;
 }
 
+/** Value of a lower-case hex digit by char code. */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+
 /** Reserved bytes for a span's length before its bytes are written (fixed up after: see close). */
 const RESERVED_LEN = 2;
 
@@ -75,13 +79,19 @@ export class ProtoBytes {
     this.pos = p;
   }
 
-  /** A bytes field from lower-case hex (a trace or span id). */
+  /**
+   * A bytes field from lower-case hex (a trace or span id, checked or generated hex), decoded
+   * here: Buffer#write(hex) costs a call into C++ per id, more than its 8 or 16 bytes.
+   */
   hexField(tagByte: number, hex: string): void {
     const n = hex.length >> 1;
     this.room(n + 2);
-    this.buf[this.pos++] = tagByte;
-    this.buf[this.pos++] = n;
-    this.pos += this.buf.write(hex, this.pos, n, 'hex');
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = tagByte;
+    buf[p++] = n;
+    for (let i = 0; i < hex.length; i += 2) buf[p++] = (HEX_VALUE[hex.charCodeAt(i)]! << 4) | HEX_VALUE[hex.charCodeAt(i + 1)]!;
+    this.pos = p;
   }
 
   /** A string field of ASCII text (tokens, addresses, digits). */
@@ -153,9 +163,27 @@ export class ProtoBytes {
 
   /** An attribute with an ASCII string value. */
   asciiAttr(key: Buffer, s: string): void {
-    this.#stringAttr(key, s.length);
-    this.room(s.length);
-    this.ascii(s);
+    const n = s.length;
+    const kv = key.length + 4 + n;
+    if (kv >= 128) {
+      this.#stringAttr(key, n);
+      this.room(n);
+      this.ascii(s);
+      return;
+    }
+    // Every length fits in one byte (the common case: short keys and values).
+    this.room(kv + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = SPAN_ATTRIBUTES_TAG;
+    buf[p++] = kv;
+    for (let i = 0; i < key.length; i++) buf[p++] = key[i]!;
+    buf[p++] = ANY_VALUE_TAG;
+    buf[p++] = n + 2;
+    buf[p++] = STRING_VALUE_TAG;
+    buf[p++] = n;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
   }
 
   /** An attribute with a Unicode string value (from the config or the core). */
