@@ -180,6 +180,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     tracing: config.tracing
       ? {
           endpoint: config.tracing.endpoint,
+          protocol: config.tracing.protocol ?? 'http/protobuf',
           serviceName: config.tracing.service_name ?? 'northgate',
           ratio: config.tracing.sampling?.ratio ?? 1,
           headers: config.tracing.headers ?? {},

@@ -254,6 +254,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
         required: ['endpoint'],
         properties: {
           endpoint: url,
+          protocol: { enum: ['http/protobuf', 'http/json'] },
           service_name: { type: 'string', minLength: 1 },
           sampling: { type: 'object', additionalProperties: false, properties: { ratio: { type: 'number', minimum: 0, maximum: 1 } } },
           headers: { type: 'object', additionalProperties: { type: 'string' } },

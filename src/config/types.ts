@@ -78,7 +78,7 @@ export interface RawConfig {
   shutdown?: { drain_timeout?: string };
   access_log?: { enabled?: boolean; path?: string; fields?: string[] };
   metrics?: { per_consumer?: boolean };
-  tracing?: { endpoint: string; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
+  tracing?: { endpoint: string; protocol?: 'http/protobuf' | 'http/json'; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
   dns?: RawDns;
   upstreams?: RawUpstream[];
   services?: RawService[];

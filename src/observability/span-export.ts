@@ -1,7 +1,8 @@
-// OTLP/HTTP (JSON encoding) export of finished spans in batches, following the OTLP spec:
-// POST {resourceSpans:[{resource, scopeSpans:[{scope, spans}]}]} to the configured endpoint.
-// Spans arrive as compact records (span-record.ts) and are written as OTLP/JSON bytes here,
-// off the request path: 64 at a time in a setImmediate into the current batch's buffer, so a
+// OTLP/HTTP export of finished spans in batches, following the OTLP spec: POST an
+// ExportTraceServiceRequest {resource_spans: [{resource, scope_spans: [{scope, spans}]}]} to
+// the configured endpoint, as protobuf (application/x-protobuf, the default) or JSON
+// (application/json). Spans arrive as compact records (span-record.ts) and are written as
+// bytes here, off the request path: 64 at a time in a setImmediate into the current batch's buffer, so a
 // record is garbage before the next young-generation GC instead of surviving (and being
 // copied) until its batch is sent; written batches wait as bytes outside the JS heap. The queue is bounded: when the collector is
 // slow or down, spans beyond it are dropped and counted (northgate_tracing_spans_dropped_total)
@@ -12,6 +13,7 @@ import { hostname } from 'node:os';
 import { Pool } from 'undici';
 import type { Logger } from '../runtime/logger.js';
 import { frag, JsonBytes } from './otlp-json.js';
+import { kvInt, kvString, lenField, lenTag, ProtoBytes, stringField, varintSize } from './otlp-proto.js';
 import type { SpanRecord } from './span-record.js';
 
 const MAX_QUEUE = 4096;
@@ -29,8 +31,12 @@ const MAX_RETRY_AFTER_MS = 5_000;
 const WARN_EVERY_MS = 30_000;
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
+/** OTLP/HTTP's encodings (OTEL_EXPORTER_OTLP_PROTOCOL's names). */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
 export interface ExporterConfig {
   readonly endpoint: string;
+  readonly protocol: OtlpProtocol;
   readonly serviceName: string;
   readonly headers: Record<string, string>;
   readonly flushIntervalMs: number;
@@ -46,31 +52,142 @@ class ExportError extends Error {
   }
 }
 
+/** The body of one export, written span by span. */
+interface Batch {
+  /** Spans written. */
+  readonly count: number;
+  /** Bytes allocated (a batch grown large is not kept for reuse). */
+  readonly capacity: number;
+  add(span: SpanRecord): void;
+  /** Ends the body; returns its bytes (a view, valid until reset). */
+  seal(): Buffer;
+  reset(): void;
+}
+
 /** A batch written and waiting to be sent (or being sent). */
 interface Sealed {
-  readonly body: JsonBytes;
+  readonly batch: Batch;
+  readonly body: Buffer;
   readonly count: number;
 }
+
+/** OTLP/JSON: the prefix up to the spans array, spans separated by commas, the closing brackets. */
+class JsonBatch implements Batch {
+  readonly #w = new JsonBytes();
+  readonly #prefix: Buffer;
+  count = 0;
+
+  constructor(prefix: Buffer) {
+    this.#prefix = prefix;
+  }
+
+  get capacity(): number {
+    return this.#w.buf.length;
+  }
+
+  add(span: SpanRecord): void {
+    const w = this.#w;
+    if (this.count === 0) {
+      w.fragment(this.#prefix);
+    } else {
+      w.room(1);
+      w.buf[w.pos++] = 44; // ,
+    }
+    span.write(w);
+    this.count++;
+  }
+
+  seal(): Buffer {
+    this.#w.fragment(SUFFIX);
+    return this.#w.bytes;
+  }
+
+  reset(): void {
+    this.#w.reset();
+    this.count = 0;
+  }
+}
+
+/**
+ * OTLP protobuf: the spans (ScopeSpans.spans, each tag + length + Span) are written after
+ * room left for the prefix; at seal, their length is known and the prefix (the ResourceSpans
+ * and ScopeSpans heads, the resource and the scope) is written right before them, so the
+ * body is one contiguous view with no copy.
+ */
+class ProtoBatch implements Batch {
+  readonly #w = new ProtoBytes();
+  /** Resource (ResourceSpans field 1) and scope (ScopeSpans field 1), encoded. */
+  readonly #resource: Buffer;
+  readonly #scope: Buffer;
+  /** Where the spans start: room for the prefix (two tags, two varints of at most 5 bytes). */
+  readonly #head: number;
+  count = 0;
+
+  constructor(resource: Buffer, scope: Buffer) {
+    this.#resource = resource;
+    this.#scope = scope;
+    this.#head = resource.length + scope.length + 12;
+    this.#w.pos = this.#head;
+  }
+
+  get capacity(): number {
+    return this.#w.buf.length;
+  }
+
+  add(span: SpanRecord): void {
+    const w = this.#w;
+    const at = w.open(SCOPE_SPANS_SPANS);
+    span.encode(w);
+    w.close(at);
+    this.count++;
+  }
+
+  seal(): Buffer {
+    const w = this.#w;
+    const end = w.pos;
+    const scopeSpans = this.#scope.length + (end - this.#head);
+    const resourceSpans = this.#resource.length + 1 + varintSize(scopeSpans) + scopeSpans;
+    const start = this.#head - (1 + varintSize(resourceSpans) + this.#resource.length + 1 + varintSize(scopeSpans) + this.#scope.length);
+    w.pos = start;
+    w.buf[w.pos++] = REQUEST_RESOURCE_SPANS;
+    w.varint(resourceSpans);
+    w.fragment(this.#resource);
+    w.buf[w.pos++] = RESOURCE_SPANS_SCOPE_SPANS;
+    w.varint(scopeSpans);
+    w.fragment(this.#scope);
+    w.pos = end;
+    return w.buf.subarray(start, end);
+  }
+
+  reset(): void {
+    this.#w.pos = this.#head;
+    this.count = 0;
+  }
+}
+
+// ExportTraceServiceRequest.resource_spans (1), ResourceSpans.scope_spans (2), ScopeSpans.spans (2).
+const REQUEST_RESOURCE_SPANS = lenTag(1);
+const RESOURCE_SPANS_SCOPE_SPANS = lenTag(2);
+const SCOPE_SPANS_SPANS = lenTag(2);
 
 export class SpanExporter {
   readonly #pool: Pool;
   readonly #path: string;
   readonly #headers: Record<string, string>;
-  readonly #prefix: Buffer;
+  readonly #newBatch: () => Batch;
   readonly #timer: NodeJS.Timeout;
   readonly #logger: Logger | null;
   /** Finished spans not written yet: written in chunks of ENCODE_CHUNK, so records die young. */
   #pending: SpanRecord[] = [];
-  /** The batch being written, and its span count. */
-  #current: JsonBytes | null = null;
-  #currentCount = 0;
+  /** The batch being written. */
+  #current: Batch | null = null;
   /** Written batches waiting for an export slot. */
   readonly #sealed: Sealed[] = [];
   /** Spans pending, being written or sealed (not yet handed to an export). */
   #queued = 0;
   #inFlight = new Set<Promise<void>>();
-  /** Body writers not in use. */
-  readonly #free: JsonBytes[] = [];
+  /** Batches not in use. */
+  readonly #free: Batch[] = [];
   /** Backoff timers of exports waiting to retry (cut short by shutdown). */
   readonly #waits = new Set<() => void>();
   #scheduled = false;
@@ -85,16 +202,32 @@ export class SpanExporter {
     const url = new URL(config.endpoint);
     this.#pool = new Pool(url.origin, { connections: MAX_IN_FLIGHT, keepAliveTimeout: 30_000 });
     this.#path = url.pathname + url.search;
-    this.#headers = { ...config.headers, 'content-type': 'application/json' };
+    const protobuf = config.protocol === 'http/protobuf';
+    this.#headers = { ...config.headers, 'content-type': protobuf ? 'application/x-protobuf' : 'application/json' };
     this.#logger = logger;
-    const resource = [
-      attr('service.name', config.serviceName),
-      attr('host.name', hostname()),
-      `{"key":"process.pid","value":{"intValue":${process.pid}}}`,
-      attr('telemetry.sdk.name', 'northgate'),
-      attr('telemetry.sdk.language', 'nodejs'),
-    ].join(',');
-    this.#prefix = frag(`{"resourceSpans":[{"resource":{"attributes":[${resource}]},"scopeSpans":[{"scope":{"name":"northgate"},"spans":[`);
+    const host = hostname();
+    if (protobuf) {
+      // Resource.attributes (1), InstrumentationScope.name (1).
+      const resource = lenField(1, Buffer.concat([
+        kvString(1, 'service.name', config.serviceName),
+        kvString(1, 'host.name', host),
+        kvInt(1, 'process.pid', process.pid),
+        kvString(1, 'telemetry.sdk.name', 'northgate'),
+        kvString(1, 'telemetry.sdk.language', 'nodejs'),
+      ]));
+      const scope = lenField(1, stringField(1, 'northgate'));
+      this.#newBatch = () => new ProtoBatch(resource, scope);
+    } else {
+      const resource = [
+        attr('service.name', config.serviceName),
+        attr('host.name', host),
+        `{"key":"process.pid","value":{"intValue":${process.pid}}}`,
+        attr('telemetry.sdk.name', 'northgate'),
+        attr('telemetry.sdk.language', 'nodejs'),
+      ].join(',');
+      const prefix = frag(`{"resourceSpans":[{"resource":{"attributes":[${resource}]},"scopeSpans":[{"scope":{"name":"northgate"},"spans":[`);
+      this.#newBatch = () => new JsonBatch(prefix);
+    }
     this.#timer = setInterval(() => this.flush(), config.flushIntervalMs);
     this.#timer.unref();
   }
@@ -125,7 +258,7 @@ export class SpanExporter {
   /** Writes what is queued into batches and starts exports, as far as the in-flight limit allows (all of it with `force`). */
   flush(force = false): void {
     this.#writePending();
-    if (this.#currentCount > 0) this.#seal();
+    if (this.#current !== null && this.#current.count > 0) this.#seal();
     this.#pump(force);
   }
 
@@ -145,25 +278,16 @@ export class SpanExporter {
     if (pending.length === 0) return;
     this.#pending = [];
     for (let i = 0; i < pending.length; i++) {
-      let w = this.#current;
-      if (w === null) {
-        w = this.#current = this.#free.pop() ?? new JsonBytes();
-        w.fragment(this.#prefix);
-      } else {
-        w.room(1);
-        w.buf[w.pos++] = 44; // ,
-      }
-      pending[i]!.write(w);
-      if (++this.#currentCount >= BATCH) this.#seal();
+      const batch = (this.#current ??= this.#free.pop() ?? this.#newBatch());
+      batch.add(pending[i]!);
+      if (batch.count >= BATCH) this.#seal();
     }
   }
 
   #seal(): void {
-    const body = this.#current!;
-    body.fragment(SUFFIX);
-    this.#sealed.push({ body, count: this.#currentCount });
+    const batch = this.#current!;
+    this.#sealed.push({ batch, body: batch.seal(), count: batch.count });
     this.#current = null;
-    this.#currentCount = 0;
   }
 
   #pump(force = false): void {
@@ -179,16 +303,16 @@ export class SpanExporter {
   }
 
   /** One batch: sent, retried while retryable. */
-  async #export({ body, count }: Sealed): Promise<void> {
+  async #export({ batch, body, count }: Sealed): Promise<void> {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.#send(body.bytes);
+          await this.#send(body);
           this.exported += count;
           // Reused for a later batch only after an answered export (a failed one may still
           // have its bytes in a socket write).
-          body.reset();
-          if (body.buf.length <= 4 * 1024 * 1024 && this.#free.length < 4) this.#free.push(body);
+          batch.reset();
+          if (batch.capacity <= 4 * 1024 * 1024 && this.#free.length < 4) this.#free.push(batch);
           return;
         } catch (err) {
           const retryable = !(err instanceof ExportError) || err.retryable;

@@ -1,16 +1,21 @@
 // The spans of sampled requests as compact records: the request path copies the few values
 // a span needs (strings it already has, numbers) into one object per span, and the exporter
-// writes them as OTLP/JSON in batches (`write`), off the request path. Attribute text that
-// depends only on the config (route, service, target) is encoded once and copied.
+// writes them as OTLP protobuf (`encode`) or OTLP/JSON (`write`) in batches, off the request
+// path. Attributes that depend only on the config (route, service, target) are encoded once
+// per format and copied.
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
+import { fixed64Tag, kvInt, kvKey, kvString, lenTag, type ProtoBytes, varintTag } from './otlp-proto.js';
 
 const SERVER = 2;
 const CLIENT = 3;
 
 /** A span the exporter can write. */
 export interface SpanRecord {
+  /** As an OTLP/JSON Span object. */
   write(w: JsonBytes): void;
+  /** As the bytes of an OTLP Span message (the caller writes its tag and length). */
+  encode(w: ProtoBytes): void;
 }
 
 /** Tracing's state for one sampled request (ctx.trace), and its server span once it ends. */
@@ -103,6 +108,36 @@ export class ServerSpan implements SpanRecord {
     }
     w.fragment(status >= 500 || status === 0 ? CLOSE_ERROR : CLOSE);
   }
+
+  encode(w: ProtoBytes): void {
+    protoHead(w, this, this.spanId, this.parentId);
+    if (this.entry === null) {
+      w.asciiField(P_NAME, this.method);
+    } else {
+      const tail = protoRoute(this.entry).nameTail;
+      const n = this.method.length + tail.length;
+      w.room(n + 4);
+      w.buf[w.pos++] = P_NAME;
+      w.varint(n);
+      w.ascii(this.method);
+      w.fragment(tail);
+    }
+    protoTimes(w, P_SERVER_KIND, this.start, this.end);
+    w.asciiAttr(K_METHOD, this.method);
+    w.wireAttr(K_PATH, this.path);
+    w.asciiAttr(K_SCHEME, this.scheme);
+    w.wireAttr(K_SERVER_ADDRESS, this.host);
+    w.asciiAttr(K_CLIENT_ADDRESS, this.clientIp);
+    w.asciiAttr(K_PEER_ADDRESS, this.peer);
+    w.asciiAttr(K_PROTOCOL_VERSION, this.httpVersion);
+    if (this.userAgent !== undefined) w.wireAttr(K_USER_AGENT, this.userAgent);
+    if (this.entry !== null) w.fragment(protoRoute(this.entry).attrs);
+    if (this.consumer !== null) w.textAttr(K_CONSUMER, this.consumer);
+    const status = this.status;
+    if (status !== 0) w.intAttr(K_STATUS_CODE, status);
+    if (this.errorType !== null) w.textAttr(K_ERROR_TYPE, this.errorType);
+    if (status >= 500 || status === 0) w.fragment(P_STATUS_ERROR);
+  }
 }
 
 /** One upstream attempt of a sampled request. */
@@ -164,6 +199,21 @@ export class ClientSpan implements SpanRecord {
       w.fragment(END);
     }
     w.fragment(this.errorType !== null ? CLOSE_ERROR : CLOSE);
+  }
+
+  encode(w: ProtoBytes): void {
+    protoHead(w, this.trace, this.spanId, this.trace.spanId);
+    w.asciiField(P_NAME, this.method);
+    protoTimes(w, P_CLIENT_KIND, this.start, this.end);
+    w.asciiAttr(K_METHOD, this.method);
+    w.fragment(protoTarget(this.target, this.upstream));
+    w.wireAttr(K_URL_FULL, this.target.origin + this.upstreamPath);
+    if (this.resendCount > 0) w.intAttr(K_RESEND_COUNT, this.resendCount);
+    if (this.status !== 0) w.intAttr(K_STATUS_CODE, this.status);
+    if (this.errorType !== null) {
+      w.textAttr(K_ERROR_TYPE, this.errorType);
+      w.fragment(P_STATUS_ERROR);
+    }
   }
 }
 
@@ -244,6 +294,82 @@ function targetAttrs(target: Target, upstream: string): Buffer {
   if (b === undefined) {
     b = frag(strAttr('server.address', target.hostname) + `,{"key":"server.port","value":{"intValue":${target.port}}}` + strAttr('northgate.upstream', upstream));
     targetCache.set(target, b);
+  }
+  return b;
+}
+
+// OTLP protobuf: Span field tags (trace.proto), attribute keys pre-encoded.
+const P_TRACE_ID = lenTag(1);
+const P_SPAN_ID = lenTag(2);
+const P_TRACE_STATE = lenTag(3);
+const P_PARENT_ID = lenTag(4);
+const P_NAME = lenTag(5);
+const P_SERVER_KIND = Buffer.from([varintTag(6), SERVER]);
+const P_CLIENT_KIND = Buffer.from([varintTag(6), CLIENT]);
+const P_START = fixed64Tag(7);
+const P_END = fixed64Tag(8);
+const P_ATTRIBUTES = 9;
+/** status (15): Status{ code (3): STATUS_CODE_ERROR (2) }. */
+const P_STATUS_ERROR = Buffer.from([lenTag(15), 2, varintTag(3), 2]);
+
+const K_METHOD = kvKey('http.request.method');
+const K_PATH = kvKey('url.path');
+const K_SCHEME = kvKey('url.scheme');
+const K_SERVER_ADDRESS = kvKey('server.address');
+const K_CLIENT_ADDRESS = kvKey('client.address');
+const K_PEER_ADDRESS = kvKey('network.peer.address');
+const K_PROTOCOL_VERSION = kvKey('network.protocol.version');
+const K_USER_AGENT = kvKey('user_agent.original');
+const K_CONSUMER = kvKey('northgate.consumer');
+const K_ERROR_TYPE = kvKey('error.type');
+const K_URL_FULL = kvKey('url.full');
+const K_STATUS_CODE = kvKey('http.response.status_code');
+const K_RESEND_COUNT = kvKey('http.request.resend_count');
+
+function protoHead(w: ProtoBytes, trace: ServerSpan, spanId: string, parentId: string): void {
+  w.hexField(P_TRACE_ID, trace.traceId);
+  w.hexField(P_SPAN_ID, spanId);
+  // An empty string is proto3's default: not written.
+  if (trace.traceState !== undefined && trace.traceState !== '') w.wireField(P_TRACE_STATE, trace.traceState);
+  if (parentId !== '') w.hexField(P_PARENT_ID, parentId);
+}
+
+/** Kind and times (fixed64 Unix nanoseconds, to the microsecond as in OTLP/JSON). */
+function protoTimes(w: ProtoBytes, kind: Buffer, start: number, end: number): void {
+  w.fragment(kind);
+  w.fixed64Micros(P_START, Math.round((ORIGIN + start) * 1000));
+  w.fixed64Micros(P_END, Math.round((ORIGIN + end) * 1000));
+}
+
+interface ProtoRoute {
+  /** " " + the route pattern (the span name after the method), UTF-8. */
+  readonly nameTail: Buffer;
+  readonly attrs: Buffer;
+}
+
+const protoRouteCache = new WeakMap<RouteEntry, ProtoRoute>();
+function protoRoute(entry: RouteEntry): ProtoRoute {
+  let r = protoRouteCache.get(entry);
+  if (r === undefined) {
+    r = {
+      nameTail: Buffer.from(` ${entry.pattern.text}`, 'utf8'),
+      attrs: Buffer.concat([
+        kvString(P_ATTRIBUTES, 'http.route', entry.pattern.text),
+        kvString(P_ATTRIBUTES, 'northgate.route', entry.route.name),
+        kvString(P_ATTRIBUTES, 'northgate.service', entry.route.service.name),
+      ]),
+    };
+    protoRouteCache.set(entry, r);
+  }
+  return r;
+}
+
+const protoTargetCache = new WeakMap<Target, Buffer>();
+function protoTarget(target: Target, upstream: string): Buffer {
+  let b = protoTargetCache.get(target);
+  if (b === undefined) {
+    b = Buffer.concat([kvString(P_ATTRIBUTES, 'server.address', target.hostname), kvInt(P_ATTRIBUTES, 'server.port', target.port), kvString(P_ATTRIBUTES, 'northgate.upstream', upstream)]);
+    protoTargetCache.set(target, b);
   }
   return b;
 }

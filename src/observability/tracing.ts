@@ -9,17 +9,18 @@
 // Per request this file only decides and propagates: a sampled-out request costs one
 // traceparent string (its ids drawn from a pooled random buffer) and nothing at its end; a
 // sampled one copies its span values into compact records (span-record.ts) that the
-// exporter writes as OTLP/JSON bytes in batches (span-export.ts).
+// exporter writes as OTLP protobuf or JSON bytes in batches (span-export.ts).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../proxy/reply.js';
 import type { Logger } from '../runtime/logger.js';
-import { SpanExporter } from './span-export.js';
+import { SpanExporter, type OtlpProtocol } from './span-export.js';
 import { ClientSpan, ServerSpan } from './span-record.js';
 import { idHex, idIsZero, idUint32, parseTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
+  readonly protocol: OtlpProtocol;
   readonly serviceName: string;
   readonly ratio: number;
   readonly headers: Record<string, string>;

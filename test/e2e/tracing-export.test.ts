@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { after, before, test } from 'node:test';
 import parsePrometheus from 'parse-prometheus-text-format';
+import { exportedSpans } from '../helpers/otlp.js';
 import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
 interface Post {
@@ -25,9 +26,8 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Post['spans'] }> }> };
       const status = answer(posts.length);
-      posts.push({ status, spans: body.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)) });
+      posts.push({ status, spans: exportedSpans(req.headers['content-type'], Buffer.concat(chunks)) });
       res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
       arrivals.emit('post');
     });

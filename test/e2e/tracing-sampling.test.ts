@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { after, before, test } from 'node:test';
+import { exportedSpans } from '../helpers/otlp.js';
 import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
 const spans: Array<{ traceId: string; spanId: string; parentSpanId?: string; kind: number }> = [];
@@ -18,8 +19,7 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: typeof spans }> }> };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      spans.push(...exportedSpans(req.headers['content-type'], Buffer.concat(chunks)));
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       arrivals.emit('spans');
     });

@@ -4,17 +4,9 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { after, before, test } from 'node:test';
+import { exportedSpans, type OtlpSpan } from '../helpers/otlp.js';
 import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: Array<{ key: string; value: Record<string, unknown> }>;
-  status?: { code?: number };
-}
 
 const spans: OtlpSpan[] = [];
 const arrivals = new EventEmitter();
@@ -42,8 +34,7 @@ before(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       assert.equal(req.url, '/v1/traces');
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      spans.push(...exportedSpans(req.headers['content-type'], Buffer.concat(chunks)));
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       arrivals.emit('spans');
     });

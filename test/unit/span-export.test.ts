@@ -1,19 +1,32 @@
 // The exporter's bounded queue (spans beyond it dropped and counted, the rest exported once
-// the collector answers) against a real local HTTP collector, and the OTLP/JSON byte writer
-// (escaping, UTF-8, text from the wire, integers).
+// the collector answers) against a real local HTTP collector; the OTLP/JSON byte writer
+// (escaping, UTF-8, text from the wire, integers); the same span records exported as JSON
+// and as protobuf decoding to the same spans; the protobuf writer's varints, times and
+// lengths; the `tracing.protocol` setting.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import protobuf from 'protobufjs';
+import { buildSnapshot, loadConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/problems.js';
+import type { RouteEntry, Target } from '../../src/config/snapshot.js';
 import { JsonBytes } from '../../src/observability/otlp-json.js';
-import { SpanExporter } from '../../src/observability/span-export.js';
-import type { SpanRecord } from '../../src/observability/span-record.js';
+import { ProtoBytes, varintSize } from '../../src/observability/otlp-proto.js';
+import { SpanExporter, type OtlpProtocol } from '../../src/observability/span-export.js';
+import { ClientSpan, ServerSpan, type SpanRecord } from '../../src/observability/span-record.js';
+import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { PoolRegistry } from '../../src/upstream/pools.js';
+import { decodeExport, exportedSpans, type OtlpSpan } from '../helpers/otlp.js';
 
-/** A stand-in span record: writes {"spanId":"N"}. */
+/** A stand-in span record: writes {"spanId":"N"} (JSON) or a Span with just its name "N" (protobuf). */
 const record = (n: number): SpanRecord => ({
   write(w) {
     w.ascii(`{"spanId":"${n}"}`);
+  },
+  encode(w) {
+    w.asciiField(0x2a, String(n));
   },
 });
 
@@ -40,7 +53,7 @@ test('the queue holds 4096 spans: more are dropped and counted; the held ones ar
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  const exporter = new SpanExporter({ endpoint: `http://127.0.0.1:${port}/v1/traces`, serviceName: 't', headers: {}, flushIntervalMs: 60_000 }, null);
+  const exporter = new SpanExporter({ endpoint: `http://127.0.0.1:${port}/v1/traces`, protocol: 'http/json', serviceName: 't', headers: {}, flushIntervalMs: 60_000 }, null);
   try {
     for (let i = 0; i < 5000; i++) exporter.add(record(i));
     assert.equal(exporter.dropped, 5000 - 4096);
@@ -87,4 +100,124 @@ test('text from the wire (latin1-read bytes) is read back as UTF-8 and escaped l
 
 test('integers are written in decimal', () => {
   for (const n of [0, 7, 10, 99, 200, 65535, 99_999_999, 100_000_000, 100_000_001, 123_456_789, 1_764_217_234_000_056, 2 ** 53 - 1]) assert.equal(written((w) => w.uint(n), 2), String(n));
+});
+
+/** Exports `records` with `protocol` to a local collector; resolves with the decoded spans and the content type. */
+async function exportVia(protocol: OtlpProtocol, records: SpanRecord[]): Promise<{ spans: OtlpSpan[]; contentType: string; bodies: Buffer[] }> {
+  const bodies: Buffer[] = [];
+  let contentType = '';
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      contentType = String(req.headers['content-type']);
+      bodies.push(Buffer.concat(chunks));
+      res.writeHead(200).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const exporter = new SpanExporter({ endpoint: `http://127.0.0.1:${port}/v1/traces`, protocol, serviceName: 'svc-é', headers: {}, flushIntervalMs: 60_000 }, null);
+  try {
+    for (const r of records) exporter.add(r);
+    await exporter.shutdown();
+    assert.equal(exporter.exported, records.length);
+    return { spans: bodies.flatMap((b) => exportedSpans(contentType, b)), contentType, bodies };
+  } finally {
+    server.close();
+  }
+}
+
+const entry = { pattern: { text: '/orders/:id/ü' }, route: { name: 'order', service: { name: 'orders' } } } as unknown as RouteEntry;
+const target = { hostname: '127.0.0.1', port: 8080, origin: 'http://127.0.0.1:8080' } as unknown as Target;
+/** Text as node:http hands it over: UTF-8 bytes read as latin1. */
+const fromWire = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('latin1');
+
+/** A server span and its attempts, with every optional part set differently per request. */
+function spans(i: number): SpanRecord[] {
+  const server = new ServerSpan(`4bf92f3577b34da6a3ce929d0e0e47${String(i).padStart(2, '0')}`, i % 2 === 0 ? '00f067aa0ba902b7' : '', i % 3 === 0 ? 'vendor=x,other=ÿ' : undefined, `a1b2c3d4e5f6a7${String(i).padStart(2, '0')}`, '');
+  const start = performance.now() + i * 1.0005;
+  server.clientSpanId = `0102030405060a${String(i).padStart(2, '0')}`;
+  const client = new ClientSpan(server, 'POST', target, 'pool', `/o/${i}?q=ä`, i % 2, i % 4 === 0 ? 0 : 503, i % 4 === 0 ? 'ECONNREFUSED' : '503', start + 0.25, start + 3.1234567);
+  server.method = i % 5 === 0 ? 'OPTIONS' : 'GET';
+  server.path = i === 1 ? fromWire(Buffer.from([0x2f, 0x63, 0x61, 0x66, 0xc3, 0xa9, 0x2f, 0xff])) : `/orders/${i}/${fromWire('ü')}`;
+  server.scheme = 'https';
+  server.host = i === 2 ? fromWire('bücher.example') : 'api.example';
+  server.clientIp = '10.0.0.1';
+  server.peer = '::1';
+  server.httpVersion = '1.1';
+  server.userAgent = i === 3 ? 'u'.repeat(5000) : i % 2 === 0 ? fromWire('bøt ✓ "quoted" \\ \t') : undefined;
+  server.entry = i % 7 === 6 ? null : entry;
+  server.consumer = i === 4 ? 'ålice 😀 \ud800' : i === 5 ? 'c'.repeat(20_000) : null;
+  server.status = [200, 502, 0, 404][i % 4]!;
+  server.errorType = server.status === 0 ? 'client-closed' : server.status >= 500 ? String(server.status) : null;
+  server.start = start;
+  server.end = start + 5.000001 + i;
+  return [client, server];
+}
+
+test('http/json and http/protobuf carry the same spans: ids, parents, names, kinds, attributes, status, times', async () => {
+  const records = Array.from({ length: 600 }, (_, i) => spans(i % 12)).flat();
+  const json = await exportVia('http/json', records);
+  const proto = await exportVia('http/protobuf', records);
+  assert.equal(json.contentType, 'application/json');
+  assert.equal(proto.contentType, 'application/x-protobuf');
+  assert.equal(proto.bodies.length, 3, '1200 spans in batches of 512');
+  assert.equal(proto.spans.length, records.length);
+  // proto3 leaves an empty string out: JSON's "" trace state is no field in protobuf.
+  const normal = (s: OtlpSpan) => ({ ...s, traceState: s.traceState === '' ? undefined : s.traceState });
+  assert.deepEqual(proto.spans.map(normal), json.spans.map(normal));
+  const server = proto.spans.find((s) => s.traceId.endsWith('01') && s.kind === 2)!;
+  assert.equal(attr(server, 'url.path'), '/café/\ufffd', 'wire bytes read back as UTF-8, invalid ones as U+FFFD');
+  const long = proto.spans.find((s) => s.traceId.endsWith('05') && s.kind === 2)!;
+  assert.equal((attr(long, 'northgate.consumer') as string).length, 20_000, 'a span over 16 KB (a 3-byte length)');
+  const decode = (b: Buffer) => decodeExport('application/x-protobuf', b).resourceSpans[0]!;
+  assert.deepEqual(decode(proto.bodies[0]!).resource!.attributes.slice(0, 1), [{ key: 'service.name', value: { stringValue: 'svc-é' } }]);
+  assert.deepEqual(decode(proto.bodies[0]!).scopeSpans[0]!.scope, { name: 'northgate' });
+  assert.deepEqual(decodeExport('application/x-protobuf', proto.bodies[0]!).resourceSpans[0]!.resource, JSON.parse(json.bodies[0]!.toString()).resourceSpans[0].resource);
+});
+
+const attr = (s: OtlpSpan, key: string): unknown => s.attributes.find((a) => a.key === key)?.value['stringValue'];
+
+test('protobuf writer: varints, fixed64 nanoseconds from microseconds exactly, lengths fixed up in place', () => {
+  const w = new ProtoBytes(4);
+  for (const v of [0, 1, 127, 128, 300, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]) {
+    w.pos = 0;
+    w.room(10);
+    w.varint(v);
+    assert.equal(w.pos, varintSize(v), `size of ${v}`);
+    assert.equal(protobuf.Reader.create(w.buf.subarray(0, w.pos)).uint64().toString(), String(v));
+  }
+  for (const us of [0, 1, 999, 2 ** 32 - 1, 2 ** 32, 1_764_217_234_000_056, 2 ** 53 - 1]) {
+    w.pos = 0;
+    w.fixed64Micros(0x39, us);
+    assert.equal(w.buf.readBigUInt64LE(1), BigInt(us) * 1000n, `${us} µs`);
+  }
+  for (const n of [0, 5, 127, 128, 200, 16_383, 16_384, 70_000]) {
+    w.pos = 0;
+    w.buf[w.pos++] = 0x99;
+    const at = w.open(0x12);
+    w.room(n);
+    w.buf.fill(7, w.pos, w.pos + n);
+    w.pos += n;
+    w.buf[w.pos] = 0;
+    w.close(at);
+    const r = protobuf.Reader.create(w.buf.subarray(1, w.pos));
+    assert.equal(r.uint32(), 0x12);
+    assert.equal(r.uint32(), n);
+    assert.equal(w.pos, 2 + varintSize(n) + n, `a ${n}-byte field has a minimal length`);
+    assert.ok(w.buf.subarray(2 + varintSize(n), w.pos).every((b) => b === 7));
+  }
+});
+
+test('tracing.protocol: http/protobuf by default, http/json by name, anything else refused at its path', () => {
+  const text = (protocol: string) => `_format_version: "1"\ntracing:\n  endpoint: "http://127.0.0.1:4318/v1/traces"\n${protocol}`;
+  const snapshot = (yaml: string) => buildSnapshot(loadConfigText('gw.yaml', yaml, defaultRegistry(), {}), defaultRegistry(), new PoolRegistry(), 1, 'gw.yaml').snapshot;
+  assert.equal(snapshot(text('')).tracing?.protocol, 'http/protobuf');
+  assert.equal(snapshot(text('  protocol: http/json\n')).tracing?.protocol, 'http/json');
+  assert.throws(
+    () => loadConfigText('gw.yaml', text('  protocol: grpc\n'), defaultRegistry(), {}),
+    (err: unknown) => err instanceof ConfigError && err.lines().some((l) => l === 'gw.yaml:4:13 tracing.protocol: must be one of: http/protobuf, http/json'),
+  );
 });
