@@ -117,8 +117,23 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
           responseHeaders: sendHeaders ? addHeaders : undefined,
         };
       }
+      // A one-part key (a client IP, a consumer id) maps to its store key through a small
+      // memo: the request then looks up strings seen before, whose hashes V8 keeps, instead of
+      // flattening and hashing a new concatenation per request. Bounded: cleared when full.
+      const memo = new Map<string, string>();
+      const only = parts.length === 1 ? parts[0]! : null;
+      const storeKey = (ctx: RequestContext): string => {
+        if (only === null) return localPrefix + keyOf(ctx);
+        const part = only(ctx);
+        let key = memo.get(part);
+        if (key === undefined) {
+          if (memo.size >= 10_000) memo.clear();
+          memo.set(part, (key = `${localPrefix}${scopeId}|${part}`));
+        }
+        return key;
+      };
       return {
-        request: (ctx) => respond(ctx, processStore.check(localPrefix + keyOf(ctx), limits)),
+        request: (ctx) => respond(ctx, processStore.check(storeKey(ctx), limits)),
         responseHeaders: sendHeaders ? addHeaders : undefined,
       };
     }
