@@ -246,15 +246,19 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       // Common names come back interned and lower-case: hop-by-hop ones compare as constants.
       const name = headerName(rawHeaders[i]!);
       if (HOP_BY_HOP.has(name)) {
-        if (name === 'connection') connectionListed = rawHeaders[i + 1]!.toString('latin1');
+        if (name === 'connection') {
+          const listed = rawHeaders[i + 1]!.toString('latin1');
+          connectionListed = connectionListed === undefined ? listed : `${connectionListed},${listed}`;
+        }
         continue;
       }
       if (name === 'x-request-id') continue;
       out.push(name, rawHeaders[i + 1]!.toString('latin1'));
     }
-    out.push('x-request-id', ctx.id);
     const headers = new HeaderList(out);
     if (connectionListed !== undefined) dropConnectionListed(headers, connectionListed);
+    // After the Connection pass: an upstream naming X-Request-Id there cannot remove the gateway's.
+    out.push('x-request-id', ctx.id);
     ctx.responseStatus = statusCode;
     ctx.responseHeaders = headers;
     const handlers = this.#chain.responseHeaders;

@@ -22,6 +22,8 @@ const upstreamEnd: { ctx: RequestContext | null; error: unknown } = { ctx: null,
 
 export function publishUpstreamEnd(ctx: RequestContext, error: unknown): void {
   if (!upstreamEndChannel.hasSubscribers) return;
+  // A publish from inside a subscriber (nothing does this today) gets an object of its own.
+  if (upstreamEnd.ctx !== null) return upstreamEndChannel.publish({ ctx, error });
   upstreamEnd.ctx = ctx;
   upstreamEnd.error = error;
   try {

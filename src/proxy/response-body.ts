@@ -28,14 +28,21 @@ export function pipeResponseBody(ctx: RequestContext, transforms: readonly Duple
     done();
   };
   const onError = (err: Error): void => settle(err);
+  // A stream closed before its end without an error (pipe() alone would wait forever).
+  const onClose = function (this: Duplex): void {
+    if (!this.readableEnded) settle(new Error('a response stream closed before its end'));
+  };
   for (let i = 0; i < transforms.length; i++) {
     const t = transforms[i]!;
     t.on('error', onError);
+    t.once('close', onClose);
     t.pipe(i + 1 < transforms.length ? transforms[i + 1]! : res);
   }
   // 'finish': the client has the whole body; 'close' without it: the client went away.
   res.once('finish', () => settle(null));
   res.once('close', () => settle(null));
+  // Gone already (the client left while an asynchronous response phase ran): its 'close' has fired.
+  if (res.destroyed || res.closed) settle(null);
   // A second 'data' listener beside pipe()'s: counts what reaches the client, no extra stream.
   transforms[transforms.length - 1]!.on('data', (chunk: Buffer) => {
     ctx.bytesOut += chunk.length;

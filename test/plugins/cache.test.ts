@@ -156,6 +156,31 @@ describe('cache plugin: schema and rules', () => {
     assert.ok(real <= counted * 1.25 && real >= counted * 0.6, `really ${real.toFixed(0)} bytes per entry, counted ${counted.toFixed(0)}`);
   });
 
+  test('the memory store frees what it evicts and purges, after any number of hits', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const store = new MemoryStore('freeing', 3_000_000);
+    gc();
+    const base = process.memoryUsage();
+    // The heap only: buffers' backing stores are freed by a background sweeper, after gc() returns.
+    const mem = () => process.memoryUsage().heapUsed - base.heapUsed;
+    const put = (i: number) => {
+      const now = Date.now();
+      store.set(`k${i}`, { status: 200, headers: ['content-type', 'text/plain'], body: Buffer.allocUnsafeSlow(1000).fill(97), storedAt: now, expiresAt: now + 60_000, initialAge: 0, etag: undefined, lastModified: undefined, vary: [], varyValues: '', tags: ['all'], path: `/p${i}` }, null);
+    };
+    // Far more than fits: the store evicts all along; then many hits move entries around.
+    for (let i = 0; i < 20_000; i++) put(i);
+    assert.ok(store.bytes <= 3_000_000 && store.size < 20_000, `${store.size} entries, ${store.bytes} bytes`);
+    for (let round = 0; round < 200; round++) for (let i = 20_000 - store.size; i < 20_000; i += 7) store.get(`k${i}`);
+    gc();
+    const full = mem();
+    assert.ok(full < 3_000_000, `a full 3 MB store holds ${(full / 1e6).toFixed(1)} MB of heap`);
+    store.purge({ tags: ['all'] });
+    assert.equal(store.size, 0);
+    gc();
+    assert.ok(mem() < full / 4, `after purging everything ${(mem() / 1e6).toFixed(1)} MB are still held (full: ${(full / 1e6).toFixed(1)} MB)`);
+  });
+
   test('purges are accepted from loopback peers only', () => {
     assert.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.5'));
     assert.ok(!isLoopback('10.0.0.1') && !isLoopback('::ffff:10.0.0.1') && !isLoopback(undefined));

@@ -1,7 +1,6 @@
-// The in-process store: an LRU bounded by bytes (Map insertion order = recency), with
+// The in-process store: an LRU bounded by bytes (a recency list through the items), with
 // indexes by tag and by path for purges. A lookup is synchronous and moves the entry to the
-// recent end only when it is not already among the newest quarter of the order (a hot entry
-// is not re-inserted on every hit; eviction order is off by at most that quarter). Shared across reloads by an identical config, so a
+// head of the list (O(1) pointer updates). Shared across reloads by an identical config, so a
 // reload does not empty the cache; registered for the status listener's purge endpoint.
 import type { CacheEntry, CacheStore, PurgeRequest, Stored } from './store.js';
 import { isEntry } from './store.js';
@@ -30,26 +29,28 @@ function sizeOf(key: string, s: Stored): number {
   return n;
 }
 
+/** An entry in the recency list: most recently used at the head, evicted from the tail. */
 interface Item {
+  readonly key: string;
   readonly stored: Stored;
   readonly size: number;
-  tick: number;
+  /** Towards the head (more recent) and towards the tail (less recent). */
+  newer: Item | null;
+  older: Item | null;
 }
 
 export class MemoryStore implements CacheStore {
   readonly maxBytes: number;
   bytes = 0;
-  readonly #items = new Map<string, Item>();
-  /** Counts insertions and moves; an item's `tick` is the count when it last went to the recent end. */
-  #tick = 0;
   /**
-   * Where eviction stopped: a keys() iterator kept across calls. A Map iterator stays valid
-   * while entries are added and deleted, and every live entry lies ahead of it (it only ever
-   * passes entries it evicted; moved and new ones go to the end), so each eviction resumes
-   * here. A fresh iterator per eviction would first step over every deleted slot at the
-   * front of V8's table, which grows with the churn: O(deleted) per insert once the store is full.
+   * Key → item, and the recency order as a list through the items: a hit moves its item to
+   * the head and eviction takes the tail, both O(1), with no Map delete/insert per move and
+   * no Map iteration (Map order with a fresh keys() iterator stepped over deleted slots; a
+   * kept iterator pinned V8's retired hash tables).
    */
-  #oldest: IterableIterator<string> | null = null;
+  readonly #items = new Map<string, Item>();
+  #newest: Item | null = null;
+  #oldest: Item | null = null;
   readonly #byTag = new Map<string, Set<string>>();
   readonly #byPath = new Map<string, Set<string>>();
   refs = 0;
@@ -71,11 +72,9 @@ export class MemoryStore implements CacheStore {
       this.#delete(key);
       return undefined;
     }
-    // Most recently used last (unless it is among the newest quarter already).
-    if (this.#tick - item.tick > this.#items.size >> 2) {
-      this.#items.delete(key);
-      item.tick = ++this.#tick;
-      this.#items.set(key, item);
+    if (item !== this.#newest) {
+      this.#unlink(item);
+      this.#pushNewest(item);
     }
     return item.stored;
   }
@@ -107,6 +106,7 @@ export class MemoryStore implements CacheStore {
     if (--this.refs === 0) {
       if (live.get(this.#id) === this) live.delete(this.#id);
       this.#items.clear();
+      this.#newest = null;
       this.#oldest = null;
       this.#byTag.clear();
       this.#byPath.clear();
@@ -118,28 +118,36 @@ export class MemoryStore implements CacheStore {
     this.#delete(key);
     const size = sizeOf(key, stored);
     if (size > this.maxBytes) return;
-    this.#items.set(key, { stored, size, tick: ++this.#tick });
+    const item: Item = { key, stored, size, newer: null, older: null };
+    this.#items.set(key, item);
+    this.#pushNewest(item);
     this.bytes += size;
     // Evict least recently used until within bounds.
-    while (this.bytes > this.maxBytes && this.#evictOldest());
+    while (this.bytes > this.maxBytes && this.#oldest !== null) this.#delete(this.#oldest.key);
   }
 
-  /** Deletes the least recently used entry; false when there is none. */
-  #evictOldest(): boolean {
-    for (let fresh = 0; fresh < 2; fresh++) {
-      this.#oldest ??= this.#items.keys();
-      const next = this.#oldest.next();
-      if (next.done !== true) return this.#delete(next.value);
-      // Ran off the end: a done iterator stays done, so the next pass starts a new one.
-      this.#oldest = null;
-    }
-    return false;
+  #pushNewest(item: Item): void {
+    item.older = this.#newest;
+    item.newer = null;
+    if (this.#newest !== null) this.#newest.newer = item;
+    this.#newest = item;
+    if (this.#oldest === null) this.#oldest = item;
+  }
+
+  #unlink(item: Item): void {
+    if (item.newer !== null) item.newer.older = item.older;
+    else this.#newest = item.older;
+    if (item.older !== null) item.older.newer = item.newer;
+    else this.#oldest = item.newer;
+    item.newer = null;
+    item.older = null;
   }
 
   #delete(key: string): boolean {
     const item = this.#items.get(key);
     if (item === undefined) return false;
     this.#items.delete(key);
+    this.#unlink(item);
     this.bytes -= item.size;
     if (isEntry(item.stored)) {
       for (const t of item.stored.tags) unindex(this.#byTag, t, key);

@@ -120,8 +120,8 @@ export const compressionPlugin: Plugin<CompressionConfig> = {
     const eligible = typeMatcher(config.content_types ?? COMPRESSION_DEFAULTS.content_types);
     const gzipLevel = config.gzip_level ?? COMPRESSION_DEFAULTS.gzip_level;
     const brQuality = config.brotli_quality ?? COMPRESSION_DEFAULTS.brotli_quality;
-    // Windows sized to the body: the whole body still fits (the same output for these sizes),
-    // and the encoder's native memory shrinks from ~256 KB (gzip) to a few KB. Allocated per
+    // Windows sized to the body: the whole body still fits in the window (the bytes may
+    // differ from the default settings', the sizes sampled did not), and the encoder's native memory shrinks from ~256 KB (gzip) to a few KB. Allocated per
     // call, that memory is what V8 counts as external pressure: the default sizes made GC
     // the largest cost of a compressed response in a profile.
     const gzipOneShot = (body: Buffer): Buffer => {

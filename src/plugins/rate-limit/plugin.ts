@@ -119,7 +119,8 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
       }
       // A one-part key (a client IP, a consumer id) maps to its store key through a small
       // memo: the request then looks up strings seen before, whose hashes V8 keeps, instead of
-      // flattening and hashing a new concatenation per request. Bounded: cleared when full.
+      // flattening and hashing a new concatenation per request. Bounded: cleared when full
+      // (with more than 10,000 distinct keys in play it gives little, and costs little).
       const memo = new Map<string, string>();
       const only = parts.length === 1 ? parts[0]! : null;
       const storeKey = (ctx: RequestContext): string => {

@@ -54,8 +54,14 @@ export function releaseRedis(redis: Redis): void {
 const corked: Writable[] = [];
 
 function uncorkAll(): void {
-  for (const stream of corked) stream.uncork();
-  corked.length = 0;
+  const streams = corked.splice(0);
+  for (const stream of streams) {
+    try {
+      stream.uncork();
+    } catch {
+      // A destroyed socket (ioredis reconnects with a new one): its commands already failed.
+    }
+  }
 }
 
 /**
