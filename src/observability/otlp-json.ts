@@ -2,6 +2,7 @@
 // batch (ASCII copied char by char, constant fragments pre-encoded), so a batch is neither a
 // tree of concatenated strings to flatten nor a string to encode to UTF-8 again at send time.
 import { MAX_LOGGED_CHARS, wireText } from './access-log-format.js';
+import { ByteWriter } from './byte-writer.js';
 
 /** Pre-encoded constant JSON text. */
 export const frag = (text: string): Buffer => Buffer.from(text, 'utf8');
@@ -10,39 +11,7 @@ const QUOTE = 34;
 const BACKSLASH = 92;
 const HEX_DIGITS = '0123456789abcdef';
 
-export class JsonBytes {
-  buf: Buffer;
-  pos = 0;
-
-  constructor(size = 64 * 1024) {
-    this.buf = Buffer.allocUnsafeSlow(size);
-  }
-
-  /** The bytes written so far (a view, valid until the next write). */
-  get bytes(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
-
-  reset(): void {
-    this.pos = 0;
-  }
-
-  /** Makes room for `n` more bytes. */
-  room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafeSlow(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  fragment(f: Buffer): void {
-    this.room(f.length);
-    this.buf.set(f, this.pos);
-    this.pos += f.length;
-  }
-
+export class JsonBytes extends ByteWriter {
   /** Text known to need no escaping (hex ids, tokens, digits). */
   ascii(s: string): void {
     const n = s.length;

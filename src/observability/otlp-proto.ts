@@ -5,6 +5,7 @@
 // parts (attribute keys with their tags, per-route and per-target attributes) are encoded
 // once. Field numbers: opentelemetry-proto trace/v1/trace.proto, common/v1/common.proto.
 import { MAX_LOGGED_CHARS, wireText } from './access-log-format.js';
+import { ByteWriter } from './byte-writer.js';
 
 /** Wire types. */
 const VARINT = 0;
@@ -34,30 +35,7 @@ for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
 /** Reserved bytes for a span's length before its bytes are written (fixed up after: see close). */
 const RESERVED_LEN = 2;
 
-export class ProtoBytes {
-  buf: Buffer;
-  pos = 0;
-
-  constructor(size = 64 * 1024) {
-    this.buf = Buffer.allocUnsafeSlow(size);
-  }
-
-  /** Makes room for `n` more bytes. */
-  room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafeSlow(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  fragment(f: Buffer): void {
-    this.room(f.length);
-    this.buf.set(f, this.pos);
-    this.pos += f.length;
-  }
-
+export class ProtoBytes extends ByteWriter {
   /** A varint of 0 <= v < 2^53 (room must be made by the caller: at most 8 bytes). */
   varint(v: number): void {
     const buf = this.buf;
@@ -143,11 +121,12 @@ export class ProtoBytes {
     this.pos = p;
   }
 
-  /** The head of an attribute (KeyValue, `key` pre-encoded by kvKey) with a string value of `bytes` UTF-8 bytes: the value's bytes follow. */
-  #stringAttr(key: Buffer, bytes: number): void {
-    const any = 1 + varintSize(bytes) + bytes;
+  /** The head of an attribute (KeyValue, `key` pre-encoded by kvKey) whose AnyValue holds one field of `valueBytes` bytes after the tag byte `valueTag`: that field's bytes follow. */
+  #attrHead(key: Buffer, valueTag: number, valueBytes: number): void {
+    const any = 1 + valueBytes;
     const kv = key.length + 1 + varintSize(any) + any;
-    this.room(key.length + 24);
+    // Three tag bytes, the key, and three varints of at most 8 bytes (the value's own length included).
+    this.room(key.length + 27);
     const buf = this.buf;
     buf[this.pos++] = SPAN_ATTRIBUTES_TAG;
     this.varint(kv);
@@ -155,7 +134,12 @@ export class ProtoBytes {
     this.pos += key.length;
     buf[this.pos++] = ANY_VALUE_TAG;
     this.varint(any);
-    buf[this.pos++] = STRING_VALUE_TAG;
+    buf[this.pos++] = valueTag;
+  }
+
+  /** The head of an attribute with a string value of `bytes` UTF-8 bytes: the value's bytes follow. */
+  #stringAttr(key: Buffer, bytes: number): void {
+    this.#attrHead(key, STRING_VALUE_TAG, varintSize(bytes) + bytes);
     this.varint(bytes);
   }
 
@@ -215,17 +199,7 @@ export class ProtoBytes {
 
   /** An attribute with an integer value (0 <= v < 2^53). */
   intAttr(key: Buffer, v: number): void {
-    const any = 1 + varintSize(v);
-    const kv = key.length + 1 + varintSize(any) + any;
-    this.room(key.length + 24);
-    const buf = this.buf;
-    buf[this.pos++] = SPAN_ATTRIBUTES_TAG;
-    this.varint(kv);
-    buf.set(key, this.pos);
-    this.pos += key.length;
-    buf[this.pos++] = ANY_VALUE_TAG;
-    this.varint(any);
-    buf[this.pos++] = INT_VALUE_TAG;
+    this.#attrHead(key, INT_VALUE_TAG, varintSize(v));
     this.varint(v);
   }
 

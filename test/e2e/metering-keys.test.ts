@@ -78,18 +78,23 @@ function checkKeys(rows: UsageSummary[]): void {
   assert.ok(p99 >= 100, `p99 ${p99} ms is in the slow calls' bucket`);
 }
 
+/** Both keys' traffic through a gateway metering with `metering`, flushed before it closes. */
+async function meterTraffic(metering: string): Promise<void> {
+  const up = await delayedUpstream();
+  const gw = await startGateway(config(up.url, metering));
+  try {
+    await traffic(gw.url, 'acme-key-aaaa-0001', 'acme-key-bbbb-0002');
+    await gw.gateway.flushUsage();
+  } finally {
+    await gw.close();
+    await up.close();
+  }
+}
+
 describe('per-key usage and percentiles on a SQLite file', () => {
   test('the store counts each key\'s calls; percentiles from the histogram; usage --credential and p50/p95/p99 columns', async () => {
-    const up = await delayedUpstream();
     const store = join(tempDir(), 'keys.sqlite');
-    const gw = await startGateway(config(up.url, `metering: { store: "${store}", flush_interval: 1h }`));
-    try {
-      await traffic(gw.url, 'acme-key-aaaa-0001', 'acme-key-bbbb-0002');
-      await gw.gateway.flushUsage();
-    } finally {
-      await gw.close();
-      await up.close();
-    }
+    await meterTraffic(`metering: { store: "${store}", flush_interval: 1h }`);
     const all = await queryUsage(parseStore(store), { from: 0, to: Date.now() + 3_600_000, by: 'day' });
     checkKeys(all);
     const onlyB = await queryUsage(parseStore(store), { from: 0, to: Date.now() + 3_600_000, by: 'day', credential: 'key-b' });
@@ -116,16 +121,8 @@ const pgSkip = await postgresSkipReason();
 
 describe('per-key usage and percentiles on PostgreSQL', { skip: pgSkip }, () => {
   test('the store counts each key\'s calls; percentiles from the histogram', async () => {
-    const up = await delayedUpstream();
     const table = `ngtest_keys_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const gw = await startGateway(config(up.url, `metering: { store: "${DATABASE_URL}", table: ${table}, flush_interval: 1h }`));
-    try {
-      await traffic(gw.url, 'acme-key-aaaa-0001', 'acme-key-bbbb-0002');
-      await gw.gateway.flushUsage();
-    } finally {
-      await gw.close();
-      await up.close();
-    }
+    await meterTraffic(`metering: { store: "${DATABASE_URL}", table: ${table}, flush_interval: 1h }`);
     const spec = { kind: 'postgres' as const, url: DATABASE_URL, table };
     checkKeys(await queryUsage(spec, { from: 0, to: Date.now() + 3_600_000, by: 'hour' }));
     const onlyA = await queryUsage(spec, { from: 0, to: Date.now() + 3_600_000, by: 'day', credential: 'key-a', service: 'api' });
