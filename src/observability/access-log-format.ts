@@ -40,7 +40,7 @@ const FIELDS: Record<string, string> = {
   upstream: `c(ctx.route?.service.upstream.name)`,
   target: `c(ctx.target?.url)`,
   consumer: `c(ctx.consumer?.username)`,
-  user_agent: `w(ctx.header('user-agent'))`,
+  user_agent: `w(ctx.userAgent)`,
   referer: `w(ctx.header('referer'))`,
   error: `s(ctx.errorCode)`,
 };
@@ -140,7 +140,7 @@ export function ms(n: number): string {
 /** The request's trace id: the server span's (tracing on), else a valid incoming `traceparent`'s, else null. */
 export function traceIdOf(ctx: RequestContext): string | null {
   if (ctx.traceId !== '') return ctx.traceId;
-  return parseTraceparent(ctx.header('traceparent'))?.traceId ?? null;
+  return parseTraceparent(ctx.traceparent)?.traceId ?? null;
 }
 
 const responseHeader = (ctx: RequestContext, name: string): string | undefined => ctx.responseHeaders.get(name);

@@ -28,10 +28,6 @@ export function varintSize(v: number): number {
   return n;
 }
 
-/** Value of a lower-case hex digit by char code. */
-const HEX_VALUE = new Uint8Array(128);
-for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
-
 /** Reserved bytes for a span's length before its bytes are written (fixed up after: see close). */
 const RESERVED_LEN = 2;
 
@@ -54,21 +50,6 @@ export class ProtoBytes extends ByteWriter {
       }
       buf[p++] = v;
     }
-    this.pos = p;
-  }
-
-  /**
-   * A bytes field from lower-case hex (a trace or span id, checked or generated hex), decoded
-   * here: Buffer#write(hex) costs a call into C++ per id, more than its 8 or 16 bytes.
-   */
-  hexField(tagByte: number, hex: string): void {
-    const n = hex.length >> 1;
-    this.room(n + 2);
-    const buf = this.buf;
-    let p = this.pos;
-    buf[p++] = tagByte;
-    buf[p++] = n;
-    for (let i = 0; i < hex.length; i += 2) buf[p++] = (HEX_VALUE[hex.charCodeAt(i)]! << 4) | HEX_VALUE[hex.charCodeAt(i + 1)]!;
     this.pos = p;
   }
 
@@ -179,8 +160,44 @@ export class ProtoBytes extends ByteWriter {
 
   /** An attribute with text from the wire (see wireValue). */
   wireAttr(key: Buffer, s: string): void {
+    if (this.#plainAttr(key, null, s)) return;
     if (isPlainWire(s)) this.asciiAttr(key, s);
     else this.textAttr(key, wireValue(s));
+  }
+
+  /** An attribute whose value is ASCII `prefix` followed by text from the wire (url.full: a target's origin and a path). */
+  prefixedWireAttr(key: Buffer, prefix: Buffer, s: string): void {
+    if (!this.#plainAttr(key, prefix, s)) this.wireAttr(key, prefix.toString('latin1') + s);
+  }
+
+  /**
+   * Writes an attribute of (`prefix` +) `s` in one pass when `s` is ASCII (as wire text is,
+   * nearly always) and the lengths fit in one byte each; returns false, having written
+   * nothing, otherwise.
+   */
+  #plainAttr(key: Buffer, prefix: Buffer | null, s: string): boolean {
+    const pre = prefix === null ? 0 : prefix.length;
+    const n = pre + s.length;
+    const kv = key.length + 4 + n;
+    if (kv >= 128) return false;
+    this.room(kv + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = SPAN_ATTRIBUTES_TAG;
+    buf[p++] = kv;
+    for (let i = 0; i < key.length; i++) buf[p++] = key[i]!;
+    buf[p++] = ANY_VALUE_TAG;
+    buf[p++] = n + 2;
+    buf[p++] = STRING_VALUE_TAG;
+    buf[p++] = n;
+    for (let i = 0; i < pre; i++) buf[p++] = prefix![i]!;
+    for (let i = 0, m = s.length; i < m; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[p++] = c;
+    }
+    this.pos = p;
+    return true;
   }
 
   /** A string field of text from the wire (see wireValue). */

@@ -18,8 +18,6 @@ import type { SpanRecord } from './span-record.js';
 
 const MAX_QUEUE = 4096;
 const BATCH = 512;
-/** Finished spans are written into the current batch this many at a time (one setImmediate), so their records do not outlive a young-generation GC. */
-const ENCODE_CHUNK = 64;
 const MAX_IN_FLIGHT = 2;
 const EXPORT_TIMEOUT_MS = 10_000;
 /** Retries of a failed export, and the delay before the first (doubled for the second, ±25% jitter). */
@@ -177,8 +175,6 @@ export class SpanExporter {
   readonly #newBatch: () => Batch;
   readonly #timer: NodeJS.Timeout;
   readonly #logger: Logger | null;
-  /** Finished spans not written yet: written in chunks of ENCODE_CHUNK, so records die young. */
-  #pending: SpanRecord[] = [];
   /** The batch being written. */
   #current: Batch | null = null;
   /** Written batches waiting for an export slot. */
@@ -244,20 +240,22 @@ export class SpanExporter {
       return;
     }
     this.#queued++;
-    this.#pending.push(span);
-    if (this.#pending.length >= ENCODE_CHUNK && !this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        this.#writePending();
-        this.#pump();
-      });
+    const batch = (this.#current ??= this.#free.pop() ?? this.#newBatch());
+    batch.add(span);
+    if (batch.count >= BATCH) {
+      this.#seal();
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#pump();
+        });
+      }
     }
   }
 
-  /** Writes what is queued into batches and starts exports, as far as the in-flight limit allows (all of it with `force`). */
+  /** Seals the current batch and starts exports, as far as the in-flight limit allows (all of them with `force`). */
   flush(force = false): void {
-    this.#writePending();
     if (this.#current !== null && this.#current.count > 0) this.#seal();
     this.#pump(force);
   }
@@ -270,18 +268,6 @@ export class SpanExporter {
     this.flush(true);
     await Promise.all(this.#inFlight);
     await this.#pool.close();
-  }
-
-  /** Writes the pending records into the current batch (sealing each full one). */
-  #writePending(): void {
-    const pending = this.#pending;
-    if (pending.length === 0) return;
-    this.#pending = [];
-    for (let i = 0; i < pending.length; i++) {
-      const batch = (this.#current ??= this.#free.pop() ?? this.#newBatch());
-      batch.add(pending[i]!);
-      if (batch.count >= BATCH) this.#seal();
-    }
   }
 
   #seal(): void {

@@ -18,17 +18,30 @@ export interface SpanRecord {
   encode(w: ProtoBytes): void;
 }
 
-/** Tracing's state for one sampled request (ctx.trace), and its server span once it ends. */
+/**
+ * Tracing's state for one sampled request (ctx.trace), and its server span once it ends.
+ * Ids are kept as big-endian 32-bit words (two per span id, four for the trace id): the
+ * encoders write their bytes (protobuf) or hex (JSON) from them without a string per id.
+ */
 export class ServerSpan implements SpanRecord {
+  /** The trace id as lower-case hex (ctx.traceId, logs, traceparent). */
   readonly traceId: string;
-  /** The client's span (from its traceparent), or "". */
-  readonly parentId: string;
   readonly traceState: string | undefined;
-  readonly spanId: string;
-  /** The span id the next upstream attempt takes (drawn with the trace's ids), "" once taken. */
-  nextClientId: string;
+  readonly t0: number;
+  readonly t1: number;
+  readonly t2: number;
+  readonly t3: number;
+  readonly s0: number;
+  readonly s1: number;
+  /** The client's span (from its traceparent), when there is one. */
+  readonly hasParent: boolean;
+  readonly p0: number;
+  readonly p1: number;
   /** The current upstream attempt's span id. */
-  clientSpanId = '';
+  c0 = 0;
+  c1 = 0;
+  /** The traceparent prepared (with its span id in c0, c1) for the first upstream attempt, "" once taken. */
+  firstTraceparent: string;
   // Set when the request ends.
   method = '';
   path = '';
@@ -45,16 +58,33 @@ export class ServerSpan implements SpanRecord {
   start = 0;
   end = 0;
 
-  constructor(traceId: string, parentId: string, traceState: string | undefined, spanId: string, nextClientId: string) {
+  // eslint-disable-next-line max-params
+  constructor(traceId: string, traceState: string | undefined, t0: number, t1: number, t2: number, t3: number, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, c0: number, c1: number, firstTraceparent: string) {
     this.traceId = traceId;
-    this.parentId = parentId;
     this.traceState = traceState;
-    this.spanId = spanId;
-    this.nextClientId = nextClientId;
+    this.t0 = t0;
+    this.t1 = t1;
+    this.t2 = t2;
+    this.t3 = t3;
+    this.s0 = s0;
+    this.s1 = s1;
+    this.hasParent = hasParent;
+    this.p0 = p0;
+    this.p1 = p1;
+    this.c0 = c0;
+    this.c1 = c1;
+    this.firstTraceparent = firstTraceparent;
+  }
+
+  /** A span from hex ids (a client's trace and parent ids; tests): `parentId` "" for none, `clientId` the first attempt's span id. */
+  static fromHex(traceId: string, parentId: string, traceState: string | undefined, spanId: string, clientId: string): ServerSpan {
+    const w = hexWord;
+    const hasParent = parentId !== '';
+    return new ServerSpan(traceId, traceState, w(traceId, 0), w(traceId, 8), w(traceId, 16), w(traceId, 24), w(spanId, 0), w(spanId, 8), hasParent, hasParent ? w(parentId, 0) : 0, hasParent ? w(parentId, 8) : 0, w(clientId, 0), w(clientId, 8), `00-${traceId}-${clientId}-01`);
   }
 
   write(w: JsonBytes): void {
-    head(w, this, this.spanId, this.parentId);
+    jsonHead(w, this, this.s0, this.s1, this.hasParent, this.p0, this.p1);
     w.fragment(NAME);
     if (this.entry === null) {
       w.text(this.method);
@@ -110,7 +140,7 @@ export class ServerSpan implements SpanRecord {
   }
 
   encode(w: ProtoBytes): void {
-    protoHead(w, this, this.spanId, this.parentId);
+    protoHead(w, this, this.s0, this.s1, this.hasParent, this.p0, this.p1);
     if (this.entry === null) {
       w.asciiField(P_NAME, this.method);
     } else {
@@ -140,10 +170,11 @@ export class ServerSpan implements SpanRecord {
   }
 }
 
-/** One upstream attempt of a sampled request. */
+/** One upstream attempt of a sampled request (written when the attempt ends). */
 export class ClientSpan implements SpanRecord {
   readonly trace: ServerSpan;
-  readonly spanId: string;
+  readonly c0: number;
+  readonly c1: number;
   readonly method: string;
   readonly target: Target;
   readonly upstream: string;
@@ -155,9 +186,11 @@ export class ClientSpan implements SpanRecord {
   readonly start: number;
   readonly end: number;
 
+  // eslint-disable-next-line max-params
   constructor(trace: ServerSpan, method: string, target: Target, upstream: string, upstreamPath: string, resendCount: number, status: number, errorType: string | null, start: number, end: number) {
     this.trace = trace;
-    this.spanId = trace.clientSpanId;
+    this.c0 = trace.c0;
+    this.c1 = trace.c1;
     this.method = method;
     this.target = target;
     this.upstream = upstream;
@@ -170,7 +203,8 @@ export class ClientSpan implements SpanRecord {
   }
 
   write(w: JsonBytes): void {
-    head(w, this.trace, this.spanId, this.trace.spanId);
+    const trace = this.trace;
+    jsonHead(w, trace, this.c0, this.c1, true, trace.s0, trace.s1);
     w.fragment(NAME);
     w.ascii('"');
     w.ascii(this.method);
@@ -202,12 +236,15 @@ export class ClientSpan implements SpanRecord {
   }
 
   encode(w: ProtoBytes): void {
-    protoHead(w, this.trace, this.spanId, this.trace.spanId);
+    const trace = this.trace;
+    protoHead(w, trace, this.c0, this.c1, true, trace.s0, trace.s1);
     w.asciiField(P_NAME, this.method);
     protoTimes(w, P_CLIENT_KIND, this.start, this.end);
     w.asciiAttr(K_METHOD, this.method);
-    w.fragment(protoTarget(this.target, this.upstream));
-    w.wireAttr(K_URL_FULL, this.target.origin + this.upstreamPath);
+    const target = protoTarget(this.target, this.upstream);
+    w.fragment(target.attrs);
+    if (target.origin !== null) w.prefixedWireAttr(K_URL_FULL, target.origin, this.upstreamPath);
+    else w.wireAttr(K_URL_FULL, this.target.origin + this.upstreamPath);
     if (this.resendCount > 0) w.intAttr(K_RESEND_COUNT, this.resendCount);
     if (this.status !== 0) w.intAttr(K_STATUS_CODE, this.status);
     if (this.errorType !== null) {
@@ -219,21 +256,48 @@ export class ClientSpan implements SpanRecord {
 
 const ORIGIN = performance.timeOrigin;
 
-function head(w: JsonBytes, trace: ServerSpan, spanId: string, parentId: string): void {
+/** Trace id, span id, parent span id and trace state (JSON: ids as lower-case hex). */
+function jsonHead(w: JsonBytes, trace: ServerSpan, s0: number, s1: number, hasParent: boolean, p0: number, p1: number): void {
   w.fragment(TRACE_ID);
-  w.ascii(trace.traceId);
+  w.room(32 + 16 + 1);
+  hexWords(w, trace.t0, trace.t1);
+  hexWords(w, trace.t2, trace.t3);
   w.fragment(SPAN_ID);
-  w.ascii(spanId);
-  w.ascii('"');
-  if (parentId !== '') {
+  w.room(16 + 1);
+  hexWords(w, s0, s1);
+  w.buf[w.pos++] = 34;
+  if (hasParent) {
     w.fragment(PARENT_ID);
-    w.ascii(parentId);
-    w.ascii('"');
+    w.room(16 + 1);
+    hexWords(w, p0, p1);
+    w.buf[w.pos++] = 34;
   }
   if (trace.traceState !== undefined) {
     w.fragment(TRACE_STATE);
     w.wire(trace.traceState);
   }
+}
+
+const HEX_CHARS = Buffer.from('0123456789abcdef');
+
+/** Two 32-bit words as 16 lower-case hex chars (room made by the caller). */
+function hexWords(w: JsonBytes, a: number, b: number): void {
+  const buf = w.buf;
+  let p = w.pos;
+  for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_CHARS[(a >>> shift) & 15]!;
+  for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_CHARS[(b >>> shift) & 15]!;
+  w.pos = p;
+}
+
+/** Value of a lower-case hex digit by char code. */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+
+/** Chars [at, at + 8) of lower-case hex as a 32-bit word (int32). */
+export function hexWord(hex: string, at: number): number {
+  let x = 0;
+  for (let i = at; i < at + 8; i++) x = (x << 4) | HEX_VALUE[hex.charCodeAt(i)]!;
+  return x;
 }
 
 /** Kind and times: performance.now() values as Unix nanoseconds, to the microsecond (µs since 1970 stay below 2^53; nanoseconds do not). */
@@ -326,12 +390,44 @@ const K_URL_FULL = kvKey('url.full');
 const K_STATUS_CODE = kvKey('http.response.status_code');
 const K_RESEND_COUNT = kvKey('http.request.resend_count');
 
-function protoHead(w: ProtoBytes, trace: ServerSpan, spanId: string, parentId: string): void {
-  w.hexField(P_TRACE_ID, trace.traceId);
-  w.hexField(P_SPAN_ID, spanId);
+function protoHead(w: ProtoBytes, trace: ServerSpan, s0: number, s1: number, hasParent: boolean, p0: number, p1: number): void {
+  w.room(18 + 10 + 10);
+  const buf = w.buf;
+  let p = w.pos;
+  buf[p++] = P_TRACE_ID;
+  buf[p++] = 16;
+  p = wordBytes(buf, p, trace.t0);
+  p = wordBytes(buf, p, trace.t1);
+  p = wordBytes(buf, p, trace.t2);
+  p = wordBytes(buf, p, trace.t3);
+  buf[p++] = P_SPAN_ID;
+  buf[p++] = 8;
+  p = wordBytes(buf, p, s0);
+  p = wordBytes(buf, p, s1);
   // An empty string is proto3's default: not written.
-  if (trace.traceState !== undefined && trace.traceState !== '') w.wireField(P_TRACE_STATE, trace.traceState);
-  if (parentId !== '') w.hexField(P_PARENT_ID, parentId);
+  if (trace.traceState !== undefined && trace.traceState !== '') {
+    w.pos = p;
+    w.wireField(P_TRACE_STATE, trace.traceState);
+    w.room(10);
+    p = w.pos;
+  }
+  if (hasParent) {
+    const b = w.buf;
+    b[p++] = P_PARENT_ID;
+    b[p++] = 8;
+    p = wordBytes(b, p, p0);
+    p = wordBytes(b, p, p1);
+  }
+  w.pos = p;
+}
+
+/** A 32-bit word as 4 big-endian bytes at p; returns the position after them. */
+function wordBytes(buf: Buffer, p: number, x: number): number {
+  buf[p] = x >>> 24;
+  buf[p + 1] = (x >>> 16) & 255;
+  buf[p + 2] = (x >>> 8) & 255;
+  buf[p + 3] = x & 255;
+  return p + 4;
 }
 
 /** Kind and times (fixed64 Unix nanoseconds, to the microsecond as in OTLP/JSON). */
@@ -364,12 +460,22 @@ function protoRoute(entry: RouteEntry): ProtoRoute {
   return r;
 }
 
-const protoTargetCache = new WeakMap<Target, Buffer>();
-function protoTarget(target: Target, upstream: string): Buffer {
-  let b = protoTargetCache.get(target);
-  if (b === undefined) {
-    b = Buffer.concat([kvString(P_ATTRIBUTES, 'server.address', target.hostname), kvInt(P_ATTRIBUTES, 'server.port', target.port), kvString(P_ATTRIBUTES, 'northgate.upstream', upstream)]);
-    protoTargetCache.set(target, b);
+interface ProtoTarget {
+  /** server.address, server.port and northgate.upstream, encoded. */
+  readonly attrs: Buffer;
+  /** The origin (url.full's first part) when it is ASCII, as a URL origin should be; else null. */
+  readonly origin: Buffer | null;
+}
+
+const protoTargetCache = new WeakMap<Target, ProtoTarget>();
+function protoTarget(target: Target, upstream: string): ProtoTarget {
+  let t = protoTargetCache.get(target);
+  if (t === undefined) {
+    t = {
+      attrs: Buffer.concat([kvString(P_ATTRIBUTES, 'server.address', target.hostname), kvInt(P_ATTRIBUTES, 'server.port', target.port), kvString(P_ATTRIBUTES, 'northgate.upstream', upstream)]),
+      origin: /^[\x20-\x7e]*$/.test(target.origin) ? Buffer.from(target.origin, 'latin1') : null,
+    };
+    protoTargetCache.set(target, t);
   }
-  return b;
+  return t;
 }

@@ -67,6 +67,11 @@ export function idUint32(at: number): number {
   return pool.readUInt32BE(at);
 }
 
+/** Bytes [at, at + 4) of the pool as a big-endian 32-bit word (int32). */
+export function idInt32(at: number): number {
+  return pool.readInt32BE(at);
+}
+
 /** Whether pool bytes [at, at + bytes) are all zero (an invalid id: drawn again). */
 export function idIsZero(at: number, bytes: number): boolean {
   for (let i = at; i < at + bytes; i++) if (pool[i] !== 0) return false;

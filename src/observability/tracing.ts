@@ -15,8 +15,8 @@ import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../proxy/reply.js';
 import type { Logger } from '../runtime/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
-import { ClientSpan, ServerSpan } from './span-record.js';
-import { idHex, idIsZero, idUint32, parseTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
+import { ClientSpan, hexWord, ServerSpan } from './span-record.js';
+import { idHex, idInt32, idIsZero, idUint32, parseTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
@@ -63,32 +63,44 @@ export class Tracing {
   }
 
   #requestStart(ctx: RequestContext): void {
-    const parent = parseTraceparent(ctx.header('traceparent'));
+    const parent = parseTraceparent(ctx.traceparent);
     if (parent !== null) {
       ctx.traceId = parent.traceId;
       if (parent.sampled) {
-        // Ids for the server span and the first attempt's client span, in one hex string.
+        // Ids for the server span and the first attempt's client span.
         let at = takeRandom(16);
         while (idIsZero(at, 8) || idIsZero(at + 8, 8)) at = takeRandom(16);
-        const ids = idHex(at, 16);
-        ctx.trace = new ServerSpan(parent.traceId, parent.spanId, tracestate(ctx), ids.slice(0, 16), ids.slice(16));
+        const traceId = parent.traceId;
+        const w = hexWord;
+        ctx.trace = new ServerSpan(
+          traceId, ctx.tracestate,
+          w(traceId, 0), w(traceId, 8), w(traceId, 16), w(traceId, 24),
+          idInt32(at), idInt32(at + 4),
+          true, w(parent.spanId, 0), w(parent.spanId, 8),
+          idInt32(at + 8), idInt32(at + 12), `00-${traceId}-${idHex(at + 8, 8)}-01`,
+        );
       } else {
         ctx.trace = `00-${parent.traceId}-${idHex(takeNonZero(8), 8)}-00`;
       }
       return;
     }
-    // A root: trace id (16 bytes), server span and first client span ids (8 each).
+    // A root: trace id (16 bytes), the first client span's id and the server span's (8 each).
     let at = takeRandom(32);
     while (idIsZero(at, 16) || idIsZero(at + 16, 8) || idIsZero(at + 24, 8)) at = takeRandom(32);
-    if (idUint32(at + 12) < this.#threshold) {
-      const ids = idHex(at, 32);
-      const traceId = ids.slice(0, 32);
-      ctx.traceId = traceId;
-      ctx.trace = new ServerSpan(traceId, '', undefined, ids.slice(32, 48), ids.slice(48));
+    const sampled = idUint32(at + 12) < this.#threshold;
+    // The trace id and the first upstream span id: the first attempt's traceparent.
+    const ids = idHex(at, 24);
+    const traceId = ids.slice(0, 32);
+    ctx.traceId = traceId;
+    if (sampled) {
+      ctx.trace = new ServerSpan(
+        traceId, undefined,
+        idInt32(at), idInt32(at + 4), idInt32(at + 8), idInt32(at + 12),
+        idInt32(at + 24), idInt32(at + 28),
+        false, 0, 0,
+        idInt32(at + 16), idInt32(at + 20), `00-${traceId}-${ids.slice(32)}-01`,
+      );
     } else {
-      const ids = idHex(at, 24);
-      const traceId = ids.slice(0, 32);
-      ctx.traceId = traceId;
       ctx.trace = `00-${traceId}-${ids.slice(32)}-00`;
     }
   }
@@ -104,11 +116,16 @@ export class Tracing {
       ctx.upstreamHeaders.set('traceparent', header);
       return;
     }
-    let spanId = trace.nextClientId;
-    if (spanId === '') spanId = idHex(takeNonZero(8), 8);
-    else trace.nextClientId = '';
-    trace.clientSpanId = spanId;
-    ctx.upstreamHeaders.set('traceparent', `00-${trace.traceId}-${spanId}-01`);
+    let header = trace.firstTraceparent;
+    if (header !== '') {
+      trace.firstTraceparent = '';
+    } else {
+      const at = takeNonZero(8);
+      trace.c0 = idInt32(at);
+      trace.c1 = idInt32(at + 4);
+      header = `00-${trace.traceId}-${idHex(at, 8)}-01`;
+    }
+    ctx.upstreamHeaders.set('traceparent', header);
   }
 
   #upstreamEnd({ ctx, error }: { ctx: RequestContext; error: unknown }): void {
@@ -139,7 +156,7 @@ export class Tracing {
     span.clientIp = ctx.clientIp;
     span.peer = ctx.peerAddress;
     span.httpVersion = ctx.req.httpVersion;
-    span.userAgent = ctx.header('user-agent');
+    span.userAgent = ctx.userAgent;
     span.entry = ctx.route === null ? null : ctx.entry;
     span.consumer = ctx.consumer === null ? null : ctx.consumer.username;
     span.status = status;
@@ -155,8 +172,4 @@ function takeNonZero(bytes: number): number {
   let at = takeRandom(bytes);
   while (idIsZero(at, bytes)) at = takeRandom(bytes);
   return at;
-}
-
-function tracestate(ctx: RequestContext): string | undefined {
-  return ctx.header('tracestate');
 }

@@ -36,6 +36,10 @@ export class RequestContext {
   peerTrusted = false;
   /** X-Forwarded-For as received (only kept when the peer is trusted). */
   forwardedFor: string | undefined = undefined;
+  /** The client's traceparent, tracestate and User-Agent headers (read with the head; several traceparent or tracestate values joined with ", "). */
+  traceparent: string | undefined = undefined;
+  tracestate: string | undefined = undefined;
+  userAgent: string | undefined = undefined;
   requestBodyLength = -1;
   requestChunked = false;
   /** A request body a plugin replaced the client's with (read in its request phase); sent with its own Content-Length. */

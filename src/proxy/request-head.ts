@@ -15,6 +15,9 @@ const REQUEST_ID = 6;
 const CONTENT_LENGTH = 7;
 const TRANSFER_ENCODING = 8;
 const AUTHORITY = 9;
+const TRACEPARENT = 10;
+const TRACESTATE = 11;
+const USER_AGENT = 12;
 
 const SPECIAL = new Map<string, number>([
   ['host', HOST],
@@ -35,6 +38,11 @@ const SPECIAL = new Map<string, number>([
   ['forwarded', XF_KEEP_IF_TRUSTED],
   ['x-real-ip', XF_KEEP_IF_TRUSTED],
   ['x-request-id', REQUEST_ID],
+  // Forwarded as they are; kept on ctx for tracing and the access log, so that neither needs
+  // node's lazily built req.headers object.
+  ['traceparent', TRACEPARENT],
+  ['tracestate', TRACESTATE],
+  ['user-agent', USER_AGENT],
   // Identity headers are set by auth plugins only; a client's copy is never forwarded.
   ['x-consumer-id', DROP],
   ['x-consumer-username', DROP],
@@ -116,6 +124,19 @@ export function readRequestHead(ctx: RequestContext): string | null {
         break;
       case AUTHORITY:
         authority = value;
+        break;
+      // Several values are joined as node joins them in req.headers (its first User-Agent wins).
+      case TRACEPARENT:
+        ctx.traceparent = ctx.traceparent === undefined ? value : `${ctx.traceparent}, ${value}`;
+        out.push(name, value);
+        break;
+      case TRACESTATE:
+        ctx.tracestate = ctx.tracestate === undefined ? value : `${ctx.tracestate}, ${value}`;
+        out.push(name, value);
+        break;
+      case USER_AGENT:
+        if (ctx.userAgent === undefined) ctx.userAgent = value;
+        out.push(name, value);
         break;
     }
   }

@@ -136,9 +136,14 @@ const fromWire = (s: string | Buffer): string => (typeof s === 'string' ? Buffer
 
 /** A server span and its attempts, with every optional part set differently per request. */
 function spans(i: number): SpanRecord[] {
-  const server = new ServerSpan(`4bf92f3577b34da6a3ce929d0e0e47${String(i).padStart(2, '0')}`, i % 2 === 0 ? '00f067aa0ba902b7' : '', i % 3 === 0 ? 'vendor=x,other=ÿ' : undefined, `a1b2c3d4e5f6a7${String(i).padStart(2, '0')}`, '');
+  const server = ServerSpan.fromHex(
+    `4bf92f3577b34da6a3ce929d0e0e47${String(i).padStart(2, '0')}`,
+    i % 2 === 0 ? '00f067aa0ba902b7' : '',
+    i % 3 === 0 ? 'vendor=x,other=ÿ' : undefined,
+    `a1b2c3d4e5f6a7${String(i).padStart(2, '0')}`,
+    `0102030405060a${String(i).padStart(2, '0')}`,
+  );
   const start = performance.now() + i * 1.0005;
-  server.clientSpanId = `0102030405060a${String(i).padStart(2, '0')}`;
   const client = new ClientSpan(server, 'POST', target, 'pool', `/o/${i}?q=ä`, i % 2, i % 4 === 0 ? 0 : 503, i % 4 === 0 ? 'ECONNREFUSED' : '503', start + 0.25, start + 3.1234567);
   server.method = i % 5 === 0 ? 'OPTIONS' : 'GET';
   server.path = i === 1 ? fromWire(Buffer.from([0x2f, 0x63, 0x61, 0x66, 0xc3, 0xa9, 0x2f, 0xff])) : `/orders/${i}/${fromWire('ü')}`;
