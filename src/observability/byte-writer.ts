@@ -28,10 +28,18 @@ export class ByteWriter {
     this.buf = next;
   }
 
-  /** Pre-encoded constant bytes. */
+  /** Pre-encoded constant bytes (short ones copied byte by byte: cheaper than a call into TypedArray#set). */
   fragment(f: Buffer): void {
-    this.room(f.length);
+    const n = f.length;
+    this.room(n);
+    if (n <= 48) {
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) buf[p++] = f[i]!;
+      this.pos = p;
+      return;
+    }
     this.buf.set(f, this.pos);
-    this.pos += f.length;
+    this.pos += n;
   }
 }

@@ -1,12 +1,12 @@
 // OTLP/HTTP export of finished spans in batches, following the OTLP spec: POST an
 // ExportTraceServiceRequest {resource_spans: [{resource, scope_spans: [{scope, spans}]}]} to
 // the configured endpoint, as protobuf (application/x-protobuf, the default) or JSON
-// (application/json). Spans arrive as compact records (span-record.ts) and are written as
-// bytes here, off the request path: 64 at a time in a setImmediate into the current batch's buffer, so a
-// record is garbage before the next young-generation GC instead of surviving (and being
-// copied) until its batch is sent; written batches wait as bytes outside the JS heap. The queue is bounded: when the collector is
-// slow or down, spans beyond it are dropped and counted (northgate_tracing_spans_dropped_total)
-// rather than growing memory; at most two exports are in flight. A failed export is retried
+// (application/json). Each span is written into the current batch's buffer the moment it
+// ends (span-record.ts), so no record outlives its request (nothing for a young-generation GC
+// to copy) and full batches wait as bytes outside the JS heap. The queue is bounded: when the
+// collector is slow or down, spans beyond it are dropped and counted
+// (northgate_tracing_spans_dropped_total) rather than growing memory; at most two exports
+// are in flight. A failed export is retried
 // twice with backoff when the OTLP spec calls the failure retryable (no answer, 429, 502,
 // 503, 504), then its spans are dropped and counted.
 import { hostname } from 'node:os';

@@ -1,8 +1,9 @@
-// The spans of sampled requests as compact records: the request path copies the few values
-// a span needs (strings it already has, numbers) into one object per span, and the exporter
-// writes them as OTLP protobuf (`encode`) or OTLP/JSON (`write`) in batches, off the request
-// path. Attributes that depend only on the config (route, service, target) are encoded once
-// per format and copied.
+// The spans of sampled requests: the request path copies the few values a span needs
+// (strings it already has, numbers, ids as 32-bit words) into one object per span, which the
+// exporter writes at once as OTLP protobuf (`encode`) or OTLP/JSON (`write`) into the current
+// batch. Attributes that depend only on the config (route, service, target) are encoded once
+// per format and copied; a connection's constant ones (addresses, scheme, version,
+// User-Agent) once per connection while they stay the same.
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
 import { fixed64Tag, kvInt, kvKey, kvString, lenTag, type ProtoBytes, varintTag } from './otlp-proto.js';
@@ -51,6 +52,8 @@ export class ServerSpan implements SpanRecord {
   peer = '';
   httpVersion = '';
   userAgent: string | undefined = undefined;
+  /** The client connection (HTTP/1), whose constant attributes are encoded once while they stay the same; null: none. */
+  connection: object | null = null;
   entry: RouteEntry | null = null;
   consumer: string | null = null;
   status = 0;
@@ -58,7 +61,6 @@ export class ServerSpan implements SpanRecord {
   start = 0;
   end = 0;
 
-  // eslint-disable-next-line max-params
   constructor(traceId: string, traceState: string | undefined, t0: number, t1: number, t2: number, t3: number, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, c0: number, c1: number, firstTraceparent: string) {
     this.traceId = traceId;
     this.traceState = traceState;
@@ -155,12 +157,7 @@ export class ServerSpan implements SpanRecord {
     protoTimes(w, P_SERVER_KIND, this.start, this.end);
     w.asciiAttr(K_METHOD, this.method);
     w.wireAttr(K_PATH, this.path);
-    w.asciiAttr(K_SCHEME, this.scheme);
-    w.wireAttr(K_SERVER_ADDRESS, this.host);
-    w.asciiAttr(K_CLIENT_ADDRESS, this.clientIp);
-    w.asciiAttr(K_PEER_ADDRESS, this.peer);
-    w.asciiAttr(K_PROTOCOL_VERSION, this.httpVersion);
-    if (this.userAgent !== undefined) w.wireAttr(K_USER_AGENT, this.userAgent);
+    this.#connectionAttrs(w);
     if (this.entry !== null) w.fragment(protoRoute(this.entry).attrs);
     if (this.consumer !== null) w.textAttr(K_CONSUMER, this.consumer);
     const status = this.status;
@@ -168,7 +165,46 @@ export class ServerSpan implements SpanRecord {
     if (this.errorType !== null) w.textAttr(K_ERROR_TYPE, this.errorType);
     if (status >= 500 || status === 0) w.fragment(P_STATUS_ERROR);
   }
+
+  /**
+   * Scheme, server and client addresses, HTTP version and User-Agent: on a kept-alive
+   * connection nearly always what its previous request had, so their bytes are kept per
+   * connection and copied while the values are equal.
+   */
+  #connectionAttrs(w: ProtoBytes): void {
+    const conn = this.connection;
+    if (conn !== null) {
+      const c = connectionAttrs.get(conn);
+      if (c !== undefined && c.host === this.host && c.clientIp === this.clientIp && c.userAgent === this.userAgent && c.peer === this.peer && c.scheme === this.scheme && c.httpVersion === this.httpVersion) {
+        w.fragment(c.bytes);
+        return;
+      }
+    }
+    const start = w.pos;
+    w.asciiAttr(K_SCHEME, this.scheme);
+    w.wireAttr(K_SERVER_ADDRESS, this.host);
+    w.asciiAttr(K_CLIENT_ADDRESS, this.clientIp);
+    w.asciiAttr(K_PEER_ADDRESS, this.peer);
+    w.asciiAttr(K_PROTOCOL_VERSION, this.httpVersion);
+    if (this.userAgent !== undefined) w.wireAttr(K_USER_AGENT, this.userAgent);
+    if (conn !== null) {
+      const bytes = Buffer.from(w.buf.subarray(start, w.pos));
+      connectionAttrs.set(conn, { scheme: this.scheme, host: this.host, clientIp: this.clientIp, peer: this.peer, httpVersion: this.httpVersion, userAgent: this.userAgent, bytes });
+    }
+  }
 }
+
+/** A connection's server-span attributes as last encoded (see ServerSpan#connectionAttrs). */
+interface ConnectionAttrs {
+  readonly scheme: string;
+  readonly host: string;
+  readonly clientIp: string;
+  readonly peer: string;
+  readonly httpVersion: string;
+  readonly userAgent: string | undefined;
+  readonly bytes: Buffer;
+}
+const connectionAttrs = new WeakMap<object, ConnectionAttrs>();
 
 /** One upstream attempt of a sampled request (written when the attempt ends). */
 export class ClientSpan implements SpanRecord {
@@ -186,7 +222,6 @@ export class ClientSpan implements SpanRecord {
   readonly start: number;
   readonly end: number;
 
-  // eslint-disable-next-line max-params
   constructor(trace: ServerSpan, method: string, target: Target, upstream: string, upstreamPath: string, resendCount: number, status: number, errorType: string | null, start: number, end: number) {
     this.trace = trace;
     this.c0 = trace.c0;

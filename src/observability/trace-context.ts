@@ -67,6 +67,32 @@ export function idUint32(at: number): number {
   return pool.readUInt32BE(at);
 }
 
+const HEX_CHARS = Buffer.from('0123456789abcdef');
+/** "00-" trace id "-" span id "-01": a traceparent written in place, read as one flat string. */
+const traceparentBytes = Buffer.from('00-00000000000000000000000000000000-0000000000000000-01', 'latin1');
+
+/**
+ * A sampled (`sampled` true) or sampled-out traceparent for the trace id at pool offset
+ * `traceAt` (16 bytes) and the span id at `spanAt` (8 bytes); its trace id is chars [3, 35).
+ */
+export function poolTraceparent(traceAt: number, spanAt: number, sampled: boolean): string {
+  const out = traceparentBytes;
+  let p = 3;
+  for (let i = traceAt; i < traceAt + 16; i++) {
+    const b = pool[i]!;
+    out[p++] = HEX_CHARS[b >> 4]!;
+    out[p++] = HEX_CHARS[b & 15]!;
+  }
+  p++;
+  for (let i = spanAt; i < spanAt + 8; i++) {
+    const b = pool[i]!;
+    out[p++] = HEX_CHARS[b >> 4]!;
+    out[p++] = HEX_CHARS[b & 15]!;
+  }
+  out[54] = sampled ? 49 : 48;
+  return out.toString('latin1', 0, 55);
+}
+
 /** Bytes [at, at + 4) of the pool as a big-endian 32-bit word (int32). */
 export function idInt32(at: number): number {
   return pool.readInt32BE(at);

@@ -8,15 +8,17 @@
 // and JSON.stringify of its object tree) cost about 13% of the proxy's CPU in a profile.
 // Per request this file only decides and propagates: a sampled-out request costs one
 // traceparent string (its ids drawn from a pooled random buffer) and nothing at its end; a
-// sampled one copies its span values into compact records (span-record.ts) that the
-// exporter writes as OTLP protobuf or JSON bytes in batches (span-export.ts).
+// sampled one keeps its ids as 32-bit words in a ServerSpan and each span is written as OTLP
+// protobuf or JSON bytes into the export batch when it ends (span-record.ts, span-export.ts).
+// The client's traceparent, tracestate and User-Agent come from ctx, read with the request
+// head (node's req.headers object is never built for tracing).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../proxy/reply.js';
 import type { Logger } from '../runtime/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
 import { ClientSpan, hexWord, ServerSpan } from './span-record.js';
-import { idHex, idInt32, idIsZero, idUint32, parseTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
+import { idHex, idInt32, idIsZero, idUint32, parseTraceparent, poolTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
@@ -88,9 +90,9 @@ export class Tracing {
     let at = takeRandom(32);
     while (idIsZero(at, 16) || idIsZero(at + 16, 8) || idIsZero(at + 24, 8)) at = takeRandom(32);
     const sampled = idUint32(at + 12) < this.#threshold;
-    // The trace id and the first upstream span id: the first attempt's traceparent.
-    const ids = idHex(at, 24);
-    const traceId = ids.slice(0, 32);
+    // The first attempt's traceparent: the trace id and the first client span's id.
+    const traceparent = poolTraceparent(at, at + 16, sampled);
+    const traceId = traceparent.slice(3, 35);
     ctx.traceId = traceId;
     if (sampled) {
       ctx.trace = new ServerSpan(
@@ -98,10 +100,10 @@ export class Tracing {
         idInt32(at), idInt32(at + 4), idInt32(at + 8), idInt32(at + 12),
         idInt32(at + 24), idInt32(at + 28),
         false, 0, 0,
-        idInt32(at + 16), idInt32(at + 20), `00-${traceId}-${ids.slice(32)}-01`,
+        idInt32(at + 16), idInt32(at + 20), traceparent,
       );
     } else {
-      ctx.trace = `00-${traceId}-${ids.slice(32)}-00`;
+      ctx.trace = traceparent;
     }
   }
 
@@ -157,6 +159,8 @@ export class Tracing {
     span.peer = ctx.peerAddress;
     span.httpVersion = ctx.req.httpVersion;
     span.userAgent = ctx.userAgent;
+    // HTTP/2 requests share their session's socket through a proxy object: not cached.
+    span.connection = ctx.req.httpVersionMajor === 1 ? ctx.req.socket : null;
     span.entry = ctx.route === null ? null : ctx.entry;
     span.consumer = ctx.consumer === null ? null : ctx.consumer.username;
     span.status = status;

@@ -189,6 +189,39 @@ test('http/json and http/protobuf carry the same spans: ids, parents, names, kin
 
 const attr = (s: OtlpSpan, key: string): unknown => s.attributes.find((a) => a.key === key)?.value['stringValue'];
 
+test("a connection's constant attributes are reused only while they are equal; a changed one is written anew", async () => {
+  const connection = {};
+  const other = {};
+  const server = (i: number, conn: object | null, userAgent: string | undefined, clientIp: string, host: string): ServerSpan => {
+    const s = ServerSpan.fromHex(`4bf92f3577b34da6a3ce929d0e0e47${String(i).padStart(2, '0')}`, '', undefined, 'a1b2c3d4e5f6a701', '0102030405060a01');
+    Object.assign(s, { method: 'GET', path: `/p/${i}`, scheme: 'http', host, clientIp, peer: '127.0.0.1', httpVersion: '1.1', userAgent, connection: conn, entry, status: 200, start: 1, end: 2 });
+    return s;
+  };
+  const records = [
+    server(0, connection, 'curl/8', '10.0.0.1', 'api.example'),
+    server(1, connection, 'curl/8', '10.0.0.1', 'api.example'),
+    server(2, connection, 'other/1', '10.0.0.1', 'api.example'),
+    server(3, connection, undefined, '10.0.0.1', 'api.example'),
+    server(4, connection, undefined, '10.0.0.2', fromWire('bücher.example')),
+    server(5, other, 'curl/8', '10.0.0.3', 'api.example'),
+    server(6, connection, undefined, '10.0.0.2', fromWire('bücher.example')),
+  ];
+  const { spans } = await exportVia('http/protobuf', records);
+  const byTrace = (i: number) => spans.find((s) => s.traceId.endsWith(String(i).padStart(2, '0')))!;
+  const seen = [0, 1, 2, 3, 4, 5, 6].map((i) => [attr(byTrace(i), 'user_agent.original'), attr(byTrace(i), 'client.address'), attr(byTrace(i), 'server.address'), attr(byTrace(i), 'url.path')]);
+  assert.deepEqual(seen, [
+    ['curl/8', '10.0.0.1', 'api.example', '/p/0'],
+    ['curl/8', '10.0.0.1', 'api.example', '/p/1'],
+    ['other/1', '10.0.0.1', 'api.example', '/p/2'],
+    [undefined, '10.0.0.1', 'api.example', '/p/3'],
+    [undefined, '10.0.0.2', 'bücher.example', '/p/4'],
+    ['curl/8', '10.0.0.3', 'api.example', '/p/5'],
+    [undefined, '10.0.0.2', 'bücher.example', '/p/6'],
+  ]);
+  // Every span has its attributes once each.
+  for (const s of spans) assert.equal(new Set(s.attributes.map((a) => a.key)).size, s.attributes.length);
+});
+
 test('protobuf writer: varints, fixed64 nanoseconds from microseconds exactly, lengths fixed up in place', () => {
   const w = new ProtoBytes(4);
   for (const v of [0, 1, 127, 128, 300, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]) {
