@@ -71,8 +71,10 @@ export function detectPinning(disabled: boolean): Pinning {
   const cpus = m?.[1] ? parseCpuList(m[1]) : [];
   if (r.status !== 0 || cpus.length < 2) return off('could not read 2 allowed CPUs from taskset');
   const [proxyCore, loadCore] = cpus as [number, number];
-  // Keep the orchestrator itself off the proxy core.
-  spawnSync('taskset', ['-cp', String(loadCore), String(process.pid)], { timeout: 5000 });
+  // Keep the orchestrator itself off the proxy core: all its threads (-a), not only the main
+  // one — its GC and libuv threads (busy when it runs the tracing scenario's OTLP sink) would
+  // otherwise share the proxy's core.
+  spawnSync('taskset', ['-a', '-cp', String(loadCore), String(process.pid)], { timeout: 5000 });
   return {
     enabled: true,
     proxyCore,
