@@ -179,7 +179,7 @@ export class SpanExporter {
   #current: Batch | null = null;
   /** Written batches waiting for an export slot. */
   readonly #sealed: Sealed[] = [];
-  /** Spans pending, being written or sealed (not yet handed to an export). */
+  /** Spans in the current batch or in sealed ones (not yet handed to an export). */
   #queued = 0;
   #inFlight = new Set<Promise<void>>();
   /** Batches not in use. */

@@ -6,6 +6,7 @@
 // User-Agent) once per connection while they stay the same.
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
+import { HEX_CHARS } from './trace-context.js';
 import { fixed64Tag, kvInt, kvKey, kvString, lenTag, type ProtoBytes, varintTag } from './otlp-proto.js';
 
 const SERVER = 2;
@@ -78,7 +79,7 @@ export class ServerSpan implements SpanRecord {
     this.firstTraceparent = firstTraceparent;
   }
 
-  /** A span from hex ids (a client's trace and parent ids; tests): `parentId` "" for none, `clientId` the first attempt's span id. */
+  /** A span from hex ids (for tests): `parentId` "" for none, `clientId` the first attempt's span id. */
   static fromHex(traceId: string, parentId: string, traceState: string | undefined, spanId: string, clientId: string): ServerSpan {
     const w = hexWord;
     const hasParent = parentId !== '';
@@ -187,9 +188,14 @@ export class ServerSpan implements SpanRecord {
     w.asciiAttr(K_PEER_ADDRESS, this.peer);
     w.asciiAttr(K_PROTOCOL_VERSION, this.httpVersion);
     if (this.userAgent !== undefined) w.wireAttr(K_USER_AGENT, this.userAgent);
-    if (conn !== null) {
-      const bytes = Buffer.from(w.buf.subarray(start, w.pos));
+    const n = w.pos - start;
+    // Kept only when small: a client's long User-Agent is not held for the connection's life.
+    if (conn !== null && n <= MAX_CONNECTION_ATTR_BYTES) {
+      const bytes = Buffer.allocUnsafeSlow(n);
+      w.buf.copy(bytes, 0, start, w.pos);
       connectionAttrs.set(conn, { scheme: this.scheme, host: this.host, clientIp: this.clientIp, peer: this.peer, httpVersion: this.httpVersion, userAgent: this.userAgent, bytes });
+    } else if (conn !== null) {
+      connectionAttrs.delete(conn);
     }
   }
 }
@@ -205,6 +211,8 @@ interface ConnectionAttrs {
   readonly bytes: Buffer;
 }
 const connectionAttrs = new WeakMap<object, ConnectionAttrs>();
+/** Bytes of a connection's attributes worth keeping (six attributes of ordinary length fit). */
+const MAX_CONNECTION_ATTR_BYTES = 512;
 
 /** One upstream attempt of a sampled request (written when the attempt ends). */
 export class ClientSpan implements SpanRecord {
@@ -312,8 +320,6 @@ function jsonHead(w: JsonBytes, trace: ServerSpan, s0: number, s1: number, hasPa
     w.wire(trace.traceState);
   }
 }
-
-const HEX_CHARS = Buffer.from('0123456789abcdef');
 
 /** Two 32-bit words as 16 lower-case hex chars (room made by the caller). */
 function hexWords(w: JsonBytes, a: number, b: number): void {

@@ -46,7 +46,7 @@ const POOL_BYTES = 65_536;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
 let offset = POOL_BYTES;
 
-/** Reserves `bytes` random bytes of the pool and returns their offset (read with idHex / idUint32 before the next take). */
+/** Reserves `bytes` random bytes of the pool and returns their offset (read with idHex, idUint32, idInt32 or poolTraceparent before the next take). */
 export function takeRandom(bytes: number): number {
   if (offset + bytes > POOL_BYTES) {
     randomFillSync(pool);
@@ -67,7 +67,8 @@ export function idUint32(at: number): number {
   return pool.readUInt32BE(at);
 }
 
-const HEX_CHARS = Buffer.from('0123456789abcdef');
+/** Lower-case hex digits by value. */
+export const HEX_CHARS = Buffer.from('0123456789abcdef');
 /** "00-" trace id "-" span id "-01": a traceparent written in place, read as one flat string. */
 const traceparentBytes = Buffer.from('00-00000000000000000000000000000000-0000000000000000-01', 'latin1');
 

@@ -159,7 +159,7 @@ export class Tracing {
     span.peer = ctx.peerAddress;
     span.httpVersion = ctx.req.httpVersion;
     span.userAgent = ctx.userAgent;
-    // HTTP/2 requests share their session's socket through a proxy object: not cached.
+    // HTTP/1 only: an HTTP/2 request's socket is a proxy object of its own stream, never reused.
     span.connection = ctx.req.httpVersionMajor === 1 ? ctx.req.socket : null;
     span.entry = ctx.route === null ? null : ctx.entry;
     span.consumer = ctx.consumer === null ? null : ctx.consumer.username;

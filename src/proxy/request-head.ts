@@ -82,6 +82,7 @@ export function readRequestHead(ctx: RequestContext): string | null {
   let xfHost: string | undefined;
   let xfPort: string | undefined;
   let authority: string | undefined;
+  let extraHosts = 0;
 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -94,7 +95,9 @@ export function readRequestHead(ctx: RequestContext): string | null {
       case DROP:
         break;
       case HOST:
-        if (hostHeader !== undefined) return 'more than one Host header';
+        // Refused after the loop, so that the headers after it are still read (the log line
+        // and span of the refused request keep the client's User-Agent and trace context).
+        if (hostHeader !== undefined) extraHosts++;
         hostHeader = value;
         break;
       case CONNECTION:
@@ -148,6 +151,7 @@ export function readRequestHead(ctx: RequestContext): string | null {
   // HTTP/2 has no Transfer-Encoding: a body of unknown length streams like a chunked one.
   if (ctx.requestBodyLength < 0 && req.httpVersionMajor === 2 && !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders) ctx.requestChunked = true;
   ctx.id = requestId ?? newRequestId();
+  if (extraHosts > 0) return 'more than one Host header';
 
   // Absolute-form targets (RFC 9112 3.2.2) carry the authority; it must agree with Host.
   let target = url;

@@ -135,10 +135,16 @@ services:
       s.write(hostile);
     });
     assert.match(answer, /^HTTP\/1\.1 200 /);
+    // Refused for a second Host header: the headers after it are still read, so the line keeps
+    // the client's User-Agent and trace id.
+    const dupTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const dup = await rawRequest(gw.port, `GET /open HTTP/1.1\r\nHost: a\r\nHost: a\r\nX-Request-Id: dup-host-1\r\nUser-Agent: after/1\r\ntraceparent: 00-${dupTrace}-00f067aa0ba902b7-01\r\nConnection: close\r\n\r\n`);
+    assert.match(dup, /^HTTP\/1\.1 400 /);
 
     const lines = await fileLines();
-    assert.equal(lines.length, 2);
-    const [first, second] = lines as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(lines.length, 3);
+    const [first, second, third] = lines as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
+    assert.deepEqual([third['request_id'], third['status'], third['error'], third['user_agent'], third['trace_id']], ['dup-host-1', 400, 'bad-request', 'after/1', dupTrace]);
     assert.deepEqual(Object.keys(first), [...ENVELOPE, ...ALL]);
     assert.equal(first['request_id'], a.headers['x-request-id']);
     assert.equal(first['trace_id'], traceId, 'tracing off: the incoming traceparent\'s trace id');

@@ -52,6 +52,10 @@ services:
     retries: { attempts: 2, on: [connect-failure] }
     plugins: { key-auth: {} }
     routes: [{ name: order, paths: ["/orders/:id"] }]
+  - name: direct
+    url: "${echo.url}"
+    plugins: { key-auth: {} }
+    routes: [{ name: direct, paths: ["/direct"] }]
 `)]);
 });
 after(async () => {
@@ -127,4 +131,29 @@ test('a retried request: one server span, a client span per attempt, parents and
       'northgate.upstream': 'pool',
     },
   );
+});
+
+test('root requests (no traceparent from the client): the upstream\'s traceparent names the client span of the attempt that reached it, first attempt or retry', async () => {
+  // /direct reaches the echo upstream on its first attempt (the span id drawn with the trace's
+  // ids); /orders goes to the dead target first and reaches echo on its retry (an id drawn then).
+  const attempts: number[] = [];
+  for (const path of ['/direct/0', '/orders/1']) {
+    const res = await http(`${gw.url}${path}`, { headers: { 'x-api-key': 'alice-key-0123456789' } });
+    assert.equal(res.status, 200);
+    const access = await gw.waitFor((l) => l['type'] === 'access' && l['request_id'] === res.headers['x-request-id']);
+    const traceId = access['trace_id'] as string;
+    assert.match(traceId, /^[0-9a-f]{32}$/);
+    attempts.push(access['attempts'] as number);
+    const found = await traceOf(traceId);
+    const server = found.find((s) => s.kind === SERVER)!;
+    const clients = found.filter((s) => s.kind === CLIENT);
+    assert.equal(server.parentSpanId, undefined, 'a root span has no parent');
+    assert.equal(clients.length, access['attempts']);
+    for (const c of clients) assert.equal(c.parentSpanId, server.spanId);
+    assert.equal(new Set([server.spanId, ...clients.map((c) => c.spanId)]).size, clients.length + 1, 'span ids are distinct');
+    const ok = clients.find((c) => attrs(c)['server.port'] === echo.port)!;
+    const upstreamSaw = (JSON.parse(res.body) as { headers: Record<string, string> }).headers['traceparent'];
+    assert.equal(upstreamSaw, `00-${traceId}-${ok.spanId}-01`);
+  }
+  assert.deepEqual(attempts, [1, 2], 'one request on its first attempt, one on a retry');
 });

@@ -192,9 +192,9 @@ const attr = (s: OtlpSpan, key: string): unknown => s.attributes.find((a) => a.k
 test("a connection's constant attributes are reused only while they are equal; a changed one is written anew", async () => {
   const connection = {};
   const other = {};
-  const server = (i: number, conn: object | null, userAgent: string | undefined, clientIp: string, host: string): ServerSpan => {
+  const server = (i: number, conn: object | null, userAgent: string | undefined, clientIp: string, host: string, more: Partial<ServerSpan> = {}): ServerSpan => {
     const s = ServerSpan.fromHex(`4bf92f3577b34da6a3ce929d0e0e47${String(i).padStart(2, '0')}`, '', undefined, 'a1b2c3d4e5f6a701', '0102030405060a01');
-    Object.assign(s, { method: 'GET', path: `/p/${i}`, scheme: 'http', host, clientIp, peer: '127.0.0.1', httpVersion: '1.1', userAgent, connection: conn, entry, status: 200, start: 1, end: 2 });
+    Object.assign(s, { method: 'GET', path: `/p/${i}`, scheme: 'http', host, clientIp, peer: '127.0.0.1', httpVersion: '1.1', userAgent, connection: conn, entry, status: 200, start: 1, end: 2 }, more);
     return s;
   };
   const records = [
@@ -205,10 +205,19 @@ test("a connection's constant attributes are reused only while they are equal; a
     server(4, connection, undefined, '10.0.0.2', fromWire('bücher.example')),
     server(5, other, 'curl/8', '10.0.0.3', 'api.example'),
     server(6, connection, undefined, '10.0.0.2', fromWire('bücher.example')),
+    server(7, connection, undefined, '10.0.0.2', fromWire('bücher.example'), { scheme: 'https' }),
+    server(8, connection, undefined, '10.0.0.2', fromWire('bücher.example'), { scheme: 'https', peer: '::1' }),
+    server(9, connection, undefined, '10.0.0.2', fromWire('bücher.example'), { scheme: 'https', peer: '::1', httpVersion: '1.0' }),
   ];
   const { spans } = await exportVia('http/protobuf', records);
   const byTrace = (i: number) => spans.find((s) => s.traceId.endsWith(String(i).padStart(2, '0')))!;
   const seen = [0, 1, 2, 3, 4, 5, 6].map((i) => [attr(byTrace(i), 'user_agent.original'), attr(byTrace(i), 'client.address'), attr(byTrace(i), 'server.address'), attr(byTrace(i), 'url.path')]);
+  const more = [7, 8, 9].map((i) => ['url.scheme', 'network.peer.address', 'network.protocol.version'].map((k) => attr(byTrace(i), k)));
+  assert.deepEqual(more, [
+    ['https', '127.0.0.1', '1.1'],
+    ['https', '::1', '1.1'],
+    ['https', '::1', '1.0'],
+  ]);
   assert.deepEqual(seen, [
     ['curl/8', '10.0.0.1', 'api.example', '/p/0'],
     ['curl/8', '10.0.0.1', 'api.example', '/p/1'],
