@@ -11,7 +11,7 @@ import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-
 import { PoolRegistry } from '../upstream/pools.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { ReloadResult } from './gateway.js';
-import { flushLogger, type Logger } from './logger.js';
+import { flushLoggerThen, type Logger } from './logger.js';
 import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
 import { announce, exitOnStartError, type StartOptions } from './single.js';
 import { ControlPlane } from '../admin/plane.js';
@@ -222,10 +222,7 @@ export async function runWorker(logger: Logger): Promise<void> {
     } else if (msg.type === 'cache-purge') {
       process.send!({ type: 'cache-purged', id: msg.id, purged: purgeMemoryStores(msg.req) } satisfies FromWorker);
     } else if (msg.type === 'shutdown') {
-      void gateway.drain().then(() => {
-        flushLogger(logger);
-        setImmediate(() => process.exit(0));
-      });
+      void gateway.drain().then(() => flushLoggerThen(logger, () => process.exit(0)));
     }
   });
 }

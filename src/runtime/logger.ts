@@ -25,7 +25,9 @@ export function lineWriter(logger: Logger): LineWriter {
 }
 
 export function createLogger(opts: { level?: string; dest?: number | string } = {}): Logger {
-  const destination = pino.destination({ dest: opts.dest ?? 1, sync: false, minLength: 0, maxLength: 16 * 1024 * 1024, maxWrite: PIPE_BUF });
+  // minLength 1, not 0: every write still goes out at once, but sonic-boom's flush(cb) then
+  // waits for a write in flight — with 0 it calls back at once and lines could be lost at exit.
+  const destination = pino.destination({ dest: opts.dest ?? 1, sync: false, minLength: 1, maxLength: 16 * 1024 * 1024, maxWrite: PIPE_BUF });
   const logger = pino(
     {
       level: opts.level ?? process.env['NORTHGATE_LOG_LEVEL'] ?? 'info',
@@ -74,7 +76,7 @@ export function onFlushLogger(logger: Logger, fn: () => void): void {
   else hooks.push(fn);
 }
 
-/** Writes what is buffered; call before the process exits. */
+/** Starts writing what is buffered (the access-log sinks synchronously, pino's lines asynchronously). */
 export function flushLogger(logger: Logger): void {
   for (const fn of flushHooks.get(logger) ?? []) fn();
   writers.get(logger)?.flush();
@@ -82,5 +84,24 @@ export function flushLogger(logger: Logger): void {
     logger.flush();
   } catch {
     // stdout closed: nothing left to do.
+  }
+}
+
+/** Flushes everything and calls `done` once pino's lines are written too (or after `capMs`): call before the process exits. */
+export function flushLoggerThen(logger: Logger, done: () => void, capMs = 2000): void {
+  let called = false;
+  const once = (): void => {
+    if (called) return;
+    called = true;
+    clearTimeout(timer);
+    done();
+  };
+  const timer = setTimeout(once, capMs);
+  for (const fn of flushHooks.get(logger) ?? []) fn();
+  writers.get(logger)?.flush();
+  try {
+    logger.flush(() => once());
+  } catch {
+    once();
   }
 }

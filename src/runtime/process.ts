@@ -11,7 +11,7 @@ import { GatewayMetrics } from '../observability/metrics.js';
 import { startCircuitLog } from '../observability/circuit-log.js';
 import { embeddedConfig } from './embedded.js';
 import { Gateway, type ReloadResult } from './gateway.js';
-import { flushLogger, type Logger } from './logger.js';
+import { flushLogger, flushLoggerThen, type Logger } from './logger.js';
 
 export interface RunSpec {
   readonly configFile: string | null;
@@ -81,13 +81,11 @@ export function onShutdownSignal(logger: Logger, drain: () => Promise<{ unfinish
     drained.then(
       ({ unfinished }) => {
         logger.info({ unfinished }, unfinished === 0 ? 'drained; exiting' : 'drain deadline passed; exiting');
-        flushLogger(logger);
-        setImmediate(() => process.exit(0));
+        flushLoggerThen(logger, () => process.exit(0));
       },
       (err: unknown) => {
         logger.error({ err }, 'error while draining');
-        flushLogger(logger);
-        process.exit(1);
+        flushLoggerThen(logger, () => process.exit(1));
       },
     );
   };
