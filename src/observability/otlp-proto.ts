@@ -137,6 +137,18 @@ export class ProtoBytes extends ByteWriter {
       return;
     }
     // Every length fits in one byte (the common case: short keys and values).
+    let p = this.#shortStringHead(key, kv, n);
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /**
+   * Makes room for and writes the head of an attribute whose string value of `n` bytes follows,
+   * when every length fits in one byte (`kv`, the KeyValue's length, below 128); returns where
+   * the value's bytes go (this.pos is not moved).
+   */
+  #shortStringHead(key: Buffer, kv: number, n: number): number {
     this.room(kv + 2);
     const buf = this.buf;
     let p = this.pos;
@@ -147,8 +159,7 @@ export class ProtoBytes extends ByteWriter {
     buf[p++] = n + 2;
     buf[p++] = STRING_VALUE_TAG;
     buf[p++] = n;
-    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
-    this.pos = p;
+    return p;
   }
 
   /** An attribute with a Unicode string value (from the config or the core). */
@@ -180,16 +191,8 @@ export class ProtoBytes extends ByteWriter {
     const n = pre + s.length;
     const kv = key.length + 4 + n;
     if (kv >= 128) return false;
-    this.room(kv + 2);
+    let p = this.#shortStringHead(key, kv, n);
     const buf = this.buf;
-    let p = this.pos;
-    buf[p++] = SPAN_ATTRIBUTES_TAG;
-    buf[p++] = kv;
-    for (let i = 0; i < key.length; i++) buf[p++] = key[i]!;
-    buf[p++] = ANY_VALUE_TAG;
-    buf[p++] = n + 2;
-    buf[p++] = STRING_VALUE_TAG;
-    buf[p++] = n;
     for (let i = 0; i < pre; i++) buf[p++] = prefix![i]!;
     for (let i = 0, m = s.length; i < m; i++) {
       const c = s.charCodeAt(i);

@@ -78,8 +78,7 @@ export function onFlushLogger(logger: Logger, fn: () => void): void {
 
 /** Starts writing what is buffered (the access-log sinks synchronously, pino's lines asynchronously). */
 export function flushLogger(logger: Logger): void {
-  for (const fn of flushHooks.get(logger) ?? []) fn();
-  writers.get(logger)?.flush();
+  flushSinks(logger);
   try {
     logger.flush();
   } catch {
@@ -97,11 +96,16 @@ export function flushLoggerThen(logger: Logger, done: () => void, capMs = 2000):
     done();
   };
   const timer = setTimeout(once, capMs);
-  for (const fn of flushHooks.get(logger) ?? []) fn();
-  writers.get(logger)?.flush();
+  flushSinks(logger);
   try {
     logger.flush(() => once());
   } catch {
     once();
   }
+}
+
+/** The access-log sinks and outputs registered with onFlushLogger, written synchronously. */
+function flushSinks(logger: Logger): void {
+  for (const fn of flushHooks.get(logger) ?? []) fn();
+  writers.get(logger)?.flush();
 }
