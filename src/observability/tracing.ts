@@ -9,7 +9,8 @@
 // Per request this file only decides and propagates: a sampled-out request costs one
 // traceparent string (its ids drawn from a pooled random buffer) and nothing at its end; a
 // sampled one keeps its ids as 32-bit words in a ServerSpan and each span is written as OTLP
-// protobuf or JSON bytes into the export batch when it ends (span-record.ts, span-export.ts).
+// protobuf or JSON bytes into the export batch at the end of the event-loop turn in which it
+// ends (span-record.ts, span-export.ts).
 // The client's traceparent, tracestate and User-Agent come from ctx, read with the request
 // head (node's req.headers object is never built for tracing).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';

@@ -14,7 +14,7 @@ export class HeaderList {
     const lname = name.toLowerCase();
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i]!;
-      if (n.length === lname.length && n.toLowerCase() === lname) return raw[i + 1];
+      if (sameName(n, lname)) return raw[i + 1];
     }
     return undefined;
   }
@@ -25,7 +25,7 @@ export class HeaderList {
     const out: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i]!;
-      if (n.length === lname.length && n.toLowerCase() === lname) out.push(raw[i + 1]!);
+      if (sameName(n, lname)) out.push(raw[i + 1]!);
     }
     return out;
   }
@@ -50,17 +50,23 @@ export class HeaderList {
     let w = 0;
     for (let r = 0; r < raw.length; r += 2) {
       const n = raw[r]!;
-      if (n.length === lname.length && n.toLowerCase() === lname) continue;
+      if (sameName(n, lname)) continue;
       if (w !== r) {
         raw[w] = n;
         raw[w + 1] = raw[r + 1]!;
       }
       w += 2;
     }
-    raw.length = w;
+    // Setting an array's length is a runtime call even when it does not change.
+    if (w !== raw.length) raw.length = w;
   }
 
   get size(): number {
     return this.raw.length >> 1;
   }
+}
+
+/** Whether header name `n` is `lname` (lower case) in any case; a lower-case name matches without a copy. */
+function sameName(n: string, lname: string): boolean {
+  return n.length === lname.length && (n === lname || n.toLowerCase() === lname);
 }
