@@ -4,11 +4,10 @@
 // (application/json). The spans that end in one turn of the event loop are written into the
 // current batch's buffer together at the end of that turn (span-record.ts): records live
 // only until then (nearly never long enough for a young-generation GC to copy them), the
-// encoder runs hot in the CPU's caches, and full batches wait as bytes outside the JS heap. The queue is bounded: when the
-// collector is slow or down, spans beyond it are dropped and counted
-// (northgate_tracing_spans_dropped_total) rather than growing memory; at most two exports
-// are in flight. A failed export is retried
-// twice with backoff when the OTLP spec calls the failure retryable (no answer, 429, 502,
+// encoder runs hot in the CPU's caches, and full batches wait as bytes outside the JS heap.
+// The queue is bounded: when the collector is slow or down, spans beyond it are dropped and
+// counted (northgate_tracing_spans_dropped_total) rather than growing memory; at most two
+// exports are in flight. A failed export is retried twice with backoff when the OTLP spec calls the failure retryable (no answer, 429, 502,
 // 503, 504), then its spans are dropped and counted.
 import { hostname } from 'node:os';
 import { Pool } from 'undici';
@@ -256,15 +255,19 @@ export class SpanExporter {
     const ended = this.#ended;
     if (ended.length === 0) return;
     let sealed = false;
-    for (let i = 0; i < ended.length; i++) {
-      const batch = (this.#current ??= this.#free.pop() ?? this.#newBatch());
-      batch.add(ended[i]!);
-      if (batch.count >= BATCH) {
-        this.#seal();
-        sealed = true;
+    try {
+      for (let i = 0; i < ended.length; i++) {
+        const batch = (this.#current ??= this.#free.pop() ?? this.#newBatch());
+        batch.add(ended[i]!);
+        if (batch.count >= BATCH) {
+          this.#seal();
+          sealed = true;
+        }
       }
+    } finally {
+      // Emptied even if a span could not be written, so that the next one schedules a write.
+      ended.length = 0;
     }
-    ended.length = 0;
     if (sealed) this.#pump();
   };
 

@@ -1,9 +1,10 @@
 // The spans of sampled requests: the request path copies the few values a span needs
 // (strings it already has, numbers, ids as 32-bit words) into one object per span, which the
 // exporter writes as OTLP protobuf (`encode`) or OTLP/JSON (`write`) into the current batch
-// at the end of the event-loop turn in which the span ended. Attributes that depend only on the config (route, service, target) are encoded once
-// per format and copied; a connection's constant ones (addresses, scheme, version,
-// User-Agent) once per connection while they stay the same.
+// at the end of the event-loop turn in which the span ended. Attributes that depend only on
+// the config (route, service, target) are encoded once per format and copied; a
+// connection's constant ones (addresses, scheme, version, User-Agent) once per connection
+// while they stay the same.
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
 import { HEX_CHARS } from './trace-context.js';
