@@ -7,8 +7,9 @@
 // encoder runs hot in the CPU's caches, and full batches wait as bytes outside the JS heap.
 // The queue is bounded: when the collector is slow or down, spans beyond it are dropped and
 // counted (northgate_tracing_spans_dropped_total) rather than growing memory; at most two
-// exports are in flight. A failed export is retried twice with backoff when the OTLP spec calls the failure retryable (no answer, 429, 502,
-// 503, 504), then its spans are dropped and counted.
+// exports are in flight. A failed export is retried twice with backoff when the OTLP spec
+// calls the failure retryable (no answer, 429, 502, 503, 504), then its spans are dropped and
+// counted.
 import { hostname } from 'node:os';
 import { Pool } from 'undici';
 import type { Logger } from '../runtime/logger.js';

@@ -7,7 +7,7 @@
 // while they stay the same.
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
-import { HEX_CHARS } from './trace-context.js';
+import { HEX_CHARS, hexWord } from './trace-context.js';
 import { fixed64Tag, kvInt, kvKey, kvString, lenTag, type ProtoBytes, varintTag } from './otlp-proto.js';
 
 const SERVER = 2;
@@ -329,17 +329,6 @@ function hexWords(w: JsonBytes, a: number, b: number): void {
   for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_CHARS[(a >>> shift) & 15]!;
   for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_CHARS[(b >>> shift) & 15]!;
   w.pos = p;
-}
-
-/** Value of a lower-case hex digit by char code. */
-const HEX_VALUE = new Uint8Array(128);
-for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
-
-/** Chars [at, at + 8) of lower-case hex as a 32-bit word (int32). */
-export function hexWord(hex: string, at: number): number {
-  let x = 0;
-  for (let i = at; i < at + 8; i++) x = (x << 4) | HEX_VALUE[hex.charCodeAt(i)]!;
-  return x;
 }
 
 /** Kind and times: performance.now() values as Unix nanoseconds, to the microsecond (µs since 1970 stay below 2^53; nanoseconds do not). */

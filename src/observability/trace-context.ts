@@ -67,8 +67,17 @@ export function idUint32(at: number): number {
   return pool.readUInt32BE(at);
 }
 
-/** Lower-case hex digits by value. */
+/** Lower-case hex digits by value, and the value of a lower-case hex digit by char code. */
 export const HEX_CHARS = Buffer.from('0123456789abcdef');
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 16; i++) HEX_VALUE[HEX_CHARS[i]!] = i;
+
+/** Chars [at, at + 8) of lower-case hex (a checked or generated id) as a 32-bit word (int32). */
+export function hexWord(hex: string, at: number): number {
+  let x = 0;
+  for (let i = at; i < at + 8; i++) x = (x << 4) | HEX_VALUE[hex.charCodeAt(i)]!;
+  return x;
+}
 /** "00-" trace id "-" span id "-01": a traceparent written in place, read as one flat string. */
 const traceparentBytes = Buffer.from('00-00000000000000000000000000000000-0000000000000000-01', 'latin1');
 

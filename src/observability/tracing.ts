@@ -18,8 +18,8 @@ import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../proxy/reply.js';
 import type { Logger } from '../runtime/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
-import { ClientSpan, hexWord, ServerSpan } from './span-record.js';
-import { idHex, idInt32, idIsZero, idUint32, parseTraceparent, poolTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
+import { ClientSpan, ServerSpan } from './span-record.js';
+import { hexWord, idHex, idInt32, idIsZero, idUint32, parseTraceparent, poolTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
