@@ -35,9 +35,9 @@ export interface Options {
 }
 
 const HELP = `usage: npm run bench -- [flags]
-  --rounds N          interleaved rounds per target (default 3; env BENCH_ROUNDS)
-  --duration S        seconds per measured run (default 10; env BENCH_DURATION)
-  --warmup S          warm-up seconds per target per round, not counted (default 2; env BENCH_WARMUP)
+  --rounds N          interleaved rounds per target (default 3, tracing 15; env BENCH_ROUNDS)
+  --duration S        seconds per measured run (default 10, tracing 4; env BENCH_DURATION)
+  --warmup S          warm-up seconds per target per round, not counted (default 2, tracing 1; env BENCH_WARMUP)
   --c1-duration S     seconds of the 1-connection run (default min(5, duration); env BENCH_C1_DURATION)
   --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
@@ -74,7 +74,6 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${k} must be a number in ${min}..${max}`);
     return n;
   };
-  const durationS = num('duration', 'BENCH_DURATION', 10, 1, 600);
   const onlyRaw = get('only', 'BENCH_ONLY');
   let only: TargetName[] | null = null;
   let edgeOnly: string[] | null = null;
@@ -90,12 +89,17 @@ function parseOptions(argv: string[]): Options {
   }
   const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
   if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits, http2 or tracing');
+  const durationS = num('duration', 'BENCH_DURATION', scenario === 'tracing' ? 4 : 10, 1, 600);
   const loader = get('loader', 'BENCH_LOADER');
   if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
+  // The tracing scenario compares configs whose difference is near the host's noise: by
+  // default many short rounds, so that each config's run sits close in time to the others'
+  // of its round and the per-round ratios can be paired (bench/tracing.ts).
+  const tracing = scenario === 'tracing';
   return {
-    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', 3, 1, 50)),
+    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', tracing ? 15 : 3, 1, 50)),
     durationS,
-    warmupS: num('warmup', 'BENCH_WARMUP', 2, 0, 60),
+    warmupS: num('warmup', 'BENCH_WARMUP', tracing ? 1 : 2, 0, 60),
     oneConnS: num('c1-duration', 'BENCH_C1_DURATION', Math.min(5, durationS), 1, 600),
     connections: Math.round(num('connections', 'BENCH_CONNECTIONS', 50, 1, 10_000)),
     only,

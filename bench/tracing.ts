@@ -11,6 +11,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Loader, LoadResult } from './load.js';
 import { fmtInt, median } from './table.js';
+
+/** The q-quantile of xs (linear between the two nearest ranks); NaN when empty. */
+function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (at - lo);
+}
 import { benchNorthgateConfig, northgateMissing, startNorthgate, type Ctx, type NorthgateProc, type Upstream } from './targets.js';
 
 export interface TracingOptions {
@@ -157,7 +166,10 @@ export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: Trac
       }
     }
     for (let round = 1; round <= o.rounds; round++) {
-      for (const c of cases) {
+      // Each round starts with another config (off, r0, r1; r0, r1, off; …): none always runs
+      // right after the idle gap or right before another's.
+      for (let k = 0; k < cases.length; k++) {
+        const c = cases[(round - 1 + k) % cases.length]!;
         const url = `http://127.0.0.1:${c.ng!.port}/`;
         if (o.warmupS > 0) {
           const w = await loader.run({ url, connections: o.connections, durationS: o.warmupS });
@@ -178,20 +190,38 @@ export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: Trac
     for (const c of cases) await c.ng?.child.stop();
     sink.server.close();
   }
-  const out = [TITLE, '', '| config | req/s | × off | CPU µs/request | CPU × off | p50 ms | p99 ms | errors: non-2xx / socket |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  const out = [
+    TITLE,
+    '',
+    '| config | req/s | × off (paired) | middle half of the rounds | CPU µs/request | CPU × off (paired) | p50 ms | p99 ms | errors: non-2xx / socket |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   const good = (c: Case) => c.runs.filter((r) => !r.failure && r.requests > 0);
-  const rpsOf = (c: Case) => median(good(c).map((r) => r.rps));
-  const cpuOf = (c: Case) => median(c.cpuUsPerRequest.filter(Number.isFinite));
   const off = cases[0]!;
+  // The host's speed drifts by more than the difference measured here (the same config's CPU
+  // per request moved by ±15% within a run): each config is compared with `off` of the same
+  // round, a few seconds apart, and the median of those per-round ratios is reported, with
+  // the quartiles of the rps ratio to show how far the rounds spread.
+  const paired = (c: Case, of: (c: Case, i: number) => number) => {
+    const xs: number[] = [];
+    for (let i = 0; i < o.rounds; i++) {
+      const r = of(c, i) / of(off, i);
+      if (Number.isFinite(r)) xs.push(r);
+    }
+    return xs;
+  };
+  const rpsAt = (c: Case, i: number) => (c.runs[i] && !c.runs[i]!.failure && c.runs[i]!.requests > 0 ? c.runs[i]!.rps : NaN);
+  const cpuAt = (c: Case, i: number) => c.cpuUsPerRequest[i] ?? NaN;
   for (const c of cases) {
     const errors = `${c.runs.reduce((a, r) => a + r.non2xx, 0)} / ${c.runs.reduce((a, r) => a + r.socketErrors, 0)}`;
+    const rpsRatios = paired(c, rpsAt);
     out.push(
-      `| ${c.name} | ${fmtInt(rpsOf(c))} | ${(rpsOf(c) / rpsOf(off)).toFixed(3)} | ${cpuOf(c).toFixed(1)} | ${(cpuOf(c) / cpuOf(off)).toFixed(3)} | ${median(good(c).map((r) => r.p50ms)).toFixed(2)} | ${median(good(c).map((r) => r.p99ms)).toFixed(2)} | ${errors} |`,
+      `| ${c.name} | ${fmtInt(median(good(c).map((r) => r.rps)))} | ${median(rpsRatios).toFixed(3)} | ${quantile(rpsRatios, 0.25).toFixed(3)}–${quantile(rpsRatios, 0.75).toFixed(3)} | ${median(c.cpuUsPerRequest.filter(Number.isFinite)).toFixed(1)} | ${median(paired(c, cpuAt)).toFixed(3)} | ${median(good(c).map((r) => r.p50ms)).toFixed(2)} | ${median(good(c).map((r) => r.p99ms)).toFixed(2)} | ${errors} |`,
     );
   }
   out.push(
     '',
-    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per config, each after a ${o.warmupS} s warm-up; before round 1 every process ran ${settleSeconds(o.warmupS)} s under load (JIT settling, not counted). CPU µs/request: user+system time of the gateway process over the measured run divided by its requests (warm-ups excluded). Spans are exported as OTLP ${PROTOCOL}. The sink received ${fmtInt(sink.spans())} spans in ${fmtInt(sink.exports())} exports for the ${fmtInt(requestsTraced)} requests (warm-ups included) sent at ratio 1.0 (2 spans per request: server + client).`,
+    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per config, each after a ${o.warmupS} s warm-up, the order rotated each round; before round 1 every process ran ${settleSeconds(o.warmupS)} s under load (JIT settling, not counted). req/s, CPU µs/request, p50 and p99: medians over rounds; × off (paired): the median over rounds of the config's figure divided by off's in the same round, and the middle half: the 25th–75th percentile of those req/s ratios. CPU µs/request: user+system time of the gateway process over the measured run divided by its requests (warm-ups excluded). Spans are exported as OTLP ${PROTOCOL}. The sink received ${fmtInt(sink.spans())} spans in ${fmtInt(sink.exports())} exports for the ${fmtInt(requestsTraced)} requests (warm-ups included) sent at ratio 1.0 (2 spans per request: server + client).`,
   );
   return out;
 }

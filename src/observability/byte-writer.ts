@@ -26,13 +26,17 @@ export class ByteWriter {
     const next = Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.replaced();
   }
+
+  /** Called when `buf` was replaced by a larger one. */
+  protected replaced(): void {}
 
   /** Pre-encoded constant bytes (short ones copied byte by byte: cheaper than a call into TypedArray#set). */
   fragment(f: Buffer): void {
     const n = f.length;
     this.room(n);
-    if (n <= 48) {
+    if (n <= 24) {
       const buf = this.buf;
       let p = this.pos;
       for (let i = 0; i < n; i++) buf[p++] = f[i]!;

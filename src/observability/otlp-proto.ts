@@ -32,6 +32,13 @@ export function varintSize(v: number): number {
 const RESERVED_LEN = 2;
 
 export class ProtoBytes extends ByteWriter {
+  /** A view of buf for the fixed-width writes (ids, times): one store per word. */
+  view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+
+  protected override replaced(): void {
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  }
+
   /** A varint of 0 <= v < 2^53 (room must be made by the caller: at most 8 bytes). */
   varint(v: number): void {
     const buf = this.buf;
@@ -91,15 +98,9 @@ export class ProtoBytes extends ByteWriter {
     const carry = Math.floor(lowNs / 0x1_0000_0000);
     const lo = lowNs - carry * 0x1_0000_0000;
     const hi = high * 1000 + carry;
-    buf[p++] = lo & 255;
-    buf[p++] = (lo >>> 8) & 255;
-    buf[p++] = (lo >>> 16) & 255;
-    buf[p++] = lo >>> 24;
-    buf[p++] = hi & 255;
-    buf[p++] = (hi >>> 8) & 255;
-    buf[p++] = (hi >>> 16) & 255;
-    buf[p++] = hi >>> 24;
-    this.pos = p;
+    this.view.setUint32(p, lo, true);
+    this.view.setUint32(p + 4, hi, true);
+    this.pos = p + 8;
   }
 
   /** The head of an attribute (KeyValue, `key` pre-encoded by kvKey) whose AnyValue holds one field of `valueBytes` bytes after the tag byte `valueTag`: that field's bytes follow. */

@@ -8,7 +8,7 @@
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
 import { HEX_CHARS, hexWord } from './trace-context.js';
-import { fixed64Tag, kvInt, kvKey, kvString, lenTag, type ProtoBytes, varintTag } from './otlp-proto.js';
+import { fixed64Tag, kvInt, kvKey, kvString, lenTag, type ProtoBytes, stringField, varintTag } from './otlp-proto.js';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -145,25 +145,17 @@ export class ServerSpan implements SpanRecord {
 
   encode(w: ProtoBytes): void {
     protoHead(w, this, this.s0, this.s1, this.hasParent, this.p0, this.p1);
-    if (this.entry === null) {
-      w.asciiField(P_NAME, this.method);
-    } else {
-      const tail = protoRoute(this.entry).nameTail;
-      const n = this.method.length + tail.length;
-      w.room(n + 4);
-      w.buf[w.pos++] = P_NAME;
-      w.varint(n);
-      w.ascii(this.method);
-      w.fragment(tail);
-    }
-    protoTimes(w, P_SERVER_KIND, this.start, this.end);
-    w.asciiAttr(K_METHOD, this.method);
+    const method = methodBytes(this.method);
+    const route = this.entry === null ? null : protoRoute(this.entry);
+    w.fragment(route === null ? method.serverHead : routeHead(route, this.method));
+    protoTimes(w, this.start, this.end);
+    w.fragment(method.attr);
     w.wireAttr(K_PATH, this.path);
     this.#connectionAttrs(w);
-    if (this.entry !== null) w.fragment(protoRoute(this.entry).attrs);
+    if (route !== null) w.fragment(route.attrs);
     if (this.consumer !== null) w.textAttr(K_CONSUMER, this.consumer);
     const status = this.status;
-    if (status !== 0) w.intAttr(K_STATUS_CODE, status);
+    if (status !== 0) w.fragment(statusAttr(status));
     if (this.errorType !== null) w.textAttr(K_ERROR_TYPE, this.errorType);
     if (status >= 500 || status === 0) w.fragment(P_STATUS_ERROR);
   }
@@ -282,15 +274,16 @@ export class ClientSpan implements SpanRecord {
   encode(w: ProtoBytes): void {
     const trace = this.trace;
     protoHead(w, trace, this.c0, this.c1, true, trace.s0, trace.s1);
-    w.asciiField(P_NAME, this.method);
-    protoTimes(w, P_CLIENT_KIND, this.start, this.end);
-    w.asciiAttr(K_METHOD, this.method);
+    const method = methodBytes(this.method);
     const target = protoTarget(this.target, this.upstream);
+    w.fragment(method.clientHead);
+    protoTimes(w, this.start, this.end);
+    w.fragment(method.attr);
     w.fragment(target.attrs);
     if (target.origin !== null) w.prefixedWireAttr(K_URL_FULL, target.origin, this.upstreamPath);
     else w.wireAttr(K_URL_FULL, this.target.origin + this.upstreamPath);
     if (this.resendCount > 0) w.intAttr(K_RESEND_COUNT, this.resendCount);
-    if (this.status !== 0) w.intAttr(K_STATUS_CODE, this.status);
+    if (this.status !== 0) w.fragment(statusAttr(this.status));
     if (this.errorType !== null) {
       w.textAttr(K_ERROR_TYPE, this.errorType);
       w.fragment(P_STATUS_ERROR);
@@ -398,16 +391,16 @@ const P_TRACE_ID = lenTag(1);
 const P_SPAN_ID = lenTag(2);
 const P_TRACE_STATE = lenTag(3);
 const P_PARENT_ID = lenTag(4);
-const P_NAME = lenTag(5);
 const P_SERVER_KIND = Buffer.from([varintTag(6), SERVER]);
 const P_CLIENT_KIND = Buffer.from([varintTag(6), CLIENT]);
+/** Span.name. */
+const P_NAME_FIELD = 5;
 const P_START = fixed64Tag(7);
 const P_END = fixed64Tag(8);
 const P_ATTRIBUTES = 9;
 /** status (15): Status{ code (3): STATUS_CODE_ERROR (2) }. */
 const P_STATUS_ERROR = Buffer.from([lenTag(15), 2, varintTag(3), 2]);
 
-const K_METHOD = kvKey('http.request.method');
 const K_PATH = kvKey('url.path');
 const K_SCHEME = kvKey('url.scheme');
 const K_SERVER_ADDRESS = kvKey('server.address');
@@ -418,77 +411,104 @@ const K_USER_AGENT = kvKey('user_agent.original');
 const K_CONSUMER = kvKey('northgate.consumer');
 const K_ERROR_TYPE = kvKey('error.type');
 const K_URL_FULL = kvKey('url.full');
-const K_STATUS_CODE = kvKey('http.response.status_code');
 const K_RESEND_COUNT = kvKey('http.request.resend_count');
 
 function protoHead(w: ProtoBytes, trace: ServerSpan, s0: number, s1: number, hasParent: boolean, p0: number, p1: number): void {
   w.room(18 + 10 + 10);
-  const buf = w.buf;
   let p = w.pos;
-  buf[p++] = P_TRACE_ID;
-  buf[p++] = 16;
-  p = wordBytes(buf, p, trace.t0);
-  p = wordBytes(buf, p, trace.t1);
-  p = wordBytes(buf, p, trace.t2);
-  p = wordBytes(buf, p, trace.t3);
-  buf[p++] = P_SPAN_ID;
-  buf[p++] = 8;
-  p = wordBytes(buf, p, s0);
-  p = wordBytes(buf, p, s1);
+  let view = w.view;
+  w.buf[p] = P_TRACE_ID;
+  w.buf[p + 1] = 16;
+  view.setInt32(p + 2, trace.t0);
+  view.setInt32(p + 6, trace.t1);
+  view.setInt32(p + 10, trace.t2);
+  view.setInt32(p + 14, trace.t3);
+  w.buf[p + 18] = P_SPAN_ID;
+  w.buf[p + 19] = 8;
+  view.setInt32(p + 20, s0);
+  view.setInt32(p + 24, s1);
+  p += 28;
   // An empty string is proto3's default: not written.
   if (trace.traceState !== undefined && trace.traceState !== '') {
     w.pos = p;
     w.wireField(P_TRACE_STATE, trace.traceState);
     w.room(10);
     p = w.pos;
+    view = w.view;
   }
   if (hasParent) {
-    const b = w.buf;
-    b[p++] = P_PARENT_ID;
-    b[p++] = 8;
-    p = wordBytes(b, p, p0);
-    p = wordBytes(b, p, p1);
+    w.buf[p] = P_PARENT_ID;
+    w.buf[p + 1] = 8;
+    view.setInt32(p + 2, p0);
+    view.setInt32(p + 6, p1);
+    p += 10;
   }
   w.pos = p;
 }
 
-/** A 32-bit word as 4 big-endian bytes at p; returns the position after them. */
-function wordBytes(buf: Buffer, p: number, x: number): number {
-  buf[p] = x >>> 24;
-  buf[p + 1] = (x >>> 16) & 255;
-  buf[p + 2] = (x >>> 8) & 255;
-  buf[p + 3] = x & 255;
-  return p + 4;
-}
-
-/** Kind and times (fixed64 Unix nanoseconds, to the microsecond as in OTLP/JSON). */
-function protoTimes(w: ProtoBytes, kind: Buffer, start: number, end: number): void {
-  w.fragment(kind);
+/** Times (fixed64 Unix nanoseconds, to the microsecond as in OTLP/JSON). */
+function protoTimes(w: ProtoBytes, start: number, end: number): void {
   w.fixed64Micros(P_START, Math.round((ORIGIN + start) * 1000));
   w.fixed64Micros(P_END, Math.round((ORIGIN + end) * 1000));
 }
 
-interface ProtoRoute {
-  /** " " + the route pattern (the span name after the method), UTF-8. */
-  readonly nameTail: Buffer;
-  readonly attrs: Buffer;
+/** A method's constant bytes: the name and kind of a client span or an unrouted server span, and its attribute. */
+interface MethodBytes {
+  readonly serverHead: Buffer;
+  readonly clientHead: Buffer;
+  readonly attr: Buffer;
 }
 
+/**
+ * Methods kept (node:http's parser knows about 35; HTTP/2 takes any token, so the map is
+ * bounded and a method beyond it is encoded each time).
+ */
+const MAX_METHODS = 64;
+const methods = new Map<string, MethodBytes>();
+function methodBytes(method: string): MethodBytes {
+  let m = methods.get(method);
+  if (m === undefined) {
+    const name = stringField(P_NAME_FIELD, method);
+    m = { serverHead: Buffer.concat([name, P_SERVER_KIND]), clientHead: Buffer.concat([name, P_CLIENT_KIND]), attr: kvString(P_ATTRIBUTES, 'http.request.method', method) };
+    if (methods.size < MAX_METHODS) methods.set(method, m);
+  }
+  return m;
+}
+
+interface ProtoRoute {
+  readonly pattern: string;
+  /** http.route, northgate.route and northgate.service, encoded. */
+  readonly attrs: Buffer;
+  /** The span's name ("METHOD pattern") and kind, by method. */
+  readonly heads: Map<string, Buffer>;
+}
+
+/** Per route entry (a route with several paths has one entry per path pattern). */
 const protoRouteCache = new WeakMap<RouteEntry, ProtoRoute>();
 function protoRoute(entry: RouteEntry): ProtoRoute {
   let r = protoRouteCache.get(entry);
   if (r === undefined) {
     r = {
-      nameTail: Buffer.from(` ${entry.pattern.text}`, 'utf8'),
+      pattern: entry.pattern.text,
       attrs: Buffer.concat([
         kvString(P_ATTRIBUTES, 'http.route', entry.pattern.text),
         kvString(P_ATTRIBUTES, 'northgate.route', entry.route.name),
         kvString(P_ATTRIBUTES, 'northgate.service', entry.route.service.name),
       ]),
+      heads: new Map(),
     };
     protoRouteCache.set(entry, r);
   }
   return r;
+}
+
+function routeHead(route: ProtoRoute, method: string): Buffer {
+  let head = route.heads.get(method);
+  if (head === undefined) {
+    head = Buffer.concat([stringField(P_NAME_FIELD, `${method} ${route.pattern}`), P_SERVER_KIND]);
+    if (route.heads.size < MAX_METHODS) route.heads.set(method, head);
+  }
+  return head;
 }
 
 interface ProtoTarget {
@@ -509,4 +529,10 @@ function protoTarget(target: Target, upstream: string): ProtoTarget {
     protoTargetCache.set(target, t);
   }
   return t;
+}
+
+/** http.response.status_code attributes by status (node:http allows 100–999). */
+const statusAttrs: Array<Buffer | undefined> = [];
+function statusAttr(status: number): Buffer {
+  return (statusAttrs[status] ??= kvInt(P_ATTRIBUTES, 'http.response.status_code', status));
 }

@@ -38,33 +38,33 @@ export function formatTraceparent(traceId: string, spanId: string, sampled: bool
   return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
 }
 
-// Ids come from one pool of crypto-random bytes refilled in 64 KB steps (one randomFillSync
-// per ~2,700 requests), turned into hex only for what is written: W3C Trace Context asks for
-// random trace ids (level 2 names the right-most 7 bytes as the random part) and unique span
-// ids; both are drawn from the CSPRNG here, just not one call per id.
-const POOL_BYTES = 65_536;
-const pool = Buffer.allocUnsafe(POOL_BYTES);
-let offset = POOL_BYTES;
+// Ids come from one pool of crypto-random 32-bit words refilled in 64 KB steps (one
+// randomFillSync per ~2,000 requests) and are kept as words: an id of 8 bytes is two words,
+// a trace id four, each word standing for its 4 bytes in big-endian order (the order the
+// encoders write them and the hex below reads them). W3C Trace Context asks for random
+// trace ids (level 2 names the right-most 7 bytes as the random part) and unique span ids;
+// both are drawn from the CSPRNG here, just not one call per id.
+const POOL_WORDS = 16_384;
+/** The random words (read them with `words[at + i]` after takeWords). */
+export const words = new Int32Array(POOL_WORDS);
+let next = POOL_WORDS;
 
-/** Reserves `bytes` random bytes of the pool and returns their offset (read with idHex, idUint32, idInt32 or poolTraceparent before the next take). */
-export function takeRandom(bytes: number): number {
-  if (offset + bytes > POOL_BYTES) {
-    randomFillSync(pool);
-    offset = 0;
+/** Reserves `n` random words of the pool and returns the index of the first (read them before the next take). */
+export function takeWords(n: number): number {
+  if (next + n > POOL_WORDS) {
+    randomFillSync(words);
+    next = 0;
   }
-  const at = offset;
-  offset += bytes;
+  const at = next;
+  next += n;
   return at;
 }
 
-/** Lower-case hex of pool bytes [at, at + bytes). */
-export function idHex(at: number, bytes: number): string {
-  return pool.toString('hex', at, at + bytes);
-}
-
-/** Bytes [at, at + 4) of the pool as a big-endian unsigned integer. */
-export function idUint32(at: number): number {
-  return pool.readUInt32BE(at);
+/** The index of two random words that are not both zero (a valid span id). */
+export function takeSpanId(): number {
+  let at = takeWords(2);
+  while ((words[at]! | words[at + 1]!) === 0) at = takeWords(2);
+  return at;
 }
 
 /** Lower-case hex digits by value, and the value of a lower-case hex digit by char code. */
@@ -78,47 +78,47 @@ export function hexWord(hex: string, at: number): number {
   for (let i = at; i < at + 8; i++) x = (x << 4) | HEX_VALUE[hex.charCodeAt(i)]!;
   return x;
 }
+
 /** "00-" trace id "-" span id "-01": a traceparent written in place, read as one flat string. */
 const traceparentBytes = Buffer.from('00-00000000000000000000000000000000-0000000000000000-01', 'latin1');
 
-/**
- * A sampled (`sampled` true) or sampled-out traceparent for the trace id at pool offset
- * `traceAt` (16 bytes) and the span id at `spanAt` (8 bytes); its trace id is chars [3, 35).
- */
-export function poolTraceparent(traceAt: number, spanAt: number, sampled: boolean): string {
-  const out = traceparentBytes;
-  let p = 3;
-  for (let i = traceAt; i < traceAt + 16; i++) {
-    const b = pool[i]!;
-    out[p++] = HEX_CHARS[b >> 4]!;
-    out[p++] = HEX_CHARS[b & 15]!;
-  }
-  p++;
-  for (let i = spanAt; i < spanAt + 8; i++) {
-    const b = pool[i]!;
-    out[p++] = HEX_CHARS[b >> 4]!;
-    out[p++] = HEX_CHARS[b & 15]!;
-  }
-  out[54] = sampled ? 49 : 48;
-  return out.toString('latin1', 0, 55);
+/** Each byte value's two lower-case hex chars, as the big-endian 16-bit value to store. */
+const HEX_PAIRS = new Uint16Array(256);
+for (let i = 0; i < 256; i++) HEX_PAIRS[i] = (HEX_CHARS[i >> 4]! << 8) | HEX_CHARS[i & 15]!;
+const traceparentView = new DataView(traceparentBytes.buffer, traceparentBytes.byteOffset, traceparentBytes.length);
+
+/** Writes a word as 8 hex chars into traceparentBytes at `p`. */
+function hexInto(p: number, x: number): void {
+  const v = traceparentView;
+  v.setUint16(p, HEX_PAIRS[x >>> 24]!);
+  v.setUint16(p + 2, HEX_PAIRS[(x >>> 16) & 255]!);
+  v.setUint16(p + 4, HEX_PAIRS[(x >>> 8) & 255]!);
+  v.setUint16(p + 6, HEX_PAIRS[x & 255]!);
 }
 
-/** Bytes [at, at + 4) of the pool as a big-endian 32-bit word (int32). */
-export function idInt32(at: number): number {
-  return pool.readInt32BE(at);
+/** The traceparent of trace id words t0..t3 and span id words s0, s1, sampled or not; its trace id is chars [3, 35). */
+export function wordsTraceparent(t0: number, t1: number, t2: number, t3: number, s0: number, s1: number, sampled: boolean): string {
+  hexInto(3, t0);
+  hexInto(11, t1);
+  hexInto(19, t2);
+  hexInto(27, t3);
+  hexInto(36, s0);
+  hexInto(44, s1);
+  traceparentBytes[54] = sampled ? 49 : 48;
+  return traceparentBytes.toString('latin1', 0, 55);
 }
 
-/** Whether pool bytes [at, at + bytes) are all zero (an invalid id: drawn again). */
-export function idIsZero(at: number, bytes: number): boolean {
-  for (let i = at; i < at + bytes; i++) if (pool[i] !== 0) return false;
-  return true;
+/** A traceparent for the trace id `traceId` (checked lower-case hex) and span id words s0, s1. */
+export function hexTraceparent(traceId: string, s0: number, s1: number, sampled: boolean): string {
+  return wordsTraceparent(hexWord(traceId, 0), hexWord(traceId, 8), hexWord(traceId, 16), hexWord(traceId, 24), s0, s1, sampled);
 }
 
 /** A random id of 8 (span) or 16 (trace) bytes as lower-case hex, never all zeros. */
 export function randomId(bytes: 8 | 16): string {
-  let at = takeRandom(bytes);
-  while (idIsZero(at, bytes)) at = takeRandom(bytes);
-  return idHex(at, bytes);
+  const n = bytes / 4;
+  let at = takeWords(n);
+  while (words.subarray(at, at + n).every((x) => x === 0)) at = takeWords(n);
+  return Array.from(words.subarray(at, at + n), (x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
 }
 
 /** The threshold a trace id's last 32 bits are compared with for `ratio` (0: never, 2^32: always). */

@@ -7,7 +7,7 @@
 // per-span work (context objects, attribute sanitizing, span metrics, the OTLP transformer
 // and JSON.stringify of its object tree) cost about 13% of the proxy's CPU in a profile.
 // Per request this file only decides and propagates: a sampled-out request costs one
-// traceparent string (its ids drawn from a pooled random buffer) and nothing at its end; a
+// traceparent string (its ids drawn from a pool of random words) and nothing at its end; a
 // sampled one keeps its ids as 32-bit words in a ServerSpan and each span is written as OTLP
 // protobuf or JSON bytes into the export batch at the end of the event-loop turn in which it
 // ends (span-record.ts, span-export.ts).
@@ -19,7 +19,7 @@ import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamSta
 import type { Logger } from '../runtime/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
 import { ClientSpan, ServerSpan } from './span-record.js';
-import { hexWord, idHex, idInt32, idIsZero, idUint32, parseTraceparent, poolTraceparent, ratioThreshold, takeRandom } from './trace-context.js';
+import { hexTraceparent, hexWord, parseTraceparent, ratioThreshold, takeSpanId, takeWords, words, wordsTraceparent } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
@@ -66,46 +66,47 @@ export class Tracing {
   }
 
   #requestStart(ctx: RequestContext): void {
+    const w = words;
     const parent = parseTraceparent(ctx.traceparent);
     if (parent !== null) {
       ctx.traceId = parent.traceId;
+      // The first upstream attempt's span id, and for a sampled request the server span's.
+      const c = takeSpanId();
       if (parent.sampled) {
-        // Ids for the server span and the first attempt's client span.
-        let at = takeRandom(16);
-        while (idIsZero(at, 8) || idIsZero(at + 8, 8)) at = takeRandom(16);
         const traceId = parent.traceId;
-        const w = hexWord;
+        const s = takeSpanId();
+        const t0 = hexWord(traceId, 0);
+        const t1 = hexWord(traceId, 8);
+        const t2 = hexWord(traceId, 16);
+        const t3 = hexWord(traceId, 24);
+        const c0 = w[c]!;
+        const c1 = w[c + 1]!;
         ctx.trace = new ServerSpan(
-          traceId, ctx.tracestate,
-          w(traceId, 0), w(traceId, 8), w(traceId, 16), w(traceId, 24),
-          idInt32(at), idInt32(at + 4),
-          true, w(parent.spanId, 0), w(parent.spanId, 8),
-          idInt32(at + 8), idInt32(at + 12), `00-${traceId}-${idHex(at + 8, 8)}-01`,
+          traceId, ctx.tracestate, t0, t1, t2, t3, w[s]!, w[s + 1]!,
+          true, hexWord(parent.spanId, 0), hexWord(parent.spanId, 8),
+          c0, c1, wordsTraceparent(t0, t1, t2, t3, c0, c1, true),
         );
       } else {
-        ctx.trace = `00-${parent.traceId}-${idHex(takeNonZero(8), 8)}-00`;
+        ctx.trace = hexTraceparent(parent.traceId, w[c]!, w[c + 1]!, false);
       }
       return;
     }
-    // A root: trace id (16 bytes), the first client span's id and the server span's (8 each).
-    let at = takeRandom(32);
-    while (idIsZero(at, 16) || idIsZero(at + 16, 8) || idIsZero(at + 24, 8)) at = takeRandom(32);
-    const sampled = idUint32(at + 12) < this.#threshold;
+    // A root: trace id (4 words), the server span's id and the first client span's (2 each).
+    let at = takeWords(8);
+    while ((w[at]! | w[at + 1]! | w[at + 2]! | w[at + 3]!) === 0 || (w[at + 4]! | w[at + 5]!) === 0 || (w[at + 6]! | w[at + 7]!) === 0) at = takeWords(8);
+    const t0 = w[at]!;
+    const t1 = w[at + 1]!;
+    const t2 = w[at + 2]!;
+    const t3 = w[at + 3]!;
+    const c0 = w[at + 6]!;
+    const c1 = w[at + 7]!;
+    // Sampled by the trace id's last 32 bits, as every process of the trace decides.
+    const sampled = t3 >>> 0 < this.#threshold;
     // The first attempt's traceparent: the trace id and the first client span's id.
-    const traceparent = poolTraceparent(at, at + 16, sampled);
+    const traceparent = wordsTraceparent(t0, t1, t2, t3, c0, c1, sampled);
     const traceId = traceparent.slice(3, 35);
     ctx.traceId = traceId;
-    if (sampled) {
-      ctx.trace = new ServerSpan(
-        traceId, undefined,
-        idInt32(at), idInt32(at + 4), idInt32(at + 8), idInt32(at + 12),
-        idInt32(at + 24), idInt32(at + 28),
-        false, 0, 0,
-        idInt32(at + 16), idInt32(at + 20), traceparent,
-      );
-    } else {
-      ctx.trace = traceparent;
-    }
+    ctx.trace = sampled ? new ServerSpan(traceId, undefined, t0, t1, t2, t3, w[at + 4]!, w[at + 5]!, false, 0, 0, c0, c1, traceparent) : traceparent;
   }
 
   #upstreamStart(ctx: RequestContext): void {
@@ -115,7 +116,11 @@ export class Tracing {
     // the client's tracestate passes through with the other headers).
     if (typeof trace === 'string') {
       // A retry gets a span id of its own.
-      const header = ctx.attempt <= 1 ? trace : `00-${ctx.traceId}-${idHex(takeNonZero(8), 8)}-00`;
+      let header = trace;
+      if (ctx.attempt > 1) {
+        const c = takeSpanId();
+        header = hexTraceparent(ctx.traceId, words[c]!, words[c + 1]!, false);
+      }
       ctx.upstreamHeaders.set('traceparent', header);
       return;
     }
@@ -123,10 +128,10 @@ export class Tracing {
     if (header !== '') {
       trace.firstTraceparent = '';
     } else {
-      const at = takeNonZero(8);
-      trace.c0 = idInt32(at);
-      trace.c1 = idInt32(at + 4);
-      header = `00-${trace.traceId}-${idHex(at, 8)}-01`;
+      const c = takeSpanId();
+      trace.c0 = words[c]!;
+      trace.c1 = words[c + 1]!;
+      header = wordsTraceparent(trace.t0, trace.t1, trace.t2, trace.t3, trace.c0, trace.c1, true);
     }
     ctx.upstreamHeaders.set('traceparent', header);
   }
@@ -170,11 +175,4 @@ export class Tracing {
     span.end = ctx.finishedAt;
     this.#exporter.add(span);
   }
-}
-
-/** Offset of `bytes` random non-zero bytes in the id pool. */
-function takeNonZero(bytes: number): number {
-  let at = takeRandom(bytes);
-  while (idIsZero(at, bytes)) at = takeRandom(bytes);
-  return at;
 }

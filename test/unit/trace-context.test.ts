@@ -1,7 +1,7 @@
 // W3C traceparent parsing (what a gateway must accept and refuse), ids and the ratio sampler.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatTraceparent, parseTraceparent, randomId, ratioSampler } from '../../src/observability/trace-context.js';
+import { formatTraceparent, hexTraceparent, hexWord, parseTraceparent, randomId, ratioSampler, takeSpanId, takeWords, words, wordsTraceparent } from '../../src/observability/trace-context.js';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const S = '00f067aa0ba902b7';
@@ -49,4 +49,23 @@ test('the ratio sampler keeps about the ratio, and always the same decision for 
   assert.equal(half(T), half(T));
   assert.equal(ratioSampler(1)(T), true);
   assert.equal(ratioSampler(0)(T), false);
+});
+
+test('a traceparent written from id words reads back as those words, the sign bit and zero digits included', () => {
+  const t = [0x4bf92f35 | 0, 0x77b34da6, 0xa3ce929d | 0, 0x0e0e4736];
+  const tp = wordsTraceparent(t[0]!, t[1]!, t[2]!, t[3]!, 0x00f067aa, 0x0ba902b7, true);
+  assert.equal(tp, `00-${T}-${S}-01`);
+  assert.equal(wordsTraceparent(t[0]!, t[1]!, t[2]!, t[3]!, -1, 0, false), `00-${T}-ffffffff00000000-00`);
+  assert.equal(hexTraceparent(T, 0x00f067aa, 0x0ba902b7, false), `00-${T}-${S}-00`);
+  assert.deepEqual([0, 8, 16, 24].map((at) => hexWord(T, at)), t);
+  // Random words, as the gateway draws them: each traceparent parses, and its hex is the words'.
+  for (let i = 0; i < 3000; i++) {
+    const at = takeWords(4);
+    const s = takeSpanId();
+    assert.ok((words[s]! | words[s + 1]!) !== 0, 'a span id is never all zeros');
+    const parsed = parseTraceparent(wordsTraceparent(words[at]!, words[at + 1]!, words[at + 2]!, words[at + 3]!, words[s]!, words[s + 1]!, true));
+    assert.ok(parsed !== null && parsed.sampled);
+    assert.deepEqual([0, 8, 16, 24].map((k) => hexWord(parsed.traceId, k)), [words[at], words[at + 1], words[at + 2], words[at + 3]]);
+    assert.deepEqual([hexWord(parsed.spanId, 0), hexWord(parsed.spanId, 8)], [words[s], words[s + 1]]);
+  }
 });
