@@ -1,10 +1,11 @@
 // The spans of sampled requests: the request path copies the few values a span needs
 // (strings it already has, numbers, ids as 32-bit words) into one object per span, which the
 // exporter writes as OTLP protobuf (`encode`) or OTLP/JSON (`write`) into the current batch
-// at the end of the event-loop turn in which the span ended. Attributes that depend only on
-// the config (route, service, target) are encoded once per format and copied; a
-// connection's constant ones (addresses, scheme, version, User-Agent) once per connection
-// while they stay the same.
+// at the end of the event-loop turn in which the span ended. What depends only on the config
+// and the method (a span's name and kind; the method, route, service and target
+// attributes) and each status attribute are encoded once per format and copied whole; a
+// connection's constant attributes (addresses, scheme, version, User-Agent) once per
+// connection while they stay the same. Ids and times go in as 32-bit words (DataView).
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
 import { HEX_CHARS, hexWord } from './trace-context.js';
