@@ -70,8 +70,11 @@ export class Tracing {
     const parent = parseTraceparent(ctx.traceparent);
     if (parent !== null) {
       ctx.traceId = parent.traceId;
-      // The first upstream attempt's span id, and for a sampled request the server span's.
+      // The first upstream attempt's span id (its words read before the next take, which may
+      // refill the pool), and for a sampled request the server span's.
       const c = takeSpanId();
+      const c0 = w[c]!;
+      const c1 = w[c + 1]!;
       if (parent.sampled) {
         const traceId = parent.traceId;
         const s = takeSpanId();
@@ -79,15 +82,13 @@ export class Tracing {
         const t1 = hexWord(traceId, 8);
         const t2 = hexWord(traceId, 16);
         const t3 = hexWord(traceId, 24);
-        const c0 = w[c]!;
-        const c1 = w[c + 1]!;
         ctx.trace = new ServerSpan(
           traceId, ctx.tracestate, t0, t1, t2, t3, w[s]!, w[s + 1]!,
           true, hexWord(parent.spanId, 0), hexWord(parent.spanId, 8),
           c0, c1, wordsTraceparent(t0, t1, t2, t3, c0, c1, true),
         );
       } else {
-        ctx.trace = hexTraceparent(parent.traceId, w[c]!, w[c + 1]!, false);
+        ctx.trace = hexTraceparent(parent.traceId, c0, c1, false);
       }
       return;
     }
