@@ -128,10 +128,7 @@ export function ratioThreshold(ratio: number): number {
   return Math.floor(ratio * 0x1_0000_0000);
 }
 
-/** A root sampler for `ratio`: decides by the trace id's last 32 bits, so every process decides the same for one trace. */
-export function ratioSampler(ratio: number): (traceId: string) => boolean {
-  const threshold = ratioThreshold(ratio);
-  if (threshold === 0x1_0000_0000) return () => true;
-  if (threshold === 0) return () => false;
-  return (traceId) => parseInt(traceId.slice(24), 16) < threshold;
+/** Whether a root trace whose id ends in the word `lastWord` is sampled under `threshold` (ratioThreshold): every process decides the same for one trace. */
+export function rootSampled(lastWord: number, threshold: number): boolean {
+  return lastWord >>> 0 < threshold;
 }

@@ -19,7 +19,7 @@ import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamSta
 import type { Logger } from '../runtime/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
 import { ClientSpan, ServerSpan } from './span-record.js';
-import { hexTraceparent, hexWord, parseTraceparent, ratioThreshold, takeSpanId, takeWords, words, wordsTraceparent } from './trace-context.js';
+import { hexTraceparent, hexWord, parseTraceparent, ratioThreshold, rootSampled, takeSpanId, takeWords, words, wordsTraceparent } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
@@ -102,7 +102,7 @@ export class Tracing {
     const c0 = w[at + 6]!;
     const c1 = w[at + 7]!;
     // Sampled by the trace id's last 32 bits, as every process of the trace decides.
-    const sampled = t3 >>> 0 < this.#threshold;
+    const sampled = rootSampled(t3, this.#threshold);
     // The first attempt's traceparent: the trace id and the first client span's id.
     const traceparent = wordsTraceparent(t0, t1, t2, t3, c0, c1, sampled);
     const traceId = traceparent.slice(3, 35);

@@ -1,7 +1,7 @@
 // W3C traceparent parsing (what a gateway must accept and refuse), ids and the ratio sampler.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatTraceparent, hexTraceparent, hexWord, parseTraceparent, randomId, ratioSampler, takeSpanId, takeWords, words, wordsTraceparent } from '../../src/observability/trace-context.js';
+import { formatTraceparent, hexTraceparent, hexWord, parseTraceparent, randomId, ratioThreshold, rootSampled, takeSpanId, takeWords, words, wordsTraceparent } from '../../src/observability/trace-context.js';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const S = '00f067aa0ba902b7';
@@ -41,14 +41,15 @@ test('ids are lower-case hex of the right length, distinct; traceparent is forma
   assert.equal(formatTraceparent(T, S, false), `00-${T}-${S}-00`);
 });
 
-test('the ratio sampler keeps about the ratio, and always the same decision for a trace id', () => {
-  const half = ratioSampler(0.25);
+test('root sampling by the last word of the trace id keeps about the ratio, the same decision every time, all at 1 and none at 0', () => {
+  const quarter = ratioThreshold(0.25);
   let kept = 0;
-  for (let i = 0; i < 4000; i++) if (half(randomId(16))) kept++;
+  for (let i = 0; i < 4000; i++) if (rootSampled(words[takeWords(4) + 3]!, quarter)) kept++;
   assert.ok(kept > 800 && kept < 1200, `kept ${kept} of 4000 at 0.25`);
-  assert.equal(half(T), half(T));
-  assert.equal(ratioSampler(1)(T), true);
-  assert.equal(ratioSampler(0)(T), false);
+  const last = hexWord(T, 24);
+  assert.equal(rootSampled(last, quarter), rootSampled(last, quarter));
+  assert.equal(rootSampled(-1, ratioThreshold(1)), true, 'the largest last word is kept at 1');
+  assert.equal(rootSampled(0, ratioThreshold(0)), false, 'the smallest last word is dropped at 0');
 });
 
 test('a traceparent written from id words reads back as those words, the sign bit and zero digits included', () => {
