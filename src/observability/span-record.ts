@@ -146,67 +146,124 @@ export class ServerSpan implements SpanRecord {
 
   encode(w: ProtoBytes): void {
     protoHead(w, this, this.s0, this.s1, this.hasParent, this.p0, this.p1);
-    const method = methodBytes(this.method);
-    const route = this.entry === null ? null : protoRoute(this.entry);
-    w.fragment(route === null ? method.serverHead : routeHead(route, this.method));
-    protoTimes(w, this.start, this.end);
-    w.fragment(method.attr);
+    const conn = this.connection;
+    const c = conn === null ? undefined : connectionBlocks.get(conn);
+    if (c !== undefined && c.block.length !== 0 && c.entry === this.entry && c.method === this.method && c.status === this.status && c.sameConnection(this)) {
+      w.fragment(c.head);
+      protoTimes(w, this.start, this.end);
+      w.fragment(c.block);
+    } else {
+      this.#encodeBlock(w, c);
+    }
     w.wireAttr(K_PATH, this.path);
-    this.#connectionAttrs(w);
-    if (route !== null) w.fragment(route.attrs);
     if (this.consumer !== null) w.textAttr(K_CONSUMER, this.consumer);
-    const status = this.status;
-    if (status !== 0) w.fragment(statusAttr(status));
     if (this.errorType !== null) w.textAttr(K_ERROR_TYPE, this.errorType);
-    if (status >= 500 || status === 0) w.fragment(P_STATUS_ERROR);
+    if (this.status >= 500 || this.status === 0) w.fragment(P_STATUS_ERROR);
   }
 
   /**
-   * Scheme, server and client addresses, HTTP version and User-Agent: on a kept-alive
-   * connection nearly always what its previous request had, so their bytes are kept per
-   * connection and copied while the values are equal.
+   * Name and kind, times, and the constant attribute block: method, route, the connection's
+   * attributes (scheme, server and client addresses, HTTP version, User-Agent) and status.
+   * On an HTTP/1 connection the block is kept for the next request, which nearly always has
+   * the same connection attributes and often the same route, method and status.
    */
-  #connectionAttrs(w: ProtoBytes): void {
-    const conn = this.connection;
-    if (conn !== null) {
-      const c = connectionAttrs.get(conn);
-      if (c !== undefined && c.host === this.host && c.clientIp === this.clientIp && c.userAgent === this.userAgent && c.peer === this.peer && c.scheme === this.scheme && c.httpVersion === this.httpVersion) {
-        w.fragment(c.bytes);
-        return;
-      }
-    }
+  #encodeBlock(w: ProtoBytes, c: ConnectionBlock | undefined): void {
+    const method = methodBytes(this.method);
+    const route = this.entry === null ? null : protoRoute(this.entry);
+    const head = route === null ? method.serverHead : routeHead(route, this.method);
+    w.fragment(head);
+    protoTimes(w, this.start, this.end);
     const start = w.pos;
-    w.asciiAttr(K_SCHEME, this.scheme);
-    w.wireAttr(K_SERVER_ADDRESS, this.host);
-    w.asciiAttr(K_CLIENT_ADDRESS, this.clientIp);
-    w.asciiAttr(K_PEER_ADDRESS, this.peer);
-    w.asciiAttr(K_PROTOCOL_VERSION, this.httpVersion);
-    if (this.userAgent !== undefined) w.wireAttr(K_USER_AGENT, this.userAgent);
-    const n = w.pos - start;
-    // Kept only when small: a client's long User-Agent is not held for the connection's life.
-    if (conn !== null && n <= MAX_CONNECTION_ATTR_BYTES) {
-      const bytes = Buffer.allocUnsafeSlow(n);
-      w.buf.copy(bytes, 0, start, w.pos);
-      connectionAttrs.set(conn, { scheme: this.scheme, host: this.host, clientIp: this.clientIp, peer: this.peer, httpVersion: this.httpVersion, userAgent: this.userAgent, bytes });
-    } else if (conn !== null) {
-      connectionAttrs.delete(conn);
+    w.fragment(method.attr);
+    if (route !== null) w.fragment(route.attrs);
+    const sameConnection = c !== undefined && c.conn.length !== 0 && c.sameConnection(this);
+    const connStart = w.pos;
+    if (sameConnection) {
+      w.fragment(c.conn);
+    } else {
+      w.asciiAttr(K_SCHEME, this.scheme);
+      w.wireAttr(K_SERVER_ADDRESS, this.host);
+      w.asciiAttr(K_CLIENT_ADDRESS, this.clientIp);
+      w.asciiAttr(K_PEER_ADDRESS, this.peer);
+      w.asciiAttr(K_PROTOCOL_VERSION, this.httpVersion);
+      if (this.userAgent !== undefined) w.wireAttr(K_USER_AGENT, this.userAgent);
     }
+    const connEnd = w.pos;
+    if (this.status !== 0) w.fragment(statusAttr(this.status));
+    const conn = this.connection;
+    if (conn === null) return;
+    // Kept only when small: a client's long User-Agent is not held for the connection's life.
+    if (w.pos - start > MAX_BLOCK_BYTES) {
+      connectionBlocks.delete(conn);
+      return;
+    }
+    let keep = c;
+    if (keep === undefined) {
+      keep = new ConnectionBlock();
+      connectionBlocks.set(conn, keep);
+    }
+    if (!sameConnection) keep.setConnection(this, w.buf, connStart, connEnd);
+    keep.setBlock(this.entry, this.method, this.status, head, w.buf, start, w.pos);
   }
 }
 
-/** A connection's server-span attributes as last encoded (see ServerSpan#connectionAttrs). */
-interface ConnectionAttrs {
-  readonly scheme: string;
-  readonly host: string;
-  readonly clientIp: string;
-  readonly peer: string;
-  readonly httpVersion: string;
-  readonly userAgent: string | undefined;
-  readonly bytes: Buffer;
+/**
+ * A connection's last server-span block (see ServerSpan#encodeBlock): the connection
+ * attributes' values and bytes, and the route, method and status the block was written for,
+ * with the span's name and kind. Its buffers are reused as the values change.
+ */
+class ConnectionBlock {
+  scheme = '';
+  host = '';
+  clientIp = '';
+  peer = '';
+  httpVersion = '';
+  userAgent: string | undefined = undefined;
+  /** Empty: none kept. */
+  conn = EMPTY;
+  entry: RouteEntry | null = null;
+  method = '';
+  status = 0;
+  head = EMPTY;
+  /** Empty: none kept. */
+  block = EMPTY;
+
+  sameConnection(s: ServerSpan): boolean {
+    return this.host === s.host && this.clientIp === s.clientIp && this.userAgent === s.userAgent && this.peer === s.peer && this.scheme === s.scheme && this.httpVersion === s.httpVersion;
+  }
+
+  setConnection(s: ServerSpan, from: Buffer, start: number, end: number): void {
+    this.scheme = s.scheme;
+    this.host = s.host;
+    this.clientIp = s.clientIp;
+    this.peer = s.peer;
+    this.httpVersion = s.httpVersion;
+    this.userAgent = s.userAgent;
+    this.conn = keepBytes(this.conn, from, start, end);
+  }
+
+  setBlock(entry: RouteEntry | null, method: string, status: number, head: Buffer, from: Buffer, start: number, end: number): void {
+    this.entry = entry;
+    this.method = method;
+    this.status = status;
+    this.head = head;
+    this.block = keepBytes(this.block, from, start, end);
+  }
 }
-const connectionAttrs = new WeakMap<object, ConnectionAttrs>();
-/** Bytes of a connection's attributes worth keeping (six attributes of ordinary length fit). */
-const MAX_CONNECTION_ATTR_BYTES = 512;
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** Bytes [start, end) of `from` as a buffer of their own: `into` when it has their length, else a new one. */
+function keepBytes(into: Buffer, from: Buffer, start: number, end: number): Buffer {
+  const n = end - start;
+  const out = into.length === n ? into : Buffer.allocUnsafeSlow(n);
+  from.copy(out, 0, start, end);
+  return out;
+}
+
+const connectionBlocks = new WeakMap<object, ConnectionBlock>();
+/** Bytes of a connection's block worth keeping (attributes of ordinary length fit). */
+const MAX_BLOCK_BYTES = 768;
 
 /** One upstream attempt of a sampled request (written when the attempt ends). */
 export class ClientSpan implements SpanRecord {
@@ -275,16 +332,29 @@ export class ClientSpan implements SpanRecord {
   encode(w: ProtoBytes): void {
     const trace = this.trace;
     protoHead(w, trace, this.c0, this.c1, true, trace.s0, trace.s1);
-    const method = methodBytes(this.method);
-    const target = protoTarget(this.target, this.upstream);
-    w.fragment(method.clientHead);
+    const t = protoTarget(this.target, this.upstream);
+    if (t.block.length === 0 || t.method !== this.method || t.status !== this.status) {
+      // Name and kind, and the constant attributes (method, target, status), kept per target for the next attempt with the same method and status.
+      const method = methodBytes(this.method);
+      const start = w.pos;
+      w.fragment(method.clientHead);
+      const headEnd = w.pos;
+      w.fragment(method.attr);
+      w.fragment(t.attrs);
+      if (this.status !== 0) w.fragment(statusAttr(this.status));
+      t.method = this.method;
+      t.status = this.status;
+      t.head = method.clientHead;
+      t.block = keepBytes(t.block, w.buf, headEnd, w.pos);
+      // Times go between the name/kind and the attributes: the attributes move after them.
+      w.pos = start;
+    }
+    w.fragment(t.head);
     protoTimes(w, this.start, this.end);
-    w.fragment(method.attr);
-    w.fragment(target.attrs);
-    if (target.origin !== null) w.prefixedWireAttr(K_URL_FULL, target.origin, this.upstreamPath);
+    w.fragment(t.block);
+    if (t.origin !== null) w.prefixedWireAttr(K_URL_FULL, t.origin, this.upstreamPath);
     else w.wireAttr(K_URL_FULL, this.target.origin + this.upstreamPath);
     if (this.resendCount > 0) w.intAttr(K_RESEND_COUNT, this.resendCount);
-    if (this.status !== 0) w.fragment(statusAttr(this.status));
     if (this.errorType !== null) {
       w.textAttr(K_ERROR_TYPE, this.errorType);
       w.fragment(P_STATUS_ERROR);
@@ -512,21 +582,30 @@ function routeHead(route: ProtoRoute, method: string): Buffer {
   return head;
 }
 
-interface ProtoTarget {
+/** A target's constant client-span bytes, and the attribute block of its last attempt. */
+class ProtoTarget {
   /** server.address, server.port and northgate.upstream, encoded. */
   readonly attrs: Buffer;
   /** The origin (url.full's first part) when it is ASCII, as a URL origin should be; else null. */
   readonly origin: Buffer | null;
+  /** The last attempt's method and status, its name and kind, and its block (method, target and status attributes). */
+  method = '';
+  status = 0;
+  head = EMPTY;
+  /** Empty: none kept. */
+  block = EMPTY;
+
+  constructor(target: Target, upstream: string) {
+    this.attrs = Buffer.concat([kvString(P_ATTRIBUTES, 'server.address', target.hostname), kvInt(P_ATTRIBUTES, 'server.port', target.port), kvString(P_ATTRIBUTES, 'northgate.upstream', upstream)]);
+    this.origin = /^[\x20-\x7e]*$/.test(target.origin) ? Buffer.from(target.origin, 'latin1') : null;
+  }
 }
 
 const protoTargetCache = new WeakMap<Target, ProtoTarget>();
 function protoTarget(target: Target, upstream: string): ProtoTarget {
   let t = protoTargetCache.get(target);
   if (t === undefined) {
-    t = {
-      attrs: Buffer.concat([kvString(P_ATTRIBUTES, 'server.address', target.hostname), kvInt(P_ATTRIBUTES, 'server.port', target.port), kvString(P_ATTRIBUTES, 'northgate.upstream', upstream)]),
-      origin: /^[\x20-\x7e]*$/.test(target.origin) ? Buffer.from(target.origin, 'latin1') : null,
-    };
+    t = new ProtoTarget(target, upstream);
     protoTargetCache.set(target, t);
   }
   return t;

@@ -79,33 +79,97 @@ export function hexWord(hex: string, at: number): number {
   return x;
 }
 
-/** "00-" trace id "-" span id "-01": a traceparent written in place, read as one flat string. */
-const traceparentBytes = Buffer.from('00-00000000000000000000000000000000-0000000000000000-01', 'latin1');
-
 /** Each byte value's two lower-case hex chars, as the big-endian 16-bit value to store. */
 const HEX_PAIRS = new Uint16Array(256);
 for (let i = 0; i < 256; i++) HEX_PAIRS[i] = (HEX_CHARS[i >> 4]! << 8) | HEX_CHARS[i & 15]!;
-const traceparentView = new DataView(traceparentBytes.buffer, traceparentBytes.byteOffset, traceparentBytes.length);
 
-/** Writes a word as 8 hex chars into traceparentBytes at `p`. */
-function hexInto(p: number, x: number): void {
-  const v = traceparentView;
+/** Writes a word as 8 hex chars at byte `p` of `v`. */
+function hexInto(v: DataView, p: number, x: number): void {
   v.setUint16(p, HEX_PAIRS[x >>> 24]!);
   v.setUint16(p + 2, HEX_PAIRS[(x >>> 16) & 255]!);
   v.setUint16(p + 4, HEX_PAIRS[(x >>> 8) & 255]!);
   v.setUint16(p + 6, HEX_PAIRS[x & 255]!);
 }
 
+/** Chars of a version-00 traceparent: "00-" trace id (32) "-" span id (16) "-" flags (2). */
+export const TRACEPARENT_LENGTH = 55;
+const TEMPLATE = '00-00000000000000000000000000000000-0000000000000000-00';
+
+/** Writes the traceparent of trace id words t0..t3 and span id words s0, s1 at byte `p` of `v` (its dashes and version already there). */
+function traceparentInto(v: DataView, p: number, t0: number, t1: number, t2: number, t3: number, s0: number, s1: number, sampled: boolean): void {
+  hexInto(v, p + 3, t0);
+  hexInto(v, p + 11, t1);
+  hexInto(v, p + 19, t2);
+  hexInto(v, p + 27, t3);
+  hexInto(v, p + 36, s0);
+  hexInto(v, p + 44, s1);
+  v.setUint8(p + 54, sampled ? 49 : 48);
+}
+
+/** One traceparent written in place and read as one flat string. */
+const oneBytes = Buffer.from(TEMPLATE, 'latin1');
+const oneView = new DataView(oneBytes.buffer, oneBytes.byteOffset, oneBytes.length);
+
 /** The traceparent of trace id words t0..t3 and span id words s0, s1, sampled or not; its trace id is chars [3, 35). */
 export function wordsTraceparent(t0: number, t1: number, t2: number, t3: number, s0: number, s1: number, sampled: boolean): string {
-  hexInto(3, t0);
-  hexInto(11, t1);
-  hexInto(19, t2);
-  hexInto(27, t3);
-  hexInto(36, s0);
-  hexInto(44, s1);
-  traceparentBytes[54] = sampled ? 49 : 48;
-  return traceparentBytes.toString('latin1', 0, 55);
+  traceparentInto(oneView, 0, t0, t1, t2, t3, s0, s1, sampled);
+  return oneBytes.toString('latin1', 0, TRACEPARENT_LENGTH);
+}
+
+/** Roots drawn per block. */
+const ROOTS = 64;
+
+/**
+ * New root trace contexts, drawn ahead in blocks of ROOTS: each root's words (trace id t0..t3,
+ * the server span's id s0, s1, the first client span's id c0, c1; every id non-zero), its
+ * sampling decision, and the traceparent its first upstream attempt sends. The block's
+ * traceparents are written into one buffer and read as one string, each root's a slice of
+ * it: a request then costs no string of its own (a native call per string costs more than
+ * writing its hex).
+ */
+export class RootContexts {
+  /** The roots' words, 8 per root: read a root's at `8 * i` after take(). */
+  readonly words = new Int32Array(8 * ROOTS);
+  readonly #threshold: number;
+  readonly #bytes = Buffer.from(TEMPLATE.repeat(ROOTS), 'latin1');
+  readonly #view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.length);
+  #traceparents = '';
+  #next = ROOTS;
+
+  /** `threshold`: ratioThreshold of the sampling ratio. */
+  constructor(threshold: number) {
+    this.#threshold = threshold;
+  }
+
+  /** The index of the next root (read its words, sampled and traceparent before the next take). */
+  take(): number {
+    if (this.#next === ROOTS) this.#fill();
+    return this.#next++;
+  }
+
+  /** Whether root `i` is sampled: by its trace id's last 32 bits, as every process of the trace decides. */
+  sampled(i: number): boolean {
+    return rootSampled(this.words[8 * i + 3]!, this.#threshold);
+  }
+
+  /** Root `i`'s traceparent for its first upstream attempt (its trace id is chars [3, 35)). */
+  traceparent(i: number): string {
+    const at = i * TRACEPARENT_LENGTH;
+    return this.#traceparents.slice(at, at + TRACEPARENT_LENGTH);
+  }
+
+  #fill(): void {
+    const out = this.words;
+    for (let i = 0; i < ROOTS; i++) {
+      const w = words;
+      let at = takeWords(8);
+      while ((w[at]! | w[at + 1]! | w[at + 2]! | w[at + 3]!) === 0 || (w[at + 4]! | w[at + 5]!) === 0 || (w[at + 6]! | w[at + 7]!) === 0) at = takeWords(8);
+      out.set(w.subarray(at, at + 8), 8 * i);
+      traceparentInto(this.#view, i * TRACEPARENT_LENGTH, w[at]!, w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 6]!, w[at + 7]!, rootSampled(w[at + 3]!, this.#threshold));
+    }
+    this.#traceparents = this.#bytes.toString('latin1');
+    this.#next = 0;
+  }
 }
 
 /** A traceparent for the trace id `traceId` (checked lower-case hex) and span id words s0, s1. */

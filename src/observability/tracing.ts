@@ -19,7 +19,7 @@ import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamSta
 import type { Logger } from '../runtime/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
 import { ClientSpan, ServerSpan } from './span-record.js';
-import { hexTraceparent, hexWord, parseTraceparent, ratioThreshold, rootSampled, takeSpanId, takeWords, words, wordsTraceparent } from './trace-context.js';
+import { hexTraceparent, hexWord, parseTraceparent, ratioThreshold, RootContexts, takeSpanId, words, wordsTraceparent } from './trace-context.js';
 
 export interface TracingConfig {
   readonly endpoint: string;
@@ -39,13 +39,13 @@ type TraceState = ServerSpan | string | null;
 
 export class Tracing {
   readonly #exporter: SpanExporter;
-  /** Root requests whose trace id's last 32 bits are below this are sampled (2^32: all). */
-  readonly #threshold: number;
+  /** New root trace contexts (ids, sampling decision and traceparent), drawn ahead. */
+  readonly #roots: RootContexts;
   readonly #handlers: Array<[string | symbol, (m: unknown) => void]>;
 
   constructor(config: TracingConfig, logger: Logger | null = null) {
     this.#exporter = new SpanExporter(config, logger);
-    this.#threshold = ratioThreshold(config.ratio);
+    this.#roots = new RootContexts(ratioThreshold(config.ratio));
     this.#handlers = [
       [requestStartChannel.name, (m) => this.#requestStart(m as RequestContext)],
       [upstreamStartChannel.name, (m) => this.#upstreamStart(m as RequestContext)],
@@ -92,22 +92,15 @@ export class Tracing {
       }
       return;
     }
-    // A root: trace id (4 words), the server span's id and the first client span's (2 each).
-    let at = takeWords(8);
-    while ((w[at]! | w[at + 1]! | w[at + 2]! | w[at + 3]!) === 0 || (w[at + 4]! | w[at + 5]!) === 0 || (w[at + 6]! | w[at + 7]!) === 0) at = takeWords(8);
-    const t0 = w[at]!;
-    const t1 = w[at + 1]!;
-    const t2 = w[at + 2]!;
-    const t3 = w[at + 3]!;
-    const c0 = w[at + 6]!;
-    const c1 = w[at + 7]!;
-    // Sampled by the trace id's last 32 bits, as every process of the trace decides.
-    const sampled = rootSampled(t3, this.#threshold);
-    // The first attempt's traceparent: the trace id and the first client span's id.
-    const traceparent = wordsTraceparent(t0, t1, t2, t3, c0, c1, sampled);
+    // A root: its ids, sampling decision and first traceparent were drawn ahead (RootContexts).
+    const roots = this.#roots;
+    const i = roots.take();
+    const r = roots.words;
+    const at = 8 * i;
+    const traceparent = roots.traceparent(i);
     const traceId = traceparent.slice(3, 35);
     ctx.traceId = traceId;
-    ctx.trace = sampled ? new ServerSpan(traceId, undefined, t0, t1, t2, t3, w[at + 4]!, w[at + 5]!, false, 0, 0, c0, c1, traceparent) : traceparent;
+    ctx.trace = roots.sampled(i) ? new ServerSpan(traceId, undefined, r[at]!, r[at + 1]!, r[at + 2]!, r[at + 3]!, r[at + 4]!, r[at + 5]!, false, 0, 0, r[at + 6]!, r[at + 7]!, traceparent) : traceparent;
   }
 
   #upstreamStart(ctx: RequestContext): void {
@@ -122,7 +115,7 @@ export class Tracing {
         const c = takeSpanId();
         header = hexTraceparent(ctx.traceId, words[c]!, words[c + 1]!, false);
       }
-      ctx.upstreamHeaders.set('traceparent', header);
+      ctx.upstreamHeaders.setLowerCase('traceparent', header);
       return;
     }
     let header = trace.firstTraceparent;
@@ -134,7 +127,7 @@ export class Tracing {
       trace.c1 = words[c + 1]!;
       header = wordsTraceparent(trace.t0, trace.t1, trace.t2, trace.t3, trace.c0, trace.c1, true);
     }
-    ctx.upstreamHeaders.set('traceparent', header);
+    ctx.upstreamHeaders.setLowerCase('traceparent', header);
   }
 
   #upstreamEnd({ ctx, error }: { ctx: RequestContext; error: unknown }): void {

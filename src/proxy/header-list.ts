@@ -44,9 +44,19 @@ export class HeaderList {
     this.raw.push(name, value);
   }
 
+  /** set() for a name given in lower case (a constant): no case conversion of it per call. */
+  setLowerCase(lname: string, value: string): void {
+    this.removeLowerCase(lname);
+    this.raw.push(lname, value);
+  }
+
   remove(name: string): void {
+    this.removeLowerCase(name.toLowerCase());
+  }
+
+  /** remove() for a name given in lower case. */
+  removeLowerCase(lname: string): void {
     const raw = this.raw;
-    const lname = name.toLowerCase();
     let w = 0;
     for (let r = 0; r < raw.length; r += 2) {
       const n = raw[r]!;

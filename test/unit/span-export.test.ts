@@ -171,7 +171,8 @@ test('http/json and http/protobuf carry the same spans: ids, parents, names, kin
   assert.equal(proto.bodies.length, 3, '1200 spans in batches of 512');
   assert.equal(proto.spans.length, records.length);
   // proto3 leaves an empty string out: JSON's "" trace state is no field in protobuf.
-  const normal = (s: OtlpSpan) => ({ ...s, traceState: s.traceState === '' ? undefined : s.traceState });
+  // Attributes are a map: each encoder may write them in its own order.
+  const normal = (s: OtlpSpan) => ({ ...s, traceState: s.traceState === '' ? undefined : s.traceState, attributes: [...s.attributes].sort((a, b) => (a.key < b.key ? -1 : 1)) });
   // Batches are exported concurrently, so the collector may receive them in either order.
   const canonical = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(canonical) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)])) : v;
@@ -229,6 +230,63 @@ test("a connection's constant attributes are reused only while they are equal; a
   ]);
   // Every span has its attributes once each.
   for (const s of spans) assert.equal(new Set(s.attributes.map((a) => a.key)).size, s.attributes.length);
+});
+
+test("a connection's and a target's last attribute block is reused only for the same route, method and status", async () => {
+  const connection = {};
+  const other = { pattern: { text: '/other' }, route: { name: 'other', service: { name: 'others' } } } as unknown as RouteEntry;
+  const second = { hostname: '10.1.1.1', port: 9090, origin: 'http://10.1.1.1:9090' } as unknown as Target;
+  const request = (i: number, more: Partial<ServerSpan>, method: string, status: number, to: Target): SpanRecord[] => {
+    const s = ServerSpan.fromHex(`4bf92f3577b34da6a3ce929d0e0e47${String(i).padStart(2, '0')}`, '', undefined, 'a1b2c3d4e5f6a701', '0102030405060a01');
+    Object.assign(s, { method, path: `/p/${i}`, scheme: 'http', host: 'api.example', clientIp: '10.0.0.1', peer: '127.0.0.1', httpVersion: '1.1', userAgent: 'curl/8', connection, entry, status, start: 1, end: 2 }, more);
+    return [new ClientSpan(s, method, to, 'pool', `/u/${i}`, 0, status, null, 1.1, 1.9), s];
+  };
+  const records = [
+    request(0, {}, 'GET', 200, target),
+    request(1, {}, 'GET', 200, target),
+    request(2, { entry: other }, 'GET', 200, target),
+    request(3, { entry: other }, 'POST', 200, target),
+    request(4, { entry: other }, 'POST', 404, second),
+    request(5, { entry: null }, 'POST', 404, second),
+    request(6, { entry: null, status: 0, errorType: 'client-closed' }, 'POST', 0, second),
+    request(7, {}, 'GET', 200, target),
+  ].flat();
+  const { spans } = await exportVia('http/protobuf', records);
+  const of = (i: number, kind: number) => spans.find((s) => s.traceId.endsWith(String(i).padStart(2, '0')) && s.kind === kind)!;
+  const intAttr = (s: OtlpSpan, key: string): unknown => s.attributes.find((a) => a.key === key)?.value['intValue'];
+  const server = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => {
+    const s = of(i, 2);
+    return [s.name, attr(s, 'http.request.method'), attr(s, 'http.route') ?? null, intAttr(s, 'http.response.status_code') ?? null, attr(s, 'user_agent.original'), attr(s, 'url.path')];
+  });
+  assert.deepEqual(server, [
+    ['GET /orders/:id/ü', 'GET', '/orders/:id/ü', 200, 'curl/8', '/p/0'],
+    ['GET /orders/:id/ü', 'GET', '/orders/:id/ü', 200, 'curl/8', '/p/1'],
+    ['GET /other', 'GET', '/other', 200, 'curl/8', '/p/2'],
+    ['POST /other', 'POST', '/other', 200, 'curl/8', '/p/3'],
+    ['POST /other', 'POST', '/other', 404, 'curl/8', '/p/4'],
+    ['POST', 'POST', null, 404, 'curl/8', '/p/5'],
+    ['POST', 'POST', null, null, 'curl/8', '/p/6'],
+    ['GET /orders/:id/ü', 'GET', '/orders/:id/ü', 200, 'curl/8', '/p/7'],
+  ]);
+  const client = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => {
+    const s = of(i, 3);
+    return [s.name, attr(s, 'http.request.method'), attr(s, 'server.address'), intAttr(s, 'http.response.status_code') ?? null, attr(s, 'url.full')];
+  });
+  assert.deepEqual(client, [
+    ['GET', 'GET', '127.0.0.1', 200, 'http://127.0.0.1:8080/u/0'],
+    ['GET', 'GET', '127.0.0.1', 200, 'http://127.0.0.1:8080/u/1'],
+    ['GET', 'GET', '127.0.0.1', 200, 'http://127.0.0.1:8080/u/2'],
+    ['POST', 'POST', '127.0.0.1', 200, 'http://127.0.0.1:8080/u/3'],
+    ['POST', 'POST', '10.1.1.1', 404, 'http://10.1.1.1:9090/u/4'],
+    ['POST', 'POST', '10.1.1.1', 404, 'http://10.1.1.1:9090/u/5'],
+    ['POST', 'POST', '10.1.1.1', null, 'http://10.1.1.1:9090/u/6'],
+    ['GET', 'GET', '127.0.0.1', 200, 'http://127.0.0.1:8080/u/7'],
+  ]);
+  for (const s of spans) {
+    assert.equal(new Set(s.attributes.map((a) => a.key)).size, s.attributes.length, 'each attribute once');
+    assert.equal(s.startTimeUnixNano !== s.endTimeUnixNano, true, 'times written per span, not kept in a block');
+  }
+  assert.equal(of(6, 2).status?.code, 2, 'a request without a status is an error');
 });
 
 test('protobuf writer: varints, fixed64 nanoseconds from microseconds exactly, lengths fixed up in place', () => {

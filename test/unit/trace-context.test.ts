@@ -1,7 +1,7 @@
 // W3C traceparent parsing (what a gateway must accept and refuse), ids and the ratio sampler.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatTraceparent, hexTraceparent, hexWord, parseTraceparent, randomId, ratioThreshold, rootSampled, takeSpanId, takeWords, words, wordsTraceparent } from '../../src/observability/trace-context.js';
+import { formatTraceparent, hexTraceparent, hexWord, parseTraceparent, randomId, ratioThreshold, RootContexts, rootSampled, takeSpanId, takeWords, words, wordsTraceparent } from '../../src/observability/trace-context.js';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const S = '00f067aa0ba902b7';
@@ -68,5 +68,37 @@ test('a traceparent written from id words reads back as those words, the sign bi
     assert.ok(parsed !== null && parsed.sampled);
     assert.deepEqual([0, 8, 16, 24].map((k) => hexWord(parsed.traceId, k)), [words[at], words[at + 1], words[at + 2], words[at + 3]]);
     assert.deepEqual([hexWord(parsed.spanId, 0), hexWord(parsed.spanId, 8)], [words[s], words[s + 1]]);
+  }
+});
+
+test('root contexts drawn ahead: each traceparent carries its root\'s trace id and first client span id, the flag its sampling decision, across blocks', () => {
+  const threshold = ratioThreshold(0.5);
+  const roots = new RootContexts(threshold);
+  const traceIds = new Set<string>();
+  let sampled = 0;
+  for (let n = 0; n < 1000; n++) {
+    const i = roots.take();
+    const r = Array.from(roots.words.subarray(8 * i, 8 * i + 8));
+    const parsed = parseTraceparent(roots.traceparent(i));
+    assert.ok(parsed !== null, roots.traceparent(i));
+    assert.deepEqual([0, 8, 16, 24].map((k) => hexWord(parsed.traceId, k)), r.slice(0, 4));
+    assert.deepEqual([hexWord(parsed.spanId, 0), hexWord(parsed.spanId, 8)], r.slice(6, 8), 'the first client span id');
+    assert.ok((r[4]! | r[5]!) !== 0 && (r[6]! | r[7]!) !== 0, 'span ids are never all zeros');
+    assert.notDeepEqual(r.slice(4, 6), r.slice(6, 8), 'the server span and the first client span have ids of their own');
+    assert.equal(parsed.sampled, roots.sampled(i));
+    assert.equal(roots.sampled(i), rootSampled(r[3]!, threshold), 'decided by the trace id\'s last word');
+    if (parsed.sampled) sampled++;
+    traceIds.add(parsed.traceId);
+  }
+  assert.equal(traceIds.size, 1000, 'a trace id per root');
+  assert.ok(sampled > 400 && sampled < 600, `sampled ${sampled} of 1000 at 0.5`);
+  const none = new RootContexts(ratioThreshold(0));
+  const all = new RootContexts(ratioThreshold(1));
+  for (let n = 0; n < 200; n++) {
+    assert.ok(roots.traceparent(roots.take()).length === 55);
+    assert.equal(none.sampled(none.take()), false);
+    const i = all.take();
+    assert.equal(all.sampled(i), true);
+    assert.ok(all.traceparent(i).endsWith('-01'));
   }
 });
