@@ -172,7 +172,8 @@ const SCOPE_SPANS_SPANS = lenTag(2);
 export class SpanExporter {
   readonly #pool: Pool;
   readonly #path: string;
-  readonly #headers: Record<string, string>;
+  /** Flat [name, value, …], the shape the proxy's own upstream requests have. */
+  readonly #headers: string[];
   readonly #newBatch: () => Batch;
   readonly #timer: NodeJS.Timeout;
   readonly #logger: Logger | null;
@@ -201,7 +202,7 @@ export class SpanExporter {
     this.#pool = new Pool(url.origin, { connections: MAX_IN_FLIGHT, keepAliveTimeout: 30_000 });
     this.#path = url.pathname + url.search;
     const protobuf = config.protocol === 'http/protobuf';
-    this.#headers = { ...config.headers, 'content-type': protobuf ? 'application/x-protobuf' : 'application/json' };
+    this.#headers = Object.entries({ ...config.headers, 'content-type': protobuf ? 'application/x-protobuf' : 'application/json' }).flat();
     this.#logger = logger;
     const host = hostname();
     if (protobuf) {
@@ -337,26 +338,25 @@ export class SpanExporter {
     }
   }
 
+  /**
+   * One POST of an export body. Through dispatch with a handler that reads the status and
+   * Retry-After and drops the body: request() would wrap each answer in a Readable stream,
+   * whose shape then also reaches the node:stream code every proxied request runs.
+   */
   async #send(body: Buffer): Promise<void> {
-    let res;
-    try {
-      res = await this.#pool.request({
-        path: this.#path,
-        method: 'POST',
-        headers: this.#headers,
-        body,
-        headersTimeout: EXPORT_TIMEOUT_MS,
-        bodyTimeout: EXPORT_TIMEOUT_MS,
-      });
-    } catch (err) {
+    const answer = await new Promise<ExportAnswer>((resolve, reject) => {
+      this.#pool.dispatch(
+        { path: this.#path, method: 'POST', headers: this.#headers, body, headersTimeout: EXPORT_TIMEOUT_MS, bodyTimeout: EXPORT_TIMEOUT_MS },
+        new ExportHandler(resolve, reject),
+      );
+    }).catch((err: unknown) => {
       throw new ExportError(`the collector did not answer: ${(err as Error).message}`, true);
-    }
-    await res.body.dump();
-    if (res.statusCode < 300) return;
-    const retryAfter = Number(res.headers['retry-after']);
+    });
+    if (answer.status < 300) return;
+    const retryAfter = Number(answer.retryAfter);
     throw new ExportError(
-      `the collector answered ${res.statusCode}`,
-      RETRYABLE_STATUS.has(res.statusCode),
+      `the collector answered ${answer.status}`,
+      RETRYABLE_STATUS.has(answer.status),
       Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS) : 0,
     );
   }
@@ -377,6 +377,46 @@ export class SpanExporter {
 }
 
 const SUFFIX = frag(']}]}]}');
+
+/** A collector's answer to one export: its status and Retry-After (seconds, as sent; "" when none). */
+interface ExportAnswer {
+  status: number;
+  retryAfter: string;
+}
+
+/** undici handler of one export: keeps the status and Retry-After, drops the body, settles when the answer ends. */
+class ExportHandler {
+  readonly #resolve: (a: ExportAnswer) => void;
+  readonly #reject: (err: Error) => void;
+  readonly #answer: ExportAnswer = { status: 0, retryAfter: '' };
+
+  constructor(resolve: (a: ExportAnswer) => void, reject: (err: Error) => void) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  onConnect(): void {}
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    this.#answer.status = statusCode;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if (rawHeaders[i]!.length === 11 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'retry-after') this.#answer.retryAfter = rawHeaders[i + 1]!.toString('latin1');
+    }
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    this.#resolve(this.#answer);
+  }
+
+  onError(err: Error): void {
+    this.#reject(err);
+  }
+}
 
 function attr(key: string, value: string): string {
   return `{"key":"${key}","value":{"stringValue":${JSON.stringify(value)}}}`;

@@ -1,6 +1,7 @@
 // Span export against a real local OTLP/HTTP collector that fails on purpose: a refused
 // export (503) is retried and its spans arrive with the retry; a non-retryable refusal (400)
-// drops the batch at once, and the drops show in northgate_tracing_spans_dropped_total.
+// drops the batch at once, and the drops show in northgate_tracing_spans_dropped_total; a
+// 429 with Retry-After is retried no sooner than the collector asked.
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { after, before, test } from 'node:test';
@@ -10,6 +11,8 @@ import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type Cli
 
 interface Post {
   status: number;
+  /** performance.now() when the collector answered. */
+  at: number;
   spans: Array<{ traceId: string; spanId: string }>;
 }
 
@@ -27,8 +30,8 @@ before(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const status = answer(posts.length);
-      posts.push({ status, spans: exportedSpans(req.headers['content-type'], Buffer.concat(chunks)) });
-      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+      posts.push({ status, at: performance.now(), spans: exportedSpans(req.headers['content-type'], Buffer.concat(chunks)) });
+      res.writeHead(status, { 'content-type': 'application/json', ...(status === 429 ? { 'Retry-After': '1' } : {}) }).end('{}');
       arrivals.emit('post');
     });
   });
@@ -99,4 +102,18 @@ test('an export refused with 400 is not retried: its spans are dropped and count
   // Dropped is counted once an export is given up; a retry would have come before that.
   const ids = seen().map((s) => s.spanId);
   assert.equal(new Set(ids).size, ids.length, 'each span was posted once');
+});
+
+test('an export refused with 429 and Retry-After: 1 is retried after that second, not after the 250 ms backoff', async () => {
+  const before = posts.length;
+  answer = (index) => (index === before ? 429 : 200);
+  const traceId = '4af7651916cd43dd8448eb211c80319c';
+  assert.equal((await http(`${gw.url}/c`, { headers: { traceparent: traceparent(traceId) } })).status, 200);
+  const ofTrace = (p: Post) => p.spans.filter((s) => s.traceId === traceId).length;
+  await until(() => posts.slice(before).some((p) => p.status === 200 && ofTrace(p) === 2), 'the spans reached the collector after the 429');
+  const refused = posts[before]!;
+  assert.equal(refused.status, 429);
+  assert.equal(ofTrace(refused), 2);
+  const retry = posts.slice(before + 1).find((p) => ofTrace(p) === 2)!;
+  assert.ok(retry.at - refused.at >= 900, `retried ${Math.round(retry.at - refused.at)} ms after the 429 that asked for 1 s`);
 });
