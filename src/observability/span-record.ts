@@ -3,9 +3,11 @@
 // exporter writes as OTLP protobuf (`encode`) or OTLP/JSON (`write`) into the current batch
 // at the end of the event-loop turn in which the span ended. What depends only on the config
 // and the method (a span's name and kind; the method, route, service and target
-// attributes) and each status attribute are encoded once per format and copied whole; a
-// connection's constant attributes (addresses, scheme, version, User-Agent) once per
-// connection while they stay the same. Ids and times go in as 32-bit words (DataView).
+// attributes) and each status attribute are encoded once per format and copied whole. In
+// protobuf, a span's constant attributes then go as one block: per HTTP/1 connection the
+// last server span's (method, route, the connection's addresses, scheme, version and
+// User-Agent, status), per target the last client span's (method, target, status), copied
+// while they stay the same. Ids and times go in as 32-bit words (DataView).
 import type { RouteEntry, Target } from '../config/snapshot.js';
 import { frag, type JsonBytes } from './otlp-json.js';
 import { HEX_CHARS, hexWord } from './trace-context.js';

@@ -125,7 +125,8 @@ const ROOTS = 64;
  * sampling decision, and the traceparent its first upstream attempt sends. The block's
  * traceparents are written into one buffer and read as one string, each root's a slice of
  * it: a request then costs no string of its own (a native call per string costs more than
- * writing its hex).
+ * writing its hex). A slice keeps its block's string (3.5 KB) alive as long as it lives:
+ * a request's, not longer.
  */
 export class RootContexts {
   /** The roots' words, 8 per root: read a root's at `8 * i` after take(). */

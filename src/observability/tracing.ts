@@ -6,8 +6,9 @@
 // Spans are recorded here rather than through the OpenTelemetry SDK: at ratio 1.0 the SDK's
 // per-span work (context objects, attribute sanitizing, span metrics, the OTLP transformer
 // and JSON.stringify of its object tree) cost about 13% of the proxy's CPU in a profile.
-// Per request this file only decides and propagates: a sampled-out request costs one
-// traceparent string (its ids drawn from a pool of random words) and nothing at its end; a
+// Per request this file only decides and propagates: a new root's ids, sampling decision
+// and traceparent were drawn ahead 64 at a time (RootContexts), so a sampled-out request
+// costs a slice of a string and the header, and nothing at its end; a
 // sampled one keeps its ids as 32-bit words in a ServerSpan and each span is written as OTLP
 // protobuf or JSON bytes into the export batch at the end of the event-loop turn in which it
 // ends (span-record.ts, span-export.ts).
