@@ -398,6 +398,8 @@ class ExportHandler {
   onConnect(): void {}
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    // An informational answer (1xx) is not the answer: undici reports it too.
+    if (statusCode < 200) return true;
     this.#answer.status = statusCode;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       if (rawHeaders[i]!.length === 11 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'retry-after') this.#answer.retryAfter = rawHeaders[i + 1]!.toString('latin1');

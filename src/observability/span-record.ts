@@ -150,7 +150,7 @@ export class ServerSpan implements SpanRecord {
     protoHead(w, this, this.s0, this.s1, this.hasParent, this.p0, this.p1);
     const conn = this.connection;
     const c = conn === null ? undefined : connectionBlocks.get(conn);
-    if (c !== undefined && c.block.length !== 0 && c.entry === this.entry && c.method === this.method && c.status === this.status && c.sameConnection(this)) {
+    if (c !== undefined && c.block.length !== 0 && c.method === this.method && c.status === this.status && c.sameEntry(this.entry) && c.sameConnection(this)) {
       w.fragment(c.head);
       protoTimes(w, this.start, this.end);
       w.fragment(c.block);
@@ -223,12 +223,17 @@ class ConnectionBlock {
   userAgent: string | undefined = undefined;
   /** Empty: none kept. */
   conn = EMPTY;
-  entry: RouteEntry | null = null;
+  /** The route entry, held weakly: a kept-alive connection must not keep a reloaded config's routes (and through them its pools) alive. */
+  entry: WeakRef<RouteEntry> | null = null;
   method = '';
   status = 0;
   head = EMPTY;
   /** Empty: none kept. */
   block = EMPTY;
+
+  sameEntry(entry: RouteEntry | null): boolean {
+    return entry === null ? this.entry === null : this.entry !== null && this.entry.deref() === entry;
+  }
 
   sameConnection(s: ServerSpan): boolean {
     return this.host === s.host && this.clientIp === s.clientIp && this.userAgent === s.userAgent && this.peer === s.peer && this.scheme === s.scheme && this.httpVersion === s.httpVersion;
@@ -245,7 +250,7 @@ class ConnectionBlock {
   }
 
   setBlock(entry: RouteEntry | null, method: string, status: number, head: Buffer, from: Buffer, start: number, end: number): void {
-    this.entry = entry;
+    if (!this.sameEntry(entry)) this.entry = entry === null ? null : new WeakRef(entry);
     this.method = method;
     this.status = status;
     this.head = head;

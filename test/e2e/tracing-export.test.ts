@@ -18,6 +18,8 @@ interface Post {
 
 /** What the collector answers to each POST, by its index (0-based). */
 let answer: (index: number) => number = () => 200;
+/** Whether the collector sends 103 Early Hints before each answer. */
+let earlyHints = false;
 const posts: Post[] = [];
 const arrivals = new EventEmitter();
 let collector: Upstream;
@@ -30,6 +32,8 @@ before(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const status = answer(posts.length);
+      // An informational answer first, with a Retry-After that is not the answer's.
+      if (earlyHints) res.writeEarlyHints({ link: '</x>; rel=preload', 'retry-after': '30' });
       posts.push({ status, at: performance.now(), spans: exportedSpans(req.headers['content-type'], Buffer.concat(chunks)) });
       res.writeHead(status, { 'content-type': 'application/json', ...(status === 429 ? { 'Retry-After': '1' } : {}) }).end('{}');
       arrivals.emit('post');
@@ -116,4 +120,23 @@ test('an export refused with 429 and Retry-After: 1 is retried after that second
   assert.equal(ofTrace(refused), 2);
   const retry = posts.slice(before + 1).find((p) => ofTrace(p) === 2)!;
   assert.ok(retry.at - refused.at >= 900, `retried ${Math.round(retry.at - refused.at)} ms after the 429 that asked for 1 s`);
+});
+
+test("a 503 after a 103 Early Hints carrying Retry-After is retried on the exporter's own backoff: the 1xx is not the answer", async () => {
+  const before = posts.length;
+  answer = (index) => (index === before ? 503 : 200);
+  earlyHints = true;
+  try {
+    const traceId = '5af7651916cd43dd8448eb211c80319c';
+    assert.equal((await http(`${gw.url}/d`, { headers: { traceparent: traceparent(traceId) } })).status, 200);
+    const ofTrace = (p: Post) => p.spans.filter((s) => s.traceId === traceId).length;
+    await until(() => posts.slice(before).some((p) => p.status === 200 && ofTrace(p) === 2), 'the spans reached the collector after the 503');
+    const refused = posts[before]!;
+    assert.equal(refused.status, 503);
+    const retry = posts.slice(before + 1).find((p) => ofTrace(p) === 2)!;
+    // The backoff is 250 ms ± 25%; the hint's 30 s (capped at 5 s) would come far later.
+    assert.ok(retry.at - refused.at < 3000, `retried ${Math.round(retry.at - refused.at)} ms after the 503`);
+  } finally {
+    earlyHints = false;
+  }
 });

@@ -134,6 +134,9 @@ const target = { hostname: '127.0.0.1', port: 8080, origin: 'http://127.0.0.1:80
 /** Text as node:http hands it over: UTF-8 bytes read as latin1. */
 const fromWire = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('latin1');
 
+/** Two kept-alive client connections the requests below take turns on (HTTP/2 ones have none). */
+const connections = [{}, {}];
+
 /** A server span and its attempts, with every optional part set differently per request. */
 function spans(i: number): SpanRecord[] {
   const server = ServerSpan.fromHex(
@@ -154,6 +157,8 @@ function spans(i: number): SpanRecord[] {
   server.httpVersion = '1.1';
   server.userAgent = i === 3 ? 'u'.repeat(5000) : i % 2 === 0 ? fromWire('bøt ✓ "quoted" \\ \t') : undefined;
   server.entry = i % 7 === 6 ? null : entry;
+  // Kept blocks are reused and replaced across the batch: they must write what the JSON writer writes.
+  server.connection = i % 6 === 5 ? null : connections[i % 2]!;
   server.consumer = i === 4 ? 'ålice 😀 \ud800' : i === 5 ? 'c'.repeat(20_000) : null;
   server.status = [200, 502, 0, 404][i % 4]!;
   server.errorType = server.status === 0 ? 'client-closed' : server.status >= 500 ? String(server.status) : null;
