@@ -108,34 +108,34 @@ test('an export refused with 400 is not retried: its spans are dropped and count
   assert.equal(new Set(ids).size, ids.length, 'each span was posted once');
 });
 
-test('an export refused with 429 and Retry-After: 1 is retried after that second, not after the 250 ms backoff', async () => {
+/**
+ * Sends one traced request while the collector refuses the next export with `status`;
+ * returns how many ms after that refusal the retry carrying the same spans arrived.
+ */
+async function retryDelayAfter(status: number, traceId: string): Promise<number> {
   const before = posts.length;
-  answer = (index) => (index === before ? 429 : 200);
-  const traceId = '4af7651916cd43dd8448eb211c80319c';
-  assert.equal((await http(`${gw.url}/c`, { headers: { traceparent: traceparent(traceId) } })).status, 200);
+  answer = (index) => (index === before ? status : 200);
+  assert.equal((await http(`${gw.url}/r`, { headers: { traceparent: traceparent(traceId) } })).status, 200);
   const ofTrace = (p: Post) => p.spans.filter((s) => s.traceId === traceId).length;
-  await until(() => posts.slice(before).some((p) => p.status === 200 && ofTrace(p) === 2), 'the spans reached the collector after the 429');
+  await until(() => posts.slice(before).some((p) => p.status === 200 && ofTrace(p) === 2), `the spans reached the collector after the ${status}`);
   const refused = posts[before]!;
-  assert.equal(refused.status, 429);
-  assert.equal(ofTrace(refused), 2);
+  assert.equal(refused.status, status);
+  assert.equal(ofTrace(refused), 2, 'the refused export carried the spans');
   const retry = posts.slice(before + 1).find((p) => ofTrace(p) === 2)!;
-  assert.ok(retry.at - refused.at >= 900, `retried ${Math.round(retry.at - refused.at)} ms after the 429 that asked for 1 s`);
+  return retry.at - refused.at;
+}
+
+test('an export refused with 429 and Retry-After: 1 is retried after that second, not after the 250 ms backoff', async () => {
+  const delay = await retryDelayAfter(429, '4af7651916cd43dd8448eb211c80319c');
+  assert.ok(delay >= 900, `retried ${Math.round(delay)} ms after the 429 that asked for 1 s`);
 });
 
 test("a 503 after a 103 Early Hints carrying Retry-After is retried on the exporter's own backoff: the 1xx is not the answer", async () => {
-  const before = posts.length;
-  answer = (index) => (index === before ? 503 : 200);
   earlyHints = true;
   try {
-    const traceId = '5af7651916cd43dd8448eb211c80319c';
-    assert.equal((await http(`${gw.url}/d`, { headers: { traceparent: traceparent(traceId) } })).status, 200);
-    const ofTrace = (p: Post) => p.spans.filter((s) => s.traceId === traceId).length;
-    await until(() => posts.slice(before).some((p) => p.status === 200 && ofTrace(p) === 2), 'the spans reached the collector after the 503');
-    const refused = posts[before]!;
-    assert.equal(refused.status, 503);
-    const retry = posts.slice(before + 1).find((p) => ofTrace(p) === 2)!;
+    const delay = await retryDelayAfter(503, '5af7651916cd43dd8448eb211c80319c');
     // The backoff is 250 ms ± 25%; the hint's 30 s (capped at 5 s) would come far later.
-    assert.ok(retry.at - refused.at < 3000, `retried ${Math.round(retry.at - refused.at)} ms after the 503`);
+    assert.ok(delay < 3000, `retried ${Math.round(delay)} ms after the 503`);
   } finally {
     earlyHints = false;
   }
