@@ -1,7 +1,7 @@
 // Child-process bookkeeping for the benchmark: every process started here is
 // registered, and killed at the end, on SIGINT/SIGTERM and on exit.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
@@ -289,4 +289,33 @@ export async function cpuBusyPercent(ms: number): Promise<number | null> {
   const b = cpuTimes();
   if (!a || !b || b.total <= a.total) return null;
   return 100 * (1 - (b.idle - a.idle) / (b.total - a.total));
+}
+
+/**
+ * User + system CPU seconds of a process and its live children so far (Linux /proc), or null
+ * elsewhere. Children count for nginx, whose worker does the work under its master.
+ */
+export function treeCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  const own = (p: number): number | null => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    } catch {
+      return null;
+    }
+  };
+  const total = own(pid);
+  if (total === null) return null;
+  let sum = total;
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const k of kids === '' ? [] : kids.split(' ')) sum += own(Number(k)) ?? 0;
+    }
+  } catch {
+    // no children file: the process alone
+  }
+  return sum;
 }

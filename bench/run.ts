@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { pickLoader, type Loader, type LoadResult } from './load.js';
-import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, which } from './proc.js';
+import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, treeCpuSeconds, which } from './proc.js';
 import { runRoutes } from './routes.js';
 import { runAuth } from './auth.js';
 import { runLimits } from './limits.js';
@@ -16,7 +16,7 @@ import { runResilience } from './resilience.js';
 import { runTracing } from './tracing.js';
 import { runBalancing } from './balancing.js';
 import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
-import { startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
+import { baselineRoot, startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
 
 export interface Options {
   rounds: number;
@@ -48,7 +48,8 @@ const HELP = `usage: npm run bench -- [flags]
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
   --no-pin            do not use taskset
-  env BENCH_NORTHGATE_ARGS  extra args appended to \`northgate start\``;
+  env BENCH_NORTHGATE_ARGS  extra args appended to \`northgate start\`
+  env BENCH_BASELINE  a built checkout of another commit, run as target northgate-baseline with the northgate config`;
 
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
@@ -169,7 +170,7 @@ async function measure(loader: Loader, t: Running, rec: TargetRecord, connection
 }
 
 async function runMain(o: Options, ctx: Ctx, loader: Loader, up: Upstream): Promise<string[]> {
-  const names = TARGET_NAMES.filter((n) => !o.only || o.only.includes(n));
+  const names = TARGET_NAMES.filter((n) => (!o.only || o.only.includes(n)) && (n !== 'northgate-baseline' || baselineRoot() !== null));
   const recs: TargetRecord[] = [];
   const running = new Map<string, Running>();
   for (const name of names) {
@@ -191,11 +192,15 @@ async function runMain(o: Options, ctx: Ctx, loader: Loader, up: Upstream): Prom
     for (const rec of active) {
       const t = running.get(rec.name) as Running;
       if (o.warmupS > 0) await measure(loader, t, rec, o.connections, o.warmupS);
+      const cpu0 = treeCpuSeconds(t.pid);
       const r = await measure(loader, t, rec, o.connections, o.durationS);
       if (!r) continue;
+      const cpu1 = treeCpuSeconds(t.pid);
+      const cpuUs = cpu0 !== null && cpu1 !== null && r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : NaN;
+      rec.cpuUs.push(cpuUs);
       rec.rounds.push(r);
       const e = r.non2xx + r.socketErrors;
-      say(`  round ${round}/${o.rounds} ${rec.name.padEnd(18)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps).padStart(7)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${e ? `  ⚠ ${r.non2xx} non-2xx, ${r.socketErrors} socket errors` : ''}`}`);
+      say(`  round ${round}/${o.rounds} ${rec.name.padEnd(18)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps).padStart(7)} req/s  CPU ${cpuUs.toFixed(1)} µs/req  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${e ? `  ⚠ ${r.non2xx} non-2xx, ${r.socketErrors} socket errors` : ''}`}`);
     }
   }
   for (const rec of active) {

@@ -14,6 +14,8 @@ export interface TargetRecord {
   socketDetails: string[];
   /** load-generator failures / target deaths, shown under the table */
   notes: string[];
+  /** CPU µs per request of the target's process tree, per measured round (NaN when unknown) */
+  cpuUs: number[];
 }
 
 export function median(xs: number[]): number {
@@ -24,7 +26,7 @@ export function median(xs: number[]): number {
 }
 
 export function newRecord(name: string): TargetRecord {
-  return { name, rounds: [], non2xx: 0, socketErrors: 0, socketDetails: [], notes: [] };
+  return { name, rounds: [], non2xx: 0, socketErrors: 0, socketDetails: [], notes: [], cpuUs: [] };
 }
 
 export function account(rec: TargetRecord, r: LoadResult): void {
@@ -73,17 +75,18 @@ export function markdownTable(recs: TargetRecord[]): string {
   const added = (s: Summary): number => (direct ? (s.p50c1 - direct.p50c1) * 1000 : NaN);
   const floorAdded = floor ? added(floor) : NaN;
   const head =
-    '| target | req/s (median of rounds) | p50 ms | p99 ms | × node-floor | × nginx | added latency at 1 conn (µs) | vs node-floor added (µs) | errors: non-2xx / socket |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '| target | req/s (median of rounds) | CPU µs/req | p50 ms | p99 ms | × node-floor | × nginx | added latency at 1 conn (µs) | vs node-floor added (µs) | errors: non-2xx / socket |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const rows = recs.map((rec, i) => {
     const s = sums[i] as Summary;
-    if (s.skipped) return `| ${s.name} | skipped: ${s.skipped.replace(/\|/g, '/')} | | | | | | | |`;
+    if (s.skipped) return `| ${s.name} | skipped: ${s.skipped.replace(/\|/g, '/')} | | | | | | | | |`;
     const errs = rec.non2xx + rec.socketErrors;
     const name = errs > 0 || rec.notes.length ? `${s.name} ⚠` : s.name;
     const a = added(s);
     return [
       name,
       fmtInt(s.rps),
+      s.name === 'direct' ? '–' : fmt(median(rec.cpuUs.filter(fin)), 1),
       fmt(s.p50, 2),
       fmt(s.p99, 2),
       floor ? fmt(s.rps / floor.rps, 2) : '–',

@@ -13,7 +13,17 @@ import {
   type Pinning,
 } from './proc.js';
 
-export const TARGET_NAMES = ['direct', 'nginx', 'node-floor', 'fastify-http-proxy', 'fast-gateway', 'northgate', 'northgate-access-log'] as const;
+export const TARGET_NAMES = ['direct', 'nginx', 'node-floor', 'fastify-http-proxy', 'fast-gateway', 'northgate', 'northgate-access-log', 'northgate-baseline'] as const;
+
+/**
+ * Another built checkout of Northgate (BENCH_BASELINE=/path/to/checkout) run as the target
+ * `northgate-baseline` with the main table's `northgate` config: a change measured against
+ * the code before it, in the same run. Absent unless the variable is set.
+ */
+export function baselineRoot(): string | null {
+  const dir = process.env['BENCH_BASELINE'];
+  return dir !== undefined && dir !== '' ? path.resolve(dir) : null;
+}
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface Ctx {
@@ -33,6 +43,8 @@ export interface Running {
   url: string;
   alive(): boolean;
   stop(): Promise<void>;
+  /** The process whose CPU time (with its children's) is the target's cost per request. */
+  pid?: number;
 }
 
 export type Started = { ok: true; target: Running } | { ok: false; reason: string };
@@ -47,6 +59,7 @@ const fromChild = (name: string, child: Child, url: string): Running => ({
   url,
   alive: () => child.alive(),
   stop: () => child.stop(),
+  ...(child.cp.pid !== undefined ? { pid: child.cp.pid } : {}),
 });
 
 function nginxConf(dir: string, server: string, extraHttp = ''): string {
@@ -166,16 +179,17 @@ export async function startNorthgate(
   config: (port: number, statusPort: number) => string,
   stdout: 'ignore' | 'pipe',
   readyTimeoutMs = 15_000,
+  repoRoot = ctx.repoRoot,
 ): Promise<NorthgateProc | string> {
-  const missing = northgateMissing(ctx.repoRoot);
+  const missing = northgateMissing(repoRoot);
   if (missing) return missing;
   const port = await freePort();
   const statusPort = await freePort();
   const configFile = path.join(ctx.tmpDir, `${label}.yaml`);
   writeFileSync(configFile, config(port, statusPort));
-  const bin = path.join(ctx.repoRoot, 'bin', 'northgate.js');
+  const bin = path.join(repoRoot, 'bin', 'northgate.js');
   const [cmd, args] = pinned(ctx.pin, 'proxy', process.execPath, [bin, 'start', '--config', configFile, ...ctx.northgateArgs]);
-  const child = startChild(label, cmd, args, { cwd: ctx.repoRoot, stdout });
+  const child = startChild(label, cmd, args, { cwd: repoRoot, stdout });
   const err = await waitForHttp200(`http://127.0.0.1:${statusPort}/readyz`, readyTimeoutMs, child);
   if (err) {
     await child.stop();
@@ -219,6 +233,13 @@ export async function startTarget(name: TargetName, ctx: Ctx, up: Upstream): Pro
     case 'northgate-access-log': {
       const r = await startNorthgate(ctx, name, (p, s) => benchNorthgateConfig(p, s, up.port, name === 'northgate-access-log'), 'ignore');
       if (typeof r === 'string') return { ok: false, reason: r };
+      return { ok: true, target: fromChild(name, r.child, `http://127.0.0.1:${r.port}/`) };
+    }
+    case 'northgate-baseline': {
+      const root = baselineRoot();
+      if (root === null) return { ok: false, reason: 'BENCH_BASELINE is not set' };
+      const r = await startNorthgate(ctx, name, (p, s) => benchNorthgateConfig(p, s, up.port, false), 'ignore', 15_000, root);
+      if (typeof r === 'string') return { ok: false, reason: `${root}: ${r}` };
       return { ok: true, target: fromChild(name, r.child, `http://127.0.0.1:${r.port}/`) };
     }
   }
