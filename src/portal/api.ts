@@ -8,7 +8,7 @@ import { MAX_PASSWORD, MIN_PASSWORD, hashPassword, verifyPassword } from './pass
 import { PortalError, readJson, sendJson, str } from './http.js';
 import type { Session } from './sessions.js';
 import { accountQuota } from './quota.js';
-import type { PortalSettings, PortalApi } from './settings.js';
+import { catalogTags, searchApis, type PortalSettings, type PortalApi } from './settings.js';
 import type { SignInThrottle } from './throttle.js';
 import { tryIt } from './try-it.js';
 import { STEP_MS, type Step, type UsageSource } from './usage.js';
@@ -69,7 +69,7 @@ function keyView(k: PortalKey): Record<string, unknown> {
 
 async function getConfig(c: ApiContext): Promise<void> {
   const s = c.settings;
-  sendJson(c.res, 200, { title: s.title, base_url: c.baseUrl, self_service: { plans: s.plans, sign_up: s.signUp }, oidc: s.oidc ? { label: s.oidc.label, start: '/portal/api/oidc/start' } : null });
+  sendJson(c.res, 200, { title: s.title, brand: { logo_url: s.brand.logoUrl, accent_color: s.brand.accent }, base_url: c.baseUrl, self_service: { plans: s.plans, sign_up: s.signUp }, oidc: s.oidc ? { label: s.oidc.label, start: '/portal/api/oidc/start' } : null });
 }
 
 async function getSession(c: ApiContext): Promise<void> {
@@ -125,12 +125,8 @@ function apiSummary(c: ApiContext, a: PortalApi): Record<string, unknown> {
 }
 
 async function listApis(c: ApiContext): Promise<void> {
-  const q = (c.url.searchParams.get('q') ?? '').trim().toLowerCase().slice(0, 200);
-  const tag = c.url.searchParams.get('tag');
-  const all = [...c.settings.apis.values()];
-  const apis = all.filter((a) => (tag === null || tag === '' || a.tags.includes(tag)) && (q === '' || `${a.title}\n${a.description}\n${a.service}\n${a.tags.join(' ')}`.toLowerCase().includes(q)));
-  const tags = [...new Set(all.flatMap((a) => a.tags))].sort();
-  sendJson(c.res, 200, { apis: apis.map((a) => apiSummary(c, a)), tags });
+  const apis = searchApis(c.settings.apis, c.url.searchParams.get('q') ?? '', c.url.searchParams.get('tag') ?? '');
+  sendJson(c.res, 200, { apis: apis.map((a) => apiSummary(c, a)), tags: catalogTags(c.settings.apis) });
 }
 
 async function getApi(c: ApiContext, [service]: string[]): Promise<void> {
