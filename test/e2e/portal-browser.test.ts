@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { BROWSER_ARGS, CHROMIUM, ORDERS_OPENAPI, browserSkipReason, startPortalGateway, type PortalGatewayHandle } from '../helpers/browser.js';
+import { BROWSER_ARGS, CHROMIUM, ORDERS_OPENAPI, PortalClient, browserSkipReason, startPortalGateway, type PortalGatewayHandle } from '../helpers/browser.js';
 import { http, startUpstream, type Upstream } from '../helpers/servers.js';
 
 const skip = browserSkipReason();
@@ -207,6 +207,15 @@ test('the server sends the pages with their content: catalog, API summary, forms
   const keys = await http(gw.portalUrl + '/keys');
   assert.equal(keys.status, 302);
   assert.equal(keys.headers.location, '/sign-in');
+  const dev = new PortalClient(gw.portalUrl);
+  await dev.signUp('html@example.com');
+  for (const [path, text] of [['/keys', 'Loading your keys…'], ['/usage', 'Loading your usage…']] as const) {
+    const r = await dev.get(path);
+    assert.equal(r.status, 200, path);
+    assert.match(r.body, new RegExp(`<p class="loading" aria-busy="true">${text}</p>`), path);
+  }
+  assert.equal((await dev.get('/admin')).status, 403, 'a developer is no operator');
+  assert.match((await dev.get('/apis/orders')).body, /<label for="try-key-choice">Your keys<\/label>/);
   const css = await http(gw.portalUrl + '/assets/brand.css');
   assert.match(css.body, new RegExp(`--accent: ${ACCENT};`));
   assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');

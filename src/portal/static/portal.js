@@ -194,7 +194,7 @@
     const seen = seenKeys();
     const { keys } = await api('GET', '/portal/api/keys');
     const active = keys.filter((k) => k.status === 'active');
-    fill(choice, active.length === 0 ? el('option', { value: '' }, 'No keys yet: create one under Keys') : null,
+    fill(choice, active.length === 0 ? el('option', { value: '' }, 'No keys yet (create one under Keys)') : null,
       active.map((k) => el('option', { value: k.id, 'data-prefix': k.prefix }, `${k.name} (${k.prefix}…${k.plan ? ', ' + k.plan : ''})`)),
       el('option', { value: '' }, active.length ? 'Another key (paste it below)' : 'Paste a key below'));
     const pick = () => {
@@ -385,6 +385,13 @@
   const PAGES = { catalog, api: apiPage, 'sign-in': () => accountForm('sign-in'), 'sign-up': () => accountForm('sign-up'), keys: keysPage, usage: usagePage, admin: adminPage };
 
   async function main() {
+    // A logo that does not load leaves no gap beside the title.
+    const logo = $('.brand .logo');
+    if (logo) {
+      const gone = () => { logo.hidden = true; };
+      if (logo.complete && logo.naturalWidth === 0) gone();
+      else logo.addEventListener('error', gone);
+    }
     try {
       const s = await api('GET', '/portal/api/session');
       const out = $('#sign-out');
