@@ -20,6 +20,7 @@ const TRY_TIMEOUT_MS = 10_000;
 const PATH_CHARS = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
 const QUERY_CHARS = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
 const ESCAPE = /%[0-9A-Fa-f]{2}/;
+const DOT_SEGMENT = /^\.\.?(?:;.*)?$/;
 // An upstream or a second proxy may decode again: look through this many layers of escapes.
 const MAX_DECODES = 3;
 const API_KEY = /^[\x21-\x7e]{1,1024}$/;
@@ -44,7 +45,8 @@ export function unsafeTryPath(path: string): string | null {
     for (const form of [layer, layer.normalize('NFKC')]) {
       if (/[\\\u0000-\u001f\u007f]/.test(form)) return 'must not contain a backslash or a control character, encoded or not';
       if (count(form, '/') !== slashes) return 'must not contain an encoded slash';
-      if (form.split('/').some((seg) => seg === '.' || seg === '..')) return 'must not contain "." or ".." segments, encoded or not';
+      // "..;x" is ".." to servers that drop a segment's ";parameters" (Tomcat, Jetty, Spring).
+      if (form.split('/').some((seg) => DOT_SEGMENT.test(seg))) return 'must not contain "." or ".." segments, encoded or not';
     }
     if (!ESCAPE.test(layer)) return null;
     if (depth === MAX_DECODES) return 'is percent-encoded too many times';

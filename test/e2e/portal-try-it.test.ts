@@ -86,6 +86,7 @@ describe('try-it stays on the published API', () => {
       ['orders', '/search?q=a%20b&x=../y', '/search?q=a%20b&x=../y'],
       ['orders', '/a%20b/c', '/a%20b/c'],
       ['orders', '/v1.2/items/..x', '/v1.2/items/..x'],
+      ['orders', '/items;v=2/...', '/items;v=2/...'],
       ['weather', '/weather/today', '/weather/today'],
       ['weather', '/weather', '/weather'],
     ];
@@ -114,6 +115,12 @@ describe('try-it stays on the published API', () => {
     ['orders', '/.%2e/internal/x'],
     ['orders', '/%2e./internal/x'],
     ['orders', '/%2e/x'],
+    // Dot segments with path parameters (servers that drop ";..." read them as dots).
+    ['orders', '/..;/internal/x'],
+    ['orders', '/x/..;jsessionid=1/../internal'],
+    ['orders', '/.;/x'],
+    ['orders', '/%2e%2e;/internal'],
+    ['orders', '/..%3b/internal'],
     // Double and triple encoding (an upstream or a second proxy that decodes again).
     ['orders', '/%252e%252e/internal/x'],
     ['orders', '/%252E%252E%252Finternal/x'],
