@@ -91,6 +91,7 @@ function shell(c: PageContext, page: Page, status: number, heading: string, body
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${e(heading)} · ${t}</title>
 <link rel="stylesheet" href="/assets/portal.css"><link rel="stylesheet" href="/assets/brand.css">${charts}
 <script src="/assets/portal.js" defer></script>
@@ -134,7 +135,7 @@ function catalogBody(c: PageContext): string {
 <div class="field"><label for="tag">Tag</label><select id="tag" name="tag">${options}</select></div>
 <button type="submit">Search</button>
 </form>
-<p id="api-count" class="muted">${found.length === 0 ? '' : `${found.length} API${found.length === 1 ? '' : 's'}`}</p>
+<p id="api-count" class="muted" aria-live="polite">${found.length === 0 ? '' : `${found.length} API${found.length === 1 ? '' : 's'}`}</p>
 <ul class="cards" id="api-list" aria-label="APIs">${found.map(card).join('')}</ul>
 <div id="api-empty" class="empty"${found.length === 0 ? '' : ' hidden'}><p><strong>No API matches your search.</strong></p><p><a href="/">Show all APIs</a></p></div>`;
 }

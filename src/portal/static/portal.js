@@ -104,12 +104,13 @@
       fill($('#api-list'), data.apis.map(card));
       $('#api-empty').hidden = data.apis.length > 0;
       $('#api-count').textContent = data.apis.length === 0 ? '' : `${data.apis.length} API${data.apis.length === 1 ? '' : 's'}`;
-      status(data.apis.length === 0 ? 'No API matches.' : `${data.apis.length} API${data.apis.length === 1 ? '' : 's'}`);
+      status('');
       history.replaceState(null, '', params.toString() ? '/?' + params : '/');
     }
-    form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
-    $('#q').addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(load, 120); });
-    $('#tag').addEventListener('change', () => load());
+    const search = () => load().catch((err) => status(err.message, true));
+    form.addEventListener('submit', (e) => { e.preventDefault(); search(); });
+    $('#q').addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(search, 120); });
+    $('#tag').addEventListener('change', search);
   }
 
   // ---- API page: the reference from the OpenAPI document, and try-it ----
