@@ -103,6 +103,11 @@ export async function tryIt(c: ApiContext): Promise<void> {
   if (c.proxyUrl === null) throw new PortalError('upstream-unavailable', 'the gateway has no proxy listener bound');
 
   const headers: Record<string, string> = { 'user-agent': 'northgate-portal-try-it' };
+  // The call carries the Host of the API's public base URL when one is configured, so that
+  // it takes the routes a developer's own call takes (routes with \`hosts:\`).
+  const publicUrl = new URL(c.settings.baseUrl ?? c.proxyUrl);
+  if (c.settings.baseUrl !== null) headers['host'] = publicUrl.host;
+  const host = publicUrl.hostname.toLowerCase().replace(/\.$/, '');
   if (key !== undefined) headers['x-api-key'] = key;
   if (payload !== undefined) headers['content-type'] = contentType ?? 'application/json';
   const target = api.pathPrefix + path;
@@ -113,7 +118,7 @@ export async function tryIt(c: ApiContext): Promise<void> {
   const entry =
     routed === null
       ? null
-      : c.snapshot.router.match({ method, host: new URL(c.proxyUrl).hostname.toLowerCase(), path: routed, header: (n) => headers[n], matchLength: 0, params: null });
+      : c.snapshot.router.match({ method, host, path: routed, header: (n) => headers[n], matchLength: 0, params: null });
   if (entry === null || entry.route.service.name !== api.service) throw new PortalError('bad-request', `"path" must be on the API: ${target} is not a route of "${api.service}"`);
 
   const started = performance.now();

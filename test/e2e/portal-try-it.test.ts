@@ -228,3 +228,41 @@ describe('try-it stays on the published API', () => {
     assert.deepEqual(hits.internal, []);
   });
 });
+
+describe('try-it on an API routed by host', () => {
+  let hosted: PortalGatewayHandle;
+  before(async () => {
+    hosted = await startPortalGateway(`_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null, portal: "127.0.0.1:0" }
+access_log: { enabled: false }
+portal:
+  base_url: https://api.example.com
+services:
+  - name: billing
+    url: ${published.url}
+    portal: { published: true }
+    routes: [{ hosts: [api.example.com], paths: [/billing] }]
+  - name: billing-admin
+    url: ${internal.url}
+    plugins: { ip-restriction: { allow: [127.0.0.1/32] } }
+    routes: [{ hosts: [admin.example.com], paths: [/billing] }, { paths: [/admin] }]
+`);
+  });
+  after(async () => hosted?.close());
+
+  test('the call carries the public base URL\'s Host and reaches only that host\'s routes', async () => {
+    const dev = new PortalClient(hosted.portalUrl);
+    await dev.signUp('hosted@example.com');
+    hits.published.length = 0;
+    hits.internal.length = 0;
+    const ok = await dev.post('/portal/api/try', { service: 'billing', method: 'GET', path: '/billing/invoices' });
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.json['status'], 200, ok.body);
+    assert.deepEqual(hits.published, ['/billing/invoices']);
+    for (const path of ['/admin', '/admin/x', '/billing/../admin']) {
+      const r = await dev.post('/portal/api/try', { service: 'billing', method: 'GET', path });
+      assert.equal(r.status, 400, path);
+    }
+    assert.deepEqual(hits.internal, []);
+  });
+});
