@@ -2,15 +2,15 @@
 // session, sign-up/in/out, keys, usage, try-it relay, and the operator's endpoints. The
 // pages use nothing else, so a team can replace the front end.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { request } from 'undici';
 import type { Snapshot } from '../config/snapshot.js';
 import { DirectoryConflict, newSecret, type PortalAccount, type PortalDirectory, type PortalKey } from './directory.js';
 import { MAX_PASSWORD, MIN_PASSWORD, hashPassword, verifyPassword } from './passwords.js';
 import { PortalError, readJson, sendJson, str } from './http.js';
 import type { Session } from './sessions.js';
 import { accountQuota } from './quota.js';
-import type { PortalSettings, PortalApi } from './settings.js';
+import { catalogTags, searchApis, type PortalSettings, type PortalApi } from './settings.js';
 import type { SignInThrottle } from './throttle.js';
+import { tryIt } from './try-it.js';
 import { STEP_MS, type Step, type UsageSource } from './usage.js';
 
 export interface ApiContext {
@@ -38,8 +38,6 @@ interface ApiRoute { method: string; pattern: RegExp; auth: 'none' | 'account' |
 
 const EMAIL = /^[^@\s]{1,64}@[^@\s]{1,190}$/;
 const KEY_NAME = /^[^\u0000-\u001f\u007f]{1,64}$/;
-const TRY_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
-export const TRY_MAX_RESPONSE = 256 * 1024;
 
 export const API_ROUTES: ApiRoute[] = [
   { method: 'GET', pattern: /^\/portal\/api\/config$/, auth: 'none', handler: getConfig },
@@ -71,7 +69,7 @@ function keyView(k: PortalKey): Record<string, unknown> {
 
 async function getConfig(c: ApiContext): Promise<void> {
   const s = c.settings;
-  sendJson(c.res, 200, { title: s.title, base_url: c.baseUrl, self_service: { plans: s.plans, sign_up: s.signUp }, oidc: s.oidc ? { label: s.oidc.label, start: '/portal/api/oidc/start' } : null });
+  sendJson(c.res, 200, { title: s.title, brand: { logo_url: s.brand.logoUrl, accent_color: s.brand.accent }, base_url: c.baseUrl, self_service: { plans: s.plans, sign_up: s.signUp }, oidc: s.oidc ? { label: s.oidc.label, start: '/portal/api/oidc/start' } : null });
 }
 
 async function getSession(c: ApiContext): Promise<void> {
@@ -127,12 +125,8 @@ function apiSummary(c: ApiContext, a: PortalApi): Record<string, unknown> {
 }
 
 async function listApis(c: ApiContext): Promise<void> {
-  const q = (c.url.searchParams.get('q') ?? '').trim().toLowerCase().slice(0, 200);
-  const tag = c.url.searchParams.get('tag');
-  const all = [...c.settings.apis.values()];
-  const apis = all.filter((a) => (tag === null || tag === '' || a.tags.includes(tag)) && (q === '' || `${a.title}\n${a.description}\n${a.service}\n${a.tags.join(' ')}`.toLowerCase().includes(q)));
-  const tags = [...new Set(all.flatMap((a) => a.tags))].sort();
-  sendJson(c.res, 200, { apis: apis.map((a) => apiSummary(c, a)), tags });
+  const apis = searchApis(c.settings.apis, c.url.searchParams.get('q') ?? '', c.url.searchParams.get('tag') ?? '');
+  sendJson(c.res, 200, { apis: apis.map((a) => apiSummary(c, a)), tags: catalogTags(c.settings.apis) });
 }
 
 async function getApi(c: ApiContext, [service]: string[]): Promise<void> {
@@ -197,45 +191,6 @@ async function getUsage(c: ApiContext): Promise<void> {
   const q = { ...r, consumer: c.account!.id, ...(keyId ? { credential: keyId } : {}), ...(service ? { service } : {}) };
   const [series, quota, byService] = await Promise.all([c.usage.series(q), accountQuota(c.settings, c.snapshot, c.account!.id), c.usage.totals(q, 'service', 50)]);
   sendJson(c.res, 200, { step: r.step, from: r.from, to: r.to, series, quota: quota && { limit: quota.limit, used: quota.used, left: quota.left, period: quota.period, reset_at: quota.resetAt }, services: byService });
-}
-
-async function tryIt(c: ApiContext): Promise<void> {
-  const body = await readJson(c.req);
-  const service = str(body, 'service', { max: 128, required: true })!;
-  const method = (str(body, 'method', { max: 10, required: true })!).toUpperCase();
-  const path = str(body, 'path', { max: 2048, required: true })!;
-  const key = str(body, 'key', { max: 1024 });
-  const payload = str(body, 'body', { max: 32 * 1024 });
-  const contentType = str(body, 'content_type', { max: 128 });
-  const api = c.settings.apis.get(service);
-  if (api === undefined) throw new PortalError('not-found', `no published API named "${service}"`);
-  if (!TRY_METHODS.has(method)) throw new PortalError('bad-request', `"method" must be one of ${[...TRY_METHODS].join(', ')}`);
-  if (!path.startsWith('/') || path.startsWith('//') || /[\s\\]/.test(path)) throw new PortalError('bad-request', '"path" must be an absolute path on the API');
-  if (c.proxyUrl === null) throw new PortalError('upstream-unavailable', 'the gateway has no proxy listener bound');
-  const headers: Record<string, string> = { 'user-agent': 'northgate-portal-try-it' };
-  if (key !== undefined) headers['x-api-key'] = key;
-  if (payload !== undefined) headers['content-type'] = contentType ?? 'application/json';
-  const started = performance.now();
-  try {
-    const r = await request(c.proxyUrl + api.pathPrefix + path, { method: method as 'GET', headers, body: payload ?? null, headersTimeout: 10_000, bodyTimeout: 10_000, maxRedirections: 0 } as Parameters<typeof request>[1]);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let truncated = false;
-    for await (const chunk of r.body) {
-      size += (chunk as Buffer).length;
-      if (size > TRY_MAX_RESPONSE) {
-        truncated = true;
-        r.body.destroy();
-        break;
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const shown: Record<string, string> = {};
-    for (const [k, v] of Object.entries(r.headers)) if (k !== 'set-cookie' && v !== undefined) shown[k] = Array.isArray(v) ? v.join(', ') : v;
-    sendJson(c.res, 200, { status: r.statusCode, headers: shown, body: Buffer.concat(chunks).toString('utf8'), truncated, duration_ms: Math.round(performance.now() - started) });
-  } catch {
-    throw new PortalError('upstream-unavailable', 'the call through the gateway failed');
-  }
 }
 
 async function adminConsumers(c: ApiContext): Promise<void> {

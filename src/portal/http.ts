@@ -35,15 +35,16 @@ export function sendProblem(res: ServerResponse, err: PortalError): void {
   res.end(body);
 }
 
-export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string | string[]> = {}): void {
+/** `imgOrigin`: the one other origin images may come from (the brand's https logo), or null. */
+export function sendHtml(res: ServerResponse, status: number, html: string, imgOrigin: string | null = null): void {
   res.writeHead(status, {
     ...SECURITY_HEADERS,
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    // Everything comes from the portal itself; no inline script, no third-party request.
-    'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    // Everything comes from the portal itself (the brand's logo from its configured origin);
+    // no inline script or style, no third-party request.
+    'content-security-policy': `default-src 'self'; img-src 'self' data:${imgOrigin === null ? '' : ' ' + imgOrigin}; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'`,
     'content-length': Buffer.byteLength(html),
-    ...headers,
   });
   res.end(html);
 }

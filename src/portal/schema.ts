@@ -4,6 +4,15 @@ import { DURATION_PATTERN } from '../config/duration.js';
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 30m, 12h, 1d' };
 const url = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };
 const tag = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$', 'x-message': 'must be a tag of letters, digits, spaces, ".", "_" or "-" (max 64)' };
+// An https URL (the page's CSP allows images from its origin only) or a path on the portal's own origin.
+const logoUrl = {
+  type: 'string',
+  maxLength: 2048,
+  pattern: '^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s\\u0000-\\u001f\\u007f"\'<>\\\\`]*)?|/(?!/)[^\\s\\u0000-\\u001f\\u007f"\'<>\\\\`]*)$',
+  'x-message': 'must be an https:// URL or a path on the portal starting with "/" (no spaces, quotes, "<", ">" or "\\")',
+};
+// A CSS hex colour only: the value is written into a stylesheet, so nothing else may pass.
+const hexColour = { type: 'string', pattern: '^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{4}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$', 'x-message': 'must be a CSS hex colour such as "#1d5fa8"' };
 const planName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a plan name' };
 
 export const portalSchema = {
@@ -11,6 +20,14 @@ export const portalSchema = {
   additionalProperties: false,
   properties: {
     title: { type: 'string', minLength: 1, maxLength: 200 },
+    brand: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        logo_url: logoUrl,
+        accent_color: hexColour,
+      },
+    },
     store: { type: 'string', minLength: 1, pattern: '^(sqlite:.+|postgres(ql)?://.+|[^:]+)$', 'x-message': 'must be a SQLite file (optionally "sqlite:PATH", relative to the config file) or a postgres:// URL' },
     base_url: url,
     url,
@@ -70,6 +87,7 @@ export const servicePortalSchema = {
 
 export interface RawPortal {
   title?: string;
+  brand?: { logo_url?: string; accent_color?: string };
   /** Where accounts, keys and sessions live (see store/open.ts for the default). */
   store?: string;
   base_url?: string;

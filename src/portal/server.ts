@@ -129,6 +129,7 @@ export class Portal {
     const method = req.method ?? 'GET';
     const asset = ASSETS[url.pathname];
     if (asset !== undefined && (method === 'GET' || method === 'HEAD')) return this.#sendAsset(res, url.pathname, asset);
+    if (url.pathname === '/assets/brand.css' && (method === 'GET' || method === 'HEAD')) return sendBrandCss(res, settings);
 
     const secure = settings.cookieSecure === true || (settings.cookieSecure === 'auto' && settings.url?.startsWith('https:') === true);
     const cookieName = secure ? '__Host-ng_portal' : 'ng_portal';
@@ -210,7 +211,7 @@ export class Portal {
     if (method !== 'GET' && method !== 'HEAD') throw new PortalError('method-not-allowed', 'pages take GET', { allow: 'GET, HEAD' });
     const page = PAGES.find((p) => p.pattern.test(url.pathname));
     if (page === undefined) throw new PortalError('not-found', 'no such page');
-    renderPage(res, page, settings, account);
+    renderPage({ res, url, settings, account, baseUrl: this.#baseUrl(settings) }, page);
   }
 
   /** The session's token in X-CSRF-Token, and when the browser says where the call comes from, this origin. */
@@ -252,4 +253,13 @@ export class Portal {
     res.writeHead(200, { 'content-type': asset.type, 'content-length': body.length, 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' });
     res.end(body);
   }
+}
+
+/** The brand's colours as CSS custom properties (a stylesheet: the pages' CSP allows no inline style). */
+function sendBrandCss(res: ServerResponse, settings: PortalSettings): void {
+  const b = settings.brand;
+  // The values are hex colours (schema and compileBrand), so nothing else can reach the CSS.
+  const css = `:root { --accent: ${b.accent}; --on-accent: ${b.onAccent}; --accent-text: ${b.accentText}; }\n`;
+  res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'content-length': Buffer.byteLength(css), 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+  res.end(css);
 }

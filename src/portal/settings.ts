@@ -20,6 +20,7 @@ export function checkPortalPlans(portal: RawPortal | undefined, plans: ReadonlyA
 export const PORTAL_DEFAULTS = {
   listen: '127.0.0.1:8200',
   title: 'API portal',
+  accent: '#1d5fa8',
   sessionTtl: '12h',
   perAccount: 5,
   perIp: 20,
@@ -37,9 +38,22 @@ export interface PortalApi {
   readonly openapi: OpenApiDocument | null;
 }
 
+/** The portal's look: the title is `portal.title`; logo and accent colour from `portal.brand`. */
+export interface PortalBrand {
+  /** An https URL or a path on the portal's origin, or null. */
+  readonly logoUrl: string | null;
+  /** The origin an https logo is loaded from (the pages' CSP allows images from it), or null. */
+  readonly logoOrigin: string | null;
+  /** CSS hex colours: the accent, the text drawn on it, and the accent as a text colour on white. */
+  readonly accent: string;
+  readonly onAccent: string;
+  readonly accentText: string;
+}
+
 export interface PortalSettings {
   readonly listen: { readonly host: string; readonly port: number; readonly address: string };
   readonly title: string;
+  readonly brand: PortalBrand;
   /** Public base URL of the gateway's proxy, or null: derived from the first proxy listener. */
   readonly baseUrl: string | null;
   /** The portal's own public URL (OIDC redirect, Secure cookies), or null: from the request. */
@@ -55,6 +69,17 @@ export interface PortalSettings {
   readonly apis: ReadonlyMap<string, PortalApi>;
   /** Each plan's `quota` config (the usage page shows what an account used of it). */
   readonly planQuotas: ReadonlyMap<string, QuotaConfig>;
+}
+
+/** The catalog's search: `q` in title, description, name or tags (case-insensitive), `tag` exactly. */
+export function searchApis(apis: ReadonlyMap<string, PortalApi>, q: string, tag: string): PortalApi[] {
+  const needle = q.trim().toLowerCase().slice(0, 200);
+  return [...apis.values()].filter((a) => (tag === '' || a.tags.includes(tag)) && (needle === '' || `${a.title}\n${a.description}\n${a.service}\n${a.tags.join(' ')}`.toLowerCase().includes(needle)));
+}
+
+/** Every tag of the catalog, sorted. */
+export function catalogTags(apis: ReadonlyMap<string, PortalApi>): string[] {
+  return [...new Set([...apis.values()].flatMap((a) => a.tags))].sort();
 }
 
 export function compilePortal(config: RawConfig): PortalSettings | null {
@@ -82,6 +107,7 @@ export function compilePortal(config: RawConfig): PortalSettings | null {
   return {
     listen: { host: a.host, port: a.port, address: formatAddress(a.host, a.port) },
     title: raw.title ?? PORTAL_DEFAULTS.title,
+    brand: compileBrand(raw.brand),
     baseUrl: raw.base_url?.replace(/\/+$/, '') ?? null,
     url: raw.url?.replace(/\/+$/, '') ?? null,
     admins: new Set((raw.admins ?? []).map((e) => e.toLowerCase())),
@@ -111,4 +137,37 @@ function pathPrefix(routes: ReadonlyArray<{ paths: string[]; strip_path?: boolea
   const literal = p.split('/').filter((seg) => seg !== '' && !seg.startsWith(':') && !seg.includes('*'));
   const all = p.split('/').filter((seg) => seg !== '');
   return literal.length === all.length ? '/' + literal.join('/') : '';
+}
+
+function compileBrand(raw: RawPortal['brand']): PortalBrand {
+  const logoUrl = raw?.logo_url ?? null;
+  const accent = expandHex(raw?.accent_color ?? PORTAL_DEFAULTS.accent);
+  const l = luminance(accent);
+  return {
+    logoUrl,
+    logoOrigin: logoUrl?.startsWith('https://') ? new URL(logoUrl).origin : null,
+    accent,
+    // WCAG contrast: white text on a dark accent, near-black on a light one.
+    onAccent: contrast(l, 1) >= contrast(l, luminance('#1b1f24')) ? '#ffffff' : '#1b1f24',
+    // Links and headings in the accent colour only when they stay readable on white (4.5:1).
+    accentText: contrast(l, 1) >= 4.5 ? accent : PORTAL_DEFAULTS.accent,
+  };
+}
+
+/** "#abc" and "#abcd" as "#aabbcc" / "#aabbccdd" (the schema admits hex colours only). */
+function expandHex(hex: string): string {
+  const h = hex.slice(1).toLowerCase();
+  return '#' + (h.length <= 4 ? [...h].map((c) => c + c).join('') : h);
+}
+
+function luminance(hex: string): number {
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+}
+
+function contrast(a: number, b: number): number {
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 }

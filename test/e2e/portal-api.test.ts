@@ -71,6 +71,49 @@ services:
     assert.ok(lines.some((l) => l.startsWith(`${file}:9:`) && l.includes('is not an OpenAPI 3.0 or 3.1 document')), lines.join('\n'));
   });
 
+  test('portal.brand: the logo is an https URL or a path on the portal, the accent a CSS hex colour; others are located problems', () => {
+    const badLogos = ['http://cdn.example.com/logo.svg', 'javascript:alert(1)', '//evil.example/logo.svg', 'data:image/svg+xml,<svg/>', 'logo.svg', '/logo.svg" onerror="alert(1)', 'https://a.example/x y', 'https://user@evil.example/logo.svg', '/a\\b.svg', 'https://a.example/</style>'];
+    for (const logo of badLogos) {
+      const lines = configProblems(`_format_version: "1"\nportal:\n  brand:\n    logo_url: ${JSON.stringify(logo)}\n`, 'brand.yaml');
+      assert.ok(lines.some((l) => /^brand\.yaml:4:\d+ portal\.brand\.logo_url: must be an https:\/\/ URL or a path on the portal/.test(l)), `${logo}: ${lines.join('\n')}`);
+    }
+    const badColours = ['red', '#12', '#1234567', '#ggg', '#fff; background: url(https://evil.example/x)', '#fff}body{display:none', 'rgb(1,2,3)', '#fff ', ' #fff', 'var(--x)'];
+    for (const colour of badColours) {
+      const lines = configProblems(`_format_version: "1"\nportal:\n  brand: { accent_color: ${JSON.stringify(colour)} }\n`, 'brand.yaml');
+      assert.ok(lines.some((l) => /^brand\.yaml:3:\d+ portal\.brand\.accent_color: must be a CSS hex colour/.test(l)), `${colour}: ${lines.join('\n')}`);
+    }
+    assert.ok(configProblems('_format_version: "1"\nportal:\n  brand: { colour: red }\n', 'brand.yaml').some((l) => /^brand\.yaml:3:\d+ portal\.brand\.colour: unknown key/.test(l)));
+    for (const [logo, colour] of [['https://cdn.acme.example/logo.svg', '#0a7d5a'], ['/brand/logo.png', '#FFF'], ['https://acme.example:8443/a/b.svg?v=2', '#0a7d5aff']]) {
+      assert.deepEqual(configProblems(`_format_version: "1"\nportal:\n  brand: { logo_url: "${logo}", accent_color: "${colour}" }\n`, 'brand.yaml'), [], `${logo} ${colour}`);
+    }
+  });
+
+  test('the brand reaches the pages: colours in /assets/brand.css, an https logo\'s origin (only) in the CSP', async () => {
+    const gw = await startPortalGateway(`_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null, portal: "127.0.0.1:0" }
+portal:
+  title: Globex Developer Hub
+  brand: { logo_url: "https://cdn.globex.example/brand/logo.svg", accent_color: "#FC3" }
+`);
+    try {
+      const page = await http(gw.portalUrl + '/');
+      assert.match(page.body, /<title>API catalog · Globex Developer Hub<\/title>/);
+      assert.match(page.body, /<img class="logo" src="https:\/\/cdn\.globex\.example\/brand\/logo\.svg" alt=""/);
+      const csp = page.headers['content-security-policy'] as string;
+      assert.match(csp, /img-src 'self' data: https:\/\/cdn\.globex\.example;/);
+      assert.match(csp, /style-src 'self';/);
+      // A light accent gets dark text on it, and links keep the readable default colour.
+      const css = await http(gw.portalUrl + '/assets/brand.css');
+      assert.equal(css.body, ':root { --accent: #ffcc33; --on-accent: #1b1f24; --accent-text: #1d5fa8; }\n');
+      const config = await new PortalClient(gw.portalUrl).get('/portal/api/config');
+      assert.deepEqual(config.json['brand'], { logo_url: 'https://cdn.globex.example/brand/logo.svg', accent_color: '#ffcc33' });
+      // No API published: the catalog says so.
+      assert.match(page.body, /No APIs are published yet\./);
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('without portal: there is no portal listener', async () => {
     const gw = await startPortalGateway(`_format_version: "1"\nlisten: { proxy: "127.0.0.1:0", status: null }\n`);
     try {
