@@ -4,7 +4,7 @@
 // child, deeper before shallower). Only regex routes are tried one by one, in priority
 // order, so keep them few.
 import type { RouteEntry } from '../config/snapshot.js';
-import { compareSegments, type Segment } from './path-pattern.js';
+import { compareSegments, regexMatchLength, type RegexPattern, type Segment } from './path-pattern.js';
 
 export interface MatchInput {
   readonly method: string;
@@ -98,10 +98,14 @@ export class RouteTable {
     }
     for (let i = 0; i < this.#regex.length; i++) {
       const e = this.#regex[i]!;
-      const m = (e.pattern as { regex: RegExp }).regex.exec(path);
-      if (m !== null && constraintsMatch(e, q)) {
-        q.matchLength = m.index === 0 ? m[0].length : 0;
-        if (m.groups) q.params = { ...m.groups } as Record<string, string>;
+      const p = e.pattern as RegexPattern;
+      const length = regexMatchLength(p, path);
+      if (length >= 0 && constraintsMatch(e, q)) {
+        q.matchLength = length;
+        if (p.named) {
+          const groups = p.regex.exec(path)?.groups;
+          if (groups !== undefined) q.params = { ...groups } as Record<string, string>;
+        }
         return e;
       }
     }
