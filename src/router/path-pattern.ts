@@ -80,6 +80,19 @@ function parseUncached(text: string): PathPattern | string {
   return { kind: exact ? 'exact' : 'prefix', text, path, segments, hasParams };
 }
 
+const caseInsensitive = new WeakMap<RegexPattern, RegexPattern>();
+
+/** The pattern with RE2's `i` flag, for case-insensitive routes (built once per pattern). */
+export function caseInsensitiveVariant(p: RegexPattern): RegexPattern {
+  let v = caseInsensitive.get(p);
+  if (v === undefined) {
+    const source = p.text.slice(1);
+    v = { ...p, regex: compileConfigRegex(source, 'i') as RE2, sticky: compileConfigRegex(source, 'iy') as RE2 };
+    caseInsensitive.set(p, v);
+  }
+  return v;
+}
+
 /**
  * The length of the pattern's leftmost match when it starts the path, 0 when it starts
  * later, -1 without a match. RE2's exec builds its result object in C++ at several µs a
@@ -97,15 +110,22 @@ export function regexMatchLength(p: RegexPattern, path: string): number {
 
 /**
  * Order of two segment lists as the trie walks them: at the first difference a static
- * segment comes before a parameter, and a longer pattern before its own prefix.
+ * segment comes before a parameter (a literal-case static before a case-insensitive one,
+ * `aFold`/`bFold`), and a longer pattern before its own prefix.
  */
-export function compareSegments(a: readonly Segment[], b: readonly Segment[]): number {
+export function compareSegments(a: readonly Segment[], b: readonly Segment[], aFold = false, bFold = false): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.kind !== y.kind) return x.kind === 'static' ? -1 : 1;
-    if (x.kind === 'static' && y.kind === 'static' && x.value !== y.value) return x.value < y.value ? -1 : 1;
+    const rx = x.kind === 'param' ? 2 : aFold ? 1 : 0;
+    const ry = y.kind === 'param' ? 2 : bFold ? 1 : 0;
+    if (rx !== ry) return rx - ry;
+    if (x.kind === 'static' && y.kind === 'static') {
+      const vx = aFold ? x.value.toLowerCase() : x.value;
+      const vy = bFold ? y.value.toLowerCase() : y.value;
+      if (vx !== vy) return vx < vy ? -1 : 1;
+    }
   }
   return b.length - a.length;
 }
