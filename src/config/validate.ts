@@ -10,6 +10,7 @@ import { didYouMean, type ConfigProblem } from './problems.js';
 import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
+import { normalizePath, type PathPolicy } from '../proxy/request-path.js';
 import { checkConsumers } from '../consumers/validate.js';
 import { accessLogProblems } from '../observability/access-log-format.js';
 import { checkPlans } from '../plans/plans.js';
@@ -175,6 +176,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (routeNames.has(rname)) add([...rat, 'name'], `duplicate route name "${rname}" (first at ${routeNames.get(rname)})`);
       else routeNames.set(rname, where);
       checkRoute(r, rat, add, matchKeys, where);
+      checkRouteSpelling(r, rat, add, c.paths);
       checkRouteTimeouts(r, rat, add);
       checkPlugins(r.plugins, [...rat, 'plugins'], registry, add);
     });
@@ -208,6 +210,19 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       else matchKeys.set(key, where);
     }
   }
+}
+
+/** A literal path that no normalized request path can equal would never match: say so at load. */
+function checkRouteSpelling(r: RawRoute, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void, paths: RawConfig['paths']): void {
+  const policy: PathPolicy = { escapedSlashes: paths?.escaped_slashes ?? 'reject', semicolons: 'reject' };
+  r.paths.forEach((p, k) => {
+    const parsed = parsePathPattern(p);
+    if (typeof parsed === 'string' || parsed.kind === 'regex') return;
+    const literal = '/' + parsed.segments.map((s) => (s.kind === 'param' ? 'x' : s.value)).join('/');
+    const normalized = normalizePath(literal, policy);
+    if (!normalized.startsWith('/')) add([...at, 'paths', k], `never matches: requests with such a path are refused (${normalized.replace(/^request path /, '')})`);
+    else if (normalized !== literal) add([...at, 'paths', k], `never matches: request paths are normalized first, write it as ${JSON.stringify(normalized)} (docs/routing.md)`);
+  });
 }
 
 function checkPlugins(map: Record<string, unknown> | undefined, at: Array<string | number>, registry: PluginRegistry, add: (p: Array<string | number>, m: string) => void): void {

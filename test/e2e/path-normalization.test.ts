@@ -189,3 +189,30 @@ describe('paths options', () => {
     assert.match(lines[0]!, /^p\.yaml:4:\d+ paths\.escaped_slashes: /);
   });
 });
+
+describe('route paths that no normalized request can match', () => {
+  test('are config errors with their position and the spelling to write', () => {
+    const yaml = `_format_version: "1"
+services:
+  - name: s
+    url: "http://127.0.0.1:1"
+    routes:
+      - paths:
+          - "/%70rivate"
+          - "/a%2fb"
+          - "/a;v=1/x"
+          - "/files."
+          - "/a%2bb"
+          - "/ok/:id/x"
+          - "=/exact/"
+`;
+    const lines = configProblems(yaml, 'r.yaml');
+    assert.deepEqual(lines, [
+      'r.yaml:7:13 services[0].routes[0].paths[0]: never matches: request paths are normalized first, write it as "/private" (docs/routing.md)',
+      'r.yaml:8:13 services[0].routes[0].paths[1]: never matches: requests with such a path are refused (has an encoded slash (%2F))',
+      'r.yaml:9:13 services[0].routes[0].paths[2]: never matches: requests with such a path are refused (has a ;parameter)',
+      'r.yaml:10:13 services[0].routes[0].paths[3]: never matches: requests with such a path are refused (has a segment ending in ".")',
+      'r.yaml:11:13 services[0].routes[0].paths[4]: never matches: request paths are normalized first, write it as "/a%2Bb" (docs/routing.md)',
+    ]);
+  });
+});
