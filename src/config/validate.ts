@@ -203,7 +203,9 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       const parsed = parsePathPattern(path);
       if (typeof parsed === 'string') continue;
       // The same requests, written differently: "/x" and "/x/", ":id" and ":name".
-      const shape = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
+      const written = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
+      // Two case-insensitive routes whose paths differ only in case match the same requests.
+      const shape = r.case_insensitive === true ? `ci:${written.toLowerCase()}` : written;
       const key = `${host}|${shape}|${methods}|${headers}`;
       const first = matchKeys.get(key);
       if (first !== undefined && first !== where) add([...at, 'paths'], `matches exactly the same requests as ${first}; one of them could never be chosen`);
