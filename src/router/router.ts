@@ -102,10 +102,12 @@ export class Router {
   }
 }
 
+/** An upper-case letter outside percent-escapes (whose hex digits are upper case after normalization). */
 function hasUpperCase(path: string): boolean {
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    if (c >= 65 && c <= 90) return true;
+    if (c === 37 /* % */) i += 2;
+    else if (c >= 65 && c <= 90) return true;
   }
   return false;
 }
