@@ -3,7 +3,7 @@
 // router as the proxy, and cross-checks the indexed lookup against the linear walk.
 import type { RouteEntry } from '../config/snapshot.js';
 import { joinUpstreamPath } from '../proxy/forward.js';
-import { normalizePath } from '../proxy/request-head.js';
+import { needsNormalizing, normalizePath } from '../proxy/request-path.js';
 import { hostMatches } from '../router/router.js';
 import { parse, UsageError } from './args.js';
 import { describeEntry, pluginList, withSnapshot } from './inspect.js';
@@ -46,15 +46,16 @@ export async function explainCommand(args: string[]): Promise<number> {
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q);
-  const path = normalizePath(rawPath);
   const hostHeader = headers.get('host') ?? '';
   const host = hostHeader.replace(/:[0-9]+$/, '').replace(/\.$/, '').toLowerCase();
 
   return withSnapshot(values.config, (s) => {
     const out: string[] = [];
+    const normalized = needsNormalizing(rawPath) ? normalizePath(rawPath, s.paths) : rawPath;
+    const path = normalized.startsWith('/') ? normalized : null;
     out.push(`${method} ${path ?? rawPath}${query}  (host: ${host === '' ? '(none)' : host})`);
     if (path === null) {
-      out.push('  refused with 400: the path is ambiguous (dot segments, backslashes, bad or NUL percent-escapes)');
+      out.push(`  refused with 400: ${normalized}`);
       process.stdout.write(out.join('\n') + '\n');
       return 1;
     }
@@ -79,6 +80,11 @@ export async function explainCommand(args: string[]): Promise<number> {
       return 1;
     }
     out.push(`  ✓ ${matched.route.name} [${matched.route.configPath}] ${describeEntry(matched)}`);
+    if (s.router.caseVariant({ ...input }, matched)) {
+      out.push('', 'Refused with 400: the path differs from another route\'s path only in letter case (docs/routing.md).');
+      process.stdout.write(out.join('\n') + '\n');
+      return 1;
+    }
     if (fast !== matched) out.push(`  ! internal disagreement: the indexed router chose ${fast?.route.name ?? 'nothing'}; please report this`);
     describeForward(out, matched, probe.matchLength, path, query);
     process.stdout.write(out.join('\n') + '\n');

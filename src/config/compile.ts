@@ -143,6 +143,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         headers: r.headers && Object.keys(r.headers).length > 0 ? Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : null,
         stripPath: r.strip_path ?? false,
         preserveHost: r.preserve_host ?? false,
+        caseInsensitive: r.case_insensitive ?? false,
         chain,
         configPath: `services[${si}].routes[${ri}]`,
       };
@@ -151,7 +152,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     });
   });
 
-  const router = new Router(entries);
+  const router = new Router(entries, { caseVariants: config.paths?.case_variants ?? 'reject' });
   const limits: Limits = {
     maxHeaderBytes: config.limits?.max_header_bytes ?? DEFAULTS.maxHeaderBytes,
     maxBodyBytes: config.limits?.max_body_bytes ?? DEFAULTS.maxBodyBytes,
@@ -166,6 +167,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     source: opts.source,
     listeners: { proxy: proxyListeners(config), status: statusListener(config) },
     limits,
+    paths: { escapedSlashes: config.paths?.escaped_slashes ?? 'reject', semicolons: config.paths?.semicolons ?? 'reject' },
     trustedProxies: config.trusted_proxies && config.trusted_proxies.length > 0 ? buildBlockList(config.trusted_proxies) : null,
     router,
     routes: router.ordered,

@@ -41,6 +41,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       },
       strip_path: { type: 'boolean' },
       preserve_host: { type: 'boolean' },
+      case_insensitive: { type: 'boolean' },
       priority: { type: 'integer', minimum: -1000000, maximum: 1000000 },
       timeouts,
       plugins: pluginMap,
@@ -225,6 +226,15 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
       },
       portal: portalSchema,
       trusted_proxies: { type: 'array', items: { type: 'string', minLength: 1 } },
+      paths: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          escaped_slashes: { enum: ['reject', 'keep'] },
+          semicolons: { enum: ['reject', 'strip'] },
+          case_variants: { enum: ['reject', 'allow'] },
+        },
+      },
       limits: {
         type: 'object',
         additionalProperties: false,

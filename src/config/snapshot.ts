@@ -1,5 +1,6 @@
 // The compiled, immutable form of a configuration. A reload builds a new Snapshot and
 // swaps one reference; requests in flight keep the one they started with.
+import type { PathPolicy } from '../proxy/request-path.js';
 import type { BlockList } from 'node:net';
 import type { Chain } from '../pipeline/chain.js';
 import type { Router } from '../router/router.js';
@@ -91,6 +92,8 @@ export interface CompiledRoute {
   readonly headers: ReadonlyArray<readonly [name: string, values: readonly string[]]> | null;
   readonly stripPath: boolean;
   readonly preserveHost: boolean;
+  /** Literal path segments (and regexes) match in any letter case (docs/routing.md). */
+  readonly caseInsensitive: boolean;
   readonly chain: Chain;
   /** Where in the file the route was declared, e.g. services[0].routes[1]. */
   readonly configPath: string;
@@ -139,6 +142,8 @@ export interface Snapshot {
   readonly source: string;
   readonly listeners: { readonly proxy: readonly ListenerSpec[]; readonly status: ListenerSpec | null };
   readonly limits: Limits;
+  /** How request paths are normalized before routing (src/proxy/request-path.ts). */
+  readonly paths: PathPolicy;
   readonly trustedProxies: BlockList | null;
   readonly router: Router;
   /** Every route entry in match order (what `northgate routes` prints). */

@@ -33,6 +33,7 @@ export interface RawRoute {
   headers?: Record<string, string[]>;
   strip_path?: boolean;
   preserve_host?: boolean;
+  case_insensitive?: boolean;
   priority?: number;
   timeouts?: RawTimeouts;
   plugins?: Record<string, unknown>;
@@ -67,6 +68,7 @@ export interface RawConfig {
   store?: { url: string; poll_interval?: string; node_id?: string };
   admin?: { token?: string; max_body_bytes?: number };
   trusted_proxies?: string[];
+  paths?: { escaped_slashes?: 'reject' | 'keep'; semicolons?: 'reject' | 'strip'; case_variants?: 'reject' | 'allow' };
   limits?: {
     max_header_bytes?: number;
     max_body_bytes?: number;

@@ -10,6 +10,7 @@ import { didYouMean, type ConfigProblem } from './problems.js';
 import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
 import { parsePathPattern } from '../router/path-pattern.js';
+import { normalizePath, type PathPolicy } from '../proxy/request-path.js';
 import { checkConsumers } from '../consumers/validate.js';
 import { accessLogProblems } from '../observability/access-log-format.js';
 import { checkPlans } from '../plans/plans.js';
@@ -175,6 +176,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (routeNames.has(rname)) add([...rat, 'name'], `duplicate route name "${rname}" (first at ${routeNames.get(rname)})`);
       else routeNames.set(rname, where);
       checkRoute(r, rat, add, matchKeys, where);
+      checkRouteSpelling(r, rat, add, c.paths);
       checkRouteTimeouts(r, rat, add);
       checkPlugins(r.plugins, [...rat, 'plugins'], registry, add);
     });
@@ -201,13 +203,28 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       const parsed = parsePathPattern(path);
       if (typeof parsed === 'string') continue;
       // The same requests, written differently: "/x" and "/x/", ":id" and ":name".
-      const shape = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
+      const written = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
+      // Two case-insensitive routes whose paths differ only in case match the same requests.
+      const shape = r.case_insensitive === true ? `ci:${written.toLowerCase()}` : written;
       const key = `${host}|${shape}|${methods}|${headers}`;
       const first = matchKeys.get(key);
       if (first !== undefined && first !== where) add([...at, 'paths'], `matches exactly the same requests as ${first}; one of them could never be chosen`);
       else matchKeys.set(key, where);
     }
   }
+}
+
+/** A literal path that no normalized request path can equal would never match: say so at load. */
+function checkRouteSpelling(r: RawRoute, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void, paths: RawConfig['paths']): void {
+  const policy: PathPolicy = { escapedSlashes: paths?.escaped_slashes ?? 'reject', semicolons: 'reject' };
+  r.paths.forEach((p, k) => {
+    const parsed = parsePathPattern(p);
+    if (typeof parsed === 'string' || parsed.kind === 'regex') return;
+    const literal = '/' + parsed.segments.map((s) => (s.kind === 'param' ? 'x' : s.value)).join('/');
+    const normalized = normalizePath(literal, policy);
+    if (!normalized.startsWith('/')) add([...at, 'paths', k], `never matches: requests with such a path are refused (${normalized.replace(/^request path /, '')})`);
+    else if (normalized !== literal) add([...at, 'paths', k], `never matches: request paths are normalized first, write it as ${JSON.stringify(normalized)} (docs/routing.md)`);
+  });
 }
 
 function checkPlugins(map: Record<string, unknown> | undefined, at: Array<string | number>, registry: PluginRegistry, add: (p: Array<string | number>, m: string) => void): void {

@@ -4,6 +4,7 @@
 import type { RequestContext } from './context.js';
 import { unmapIPv4 } from './context.js';
 import { newRequestId } from './request-id.js';
+import { needsNormalizing, normalizePath } from './request-path.js';
 
 const KEEP = 0;
 const DROP = 1;
@@ -60,8 +61,6 @@ const SPECIAL = new Map<string, number>([
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=@/-]{1,200}$/;
 const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9.]+)(?::[0-9]{1,5})?$/;
-const NEEDS_NORMALIZING = /[%\\#]|\/\.|\/\//;
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
 /** Returns a reason when the request must be refused with 400, or null. */
 export function readRequestHead(ctx: RequestContext): string | null {
@@ -174,9 +173,10 @@ export function readRequestHead(ctx: RequestContext): string | null {
   let path = q === -1 ? target : target.slice(0, q);
   ctx.query = q === -1 ? '' : target.slice(q);
   if (ctx.query.includes('#')) return 'request target must not contain a fragment';
-  if (NEEDS_NORMALIZING.test(path)) {
-    const normalized = normalizePath(path);
-    if (normalized === null) return 'request path is ambiguous (dot segments, backslashes, bad or NUL percent-escapes)';
+  if (needsNormalizing(path)) {
+    const normalized = normalizePath(path, ctx.snapshot.paths);
+    // A refusal says why; a path always starts with "/".
+    if (normalized.charCodeAt(0) !== 47) return normalized;
     path = normalized;
   }
   ctx.path = path;
@@ -198,35 +198,6 @@ function hostName(hostHeader: string): string {
   if (colon !== -1) h = h.slice(0, colon);
   if (h.endsWith('.')) h = h.slice(0, -1);
   return h.toLowerCase();
-}
-
-/**
- * Decodes percent-escapes of unreserved characters, upper-cases the others, merges
- * repeated slashes; refuses dot segments, backslashes, fragments and %00, which
- * upstreams interpret differently from the router (path confusion).
- */
-export function normalizePath(path: string): string | null {
-  if (path.includes('\\') || path.includes('#')) return null;
-  let out = '';
-  for (let i = 0; i < path.length; i++) {
-    const c = path[i]!;
-    if (c === '%') {
-      const hex = path.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
-      const code = Number.parseInt(hex, 16);
-      if (code === 0) return null;
-      const ch = String.fromCharCode(code);
-      out += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
-      i += 2;
-    } else if (c === '/' && out.endsWith('/')) {
-      continue;
-    } else {
-      out += c;
-    }
-  }
-  // Also with encoded slashes read as slashes: an upstream that decodes %2F must not see "..".
-  for (const seg of out.replace(/%2F/g, '/').split('/')) if (seg === '.' || seg === '..') return null;
-  return out;
 }
 
 function dropConnectionListed(out: string[], tokens: string): void {

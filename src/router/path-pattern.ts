@@ -2,14 +2,28 @@
 //   "/api/orders"        prefix, on segment boundaries (/api/orders, /api/orders/7; not /api/ordersX)
 //   "=/health"           exact
 //   "/orders/:id/items"  ":name" matches one segment; works in prefix and exact paths
-//   "~^/v[0-9]+/orders$" regular expression on the path (named groups become params)
+//   "~^/v[0-9]+/orders$" regular expression on the path (named groups become params), on RE2
+
+import type RE2 from 're2';
+import { compileConfigRegex } from '../config/regex.js';
 
 export type Segment = { readonly kind: 'static'; readonly value: string } | { readonly kind: 'param'; readonly name: string };
 
 export type PathPattern =
   | { readonly kind: 'exact'; readonly text: string; readonly path: string; readonly segments: readonly Segment[]; readonly hasParams: boolean }
   | { readonly kind: 'prefix'; readonly text: string; readonly path: string; readonly segments: readonly Segment[]; readonly hasParams: boolean }
-  | { readonly kind: 'regex'; readonly text: string; readonly regex: RegExp };
+  | RegexPattern;
+
+export interface RegexPattern {
+  readonly kind: 'regex';
+  readonly text: string;
+  /** On RE2 (src/config/regex.ts): linear time in the path's length. */
+  readonly regex: RE2;
+  /** The same pattern anchored where it is tried (RE2's sticky flag): its lastIndex after a match is the match's end. */
+  readonly sticky: RE2;
+  /** Whether the pattern has named groups (only then is a result object built). */
+  readonly named: boolean;
+}
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Characters allowed in a literal segment: RFC 3986 pchar without '%' escapes other than %XX.
@@ -33,11 +47,10 @@ export function parsePathPattern(text: string): PathPattern | string {
 
 function parseUncached(text: string): PathPattern | string {
   if (text.startsWith('~')) {
-    try {
-      return { kind: 'regex', text, regex: new RegExp(text.slice(1)) };
-    } catch (err) {
-      return `invalid regular expression: ${(err as Error).message}`;
-    }
+    const regex = compileConfigRegex(text.slice(1));
+    if (typeof regex === 'string') return regex;
+    const sticky = compileConfigRegex(text.slice(1), 'y') as RE2;
+    return { kind: 'regex', text, regex, sticky, named: /\(\?<[A-Za-z_]/.test(text) };
   }
   const exact = text.startsWith('=');
   let path = exact ? text.slice(1) : text;
@@ -67,17 +80,52 @@ function parseUncached(text: string): PathPattern | string {
   return { kind: exact ? 'exact' : 'prefix', text, path, segments, hasParams };
 }
 
+const caseInsensitive = new WeakMap<RegexPattern, RegexPattern>();
+
+/** The pattern with RE2's `i` flag, for case-insensitive routes (built once per pattern). */
+export function caseInsensitiveVariant(p: RegexPattern): RegexPattern {
+  let v = caseInsensitive.get(p);
+  if (v === undefined) {
+    const source = p.text.slice(1);
+    v = { ...p, regex: compileConfigRegex(source, 'i') as RE2, sticky: compileConfigRegex(source, 'iy') as RE2 };
+    caseInsensitive.set(p, v);
+  }
+  return v;
+}
+
+/**
+ * The length of the pattern's leftmost match when it starts the path, 0 when it starts
+ * later, -1 without a match. RE2's exec builds its result object in C++ at several µs a
+ * call; search plus a sticky test cost a fraction of that, and exec runs only for named groups.
+ */
+export function regexMatchLength(p: RegexPattern, path: string): number {
+  const at = p.regex.search(path);
+  if (at !== 0) return at < 0 ? -1 : 0;
+  // The leftmost match starts at 0, so it is the sticky match at 0.
+  const s = p.sticky;
+  s.lastIndex = 0;
+  s.test(path);
+  return s.lastIndex;
+}
+
 /**
  * Order of two segment lists as the trie walks them: at the first difference a static
- * segment comes before a parameter, and a longer pattern before its own prefix.
+ * segment comes before a parameter (a literal-case static before a case-insensitive one,
+ * `aFold`/`bFold`), and a longer pattern before its own prefix.
  */
-export function compareSegments(a: readonly Segment[], b: readonly Segment[]): number {
+export function compareSegments(a: readonly Segment[], b: readonly Segment[], aFold = false, bFold = false): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.kind !== y.kind) return x.kind === 'static' ? -1 : 1;
-    if (x.kind === 'static' && y.kind === 'static' && x.value !== y.value) return x.value < y.value ? -1 : 1;
+    const rx = x.kind === 'param' ? 2 : aFold ? 1 : 0;
+    const ry = y.kind === 'param' ? 2 : bFold ? 1 : 0;
+    if (rx !== ry) return rx - ry;
+    if (x.kind === 'static' && y.kind === 'static') {
+      const vx = aFold ? x.value.toLowerCase() : x.value;
+      const vy = bFold ? y.value.toLowerCase() : y.value;
+      if (vx !== vy) return vx < vy ? -1 : 1;
+    }
   }
   return b.length - a.length;
 }

@@ -4,7 +4,7 @@
 // child, deeper before shallower). Only regex routes are tried one by one, in priority
 // order, so keep them few.
 import type { RouteEntry } from '../config/snapshot.js';
-import { compareSegments, type Segment } from './path-pattern.js';
+import { caseInsensitiveVariant, compareSegments, regexMatchLength, type RegexPattern, type Segment } from './path-pattern.js';
 
 export interface MatchInput {
   readonly method: string;
@@ -16,6 +16,8 @@ export interface MatchInput {
 
 class TrieNode {
   statics: Map<string, TrieNode> | null = null;
+  /** Literal segments of case-insensitive routes, keyed in lower case; tried after `statics`. */
+  folded: Map<string, TrieNode> | null = null;
   param: TrieNode | null = null;
   prefix: RouteEntry[] | null = null;
   exact: RouteEntry[] | null = null;
@@ -44,20 +46,33 @@ export function constraintsMatch(e: RouteEntry, q: MatchInput): boolean {
 
 export class RouteTable {
   readonly #exact = new Map<string, RouteEntry[]>();
+  /** Exact paths of case-insensitive routes, in lower case; null until there is one. */
+  #exactFolded: Map<string, RouteEntry[]> | null = null;
   readonly #regex: RouteEntry[] = [];
+  /** The pattern each regex entry is tried with (its `i` variant for case-insensitive routes). */
+  readonly #regexPatterns: RegexPattern[] = [];
   readonly #root = new TrieNode();
+  readonly #foldAll: boolean;
   #hasExactParams = false;
+
+  /** `foldAll`: every route as if it were `case_insensitive` (what a case-insensitive upstream would pick). */
+  constructor(foldAll = false) {
+    this.#foldAll = foldAll;
+  }
 
   add(e: RouteEntry): void {
     const p = e.pattern;
+    const fold = this.#foldAll || e.route.caseInsensitive;
     if (p.kind === 'regex') {
       this.#regex.push(e);
     } else if (p.kind === 'exact' && !p.hasParams) {
-      let list = this.#exact.get(p.path);
-      if (!list) this.#exact.set(p.path, (list = []));
+      const map = fold ? (this.#exactFolded ??= new Map()) : this.#exact;
+      const key = fold ? p.path.toLowerCase() : p.path;
+      let list = map.get(key);
+      if (!list) map.set(key, (list = []));
       list.push(e);
     } else {
-      const node = this.#insert(p.segments);
+      const node = this.#insert(p.segments, fold);
       if (p.kind === 'exact') {
         (node.exact ??= []).push(e);
         this.#hasExactParams = true;
@@ -70,13 +85,19 @@ export class RouteTable {
   /** Sorts every candidate list once, after all entries are added. */
   seal(): void {
     for (const list of this.#exact.values()) list.sort(compareConstraints);
+    if (this.#exactFolded !== null) for (const list of this.#exactFolded.values()) list.sort(compareConstraints);
     this.#regex.sort((a, b) => b.route.priority - a.route.priority || compareConstraints(a, b));
+    for (const e of this.#regex) {
+      const p = e.pattern as RegexPattern;
+      this.#regexPatterns.push(this.#foldAll || e.route.caseInsensitive ? caseInsensitiveVariant(p) : p);
+    }
     const stack = [this.#root];
     while (stack.length > 0) {
       const n = stack.pop()!;
       n.prefix?.sort(compareConstraints);
       n.exact?.sort(compareConstraints);
       if (n.statics) for (const c of n.statics.values()) stack.push(c);
+      if (n.folded) for (const c of n.folded.values()) stack.push(c);
       if (n.param) stack.push(n.param);
     }
   }
@@ -92,29 +113,45 @@ export class RouteTable {
         }
       }
     }
+    if (this.#exactFolded !== null) {
+      const folded = this.#exactFolded.get(path.toLowerCase());
+      if (folded !== undefined) {
+        for (let i = 0; i < folded.length; i++) {
+          if (constraintsMatch(folded[i]!, q)) {
+            q.matchLength = path.length;
+            return folded[i]!;
+          }
+        }
+      }
+    }
     if (this.#hasExactParams) {
       const e = this.#walk(this.#root, path, 0, q, true);
       if (e !== null) return e;
     }
     for (let i = 0; i < this.#regex.length; i++) {
       const e = this.#regex[i]!;
-      const m = (e.pattern as { regex: RegExp }).regex.exec(path);
-      if (m !== null && constraintsMatch(e, q)) {
-        q.matchLength = m.index === 0 ? m[0].length : 0;
-        if (m.groups) q.params = { ...m.groups } as Record<string, string>;
+      const p = this.#regexPatterns[i]!;
+      const length = regexMatchLength(p, path);
+      if (length >= 0 && constraintsMatch(e, q)) {
+        q.matchLength = length;
+        if (p.named) {
+          const groups = p.regex.exec(path)?.groups;
+          if (groups !== undefined) q.params = { ...groups } as Record<string, string>;
+        }
         return e;
       }
     }
     return this.#walk(this.#root, path, 0, q, false);
   }
 
-  #insert(segments: readonly Segment[]): TrieNode {
+  #insert(segments: readonly Segment[], fold: boolean): TrieNode {
     let node = this.#root;
     for (const s of segments) {
       if (s.kind === 'static') {
-        const statics = (node.statics ??= new Map());
-        let child = statics.get(s.value);
-        if (!child) statics.set(s.value, (child = new TrieNode()));
+        const statics = fold ? (node.folded ??= new Map()) : (node.statics ??= new Map());
+        const key = fold ? s.value.toLowerCase() : s.value;
+        let child = statics.get(key);
+        if (!child) statics.set(key, (child = new TrieNode()));
         node = child;
       } else {
         node = node.param ??= new TrieNode();
@@ -134,6 +171,13 @@ export class RouteTable {
       if (end === -1) end = path.length;
       if (node.statics !== null) {
         const child = node.statics.get(path.slice(pos + 1, end));
+        if (child !== undefined) {
+          const e = this.#walk(child, path, end, q, exact);
+          if (e !== null) return e;
+        }
+      }
+      if (node.folded !== null) {
+        const child = node.folded.get(path.slice(pos + 1, end).toLowerCase());
         if (child !== undefined) {
           const e = this.#walk(child, path, end, q, exact);
           if (e !== null) return e;
@@ -180,7 +224,7 @@ export function compareInTable(a: RouteEntry, b: RouteEntry): number {
   const pa = a.pattern;
   const pb = b.pattern;
   if (pa.kind === 'regex' && pb.kind === 'regex') return b.route.priority - a.route.priority || compareConstraints(a, b);
-  if (pa.kind !== 'regex' && pb.kind !== 'regex') return compareSegments(pa.segments, pb.segments) || compareConstraints(a, b);
+  if (pa.kind !== 'regex' && pb.kind !== 'regex') return compareSegments(pa.segments, pb.segments, a.route.caseInsensitive, b.route.caseInsensitive) || compareConstraints(a, b);
   return 0;
 }
 

@@ -9,22 +9,55 @@ export interface RouterInput extends MatchInput {
   readonly host: string;
 }
 
+export interface RouterOptions {
+  /**
+   * 'reject': `caseVariant` reports a path whose letter case chose another route than a
+   * case-insensitive upstream would pick (docs/routing.md). Default 'allow'.
+   */
+  readonly caseVariants?: 'reject' | 'allow';
+  /** Match every route as if it were `case_insensitive`. */
+  readonly foldAll?: boolean;
+}
+
 export class Router {
   readonly #byHost = new Map<string, RouteTable>();
   /** Keyed by the suffix with its leading dot: "*.example.com" -> ".example.com". */
   readonly #byWildcard = new Map<string, RouteTable>();
-  readonly #anyHost = new RouteTable();
+  readonly #anyHost: RouteTable;
   readonly #hasHostTables: boolean;
+  readonly #foldAll: boolean;
+  /** The same entries, all case-insensitive; null when letter case cannot change the route. */
+  readonly #folded: Router | null;
   /** Every entry in the order a request tries them. */
   readonly ordered: readonly RouteEntry[];
 
-  constructor(entries: readonly RouteEntry[]) {
+  constructor(entries: readonly RouteEntry[], options: RouterOptions = {}) {
+    this.#foldAll = options.foldAll === true;
+    this.#anyHost = new RouteTable(this.#foldAll);
     for (const e of entries) this.#tableFor(e.host).add(e);
     for (const t of this.#byHost.values()) t.seal();
     for (const t of this.#byWildcard.values()) t.seal();
     this.#anyHost.seal();
     this.#hasHostTables = this.#byHost.size > 0 || this.#byWildcard.size > 0;
     this.ordered = [...entries].sort(compareEntries);
+    const caseMatters = options.caseVariants === 'reject' && !this.#foldAll && entries.some((e) => !e.route.caseInsensitive && hasLetters(e));
+    this.#folded = caseMatters ? new Router(entries, { foldAll: true }) : null;
+  }
+
+  /**
+   * Whether the request's letter case chose `chosen` where a case-insensitive upstream
+   * would take the path for another route's (/PRIVATE past a route for /private): such a
+   * request is refused. Costs a scan of the path; a second match only for paths with
+   * upper-case letters. `q`'s matchLength and params are left as `chosen` set them.
+   */
+  caseVariant(q: RouterInput, chosen: RouteEntry): boolean {
+    if (this.#folded === null || !hasUpperCase(q.path)) return false;
+    const matchLength = q.matchLength;
+    const params = q.params;
+    const other = this.#folded.match(q);
+    q.matchLength = matchLength;
+    q.params = params;
+    return other !== null && other !== chosen && foldKey(other) !== foldKey(chosen);
   }
 
   match(q: RouterInput): RouteEntry | null {
@@ -64,9 +97,29 @@ export class Router {
     const map = host.startsWith('*.') ? this.#byWildcard : this.#byHost;
     const key = host.startsWith('*.') ? host.slice(1) : host;
     let t = map.get(key);
-    if (!t) map.set(key, (t = new RouteTable()));
+    if (!t) map.set(key, (t = new RouteTable(this.#foldAll)));
     return t;
   }
+}
+
+/** An upper-case letter outside percent-escapes (whose hex digits are upper case after normalization). */
+function hasUpperCase(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 37 /* % */) i += 2;
+    else if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
+
+function hasLetters(e: RouteEntry): boolean {
+  return /[A-Za-z]/.test(e.pattern.kind === 'regex' ? e.pattern.text : e.pattern.path);
+}
+
+/** Two entries a case-insensitive reading cannot tell apart ("/Private" and "/private"). */
+function foldKey(e: RouteEntry): string {
+  const p = e.pattern;
+  return `${e.host ?? ''} ${p.kind} ${(p.kind === 'regex' ? p.text : p.path).toLowerCase()}`;
 }
 
 function hostRank(e: RouteEntry): number {

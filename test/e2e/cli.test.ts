@@ -161,7 +161,7 @@ async function explainVersusGateway(t: { after: (fn: () => Promise<void>) => voi
 }
 
 test('explain prints the upstream URL the gateway really forwards to (base path, query byte for byte)', async (t) => {
-  const path = '/plain/x%2Fy?b=%2f&a=1&a=2&&c=%zz+d';
+  const path = '/plain/x%2By?b=%2f&a=1&a=2&&c=%zz+d';
   const { forwards, received, upstream } = await explainVersusGateway(t, path, {});
   assert.equal(received, `${upstream}/base${path}`);
   assert.equal(forwards, received);

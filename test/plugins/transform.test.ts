@@ -83,11 +83,13 @@ services:
 
   test('attack: params cannot be joined into a dot segment the upstream would resolve', async () => {
     // ".-." is an ordinary segment for the core, but {a}{b} would make it "..": /base/x/../y is /base/y upstream.
-    for (const path of ['/join/.-.', '/join/-.', '/join/.-']) {
+    for (const path of ['/join/.-', '/join/..-']) {
       const res = await http(gw.url + path);
       assert.equal(res.status, 400, path);
       assert.match((JSON.parse(res.body) as { detail: string }).detail, /rewritten path has a "\." or "\.\." segment/);
     }
+    // A segment ending in "." is refused by the core's path normalization already.
+    for (const path of ['/join/.-.', '/join/-.']) assert.equal((await http(gw.url + path)).status, 400, path);
     assert.equal(await upstreamUrl('/join/a.-.b'), '/base/x/a..b/y', 'dots inside a segment are fine');
     assert.equal(await upstreamUrl('/join/..-.x'), '/base/x/...x/y');
   });

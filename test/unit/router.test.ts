@@ -7,7 +7,7 @@ import { buildSnapshot, loadConfigText } from '../../src/config/load.js';
 import type { CompiledRoute, RouteEntry, Service } from '../../src/config/snapshot.js';
 import { Chain } from '../../src/pipeline/chain.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
-import { normalizePath } from '../../src/proxy/request-head.js';
+import { normalizePath, type PathPolicy } from '../../src/proxy/request-path.js';
 import { parsePathPattern } from '../../src/router/path-pattern.js';
 import { Router, type RouterInput } from '../../src/router/router.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
@@ -275,7 +275,7 @@ function entriesFor(route: CompiledRoute, hosts: Array<string | null>, paths: st
 }
 
 function compiledRoute(name: string, index: number, o: Partial<Pick<CompiledRoute, 'priority' | 'methods' | 'headers'>> = {}): CompiledRoute {
-  return { name, index, service: SERVICE, priority: o.priority ?? 0, methods: o.methods ?? null, headers: o.headers ?? null, stripPath: false, preserveHost: false, chain: Chain.EMPTY, configPath: `services[0].routes[${index}]` };
+  return { name, index, service: SERVICE, priority: o.priority ?? 0, methods: o.methods ?? null, headers: o.headers ?? null, stripPath: false, preserveHost: false, caseInsensitive: false, chain: Chain.EMPTY, configPath: `services[0].routes[${index}]` };
 }
 
 describe('property: router.match agrees with the documented linear order', () => {
@@ -372,30 +372,92 @@ describe('scale', () => {
 });
 
 describe('normalizePath', () => {
+  const KEEP: PathPolicy = { escapedSlashes: 'keep', semicolons: 'reject' };
+  const refused = (p: string, policy?: PathPolicy) => !normalizePath(p, policy).startsWith('/');
+
   test('decodes unreserved escapes, upper-cases the others, merges slashes', () => {
     assert.equal(normalizePath('/%61pi'), '/api');
     assert.equal(normalizePath('/a%7Eb%2dc%5F'), '/a~b-c_');
-    assert.equal(normalizePath('/a%2fb'), '/a%2Fb');
-    assert.equal(normalizePath('/a%2Fb'), '/a%2Fb');
-    assert.equal(normalizePath('/a%25%32%46'), '/a%252F', 'decoding happens once');
+    assert.equal(normalizePath('/a%2bb%3a'), '/a%2Bb%3A');
+    assert.equal(normalizePath('/caf%c3%a9'), '/caf%C3%A9');
     assert.equal(normalizePath('//a///b//'), '/a/b/');
-    assert.equal(normalizePath('/a/.../b'), '/a/.../b');
+    assert.equal(normalizePath('/a%2fb', KEEP), '/a%2Fb');
+    assert.equal(normalizePath('/a%2Fb', KEEP), '/a%2Fb');
     // %2F is no separator for the router, but an upstream that decodes it would see "..": refused.
-    assert.equal(normalizePath('/a%2F..%2Fb'), null);
-    assert.equal(normalizePath('/a%2f.%2fb'), null);
-    assert.equal(normalizePath('/a%2F..b'), '/a%2F..b');
+    assert.ok(refused('/a%2F..%2Fb', KEEP));
+    assert.ok(refused('/a%2f.%2fb', KEEP));
+    assert.ok(refused('/a.%2Fb', KEEP), 'a trailing dot before an encoded slash');
+    assert.equal(normalizePath('/a%2F..b', KEEP), '/a%2F..b');
   });
 
   test('%2F is not a separator for the router either', () => {
     const router = routerOf('{ name: a, paths: ["/a"] }', '{ name: ab, paths: ["/a/b"] }');
-    assert.equal(hit(router, normalizePath('/a%2Fb')!), null);
-    assert.equal(hit(router, normalizePath('/a%2fb/c')!), null);
-    assert.equal(hit(router, normalizePath('/%61/%62')!), 'ab');
+    assert.equal(hit(router, normalizePath('/a%2Fb', KEEP)), null);
+    assert.equal(hit(router, normalizePath('/a%2fb/c', KEEP)), null);
+    assert.equal(hit(router, normalizePath('/%61/%62')), 'ab');
   });
 
   test('refuses dot segments, backslashes, NUL and malformed escapes', () => {
     for (const bad of ['/a/./b', '/a/../b', '/..', '/a/.', '/a//..', '/a/%2e%2e/b', '/a/%2E/b', '/a/.%2e', '/a\\b', '/a%00b', '/a%zz', '/a%4', '/a%', '/a%4/', '/a#b']) {
-      assert.equal(normalizePath(bad), null, bad);
+      assert.ok(refused(bad), bad);
     }
+  });
+
+  test('refuses what upstreams read as another path: params, encoded separators, trailing dots and spaces, double encoding, bad or folding UTF-8', () => {
+    for (const bad of ['/a;b', '/a%3Bb', '/a%2Fb', '/a%5Cb', '/a.', '/a.../b', '/a%2e', '/a%20', '/%20a', '/a%09', '/a%7f', '/a%252e', '/a%2541', '/%c0%af', '/%c0%ae', '/%ed%a0%80', '/%ff', '/%c3', '/%ef%bd%90', '/%c4%b1', '/%e2%84%aa', '/a b', '/a\x80']) {
+      assert.ok(refused(bad), bad);
+    }
+    for (const fine of ['/a%20b', '/a%25', '/a%25zz', '/v1.2/x', '/.well-known/x', '/%E6%97%A5']) assert.ok(!refused(fine), fine);
+  });
+
+  test('semicolons: strip drops each ;param up to the next slash', () => {
+    const STRIP: PathPolicy = { escapedSlashes: 'reject', semicolons: 'strip' };
+    assert.equal(normalizePath('/a;x=1/b;y', STRIP), '/a/b');
+    assert.equal(normalizePath('/;x/a', STRIP), '/a');
+    assert.ok(refused('/a/..;/b', STRIP));
+  });
+});
+
+describe('letter case', () => {
+  test('case_insensitive routes match any case; literal-case routes first; params keep their case', () => {
+    const router = routerOf(
+      '{ name: ci, paths: ["/Admin/:id"], case_insensitive: true }',
+      '{ name: exact-ci, paths: ["=/Health"], case_insensitive: true }',
+      '{ name: regex-ci, paths: ["~^/v[0-9]+/Orders$"], case_insensitive: true }',
+      '{ name: cs, paths: ["/admin/special"] }',
+    );
+    assert.equal(hit(router, '/ADMIN/AbC'), 'ci');
+    assert.equal(hit(router, '/admin/special'), 'cs');
+    assert.equal(hit(router, '/admin/SPECIAL'), 'ci');
+    assert.equal(hit(router, '/health'), 'exact-ci');
+    assert.equal(hit(router, '/HEALTH'), 'exact-ci');
+    assert.equal(hit(router, '/V2/orders'), 'regex-ci');
+    const q = query('/aDmIn/XyZ');
+    router.match(q);
+    assert.deepEqual(q.params, { id: 'XyZ' });
+  });
+
+  test('caseVariant: a path whose case chose another route than a case-insensitive reading would', () => {
+    const entries = (text: string) => buildSnapshot(loadConfigText('c.yaml', text, registry), registry, pools, 1, 'c.yaml').snapshot.router;
+    const router = entries(['_format_version: "1"', 'services:', '  - name: s', '    url: http://127.0.0.1:9', '    routes:',
+      '      - { name: private, paths: ["/private"] }', '      - { name: Mixed, paths: ["/Mixed"] }', '      - { name: mixed, paths: ["/mixed"] }', '      - { name: open, paths: ["/"] }'].join('\n'));
+    const refused = (path: string) => {
+      const q = query(path);
+      const e = router.match(q)!;
+      const length = q.matchLength;
+      const r = router.caseVariant(q, e);
+      assert.equal(q.matchLength, length, 'matchLength is left as the match set it');
+      return r;
+    };
+    assert.equal(refused('/PRIVATE'), true);
+    assert.equal(refused('/Private/x'), true);
+    assert.equal(refused('/private/X'), false);
+    assert.equal(refused('/Users/AbC'), false);
+    assert.equal(refused('/Mixed'), false, 'routes that differ only in case are each reachable by their own spelling');
+    assert.equal(refused('/mixed'), false);
+    assert.equal(refused('/MIXED'), true, 'a case-insensitive upstream reads it as /mixed, which has its own route');
+    const allow = entries(['_format_version: "1"', 'paths: { case_variants: allow }', 'services:', '  - name: s', '    url: http://127.0.0.1:9', '    routes:', '      - { name: private, paths: ["/private"] }', '      - { name: open, paths: ["/"] }'].join('\n'));
+    const q = query('/PRIVATE');
+    assert.equal(allow.caseVariant(q, allow.match(q)!), false);
   });
 });

@@ -6,6 +6,7 @@ import type { Plugin, PluginHandler } from '../../pipeline/plugin.js';
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { RequestContext } from '../../proxy/context.js';
 import type { HeaderList } from '../../proxy/header-list.js';
+import { compileConfigRegex } from '../../config/regex.js';
 import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
 
 /** `https://*.example.com[:port]`: at least two labels after the star. */
@@ -27,11 +28,8 @@ function originProblem(o: string): string | undefined {
   if (o === '*') return undefined;
   if (o.startsWith('~')) {
     const src = o.slice(1);
-    try {
-      new RegExp(src);
-    } catch (err) {
-      return `invalid regular expression: ${(err as Error).message}`;
-    }
+    const compiled = compileConfigRegex(src);
+    if (typeof compiled === 'string') return compiled;
     if (!src.startsWith('^') || !src.endsWith('$')) return 'a regex origin must be anchored with ^ and $ (unanchored, "https://a.example.org.evil.com" would match)';
     return undefined;
   }
@@ -59,10 +57,10 @@ function compileOrigins(list: readonly string[]): Origins {
   let any = false;
   for (const o of list) {
     if (o === '*') any = true;
-    else if (o.startsWith('~')) patterns.push(new RegExp(o.slice(1)));
+    else if (o.startsWith('~')) patterns.push(compileConfigRegex(o.slice(1)) as RegExp);
     else if (o.includes('*')) {
       const m = WILDCARD.exec(o)!;
-      patterns.push(new RegExp(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i'));
+      patterns.push(compileConfigRegex(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i') as RegExp);
     } else exact.add(o.toLowerCase());
   }
   return { any, exact, patterns };
