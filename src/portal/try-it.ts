@@ -7,7 +7,7 @@
 // The request goes out with exactly the checked path (undici's dispatcher, no URL parser
 // that would resolve dot segments on the way).
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
-import { normalizePath } from '../proxy/request-head.js';
+import { normalizePath } from '../proxy/request-path.js';
 import type { ApiContext } from './api.js';
 import { PortalError, readJson, sendJson, str } from './http.js';
 
@@ -114,9 +114,10 @@ export async function tryIt(c: ApiContext): Promise<void> {
   // The gateway's router decides where the call would go: it must be one of this API's routes
   // (not a neighbouring prefix, not a more specific route of another service under this one).
   const q = target.indexOf('?');
-  const routed = normalizePath(q === -1 ? target : target.slice(0, q));
+  // The proxy's own reading of the path: a refusal (a reason, not a path) is never tried.
+  const routed = normalizePath(q === -1 ? target : target.slice(0, q), c.snapshot.paths);
   const entry =
-    routed === null
+    routed.charCodeAt(0) !== 47
       ? null
       : c.snapshot.router.match({ method, host, path: routed, header: (n) => headers[n], matchLength: 0, params: null });
   if (entry === null || entry.route.service.name !== api.service) throw new PortalError('bad-request', `"path" must be on the API: ${target} is not a route of "${api.service}"`);

@@ -86,7 +86,7 @@ describe('try-it stays on the published API', () => {
       ['orders', '/search?q=a%20b&x=../y', '/search?q=a%20b&x=../y'],
       ['orders', '/a%20b/c', '/a%20b/c'],
       ['orders', '/v1.2/items/..x', '/v1.2/items/..x'],
-      ['orders', '/items;v=2/...', '/items;v=2/...'],
+      ['orders', '/items/v2/~a_b-c', '/items/v2/~a_b-c'],
       ['weather', '/weather/today', '/weather/today'],
       ['weather', '/weather', '/weather'],
     ];
