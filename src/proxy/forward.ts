@@ -20,6 +20,8 @@ import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
 import { retryAfterSeconds } from '../upstream/health.js';
 import { admit } from './admission.js';
 import { limitedBody, readReplayable, wantsReplay } from './replay.js';
+import { MAX_EARLY_HINTS, relayEarlyHints } from './interim.js';
+import '../upstream/interim-continue.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
@@ -201,6 +203,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   #done = false;
   /** Where body chunks go when plugins installed response streams (null: straight to the client). */
   #sink: Writable | null = null;
+  /** 103 Early Hints relayed to the client during this attempt (at most MAX_EARLY_HINTS). */
+  #hints = 0;
 
   constructor(ctx: RequestContext, chain: Chain, hooks: DrainHooks) {
     this.#ctx = ctx;
@@ -223,6 +227,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     const ctx = this.#ctx;
+    // An interim answer: the final one follows on the same exchange.
+    if (statusCode < 200) return this.#interim(statusCode, rawHeaders);
     if (statusCode >= 500) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
       const delay = statusCode === 502 || statusCode === 503 || statusCode === 504 ? planRetry(ctx, String(statusCode) as RetryCondition) : -1;
@@ -282,6 +288,22 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
     }
     this.#writeHead();
+    return true;
+  }
+
+  /**
+   * 103 goes on to the client (a bounded number of times), 100 and 102 are skipped (the
+   * gateway sent no Expect; a client's own 100-continue is answered by the gateway). A 101
+   * the gateway did not ask for must not turn the exchange into a tunnel: 502.
+   */
+  #interim(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (this.#done) return true;
+    if (statusCode === 101) {
+      this.onError(new GatewayError('upstream-invalid-response', 'the upstream switched protocols (101) though no upgrade was asked for'));
+      this.#abort?.(new Error('unexpected 101 from the upstream'));
+      return false;
+    }
+    if (statusCode === 103 && this.#hints < MAX_EARLY_HINTS && relayEarlyHints(this.#ctx, rawHeaders)) this.#hints++;
     return true;
   }
 
