@@ -1,7 +1,9 @@
-// Interim (1xx) answers of the upstream, before its final one. A 103 Early Hints is passed
-// on to the client (its Link fields only, a bounded number of times); 100 and 102 are for
-// the gateway, not the client, and are skipped; the final answer always follows.
-// See docs/protocols.md ("Interim responses").
+// Interim (1xx) answers. From the upstream, before its final one: a 103 Early Hints is
+// passed on to the client (its Link fields only, a bounded number of times); 100 and 102
+// are for the gateway, not the client, and are skipped; the final answer always follows.
+// To the client: the gateway itself answers `Expect: 100-continue`, with a 100 only once
+// the request passed its checks and plugins (a refusal comes before the body is sent).
+// See docs/protocols.md ("Interim responses", "Expect: 100-continue").
 import type { RequestContext } from './context.js';
 import { headerName } from './header-names.js';
 
@@ -60,4 +62,32 @@ export function splitLinks(field: string): string[] {
   const last = field.slice(start).trim();
   if (last !== '') out.push(last);
   return out;
+}
+
+/**
+ * Reads the client's Expect field (RFC 9110 §10.1.1); false when it holds an expectation the
+ * gateway cannot meet (answered 417). The only one it knows is 100-continue: with a body,
+ * the 100 is sent by sendContinue when the body is about to be read. An HTTP/1.0 client's
+ * expectations are ignored, as the RFC requires for 100-continue (and node does for all).
+ */
+export function acceptExpectation(ctx: RequestContext, expect: string): boolean {
+  const req = ctx.req;
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return true;
+  let wantsContinue = false;
+  for (const member of expect.split(',')) {
+    const m = member.trim();
+    if (m === '') continue;
+    if (m.toLowerCase() !== '100-continue') return false;
+    wantsContinue = true;
+  }
+  // A request without a body has nothing to wait for (RFC 9110 §10.1.1: the 100 may be left out).
+  if (wantsContinue && (ctx.requestBodyLength > 0 || ctx.requestChunked)) ctx.expectContinue = true;
+  return true;
+}
+
+/** The client waits for a 100 before it sends its body: the gateway is about to read it. Once. */
+export function sendContinue(ctx: RequestContext): void {
+  ctx.expectContinue = false;
+  const res = ctx.res;
+  if (!res.headersSent && !res.destroyed) res.writeContinue();
 }

@@ -402,6 +402,16 @@ function listenersChanged(a: Snapshot, b: Snapshot): boolean {
   return key(a) !== key(b);
 }
 
+/** A request line ending in a well-formed HTTP version (RFC 9112 §2.3): one node refuses is not supported (505), not malformed (400). */
+const WELL_FORMED_VERSION = / HTTP\/[0-9]\.[0-9]$/;
+
+function requestLine(err: NodeJS.ErrnoException): string {
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  if (!Buffer.isBuffer(raw)) return '';
+  const end = raw.indexOf('\r\n');
+  return raw.subarray(0, end === -1 ? Math.min(raw.length, 8192) : end).toString('latin1');
+}
+
 /** Parser-level errors (malformed request, oversized head, slow head) answered as problem+json. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -410,6 +420,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   }
   let code: ErrorCode = 'bad-request';
   if (err.code === 'HPE_HEADER_OVERFLOW') code = 'headers-too-large';
+  else if (err.code === 'HPE_INVALID_VERSION' && WELL_FORMED_VERSION.test(requestLine(err))) code = 'http-version-not-supported';
   else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') code = 'request-timeout';
   const spec = ERRORS[code];
   const body = problemBody(code, code === 'bad-request' ? 'malformed HTTP request' : undefined, randomUUID());

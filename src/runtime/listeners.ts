@@ -105,6 +105,10 @@ export class Listener {
     for (const s of new Set([this.#h1, this.#h2])) {
       if (s === null) continue;
       s.on('request', onRequest);
+      // With these listeners node neither sends a 100 nor answers 417 by itself: the gateway
+      // decides (src/proxy/interim.ts), after its checks, so a 413 or 401 comes before the body.
+      s.on('checkContinue', onRequest);
+      s.on('checkExpectation', onRequest);
     }
     if (this.#h1 !== null) {
       this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => hooks.onClientError(err, socket));
