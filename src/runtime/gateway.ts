@@ -402,14 +402,21 @@ function listenersChanged(a: Snapshot, b: Snapshot): boolean {
   return key(a) !== key(b);
 }
 
-/** A request line ending in a well-formed HTTP version (RFC 9112 §2.3): one node refuses is not supported (505), not malformed (400). */
-const WELL_FORMED_VERSION = / HTTP\/[0-9]\.[0-9]$/;
+/**
+ * A request line ending in a well-formed HTTP version other than 1.0 and 1.1 (RFC 9112 §2.3):
+ * not supported (505) rather than malformed (400). With 1.0 or 1.1 the fault is elsewhere
+ * (`PRI / HTTP/1.1`: llhttp wants PRI with 2.0 only).
+ */
+const WELL_FORMED_VERSION = / HTTP\/(?!1\.[01]$)[0-9]\.[0-9]$/;
 
+/** The first line node's parser got (up to LF, without its CR); '' when unknown. */
 function requestLine(err: NodeJS.ErrnoException): string {
   const raw = (err as { rawPacket?: unknown }).rawPacket;
   if (!Buffer.isBuffer(raw)) return '';
-  const end = raw.indexOf('\r\n');
-  return raw.subarray(0, end === -1 ? Math.min(raw.length, 8192) : end).toString('latin1');
+  let end = raw.indexOf(10);
+  if (end === -1) end = Math.min(raw.length, 8192);
+  if (end > 0 && raw[end - 1] === 13) end--;
+  return raw.subarray(0, end).toString('latin1');
 }
 
 /** Parser-level errors (malformed request, oversized head, slow head) answered as problem+json. */
