@@ -157,6 +157,8 @@ export function readRequestHead(ctx: RequestContext): string | null {
   if (ctx.requestBodyLength < 0 && req.httpVersionMajor === 2 && (req as unknown as { stream?: { endAfterHeaders: boolean } }).stream?.endAfterHeaders === false) ctx.requestChunked = true;
   ctx.id = requestId ?? newRequestId();
   if (extraHosts > 0) return 'more than one Host header';
+  // RFC 9112 §3.2 (node's own check answers without a problem body, so it is off: listeners.ts).
+  if (hostHeader === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return 'an HTTP/1.1 request must carry a Host header';
 
   // Absolute-form targets (RFC 9112 3.2.2) carry the authority; it must agree with Host.
   let target = url;

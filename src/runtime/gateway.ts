@@ -24,7 +24,7 @@ import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
 import { effectiveMetering, type MeteringSettings } from '../metering/config.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
-import { Listener } from './listeners.js';
+import { CONNECT_REFUSED, Listener } from './listeners.js';
 import { StartRefusal } from './refusal.js';
 import type { Logger } from './logger.js';
 import type { Portal } from '../portal/server.js';
@@ -430,7 +430,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   else if (err.code === 'HPE_INVALID_VERSION' && WELL_FORMED_VERSION.test(requestLine(err))) code = 'http-version-not-supported';
   else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') code = 'request-timeout';
   const spec = ERRORS[code];
-  const body = problemBody(code, code === 'bad-request' ? 'malformed HTTP request' : undefined, randomUUID());
+  const detail = err.code === CONNECT_REFUSED ? 'CONNECT is not supported: the gateway is a reverse proxy' : code === 'bad-request' ? 'malformed HTTP request' : undefined;
+  const body = problemBody(code, detail, randomUUID());
   socket.end(
     `HTTP/1.1 ${spec.status} ${spec.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );

@@ -7,11 +7,15 @@
 // value) are dropped by node without a trace — the request is forwarded without them, and
 // never with the bytes. docs/protocols.md lists both.
 import assert from 'node:assert/strict';
+import { connect as h2connect } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { CertDir } from '../helpers/certs.js';
 import { FRAME, indexedStatus, rawH2, resetCode } from '../helpers/h2-raw.js';
 import { startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const PROTOCOL_ERROR = 1;
+const certs = new CertDir();
 const BASE: Array<[string, string]> = [[':method', 'GET'], [':scheme', 'http'], [':authority', 'a'], [':path', '/x']];
 
 describe('HTTP/2 requests with malformed header fields', () => {
@@ -19,6 +23,8 @@ describe('HTTP/2 requests with malformed header fields', () => {
   let gw: InProcessGateway;
   const received: Array<{ url: string; rawHeaders: string[] }> = [];
   before(async () => {
+    certs.ca('ca');
+    certs.leaf('server', 'localhost', 'ca', 'DNS:localhost,IP:127.0.0.1');
     up = await startUpstream((req, res) => {
       received.push({ url: req.url!, rawHeaders: req.rawHeaders });
       req.resume();
@@ -26,7 +32,13 @@ describe('HTTP/2 requests with malformed header fields', () => {
     });
     gw = await startGateway(`
 _format_version: "1"
-listen: { proxy: [{ address: "127.0.0.1:0", http2: true }], status: null }
+listen:
+  proxy:
+    - { address: "127.0.0.1:0", http2: true }
+    - address: "127.0.0.1:0"
+      http2: true
+      tls: { certificates: [{ cert: "${certs.path('server.crt')}", key: "${certs.path('server.key')}" }] }
+  status: null
 services:
   - { name: e, url: "${up.url}", routes: [{ name: all, paths: ["/"] }] }
 `);
@@ -104,5 +116,33 @@ services:
       assert.ok(names.includes('x-after'), name);
       assert.ok(raw.every((s) => !/[\r\n\u0000]/.test(s)), name);
     }
+  });
+
+  test('CONNECT: HTTP/2 gets the 405 of node on h2c and TLS listeners; HTTP/1.1 over the same TLS port gets a 400 problem', async () => {
+    for (const url of [`http://127.0.0.1:${gw.ports[0]}`, `https://localhost:${gw.ports[1]}`]) {
+      const session = h2connect(url, { ca: certs.read('ca.crt') });
+      try {
+        const status = await new Promise<number>((resolve, reject) => {
+          const stream = session.request({ ':method': 'CONNECT', ':authority': 'a:443' });
+          stream.on('response', (h) => resolve(Number(h[':status'])));
+          stream.on('error', reject);
+        });
+        assert.equal(status, 405, url);
+      } finally {
+        session.close();
+      }
+    }
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: gw.ports[1]!, servername: 'localhost', ca: certs.read('ca.crt'), ALPNProtocols: ['http/1.1'] }, () => socket.write('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n'));
+      let out = '';
+      const timer = setTimeout(() => socket.destroy(), 3000);
+      socket.on('data', (c: Buffer) => (out += c.toString('latin1')));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+      socket.on('error', reject);
+    });
+    assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*application\/problem\+json[^]*reverse proxy/);
   });
 });

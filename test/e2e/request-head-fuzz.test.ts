@@ -90,6 +90,30 @@ services:
     assert.deepEqual(bugs, []);
   });
 
+  test('an HTTP/1.1 request without Host, and a CONNECT, get a 400 problem (not a bare 400, not a silent close)', async () => {
+    const cases = [
+      'GET / HTTP/1.1\r\nConnection: close\r\n\r\n',
+      'POST / HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
+      'GET http://a/ HTTP/1.1\r\nConnection: close\r\n\r\n',
+      'GET / HTTP/1.1\r\nX-Host: a\r\nConnection: close\r\n\r\n',
+      'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n',
+      'CONNECT a:443 HTTP/1.1\r\n\r\n',
+      'CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n',
+      'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\nConnection: close\r\n\r\nSSH-2.0-x\r\n',
+      'connect a:443 HTTP/1.1\r\nHost: a\r\n\r\n',
+    ];
+    for (const port of gw.ports) {
+      for (const c of cases) {
+        const { text, serverClosed } = await rawExchange(port, c);
+        assert.ok(serverClosed, c);
+        assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/, `${JSON.stringify(c)}: ${JSON.stringify(text.slice(0, 60))}`);
+        assert.match(text, /application\/problem\+json/, c);
+      }
+    }
+    // HTTP/1.0 needs no Host.
+    assert.match((await rawExchange(gw.port, 'GET / HTTP/1.0\r\n\r\n')).text, /^HTTP\/1\.1 200 /);
+  });
+
   test('2,000 seeded mutated request heads: no 5xx, no crash, every connection answered or closed in bounded time', async () => {
     const seed = Number(process.env['FUZZ_SEED'] ?? 17_2026);
     const cases = fuzzRequests(seed, 2000);
