@@ -294,17 +294,24 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /**
    * 103 goes on to the client (a bounded number of times), 100 and 102 are skipped (the
    * gateway sent no Expect; a client's own 100-continue is answered by the gateway). A 101
-   * the gateway did not ask for must not turn the exchange into a tunnel: 502.
+   * the gateway did not ask for must not turn the exchange into a tunnel: 502. undici
+   * restarts its head timeout on every 1xx: an upstream dripping them would hold the request
+   * for ever, so timeouts.read bounds the wait for the final head from the attempt's start.
    */
   #interim(statusCode: number, rawHeaders: Buffer[]): boolean {
     if (this.#done) return true;
-    if (statusCode === 101) {
-      this.onError(new GatewayError('upstream-invalid-response', 'the upstream switched protocols (101) though no upgrade was asked for'));
-      this.#abort?.(new Error('unexpected 101 from the upstream'));
-      return false;
-    }
+    if (statusCode === 101) return this.#refuseInterim(new GatewayError('upstream-invalid-response', 'the upstream switched protocols (101) though no upgrade was asked for'));
+    const read = this.#ctx.route!.service.readTimeoutMs;
+    if (read > 0 && performance.now() - this.#ctx.upstreamStartedAt > read) return this.#refuseInterim(new GatewayError('upstream-timeout', 'the upstream sent only interim (1xx) answers for longer than timeouts.read'));
     if (statusCode === 103 && this.#hints < MAX_EARLY_HINTS && relayEarlyHints(this.#ctx, rawHeaders)) this.#hints++;
     return true;
+  }
+
+  /** Ends the attempt on an interim answer: the client gets `err`'s problem, the upstream connection is dropped. */
+  #refuseInterim(err: GatewayError): false {
+    this.onError(err);
+    this.#abort?.(new Error(err.detail));
+    return false;
   }
 
   #writeHead(): void {

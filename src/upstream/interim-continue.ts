@@ -17,7 +17,6 @@ interface ParserLike {
   statusCode: number;
   headers: unknown[];
   headersSize: number;
-  timeout: { refresh?: () => void } | null;
   client: Record<symbol, number>;
   onHeadersComplete(statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number;
 }
@@ -39,12 +38,12 @@ function onConnected(message: unknown): void {
   proto.onHeadersComplete = function skipContinue(this: ParserLike, statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number {
     // Anything else, and a 100 with no request waiting for an answer, keeps undici's handling.
     if (statusCode !== 100 || !(this.client?.[kRunning]! > 0)) return original.call(this, statusCode, upgrade, shouldKeepAlive);
-    // What undici does for a 102 before it calls the handler: the head is read, the
-    // headers timeout restarts, the next head is the answer's.
+    // What undici does for a 102 before it calls the handler (the head is read, the next
+    // head is the answer's) — but the headers timeout keeps running: 100s dripped by an
+    // upstream must not hold a request past timeouts.read.
     this.statusCode = statusCode;
     this.headers = [];
     this.headersSize = 0;
-    this.timeout?.refresh?.();
     return SKIP_BODY;
   };
 }

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect, type IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { AccessLog } from '../../src/observability/access-log.js';
 import { MAX_EARLY_HINTS, splitLinks } from '../../src/proxy/interim.js';
@@ -40,6 +42,8 @@ const count = (text: string, needle: string) => text.split(needle).length - 1;
 
 describe('upstream interim (1xx) answers', () => {
   let up: RawUpstream;
+  let drip: ReturnType<typeof createServer>;
+  const dripSockets = new Set<Socket>();
   let gw: InProcessGateway;
   let accessLog: AccessLog;
   let logFile: string;
@@ -48,6 +52,24 @@ describe('upstream interim (1xx) answers', () => {
       const path = /^[A-Z]+ (\S+)/.exec(head)![1]!;
       return SCRIPTS[path] ?? FINAL;
     });
+    // Answers every request with a 1xx every 20 ms, at most 500 of them, and never a final answer.
+    drip = createServer((socket) => {
+      dripSockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('data', (head: Buffer) => {
+        const path = /^[A-Z]+ (\S+)/.exec(head.toString('latin1'))?.[1] ?? '';
+        const line = path.includes('hint') ? HINT : path.includes('processing') ? 'HTTP/1.1 102 Processing\r\n\r\n' : 'HTTP/1.1 100 Continue\r\n\r\n';
+        let sent = 0;
+        const timer = setInterval(() => {
+          if (++sent > 500 || socket.destroyed) return clearInterval(timer);
+          socket.write(line);
+        }, 20);
+        socket.on('close', () => clearInterval(timer));
+      });
+    });
+    drip.listen(0, '127.0.0.1');
+    await once(drip, 'listening');
+    const dripUrl = `http://127.0.0.1:${(drip.address() as AddressInfo).port}`;
     logFile = join(tempDir(), 'access.log');
     gw = await startGateway(`
 _format_version: "1"
@@ -55,6 +77,7 @@ listen: { proxy: [{ address: "127.0.0.1:0", http2: true }], status: null }
 access_log: { path: ${logFile}, fields: [request_id, status] }
 services:
   - { name: raw, url: "${up.url}", routes: [{ name: all, paths: ["/"] }] }
+  - { name: drip, url: "${dripUrl}", timeouts: { read: 300ms }, routes: [{ name: drip, paths: ["/drip"] }] }
 `);
     accessLog = new AccessLog(createLogger({ level: 'silent' }));
     accessLog.configure(gw.gateway.snapshot);
@@ -62,6 +85,8 @@ services:
   after(async () => {
     await gw.close();
     await up.close();
+    for (const s of dripSockets) s.destroy();
+    drip.close();
   });
 
   const get = (path: string, id: string, version = '1.1') =>
@@ -137,6 +162,16 @@ services:
       assert.match(final, /application\/problem\+json/);
       assert.doesNotMatch(text, /TUNNELLED|101 Switching/, path);
       assert.equal(await statusLogged(`s-${path.slice(1)}`), 502, path);
+    }
+  });
+
+  test('an upstream dripping 1xx answers without a final one gets a 504 once timeouts.read has passed since the attempt started', async () => {
+    for (const path of ['/drip/continue', '/drip/processing', '/drip/hint']) {
+      const { text, serverClosed } = await get(path, `d-${path.slice(6)}`);
+      assert.ok(serverClosed, path);
+      assert.match(text.slice(text.lastIndexOf('HTTP/1.1 ')), /^HTTP\/1\.1 504 [^]*upstream-timeout/, `${path}: ${text.slice(0, 200)}`);
+      assert.ok(text.split('HTTP/1.1 103').length - 1 <= MAX_EARLY_HINTS, path);
+      assert.equal(await statusLogged(`d-${path.slice(6)}`), 504, path);
     }
   });
 
