@@ -421,7 +421,9 @@ function requestLine(err: NodeJS.ErrnoException): string {
 
 /** Parser-level errors (malformed request, oversized head, slow head) answered as problem+json. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A body that turns malformed after its response started (an upstream answering before it
+  // read everything): an error head now would land inside that response. Cut it instead.
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
     socket.destroy();
     return;
   }

@@ -114,6 +114,47 @@ services:
     assert.match((await rawExchange(gw.port, 'GET / HTTP/1.0\r\n\r\n')).text, /^HTTP\/1\.1 200 /);
   });
 
+  test('a chunked body that turns malformed after the response started: the response is cut, no error head is written into it', async () => {
+    const early = await startUpstream((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first-part;');
+      req.on('error', () => undefined);
+      req.resume();
+      req.on('end', () => res.end('end'));
+    });
+    const gwEarly = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - { name: early, url: "${early.url}", routes: [{ name: all, paths: ["/"] }] }
+`);
+    try {
+      for (const bad of ['zz\r\n', '-1\r\n', 'ffffffffffffffffffff\r\n', '3\r\nabcXX\r\n', '0\r\nBad Trailer\r\n\r\n']) {
+        const text = await new Promise<string>((resolve) => {
+          const socket = connect(gwEarly.port, '127.0.0.1');
+          let out = '';
+          const cap = setTimeout(() => socket.destroy(), 5000);
+          socket.on('data', (c: Buffer) => {
+            out += c.toString('latin1');
+            // The response has started: now the malformed chunk.
+            if (out.includes('first-part;') && !socket.destroyed) socket.write(bad);
+          });
+          socket.on('error', () => undefined);
+          socket.on('close', () => {
+            clearTimeout(cap);
+            resolve(out);
+          });
+          socket.write('POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+        });
+        assert.match(text, /^HTTP\/1\.1 200 OK\r\n/, bad);
+        assert.equal(text.split('HTTP/1.1 ').length - 1, 1, `${JSON.stringify(bad)}: ${JSON.stringify(text)}`);
+      }
+    } finally {
+      await gwEarly.close();
+      await early.close();
+    }
+  });
+
   test('2,000 seeded mutated request heads: no 5xx, no crash, every connection answered or closed in bounded time', async () => {
     const seed = Number(process.env['FUZZ_SEED'] ?? 17_2026);
     const cases = fuzzRequests(seed, 2000);
