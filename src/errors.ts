@@ -27,6 +27,7 @@ export const ERRORS = {
   'body-too-large': { status: 413, title: 'Request Body Too Large' },
   'rate-limited': { status: 429, title: 'Too Many Requests' },
   'quota-exceeded': { status: 429, title: 'Quota Exceeded' },
+  'expectation-failed': { status: 417, title: 'Expectation Failed' },
   'headers-too-large': { status: 431, title: 'Request Header Fields Too Large' },
   'internal-error': { status: 500, title: 'Internal Gateway Error' },
   'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
@@ -41,6 +42,7 @@ export const ERRORS = {
   'circuit-open': { status: 503, title: 'Circuit Open' },
   'overloaded': { status: 503, title: 'Service Overloaded' },
   'upstream-timeout': { status: 504, title: 'Upstream Timeout' },
+  'http-version-not-supported': { status: 505, title: 'HTTP Version Not Supported' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

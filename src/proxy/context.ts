@@ -44,6 +44,10 @@ export class RequestContext {
   requestChunked = false;
   /** A request body a plugin replaced the client's with (read in its request phase); sent with its own Content-Length. */
   requestBody: Buffer | null = null;
+  /** The client's Expect field (several joined with ", "), undefined without one. */
+  expect: string | undefined = undefined;
+  /** The client sent `Expect: 100-continue` with a body and has not been told to send it yet (see sendContinue). */
+  expectContinue = false;
   /** The request body limit for this request: limits.max_body_bytes, which a plugin may lower in its request phase. */
   maxBodyBytes: number;
 

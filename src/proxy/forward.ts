@@ -20,6 +20,8 @@ import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
 import { retryAfterSeconds } from '../upstream/health.js';
 import { admit } from './admission.js';
 import { limitedBody, readReplayable, wantsReplay } from './replay.js';
+import { MAX_EARLY_HINTS, relayEarlyHints } from './interim.js';
+import '../upstream/interim-continue.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const kExchange = Symbol('northgate.exchange');
@@ -201,6 +203,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   #done = false;
   /** Where body chunks go when plugins installed response streams (null: straight to the client). */
   #sink: Writable | null = null;
+  /** 103 Early Hints relayed to the client during this attempt (at most MAX_EARLY_HINTS). */
+  #hints = 0;
 
   constructor(ctx: RequestContext, chain: Chain, hooks: DrainHooks) {
     this.#ctx = ctx;
@@ -223,6 +227,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     const ctx = this.#ctx;
+    // An interim answer: the final one follows on the same exchange.
+    if (statusCode < 200) return this.#interim(statusCode, rawHeaders);
     if (statusCode >= 500) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
       const delay = statusCode === 502 || statusCode === 503 || statusCode === 504 ? planRetry(ctx, String(statusCode) as RetryCondition) : -1;
@@ -283,6 +289,29 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     this.#writeHead();
     return true;
+  }
+
+  /**
+   * 103 goes on to the client (a bounded number of times), 100 and 102 are skipped (the
+   * gateway sent no Expect; a client's own 100-continue is answered by the gateway). A 101
+   * the gateway did not ask for must not turn the exchange into a tunnel: 502. undici
+   * restarts its head timeout on every 1xx: an upstream dripping them would hold the request
+   * for ever, so timeouts.read bounds the wait for the final head from the attempt's start.
+   */
+  #interim(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (this.#done) return true;
+    if (statusCode === 101) return this.#refuseInterim(new GatewayError('upstream-invalid-response', 'the upstream switched protocols (101) though no upgrade was asked for'));
+    const read = this.#ctx.route!.service.readTimeoutMs;
+    if (read > 0 && performance.now() - this.#ctx.upstreamStartedAt > read) return this.#refuseInterim(new GatewayError('upstream-timeout', 'the upstream sent only interim (1xx) answers for longer than timeouts.read'));
+    if (statusCode === 103 && this.#hints < MAX_EARLY_HINTS && relayEarlyHints(this.#ctx, rawHeaders)) this.#hints++;
+    return true;
+  }
+
+  /** Ends the attempt on an interim answer: the client gets `err`'s problem, the upstream connection is dropped. */
+  #refuseInterim(err: GatewayError): false {
+    this.onError(err);
+    this.#abort?.(new Error(err.detail));
+    return false;
   }
 
   #writeHead(): void {

@@ -9,6 +9,7 @@ import { RequestContext, type ListenerInfo } from './context.js';
 import { forward } from './forward.js';
 import { replyBug, replyError, requestStartChannel, sendLocalReply, type DrainHooks } from './reply.js';
 import { readRequestHead } from './request-head.js';
+import { acceptExpectation, sendContinue } from './interim.js';
 
 export interface ProxyRuntime extends DrainHooks {
   readonly snapshot: Snapshot;
@@ -24,7 +25,9 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
   rt.onStart(ctx);
   const bad = readRequestHead(ctx);
   if (requestStartChannel.hasSubscribers) requestStartChannel.publish(ctx);
+  if (req.httpVersionMajor !== 1 && !isHttp2Request(req)) return replyError(ctx, 'http-version-not-supported', 'HTTP/1.1 and HTTP/1.0 are spoken here; HTTP/2 starts with its connection preface', snapshot.globalChain, rt);
   if (bad !== null) return replyError(ctx, 'bad-request', bad, snapshot.globalChain, rt);
+  if (ctx.expect !== undefined && !acceptExpectation(ctx, ctx.expect)) return replyError(ctx, 'expectation-failed', 'the only expectation the gateway meets is 100-continue', snapshot.globalChain, rt);
 
   const entry = snapshot.router.match(ctx);
   if (entry === null) return replyError(ctx, 'route-not-found', 'no route matches this request', snapshot.globalChain, rt);
@@ -52,13 +55,21 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
       return;
     }
   }
+  // Past the checks and the request phase (auth, limits): now the client may send its body.
+  if (ctx.expectContinue) sendContinue(ctx);
   terminal(ctx, chain, rt);
+}
+
+/** A request of node's HTTP/2 layer (it has a stream); an HTTP/1 request line saying HTTP/2.0 or HTTP/0.9 is not one. */
+function isHttp2Request(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 2 && (req as unknown as { stream?: unknown }).stream !== undefined;
 }
 
 function afterRequestPhase(ctx: RequestContext, r: RequestPhaseResult, chain: Chain, rt: ProxyRuntime, terminal: Terminal): void {
   if (ctx.res.destroyed) return replyError(ctx, 'bad-request', 'client closed the connection', chain, rt);
   if (r instanceof LocalReply) return sendLocalReply(ctx, r, chain, rt);
   try {
+    if (ctx.expectContinue) sendContinue(ctx);
     terminal(ctx, chain, rt);
   } catch (err) {
     replyBug(ctx, err, chain, rt);

@@ -19,6 +19,7 @@ const AUTHORITY = 9;
 const TRACEPARENT = 10;
 const TRACESTATE = 11;
 const USER_AGENT = 12;
+const EXPECT = 13;
 
 const SPECIAL = new Map<string, number>([
   ['host', HOST],
@@ -30,8 +31,8 @@ const SPECIAL = new Map<string, number>([
   ['upgrade', DROP],
   ['transfer-encoding', TRANSFER_ENCODING],
   ['content-length', CONTENT_LENGTH],
-  // node:http answers "Expect: 100-continue" itself; undici refuses to send it.
-  ['expect', DROP],
+  // Answered by the gateway (src/proxy/interim.ts), never forwarded: undici refuses to send it.
+  ['expect', EXPECT],
   ['x-forwarded-for', XFF],
   ['x-forwarded-proto', XF_KEEP_IF_TRUSTED],
   ['x-forwarded-host', XF_KEEP_IF_TRUSTED],
@@ -140,6 +141,9 @@ export function readRequestHead(ctx: RequestContext): string | null {
         if (ctx.userAgent === undefined) ctx.userAgent = value;
         out.push(name, value);
         break;
+      case EXPECT:
+        ctx.expect = ctx.expect === undefined ? value : `${ctx.expect}, ${value}`;
+        break;
     }
   }
   if (authority !== undefined) {
@@ -148,9 +152,12 @@ export function readRequestHead(ctx: RequestContext): string | null {
     hostHeader = authority;
   }
   // HTTP/2 has no Transfer-Encoding: a body of unknown length streams like a chunked one.
-  if (ctx.requestBodyLength < 0 && req.httpVersionMajor === 2 && !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders) ctx.requestChunked = true;
+  // (An HTTP/1 request line may say HTTP/2.0 too: it has no stream, and is answered 505.)
+  if (ctx.requestBodyLength < 0 && req.httpVersionMajor === 2 && (req as unknown as { stream?: { endAfterHeaders: boolean } }).stream?.endAfterHeaders === false) ctx.requestChunked = true;
   ctx.id = requestId ?? newRequestId();
   if (extraHosts > 0) return 'more than one Host header';
+  // RFC 9112 §3.2 (node's own check answers without a problem body, so it is off: listeners.ts).
+  if (hostHeader === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return 'an HTTP/1.1 request must carry a Host header';
 
   // Absolute-form targets (RFC 9112 3.2.2) carry the authority; it must agree with Host.
   let target = url;

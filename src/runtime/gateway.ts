@@ -24,7 +24,7 @@ import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
 import { effectiveMetering, type MeteringSettings } from '../metering/config.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
-import { Listener } from './listeners.js';
+import { CONNECT_REFUSED, Listener } from './listeners.js';
 import { StartRefusal } from './refusal.js';
 import type { Logger } from './logger.js';
 import type { Portal } from '../portal/server.js';
@@ -402,17 +402,38 @@ function listenersChanged(a: Snapshot, b: Snapshot): boolean {
   return key(a) !== key(b);
 }
 
+/**
+ * A request line ending in a well-formed HTTP version other than 1.0 and 1.1 (RFC 9112 §2.3):
+ * not supported (505) rather than malformed (400). With 1.0 or 1.1 the fault is elsewhere
+ * (`PRI / HTTP/1.1`: llhttp wants PRI with 2.0 only).
+ */
+const WELL_FORMED_VERSION = / HTTP\/(?!1\.[01]$)[0-9]\.[0-9]$/;
+
+/** The first line node's parser got (up to LF, without its CR); '' when unknown. */
+function requestLine(err: NodeJS.ErrnoException): string {
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  if (!Buffer.isBuffer(raw)) return '';
+  let end = raw.indexOf(10);
+  if (end === -1) end = Math.min(raw.length, 8192);
+  if (end > 0 && raw[end - 1] === 13) end--;
+  return raw.subarray(0, end).toString('latin1');
+}
+
 /** Parser-level errors (malformed request, oversized head, slow head) answered as problem+json. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A body that turns malformed after its response started (an upstream answering before it
+  // read everything): an error head now would land inside that response. Cut it instead.
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
     socket.destroy();
     return;
   }
   let code: ErrorCode = 'bad-request';
   if (err.code === 'HPE_HEADER_OVERFLOW') code = 'headers-too-large';
+  else if (err.code === 'HPE_INVALID_VERSION' && WELL_FORMED_VERSION.test(requestLine(err))) code = 'http-version-not-supported';
   else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') code = 'request-timeout';
   const spec = ERRORS[code];
-  const body = problemBody(code, code === 'bad-request' ? 'malformed HTTP request' : undefined, randomUUID());
+  const detail = err.code === CONNECT_REFUSED ? 'CONNECT is not supported: the gateway is a reverse proxy' : code === 'bad-request' ? 'malformed HTTP request' : undefined;
+  const body = problemBody(code, detail, randomUUID());
   socket.end(
     `HTTP/1.1 ${spec.status} ${spec.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureServer, createServer as createH2Server, type Http2Session, type Http2SecureServer, type Http2Server } from 'node:http2';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, Socket as NetSocket, type Server as NetServer, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { Limits, ListenerSpec, ListenerTls } from '../config/snapshot.js';
 import type { ListenerInfo } from '../proxy/context.js';
@@ -21,6 +21,8 @@ export interface ListenerHooks {
 }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** The error code an HTTP/1.1 CONNECT request is handed to onClientError with (answered 400). */
+export const CONNECT_REFUSED = 'NORTHGATE_CONNECT';
 const H2_MAX_STREAMS = 128;
 
 type AnyServer = HttpServer | Http2Server | Http2SecureServer | NetServer;
@@ -48,7 +50,8 @@ export class Listener {
       connectionsCheckingInterval: 1000,
       noDelay: true,
       insecureHTTPParser: false,
-      requireHostHeader: true,
+      // Checked by the gateway instead (request-head.ts), so that the 400 is a problem like the others.
+      requireHostHeader: false,
     };
     const h2 = { settings: { maxConcurrentStreams: H2_MAX_STREAMS, maxHeaderListSize: limits.maxHeaderBytes } };
     const info = this.info;
@@ -83,7 +86,7 @@ export class Listener {
       if (spec.http2) {
         const s = createSecureServer({ ...secure, ...h2, allowHTTP1: true });
         // The HTTP/1.1 side of an h2 TLS server reads these from the server object.
-        Object.assign(s, { maxHeaderSize: http.maxHeaderSize, headersTimeout: http.headersTimeout, requestTimeout: http.requestTimeout, keepAliveTimeout: http.keepAliveTimeout, requireHostHeader: true });
+        Object.assign(s, { maxHeaderSize: http.maxHeaderSize, headersTimeout: http.headersTimeout, requestTimeout: http.requestTimeout, keepAliveTimeout: http.keepAliveTimeout, requireHostHeader: false });
         this.#h1 = s;
         this.#h2 = s;
         this.#bound = s;
@@ -105,9 +108,20 @@ export class Listener {
     for (const s of new Set([this.#h1, this.#h2])) {
       if (s === null) continue;
       s.on('request', onRequest);
+      // With these listeners node neither sends a 100 nor answers 417 by itself: the gateway
+      // decides (src/proxy/interim.ts), after its checks, so a 413 or 401 comes before the body.
+      s.on('checkContinue', onRequest);
+      s.on('checkExpectation', onRequest);
     }
     if (this.#h1 !== null) {
       this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => hooks.onClientError(err, socket));
+      // Without a listener node closes an HTTP/1.1 CONNECT's connection without a word: the
+      // gateway is no forward proxy, and says so (400). An HTTP/2 CONNECT reaches the same
+      // listener on a TLS listener with http2 (one server): it keeps node's own answer, 405.
+      this.#h1.on('connect', (_req: IncomingMessage, target: Socket | ServerResponse) => {
+        if (target instanceof NetSocket) hooks.onClientError(Object.assign(new Error('CONNECT'), { code: CONNECT_REFUSED }), target);
+        else target.writeHead(405).end();
+      });
       if (spec.redirectHttps === false) this.#h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => hooks.onUpgrade(info, req, socket, head));
     }
     if (this.#h2 !== null) {

@@ -3,6 +3,7 @@
 // is larger, not JSON, or not valid JSON goes through byte for byte.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { RequestContext } from '../../proxy/context.js';
+import { sendContinue } from '../../proxy/interim.js';
 import { applyEdits, type JsonEdits } from './json-path.js';
 
 /** application/json and any +json type, parameters ignored. */
@@ -31,6 +32,8 @@ export function editJson(body: Buffer, edits: JsonEdits): Buffer | null {
  */
 export function readRequestBody(ctx: RequestContext, cap: number): Promise<Buffer | null> {
   const req = ctx.req;
+  // The client may be waiting for a 100 before it sends the body read here.
+  if (ctx.expectContinue) sendContinue(ctx);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
