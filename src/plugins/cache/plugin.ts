@@ -11,6 +11,7 @@ import { hitFormOf } from './hit.js';
 import { acquireMemoryStore } from './memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
 import { RedisStore } from './redis-store.js';
+import { redactRedisUrl, redisReady } from '../shared/redis.js';
 import { CACHE_DEFAULTS, cacheSchema, type CacheConfig } from './schema.js';
 import { isEntry, type CacheEntry, type CacheStore, type Stored } from './store.js';
 
@@ -254,6 +255,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         for (const f of flights.values()) clearTimeout(f.timer);
         store.release();
       },
+      ready: store instanceof RedisStore ? { store: `redis ${redactRedisUrl(config.redis!.url)}`, wait: (signal) => redisReady(store.redis, signal) } : undefined,
     };
 
     /** Whether the response may be stored, and what of it; null when not. */
