@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { http, startCli, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { http, startCli, startGateway, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 import { REDIS_URL, redisSkipReason } from '../helpers/services.js';
 
 const redisSkip = await redisSkipReason();
@@ -136,6 +136,28 @@ describe('rate-limit with Redis, from the first request after start', { skip: re
     const seen = await pollReady(g, 200);
     assert.equal(seen.at(-1), 200, `ready once the store answered: ${JSON.stringify(seen)}`);
     assert.equal(g.lines.find((l) => l['type'] === 'readiness'), undefined, 'no warning: the store answered in time');
+  });
+
+  test('a reload to another Redis: requests wait for the new connection too, the limit holds', async () => {
+    const prefix = `ngtest:${randomUUID()}:`;
+    const gw = await startGateway(config(up.url, REDIS_URL, prefix).replace('status: "127.0.0.1:0"', 'status: null'));
+    try {
+      assert.equal((await http(`${gw.url}/shared`)).status, 200);
+      const relay = await holdingRelay();
+      relays.push(relay);
+      // The same Redis behind another URL (a new client), with a fresh prefix: a budget of 50.
+      const r = gw.reload(config(up.url, `redis://127.0.0.1:${relay.port}`, `${prefix}after:`).replace('status: "127.0.0.1:0"', 'status: null'));
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
+      const burst = Promise.all(Array.from({ length: 120 }, () => http(`${gw.url}/shared`)));
+      await sleep(300);
+      relay.release();
+      const results = await burst;
+      assert.equal(count(results, 200), 50, `admitted ${count(results, 200)}`);
+      assert.equal(count(results, 429), 70);
+    } finally {
+      await gw.close();
+      gw.gateway.snapshot.dispose();
+    }
   });
 
   for (const [what, redisUrl] of [
