@@ -138,6 +138,20 @@ describe('rate-limit with Redis, from the first request after start', { skip: re
     assert.equal(g.lines.find((l) => l['type'] === 'readiness'), undefined, 'no warning: the store answered in time');
   });
 
+  test('--workers 2: the master reports ready once every worker\'s store answered', async () => {
+    const relay = await holdingRelay();
+    relays.push(relay);
+    const g = await startCli(['--config', writeConfig(config(up.url, `redis://127.0.0.1:${relay.port}`, `ngtest:${randomUUID()}:`)), '--workers', '2']);
+    gateways.push(g);
+    const before = await http(`http://127.0.0.1:${g.statusPort}/readyz`);
+    assert.equal(before.status, 503);
+    assert.equal(JSON.parse(before.body).stores_ready, 0);
+    relay.release();
+    const seen = await pollReady(g, 200);
+    assert.equal(seen.at(-1), 200, JSON.stringify(seen));
+    assert.equal(JSON.parse((await http(`http://127.0.0.1:${g.statusPort}/readyz`)).body).stores_ready, 2);
+  });
+
   test('a reload to another Redis: requests wait for the new connection too, the limit holds', async () => {
     const prefix = `ngtest:${randomUUID()}:`;
     const gw = await startGateway(config(up.url, REDIS_URL, prefix).replace('status: "127.0.0.1:0"', 'status: null'));
