@@ -138,6 +138,28 @@ describe('rate-limit with Redis, from the first request after start', { skip: re
     assert.equal(g.lines.find((l) => l['type'] === 'readiness'), undefined, 'no warning: the store answered in time');
   });
 
+  test('a quota and a cache on Redis hold readiness the same way', async () => {
+    for (const plugin of ['quota: { period: day, max: 10, store: redis, redis: { url: "URL", prefix: "PREFIX" } }', 'cache: { store: redis, redis: { url: "URL", prefix: "PREFIX" } }']) {
+      const relay = await holdingRelay();
+      relays.push(relay);
+      const yaml = `
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+services:
+  - name: s
+    url: "${up.url}"
+    routes: [{ name: r, paths: ["/r"], plugins: { ${plugin.replace('URL', `redis://127.0.0.1:${relay.port}`).replace('PREFIX', `ngtest:${randomUUID()}:`)} } }]
+`;
+      const g = await startCli(['--config', writeConfig(yaml)]);
+      gateways.push(g);
+      assert.equal(await readyz(g), 503, plugin);
+      relay.release();
+      assert.equal((await pollReady(g, 200)).at(-1), 200, plugin);
+      assert.equal(g.lines.find((l) => l['type'] === 'readiness'), undefined, plugin);
+    }
+  });
+
   test('--workers 2: the master reports ready once every worker\'s store answered', async () => {
     const relay = await holdingRelay();
     relays.push(relay);
