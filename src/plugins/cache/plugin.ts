@@ -74,13 +74,23 @@ function forwardedPart(ctx: RequestContext): string {
   const raw = ctx.upstreamHeaders.raw;
   for (let i = 0; i < raw.length; i += 2) {
     const n = raw[i]!;
-    // forwarded (9), x-forwarded-host/-port (16), x-forwarded-proto (17): other names cost a length check.
-    if (n.length !== 16 && n.length !== 17 && n.length !== 9) continue;
-    const l = n.toLowerCase();
-    if (l === 'x-forwarded-host' || l === 'x-forwarded-port' || l === 'x-forwarded-proto' || l === 'forwarded') out += '\n' + l + ':' + raw[i + 1]!;
+    // forwarded (9), x-forwarded-host/-port (16), x-forwarded-proto (17): other names cost a
+    // length check; the core writes these names in lower case, so case folding is rare.
+    const len = n.length;
+    if (len !== 16 && len !== 17 && len !== 9) continue;
+    const tag = FORWARDED_TAGS.get(n) ?? FORWARDED_TAGS.get(n.toLowerCase());
+    if (tag !== undefined) out += tag + raw[i + 1]!;
   }
   return out;
 }
+
+/** The forwarded headers keyed, each with a short tag of its own in the key. */
+const FORWARDED_TAGS = new Map([
+  ['x-forwarded-host', '\nh:'],
+  ['x-forwarded-port', '\np:'],
+  ['x-forwarded-proto', '\ns:'],
+  ['forwarded', '\nf:'],
+]);
 
 function varyValues(ctx: RequestContext, names: readonly string[]): string {
   let out = '';
