@@ -1,7 +1,7 @@
 // Turns a validated config into an immutable Snapshot: routes indexed, plugin chains
 // built per route, upstreams resolved to pooled targets, durations in milliseconds.
 import { Chain, type ChainEntry } from '../pipeline/chain.js';
-import type { PluginScope } from '../pipeline/plugin.js';
+import type { PluginHandler, PluginScope } from '../pipeline/plugin.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
 import { Router } from '../router/router.js';
@@ -57,7 +57,7 @@ export interface CompileOptions {
 
 export function compileConfig(config: RawConfig, opts: CompileOptions): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
   const usedPools = new Set<UpstreamPool>();
-  const handlers: Array<{ close?(): void }> = [];
+  const handlers: Array<Pick<PluginHandler, 'close' | 'ready'>> = [];
 
   const health = opts.health ?? new HealthRegistry();
   const guards = opts.guards ?? new GuardRegistry();
@@ -195,6 +195,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     dispose() {
       for (const h of handlers) h.close?.();
     },
+    stores: handlers.flatMap((h) => (h.ready === undefined ? [] : [h.ready])),
   };
   return { snapshot, pools: usedPools };
 }

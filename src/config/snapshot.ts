@@ -3,6 +3,7 @@
 import type { PathPolicy } from '../proxy/request-path.js';
 import type { BlockList } from 'node:net';
 import type { Chain } from '../pipeline/chain.js';
+import type { StoreReadiness } from '../pipeline/plugin.js';
 import type { Router } from '../router/router.js';
 import type { PathPattern } from '../router/path-pattern.js';
 import type { Balancer } from '../upstream/balancer.js';
@@ -170,4 +171,6 @@ export interface Snapshot {
   readonly stats: { inflight: number };
   /** Called once the snapshot is retired and no request uses it any more. */
   dispose(): void;
+  /** The stores its plugins decide with (PluginHandler.ready): /readyz waits for them at start. */
+  readonly stores: readonly StoreReadiness[];
 }

@@ -36,6 +36,19 @@ export interface PluginHandler {
   log?(ctx: RequestContext): void;
   /** The snapshot this handler belongs to was replaced and has drained. */
   close?(): void;
+  /**
+   * A store the handler decides with (a Redis or PostgreSQL connection). At start the gateway
+   * reports ready on /readyz only once every handler's `wait` resolved, or after a bounded
+   * wait (then with a warning naming `store`); it aborts `signal` when it stops waiting.
+   */
+  readonly ready?: StoreReadiness;
+}
+
+export interface StoreReadiness {
+  /** What to name in a warning: the store's kind and address, without credentials. */
+  readonly store: string;
+  /** Resolves once the store answers. */
+  wait(signal: AbortSignal): Promise<void>;
 }
 
 export interface Plugin<Config = unknown> {

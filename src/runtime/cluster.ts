@@ -23,7 +23,7 @@ import type { PurgeRequest } from '../plugins/cache/store.js';
 // workers (`config`); workers never connect to the config store (with `portal:`, each opens
 // the portal's store: see `fork` below).
 type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
-type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
+type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'stores-ready' } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 /** Set for the one worker that serves the portal listener. */
@@ -53,6 +53,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
 
   const spec = JSON.stringify({ configFile: opts.configFile, echoPort: echo?.port ?? null, database });
   const ready = new Set<number>();
+  /** Workers whose plugins' stores answered (or whose bounded wait for them ended). */
+  const storesReady = new Set<number>();
   let stopping = false;
   let proxyBound: Array<{ host: string; port: number }> = [];
   let crashes = 0;
@@ -106,6 +108,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
           announced = true;
           announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode);
         }
+      } else if (msg.type === 'stores-ready') {
+        storesReady.add(w.id);
       } else if (msg.type === 'cache-purged') {
         purges.get(msg.id)?.(msg.purged);
       } else if (msg.type === 'reloaded') {
@@ -127,6 +131,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
 
   cluster.on('exit', (w, code, signal) => {
     ready.delete(w.id);
+    storesReady.delete(w.id);
     if (w.id === portalWorker) portalWorker = null;
     if (stopping) return;
     crashes++;
@@ -147,7 +152,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     const { port } = await startStatusServer(
       s.host,
       s.port,
-      () => ({ ready: !stopping && ready.size === workers, detail: { workers_ready: ready.size, workers } }),
+      () => ({ ready: !stopping && ready.size === workers && storesReady.size === workers, detail: { workers_ready: ready.size, workers, stores_ready: storesReady.size } }),
       async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
       purgeWorkers,
     );
@@ -212,6 +217,9 @@ export async function runWorker(logger: Logger): Promise<void> {
   gateway.load();
   const proxy = await gateway.listen();
   process.send!({ type: 'ready', proxy } satisfies FromWorker);
+  void gateway.storesReady().then(() => {
+    if (process.connected) process.send!({ type: 'stores-ready' } satisfies FromWorker);
+  });
   // The master handles signals for the group; a worker only obeys its messages.
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);

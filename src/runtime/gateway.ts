@@ -228,6 +228,31 @@ export class Gateway implements ProxyRuntime {
     return bound;
   }
 
+  /**
+   * Resolves once every store the config's plugins decide with answers (a rate limit's Redis,
+   * a quota's PostgreSQL), or after `maxWaitMs`, then with a warning naming those that did not:
+   * the node is ready anyway, and their plugins' on_store_error applies until they answer.
+   * Never rejects. For /readyz at start (a reload does not withdraw readiness).
+   */
+  async storesReady(maxWaitMs = STORE_WAIT_MS): Promise<void> {
+    const stores = this.#snapshot.stores;
+    if (stores.length === 0) return;
+    const started = performance.now();
+    const abort = new AbortController();
+    const outstanding = new Set(stores);
+    const all = Promise.all(stores.map((s) => s.wait(abort.signal).then(() => void outstanding.delete(s), () => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+    clearTimeout(timer);
+    abort.abort();
+    if (outstanding.size === 0) return;
+    const names = [...new Set([...outstanding].map((s) => s.store))];
+    this.#opts.logger.warn(
+      { type: 'readiness', stores: names, waited_ms: Math.round(performance.now() - started) },
+      `ready without ${names.join(', ')}: no answer within ${maxWaitMs / 1000} s; the plugins using it apply on_store_error until it answers`,
+    );
+  }
+
   /** Re-reads the config off the hot path and swaps it in atomically; the old one keeps serving on failure. */
   reload(): ReloadResult {
     const started = performance.now();
@@ -393,6 +418,9 @@ export class Gateway implements ProxyRuntime {
     for (const l of this.#listeners) l.applyLimits(limits);
   }
 }
+
+/** How long readiness waits at start for the stores of the config's plugins. */
+export const STORE_WAIT_MS = 5000;
 
 /** Published after every reload attempt with its ReloadResult (metrics subscribe). */
 export const reloadChannel = channel('northgate:config:reload');

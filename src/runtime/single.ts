@@ -34,14 +34,15 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
     exitOnStartError(err);
   }
   let ready = false;
+  let storesReady = false;
   const snapshot = gateway.snapshot;
   let statusPort: number | null = null;
   if (snapshot.listeners.status !== null) {
     const s = snapshot.listeners.status;
     statusPort = (
       await startStatusServer(s.host, s.port, () => ({
-        ready: ready && !gateway.draining,
-        detail: { config_version: gateway.snapshot.version, workers: 1, draining: gateway.draining },
+        ready: ready && storesReady && !gateway.draining,
+        detail: { config_version: gateway.snapshot.version, workers: 1, draining: gateway.draining, stores_ready: storesReady },
       }), async () => ({ contentType: register.contentType, body: await register.metrics() }))
     ).port;
   }
@@ -58,6 +59,8 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
     if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
   }, logger, async (req) => purgeMemoryStores(req));
   ready = true;
+  // Ready for traffic once the plugins' stores answer too (bounded: then with a warning).
+  void gateway.storesReady().then(() => (storesReady = true));
   announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.control.mode);
 
   const reload = (trigger: string) => {

@@ -1,5 +1,5 @@
 // The status listener: /healthz (the process lives), /readyz (config loaded, listeners
-// bound, not draining). Bound to loopback by default; later issues add /metrics here.
+// bound, the plugins' stores answering or waited for long enough, not draining). Bound to loopback by default; later issues add /metrics here.
 import { createServer, type Server } from 'node:http';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import { handlePurge, type PurgeFn } from '../plugins/cache/purge-endpoint.js';

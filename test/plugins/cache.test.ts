@@ -432,14 +432,18 @@ describe('cache plugin with Redis (shared by gateways)', async () => {
   before(async () => {
     if (skip) return;
     up = await u.start();
+    // Behind one load balancer (a trusted proxy saying port 443, https) the two gateways
+    // forward the same origin, so they share entries (each listens on a port of its own).
     const yaml = `
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null }
+trusted_proxies: ["127.0.0.1/32"]
 services:
   - name: s
     url: "${up.url}"
     routes:
-      - paths: ["/"]
+      - name: all
+        paths: ["/"]
         plugins: { cache: { store: redis, redis: { url: "${REDIS_URL}", prefix: "${prefix}", timeout: 2s } } }
 `;
     a = await startGateway(yaml);
@@ -464,32 +468,44 @@ services:
     for (let i = 0; i < 50 && (await redis.ping()) !== 'PONG'; i++);
     await http(gw.url + '/warm/nostore');
   };
+  const viaBalancer = { host: 'api.example', 'x-forwarded-port': '443', 'x-forwarded-proto': 'https' };
+  const get = (gw: InProcessGateway, path: string, headers: Record<string, string> = {}) => http(gw.url + path, { headers: { ...viaBalancer, ...headers } });
+  /** The Redis key of the entry stored for `path` (bounded wait for the store to land), or undefined. */
+  const stored = async (path: string, suffix = ''): Promise<string | undefined> => {
+    for (let i = 0; i < 20; i++) {
+      const key = (await redis.smembers(`${prefix}p:${path}`)).find((k) => k.endsWith(path + suffix));
+      if (key !== undefined) return key;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return undefined;
+  };
 
   test('an entry stored by one gateway is a HIT on another; it expires with its freshness', { skip }, async () => {
     await warm(a);
     await warm(b);
-    let first = await http(a.url + '/redis/fresh');
-    for (let i = 0; i < 20 && (await redis.exists(`${prefix}e:127.0.0.1 /redis/fresh`)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const first = await get(a, '/redis/fresh');
+    const key = await stored('/redis/fresh');
     assert.equal(first.headers['x-cache'], 'MISS');
-    const hit = await http(b.url + '/redis/fresh');
+    const hit = await get(b, '/redis/fresh');
     assert.equal(hit.headers['x-cache'], 'HIT');
     assert.equal(hit.body, '/redis/fresh #1');
-    const pttl = await redis.pttl(`${prefix}e:127.0.0.1 /redis/fresh`);
+    const pttl = await redis.pttl(key!);
     assert.ok(pttl > 0 && pttl <= 60_000, `PTTL ${pttl}`);
-    const nm = await http(b.url + '/redis/fresh', { headers: { 'if-none-match': '"e1"' } });
+    const nm = await get(b, '/redis/fresh', { 'if-none-match': '"e1"' });
     assert.equal(nm.status, 304);
-    first = await http(a.url + '/redis/vary', { headers: { 'accept-language': 'de' } });
-    for (let i = 0; i < 20 && (await redis.exists(`${prefix}e:127.0.0.1 /redis/vary\nde`)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await http(b.url + '/redis/vary', { headers: { 'accept-language': 'de' } })).headers['x-cache'], 'HIT');
-    assert.equal((await http(b.url + '/redis/vary', { headers: { 'accept-language': 'it' } })).headers['x-cache'], 'MISS');
+    assert.equal((await get(b, '/redis/fresh', { 'x-forwarded-port': '8443' })).headers['x-cache'], 'MISS', 'another forwarded origin: another entry');
+    await get(a, '/redis/vary', { 'accept-language': 'de' });
+    await stored('/redis/vary', '\nde');
+    assert.equal((await get(b, '/redis/vary', { 'accept-language': 'de' })).headers['x-cache'], 'HIT');
+    assert.equal((await get(b, '/redis/vary', { 'accept-language': 'it' })).headers['x-cache'], 'MISS');
   });
 
   test('purge by tag and by path in Redis (what `northgate cache purge` does), also through the CLI', { skip }, async () => {
-    await http(a.url + '/redis/other-tag');
-    await http(a.url + '/redis/fresh');
-    for (let i = 0; i < 20 && (await redis.exists(`${prefix}e:127.0.0.1 /redis/other-tag`)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await get(a, '/redis/other-tag');
+    await get(a, '/redis/fresh');
+    await stored('/redis/other-tag');
     assert.equal(await purgeRedis(redis, prefix, { tags: ['tag-c'] }), 1);
-    assert.equal((await http(b.url + '/redis/other-tag')).headers['x-cache'], 'MISS');
+    assert.equal((await get(b, '/redis/other-tag')).headers['x-cache'], 'MISS');
     const file = writeConfig(`
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null }
@@ -502,8 +518,8 @@ services:
 `);
     const cli = await runCli(['cache', 'purge', '--config', file, '--path', '/redis/fresh']);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /purged 1 entr/);
-    assert.equal((await http(b.url + '/redis/fresh')).headers['x-cache'], 'MISS');
+    assert.match(cli.stdout, /purged 2 entr/, 'both forwarded origins of the path (port 443 and 8443)');
+    assert.equal((await get(b, '/redis/fresh')).headers['x-cache'], 'MISS');
   });
 });
 

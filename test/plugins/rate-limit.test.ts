@@ -191,8 +191,8 @@ services:
     routes:${config('deny', 'shared', 50)}${config('allow', 'open', 1000000)}${config('deny', 'strict', 1000000)}
 `);
     for (let i = 0; i < 3; i++) gateways.push(await startCli(['--config', file]));
-    // Until a gateway's first Redis connection is up, on_store_error applies: wait for it
-    // (a response with RateLimit headers came through the store).
+    // Each gateway's first Redis connection is up (a response with RateLimit headers came
+    // through the store); what happens before that: rate-limit-startup.test.ts.
     for (const g of gateways) {
       for (let i = 0; i < 100; i++) {
         if ((await http(`${g.url}/open`)).headers['ratelimit'] !== undefined) break;

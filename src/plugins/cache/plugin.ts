@@ -11,6 +11,7 @@ import { hitFormOf } from './hit.js';
 import { acquireMemoryStore } from './memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
 import { RedisStore } from './redis-store.js';
+import { redactRedisUrl, redisReady } from '../shared/redis.js';
 import { CACHE_DEFAULTS, cacheSchema, type CacheConfig } from './schema.js';
 import { isEntry, type CacheEntry, type CacheStore, type Stored } from './store.js';
 
@@ -61,6 +62,36 @@ function bypass(ctx: RequestContext): undefined {
   return undefined;
 }
 
+/**
+ * How the request reached the gateway, as the upstream will be told: the Host as the client
+ * sent it (case, port and trailing dot kept; it is the upstream's Host with preserve_host)
+ * and the X-Forwarded-Host, -Port, -Proto and Forwarded values as they are forwarded. An
+ * upstream may reflect any of them (absolute links, redirects), so each spelling keys its own
+ * entry. Read from the upstream header list, so the key follows whatever the core forwards.
+ */
+function forwardedPart(ctx: RequestContext): string {
+  let out = ctx.hostHeader;
+  const raw = ctx.upstreamHeaders.raw;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    // forwarded (9), x-forwarded-host/-port (16), x-forwarded-proto (17): other names cost a
+    // length check; the core writes these names in lower case, so case folding is rare.
+    const len = n.length;
+    if (len !== 16 && len !== 17 && len !== 9) continue;
+    const tag = FORWARDED_TAGS.get(n) ?? FORWARDED_TAGS.get(n.toLowerCase());
+    if (tag !== undefined) out += tag + raw[i + 1]!;
+  }
+  return out;
+}
+
+/** The forwarded headers keyed, each with a short tag of its own in the key. */
+const FORWARDED_TAGS = new Map([
+  ['x-forwarded-host', '\nh:'],
+  ['x-forwarded-port', '\np:'],
+  ['x-forwarded-proto', '\ns:'],
+  ['forwarded', '\nf:'],
+]);
+
 function varyValues(ctx: RequestContext, names: readonly string[]): string {
   let out = '';
   for (const n of names) out += '\n' + (ctx.header(n) ?? '');
@@ -87,6 +118,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
     const honorRequest = (config.request_cache_control ?? 'honor') === 'honor';
     const cacheAuthorized = config.cache_authorized === true;
     const cacheSetCookie = config.cache_set_cookie === true;
+    const cacheWithCookie = config.cache_with_cookie === true;
     const byConsumer = config.key?.consumer === true;
     const keyHeaders = (config.key?.headers ?? []).map((h) => h.toLowerCase());
     const collapse = config.collapse?.enabled ?? true;
@@ -97,8 +129,11 @@ export const cachePlugin: Plugin<CacheConfig> = {
         : acquireMemoryStore(`${scope.kind}|${scope.service ?? ''}|${scope.route ?? ''}`, config.memory?.max_bytes ?? CACHE_DEFAULTS.memoryMaxBytes);
     const flights = new Map<string, Flight>();
 
+    // The route (routes may share a host and path and differ by method or header, and a
+    // global or Redis store is shared by routes), what the upstream is told of the request's
+    // origin, the path and the query as forwarded.
     const keyOf = (ctx: RequestContext): string => {
-      let key = ctx.host + ' ' + ctx.path + ctx.query;
+      let key = (ctx.route?.name ?? '') + '\n' + forwardedPart(ctx) + '\n' + ctx.path + ctx.query;
       if (byConsumer) key += '\nconsumer:' + (ctx.consumer?.id ?? '-');
       for (const h of keyHeaders) key += '\n' + h + ':' + (ctx.header(h) ?? '');
       return key;
@@ -165,7 +200,13 @@ export const cachePlugin: Plugin<CacheConfig> = {
       request(ctx) {
         const get = ctx.method === 'GET';
         if (!get && ctx.method !== 'HEAD') return bypass(ctx);
-        if (!cacheAuthorized && ctx.req.headers.authorization !== undefined) return bypass(ctx);
+        // Auth plugins ran before (priority 1000+ against 100): a request with a consumer (any
+        // credential of any auth plugin, or the anonymous consumer) is only cached per consumer.
+        const headers = ctx.req.headers;
+        if (ctx.consumer !== null) {
+          if (!byConsumer) return bypass(ctx);
+        } else if (!cacheAuthorized && headers.authorization !== undefined) return bypass(ctx);
+        if (!cacheWithCookie && headers.cookie !== undefined) return bypass(ctx);
         let refresh = false;
         if (honorRequest) {
           const cc = ctx.header('cache-control');
@@ -224,6 +265,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         for (const f of flights.values()) clearTimeout(f.timer);
         store.release();
       },
+      ready: store instanceof RedisStore ? { store: `redis ${redactRedisUrl(config.redis!.url)}`, wait: (signal) => redisReady(store.redis, signal) } : undefined,
     };
 
     /** Whether the response may be stored, and what of it; null when not. */

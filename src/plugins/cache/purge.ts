@@ -4,6 +4,7 @@
 // gateway's status listener).
 import { Redis } from 'ioredis';
 import type { RawConfig } from '../../config/types.js';
+import { redactRedisUrl } from '../shared/redis.js';
 import { purgeRedis } from './redis-store.js';
 import { CACHE_DEFAULTS, type CacheConfig } from './schema.js';
 import type { PurgeRequest } from './store.js';
@@ -31,9 +32,7 @@ export function cacheConfigs(raw: RawConfig): CacheConfig[] {
 }
 
 /** A Redis URL as it may be shown: without its password. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
+export const redactUrl = redactRedisUrl;
 
 /**
  * Purges the caches of `raw`'s cache plugins. Each Redis cache gets its own short-lived

@@ -27,15 +27,17 @@ export const cacheSchema = {
     statuses: { type: 'array', items: { type: 'integer', minimum: 200, maximum: 599 }, minItems: 1, uniqueItems: true },
     /** honor: request no-cache refreshes from the upstream, no-store bypasses; ignore: the client's Cache-Control is not read. */
     request_cache_control: { enum: ['honor', 'ignore'] },
-    /** Cache responses to requests with Authorization (shared between everyone who asks for the key). */
+    /** Cache responses to requests with Authorization and no consumer (shared between everyone who asks for the key). */
     cache_authorized: { type: 'boolean' },
+    /** Cache responses to requests with Cookie (the cookie is not part of the key: shared). */
+    cache_with_cookie: { type: 'boolean' },
     /** Cache responses with Set-Cookie; the stored copy never carries the cookie. */
     cache_set_cookie: { type: 'boolean' },
     key: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        /** One entry per consumer (authenticated requests): the key includes the consumer id. */
+        /** One entry per consumer: the key includes the consumer id (without it, requests with a consumer are not cached). */
         consumer: { type: 'boolean' },
         /** Request headers added to the key (e.g. Accept-Version when versioning selects by header). */
         headers: { type: 'array', items: headerName },
@@ -64,6 +66,7 @@ export interface CacheConfig {
   request_cache_control?: 'honor' | 'ignore';
   cache_authorized?: boolean;
   cache_set_cookie?: boolean;
+  cache_with_cookie?: boolean;
   key?: { consumer?: boolean; headers?: string[] };
   collapse?: { enabled?: boolean; wait?: string };
 }

@@ -7,6 +7,7 @@ import { LocalReply } from '../../pipeline/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { acquireRedis, releaseRedis } from '../rate-limit/redis-store.js';
+import { redactRedisUrl } from '../shared/redis.js';
 import { clock } from './clock.js';
 import { periodTracker, type Period } from './period.js';
 import { QUOTA_DEFAULTS, quotaSchema, type QuotaConfig } from './schema.js';
@@ -40,7 +41,9 @@ export const quotaPlugin: Plugin<QuotaConfig> = {
   },
 };
 
-/** A quota handler whose counters are keyed under `scopeId` (plans use "plan"). */
+/** A PostgreSQL URL as it may be logged: without its password. */
+const redactPostgresUrl = (url: string): string => url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@');
+
 function openQuotaStore(config: QuotaConfig): QuotaStore {
   const kind = config.store ?? 'sqlite';
   if (kind === 'redis') {
@@ -82,6 +85,7 @@ export async function quotaUsage(config: QuotaConfig, scopeId: string, subject: 
   }
 }
 
+/** A quota handler whose counters are keyed under `scopeId` (plans use "plan"). */
 export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler {
   const max = config.max;
   const key = keyPart(config.key ?? 'consumer');
@@ -93,6 +97,8 @@ export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler
   // (which compile the config too) never touch the store.
   let store: QuotaStore | null = null;
   const open = (): QuotaStore => openQuotaStore(config);
+  const kind = config.store ?? 'sqlite';
+  const storeName = kind === 'redis' ? `redis ${redactRedisUrl(config.redis!.url)}` : kind === 'postgres' ? `postgres ${redactPostgresUrl(config.postgres!.url)}` : null;
 
   const decide = (ctx: RequestContext, used: number, period: Period, now: number): RequestPhaseResult => {
     if (used < 0) {
@@ -134,5 +140,7 @@ export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler
         }
       : undefined,
     close: () => store?.release(),
+    // A remote store is opened at start by the gateway's readiness wait (never by validate or a cluster's master).
+    ready: storeName === null ? undefined : { store: storeName, wait: (signal) => (store ??= open()).ready!(signal) },
   };
 }

@@ -10,13 +10,15 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
-import { coalesceWrites } from '../shared/redis.js';
+import { coalesceWrites, redisReady, whileFirstConnecting } from '../shared/redis.js';
 
 export interface QuotaStore {
   consume(key: string, period: string, max: number, periodEnd: number): number | Promise<number>;
   /** How many requests were counted for the key in the period (0 when none): read-only, for usage pages. */
   used(key: string, period: string): number | Promise<number>;
   release(): void;
+  /** A remote store: resolves once it answers (start-up readiness), rejects when `signal` aborts. */
+  ready?(signal: AbortSignal): Promise<void>;
 }
 
 // ---- SQLite -------------------------------------------------------------------------
@@ -120,14 +122,17 @@ export function redisQuotaStore(redis: Redis, prefix: string, timeoutMs: number,
         coalesceWrites(redis);
         return run(k, max, e);
       }
-      return whenReady().then(() => run(k, max, e));
+      // A new client's first connection is waited for up to its connect timeout, not only `timeout`.
+      const first = whileFirstConnecting(redis);
+      return (first ?? whenReady()).then(() => run(k, max, e));
     },
     used: async (key, period) => {
       const k = `${prefix}{${key}}:${period}`;
-      if (redis.status !== 'ready' && redis.status !== 'end') await whenReady();
+      if (redis.status !== 'ready' && redis.status !== 'end') await (whileFirstConnecting(redis) ?? whenReady());
       return Number((await redis.get(k)) ?? 0);
     },
     release,
+    ready: (signal) => redisReady(redis, signal),
   };
 }
 
@@ -205,6 +210,19 @@ export function postgresQuotaStore(url: string, table: string, timeoutMs: number
     release() {
       released = true;
       shared?.release();
+    },
+    async ready(signal) {
+      // Until the table is there (the database answered), retried every 250 ms while waited for.
+      for (let attempt = 0; attempt < 240; attempt++) {
+        try {
+          await ensure();
+          return;
+        } catch (err) {
+          if (signal.aborted || released) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      throw new Error('PostgreSQL did not answer');
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/p
 import type { RequestContext } from '../../proxy/context.js';
 import type { Decision, Limit } from './gcra.js';
 import { inClusterWorker, masterClient, processStore } from './node-store.js';
+import { redactRedisUrl, redisReady, whileFirstConnecting } from '../shared/redis.js';
 import { acquireRedis, checkRedis, releaseRedis } from './redis-store.js';
 import { rateLimitSchema, type RateLimitConfig } from './schema.js';
 
@@ -143,20 +144,28 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
     const timeoutMs = parseDuration(redisConfig.timeout ?? '50ms')!;
     const prefix = redisConfig.prefix ?? 'northgate:rl:';
     const redis = acquireRedis(redisConfig.url, timeoutMs);
+    const check = (ctx: RequestContext): Promise<RequestPhaseResult> => {
+      const key = keyOf(ctx);
+      const keys = limits.map((_, i) => `${prefix}{${key}}:${i}`);
+      return checkRedis(redis, keys, limits).then(
+        (d) => respond(ctx, d),
+        () => {
+          ctx.locals.set('rate-limit:store-error', true);
+          return onStoreError();
+        },
+      );
+    };
     return {
       request(ctx) {
-        const key = keyOf(ctx);
-        const keys = limits.map((_, i) => `${prefix}{${key}}:${i}`);
-        return checkRedis(redis, keys, limits).then(
-          (d) => respond(ctx, d),
-          () => {
-            ctx.locals.set('rate-limit:store-error', true);
-            return onStoreError();
-          },
-        );
+        // A new client's first connection (at start, or a reload to another Redis) is waited
+        // for, up to its connect timeout: on_store_error is for Redis failing, and would
+        // otherwise admit every request of a node's first moments.
+        const first = whileFirstConnecting(redis);
+        return first === null ? check(ctx) : first.then(() => check(ctx));
       },
       responseHeaders: sendHeaders ? addHeaders : undefined,
       close: () => releaseRedis(redis),
+      ready: { store: `redis ${redactRedisUrl(redisConfig.url)}`, wait: (signal) => redisReady(redis, signal) },
     };
   }
 }
