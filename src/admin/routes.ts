@@ -56,8 +56,13 @@ export interface AdminRoute {
   kind?: Kind;
   /** Changes the configuration (refused in file mode). */
   write?: boolean;
+  /** Media types a body may have (default application/json). */
+  accepts?: readonly string[];
   handler(req: AdminRequest, control: ConfigControl, node: AdminNode): Promise<AdminReply> | AdminReply;
 }
+
+/** What POST /config reads: JSON or YAML (none of them a type a page can send without a CORS preflight). */
+export const CONFIG_TYPES = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml'] as const;
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -158,7 +163,7 @@ function entityRoutes(kind: Kind): AdminRoute[] {
       },
     },
     {
-      method: 'PATCH', path: one, summary: `Change a ${kind.singular} (JSON merge patch)`, kind, write: true,
+      method: 'PATCH', path: one, summary: `Change a ${kind.singular} (JSON merge patch)`, kind, write: true, accepts: ['application/json', 'application/merge-patch+json'],
       handler: async (req, control) => {
         const body = objectBody(req);
         const done = await control.write((s) => planPatch(s, kind, req.params['id']!, body, ifMatch(req)));
@@ -250,7 +255,7 @@ export function buildRoutes(openapi: () => unknown): AdminRoute[] {
     },
     { method: 'GET', path: '/status', summary: 'Node and cluster status', handler: status },
     { method: 'GET', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', handler: () => ({ status: 200, body: openapi() }) },
-    { method: 'POST', path: '/config', summary: 'Replace the whole configuration (YAML or JSON); ?dry_run=true shows the changes only', write: true, handler: replaceConfig },
+    { method: 'POST', path: '/config', summary: 'Replace the whole configuration (YAML or JSON); ?dry_run=true shows the changes only', write: true, accepts: CONFIG_TYPES, handler: replaceConfig },
     { method: 'POST', path: '/cache/purge', summary: 'Purge cached responses by tag (Surrogate-Key) and/or path: the memory caches of this node and the Redis caches', handler: purgeCache },
     ...KINDS.flatMap(entityRoutes),
   ];

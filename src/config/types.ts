@@ -65,7 +65,7 @@ export interface RawConfig {
   listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; admin?: string | null; portal?: string | null };
   mode?: 'file' | 'database';
   store?: { url: string; poll_interval?: string; node_id?: string };
-  admin?: { token?: string; max_body_bytes?: number };
+  admin?: { token?: string; max_body_bytes?: number; allowed_hosts?: string[] };
   trusted_proxies?: string[];
   limits?: {
     max_header_bytes?: number;
