@@ -12,6 +12,7 @@ import { validateConfig } from '../config/validate.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { assemble, disassemble, mapProblems, type EntityRow } from './document.js';
 import { EntityError, type Planned } from './entities.js';
+import { unknownFieldMessage } from './fields.js';
 import { KIND_BY_NAME } from './kinds.js';
 import type { NodeInfo, Store, StoreState } from './store.js';
 
@@ -123,6 +124,12 @@ export class ConfigControl {
     const mapped = mapProblems(problems, owners).map((p, i) => {
       // An unknown plugin name is reported at the plugin's key: that is its `name` field.
       if (p.kind === 'plugins' && p.path.length === 1 && p.path[0] === 'config' && problems[i]!.atKey) return { ...p, path: ['name'] };
+      // An unknown key at an entity's top level: name the fields the entity has.
+      if (p.kind && p.path.length === 1 && problems[i]!.atKey && p.message.startsWith('unknown key')) {
+        const row = planned.rows.find((r) => r.kind === p.kind && r.id === p.id);
+        const message = row && unknownFieldMessage(KIND_BY_NAME.get(p.kind)!, String(p.path[0]), row.body);
+        if (message) return { ...p, message };
+      }
       return p;
     });
     const own = target?.id ?? planned.row?.id;
