@@ -10,7 +10,7 @@ const problem = {
   required: ['type', 'title', 'status', 'detail', 'request_id'],
   properties: {
     type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, request_id: { type: 'string' },
-    problems: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', required: ['path', 'message'], properties: { entity: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } } }] } },
+    problems: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', required: ['path', 'message'], properties: { entity: { type: 'string' }, name: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } } }] } },
   },
 };
 

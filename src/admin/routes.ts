@@ -202,14 +202,17 @@ async function status(_req: AdminRequest, control: ConfigControl): Promise<Admin
   };
 }
 
+/** Why POST /config does not resolve `${VAR}`, and what to do instead. */
+const ENV_ADVICE = 'the admin API does not resolve environment references (the gateway\'s environment is not the sender\'s, and holds the gateway\'s own secrets): write the value, substitute before sending (envsubst < FILE | curl --data-binary @- ...), or apply the file with "northgate config apply --store URL -c FILE", which resolves ${VAR} from its environment as the file loader does';
+
 /** POST /config: replaces every entity from a YAML or JSON document, all or nothing. */
 async function replaceConfig(req: AdminRequest, control: ConfigControl): Promise<AdminReply> {
   const file = 'body';
   let source;
   try {
-    source = parseConfigText(file, req.text, {});
+    source = parseConfigText(file, req.text, {}, ENV_ADVICE);
   } catch (err) {
-    if (err instanceof ConfigError) throw new AdminProblem('invalid-config', `the document cannot be parsed: ${err.lines()[0]}`, { problems: err.lines() });
+    if (err instanceof ConfigError) throw new AdminProblem('invalid-config', `${err.problems.length} problem(s); first: ${err.lines()[0]}`, { problems: err.lines() });
     throw err;
   }
   const posted = source.value;
@@ -275,7 +278,7 @@ async function purgeCache(req: AdminRequest, _control: ConfigControl, node: Admi
 /** Located problems of an EntityError, for the 400 body. */
 export function problemList(err: EntityError): Array<Record<string, string>> {
   return err.problems.map((p) => ({
-    ...(p.kind && p.id !== err.ownId ? { entity: `${p.kind}/${p.id}` } : {}),
+    ...(p.kind && p.id !== err.ownId ? { entity: `${p.kind}/${p.id}`, ...(p.name !== undefined ? { name: p.name } : {}) } : {}),
     path: p.path.length === 0 ? '' : formatPath(p.path),
     message: p.message,
   }));
