@@ -134,6 +134,7 @@ access_log: { enabled: false }
     const get = (host: string) => send('GET', '/status', undefined, { host, authorization: `Bearer ${token}` }, port);
     for (const host of ['admin.internal', `Admin.Internal:${port}`, 'n1.gw.example', '192.0.2.10', `[2001:db8::1]:${port}`, 'localhost']) assert.equal((await get(host)).status, 200, host);
     for (const host of ['evil.example', 'gw.example', 'admin.internal.evil.example', 'evilgw.example']) assertProblem(await get(host), 403, 'host-not-allowed', host);
+    assertProblem(await send('GET', '/status', undefined, { host: 'evil.example' }, port), 403, 'host-not-allowed', 'checked before the token: a page learns nothing');
   } finally {
     await wide.stop();
   }
