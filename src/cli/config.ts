@@ -20,7 +20,9 @@ const HELP = `Usage: northgate config <dump|diff|apply> --store URL [flags]
 
 URL: sqlite:./northgate.db or postgres://user@host/db (?schema=NAME for a schema).
 Node settings in FILE (listen, limits, store, admin...) are not stored: only entities
-(upstreams, services, consumers, plugins, plans). See docs/admin-api.md.
+(upstreams, services, consumers, plugins, plans). FILE is read as the gateway reads its
+config: \${VAR} and \${VAR:-default} come from this command's environment (the store keeps
+the values). See docs/admin-api.md.
 `;
 
 export async function configCommand(args: string[]): Promise<number> {
