@@ -6,12 +6,11 @@
 // once. Other nodes' commits arrive by LISTEN/NOTIFY (PostgreSQL) and a version poll.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError, type ConfigProblem } from '../config/problems.js';
+import { ConfigError, formatPath, type ConfigProblem } from '../config/problems.js';
 import type { RawConfig } from '../config/types.js';
 import { validateConfig } from '../config/validate.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { assemble, describeRow, disassemble, mapProblems, nameCoordinates, type EntityRow } from './document.js';
-import { formatPath } from '../config/problems.js';
 import { EntityError, type Planned } from './entities.js';
 import { unknownFieldMessage } from './fields.js';
 import { KIND_BY_NAME } from './kinds.js';
