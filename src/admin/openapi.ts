@@ -10,7 +10,7 @@ const problem = {
   required: ['type', 'title', 'status', 'detail', 'request_id'],
   properties: {
     type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, request_id: { type: 'string' },
-    problems: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', required: ['path', 'message'], properties: { entity: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } } }] } },
+    problems: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object', required: ['path', 'message'], properties: { entity: { type: 'string' }, name: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } } }] } },
   },
 };
 
@@ -80,6 +80,8 @@ export function buildOpenApi(routes: readonly AdminRoute[], registry: PluginRegi
     const name = r.kind ? cap(r.kind.singular) : '';
     const op: Record<string, unknown> = { summary: r.summary, operationId: `${r.method.toLowerCase()}${r.path.replace(/[{}]/g, '').split('/').map(cap).join('')}` || 'root', responses: { '401': problemRef('missing or wrong bearer token') } };
     const responses = op['responses'] as Record<string, unknown>;
+    responses['403'] = problemRef('host-not-allowed: the Host is not loopback nor in admin.allowed_hosts; cross-site-request: a write with another Origin or a cross-site Sec-Fetch-Site');
+    if (r.method !== 'GET') responses['415'] = problemRef(`unsupported-media-type: a body that is not ${(r.accepts ?? ['application/json']).join(', ')}`);
     const parameters: unknown[] = [];
     if (r.path.includes('{id}')) parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'the id, or the natural key (name, username...)' });
     const json = (schema: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } });
@@ -96,6 +98,7 @@ export function buildOpenApi(routes: readonly AdminRoute[], registry: PluginRegi
       responses['412'] = problemRef('If-Match names an older version');
     } else if (r.kind) {
       op['requestBody'] = { required: true, ...json(`${name}Input`) };
+      if (r.method === 'PATCH') (op['requestBody'] as { content: Record<string, unknown> }).content['application/merge-patch+json'] = { schema: { $ref: `#/components/schemas/${name}Input` } };
       if (r.method !== 'POST') parameters.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } });
       responses[r.method === 'POST' ? '201' : '200'] = { description: 'the entity as stored', ...json(name) };
       responses['400'] = problemRef('invalid entity: problems with paths and the config file messages');

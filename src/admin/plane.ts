@@ -114,6 +114,7 @@ export class ControlPlane {
         port: address.port,
         token: this.#settings.admin?.token,
         ...(this.#settings.admin?.max_body_bytes !== undefined ? { maxBodyBytes: this.#settings.admin.max_body_bytes } : {}),
+        ...(this.#settings.admin?.allowed_hosts !== undefined ? { allowedHosts: this.#settings.admin.allowed_hosts } : {}),
         control: this.control,
         node: { purgeCache: (req) => purgeCaches(this.#current, req, purgeMemory) },
         configFile: this.#file,

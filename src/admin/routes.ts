@@ -56,8 +56,13 @@ export interface AdminRoute {
   kind?: Kind;
   /** Changes the configuration (refused in file mode). */
   write?: boolean;
+  /** Media types a body may have (default application/json). */
+  accepts?: readonly string[];
   handler(req: AdminRequest, control: ConfigControl, node: AdminNode): Promise<AdminReply> | AdminReply;
 }
+
+/** What POST /config reads: JSON or YAML (none of them a type a page can send without a CORS preflight). */
+export const CONFIG_TYPES = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml'] as const;
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -158,7 +163,7 @@ function entityRoutes(kind: Kind): AdminRoute[] {
       },
     },
     {
-      method: 'PATCH', path: one, summary: `Change a ${kind.singular} (JSON merge patch)`, kind, write: true,
+      method: 'PATCH', path: one, summary: `Change a ${kind.singular} (JSON merge patch)`, kind, write: true, accepts: ['application/json', 'application/merge-patch+json'],
       handler: async (req, control) => {
         const body = objectBody(req);
         const done = await control.write((s) => planPatch(s, kind, req.params['id']!, body, ifMatch(req)));
@@ -197,14 +202,17 @@ async function status(_req: AdminRequest, control: ConfigControl): Promise<Admin
   };
 }
 
+/** Why POST /config does not resolve `${VAR}`, and what to do instead. */
+const ENV_ADVICE = 'the admin API does not resolve environment references (the gateway\'s environment is not the sender\'s, and holds the gateway\'s own secrets): write the value, substitute before sending (envsubst < FILE | curl --data-binary @- ...), or apply the file with "northgate config apply --store URL -c FILE", which resolves ${VAR} from its environment as the file loader does';
+
 /** POST /config: replaces every entity from a YAML or JSON document, all or nothing. */
 async function replaceConfig(req: AdminRequest, control: ConfigControl): Promise<AdminReply> {
   const file = 'body';
   let source;
   try {
-    source = parseConfigText(file, req.text, {});
+    source = parseConfigText(file, req.text, {}, ENV_ADVICE);
   } catch (err) {
-    if (err instanceof ConfigError) throw new AdminProblem('invalid-config', `the document cannot be parsed: ${err.lines()[0]}`, { problems: err.lines() });
+    if (err instanceof ConfigError) throw new AdminProblem('invalid-config', `${err.problems.length} problem(s); first: ${err.lines()[0]}`, { problems: err.lines() });
     throw err;
   }
   const posted = source.value;
@@ -250,7 +258,7 @@ export function buildRoutes(openapi: () => unknown): AdminRoute[] {
     },
     { method: 'GET', path: '/status', summary: 'Node and cluster status', handler: status },
     { method: 'GET', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', handler: () => ({ status: 200, body: openapi() }) },
-    { method: 'POST', path: '/config', summary: 'Replace the whole configuration (YAML or JSON); ?dry_run=true shows the changes only', write: true, handler: replaceConfig },
+    { method: 'POST', path: '/config', summary: 'Replace the whole configuration (YAML or JSON); ?dry_run=true shows the changes only', write: true, accepts: CONFIG_TYPES, handler: replaceConfig },
     { method: 'POST', path: '/cache/purge', summary: 'Purge cached responses by tag (Surrogate-Key) and/or path: the memory caches of this node and the Redis caches', handler: purgeCache },
     ...KINDS.flatMap(entityRoutes),
   ];
@@ -270,7 +278,7 @@ async function purgeCache(req: AdminRequest, _control: ConfigControl, node: Admi
 /** Located problems of an EntityError, for the 400 body. */
 export function problemList(err: EntityError): Array<Record<string, string>> {
   return err.problems.map((p) => ({
-    ...(p.kind && p.id !== err.ownId ? { entity: `${p.kind}/${p.id}` } : {}),
+    ...(p.kind && p.id !== err.ownId ? { entity: `${p.kind}/${p.id}`, ...(p.name !== undefined ? { name: p.name } : {}) } : {}),
     path: p.path.length === 0 ? '' : formatPath(p.path),
     message: p.message,
   }));

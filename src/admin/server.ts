@@ -1,5 +1,6 @@
-// The admin listener: bearer-token auth (digests compared in constant time), bounded
-// bodies, JSON in and out, every error as problem+json from the one error table.
+// The admin listener: browser defences (Host, Origin, media type: request-guard.ts),
+// bearer-token auth (digests compared in constant time), bounded bodies, JSON in and out,
+// every error as problem+json from the one error table.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isLoopback } from '../config/address.js';
@@ -7,16 +8,20 @@ import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
 import type { ConfigControl } from '../store/control.js';
 import { EntityError } from '../store/entities.js';
 import { buildOpenApi } from './openapi.js';
+import { bodyTypeRefusal, guardRequest, hostPolicy, type HostPolicy } from './request-guard.js';
 import { AdminProblem, buildRoutes, problemList, type AdminNode, type AdminReply, type AdminRequest, type AdminRoute } from './routes.js';
 
 export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:8001';
 export const DEFAULT_ADMIN_MAX_BODY = 1024 * 1024;
+const JSON_ONLY = ['application/json'] as const;
 
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
   readonly token: string | undefined;
   readonly maxBodyBytes?: number;
+  /** Names (and `*.name`, addresses) besides loopback that `Host` may carry (admin.allowed_hosts). */
+  readonly allowedHosts?: readonly string[];
   readonly control: ConfigControl;
   /** The node's services beyond its config (cache purge). */
   readonly node: AdminNode;
@@ -35,6 +40,7 @@ export class AdminServer {
   readonly #opts: AdminOptions;
   readonly #routes: AdminRoute[];
   readonly #tokenDigest: Buffer | null;
+  readonly #hosts: HostPolicy;
   #server: Server | null = null;
 
   constructor(opts: AdminOptions) {
@@ -42,6 +48,7 @@ export class AdminServer {
     const routes: AdminRoute[] = buildRoutes(() => buildOpenApi(routes, opts.control.registry));
     this.#routes = routes;
     this.#tokenDigest = opts.token === undefined ? null : createHash('sha256').update(opts.token).digest();
+    this.#hosts = hostPolicy(opts.host, opts.allowedHosts ?? []);
   }
 
   get routes(): readonly AdminRoute[] {
@@ -82,6 +89,12 @@ export class AdminServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Before the token: a page the operator visits learns nothing, whatever it sends.
+    const refused = guardRequest(req, this.#hosts);
+    if (refused !== null) {
+      req.resume();
+      return this.#problem(res, refused.code, refused.detail);
+    }
     if (!this.#authorized(req)) {
       req.resume();
       return this.#problem(res, 'unauthorized', 'the admin API needs "Authorization: Bearer <admin.token>"', {}, { 'www-authenticate': 'Bearer realm="northgate-admin"' });
@@ -104,6 +117,11 @@ export class AdminServer {
       req.resume();
       const file = this.#opts.configFile ?? 'the config file';
       return this.#problem(res, 'method-not-allowed', `this node runs with mode: file, so the admin API is read-only: edit ${file} and reload (SIGHUP or --watch), or set mode: database with a store to manage entities here`, {}, { allow: 'GET, HEAD' });
+    }
+    const badType = bodyTypeRefusal(req, route.accepts ?? JSON_ONLY);
+    if (badType !== null) {
+      req.resume();
+      return this.#problem(res, badType.code, badType.detail);
     }
     let text: string;
     try {

@@ -3,7 +3,7 @@
 // accepts, so dump -> apply leaves the store unchanged and no plaintext key is revealed.
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../config/problems.js';
+import { ConfigError, formatPath } from '../config/problems.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { ConfigControl } from '../store/control.js';
 import { assemble, disassemble, type EntityRow } from '../store/document.js';
@@ -20,7 +20,9 @@ const HELP = `Usage: northgate config <dump|diff|apply> --store URL [flags]
 
 URL: sqlite:./northgate.db or postgres://user@host/db (?schema=NAME for a schema).
 Node settings in FILE (listen, limits, store, admin...) are not stored: only entities
-(upstreams, services, consumers, plugins, plans). See docs/admin-api.md.
+(upstreams, services, consumers, plugins, plans). FILE is read as the gateway reads its
+config: \${VAR} and \${VAR:-default} come from this command's environment (the store keeps
+the values). See docs/admin-api.md.
 `;
 
 export async function configCommand(args: string[]): Promise<number> {
@@ -84,7 +86,7 @@ export async function configCommand(args: string[]): Promise<number> {
     } catch (err) {
       if (err instanceof EntityError) {
         process.stderr.write(`northgate: ${err.message}\n`);
-        for (const p of err.problems) process.stderr.write(`  ${p.kind ?? ''}/${p.id ?? ''} ${p.path.join('.')}: ${p.message}\n`);
+        for (const p of err.problems) process.stderr.write(`  ${[p.name ?? (p.kind ? `${p.kind}/${p.id}` : 'configuration'), p.path.length > 0 ? formatPath(p.path) : null].filter((x) => x !== null).join(': ')}: ${p.message}\n`);
         return 2;
       }
       throw err;

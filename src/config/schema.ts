@@ -222,6 +222,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
         properties: {
           token: { type: 'string', minLength: 16, 'x-message': 'must be at least 16 characters (use a random value from ${ENV})' },
           max_body_bytes: { type: 'integer', minimum: 1024, maximum: 104857600 },
+          allowed_hosts: { type: 'array', items: { type: 'string', minLength: 1 } },
         },
       },
       portal: portalSchema,

@@ -33,7 +33,8 @@ export function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
  * reads files without `${...}` or anchors; the `yaml` library, which keeps every node's
  * position, reads the others and re-reads any file that has a problem, to locate it.
  */
-export function parseConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): ConfigSource {
+export function parseConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env, refuseEnv?: string): ConfigSource {
+  if (refuseEnv !== undefined && text.includes('${')) return parseLocated(file, text, env, refuseEnv);
   if (!text.includes('${') && !ANCHOR.test(text)) {
     let value: unknown;
     try {
@@ -49,7 +50,8 @@ export function parseConfigText(file: string, text: string, env: NodeJS.ProcessE
 /** An anchor (`&name`) anywhere: such files take the parser that bounds alias expansion. */
 const ANCHOR = /(?:^|[\s:,[{-])&[^\s]/m;
 
-function parseLocated(file: string, text: string, env: NodeJS.ProcessEnv): ConfigSource {
+/** `refuseEnv`: report each `${VAR}` as a problem with this advice instead of resolving it (a document not read from a file). */
+function parseLocated(file: string, text: string, env: NodeJS.ProcessEnv, refuseEnv?: string): ConfigSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
   const problems: ConfigProblem[] = [];
@@ -59,7 +61,8 @@ function parseLocated(file: string, text: string, env: NodeJS.ProcessEnv): Confi
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
 
-  substituteEnv(doc, env, lineCounter, problems);
+  if (refuseEnv !== undefined) refuseEnvRefs(doc, lineCounter, problems, refuseEnv);
+  else substituteEnv(doc, env, lineCounter, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
 
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
@@ -97,6 +100,25 @@ function substituteEnv(doc: Document, env: NodeJS.ProcessEnv, lines: LineCounter
       } else {
         node.value = replaced;
       }
+    },
+  });
+}
+
+function refuseEnvRefs(doc: Document, lines: LineCounter, problems: ConfigProblem[], advice: string): void {
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== 'string') return;
+      const refs = node.value.match(ENV_REF);
+      if (refs === null) return;
+      const pos = lines.linePos(node.range?.[0] ?? 0);
+      const path: Array<string | number> = [];
+      const chain = [...ancestors, node];
+      for (let i = 0; i < chain.length - 1; i++) {
+        const a = chain[i];
+        if (isPair(a) && isScalar(a.key)) path.push(String(a.key.value));
+        else if (isSeq(a)) path.push(a.items.indexOf(chain[i + 1] as never));
+      }
+      problems.push({ path, message: `${refs.join(', ')}: ${advice}`, line: pos.line, col: pos.col });
     },
   });
 }

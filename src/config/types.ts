@@ -66,7 +66,7 @@ export interface RawConfig {
   listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; admin?: string | null; portal?: string | null };
   mode?: 'file' | 'database';
   store?: { url: string; poll_interval?: string; node_id?: string };
-  admin?: { token?: string; max_body_bytes?: number };
+  admin?: { token?: string; max_body_bytes?: number; allowed_hosts?: string[] };
   trusted_proxies?: string[];
   paths?: { escaped_slashes?: 'reject' | 'keep'; semicolons?: 'reject' | 'strip'; case_variants?: 'reject' | 'allow' };
   limits?: {

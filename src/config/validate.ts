@@ -17,6 +17,7 @@ import { checkPlans } from '../plans/plans.js';
 import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
 import { checkPortalPlans } from '../portal/settings.js';
 import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
+import { allowedHostsProblems } from '../admin/request-guard.js';
 
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
@@ -130,6 +131,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     if (typeof r === 'string') add(['listen', 'admin'], r);
   }
   problems.push(...accessLogProblems(c.access_log));
+  problems.push(...allowedHostsProblems(c.admin?.allowed_hosts, ['admin', 'allowed_hosts']));
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
     if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);
   });

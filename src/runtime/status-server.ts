@@ -1,6 +1,10 @@
 // The status listener: /healthz (the process lives), /readyz (config loaded, listeners
-// bound, the plugins' stores answering or waited for long enough, not draining). Bound to loopback by default; later issues add /metrics here.
-import { createServer, type Server } from 'node:http';
+// bound, the plugins' stores answering or waited for long enough, not draining). Bound to
+// loopback by default; /metrics is served here too.
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { bodyTypeRefusal, guardRequest, hostPolicy, type GuardRefusal } from '../admin/request-guard.js';
+import { ERRORS, problemBody } from '../errors.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import { handlePurge, type PurgeFn } from '../plugins/cache/purge-endpoint.js';
 
@@ -14,10 +18,26 @@ export type MetricsSource = () => Promise<{ contentType: string; body: string }>
 /** In one process the memory caches are here; the cluster master passes a relay to its workers. */
 const purgeHere: PurgeFn = async (req) => purgeMemoryStores(req);
 
+/** Purges come from loopback peers only, so only loopback names may be in their `Host`. */
+const PURGE_HOSTS = hostPolicy('127.0.0.1', [], 'purges are accepted from this machine only: address it as localhost or 127.0.0.1');
+
+function refuse(res: ServerResponse, r: GuardRefusal): void {
+  const id = randomUUID();
+  const body = problemBody(r.code, r.detail, id);
+  res.writeHead(ERRORS[r.code].status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-request-id': id }).end(body);
+}
+
 export function startStatusServer(host: string, port: number, readiness: () => Readiness, metrics?: MetricsSource, purge: PurgeFn = purgeHere): Promise<{ server: Server; port: number }> {
   const server = createServer({ headersTimeout: 5000, requestTimeout: 10_000, keepAliveTimeout: 5000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/cache/purge') return handlePurge(req, res, purge);
+    if (path === '/cache/purge') {
+      const refused = guardRequest(req, PURGE_HOSTS) ?? bodyTypeRefusal(req, ['application/json']);
+      if (refused !== null) {
+        req.resume();
+        return refuse(res, refused);
+      }
+      return handlePurge(req, res, purge);
+    }
     if (path === '/metrics' && metrics !== undefined) {
       metrics().then(
         ({ contentType, body }) => {

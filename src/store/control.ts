@@ -6,12 +6,13 @@
 // once. Other nodes' commits arrive by LISTEN/NOTIFY (PostgreSQL) and a version poll.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError, type ConfigProblem } from '../config/problems.js';
+import { ConfigError, formatPath, type ConfigProblem } from '../config/problems.js';
 import type { RawConfig } from '../config/types.js';
 import { validateConfig } from '../config/validate.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
-import { assemble, disassemble, mapProblems, type EntityRow } from './document.js';
+import { assemble, describeRow, disassemble, mapProblems, nameCoordinates, type EntityRow } from './document.js';
 import { EntityError, type Planned } from './entities.js';
+import { unknownFieldMessage } from './fields.js';
 import { KIND_BY_NAME } from './kinds.js';
 import type { NodeInfo, Store, StoreState } from './store.js';
 
@@ -85,13 +86,20 @@ export class ConfigControl {
     return this.#cache;
   }
 
-  /** Validates the document these rows make; throws ConfigError located at store entities. */
+  /** Validates the document these rows make; throws StoreConfigError naming the store's entities. */
   document(rows: readonly EntityRow[]): RawConfig {
     const { doc, owners } = assemble(rows, this.#opts.settings);
     const { config, problems } = validateConfig(doc, this.#opts.registry);
     if (problems.length > 0) {
       const mapped = mapProblems(problems, owners);
-      throw new ConfigError(this.#opts.store?.description ?? 'store', mapped.map((p): ConfigProblem => ({ path: p.kind ? [p.kind, p.id!, ...p.path] : p.path, message: p.message, line: 1, col: 1 })));
+      throw new StoreConfigError(
+        this.#opts.store?.description ?? 'store',
+        mapped.map((p): ConfigProblem => {
+          const row = p.kind && rows.find((r) => r.kind === p.kind && r.id === p.id);
+          const where = [row ? describeRow(row) : null, p.path.length > 0 ? formatPath(p.path) : null].filter((x) => x !== null).join(': ');
+          return { path: p.kind ? [p.kind, p.id!, ...p.path] : p.path, message: `${where === '' ? '' : `${where}: `}${nameCoordinates(p.message, owners, rows)}` };
+        }),
+      );
     }
     return config;
   }
@@ -120,14 +128,24 @@ export class ConfigControl {
     const { doc, owners } = assemble(planned.rows, this.#opts.settings);
     const { problems } = validateConfig(doc, this.#opts.registry);
     if (problems.length === 0) return;
-    const mapped = mapProblems(problems, owners).map((p, i) => {
+    const named = mapProblems(problems, owners).map((p) => {
+      const row = p.kind && planned.rows.find((r) => r.kind === p.kind && r.id === p.id);
+      return { ...p, ...(row ? { name: describeRow(row) } : {}), message: nameCoordinates(p.message, owners, planned.rows) };
+    });
+    const mapped = named.map((p, i) => {
       // An unknown plugin name is reported at the plugin's key: that is its `name` field.
       if (p.kind === 'plugins' && p.path.length === 1 && p.path[0] === 'config' && problems[i]!.atKey) return { ...p, path: ['name'] };
+      // An unknown key at an entity's top level: name the fields the entity has.
+      if (p.kind && p.path.length === 1 && problems[i]!.atKey && p.message.startsWith('unknown key')) {
+        const row = planned.rows.find((r) => r.kind === p.kind && r.id === p.id);
+        const message = row && unknownFieldMessage(KIND_BY_NAME.get(p.kind)!, String(p.path[0]), row.body);
+        if (message) return { ...p, message };
+      }
       return p;
     });
     const own = target?.id ?? planned.row?.id;
     const first = mapped[0]!;
-    const which = first.kind ? `${KIND_BY_NAME.get(first.kind)!.singular}${first.id === own ? '' : ` ${first.id}`}` : 'configuration';
+    const which = !first.kind ? 'configuration' : first.id === own || first.name === undefined ? KIND_BY_NAME.get(first.kind)!.singular : first.name;
     throw new EntityError('invalid-entity', `${mapped.length} problem(s); first: ${which}: ${first.message}`, mapped, own);
   }
 
@@ -193,6 +211,16 @@ export class ConfigControl {
     for (const t of this.#timers) clearInterval(t);
     await this.#syncing?.catch(() => undefined);
     await this.#opts.store?.close();
+  }
+}
+
+/**
+ * The store's document does not validate (at start, or a change another node made that this
+ * one cannot run): each problem names the entity, since there is no file to point into.
+ */
+export class StoreConfigError extends ConfigError {
+  override lines(): string[] {
+    return this.problems.map((p) => `${this.file}: ${p.message}`);
   }
 }
 

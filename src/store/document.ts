@@ -170,8 +170,42 @@ export function settingsOf(doc: Record<string, unknown>): Record<string, unknown
 export interface EntityProblem {
   kind?: KindName;
   id?: string;
+  /** How an operator names the entity (`route users`), when known. */
+  name?: string;
   path: ConfigPath;
   message: string;
+}
+
+/** How an operator names an entity: `route users`, `plugin cors on service orders`, `target http://a:80 of upstream pool`. */
+export function describeRow(row: EntityRow): string {
+  const b = row.body;
+  switch (row.kind) {
+    case 'targets':
+      return `target ${String(b['url'])} of upstream ${String(b['upstream'])}`;
+    case 'credentials':
+      return `${String(b['type'])} credential ${row.id} of consumer ${String(b['consumer'])}`;
+    case 'plugins':
+      return typeof b['route'] === 'string' ? `plugin ${String(b['name'])} on route ${b['route']}` : typeof b['service'] === 'string' ? `plugin ${String(b['name'])} on service ${b['service']}` : `global plugin ${String(b['name'])}`;
+    default:
+      return `${KIND_BY_NAME.get(row.kind)!.singular} ${row.key}`;
+  }
+}
+
+/** `services[0].routes[1]`, `consumers[2].credentials.key-auth[0]`: where the validator says another element is. */
+const COORDINATES = /\b(?:upstreams|services|consumers|plans)\[\d+\](?:\.credentials\.[a-z-]+\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*\[\d+\])*/g;
+
+/**
+ * Replaces the assembled document's coordinates in a message by the entity they point at
+ * (`matches exactly the same requests as route users`): the document is built from the
+ * store, so its positions mean nothing to whoever reads the message.
+ */
+export function nameCoordinates(message: string, owners: readonly Owner[], rows: readonly EntityRow[]): string {
+  return message.replace(COORDINATES, (text) => {
+    const parts = [...text.matchAll(/([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+    const owner = owners.find((o) => o.path.length === parts.length && o.path.every((x, i) => x === parts[i]));
+    const row = owner && rows.find((r) => r.kind === owner.kind && r.id === owner.id);
+    return row ? describeRow(row) : text;
+  });
 }
 
 /** Maps each document problem to the entity that owns its path (the longest matching owner). */

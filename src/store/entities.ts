@@ -7,6 +7,7 @@ import { didYouMean } from '../config/problems.js';
 import type { Body, EntityInput, EntityProblem, EntityRow } from './document.js';
 import { CREDENTIAL_TYPES, KINDS, KIND_BY_NAME, META_FIELDS, type Kind, type KindName } from './kinds.js';
 import { storedCredential } from './secrets.js';
+import { unknownFields } from './fields.js';
 import type { StoreState, Write } from './store.js';
 
 export type EntityErrorCode = 'entity-not-found' | 'entity-conflict' | 'precondition-failed' | 'invalid-entity';
@@ -63,7 +64,9 @@ function tagsOf(input: Body, fallback: string[]): string[] {
 
 /** Shapes a body from the API into the stored form, checking what the document cannot. */
 function normalize(kind: Kind, input: Body, id: string, state: StoreState, previous?: EntityRow): Body {
-  const problems: EntityProblem[] = [];
+  // A plugin's body is not a config element (only name and config reach the document), and a
+  // credential's is rewritten below (a password becomes password_hash): check their fields here.
+  const problems: EntityProblem[] = kind.name === 'plugins' || kind.name === 'credentials' ? unknownFields(kind, input) : [];
   let body: Body = {};
   for (const [k, v] of Object.entries(input)) if (!READ_ONLY.includes(k) && (k !== 'id' || kind.idField !== undefined)) body[k] = v;
   for (const [field, owner] of Object.entries(kind.owned)) {
