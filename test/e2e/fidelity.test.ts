@@ -1,0 +1,170 @@
+// Request fidelity: the upstream receives the request the client sent. Requests with Upgrade
+// headers keep their method (or are refused when they carry a body), pipelined requests reach
+// the upstream and their answers the client in order, and trailers pass where the protocol
+// carries them. Raw client bytes, a recording upstream, a real gateway on port 0.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { converse, startRecordingServer, statuses, type RecordingServer } from '../helpers/recording-upstream.js';
+import { startGateway, type InProcessGateway } from '../helpers/servers.js';
+
+const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+
+function names(rawHeaders: string[]): string[] {
+  return rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+}
+
+describe('requests with Upgrade headers', () => {
+  let upstream: RecordingServer;
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startRecordingServer({ upgrades: true });
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes: [{ paths: ["/"] }]
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('a DELETE with WebSocket upgrade headers reaches the upstream as the DELETE it is, without them', async () => {
+    const before = upstream.received.length;
+    const { text } = await converse(gw.port, `DELETE /item/7 HTTP/1.1\r\nHost: a.test\r\n${UPGRADE}\r\n`, (t) => t.includes('ok DELETE'));
+    assert.deepEqual(statuses(text), [200]);
+    const got = upstream.received.slice(before);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.method, 'DELETE');
+    assert.equal(got[0]!.url, '/item/7');
+    assert.equal(got[0]!.upgrade, false);
+    assert.ok(!names(got[0]!.rawHeaders).includes('upgrade'));
+    assert.ok(text.includes('ok DELETE /item/7'));
+  });
+
+  test('a POST with upgrade headers and a body is refused with a 400 problem, never forwarded', async () => {
+    const before = upstream.received.length;
+    const { text, closed } = await converse(gw.port, `POST /item HTTP/1.1\r\nHost: a.test\r\n${UPGRADE}Content-Length: 5\r\n\r\nhello`);
+    assert.deepEqual(statuses(text), [400]);
+    assert.match(text, /content-type: application\/problem\+json/i);
+    assert.match(text, /cannot carry a body/);
+    assert.equal(closed, true);
+    assert.equal(upstream.received.length, before);
+  });
+
+  test('a chunked GET with upgrade headers is refused too (its body cannot be read)', async () => {
+    const before = upstream.received.length;
+    const { text } = await converse(gw.port, `GET /ws HTTP/1.1\r\nHost: a.test\r\n${UPGRADE}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    assert.deepEqual(statuses(text), [400]);
+    assert.equal(upstream.received.length, before);
+  });
+
+  test('an HTTP/1.0 GET with upgrade headers is an ordinary GET (RFC 9110 7.8)', async () => {
+    const before = upstream.received.length;
+    const { text } = await converse(gw.port, `GET /old HTTP/1.0\r\nHost: a.test\r\n${UPGRADE}\r\n`, (t) => t.includes('ok GET'));
+    assert.deepEqual(statuses(text), [200]);
+    const got = upstream.received.slice(before);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.upgrade, false);
+    assert.equal(got[0]!.method, 'GET');
+  });
+
+  test('a GET WebSocket handshake is still forwarded as an upgrade', async () => {
+    const before = upstream.received.length;
+    const { text } = await converse(gw.port, `GET /ws HTTP/1.1\r\nHost: a.test\r\n${UPGRADE}\r\n`);
+    assert.deepEqual(statuses(text), [403]);
+    const got = upstream.received.slice(before);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.upgrade, true);
+    assert.equal(got[0]!.method, 'GET');
+  });
+});
+
+describe('pipelined requests', () => {
+  let upstream: RecordingServer;
+  /** What the upstream had received when it answered the last GET /slow. */
+  let seenBySlowAnswer: string[] = [];
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startRecordingServer({
+      upgrades: true,
+      answer: (req, res) => {
+        // A slow answer, so that a request pipelined behind it has every chance to overtake it.
+        const body = `ok ${req.method} ${req.url}\n`;
+        setTimeout(() => {
+          if (req.url === '/slow') seenBySlowAnswer = upstream.received.map((r) => `${r.method} ${r.url}`);
+          res.writeHead(200, { 'content-length': Buffer.byteLength(body) }).end(body);
+        }, req.url === '/slow' ? 150 : 0);
+      },
+    });
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes: [{ paths: ["/a", "/b", "/c", "/slow", "/ws", "/never"] }]
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('a PUT then a POST pipelined reach the upstream in that order, and their answers the client', async () => {
+    // Two warm upstream connections, so that neither request waits for a connect of its own.
+    const slow = 'GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n';
+    await Promise.all([converse(gw.port, slow, (t) => t.includes('ok GET')), converse(gw.port, slow, (t) => t.includes('ok GET'))]);
+    const before = upstream.received.length;
+    const put = 'PUT /a HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nput';
+    // The POST carries no body: nothing to read, it could be sent at once.
+    const post = 'POST /b HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n';
+    const { text } = await converse(gw.port, put + post, (t) => statuses(t).length === 2);
+    const got = upstream.received.slice(before);
+    assert.deepEqual(
+      got.map((r) => `${r.method} ${r.url} ${r.body.toString()}`),
+      ['PUT /a put', 'POST /b '],
+    );
+    assert.ok(text.indexOf('ok PUT /a') < text.indexOf('ok POST /b'));
+  });
+
+  test('a request pipelined behind a slow one waits for it, whatever its method', async () => {
+    const before = upstream.received.length;
+    const slow = 'GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n';
+    const del = 'DELETE /c HTTP/1.1\r\nHost: a.test\r\n\r\n';
+    const { text } = await converse(gw.port, slow + del, (t) => statuses(t).length === 2);
+    // The DELETE was not sent before the GET was answered.
+    assert.equal(seenBySlowAnswer.at(-1), 'GET /slow');
+    assert.deepEqual(
+      upstream.received.slice(before).map((r) => `${r.method} ${r.url}`),
+      ['GET /slow', 'DELETE /c'],
+    );
+    assert.ok(text.indexOf('ok GET /slow') < text.indexOf('ok DELETE /c'));
+  });
+
+  test('an upgrade pipelined behind a pending request waits for its answer instead of breaking the connection', async () => {
+    const before = upstream.received.length;
+    const slow = 'GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n';
+    const ws = `GET /ws HTTP/1.1\r\nHost: a.test\r\n${UPGRADE}\r\n`;
+    const { text } = await converse(gw.port, slow + ws);
+    assert.deepEqual(statuses(text), [200, 403]);
+    assert.deepEqual(
+      upstream.received.slice(before).map((r) => `${r.method} ${r.url} ${r.upgrade}`),
+      ['GET /slow false', 'GET /ws true'],
+    );
+  });
+
+  test('a request pipelined after an answer that closes the connection is never forwarded', async () => {
+    const before = upstream.received.length;
+    // No route: a 404 while the body is unread, so the gateway closes the connection after it.
+    const first = 'POST /nowhere HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\n\r\n0123456789';
+    const second = 'POST /never HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\nx';
+    const { text, closed } = await converse(gw.port, first + second);
+    assert.equal(closed, true);
+    assert.deepEqual(statuses(text), [404]);
+    assert.deepEqual(upstream.received.slice(before).map((r) => `${r.method} ${r.url}`), []);
+  });
+});
