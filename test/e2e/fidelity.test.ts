@@ -3,6 +3,7 @@
 // the upstream and their answers the client in order, and trailers pass where the protocol
 // carries them. Raw client bytes, a recording upstream, a real gateway on port 0.
 import assert from 'node:assert/strict';
+import { connect } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { converse, startRecordingServer, statuses, type RecordingServer } from '../helpers/recording-upstream.js';
 import { startGateway, type InProcessGateway } from '../helpers/servers.js';
@@ -166,5 +167,73 @@ services:
     assert.equal(closed, true);
     assert.deepEqual(statuses(text), [404]);
     assert.deepEqual(upstream.received.slice(before).map((r) => `${r.method} ${r.url}`), []);
+  });
+});
+
+describe('trailers', () => {
+  let upstream: RecordingServer;
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startRecordingServer({
+      answer: (req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+        if (req.url !== '/empty') res.write('data');
+        res.addTrailers({ 'x-checksum': 'sha256-abc', 'x-served': 'yes' });
+        res.end();
+      },
+    });
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: [{ address: "127.0.0.1:0", http2: true }], status: null }
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes: [{ paths: ["/"] }]
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const complete = (t: string) => /\r\n0\r\n(?:[^\r]*\r\n)*\r\n$/.test(t);
+
+  test('response trailers of a chunked upstream answer reach an HTTP/1.1 client, also after an empty body', async () => {
+    for (const path of ['/full', '/empty']) {
+      const { text } = await converse(gw.port, `GET ${path} HTTP/1.1\r\nHost: a.test\r\nTE: trailers\r\n\r\n`, complete);
+      assert.match(text, /transfer-encoding: chunked/i, path);
+      assert.match(text, /\r\n0\r\nx-checksum: sha256-abc\r\nx-served: yes\r\n\r\n$/, path);
+    }
+  });
+
+  test('response trailers reach an HTTP/2 client', async () => {
+    const session = connect(`http://127.0.0.1:${gw.port}`);
+    try {
+      for (const path of ['/full', '/empty']) {
+        const trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          const stream = session.request({ ':path': path });
+          let got: Record<string, unknown> = {};
+          stream.on('trailers', (t) => (got = { ...t }));
+          stream.on('error', reject);
+          stream.resume();
+          stream.on('end', () => resolve(got));
+        });
+        assert.equal(trailers['x-checksum'], 'sha256-abc', path);
+        assert.equal(trailers['x-served'], 'yes', path);
+      }
+    } finally {
+      session.close();
+    }
+  });
+
+  test('request trailers cannot be sent to an HTTP/1.1 upstream: dropped, the body intact', async () => {
+    const before = upstream.received.length;
+    const req = 'POST /upload HTTP/1.1\r\nHost: a.test\r\nTrailer: x-digest\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nx-digest: 123\r\n\r\n';
+    const { text } = await converse(gw.port, req, complete);
+    assert.deepEqual(statuses(text), [200]);
+    const got = upstream.received.slice(before);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.body.toString(), 'abcde');
+    assert.deepEqual(got[0]!.rawTrailers, []);
   });
 });
