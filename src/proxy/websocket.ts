@@ -45,9 +45,8 @@ export function handleUpgrade(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
   socket.on('error', () => socket.destroy());
   // After a refusal, an ordinary answer or a relayed non-101 answer the connection is done.
   res.on('finish', () => socket.destroySoon());
-  // node hands an Upgrade request over unparsed past its head: a body cannot be read, so a
-  // request announcing one is refused rather than forwarded without it.
-  if (hasBody(req)) return void rejectWithBody(rt, listener, req, res);
+  const refused = refusal(req);
+  if (refused !== null) return void reject(rt, listener, req, res, refused);
   // Anything but a WebSocket handshake (another protocol such as h2c, another method, HTTP/1.0)
   // is the ordinary request it is: same method, Upgrade and Connection dropped (RFC 9110 7.8).
   if (!isWebSocketHandshake(req)) return handleRequest(rt, listener, req, res);
@@ -63,9 +62,16 @@ function isWebSocketHandshake(req: IncomingMessage): boolean {
   return String(req.headers.upgrade).toLowerCase() === 'websocket';
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && Number(length) !== 0) || req.headers['transfer-encoding'] !== undefined;
+/** Why a request with upgrade headers is refused (400), or null. */
+function refusal(req: IncomingMessage): string | null {
+  const h = req.headers;
+  // node skips its own Host and Expect checks for upgrades: they are made here.
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && h.host === undefined) return 'missing Host header';
+  // node hands an upgrade over unparsed past its head: a body cannot be read, so a request
+  // announcing one (or expecting to send one) is refused rather than forwarded without it.
+  if ((h['content-length'] !== undefined && Number(h['content-length']) !== 0) || h['transfer-encoding'] !== undefined) return 'a request with Upgrade headers cannot carry a body';
+  if (h.expect !== undefined) return 'a request with Upgrade headers cannot carry a body (Expect)';
+  return null;
 }
 
 /** Starts the upgrade once the earlier response on the connection is written; drops it when that one closes the connection. */
@@ -81,8 +87,8 @@ function waitForEarlier(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingM
   socket.once('close', onClose);
 }
 
-function rejectWithBody(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
-  handleRequest(rt, listener, req, res, (ctx, chain, hooks) => replyError(ctx, 'bad-request', 'a request with Upgrade headers cannot carry a body', chain, hooks));
+function reject(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, detail: string): void {
+  handleRequest(rt, listener, req, res, (ctx, chain, hooks) => replyError(ctx, 'bad-request', detail, chain, hooks));
 }
 
 function startTunnel(ctx: RequestContext, chain: Chain, hooks: DrainHooks, socket: Socket, head: Buffer, owner: object): void {

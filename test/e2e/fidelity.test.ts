@@ -63,6 +63,16 @@ services:
     assert.equal(upstream.received.length, before);
   });
 
+  test('node skips its Host and Expect checks for upgrades: the gateway refuses those requests itself', async () => {
+    const before = upstream.received.length;
+    for (const req of [`GET /ws HTTP/1.1\r\n${UPGRADE}\r\n`, `GET /ws HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n${UPGRADE}\r\n`, `DELETE /x HTTP/1.1\r\nHost: a.test\r\nExpect: nothing\r\n${UPGRADE}\r\n`]) {
+      const { text } = await converse(gw.port, req);
+      assert.deepEqual(statuses(text), [400], req);
+      assert.match(text, /application\/problem\+json/);
+    }
+    assert.equal(upstream.received.length, before);
+  });
+
   test('an HTTP/1.0 GET with upgrade headers is an ordinary GET (RFC 9110 7.8)', async () => {
     const before = upstream.received.length;
     const { text } = await converse(gw.port, `GET /old HTTP/1.0\r\nHost: a.test\r\n${UPGRADE}\r\n`, (t) => t.includes('ok GET'));
