@@ -19,7 +19,8 @@ export interface ProxyRuntime extends DrainHooks {
 export type Terminal = (ctx: RequestContext, chain: Chain, hooks: DrainHooks) => void;
 
 export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, terminal: Terminal = forward): void {
-  if (req.httpVersionMajor === 1) {
+  // HTTP/1.x (and the 0.9 that node reads as a version like any other); never HTTP/2 streams.
+  if (req.httpVersionMajor !== 2) {
     const socket = res.socket;
     // A pipelined request: node reads it while an earlier response on the connection is still
     // pending, and queues its response without a socket. It starts once node hands it the

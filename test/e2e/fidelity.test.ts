@@ -156,6 +156,18 @@ services:
     assert.ok(text.indexOf('ok GET /slow') < text.indexOf('ok DELETE /c'));
   });
 
+  test('requests of any HTTP/1 version are kept in order (node reads "HTTP/0.9" in a request line too)', async () => {
+    await Promise.all([converse(gw.port, 'GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n', (t) => t.includes('ok GET')), converse(gw.port, 'GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n', (t) => t.includes('ok GET'))]);
+    const before = upstream.received.length;
+    const put = 'PUT /a HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nput';
+    const old = 'GET /c HTTP/0.9\r\nHost: a.test\r\n\r\n';
+    await converse(gw.port, put + old, (t) => statuses(t).length === 2);
+    assert.deepEqual(
+      upstream.received.slice(before).map((r) => `${r.method} ${r.url}`),
+      ['PUT /a', 'GET /c'],
+    );
+  });
+
   test('an upgrade pipelined behind a pending request waits for its answer instead of breaking the connection', async () => {
     const before = upstream.received.length;
     const slow = 'GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n';
