@@ -3,7 +3,9 @@
 // the upstream and their answers the client in order, and trailers pass where the protocol
 // carries them. Raw client bytes, a recording upstream, a real gateway on port 0.
 import assert from 'node:assert/strict';
-import { connect } from 'node:http2';
+import { once } from 'node:events';
+import { connect, createServer as createH2Server, constants as h2 } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { converse, startRecordingServer, statuses, type RecordingServer } from '../helpers/recording-upstream.js';
 import { startGateway, type InProcessGateway } from '../helpers/servers.js';
@@ -257,5 +259,66 @@ services:
     assert.equal(got.length, 1);
     assert.equal(got[0]!.body.toString(), 'abcde');
     assert.deepEqual(got[0]!.rawTrailers, []);
+  });
+});
+
+describe('request trailers to an HTTP/2 upstream', () => {
+  const seen: Array<{ body: string; trailers: Record<string, unknown> }> = [];
+  const upstream = createH2Server((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const trailers: Record<string, unknown> = { ...req.trailers };
+      seen.push({ body, trailers });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: [{ address: "127.0.0.1:0", http2: true }], status: null }
+upstreams:
+  - name: h2
+    targets: [{ url: "grpc://127.0.0.1:${(upstream.address() as AddressInfo).port}" }]
+services:
+  - name: s
+    upstream: h2
+    routes: [{ paths: ["/"] }]
+`);
+  });
+  after(async () => {
+    await gw.close();
+    upstream.close();
+  });
+
+  const call = (trailers: Record<string, string> | null): Promise<number> => {
+    const session = connect(`http://127.0.0.1:${gw.port}`);
+    return new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/upload' }, { waitForTrailers: trailers !== null });
+      if (trailers !== null) stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+      let status = 0;
+      stream.on('response', (h) => (status = Number(h[h2.HTTP2_HEADER_STATUS])));
+      stream.on('error', reject);
+      stream.resume();
+      stream.on('end', () => resolve(status));
+      stream.end('abc');
+    }).finally(() => session.close());
+  };
+
+  test("an HTTP/2 client's request trailers reach an HTTP/2 upstream", async () => {
+    assert.equal(await call({ 'x-digest': 'sha256-1', 'x-count': '3' }), 200);
+    const last = seen.at(-1)!;
+    assert.equal(last.body, 'abc');
+    assert.equal(last.trailers['x-digest'], 'sha256-1');
+    assert.equal(last.trailers['x-count'], '3');
+  });
+
+  test('a request without trailers still ends cleanly (an empty trailer set)', async () => {
+    assert.equal(await call(null), 200);
+    assert.equal(seen.at(-1)!.body, 'abc');
+    assert.equal(seen.at(-1)!.trailers['x-digest'], undefined);
   });
 });
