@@ -1,5 +1,8 @@
-// WebSocket (and other HTTP/1.1 Upgrade) requests. The handshake is a request like any other:
-// head checks, routing and the plugins' request phase run first (auth, rate limits,
+// Requests node hands over as HTTP/1.1 upgrades (Connection: upgrade + Upgrade). Only a
+// WebSocket handshake (GET, HTTP/1.1, no body) is tunnelled; any other is the ordinary request
+// it is (its own method, without the upgrade headers), and one announcing a body is refused,
+// since node leaves the bytes after the head unparsed. The handshake is a request like any
+// other: head checks, routing and the plugins' request phase run first (auth, rate limits,
 // ip-restriction apply; a refusal is the usual problem+json answer). Then the upstream
 // handshake goes through the target's undici pool; its 101 is relayed and from there on the
 // gateway pipes bytes both ways with backpressure, closes both sides when one closes or
