@@ -12,7 +12,7 @@ import { generateCases } from '../helpers/request-mutations.js';
 import { startGateway, type InProcessGateway } from '../helpers/servers.js';
 
 const SEED = Number(process.env['DIFFERENTIAL_SEED'] ?? 27);
-const COUNT = Number(process.env['DIFFERENTIAL_CASES'] ?? 300);
+const COUNT = Number(process.env['DIFFERENTIAL_CASES'] ?? 500);
 
 describe('differential: node parser vs gateway', () => {
   let reference: RecordingServer;

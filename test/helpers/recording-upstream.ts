@@ -55,7 +55,10 @@ export async function startRecordingServer(opts: RecordingOptions = {}): Promise
       record(r);
       if (opts.answer !== undefined) return opts.answer(req, res, r);
       const body = `ok ${req.method} ${req.url}\n`;
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+      // node reads nothing more on a connection after a request with upgrade headers (its
+      // parser stops as for an upgrade): say so and close, rather than leave the client waiting.
+      const last = req.headers.upgrade !== undefined && /upgrade/i.test(String(req.headers.connection));
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), ...(last ? { connection: 'close' } : {}) });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
   });
