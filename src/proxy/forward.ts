@@ -417,6 +417,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     finish(ctx, this.#chain, this.#hooks);
   }
 
+  /** The client's request trailers for an HTTP/2 upstream (undici's HTTP/1.1 client cannot send them). */
+  requestTrailers(): Record<string, string | string[] | undefined> {
+    return this.#ctx.req.trailers;
+  }
+
   /** The deadline passed during this exchange: abort it and answer 504 (or cut a started response). False when already over. */
   deadlinePassed(): boolean {
     if (this.#done) return false;

@@ -20,6 +20,17 @@ export interface ProxyRuntime extends DrainHooks {
 export type Terminal = (ctx: RequestContext, chain: Chain, hooks: DrainHooks) => void;
 
 export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, terminal: Terminal = forward): void {
+  // HTTP/1.x (and the 0.9 that node reads as a version like any other); never HTTP/2 streams.
+  if (req.httpVersionMajor !== 2) {
+    const socket = res.socket;
+    // A pipelined request: node reads it while an earlier response on the connection is still
+    // pending, and queues its response without a socket. It starts once node hands it the
+    // socket (the earlier response written), so the requests of one connection reach the
+    // upstream one after the other, in order (RFC 9112 9.3.2).
+    if (socket === null) return void res.once('socket', () => handleRequest(rt, listener, req, res, terminal));
+    // The earlier response closed the connection: this request could never be answered.
+    if (!socket.writable) return;
+  }
   const snapshot = rt.snapshot;
   const ctx = new RequestContext(req, res, snapshot, listener, performance.now());
   rt.onStart(ctx);

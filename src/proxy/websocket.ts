@@ -1,5 +1,8 @@
-// WebSocket (and other HTTP/1.1 Upgrade) requests. The handshake is a request like any other:
-// head checks, routing and the plugins' request phase run first (auth, rate limits,
+// Requests node hands over as HTTP/1.1 upgrades (Connection: upgrade + Upgrade). Only a
+// WebSocket handshake (GET, HTTP/1.1, no body) is tunnelled; any other is the ordinary request
+// it is (its own method, without the upgrade headers), and one announcing a body is refused,
+// since node leaves the bytes after the head unparsed. The handshake is a request like any
+// other: head checks, routing and the plugins' request phase run first (auth, rate limits,
 // ip-restriction apply; a refusal is the usual problem+json answer). Then the upstream
 // handshake goes through the target's undici pool; its 101 is relayed and from there on the
 // gateway pipes bytes both ways with backpressure, closes both sides when one closes or
@@ -32,25 +35,63 @@ export function closeTunnels(owner: object): void {
 }
 
 export function handleUpgrade(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  // Pipelined behind a request still being answered: node hands the socket over as soon as it
+  // reads this head, while the earlier response still owns it. Answers go out in order, so
+  // this request starts once that response is written (socket._httpMessage is node's own
+  // record of the response writing to the socket).
+  const earlier = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (earlier != null) return void waitForEarlier(rt, listener, req, socket, head, earlier);
   // A response object on the raw socket, so that refusals are the usual local replies.
   const res = new ServerResponse(req);
   res.assignSocket(socket);
   res.shouldKeepAlive = false;
   socket.on('error', () => socket.destroy());
-  // After a refusal or a relayed non-101 answer the connection is done.
+  // After a refusal, an ordinary answer or a relayed non-101 answer the connection is done.
   res.on('finish', () => socket.destroySoon());
-  if (String(req.headers.upgrade).toLowerCase() !== 'websocket') {
-    // Another protocol (h2c upgrade...): answer over HTTP/1.1 as if Upgrade were absent
-    // (RFC 9110 7.8); a body cannot be read from an upgrade request, so none is allowed.
-    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return void rejectWithBody(rt, listener, req, res);
-    if (req.headers['transfer-encoding'] !== undefined) return void rejectWithBody(rt, listener, req, res);
-    return handleRequest(rt, listener, req, res);
-  }
+  const refused = refusal(req);
+  if (refused !== null) return void reject(rt, listener, req, res, refused);
+  // Anything but a WebSocket handshake (another protocol such as h2c, another method, HTTP/1.0)
+  // is the ordinary request it is: same method, Upgrade and Connection dropped (RFC 9110 7.8).
+  if (!isWebSocketHandshake(req)) return handleRequest(rt, listener, req, res);
   handleRequest(rt, listener, req, res, (ctx, chain, hooks) => startTunnel(ctx, chain, hooks, socket, head, rt));
 }
 
-function rejectWithBody(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
-  handleRequest(rt, listener, req, res, (ctx, chain, hooks) => replyError(ctx, 'bad-request', 'an Upgrade request other than websocket cannot carry a body', chain, hooks));
+/**
+ * RFC 6455 4.1: a GET over HTTP/1.1 asking for "websocket" (the body was checked before).
+ * Sec-WebSocket-Key and -Version are the upstream's to check: its refusal is relayed.
+ */
+function isWebSocketHandshake(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return false;
+  return String(req.headers.upgrade).toLowerCase() === 'websocket';
+}
+
+/** Why a request with upgrade headers is refused (400), or null. */
+function refusal(req: IncomingMessage): string | null {
+  const h = req.headers;
+  // node skips its own Host and Expect checks for upgrades: they are made here.
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && h.host === undefined) return 'missing Host header';
+  // node hands an upgrade over unparsed past its head: a body cannot be read, so a request
+  // announcing one (or expecting to send one) is refused rather than forwarded without it.
+  if ((h['content-length'] !== undefined && Number(h['content-length']) !== 0) || h['transfer-encoding'] !== undefined) return 'a request with Upgrade headers cannot carry a body';
+  if (h.expect !== undefined) return 'a request with Upgrade headers cannot carry a body (Expect)';
+  return null;
+}
+
+/** Starts the upgrade once the earlier response on the connection is written; drops it when that one closes the connection. */
+function waitForEarlier(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, socket: Socket, head: Buffer, earlier: ServerResponse): void {
+  const onClose = () => earlier.removeListener('finish', go);
+  function go(): void {
+    socket.removeListener('close', onClose);
+    // node detached the earlier response first; when it was the last one the socket is ending.
+    if (!socket.writable) return void socket.destroy();
+    handleUpgrade(rt, listener, req, socket, head);
+  }
+  earlier.once('finish', go);
+  socket.once('close', onClose);
+}
+
+function reject(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, detail: string): void {
+  handleRequest(rt, listener, req, res, (ctx, chain, hooks) => replyError(ctx, 'bad-request', detail, chain, hooks));
 }
 
 function startTunnel(ctx: RequestContext, chain: Chain, hooks: DrainHooks, socket: Socket, head: Buffer, owner: object): void {
@@ -82,7 +123,7 @@ function dispatchUpgrade(ctx: RequestContext, chain: Chain, hooks: DrainHooks, s
   ctx.upstreamStartedAt = performance.now();
   const service = ctx.route!.service;
   ctx.target!.dispatcher.dispatch(
-    { path: ctx.upstreamPath, method: 'GET', headers: ctx.upstreamHeaders.raw, body: null, upgrade: 'websocket', headersTimeout: service.readTimeoutMs, bodyTimeout: service.readTimeoutMs },
+    { path: ctx.upstreamPath, method: ctx.method as Dispatcher.HttpMethod, headers: ctx.upstreamHeaders.raw, body: null, upgrade: 'websocket', headersTimeout: service.readTimeoutMs, bodyTimeout: service.readTimeoutMs },
     new UpgradeExchange(ctx, chain, hooks, socket, head, owner),
   );
 }

@@ -19,6 +19,8 @@ export interface H2Handler {
   onData?(chunk: Buffer): boolean;
   onComplete?(trailers: string[] | null): void;
   onError?(err: Error): void;
+  /** The request's trailers, once its body has been read (sent after the last DATA frame). */
+  requestTrailers?(): Record<string, string | string[] | undefined> | null;
 }
 
 export interface H2DispatchOptions {
@@ -131,7 +133,8 @@ export class H2Pool {
       session = this.#session();
       // Referenced while streams are open; idle sessions never keep the process alive.
       session.ref();
-      stream = session.request(headers, { endStream: opts.body == null });
+      // With a body the stream stays open after it for the request's trailers (none: an empty set).
+      stream = session.request(headers, { endStream: opts.body == null, waitForTrailers: opts.body != null });
     } catch (err) {
       handler.onError?.(err as Error);
       return false;
@@ -193,7 +196,27 @@ class H2Exchange {
     });
     stream.on('trailers', (t: IncomingHttpHeaders) => (this.#trailers = flatten(t)));
     stream.on('error', (err: Error) => this.#fail(err));
-    if (opts.body != null) void this.#send(opts.body);
+    if (opts.body != null) {
+      stream.once('wantTrailers', () => this.#sendTrailers());
+      void this.#send(opts.body);
+    }
+  }
+
+  #sendTrailers(): void {
+    const out: OutgoingHttpHeaders = {};
+    const given = this.#handler.requestTrailers?.() ?? null;
+    if (given !== null) {
+      for (const name in given) {
+        const v = given[name];
+        if (v !== undefined && name.charCodeAt(0) !== 58 /* : */ && !FORBIDDEN.has(name)) out[name] = v;
+      }
+    }
+    try {
+      this.#stream.sendTrailers(out);
+    } catch {
+      // A field HTTP/2 refuses in trailers: end the request without them.
+      if (!this.#stream.destroyed) this.#stream.sendTrailers({});
+    }
   }
 
   #onResponse(h: IncomingHttpHeaders, ended: boolean, bodyTimeout: number): void {
