@@ -9,7 +9,7 @@ import { JWT_ALGORITHMS } from '../../consumers/schema.js';
 import type { Plugin } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { INVALID, MISSING, UNAVAILABLE, quote, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from '../auth/method.js';
-import { IdpUnavailable, RemoteKeys } from './remote-keys.js';
+import { IdpUnavailable, MAX_DOCUMENT_BYTES, RemoteKeys } from './remote-keys.js';
 import { jwtSchema, type JwtConfig } from './schema.js';
 
 /** Verified tokens remembered per plugin instance (LRU), for at most this long and never past their exp. */
@@ -34,7 +34,14 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
   const hide = config.hide_credentials ?? true;
   const realm = quote(config.realm ?? 'northgate');
   const remote = config.jwks_uri !== undefined || config.discovery !== undefined
-    ? new RemoteKeys({ jwksUri: config.jwks_uri, discovery: config.discovery, issuer: issuers, cooldownMs: parseDuration(config.jwks_cooldown ?? '30s')! })
+    ? new RemoteKeys({
+        jwksUri: config.jwks_uri,
+        discovery: config.discovery,
+        issuer: issuers,
+        cooldownMs: parseDuration(config.jwks_cooldown ?? '30s')!,
+        timeoutMs: parseDuration(config.jwks_timeout ?? '5s')!,
+        maxBytes: config.jwks_max_bytes ?? MAX_DOCUMENT_BYTES,
+      })
     : null;
   const cache = new Map<string, Cached>();
   const base: JWTVerifyOptions = { clockTolerance: skewSec, requiredClaims: required };
