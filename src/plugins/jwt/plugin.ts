@@ -8,7 +8,7 @@ import type { Consumer, JwtCredential } from '../../consumers/index.js';
 import { JWT_ALGORITHMS } from '../../consumers/schema.js';
 import type { Plugin } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
-import { INVALID, MISSING, UNAVAILABLE, quote, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from '../auth/method.js';
+import { INVALID, MISSING, UNAVAILABLE, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from '../auth/method.js';
 import { IdpUnavailable, MAX_DOCUMENT_BYTES, RemoteKeys } from './remote-keys.js';
 import { jwtSchema, type JwtConfig } from './schema.js';
 
@@ -17,6 +17,7 @@ export const TOKEN_CACHE_SIZE = 10_000;
 export const TOKEN_CACHE_MS = 60_000;
 const SAFE_HEADER_VALUE = /^[^\u0000-\u001f\u007f]*$/;
 const BEARER = /^bearer +([A-Za-z0-9_.~+/=-]+) *$/i;
+const BEARER_SCHEME = /^bearer(?: |$)/i;
 
 interface Cached {
   readonly who: Authenticated;
@@ -132,6 +133,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
     challenge: `Bearer realm=${realm}`,
     invalidChallenge: `Bearer realm=${realm}, error="invalid_token"`,
     authenticate,
+    ...(hide ? { hide: (ctx: RequestContext) => removeAuthorization(ctx, BEARER_SCHEME) } : {}),
   };
 }
 

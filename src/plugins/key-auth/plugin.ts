@@ -13,11 +13,16 @@ export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
   const inQuery = places.includes('query');
   const hide = config.hide_credentials ?? true;
   const challenge = `Key realm=${quote(config.realm ?? 'northgate')}`;
+  // Every place a key could be, whatever `in` says and in any letter case: a second copy
+  // of the key (another key name, the query beside the header) never reaches the upstream.
+  const hiddenNames = new Set(headerNames);
+  const hideKeys = (ctx: RequestContext): void => {
+    for (const n of headerNames) ctx.upstreamHeaders.removeLowerCase(n);
+    if (ctx.query.length > 1) ctx.query = withoutParams(ctx.query, hiddenNames);
+  };
 
   const authenticate = (ctx: RequestContext): AuthResult => {
     let key: string | undefined;
-    let from: 'header' | 'query' = 'header';
-    let name = '';
     if (inHeader) {
       // From the raw list: asking `req.headers` would make node:http build the whole header
       // object for this one lookup. Repeated headers are joined with ", " as node:http does.
@@ -27,10 +32,7 @@ export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
           const rawName = raw[i]!;
           if (rawName.length === n.length && rawName.toLowerCase() === n) key = key === undefined ? raw[i + 1]! : `${key}, ${raw[i + 1]!}`;
         }
-        if (key !== undefined) {
-          name = n;
-          break;
-        }
+        if (key !== undefined) break;
       }
     }
     if (key === undefined && inQuery && ctx.query.length > 1) {
@@ -39,8 +41,6 @@ export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
         const v = params.get(n);
         if (v !== null) {
           key = v;
-          name = n;
-          from = 'query';
           break;
         }
       }
@@ -48,32 +48,33 @@ export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
     if (key === undefined) return MISSING;
     const credential = ctx.snapshot.consumers.findKey(key);
     if (credential === null) return INVALID;
-    if (hide) {
-      if (from === 'header') ctx.upstreamHeaders.remove(name);
-      else ctx.query = withoutParam(ctx.query, name);
-    }
+    if (hide) hideKeys(ctx);
     return { consumer: credential.consumer, credential };
   };
-  return { name: 'key-auth', challenge, invalidChallenge: challenge, authenticate };
+  return { name: 'key-auth', challenge, invalidChallenge: challenge, authenticate, ...(hide ? { hide: hideKeys } : {}) };
 }
 
-/** The query without every occurrence of one parameter (names are case-sensitive); the others keep their bytes. */
-export function withoutParam(query: string, name: string): string {
+/**
+ * The query without every parameter whose name, percent-decoded and in lower case, is in
+ * `names` (so `APIKEY=` and `api%6Bey=` go too); the others keep their bytes.
+ */
+export function withoutParams(query: string, names: ReadonlySet<string>): string {
   const kept = query
     .slice(1)
     .split('&')
-    .filter((pair) => {
-      const eq = pair.indexOf('=');
-      const raw = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
-      let decoded: string;
-      try {
-        decoded = decodeURIComponent(raw);
-      } catch {
-        decoded = raw;
-      }
-      return decoded !== name;
-    });
+    .filter((pair) => !names.has(paramName(pair)));
   return kept.length === 0 ? '' : `?${kept.join('&')}`;
+}
+
+/** A query pair's name, decoded as URLSearchParams decodes it, in lower case. */
+export function paramName(pair: string): string {
+  const eq = pair.indexOf('=');
+  const raw = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(raw).toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
 }
 
 export const keyAuthPlugin: Plugin<KeyAuthConfig> = {
