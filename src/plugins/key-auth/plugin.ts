@@ -2,11 +2,14 @@
 // in the snapshot's consumer index (the key itself is never stored).
 import type { Plugin } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
+import { paramName } from '../../proxy/query-params.js';
 import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
 import { keyAuthSchema, type KeyAuthConfig } from './schema.js';
 
+export const DEFAULT_KEY_NAMES: readonly string[] = ['apikey', 'x-api-key'];
+
 export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
-  const names = config.key_names ?? ['apikey', 'x-api-key'];
+  const names = config.key_names ?? DEFAULT_KEY_NAMES;
   const headerNames = names.map((n) => n.toLowerCase());
   const places = config.in ?? ['header', 'query'];
   const inHeader = places.includes('header');
@@ -66,15 +69,13 @@ export function withoutParams(query: string, names: ReadonlySet<string>): string
   return kept.length === 0 ? '' : `?${kept.join('&')}`;
 }
 
-/** A query pair's name, decoded as URLSearchParams decodes it, in lower case. */
-export function paramName(pair: string): string {
-  const eq = pair.indexOf('=');
-  const raw = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
-  try {
-    return decodeURIComponent(raw).toLowerCase();
-  } catch {
-    return raw.toLowerCase();
-  }
+/** Lower-case key names of the key-auth configs in a plugin map (key-auth itself, or inside `auth`): what the access log redacts. */
+export function keyNamesIn(plugins: Record<string, unknown> | undefined): string[] {
+  if (plugins === undefined) return [];
+  const configs: KeyAuthConfig[] = [];
+  if (plugins['key-auth'] !== undefined) configs.push(plugins['key-auth'] as KeyAuthConfig);
+  for (const m of (plugins['auth'] as { any?: Array<Record<string, unknown>> } | undefined)?.any ?? []) if (m['key-auth'] !== undefined) configs.push(m['key-auth'] as KeyAuthConfig);
+  return configs.flatMap((c) => (c.key_names ?? DEFAULT_KEY_NAMES).map((n) => n.toLowerCase()));
 }
 
 export const keyAuthPlugin: Plugin<KeyAuthConfig> = {
