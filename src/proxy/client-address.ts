@@ -71,8 +71,16 @@ function validPort(text: string): boolean {
 
 const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 
+/**
+ * Already in RFC 5952 form, as proxies write it: lower-case hex, no leading zeros, no run of
+ * zero groups left uncompressed or beside "::", no "::" standing for a single group (7
+ * groups written), not IPv4-mapped.
+ */
+const LOOKS_CANONICAL = /^(?!::ffff:)(?!.*(?:^|:)0[0-9a-f])(?!.*(?:^|:)0:0(?::|$))(?!.*(?:^|:)0::)(?!.*::0(?::|$))[0-9a-f:]+$/;
+
 function ipv6(h: string): string | null {
   if (h.includes('%') || !isIPv6(h)) return null;
+  if (LOOKS_CANONICAL.test(h) && !(h.includes('::') && h.split(':').filter((g) => g !== '').length === 7)) return h;
   // The URL parser writes IPv6 hosts in RFC 5952 form: one address, one spelling, one bucket.
   const canonical = new URL(`http://[${h}]/`).hostname.slice(1, -1);
   const mapped = MAPPED_HEX.exec(canonical);
