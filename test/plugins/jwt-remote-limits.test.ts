@@ -13,6 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { remoteFetchFailedChannel, type RemoteFetchFailure } from '../../src/runtime/remote-document.js';
+import { configProblems, routeWithPlugin } from '../helpers/config.js';
 import { http, startCli, startEchoUpstream, startGateway, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const MiB = 1024 * 1024;
@@ -224,5 +225,16 @@ services:
       await idp.close();
       await echo.close();
     }
+  });
+});
+
+describe('jwt: remote document limits in the config', () => {
+  test('jwks_timeout and jwks_max_bytes are checked at load, with their position', () => {
+    const lines = (jwt: string) => configProblems(routeWithPlugin('jwt', `{ jwks_uri: "https://idp.example/jwks", algorithms: [ES256], ${jwt} }`), 'j.yaml');
+    assert.deepEqual(lines('jwks_timeout: 0s'), ['j.yaml:8:91 services[0].routes[0].plugins.jwt.jwks_timeout: must be at least 100ms']);
+    assert.match(lines('jwks_timeout: soon')[0]!, /^j\.yaml:8:\d+ services\[0\]\.routes\[0\]\.plugins\.jwt\.jwks_timeout: must be a duration/);
+    assert.match(lines('jwks_max_bytes: 10')[0]!, /^j\.yaml:8:\d+ services\[0\]\.routes\[0\]\.plugins\.jwt\.jwks_max_bytes: /);
+    assert.match(lines('jwks_max_bytes: 1e9')[0]!, /jwks_max_bytes: /);
+    assert.deepEqual(lines('jwks_timeout: 2s, jwks_max_bytes: 65536'), []);
   });
 });

@@ -154,6 +154,7 @@ export const jwtPlugin: Plugin<JwtConfig> = {
   check(config) {
     const problems: Array<{ path: Array<string | number>; message: string }> = [];
     if (config.jwks_uri !== undefined && config.discovery !== undefined) problems.push({ path: [], message: 'use "jwks_uri" or "discovery", not both' });
+    if (config.jwks_timeout !== undefined && parseDuration(config.jwks_timeout)! < 100) problems.push({ path: ['jwks_timeout'], message: 'must be at least 100ms' });
     if ((config.jwks_uri ?? config.discovery) !== undefined && config.algorithms?.every((a) => a.startsWith('HS')))
       problems.push({ path: ['algorithms'], message: 'keys from a JWKS are only used with asymmetric algorithms; add one (e.g. RS256, ES256)' });
     return problems;
