@@ -73,9 +73,12 @@ async function fetchWhole(url: string | URL, init: RequestInit, limits: FetchLim
   const why = (err: unknown): string =>
     timeout.aborted ? `no complete answer within ${limits.timeoutMs} ms` : signal.aborted ? 'given up by the caller' : `cannot be fetched (${causeOf(err)})`;
 
+  if (!URL.canParse(String(url))) return fail('is not a valid URL');
+  const u = new URL(url);
+  if (u.username !== '' || u.password !== '') return fail('credentials in the URL are not supported');
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal, redirect: 'manual' });
+    res = await fetch(u, { ...init, signal, redirect: 'manual' });
   } catch (err) {
     return fail(why(err));
   }
@@ -153,5 +156,6 @@ function causeOf(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
   if (typeof cause?.code === 'string') return cause.code;
   if (typeof cause?.message === 'string') return cause.message;
-  return err instanceof Error ? err.message : String(err);
+  // Not the message: fetch's own errors quote the URL, credentials included.
+  return err instanceof Error ? err.name : 'error';
 }

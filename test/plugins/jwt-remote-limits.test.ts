@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
-import { remoteFetchFailedChannel, type RemoteFetchFailure } from '../../src/runtime/remote-document.js';
+import { fetchDocument, remoteFetchFailedChannel, type RemoteFetchFailure } from '../../src/runtime/remote-document.js';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
 import { http, startCli, startEchoUpstream, startGateway, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
@@ -236,5 +236,17 @@ describe('jwt: remote document limits in the config', () => {
     assert.match(lines('jwks_max_bytes: 10')[0]!, /^j\.yaml:8:\d+ services\[0\]\.routes\[0\]\.plugins\.jwt\.jwks_max_bytes: /);
     assert.match(lines('jwks_max_bytes: 1e9')[0]!, /jwks_max_bytes: /);
     assert.deepEqual(lines('jwks_timeout: 2s, jwks_max_bytes: 65536'), []);
+  });
+});
+
+describe('remote documents: secrets in a URL', () => {
+  test('attack: userinfo and query of a URL never appear in the error', async () => {
+    for (const url of ['http://user:hunter2@127.0.0.1:9/jwks', 'http://127.0.0.1:9/jwks?token=hunter2', 'http://127.0.0.1:9/jwks#hunter2']) {
+      await assert.rejects(fetchDocument(url, { what: 'JWKS', timeoutMs: 2000, maxBytes: 1024 }), (err: Error) => {
+        assert.ok(!err.message.includes('hunter2'), err.message);
+        assert.match(err.message, /^JWKS at http:\/\/127\.0\.0\.1:9\/jwks: /);
+        return true;
+      });
+    }
   });
 });
