@@ -21,6 +21,7 @@ import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
 import { compileAccessLog } from '../observability/access-log-format.js';
+import { keyNamesIn } from '../plugins/key-auth/plugin.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
 
@@ -176,7 +177,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     dns: dnsPolicy(config.dns),
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
-    accessLog: compileAccessLog(config.access_log),
+    accessLog: compileAccessLog(config.access_log, [config.plugins, ...(config.services ?? []).flatMap((s) => [s.plugins, ...(s.routes ?? []).map((r) => r.plugins)])].flatMap(keyNamesIn)),
     metricsPerConsumer: config.metrics?.per_consumer ?? false,
     metering: meteringSettings(config.metering),
     tracing: config.tracing

@@ -5,6 +5,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RequestContext } from '../proxy/context.js';
 import { didYouMean, type ConfigProblem } from '../config/problems.js';
+import { paramName } from '../proxy/query-params.js';
 import { parseTraceparent } from './trace-context.js';
 
 /** Serializes one request; `time` is the ISO time of the line, `pid` the writing process. */
@@ -147,32 +148,85 @@ const responseHeader = (ctx: RequestContext, name: string): string | undefined =
 
 const HELPERS = { s, c, w, ms, traceIdOf, responseHeader };
 
-function fieldExpression(name: string): string {
+/** What a credential is logged as. */
+export const REDACTED = '[redacted]';
+/** Request headers that carry credentials, always redacted; the configured key-auth key names are added. */
+export const REDACTED_REQUEST_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'cookie', 'apikey', 'x-api-key'];
+export const REDACTED_RESPONSE_HEADERS: readonly string[] = ['set-cookie'];
+/** Query parameters that carry credentials (RFC 6750's access_token too), always redacted; the configured key names are added. */
+export const REDACTED_QUERY_PARAMS: readonly string[] = ['apikey', 'x-api-key', 'access_token'];
+
+/** Names whose values never reach the log (lower case). */
+export interface Redaction {
+  readonly requestHeaders: ReadonlySet<string>;
+  readonly queryParams: ReadonlySet<string>;
+}
+
+export const DEFAULT_REDACTION: Redaction = redactionFor([]);
+
+/** The redaction for a config whose key-auth plugins name `keyNames`. */
+export function redactionFor(keyNames: readonly string[]): Redaction {
+  const lower = keyNames.map((n) => n.toLowerCase());
+  return { requestHeaders: new Set([...REDACTED_REQUEST_HEADERS, ...lower]), queryParams: new Set([...REDACTED_QUERY_PARAMS, ...lower]) };
+}
+
+const PARAM = /([^&#?=]*)=([^&#]*)/g;
+const escapeRegExp = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The function that writes query text (`a=1&apikey=…`, or a URL with a query) with the
+ * values of the named parameters replaced by [redacted]. Names are matched decoded and in
+ * any case (`APIKEY`, `api%6Bey`); text that names none of them (in any case, and without
+ * escapes) is returned as it is after one regex test.
+ */
+export function queryRedactor(names: ReadonlySet<string>): (text: string | undefined) => string | undefined {
+  const hint = new RegExp(`${[...names].map(escapeRegExp).join('|')}|[%+]`, 'i');
+  const replace = (pair: string, name: string): string => (names.has(paramName(name)) ? `${name}=${REDACTED}` : pair);
+  return (text) => (text === undefined || !hint.test(text) ? text : text.replace(PARAM, replace));
+}
+
+function fieldExpression(name: string, redaction: Redaction): string {
+  // Credentials: a header is [redacted] when present; query text keeps its other parameters.
+  if (name === 'query') return `(ctx.query === '' ? 'null' : w(rq(ctx.query.slice(1))))`;
+  if (name === 'referer') return `w(ru(ctx.header('referer')))`;
   const known = FIELDS[name];
   if (known !== undefined) return known;
   const m = HEADER_FIELD.exec(name);
   if (m === null) throw new Error(`unknown access log field ${name}`);
   const header = JSON.stringify(m[2]);
-  return m[1] === 'req' ? `w(ctx.header(${header}))` : `w(responseHeader(ctx, ${header}))`;
+  if (m[1] === 'req') {
+    if (redaction.requestHeaders.has(m[2]!)) return `(ctx.header(${header}) === undefined ? 'null' : '"${REDACTED}"')`;
+    return m[2] === 'referer' ? `w(ru(ctx.header('referer')))` : `w(ctx.header(${header}))`;
+  }
+  if (REDACTED_RESPONSE_HEADERS.includes(m[2]!)) return `(responseHeader(ctx, ${header}) === undefined ? 'null' : '"${REDACTED}"')`;
+  return `w(responseHeader(ctx, ${header}))`;
 }
 
 /**
  * Builds the serializer for a field list (validated before: see accessLogProblems). The line
  * is `{"level":"info","type":"access",<fields in the configured order>}` and a newline.
+ * Credential headers and query parameters of `redaction` are logged as [redacted].
  */
-export function compileAccessLine(fields: readonly string[]): AccessLineFn {
+export function compileAccessLine(fields: readonly string[], redaction: Redaction = DEFAULT_REDACTION): AccessLineFn {
   // Constant text and field expressions alternate; constants are emitted as JSON string literals.
   let text = '{"level":"info","type":"access"';
   let code = '';
   for (const name of fields) {
     text += `,${JSON.stringify(name)}:`;
-    code += `${JSON.stringify(text)} + ${fieldExpression(name)} + `;
+    code += `${JSON.stringify(text)} + ${fieldExpression(name, redaction)} + `;
     text = '';
   }
   code += JSON.stringify(text + '}\n');
-  const names = Object.keys(HELPERS);
+  const rq = queryRedactor(redaction.queryParams);
+  // A URL (the Referer): its query, from the first "?".
+  const ru = (url: string | undefined): string | undefined => {
+    const q = url === undefined ? -1 : url.indexOf('?');
+    return q === -1 ? url : url!.slice(0, q + 1) + rq(url!.slice(q + 1))!;
+  };
+  const helpers: Record<string, unknown> = { ...HELPERS, rq, ru };
+  const names = Object.keys(helpers);
   const factory = new Function(...names, `"use strict";\nreturn function accessLine(ctx, time, pid) {\n  return ${code};\n};`) as (...helpers: unknown[]) => AccessLineFn;
-  return factory(...names.map((n) => HELPERS[n as keyof typeof HELPERS]));
+  return factory(...names.map((n) => helpers[n]));
 }
 
 export interface AccessLogSpec {
@@ -184,13 +238,22 @@ export interface AccessLogSpec {
 
 const compiled = new Map<string, AccessLineFn>();
 
-/** The compiled `access_log` section (null when turned off); one serializer per distinct field list, kept across reloads. */
-export function compileAccessLog(config: { enabled?: boolean; path?: string; fields?: string[] } | undefined): AccessLogSpec | null {
+/**
+ * The compiled `access_log` section (null when turned off); one serializer per distinct field
+ * list and set of key names, kept across reloads. `keyNames`: the key-auth key names of the
+ * config, redacted as headers and as query parameters.
+ */
+export function compileAccessLog(config: { enabled?: boolean; path?: string; fields?: string[] } | undefined, keyNames: readonly string[] = []): AccessLogSpec | null {
   if (config?.enabled === false) return null;
   const fields = config?.fields ?? DEFAULT_ACCESS_LOG_FIELDS;
-  const key = fields.join('\n');
+  const names = [...new Set(keyNames.map((n) => n.toLowerCase()))].sort();
+  const key = `${fields.join('\n')}\u0000${names.join('\n')}`;
   let line = compiled.get(key);
-  if (line === undefined) compiled.set(key, (line = compileAccessLine(fields)));
+  if (line === undefined) {
+    // Bounded: key names come and go with reloads.
+    if (compiled.size >= 1000) compiled.clear();
+    compiled.set(key, (line = compileAccessLine(fields, redactionFor(names))));
+  }
   const path = config?.path ?? null;
   return { path: path === null || path === '-' ? null : path, fields, line };
 }

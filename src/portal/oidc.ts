@@ -4,6 +4,7 @@
 // provider's subject, or by a verified email, or creates one.
 import type * as Client from 'openid-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEFAULT_MAX_DOCUMENT_BYTES, boundedFetch } from '../runtime/remote-document.js';
 import { DirectoryConflict, type PortalAccount, type PortalDirectory } from './directory.js';
 import { PortalError } from './http.js';
 import type { Session, SessionStore } from './sessions.js';
@@ -12,6 +13,11 @@ import type { PortalSettings } from './settings.js';
 type Oidc = NonNullable<PortalSettings['oidc']>;
 
 export const CALLBACK_PATH = '/portal/oidc/callback';
+
+/** Each answer from the provider: whole within this time, at most this large, no redirects. */
+export const PROVIDER_TIMEOUT_MS = 10_000;
+export const PROVIDER_MAX_BYTES = DEFAULT_MAX_DOCUMENT_BYTES;
+const providerFetch = boundedFetch({ what: 'OpenID provider answer', timeoutMs: PROVIDER_TIMEOUT_MS, maxBytes: PROVIDER_MAX_BYTES });
 
 /** Loaded on the first OIDC sign-in: a gateway without `portal.oidc` never pays for it. */
 let lib: Promise<typeof Client> | null = null;
@@ -26,7 +32,15 @@ export class OidcSignIn {
       const u = new URL(oidc.issuer);
       // Plain http only for a provider on this machine (development and tests).
       const loopback = u.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
-      const value = openid().then((client) => client.discovery(u, oidc.clientId, oidc.clientSecret ?? undefined, undefined, loopback ? { execute: [client.allowInsecureRequests], timeout: 10 } : { timeout: 10 }));
+      // Every request to the provider (discovery, token, userinfo, its JWKS) is bounded: the
+      // limits fire before openid-client's own deadline, a second later, so the log says why.
+      const value = openid().then((client) =>
+        client.discovery(u, oidc.clientId, oidc.clientSecret ?? undefined, undefined, {
+          timeout: PROVIDER_TIMEOUT_MS / 1000 + 1,
+          [client.customFetch]: providerFetch,
+          ...(loopback ? { execute: [client.allowInsecureRequests] } : {}),
+        }),
+      );
       // A failed discovery is retried on the next sign-in.
       value.catch(() => {
         if (this.#config?.value === value) this.#config = null;

@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../config/snapshot.js';
+import { forwardedClient } from './client-address.js';
 import { HeaderList } from './header-list.js';
 import type { Consumer, Credential } from '../consumers/index.js';
 import type { ServiceGuard } from '../upstream/guard.js';
@@ -100,6 +101,7 @@ export class RequestContext {
   errorCode: string | null = null;
   finished = false;
   #locals: Map<string | symbol, unknown> | null = null;
+  #clientIp: string | undefined = undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, listener: ListenerInfo, startedAt: number) {
     this.req = req;
@@ -124,19 +126,14 @@ export class RequestContext {
   }
 
   /**
-   * The client's address: the peer, or — when the peer is a trusted proxy — the
-   * right-most X-Forwarded-For entry that is not itself a trusted proxy.
+   * The client's address: the peer, or — when the peer is a trusted proxy — the right-most
+   * X-Forwarded-For hop that is not itself a trusted proxy, and always a valid IP address
+   * (see client-address.ts). Worked out on first use, once per request.
    */
   get clientIp(): string {
-    if (!this.peerTrusted || this.forwardedFor === undefined) return this.peerAddress;
-    const trusted = this.snapshot.trustedProxies!;
-    const hops = this.forwardedFor.split(',');
-    for (let i = hops.length - 1; i >= 0; i--) {
-      const ip = unmapIPv4(hops[i]!.trim());
-      if (ip === '') continue;
-      if (!trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) return ip;
-    }
-    return this.peerAddress;
+    if (this.#clientIp !== undefined) return this.#clientIp;
+    const ip = !this.peerTrusted || this.forwardedFor === undefined ? this.peerAddress : forwardedClient(this.forwardedFor, this.peerAddress, this.snapshot.trustedProxies!);
+    return (this.#clientIp = ip);
   }
 
   /**

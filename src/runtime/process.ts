@@ -9,6 +9,7 @@ import { defaultRegistry } from '../pipeline/registry.js';
 import { AccessLog } from '../observability/access-log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { startCircuitLog } from '../observability/circuit-log.js';
+import { startRemoteFetchLog } from '../observability/remote-log.js';
 import { embeddedConfig } from './embedded.js';
 import { Gateway, type ReloadResult } from './gateway.js';
 import { flushLogger, flushLoggerThen, type Logger } from './logger.js';
@@ -41,6 +42,7 @@ export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawCon
   // logrotate: rename the file, then SIGUSR1 (the master forwards it to its workers).
   process.on('SIGUSR1', () => accessLog.reopen());
   startCircuitLog(logger);
+  startRemoteFetchLog(logger);
   new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits(), tracingSpans: () => gateway.tracingSpans() });
   return gateway;
 }

@@ -93,7 +93,8 @@ ${routes}
       `      - { paths: ["/partner"], plugins: { ip-restriction: { allow: ["198.51.100.0/24"] } } }
       - { paths: ["/deny"], plugins: { ip-restriction: { deny: ["198.51.100.7"] } } }
       - { paths: ["/deny-v4"], plugins: { ip-restriction: { deny: ["198.51.100.0/24"] } } }
-      - { paths: ["/deny-only"], plugins: { ip-restriction: { deny: ["192.0.2.0/24"] } } }`,
+      - { paths: ["/deny-only"], plugins: { ip-restriction: { deny: ["192.0.2.0/24"] } } }
+      - { paths: ["/deny-proxy"], plugins: { ip-restriction: { deny: ["127.0.0.1"] } } }`,
       'trusted_proxies: ["127.0.0.1", "10.0.0.0/8"]',
     );
     try {
@@ -103,7 +104,10 @@ ${routes}
       assert.equal((await http(gw.url + '/deny', { headers: xff })).status, 403);
       assert.equal((await http(gw.url + '/partner', { headers: { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' } })).status, 403, 'a forged left-most hop is not the client');
       assert.equal((await http(gw.url + '/deny-v4', { headers: { 'x-forwarded-for': '::ffff:198.51.100.7' } })).status, 403, 'an IPv4-mapped hop matches the IPv4 range');
-      assert.equal((await http(gw.url + '/deny-only', { headers: { 'x-forwarded-for': 'unknown' } })).status, 403, 'a hop that is no address fails closed');
+      // A hop that is no address is never the client: the nearest valid address on its right is (here the proxy).
+      assert.equal((await http(gw.url + '/deny-proxy', { headers: { 'x-forwarded-for': 'unknown' } })).status, 403, 'a hop that is no address: the proxy is the client');
+      assert.equal((await http(gw.url + '/deny-proxy', { headers: { 'x-forwarded-for': '192.0.2.1:80, unknown' } })).status, 403, 'an address left of garbage is not reached');
+      assert.equal((await http(gw.url + '/deny-only', { headers: { 'x-forwarded-for': '192.0.2.1:80' } })).status, 403, 'a hop with a port is its address');
       assert.equal((await http(gw.url + '/deny-only', { headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 200);
     } finally {
       await gw.close();

@@ -1,7 +1,7 @@
 // The access-log field list: what the config accepts and refuses (located, with hints).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ACCESS_LOG_FIELDS, compileAccessLog, ms } from '../../src/observability/access-log-format.js';
+import { ACCESS_LOG_FIELDS, compileAccessLog, ms, queryRedactor, redactionFor } from '../../src/observability/access-log-format.js';
 import { configProblems } from '../helpers/config.js';
 
 const base = (accessLog: string) => `_format_version: "1"
@@ -36,4 +36,20 @@ test('millisecond fields: the text of the number rounded to the microsecond, as 
   // And a sweep of microsecond values across the boundaries of each padding branch.
   for (let us = 0; us < 3000; us += 7) samples.push(us / 1000 + 1e-7);
   for (const n of samples) assert.equal(ms(n), String(Math.round(n * 1000) / 1000), `ms(${n})`);
+});
+
+test('credential redaction, attack: key parameters in any spelling are redacted; look-alikes and other parameters keep their bytes', () => {
+  const rq = queryRedactor(redactionFor(['Token']).queryParams);
+  const cases: Array<[string, string]> = [
+    ['a=1&b=2', 'a=1&b=2'],
+    ['apikey=S&a=1', 'apikey=[redacted]&a=1'],
+    ['a=1&APIKEY=S&ApiKey=S', 'a=1&APIKEY=[redacted]&ApiKey=[redacted]'],
+    ['api%6Bey=S&%61pikey=S&api%6bey=S', 'api%6Bey=[redacted]&%61pikey=[redacted]&api%6bey=[redacted]'],
+    ['token=S&TOKEN=S&x%2Dapi%2Dkey=S&access_token=S', 'token=[redacted]&TOKEN=[redacted]&x%2Dapi%2Dkey=[redacted]&access_token=[redacted]'],
+    ['apikey2=a&my-apikey=b&apikey&apikey=', 'apikey2=a&my-apikey=b&apikey&apikey=[redacted]'],
+    ['apikey=S=T&a=%ZZ', 'apikey=[redacted]&a=%ZZ'],
+    ['a=b+c&api%ZZkey=S', 'a=b+c&api%ZZkey=S'],
+  ];
+  for (const [query, want] of cases) assert.equal(rq(query), want, query);
+  assert.equal(rq(undefined), undefined);
 });

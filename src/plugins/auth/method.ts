@@ -30,7 +30,27 @@ export interface AuthMethod {
   readonly invalidChallenge: string;
   /** On success the method has already removed its credential from the upstream request when hide_credentials is on. */
   authenticate(ctx: RequestContext): AuthResult | Promise<AuthResult>;
+  /**
+   * With hide_credentials on: removes every copy of this kind of credential from the upstream
+   * request (every header and query parameter it could be read from). The `auth` plugin calls
+   * it for each of its methods once one of them has authenticated the request.
+   */
+  readonly hide?: (ctx: RequestContext) => void;
   close?(): void;
+}
+
+/** Removes every Authorization field whose scheme matches `scheme` (e.g. /^basic /i). */
+export function removeAuthorization(ctx: RequestContext, scheme: RegExp): void {
+  const raw = ctx.upstreamHeaders.raw;
+  let w = 0;
+  for (let r = 0; r < raw.length; r += 2) {
+    const n = raw[r]!;
+    if (n.length === 13 && n.toLowerCase() === 'authorization' && scheme.test(raw[r + 1]!.trimStart())) continue;
+    raw[w] = n;
+    raw[w + 1] = raw[r + 1]!;
+    w += 2;
+  }
+  if (w !== raw.length) raw.length = w;
 }
 
 export function setIdentity(ctx: RequestContext, who: Authenticated, anonymous = false): void {

@@ -38,6 +38,9 @@ export const authPlugin: Plugin<AuthConfig> = {
   },
   create(config) {
     const methods = config.any.map(methodOf);
+    // A credential of another listed kind (a second key beside the Bearer token that
+    // authenticated) is a credential too: each method with hide_credentials removes its own.
+    const hiders = methods.flatMap((m) => (m.hide ? [m.hide] : []));
     const challenges = methods.map((m) => m.challenge).join(', ');
     const anonymousName = config.anonymous;
 
@@ -68,6 +71,7 @@ export const authPlugin: Plugin<AuthConfig> = {
       if (r === MISSING) return run(ctx, i + 1, sawUnavailable);
       if (r === UNAVAILABLE) return run(ctx, i + 1, true);
       if (r === INVALID) return unauthorized(methods[i]!.invalidChallenge);
+      for (const hide of hiders) hide(ctx);
       setIdentity(ctx, r);
       return undefined;
     };

@@ -4,8 +4,10 @@
 import type { Credential } from '../../consumers/index.js';
 import type { Plugin } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
-import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
+import { INVALID, MISSING, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
 import { basicAuthSchema, type BasicAuthConfig } from './schema.js';
+
+const BASIC = /^basic(?: |$)/i;
 
 export function basicAuthMethod(config: BasicAuthConfig): AuthMethod {
   const hide = config.hide_credentials ?? true;
@@ -27,7 +29,7 @@ export function basicAuthMethod(config: BasicAuthConfig): AuthMethod {
     if (r instanceof Promise) return r.then((cred) => done(ctx, cred));
     return done(ctx, r);
   };
-  return { name: 'basic-auth', challenge, invalidChallenge: challenge, authenticate };
+  return { name: 'basic-auth', challenge, invalidChallenge: challenge, authenticate, ...(hide ? { hide: (ctx: RequestContext) => removeAuthorization(ctx, BASIC) } : {}) };
 }
 
 export const basicAuthPlugin: Plugin<BasicAuthConfig> = {

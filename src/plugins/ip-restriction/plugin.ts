@@ -32,7 +32,7 @@ export const ipRestrictionPlugin: Plugin<IpRestrictionConfig> = {
       request(ctx) {
         const ip = ctx.clientIp;
         const family = isIP(ip);
-        // Fail closed: an address that is not one (e.g. "unknown" from a proxy) passes no list.
+        // Fail closed: an address that is not one (a socket that lost its peer) passes no list.
         if (family === 0) return LocalReply.error('forbidden', detail);
         const type = family === 6 ? 'ipv6' : 'ipv4';
         if (deny !== null && deny.check(ip, type)) return LocalReply.error('forbidden', detail);

@@ -8,8 +8,8 @@ import type { Consumer, JwtCredential } from '../../consumers/index.js';
 import { JWT_ALGORITHMS } from '../../consumers/schema.js';
 import type { Plugin } from '../../pipeline/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
-import { INVALID, MISSING, UNAVAILABLE, quote, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from '../auth/method.js';
-import { IdpUnavailable, RemoteKeys } from './remote-keys.js';
+import { INVALID, MISSING, UNAVAILABLE, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from '../auth/method.js';
+import { IdpUnavailable, MAX_DOCUMENT_BYTES, RemoteKeys } from './remote-keys.js';
 import { jwtSchema, type JwtConfig } from './schema.js';
 
 /** Verified tokens remembered per plugin instance (LRU), for at most this long and never past their exp. */
@@ -17,6 +17,7 @@ export const TOKEN_CACHE_SIZE = 10_000;
 export const TOKEN_CACHE_MS = 60_000;
 const SAFE_HEADER_VALUE = /^[^\u0000-\u001f\u007f]*$/;
 const BEARER = /^bearer +([A-Za-z0-9_.~+/=-]+) *$/i;
+const BEARER_SCHEME = /^bearer(?: |$)/i;
 
 interface Cached {
   readonly who: Authenticated;
@@ -34,7 +35,14 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
   const hide = config.hide_credentials ?? true;
   const realm = quote(config.realm ?? 'northgate');
   const remote = config.jwks_uri !== undefined || config.discovery !== undefined
-    ? new RemoteKeys({ jwksUri: config.jwks_uri, discovery: config.discovery, issuer: issuers, cooldownMs: parseDuration(config.jwks_cooldown ?? '30s')! })
+    ? new RemoteKeys({
+        jwksUri: config.jwks_uri,
+        discovery: config.discovery,
+        issuer: issuers,
+        cooldownMs: parseDuration(config.jwks_cooldown ?? '30s')!,
+        timeoutMs: parseDuration(config.jwks_timeout ?? '5s')!,
+        maxBytes: config.jwks_max_bytes ?? MAX_DOCUMENT_BYTES,
+      })
     : null;
   const cache = new Map<string, Cached>();
   const base: JWTVerifyOptions = { clockTolerance: skewSec, requiredClaims: required };
@@ -125,6 +133,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
     challenge: `Bearer realm=${realm}`,
     invalidChallenge: `Bearer realm=${realm}, error="invalid_token"`,
     authenticate,
+    ...(hide ? { hide: (ctx: RequestContext) => removeAuthorization(ctx, BEARER_SCHEME) } : {}),
   };
 }
 
@@ -145,6 +154,7 @@ export const jwtPlugin: Plugin<JwtConfig> = {
   check(config) {
     const problems: Array<{ path: Array<string | number>; message: string }> = [];
     if (config.jwks_uri !== undefined && config.discovery !== undefined) problems.push({ path: [], message: 'use "jwks_uri" or "discovery", not both' });
+    if (config.jwks_timeout !== undefined && parseDuration(config.jwks_timeout)! < 100) problems.push({ path: ['jwks_timeout'], message: 'must be at least 100ms' });
     if ((config.jwks_uri ?? config.discovery) !== undefined && config.algorithms?.every((a) => a.startsWith('HS')))
       problems.push({ path: ['algorithms'], message: 'keys from a JWKS are only used with asymmetric algorithms; add one (e.g. RS256, ES256)' });
     return problems;

@@ -19,6 +19,10 @@ export const jwtSchema = {
     discovery: httpUrl,
     /** After a JWKS fetch, an unknown kid waits this long before it may trigger another one. */
     jwks_cooldown: duration,
+    /** The whole fetch of the discovery document or the JWKS (connect, head, body). */
+    jwks_timeout: duration,
+    /** Largest discovery document or JWKS accepted, in bytes (after decompression). */
+    jwks_max_bytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 },
     clock_skew: duration,
     required_claims: { type: 'array', items: { type: 'string', minLength: 1 } },
     /** The claim naming the consumer for tokens verified with a JWKS key. */
@@ -37,6 +41,8 @@ export interface JwtConfig {
   jwks_uri?: string;
   discovery?: string;
   jwks_cooldown?: string;
+  jwks_timeout?: string;
+  jwks_max_bytes?: number;
   clock_skew?: string;
   required_claims?: string[];
   consumer_claim?: string;
