@@ -5,7 +5,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
-import { parseAddress } from './address.js';
+import { formatAddress, parseAddress } from './address.js';
 import { didYouMean, type ConfigProblem } from './problems.js';
 import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
@@ -128,6 +128,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(c.listen.admin);
     if (typeof r === 'string') add(['listen', 'admin'], r);
   }
+  problems.push(...sharedListenerAddresses(c));
   problems.push(...accessLogProblems(c.access_log));
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
     if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);
@@ -258,6 +259,39 @@ function checkUpstreamProtocols(u: RawUpstream, at: Array<string | number>, add:
     if (msg) add([...at, 'tls', 'client_cert'], msg);
   }
   if (tls.expect_san !== undefined && tls.verify === false) add([...at, 'tls', 'expect_san'], 'needs verify: true (an unverified certificate proves no identity)');
+}
+
+/**
+ * Two listeners of one config on one address: the second could never bind. A wildcard host
+ * (0.0.0.0, ::) takes the port on every address of its family (:: on both, dual-stack).
+ * Port 0 (any free port) never clashes.
+ */
+function sharedListenerAddresses(c: RawConfig): ConfigProblem[] {
+  const listen = c.listen;
+  if (listen === undefined) return [];
+  const all: Array<{ path: Array<string | number>; name: string; text: string }> = [];
+  const proxy = listen.proxy;
+  if (typeof proxy === 'string') all.push({ path: ['listen', 'proxy'], name: 'listen.proxy', text: proxy });
+  else if (Array.isArray(proxy)) proxy.forEach((l, i) => all.push({ path: ['listen', 'proxy', i], name: `listen.proxy[${i}]`, text: typeof l === 'string' ? l : l.address }));
+  for (const k of ['status', 'admin', 'portal'] as const) {
+    const text = listen[k];
+    if (typeof text === 'string') all.push({ path: ['listen', k], name: `listen.${k}`, text });
+  }
+  const seen: Array<{ name: string; host: string; port: number }> = [];
+  const problems: ConfigProblem[] = [];
+  for (const l of all) {
+    const a = parseAddress(l.text);
+    if (typeof a === 'string' || a.port === 0) continue;
+    const clash = seen.find((s) => s.port === a.port && addressesOverlap(s.host, a.host));
+    if (clash !== undefined) problems.push({ path: l.path, message: `${formatAddress(a.host, a.port)} is also the address of ${clash.name}: two listeners cannot share an address` });
+    seen.push({ name: l.name, host: a.host, port: a.port });
+  }
+  return problems;
+}
+
+function addressesOverlap(a: string, b: string): boolean {
+  if (a === b || a === '::' || b === '::') return true;
+  return (a === '0.0.0.0' && isIP(b) !== 6) || (b === '0.0.0.0' && isIP(a) !== 6);
 }
 
 /** A PEM certificate and its private key, readable and matching. */

@@ -5,6 +5,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import { compileConfig } from '../config/compile.js';
+import { ConfigError } from '../config/problems.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
@@ -13,7 +14,9 @@ import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { ReloadResult } from './gateway.js';
 import { flushLoggerThen, type Logger } from './logger.js';
 import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
-import { announce, exitOnStartError, type StartOptions } from './single.js';
+import { adminListenFailure, announce, exitOnStartError, type StartOptions } from './single.js';
+import { listenFailure, StartRefusal } from './refusal.js';
+import { formatAddress } from '../config/address.js';
 import { ControlPlane } from '../admin/plane.js';
 import { startStatusServer } from './status-server.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
@@ -23,7 +26,7 @@ import type { PurgeRequest } from '../plugins/cache/store.js';
 // workers (`config`); workers never connect to the config store (with `portal:`, each opens
 // the portal's store: see `fork` below).
 type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
-type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
+type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 /** Set for the one worker that serves the portal listener. */
@@ -94,14 +97,21 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     w.on('message', (msg: FromWorker) => {
       // policy: local under --workers: the master owns the node's counters.
       if (isRateLimitMessage(msg)) return answerRateLimit(w, msg);
-      if (msg.type === 'want-config') {
+      if (msg.type === 'start-failed') {
+        // Before the group is up, a worker that cannot bind stops the start: one line, no retries.
+        if (announced || stopping) return void logger.error({ worker: w.id }, msg.message);
+        stopping = true;
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+        process.stderr.write(msg.message + '\n');
+        process.exit(msg.exitCode);
+      } else if (msg.type === 'want-config') {
         w.send({ type: 'config', config: plane.current } satisfies ToWorker);
       } else if (msg.type === 'ready') {
         ready.add(w.id);
         // A store change may have arrived between its fork and now (id 0: nobody waits for it).
         if (database) w.send({ type: 'reload', id: 0, config: plane.current } satisfies ToWorker);
         proxyBound = msg.proxy;
-        if (announced) logger.info({ type: 'worker', worker: w.id, pid: w.process.pid }, 'worker ready');
+        if (announced) logger.info({ type: 'worker', worker: w.id, worker_pid: w.process.pid }, 'worker ready');
         if (ready.size === workers && !announced) {
           announced = true;
           announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode);
@@ -130,7 +140,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     if (w.id === portalWorker) portalWorker = null;
     if (stopping) return;
     crashes++;
-    logger.error({ worker: w.id, pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
+    logger.error({ worker: w.id, worker_pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
     // Back off when workers keep crashing, so a broken host does not spin.
     const delay = Math.min(5000, 100 * 2 ** Math.min(crashes - 1, 6));
     setTimeout(() => {
@@ -150,7 +160,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
       () => ({ ready: !stopping && ready.size === workers, detail: { workers_ready: ready.size, workers } }),
       async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
       purgeWorkers,
-    );
+    ).catch((err: unknown) => exitOnStartError(listenFailure('listen.status', formatAddress(s.host, s.port), err)));
     statusAddress = { host: s.host, port };
   }
   const reload = (trigger: string, next?: RawConfig): Promise<void> => {
@@ -166,7 +176,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     for (const w of live) w.send({ type: 'reload', id, ...(next ? { config: next } : {}) } satisfies ToWorker);
     return done;
   };
-  const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers);
+  const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers).catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
   adminUrl = admin;
   for (let i = 0; i < workers; i++) fork();
   process.on('SIGHUP', () => (database ? void plane.control.sync().catch(() => undefined) : void reload('SIGHUP')));
@@ -209,8 +219,17 @@ export async function runWorker(logger: Logger): Promise<void> {
   const gateway = createGateway({ ...spec, servePortal: process.env[PORTAL_ENV] === '1' }, logger, relayed !== null ? () => relayed! : undefined);
   // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
   new AggregatorRegistry();
-  gateway.load();
-  const proxy = await gateway.listen();
+  let proxy: Array<{ host: string; port: number }>;
+  try {
+    gateway.load();
+    proxy = await gateway.listen();
+  } catch (err) {
+    // The master prints the one line and stops the start (a worker's stderr would repeat it N times).
+    const exitCode = err instanceof ConfigError ? 2 : err instanceof StartRefusal ? err.exitCode : 3;
+    const message = err instanceof ConfigError ? err.lines().join('\n') : `northgate: ${err instanceof Error ? err.message : String(err)}`;
+    process.send!({ type: 'start-failed', message, exitCode } satisfies FromWorker, () => process.exit(exitCode));
+    return;
+  }
   process.send!({ type: 'ready', proxy } satisfies FromWorker);
   // The master handles signals for the group; a worker only obeys its messages.
   process.on('SIGINT', () => undefined);

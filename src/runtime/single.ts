@@ -4,7 +4,8 @@ import { register } from 'prom-client';
 import { ConfigError } from '../config/problems.js';
 import { formatAddress } from '../config/address.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
-import { ControlPlane, StartRefusal } from '../admin/plane.js';
+import { ControlPlane } from '../admin/plane.js';
+import { EXIT_START_FAILURE, isListenError, listenFailure, StartRefusal } from './refusal.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { createGateway, logReload, onShutdownSignal, watchFile, type RunSpec } from './process.js';
 import { flushLogger, type Logger } from './logger.js';
@@ -38,12 +39,16 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   let statusPort: number | null = null;
   if (snapshot.listeners.status !== null) {
     const s = snapshot.listeners.status;
-    statusPort = (
-      await startStatusServer(s.host, s.port, () => ({
-        ready: ready && !gateway.draining,
-        detail: { config_version: gateway.snapshot.version, workers: 1, draining: gateway.draining },
-      }), async () => ({ contentType: register.contentType, body: await register.metrics() }))
-    ).port;
+    try {
+      statusPort = (
+        await startStatusServer(s.host, s.port, () => ({
+          ready: ready && !gateway.draining,
+          detail: { config_version: gateway.snapshot.version, workers: 1, draining: gateway.draining },
+        }), async () => ({ contentType: register.contentType, body: await register.metrics() }))
+      ).port;
+    } catch (err) {
+      exitOnStartError(listenFailure('listen.status', formatAddress(s.host, s.port), err));
+    }
   }
   let bound: Array<{ host: string; port: number }>;
   try {
@@ -52,11 +57,13 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
     exitOnStartError(err);
   }
   // A store change is applied as one reload: the document is already validated.
-  const { admin } = await plane.start((_config, version) => {
-    const r = gateway.reload();
-    logReload(logger, r, { trigger: 'store', store_version: version });
-    if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
-  }, logger, async (req) => purgeMemoryStores(req));
+  const { admin } = await plane
+    .start((_config, version) => {
+      const r = gateway.reload();
+      logReload(logger, r, { trigger: 'store', store_version: version });
+      if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
+    }, logger, async (req) => purgeMemoryStores(req))
+    .catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
   ready = true;
   announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.control.mode);
 
@@ -74,7 +81,12 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   });
 }
 
-/** Config problems or a refusal at start: printed on stderr, exit 2. */
+/**
+ * What stops a start, on stderr without a stack: config problems (exit 2, one located line
+ * each), a refusal (exit 2) or a start failure (exit 3: docs/operations.md, "Exit codes").
+ * Anything else is a bug, reported as one line too, with the stack only under
+ * NORTHGATE_LOG_LEVEL=debug.
+ */
 export function exitOnStartError(err: unknown): never {
   if (err instanceof ConfigError) {
     for (const line of err.lines()) process.stderr.write(line + '\n');
@@ -82,9 +94,20 @@ export function exitOnStartError(err: unknown): never {
   }
   if (err instanceof StartRefusal) {
     process.stderr.write(`northgate: ${err.message}\n`);
-    process.exit(2);
+    process.exit(err.exitCode);
   }
-  throw err;
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (isListenError(err)) return exitOnStartError(listenFailure('a listener', e.port !== undefined ? formatAddress(String(e.address), Number(e.port)) : String(e.address ?? e.hostname), err));
+  process.stderr.write(`northgate: cannot start: ${e?.message ?? String(err)}\n`);
+  if (process.env['NORTHGATE_LOG_LEVEL'] === 'debug' && e?.stack) process.stderr.write(e.stack + '\n');
+  process.exit(EXIT_START_FAILURE);
+}
+
+/** The admin API's listener names itself (plane.start binds it). */
+export function adminListenFailure(err: unknown): unknown {
+  if (!isListenError(err)) return err;
+  const e = err as { address?: string; port?: number };
+  return listenFailure('listen.admin', formatAddress(String(e.address), Number(e.port)), err);
 }
 
 export function announce(
