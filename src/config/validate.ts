@@ -56,11 +56,13 @@ function toProblem(e: ErrorObject): ConfigProblem {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       const known = Object.keys(((e.parentSchema as { properties?: object }).properties ?? {}));
       const hint = didYouMean(key, known);
+      if (path[path.length - 1] === 'plugins') return { path: [...path, key], atKey: true, message: unknownPlugin(key, hint, known) };
       return { path: [...path, key], atKey: true, message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}` };
     }
     case 'required':
       return { path, message: `missing required key "${(e.params as { missingProperty: string }).missingProperty}"` };
     case 'enum':
+      if (typeof custom === 'string') return { path, message: custom };
       return { path, message: `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
     case 'propertyNames': {
       const key = (e.params as { propertyName: string }).propertyName;
@@ -70,6 +72,23 @@ function toProblem(e: ErrorObject): ConfigProblem {
       if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minLength', 'maxItems'].includes(e.keyword)) return { path, message: custom };
       return { path, message: e.message ?? 'is invalid' };
   }
+}
+
+/** Features that other gateways ship as plugins and Northgate has built in. */
+const BUILT_IN: Record<string, string> = {
+  prometheus: 'Prometheus metrics are built in: GET /metrics on the status listener (docs/observability.md)',
+  opentelemetry: 'tracing is built in: the top-level tracing section (docs/observability.md)',
+  zipkin: 'tracing is built in: the top-level tracing section exports OTLP (docs/observability.md)',
+  'file-log': 'the access log is built in: the top-level access_log section (docs/observability.md)',
+  'http-log': 'the access log is built in: the top-level access_log section (docs/observability.md)',
+  'proxy-cache': 'the response cache is the cache plugin (docs/plugins.md)',
+  'rate-limiting': 'rate limits are the rate-limit plugin (docs/rate-limiting.md)',
+};
+
+function unknownPlugin(name: string, hint: string | undefined, known: string[]): string {
+  const builtIn = BUILT_IN[name];
+  if (builtIn !== undefined) return `"${name}" is not a plugin: ${builtIn}`;
+  return `unknown plugin "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; the plugins are: ${[...known].sort().join(', ')}`;
 }
 
 /** One problem per path and message. */

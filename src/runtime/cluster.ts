@@ -11,13 +11,14 @@ import { defaultRegistry } from '../pipeline/registry.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
-import type { ReloadResult } from './gateway.js';
+import type { BoundListener, ReloadResult } from './gateway.js';
 import { flushLoggerThen, type Logger } from './logger.js';
 import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
 import { adminListenFailure, announce, exitOnStartError, type StartOptions } from './single.js';
 import { listenFailure, StartRefusal } from './refusal.js';
 import { formatAddress } from '../config/address.js';
 import { ControlPlane } from '../admin/plane.js';
+import { configWarnings } from './config-warnings.js';
 import { startStatusServer } from './status-server.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
@@ -26,7 +27,7 @@ import type { PurgeRequest } from '../plugins/cache/store.js';
 // workers (`config`); workers never connect to the config store (with `portal:`, each opens
 // the portal's store: see `fork` below).
 type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
-type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
+type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: BoundListener[]; portal: string | null } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 /** Set for the one worker that serves the portal listener. */
@@ -48,6 +49,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   }
   const database = plane.control.mode === 'database';
   const config: RawConfig = plane.current;
+  for (const warning of configWarnings(config)) logger.warn({ type: 'config' }, warning);
   // Compiled once here only to read listener addresses; the master holds no pools.
   const pools = new PoolRegistry();
   const { snapshot } = compileConfig(config, { registry, pools, version: 1, source: opts.configFile ?? 'embedded' });
@@ -57,7 +59,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   const spec = JSON.stringify({ configFile: opts.configFile, echoPort: echo?.port ?? null, database });
   const ready = new Set<number>();
   let stopping = false;
-  let proxyBound: Array<{ host: string; port: number }> = [];
+  let proxyBound: BoundListener[] = [];
+  let portalUrl: string | null = null;
   let crashes = 0;
   let reloadId = 0;
   const pendingReloads = new Map<number, { results: ReloadResult[]; expect: number; trigger: string; done: () => void }>();
@@ -111,10 +114,11 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
         // A store change may have arrived between its fork and now (id 0: nobody waits for it).
         if (database) w.send({ type: 'reload', id: 0, config: plane.current } satisfies ToWorker);
         proxyBound = msg.proxy;
+        portalUrl = msg.portal ?? portalUrl;
         if (announced) logger.info({ type: 'worker', worker: w.id, worker_pid: w.process.pid }, 'worker ready');
         if (ready.size === workers && !announced) {
           announced = true;
-          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode);
+          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode, portalUrl);
         }
       } else if (msg.type === 'cache-purged') {
         purges.get(msg.id)?.(msg.purged);
@@ -219,7 +223,7 @@ export async function runWorker(logger: Logger): Promise<void> {
   const gateway = createGateway({ ...spec, servePortal: process.env[PORTAL_ENV] === '1' }, logger, relayed !== null ? () => relayed! : undefined);
   // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
   new AggregatorRegistry();
-  let proxy: Array<{ host: string; port: number }>;
+  let proxy: BoundListener[];
   try {
     gateway.load();
     proxy = await gateway.listen();
@@ -230,7 +234,8 @@ export async function runWorker(logger: Logger): Promise<void> {
     process.send!({ type: 'start-failed', message, exitCode } satisfies FromWorker, () => process.exit(exitCode));
     return;
   }
-  process.send!({ type: 'ready', proxy } satisfies FromWorker);
+  const portal = gateway.portalAddress;
+  process.send!({ type: 'ready', proxy, portal: portal === null ? null : `http://${formatAddress(portal.host, portal.port)}` } satisfies FromWorker);
   // The master handles signals for the group; a worker only obeys its messages.
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);

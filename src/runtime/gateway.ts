@@ -55,6 +55,14 @@ export interface ReloadResult {
   problems?: string[];
 }
 
+/** A bound proxy listener, as the start-up summary announces it. */
+export interface BoundListener {
+  readonly host: string;
+  readonly port: number;
+  /** A TLS listener (announced as https://). */
+  readonly tls?: boolean;
+}
+
 export class Gateway implements ProxyRuntime {
   #snapshot!: Snapshot;
   readonly #opts: GatewayOptions;
@@ -208,11 +216,11 @@ export class Gateway implements ProxyRuntime {
   }
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
-  async listen(): Promise<Array<{ host: string; port: number }>> {
+  async listen(): Promise<Array<BoundListener>> {
     if (this.#snapshot.portal !== null) await this.#openPortal();
     // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
     await this.#dns.settled();
-    const bound: Array<{ host: string; port: number }> = [];
+    const bound: BoundListener[] = [];
     const specs = this.#snapshot.listeners.proxy;
     for (const [i, spec] of specs.entries()) {
       const listener = this.#createListener(spec);
@@ -220,7 +228,7 @@ export class Gateway implements ProxyRuntime {
         throw listenFailure(specs.length === 1 ? 'listen.proxy' : `listen.proxy[${i}]`, formatAddress(spec.host, spec.port), err);
       });
       this.#listeners.push(listener);
-      bound.push({ host: spec.host, port });
+      bound.push({ host: spec.host, port, ...(spec.tls !== null ? { tls: true } : {}) });
     }
     this.#proxyBound = bound[0] ?? null;
     if (this.#portal !== null) {

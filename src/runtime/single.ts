@@ -8,6 +8,8 @@ import { ControlPlane } from '../admin/plane.js';
 import { EXIT_START_FAILURE, isListenError, listenFailure, StartRefusal } from './refusal.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { createGateway, logReload, onShutdownSignal, watchFile, type RunSpec } from './process.js';
+import type { BoundListener } from './gateway.js';
+import { configWarnings } from './config-warnings.js';
 import { flushLogger, type Logger } from './logger.js';
 import { startStatusServer } from './status-server.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
@@ -34,6 +36,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   } catch (err) {
     exitOnStartError(err);
   }
+  for (const warning of configWarnings(plane.current)) logger.warn({ type: 'config' }, warning);
   let ready = false;
   const snapshot = gateway.snapshot;
   let statusPort: number | null = null;
@@ -50,7 +53,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
       exitOnStartError(listenFailure('listen.status', formatAddress(s.host, s.port), err));
     }
   }
-  let bound: Array<{ host: string; port: number }>;
+  let bound: BoundListener[];
   try {
     bound = await gateway.listen();
   } catch (err) {
@@ -65,7 +68,8 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
     }, logger, async (req) => purgeMemoryStores(req))
     .catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
   ready = true;
-  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.control.mode);
+  const portal = gateway.portalAddress;
+  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.control.mode, portal === null ? null : `http://${formatAddress(portal.host, portal.port)}`);
 
   const reload = (trigger: string) => {
     if (plane.control.mode === 'database') void plane.control.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
@@ -112,22 +116,24 @@ export function adminListenFailure(err: unknown): unknown {
 
 export function announce(
   logger: Logger,
-  proxy: Array<{ host: string; port: number }>,
+  proxy: readonly BoundListener[],
   status: { host: string; port: number } | null,
   configFile: string | null,
   echoPort: number | null,
   workers: number,
   admin: string | null = null,
   mode: 'file' | 'database' = 'file',
+  portal: string | null = null,
 ): void {
-  const proxyUrls = proxy.map((p) => `http://${formatAddress(p.host, p.port)}`);
+  const proxyUrls = proxy.map((p) => `${p.tls ? 'https' : 'http'}://${formatAddress(p.host, p.port)}`);
   const statusUrl = status === null ? null : `http://${formatAddress(status.host, status.port)}`;
-  logger.info({ type: 'start', proxy: proxyUrls, status: statusUrl, admin, mode, config: configFile ?? 'embedded default', workers }, 'northgate started');
+  logger.info({ type: 'start', proxy: proxyUrls, status: statusUrl, admin, portal, mode, config: configFile ?? 'embedded default', workers }, 'northgate started');
   flushLogger(logger);
   const lines = [
     `northgate: proxy listening on ${proxyUrls.join(', ')}`,
     statusUrl === null ? 'northgate: status listener off' : `northgate: status on ${statusUrl} (/healthz, /readyz)`,
     admin === null ? 'northgate: admin API off' : `northgate: admin API on ${admin} (mode: ${mode}${mode === 'file' ? ', read-only' : ''})`,
+    ...(portal === null ? [] : [`northgate: developer portal on ${portal}`]),
     `northgate: config ${configFile ?? 'embedded default (no --config, no ./northgate.yaml)'}; ${workers} worker${workers === 1 ? '' : 's'}`,
   ];
   if (echoPort !== null) {
