@@ -53,6 +53,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   // Compiled once here only to read listener addresses; the master holds no pools.
   const pools = new PoolRegistry();
   const { snapshot } = compileConfig(config, { registry, pools, version: 1, source: opts.configFile ?? 'embedded' });
+  // Only these few values are kept: no closure below holds the snapshot (routes, chains, plugins).
+  const settings = { status: snapshot.listeners.status, portal: snapshot.portal !== null, drainTimeoutMs: snapshot.drainTimeoutMs };
   snapshot.dispose();
   await pools.closeAll();
 
@@ -94,7 +96,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   // the portal's store itself and follows its version, so portal keys work on all of them.
   let portalWorker: number | null = null;
   const fork = (): Worker => {
-    const servesPortal = snapshot.portal !== null && portalWorker === null;
+    const servesPortal = settings.portal && portalWorker === null;
     const w = cluster.fork({ [SPEC_ENV]: spec, ...(servesPortal ? { [PORTAL_ENV]: '1' } : {}) });
     if (servesPortal) portalWorker = w.id;
     w.on('message', (msg: FromWorker) => {
@@ -154,7 +156,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   setInterval(() => (crashes = Math.max(0, crashes - 1)), 10_000).unref();
 
   let statusAddress: { host: string; port: number } | null = null;
-  const s = snapshot.listeners.status;
+  const s = settings.status;
   if (s !== null) {
     // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
     const aggregator = new AggregatorRegistry();
@@ -195,7 +197,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
     for (const w of live) if (w.isConnected()) w.send({ type: 'shutdown' } satisfies ToWorker);
-    const deadline = snapshot.drainTimeoutMs + 5000;
+    const deadline = settings.drainTimeoutMs + 5000;
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadline).unref());
     const result = await Promise.race([Promise.all(exited).then(() => 'done' as const), timer]);
     if (result === 'timeout') for (const w of live) w.process.kill('SIGKILL');
