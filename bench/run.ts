@@ -17,6 +17,7 @@ import { runTracing } from './tracing.js';
 import { runBalancing } from './balancing.js';
 import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
 import { baselineRoot, startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
+import { runStartup } from './startup.js';
 
 export interface Options {
   rounds: number;
@@ -27,7 +28,7 @@ export interface Options {
   only: TargetName[] | null;
   /** `--only` with `--scenario edge`: edge case keys. */
   edgeOnly: string[] | null;
-  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'http2' | 'tracing';
+  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'http2' | 'tracing' | 'startup';
   loader: string | undefined;
   noNginx: boolean;
   noPin: boolean;
@@ -43,7 +44,7 @@ const HELP = `usage: npm run bench -- [flags]
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns);
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs)
-  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 | tracing (env BENCH_SCENARIO; auth, edge, resilience, limits, http2 and tracing run only when named)
+  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; all but main and routes run only when named)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
@@ -89,7 +90,7 @@ function parseOptions(argv: string[]): Options {
     only = names as TargetName[];
   }
   const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
-  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits, http2 or tracing');
+  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits, http2, tracing or startup');
   const durationS = num('duration', 'BENCH_DURATION', scenario === 'tracing' ? 4 : 10, 1, 600);
   const loader = get('loader', 'BENCH_LOADER');
   if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
@@ -233,6 +234,16 @@ async function main(): Promise<void> {
     northgateArgs: (process.env.BENCH_NORTHGATE_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
   const out: string[] = [];
+  if (o.scenario === 'startup') {
+    // No load: time to ready and idle memory of the CLI itself (bench/startup.ts).
+    try {
+      const lines = await runStartup(repoRoot, tmpDir, o.rounds, say);
+      say(`\n${lines.join('\n')}\n`);
+    } finally {
+      rmSync(tmpDir, { recursive: true, force: true });
+    }
+    return;
+  }
   try {
     const loader = pickLoader(pin, benchDir, o.loader);
     const busy = await cpuBusyPercent(2000);

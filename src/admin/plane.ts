@@ -17,7 +17,7 @@ import { parseDuration } from '../config/duration.js';
 import { purgeCaches } from '../plugins/cache/purge.js';
 import type { PurgeFn } from '../plugins/cache/purge-endpoint.js';
 import { AdminServer, adminRefusal, DEFAULT_ADMIN_ADDRESS } from './server.js';
-import { StartRefusal } from '../runtime/refusal.js';
+import { StartFailure, StartRefusal } from '../runtime/refusal.js';
 
 export { DEFAULT_STORE_URL } from '../store/store.js';
 
@@ -63,7 +63,7 @@ export class ControlPlane {
     try {
       store = await openStore(url);
     } catch (err) {
-      throw new StartRefusal(`cannot open the config store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`);
+      throw new StartFailure(`cannot open the config store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`);
     }
     let plane: ControlPlane | null = null;
     const control = new ConfigControl({

@@ -7,7 +7,7 @@ import { ConfigError, formatPath } from '../config/problems.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { ConfigControl } from '../store/control.js';
 import { assemble, disassemble, type EntityRow } from '../store/document.js';
-import { EntityError, planReplaceAll } from '../store/entities.js';
+import { canonical, EntityError, planReplaceAll } from '../store/entities.js';
 import { openStore, type Store } from '../store/store.js';
 import { parse, UsageError } from './args.js';
 
@@ -59,7 +59,8 @@ export async function configCommand(args: string[]): Promise<number> {
   }
   let store: Store;
   try {
-    store = await openStore(values.store);
+    // dump, diff and a dry run only read: a store that does not exist is an error, not created empty.
+    store = await openStore(values.store, { mustExist: sub !== 'apply' || values['dry-run'] === true });
   } catch (err) {
     process.stderr.write(`northgate: cannot open the store: ${(err as Error).message}\n`);
     return 2;
@@ -72,8 +73,9 @@ export async function configCommand(args: string[]): Promise<number> {
     }
     const inputs = disassemble(file!);
     if (sub === 'diff' || values['dry-run']) {
-      const plan = planReplaceAll(await store.read(), inputs);
-      printChanges(plan);
+      const state = await store.read();
+      const plan = planReplaceAll(state, inputs);
+      printChanges(plan, new Map(state.rows.map((r) => [`${r.kind}/${r.id}`, r])));
       if (sub === 'apply') process.stdout.write('dry run: nothing written\n');
       return sub === 'diff' && plan.writes.length > 0 ? 1 : 0;
     }
@@ -97,9 +99,32 @@ export async function configCommand(args: string[]): Promise<number> {
   }
 }
 
-function printChanges(plan: { created: EntityRow[]; changed: EntityRow[]; deleted: EntityRow[] }): void {
+function printChanges(plan: { created: EntityRow[]; changed: EntityRow[]; deleted: EntityRow[] }, before?: ReadonlyMap<string, EntityRow>): void {
   const line = (sign: string, r: EntityRow) => `${sign} ${r.kind}/${r.key}\n`;
-  const out = [...plan.created.map((r) => line('+', r)), ...plan.changed.map((r) => line('~', r)), ...plan.deleted.map((r) => line('-', r))];
+  const changed = (r: EntityRow) => {
+    const old = before?.get(`${r.kind}/${r.id}`);
+    if (old === undefined) return line('~', r);
+    // Credentials hold digests and secrets: which fields changed, never their values.
+    const secret = r.kind === 'credentials';
+    return line('~', r) + fieldChanges(old.body, r.body).map(({ path, from, to }) => `    ${path}: ${secret ? 'changed' : `${show(from)} -> ${show(to)}`}\n`).join('');
+  };
+  const out = [...plan.created.map((r) => line('+', r)), ...plan.changed.map(changed), ...plan.deleted.map((r) => line('-', r))];
   process.stdout.write(out.length === 0 ? 'no changes\n' : out.join('') + `${plan.created.length} to create, ${plan.changed.length} to change, ${plan.deleted.length} to delete\n`);
 }
 
+
+/** The leaf fields that differ between two entity bodies (objects are walked; arrays compare whole). */
+export function fieldChanges(from: unknown, to: unknown, path = ''): Array<{ path: string; from: unknown; to: unknown }> {
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObject(from) && isObject(to)) {
+    const keys = [...new Set([...Object.keys(from), ...Object.keys(to)])].sort();
+    return keys.flatMap((k) => fieldChanges(from[k], to[k], path === '' ? k : `${path}.${k}`));
+  }
+  return canonical(from) === canonical(to) ? [] : [{ path: path === '' ? '(whole)' : path, from, to }];
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return '(absent)';
+  const text = JSON.stringify(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

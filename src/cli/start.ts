@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { isWorker, runMaster, runWorker } from '../runtime/cluster.js';
 import { createLogger } from '../runtime/logger.js';
-import { runSingle } from '../runtime/single.js';
+import { exitOnStartError, runSingle } from '../runtime/single.js';
 import { parse, UsageError } from './args.js';
 import { chooseConfig } from './config-source.js';
 
@@ -30,8 +30,9 @@ export async function startCommand(args: string[]): Promise<number | void> {
   const workers = parseWorkers(values.workers);
   const choice = chooseConfig(values.config);
   const opts = { configFile: choice.kind === 'file' ? choice.file : null, watch: values.watch ?? false };
-  if (workers === 1) return runSingle(opts, logger);
-  return runMaster(opts, workers, logger);
+  // Whatever stops the start is one line and an exit code, never a stack (docs/operations.md).
+  if (workers === 1) return runSingle(opts, logger).catch(exitOnStartError);
+  return runMaster(opts, workers, logger).catch(exitOnStartError);
 }
 
 function parseWorkers(text: string | undefined): number {

@@ -2,11 +2,12 @@ import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../config/problems.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { parse, UsageError } from './args.js';
+import { chooseConfig } from './config-source.js';
 
-const HELP = `Usage: northgate validate --config FILE
+const HELP = `Usage: northgate validate [--config FILE]
 
-Checks a config file. Prints "valid" and exits 0, or prints one line per problem
-(FILE:LINE:COL PATH: message) and exits 2.
+Checks a config file (default: ./northgate.yaml, .yml or .json, as for start). Prints
+"valid" and exits 0, or prints one line per problem (FILE:LINE:COL PATH: message) and exits 2.
 `;
 
 export function validateCommand(args: string[]): number {
@@ -15,9 +16,10 @@ export function validateCommand(args: string[]): number {
     process.stdout.write(HELP);
     return 0;
   }
-  if (values.config === undefined) throw new UsageError('validate needs --config FILE');
+  const choice = chooseConfig(values.config);
+  if (choice.kind === 'embedded') throw new UsageError('no northgate.yaml (or .yml, .json) in this folder: give --config FILE');
   try {
-    loadConfigFile(values.config, defaultRegistry());
+    loadConfigFile(choice.file, defaultRegistry());
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stdout.write(err.lines().join('\n') + '\n');

@@ -230,7 +230,7 @@ function retryPolicy(s: RawService): RetryPolicy {
   const r = s.retries;
   return {
     attempts: r?.attempts ?? 2,
-    on: new Set((r?.on ?? ['connect-failure']) as RetryCondition[]),
+    on: new Set((r?.on ?? ['connect-failure']).map(String) as RetryCondition[]),
     backoffBaseMs: parseDuration(r?.backoff?.base ?? '25ms')!,
     backoffMaxMs: parseDuration(r?.backoff?.max ?? '250ms')!,
     budgetPercent: r?.budget_percent ?? 20,

@@ -61,7 +61,8 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
         additionalProperties: false,
         properties: {
           attempts: { type: 'integer', minimum: 1, maximum: 10 },
-          on: { type: 'array', items: { enum: ['connect-failure', 'reset', 'timeout', '502', '503', '504'] } },
+          // Status codes as YAML numbers (502) or strings ("502"): compile reads both as text.
+          on: { type: 'array', items: { enum: ['connect-failure', 'reset', 'timeout', 502, 503, 504, '502', '503', '504'], 'x-message': 'must be connect-failure, reset, timeout, 502, 503 or 504' } },
           backoff: { type: 'object', additionalProperties: false, properties: { base: duration, max: duration } },
           budget_percent: { type: 'integer', minimum: 0, maximum: 100 },
           non_idempotent: { type: 'boolean' },

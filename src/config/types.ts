@@ -44,7 +44,7 @@ export interface RawService {
   upstream?: string;
   url?: string;
   timeouts?: RawTimeouts;
-  retries?: { attempts?: number; on?: string[]; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean; replay_buffer?: number };
+  retries?: { attempts?: number; on?: Array<string | number>; backoff?: { base?: string; max?: string }; budget_percent?: number; non_idempotent?: boolean; replay_buffer?: number };
   circuit_breaker?: { failure_ratio?: number; min_requests?: number; window?: string; open_for?: string; half_open_requests?: number };
   max_concurrent?: number;
   queue?: { size?: number; timeout?: string };

@@ -5,7 +5,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
-import { parseAddress } from './address.js';
+import { formatAddress, parseAddress } from './address.js';
 import { didYouMean, type ConfigProblem } from './problems.js';
 import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
@@ -58,11 +58,13 @@ function toProblem(e: ErrorObject): ConfigProblem {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       const known = Object.keys(((e.parentSchema as { properties?: object }).properties ?? {}));
       const hint = didYouMean(key, known);
+      if (path[path.length - 1] === 'plugins') return { path: [...path, key], atKey: true, message: unknownPlugin(key, hint, known) };
       return { path: [...path, key], atKey: true, message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}` };
     }
     case 'required':
       return { path, message: `missing required key "${(e.params as { missingProperty: string }).missingProperty}"` };
     case 'enum':
+      if (typeof custom === 'string') return { path, message: custom };
       return { path, message: `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
     case 'propertyNames': {
       const key = (e.params as { propertyName: string }).propertyName;
@@ -72,6 +74,23 @@ function toProblem(e: ErrorObject): ConfigProblem {
       if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minLength', 'maxItems'].includes(e.keyword)) return { path, message: custom };
       return { path, message: e.message ?? 'is invalid' };
   }
+}
+
+/** Features that other gateways ship as plugins and Northgate has built in. */
+const BUILT_IN: Record<string, string> = {
+  prometheus: 'Prometheus metrics are built in: GET /metrics on the status listener (docs/observability.md)',
+  opentelemetry: 'tracing is built in: the top-level tracing section (docs/observability.md)',
+  zipkin: 'tracing is built in: the top-level tracing section exports OTLP (docs/observability.md)',
+  'file-log': 'the access log is built in: the top-level access_log section (docs/observability.md)',
+  'http-log': 'the access log is built in: the top-level access_log section (docs/observability.md)',
+  'proxy-cache': 'the response cache is the cache plugin (docs/plugins.md)',
+  'rate-limiting': 'rate limits are the rate-limit plugin (docs/rate-limiting.md)',
+};
+
+function unknownPlugin(name: string, hint: string | undefined, known: string[]): string {
+  const builtIn = BUILT_IN[name];
+  if (builtIn !== undefined) return `"${name}" is not a plugin: ${builtIn}`;
+  return `unknown plugin "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; the plugins are: ${[...known].sort().join(', ')}`;
 }
 
 /** One problem per path and message. */
@@ -130,6 +149,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     const r = parseAddress(c.listen.admin);
     if (typeof r === 'string') add(['listen', 'admin'], r);
   }
+  problems.push(...sharedListenerAddresses(c));
   problems.push(...accessLogProblems(c.access_log));
   problems.push(...allowedHostsProblems(c.admin?.allowed_hosts, ['admin', 'allowed_hosts']));
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
@@ -277,6 +297,39 @@ function checkUpstreamProtocols(u: RawUpstream, at: Array<string | number>, add:
     if (msg) add([...at, 'tls', 'client_cert'], msg);
   }
   if (tls.expect_san !== undefined && tls.verify === false) add([...at, 'tls', 'expect_san'], 'needs verify: true (an unverified certificate proves no identity)');
+}
+
+/**
+ * Two listeners of one config on one address: the second could never bind. A wildcard host
+ * (0.0.0.0, ::) takes the port on every address of its family (:: on both, dual-stack).
+ * Port 0 (any free port) never clashes.
+ */
+function sharedListenerAddresses(c: RawConfig): ConfigProblem[] {
+  const listen = c.listen;
+  if (listen === undefined) return [];
+  const all: Array<{ path: Array<string | number>; name: string; text: string }> = [];
+  const proxy = listen.proxy;
+  if (typeof proxy === 'string') all.push({ path: ['listen', 'proxy'], name: 'listen.proxy', text: proxy });
+  else if (Array.isArray(proxy)) proxy.forEach((l, i) => all.push({ path: ['listen', 'proxy', i], name: `listen.proxy[${i}]`, text: typeof l === 'string' ? l : l.address }));
+  for (const k of ['status', 'admin', 'portal'] as const) {
+    const text = listen[k];
+    if (typeof text === 'string') all.push({ path: ['listen', k], name: `listen.${k}`, text });
+  }
+  const seen: Array<{ name: string; host: string; port: number }> = [];
+  const problems: ConfigProblem[] = [];
+  for (const l of all) {
+    const a = parseAddress(l.text);
+    if (typeof a === 'string' || a.port === 0) continue;
+    const clash = seen.find((s) => s.port === a.port && addressesOverlap(s.host, a.host));
+    if (clash !== undefined) problems.push({ path: l.path, message: `${formatAddress(a.host, a.port)} is also the address of ${clash.name}: two listeners cannot share an address` });
+    seen.push({ name: l.name, host: a.host, port: a.port });
+  }
+  return problems;
+}
+
+function addressesOverlap(a: string, b: string): boolean {
+  if (a === b || a === '::' || b === '::') return true;
+  return (a === '0.0.0.0' && isIP(b) !== 6) || (b === '0.0.0.0' && isIP(a) !== 6);
 }
 
 /** A PEM certificate and its private key, readable and matching. */

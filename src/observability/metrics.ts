@@ -10,6 +10,7 @@ import type { RequestContext } from '../proxy/context.js';
 import { requestEndChannel } from '../proxy/reply.js';
 import { reloadChannel } from '../runtime/gateway.js';
 import { rateLimitedChannel } from '../plugins/rate-limit/plugin.js';
+import { quotaExceededChannel } from '../plugins/quota/plugin.js';
 import { openWebSockets } from '../proxy/websocket.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
@@ -46,12 +47,14 @@ export class GatewayMetrics {
   readonly #responseSize: FastHistogram;
   readonly #reloads: Counter<string>;
   readonly #rateLimited: Counter<string>;
+  readonly #quotaExceeded: Counter<string>;
   readonly #lastReload: Gauge<string>;
   readonly #byRoute = new WeakMap<CompiledRoute, RouteSeries>();
   #unmatched: RouteSeries | null = null;
   readonly #onEnd: (message: unknown) => void;
   readonly #onReload: (message: unknown) => void;
   readonly #onRateLimited: (message: unknown) => void;
+  readonly #onQuotaExceeded: (message: unknown) => void;
 
   constructor(gauges: GatewayGauges, registry: Registry = register) {
     this.registry = registry;
@@ -62,6 +65,7 @@ export class GatewayMetrics {
       labelNames: ['service', 'route', 'method', 'code', 'consumer'],
       registers: r,
     });
+    this.#quotaExceeded = new Counter({ name: 'northgate_quota_exceeded_total', help: 'Requests refused because a quota was used up (429 quota-exceeded).', labelNames: ['service', 'route'], registers: r });
     this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
     this.#duration = new FastHistogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
     this.#upstream = new FastHistogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head, for the attempt that answered.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
@@ -147,7 +151,12 @@ export class GatewayMetrics {
       const ctx = message as RequestContext;
       this.#rateLimited.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '' });
     };
+    this.#onQuotaExceeded = (message) => {
+      const ctx = message as RequestContext;
+      this.#quotaExceeded.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '' });
+    };
     subscribe(rateLimitedChannel.name, this.#onRateLimited);
+    subscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
     subscribe(requestEndChannel.name, this.#onEnd);
     subscribe(reloadChannel.name, this.#onReload);
   }
@@ -161,6 +170,7 @@ export class GatewayMetrics {
     unsubscribe(requestEndChannel.name, this.#onEnd);
     unsubscribe(reloadChannel.name, this.#onReload);
     unsubscribe(rateLimitedChannel.name, this.#onRateLimited);
+    unsubscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
   }
 
   #record(ctx: RequestContext): void {

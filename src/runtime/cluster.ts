@@ -5,16 +5,20 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import { compileConfig } from '../config/compile.js';
+import { ConfigError } from '../config/problems.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
 import { PoolRegistry } from '../upstream/pools.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
-import type { ReloadResult } from './gateway.js';
+import type { BoundListener, ReloadResult } from './gateway.js';
 import { flushLoggerThen, type Logger } from './logger.js';
 import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
-import { announce, exitOnStartError, type StartOptions } from './single.js';
+import { adminListenFailure, announce, exitOnStartError, type StartOptions } from './single.js';
+import { listenFailure, StartRefusal } from './refusal.js';
+import { formatAddress } from '../config/address.js';
 import { ControlPlane } from '../admin/plane.js';
+import { configWarnings } from './config-warnings.js';
 import { startStatusServer } from './status-server.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
@@ -23,7 +27,7 @@ import type { PurgeRequest } from '../plugins/cache/store.js';
 // workers (`config`); workers never connect to the config store (with `portal:`, each opens
 // the portal's store: see `fork` below).
 type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
-type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'stores-ready' } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
+type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: BoundListener[]; portal: string | null } | { type: 'stores-ready' } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 /** Set for the one worker that serves the portal listener. */
@@ -45,9 +49,12 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   }
   const database = plane.control.mode === 'database';
   const config: RawConfig = plane.current;
+  for (const warning of configWarnings(config)) logger.warn({ type: 'config' }, warning);
   // Compiled once here only to read listener addresses; the master holds no pools.
   const pools = new PoolRegistry();
   const { snapshot } = compileConfig(config, { registry, pools, version: 1, source: opts.configFile ?? 'embedded' });
+  // Only these few values are kept: no closure below holds the snapshot (routes, chains, plugins).
+  const settings = { status: snapshot.listeners.status, portal: snapshot.portal !== null, drainTimeoutMs: snapshot.drainTimeoutMs };
   snapshot.dispose();
   await pools.closeAll();
 
@@ -56,7 +63,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   /** Workers whose plugins' stores answered (or whose bounded wait for them ended). */
   const storesReady = new Set<number>();
   let stopping = false;
-  let proxyBound: Array<{ host: string; port: number }> = [];
+  let proxyBound: BoundListener[] = [];
+  let portalUrl: string | null = null;
   let crashes = 0;
   let reloadId = 0;
   const pendingReloads = new Map<number, { results: ReloadResult[]; expect: number; trigger: string; done: () => void }>();
@@ -90,23 +98,31 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   // the portal's store itself and follows its version, so portal keys work on all of them.
   let portalWorker: number | null = null;
   const fork = (): Worker => {
-    const servesPortal = snapshot.portal !== null && portalWorker === null;
+    const servesPortal = settings.portal && portalWorker === null;
     const w = cluster.fork({ [SPEC_ENV]: spec, ...(servesPortal ? { [PORTAL_ENV]: '1' } : {}) });
     if (servesPortal) portalWorker = w.id;
     w.on('message', (msg: FromWorker) => {
       // policy: local under --workers: the master owns the node's counters.
       if (isRateLimitMessage(msg)) return answerRateLimit(w, msg);
-      if (msg.type === 'want-config') {
+      if (msg.type === 'start-failed') {
+        // Before the group is up, a worker that cannot bind stops the start: one line, no retries.
+        if (announced || stopping) return void logger.error({ worker: w.id }, msg.message);
+        stopping = true;
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+        process.stderr.write(msg.message + '\n');
+        process.exit(msg.exitCode);
+      } else if (msg.type === 'want-config') {
         w.send({ type: 'config', config: plane.current } satisfies ToWorker);
       } else if (msg.type === 'ready') {
         ready.add(w.id);
         // A store change may have arrived between its fork and now (id 0: nobody waits for it).
         if (database) w.send({ type: 'reload', id: 0, config: plane.current } satisfies ToWorker);
         proxyBound = msg.proxy;
-        if (announced) logger.info({ type: 'worker', worker: w.id, pid: w.process.pid }, 'worker ready');
+        portalUrl = msg.portal ?? portalUrl;
+        if (announced) logger.info({ type: 'worker', worker: w.id, worker_pid: w.process.pid }, 'worker ready');
         if (ready.size === workers && !announced) {
           announced = true;
-          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode);
+          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode, portalUrl);
         }
       } else if (msg.type === 'stores-ready') {
         storesReady.add(w.id);
@@ -135,7 +151,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     if (w.id === portalWorker) portalWorker = null;
     if (stopping) return;
     crashes++;
-    logger.error({ worker: w.id, pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
+    logger.error({ worker: w.id, worker_pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
     // Back off when workers keep crashing, so a broken host does not spin.
     const delay = Math.min(5000, 100 * 2 ** Math.min(crashes - 1, 6));
     setTimeout(() => {
@@ -145,7 +161,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   setInterval(() => (crashes = Math.max(0, crashes - 1)), 10_000).unref();
 
   let statusAddress: { host: string; port: number } | null = null;
-  const s = snapshot.listeners.status;
+  const s = settings.status;
   if (s !== null) {
     // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
     const aggregator = new AggregatorRegistry();
@@ -155,7 +171,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
       () => ({ ready: !stopping && ready.size === workers && storesReady.size === workers, detail: { workers_ready: ready.size, workers, stores_ready: storesReady.size } }),
       async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
       purgeWorkers,
-    );
+    ).catch((err: unknown) => exitOnStartError(listenFailure('listen.status', formatAddress(s.host, s.port), err)));
     statusAddress = { host: s.host, port };
   }
   const reload = (trigger: string, next?: RawConfig): Promise<void> => {
@@ -171,7 +187,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     for (const w of live) w.send({ type: 'reload', id, ...(next ? { config: next } : {}) } satisfies ToWorker);
     return done;
   };
-  const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers);
+  const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers).catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
   adminUrl = admin;
   for (let i = 0; i < workers; i++) fork();
   process.on('SIGHUP', () => (database ? void plane.control.sync().catch(() => undefined) : void reload('SIGHUP')));
@@ -186,7 +202,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
     for (const w of live) if (w.isConnected()) w.send({ type: 'shutdown' } satisfies ToWorker);
-    const deadline = snapshot.drainTimeoutMs + 5000;
+    const deadline = settings.drainTimeoutMs + 5000;
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadline).unref());
     const result = await Promise.race([Promise.all(exited).then(() => 'done' as const), timer]);
     if (result === 'timeout') for (const w of live) w.process.kill('SIGKILL');
@@ -214,9 +230,19 @@ export async function runWorker(logger: Logger): Promise<void> {
   const gateway = createGateway({ ...spec, servePortal: process.env[PORTAL_ENV] === '1' }, logger, relayed !== null ? () => relayed! : undefined);
   // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
   new AggregatorRegistry();
-  gateway.load();
-  const proxy = await gateway.listen();
-  process.send!({ type: 'ready', proxy } satisfies FromWorker);
+  let proxy: BoundListener[];
+  try {
+    gateway.load();
+    proxy = await gateway.listen();
+  } catch (err) {
+    // The master prints the one line and stops the start (a worker's stderr would repeat it N times).
+    const exitCode = err instanceof ConfigError ? 2 : err instanceof StartRefusal ? err.exitCode : 3;
+    const message = err instanceof ConfigError ? err.lines().join('\n') : `northgate: ${err instanceof Error ? err.message : String(err)}`;
+    process.send!({ type: 'start-failed', message, exitCode } satisfies FromWorker, () => process.exit(exitCode));
+    return;
+  }
+  const portal = gateway.portalAddress;
+  process.send!({ type: 'ready', proxy, portal: portal === null ? null : `http://${formatAddress(portal.host, portal.port)}` } satisfies FromWorker);
   void gateway.storesReady().then(() => {
     if (process.connected) process.send!({ type: 'stores-ready' } satisfies FromWorker);
   });

@@ -25,7 +25,7 @@ import { Meter } from '../metering/meter.js';
 import { effectiveMetering, type MeteringSettings } from '../metering/config.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
 import { CONNECT_REFUSED, Listener } from './listeners.js';
-import { StartRefusal } from './refusal.js';
+import { listenFailure, StartFailure } from './refusal.js';
 import type { Logger } from './logger.js';
 import type { Portal } from '../portal/server.js';
 import type { PortalData } from '../portal/store/open.js';
@@ -53,6 +53,14 @@ export interface ReloadResult {
   durationMs: number;
   routes?: number;
   problems?: string[];
+}
+
+/** A bound proxy listener, as the start-up summary announces it. */
+export interface BoundListener {
+  readonly host: string;
+  readonly port: number;
+  /** A TLS listener (announced as https://). */
+  readonly tls?: boolean;
 }
 
 export class Gateway implements ProxyRuntime {
@@ -208,20 +216,25 @@ export class Gateway implements ProxyRuntime {
   }
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
-  async listen(): Promise<Array<{ host: string; port: number }>> {
+  async listen(): Promise<Array<BoundListener>> {
     if (this.#snapshot.portal !== null) await this.#openPortal();
     // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
     await this.#dns.settled();
-    const bound: Array<{ host: string; port: number }> = [];
-    for (const spec of this.#snapshot.listeners.proxy) {
+    const bound: BoundListener[] = [];
+    const specs = this.#snapshot.listeners.proxy;
+    for (const [i, spec] of specs.entries()) {
       const listener = this.#createListener(spec);
-      const port = await listener.listen();
+      const port = await listener.listen().catch((err: unknown) => {
+        throw listenFailure(specs.length === 1 ? 'listen.proxy' : `listen.proxy[${i}]`, formatAddress(spec.host, spec.port), err);
+      });
       this.#listeners.push(listener);
-      bound.push({ host: spec.host, port });
+      bound.push({ host: spec.host, port, ...(spec.tls !== null ? { tls: true } : {}) });
     }
     this.#proxyBound = bound[0] ?? null;
     if (this.#portal !== null) {
-      const p = await this.#portal.listen();
+      const p = await this.#portal.listen().catch((err: unknown) => {
+        throw listenFailure('listen.portal', this.#lastConfig?.listen?.portal ?? 'listen.portal', err);
+      });
       this.#portalBound = p;
       this.#opts.logger.info({ type: 'portal', url: `http://${formatAddress(p.host, p.port)}` }, 'developer portal listening');
     }
@@ -341,7 +354,7 @@ export class Gateway implements ProxyRuntime {
         onError: (err) => this.#opts.logger.error({ err, type: 'portal' }, 'portal store error; the keys known so far keep working'),
       });
     } catch (err) {
-      throw new StartRefusal(`cannot open the portal store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`, { cause: err });
+      throw new StartFailure(`cannot open the portal store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`, { cause: err });
     }
     this.#portalData.directory.onChange(() => this.refreshConsumers());
     this.refreshConsumers();

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import type { EntityRow } from './document.js';
 import { MIGRATIONS_TABLE, pending } from './migrations.js';
-import { rowFromRecord, type NodeInfo, type OpenOptions, type Store, type StoreState, type Write } from './store.js';
+import { rowFromRecord, StoreMissing, type NodeInfo, type OpenOptions, type Store, type StoreState, type Write } from './store.js';
 
 export const NOTIFY_CHANNEL = 'northgate_config';
 /** Serialises migrations of concurrently starting nodes (an arbitrary constant). */
@@ -37,7 +37,8 @@ export class PostgresStore implements Store {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`store schema "${schema}" must be a lower-case SQL identifier`);
     const store = new PostgresStore(url, schema);
     try {
-      await store.#migrate(opts.migrateTo);
+      if (opts.mustExist) await store.#checkExists();
+      else await store.#migrate(opts.migrateTo);
     } catch (err) {
       await store.#pool.end();
       throw err;
@@ -47,6 +48,14 @@ export class PostgresStore implements Store {
 
   #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     return inTransaction(this.#pool, fn);
+  }
+
+  /** For read-only commands: the schema and its tables are there and current; nothing is created. */
+  async #checkExists(): Promise<void> {
+    const table = await this.#pool.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`${this.#schema}.ng_migrations`]);
+    if (table.rows[0]?.t == null) throw new StoreMissing(`no config store in ${this.description} (a gateway in mode: database or "northgate config apply" creates it)`);
+    const applied = new Set((await this.#pool.query<{ version: number }>(`SELECT version FROM ${this.#schema}.ng_migrations`)).rows.map((r) => Number(r.version)));
+    if (pending(applied).length > 0) throw new StoreMissing(`the config store ${this.description} has an older schema: start a gateway on it or run "northgate config apply" to migrate it`);
   }
 
   async #migrate(target?: number): Promise<void> {

@@ -40,7 +40,15 @@ export interface Store {
 export interface OpenOptions {
   /** Apply migrations only up to this version (tests build an older schema with it). */
   readonly migrateTo?: number;
+  /**
+   * Open an existing store without creating or migrating anything (`config dump`, `diff`,
+   * `apply --dry-run`): a missing file or schema is an error, never an empty store.
+   */
+  readonly mustExist?: boolean;
 }
+
+/** The store a read-only command was pointed at does not exist (or is not a store). */
+export class StoreMissing extends Error {}
 
 /** The config store of `mode: database` when `store.url` is not set (relative to the working directory). */
 export const DEFAULT_STORE_URL = 'sqlite:./northgate.db';

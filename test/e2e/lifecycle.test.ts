@@ -266,7 +266,9 @@ test('--workers 2: serve, reload both, replace a killed worker, drain on SIGTERM
   const exitLine = nextLine(gw, (l) => l['msg'] === 'worker exited unexpectedly; starting a replacement');
   process.kill(victim, 'SIGKILL');
   const exited = await exitLine;
-  assert.equal(exited['pid'], victim);
+  // One key per field: the master's pid stays `pid`, the worker's is `worker_pid`.
+  assert.equal(exited['worker_pid'], victim);
+  assert.equal(exited['pid'], masterPid);
   assert.equal(exited['signal'], 'SIGKILL');
   // No line announces the replacement's readiness: poll /readyz (bounded).
   // A replacement worker loads and compiles the whole config: under a loaded CI machine that

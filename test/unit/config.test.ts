@@ -240,11 +240,14 @@ describe('config errors point at FILE:LINE:COL PATH', () => {
       '          headers:',
       '            request:',
       '              set: { x-evil: "a\\r\\nb" }',
+      '          prometheus: {}',
     );
+    const known = 'acl, auth, basic-auth, cache, compression, cors, headers, ip-restriction, jwt, key-auth, mtls-auth, quota, rate-limit, request-size-limit, request-termination, transform, versioning';
     sameProblems(problems(text), [
-      'gw.yaml:3:3 plugins.header: unknown key "header" (did you mean "headers"?)',
-      'gw.yaml:11:11 services[0].routes[0].plugins.no-such-plugin: unknown key "no-such-plugin"',
+      `gw.yaml:3:3 plugins.header: unknown plugin "header" (did you mean "headers"?); the plugins are: ${known}`,
+      `gw.yaml:11:11 services[0].routes[0].plugins.no-such-plugin: unknown plugin "no-such-plugin"; the plugins are: ${known}`,
       'gw.yaml:14:30 services[0].routes[0].plugins.headers.request.set.x-evil: must not contain CR, LF or NUL',
+      'gw.yaml:15:11 services[0].routes[0].plugins.prometheus: "prometheus" is not a plugin: Prometheus metrics are built in: GET /metrics on the status listener (docs/observability.md)',
     ]);
   });
 

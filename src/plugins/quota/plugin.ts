@@ -2,6 +2,7 @@
 // a durable store so that a restart does not reset it. A used-up quota answers 429
 // problem+json `quota-exceeded` with Retry-After = seconds until the period resets, and
 // every response of the route says how much is left and when it resets (X-Quota-*).
+import { channel } from 'node:diagnostics_channel';
 import { parseDuration } from '../../config/duration.js';
 import { LocalReply } from '../../pipeline/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
@@ -12,6 +13,9 @@ import { clock } from './clock.js';
 import { periodTracker, type Period } from './period.js';
 import { QUOTA_DEFAULTS, quotaSchema, type QuotaConfig } from './schema.js';
 import { postgresQuotaStore, redisQuotaStore, sqliteQuotaStore, type QuotaStore } from './stores.js';
+
+/** A request refused with 429 quota-exceeded (message: its RequestContext); metrics count them. */
+export const quotaExceededChannel = channel('northgate:quota:exceeded');
 
 const kQuota = Symbol('northgate.quota');
 
@@ -102,6 +106,7 @@ export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler
 
   const decide = (ctx: RequestContext, used: number, period: Period, now: number): RequestPhaseResult => {
     if (used < 0) {
+      if (quotaExceededChannel.hasSubscribers) quotaExceededChannel.publish(ctx);
       const seconds = Math.max(1, Math.ceil((period.end - now) / 1000));
       const resetAt = new Date(period.end).toISOString();
       return LocalReply.error('quota-exceeded', `quota of ${max} requests per ${config.period} used up; it resets at ${resetAt}`, {

@@ -86,7 +86,8 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
         return LocalReply.error('rate-limited', `rate limit of ${limits[d.limit]!.max} per ${name} exceeded`, {
           'retry-after': String(d.retryAfter),
           'ratelimit-policy': policyHeader,
-          ratelimit: `"${name}";r=0;t=${d.retryAfter}`,
+          // t: seconds until the limit is fully replenished, as on admitted requests; Retry-After says when the next one passes.
+          ratelimit: `"${name}";r=0;t=${d.reset}`,
         });
       }
       if (sendHeaders) ctx.locals.set(kDecision, d);
