@@ -6,7 +6,7 @@
 // drops would show). Besides
 // req/s, the CPU time the gateway process used per request (from /proc) — steadier than
 // req/s on a shared machine.
-import { readFileSync } from 'node:fs';
+import { treeCpuSeconds } from './proc.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Loader, LoadResult } from './load.js';
@@ -115,18 +115,6 @@ function settleSeconds(warmupS: number): number {
   return warmupS > 0 ? Math.max(10, 5 * warmupS) : 0;
 }
 
-/** User + system CPU seconds of a process so far (Linux /proc), or null elsewhere. */
-function cpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return null;
-  }
-}
-
 interface Case {
   name: string;
   tracing: string;
@@ -176,9 +164,9 @@ export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: Trac
           if (c === cases[2]) requestsTraced += w.requests;
         }
         const pid = c.ng!.child.cp.pid;
-        const cpu0 = cpuSeconds(pid);
+        const cpu0 = treeCpuSeconds(pid);
         const r = await loader.run({ url, connections: o.connections, durationS: o.durationS });
-        const cpu1 = cpuSeconds(pid);
+        const cpu1 = treeCpuSeconds(pid);
         c.runs.push(r);
         if (c === cases[2]) requestsTraced += r.requests;
         const cpuUs = cpu0 !== null && cpu1 !== null && r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : NaN;

@@ -4,18 +4,7 @@
 // and targets, duplicated or conflicting framing headers, bad chunk sizes, CR/LF/NUL in
 // names and values, obs-fold, absolute-form, `*`, CONNECT…), then sometimes a few byte-level
 // ones (flips, inserted control bytes, cuts). The same seed gives the same cases.
-
-/** mulberry32: a small, fast, seeded PRNG (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './random.js';
 
 export interface FuzzCase {
   /** What was done to the base request, for failure messages. */

@@ -4,6 +4,7 @@
 // (pipelined), each connection ended by a sentinel request. Nothing here knows the gateway:
 // a case is only bytes, so any HTTP/1.1 server (node's http, the gateway, another engine)
 // can be fed the same cases. The same seed gives the same cases.
+import { seededRandom } from './random.js';
 
 /** One connection's worth of bytes. */
 export interface Case {
@@ -31,18 +32,6 @@ interface Spec {
 }
 
 type Body = { kind: 'none' } | { kind: 'length'; data: string; declared: string[] } | { kind: 'chunked'; chunks: string[]; te: string[]; sizes: (n: number) => string; ext: string; trailers: string[]; tail: string };
-
-/** mulberry32: small, fast, good enough for choosing test inputs. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
