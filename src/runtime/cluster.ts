@@ -27,7 +27,7 @@ import type { PurgeRequest } from '../plugins/cache/store.js';
 // workers (`config`); workers never connect to the config store (with `portal:`, each opens
 // the portal's store: see `fork` below).
 type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
-type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: BoundListener[]; portal: string | null } | { type: 'stores-ready' } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
+type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: BoundListener[]; portal: string | null; storesReady: boolean } | { type: 'stores-ready' } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
 const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 /** Set for the one worker that serves the portal listener. */
@@ -115,6 +115,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
         w.send({ type: 'config', config: plane.current } satisfies ToWorker);
       } else if (msg.type === 'ready') {
         ready.add(w.id);
+        if (msg.storesReady) storesReady.add(w.id);
         // A store change may have arrived between its fork and now (id 0: nobody waits for it).
         if (database) w.send({ type: 'reload', id: 0, config: plane.current } satisfies ToWorker);
         proxyBound = msg.proxy;
@@ -242,10 +243,15 @@ export async function runWorker(logger: Logger): Promise<void> {
     return;
   }
   const portal = gateway.portalAddress;
-  process.send!({ type: 'ready', proxy, portal: portal === null ? null : `http://${formatAddress(portal.host, portal.port)}` } satisfies FromWorker);
-  void gateway.storesReady().then(() => {
-    if (process.connected) process.send!({ type: 'stores-ready' } satisfies FromWorker);
-  });
+  // A config without stores is ready with its listeners, in the same message: the master's
+  // /readyz never answers 503 between the start line and a second message.
+  const noStores = gateway.snapshot.stores.length === 0;
+  process.send!({ type: 'ready', proxy, portal: portal === null ? null : `http://${formatAddress(portal.host, portal.port)}`, storesReady: noStores } satisfies FromWorker);
+  if (!noStores) {
+    void gateway.storesReady().then(() => {
+      if (process.connected) process.send!({ type: 'stores-ready' } satisfies FromWorker);
+    });
+  }
   // The master handles signals for the group; a worker only obeys its messages.
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);

@@ -178,7 +178,9 @@ describe('cache plugin: schema and rules', () => {
     store.purge({ tags: ['all'] });
     assert.equal(store.size, 0);
     gc();
-    assert.ok(mem() < full / 4, `after purging everything ${(mem() / 1e6).toFixed(1)} MB are still held (full: ${(full / 1e6).toFixed(1)} MB)`);
+    // Half, not zero: other work of this process allocates between the two readings (seen: 0.3 of 1.1 MB
+    // on a loaded machine); a store that kept its entries would hold all of it.
+    assert.ok(mem() < full / 2, `after purging everything ${(mem() / 1e6).toFixed(1)} MB are still held (full: ${(full / 1e6).toFixed(1)} MB)`);
   });
 
   test('purges are accepted from loopback peers only', () => {
