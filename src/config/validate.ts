@@ -22,9 +22,10 @@ const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 function validatorFor(registry: PluginRegistry): ValidateFunction {
   let v = validators.get(registry);
   if (!v) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false });
+    // inlineRefs: false keeps the shared plugin map one function (see buildConfigSchema).
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false, inlineRefs: false });
     ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
-    v = ajv.compile(buildConfigSchema(registry.all()));
+    v = ajv.compile(buildConfigSchema(registry.all(), { shared: true }));
     validators.set(registry, v);
   }
   return v;
