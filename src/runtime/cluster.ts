@@ -4,11 +4,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
-import { compileConfig } from '../config/compile.js';
+import { parseAddress } from '../config/address.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { parseDuration } from '../config/duration.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
-import { PoolRegistry } from '../upstream/pools.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { ReloadResult } from './gateway.js';
 import { flushLoggerThen, type Logger } from './logger.js';
@@ -44,12 +45,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     exitOnStartError(err);
   }
   const database = plane.control.mode === 'database';
-  const config: RawConfig = plane.current;
-  // Compiled once here only to read listener addresses; the master holds no pools.
-  const pools = new PoolRegistry();
-  const { snapshot } = compileConfig(config, { registry, pools, version: 1, source: opts.configFile ?? 'embedded' });
-  snapshot.dispose();
-  await pools.closeAll();
+  const settings = masterSettings(plane.current);
 
   const spec = JSON.stringify({ configFile: opts.configFile, echoPort: echo?.port ?? null, database });
   const ready = new Set<number>();
@@ -88,7 +84,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   // the portal's store itself and follows its version, so portal keys work on all of them.
   let portalWorker: number | null = null;
   const fork = (): Worker => {
-    const servesPortal = snapshot.portal !== null && portalWorker === null;
+    const servesPortal = settings.portal && portalWorker === null;
     const w = cluster.fork({ [SPEC_ENV]: spec, ...(servesPortal ? { [PORTAL_ENV]: '1' } : {}) });
     if (servesPortal) portalWorker = w.id;
     w.on('message', (msg: FromWorker) => {
@@ -140,7 +136,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   setInterval(() => (crashes = Math.max(0, crashes - 1)), 10_000).unref();
 
   let statusAddress: { host: string; port: number } | null = null;
-  const s = snapshot.listeners.status;
+  const s = settings.status;
   if (s !== null) {
     // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
     const aggregator = new AggregatorRegistry();
@@ -181,7 +177,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
     for (const w of live) if (w.isConnected()) w.send({ type: 'shutdown' } satisfies ToWorker);
-    const deadline = snapshot.drainTimeoutMs + 5000;
+    const deadline = settings.drainTimeoutMs + 5000;
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadline).unref());
     const result = await Promise.race([Promise.all(exited).then(() => 'done' as const), timer]);
     if (result === 'timeout') for (const w of live) w.process.kill('SIGKILL');
@@ -189,6 +185,22 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     await plane.close().catch(() => undefined);
     return { unfinished: result === 'timeout' ? live.length : 0 };
   });
+}
+
+/**
+ * What the master reads of the validated config. It compiles no snapshot: it serves no
+ * requests, and a compiled config (router, plugins, pools) would only weigh on its memory.
+ */
+export function masterSettings(config: RawConfig): { status: { host: string; port: number } | null; portal: boolean; drainTimeoutMs: number } {
+  const listen = config.listen as { status?: string | null; portal?: string | null } | undefined;
+  const status = listen?.status === null ? null : parseAddress(listen?.status ?? DEFAULTS.status);
+  if (typeof status === 'string') throw new Error(`invalid status address: ${status}`);
+  return {
+    status: status === null ? null : { host: status.host, port: status.port },
+    // As the compiled snapshot's `portal`: a portal: section, and listen.portal not null.
+    portal: (config as { portal?: unknown }).portal !== undefined && listen?.portal !== null,
+    drainTimeoutMs: parseDuration(config.shutdown?.drain_timeout ?? DEFAULTS.drainTimeout)!,
+  };
 }
 
 export async function runWorker(logger: Logger): Promise<void> {

@@ -1,9 +1,12 @@
 // The embedded store: one SQLite file (better-sqlite3, WAL), shared by the processes of one
 // node. Other processes' commits are seen by polling the version (no notifications).
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { lazyRequire } from '../runtime/lazy-require.js';
 import type { EntityRow } from './document.js';
 import { MIGRATIONS_TABLE, pending } from './migrations.js';
 import { rowFromRecord, type NodeInfo, type OpenOptions, type Store, type StoreState, type Write } from './store.js';
+
+const sqlite = lazyRequire<typeof Database>('better-sqlite3');
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -17,7 +20,7 @@ export class SqliteStore implements Store {
 
   static open(path: string, opts: OpenOptions = {}): SqliteStore {
     if (path === '') throw new Error('sqlite store URL needs a path: sqlite:./northgate.db');
-    const db = new Database(path, { timeout: 5000 });
+    const db = new (sqlite())(path, { timeout: 5000 });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -2,7 +2,7 @@
 // one. jose's remote JWKS caches keys and refetches on an unknown kid at most once per
 // cooldown; on top of that a failed fetch also waits a cooldown, so neither a flood of
 // random kids nor a down IdP turns into a flood of requests to the IdP.
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 
 export const FETCH_TIMEOUT_MS = 5000;
 
@@ -39,6 +39,7 @@ export class RemoteKeys {
 
   async #create(): Promise<JWTVerifyGetKey> {
     const uri = this.#jwksUri ?? (await this.#discover());
+    const { createRemoteJWKSet } = await import('jose');
     return createRemoteJWKSet(new URL(uri), { cooldownDuration: this.#cooldownMs, timeoutDuration: FETCH_TIMEOUT_MS, cacheMaxAge: 10 * 60_000 });
   }
 

@@ -3,7 +3,8 @@
 // releases it. Clients fail fast instead of queueing while Redis is away (each plugin's
 // error policy decides) and keep reconnecting in the background.
 import type { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazyRequire } from '../../runtime/lazy-require.js';
 import { DURATION_PATTERN } from '../../config/duration.js';
 
 /** The `redis: { url, timeout, prefix }` block of a plugin's schema. */
@@ -18,13 +19,15 @@ export const redisConnectionSchema = {
   },
 } as const;
 
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
+
 const clients = new Map<string, { redis: Redis; refs: number }>();
 
 export function acquireRedis(url: string, timeoutMs: number): Redis {
   const key = `${url}|${timeoutMs}`;
   let entry = clients.get(key);
   if (entry === undefined) {
-    const redis = new Redis(url, {
+    const redis = new (ioredis().Redis)(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: timeoutMs,
