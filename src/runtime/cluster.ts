@@ -1,9 +1,10 @@
 // `northgate start --workers N`: a master that validates config, serves the status
 // listener and supervises N worker processes (node:cluster) sharing the proxy ports.
 // Reload reaches every worker; a crashed worker is replaced; SIGTERM drains them all.
+// The master never loads the gateway (proxy, compiler output, pools): see worker.ts.
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
-import { AggregatorRegistry } from 'prom-client';
+import type { AggregatorRegistry, PrometheusContentType } from 'prom-client';
 import { parseAddress } from '../config/address.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { parseDuration } from '../config/duration.js';
@@ -12,23 +13,21 @@ import { defaultRegistry } from '../pipeline/registry.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { ReloadResult } from './gateway.js';
-import { flushLoggerThen, type Logger } from './logger.js';
-import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
-import { announce, exitOnStartError, type StartOptions } from './single.js';
+import type { Logger } from './logger.js';
+import { announce, exitOnStartError, logReload, onShutdownSignal, watchFile, type StartOptions } from './lifecycle.js';
 import { ControlPlane } from '../admin/plane.js';
 import { startStatusServer } from './status-server.js';
-import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
 
 // In mode: database the master follows the store and relays each validated document to the
 // workers (`config`); workers never connect to the config store (with `portal:`, each opens
 // the portal's store: see `fork` below).
-type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
-type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
+export type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
+export type FromWorker = { type: 'want-config' } | { type: 'ready'; proxy: Array<{ host: string; port: number }> } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
-const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
+export const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 /** Set for the one worker that serves the portal listener. */
-const PORTAL_ENV = 'NORTHGATE_PORTAL_WORKER';
+export const PORTAL_ENV = 'NORTHGATE_PORTAL_WORKER';
 
 export function isWorker(): boolean {
   return cluster.isWorker && process.env[SPEC_ENV] !== undefined;
@@ -139,12 +138,16 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   const s = settings.status;
   if (s !== null) {
     // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
-    const aggregator = new AggregatorRegistry();
+    // prom-client is loaded on the first scrape: the master has no metrics of its own.
+    let aggregator: AggregatorRegistry<PrometheusContentType> | null = null;
     const { port } = await startStatusServer(
       s.host,
       s.port,
       () => ({ ready: !stopping && ready.size === workers, detail: { workers_ready: ready.size, workers } }),
-      async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      async () => {
+        aggregator ??= new (await import('prom-client')).AggregatorRegistry();
+        return { contentType: aggregator.contentType, body: await aggregator.clusterMetrics() };
+      },
       purgeWorkers,
     );
     statusAddress = { host: s.host, port };
@@ -201,40 +204,4 @@ export function masterSettings(config: RawConfig): { status: { host: string; por
     portal: (config as { portal?: unknown }).portal !== undefined && listen?.portal !== null,
     drainTimeoutMs: parseDuration(config.shutdown?.drain_timeout ?? DEFAULTS.drainTimeout)!,
   };
-}
-
-export async function runWorker(logger: Logger): Promise<void> {
-  const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null; database?: boolean };
-  let relayed: RawConfig | null = null;
-  if (spec.database) {
-    // Asked for once the listener is in place (a message sent before would be lost).
-    relayed = await new Promise<RawConfig>((resolve) => {
-      const first = (msg: ToWorker) => {
-        if (msg.type !== 'config') return;
-        process.off('message', first);
-        resolve(msg.config);
-      };
-      process.on('message', first);
-      process.send!({ type: 'want-config' } satisfies FromWorker);
-    });
-  }
-  const gateway = createGateway({ ...spec, servePortal: process.env[PORTAL_ENV] === '1' }, logger, relayed !== null ? () => relayed! : undefined);
-  // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
-  new AggregatorRegistry();
-  gateway.load();
-  const proxy = await gateway.listen();
-  process.send!({ type: 'ready', proxy } satisfies FromWorker);
-  // The master handles signals for the group; a worker only obeys its messages.
-  process.on('SIGINT', () => undefined);
-  process.on('SIGHUP', () => undefined);
-  process.on('message', (msg: ToWorker) => {
-    if (msg.type === 'reload') {
-      if (msg.config !== undefined) relayed = msg.config;
-      process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker);
-    } else if (msg.type === 'cache-purge') {
-      process.send!({ type: 'cache-purged', id: msg.id, purged: purgeMemoryStores(msg.req) } satisfies FromWorker);
-    } else if (msg.type === 'shutdown') {
-      void gateway.drain().then(() => flushLoggerThen(logger, () => process.exit(0)));
-    }
-  });
 }

@@ -1,20 +1,14 @@
 // `northgate start` in one process (the default, and what each worker runs).
 import type { Server } from 'node:http';
 import { register } from 'prom-client';
-import { ConfigError } from '../config/problems.js';
-import { formatAddress } from '../config/address.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
-import { ControlPlane, StartRefusal } from '../admin/plane.js';
+import { ControlPlane } from '../admin/plane.js';
 import { defaultRegistry } from '../pipeline/registry.js';
-import { createGateway, logReload, onShutdownSignal, watchFile, type RunSpec } from './process.js';
-import { flushLogger, type Logger } from './logger.js';
+import { createGateway, type RunSpec } from './process.js';
+import { announce, exitOnStartError, logReload, onShutdownSignal, watchFile, type StartOptions } from './lifecycle.js';
+import type { Logger } from './logger.js';
 import { startStatusServer } from './status-server.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
-
-export interface StartOptions {
-  readonly configFile: string | null;
-  readonly watch: boolean;
-}
 
 export async function runSingle(opts: StartOptions, logger: Logger): Promise<void> {
   let echo: { server: Server; port: number } | null = null;
@@ -72,44 +66,4 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
     echo?.server.close();
     return r;
   });
-}
-
-/** Config problems or a refusal at start: printed on stderr, exit 2. */
-export function exitOnStartError(err: unknown): never {
-  if (err instanceof ConfigError) {
-    for (const line of err.lines()) process.stderr.write(line + '\n');
-    process.exit(2);
-  }
-  if (err instanceof StartRefusal) {
-    process.stderr.write(`northgate: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
-
-export function announce(
-  logger: Logger,
-  proxy: Array<{ host: string; port: number }>,
-  status: { host: string; port: number } | null,
-  configFile: string | null,
-  echoPort: number | null,
-  workers: number,
-  admin: string | null = null,
-  mode: 'file' | 'database' = 'file',
-): void {
-  const proxyUrls = proxy.map((p) => `http://${formatAddress(p.host, p.port)}`);
-  const statusUrl = status === null ? null : `http://${formatAddress(status.host, status.port)}`;
-  logger.info({ type: 'start', proxy: proxyUrls, status: statusUrl, admin, mode, config: configFile ?? 'embedded default', workers }, 'northgate started');
-  flushLogger(logger);
-  const lines = [
-    `northgate: proxy listening on ${proxyUrls.join(', ')}`,
-    statusUrl === null ? 'northgate: status listener off' : `northgate: status on ${statusUrl} (/healthz, /readyz)`,
-    admin === null ? 'northgate: admin API off' : `northgate: admin API on ${admin} (mode: ${mode}${mode === 'file' ? ', read-only' : ''})`,
-    `northgate: config ${configFile ?? 'embedded default (no --config, no ./northgate.yaml)'}; ${workers} worker${workers === 1 ? '' : 's'}`,
-  ];
-  if (echoPort !== null) {
-    const port = proxy[0]?.port ?? 8000;
-    lines.push(`northgate: demo upstream on http://127.0.0.1:${echoPort}; try: curl http://localhost:${port}/echo/hello`);
-  }
-  process.stderr.write(lines.join('\n') + '\n');
 }
