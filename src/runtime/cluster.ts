@@ -13,7 +13,7 @@ import { defaultRegistry } from '../pipeline/registry.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { ReloadResult } from './gateway.js';
-import type { Logger } from './logger.js';
+import { flushLoggerThen, type Logger } from './logger.js';
 import { announce, exitOnStartError, logReload, onShutdownSignal, watchFile, type StartOptions } from './lifecycle.js';
 import { ControlPlane } from '../admin/plane.js';
 import { startStatusServer } from './status-server.js';
@@ -124,6 +124,14 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     ready.delete(w.id);
     if (w.id === portalWorker) portalWorker = null;
     if (stopping) return;
+    if (!announced) {
+      // Only workers compile the config (the master holds no snapshot): one that cannot start
+      // means the gateway cannot, so stop as a single process would (exit 2 for config problems).
+      stopping = true;
+      logger.error({ worker: w.id, pid: w.process.pid, code, signal }, 'a worker failed to start; stopping');
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+      return flushLoggerThen(logger, () => process.exit(code === 2 ? 2 : 1));
+    }
     crashes++;
     logger.error({ worker: w.id, pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
     // Back off when workers keep crashing, so a broken host does not spin.

@@ -6,6 +6,7 @@ import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import { PORTAL_ENV, SPEC_ENV, type FromWorker, type ToWorker } from './cluster.js';
 import { flushLoggerThen, type Logger } from './logger.js';
 import { createGateway } from './process.js';
+import { exitOnStartError } from './lifecycle.js';
 
 export async function runWorker(logger: Logger): Promise<void> {
   const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null; database?: boolean };
@@ -25,7 +26,11 @@ export async function runWorker(logger: Logger): Promise<void> {
   const gateway = createGateway({ ...spec, servePortal: process.env[PORTAL_ENV] === '1' }, logger, relayed !== null ? () => relayed! : undefined);
   // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
   new AggregatorRegistry();
-  gateway.load();
+  try {
+    gateway.load();
+  } catch (err) {
+    exitOnStartError(err);
+  }
   const proxy = await gateway.listen();
   process.send!({ type: 'ready', proxy } satisfies FromWorker);
   // The master handles signals for the group; a worker only obeys its messages.

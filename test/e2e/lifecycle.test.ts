@@ -2,11 +2,14 @@
 // requests across reloads, in-flight requests on the old config, pool reuse, drain on
 // SIGTERM, health and readiness, and --workers supervision.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
+  configText,
   exitCode,
   get,
   isReloadFailed,
@@ -21,7 +24,7 @@ import {
   stopCli,
   type NamedUpstream,
 } from '../helpers/load.js';
-import { http, startCli, writeConfig, type CliGateway } from '../helpers/servers.js';
+import { BIN, http, startCli, writeConfig, type CliGateway } from '../helpers/servers.js';
 
 const upstreamOf = (body: string): string => (JSON.parse(body) as { upstream: string }).upstream;
 
@@ -315,4 +318,27 @@ test('--workers 2: serve, reload both, replace a killed worker, drain on SIGTERM
 
   assert.equal(await stopCli(gw, 'SIGTERM'), 0);
   assert.ok(gw.lines.some((l) => l['msg'] === 'drained; exiting' && l['pid'] === masterPid), 'the master logs its drain');
+});
+
+test('--workers 2: a worker that cannot start stops the master instead of replacing it again and again', async (t) => {
+  const [a] = await upstreams(t, 'A');
+  // Valid config (the CA path exists), but it is a directory: only compiling finds out, and
+  // only workers compile (the master holds no snapshot).
+  const file = writeConfig(configText({
+    upstreams: [{ name: 'u', targets: [{ url: a!.url.replace('http:', 'https:') }], tls: { ca: dirname(BIN) } }],
+    services: [{ name: 'a', upstream: 'u', routes: [{ paths: ['/a'] }] }],
+  }));
+  const child = spawn(process.execPath, [BIN, 'start', '--config', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', () => undefined);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+  t.after(() => {
+    clearTimeout(timer);
+    child.kill('SIGKILL');
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1, out);
+  assert.match(out, /a worker failed to start; stopping/);
+  assert.doesNotMatch(out, /starting a replacement/);
 });
