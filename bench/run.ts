@@ -36,7 +36,7 @@ export interface Options {
 }
 
 const HELP = `usage: npm run bench -- [flags]
-  --rounds N          interleaved rounds per target (default 3, tracing 15; env BENCH_ROUNDS)
+  --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
   --duration S        seconds per measured run (default 10, tracing 4; env BENCH_DURATION)
   --warmup S          warm-up seconds per target per round, not counted (default 2, tracing 1; env BENCH_WARMUP)
   --c1-duration S     seconds of the 1-connection run (default min(5, duration); env BENCH_C1_DURATION)
@@ -44,13 +44,14 @@ const HELP = `usage: npm run bench -- [flags]
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns);
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs)
-  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; all but main and routes run only when named)
+  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; auth, edge, resilience, limits, http2, tracing and startup run only when named)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
   --no-pin            do not use taskset
   env BENCH_NORTHGATE_ARGS  extra args appended to \`northgate start\`
-  env BENCH_BASELINE  a built checkout of another commit, run as target northgate-baseline with the northgate config`;
+  env BENCH_BASELINE  a built checkout of another commit, run as target northgate-baseline with the northgate config
+                      (startup: every case also started from that checkout, interleaved)`;
 
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
@@ -99,7 +100,7 @@ function parseOptions(argv: string[]): Options {
   // of its round and the per-round ratios can be paired (bench/tracing.ts).
   const tracing = scenario === 'tracing';
   return {
-    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', tracing ? 15 : 3, 1, 50)),
+    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', tracing ? 15 : scenario === 'startup' ? 5 : 3, 1, 50)),
     durationS,
     warmupS: num('warmup', 'BENCH_WARMUP', tracing ? 1 : 2, 0, 60),
     oneConnS: num('c1-duration', 'BENCH_C1_DURATION', Math.min(5, durationS), 1, 600),
@@ -146,14 +147,14 @@ function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: 
     `- Upstream: ${upDesc} returning a fixed ~100-byte JSON body over keep-alive; ${ctx.pin.note}`,
     `- Idle check: ${idle}`,
   ];
-  if (o.scenario !== 'routes') {
+  if (o.scenario !== 'routes' && o.scenario !== 'startup') {
     lines.push(
       `- Load: ${loader.describe(o.connections)}; ${o.rounds} interleaved round(s) × ${o.durationS} s per target, each after a ${o.warmupS} s warm-up that is not counted; req/s, p50 and p99 are medians over rounds`,
       `- Added latency: p50 at 1 connection (${loader.describe(1)}, ${o.oneConnS} s) minus p50 of \`direct\`; about 85 µs of any proxy's share is the cross-CPU wake-up, so compare with node-floor and nginx rather than with zero`,
       `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, access log off like every other target here; northgate-access-log = the same with the default JSON access log on (to /dev/null). Node flags: ${process.env.NODE_OPTIONS ? `NODE_OPTIONS=${process.env.NODE_OPTIONS}` : 'none'}`,
     );
   }
-  lines.push(
+  if (o.scenario !== 'startup') lines.push(
     `- Errors: ${loader.name === 'wrk' ? 'wrk "Non-2xx or 3xx" (status ≥ 400) and connect/read/write/timeout socket errors' : 'autocannon non-2xx and errors/timeouts'}, summed over all runs of a target including warm-ups`,
   );
   return lines;
@@ -234,16 +235,6 @@ async function main(): Promise<void> {
     northgateArgs: (process.env.BENCH_NORTHGATE_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
   const out: string[] = [];
-  if (o.scenario === 'startup') {
-    // No load: time to ready and idle memory of the CLI itself (bench/startup.ts).
-    try {
-      const lines = await runStartup(repoRoot, tmpDir, o.rounds, say);
-      say(`\n${lines.join('\n')}\n`);
-    } finally {
-      rmSync(tmpDir, { recursive: true, force: true });
-    }
-    return;
-  }
   try {
     const loader = pickLoader(pin, benchDir, o.loader);
     const busy = await cpuBusyPercent(2000);
@@ -276,6 +267,11 @@ async function main(): Promise<void> {
     }
     if (o.scenario === 'tracing') {
       const lines = await runTracing(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'startup') {
+      const lines = await runStartup(ctx, up, { rounds: o.rounds, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

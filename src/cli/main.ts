@@ -1,13 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
-import { configCommand } from './config.js';
-import { cacheCommand } from './cache.js';
-import { explainCommand } from './explain.js';
-import { initCommand } from './init.js';
-import { routesCommand } from './routes.js';
-import { startCommand } from './start.js';
-import { usageCommand } from './usage.js';
-import { validateCommand } from './validate.js';
 
 const HELP = `northgate — an API gateway for Node.js
 
@@ -26,15 +18,19 @@ Commands:
 Run "northgate <command> --help" for a command's flags.
 `;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number | void> | number | void> = {
-  start: startCommand,
-  validate: validateCommand,
-  routes: routesCommand,
-  explain: explainCommand,
-  init: initCommand,
-  usage: usageCommand,
-  config: configCommand,
-  cache: cacheCommand,
+type Command = (args: string[]) => Promise<number | void> | number | void;
+
+// Each command's module is imported when it runs: `start` does not load what `config` or
+// `usage` need (the yaml writer, the metering reader), nor the reverse.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./start.js')).startCommand,
+  validate: async () => (await import('./validate.js')).validateCommand,
+  routes: async () => (await import('./routes.js')).routesCommand,
+  explain: async () => (await import('./explain.js')).explainCommand,
+  init: async () => (await import('./init.js')).initCommand,
+  usage: async () => (await import('./usage.js')).usageCommand,
+  config: async () => (await import('./config.js')).configCommand,
+  cache: async () => (await import('./cache.js')).cacheCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {
@@ -49,8 +45,8 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`northgate ${pkg.version}\n`);
     return;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) {
+  const load = COMMANDS[command];
+  if (load === undefined) {
     const names = Object.keys(COMMANDS);
     const close = names.find((n) => n.startsWith(command.slice(0, 3)));
     process.stderr.write(`northgate: unknown command "${command}"${close ? ` (did you mean "${close}"?)` : ''}\n\n${HELP}`);
@@ -58,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
-    const code = await run(rest);
+    const code = await (await load())(rest);
     if (typeof code === 'number') process.exitCode = code;
   } catch (err) {
     if (err instanceof UsageError) {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { isWorker, runMaster, runWorker } from '../runtime/cluster.js';
+import { isWorker } from '../runtime/cluster.js';
 import { createLogger } from '../runtime/logger.js';
-import { exitOnStartError, runSingle } from '../runtime/single.js';
+import { exitOnStartError } from '../runtime/lifecycle.js';
 import { parse, UsageError } from './args.js';
 import { chooseConfig } from './config-source.js';
 
@@ -17,7 +17,8 @@ Signals: SIGHUP reloads the config; SIGTERM/SIGINT drain in-flight requests and 
 
 export async function startCommand(args: string[]): Promise<number | void> {
   const logger = createLogger();
-  if (isWorker()) return runWorker(logger);
+  // Each role imports only its own runtime: the master of --workers never loads the gateway.
+  if (isWorker()) return (await import('../runtime/worker.js')).runWorker(logger);
   const { values } = parse('start', args, {
     config: { type: 'string', short: 'c' },
     workers: { type: 'string', short: 'w' },
@@ -31,8 +32,8 @@ export async function startCommand(args: string[]): Promise<number | void> {
   const choice = chooseConfig(values.config);
   const opts = { configFile: choice.kind === 'file' ? choice.file : null, watch: values.watch ?? false };
   // Whatever stops the start is one line and an exit code, never a stack (docs/operations.md).
-  if (workers === 1) return runSingle(opts, logger).catch(exitOnStartError);
-  return runMaster(opts, workers, logger).catch(exitOnStartError);
+  if (workers === 1) return (await import('../runtime/single.js')).runSingle(opts, logger).catch(exitOnStartError);
+  return (await import('../runtime/cluster.js')).runMaster(opts, workers, logger).catch(exitOnStartError);
 }
 
 function parseWorkers(text: string | undefined): number {

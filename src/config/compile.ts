@@ -24,22 +24,9 @@ import { compileAccessLog } from '../observability/access-log-format.js';
 import { keyNamesIn } from '../plugins/key-auth/plugin.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
+import { DEFAULTS } from './defaults.js';
 
-export const DEFAULTS = {
-  proxy: '0.0.0.0:8000',
-  status: '127.0.0.1:8100',
-  maxHeaderBytes: 16_384,
-  maxBodyBytes: 10 * 1024 * 1024,
-  headerTimeout: '10s',
-  idleTimeout: '60s',
-  requestTimeout: '5m',
-  maxConnections: 16_384,
-  connectTimeout: '2s',
-  readTimeout: '30s',
-  drainTimeout: '30s',
-  replayBuffer: 65_536,
-  websocketIdleTimeout: '5m',
-} as const;
+export { DEFAULTS };
 
 const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback)!;
 

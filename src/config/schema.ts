@@ -22,8 +22,15 @@ export function pluginMapSchema(plugins: Iterable<Plugin>): Record<string, unkno
   return { type: 'object', properties, additionalProperties: false };
 }
 
-export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unknown> {
-  const pluginMap = pluginMapSchema(plugins);
+/**
+ * `shared: true` (the validator's form) states the plugin map once under `$defs` and refers to
+ * it from routes, services and the global section, so that ajv compiles each plugin's schema
+ * once instead of three times (with `inlineRefs: false`); the OpenAPI document keeps the
+ * inline form.
+ */
+export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: boolean } = {}): Record<string, unknown> {
+  const pluginDefs = pluginMapSchema(plugins);
+  const pluginMap = opts.shared === true ? { $ref: '#/$defs/plugins' } : pluginDefs;
   const timeouts = { type: 'object', additionalProperties: false, properties: { connect: duration, read: duration, total: duration } };
   const route = {
     type: 'object',
@@ -162,6 +169,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>): Record<string, unk
     },
   };
   return {
+    ...(opts.shared === true ? { $defs: { plugins: pluginDefs } } : {}),
     type: 'object',
     additionalProperties: false,
     required: ['_format_version'],

@@ -3,8 +3,8 @@
 // `${VAR:-default}` are replaced inside string scalars (never in the raw text, so an
 // environment value cannot inject structure).
 import { readFileSync } from 'node:fs';
-import jsyaml from 'js-yaml';
-import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { lazyRequire } from '../runtime/lazy-require.js';
 import { ConfigError, type ConfigPath, type ConfigProblem } from './problems.js';
 
 export interface ConfigSource {
@@ -13,6 +13,10 @@ export interface ConfigSource {
   /** Adds line/col to problems by looking their path up in the document. */
   locate(problems: ConfigProblem[]): ConfigProblem[];
 }
+
+// Loaded on the first config file read (the embedded default needs neither).
+const jsyaml = lazyRequire<typeof import('js-yaml')>('js-yaml');
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
@@ -38,7 +42,7 @@ export function parseConfigText(file: string, text: string, env: NodeJS.ProcessE
   if (!text.includes('${') && !ANCHOR.test(text)) {
     let value: unknown;
     try {
-      value = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA, filename: file });
+      value = jsyaml().load(text, { schema: jsyaml().CORE_SCHEMA, filename: file });
     } catch {
       return parseLocated(file, text, env);
     }
@@ -52,6 +56,7 @@ const ANCHOR = /(?:^|[\s:,[{-])&[^\s]/m;
 
 /** `refuseEnv`: report each `${VAR}` as a problem with this advice instead of resolving it (a document not read from a file). */
 function parseLocated(file: string, text: string, env: NodeJS.ProcessEnv, refuseEnv?: string): ConfigSource {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
   const problems: ConfigProblem[] = [];
@@ -74,7 +79,7 @@ function parseLocated(file: string, text: string, env: NodeJS.ProcessEnv, refuse
 }
 
 function substituteEnv(doc: Document, env: NodeJS.ProcessEnv, lines: LineCounter, problems: ConfigProblem[]): void {
-  visit(doc, {
+  yaml().visit(doc, {
     Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       const original = node.value;
@@ -105,6 +110,7 @@ function substituteEnv(doc: Document, env: NodeJS.ProcessEnv, lines: LineCounter
 }
 
 function refuseEnvRefs(doc: Document, lines: LineCounter, problems: ConfigProblem[], advice: string): void {
+  const { isPair, isScalar, isSeq, visit } = yaml();
   visit(doc, {
     Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string') return;
@@ -124,6 +130,7 @@ function refuseEnvRefs(doc: Document, lines: LineCounter, problems: ConfigProble
 }
 
 function positionOf(doc: Document, lines: LineCounter, path: ConfigPath, atKey: boolean): { line: number; col: number } {
+  const { isMap, isPair, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
   for (let i = 0; i < path.length; i++) {

@@ -1,7 +1,8 @@
 // Schema validation (ajv) plus the checks a schema cannot express: references between
 // entities, unique names, path and host syntax, addresses. Every problem has a path.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
@@ -19,17 +20,49 @@ import { checkPortalPlans } from '../portal/settings.js';
 import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 import { allowedHostsProblems } from '../admin/request-guard.js';
 
+const require = createRequire(import.meta.url);
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
 
+/** ajv's options for the config schema; inlineRefs: false keeps the shared plugin map one function (see buildConfigSchema). */
+const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false, inlineRefs: false };
+
+/**
+ * The validator of the built-in plugins' schema is compiled at build time
+ * (scripts/build-validator.mjs writes dist/src/config/config-validator.cjs): compiling it
+ * at start-up took most of the start time of a config file and ~20 MB of RSS that V8 keeps
+ * afterwards. It is used only when the schema is exactly the one it was built from (same
+ * hash); any other registry, or a build without the script (plain `tsc`), compiles here.
+ */
 function validatorFor(registry: PluginRegistry): ValidateFunction {
   let v = validators.get(registry);
   if (!v) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false });
-    ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
-    v = ajv.compile(buildConfigSchema(registry.all()));
+    const schema = buildConfigSchema(registry.all(), { shared: true });
+    v = prebuiltValidator(configSchemaHash(schema)) ?? configAjv().compile(schema);
     validators.set(registry, v);
   }
   return v;
+}
+
+export function configSchemaHash(schema: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('base64url');
+}
+
+/** An ajv set up for the config schema (ajv is loaded only then); the build script adds `code: { source: true }`. */
+export function configAjv(extra: Options = {}): Ajv {
+  const { Ajv } = require('ajv') as typeof import('ajv');
+  const ajv = new Ajv({ ...AJV_OPTIONS, ...extra });
+  ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+  return ajv;
+}
+
+function prebuiltValidator(hash: string): ValidateFunction | null {
+  let v: ValidateFunction & { schemaHash?: string };
+  try {
+    v = require('./config-validator.cjs') as typeof v;
+  } catch {
+    return null;
+  }
+  return v.schemaHash === hash ? v : null;
 }
 
 export function validateConfig(value: unknown, registry: PluginRegistry): { config: RawConfig; problems: ConfigProblem[] } {

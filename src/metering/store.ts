@@ -4,12 +4,15 @@
 // minute add up. The table is created and migrated by the writer (schema.ts); a reader
 // (`queryUsage`, the CLI) never changes it and reads an older table as it is. `queryUsage`
 // is the read API for the CLI (and the admin API later).
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { lazyRequire } from '../runtime/lazy-require.js';
 import type pg from 'pg';
 import { loadPg, openSqliteFile } from '../plugins/quota/stores.js';
 import type { StoreSpec } from './config.js';
 import { BUCKETS, emptyHistogram, HISTOGRAM_COLUMNS, percentile } from './histogram.js';
 import { KEY_COLUMNS, migrationsTableSql, pendingUsage, readSource, ROW_COLUMNS, SUM_COLUMNS } from './schema.js';
+
+const sqlite = lazyRequire<typeof Database>('better-sqlite3');
 
 /** One aggregate: a minute × consumer × credential × service × route × status class. */
 export interface UsageRow {
@@ -136,7 +139,7 @@ export function sqliteUsageStore(path: string, table: string, opts: { readonly?:
   let current = true;
   let exists = true;
   if (opts.readonly) {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
+    db = new (sqlite())(path, { readonly: true, fileMustExist: true, timeout: 2000 });
     const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name);
     exists = columns.length > 0;
     current = columns.includes('credential');

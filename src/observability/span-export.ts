@@ -11,7 +11,7 @@
 // calls the failure retryable (no answer, 429, 502, 503, 504), then its spans are dropped and
 // counted.
 import { hostname } from 'node:os';
-import { Pool } from 'undici';
+import { Pool } from '../upstream/undici-pool.js';
 import type { Logger } from '../runtime/logger.js';
 import { frag, JsonBytes } from './otlp-json.js';
 import { kvInt, kvString, lenField, lenTag, ProtoBytes, stringField, varintSize } from './otlp-proto.js';

@@ -3,10 +3,12 @@
 // Problems are config problems located at `services[i].portal.openapi`.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { lazyRequire } from '../runtime/lazy-require.js';
 import type { ConfigProblem } from '../config/problems.js';
 import type { RawConfig } from '../config/types.js';
 import type { RawServicePortal } from './schema.js';
+
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
 /** An OpenAPI document as parsed (a plain JSON value). */
 export type OpenApiDocument = Record<string, unknown>;
@@ -44,7 +46,7 @@ export function readOpenApi(file: string): OpenApiDocument | string {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`;
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) return `${file} is not valid YAML/JSON: ${doc.errors[0]!.message.split('\n')[0]}`;
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${file} is not an OpenAPI document (not an object)`;

@@ -1,37 +1,37 @@
 // `northgate start --workers N`: a master that validates config, serves the status
 // listener and supervises N worker processes (node:cluster) sharing the proxy ports.
 // Reload reaches every worker; a crashed worker is replaced; SIGTERM drains them all.
+// The master never loads the gateway (proxy, compiler output, pools): see worker.ts.
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
-import { AggregatorRegistry } from 'prom-client';
-import { compileConfig } from '../config/compile.js';
-import { ConfigError } from '../config/problems.js';
+import type { AggregatorRegistry, PrometheusContentType } from 'prom-client';
+import { parseAddress } from '../config/address.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { parseDuration } from '../config/duration.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
-import { PoolRegistry } from '../upstream/pools.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { BoundListener, ReloadResult } from './gateway.js';
 import { flushLoggerThen, type Logger } from './logger.js';
-import { createGateway, logReload, onShutdownSignal, watchFile } from './process.js';
-import { adminListenFailure, announce, exitOnStartError, type StartOptions } from './single.js';
-import { listenFailure, StartRefusal } from './refusal.js';
+import { announce, exitOnStartError, logReload, onShutdownSignal, watchFile, type StartOptions } from './lifecycle.js';
 import { formatAddress } from '../config/address.js';
+import { adminListenFailure } from './lifecycle.js';
+import { listenFailure } from './refusal.js';
 import { ControlPlane } from '../admin/plane.js';
 import { configWarnings } from './config-warnings.js';
 import { startStatusServer } from './status-server.js';
-import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
 
 // In mode: database the master follows the store and relays each validated document to the
 // workers (`config`); workers never connect to the config store (with `portal:`, each opens
 // the portal's store: see `fork` below).
-type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
-type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: BoundListener[]; portal: string | null; storesReady: boolean } | { type: 'stores-ready' } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
+export type ToWorker = { type: 'reload'; id: number; config?: RawConfig } | { type: 'shutdown' } | { type: 'config'; config: RawConfig } | { type: 'cache-purge'; id: number; req: PurgeRequest };
+export type FromWorker = { type: 'start-failed'; message: string; exitCode: number } | { type: 'want-config' } | { type: 'ready'; proxy: BoundListener[]; portal: string | null; storesReady: boolean } | { type: 'stores-ready' } | { type: 'reloaded'; id: number; result: ReloadResult } | { type: 'cache-purged'; id: number; purged: number };
 
-const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
+export const SPEC_ENV = 'NORTHGATE_WORKER_SPEC';
 /** Set for the one worker that serves the portal listener. */
-const PORTAL_ENV = 'NORTHGATE_PORTAL_WORKER';
+export const PORTAL_ENV = 'NORTHGATE_PORTAL_WORKER';
 
 export function isWorker(): boolean {
   return cluster.isWorker && process.env[SPEC_ENV] !== undefined;
@@ -48,15 +48,8 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     exitOnStartError(err);
   }
   const database = plane.control.mode === 'database';
-  const config: RawConfig = plane.current;
-  for (const warning of configWarnings(config)) logger.warn({ type: 'config' }, warning);
-  // Compiled once here only to read listener addresses; the master holds no pools.
-  const pools = new PoolRegistry();
-  const { snapshot } = compileConfig(config, { registry, pools, version: 1, source: opts.configFile ?? 'embedded' });
-  // Only these few values are kept: no closure below holds the snapshot (routes, chains, plugins).
-  const settings = { status: snapshot.listeners.status, portal: snapshot.portal !== null, drainTimeoutMs: snapshot.drainTimeoutMs };
-  snapshot.dispose();
-  await pools.closeAll();
+  for (const warning of configWarnings(plane.current)) logger.warn({ type: 'config' }, warning);
+  const settings = masterSettings(plane.current);
 
   const spec = JSON.stringify({ configFile: opts.configFile, echoPort: echo?.port ?? null, database });
   const ready = new Set<number>();
@@ -151,6 +144,14 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     storesReady.delete(w.id);
     if (w.id === portalWorker) portalWorker = null;
     if (stopping) return;
+    if (!announced) {
+      // Only workers compile the config (the master holds no snapshot): one that cannot start
+      // means the gateway cannot, so stop as a single process would (exit 2 for config problems).
+      stopping = true;
+      logger.error({ worker: w.id, worker_pid: w.process.pid, code, signal }, 'a worker failed to start; stopping');
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+      return flushLoggerThen(logger, () => process.exit(code === 2 ? 2 : 1));
+    }
     crashes++;
     logger.error({ worker: w.id, worker_pid: w.process.pid, code, signal }, 'worker exited unexpectedly; starting a replacement');
     // Back off when workers keep crashing, so a broken host does not spin.
@@ -165,12 +166,16 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   const s = settings.status;
   if (s !== null) {
     // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
-    const aggregator = new AggregatorRegistry();
+    // prom-client is loaded on the first scrape: the master has no metrics of its own.
+    let aggregator: AggregatorRegistry<PrometheusContentType> | null = null;
     const { port } = await startStatusServer(
       s.host,
       s.port,
       () => ({ ready: !stopping && ready.size === workers && storesReady.size === workers, detail: { workers_ready: ready.size, workers, stores_ready: storesReady.size } }),
-      async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      async () => {
+        aggregator ??= new (await import('prom-client')).AggregatorRegistry();
+        return { contentType: aggregator.contentType, body: await aggregator.clusterMetrics() };
+      },
       purgeWorkers,
     ).catch((err: unknown) => exitOnStartError(listenFailure('listen.status', formatAddress(s.host, s.port), err)));
     statusAddress = { host: s.host, port };
@@ -213,56 +218,18 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   });
 }
 
-export async function runWorker(logger: Logger): Promise<void> {
-  const spec = JSON.parse(process.env[SPEC_ENV]!) as { configFile: string | null; echoPort: number | null; database?: boolean };
-  let relayed: RawConfig | null = null;
-  if (spec.database) {
-    // Asked for once the listener is in place (a message sent before would be lost).
-    relayed = await new Promise<RawConfig>((resolve) => {
-      const first = (msg: ToWorker) => {
-        if (msg.type !== 'config') return;
-        process.off('message', first);
-        resolve(msg.config);
-      };
-      process.on('message', first);
-      process.send!({ type: 'want-config' } satisfies FromWorker);
-    });
-  }
-  const gateway = createGateway({ ...spec, servePortal: process.env[PORTAL_ENV] === '1' }, logger, relayed !== null ? () => relayed! : undefined);
-  // Constructing one installs prom-client's IPC listener that answers the master's scrapes.
-  new AggregatorRegistry();
-  let proxy: BoundListener[];
-  try {
-    gateway.load();
-    proxy = await gateway.listen();
-  } catch (err) {
-    // The master prints the one line and stops the start (a worker's stderr would repeat it N times).
-    const exitCode = err instanceof ConfigError ? 2 : err instanceof StartRefusal ? err.exitCode : 3;
-    const message = err instanceof ConfigError ? err.lines().join('\n') : `northgate: ${err instanceof Error ? err.message : String(err)}`;
-    process.send!({ type: 'start-failed', message, exitCode } satisfies FromWorker, () => process.exit(exitCode));
-    return;
-  }
-  const portal = gateway.portalAddress;
-  // A config without stores is ready with its listeners, in the same message: the master's
-  // /readyz never answers 503 between the start line and a second message.
-  const noStores = gateway.snapshot.stores.length === 0;
-  process.send!({ type: 'ready', proxy, portal: portal === null ? null : `http://${formatAddress(portal.host, portal.port)}`, storesReady: noStores } satisfies FromWorker);
-  if (!noStores) {
-    void gateway.storesReady().then(() => {
-      if (process.connected) process.send!({ type: 'stores-ready' } satisfies FromWorker);
-    });
-  }
-  // The master handles signals for the group; a worker only obeys its messages.
-  process.on('SIGINT', () => undefined);
-  process.on('SIGHUP', () => undefined);
-  process.on('message', (msg: ToWorker) => {
-    if (msg.type === 'reload') {
-      if (msg.config !== undefined) relayed = msg.config;
-      process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker);
-    } else if (msg.type === 'cache-purge') {
-      process.send!({ type: 'cache-purged', id: msg.id, purged: purgeMemoryStores(msg.req) } satisfies FromWorker);
-    } else if (msg.type === 'shutdown') {
-      void gateway.drain().then(() => flushLoggerThen(logger, () => process.exit(0)));
-    }
-  });
+/**
+ * What the master reads of the validated config. It compiles no snapshot: it serves no
+ * requests, and a compiled config (router, plugins, pools) would only weigh on its memory.
+ */
+export function masterSettings(config: RawConfig): { status: { host: string; port: number } | null; portal: boolean; drainTimeoutMs: number } {
+  const listen = config.listen as { status?: string | null; portal?: string | null } | undefined;
+  const status = listen?.status === null ? null : parseAddress(listen?.status ?? DEFAULTS.status);
+  if (typeof status === 'string') throw new Error(`invalid status address: ${status}`);
+  return {
+    status: status === null ? null : { host: status.host, port: status.port },
+    // As the compiled snapshot's `portal`: a portal: section, and listen.portal not null.
+    portal: (config as { portal?: unknown }).portal !== undefined && listen?.portal !== null,
+    drainTimeoutMs: parseDuration(config.shutdown?.drain_timeout ?? DEFAULTS.drainTimeout)!,
+  };
 }

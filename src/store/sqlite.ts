@@ -1,10 +1,13 @@
 // The embedded store: one SQLite file (better-sqlite3, WAL), shared by the processes of one
 // node. Other processes' commits are seen by polling the version (no notifications).
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { lazyRequire } from '../runtime/lazy-require.js';
 import type { EntityRow } from './document.js';
 import { MIGRATIONS_TABLE, pending } from './migrations.js';
 import { rowFromRecord, StoreMissing, type NodeInfo, type OpenOptions, type Store, type StoreState, type Write } from './store.js';
+
+const sqlite = lazyRequire<typeof Database>('better-sqlite3');
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -19,7 +22,7 @@ export class SqliteStore implements Store {
   static open(path: string, opts: OpenOptions = {}): SqliteStore {
     if (path === '') throw new Error('sqlite store URL needs a path: sqlite:./northgate.db');
     if (opts.mustExist) return SqliteStore.#openExisting(path);
-    const db = new Database(path, { timeout: 5000 });
+    const db = new (sqlite())(path, { timeout: 5000 });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
@@ -30,7 +33,7 @@ export class SqliteStore implements Store {
 
   static #openExisting(path: string): SqliteStore {
     if (!existsSync(path)) throw new StoreMissing(`no config store at ${path} (a gateway in mode: database or "northgate config apply" creates it)`);
-    const db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
+    const db = new (sqlite())(path, { readonly: true, fileMustExist: true, timeout: 5000 });
     const applied = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'ng_migrations'`).get() === undefined ? new Set<number>() : new Set((db.prepare('SELECT version FROM ng_migrations').all() as Array<{ version: number }>).map((r) => r.version));
     const missing = pending(applied);
     if (missing.length > 0) {

@@ -2,7 +2,7 @@
 // the pools of its new config: unchanged targets get the same Pool back (their warm
 // keep-alive connections survive the reload), pools no config uses any more are closed
 // gracefully (in-flight requests on them finish first).
-import { Pool } from 'undici';
+import { Pool } from './undici-pool.js';
 import { H2Pool } from './h2-pool.js';
 import type { UpstreamTls } from './tls.js';
 

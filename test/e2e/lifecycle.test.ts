@@ -2,9 +2,14 @@
 // requests across reloads, in-flight requests on the old config, pool reuse, drain on
 // SIGTERM, health and readiness, and --workers supervision.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
+  configText,
   exitCode,
   get,
   isReloadFailed,
@@ -19,7 +24,7 @@ import {
   stopCli,
   type NamedUpstream,
 } from '../helpers/load.js';
-import { http, startCli, writeConfig, type CliGateway } from '../helpers/servers.js';
+import { BIN, http, startCli, writeConfig, type CliGateway } from '../helpers/servers.js';
 
 const upstreamOf = (body: string): string => (JSON.parse(body) as { upstream: string }).upstream;
 
@@ -143,6 +148,42 @@ test('a reload that changes another service keeps the pool (and connection) of a
   assert.equal((await get(gw.url, '/keep/3')).status, 200);
   assert.equal(keep!.connections(), 1, 'the unchanged upstream saw a new connection after the reload');
   assert.equal(new Set(keep!.remotePorts).size, 1, `remote ports ${keep!.remotePorts.join(',')}`);
+});
+
+// jose, better-sqlite3 and the located YAML parser are loaded when a config first needs them
+// (src/runtime/lazy-require.ts): a gateway started without them gets them on reload.
+test('a reload that brings jwt, a SQLite quota and ${VAR:-default} in loads them and they work', async (t) => {
+  const [a] = await upstreams(t, 'A');
+  const { gw, file } = await gateway(t, simpleConfig({ a: a!.url }));
+  assert.equal((await get(gw.url, '/a/x')).status, 200);
+
+  const secret = 'lazy-loading-test-secret-0123456789';
+  const next = `_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+consumers:
+  - username: app
+    credentials: { jwt: [{ key_id: k1, secret: "${secret}", algorithm: HS256 }] }
+services:
+  - name: svc-a
+    url: "${a!.url}"
+    plugins: { headers: { response: { set: { x-lazy: "\${NG_LAZY_TEST_UNSET:-from-default}" } } } }
+    routes:
+      - name: route-a
+        paths: ["/a"]
+        strip_path: true
+        plugins: { jwt: {}, quota: { period: day, max: 5, key: consumer, path: "${join(dirname(file), 'quota.sqlite')}" } }
+`;
+  const line = await rewriteAndReload(gw, file, next);
+  assert.ok(isReloadOk(line), JSON.stringify(line));
+  assert.equal((await get(gw.url, '/a/x')).status, 401);
+  const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT', kid: 'k1' })}.${b64({ sub: 'app', exp: Math.floor(Date.now() / 1000) + 300 })}`;
+  const token = `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+  const r = await http(`${gw.url}/a/x`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(upstreamOf(r.body), 'A');
+  assert.equal(r.headers['x-quota-remaining'], '4');
+  assert.equal(r.headers['x-lazy'], 'from-default');
 });
 
 test('/healthz and /readyz answer 200 while the gateway runs and is ready', async (t) => {
@@ -279,4 +320,27 @@ test('--workers 2: serve, reload both, replace a killed worker, drain on SIGTERM
 
   assert.equal(await stopCli(gw, 'SIGTERM'), 0);
   assert.ok(gw.lines.some((l) => l['msg'] === 'drained; exiting' && l['pid'] === masterPid), 'the master logs its drain');
+});
+
+test('--workers 2: a worker that cannot start stops the master instead of replacing it again and again', async (t) => {
+  const [a] = await upstreams(t, 'A');
+  // Valid config (the CA path exists), but it is a directory: only compiling finds out, and
+  // only workers compile (the master holds no snapshot).
+  const file = writeConfig(configText({
+    upstreams: [{ name: 'u', targets: [{ url: a!.url.replace('http:', 'https:') }], tls: { ca: dirname(BIN) } }],
+    services: [{ name: 'a', upstream: 'u', routes: [{ paths: ['/a'] }] }],
+  }));
+  const child = spawn(process.execPath, [BIN, 'start', '--config', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', () => undefined);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+  t.after(() => {
+    clearTimeout(timer);
+    child.kill('SIGKILL');
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1, out);
+  assert.match(out, /a worker failed to start; stopping/);
+  assert.doesNotMatch(out, /starting a replacement/);
 });

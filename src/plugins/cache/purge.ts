@@ -2,7 +2,6 @@
 // `northgate cache purge`: each distinct Redis cache in Redis (shared by every node), and the
 // memory caches through a function the caller gives (this node's workers, or a running
 // gateway's status listener).
-import { Redis } from 'ioredis';
 import type { RawConfig } from '../../config/types.js';
 import { redactRedisUrl } from '../shared/redis.js';
 import { purgeRedis } from './redis-store.js';
@@ -49,6 +48,7 @@ export async function purgeCaches(raw: RawConfig, req: PurgeRequest, memory: (re
     redisTargets.set(`${c.redis!.url} ${prefix}`, { url: c.redis!.url, prefix });
   }
   for (const { url, prefix } of redisTargets.values()) {
+    const { Redis } = await import('ioredis'); // loaded only when a config has a Redis cache
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, commandTimeout: 5000, retryStrategy: () => null });
     redis.on('error', () => undefined);
     try {

@@ -2,7 +2,7 @@
 // jwt credentials (looked up by kid, else by iss) or from the IdP's JWKS. The kid is only
 // a lookup key; the algorithm is never taken from the token alone: a local credential pins
 // one, remote keys are asymmetric only, and `alg: none` is never in the allowed list.
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { parseDuration } from '../../config/duration.js';
 import type { Consumer, JwtCredential } from '../../consumers/index.js';
 import { JWT_ALGORITHMS } from '../../consumers/schema.js';
@@ -19,12 +19,21 @@ const SAFE_HEADER_VALUE = /^[^\u0000-\u001f\u007f]*$/;
 const BEARER = /^bearer +([A-Za-z0-9_.~+/=-]+) *$/i;
 const BEARER_SCHEME = /^bearer(?: |$)/i;
 
+// jose is loaded when a config first uses jwt (compile starts the import; a request that
+// comes before it finishes waits for it), not by every gateway at start-up.
+let jose: typeof import('jose') | null = null;
+let joseLoading: Promise<typeof import('jose')> | null = null;
+function loadJose(): Promise<typeof import('jose')> {
+  return (joseLoading ??= import('jose').then((m) => (jose = m)));
+}
+
 interface Cached {
   readonly who: Authenticated;
   readonly until: number;
 }
 
 export function jwtMethod(config: JwtConfig): AuthMethod {
+  void loadJose();
   const allowed = new Set<string>(config.algorithms ?? JWT_ALGORITHMS);
   const remoteAlgorithms = [...allowed].filter((a) => !a.startsWith('HS'));
   const issuers = config.issuer === undefined ? null : typeof config.issuer === 'string' ? [config.issuer] : config.issuer;
@@ -75,7 +84,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
   const verifyRemote = async (ctx: RequestContext, token: string): Promise<AuthResult> => {
     try {
       const keys = await remote!.resolver();
-      const { payload } = await jwtVerify(token, keys, { ...base, algorithms: remoteAlgorithms, ...(issuers ? { issuer: issuers } : {}) });
+      const { payload } = await jose!.jwtVerify(token, keys, { ...base, algorithms: remoteAlgorithms, ...(issuers ? { issuer: issuers } : {}) });
       const consumer = consumerOf(ctx, payload);
       if (consumer === null) return INVALID;
       return success(ctx, token, payload, consumer, null);
@@ -87,7 +96,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
   const verifyLocal = async (ctx: RequestContext, token: string, cred: JwtCredential): Promise<AuthResult> => {
     try {
       const issuer = cred.issuer ?? issuers;
-      const { payload } = await jwtVerify(token, cred.key, { ...base, algorithms: [cred.algorithm], ...(issuer !== null ? { issuer } : {}) });
+      const { payload } = await jose!.jwtVerify(token, cred.key, { ...base, algorithms: [cred.algorithm], ...(issuer !== null ? { issuer } : {}) });
       return success(ctx, token, payload, cred.consumer, cred);
     } catch (err) {
       return classify(err, null);
@@ -108,6 +117,8 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
       }
       cache.delete(token);
     }
+    if (jose === null) return loadJose().then(() => authenticate(ctx));
+    const { decodeJwt, decodeProtectedHeader } = jose;
     let alg: unknown;
     let kid: unknown;
     let iss: unknown;
@@ -140,6 +151,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
 /** A token that fails verification is INVALID; an IdP that cannot be reached is UNAVAILABLE. */
 function classify(err: unknown, remote: RemoteKeys | null): AuthResult {
   if (err instanceof IdpUnavailable) return UNAVAILABLE;
+  const { errors } = jose!;
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (remote !== null && !(err instanceof errors.JOSEError)) || (err instanceof errors.JOSEError && err.code === 'ERR_JOSE_GENERIC')) {
     remote?.failed();
     return UNAVAILABLE;

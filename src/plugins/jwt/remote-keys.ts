@@ -4,7 +4,7 @@
 // random kids nor a down IdP turns into a flood of requests to the IdP. Both documents are
 // fetched with limits (remote-document.ts): a time limit for the whole answer, a size
 // limit, no redirects, JSON only.
-import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import { DEFAULT_MAX_DOCUMENT_BYTES, boundedFetch, fetchDocument, type FetchLimits } from '../../runtime/remote-document.js';
 
 export const FETCH_TIMEOUT_MS = 5000;
@@ -51,6 +51,7 @@ export class RemoteKeys {
 
   async #create(): Promise<JWTVerifyGetKey> {
     const uri = this.#jwksUri ?? (await this.#discover());
+    const { createRemoteJWKSet, customFetch } = await import('jose');
     // jose's own deadline is a second later than ours, so that ours (which says why) fires first.
     return createRemoteJWKSet(new URL(uri), { cooldownDuration: this.#cooldownMs, timeoutDuration: this.#timeoutMs + 1000, cacheMaxAge: 10 * 60_000, [customFetch]: boundedFetch(this.#limits('JWKS', jwksProblem)) });
   }

@@ -7,10 +7,13 @@
 // - postgres: one upsert round trip: cluster-wide, for a site that already runs PostgreSQL.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { lazyRequire } from '../../runtime/lazy-require.js';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import { coalesceWrites, redisReady, whileFirstConnecting } from '../shared/redis.js';
+
+const sqlite = lazyRequire<typeof Database>('better-sqlite3');
 
 export interface QuotaStore {
   consume(key: string, period: string, max: number, periodEnd: number): number | Promise<number>;
@@ -27,7 +30,7 @@ const sqliteStores = new Map<string, { store: QuotaStore; refs: number }>();
 
 export function openSqliteFile(path: string): Database.Database {
   mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { timeout: 2000 });
+  const db = new (sqlite())(path, { timeout: 2000 });
   db.pragma('journal_mode = WAL');
   // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last ones.
   db.pragma('synchronous = NORMAL');

@@ -5,7 +5,8 @@
 // client's first connection, which a request that needs an answer can wait for (bounded by
 // the connect timeout): a gateway just started is not a Redis outage.
 import type { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazyRequire } from '../../runtime/lazy-require.js';
 import { DURATION_PATTERN } from '../../config/duration.js';
 
 /** The `redis: { url, timeout, prefix }` block of a plugin's schema. */
@@ -19,6 +20,8 @@ export const redisConnectionSchema = {
     prefix: { type: 'string', minLength: 1, maxLength: 100 },
   },
 } as const;
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 const clients = new Map<string, { redis: Redis; refs: number }>();
 
@@ -43,7 +46,7 @@ export function acquireRedis(url: string, timeoutMs: number): Redis {
   let entry = clients.get(key);
   if (entry === undefined) {
     const connectTimeout = Math.max(1000, timeoutMs);
-    const redis = new Redis(url, {
+    const redis = new (ioredis().Redis)(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: timeoutMs,

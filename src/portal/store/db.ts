@@ -3,10 +3,13 @@
 // `?` placeholders (numbered for pg). Migrations run at open (portal/store/migrations.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import pg from 'pg';
-import { inTransaction } from '../../store/postgres.js';
+import type Database from 'better-sqlite3';
+import { lazyRequire } from '../../runtime/lazy-require.js';
+import type pg from 'pg';
+import type { inTransaction as InTransaction } from '../../store/postgres.js';
 import { PORTAL_MIGRATIONS_TABLE, pendingPortal } from './migrations.js';
+
+const sqlite = lazyRequire<typeof Database>('better-sqlite3');
 
 export type Param = string | number | null;
 
@@ -63,7 +66,7 @@ class SqlitePortalDb implements PortalDb {
   static open(path: string): SqlitePortalDb {
     if (path === '') throw new Error('a sqlite portal store needs a path: sqlite:./northgate-portal.db');
     mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { timeout: 5000 });
+    const db = new (sqlite())(path, { timeout: 5000 });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
@@ -125,9 +128,11 @@ class PostgresPortalDb implements PortalDb {
   readonly kind = 'postgres' as const;
   readonly description: string;
   readonly #pool: pg.Pool;
+  readonly #inTransaction: typeof InTransaction;
 
-  private constructor(pool: pg.Pool, description: string) {
+  private constructor(pool: pg.Pool, description: string, inTransaction: typeof InTransaction) {
     this.#pool = pool;
+    this.#inTransaction = inTransaction;
     this.description = description;
   }
 
@@ -136,11 +141,13 @@ class PostgresPortalDb implements PortalDb {
     const schema = u.searchParams.get('schema') ?? 'public';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`portal store schema "${schema}" must be a lower-case SQL identifier`);
     u.searchParams.delete('schema');
+    // pg is loaded only for a PostgreSQL portal store.
+    const [{ default: pg }, { inTransaction }] = await Promise.all([import('pg'), import('../../store/postgres.js')]);
     const pool = new pg.Pool({ connectionString: u.toString(), max: 4, options: `-c search_path=${schema}`, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => undefined);
     if (u.password) u.password = '***';
-    const db = new PostgresPortalDb(pool, u.toString() + (schema === 'public' ? '' : ` (schema ${schema})`));
+    const db = new PostgresPortalDb(pool, u.toString() + (schema === 'public' ? '' : ` (schema ${schema})`), inTransaction);
     try {
       await db.tx(async (q) => {
         await q.run('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
@@ -168,7 +175,7 @@ class PostgresPortalDb implements PortalDb {
   }
 
   tx<T>(fn: (q: Queries) => Promise<T>, mode: 'write' | 'read' = 'write'): Promise<T> {
-    return inTransaction(
+    return this.#inTransaction(
       this.#pool,
       (c) =>
         fn({

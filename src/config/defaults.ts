@@ -1,0 +1,17 @@
+// Defaults of the config's settings, apart from the compiler so that the master of
+// `--workers N` can read its few settings without loading it.
+export const DEFAULTS = {
+  proxy: '0.0.0.0:8000',
+  status: '127.0.0.1:8100',
+  maxHeaderBytes: 16_384,
+  maxBodyBytes: 10 * 1024 * 1024,
+  headerTimeout: '10s',
+  idleTimeout: '60s',
+  requestTimeout: '5m',
+  maxConnections: 16_384,
+  connectTimeout: '2s',
+  readTimeout: '30s',
+  drainTimeout: '30s',
+  replayBuffer: 65_536,
+  websocketIdleTimeout: '5m',
+} as const;
