@@ -3,6 +3,7 @@
 // hosts; inside a class the RouteTable's order holds (docs/routing.md).
 import type { RouteEntry } from '../config/snapshot.js';
 import { compareInTable, RouteTable, type MatchInput } from './route-table.js';
+import { foldCase } from './path-pattern.js';
 
 export interface RouterInput extends MatchInput {
   /** Lower-case host without port and trailing dot. */
@@ -102,12 +103,17 @@ export class Router {
   }
 }
 
-/** An upper-case letter outside percent-escapes (whose hex digits are upper case after normalization). */
+/**
+ * An upper-case ASCII letter outside percent-escapes (whose hex digits are upper case after
+ * normalization), or an escaped non-ASCII byte (it may spell a letter with a case: "É").
+ */
 function hasUpperCase(path: string): boolean {
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    if (c === 37 /* % */) i += 2;
-    else if (c >= 65 && c <= 90) return true;
+    if (c === 37 /* % */) {
+      if (path.charCodeAt(i + 1) >= 56 /* 8 and above: a byte >= 0x80 */) return true;
+      i += 2;
+    } else if (c >= 65 && c <= 90) return true;
   }
   return false;
 }
@@ -119,7 +125,7 @@ function hasLetters(e: RouteEntry): boolean {
 /** Two entries a case-insensitive reading cannot tell apart ("/Private" and "/private"). */
 function foldKey(e: RouteEntry): string {
   const p = e.pattern;
-  return `${e.host ?? ''} ${p.kind} ${(p.kind === 'regex' ? p.text : p.path).toLowerCase()}`;
+  return `${e.host ?? ''} ${p.kind} ${p.kind === 'regex' ? p.text.toLowerCase() : foldCase(p.path)}`;
 }
 
 function hostRank(e: RouteEntry): number {

@@ -1,0 +1,60 @@
+// Bypasses found in review of the path, admin and cache defences (docs/security.md): each
+// test is a spelling or exchange an outsider could send, with the answer the policy promises.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { rawRequest, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+
+const KEY = 'review-test-key-0001';
+
+async function send(port: number, target: string): Promise<{ status: number; url: string | null }> {
+  const raw = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+  const url = /"url":"((?:[^"\\]|\\.)*)"/.exec(raw);
+  return { status, url: url === null ? null : (JSON.parse(`"${url[1]}"`) as string) };
+}
+
+describe('letter case of non-ASCII characters (é/É) in routes', () => {
+  let upstream: Upstream;
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startEchoUpstream();
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+consumers:
+  - username: alice
+    credentials:
+      key-auth: [{ key: "${KEY}" }]
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes:
+      - { name: cafe, paths: ["/caf%C3%A9"], plugins: { key-auth: {} } }
+      - { name: deja, paths: ["/d%C3%A9j%C3%A0"], case_insensitive: true, plugins: { key-auth: {} } }
+      - { name: open, paths: ["/"] }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('a case-insensitive upstream reads /CAFÉ and /cafÉ as /café: refused, never sent to the open route', async () => {
+    for (const target of ['/caf%C3%89', '/CAF%C3%89', '/Caf%C3%A9', '/caf%C3%89/x']) {
+      const r = await send(gw.port, target);
+      assert.equal(r.status, 400, `${target} reached ${r.url}`);
+    }
+  });
+
+  test('a case_insensitive route matches its non-ASCII letters in any case', async () => {
+    for (const target of ['/D%C3%89J%C3%80', '/d%C3%A9j%C3%80', '/DEJ%C3%80'.replace('DEJ', 'D%C3%89J')]) {
+      assert.equal((await send(gw.port, target)).status, 401, target);
+    }
+  });
+
+  test('other non-ASCII paths are not refused', async () => {
+    const r = await send(gw.port, '/%E2%82%AC/%C3%A9t%C3%A9');
+    assert.equal(r.status, 200);
+    assert.equal(r.url, '/%E2%82%AC/%C3%A9t%C3%A9');
+  });
+});
