@@ -7,7 +7,7 @@
 export interface PathPolicy {
   /** `%2F`: refused, or kept as data inside a segment. */
   readonly escapedSlashes: 'reject' | 'keep';
-  /** `;params` in a segment: refused, or dropped before routing and forwarding. */
+  /** `;params` in a segment: refused, or dropped before routing and forwarding (`%3B` is refused either way). */
   readonly semicolons: 'reject' | 'strip';
 }
 
@@ -64,7 +64,9 @@ export function normalizePath(path: string, policy: PathPolicy = DEFAULT_PATH_PO
       if (UNRESERVED.test(ch)) out += ch;
       else if (code === 0x2f && policy.escapedSlashes === 'reject') return 'request path has an encoded slash (%2F)';
       else if (code === 0x5c) return 'request path has an encoded backslash (%5C)';
-      else if (code === 0x3b && policy.semicolons === 'reject') return 'request path has an encoded semicolon (%3B)';
+      // Refused under `semicolons: strip` too: only a raw ";" starts a parameter to strip, and an
+      // upstream that decodes before it drops ";params" (Spring) would read /private%3Bx as /private.
+      else if (code === 0x3b) return 'request path has an encoded semicolon (%3B)';
       else if (code === 0x25 && HEX.test(path.slice(i + 3, i + 5))) return 'request path is percent-encoded twice (%25XX)';
       else out += `%${hex.toUpperCase()}`;
       i += 2;
