@@ -27,6 +27,7 @@ export function needsNormalizing(path: string): boolean {
 const HEX = /^[0-9A-Fa-f]{2}$/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const HAS_ASCII = /[\x00-\x7f]/;
+const COMBINING_START = /^\p{M}/u;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -122,5 +123,9 @@ function nonAsciiProblem(escapes: string): string | null {
   if (HAS_ASCII.test(text.normalize('NFKC')) || HAS_ASCII.test(text.toUpperCase()) || HAS_ASCII.test(text.toLowerCase())) {
     return 'request path has a character that reads as ASCII after Unicode folding';
   }
+  // One spelling per character: "e" + U+0301 and "é" are one path to an upstream that
+  // normalizes (macOS file systems, NFC-normalizing frameworks). A run starting with a
+  // combining mark composes with the ASCII character before it.
+  if (COMBINING_START.test(text) || text.normalize('NFC') !== text) return 'request path has characters in decomposed Unicode form (send NFC)';
   return null;
 }

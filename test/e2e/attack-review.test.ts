@@ -58,3 +58,37 @@ services:
     assert.equal(r.url, '/%E2%82%AC/%C3%A9t%C3%A9');
   });
 });
+
+describe('Unicode normalization forms (NFC/NFD) in paths', () => {
+  let upstream: Upstream;
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startEchoUpstream();
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+consumers:
+  - username: alice
+    credentials:
+      key-auth: [{ key: "${KEY}" }]
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes:
+      - { name: cafe, paths: ["/caf%C3%A9"], plugins: { key-auth: {} } }
+      - { name: open, paths: ["/"] }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('a decomposed spelling (e + combining acute, as macOS/APFS and NFC-normalizing frameworks read /café) is refused', async () => {
+    for (const target of ['/cafe%CC%81', '/x%C3%AA%CC%81', '/x/%CC%81']) {
+      const r = await send(gw.port, target);
+      assert.equal(r.status, 400, `${target} reached ${r.url}`);
+    }
+    assert.equal((await send(gw.port, '/caf%C3%A9')).status, 401);
+  });
+});
