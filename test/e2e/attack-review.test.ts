@@ -92,3 +92,34 @@ services:
     assert.equal((await send(gw.port, '/caf%C3%A9')).status, 401);
   });
 });
+
+describe('headers that override the path upstream', () => {
+  let upstream: Upstream;
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startEchoUpstream();
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes:
+      - { name: private, paths: ["/private"], plugins: { key-auth: {} } }
+      - { name: open, paths: ["/"] }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('X-Original-URL and X-Rewrite-URL (IIS URL Rewrite, Symfony, Zend serve their path instead) never reach the upstream', async () => {
+    const raw = await rawRequest(gw.port, 'GET /open HTTP/1.1\r\nHost: a.example\r\nX-Original-URL: /private\r\nx-rewrite-url: /private\r\nX-Kept: yes\r\nConnection: close\r\n\r\n');
+    assert.match(raw, /^HTTP\/1\.1 200 /);
+    const headers = (JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n/, '').replace(/\r\n0\r\n\r\n$/, '')) as { headers: Record<string, string> }).headers;
+    assert.equal(headers['x-kept'], 'yes');
+    assert.equal(headers['x-original-url'], undefined);
+    assert.equal(headers['x-rewrite-url'], undefined);
+  });
+});
