@@ -1,8 +1,10 @@
 // Bypasses found in review of the path, admin and cache defences (docs/security.md): each
 // test is a spelling or exchange an outsider could send, with the answer the policy promises.
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { rawRequest, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { exportedSpans, type OtlpSpan } from '../helpers/otlp.js';
+import { http, rawRequest, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const KEY = 'review-test-key-0001';
 
@@ -121,5 +123,59 @@ services:
     assert.equal(headers['x-kept'], 'yes');
     assert.equal(headers['x-original-url'], undefined);
     assert.equal(headers['x-rewrite-url'], undefined);
+  });
+});
+
+describe('credentials in traces', () => {
+  const spans: OtlpSpan[] = [];
+  const arrivals = new EventEmitter();
+  let receiver: Upstream;
+  let upstream: Upstream;
+  let gw: InProcessGateway;
+  before(async () => {
+    receiver = await startUpstream((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        spans.push(...exportedSpans(req.headers['content-type'], Buffer.concat(chunks)));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        arrivals.emit('spans');
+      });
+    });
+    upstream = await startEchoUpstream();
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+tracing: { endpoint: "${receiver.url}/v1/traces", sampling: { ratio: 1 }, flush_interval: 100ms }
+consumers:
+  - username: alice
+    credentials:
+      key-auth: [{ key: "${KEY}" }]
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes:
+      - { name: kept, paths: ["/kept"], plugins: { key-auth: { key_names: [token], hide_credentials: false } } }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+    await receiver.close();
+  });
+
+  test("a key kept by hide_credentials: false, and an access_token, are [redacted] in the client span's url.full", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await http(`${gw.url}/kept?a=1&token=${KEY}&access_token=secret-token-1`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    assert.equal(res.status, 200);
+    let client: OtlpSpan | undefined;
+    for (let i = 0; i < 50 && client === undefined; i++) {
+      client = spans.find((s) => s.traceId === traceId && s.kind === 3);
+      if (client === undefined) await Promise.race([once(arrivals, 'spans'), new Promise((r) => setTimeout(r, 200))]);
+    }
+    assert.ok(client, 'the client span arrived');
+    const full = client.attributes.find((a) => a.key === 'url.full')?.value['stringValue'] as string;
+    assert.match(full, /\/kept\?a=1&token=\[redacted\]&access_token=\[redacted\]$/);
+    assert.ok(!full.includes(KEY));
   });
 });
