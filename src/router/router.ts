@@ -61,6 +61,22 @@ export class Router {
     return other !== null && other !== chosen && foldKey(other) !== foldKey(chosen);
   }
 
+  /**
+   * Whether the path ends in "/" and, read without it, would select another route than
+   * `chosen` (an exact or regex route for /x, the request /x/ on an open prefix; with
+   * `caseVariants: 'reject'`, also in another letter case): Express (non-strict routing, its
+   * default) and Spring MVC before 6 serve /x/ as /x. Such a request is refused. A second
+   * match only for paths ending in "/".
+   */
+  slashVariant(q: RouterInput, chosen: RouteEntry): boolean {
+    const path = q.path;
+    if (path.length < 2 || path.charCodeAt(path.length - 1) !== 47 /* / */) return false;
+    const v: RouterInput = { method: q.method, host: q.host, path: path.slice(0, -1), header: (n) => q.header(n), matchLength: 0, params: null };
+    const other = this.match(v);
+    if (other !== null && other !== chosen && foldKey(other) !== foldKey(chosen)) return true;
+    return this.caseVariant(v, chosen);
+  }
+
   match(q: RouterInput): RouteEntry | null {
     if (this.#hasHostTables) {
       const t = this.#byHost.get(q.host);

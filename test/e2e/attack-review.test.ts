@@ -179,3 +179,44 @@ services:
     assert.ok(!full.includes(KEY));
   });
 });
+
+describe('a trailing slash that changes the route', () => {
+  let upstream: Upstream;
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startEchoUpstream();
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes:
+      - { name: exact, paths: ["=/exact/secret"], plugins: { key-auth: {} } }
+      - { name: rx, paths: ["~^/rx/secret$"], plugins: { key-auth: {} } }
+      - { name: exact-param, paths: ["=/users/:id/secret"], plugins: { key-auth: {} } }
+      - { name: prefix, paths: ["/private"], plugins: { key-auth: {} } }
+      - { name: open, paths: ["/"] }
+`);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('Express (non-strict routing) and Spring MVC < 6 serve /x/ as /x: /x/ next to an exact or regex route for /x is refused', async () => {
+    for (const target of ['/exact/secret/', '/rx/secret/', '/users/7/secret/', '/EXACT/SECRET/', '/exact/secret//']) {
+      const r = await send(gw.port, target);
+      assert.equal(r.status, 400, `${target} reached ${r.url}`);
+    }
+  });
+
+  test('trailing slashes that keep the route pass', async () => {
+    assert.equal((await send(gw.port, '/private/')).status, 401);
+    for (const target of ['/', '/other/', '/exact/', '/users/7/']) {
+      const r = await send(gw.port, target);
+      assert.equal(r.status, 200, target);
+      assert.equal(r.url, target);
+    }
+  });
+});
