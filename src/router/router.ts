@@ -66,11 +66,12 @@ export class Router {
    * `chosen` (an exact or regex route for /x, the request /x/ on an open prefix; with
    * `caseVariants: 'reject'`, also in another letter case): Express (non-strict routing, its
    * default) and Spring MVC before 6 serve /x/ as /x. Such a request is refused. A second
-   * match only for paths ending in "/".
+   * match only for paths ending in "/" that a prefix route took.
    */
   slashVariant(q: RouterInput, chosen: RouteEntry): boolean {
     const path = q.path;
-    if (path.length < 2 || path.charCodeAt(path.length - 1) !== 47 /* / */) return false;
+    // An exact or regex route that matched the slash itself was written for it ("=/y/").
+    if (chosen.pattern.kind !== 'prefix' || path.length < 2 || path.charCodeAt(path.length - 1) !== 47 /* / */) return false;
     const v: RouterInput = { method: q.method, host: q.host, path: path.slice(0, -1), header: (n) => q.header(n), matchLength: 0, params: null };
     const other = this.match(v);
     if (other !== null && other !== chosen && foldKey(other) !== foldKey(chosen)) return true;

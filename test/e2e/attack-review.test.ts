@@ -196,6 +196,7 @@ services:
       - { name: rx, paths: ["~^/rx/secret$"], plugins: { key-auth: {} } }
       - { name: exact-param, paths: ["=/users/:id/secret"], plugins: { key-auth: {} } }
       - { name: prefix, paths: ["/private"], plugins: { key-auth: {} } }
+      - { name: slashed, paths: ["=/slashed/"], plugins: { key-auth: {} } }
       - { name: open, paths: ["/"] }
 `);
   });
@@ -213,6 +214,7 @@ services:
 
   test('trailing slashes that keep the route pass', async () => {
     assert.equal((await send(gw.port, '/private/')).status, 401);
+    assert.equal((await send(gw.port, '/slashed/')).status, 401, 'an exact route written with its slash');
     for (const target of ['/', '/other/', '/exact/', '/users/7/']) {
       const r = await send(gw.port, target);
       assert.equal(r.status, 200, target);
