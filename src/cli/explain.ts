@@ -85,6 +85,11 @@ export async function explainCommand(args: string[]): Promise<number> {
       process.stdout.write(out.join('\n') + '\n');
       return 1;
     }
+    if (s.router.slashVariant({ ...input }, matched)) {
+      out.push('', 'Refused with 400: without its trailing slash the path selects another route (docs/routing.md).');
+      process.stdout.write(out.join('\n') + '\n');
+      return 1;
+    }
     if (fast !== matched) out.push(`  ! internal disagreement: the indexed router chose ${fast?.route.name ?? 'nothing'}; please report this`);
     describeForward(out, matched, probe.matchLength, path, query);
     process.stdout.write(out.join('\n') + '\n');

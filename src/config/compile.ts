@@ -20,7 +20,7 @@ import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } fro
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
-import { compileAccessLog } from '../observability/access-log-format.js';
+import { compileAccessLog, queryRedactor, redactionFor } from '../observability/access-log-format.js';
 import { keyNamesIn } from '../plugins/key-auth/plugin.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
@@ -149,6 +149,8 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     requestTimeoutMs: ms(config.limits?.request_timeout, DEFAULTS.requestTimeout),
     maxConnections: config.limits?.max_connections ?? DEFAULTS.maxConnections,
   };
+  // Key-auth key names anywhere in the config: redacted in the access log and in traces.
+  const keyNames = [config.plugins, ...(config.services ?? []).flatMap((s) => [s.plugins, ...(s.routes ?? []).map((r) => r.plugins)])].flatMap(keyNamesIn);
   const snapshot: Snapshot = {
     version: opts.version,
     loadedAt: new Date(),
@@ -164,7 +166,8 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     dns: dnsPolicy(config.dns),
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
-    accessLog: compileAccessLog(config.access_log, [config.plugins, ...(config.services ?? []).flatMap((s) => [s.plugins, ...(s.routes ?? []).map((r) => r.plugins)])].flatMap(keyNamesIn)),
+    accessLog: compileAccessLog(config.access_log, keyNames),
+    redactQuery: queryRedactor(redactionFor(keyNames).queryParams),
     metricsPerConsumer: config.metrics?.per_consumer ?? false,
     metering: meteringSettings(config.metering),
     tracing: config.tracing

@@ -158,6 +158,8 @@ export interface Snapshot {
   readonly consumers: ConsumerIndex;
   /** The compiled access log (fields → serializer, output), or null when it is off. */
   readonly accessLog: AccessLogSpec | null;
+  /** Query text with the values of credential parameters (key-auth key names, access_token) [redacted]: for traces. */
+  readonly redactQuery?: (text: string | undefined) => string | undefined;
   /** Label request counts with the consumer's username (opt-in: one series per consumer). */
   readonly metricsPerConsumer: boolean;
   /** Usage metering (docs/rate-limiting.md), or null when off. Read at start; a change needs a restart. */

@@ -10,7 +10,7 @@ import { formatAddress, parseAddress } from './address.js';
 import { didYouMean, type ConfigProblem } from './problems.js';
 import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from './types.js';
-import { parsePathPattern } from '../router/path-pattern.js';
+import { foldCase, parsePathPattern } from '../router/path-pattern.js';
 import { normalizePath, type PathPolicy } from '../proxy/request-path.js';
 import { checkConsumers } from '../consumers/validate.js';
 import { accessLogProblems } from '../observability/access-log-format.js';
@@ -260,7 +260,7 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       // The same requests, written differently: "/x" and "/x/", ":id" and ":name".
       const written = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
       // Two case-insensitive routes whose paths differ only in case match the same requests.
-      const shape = r.case_insensitive === true ? `ci:${written.toLowerCase()}` : written;
+      const shape = r.case_insensitive === true ? `ci:${parsed.kind === 'regex' ? written.toLowerCase() : foldCase(written)}` : written;
       const key = `${host}|${shape}|${methods}|${headers}`;
       const first = matchKeys.get(key);
       if (first !== undefined && first !== where) add([...at, 'paths'], `matches exactly the same requests as ${first}; one of them could never be chosen`);

@@ -144,7 +144,7 @@ export class Tracing {
       if (status >= 500) errorType = String(status);
     }
     this.#exporter.add(
-      new ClientSpan(trace, ctx.method, ctx.target!, ctx.route!.service.upstream.name, ctx.upstreamPath, ctx.attempt - 1, status, errorType, ctx.upstreamStartedAt, performance.now()),
+      new ClientSpan(trace, ctx.method, ctx.target!, ctx.route!.service.upstream.name, redactedPath(ctx), ctx.attempt - 1, status, errorType, ctx.upstreamStartedAt, performance.now()),
     );
   }
 
@@ -170,4 +170,13 @@ export class Tracing {
     span.end = ctx.finishedAt;
     this.#exporter.add(span);
   }
+}
+
+/** The upstream path for url.full, the values of credential query parameters [redacted] (a key kept by hide_credentials: false, an access_token). */
+function redactedPath(ctx: RequestContext): string {
+  const path = ctx.upstreamPath;
+  const q = path.indexOf('?');
+  const redact = ctx.snapshot.redactQuery;
+  if (q === -1 || redact === undefined) return path;
+  return path.slice(0, q + 1) + redact(path.slice(q + 1))!;
 }

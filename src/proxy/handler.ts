@@ -43,6 +43,7 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
   const entry = snapshot.router.match(ctx);
   if (entry === null) return replyError(ctx, 'route-not-found', 'no route matches this request', snapshot.globalChain, rt);
   if (snapshot.router.caseVariant(ctx, entry)) return replyError(ctx, 'bad-request', 'request path differs from another route\'s path only in letter case', snapshot.globalChain, rt);
+  if (snapshot.router.slashVariant(ctx, entry)) return replyError(ctx, 'bad-request', 'request path without its trailing slash selects another route', snapshot.globalChain, rt);
   ctx.entry = entry;
   ctx.route = entry.route;
   const chain = entry.route.chain;

@@ -51,6 +51,10 @@ const SPECIAL = new Map<string, number>([
   ['x-consumer-groups', DROP],
   ['x-credential-id', DROP],
   ['x-anonymous-consumer', DROP],
+  // Path overrides: IIS URL Rewrite, Symfony and Zend serve the path they name instead of the
+  // request's, which would put a protected path behind whatever route the request line chose.
+  ['x-original-url', DROP],
+  ['x-rewrite-url', DROP],
   // HTTP/2 pseudo-headers (node:http2's compat request lists them in rawHeaders): never
   // forwarded as headers; :authority is the Host.
   [':authority', AUTHORITY],

@@ -7,7 +7,7 @@
 export interface PathPolicy {
   /** `%2F`: refused, or kept as data inside a segment. */
   readonly escapedSlashes: 'reject' | 'keep';
-  /** `;params` in a segment: refused, or dropped before routing and forwarding. */
+  /** `;params` in a segment: refused, or dropped before routing and forwarding (`%3B` is refused either way). */
   readonly semicolons: 'reject' | 'strip';
 }
 
@@ -27,6 +27,7 @@ export function needsNormalizing(path: string): boolean {
 const HEX = /^[0-9A-Fa-f]{2}$/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const HAS_ASCII = /[\x00-\x7f]/;
+const COMBINING_START = /^\p{M}/u;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -64,7 +65,9 @@ export function normalizePath(path: string, policy: PathPolicy = DEFAULT_PATH_PO
       if (UNRESERVED.test(ch)) out += ch;
       else if (code === 0x2f && policy.escapedSlashes === 'reject') return 'request path has an encoded slash (%2F)';
       else if (code === 0x5c) return 'request path has an encoded backslash (%5C)';
-      else if (code === 0x3b && policy.semicolons === 'reject') return 'request path has an encoded semicolon (%3B)';
+      // Refused under `semicolons: strip` too: only a raw ";" starts a parameter to strip, and an
+      // upstream that decodes before it drops ";params" (Spring) would read /private%3Bx as /private.
+      else if (code === 0x3b) return 'request path has an encoded semicolon (%3B)';
       else if (code === 0x25 && HEX.test(path.slice(i + 3, i + 5))) return 'request path is percent-encoded twice (%25XX)';
       else out += `%${hex.toUpperCase()}`;
       i += 2;
@@ -120,5 +123,9 @@ function nonAsciiProblem(escapes: string): string | null {
   if (HAS_ASCII.test(text.normalize('NFKC')) || HAS_ASCII.test(text.toUpperCase()) || HAS_ASCII.test(text.toLowerCase())) {
     return 'request path has a character that reads as ASCII after Unicode folding';
   }
+  // One spelling per character: "e" + U+0301 and "é" are one path to an upstream that
+  // normalizes (macOS file systems, NFC-normalizing frameworks). A run starting with a
+  // combining mark composes with the ASCII character before it.
+  if (COMBINING_START.test(text) || text.normalize('NFC') !== text) return 'request path has characters in decomposed Unicode form (send NFC)';
   return null;
 }

@@ -80,6 +80,33 @@ function parseUncached(text: string): PathPattern | string {
   return { kind: exact ? 'exact' : 'prefix', text, path, segments, hasParams };
 }
 
+const NON_ASCII_ESCAPES = /(?:%[89A-Fa-f][0-9A-Fa-f])+/g;
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * A normalized path (or route literal) in lower case, as a case-insensitive upstream reads
+ * it: ASCII letters, and the letters of percent-escaped UTF-8 (`%C3%89` "É" → `%C3%A9` "é";
+ * ASP.NET and Java fold those too). Escapes of ASCII bytes keep their hex as written.
+ */
+export function foldCase(path: string): string {
+  if (!path.includes('%')) return path.toLowerCase();
+  let out = '';
+  let last = 0;
+  for (const m of path.matchAll(NON_ASCII_ESCAPES)) {
+    out += path.slice(last, m.index).toLowerCase() + foldEscapes(m[0]);
+    last = m.index + m[0].length;
+  }
+  return out + path.slice(last).toLowerCase();
+}
+
+function foldEscapes(run: string): string {
+  const bytes = new Uint8Array(run.length / 3);
+  for (let k = 0; k < bytes.length; k++) bytes[k] = Number.parseInt(run.slice(k * 3 + 1, k * 3 + 3), 16);
+  let out = '';
+  for (const b of Buffer.from(utf8.decode(bytes).toLowerCase(), 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
 const caseInsensitive = new WeakMap<RegexPattern, RegexPattern>();
 
 /** The pattern with RE2's `i` flag, for case-insensitive routes (built once per pattern). */
@@ -122,8 +149,8 @@ export function compareSegments(a: readonly Segment[], b: readonly Segment[], aF
     const ry = y.kind === 'param' ? 2 : bFold ? 1 : 0;
     if (rx !== ry) return rx - ry;
     if (x.kind === 'static' && y.kind === 'static') {
-      const vx = aFold ? x.value.toLowerCase() : x.value;
-      const vy = bFold ? y.value.toLowerCase() : y.value;
+      const vx = aFold ? foldCase(x.value) : x.value;
+      const vy = bFold ? foldCase(y.value) : y.value;
       if (vx !== vy) return vx < vy ? -1 : 1;
     }
   }

@@ -4,7 +4,7 @@
 // child, deeper before shallower). Only regex routes are tried one by one, in priority
 // order, so keep them few.
 import type { RouteEntry } from '../config/snapshot.js';
-import { caseInsensitiveVariant, compareSegments, regexMatchLength, type RegexPattern, type Segment } from './path-pattern.js';
+import { caseInsensitiveVariant, compareSegments, foldCase, regexMatchLength, type RegexPattern, type Segment } from './path-pattern.js';
 
 export interface MatchInput {
   readonly method: string;
@@ -67,7 +67,7 @@ export class RouteTable {
       this.#regex.push(e);
     } else if (p.kind === 'exact' && !p.hasParams) {
       const map = fold ? (this.#exactFolded ??= new Map()) : this.#exact;
-      const key = fold ? p.path.toLowerCase() : p.path;
+      const key = fold ? foldCase(p.path) : p.path;
       let list = map.get(key);
       if (!list) map.set(key, (list = []));
       list.push(e);
@@ -114,7 +114,7 @@ export class RouteTable {
       }
     }
     if (this.#exactFolded !== null) {
-      const folded = this.#exactFolded.get(path.toLowerCase());
+      const folded = this.#exactFolded.get(foldCase(path));
       if (folded !== undefined) {
         for (let i = 0; i < folded.length; i++) {
           if (constraintsMatch(folded[i]!, q)) {
@@ -149,7 +149,7 @@ export class RouteTable {
     for (const s of segments) {
       if (s.kind === 'static') {
         const statics = fold ? (node.folded ??= new Map()) : (node.statics ??= new Map());
-        const key = fold ? s.value.toLowerCase() : s.value;
+        const key = fold ? foldCase(s.value) : s.value;
         let child = statics.get(key);
         if (!child) statics.set(key, (child = new TrieNode()));
         node = child;
@@ -177,7 +177,7 @@ export class RouteTable {
         }
       }
       if (node.folded !== null) {
-        const child = node.folded.get(path.slice(pos + 1, end).toLowerCase());
+        const child = node.folded.get(foldCase(path.slice(pos + 1, end)));
         if (child !== undefined) {
           const e = this.#walk(child, path, end, q, exact);
           if (e !== null) return e;

@@ -3,6 +3,7 @@
 // hosts; inside a class the RouteTable's order holds (docs/routing.md).
 import type { RouteEntry } from '../config/snapshot.js';
 import { compareInTable, RouteTable, type MatchInput } from './route-table.js';
+import { foldCase } from './path-pattern.js';
 
 export interface RouterInput extends MatchInput {
   /** Lower-case host without port and trailing dot. */
@@ -60,6 +61,23 @@ export class Router {
     return other !== null && other !== chosen && foldKey(other) !== foldKey(chosen);
   }
 
+  /**
+   * Whether the path ends in "/" and, read without it, would select another route than
+   * `chosen` (an exact or regex route for /x, the request /x/ on an open prefix; with
+   * `caseVariants: 'reject'`, also in another letter case): Express (non-strict routing, its
+   * default) and Spring MVC before 6 serve /x/ as /x. Such a request is refused. A second
+   * match only for paths ending in "/" that a prefix route took.
+   */
+  slashVariant(q: RouterInput, chosen: RouteEntry): boolean {
+    const path = q.path;
+    // An exact or regex route that matched the slash itself was written for it ("=/y/").
+    if (chosen.pattern.kind !== 'prefix' || path.length < 2 || path.charCodeAt(path.length - 1) !== 47 /* / */) return false;
+    const v: RouterInput = { method: q.method, host: q.host, path: path.slice(0, -1), header: (n) => q.header(n), matchLength: 0, params: null };
+    const other = this.match(v);
+    if (other !== null && other !== chosen && foldKey(other) !== foldKey(chosen)) return true;
+    return this.caseVariant(v, chosen);
+  }
+
   match(q: RouterInput): RouteEntry | null {
     if (this.#hasHostTables) {
       const t = this.#byHost.get(q.host);
@@ -102,12 +120,17 @@ export class Router {
   }
 }
 
-/** An upper-case letter outside percent-escapes (whose hex digits are upper case after normalization). */
+/**
+ * An upper-case ASCII letter outside percent-escapes (whose hex digits are upper case after
+ * normalization), or an escaped non-ASCII byte (it may spell a letter with a case: "É").
+ */
 function hasUpperCase(path: string): boolean {
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    if (c === 37 /* % */) i += 2;
-    else if (c >= 65 && c <= 90) return true;
+    if (c === 37 /* % */) {
+      if (path.charCodeAt(i + 1) >= 56 /* 8 and above: a byte >= 0x80 */) return true;
+      i += 2;
+    } else if (c >= 65 && c <= 90) return true;
   }
   return false;
 }
@@ -119,7 +142,7 @@ function hasLetters(e: RouteEntry): boolean {
 /** Two entries a case-insensitive reading cannot tell apart ("/Private" and "/private"). */
 function foldKey(e: RouteEntry): string {
   const p = e.pattern;
-  return `${e.host ?? ''} ${p.kind} ${(p.kind === 'regex' ? p.text : p.path).toLowerCase()}`;
+  return `${e.host ?? ''} ${p.kind} ${p.kind === 'regex' ? p.text.toLowerCase() : foldCase(p.path)}`;
 }
 
 function hostRank(e: RouteEntry): number {

@@ -8,7 +8,7 @@ import type { CompiledRoute, RouteEntry, Service } from '../../src/config/snapsh
 import { Chain } from '../../src/pipeline/chain.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { normalizePath, type PathPolicy } from '../../src/proxy/request-path.js';
-import { parsePathPattern } from '../../src/router/path-pattern.js';
+import { foldCase, parsePathPattern } from '../../src/router/path-pattern.js';
 import { Router, type RouterInput } from '../../src/router/router.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 
@@ -460,4 +460,11 @@ describe('letter case', () => {
     const q = query('/PRIVATE');
     assert.equal(allow.caseVariant(q, allow.match(q)!), false);
   });
+});
+
+test('foldCase folds ASCII letters and the letters of escaped UTF-8, and leaves escapes of ASCII bytes as they are', () => {
+  assert.equal(foldCase('/CAF%C3%89/X'), '/caf%C3%A9/x');
+  assert.equal(foldCase('/D%C3%89J%C3%80'), '/d%C3%A9j%C3%A0');
+  assert.equal(foldCase('/a%2Fb/%E2%82%AC'), '/a%2fb/%E2%82%AC');
+  assert.equal(foldCase('/plain'), '/plain');
 });
