@@ -7,6 +7,7 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Target, Upstream } from '../config/snapshot.js';
 import type { Logger } from '../runtime/logger.js';
+import { requestOn } from './undici-pool.js';
 
 export interface ActiveCheckPolicy {
   readonly path: string;
@@ -87,7 +88,7 @@ class UpstreamChecker {
     const p = this.policy;
     const host = p.host ?? t.hostHeader;
     try {
-      const res = await t.dispatcher.request({
+      const res = await requestOn(t.dispatcher, {
         path: p.path,
         method: 'GET',
         headers: host === null ? { 'user-agent': 'northgate-health-check' } : { host, 'user-agent': 'northgate-health-check' },

@@ -332,15 +332,21 @@ test('--workers 2: a worker that cannot start stops the master instead of replac
   }));
   const child = spawn(process.execPath, [BIN, 'start', '--config', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', () => undefined);
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
   t.after(() => {
     clearTimeout(timer);
     child.kill('SIGKILL');
   });
   const [code] = (await once(child, 'exit')) as [number | null];
-  assert.equal(code, 1, out);
-  assert.match(out, /a worker failed to start; stopping/);
+  // The worker reports why; the master prints it once and exits with the start-failure code
+  // (3: the host cannot provide what the config names, docs/operations.md "Exit codes").
+  assert.equal(code, 3, `${out}\n${err}`);
+  const lines = err.split('\n').filter((l) => l.startsWith('northgate: '));
+  assert.equal(lines.length, 1, err);
+  assert.match(lines[0]!, /cannot start|EISDIR|directory/i);
+  assert.doesNotMatch(err, /^\s+at /m);
   assert.doesNotMatch(out, /starting a replacement/);
 });
