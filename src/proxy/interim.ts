@@ -87,6 +87,8 @@ export function acceptExpectation(ctx: RequestContext, expect: string): boolean 
 
 /** The client waits for a 100 before it sends its body: the gateway is about to read it. Once. */
 export function sendContinue(ctx: RequestContext): void {
+  // Once, and only for a client that asked (plugins may call it unconditionally).
+  if (!ctx.expectContinue) return;
   ctx.expectContinue = false;
   const res = ctx.res;
   if (!res.headersSent && !res.destroyed) res.writeContinue();
