@@ -15,7 +15,12 @@ async function send(port: number, target: string): Promise<{ status: number; url
   return { status, url: url === null ? null : (JSON.parse(`"${url[1]}"`) as string) };
 }
 
-describe('letter case of non-ASCII characters (é/É) in routes', () => {
+/**
+ * A gateway in front of an echo upstream for the tests of one describe block: one service
+ * with these route lines (YAML flow mappings), alice's key, and any extra top-level YAML.
+ * Returns a getter (the gateway starts in `before`).
+ */
+function gatewayWith(routes: string[], extra: () => string = () => ''): () => InProcessGateway {
   let upstream: Upstream;
   let gw: InProcessGateway;
   before(async () => {
@@ -23,7 +28,7 @@ describe('letter case of non-ASCII characters (é/É) in routes', () => {
     gw = await startGateway(`
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: null }
-consumers:
+${extra()}consumers:
   - username: alice
     credentials:
       key-auth: [{ key: "${KEY}" }]
@@ -31,93 +36,66 @@ services:
   - name: s
     url: "${upstream.url}"
     routes:
-      - { name: cafe, paths: ["/caf%C3%A9"], plugins: { key-auth: {} } }
-      - { name: deja, paths: ["/d%C3%A9j%C3%A0"], case_insensitive: true, plugins: { key-auth: {} } }
-      - { name: open, paths: ["/"] }
+${routes.map((r) => `      - ${r}`).join('\n')}
 `);
   });
   after(async () => {
     await gw.close();
     await upstream.close();
   });
+  return () => gw;
+}
+
+describe('letter case of non-ASCII characters (é/É) in routes', () => {
+  const gateway = gatewayWith([
+    '{ name: cafe, paths: ["/caf%C3%A9"], plugins: { key-auth: {} } }',
+    '{ name: deja, paths: ["/d%C3%A9j%C3%A0"], case_insensitive: true, plugins: { key-auth: {} } }',
+    '{ name: open, paths: ["/"] }',
+  ]);
 
   test('a case-insensitive upstream reads /CAFÉ and /cafÉ as /café: refused, never sent to the open route', async () => {
     for (const target of ['/caf%C3%89', '/CAF%C3%89', '/Caf%C3%A9', '/caf%C3%89/x']) {
-      const r = await send(gw.port, target);
+      const r = await send(gateway().port, target);
       assert.equal(r.status, 400, `${target} reached ${r.url}`);
     }
   });
 
   test('a case_insensitive route matches its non-ASCII letters in any case', async () => {
     for (const target of ['/D%C3%89J%C3%80', '/d%C3%A9j%C3%80', '/DEJ%C3%80'.replace('DEJ', 'D%C3%89J')]) {
-      assert.equal((await send(gw.port, target)).status, 401, target);
+      assert.equal((await send(gateway().port, target)).status, 401, target);
     }
   });
 
   test('other non-ASCII paths are not refused', async () => {
-    const r = await send(gw.port, '/%E2%82%AC/%C3%A9t%C3%A9');
+    const r = await send(gateway().port, '/%E2%82%AC/%C3%A9t%C3%A9');
     assert.equal(r.status, 200);
     assert.equal(r.url, '/%E2%82%AC/%C3%A9t%C3%A9');
   });
 });
 
 describe('Unicode normalization forms (NFC/NFD) in paths', () => {
-  let upstream: Upstream;
-  let gw: InProcessGateway;
-  before(async () => {
-    upstream = await startEchoUpstream();
-    gw = await startGateway(`
-_format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
-consumers:
-  - username: alice
-    credentials:
-      key-auth: [{ key: "${KEY}" }]
-services:
-  - name: s
-    url: "${upstream.url}"
-    routes:
-      - { name: cafe, paths: ["/caf%C3%A9"], plugins: { key-auth: {} } }
-      - { name: open, paths: ["/"] }
-`);
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const gateway = gatewayWith([
+    '{ name: cafe, paths: ["/caf%C3%A9"], plugins: { key-auth: {} } }',
+    '{ name: open, paths: ["/"] }',
+  ]);
 
   test('a decomposed spelling (e + combining acute, as macOS/APFS and NFC-normalizing frameworks read /café) is refused', async () => {
     for (const target of ['/cafe%CC%81', '/x%C3%AA%CC%81', '/x/%CC%81']) {
-      const r = await send(gw.port, target);
+      const r = await send(gateway().port, target);
       assert.equal(r.status, 400, `${target} reached ${r.url}`);
     }
-    assert.equal((await send(gw.port, '/caf%C3%A9')).status, 401);
+    assert.equal((await send(gateway().port, '/caf%C3%A9')).status, 401);
   });
 });
 
 describe('headers that override the path upstream', () => {
-  let upstream: Upstream;
-  let gw: InProcessGateway;
-  before(async () => {
-    upstream = await startEchoUpstream();
-    gw = await startGateway(`
-_format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
-services:
-  - name: s
-    url: "${upstream.url}"
-    routes:
-      - { name: private, paths: ["/private"], plugins: { key-auth: {} } }
-      - { name: open, paths: ["/"] }
-`);
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const gateway = gatewayWith([
+    '{ name: private, paths: ["/private"], plugins: { key-auth: {} } }',
+    '{ name: open, paths: ["/"] }',
+  ]);
 
   test('X-Original-URL and X-Rewrite-URL (IIS URL Rewrite, Symfony, Zend serve their path instead) never reach the upstream', async () => {
-    const raw = await rawRequest(gw.port, 'GET /open HTTP/1.1\r\nHost: a.example\r\nX-Original-URL: /private\r\nx-rewrite-url: /private\r\nX-Kept: yes\r\nConnection: close\r\n\r\n');
+    const raw = await rawRequest(gateway().port, 'GET /open HTTP/1.1\r\nHost: a.example\r\nX-Original-URL: /private\r\nx-rewrite-url: /private\r\nX-Kept: yes\r\nConnection: close\r\n\r\n');
     assert.match(raw, /^HTTP\/1\.1 200 /);
     const headers = (JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n/, '').replace(/\r\n0\r\n\r\n$/, '')) as { headers: Record<string, string> }).headers;
     assert.equal(headers['x-kept'], 'yes');
@@ -130,8 +108,6 @@ describe('credentials in traces', () => {
   const spans: OtlpSpan[] = [];
   const arrivals = new EventEmitter();
   let receiver: Upstream;
-  let upstream: Upstream;
-  let gw: InProcessGateway;
   before(async () => {
     receiver = await startUpstream((req, res) => {
       const chunks: Buffer[] = [];
@@ -142,31 +118,17 @@ describe('credentials in traces', () => {
         arrivals.emit('spans');
       });
     });
-    upstream = await startEchoUpstream();
-    gw = await startGateway(`
-_format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
-tracing: { endpoint: "${receiver.url}/v1/traces", sampling: { ratio: 1 }, flush_interval: 100ms }
-consumers:
-  - username: alice
-    credentials:
-      key-auth: [{ key: "${KEY}" }]
-services:
-  - name: s
-    url: "${upstream.url}"
-    routes:
-      - { name: kept, paths: ["/kept"], plugins: { key-auth: { key_names: [token], hide_credentials: false } } }
-`);
   });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-    await receiver.close();
-  });
+  const gateway = gatewayWith(
+    ['{ name: kept, paths: ["/kept"], plugins: { key-auth: { key_names: [token], hide_credentials: false } } }'],
+    () => `tracing: { endpoint: "${receiver.url}/v1/traces", sampling: { ratio: 1 }, flush_interval: 100ms }\n`,
+  );
+  // After the gateway's own after hook: it may still export on close.
+  after(() => receiver.close());
 
   test("a key kept by hide_credentials: false, and an access_token, are [redacted] in the client span's url.full", async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const res = await http(`${gw.url}/kept?a=1&token=${KEY}&access_token=secret-token-1`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    const res = await http(`${gateway().url}/kept?a=1&token=${KEY}&access_token=secret-token-1`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
     assert.equal(res.status, 200);
     let client: OtlpSpan | undefined;
     for (let i = 0; i < 50 && client === undefined; i++) {
@@ -181,42 +143,27 @@ services:
 });
 
 describe('a trailing slash that changes the route', () => {
-  let upstream: Upstream;
-  let gw: InProcessGateway;
-  before(async () => {
-    upstream = await startEchoUpstream();
-    gw = await startGateway(`
-_format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
-services:
-  - name: s
-    url: "${upstream.url}"
-    routes:
-      - { name: exact, paths: ["=/exact/secret"], plugins: { key-auth: {} } }
-      - { name: rx, paths: ["~^/rx/secret$"], plugins: { key-auth: {} } }
-      - { name: exact-param, paths: ["=/users/:id/secret"], plugins: { key-auth: {} } }
-      - { name: prefix, paths: ["/private"], plugins: { key-auth: {} } }
-      - { name: slashed, paths: ["=/slashed/"], plugins: { key-auth: {} } }
-      - { name: open, paths: ["/"] }
-`);
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const gateway = gatewayWith([
+    '{ name: exact, paths: ["=/exact/secret"], plugins: { key-auth: {} } }',
+    '{ name: rx, paths: ["~^/rx/secret$"], plugins: { key-auth: {} } }',
+    '{ name: exact-param, paths: ["=/users/:id/secret"], plugins: { key-auth: {} } }',
+    '{ name: prefix, paths: ["/private"], plugins: { key-auth: {} } }',
+    '{ name: slashed, paths: ["=/slashed/"], plugins: { key-auth: {} } }',
+    '{ name: open, paths: ["/"] }',
+  ]);
 
   test('Express (non-strict routing) and Spring MVC < 6 serve /x/ as /x: /x/ next to an exact or regex route for /x is refused', async () => {
     for (const target of ['/exact/secret/', '/rx/secret/', '/users/7/secret/', '/EXACT/SECRET/', '/exact/secret//']) {
-      const r = await send(gw.port, target);
+      const r = await send(gateway().port, target);
       assert.equal(r.status, 400, `${target} reached ${r.url}`);
     }
   });
 
   test('trailing slashes that keep the route pass', async () => {
-    assert.equal((await send(gw.port, '/private/')).status, 401);
-    assert.equal((await send(gw.port, '/slashed/')).status, 401, 'an exact route written with its slash');
+    assert.equal((await send(gateway().port, '/private/')).status, 401);
+    assert.equal((await send(gateway().port, '/slashed/')).status, 401, 'an exact route written with its slash');
     for (const target of ['/', '/other/', '/exact/', '/users/7/']) {
-      const r = await send(gw.port, target);
+      const r = await send(gateway().port, target);
       assert.equal(r.status, 200, target);
       assert.equal(r.url, target);
     }
