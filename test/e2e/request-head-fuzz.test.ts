@@ -8,29 +8,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fuzzRequests, type FuzzCase } from '../helpers/head-fuzz.js';
 import { http, rawExchange, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
-
-/** Every status line the gateway wrote (a pipelined request can get two answers). */
-const statuses = (text: string) => [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
-
-/** Sends the bytes and reads until the server closes the connection, at most capMs. */
-function exchange(port: number, bytes: Buffer, capMs: number): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    let closed = true;
-    const timer = setTimeout(() => {
-      closed = false;
-      socket.destroy();
-    }, capMs);
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
-    });
-    socket.write(bytes);
-  });
-}
+import { converse, statuses } from '../helpers/recording-upstream.js';
 
 describe('client mistakes get a 4xx, never a 5xx', () => {
   let up: Upstream;
@@ -167,7 +145,7 @@ services:
         const i = next++;
         const c = cases[i]!;
         // Half the cases go to the h2c-sniffing listener (an HTTP/1 client's first bytes take another path there).
-        const { text, closed } = await exchange(gw.ports[i % 2]!, c.bytes, 8000);
+        const { text, closed } = await converse(gw.ports[i % 2]!, c.bytes, () => false, 8000);
         const seen = statuses(text);
         if (seen.length > 0) answered++;
         // 505 is the one 5xx about the client: only for a request line that names another version than 1.0 or 1.1.

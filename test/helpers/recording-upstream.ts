@@ -133,7 +133,7 @@ export async function converse(port: number, bytes: string | Buffer, done: (text
   });
 }
 
-/** The status codes of the HTTP/1.x responses in a raw answer, in order. */
+/** The status codes of the HTTP/1.x responses in a raw answer, in order (a status line may follow a body without a line break). */
 export function statuses(text: string): number[] {
   return [...text.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
 }
