@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { exportedSpans, type OtlpSpan } from '../helpers/otlp.js';
-import { http, rawRequest, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { startSpanCollector, type OtlpSpan } from '../helpers/otlp.js';
+import { http, rawRequest, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const KEY = 'review-test-key-0001';
 
@@ -109,15 +109,7 @@ describe('credentials in traces', () => {
   const arrivals = new EventEmitter();
   let receiver: Upstream;
   before(async () => {
-    receiver = await startUpstream((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        spans.push(...exportedSpans(req.headers['content-type'], Buffer.concat(chunks)));
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        arrivals.emit('spans');
-      });
-    });
+    receiver = await startSpanCollector(spans, arrivals);
   });
   const gateway = gatewayWith(
     ['{ name: kept, paths: ["/kept"], plugins: { key-auth: { key_names: [token], hide_credentials: false } } }'],

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { exportedSpans, type OtlpSpan } from '../helpers/otlp.js';
+import { startSpanCollector, type OtlpSpan } from '../helpers/otlp.js';
 import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
 
@@ -22,15 +22,7 @@ const attrs = (s: OtlpSpan): Record<string, unknown> =>
   Object.fromEntries(s.attributes.map((a) => [a.key, a.value['stringValue'] ?? (a.value['intValue'] === undefined ? a.value['doubleValue'] ?? a.value['boolValue'] : Number(a.value['intValue']))]));
 
 before(async () => {
-  receiver = await startUpstream((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      spans.push(...exportedSpans(req.headers['content-type'], Buffer.concat(chunks)));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      arrivals.emit('spans');
-    });
-  });
+  receiver = await startSpanCollector(spans, arrivals);
   echo = await startEchoUpstream();
   const dead = await startUpstream(() => undefined);
   await dead.close();

@@ -5,25 +5,17 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { exportedSpans } from '../helpers/otlp.js';
-import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { startSpanCollector, type OtlpSpan } from '../helpers/otlp.js';
+import { http, startCli, startEchoUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
-const spans: Array<{ traceId: string; spanId: string; parentSpanId?: string; kind: number }> = [];
+const spans: OtlpSpan[] = [];
 const arrivals = new EventEmitter();
 let collector: Upstream;
 let echo: Upstream;
 let gw: CliGateway;
 
 before(async () => {
-  collector = await startUpstream((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      spans.push(...exportedSpans(req.headers['content-type'], Buffer.concat(chunks)));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      arrivals.emit('spans');
-    });
-  });
+  collector = await startSpanCollector(spans, arrivals);
   echo = await startEchoUpstream();
   gw = await startCli(['--config', writeConfig(`
 _format_version: "1"

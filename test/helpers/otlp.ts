@@ -4,7 +4,9 @@
 // by protobufjs from a descriptor written here from opentelemetry-proto's .proto files
 // (collector/trace/v1, trace/v1, resource/v1, common/v1): an independent reader, not the
 // gateway encoder's inverse.
+import type { EventEmitter } from 'node:events';
 import protobuf from 'protobufjs';
+import { startUpstream, type Upstream } from './servers.js';
 
 export interface OtlpAttribute {
   key: string;
@@ -131,4 +133,20 @@ export function decodeExport(contentType: string | undefined, body: Buffer): Otl
 /** The spans of an export body, in order. */
 export function exportedSpans(contentType: string | undefined, body: Buffer): OtlpSpan[] {
   return decodeExport(contentType, body).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+}
+
+/**
+ * A real OTLP/HTTP collector on 127.0.0.1: every export's spans are appended to `spans` and
+ * `arrivals` emits 'spans' after each one; it answers 200.
+ */
+export function startSpanCollector(spans: OtlpSpan[], arrivals: EventEmitter): Promise<Upstream> {
+  return startUpstream((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      spans.push(...exportedSpans(req.headers['content-type'], Buffer.concat(chunks)));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      arrivals.emit('spans');
+    });
+  });
 }
