@@ -1,6 +1,6 @@
 // The admin API's own OpenAPI 3.1 document, built from the route table (so every route is
 // listed) and the kinds table; entity request bodies reuse the config file's schemas.
-import { buildConfigSchema } from '../config/schema.js';
+import { buildConfigSchema } from '../compiler/schema.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { KINDS, type Kind } from '../store/kinds.js';
 import type { AdminRoute } from './routes.js';

@@ -2,18 +2,18 @@
 // `mode: database`, serves the admin API and follows the store. The runtime asks it for
 // the config to (re)load and gives it a way to apply a new one (swap here, or relay to
 // workers).
-import { parseAddress, type ParsedAddress } from '../config/address.js';
-import { loadConfigFile } from '../config/load.js';
+import { parseAddress, type ParsedAddress } from '../base/address.js';
+import { loadConfigFile } from '../compiler/load.js';
 import { readConfigFile } from '../config/source.js';
-import { ConfigError } from '../config/problems.js';
+import { ConfigError } from '../base/problems.js';
 import type { RawConfig } from '../config/types.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../base/logger.js';
 import { ConfigControl } from '../store/control.js';
 import { settingsOf } from '../store/document.js';
 import { ENTITY_SECTIONS } from '../store/kinds.js';
 import { DEFAULT_STORE_URL, openStore } from '../store/store.js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../base/duration.js';
 import { purgeCaches } from '../plugins/cache/purge.js';
 import type { PurgeFn } from '../plugins/cache/purge-endpoint.js';
 import { AdminServer, adminRefusal, DEFAULT_ADMIN_ADDRESS } from './server.js';

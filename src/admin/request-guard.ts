@@ -11,8 +11,8 @@
 // The policy is compiled once per listener; each request costs a few string compares.
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import type { ConfigProblem } from '../config/problems.js';
-import type { ErrorCode } from '../errors.js';
+import type { ConfigProblem } from '../base/problems.js';
+import type { ErrorCode } from '../base/errors.js';
 
 export interface GuardRefusal {
   readonly code: ErrorCode;

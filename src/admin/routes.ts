@@ -1,16 +1,16 @@
 // The admin API's routes: one table (method, path template, handler), from which the
 // router matches and the OpenAPI document lists its paths. Entity routes are generated
 // from the kinds table.
-import { ConfigError, formatPath, formatProblem } from '../config/problems.js';
+import { ConfigError, formatPath, formatProblem } from '../base/problems.js';
 import { parseConfigText } from '../config/source.js';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../compiler/validate.js';
 import type { ConfigControl } from '../store/control.js';
 import { disassemble, settingsOf, type Body, type EntityRow } from '../store/document.js';
 import { EntityError, etagOf, findRow, planCreate, planDelete, planPatch, planReplace, planReplaceAll } from '../store/entities.js';
 import { ENTITY_SECTIONS, KINDS, pluginScope, type Kind } from '../store/kinds.js';
 import { publicCredential } from '../store/secrets.js';
 import { PEER_MAX_AGE_MS } from '../store/control.js';
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../base/errors.js';
 import { parsePurge } from '../plugins/cache/purge-endpoint.js';
 import type { PurgeReport } from '../plugins/cache/purge.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';

@@ -3,8 +3,8 @@
 // every error as problem+json from the one error table.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isLoopback } from '../config/address.js';
-import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
+import { isLoopback } from '../base/address.js';
+import { ERRORS, problemBody, type ErrorCode } from '../base/errors.js';
 import type { ConfigControl } from '../store/control.js';
 import { EntityError } from '../store/entities.js';
 import { buildOpenApi } from './openapi.js';

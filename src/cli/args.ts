@@ -1,6 +1,6 @@
 // Flag parsing on node:util's parseArgs, with a hint for unknown flags.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { didYouMean } from '../config/problems.js';
+import { didYouMean } from '../base/problems.js';
 
 export class UsageError extends Error {}
 

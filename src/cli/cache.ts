@@ -1,9 +1,9 @@
 // `northgate cache purge --tag T | --path P`: purges the caches a config file declares.
 // Redis caches are purged in Redis directly (every gateway sharing it sees the purge); memory
 // caches through the running gateway's status listener (POST /cache/purge, loopback only).
-import { parseAddress } from '../config/address.js';
-import { loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../config/problems.js';
+import { parseAddress } from '../base/address.js';
+import { loadConfigFile } from '../compiler/load.js';
+import { ConfigError } from '../base/problems.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { parsePurge } from '../plugins/cache/purge-endpoint.js';

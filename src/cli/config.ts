@@ -2,8 +2,8 @@
 // writes credentials in their stored forms (key_digest, password_hash), which the config
 // accepts, so dump -> apply leaves the store unchanged and no plaintext key is revealed.
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../config/load.js';
-import { ConfigError, formatPath } from '../config/problems.js';
+import { loadConfigFile } from '../compiler/load.js';
+import { ConfigError, formatPath } from '../base/problems.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { ConfigControl } from '../store/control.js';
 import { assemble, disassemble, type EntityRow } from '../store/document.js';

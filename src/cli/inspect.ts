@@ -1,7 +1,7 @@
 // Loads a config for the read-only commands (routes, explain) exactly as start would.
-import { buildSnapshot, loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../config/problems.js';
-import type { RouteEntry, Snapshot } from '../config/snapshot.js';
+import { buildSnapshot, loadConfigFile } from '../compiler/load.js';
+import { ConfigError } from '../base/problems.js';
+import type { RouteEntry, Snapshot } from '../compiler/snapshot.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { describePattern } from '../router/router.js';
 import { PoolRegistry } from '../upstream/pools.js';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isWorker } from '../runtime/cluster.js';
-import { createLogger } from '../runtime/logger.js';
+import { createLogger } from '../base/logger.js';
 import { exitOnStartError } from '../runtime/lifecycle.js';
 import { parse, UsageError } from './args.js';
 import { chooseConfig } from './config-source.js';

@@ -1,7 +1,7 @@
 // `northgate usage`: reads the metering store (docs/rate-limiting.md, "Metering").
 import { existsSync } from 'node:fs';
-import { loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../config/problems.js';
+import { loadConfigFile } from '../compiler/load.js';
+import { ConfigError } from '../base/problems.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
 import { queryUsage, type UsageSummary } from '../metering/store.js';

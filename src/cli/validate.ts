@@ -1,5 +1,5 @@
-import { loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../config/problems.js';
+import { loadConfigFile } from '../compiler/load.js';
+import { ConfigError } from '../base/problems.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { parse, UsageError } from './args.js';
 import { chooseConfig } from './config-source.js';

@@ -4,8 +4,8 @@
 // environment value cannot inject structure).
 import { readFileSync } from 'node:fs';
 import type { Document, LineCounter, Node } from 'yaml';
-import { lazyRequire } from '../runtime/lazy-require.js';
-import { ConfigError, type ConfigPath, type ConfigProblem } from './problems.js';
+import { lazyRequire } from '../base/lazy-require.js';
+import { ConfigError, type ConfigPath, type ConfigProblem } from '../base/problems.js';
 
 export interface ConfigSource {
   readonly file: string;

@@ -1,6 +1,6 @@
 // The `metering:` section: where usage rows go and how often they are flushed.
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { DURATION_PATTERN, parseDuration } from '../config/duration.js';
+import { DURATION_PATTERN, parseDuration } from '../base/duration.js';
 
 export const meteringSchema = {
   type: 'object',

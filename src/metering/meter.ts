@@ -7,9 +7,9 @@
 // what does not fit is dropped, counted and logged. Proxying never waits on the store.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
-import { requestEndChannel } from '../proxy/reply.js';
-import type { Logger } from '../runtime/logger.js';
-import { clock } from '../plugins/quota/clock.js';
+import { requestEndChannel } from '../base/events.js';
+import type { Logger } from '../base/logger.js';
+import { clock } from '../base/clock.js';
 import type { MeteringSettings } from './config.js';
 import { bucketOf, emptyHistogram } from './histogram.js';
 import { openUsageStore, type UsageRow, type UsageStore } from './store.js';

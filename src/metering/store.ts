@@ -5,7 +5,7 @@
 // (`queryUsage`, the CLI) never changes it and reads an older table as it is. `queryUsage`
 // is the read API for the CLI (and the admin API later).
 import type Database from 'better-sqlite3';
-import { lazyRequire } from '../runtime/lazy-require.js';
+import { lazyRequire } from '../base/lazy-require.js';
 import type pg from 'pg';
 import { loadPg, openSqliteFile } from '../plugins/quota/stores.js';
 import type { StoreSpec } from './config.js';

@@ -4,8 +4,8 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RequestContext } from '../proxy/context.js';
-import { didYouMean, type ConfigProblem } from '../config/problems.js';
-import { paramName } from '../proxy/query-params.js';
+import { didYouMean, type ConfigProblem } from '../base/problems.js';
+import { paramName } from '../base/query-params.js';
 import { parseTraceparent } from './trace-context.js';
 
 /** Serializes one request; `time` is the ISO time of the line, `pid` the writing process. */

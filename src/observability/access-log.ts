@@ -6,13 +6,13 @@
 // id and trace id, whatever the access log settings.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { openSync } from 'node:fs';
-import { ConfigError } from '../config/problems.js';
-import type { Snapshot } from '../config/snapshot.js';
+import { ConfigError } from '../base/problems.js';
+import type { Snapshot } from '../compiler/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
-import { requestEndChannel, requestErrorChannel } from '../proxy/reply.js';
-import { isoNow, lineWriter, onFlushLogger, type LineWriter, type Logger } from '../runtime/logger.js';
+import { requestEndChannel, requestErrorChannel } from '../base/events.js';
+import { isoNow, lineWriter, onFlushLogger, type LineWriter, type Logger } from '../base/logger.js';
 import { jsonText, traceIdOf, wireText } from './access-log-format.js';
-import { LineSink } from './line-sink.js';
+import { LineSink } from '../base/line-sink.js';
 
 interface Output {
   write(line: string): void;

@@ -2,7 +2,8 @@
 // way back (half-open, closed) is info. Subscribes to the breaker's diagnostics channel.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
-import { circuitStateChannel, type CircuitStateChange } from '../upstream/circuit-breaker.js';
+import { type CircuitStateChange } from '../upstream/circuit-breaker.js';
+import { circuitStateChannel } from '../base/events.js';
 
 export function startCircuitLog(logger: Logger): () => void {
   const onChange = (message: unknown): void => {

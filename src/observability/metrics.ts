@@ -5,12 +5,12 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, Gauge, collectDefaultMetrics, register, type Registry } from 'prom-client';
 import { FastCounter, FastHistogram, type FastCounterChild, type FastHistogramChild } from './fast-metrics.js';
-import type { CompiledRoute } from '../config/snapshot.js';
+import type { CompiledRoute } from '../compiler/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
-import { requestEndChannel } from '../proxy/reply.js';
-import { reloadChannel } from '../runtime/gateway.js';
-import { rateLimitedChannel } from '../plugins/rate-limit/plugin.js';
-import { quotaExceededChannel } from '../plugins/quota/plugin.js';
+import { requestEndChannel } from '../base/events.js';
+import { reloadChannel } from '../base/events.js';
+import { rateLimitedChannel } from '../base/events.js';
+import { quotaExceededChannel } from '../base/events.js';
 import { openWebSockets } from '../proxy/websocket.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];

@@ -3,7 +3,8 @@
 // fetcher's diagnostics channel; the URL is logged without its query or credentials.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
-import { remoteFetchFailedChannel, type RemoteFetchFailure } from '../runtime/remote-document.js';
+import { type RemoteFetchFailure } from '../base/remote-document.js';
+import { remoteFetchFailedChannel } from '../base/events.js';
 
 export function startRemoteFetchLog(logger: Logger): () => void {
   const onFailure = (message: unknown): void => {

@@ -12,7 +12,7 @@
 // counted.
 import { hostname } from 'node:os';
 import { Pool } from '../upstream/undici-pool.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../base/logger.js';
 import { frag, JsonBytes } from './otlp-json.js';
 import { kvInt, kvString, lenField, lenTag, ProtoBytes, stringField, varintSize } from './otlp-proto.js';
 import type { SpanRecord } from './span-record.js';

@@ -16,8 +16,8 @@
 // head (node's req.headers object is never built for tracing).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
-import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../proxy/reply.js';
-import type { Logger } from '../runtime/logger.js';
+import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../base/events.js';
+import type { Logger } from '../base/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
 import { ClientSpan, ServerSpan } from './span-record.js';
 import { hexTraceparent, hexWord, parseTraceparent, ratioThreshold, RootContexts, takeSpanId, words, wordsTraceparent } from './trace-context.js';

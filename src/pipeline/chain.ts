@@ -1,7 +1,7 @@
 // A compiled plugin chain: per-phase arrays built once per route per snapshot, null when
 // no plugin implements the phase, so an unused phase costs one null check per request.
-import { LocalReply } from './local-reply.js';
-import type { Plugin, PluginHandler, RequestPhaseResult } from './plugin.js';
+import { LocalReply } from '../sdk/local-reply.js';
+import type { Plugin, PluginHandler, RequestPhaseResult } from '../sdk/plugin.js';
 import type { RequestContext } from '../proxy/context.js';
 
 export interface ChainEntry {

@@ -1,4 +1,4 @@
-import type { Plugin } from './plugin.js';
+import type { Plugin } from '../sdk/plugin.js';
 import { headersPlugin } from '../plugins/headers/plugin.js';
 import { rateLimitPlugin } from '../plugins/rate-limit/plugin.js';
 import { quotaPlugin } from '../plugins/quota/plugin.js';

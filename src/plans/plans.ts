@@ -4,8 +4,8 @@
 // whole API. Precedence per kind (rate limit, quota): a route's or service's own plugin
 // config > the consumer's plan > a global plugin config. A request without a consumer on a
 // plan gets the global config, if any.
-import type { Plugin, PluginHandler, PluginScope } from '../pipeline/plugin.js';
-import { didYouMean } from '../config/problems.js';
+import type { Plugin, PluginHandler, PluginScope } from '../sdk/plugin.js';
+import { didYouMean } from '../base/problems.js';
 import { createRateLimit, rateLimitPlugin } from '../plugins/rate-limit/plugin.js';
 import { rateLimitSchema, type RateLimitConfig } from '../plugins/rate-limit/schema.js';
 import { createQuota, quotaPlugin } from '../plugins/quota/plugin.js';

@@ -3,8 +3,8 @@
 // Problems are config problems located at `services[i].portal.openapi`.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { lazyRequire } from '../runtime/lazy-require.js';
-import type { ConfigProblem } from '../config/problems.js';
+import { lazyRequire } from '../base/lazy-require.js';
+import type { ConfigProblem } from '../base/problems.js';
 import type { RawConfig } from '../config/types.js';
 import type { RawServicePortal } from './schema.js';
 

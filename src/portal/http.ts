@@ -2,7 +2,7 @@
 // answers from the one error table, cookies.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
+import { ERRORS, problemBody, type ErrorCode } from '../base/errors.js';
 
 export const MAX_JSON_BYTES = 64 * 1024;
 

@@ -4,7 +4,7 @@
 // provider's subject, or by a verified email, or creates one.
 import type * as Client from 'openid-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DEFAULT_MAX_DOCUMENT_BYTES, boundedFetch } from '../runtime/remote-document.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES, boundedFetch } from '../base/remote-document.js';
 import { DirectoryConflict, type PortalAccount, type PortalDirectory } from './directory.js';
 import { PortalError } from './http.js';
 import type { Session, SessionStore } from './sessions.js';

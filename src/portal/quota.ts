@@ -2,7 +2,7 @@
 // plugin's own counters (src/plugins/quota: SQLite, Redis or PostgreSQL) without counting a
 // request. Only plan quotas keyed by consumer (the default) belong to an account as a whole;
 // a route's own quota, or one keyed by credential, IP or header, is not shown here.
-import type { Snapshot } from '../config/snapshot.js';
+import type { Snapshot } from '../compiler/snapshot.js';
 import { quotaUsage, type QuotaUsage } from '../plugins/quota/plugin.js';
 import type { PortalSettings } from './settings.js';
 

@@ -1,5 +1,5 @@
 // The `portal:` section and `services[].portal` of the config file (docs/portal.md).
-import { DURATION_PATTERN } from '../config/duration.js';
+import { DURATION_PATTERN } from '../base/duration.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 30m, 12h, 1d' };
 const url = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };

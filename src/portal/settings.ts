@@ -1,7 +1,7 @@
 // The portal's compiled settings, part of the snapshot: who may do what, and the catalog of
 // published services with their OpenAPI documents (read at load, see documents.ts).
-import { formatAddress, parseAddress } from '../config/address.js';
-import { parseDuration } from '../config/duration.js';
+import { formatAddress, parseAddress } from '../base/address.js';
+import { parseDuration } from '../base/duration.js';
 import type { RawConfig } from '../config/types.js';
 import { documentOf, type OpenApiDocument } from './documents.js';
 import type { RawPortal, RawServicePortal } from './schema.js';

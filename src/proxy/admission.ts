@@ -3,7 +3,7 @@
 // services with `circuit_breaker`, `max_concurrent` or `adaptive_concurrency` come here.
 import type { ServerResponse } from 'node:http';
 import type { Chain } from '../pipeline/chain.js';
-import { LocalReply } from '../pipeline/local-reply.js';
+import { LocalReply } from '../sdk/local-reply.js';
 import type { ConcurrencyLimiter, Waiter } from '../upstream/concurrency.js';
 import type { ServiceGuard } from '../upstream/guard.js';
 import { OPEN } from '../upstream/circuit-breaker.js';

@@ -2,9 +2,9 @@
 // request, fields set in the constructor so V8 keeps one shape for all of them.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../config/snapshot.js';
+import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../compiler/snapshot.js';
 import { forwardedClient } from './client-address.js';
-import { HeaderList } from './header-list.js';
+import { HeaderList } from '../sdk/header-list.js';
 import type { Consumer, Credential } from '../consumers/index.js';
 import type { ServiceGuard } from '../upstream/guard.js';
 

@@ -3,19 +3,20 @@
 // stream the response back with backpressure in both directions.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { ERRORS, GatewayError } from '../errors.js';
+import { ERRORS, GatewayError } from '../base/errors.js';
 import { endGrpcStream } from './grpc.js';
 import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
-import { HeaderList } from './header-list.js';
+import { HeaderList } from '../sdk/header-list.js';
 import { headerName } from './header-names.js';
 import { pipeResponseBody } from './response-body.js';
 import type { Writable } from 'node:stream';
-import { finish, replyBug, replyError, reportBug, sendLocalReply, publishUpstreamEnd, upstreamStartChannel, type DrainHooks } from './reply.js';
-import { LocalReply } from '../pipeline/local-reply.js';
+import { finish, replyBug, replyError, reportBug, sendLocalReply, publishUpstreamEnd, type DrainHooks } from './reply.js';
+import { upstreamStartChannel } from '../base/events.js';
+import { LocalReply } from '../sdk/local-reply.js';
 import { failureOf, planRetry, nextTarget, recordFailure, recordSuccess } from '../upstream/retry.js';
-import type { CompiledRoute, RetryCondition, Target } from '../config/snapshot.js';
+import type { CompiledRoute, RetryCondition, Target } from '../compiler/snapshot.js';
 import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
 import { retryAfterSeconds } from '../upstream/health.js';
 import { admit } from './admission.js';

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { RequestContext } from './context.js';
-import type { HeaderList } from './header-list.js';
+import type { HeaderList } from '../sdk/header-list.js';
 
 export const GRPC_STATUS = {
   OK: 0,

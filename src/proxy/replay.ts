@@ -4,7 +4,7 @@
 // Content-Length over the buffer, or a chunked body that grows past it — is streamed and
 // its request is never retried. Only requests that could be retried at all are buffered.
 import type { Dispatcher } from 'undici';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../base/errors.js';
 import type { Chain } from '../pipeline/chain.js';
 import { IDEMPOTENT } from '../upstream/retry.js';
 import type { RequestContext } from './context.js';

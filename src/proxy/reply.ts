@@ -1,23 +1,13 @@
 // Writing what the gateway answers itself, and finishing a request (log phase, events).
-import { channel } from 'node:diagnostics_channel';
-import { GatewayError, type ErrorCode } from '../errors.js';
+import { upstreamEndChannel, requestEndChannel, requestErrorChannel } from '../base/events.js';
+import { GatewayError, type ErrorCode } from '../base/errors.js';
 import { runVoidPhase, type Chain } from '../pipeline/chain.js';
-import { LocalReply } from '../pipeline/local-reply.js';
+import { LocalReply } from '../sdk/local-reply.js';
 import type { RequestContext } from './context.js';
-import { HeaderList } from './header-list.js';
+import { HeaderList } from '../sdk/header-list.js';
 import { isGrpcRequest, writeGrpcLocalReply } from './grpc.js';
 import { pipeResponseBody } from './response-body.js';
 
-/** Published once the request head is read and checked (traces start their server span). */
-export const requestStartChannel = channel('northgate:request:start');
-/** Published just before each upstream attempt is sent; subscribers may still edit ctx.upstreamHeaders. */
-export const upstreamStartChannel = channel('northgate:upstream:start');
-/**
- * Published when an upstream attempt ends: `{ ctx, error }` (error null when the response
- * completed). The message object is reused (one per process, not one per attempt):
- * subscribers run synchronously inside publish and copy what they keep.
- */
-export const upstreamEndChannel = channel('northgate:upstream:end');
 const upstreamEnd: { ctx: RequestContext | null; error: unknown } = { ctx: null, error: null };
 
 export function publishUpstreamEnd(ctx: RequestContext, error: unknown): void {
@@ -33,10 +23,6 @@ export function publishUpstreamEnd(ctx: RequestContext, error: unknown): void {
     upstreamEnd.error = null;
   }
 }
-/** Published once per request after the response ended or failed. Metrics, logs and traces subscribe. */
-export const requestEndChannel = channel('northgate:request:end');
-/** Published when a plugin or the core hit a bug (a thrown error): never shown to the client. */
-export const requestErrorChannel = channel('northgate:request:error');
 
 export interface DrainHooks {
   /** Called when a request finishes (the gateway counts in-flight requests with it). */

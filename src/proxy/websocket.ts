@@ -12,13 +12,14 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { runVoidPhase, type Chain } from '../pipeline/chain.js';
-import { LocalReply } from '../pipeline/local-reply.js';
+import { LocalReply } from '../sdk/local-reply.js';
 import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import { recordFailure, recordSuccess } from '../upstream/retry.js';
 import type { ListenerInfo, RequestContext } from './context.js';
 import { joinUpstreamPath } from './forward.js';
 import { handleRequest, type ProxyRuntime } from './handler.js';
-import { finish, replyBug, replyError, sendLocalReply, publishUpstreamEnd, upstreamStartChannel, type DrainHooks } from './reply.js';
+import { finish, replyBug, replyError, sendLocalReply, publishUpstreamEnd, type DrainHooks } from './reply.js';
+import { upstreamStartChannel } from '../base/events.js';
 
 /** Open tunnels per gateway, closed when it drains. */
 const tunnels = new WeakMap<object, Set<Duplex>>();

@@ -5,7 +5,7 @@
 //   "~^/v[0-9]+/orders$" regular expression on the path (named groups become params), on RE2
 
 import type RE2 from 're2';
-import { compileConfigRegex } from '../config/regex.js';
+import { compileConfigRegex } from '../base/regex.js';
 
 export type Segment = { readonly kind: 'static'; readonly value: string } | { readonly kind: 'param'; readonly name: string };
 

@@ -3,7 +3,7 @@
 // prefix and parameter paths a walk down a segment trie (static child before parameter
 // child, deeper before shallower). Only regex routes are tried one by one, in priority
 // order, so keep them few.
-import type { RouteEntry } from '../config/snapshot.js';
+import type { RouteEntry } from '../compiler/snapshot.js';
 import { caseInsensitiveVariant, compareSegments, foldCase, regexMatchLength, type RegexPattern, type Segment } from './path-pattern.js';
 
 export interface MatchInput {

@@ -1,7 +1,7 @@
 // Chooses the route for a request. Host classes are tried from most to least specific:
 // the exact host, then wildcard hosts from the longest suffix down, then routes without
 // hosts; inside a class the RouteTable's order holds (docs/routing.md).
-import type { RouteEntry } from '../config/snapshot.js';
+import type { RouteEntry } from '../compiler/snapshot.js';
 import { compareInTable, RouteTable, type MatchInput } from './route-table.js';
 import { foldCase } from './path-pattern.js';
 

@@ -1,15 +1,15 @@
 // One gateway process: holds the live snapshot, the proxy listeners and the pools, and
 // swaps snapshots on reload. In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
+import { reloadChannel } from '../base/events.js';
 import cluster from 'node:cluster';
-import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import type { Pool } from 'undici';
-import { ERRORS, problemBody, type ErrorCode } from '../errors.js';
-import { buildSnapshot } from '../config/load.js';
-import { formatAddress } from '../config/address.js';
-import { ConfigError } from '../config/problems.js';
-import type { Snapshot, ListenerSpec } from '../config/snapshot.js';
+import { ERRORS, problemBody, type ErrorCode } from '../base/errors.js';
+import { buildSnapshot } from '../compiler/load.js';
+import { formatAddress } from '../base/address.js';
+import { ConfigError } from '../base/problems.js';
+import type { Snapshot, ListenerSpec } from '../compiler/snapshot.js';
 import type { RawConfig } from '../config/types.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { RequestContext } from '../proxy/context.js';
@@ -19,14 +19,14 @@ import { HealthRegistry } from '../upstream/health.js';
 import { GuardRegistry } from '../upstream/guard.js';
 import { ActiveHealthChecks } from '../upstream/active-health.js';
 import { DnsResolver } from '../upstream/dns.js';
-import type { Upstream } from '../config/snapshot.js';
+import type { Upstream } from '../compiler/snapshot.js';
 import { Tracing } from '../observability/tracing.js';
 import { Meter } from '../metering/meter.js';
 import { effectiveMetering, type MeteringSettings } from '../metering/config.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
 import { CONNECT_REFUSED, Listener } from './listeners.js';
 import { listenFailure, StartFailure } from './refusal.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../base/logger.js';
 import type { Portal } from '../portal/server.js';
 import type { PortalData } from '../portal/store/open.js';
 import type { UsageSource } from '../portal/usage.js';
@@ -435,8 +435,6 @@ export class Gateway implements ProxyRuntime {
 /** How long readiness waits at start for the stores of the config's plugins. */
 export const STORE_WAIT_MS = 5000;
 
-/** Published after every reload attempt with its ReloadResult (metrics subscribe). */
-export const reloadChannel = channel('northgate:config:reload');
 
 function listenersChanged(a: Snapshot, b: Snapshot): boolean {
   const key = (s: Snapshot) => s.listeners.proxy.map((l) => l.address).join(',') + '|' + (s.listeners.status?.address ?? '');

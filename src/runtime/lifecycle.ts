@@ -3,10 +3,10 @@
 // here loads the gateway, so that the master stays light.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { formatAddress } from '../config/address.js';
-import { ConfigError } from '../config/problems.js';
+import { formatAddress } from '../base/address.js';
+import { ConfigError } from '../base/problems.js';
 import type { BoundListener, ReloadResult } from './gateway.js';
-import { flushLogger, flushLoggerThen, type Logger } from './logger.js';
+import { flushLogger, flushLoggerThen, type Logger } from '../base/logger.js';
 import { EXIT_START_FAILURE, isListenError, listenFailure, StartRefusal } from './refusal.js';
 
 export interface StartOptions {

@@ -1,8 +1,8 @@
 // The gateway of one process (the single process, or each worker) with what it hangs on it:
 // access log, circuit log, metrics. The life-cycle helpers are in lifecycle.ts.
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile } from '../compiler/load.js';
 import type { RawConfig } from '../config/types.js';
-import type { Snapshot } from '../config/snapshot.js';
+import type { Snapshot } from '../compiler/snapshot.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { AccessLog } from '../observability/access-log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
@@ -10,7 +10,7 @@ import { startCircuitLog } from '../observability/circuit-log.js';
 import { startRemoteFetchLog } from '../observability/remote-log.js';
 import { embeddedConfig } from './embedded.js';
 import { Gateway } from './gateway.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../base/logger.js';
 
 export interface RunSpec {
   readonly configFile: string | null;

@@ -3,14 +3,14 @@ import type { Server } from 'node:http';
 import { register } from 'prom-client';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import { ControlPlane } from '../admin/plane.js';
-import { formatAddress } from '../config/address.js';
+import { formatAddress } from '../base/address.js';
 import { listenFailure } from './refusal.js';
 import { defaultRegistry } from '../pipeline/registry.js';
 import { createGateway, type RunSpec } from './process.js';
 import { adminListenFailure, announce, exitOnStartError, logReload, onShutdownSignal, watchFile, type StartOptions } from './lifecycle.js';
 import type { BoundListener } from './gateway.js';
 import { configWarnings } from './config-warnings.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../base/logger.js';
 import { startStatusServer } from './status-server.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 

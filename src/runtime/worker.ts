@@ -4,10 +4,10 @@ import { AggregatorRegistry } from 'prom-client';
 import type { RawConfig } from '../config/types.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import { PORTAL_ENV, SPEC_ENV, type FromWorker, type ToWorker } from './cluster.js';
-import { flushLoggerThen, type Logger } from './logger.js';
+import { flushLoggerThen, type Logger } from '../base/logger.js';
 import { createGateway } from './process.js';
-import { formatAddress } from '../config/address.js';
-import { ConfigError } from '../config/problems.js';
+import { formatAddress } from '../base/address.js';
+import { ConfigError } from '../base/problems.js';
 import type { BoundListener } from './gateway.js';
 import { StartRefusal } from './refusal.js';
 

@@ -6,9 +6,9 @@
 // once. Other nodes' commits arrive by LISTEN/NOTIFY (PostgreSQL) and a version poll.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError, formatPath, type ConfigProblem } from '../config/problems.js';
+import { ConfigError, formatPath, type ConfigProblem } from '../base/problems.js';
 import type { RawConfig } from '../config/types.js';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../compiler/validate.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { assemble, describeRow, disassemble, mapProblems, nameCoordinates, type EntityRow } from './document.js';
 import { EntityError, type Planned } from './entities.js';

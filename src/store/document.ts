@@ -3,7 +3,7 @@
 // messages and paths are the file's. `owners` maps document paths back to entities, so a
 // problem at services[2].routes[0].paths[1] is reported as route <id>, path paths[1].
 import { consumerIdFor } from '../consumers/index.js';
-import type { ConfigPath, ConfigProblem } from '../config/problems.js';
+import type { ConfigPath, ConfigProblem } from '../base/problems.js';
 import { CREDENTIAL_TYPES, ENTITY_SECTIONS, KIND_BY_NAME, type KindName } from './kinds.js';
 
 export type Body = Record<string, unknown>;

@@ -3,7 +3,7 @@
 // Generic over the kinds table: references, cascades and renames follow `refs`.
 import { randomUUID } from 'node:crypto';
 import { consumerIdFor } from '../consumers/index.js';
-import { didYouMean } from '../config/problems.js';
+import { didYouMean } from '../base/problems.js';
 import type { Body, EntityInput, EntityProblem, EntityRow } from './document.js';
 import { CREDENTIAL_TYPES, KINDS, KIND_BY_NAME, META_FIELDS, type Kind, type KindName } from './kinds.js';
 import { storedCredential } from './secrets.js';

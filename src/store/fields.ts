@@ -7,8 +7,8 @@
 // other kinds' bodies are config elements, so the document's validator finds their
 // unknown keys, with every other problem, and the control plane words them with this
 // list. Built once.
-import { buildConfigSchema } from '../config/schema.js';
-import { didYouMean } from '../config/problems.js';
+import { buildConfigSchema } from '../compiler/schema.js';
+import { didYouMean } from '../base/problems.js';
 import type { EntityProblem } from './document.js';
 import { CREDENTIAL_TYPES, KINDS, META_FIELDS, type Kind, type KindName } from './kinds.js';
 

@@ -2,7 +2,7 @@
 // node. Other processes' commits are seen by polling the version (no notifications).
 import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { lazyRequire } from '../runtime/lazy-require.js';
+import { lazyRequire } from '../base/lazy-require.js';
 import type { EntityRow } from './document.js';
 import { MIGRATIONS_TABLE, pending } from './migrations.js';
 import { rowFromRecord, StoreMissing, type NodeInfo, type OpenOptions, type Store, type StoreState, type Write } from './store.js';

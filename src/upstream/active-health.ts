@@ -4,9 +4,9 @@
 // checker survives reloads while its upstream's check settings stay the same (no duplicate
 // timers); probes run at most `concurrency` at a time, each bounded by `timeout`, and a
 // round that has not finished when the next is due is not doubled.
-import { channel } from 'node:diagnostics_channel';
-import type { Target, Upstream } from '../config/snapshot.js';
-import type { Logger } from '../runtime/logger.js';
+import { targetHealthChannel } from '../base/events.js';
+import type { Target, Upstream } from '../compiler/snapshot.js';
+import type { Logger } from '../base/logger.js';
 import { requestOn } from './undici-pool.js';
 
 export interface ActiveCheckPolicy {
@@ -34,8 +34,6 @@ export const ACTIVE_DEFAULTS = {
   unhealthyStatuses: [429, 404, 500, 501, 502, 503, 504, 505],
 } as const;
 
-/** Published when an active check changes a target's state: `{ upstream, target, healthy, reason }`. */
-export const targetHealthChannel = channel('northgate:upstream:health');
 
 type Outcome = 'success' | 'failure' | 'timeout' | 'neutral';
 

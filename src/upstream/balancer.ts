@@ -1,6 +1,6 @@
 // The balancer interface, the factory that builds one per upstream from its compiled spec,
 // and the per-attempt load feed (attempts in flight, latency) that the forwarder calls.
-import type { Target } from '../config/snapshot.js';
+import type { Target } from '../compiler/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
 import { ConsistentHash, type HashOn } from './balancers/consistent-hash.js';
 import { LeastConnections } from './balancers/least-connections.js';

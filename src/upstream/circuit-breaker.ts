@@ -5,10 +5,8 @@
 // `half_open_requests` probes go through; all of them succeeding closes the circuit, any
 // failure opens it again. Each state has a generation number: an outcome reported for
 // another generation (a request admitted before the last change) is ignored.
-import { channel } from 'node:diagnostics_channel';
+import { circuitStateChannel } from '../base/events.js';
 
-/** Published on every state change: `{ service, from, to, failures, requests }` (state names). */
-export const circuitStateChannel = channel('northgate:circuit:state');
 
 export const CLOSED = 0;
 export const OPEN = 1;

@@ -1,7 +1,7 @@
 // The upstream section's own config: cross-field checks (run by validate) and the compile
 // step from raw YAML values to the balancer spec, active-check policy and DNS policy.
 import { isIP } from 'node:net';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../base/duration.js';
 import type { RawActiveCheck, RawBalancer, RawDns, RawUpstream } from '../config/types.js';
 import { ACTIVE_DEFAULTS, type ActiveCheckPolicy } from './active-health.js';
 import { DEFAULT_DECAY_MS, MAGLEV_TABLE_SIZE, ROUND_ROBIN, type BalancerSpec } from './balancer.js';

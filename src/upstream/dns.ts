@@ -5,11 +5,11 @@
 // address and `hosts_ttl`. On failure the last good addresses stay and the failure is
 // logged; a changed address set rebuilds the upstreams that use the name (their targets'
 // health, kept by address, survives).
-import { channel } from 'node:diagnostics_channel';
+import { dnsResolveChannel } from '../base/events.js';
 import { lookup } from 'node:dns/promises';
 import { Resolver } from 'node:dns/promises';
-import type { Upstream } from '../config/snapshot.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Upstream } from '../compiler/snapshot.js';
+import type { Logger } from '../base/logger.js';
 
 export interface DnsPolicy {
   /** "host:port" of the DNS servers; null: the system's (/etc/resolv.conf). */
@@ -26,8 +26,6 @@ export interface DnsPolicy {
 
 export const DNS_DEFAULTS = { timeout: '2s', attempts: 2, minTtl: '1s', maxTtl: '1h', hostsTtl: '1m', errorRetry: '5s' } as const;
 
-/** Published after each resolution: `{ name, addresses, ttlMs, source, changed, error }`. */
-export const dnsResolveChannel = channel('northgate:dns:resolve');
 
 /** Share of the TTL after which a name is re-resolved, so fresh addresses are there before the old ones expire. */
 const REFRESH_AT = 0.9;

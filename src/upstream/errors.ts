@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../base/errors.js';
 import { SAN_MISMATCH } from './tls.js';
 
 /** undici's and the socket layer's errors, mapped once to what the client is told. */

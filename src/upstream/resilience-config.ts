@@ -1,6 +1,6 @@
 // The service keys of circuit breaking and load shedding: their schema, the checks a
 // schema cannot express, and their compiled form (docs/resilience.md is the reference).
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../base/duration.js';
 import type { RawService } from '../config/types.js';
 import { DEFAULT_ADAPTIVE, type AdaptivePolicy } from './adaptive.js';
 import { DEFAULT_CIRCUIT, type CircuitPolicy } from './circuit-breaker.js';

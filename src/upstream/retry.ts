@@ -3,7 +3,7 @@
 // requests that can be replayed (idempotent method; no body, or one that fit in the replay
 // buffer), never past the request's total deadline, and within the
 // service's retry budget, so that retries cannot multiply the load on a struggling service.
-import type { RetryCondition, Target, Upstream } from '../config/snapshot.js';
+import type { RetryCondition, Target, Upstream } from '../compiler/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
 
 export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);

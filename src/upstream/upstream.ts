@@ -4,7 +4,7 @@
 // reloads; a target's health and load survive both (kept in the HealthRegistry by URL).
 import { isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
-import type { Target, Upstream } from '../config/snapshot.js';
+import type { Target, Upstream } from '../compiler/snapshot.js';
 import type { ActiveCheckPolicy } from './active-health.js';
 import { createBalancer, rttDecayOf, type BalancerSpec } from './balancer.js';
 import type { HealthRegistry, OutlierPolicy } from './health.js';

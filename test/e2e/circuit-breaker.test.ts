@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, test } from 'node:test';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { circuitStateChannel, type CircuitStateChange } from '../../src/upstream/circuit-breaker.js';
+import { type CircuitStateChange } from '../../src/upstream/circuit-breaker.js';
+import { circuitStateChannel } from '../../src/base/events.js';
 import { http, startCli, startGateway, startUpstream, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 /** Collects circuit state changes of one service; `next` resolves with the next (or an already seen, unconsumed) change. */

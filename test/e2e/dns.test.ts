@@ -9,7 +9,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { dnsResolveChannel } from '../../src/upstream/dns.js';
+import { dnsResolveChannel } from '../../src/base/events.js';
 import { http, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 interface Record_ {

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadConfigText } from '../../src/compiler/load.js';
 import { AccessLog } from '../../src/observability/access-log.js';
-import type { Plugin } from '../../src/pipeline/plugin.js';
+import type { Plugin } from '../../src/sdk/plugin.js';
 import { BUILTIN_PLUGINS, PluginRegistry } from '../../src/pipeline/registry.js';
 import { Gateway } from '../../src/runtime/gateway.js';
-import { createLogger, flushLogger } from '../../src/runtime/logger.js';
+import { createLogger, flushLogger } from '../../src/base/logger.js';
 import { http, startCli, startUpstream, tempDir, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, test } from 'node:test';
-import { targetHealthChannel } from '../../src/upstream/active-health.js';
+import { targetHealthChannel } from '../../src/base/events.js';
 import { http, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 interface HealthEvent {

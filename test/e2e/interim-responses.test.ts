@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { AccessLog } from '../../src/observability/access-log.js';
 import { MAX_EARLY_HINTS, splitLinks } from '../../src/proxy/interim.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/base/logger.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import { rawExchange, startGateway, tempDir, type InProcessGateway } from '../helpers/servers.js';
 

@@ -15,7 +15,7 @@ import pg from 'pg';
 import { parseStore } from '../../src/metering/config.js';
 import { addHistogram, emptyHistogram, percentile } from '../../src/metering/histogram.js';
 import { postgresUsageStore, queryUsage, type UsageSummary } from '../../src/metering/store.js';
-import { clock } from '../../src/plugins/quota/clock.js';
+import { clock } from '../../src/base/clock.js';
 import { ORDERS_OPENAPI, PortalClient, startPortalGateway } from '../helpers/browser.js';
 import { http, runCli, startCli, startGateway, startUpstream, tempDir, writeConfig, type Upstream } from '../helpers/servers.js';
 import { DATABASE_URL, postgresSkipReason } from '../helpers/services.js';

@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { PROVIDER_MAX_BYTES, PROVIDER_TIMEOUT_MS } from '../../src/portal/oidc.js';
-import { remoteFetchFailedChannel, type RemoteFetchFailure } from '../../src/runtime/remote-document.js';
+import { type RemoteFetchFailure } from '../../src/base/remote-document.js';
+import { remoteFetchFailedChannel } from '../../src/base/events.js';
 import { startPortalGateway, type PortalGatewayHandle } from '../helpers/browser.js';
 import { http } from '../helpers/servers.js';
 

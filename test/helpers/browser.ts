@@ -5,10 +5,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadConfigFile } from '../../src/compiler/load.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { Gateway } from '../../src/runtime/gateway.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/base/logger.js';
 import { http, type HttpResult } from './servers.js';
 
 export interface PortalGatewayHandle {

@@ -1,6 +1,6 @@
 // Config-error helpers shared by the plugin tests.
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/problems.js';
+import { loadConfigText } from '../../src/compiler/load.js';
+import { ConfigError } from '../../src/base/problems.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 
 /** The FILE:LINE:COL PATH: message lines a config text produces ([] when valid). */

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadConfigText } from '../../src/compiler/load.js';
 import { PluginRegistry, BUILTIN_PLUGINS } from '../../src/pipeline/registry.js';
-import type { Plugin } from '../../src/pipeline/plugin.js';
+import type { Plugin } from '../../src/sdk/plugin.js';
 import { Gateway, type ReloadResult } from '../../src/runtime/gateway.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/base/logger.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const BIN = join(ROOT, 'bin', 'northgate.js');

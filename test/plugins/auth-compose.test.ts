@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/problems.js';
+import { loadConfigText } from '../../src/compiler/load.js';
+import { ConfigError } from '../../src/base/problems.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { http, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 

@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
-import { fetchDocument, remoteFetchFailedChannel, type RemoteFetchFailure } from '../../src/runtime/remote-document.js';
+import { fetchDocument, type RemoteFetchFailure } from '../../src/base/remote-document.js';
+import { remoteFetchFailedChannel } from '../../src/base/events.js';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
 import { http, startCli, startEchoUpstream, startGateway, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 

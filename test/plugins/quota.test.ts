@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { clock } from '../../src/plugins/quota/clock.js';
+import { clock } from '../../src/base/clock.js';
 import { periodAt } from '../../src/plugins/quota/period.js';
 import { quotaUsage } from '../../src/plugins/quota/plugin.js';
 import type { QuotaConfig } from '../../src/plugins/quota/schema.js';

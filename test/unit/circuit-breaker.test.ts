@@ -6,7 +6,7 @@ import { AdaptiveLimit } from '../../src/upstream/adaptive.js';
 import { CLOSED, CircuitBreaker, HALF_OPEN, OPEN } from '../../src/upstream/circuit-breaker.js';
 import { ConcurrencyLimiter, type Waiter } from '../../src/upstream/concurrency.js';
 import { configProblems } from '../helpers/config.js';
-import { buildSnapshot, loadConfigText } from '../../src/config/load.js';
+import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 

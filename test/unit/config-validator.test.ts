@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { buildConfigSchema } from '../../src/config/schema.js';
-import { configAjv, configSchemaHash, validateConfig } from '../../src/config/validate.js';
+import { buildConfigSchema } from '../../src/compiler/schema.js';
+import { configAjv, configSchemaHash, validateConfig } from '../../src/compiler/validate.js';
 import { defaultRegistry, PluginRegistry, BUILTIN_PLUGINS } from '../../src/pipeline/registry.js';
-import type { Plugin } from '../../src/pipeline/plugin.js';
+import type { Plugin } from '../../src/sdk/plugin.js';
 
 const require = createRequire(import.meta.url);
 

@@ -3,9 +3,9 @@
 // the line of an item is its index + 1.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { buildSnapshot, loadConfigText } from '../../src/config/load.js';
-import { formatDuration, parseDuration } from '../../src/config/duration.js';
-import { ConfigError } from '../../src/config/problems.js';
+import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
+import { formatDuration, parseDuration } from '../../src/base/duration.js';
+import { ConfigError } from '../../src/base/problems.js';
 import type { RawConfig } from '../../src/config/types.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';

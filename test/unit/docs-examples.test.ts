@@ -9,9 +9,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/problems.js';
-import { buildConfigSchema } from '../../src/config/schema.js';
+import { loadConfigText } from '../../src/compiler/load.js';
+import { ConfigError } from '../../src/base/problems.js';
+import { buildConfigSchema } from '../../src/compiler/schema.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { ROOT } from '../helpers/servers.js';
 

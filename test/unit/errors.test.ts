@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ERRORS, problemBody } from '../../src/errors.js';
+import { ERRORS, problemBody } from '../../src/base/errors.js';
 import { ROOT } from '../helpers/servers.js';
 
 test('docs/errors.md documents every code of src/errors.ts, and nothing else', () => {

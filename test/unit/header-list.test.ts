@@ -1,7 +1,7 @@
 // HeaderList: the flat [name, value, ...] list the proxy forwards; lookups and edits ignore case.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HeaderList } from '../../src/proxy/header-list.js';
+import { HeaderList } from '../../src/sdk/header-list.js';
 
 test('set replaces every value of a name in any case and keeps the other headers in order', () => {
   const h = new HeaderList(['Host', 'a', 'TraceParent', 'old-1', 'x-bench', '1', 'traceparent', 'old-2', 'Accept', '*/*']);

@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LineSink } from '../../src/observability/line-sink.js';
+import { LineSink } from '../../src/base/line-sink.js';
 import { tempDir } from '../helpers/servers.js';
 
 const line = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(200) }) + '\n';

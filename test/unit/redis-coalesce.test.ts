@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
-import { acquireRedis, coalesceWrites, releaseRedis } from '../../src/plugins/shared/redis.js';
+import { acquireRedis, coalesceWrites, releaseRedis } from '../../src/base/redis.js';
 import { REDIS_URL, redisSkipReason } from '../helpers/services.js';
 
 const skip = await redisSkipReason();

@@ -3,8 +3,8 @@
 // seeded property test that the two always agree.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { buildSnapshot, loadConfigText } from '../../src/config/load.js';
-import type { CompiledRoute, RouteEntry, Service } from '../../src/config/snapshot.js';
+import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
+import type { CompiledRoute, RouteEntry, Service } from '../../src/compiler/snapshot.js';
 import { Chain } from '../../src/pipeline/chain.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { normalizePath, type PathPolicy } from '../../src/proxy/request-path.js';

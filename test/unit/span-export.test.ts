@@ -9,9 +9,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import protobuf from 'protobufjs';
-import { buildSnapshot, loadConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/problems.js';
-import type { RouteEntry, Target } from '../../src/config/snapshot.js';
+import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
+import { ConfigError } from '../../src/base/problems.js';
+import type { RouteEntry, Target } from '../../src/compiler/snapshot.js';
 import { JsonBytes } from '../../src/observability/otlp-json.js';
 import { ProtoBytes, varintSize } from '../../src/observability/otlp-proto.js';
 import { SpanExporter, type OtlpProtocol } from '../../src/observability/span-export.js';

@@ -3,7 +3,7 @@
 // (cascade, merge patch, replace-all) do what the admin API promises.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validateConfig } from '../../src/config/validate.js';
+import { validateConfig } from '../../src/compiler/validate.js';
 import { defaultRegistry } from '../../src/pipeline/registry.js';
 import { fileRows } from '../../src/store/control.js';
 import { assemble, disassemble, mapProblems } from '../../src/store/document.js';

@@ -1,7 +1,7 @@
 // `acl`: lets a consumer through by its groups. Runs after authentication (priority 950),
 // on the consumer an auth plugin set; a request without one is refused.
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin } from '../../pipeline/plugin.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import { aclSchema, type AclConfig } from './schema.js';
 
 export const aclPlugin: Plugin<AclConfig> = {

@@ -2,8 +2,8 @@
 // says who sent it. The key-auth, basic-auth and jwt plugins wrap one method each; the
 // `auth` plugin tries several in order. Identity headers are set here, in one place.
 import type { Consumer, Credential } from '../../consumers/index.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { PluginHandler } from '../../pipeline/plugin.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { PluginHandler } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 
 export interface Authenticated {

@@ -4,8 +4,8 @@
 // request with no credential of any listed kind gets the anonymous consumer, or a 401 that
 // lists every method's challenge.
 import type { Consumer } from '../../consumers/index.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin } from '../../pipeline/plugin.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { basicAuthMethod } from '../basic-auth/plugin.js';
 import { jwtMethod, jwtPlugin } from '../jwt/plugin.js';

@@ -2,7 +2,7 @@
 // snapshot's consumer index. A verified pair is remembered (bounded LRU) so a valid client
 // pays scrypt once per snapshot; wrong passwords and unknown usernames always pay it.
 import type { Credential } from '../../consumers/index.js';
-import type { Plugin } from '../../pipeline/plugin.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { INVALID, MISSING, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
 import { basicAuthSchema, type BasicAuthConfig } from './schema.js';

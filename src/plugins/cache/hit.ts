@@ -4,7 +4,7 @@
 // slot for Age, the same for a 304, and an ASCII body as a string. A hit then copies one
 // array, fills in Age (a string memoised per second) and hands the list to the core.
 import { isAscii } from 'node:buffer';
-import { LocalReply } from '../../pipeline/local-reply.js';
+import { LocalReply } from '../../sdk/local-reply.js';
 import type { CacheEntry } from './store.js';
 
 /** Bodies up to this size that are plain ASCII are also kept as a string (see `#body`). */

@@ -3,15 +3,15 @@
 // A miss captures the upstream body as it streams (observing only: Content-Length stays)
 // and stores it at the end. Concurrent misses for one key collapse onto one upstream
 // request; its followers are answered from the entry it stores, or go upstream themselves.
-import { parseDuration } from '../../config/duration.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
+import { parseDuration } from '../../base/duration.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { hitFormOf } from './hit.js';
 import { acquireMemoryStore } from './memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
 import { RedisStore } from './redis-store.js';
-import { redactRedisUrl, redisReady } from '../shared/redis.js';
+import { redactRedisUrl, redisReady } from '../../base/redis.js';
 import { CACHE_DEFAULTS, cacheSchema, type CacheConfig } from './schema.js';
 import { isEntry, type CacheEntry, type CacheStore, type Stored } from './store.js';
 

@@ -3,7 +3,7 @@
 // memory caches through a function the caller gives (this node's workers, or a running
 // gateway's status listener).
 import type { RawConfig } from '../../config/types.js';
-import { redactRedisUrl } from '../shared/redis.js';
+import { redactRedisUrl } from '../../base/redis.js';
 import { purgeRedis } from './redis-store.js';
 import { CACHE_DEFAULTS, type CacheConfig } from './schema.js';
 import type { PurgeRequest } from './store.js';

@@ -3,7 +3,7 @@
 // tags and paths are sets of entry keys, expiring no earlier than their longest entry.
 // Any Redis error is a miss (the request goes upstream), never a failed request.
 import type { Redis } from 'ioredis';
-import { acquireRedis as acquire, coalesceWrites, releaseRedis as release } from '../shared/redis.js';
+import { acquireRedis as acquire, coalesceWrites, releaseRedis as release } from '../../base/redis.js';
 import { isEntry, type CacheEntry, type CacheStore, type PurgeRequest, type Stored } from './store.js';
 
 export function encode(s: Stored): Buffer {

@@ -1,5 +1,5 @@
-import { redisConnectionSchema } from '../shared/redis.js';
-import { DURATION_PATTERN } from '../../config/duration.js';
+import { redisConnectionSchema } from '../../base/redis.js';
+import { DURATION_PATTERN } from '../../base/duration.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 30s, 5m' };
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };

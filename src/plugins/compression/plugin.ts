@@ -6,7 +6,7 @@
 // threadpool round trips) against ~8 µs for gzipSync of a 100-byte body.
 import { Transform, type TransformCallback } from 'node:stream';
 import { brotliCompressSync, constants, createBrotliCompress, createGzip, gzipSync } from 'node:zlib';
-import type { Plugin } from '../../pipeline/plugin.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { COMPRESSION_DEFAULTS, compressionSchema, type CompressionConfig } from './schema.js';
 

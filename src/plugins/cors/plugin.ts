@@ -2,11 +2,11 @@
 // response headers for allowed origins. Origins are compiled once: an exact set plus one
 // regex per wildcard or `~regex` entry. Runs before authentication so that a browser's
 // preflight (which never carries credentials) is not challenged.
-import type { Plugin, PluginHandler } from '../../pipeline/plugin.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
+import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
+import { LocalReply } from '../../sdk/local-reply.js';
 import type { RequestContext } from '../../proxy/context.js';
-import type { HeaderList } from '../../proxy/header-list.js';
-import { compileConfigRegex } from '../../config/regex.js';
+import type { HeaderList } from '../../sdk/header-list.js';
+import { compileConfigRegex } from '../../base/regex.js';
 import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
 
 /** `https://*.example.com[:port]`: at least two labels after the star. */

@@ -1,7 +1,7 @@
 // `headers`: add, set and remove request headers (as the upstream will see them) and
 // response headers (as the client will see them). Edits run in the order remove, set, add.
-import type { Plugin, PluginHandler } from '../../pipeline/plugin.js';
-import type { HeaderList } from '../../proxy/header-list.js';
+import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
+import type { HeaderList } from '../../sdk/header-list.js';
 import { headersSchema, type HeaderEdits, type HeadersConfig } from './schema.js';
 
 /** Names the core owns; editing them through this plugin would break framing or routing. */

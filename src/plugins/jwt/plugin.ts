@@ -3,10 +3,10 @@
 // a lookup key; the algorithm is never taken from the token alone: a local credential pins
 // one, remote keys are asymmetric only, and `alg: none` is never in the allowed list.
 import type { JWTPayload, JWTVerifyOptions } from 'jose';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../base/duration.js';
 import type { Consumer, JwtCredential } from '../../consumers/index.js';
 import { JWT_ALGORITHMS } from '../../consumers/schema.js';
-import type { Plugin } from '../../pipeline/plugin.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { INVALID, MISSING, UNAVAILABLE, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from '../auth/method.js';
 import { IdpUnavailable, MAX_DOCUMENT_BYTES, RemoteKeys } from './remote-keys.js';

@@ -5,7 +5,7 @@
 // fetched with limits (remote-document.ts): a time limit for the whole answer, a size
 // limit, no redirects, JSON only.
 import type { JWTVerifyGetKey } from 'jose';
-import { DEFAULT_MAX_DOCUMENT_BYTES, boundedFetch, fetchDocument, type FetchLimits } from '../../runtime/remote-document.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES, boundedFetch, fetchDocument, type FetchLimits } from '../../base/remote-document.js';
 
 export const FETCH_TIMEOUT_MS = 5000;
 export const MAX_DOCUMENT_BYTES = DEFAULT_MAX_DOCUMENT_BYTES;

@@ -1,4 +1,4 @@
-import { DURATION_PATTERN } from '../../config/duration.js';
+import { DURATION_PATTERN } from '../../base/duration.js';
 import { JWT_ALGORITHMS, type JwtAlgorithm } from '../../consumers/schema.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };

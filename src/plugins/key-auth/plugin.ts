@@ -1,8 +1,8 @@
 // `key-auth`: an API key in a header or a query parameter, looked up by its SHA-256 digest
 // in the snapshot's consumer index (the key itself is never stored).
-import type { Plugin } from '../../pipeline/plugin.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
-import { paramName } from '../../proxy/query-params.js';
+import { paramName } from '../../base/query-params.js';
 import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
 import { keyAuthSchema, type KeyAuthConfig } from './schema.js';
 

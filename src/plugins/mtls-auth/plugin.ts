@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import type { Plugin } from '../../pipeline/plugin.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
 import { mtlsAuthSchema, type MtlsAuthConfig } from './schema.js';

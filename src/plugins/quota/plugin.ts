@@ -2,20 +2,18 @@
 // a durable store so that a restart does not reset it. A used-up quota answers 429
 // problem+json `quota-exceeded` with Retry-After = seconds until the period resets, and
 // every response of the route says how much is left and when it resets (X-Quota-*).
-import { channel } from 'node:diagnostics_channel';
-import { parseDuration } from '../../config/duration.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
+import { quotaExceededChannel } from '../../base/events.js';
+import { parseDuration } from '../../base/duration.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { acquireRedis, releaseRedis } from '../rate-limit/redis-store.js';
-import { redactRedisUrl } from '../shared/redis.js';
-import { clock } from './clock.js';
+import { redactRedisUrl } from '../../base/redis.js';
+import { clock } from '../../base/clock.js';
 import { periodTracker, type Period } from './period.js';
 import { QUOTA_DEFAULTS, quotaSchema, type QuotaConfig } from './schema.js';
 import { postgresQuotaStore, redisQuotaStore, sqliteQuotaStore, type QuotaStore } from './stores.js';
 
-/** A request refused with 429 quota-exceeded (message: its RequestContext); metrics count them. */
-export const quotaExceededChannel = channel('northgate:quota:exceeded');
 
 const kQuota = Symbol('northgate.quota');
 

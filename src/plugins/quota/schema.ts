@@ -1,5 +1,5 @@
-import { redisConnectionSchema } from '../shared/redis.js';
-import { DURATION_PATTERN } from '../../config/duration.js';
+import { redisConnectionSchema } from '../../base/redis.js';
+import { DURATION_PATTERN } from '../../base/duration.js';
 
 export const quotaSchema = {
   type: 'object',

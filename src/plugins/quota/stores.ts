@@ -8,10 +8,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
-import { lazyRequire } from '../../runtime/lazy-require.js';
+import { lazyRequire } from '../../base/lazy-require.js';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
-import { coalesceWrites, redisReady, whileFirstConnecting } from '../shared/redis.js';
+import { coalesceWrites, redisReady, whileFirstConnecting } from '../../base/redis.js';
 
 const sqlite = lazyRequire<typeof Database>('better-sqlite3');
 

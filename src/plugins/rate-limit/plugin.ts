@@ -2,19 +2,17 @@
 // service, or a combination), in this process (`local`) or shared by every gateway node
 // through Redis (`redis`). Answers 429 problem+json with Retry-After; every response of a
 // limited route carries RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers-09).
-import { channel } from 'node:diagnostics_channel';
-import { parseDuration } from '../../config/duration.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin, PluginHandler, RequestPhaseResult } from '../../pipeline/plugin.js';
+import { rateLimitedChannel } from '../../base/events.js';
+import { parseDuration } from '../../base/duration.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import type { Decision, Limit } from './gcra.js';
 import { inClusterWorker, masterClient, processStore } from './node-store.js';
-import { redactRedisUrl, redisReady, whileFirstConnecting } from '../shared/redis.js';
+import { redactRedisUrl, redisReady, whileFirstConnecting } from '../../base/redis.js';
 import { acquireRedis, checkRedis, releaseRedis } from './redis-store.js';
 import { rateLimitSchema, type RateLimitConfig } from './schema.js';
 
-/** Published for every request this plugin refuses with 429 (metrics count them). */
-export const rateLimitedChannel = channel('northgate:rate-limit:rejected');
 
 const kDecision = Symbol('northgate.rate-limit');
 

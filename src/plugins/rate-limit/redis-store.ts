@@ -3,7 +3,7 @@
 // that skewed gateway clocks cannot split or stretch a window. All keys of one request share
 // a hash tag ({...}), so the script also runs on Redis Cluster.
 import type { Redis } from 'ioredis';
-import { acquireRedis as acquireShared, coalesceWrites, releaseRedis } from '../shared/redis.js';
+import { acquireRedis as acquireShared, coalesceWrites, releaseRedis } from '../../base/redis.js';
 import type { Decision, Limit } from './gcra.js';
 
 const SCRIPT = `

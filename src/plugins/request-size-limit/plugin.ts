@@ -2,8 +2,8 @@
 // limits.max_body_bytes. A declared Content-Length over it is answered 413 here, before
 // anything is sent upstream; a chunked body is cut by the core at ctx.maxBodyBytes (413,
 // upstream request aborted), exactly as for the global limit.
-import type { Plugin } from '../../pipeline/plugin.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
+import type { Plugin } from '../../sdk/plugin.js';
+import { LocalReply } from '../../sdk/local-reply.js';
 import { requestSizeLimitSchema, type RequestSizeLimitConfig } from './schema.js';
 
 export const requestSizeLimitPlugin: Plugin<RequestSizeLimitConfig> = {

@@ -1,8 +1,8 @@
 // `request-termination`: answers every request of its scope with a fixed response and never
 // forwards (maintenance pages, stubs, retired endpoints). The reply is built once at create
 // time and the same object is returned for every request.
-import type { Plugin } from '../../pipeline/plugin.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
+import type { Plugin } from '../../sdk/plugin.js';
+import { LocalReply } from '../../sdk/local-reply.js';
 import { requestTerminationSchema, type RequestTerminationConfig } from './schema.js';
 
 /** Headers the core writes itself (framing, the request id) or that have their own option. */

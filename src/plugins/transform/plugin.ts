@@ -1,8 +1,8 @@
 // `transform`: rewrites what the upstream is asked for: the path (a template filled from
 // the route's params) and the query arguments (remove, set, add). Templates and argument
 // edits are compiled at create time; untouched query arguments keep their exact bytes.
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin, PluginHandler } from '../../pipeline/plugin.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { transformSchema, type JsonEditsConfig, type TransformConfig } from './schema.js';
 import { editJson, isJsonType, JsonResponseEdit, readRequestBody } from './json-body.js';

@@ -2,9 +2,9 @@
 // (/v1/...), a request header (Accept-Version) or a query argument, with a default. A version
 // may be served by another service, and a deprecated one says so in its responses:
 // Deprecation (RFC 9745), Sunset (RFC 8594) and a successor-version Link.
-import type { CompiledRoute } from '../../config/snapshot.js';
-import { LocalReply } from '../../pipeline/local-reply.js';
-import type { Plugin } from '../../pipeline/plugin.js';
+import type { CompiledRoute } from '../../compiler/snapshot.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import type { Plugin } from '../../sdk/plugin.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { addVary } from '../compression/plugin.js';
 import { versioningSchema, type VersioningConfig } from './schema.js';

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { lazyRequire } from '../../runtime/lazy-require.js';
+import { lazyRequire } from '../../base/lazy-require.js';
 import type pg from 'pg';
 import type { inTransaction as InTransaction } from '../../store/postgres.js';
 import { PORTAL_MIGRATIONS_TABLE, pendingPortal } from './migrations.js';

@@ -4,7 +4,7 @@
 // points), the load per target is even to within a few percent by construction (a ring needs
 // hundreds of vnodes per target to get close), and removing one of N targets moves about
 // 1/N of the keys — slightly more than a perfect ring, which the tests bound.
-import type { Target } from '../../config/snapshot.js';
+import type { Target } from '../../compiler/snapshot.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { RoundRobin, usable } from './round-robin.js';
 

@@ -1,4 +1,4 @@
-import type { Target } from '../../config/snapshot.js';
+import type { Target } from '../../compiler/snapshot.js';
 import { usable } from './round-robin.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Target } from '../../config/snapshot.js';
+import type { Target } from '../../compiler/snapshot.js';
 
 export const usable = (t: Target, now: number, exclude: readonly Target[] | null): boolean => t.health.available(now) && (exclude === null || !exclude.includes(t));
 

@@ -1,7 +1,7 @@
 // Logs are JSON lines on stdout (pino). Writes are asynchronous and bounded: when stdout
 // cannot keep up, lines beyond 16 MiB of backlog are dropped rather than growing memory.
 import { pino, type Logger } from 'pino';
-import { LineSink } from '../observability/line-sink.js';
+import { LineSink } from './line-sink.js';
 
 export type { Logger };
 

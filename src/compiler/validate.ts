@@ -6,10 +6,10 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
-import { formatAddress, parseAddress } from './address.js';
-import { didYouMean, type ConfigProblem } from './problems.js';
+import { formatAddress, parseAddress } from '../base/address.js';
+import { didYouMean, type ConfigProblem } from '../base/problems.js';
 import { buildConfigSchema } from './schema.js';
-import type { RawConfig, RawRoute, RawUpstream } from './types.js';
+import type { RawConfig, RawRoute, RawUpstream } from '../config/types.js';
 import { foldCase, parsePathPattern } from '../router/path-pattern.js';
 import { normalizePath, type PathPolicy } from '../proxy/request-path.js';
 import { checkConsumers } from '../consumers/validate.js';
@@ -28,7 +28,7 @@ const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strict: true, str
 
 /**
  * The validator of the built-in plugins' schema is compiled at build time
- * (scripts/build-validator.mjs writes dist/src/config/config-validator.cjs): compiling it
+ * (scripts/build-validator.mjs writes dist/src/compiler/config-validator.cjs): compiling it
  * at start-up took most of the start time of a config file and ~20 MB of RSS that V8 keeps
  * afterwards. It is used only when the schema is exactly the one it was built from (same
  * hash); any other registry, or a build without the script (plain `tsc`), compiles here.

@@ -1,4 +1,4 @@
-import { ERRORS, problemBody, PROBLEM_TYPE_PREFIX, type ErrorCode } from '../errors.js';
+import { ERRORS, problemBody, PROBLEM_TYPE_PREFIX, type ErrorCode } from '../base/errors.js';
 
 /**
  * An answer the gateway gives itself instead of forwarding (Envoy's sendLocalReply).

@@ -3,7 +3,7 @@
 import type { PathPolicy } from '../proxy/request-path.js';
 import type { BlockList } from 'node:net';
 import type { Chain } from '../pipeline/chain.js';
-import type { StoreReadiness } from '../pipeline/plugin.js';
+import type { StoreReadiness } from '../sdk/plugin.js';
 import type { Router } from '../router/router.js';
 import type { PathPattern } from '../router/path-pattern.js';
 import type { Balancer } from '../upstream/balancer.js';

@@ -4,7 +4,7 @@
 // at most the limit), redirects are refused, and a document must be a 200 answer of valid
 // JSON that says it is JSON. A failure is an error saying why, and an event on
 // `remoteFetchFailedChannel` that the process log writes.
-import { channel } from 'node:diagnostics_channel';
+import { remoteFetchFailedChannel } from './events.js';
 
 export const DEFAULT_MAX_DOCUMENT_BYTES = 1024 * 1024;
 
@@ -29,7 +29,6 @@ export interface RemoteFetchFailure {
   readonly reason: string;
 }
 
-export const remoteFetchFailedChannel = channel('northgate:remote:fetch-failed');
 
 export class RemoteDocumentError extends Error {
   override name = 'RemoteDocumentError';

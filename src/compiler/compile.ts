@@ -1,7 +1,7 @@
 // Turns a validated config into an immutable Snapshot: routes indexed, plugin chains
 // built per route, upstreams resolved to pooled targets, durations in milliseconds.
 import { Chain, type ChainEntry } from '../pipeline/chain.js';
-import type { PluginHandler, PluginScope } from '../pipeline/plugin.js';
+import type { PluginHandler, PluginScope } from '../sdk/plugin.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
 import { Router } from '../router/router.js';
@@ -13,10 +13,10 @@ import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import { GuardRegistry } from '../upstream/guard.js';
 import { serviceGuard } from '../upstream/resilience-config.js';
 import { compileUpstreamTls } from '../upstream/tls.js';
-import { parseAddress, formatAddress } from './address.js';
-import { parseDuration } from './duration.js';
+import { parseAddress, formatAddress } from '../base/address.js';
+import { parseDuration } from '../base/duration.js';
 import type { CompiledRoute, Limits, ListenerSpec, RouteEntry, Service, Snapshot, Upstream, RetryCondition, RetryPolicy } from './snapshot.js';
-import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } from './types.js';
+import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } from '../config/types.js';
 import { buildBlockList } from './validate.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
@@ -24,7 +24,7 @@ import { compileAccessLog, queryRedactor, redactionFor } from '../observability/
 import { keyNamesIn } from '../plugins/key-auth/plugin.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 export { DEFAULTS };
 

@@ -6,10 +6,10 @@ import type { HealthRegistry } from '../upstream/health.js';
 import type { GuardRegistry } from '../upstream/guard.js';
 import type { AddressSource } from '../upstream/upstream.js';
 import { compileConfig } from './compile.js';
-import { ConfigError } from './problems.js';
+import { ConfigError } from '../base/problems.js';
 import type { Snapshot } from './snapshot.js';
-import { parseConfigText, readConfigFile, type ConfigSource } from './source.js';
-import type { RawConfig } from './types.js';
+import { parseConfigText, readConfigFile, type ConfigSource } from '../config/source.js';
+import type { RawConfig } from '../config/types.js';
 import { validateConfig } from './validate.js';
 import { loadPortalDocuments } from '../portal/documents.js';
 

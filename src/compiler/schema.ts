@@ -1,7 +1,7 @@
 // The JSON Schema of the config file. Plugin configs are validated by each plugin's own
 // schema, composed in here so that every problem carries its full path.
-import type { Plugin } from '../pipeline/plugin.js';
-import { DURATION_PATTERN } from './duration.js';
+import type { Plugin } from '../sdk/plugin.js';
+import { DURATION_PATTERN } from '../base/duration.js';
 import { consumerSchema } from '../consumers/schema.js';
 import { portalSchema, servicePortalSchema } from '../portal/schema.js';
 import { planSchema } from '../plans/plans.js';

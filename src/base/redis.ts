@@ -6,8 +6,8 @@
 // the connect timeout): a gateway just started is not a Redis outage.
 import type { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { lazyRequire } from '../../runtime/lazy-require.js';
-import { DURATION_PATTERN } from '../../config/duration.js';
+import { lazyRequire } from './lazy-require.js';
+import { DURATION_PATTERN } from './duration.js';
 
 /** The `redis: { url, timeout, prefix }` block of a plugin's schema. */
 export const redisConnectionSchema = {

@@ -1,0 +1,32 @@
+// Every diagnostics channel Northgate publishes, in one table (as undici's
+// lib/core/diagnostics.js): the core publishes, observability subscribes, and neither needs
+// the other's module. Names are part of the public interface (docs/observability.md).
+import { channel } from 'node:diagnostics_channel';
+
+/** Once the request head is read and checked (message: the request context); traces start their server span. */
+export const requestStartChannel = channel('northgate:request:start');
+/** Just before each upstream attempt is sent (message: the request context); subscribers may still edit its upstream headers. */
+export const upstreamStartChannel = channel('northgate:upstream:start');
+/**
+ * When an upstream attempt ends: `{ ctx, error }` (error null when the response completed).
+ * The message object is reused: subscribers run synchronously inside publish and copy what they keep.
+ */
+export const upstreamEndChannel = channel('northgate:upstream:end');
+/** Once per request after the response ended or failed (message: the request context). Metrics, logs and traces subscribe. */
+export const requestEndChannel = channel('northgate:request:end');
+/** A plugin or the core hit a bug (a thrown error): `{ ctx, error }`, never shown to the client. */
+export const requestErrorChannel = channel('northgate:request:error');
+/** A request refused with 429 rate-limited (message: the request context). */
+export const rateLimitedChannel = channel('northgate:rate-limit:rejected');
+/** A request refused with 429 quota-exceeded (message: the request context). */
+export const quotaExceededChannel = channel('northgate:quota:exceeded');
+/** Every circuit state change: `{ service, from, to, failures, requests }` (state names). */
+export const circuitStateChannel = channel('northgate:circuit:state');
+/** An active health check changed a target's state: `{ upstream, target, healthy, reason }`. */
+export const targetHealthChannel = channel('northgate:upstream:health');
+/** After each DNS resolution: `{ name, addresses, ttlMs, source, changed, error }`. */
+export const dnsResolveChannel = channel('northgate:dns:resolve');
+/** A remote document (JWKS, OpenAPI, discovery) could not be fetched: `{ what, url, reason }`. */
+export const remoteFetchFailedChannel = channel('northgate:remote:fetch-failed');
+/** After every reload attempt, with its result (metrics subscribe). */
+export const reloadChannel = channel('northgate:config:reload');
