@@ -20,7 +20,7 @@ function quantile(xs: number[], q: number): number {
   const lo = Math.floor(at);
   return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (at - lo);
 }
-import { benchNorthgateConfig, northgateMissing, startNorthgate, type Ctx, type NorthgateProc, type Upstream } from './targets.js';
+import { baselineRoot, benchNorthgateConfig, northgateMissing, startNorthgate, type Ctx, type NorthgateProc, type Upstream } from './targets.js';
 
 export interface TracingOptions {
   rounds: number;
@@ -118,6 +118,8 @@ function settleSeconds(warmupS: number): number {
 interface Case {
   name: string;
   tracing: string;
+  /** The checkout the process runs from (BENCH_BASELINE for the baseline rows), else the repo. */
+  root?: string;
   ng: NorthgateProc | null;
   runs: LoadResult[];
   cpuUsPerRequest: number[];
@@ -132,10 +134,17 @@ export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: Trac
     { name: 'tracing, ratio 0 (sampled out)', tracing: `tracing: { endpoint: "${sink.url}", protocol: ${PROTOCOL}, sampling: { ratio: 0 } }\n`, ng: null, runs: [], cpuUsPerRequest: [] },
     { name: 'tracing, ratio 1.0 → OTLP sink', tracing: `tracing: { endpoint: "${sink.url}", protocol: ${PROTOCOL}, sampling: { ratio: 1 } }\n`, ng: null, runs: [], cpuUsPerRequest: [] },
   ];
+  // With BENCH_BASELINE, the baseline checkout runs the off and ratio 1.0 configs beside them,
+  // so a change's cost on both paths is read from one run.
+  const base = baselineRoot();
+  if (base !== null && northgateMissing(base) === null) {
+    cases.push({ ...cases[0]!, name: 'baseline: off', root: base, runs: [], cpuUsPerRequest: [] });
+    cases.push({ ...cases[2]!, name: 'baseline: ratio 1.0 → OTLP sink', root: base, runs: [], cpuUsPerRequest: [] });
+  }
   let requestsTraced = 0;
   try {
     for (const [i, c] of cases.entries()) {
-      const ng = await startNorthgate(ctx, `northgate-tracing-${i}`, (p, s) => benchNorthgateConfig(p, s, up.port) + c.tracing, 'ignore');
+      const ng = await startNorthgate(ctx, `northgate-tracing-${i}`, (p, s) => benchNorthgateConfig(p, s, up.port) + c.tracing, 'ignore', 15_000, c.root ?? ctx.repoRoot);
       if (typeof ng === 'string') return [TITLE, '', `Skipped: northgate (${c.name}) ${ng}.`];
       c.ng = ng;
     }
@@ -150,7 +159,7 @@ export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: Trac
       o.say(`  settling each process for ${settleS} s under load (not counted)`);
       for (const c of cases) {
         const w = await loader.run({ url: `http://127.0.0.1:${c.ng!.port}/`, connections: o.connections, durationS: settleS });
-        if (c === cases[2]) requestsTraced += w.requests;
+        if (c.tracing.includes('ratio: 1')) requestsTraced += w.requests;
       }
     }
     for (let round = 1; round <= o.rounds; round++) {
@@ -161,14 +170,14 @@ export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: Trac
         const url = `http://127.0.0.1:${c.ng!.port}/`;
         if (o.warmupS > 0) {
           const w = await loader.run({ url, connections: o.connections, durationS: o.warmupS });
-          if (c === cases[2]) requestsTraced += w.requests;
+          if (c.tracing.includes('ratio: 1')) requestsTraced += w.requests;
         }
         const pid = c.ng!.child.cp.pid;
         const cpu0 = treeCpuSeconds(pid);
         const r = await loader.run({ url, connections: o.connections, durationS: o.durationS });
         const cpu1 = treeCpuSeconds(pid);
         c.runs.push(r);
-        if (c === cases[2]) requestsTraced += r.requests;
+        if (c.tracing.includes('ratio: 1')) requestsTraced += r.requests;
         const cpuUs = cpu0 !== null && cpu1 !== null && r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : NaN;
         c.cpuUsPerRequest.push(cpuUs);
         o.say(`  round ${round}/${o.rounds} ${c.name.padEnd(32)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps)} req/s  CPU ${cpuUs.toFixed(1)} µs/req  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.non2xx}/${r.socketErrors}`}`);
@@ -209,7 +218,7 @@ export async function runTracing(ctx: Ctx, loader: Loader, up: Upstream, o: Trac
   }
   out.push(
     '',
-    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per config, each after a ${o.warmupS} s warm-up, the order rotated each round; before round 1 every process ran ${settleSeconds(o.warmupS)} s under load (JIT settling, not counted). req/s, CPU µs/request, p50 and p99: medians over rounds; × off (paired): the median over rounds of the config's figure divided by off's in the same round, and the middle half: the 25th–75th percentile of those req/s ratios. CPU µs/request: user+system time of the gateway process over the measured run divided by its requests (warm-ups excluded). Spans are exported as OTLP ${PROTOCOL}. The sink received ${fmtInt(sink.spans())} spans in ${fmtInt(sink.exports())} exports for the ${fmtInt(requestsTraced)} requests (warm-ups included) sent at ratio 1.0 (2 spans per request: server + client).`,
+    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per config, each after a ${o.warmupS} s warm-up, the order rotated each round; before round 1 every process ran ${settleSeconds(o.warmupS)} s under load (JIT settling, not counted). req/s, CPU µs/request, p50 and p99: medians over rounds; × off (paired): the median over rounds of the config's figure divided by off's in the same round, and the middle half: the 25th–75th percentile of those req/s ratios. CPU µs/request: user+system time of the gateway process over the measured run divided by its requests (warm-ups excluded). Spans are exported as OTLP ${PROTOCOL}. The sink received ${fmtInt(sink.spans())} spans in ${fmtInt(sink.exports())} exports for the ${fmtInt(requestsTraced)} requests (warm-ups included) sent at ratio 1.0 (2 spans per request: server + client)${base !== null ? `; baseline rows: the checkout at ${base}` : ''}.`,
   );
   return out;
 }
