@@ -19,14 +19,14 @@ const kDecision = Symbol('northgate.rate-limit');
 type KeyPart = (ctx: PluginContext) => string;
 
 /** The consumer's id; without an authenticated consumer, the client address stands in. */
-const consumerId = (ctx: PluginContext): string => (ctx as { consumer?: { id?: string } | null }).consumer?.id ?? `ip:${ctx.clientIp}`;
+const consumerId = (ctx: PluginContext): string => ctx.consumer?.id ?? `ip:${ctx.clientIp}`;
 
 function keyPart(spec: string): KeyPart {
   switch (spec) {
     case 'consumer':
       return consumerId;
     case 'credential':
-      return (ctx) => (ctx as { credential?: { id?: string } | null }).credential?.id ?? `ip:${ctx.clientIp}`;
+      return (ctx) => ctx.credential?.id ?? `ip:${ctx.clientIp}`;
     case 'ip':
       return (ctx) => ctx.clientIp;
     case 'route':
