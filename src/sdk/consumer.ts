@@ -12,7 +12,9 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 export interface Consumer {
   /** Stable id (the config's `id`, else derived from the username); sent upstream as X-Consumer-Id. */
   readonly id: string;
+  /** Unique in the config; sent upstream as X-Consumer-Username. */
   readonly username: string;
+  /** The groups `acl` checks. */
   readonly groups: ReadonlySet<string>;
   /** X-Consumer-Groups as sent upstream ("" when none). */
   readonly groupsHeader: string;
@@ -26,18 +28,23 @@ export interface Consumer {
 export interface Credential {
   /** Stable id (the config's `id`, else `username/type/index`); sent upstream as X-Credential-Id. */
   readonly id: string;
+  /** The authentication method it belongs to. */
   readonly type: 'key-auth' | 'basic-auth' | 'jwt' | 'mtls-auth';
+  /** Whose credential it is. */
   readonly consumer: Consumer;
 }
 
 /** A consumer's jwt credential: the key that verifies its tokens, with the one algorithm it allows. */
 export interface JwtCredential extends Credential {
+  /** Always `jwt`. */
   readonly type: 'jwt';
   /** The `iss` its tokens must carry, or null (then looked up by key id). */
   readonly issuer: string | null;
   /** The `kid` its tokens name, or null (then looked up by issuer). */
   readonly keyId: string | null;
+  /** The one algorithm its tokens may use. */
   readonly algorithm: JwtAlgorithm;
+  /** The secret (HS*) or public key that verifies its tokens. */
   readonly key: KeyObject;
 }
 
@@ -47,7 +54,9 @@ export interface JwtCredential extends Credential {
  * of secret material is constant-time.
  */
 export interface ConsumerDirectory {
+  /** Configured consumers by id. */
   readonly byId: ReadonlyMap<string, Consumer>;
+  /** Configured consumers by username. */
   readonly byUsername: ReadonlyMap<string, Consumer>;
   /** Jwt credentials that name a key id. */
   readonly jwtByKeyId: ReadonlyMap<string, JwtCredential>;

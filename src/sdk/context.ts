@@ -10,6 +10,7 @@ import type { HeaderList } from './header-list.js';
 
 /** The service a route sends its requests to. */
 export interface ServiceView {
+  /** The service's name in the config. */
   readonly name: string;
   /** Path prefix from the service URL ("" when none), without a trailing slash. */
   readonly basePath: string;
@@ -17,7 +18,9 @@ export interface ServiceView {
 
 /** The route a request matched. */
 export interface RouteView {
+  /** The route's name in the config. */
   readonly name: string;
+  /** The service the request goes to (see PluginContext.setService). */
   readonly service: ServiceView;
   /** The matched path prefix is removed from the upstream path (`strip_path`). */
   readonly stripPath: boolean;
@@ -25,13 +28,19 @@ export interface RouteView {
 
 /** The client certificate of a TLS connection. */
 export interface TlsPeer {
+  /** The certificate the client presented. */
   readonly certificate: X509Certificate;
   /** The certificate chain verified against the listener's `client_ca`. */
   readonly authorized: boolean;
 }
 
+/**
+ * One request as a plugin sees it, in every phase. Members that may be assigned are the
+ * plugin's to change (in the phases docs/plugins.md names); the others are read-only.
+ */
 export interface PluginContext {
   // The request as received.
+  /** The request method, as sent (upper case for the standard ones). */
   readonly method: string;
   /** Normalized path without the query. */
   readonly path: string;
@@ -59,6 +68,7 @@ export interface PluginContext {
   // The request body.
   /** The declared Content-Length, or -1 when the body is chunked or absent. */
   readonly requestBodyLength: number;
+  /** The body comes with Transfer-Encoding: chunked (length unknown). */
   readonly requestChunked: boolean;
   /** The body limit of this request (limits.max_body_bytes); a request-phase hook may lower it. */
   maxBodyBytes: number;
@@ -94,6 +104,7 @@ export interface PluginContext {
   upstreamPath: string;
 
   // The response.
+  /** The status the client will get (from the responseHeaders phase on; 0 before). */
   responseStatus: number;
   /** The headers the client will receive (edit them in responseHeaders). */
   readonly responseHeaders: HeaderList;

@@ -10,8 +10,11 @@ export type JsonSchema = Record<string, unknown>;
 
 /** Where one instance of a plugin is configured. */
 export interface PluginScope {
+  /** The config level the instance comes from: top-level `plugins:`, a service's, or a route's. */
   readonly kind: 'global' | 'service' | 'route';
+  /** The service's name (service and route scopes). */
   readonly service?: string;
+  /** The route's name (route scope). */
   readonly route?: string;
 }
 
