@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { buildConfigSchema } = await import('../dist/src/compiler/schema.js');
-const { defaultRegistry } = await import('../dist/src/pipeline/registry.js');
+const { defaultRegistry } = await import('../dist/src/plugins/index.js');
 const { configAjv, configSchemaHash } = await import('../dist/src/compiler/validate.js');
 const standaloneCode = require('ajv/dist/standalone').default;
 

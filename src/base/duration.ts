@@ -1,5 +1,6 @@
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The JSON Schema pattern of a duration ("250ms", "2s", "1.5m", "1h", "1d"). */
 export const DURATION_PATTERN = '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$';
 const DURATION_RE = new RegExp(DURATION_PATTERN);
 

@@ -5,7 +5,7 @@ import { parseAddress } from '../base/address.js';
 import { loadConfigFile } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
 import type { RawConfig } from '../config/types.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { parsePurge } from '../plugins/cache/purge-endpoint.js';
 import { cacheConfigs, purgeCaches } from '../plugins/cache/purge.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';

@@ -4,7 +4,7 @@
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../compiler/load.js';
 import { ConfigError, formatPath } from '../base/problems.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { ConfigControl } from '../store/control.js';
 import { assemble, disassemble, type EntityRow } from '../store/document.js';
 import { canonical, EntityError, planReplaceAll } from '../store/entities.js';

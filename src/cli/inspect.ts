@@ -2,7 +2,7 @@
 import { buildSnapshot, loadConfigFile } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
 import type { RouteEntry, Snapshot } from '../compiler/snapshot.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { describePattern } from '../router/router.js';
 import { PoolRegistry } from '../upstream/pools.js';
 

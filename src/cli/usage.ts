@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
 import { queryUsage, type UsageSummary } from '../metering/store.js';
 import { parse, UsageError } from './args.js';

@@ -1,6 +1,6 @@
 import { loadConfigFile } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { parse, UsageError } from './args.js';
 import { chooseConfig } from './config-source.js';
 

@@ -4,9 +4,10 @@ import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { formatAddress, parseAddress } from '../base/address.js';
+import { isCidr } from '../base/cidr.js';
 import { didYouMean, type ConfigProblem } from '../base/problems.js';
 import { buildConfigSchema } from './schema.js';
 import type { RawConfig, RawRoute, RawUpstream } from '../config/types.js';
@@ -375,25 +376,4 @@ function checkKeyPair(certFile: string, keyFile: string): string | undefined {
     return `cannot read the certificate or key (${(err as Error).message})`;
   }
   return undefined;
-}
-
-export function isCidr(text: string): boolean {
-  const [ip, bits, extra] = text.split('/');
-  if (extra !== undefined || ip === undefined) return false;
-  const family = isIP(ip);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  if (!/^[0-9]{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
-}
-
-export function buildBlockList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [ip, bits] = c.split('/') as [string, string | undefined];
-    const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(ip, type);
-    else list.addSubnet(ip, Number(bits), type);
-  }
-  return list;
 }

@@ -1,33 +1,11 @@
 // Consumers compiled once per snapshot into an immutable index. Secrets are not kept:
 // API keys become SHA-256 digests (the map key), passwords become scrypt hashes with a
 // salt drawn per load. Every comparison of secret material is constant-time.
-import { createHash, createHmac, createPublicKey, createSecretKey, hash, randomBytes, scrypt, scryptSync, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { JwtAlgorithm, RawConsumer } from './schema.js';
+import { createHash, createHmac, createPublicKey, createSecretKey, hash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import type { Consumer, ConsumerDirectory, Credential, JwtCredential } from '../sdk/consumer.js';
+import type { RawConsumer } from './schema.js';
 
-export interface Consumer {
-  readonly id: string;
-  readonly username: string;
-  readonly groups: ReadonlySet<string>;
-  /** X-Consumer-Groups as sent upstream ("" when none). */
-  readonly groupsHeader: string;
-  readonly plan: string | null;
-  /** The configured anonymous consumer of an `auth` block, or a JWT subject that is not a configured consumer. */
-  readonly kind: 'configured' | 'external';
-}
-
-export interface Credential {
-  readonly id: string;
-  readonly type: 'key-auth' | 'basic-auth' | 'jwt' | 'mtls-auth';
-  readonly consumer: Consumer;
-}
-
-export interface JwtCredential extends Credential {
-  readonly type: 'jwt';
-  readonly issuer: string | null;
-  readonly keyId: string | null;
-  readonly algorithm: JwtAlgorithm;
-  readonly key: KeyObject;
-}
+export type { Consumer, Credential, JwtCredential } from '../sdk/consumer.js';
 
 interface BasicCredential extends Credential {
   readonly salt: Buffer;
@@ -71,7 +49,7 @@ export function verifyPasswordHash(password: string, stored: string): boolean {
   return derived.length === parsed.hash.length && timingSafeEqual(derived, parsed.hash);
 }
 
-export class ConsumerIndex {
+export class ConsumerIndex implements ConsumerDirectory {
   readonly byId = new Map<string, Consumer>();
   readonly byUsername = new Map<string, Consumer>();
   /** base64 SHA-256 of the key -> credential with its digest. */

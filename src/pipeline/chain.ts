@@ -2,7 +2,7 @@
 // no plugin implements the phase, so an unused phase costs one null check per request.
 import { LocalReply } from '../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../sdk/plugin.js';
-import type { RequestContext } from '../proxy/context.js';
+import type { PluginContext } from '../sdk/context.js';
 
 export interface ChainEntry {
   readonly plugin: Plugin;
@@ -46,7 +46,7 @@ function pick(handlers: PluginHandler[], phase: keyof PluginHandler): PluginHand
 }
 
 /** Runs the request phase; stays synchronous until a hook returns a Promise. */
-export function runRequestPhase(handlers: readonly PluginHandler[], ctx: RequestContext): RequestPhaseResult | Promise<RequestPhaseResult> {
+export function runRequestPhase(handlers: readonly PluginHandler[], ctx: PluginContext): RequestPhaseResult | Promise<RequestPhaseResult> {
   for (let i = 0; i < handlers.length; i++) {
     const r = handlers[i]!.request!(ctx);
     if (r === undefined) continue;
@@ -56,7 +56,7 @@ export function runRequestPhase(handlers: readonly PluginHandler[], ctx: Request
   return undefined;
 }
 
-async function finishRequestPhase(handlers: readonly PluginHandler[], at: number, pending: Promise<RequestPhaseResult>, ctx: RequestContext): Promise<RequestPhaseResult> {
+async function finishRequestPhase(handlers: readonly PluginHandler[], at: number, pending: Promise<RequestPhaseResult>, ctx: PluginContext): Promise<RequestPhaseResult> {
   const first = await pending;
   if (first instanceof LocalReply) return first;
   for (let i = at + 1; i < handlers.length; i++) {
@@ -67,14 +67,14 @@ async function finishRequestPhase(handlers: readonly PluginHandler[], at: number
 }
 
 /** Runs a phase whose hooks return nothing; synchronous unless a hook returns a Promise. */
-export function runVoidPhase(handlers: readonly PluginHandler[], phase: 'upstreamRequest' | 'responseHeaders', ctx: RequestContext): void | Promise<void> {
+export function runVoidPhase(handlers: readonly PluginHandler[], phase: 'upstreamRequest' | 'responseHeaders', ctx: PluginContext): void | Promise<void> {
   for (let i = 0; i < handlers.length; i++) {
     const r = handlers[i]![phase]!(ctx);
     if (r !== undefined && typeof (r as Promise<void>).then === 'function') return finishVoidPhase(handlers, phase, i, r as Promise<void>, ctx);
   }
 }
 
-async function finishVoidPhase(handlers: readonly PluginHandler[], phase: 'upstreamRequest' | 'responseHeaders', at: number, pending: Promise<void>, ctx: RequestContext): Promise<void> {
+async function finishVoidPhase(handlers: readonly PluginHandler[], phase: 'upstreamRequest' | 'responseHeaders', at: number, pending: Promise<void>, ctx: PluginContext): Promise<void> {
   await pending;
   for (let i = at + 1; i < handlers.length; i++) await handlers[i]![phase]!(ctx);
 }

@@ -5,8 +5,11 @@ import type { Duplex } from 'node:stream';
 import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../compiler/snapshot.js';
 import { forwardedClient } from './client-address.js';
 import { HeaderList } from '../sdk/header-list.js';
-import type { Consumer, Credential } from '../consumers/index.js';
 import type { ServiceGuard } from '../upstream/guard.js';
+import type { TLSSocket } from 'node:tls';
+import type { Consumer, ConsumerDirectory, Credential } from '../sdk/consumer.js';
+import type { PluginContext, TlsPeer } from '../sdk/context.js';
+import { sendContinue } from './interim.js';
 
 export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
@@ -14,7 +17,7 @@ export interface ListenerInfo {
   readonly portText: string;
 }
 
-export class RequestContext {
+export class RequestContext implements PluginContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly snapshot: Snapshot;
@@ -119,6 +122,11 @@ export class RequestContext {
     return this.req.headers;
   }
 
+  /** The client's headers as a flat [name, value, ...] list (node:http's rawHeaders). */
+  get rawHeaders(): string[] {
+    return this.req.rawHeaders;
+  }
+
   /** One request header, several values joined with ", ". */
   header(name: string): string | undefined {
     const v = this.req.headers[name];
@@ -134,6 +142,52 @@ export class RequestContext {
     if (this.#clientIp !== undefined) return this.#clientIp;
     const ip = !this.peerTrusted || this.forwardedFor === undefined ? this.peerAddress : forwardedClient(this.forwardedFor, this.peerAddress, this.snapshot.trustedProxies!);
     return (this.#clientIp = ip);
+  }
+
+  /** The consumers of the snapshot this request runs on. */
+  get consumers(): ConsumerDirectory {
+    return this.snapshot.consumers;
+  }
+
+  /** The client certificate of a TLS connection, or null (plain connection, or no certificate sent). */
+  tlsPeer(): TlsPeer | null {
+    const socket = this.req.socket as TLSSocket;
+    if (socket.encrypted !== true) return null;
+    const certificate = socket.getPeerX509Certificate?.();
+    if (certificate === undefined) return null;
+    return { certificate, authorized: socket.authorized };
+  }
+
+  /**
+   * Reads the request body when it fits in `limit` bytes. Resolves to the body, or to null
+   * when it is larger (what was read is put back with unshift, so the core streams it
+   * untouched) or the client went away.
+   */
+  readRequestBody(limit: number): Promise<Buffer | null> {
+    // The client may be waiting for a 100 before it sends the body read here.
+    sendContinue(this);
+    return readBody(this.req, limit);
+  }
+
+  /**
+   * Sends the request to service `name` on the current route: the route's settings with
+   * another service, derived once per (route, service) per snapshot. False when the config
+   * has no such service (or no route matched).
+   */
+  setService(name: string): boolean {
+    const route = this.route;
+    if (route === null) return false;
+    let byService = derivedRoutes.get(route);
+    if (byService === undefined) derivedRoutes.set(route, (byService = new Map()));
+    let r = byService.get(name);
+    if (r === undefined) {
+      const service = this.snapshot.services.get(name);
+      if (service === undefined) return false;
+      r = { ...route, service };
+      byService.set(name, r);
+    }
+    this.route = r;
+    return true;
   }
 
   /**
@@ -155,6 +209,44 @@ export class RequestContext {
   local(key: string | symbol): unknown {
     return this.#locals === null ? undefined : this.#locals.get(key);
   }
+}
+
+/** Routes that send a request to another service (setService), per route of a snapshot. */
+const derivedRoutes = new WeakMap<CompiledRoute, Map<string, CompiledRoute>>();
+
+function readBody(req: IncomingMessage, cap: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onError);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      chunks.push(c);
+      if (size > cap) {
+        req.pause();
+        cleanup();
+        req.unshift(Buffer.concat(chunks));
+        resolve(null);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onError = () => {
+      cleanup();
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onError);
+  });
 }
 
 const EMPTY_HEADERS = new HeaderList([]);

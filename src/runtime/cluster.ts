@@ -9,7 +9,7 @@ import { parseAddress } from '../base/address.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { parseDuration } from '../base/duration.js';
 import type { RawConfig } from '../config/types.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { answerRateLimit, isRateLimitMessage } from '../plugins/rate-limit/node-store.js';
 import { embeddedConfig, startEchoServer } from './embedded.js';
 import type { BoundListener, ReloadResult } from './gateway.js';

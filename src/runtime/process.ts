@@ -3,7 +3,7 @@
 import { loadConfigFile } from '../compiler/load.js';
 import type { RawConfig } from '../config/types.js';
 import type { Snapshot } from '../compiler/snapshot.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { AccessLog } from '../observability/access-log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { startCircuitLog } from '../observability/circuit-log.js';

@@ -5,7 +5,7 @@ import { embeddedConfig, startEchoServer } from './embedded.js';
 import { ControlPlane } from '../admin/plane.js';
 import { formatAddress } from '../base/address.js';
 import { listenFailure } from './refusal.js';
-import { defaultRegistry } from '../pipeline/registry.js';
+import { defaultRegistry } from '../plugins/index.js';
 import { createGateway, type RunSpec } from './process.js';
 import { adminListenFailure, announce, exitOnStartError, logReload, onShutdownSignal, watchFile, type StartOptions } from './lifecycle.js';
 import type { BoundListener } from './gateway.js';

@@ -3,12 +3,15 @@
 // proxy without being turned into objects. Names keep their case; lookups ignore it.
 
 export class HeaderList {
+  /** The list itself; edits to it are edits to the headers. */
   readonly raw: string[];
 
+  /** Wraps `raw` (not copied). */
   constructor(raw: string[] = []) {
     this.raw = raw;
   }
 
+  /** The first value of `name`, or undefined. */
   get(name: string): string | undefined {
     const raw = this.raw;
     const lname = name.toLowerCase();
@@ -19,6 +22,7 @@ export class HeaderList {
     return undefined;
   }
 
+  /** Every value of `name`, in order. */
   getAll(name: string): string[] {
     const raw = this.raw;
     const lname = name.toLowerCase();
@@ -30,10 +34,12 @@ export class HeaderList {
     return out;
   }
 
+  /** Whether `name` is present. */
   has(name: string): boolean {
     return this.get(name) !== undefined;
   }
 
+  /** Adds one more field (the others with that name stay). */
   append(name: string, value: string): void {
     this.raw.push(name, value);
   }
@@ -50,6 +56,7 @@ export class HeaderList {
     this.raw.push(lname, value);
   }
 
+  /** Removes every field named `name`. */
   remove(name: string): void {
     this.removeLowerCase(name.toLowerCase());
   }
@@ -71,6 +78,7 @@ export class HeaderList {
     if (w !== raw.length) raw.length = w;
   }
 
+  /** The number of fields. */
   get size(): number {
     return this.raw.length >> 1;
   }
@@ -79,4 +87,16 @@ export class HeaderList {
 /** Whether header name `n` is `lname` (lower case) in any case; a lower-case name matches without a copy. */
 function sameName(n: string, lname: string): boolean {
   return n.length === lname.length && (n === lname || n.toLowerCase() === lname);
+}
+
+/** Adds `token` to the Vary field (one field, comma-joined) unless it or `*` is already listed. */
+export function addVary(headers: HeaderList, token: string): void {
+  const current = headers.getAll('vary').join(', ');
+  if (current === '') return headers.append('Vary', token);
+  const lower = token.toLowerCase();
+  for (const v of current.split(',')) {
+    const t = v.trim().toLowerCase();
+    if (t === '*' || t === lower) return;
+  }
+  headers.set('Vary', `${current}, ${token}`);
 }

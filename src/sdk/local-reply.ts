@@ -5,9 +5,11 @@ import { ERRORS, problemBody, PROBLEM_TYPE_PREFIX, type ErrorCode } from '../bas
  * Returning one from a request-phase hook ends the request; the core renders it.
  */
 export class LocalReply {
+  /** The HTTP status of the answer. */
   readonly status: number;
   /** A name → value record, or a flat [name, value, ...] list (repeated names, e.g. a cached response's headers). */
   readonly headers: Record<string, string> | readonly string[];
+  /** The body as given (problems render theirs with the request id, see renderBody). */
   readonly body: string | Buffer | undefined;
   /** Set for problems so that the core fills in the request id at render time. */
   readonly problem: { code: string; title: string; detail: string | undefined } | undefined;
@@ -18,6 +20,7 @@ export class LocalReply {
    */
   readonly complete: boolean;
 
+  /** An answer with this status, body and headers (`problem` and `complete`: see the fields). */
   constructor(status: number, body?: string | Buffer, headers: Record<string, string> | readonly string[] = {}, problem?: LocalReply['problem'], complete = false) {
     this.status = status;
     this.body = body;
@@ -45,10 +48,12 @@ export class LocalReply {
     return new LocalReply(status, undefined, headers, { code, title, detail });
   }
 
+  /** `value` as JSON (Content-Type application/json). */
   static json(status: number, value: unknown, headers: Record<string, string> = {}): LocalReply {
     return new LocalReply(status, JSON.stringify(value), { 'content-type': 'application/json', ...headers });
   }
 
+  /** The body to send: a problem's JSON body with the request id filled in, else `body`. */
   renderBody(requestId: string): string | Buffer | undefined {
     if (!this.problem) return this.body;
     if (this.problem.code in ERRORS) return problemBody(this.problem.code as ErrorCode, this.problem.detail, requestId);

@@ -2,38 +2,44 @@
 // A plugin is a schema (pure data, validated at load) + a factory that turns one
 // validated config into a handler with named phases. Handlers are created once per
 // scope per config snapshot; nothing is looked up per request.
-import type { RequestContext } from '../proxy/context.js';
+import type { PluginContext } from './context.js';
 import type { LocalReply } from './local-reply.js';
 
+/** A JSON Schema (draft-07, as Ajv reads it): pure data. */
 export type JsonSchema = Record<string, unknown>;
 
+/** Where one instance of a plugin is configured. */
 export interface PluginScope {
+  /** The config level the instance comes from: top-level `plugins:`, a service's, or a route's. */
   readonly kind: 'global' | 'service' | 'route';
+  /** The service's name (service and route scopes). */
   readonly service?: string;
+  /** The route's name (route scope). */
   readonly route?: string;
 }
 
 /** What a request-phase hook may return: nothing to go on, a LocalReply to end the request. */
 export type RequestPhaseResult = LocalReply | undefined | void;
 
+/** One configured instance of a plugin: its hooks by phase. Every member is optional. */
 export interface PluginHandler {
   /** Before the upstream is chosen. Return a LocalReply to answer without the upstream. */
-  request?(ctx: RequestContext): RequestPhaseResult | Promise<RequestPhaseResult>;
+  request?(ctx: PluginContext): RequestPhaseResult | Promise<RequestPhaseResult>;
   /** After the target is chosen, just before the request is sent: last edits to headers and path. */
-  upstreamRequest?(ctx: RequestContext): void | Promise<void>;
+  upstreamRequest?(ctx: PluginContext): void | Promise<void>;
   /** Upstream response head received, before it is sent to the client. Runs in reverse priority order. */
-  responseHeaders?(ctx: RequestContext): void | Promise<void>;
+  responseHeaders?(ctx: PluginContext): void | Promise<void>;
   /** Each response body chunk, in reverse priority order. Return the chunk to send (possibly new or empty). */
-  responseChunk?(ctx: RequestContext, chunk: Buffer): Buffer;
+  responseChunk?(ctx: PluginContext, chunk: Buffer): Buffer;
   /** After the last upstream chunk: a last piece of body to send, if the plugin holds one. */
-  responseEnd?(ctx: RequestContext): Buffer | undefined;
+  responseEnd?(ctx: PluginContext): Buffer | undefined;
   /**
    * Set when `responseChunk`/`responseEnd` only observe the body (return each chunk as is,
    * no tail): the core then keeps the upstream's Content-Length (e.g. a cache capturing it).
    */
   readonly observesBodyOnly?: boolean;
   /** After the response is finished (or failed). Never affects the client. */
-  log?(ctx: RequestContext): void;
+  log?(ctx: PluginContext): void;
   /** The snapshot this handler belongs to was replaced and has drained. */
   close?(): void;
   /**
@@ -44,6 +50,7 @@ export interface PluginHandler {
   readonly ready?: StoreReadiness;
 }
 
+/** A remote store a handler waits for before the gateway reports ready. */
 export interface StoreReadiness {
   /** What to name in a warning: the store's kind and address, without credentials. */
   readonly store: string;
@@ -51,15 +58,21 @@ export interface StoreReadiness {
   wait(signal: AbortSignal): Promise<void>;
 }
 
+/** A plugin: its schema, priority and the factory of its handlers. */
 export interface Plugin<Config = unknown> {
+  /** Kebab-case; the key a config names it by. */
   readonly name: string;
   /** Higher runs earlier on the request path, later on the response path. */
   readonly priority: number;
+  /** Validates the plugin's config at load (with `x-message` for a friendlier error). */
   readonly schema: JsonSchema;
   /** Semantic checks beyond the schema; return messages keyed by a path relative to the plugin config. */
   check?(config: Config): Array<{ path: Array<string | number>; message: string }>;
+  /** Called once per scope per config snapshot, never per request. */
   create(config: Config, scope: PluginScope): PluginHandler;
 }
 
+/** The hooks of a handler, in the order a request meets them. */
 export const PHASES = ['request', 'upstreamRequest', 'responseHeaders', 'responseChunk', 'responseEnd', 'log'] as const;
+/** One of PHASES. */
 export type Phase = (typeof PHASES)[number];

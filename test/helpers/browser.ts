@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../src/compiler/load.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { Gateway } from '../../src/runtime/gateway.js';
 import { createLogger } from '../../src/base/logger.js';
 import { http, type HttpResult } from './servers.js';

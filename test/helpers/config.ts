@@ -1,7 +1,7 @@
 // Config-error helpers shared by the plugin tests.
 import { loadConfigText } from '../../src/compiler/load.js';
 import { ConfigError } from '../../src/base/problems.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 
 /** The FILE:LINE:COL PATH: message lines a config text produces ([] when valid). */
 export function configProblems(yaml: string, file: string): string[] {

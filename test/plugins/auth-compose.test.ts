@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { loadConfigText } from '../../src/compiler/load.js';
 import { ConfigError } from '../../src/base/problems.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { http, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 interface Echo { headers: Record<string, string | undefined> }

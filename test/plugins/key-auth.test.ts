@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfigText } from '../../src/compiler/load.js';
 import { ConfigError } from '../../src/base/problems.js';
 import { consumerIdFor } from '../../src/consumers/index.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { http, ROOT, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 interface Echo { url: string; headers: Record<string, string | undefined> }

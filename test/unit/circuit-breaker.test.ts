@@ -7,7 +7,7 @@ import { CLOSED, CircuitBreaker, HALF_OPEN, OPEN } from '../../src/upstream/circ
 import { ConcurrencyLimiter, type Waiter } from '../../src/upstream/concurrency.js';
 import { configProblems } from '../helpers/config.js';
 import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 
 const policy = { failureRatio: 0.5, minRequests: 4, windowMs: 60_000, openForMs: 1000, halfOpenRequests: 2 };

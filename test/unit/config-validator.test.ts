@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { buildConfigSchema } from '../../src/compiler/schema.js';
 import { configAjv, configSchemaHash, validateConfig } from '../../src/compiler/validate.js';
-import { defaultRegistry, PluginRegistry, BUILTIN_PLUGINS } from '../../src/pipeline/registry.js';
+import { PluginRegistry } from '../../src/pipeline/registry.js';
+import { BUILTIN_PLUGINS, defaultRegistry } from '../../src/plugins/index.js';
 import type { Plugin } from '../../src/sdk/plugin.js';
 
 const require = createRequire(import.meta.url);

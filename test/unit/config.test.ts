@@ -7,7 +7,7 @@ import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
 import { formatDuration, parseDuration } from '../../src/base/duration.js';
 import { ConfigError } from '../../src/base/problems.js';
 import type { RawConfig } from '../../src/config/types.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 
 const registry = defaultRegistry();

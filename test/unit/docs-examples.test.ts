@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { loadConfigText } from '../../src/compiler/load.js';
 import { ConfigError } from '../../src/base/problems.js';
 import { buildConfigSchema } from '../../src/compiler/schema.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { ROOT } from '../helpers/servers.js';
 
 interface Block {

@@ -3,8 +3,7 @@
 // body chunk transforms, the log phase, and a thrown error becoming a 500.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LocalReply } from '../../src/sdk/local-reply.js';
-import type { Plugin } from '../../src/sdk/plugin.js';
+import { LocalReply, type Plugin } from '../../src/sdk/index.js';
 import { http, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const trace: string[] = [];

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
 import type { CompiledRoute, RouteEntry, Service } from '../../src/compiler/snapshot.js';
 import { Chain } from '../../src/pipeline/chain.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { normalizePath, type PathPolicy } from '../../src/proxy/request-path.js';
 import { foldCase, parsePathPattern } from '../../src/router/path-pattern.js';
 import { Router, type RouterInput } from '../../src/router/router.js';

@@ -16,7 +16,7 @@ import { JsonBytes } from '../../src/observability/otlp-json.js';
 import { ProtoBytes, varintSize } from '../../src/observability/otlp-proto.js';
 import { SpanExporter, type OtlpProtocol } from '../../src/observability/span-export.js';
 import { ClientSpan, ServerSpan, type SpanRecord } from '../../src/observability/span-record.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 import { decodeExport, exportedSpans, type OtlpSpan } from '../helpers/otlp.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validateConfig } from '../../src/compiler/validate.js';
-import { defaultRegistry } from '../../src/pipeline/registry.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
 import { fileRows } from '../../src/store/control.js';
 import { assemble, disassemble, mapProblems } from '../../src/store/document.js';
 import { canonical, EntityError, mergePatch, planDelete, planReplaceAll } from '../../src/store/entities.js';

@@ -1,10 +1,10 @@
 // What every authentication plugin is made of: an AuthMethod that looks at a request and
 // says who sent it. The key-auth, basic-auth and jwt plugins wrap one method each; the
 // `auth` plugin tries several in order. Identity headers are set here, in one place.
-import type { Consumer, Credential } from '../../consumers/index.js';
+import type { Consumer, Credential } from '../../sdk/consumer.js';
+import type { PluginContext } from '../../sdk/context.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { PluginHandler } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
 
 export interface Authenticated {
   readonly consumer: Consumer;
@@ -29,18 +29,18 @@ export interface AuthMethod {
   /** The challenge for an invalid credential (RFC 6750 adds error="invalid_token"). */
   readonly invalidChallenge: string;
   /** On success the method has already removed its credential from the upstream request when hide_credentials is on. */
-  authenticate(ctx: RequestContext): AuthResult | Promise<AuthResult>;
+  authenticate(ctx: PluginContext): AuthResult | Promise<AuthResult>;
   /**
    * With hide_credentials on: removes every copy of this kind of credential from the upstream
    * request (every header and query parameter it could be read from). The `auth` plugin calls
    * it for each of its methods once one of them has authenticated the request.
    */
-  readonly hide?: (ctx: RequestContext) => void;
+  readonly hide?: (ctx: PluginContext) => void;
   close?(): void;
 }
 
 /** Removes every Authorization field whose scheme matches `scheme` (e.g. /^basic /i). */
-export function removeAuthorization(ctx: RequestContext, scheme: RegExp): void {
+export function removeAuthorization(ctx: PluginContext, scheme: RegExp): void {
   const raw = ctx.upstreamHeaders.raw;
   let w = 0;
   for (let r = 0; r < raw.length; r += 2) {
@@ -53,7 +53,7 @@ export function removeAuthorization(ctx: RequestContext, scheme: RegExp): void {
   if (w !== raw.length) raw.length = w;
 }
 
-export function setIdentity(ctx: RequestContext, who: Authenticated, anonymous = false): void {
+export function setIdentity(ctx: PluginContext, who: Authenticated, anonymous = false): void {
   ctx.consumer = who.consumer;
   ctx.credential = who.credential;
   const h = ctx.upstreamHeaders;
@@ -78,7 +78,7 @@ function failureReply(method: AuthMethod, r: AuthFailure): LocalReply {
   return unauthorized(r === MISSING ? method.challenge : method.invalidChallenge);
 }
 
-function settle(ctx: RequestContext, method: AuthMethod, r: AuthResult): LocalReply | undefined {
+function settle(ctx: PluginContext, method: AuthMethod, r: AuthResult): LocalReply | undefined {
   if (typeof r === 'number') return failureReply(method, r);
   setIdentity(ctx, r);
   return undefined;

@@ -6,7 +6,7 @@
 import { parseDuration } from '../../base/duration.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
+import type { PluginContext } from '../../sdk/context.js';
 import { hitFormOf } from './hit.js';
 import { acquireMemoryStore } from './memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
@@ -57,7 +57,7 @@ const kState = Symbol('cache.state');
 /** The state of every request the cache leaves alone (never changed: it stores nothing, leads no flight). */
 const BYPASS: State = Object.freeze({ mode: 'bypass', store: false, primary: '', flight: null, capture: null }) as State;
 
-function bypass(ctx: RequestContext): undefined {
+function bypass(ctx: PluginContext): undefined {
   ctx.locals.set(kState, BYPASS);
   return undefined;
 }
@@ -69,7 +69,7 @@ function bypass(ctx: RequestContext): undefined {
  * upstream may reflect any of them (absolute links, redirects), so each spelling keys its own
  * entry. Read from the upstream header list, so the key follows whatever the core forwards.
  */
-function forwardedPart(ctx: RequestContext): string {
+function forwardedPart(ctx: PluginContext): string {
   let out = ctx.hostHeader;
   const raw = ctx.upstreamHeaders.raw;
   for (let i = 0; i < raw.length; i += 2) {
@@ -92,7 +92,7 @@ const FORWARDED_TAGS = new Map([
   ['forwarded', '\nf:'],
 ]);
 
-function varyValues(ctx: RequestContext, names: readonly string[]): string {
+function varyValues(ctx: PluginContext, names: readonly string[]): string {
   let out = '';
   for (const n of names) out += '\n' + (ctx.header(n) ?? '');
   return out;
@@ -132,7 +132,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
     // The route (routes may share a host and path and differ by method or header, and a
     // global or Redis store is shared by routes), what the upstream is told of the request's
     // origin, the path and the query as forwarded.
-    const keyOf = (ctx: RequestContext): string => {
+    const keyOf = (ctx: PluginContext): string => {
       let key = (ctx.route?.name ?? '') + '\n' + forwardedPart(ctx) + '\n' + ctx.path + ctx.query;
       if (byConsumer) key += '\nconsumer:' + (ctx.consumer?.id ?? '-');
       for (const h of keyHeaders) key += '\n' + h + ':' + (ctx.header(h) ?? '');
@@ -149,7 +149,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
     };
 
     /** The answer from a stored entry: its prebuilt headers with this request's Age, or a 304. */
-    const hit = (ctx: RequestContext, entry: CacheEntry): LocalReply => {
+    const hit = (ctx: PluginContext, entry: CacheEntry): LocalReply => {
       const inm = ctx.header('if-none-match');
       const ims = ctx.header('if-modified-since');
       const notModified =
@@ -160,14 +160,14 @@ export const cachePlugin: Plugin<CacheConfig> = {
     };
 
     /** A hit for a request that already has state (a collapsed follower, a Vary variant). */
-    const hitWith = (ctx: RequestContext, st: State, entry: CacheEntry): LocalReply => {
+    const hitWith = (ctx: PluginContext, st: State, entry: CacheEntry): LocalReply => {
       st.mode = 'hit';
       st.store = false;
       return hit(ctx, entry);
     };
 
     /** No usable entry: lead a flight, follow one, or just go upstream. */
-    const miss = (ctx: RequestContext, st: State): RequestPhaseResult | Promise<RequestPhaseResult> => {
+    const miss = (ctx: PluginContext, st: State): RequestPhaseResult | Promise<RequestPhaseResult> => {
       if (!collapse || !st.store) return undefined;
       const flight = flights.get(st.primary);
       if (flight === undefined) {
@@ -187,7 +187,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
       });
     };
 
-    const afterLookup = (ctx: RequestContext, st: State, found: Stored | undefined): RequestPhaseResult | Promise<RequestPhaseResult> => {
+    const afterLookup = (ctx: PluginContext, st: State, found: Stored | undefined): RequestPhaseResult | Promise<RequestPhaseResult> => {
       if (found === undefined) return miss(ctx, st);
       if (isEntry(found)) return hitWith(ctx, st, found);
       const variant = store.get(st.primary + varyValues(ctx, found.vary));
@@ -202,7 +202,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         if (!get && ctx.method !== 'HEAD') return bypass(ctx);
         // Auth plugins ran before (priority 1000+ against 100): a request with a consumer (any
         // credential of any auth plugin, or the anonymous consumer) is only cached per consumer.
-        const headers = ctx.req.headers;
+        const headers = ctx.headers;
         if (ctx.consumer !== null) {
           if (!byConsumer) return bypass(ctx);
         } else if (!cacheAuthorized && headers.authorization !== undefined) return bypass(ctx);
@@ -269,7 +269,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
     };
 
     /** Whether the response may be stored, and what of it; null when not. */
-    function captureOf(ctx: RequestContext): Capture | null {
+    function captureOf(ctx: PluginContext): Capture | null {
       if (!statuses.has(ctx.responseStatus)) return null;
       const h = ctx.responseHeaders;
       if (!cacheSetCookie && h.has('set-cookie')) return null;

@@ -2,7 +2,6 @@
 // `northgate cache purge`: each distinct Redis cache in Redis (shared by every node), and the
 // memory caches through a function the caller gives (this node's workers, or a running
 // gateway's status listener).
-import type { RawConfig } from '../../config/types.js';
 import { redactRedisUrl } from '../../base/redis.js';
 import { purgeRedis } from './redis-store.js';
 import { CACHE_DEFAULTS, type CacheConfig } from './schema.js';
@@ -16,8 +15,15 @@ export interface PurgeReport {
   redis: Array<{ url: string; prefix: string; purged?: number; error?: string }>;
 }
 
+/** The plugin maps of a config document (a RawConfig): global, per service, per route. */
+type PluginMaps = Record<string, unknown> | undefined;
+interface ConfigPlugins {
+  readonly plugins?: PluginMaps;
+  readonly services?: ReadonlyArray<{ readonly plugins?: PluginMaps; readonly routes?: ReadonlyArray<{ readonly plugins?: PluginMaps }> }>;
+}
+
 /** The cache plugin configs anywhere in a config (global, services, routes). */
-export function cacheConfigs(raw: RawConfig): CacheConfig[] {
+export function cacheConfigs(raw: ConfigPlugins): CacheConfig[] {
   const out: CacheConfig[] = [];
   const take = (plugins: Record<string, unknown> | undefined) => {
     if (plugins?.['cache'] !== undefined) out.push(plugins['cache'] as CacheConfig);
@@ -38,7 +44,7 @@ export const redactUrl = redactRedisUrl;
  * client (bounded connect and command timeouts), so a purge never waits on or disturbs the
  * clients serving requests. A failure is reported per cache; the others are still purged.
  */
-export async function purgeCaches(raw: RawConfig, req: PurgeRequest, memory: (req: PurgeRequest) => Promise<number | string>): Promise<PurgeReport> {
+export async function purgeCaches(raw: ConfigPlugins, req: PurgeRequest, memory: (req: PurgeRequest) => Promise<number | string>): Promise<PurgeReport> {
   const configs = cacheConfigs(raw);
   const report: PurgeReport = { purged: 0, memory: null, redis: [] };
   const redisTargets = new Map<string, { url: string; prefix: string }>();

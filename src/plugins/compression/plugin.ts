@@ -6,8 +6,8 @@
 // threadpool round trips) against ~8 µs for gzipSync of a 100-byte body.
 import { Transform, type TransformCallback } from 'node:stream';
 import { brotliCompressSync, constants, createBrotliCompress, createGzip, gzipSync } from 'node:zlib';
+import { addVary } from '../../sdk/header-list.js';
 import type { Plugin } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
 import { COMPRESSION_DEFAULTS, compressionSchema, type CompressionConfig } from './schema.js';
 
 type Coding = 'br' | 'gzip';
@@ -97,18 +97,6 @@ function typeMatcher(list: readonly string[]): (contentType: string) => boolean 
   };
 }
 
-/** Adds a name to Vary unless it is there already (or Vary is "*"). */
-export function addVary(ctx: RequestContext, name: string): void {
-  const current = ctx.responseHeaders.getAll('vary').join(', ');
-  if (current === '') return ctx.responseHeaders.append('Vary', name);
-  const lower = name.toLowerCase();
-  for (const v of current.split(',')) {
-    const t = v.trim().toLowerCase();
-    if (t === '*' || t === lower) return;
-  }
-  ctx.responseHeaders.set('Vary', `${current}, ${name}`);
-}
-
 export const compressionPlugin: Plugin<CompressionConfig> = {
   name: 'compression',
   // Installs its stream after transform (800) so that JSON edits see the identity body.
@@ -151,7 +139,7 @@ export const compressionPlugin: Plugin<CompressionConfig> = {
         // Unknown length (chunked): compressed anyway, the body is already on its way.
         if (length >= 0 && length < minSize) return;
         // The answer depends on Accept-Encoding from here on, whatever this client sent.
-        addVary(ctx, 'Accept-Encoding');
+        addVary(ctx.responseHeaders, 'Accept-Encoding');
         if (ctx.method === 'HEAD') return;
         const coding = chooseEncoding(ctx.header('accept-encoding'), offered);
         if (coding === null) return;

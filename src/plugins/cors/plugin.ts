@@ -4,7 +4,7 @@
 // preflight (which never carries credentials) is not challenged.
 import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
 import { LocalReply } from '../../sdk/local-reply.js';
-import type { RequestContext } from '../../proxy/context.js';
+import type { PluginContext } from '../../sdk/context.js';
 import type { HeaderList } from '../../sdk/header-list.js';
 import { compileConfigRegex } from '../../base/regex.js';
 import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
@@ -115,7 +115,7 @@ export const corsPlugin: Plugin<CorsConfig> = {
     const expose = config.exposed_headers && config.exposed_headers.length > 0 ? config.exposed_headers.join(', ') : null;
     const maxAge = config.max_age === undefined ? null : String(config.max_age);
 
-    const preflightHeaders = (ctx: RequestContext, h: HeaderList): void => {
+    const preflightHeaders = (ctx: PluginContext, h: HeaderList): void => {
       h.set('access-control-allow-methods', allowMethods);
       if (allowHeaders !== null) {
         if (allowHeaders !== '') h.set('access-control-allow-headers', allowHeaders);

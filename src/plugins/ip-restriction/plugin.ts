@@ -3,7 +3,7 @@
 // is one of trusted_proxies). Lists are compiled into node:net BlockLists at create time;
 // a BlockList matches IPv4 rules against IPv4-mapped IPv6 addresses and the reverse.
 import { isIP } from 'node:net';
-import { buildBlockList, isCidr } from '../../compiler/validate.js';
+import { buildBlockList, isCidr } from '../../base/cidr.js';
 import type { Plugin } from '../../sdk/plugin.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import { ipRestrictionSchema, type IpRestrictionConfig } from './schema.js';

@@ -6,9 +6,8 @@ import { quotaExceededChannel } from '../../base/events.js';
 import { parseDuration } from '../../base/duration.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
-import { acquireRedis, releaseRedis } from '../rate-limit/redis-store.js';
-import { redactRedisUrl } from '../../base/redis.js';
+import type { PluginContext } from '../../sdk/context.js';
+import { acquireRedis, redactRedisUrl, releaseRedis } from '../../base/redis.js';
 import { clock } from '../../base/clock.js';
 import { periodTracker, type Period } from './period.js';
 import { QUOTA_DEFAULTS, quotaSchema, type QuotaConfig } from './schema.js';
@@ -17,7 +16,7 @@ import { postgresQuotaStore, redisQuotaStore, sqliteQuotaStore, type QuotaStore 
 
 const kQuota = Symbol('northgate.quota');
 
-function keyPart(spec: string): (ctx: RequestContext) => string {
+function keyPart(spec: string): (ctx: PluginContext) => string {
   if (spec === 'consumer') return (ctx) => ctx.consumer?.id ?? `ip:${ctx.clientIp}`;
   if (spec === 'credential') return (ctx) => ctx.credential?.id ?? `ip:${ctx.clientIp}`;
   if (spec === 'ip') return (ctx) => `ip:${ctx.clientIp}`;
@@ -102,7 +101,7 @@ export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler
   const kind = config.store ?? 'sqlite';
   const storeName = kind === 'redis' ? `redis ${redactRedisUrl(config.redis!.url)}` : kind === 'postgres' ? `postgres ${redactPostgresUrl(config.postgres!.url)}` : null;
 
-  const decide = (ctx: RequestContext, used: number, period: Period, now: number): RequestPhaseResult => {
+  const decide = (ctx: PluginContext, used: number, period: Period, now: number): RequestPhaseResult => {
     if (used < 0) {
       if (quotaExceededChannel.hasSubscribers) quotaExceededChannel.publish(ctx);
       const seconds = Math.max(1, Math.ceil((period.end - now) / 1000));

@@ -6,7 +6,7 @@ import { rateLimitedChannel } from '../../base/events.js';
 import { parseDuration } from '../../base/duration.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
+import type { PluginContext } from '../../sdk/context.js';
 import type { Decision, Limit } from './gcra.js';
 import { inClusterWorker, masterClient, processStore } from './node-store.js';
 import { redactRedisUrl, redisReady, whileFirstConnecting } from '../../base/redis.js';
@@ -16,17 +16,17 @@ import { rateLimitSchema, type RateLimitConfig } from './schema.js';
 
 const kDecision = Symbol('northgate.rate-limit');
 
-type KeyPart = (ctx: RequestContext) => string;
+type KeyPart = (ctx: PluginContext) => string;
 
 /** The consumer's id; without an authenticated consumer, the client address stands in. */
-const consumerId = (ctx: RequestContext): string => (ctx as { consumer?: { id?: string } | null }).consumer?.id ?? `ip:${ctx.clientIp}`;
+const consumerId = (ctx: PluginContext): string => ctx.consumer?.id ?? `ip:${ctx.clientIp}`;
 
 function keyPart(spec: string): KeyPart {
   switch (spec) {
     case 'consumer':
       return consumerId;
     case 'credential':
-      return (ctx) => (ctx as { credential?: { id?: string } | null }).credential?.id ?? `ip:${ctx.clientIp}`;
+      return (ctx) => ctx.credential?.id ?? `ip:${ctx.clientIp}`;
     case 'ip':
       return (ctx) => ctx.clientIp;
     case 'route':
@@ -72,12 +72,12 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
     const policyHeader = limits.map((l) => `"${l.name}";q=${l.max};w=${l.period / 1000}`).join(', ');
     const sendHeaders = config.headers ?? true;
     const denyOnError = config.on_store_error === 'deny';
-    const keyOf = (ctx: RequestContext): string => {
+    const keyOf = (ctx: PluginContext): string => {
       let key = scopeId;
       for (let i = 0; i < parts.length; i++) key += '|' + parts[i]!(ctx);
       return key;
     };
-    const respond = (ctx: RequestContext, d: Decision): RequestPhaseResult => {
+    const respond = (ctx: PluginContext, d: Decision): RequestPhaseResult => {
       if (!d.allowed) {
         if (rateLimitedChannel.hasSubscribers) rateLimitedChannel.publish(ctx);
         const name = limits[d.limit]!.name;
@@ -93,7 +93,7 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
     };
     const onStoreError = (): RequestPhaseResult =>
       denyOnError ? LocalReply.error('rate-limit-unavailable', 'the rate-limit store did not answer; try again shortly', { 'retry-after': '1' }) : undefined;
-    const addHeaders = (ctx: RequestContext): void => {
+    const addHeaders = (ctx: PluginContext): void => {
       const d = ctx.locals.get(kDecision) as Decision | undefined;
       if (d === undefined) return;
       ctx.responseHeaders.set('ratelimit-policy', policyHeader);
@@ -123,7 +123,7 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
       // (with more than 10,000 distinct keys in play it gives little, and costs little).
       const memo = new Map<string, string>();
       const only = parts.length === 1 ? parts[0]! : null;
-      const storeKey = (ctx: RequestContext): string => {
+      const storeKey = (ctx: PluginContext): string => {
         if (only === null) return localPrefix + keyOf(ctx);
         const part = only(ctx);
         let key = memo.get(part);
@@ -143,7 +143,7 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
     const timeoutMs = parseDuration(redisConfig.timeout ?? '50ms')!;
     const prefix = redisConfig.prefix ?? 'northgate:rl:';
     const redis = acquireRedis(redisConfig.url, timeoutMs);
-    const check = (ctx: RequestContext): Promise<RequestPhaseResult> => {
+    const check = (ctx: PluginContext): Promise<RequestPhaseResult> => {
       const key = keyOf(ctx);
       const keys = limits.map((_, i) => `${prefix}{${key}}:${i}`);
       return checkRedis(redis, keys, limits).then(

@@ -1,9 +1,7 @@
-// JSON body edits on the request (buffered in the request phase, up to max_body) and on the
-// response (a stream installed in responseHeaders that holds at most max_body). A body that
-// is larger, not JSON, or not valid JSON goes through byte for byte.
+// JSON body edits on the request (read in the request phase with ctx.readRequestBody, up to
+// max_body) and on the response (a stream installed in responseHeaders that holds at most
+// max_body). A body that is larger, not JSON, or not valid JSON goes through byte for byte.
 import { Transform, type TransformCallback } from 'node:stream';
-import type { RequestContext } from '../../proxy/context.js';
-import { sendContinue } from '../../proxy/interim.js';
 import { applyEdits, type JsonEdits } from './json-path.js';
 
 /** application/json and any +json type, parameters ignored. */
@@ -24,48 +22,6 @@ export function editJson(body: Buffer, edits: JsonEdits): Buffer | null {
     // Not JSON, or nested too deep to serialize again: sent as it came.
     return null;
   }
-}
-
-/**
- * Reads the request body when it fits in `cap` bytes. Resolves to the body, or to null when
- * it is larger: what was read is put back (unshift) so that the core streams it untouched.
- */
-export function readRequestBody(ctx: RequestContext, cap: number): Promise<Buffer | null> {
-  const req = ctx.req;
-  // The client may be waiting for a 100 before it sends the body read here.
-  if (ctx.expectContinue) sendContinue(ctx);
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onError);
-    };
-    const onData = (c: Buffer) => {
-      size += c.length;
-      chunks.push(c);
-      if (size > cap) {
-        req.pause();
-        cleanup();
-        req.unshift(Buffer.concat(chunks));
-        resolve(null);
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    };
-    const onError = () => {
-      cleanup();
-      resolve(null);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onError);
-  });
 }
 
 /** Holds the response body up to `cap` bytes and edits it at the end; past `cap` it passes everything through. */

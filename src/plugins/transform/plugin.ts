@@ -3,9 +3,9 @@
 // edits are compiled at create time; untouched query arguments keep their exact bytes.
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
+import type { PluginContext } from '../../sdk/context.js';
 import { transformSchema, type JsonEditsConfig, type TransformConfig } from './schema.js';
-import { editJson, isJsonType, JsonResponseEdit, readRequestBody } from './json-body.js';
+import { editJson, isJsonType, JsonResponseEdit } from './json-body.js';
 import { parseJsonPath, type JsonEdits, type Step } from './json-path.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
@@ -143,7 +143,7 @@ export const transformPlugin: Plugin<TransformConfig> = {
         ctx.locals.set(kPath, path);
         return undefined;
       };
-      handler.upstreamRequest = (ctx: RequestContext) => {
+      handler.upstreamRequest = (ctx: PluginContext) => {
         const current = ctx.upstreamPath;
         const q = current.indexOf('?');
         const query = q === -1 ? '' : current.slice(q);
@@ -151,7 +151,7 @@ export const transformPlugin: Plugin<TransformConfig> = {
       };
     } else if (edits !== null) {
       const e = edits;
-      handler.upstreamRequest = (ctx: RequestContext) => {
+      handler.upstreamRequest = (ctx: PluginContext) => {
         const current = ctx.upstreamPath;
         const q = current.indexOf('?');
         ctx.upstreamPath = q === -1 ? current + editQuery('', e) : current.slice(0, q) + editQuery(current.slice(q), e);
@@ -170,11 +170,11 @@ function addJsonEdits(handler: PluginHandler, config: TransformConfig): void {
   const resEdits = compileEdits(config.response, 'response', ignored);
   if (reqEdits !== null) {
     const pathRequest = handler.request;
-    const edit = (ctx: RequestContext): Promise<undefined> | undefined => {
+    const edit = (ctx: PluginContext): Promise<undefined> | undefined => {
       const declared = ctx.requestBodyLength;
       if (declared <= 0 && !ctx.requestChunked) return undefined;
       if (declared > maxBody || !isJsonType(ctx.header('content-type')) || ctx.header('content-encoding') !== undefined) return undefined;
-      return readRequestBody(ctx, Math.min(maxBody, ctx.maxBodyBytes)).then((body) => {
+      return ctx.readRequestBody(Math.min(maxBody, ctx.maxBodyBytes)).then((body) => {
         if (body !== null) ctx.requestBody = editJson(body, reqEdits) ?? body;
         return undefined;
       });

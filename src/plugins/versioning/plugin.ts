@@ -2,11 +2,10 @@
 // (/v1/...), a request header (Accept-Version) or a query argument, with a default. A version
 // may be served by another service, and a deprecated one says so in its responses:
 // Deprecation (RFC 9745), Sunset (RFC 8594) and a successor-version Link.
-import type { CompiledRoute } from '../../compiler/snapshot.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
-import { addVary } from '../compression/plugin.js';
+import type { PluginContext } from '../../sdk/context.js';
+import { addVary } from '../../sdk/header-list.js';
 import { versioningSchema, type VersioningConfig } from './schema.js';
 
 interface Version {
@@ -25,23 +24,6 @@ interface Chosen {
 const kChosen = Symbol('versioning.chosen');
 /** A looks-like-a-version first segment (v1, v2.1) that names no configured version is a 404, not the default. */
 const VERSION_LIKE = /^v[0-9]+(?:\.[0-9]+)*$/i;
-
-/** Routes that send a version to another service: derived once per (route, service) per snapshot. */
-const derived = new WeakMap<CompiledRoute, Map<string, CompiledRoute>>();
-
-function routeFor(ctx: RequestContext, service: string): CompiledRoute | null {
-  const route = ctx.route!;
-  let byService = derived.get(route);
-  if (byService === undefined) derived.set(route, (byService = new Map()));
-  let r = byService.get(service);
-  if (r === undefined) {
-    const s = ctx.snapshot.services.get(service);
-    if (s === undefined) return null;
-    r = { ...route, service: s };
-    byService.set(service, r);
-  }
-  return r;
-}
 
 export function deprecationHeaders(d: { date: string; sunset?: string; link?: string }): string[] {
   const out = ['Deprecation', '@' + Math.floor(Date.parse(d.date) / 1000)];
@@ -89,7 +71,7 @@ export const versioningPlugin: Plugin<VersioningConfig> = {
     const where = by === 'header' ? `the ${headerLabel} header` : by === 'query' ? `the "${query}" query argument` : 'the first path segment';
     const required = LocalReply.error('bad-request', `this API needs a version in ${where} (${list})`);
 
-    const queryValue = (ctx: RequestContext): string | undefined => {
+    const queryValue = (ctx: PluginContext): string | undefined => {
       if (ctx.query.length < 2) return undefined;
       for (const pair of ctx.query.slice(1).split('&')) {
         const eq = pair.indexOf('=');
@@ -105,7 +87,7 @@ export const versioningPlugin: Plugin<VersioningConfig> = {
     };
 
     /** The version a request asks for: a Chosen, or the LocalReply refusing it. */
-    const choose = (ctx: RequestContext): Chosen | LocalReply => {
+    const choose = (ctx: PluginContext): Chosen | LocalReply => {
       if (by === 'path_prefix') {
         // The version is the first segment after the route's matched prefix.
         const route = ctx.route!;
@@ -136,9 +118,7 @@ export const versioningPlugin: Plugin<VersioningConfig> = {
         if (c instanceof LocalReply) return c;
         ctx.locals.set(kChosen, c);
         if (c.version.service !== undefined) {
-          const r = routeFor(ctx, c.version.service);
-          if (r === null) return LocalReply.error('internal-error', `version "${c.version.name}" names a service that is not configured`);
-          ctx.route = r;
+          if (!ctx.setService(c.version.service)) return LocalReply.error('internal-error', `version "${c.version.name}" names a service that is not configured`);
         }
         return undefined;
       },
@@ -150,7 +130,7 @@ export const versioningPlugin: Plugin<VersioningConfig> = {
         ctx.upstreamPath = base + p + ctx.query;
       },
       responseHeaders(ctx) {
-        if (by === 'header') addVary(ctx, headerLabel);
+        if (by === 'header') addVary(ctx.responseHeaders, headerLabel);
         const c = ctx.locals.get(kChosen) as Chosen | undefined;
         const h = c?.version.headers;
         if (h == null) return;

@@ -4,13 +4,12 @@
 // one, remote keys are asymmetric only, and `alg: none` is never in the allowed list.
 import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { parseDuration } from '../../base/duration.js';
-import type { Consumer, JwtCredential } from '../../consumers/index.js';
-import { JWT_ALGORITHMS } from '../../consumers/schema.js';
+import { JWT_ALGORITHMS, type Consumer, type JwtCredential } from '../../sdk/consumer.js';
+import type { PluginContext } from '../../sdk/context.js';
 import type { Plugin } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
-import { INVALID, MISSING, UNAVAILABLE, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from '../auth/method.js';
-import { IdpUnavailable, MAX_DOCUMENT_BYTES, RemoteKeys } from './remote-keys.js';
-import { jwtSchema, type JwtConfig } from './schema.js';
+import { INVALID, MISSING, UNAVAILABLE, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from './method.js';
+import { IdpUnavailable, MAX_DOCUMENT_BYTES, RemoteKeys } from './jwt-keys.js';
+import { jwtSchema, type JwtConfig } from './schemas.js';
 
 /** Verified tokens remembered per plugin instance (LRU), for at most this long and never past their exp. */
 export const TOKEN_CACHE_SIZE = 10_000;
@@ -57,7 +56,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
   const base: JWTVerifyOptions = { clockTolerance: skewSec, requiredClaims: required };
   if (config.audiences) base.audience = config.audiences;
 
-  const success = (ctx: RequestContext, token: string, payload: JWTPayload, consumer: Consumer, credential: JwtCredential | null): Authenticated => {
+  const success = (ctx: PluginContext, token: string, payload: JWTPayload, consumer: Consumer, credential: JwtCredential | null): Authenticated => {
     const headers: Array<[string, string]> = [];
     for (const [header, claim] of forward) {
       const v = payload[claim];
@@ -74,14 +73,14 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
     return who;
   };
 
-  const consumerOf = (ctx: RequestContext, payload: JWTPayload): Consumer | null => {
+  const consumerOf = (ctx: PluginContext, payload: JWTPayload): Consumer | null => {
     const v = payload[consumerClaim];
     if (typeof v !== 'string' || v === '' || v.length > 256 || !/^[^\u0000-\u001f\u007f,]+$/.test(v)) return null;
-    const index = ctx.snapshot.consumers;
+    const index = ctx.consumers;
     return index.byId.get(v) ?? index.byUsername.get(v) ?? { id: v, username: v, groups: new Set(), groupsHeader: '', plan: null, kind: 'external' };
   };
 
-  const verifyRemote = async (ctx: RequestContext, token: string): Promise<AuthResult> => {
+  const verifyRemote = async (ctx: PluginContext, token: string): Promise<AuthResult> => {
     try {
       const keys = await remote!.resolver();
       const { payload } = await jose!.jwtVerify(token, keys, { ...base, algorithms: remoteAlgorithms, ...(issuers ? { issuer: issuers } : {}) });
@@ -93,7 +92,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
     }
   };
 
-  const verifyLocal = async (ctx: RequestContext, token: string, cred: JwtCredential): Promise<AuthResult> => {
+  const verifyLocal = async (ctx: PluginContext, token: string, cred: JwtCredential): Promise<AuthResult> => {
     try {
       const issuer = cred.issuer ?? issuers;
       const { payload } = await jose!.jwtVerify(token, cred.key, { ...base, algorithms: [cred.algorithm], ...(issuer !== null ? { issuer } : {}) });
@@ -103,8 +102,8 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
     }
   };
 
-  const authenticate = (ctx: RequestContext): AuthResult | Promise<AuthResult> => {
-    const header = ctx.req.headers.authorization;
+  const authenticate = (ctx: PluginContext): AuthResult | Promise<AuthResult> => {
+    const header = ctx.headers.authorization;
     if (header === undefined || !/^bearer /i.test(header)) return MISSING;
     const m = BEARER.exec(header);
     if (m === null) return INVALID;
@@ -129,7 +128,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
       return INVALID;
     }
     if (typeof alg !== 'string' || !allowed.has(alg)) return INVALID;
-    const index = ctx.snapshot.consumers;
+    const index = ctx.consumers;
     const local = typeof kid === 'string' ? index.jwtByKeyId.get(kid) : typeof iss === 'string' ? index.jwtByIssuer.get(iss) : undefined;
     if (local !== undefined) {
       if (local.algorithm !== alg) return INVALID;
@@ -144,7 +143,7 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
     challenge: `Bearer realm=${realm}`,
     invalidChallenge: `Bearer realm=${realm}, error="invalid_token"`,
     authenticate,
-    ...(hide ? { hide: (ctx: RequestContext) => removeAuthorization(ctx, BEARER_SCHEME) } : {}),
+    ...(hide ? { hide: (ctx: PluginContext) => removeAuthorization(ctx, BEARER_SCHEME) } : {}),
   };
 }
 

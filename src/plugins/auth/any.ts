@@ -3,16 +3,16 @@
 // one authenticates, an invalid one is refused (never downgraded to anonymous). Only a
 // request with no credential of any listed kind gets the anonymous consumer, or a 401 that
 // lists every method's challenge.
-import type { Consumer } from '../../consumers/index.js';
+import type { Consumer } from '../../sdk/consumer.js';
+import type { PluginContext } from '../../sdk/context.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
-import { basicAuthMethod } from '../basic-auth/plugin.js';
-import { jwtMethod, jwtPlugin } from '../jwt/plugin.js';
-import { keyAuthMethod } from '../key-auth/plugin.js';
-import { mtlsAuthMethod } from '../mtls-auth/plugin.js';
+import { basicAuthMethod } from './basic-auth.js';
+import { jwtMethod, jwtPlugin } from './jwt.js';
+import { keyAuthMethod } from './key-auth.js';
+import { mtlsAuthMethod } from './mtls-auth.js';
 import { INVALID, MISSING, UNAVAILABLE, setIdentity, unauthorized, unavailable, type AuthMethod, type AuthResult } from './method.js';
-import { authSchema, type AuthConfig, type AuthMethodConfig } from './schema.js';
+import { authSchema, type AuthConfig, type AuthMethodConfig } from './schemas.js';
 
 function methodOf(m: AuthMethodConfig): AuthMethod {
   if ('key-auth' in m) return keyAuthMethod(m['key-auth']);
@@ -44,15 +44,15 @@ export const authPlugin: Plugin<AuthConfig> = {
     const challenges = methods.map((m) => m.challenge).join(', ');
     const anonymousName = config.anonymous;
 
-    const anonymous = (ctx: RequestContext): LocalReply | undefined => {
-      const consumer: Consumer | undefined = anonymousName === undefined ? undefined : ctx.snapshot.consumers.byUsername.get(anonymousName);
+    const anonymous = (ctx: PluginContext): LocalReply | undefined => {
+      const consumer: Consumer | undefined = anonymousName === undefined ? undefined : ctx.consumers.byUsername.get(anonymousName);
       if (consumer === undefined) return unauthorized(challenges);
       setIdentity(ctx, { consumer, credential: null }, true);
       return undefined;
     };
 
     /** Goes on from method `from`; returns a Promise only once a method did. */
-    const run = (ctx: RequestContext, from: number, unavailableSeen: boolean): LocalReply | undefined | Promise<LocalReply | undefined> => {
+    const run = (ctx: PluginContext, from: number, unavailableSeen: boolean): LocalReply | undefined | Promise<LocalReply | undefined> => {
       let sawUnavailable = unavailableSeen;
       for (let i = from; i < methods.length; i++) {
         const r = methods[i]!.authenticate(ctx);
@@ -67,7 +67,7 @@ export const authPlugin: Plugin<AuthConfig> = {
       return sawUnavailable ? unavailable() : anonymous(ctx);
     };
 
-    const decide = (ctx: RequestContext, i: number, r: AuthResult, sawUnavailable: boolean): LocalReply | undefined | Promise<LocalReply | undefined> => {
+    const decide = (ctx: PluginContext, i: number, r: AuthResult, sawUnavailable: boolean): LocalReply | undefined | Promise<LocalReply | undefined> => {
       if (r === MISSING) return run(ctx, i + 1, sawUnavailable);
       if (r === UNAVAILABLE) return run(ctx, i + 1, true);
       if (r === INVALID) return unauthorized(methods[i]!.invalidChallenge);

@@ -5,11 +5,10 @@
 // (SPIFFE ids) or a DNS SAN — and looks the consumer up by username.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
+import type { PluginContext } from '../../sdk/context.js';
 import type { Plugin } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
-import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
-import { mtlsAuthSchema, type MtlsAuthConfig } from './schema.js';
+import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from './method.js';
+import { mtlsAuthSchema, type MtlsAuthConfig } from './schemas.js';
 
 function identityOf(cert: X509Certificate, by: NonNullable<MtlsAuthConfig['consumer_by']>): string | null {
   if (by === 'subject_cn') {
@@ -25,16 +24,15 @@ export function mtlsAuthMethod(config: MtlsAuthConfig): AuthMethod {
   const by = config.consumer_by ?? 'subject_cn';
   const issuer = config.ca ? new X509Certificate(readFileSync(config.ca)) : null;
   const challenge = `MutualTLS realm=${quote(config.realm ?? 'northgate')}`;
-  const authenticate = (ctx: RequestContext): AuthResult => {
-    const socket = ctx.req.socket as TLSSocket;
-    if (socket.encrypted !== true) return MISSING;
-    const peer = socket.getPeerX509Certificate?.();
-    if (peer === undefined) return MISSING;
+  const authenticate = (ctx: PluginContext): AuthResult => {
+    const tls = ctx.tlsPeer();
+    if (tls === null) return MISSING;
+    const peer = tls.certificate;
     // Presented but not verified against the listener's client_ca: refused.
-    if (!socket.authorized) return INVALID;
+    if (!tls.authorized) return INVALID;
     if (issuer !== null && !(peer.checkIssued(issuer) && peer.verify(issuer.publicKey))) return INVALID;
     const identity = identityOf(peer, by);
-    const consumer = identity === null ? undefined : ctx.snapshot.consumers.byUsername.get(identity);
+    const consumer = identity === null ? undefined : ctx.consumers.byUsername.get(identity);
     if (consumer === undefined) return INVALID;
     return { consumer, credential: { id: `${consumer.username}/mtls-auth/${peer.serialNumber}`, type: 'mtls-auth', consumer } };
   };

@@ -1,10 +1,10 @@
 // `key-auth`: an API key in a header or a query parameter, looked up by its SHA-256 digest
 // in the snapshot's consumer index (the key itself is never stored).
-import type { Plugin } from '../../sdk/plugin.js';
-import type { RequestContext } from '../../proxy/context.js';
 import { paramName } from '../../base/query-params.js';
-import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from '../auth/method.js';
-import { keyAuthSchema, type KeyAuthConfig } from './schema.js';
+import type { PluginContext } from '../../sdk/context.js';
+import type { Plugin } from '../../sdk/plugin.js';
+import { INVALID, MISSING, quote, singleMethodHandler, type AuthMethod, type AuthResult } from './method.js';
+import { keyAuthSchema, type KeyAuthConfig } from './schemas.js';
 
 export const DEFAULT_KEY_NAMES: readonly string[] = ['apikey', 'x-api-key'];
 
@@ -19,17 +19,17 @@ export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
   // Every place a key could be, whatever `in` says and in any letter case: a second copy
   // of the key (another key name, the query beside the header) never reaches the upstream.
   const hiddenNames = new Set(headerNames);
-  const hideKeys = (ctx: RequestContext): void => {
+  const hideKeys = (ctx: PluginContext): void => {
     for (const n of headerNames) ctx.upstreamHeaders.removeLowerCase(n);
     if (ctx.query.length > 1) ctx.query = withoutParams(ctx.query, hiddenNames);
   };
 
-  const authenticate = (ctx: RequestContext): AuthResult => {
+  const authenticate = (ctx: PluginContext): AuthResult => {
     let key: string | undefined;
     if (inHeader) {
-      // From the raw list: asking `req.headers` would make node:http build the whole header
+      // From the raw list: asking `ctx.headers` would make node:http build the whole header
       // object for this one lookup. Repeated headers are joined with ", " as node:http does.
-      const raw = ctx.req.rawHeaders;
+      const raw = ctx.rawHeaders;
       for (const n of headerNames) {
         for (let i = 0; i < raw.length; i += 2) {
           const rawName = raw[i]!;
@@ -49,7 +49,7 @@ export function keyAuthMethod(config: KeyAuthConfig): AuthMethod {
       }
     }
     if (key === undefined) return MISSING;
-    const credential = ctx.snapshot.consumers.findKey(key);
+    const credential = ctx.consumers.findKey(key);
     if (credential === null) return INVALID;
     if (hide) hideKeys(ctx);
     return { consumer: credential.consumer, credential };

@@ -1,0 +1,12 @@
+// The plugin SDK (`northgate/sdk`): everything a plugin may use, built-in or not. A plugin
+// that imports only from here keeps working when the gateway's insides change.
+export type { Plugin, PluginHandler, PluginScope, Phase, RequestPhaseResult, StoreReadiness, JsonSchema } from './plugin.js';
+export { PHASES } from './plugin.js';
+export type { PluginContext, RouteView, ServiceView, TlsPeer } from './context.js';
+export type { Consumer, Credential, JwtCredential, JwtAlgorithm, ConsumerDirectory } from './consumer.js';
+export { JWT_ALGORITHMS } from './consumer.js';
+export { LocalReply } from './local-reply.js';
+export { HeaderList, addVary } from './header-list.js';
+export type { ErrorCode } from '../base/errors.js';
+export { DURATION_PATTERN, parseDuration } from '../base/duration.js';
+export { compileConfigRegex } from '../base/regex.js';
