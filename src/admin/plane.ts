@@ -17,13 +17,14 @@ import { parseDuration } from '../base/duration.js';
 import { purgeCaches } from '../plugins/cache/purge.js';
 import type { PurgeFn } from '../plugins/cache/purge-endpoint.js';
 import { AdminServer, adminRefusal, DEFAULT_ADMIN_ADDRESS } from './server.js';
+import type { NodeControlPlane } from '../runtime/control-plane.js';
 import { StartFailure, StartRefusal } from '../runtime/refusal.js';
 
 export { DEFAULT_STORE_URL } from '../store/store.js';
 
 export { StartRefusal };
 
-export class ControlPlane {
+export class ControlPlane implements NodeControlPlane {
   readonly control: ConfigControl;
   readonly #file: string | null;
   readonly #registry: PluginRegistry;
@@ -101,6 +102,14 @@ export class ControlPlane {
 
   get current(): RawConfig {
     return this.#current;
+  }
+
+  get mode(): 'file' | 'database' {
+    return this.control.mode;
+  }
+
+  sync(): Promise<void> {
+    return this.control.sync();
   }
 
   /** Starts the admin listener and follows the store; `apply` swaps a new store document in. */

@@ -30,7 +30,9 @@ export async function startCommand(args: string[]): Promise<number | void> {
   }
   const workers = parseWorkers(values.workers);
   const choice = chooseConfig(values.config);
-  const opts = { configFile: choice.kind === 'file' ? choice.file : null, watch: values.watch ?? false };
+  // The control plane (admin API, config store) sits above the runtime: handed in from here.
+  const { ControlPlane } = await import('../admin/plane.js');
+  const opts = { configFile: choice.kind === 'file' ? choice.file : null, watch: values.watch ?? false, controlPlane: ControlPlane.prepare.bind(ControlPlane) };
   // Whatever stops the start is one line and an exit code, never a stack (docs/operations.md).
   if (workers === 1) return (await import('../runtime/single.js')).runSingle(opts, logger).catch(exitOnStartError);
   return (await import('../runtime/cluster.js')).runMaster(opts, workers, logger).catch(exitOnStartError);

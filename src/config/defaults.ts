@@ -15,3 +15,6 @@ export const DEFAULTS = {
   replayBuffer: 65_536,
   websocketIdleTimeout: '5m',
 } as const;
+
+/** The config store of `mode: database` when `store.url` is not set (relative to the working directory). */
+export const DEFAULT_STORE_URL = 'sqlite:./northgate.db';

@@ -1,7 +1,7 @@
 // The usage table, versioned like the config store's and the portal's tables: a list of
-// migrations in plain SQL that SQLite and PostgreSQL both accept, recorded per usage table in
-// `<table>_migrations` (the table name is configurable and several may share a database). A
-// released migration is never edited, only followed by a new one.
+// migrations in plain SQL that SQLite and PostgreSQL both accept, recorded per usage table
+// (the table name is configurable and several may share a database) by base/sql/migrate.ts.
+// A released migration is never edited, only followed by a new one.
 //
 // Version 1 is the table of the first metering release (`CREATE TABLE IF NOT EXISTS`, so a
 // database made by that release, which has no migrations table, takes it as applied).
@@ -61,14 +61,6 @@ export const USAGE_MIGRATIONS: readonly UsageMigration[] = [
 ];
 
 export const CURRENT_VERSION = USAGE_MIGRATIONS[USAGE_MIGRATIONS.length - 1]!.version;
-
-export function migrationsTableSql(table: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${table}_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`;
-}
-
-export function pendingUsage(applied: ReadonlySet<number>): UsageMigration[] {
-  return USAGE_MIGRATIONS.filter((m) => !applied.has(m.version));
-}
 
 /**
  * What a reader selects from when the table may be of an older version (a reader never

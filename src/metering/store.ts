@@ -5,14 +5,14 @@
 // (`queryUsage`, the CLI) never changes it and reads an older table as it is. `queryUsage`
 // is the read API for the CLI (and the admin API later).
 import type Database from 'better-sqlite3';
-import { lazyRequire } from '../base/lazy-require.js';
-import type pg from 'pg';
-import { loadPg, openSqliteFile } from '../plugins/quota/stores.js';
+import type { SqlParam } from '../base/sql/database.js';
+import { migrate, migrateSqlite, type MigrateOptions, type Migration } from '../base/sql/migrate.js';
+import { PostgresDatabase } from '../base/sql/postgres.js';
+import { plainPostgresSpec } from '../base/sql/spec.js';
+import { SqliteDatabase } from '../base/sql/sqlite.js';
 import type { StoreSpec } from './config.js';
 import { BUCKETS, emptyHistogram, HISTOGRAM_COLUMNS, percentile } from './histogram.js';
-import { KEY_COLUMNS, migrationsTableSql, pendingUsage, readSource, ROW_COLUMNS, SUM_COLUMNS } from './schema.js';
-
-const sqlite = lazyRequire<typeof Database>('better-sqlite3');
+import { KEY_COLUMNS, readSource, ROW_COLUMNS, SUM_COLUMNS, USAGE_MIGRATIONS } from './schema.js';
 
 /** One aggregate: a minute × consumer × credential × service × route × status class. */
 export interface UsageRow {
@@ -74,23 +74,33 @@ const N = ROW_COLUMNS.length;
 
 type Grouped = Record<string, string | number>;
 
-function values(r: UsageRow): unknown[] {
+function values(r: UsageRow): SqlParam[] {
   return [r.minute, r.consumer, r.credential, r.service, r.route, r.statusClass, r.requests, r.bytesIn, r.bytesOut, r.latencyMsSum, ...r.latency];
 }
 
 const ADD = (t: string) => `ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${SUM_COLUMNS.map((c) => `${c} = ${t}.${c} + excluded.${c}`).join(', ')}`;
 
-/** `ph(i)` is the i-th placeholder (1-based); `int` marks the bigint ones (PostgreSQL casts them). */
-function selectSql(source: string, ph: (i: number, int: boolean) => string, q: UsageQuery): { sql: string; args: unknown[] } {
-  const args: unknown[] = [BUCKET_MS[q.by], q.from, q.to];
-  const where = [`minute >= ${ph(2, true)}`, `minute < ${ph(3, true)}`];
+/** Each usage table is a component of its own in the version table (several may share a database). */
+function usageMigrations(table: string): { component: string; migrations: Migration[]; opts: MigrateOptions } {
+  return {
+    component: `metering:${table}`,
+    migrations: USAGE_MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: (d) => m.sql(table, d) })),
+    // Releases before the shared version table kept one per usage table.
+    opts: { legacyTable: `${table}_migrations` },
+  };
+}
+
+/** `int` is the bigint placeholder (PostgreSQL must be told the type of `minute % ?`). */
+function selectSql(source: string, int: string, q: UsageQuery): { sql: string; args: SqlParam[] } {
+  const args: SqlParam[] = [BUCKET_MS[q.by], q.from, q.to];
+  const where = [`minute >= ${int}`, `minute < ${int}`];
   for (const f of ['consumer', 'credential', 'service'] as const) {
     const v = q[f];
     if (v === undefined) continue;
     args.push(v);
-    where.push(`${f} = ${ph(args.length, false)}`);
+    where.push(`${f} = ?`);
   }
-  const sql = `SELECT (minute - minute % ${ph(1, true)}) AS period, consumer, credential, service, route, status_class,
+  const sql = `SELECT (minute - minute % ${int}) AS period, consumer, credential, service, route, status_class,
     SUM(requests) AS requests, SUM(bytes_in) AS bytes_in, SUM(bytes_out) AS bytes_out, SUM(latency_ms_sum) AS latency,
     ${HISTOGRAM_COLUMNS.map((c, i) => `SUM(${c}) AS h${i}`).join(', ')}
     FROM ${source} WHERE ${where.join(' AND ')}
@@ -134,24 +144,27 @@ function summarize(rows: Grouped[]): UsageSummary[] {
 }
 
 export function sqliteUsageStore(path: string, table: string, opts: { readonly?: boolean } = {}): UsageStore {
-  let db: Database.Database;
+  let sql: SqliteDatabase;
   /** Whether the table has the current columns (a reader of an older file selects through readSource). */
   let current = true;
   let exists = true;
   if (opts.readonly) {
-    db = new (sqlite())(path, { readonly: true, fileMustExist: true, timeout: 2000 });
-    const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name);
+    sql = new SqliteDatabase(path, { readonly: true, timeoutMs: 2000 });
+    const columns = (sql.handle.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name);
     exists = columns.length > 0;
     current = columns.includes('credential');
   } else {
-    db = openSqliteFile(path);
+    sql = new SqliteDatabase(path, { timeoutMs: 2000 });
     try {
-      migrateSqlite(db, table);
+      // One write transaction: workers that start together wait for each other (busy timeout).
+      const { component, migrations, opts: m } = usageMigrations(table);
+      migrateSqlite(sql, component, migrations, m);
     } catch (err) {
-      db.close();
+      sql.handle.close();
       throw err;
     }
   }
+  const db = sql.handle;
   let insert: Database.Statement | null = null;
   const writeAll = db.transaction((rows: readonly UsageRow[]) => {
     insert ??= db.prepare(`INSERT INTO ${table} (${ROW_COLUMNS.join(', ')}) VALUES (${new Array(N).fill('?').join(', ')}) ${ADD(table)}`);
@@ -161,8 +174,8 @@ export function sqliteUsageStore(path: string, table: string, opts: { readonly?:
     write: (rows) => writeAll(rows),
     async query(q) {
       if (!exists) return [];
-      const { sql, args } = selectSql(readSource(table, current), () => '?', q);
-      return summarize(db.prepare(sql).all(...args) as Grouped[]);
+      const { sql: text, args } = selectSql(readSource(table, current), '?', q);
+      return summarize(db.prepare(text).all(...args) as Grouped[]);
     },
     async close() {
       db.close();
@@ -170,86 +183,45 @@ export function sqliteUsageStore(path: string, table: string, opts: { readonly?:
   };
 }
 
-/** Applies the pending migrations in one write transaction: workers that start together wait for each other (busy timeout). */
-function migrateSqlite(db: Database.Database, table: string): void {
-  db.transaction(() => {
-    db.exec(migrationsTableSql(table));
-    const applied = new Set((db.prepare(`SELECT version FROM ${table}_migrations`).all() as Array<{ version: number }>).map((r) => r.version));
-    for (const m of pendingUsage(applied)) {
-      for (const sql of m.sql(table, 'sqlite')) db.exec(sql);
-      db.prepare(`INSERT INTO ${table}_migrations (version, name, applied_at) VALUES (?, ?, ?)`).run(m.version, m.name, new Date().toISOString());
-    }
-  }).immediate();
-}
-
-/** Serialises migrations of a usage table by nodes that start together (with the table's hash as second key). */
-const MIGRATION_LOCK = 7_150_420;
-
-async function migratePostgres(pool: pg.Pool, table: string): Promise<void> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, table]);
-    await c.query(migrationsTableSql(table));
-    const applied = new Set((await c.query<{ version: number }>(`SELECT version FROM ${table}_migrations`)).rows.map((r) => Number(r.version)));
-    for (const m of pendingUsage(applied)) {
-      for (const sql of m.sql(table, 'postgres')) await c.query(sql);
-      await c.query(`INSERT INTO ${table}_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, [m.version, m.name, new Date().toISOString()]);
-    }
-    await c.query('COMMIT');
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
-}
-
 export function postgresUsageStore(url: string, table: string, opts: { readonly?: boolean; timeoutMs?: number } = {}): UsageStore {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  let pool: pg.Pool | null = null;
+  let db: PostgresDatabase | null = null;
   /** Writer: migrated. Reader: which source to select from (null: no table yet). */
   let ready: Promise<string | null> | null = null;
-  const inspect = async (p: pg.Pool): Promise<string | null> => {
-    const r = await p.query<{ column_name: string }>('SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1', [table]);
-    if (r.rows.length === 0) return null;
-    return readSource(table, r.rows.some((c) => c.column_name === 'credential'));
+  const inspect = async (d: PostgresDatabase): Promise<string | null> => {
+    const columns = await d.all<{ column_name: string }>('SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?', [table]);
+    if (columns.length === 0) return null;
+    return readSource(table, columns.some((c) => c.column_name === 'credential'));
   };
-  const ensure = async (): Promise<{ pool: pg.Pool; source: string | null }> => {
-    if (pool === null) {
-      const pgm = await loadPg();
-      pool ??= new pgm.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, idleTimeoutMillis: 30_000 });
-      pool.on('error', () => undefined);
-    }
-    const p = pool;
-    ready ??= (opts.readonly ? inspect(p) : migratePostgres(p, table).then(() => table)).catch((err: unknown) => {
+  const ensure = async (): Promise<{ db: PostgresDatabase; source: string | null }> => {
+    db ??= new PostgresDatabase(plainPostgresSpec(url), { max: 2, connectTimeoutMs: timeoutMs, queryTimeoutMs: timeoutMs });
+    const d = db;
+    const { component, migrations, opts: m } = usageMigrations(table);
+    ready ??= (opts.readonly ? inspect(d) : migrate(d, component, migrations, m).then(() => table)).catch((err: unknown) => {
       ready = null;
       throw err;
     });
-    return { pool: p, source: await ready };
+    return { db: d, source: await ready };
   };
   return {
     async write(rows) {
-      const { pool } = await ensure();
+      const { db } = await ensure();
       // One statement per 500 rows (32 parameters each, well under PostgreSQL's 65535).
+      const tuple = `(${new Array(N).fill('?').join(', ')})`;
       for (let at = 0; at < rows.length; at += 500) {
         const chunk = rows.slice(at, at + 500);
-        const params: unknown[] = [];
-        const tuples = chunk.map((r, i) => {
-          params.push(...values(r));
-          return `(${Array.from({ length: N }, (_, k) => `$${i * N + k + 1}`).join(', ')})`;
-        });
-        await pool.query(`INSERT INTO ${table} (${ROW_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ${ADD(table)}`, params);
+        const params = chunk.flatMap(values);
+        await db.run(`INSERT INTO ${table} (${ROW_COLUMNS.join(', ')}) VALUES ${chunk.map(() => tuple).join(', ')} ${ADD(table)}`, params);
       }
     },
     async query(q) {
-      const { pool, source } = await ensure();
+      const { db, source } = await ensure();
       if (source === null) return [];
-      const { sql, args } = selectSql(source, (i, int) => (int ? `$${i}::bigint` : `$${i}`), q);
-      return summarize((await pool.query<Grouped>(sql, args)).rows);
+      const { sql, args } = selectSql(source, '?::bigint', q);
+      return summarize(await db.all<Grouped>(sql, args));
     },
     close: async () => {
-      await pool?.end();
+      await db?.close();
     },
   };
 }

@@ -18,7 +18,7 @@ import { announce, exitOnStartError, logReload, onShutdownSignal, watchFile, typ
 import { formatAddress } from '../base/address.js';
 import { adminListenFailure } from './lifecycle.js';
 import { listenFailure } from './refusal.js';
-import { ControlPlane } from '../admin/plane.js';
+import type { NodeControlPlane } from './control-plane.js';
 import { configWarnings } from './config-warnings.js';
 import { startStatusServer } from './status-server.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
@@ -41,13 +41,13 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   const registry = defaultRegistry();
   let echo: { server: Server; port: number } | null = null;
   if (opts.configFile === null) echo = await startEchoServer();
-  let plane: ControlPlane;
+  let plane: NodeControlPlane;
   try {
-    plane = await ControlPlane.prepare(opts.configFile, registry, logger, () => embeddedConfig(echo!.port));
+    plane = await opts.controlPlane(opts.configFile, registry, logger, () => embeddedConfig(echo!.port));
   } catch (err) {
     exitOnStartError(err);
   }
-  const database = plane.control.mode === 'database';
+  const database = plane.mode === 'database';
   for (const warning of configWarnings(plane.current)) logger.warn({ type: 'config' }, warning);
   const settings = masterSettings(plane.current);
 
@@ -116,7 +116,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
         if (announced) logger.info({ type: 'worker', worker: w.id, worker_pid: w.process.pid }, 'worker ready');
         if (ready.size === workers && !announced) {
           announced = true;
-          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.control.mode, portalUrl);
+          announce(logger, proxyBound, statusAddress, opts.configFile, echo?.port ?? null, workers, adminUrl, plane.mode, portalUrl);
         }
       } else if (msg.type === 'stores-ready') {
         storesReady.add(w.id);
@@ -196,7 +196,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers).catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
   adminUrl = admin;
   for (let i = 0; i < workers; i++) fork();
-  process.on('SIGHUP', () => (database ? void plane.control.sync().catch(() => undefined) : void reload('SIGHUP')));
+  process.on('SIGHUP', () => (database ? void plane.sync().catch(() => undefined) : void reload('SIGHUP')));
   if (opts.watch && opts.configFile !== null && !database) watchFile(opts.configFile, () => void reload('watch'));
   // Log rotation: each worker reopens its own access log file.
   process.on('SIGUSR1', () => {

@@ -1,35 +1,31 @@
-// One gateway process: holds the live snapshot, the proxy listeners and the pools, and
-// swaps snapshots on reload. In worker mode the master owns the status listener.
+// One gateway process, the composition root: holds the live snapshot and the proxy
+// listeners, swaps snapshots on reload and drains them. What it keeps per upstream is in
+// upstream-state.ts; the portal, tracing and metering follow its lifecycle as features
+// (features/). In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
 import { reloadChannel } from '../base/events.js';
-import cluster from 'node:cluster';
-import type { Socket } from 'node:net';
-import type { Pool } from 'undici';
-import { ERRORS, problemBody, type ErrorCode } from '../base/errors.js';
-import { buildSnapshot } from '../compiler/load.js';
+import { problemBody } from '../base/errors.js';
 import { formatAddress } from '../base/address.js';
 import { ConfigError } from '../base/problems.js';
 import type { Snapshot, ListenerSpec } from '../compiler/snapshot.js';
 import type { RawConfig } from '../config/types.js';
+import type { MeteringSettings } from '../metering/config.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { RequestContext } from '../proxy/context.js';
 import { handleRequest, type ProxyRuntime } from '../proxy/handler.js';
-import { PoolRegistry } from '../upstream/pools.js';
-import { HealthRegistry } from '../upstream/health.js';
-import { GuardRegistry } from '../upstream/guard.js';
-import { ActiveHealthChecks } from '../upstream/active-health.js';
-import { DnsResolver } from '../upstream/dns.js';
-import type { Upstream } from '../compiler/snapshot.js';
-import { Tracing } from '../observability/tracing.js';
-import { Meter } from '../metering/meter.js';
-import { effectiveMetering, type MeteringSettings } from '../metering/config.js';
 import { closeTunnels, handleUpgrade } from '../proxy/websocket.js';
-import { CONNECT_REFUSED, Listener } from './listeners.js';
-import { listenFailure, StartFailure } from './refusal.js';
 import type { Logger } from '../base/logger.js';
 import type { Portal } from '../portal/server.js';
-import type { PortalData } from '../portal/store/open.js';
 import type { UsageSource } from '../portal/usage.js';
+import { answerClientError } from './client-error.js';
+import type { Feature } from './features/feature.js';
+import { MeteringFeature } from './features/metering.js';
+import { PortalFeature, servesPortal } from './features/portal.js';
+import { TracingFeature } from './features/tracing.js';
+import { Listener } from './listeners.js';
+import { storesReady, STORE_WAIT_MS } from './readiness.js';
+import { listenFailure } from './refusal.js';
+import { UpstreamState } from './upstream-state.js';
 
 export interface GatewayOptions {
   readonly registry: PluginRegistry;
@@ -66,11 +62,7 @@ export interface BoundListener {
 export class Gateway implements ProxyRuntime {
   #snapshot!: Snapshot;
   readonly #opts: GatewayOptions;
-  readonly #pools = new PoolRegistry();
-  /** Target health survives reloads (an ejected target stays ejected). */
-  readonly #health = new HealthRegistry();
-  /** Circuit breakers and concurrency limiters survive reloads when their config is unchanged. */
-  readonly #guards = new GuardRegistry();
+  readonly #upstreams: UpstreamState;
   readonly #listeners: Listener[] = [];
   readonly #retired = new Set<Snapshot>();
   #version = 0;
@@ -78,27 +70,30 @@ export class Gateway implements ProxyRuntime {
   #draining = false;
   #drained: (() => void) | null = null;
   #connections = 0;
-  #tracing: Tracing | null = null;
-  /** The developer portal's listener, in the one process that serves it. */
-  #portal: Portal | null = null;
-  /** The portal's accounts, keys and sessions (every process when `portal:` is configured): its accounts and keys are merged into the consumers. */
-  #portalData: PortalData | null = null;
-  #portalBound: { host: string; port: number } | null = null;
   #lastConfig: RawConfig | null = null;
   #proxyBound: { host: string; port: number } | null = null;
-  #meter: Meter | null = null;
-  /** What the meter writes to: `metering:`, or the portal's default store (effectiveMetering). */
-  #metering: MeteringSettings | null = null;
   /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
   readonly #listenerInfos = new WeakSet<object>();
-  /** Background work per upstream that follows the live snapshot: DNS re-resolution and active health checks. */
-  readonly #dns: DnsResolver;
-  readonly #checks: ActiveHealthChecks;
+  readonly #portal: PortalFeature;
+  readonly #tracing: TracingFeature;
+  readonly #metering: MeteringFeature;
+  /** Started, updated and stopped in this order. */
+  readonly #features: readonly Feature[];
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
-    this.#dns = new DnsResolver(opts.logger, () => this.#retainLive());
-    this.#checks = new ActiveHealthChecks(opts.logger);
+    this.#upstreams = new UpstreamState(opts.logger, () => this.#snapshot);
+    this.#portal = new PortalFeature(this, {
+      logger: opts.logger,
+      configFile: opts.configFile ?? null,
+      serve: servesPortal(opts.servePortal),
+      ...(opts.portal?.usage ? { usage: opts.portal.usage } : {}),
+      ...(opts.portal?.pollMs !== undefined ? { pollMs: opts.portal.pollMs } : {}),
+      onConsumersChange: () => this.refreshConsumers(),
+    });
+    this.#tracing = new TracingFeature(opts.logger);
+    this.#metering = new MeteringFeature(opts.logger, opts.configFile ?? null, (ctx) => this.#listenerInfos.has(ctx.listener));
+    this.#features = [this.#portal, this.#tracing, this.#metering];
   }
 
   get snapshot(): Snapshot {
@@ -119,18 +114,7 @@ export class Gateway implements ProxyRuntime {
 
   /** Every target of the live config, with whether it may receive traffic. */
   targets(): Array<{ upstream: string; target: string; healthy: boolean }> {
-    const seen = new Set<string>();
-    const out: Array<{ upstream: string; target: string; healthy: boolean }> = [];
-    const now = Date.now();
-    for (const u of this.#liveUpstreams()) {
-      for (const t of u.targets) {
-        const key = `${u.name}|${t.url}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push({ upstream: u.name, target: t.url, healthy: t.health.available(now) });
-      }
-    }
-    return out;
+    return this.#upstreams.targets(this.#snapshot);
   }
 
   /** Each service with a circuit breaker and its state (0 closed, 1 open, 2 half-open). */
@@ -142,8 +126,7 @@ export class Gateway implements ProxyRuntime {
 
   /** Span export counts (null: tracing off). */
   tracingSpans(): { exported: number; dropped: number; queued: number } | null {
-    const e = this.#tracing?.exporter;
-    return e === undefined ? null : { exported: e.exported, dropped: e.dropped, queued: e.queued };
+    return this.#tracing.spans();
   }
 
   onStart(ctx: RequestContext): void {
@@ -160,33 +143,25 @@ export class Gateway implements ProxyRuntime {
 
   /** The metering store this gateway writes to (null: metering off); read at start, like the meter. */
   get metering(): MeteringSettings | null {
-    return this.#metering;
+    return this.#metering.settings;
   }
 
   /** Writes the metered usage aggregated so far (no-op without metering). */
   flushUsage(): Promise<void> {
-    return this.#meter?.flush() ?? Promise.resolve();
+    return this.#metering.flush();
   }
 
   /** Loads the first config; throws ConfigError when it is invalid. */
   load(): Snapshot {
     const config = this.#opts.loadConfig();
     this.#lastConfig = config;
-    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
+    const { snapshot, retain } = this.#upstreams.build(this.#portal.withConsumers(config), this.#opts.registry, ++this.#version, this.#opts.source);
     this.#snapshot = snapshot;
-    this.#pools.retain(pools);
-    this.#followSnapshot();
-    if (snapshot.tracing !== null) this.#tracing = new Tracing(snapshot.tracing, this.#opts.logger);
-    this.#metering = effectiveMetering(config, this.#opts.configFile ?? null);
-    if (this.#metering !== null) this.#meter = new Meter(this.#metering, this.#opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
+    retain();
+    this.#upstreams.follow(snapshot);
+    for (const f of this.#features) f.start(snapshot, config);
     this.#opts.onSnapshot?.(snapshot);
     return snapshot;
-  }
-
-  /** The portal's accounts and keys are consumers too (kept in the portal's database, see docs/portal.md). */
-  #withPortal(config: RawConfig): RawConfig {
-    if (this.#portalData === null) return config;
-    return { ...config, consumers: [...(config.consumers ?? []), ...this.#portalData.directory.consumers()] };
   }
 
   /** Rebuilds the snapshot from the last loaded config, so a key made or revoked in the portal (here or in another process) applies. */
@@ -197,11 +172,11 @@ export class Gateway implements ProxyRuntime {
 
   /** The bound portal listener, or null when the portal is off. */
   get portalAddress(): { host: string; port: number } | null {
-    return this.#portalBound;
+    return this.#portal.address;
   }
 
   get portal(): Portal | null {
-    return this.#portal;
+    return this.#portal.portal;
   }
 
   owns(ctx: RequestContext): boolean {
@@ -217,9 +192,9 @@ export class Gateway implements ProxyRuntime {
 
   /** Binds every proxy listener of the current snapshot. Resolves with their bound addresses. */
   async listen(): Promise<Array<BoundListener>> {
-    if (this.#snapshot.portal !== null) await this.#openPortal();
+    for (const f of this.#features) await f.open?.();
     // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
-    await this.#dns.settled();
+    await this.#upstreams.settled();
     const bound: BoundListener[] = [];
     const specs = this.#snapshot.listeners.proxy;
     for (const [i, spec] of specs.entries()) {
@@ -231,39 +206,16 @@ export class Gateway implements ProxyRuntime {
       bound.push({ host: spec.host, port, ...(spec.tls !== null ? { tls: true } : {}) });
     }
     this.#proxyBound = bound[0] ?? null;
-    if (this.#portal !== null) {
-      const p = await this.#portal.listen().catch((err: unknown) => {
-        throw listenFailure('listen.portal', this.#lastConfig?.listen?.portal ?? 'listen.portal', err);
-      });
-      this.#portalBound = p;
-      this.#opts.logger.info({ type: 'portal', url: `http://${formatAddress(p.host, p.port)}` }, 'developer portal listening');
-    }
+    for (const f of this.#features) await f.listen?.();
     return bound;
   }
 
   /**
-   * Resolves once every store the config's plugins decide with answers (a rate limit's Redis,
-   * a quota's PostgreSQL), or after `maxWaitMs`, then with a warning naming those that did not:
-   * the node is ready anyway, and their plugins' on_store_error applies until they answer.
-   * Never rejects. For /readyz at start (a reload does not withdraw readiness).
+   * Resolves once every store the config's plugins decide with answers, or after `maxWaitMs`
+   * (then with a warning). Never rejects. For /readyz at start (a reload does not withdraw readiness).
    */
-  async storesReady(maxWaitMs = STORE_WAIT_MS): Promise<void> {
-    const stores = this.#snapshot.stores;
-    if (stores.length === 0) return;
-    const started = performance.now();
-    const abort = new AbortController();
-    const outstanding = new Set(stores);
-    const all = Promise.all(stores.map((s) => s.wait(abort.signal).then(() => void outstanding.delete(s), () => undefined)));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
-    clearTimeout(timer);
-    abort.abort();
-    if (outstanding.size === 0) return;
-    const names = [...new Set([...outstanding].map((s) => s.store))];
-    this.#opts.logger.warn(
-      { type: 'readiness', stores: names, waited_ms: Math.round(performance.now() - started) },
-      `ready without ${names.join(', ')}: no answer within ${maxWaitMs / 1000} s; the plugins using it apply on_store_error until it answers`,
-    );
+  storesReady(maxWaitMs = STORE_WAIT_MS): Promise<void> {
+    return storesReady(this.#snapshot, this.#opts.logger, maxWaitMs);
   }
 
   /** Re-reads the config off the hot path and swaps it in atomically; the old one keeps serving on failure. */
@@ -283,14 +235,13 @@ export class Gateway implements ProxyRuntime {
   }
 
   #swap(config: RawConfig, started: number): ReloadResult {
-    const { snapshot, pools } = buildSnapshot(this.#withPortal(config), this.#opts.registry, this.#pools, ++this.#version, this.#opts.source, this.#health, this.#dns.addresses, this.#guards);
+    const { snapshot, retain } = this.#upstreams.build(this.#portal.withConsumers(config), this.#opts.registry, ++this.#version, this.#opts.source);
     const old = this.#snapshot;
     this.#snapshot = snapshot;
-    this.#pools.retain(pools);
-    this.#health.retain(new Set([...snapshot.services.values()].flatMap((s) => s.upstream.targets.map((t) => t.health))));
-    this.#guards.retain([...snapshot.services.values()].flatMap((s) => (s.guard === null ? [] : [s.guard])));
-    this.#followSnapshot();
-    this.#applyLimits();
+    retain();
+    this.#upstreams.retain(snapshot);
+    this.#upstreams.follow(snapshot);
+    for (const l of this.#listeners) l.applyLimits(snapshot.limits);
     // Renewed certificates serve new handshakes at once (a listener keeps its place in the list).
     this.#listeners.forEach((l, i) => {
       const spec = snapshot.listeners.proxy[i];
@@ -299,10 +250,8 @@ export class Gateway implements ProxyRuntime {
     this.#opts.onSnapshot?.(snapshot);
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
-    const changed = listenersChanged(old, snapshot);
-    if (changed) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
-    if (JSON.stringify(old.metering) !== JSON.stringify(snapshot.metering)) this.#opts.logger.warn({ type: 'reload' }, 'metering settings changed in the config; they take effect on restart');
-    if (JSON.stringify(old.tracing) !== JSON.stringify(snapshot.tracing)) this.#opts.logger.warn({ type: 'reload' }, 'tracing settings changed in the config; they take effect on restart');
+    if (listenersChanged(old, snapshot)) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    for (const f of this.#features) f.update?.(snapshot, old);
     const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
     reloadChannel.publish(result);
     return result;
@@ -323,64 +272,14 @@ export class Gateway implements ProxyRuntime {
       });
     }
     const unfinished = this.#inflight;
-    this.#checks.stopAll();
-    this.#dns.stop();
+    this.#upstreams.stop();
     for (const l of this.#listeners) l.closeAll();
     closeTunnels(this);
-    await this.#portal?.close();
-    await this.#portalData?.close().catch((err: unknown) => this.#opts.logger.error({ err, type: 'portal' }, 'closing the portal store failed'));
-    await this.#pools.closeAll();
-    // Export the spans still queued (bounded by the exporter's own timeout).
-    await this.#tracing?.shutdown().catch(() => undefined);
-    // Write the usage of the last interval (bounded by the meter's own deadline).
-    await this.#meter?.close();
+    for (const f of this.#features) await f.stop();
+    await this.#upstreams.closePools();
     // Plugins release what they hold (Redis, PostgreSQL and SQLite connections).
     for (const s of [...this.#retired, this.#snapshot]) this.#dispose(s);
     return { unfinished };
-  }
-
-  /**
-   * Every process opens the portal's store and follows it (its keys are consumers here);
-   * one process serves the listener. Loaded only when configured: a gateway without a
-   * portal never imports it. Done before the proxy listens, so that the first request
-   * knows the keys and the portal's usage count sees every request.
-   */
-  async #openPortal(): Promise<void> {
-    const { openPortalData, portalStoreUrl } = await import('../portal/store/open.js');
-    const url = portalStoreUrl(this.#lastConfig!, this.#opts.configFile ?? null);
-    try {
-      this.#portalData = await openPortalData(url, {
-        ...(this.#opts.portal?.pollMs !== undefined ? { pollMs: this.#opts.portal.pollMs } : {}),
-        onError: (err) => this.#opts.logger.error({ err, type: 'portal' }, 'portal store error; the keys known so far keep working'),
-      });
-    } catch (err) {
-      throw new StartFailure(`cannot open the portal store ${url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')}: ${(err as Error).message}`, { cause: err });
-    }
-    this.#portalData.directory.onChange(() => this.refreshConsumers());
-    this.refreshConsumers();
-    if (!(this.#opts.servePortal ?? !cluster.isWorker)) return;
-    const { Portal } = await import('../portal/server.js');
-    this.#portal = new Portal(this, this.#opts.logger, { directory: this.#portalData.directory, sessions: this.#portalData.sessions, ...(this.#opts.portal?.usage ? { usage: this.#opts.portal.usage } : {}) });
-  }
-
-  /** The distinct upstreams of the live snapshot (services defined by `url:` included). */
-  #liveUpstreams(): Upstream[] {
-    return [...new Set([...this.#snapshot.services.values()].map((s) => s.upstream))];
-  }
-
-  /** DNS and active checks follow the live snapshot: new upstreams start, gone ones stop, unchanged ones keep running. */
-  #followSnapshot(): void {
-    const upstreams = this.#liveUpstreams();
-    this.#dns.configure(this.#snapshot.dns);
-    this.#dns.track(upstreams);
-    this.#checks.sync(upstreams);
-  }
-
-  /** DNS changed some targets: close the pools and forget the state of addresses no longer used. */
-  #retainLive(): void {
-    const targets = this.#liveUpstreams().flatMap((u) => u.targets);
-    this.#pools.retain(new Set(targets.map((t) => t.dispatcher as Pool)));
-    this.#health.retain(new Set(targets.map((t) => t.health)));
   }
 
   #dispose(s: Snapshot): void {
@@ -393,13 +292,7 @@ export class Gateway implements ProxyRuntime {
   }
 
   #createListener(spec: ListenerSpec): Listener {
-    const listener = this.#newListener(spec);
-    this.#listenerInfos.add(listener.info);
-    return listener;
-  }
-
-  #newListener(spec: ListenerSpec): Listener {
-    return new Listener(spec, this.#snapshot.limits, {
+    const listener = new Listener(spec, this.#snapshot.limits, {
       onRequest: (listener, req, res) => {
         try {
           handleRequest(this, listener, req, res);
@@ -424,56 +317,12 @@ export class Gateway implements ProxyRuntime {
       },
       onClientError: answerClientError,
     });
-  }
-
-  #applyLimits(): void {
-    const limits = this.#snapshot.limits;
-    for (const l of this.#listeners) l.applyLimits(limits);
+    this.#listenerInfos.add(listener.info);
+    return listener;
   }
 }
-
-/** How long readiness waits at start for the stores of the config's plugins. */
-export const STORE_WAIT_MS = 5000;
-
 
 function listenersChanged(a: Snapshot, b: Snapshot): boolean {
   const key = (s: Snapshot) => s.listeners.proxy.map((l) => l.address).join(',') + '|' + (s.listeners.status?.address ?? '');
   return key(a) !== key(b);
-}
-
-/**
- * A request line ending in a well-formed HTTP version other than 1.0 and 1.1 (RFC 9112 §2.3):
- * not supported (505) rather than malformed (400). With 1.0 or 1.1 the fault is elsewhere
- * (`PRI / HTTP/1.1`: llhttp wants PRI with 2.0 only).
- */
-const WELL_FORMED_VERSION = / HTTP\/(?!1\.[01]$)[0-9]\.[0-9]$/;
-
-/** The first line node's parser got (up to LF, without its CR); '' when unknown. */
-function requestLine(err: NodeJS.ErrnoException): string {
-  const raw = (err as { rawPacket?: unknown }).rawPacket;
-  if (!Buffer.isBuffer(raw)) return '';
-  let end = raw.indexOf(10);
-  if (end === -1) end = Math.min(raw.length, 8192);
-  if (end > 0 && raw[end - 1] === 13) end--;
-  return raw.subarray(0, end).toString('latin1');
-}
-
-/** Parser-level errors (malformed request, oversized head, slow head) answered as problem+json. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  // A body that turns malformed after its response started (an upstream answering before it
-  // read everything): an error head now would land inside that response. Cut it instead.
-  if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
-    socket.destroy();
-    return;
-  }
-  let code: ErrorCode = 'bad-request';
-  if (err.code === 'HPE_HEADER_OVERFLOW') code = 'headers-too-large';
-  else if (err.code === 'HPE_INVALID_VERSION' && WELL_FORMED_VERSION.test(requestLine(err))) code = 'http-version-not-supported';
-  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') code = 'request-timeout';
-  const spec = ERRORS[code];
-  const detail = err.code === CONNECT_REFUSED ? 'CONNECT is not supported: the gateway is a reverse proxy' : code === 'bad-request' ? 'malformed HTTP request' : undefined;
-  const body = problemBody(code, detail, randomUUID());
-  socket.end(
-    `HTTP/1.1 ${spec.status} ${spec.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }

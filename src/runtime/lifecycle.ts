@@ -1,6 +1,7 @@
 // What the single process and the master of --workers share: start-up errors and the
 // announcement, reload log lines, file watching and the drain on SIGTERM/SIGINT. Nothing
 // here loads the gateway, so that the master stays light.
+import type { PrepareControlPlane } from './control-plane.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { formatAddress } from '../base/address.js';
@@ -12,6 +13,8 @@ import { EXIT_START_FAILURE, isListenError, listenFailure, StartRefusal } from '
 export interface StartOptions {
   readonly configFile: string | null;
   readonly watch: boolean;
+  /** Opens the node's control plane (admin/plane.ts). */
+  readonly controlPlane: PrepareControlPlane;
 }
 
 /**

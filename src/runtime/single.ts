@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { register } from 'prom-client';
 import { embeddedConfig, startEchoServer } from './embedded.js';
-import { ControlPlane } from '../admin/plane.js';
+import type { NodeControlPlane } from './control-plane.js';
 import { formatAddress } from '../base/address.js';
 import { listenFailure } from './refusal.js';
 import { defaultRegistry } from '../plugins/index.js';
@@ -19,9 +19,9 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   if (opts.configFile === null) echo = await startEchoServer();
   const spec: RunSpec = { configFile: opts.configFile, echoPort: echo?.port ?? null };
   const registry = defaultRegistry();
-  let plane: ControlPlane;
+  let plane: NodeControlPlane;
   try {
-    plane = await ControlPlane.prepare(opts.configFile, registry, logger, () => embeddedConfig(echo!.port));
+    plane = await opts.controlPlane(opts.configFile, registry, logger, () => embeddedConfig(echo!.port));
   } catch (err) {
     exitOnStartError(err);
   }
@@ -67,14 +67,14 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   // Ready for traffic once the plugins' stores answer too (bounded: then with a warning).
   void gateway.storesReady().then(() => (storesReady = true));
   const portal = gateway.portalAddress;
-  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.control.mode, portal === null ? null : `http://${formatAddress(portal.host, portal.port)}`);
+  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.mode, portal === null ? null : `http://${formatAddress(portal.host, portal.port)}`);
 
   const reload = (trigger: string) => {
-    if (plane.control.mode === 'database') void plane.control.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
+    if (plane.mode === 'database') void plane.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
     else logReload(logger, gateway.reload(), { trigger });
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
-  if (opts.watch && opts.configFile !== null && plane.control.mode === 'file') watchFile(opts.configFile, () => reload('watch'));
+  if (opts.watch && opts.configFile !== null && plane.mode === 'file') watchFile(opts.configFile, () => reload('watch'));
   onShutdownSignal(logger, async () => {
     const r = await gateway.drain();
     await plane.close().catch(() => undefined);

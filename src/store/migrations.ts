@@ -1,11 +1,10 @@
-// Versioned schema migrations, shared by both backends (plain SQL both accept). Applied in
-// order at start inside one transaction, each recorded in ng_migrations; a migration is
-// never edited once released, only followed by a new one, so no data is lost.
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: readonly string[];
-}
+// The config store's tables, for both backends (plain SQL both accept), applied at start by
+// base/sql/migrate.ts as component "config". Releases before the shared version table
+// recorded these in ng_migrations (adopted on the first start).
+import type { Migration } from '../base/sql/migrate.js';
+
+export const COMPONENT = 'config';
+export const LEGACY_VERSION_TABLE = 'ng_migrations';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -26,10 +25,3 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
 ];
-
-export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS ng_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`;
-
-/** The migrations still to apply after `applied`, up to `target` (tests stop early to build an old schema). */
-export function pending(applied: ReadonlySet<number>, target = Infinity): Migration[] {
-  return MIGRATIONS.filter((m) => !applied.has(m.version) && m.version <= target);
-}

@@ -2,58 +2,47 @@
 // node. Other processes' commits are seen by polling the version (no notifications).
 import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { lazyRequire } from '../base/lazy-require.js';
+import { appliedVersions, migrateSqlite, pending } from '../base/sql/migrate.js';
+import { SqliteDatabase } from '../base/sql/sqlite.js';
 import type { EntityRow } from './document.js';
-import { MIGRATIONS_TABLE, pending } from './migrations.js';
+import { COMPONENT, LEGACY_VERSION_TABLE, MIGRATIONS } from './migrations.js';
 import { rowFromRecord, StoreMissing, type NodeInfo, type OpenOptions, type Store, type StoreState, type Write } from './store.js';
-
-const sqlite = lazyRequire<typeof Database>('better-sqlite3');
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly description: string;
+  readonly #sql: SqliteDatabase;
+  /** Transactions here are synchronous: better-sqlite3's own. */
   readonly #db: Database.Database;
 
-  private constructor(path: string, db: Database.Database) {
-    this.description = `sqlite:${path}`;
-    this.#db = db;
+  private constructor(sql: SqliteDatabase) {
+    this.description = sql.description;
+    this.#sql = sql;
+    this.#db = sql.handle;
   }
 
-  static open(path: string, opts: OpenOptions = {}): SqliteStore {
+  static async open(path: string, opts: OpenOptions = {}): Promise<SqliteStore> {
     if (path === '') throw new Error('sqlite store URL needs a path: sqlite:./northgate.db');
     if (opts.mustExist) return SqliteStore.#openExisting(path);
-    const db = new (sqlite())(path, { timeout: 5000 });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    const store = new SqliteStore(path, db);
-    store.#migrate(opts.migrateTo);
-    return store;
-  }
-
-  static #openExisting(path: string): SqliteStore {
-    if (!existsSync(path)) throw new StoreMissing(`no config store at ${path} (a gateway in mode: database or "northgate config apply" creates it)`);
-    const db = new (sqlite())(path, { readonly: true, fileMustExist: true, timeout: 5000 });
-    const applied = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'ng_migrations'`).get() === undefined ? new Set<number>() : new Set((db.prepare('SELECT version FROM ng_migrations').all() as Array<{ version: number }>).map((r) => r.version));
-    const missing = pending(applied);
-    if (missing.length > 0) {
-      db.close();
-      throw new StoreMissing(applied.size === 0 ? `${path} is not a Northgate config store (no ng_migrations table)` : `the config store ${path} has an older schema: start a gateway on it or run "northgate config apply" to migrate it`);
+    const sql = new SqliteDatabase(path);
+    try {
+      migrateSqlite(sql, COMPONENT, MIGRATIONS, { legacyTable: LEGACY_VERSION_TABLE, ...(opts.migrateTo !== undefined ? { target: opts.migrateTo } : {}) });
+    } catch (err) {
+      await sql.close();
+      throw err;
     }
-    return new SqliteStore(path, db);
+    return new SqliteStore(sql);
   }
 
-  #migrate(target?: number): void {
-    this.#db.exec(MIGRATIONS_TABLE);
-    this.#db
-      .transaction(() => {
-        const applied = new Set((this.#db.prepare('SELECT version FROM ng_migrations').all() as Array<{ version: number }>).map((r) => r.version));
-        for (const m of pending(applied, target)) {
-          for (const sql of m.sql) this.#db.exec(sql);
-          this.#db.prepare('INSERT INTO ng_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-        }
-      })
-      .immediate();
+  static async #openExisting(path: string): Promise<SqliteStore> {
+    if (!existsSync(path)) throw new StoreMissing(`no config store at ${path} (a gateway in mode: database or "northgate config apply" creates it)`);
+    const sql = new SqliteDatabase(path, { readonly: true });
+    const applied = await appliedVersions(sql, COMPONENT, LEGACY_VERSION_TABLE);
+    if (applied === null || applied.size === 0 || pending(MIGRATIONS, applied).length > 0) {
+      await sql.close();
+      throw new StoreMissing(applied === null || applied.size === 0 ? `${path} is not a Northgate config store (no migrations table)` : `the config store ${path} has an older schema: start a gateway on it or run "northgate config apply" to migrate it`);
+    }
+    return new SqliteStore(sql);
   }
 
   async version(): Promise<number> {
@@ -106,7 +95,7 @@ export class SqliteStore implements Store {
   async listen(): Promise<void> {}
 
   async close(): Promise<void> {
-    this.#db.close();
+    await this.#sql.close();
   }
 }
 

@@ -3,6 +3,7 @@
 // were computed from: a concurrent change makes commit() return null and the caller
 // recomputes (validation always sees the state it commits on top of).
 import type { EntityRow } from './document.js';
+import { isPostgresUrl } from '../base/sql/spec.js';
 import type { KindName } from './kinds.js';
 
 export type Write = { op: 'put'; row: EntityRow } | { op: 'delete'; kind: KindName; id: string };
@@ -50,8 +51,7 @@ export interface OpenOptions {
 /** The store a read-only command was pointed at does not exist (or is not a store). */
 export class StoreMissing extends Error {}
 
-/** The config store of `mode: database` when `store.url` is not set (relative to the working directory). */
-export const DEFAULT_STORE_URL = 'sqlite:./northgate.db';
+export { DEFAULT_STORE_URL } from '../config/defaults.js';
 
 export class StoreConflict extends Error {}
 
@@ -74,7 +74,7 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
     const { SqliteStore } = await import('./sqlite.js');
     return SqliteStore.open(url.slice('sqlite:'.length), opts);
   }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+  if (isPostgresUrl(url)) {
     const { PostgresStore } = await import('./postgres.js');
     return PostgresStore.open(url, opts);
   }

@@ -228,7 +228,7 @@ describe('a metering database of the first release', () => {
     const oldTable = await runCli(['usage', '--store', store, '--from', '2031-05-10', '--to', '2031-05-10']);
     assert.match(oldTable.stdout, /2031-05-10 10:00 +acme +\(none\) +api +calls +4 +4 +0 +0 +0 +0 +10 +40 +2\.00 +- +- +-\n/, oldTable.stdout);
     const readOnly = new Database(store, { readonly: true });
-    assert.equal((readOnly.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'northgate_usage_migrations'`).get() as { n: number }).n, 0, 'a reader does not migrate');
+    assert.equal((readOnly.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name IN ('northgate_usage_migrations', 'ng_schema_migrations')`).get() as { n: number }).n, 0, 'a reader does not migrate');
     readOnly.close();
 
     const up = await delayedUpstream();
@@ -241,7 +241,7 @@ describe('a metering database of the first release', () => {
       await up.close();
     }
     const migrated = new Database(store, { readonly: true });
-    assert.deepEqual((migrated.prepare('SELECT version FROM northgate_usage_migrations ORDER BY version').all() as Array<{ version: number }>).map((r) => r.version), [1, 2]);
+    assert.deepEqual((migrated.prepare(`SELECT version FROM ng_schema_migrations WHERE component = 'metering:northgate_usage' ORDER BY version`).all() as Array<{ version: number }>).map((r) => r.version), [1, 2]);
     migrated.close();
 
     const json = await runCli(['usage', '--store', store, '--by', 'day', ...range]);
@@ -286,7 +286,7 @@ describe('a metering database of the first release', () => {
     const c2 = new pg.Client({ connectionString: DATABASE_URL });
     await c2.connect();
     try {
-      assert.deepEqual((await c2.query(`SELECT version FROM ${table}_migrations ORDER BY version`)).rows.map((r) => Number(r.version)), [1, 2]);
+      assert.deepEqual((await c2.query(`SELECT version FROM ng_schema_migrations WHERE component = $1 ORDER BY version`, [`metering:${table}`])).rows.map((r) => Number(r.version)), [1, 2]);
     } finally {
       await c2.end();
     }
@@ -299,6 +299,7 @@ async function dropTables(table: string): Promise<void> {
   await c.connect();
   try {
     await c.query(`DROP TABLE IF EXISTS ${table}; DROP TABLE IF EXISTS ${table}_migrations`);
+    await c.query(`DELETE FROM ng_schema_migrations WHERE component = $1`, [`metering:${table}`]).catch(() => undefined);
   } finally {
     await c.end();
   }

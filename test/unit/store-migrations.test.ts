@@ -38,7 +38,7 @@ test('SQLite: fresh store migrates to the latest version; a second open is a no-
   assert.deepEqual(state.rows.map((r) => r.key), ['svc-a']);
   await s2.close();
   const db = new Database(file);
-  const applied = db.prepare('SELECT version FROM ng_migrations ORDER BY version').all() as Array<{ version: number }>;
+  const applied = db.prepare(`SELECT version FROM ng_schema_migrations WHERE component = 'config' ORDER BY version`).all() as Array<{ version: number }>;
   assert.deepEqual(applied.map((a) => a.version), MIGRATIONS.map((m) => m.version), 'each migration recorded once');
   db.close();
 });
@@ -89,7 +89,7 @@ test('PostgreSQL: migrations in a schema of their own, idempotent, upgrading an 
     await Promise.all([a.close(), b.close()]);
     const again = await openStore(pgUrl);
     await again.close();
-    const applied = await c.query(`SELECT version FROM ${schema}.ng_migrations ORDER BY version`);
+    const applied = await c.query(`SELECT version FROM ${schema}.ng_schema_migrations WHERE component = 'config' ORDER BY version`);
     assert.deepEqual(applied.rows.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
     assert.equal(Number((await c.query(`SELECT count(*) AS n FROM ${schema}.ng_entities`)).rows[0].n), 2);
     assert.equal(LATEST, 2);

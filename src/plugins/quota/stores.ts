@@ -5,15 +5,14 @@
 //   the file (SQLite serializes writers, busy_timeout waits for the lock). Synchronous.
 // - redis: one Lua script (GET, INCR, PEXPIREAT at the period's end + 1 h): cluster-wide.
 // - postgres: one upsert round trip: cluster-wide, for a site that already runs PostgreSQL.
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import type Database from 'better-sqlite3';
-import { lazyRequire } from '../../base/lazy-require.js';
-import type pg from 'pg';
+import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { coalesceWrites, redisReady, whileFirstConnecting } from '../../base/redis.js';
-
-const sqlite = lazyRequire<typeof Database>('better-sqlite3');
+import type { Dialect } from '../../base/sql/database.js';
+import { migrate, migrateSqlite, type Migration } from '../../base/sql/migrate.js';
+import { PostgresDatabase } from '../../base/sql/postgres.js';
+import { plainPostgresSpec } from '../../base/sql/spec.js';
+import { SqliteDatabase } from '../../base/sql/sqlite.js';
 
 export interface QuotaStore {
   consume(key: string, period: string, max: number, periodEnd: number): number | Promise<number>;
@@ -24,18 +23,26 @@ export interface QuotaStore {
   ready?(signal: AbortSignal): Promise<void>;
 }
 
+/**
+ * The counters' table, one component per table name in the version table. Version 1 is the
+ * table of the releases before it (`IF NOT EXISTS`: a database they made takes it as applied).
+ */
+function quotaMigrations(table: string): Migration[] {
+  const sqliteTail: Record<Dialect, string> = { sqlite: ' WITHOUT ROWID', postgres: '' };
+  const int: Record<Dialect, string> = { sqlite: 'INTEGER', postgres: 'BIGINT' };
+  return [
+    {
+      version: 1,
+      name: 'quota counters per key and period',
+      sql: (d) => [`CREATE TABLE IF NOT EXISTS ${table} (key TEXT NOT NULL, period TEXT NOT NULL, used ${int[d]} NOT NULL, expires_at ${int[d]} NOT NULL, PRIMARY KEY (key, period))${sqliteTail[d]}`],
+    },
+  ];
+}
+
 // ---- SQLite -------------------------------------------------------------------------
 
+const SQLITE_TABLE = 'northgate_quota';
 const sqliteStores = new Map<string, { store: QuotaStore; refs: number }>();
-
-export function openSqliteFile(path: string): Database.Database {
-  mkdirSync(dirname(path), { recursive: true });
-  const db = new (sqlite())(path, { timeout: 2000 });
-  db.pragma('journal_mode = WAL');
-  // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last ones.
-  db.pragma('synchronous = NORMAL');
-  return db;
-}
 
 export function sqliteQuotaStore(file: string): QuotaStore {
   const path = resolve(file);
@@ -44,10 +51,15 @@ export function sqliteQuotaStore(file: string): QuotaStore {
     shared.refs++;
     return shared.store;
   }
-  const db = openSqliteFile(path);
-  db.exec(`CREATE TABLE IF NOT EXISTS northgate_quota (
-    key TEXT NOT NULL, period TEXT NOT NULL, used INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-    PRIMARY KEY (key, period)) WITHOUT ROWID`);
+  const sql = new SqliteDatabase(path, { timeoutMs: 2000 });
+  try {
+    migrateSqlite(sql, `quota:${SQLITE_TABLE}`, quotaMigrations(SQLITE_TABLE));
+  } catch (err) {
+    sql.handle.close();
+    throw err;
+  }
+  // Counting is on the request path: synchronous statements, no promise per request.
+  const db = sql.handle;
   const upsert = db.prepare(`INSERT INTO northgate_quota (key, period, used, expires_at) VALUES (?, ?, 1, ?)
     ON CONFLICT (key, period) DO UPDATE SET used = used + 1 WHERE used < ? RETURNING used`);
   const sweep = db.prepare('DELETE FROM northgate_quota WHERE expires_at < ?');
@@ -141,74 +153,58 @@ export function redisQuotaStore(redis: Redis, prefix: string, timeoutMs: number,
 
 // ---- PostgreSQL ---------------------------------------------------------------------
 
-const pgPools = new Map<string, { pool: pg.Pool; refs: number; ready: Map<string, Promise<void>> }>();
-/** pg is loaded only by a config that uses PostgreSQL (it costs start-up time otherwise). */
-let pgModule: typeof pg | null = null;
+const pgDatabases = new Map<string, { db: PostgresDatabase; refs: number; ready: Map<string, Promise<void>> }>();
 
-export async function loadPg(): Promise<typeof pg> {
-  return (pgModule ??= (await import('pg')).default);
-}
-
-function postgresPool(pgm: typeof pg, url: string, timeoutMs: number): { pool: pg.Pool; ready: Map<string, Promise<void>>; release(): void } {
+function postgresDatabase(url: string, timeoutMs: number): { db: PostgresDatabase; ready: Map<string, Promise<void>>; release(): void } {
   const key = `${url}|${timeoutMs}`;
-  let entry = pgPools.get(key);
+  let entry = pgDatabases.get(key);
   if (!entry) {
-    const pool = new pgm.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: Math.max(1000, timeoutMs), query_timeout: timeoutMs, idleTimeoutMillis: 30_000 });
-    pool.on('error', () => undefined);
-    entry = { pool, refs: 0, ready: new Map() };
-    pgPools.set(key, entry);
+    const db = new PostgresDatabase(plainPostgresSpec(url), { max: 4, connectTimeoutMs: Math.max(1000, timeoutMs), queryTimeoutMs: timeoutMs });
+    entry = { db, refs: 0, ready: new Map() };
+    pgDatabases.set(key, entry);
   }
   entry.refs++;
   const e = entry;
   return {
-    pool: e.pool,
+    db: e.db,
     ready: e.ready,
     release() {
       if (--e.refs > 0) return;
-      pgPools.delete(key);
-      void e.pool.end().catch(() => undefined);
+      pgDatabases.delete(key);
+      void e.db.close().catch(() => undefined);
     },
   };
 }
 
 export function postgresQuotaStore(url: string, table: string, timeoutMs: number): QuotaStore {
-  let shared: ReturnType<typeof postgresPool> | null = null;
+  let shared: ReturnType<typeof postgresDatabase> | null = null;
   let released = false;
-  const sql = `INSERT INTO ${table} (key, period, used, expires_at) VALUES ($1, $2, 1, $3)
-    ON CONFLICT (key, period) DO UPDATE SET used = ${table}.used + 1 WHERE ${table}.used < $4 RETURNING used`;
-  const ensure = async (): Promise<pg.Pool> => {
-    const pgm = await loadPg();
+  const sql = `INSERT INTO ${table} (key, period, used, expires_at) VALUES (?, ?, 1, ?)
+    ON CONFLICT (key, period) DO UPDATE SET used = ${table}.used + 1 WHERE ${table}.used < ? RETURNING used`;
+  const read = `SELECT used FROM ${table} WHERE key = ? AND period = ?`;
+  const ensure = async (): Promise<PostgresDatabase> => {
     if (released) throw new Error('quota store closed');
-    shared ??= postgresPool(pgm, url, timeoutMs);
-    const { pool, ready } = shared;
+    shared ??= postgresDatabase(url, timeoutMs);
+    const { db, ready } = shared;
     let p = ready.get(table);
     if (p === undefined) {
-      p = pool
-        .query(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT NOT NULL, period TEXT NOT NULL, used BIGINT NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (key, period))`)
-        .then(
-          () => undefined,
-          (err: { code?: string }) => {
-            // Two processes creating the table at once: the loser sees a duplicate type.
-            if (err.code !== '23505' && err.code !== '42P07') throw err;
-          },
-        );
+      p = migrate(db, `quota:${table}`, quotaMigrations(table));
       // A failed attempt (database away) is retried by the next request.
       p.catch(() => ready.delete(table));
       ready.set(table, p);
     }
     await p;
-    return pool;
+    return db;
   };
   return {
     async consume(key, period, max, periodEnd) {
-      const pool = await ensure();
-      const r = await pool.query<{ used: string }>(sql, [key, period, periodEnd + 86_400_000, max]);
-      return r.rows.length === 0 ? -1 : Number(r.rows[0]!.used);
+      const db = await ensure();
+      const row = await db.get<{ used: string }>(sql, [key, period, periodEnd + 86_400_000, max]);
+      return row === undefined ? -1 : Number(row.used);
     },
     async used(key, period) {
-      const pool = await ensure();
-      const r = await pool.query<{ used: string }>(`SELECT used FROM ${table} WHERE key = $1 AND period = $2`, [key, period]);
-      return Number(r.rows[0]?.used ?? 0);
+      const db = await ensure();
+      return Number((await db.get<{ used: string }>(read, [key, period]))?.used ?? 0);
     },
     release() {
       released = true;

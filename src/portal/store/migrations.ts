@@ -1,14 +1,12 @@
-// The portal's tables, versioned like the config store's (src/store/migrations.ts) but in
-// their own list and their own ng_portal_migrations table: the portal may share the config
-// store's database (mode: database) or live in a file of its own. Plain SQL both SQLite and
-// PostgreSQL accept; a released migration is never edited, only followed by a new one.
-export interface PortalMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: readonly string[];
-}
+// The portal's tables, migrated as component "portal" (base/sql/migrate.ts): the portal may
+// share the config store's database (mode: database) or live in a file of its own. Plain SQL
+// both SQLite and PostgreSQL accept; a released migration is never edited, only followed by
+// a new one. Releases before the shared version table recorded these in ng_portal_migrations.
+import type { Migration } from '../../base/sql/migrate.js';
 
-export const PORTAL_MIGRATIONS: readonly PortalMigration[] = [
+export const LEGACY_VERSION_TABLE = 'ng_portal_migrations';
+
+export const PORTAL_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'accounts, keys, access requests, sessions, version',
@@ -28,9 +26,3 @@ export const PORTAL_MIGRATIONS: readonly PortalMigration[] = [
     ],
   },
 ];
-
-export const PORTAL_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS ng_portal_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`;
-
-export function pendingPortal(applied: ReadonlySet<number>): PortalMigration[] {
-  return PORTAL_MIGRATIONS.filter((m) => !applied.has(m.version));
-}

@@ -4,7 +4,7 @@
 // working directory without one): zero configuration for a single node.
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { RawConfig } from '../../config/types.js';
-import { DEFAULT_STORE_URL } from '../../store/store.js';
+import { DEFAULT_STORE_URL } from '../../config/defaults.js';
 import type { PortalDirectory } from '../directory.js';
 import type { SessionStore } from '../sessions.js';
 import type { RawPortal } from '../schema.js';

@@ -1,0 +1,95 @@
+// What the gateway keeps per upstream across reloads: connection pools, target health,
+// circuit breakers and concurrency limiters (kept when their config is unchanged), and the
+// background work that follows the live snapshot (DNS re-resolution, active health checks).
+import type { Pool } from 'undici';
+import type { Logger } from '../base/logger.js';
+import { buildSnapshot } from '../compiler/load.js';
+import type { Snapshot, Upstream } from '../compiler/snapshot.js';
+import type { RawConfig } from '../config/types.js';
+import type { PluginRegistry } from '../pipeline/registry.js';
+import { ActiveHealthChecks } from '../upstream/active-health.js';
+import { DnsResolver } from '../upstream/dns.js';
+import { GuardRegistry } from '../upstream/guard.js';
+import { HealthRegistry } from '../upstream/health.js';
+import { PoolRegistry } from '../upstream/pools.js';
+
+export class UpstreamState {
+  readonly #pools = new PoolRegistry();
+  /** Target health survives reloads (an ejected target stays ejected). */
+  readonly #health = new HealthRegistry();
+  readonly #guards = new GuardRegistry();
+  readonly #dns: DnsResolver;
+  readonly #checks: ActiveHealthChecks;
+  readonly #live: () => Snapshot;
+
+  /** `live`: the snapshot in service (DNS changes are applied to its targets). */
+  constructor(logger: Logger, live: () => Snapshot) {
+    this.#live = live;
+    this.#dns = new DnsResolver(logger, () => this.#retainLive());
+    this.#checks = new ActiveHealthChecks(logger);
+  }
+
+  /** Compiles `config` onto the pools, health and guards kept so far. */
+  build(config: RawConfig, registry: PluginRegistry, version: number, source: string): { snapshot: Snapshot; retain(): void } {
+    const { snapshot, pools } = buildSnapshot(config, registry, this.#pools, version, source, this.#health, this.#dns.addresses, this.#guards);
+    return { snapshot, retain: () => this.#pools.retain(pools) };
+  }
+
+  /** `next` is in service: forget the state of what it no longer uses. */
+  retain(next: Snapshot): void {
+    const services = [...next.services.values()];
+    this.#health.retain(new Set(services.flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#guards.retain(services.flatMap((s) => (s.guard === null ? [] : [s.guard])));
+  }
+
+  /** DNS and active checks follow the live snapshot: new upstreams start, gone ones stop, unchanged ones keep running. */
+  follow(snapshot: Snapshot): void {
+    const upstreams = liveUpstreams(snapshot);
+    this.#dns.configure(snapshot.dns);
+    this.#dns.track(upstreams);
+    this.#checks.sync(upstreams);
+  }
+
+  /** Target host names get their first DNS answer (bounded by the resolver's timeout). */
+  settled(): Promise<void> {
+    return this.#dns.settled();
+  }
+
+  /** Every target of `snapshot`, with whether it may receive traffic. */
+  targets(snapshot: Snapshot): Array<{ upstream: string; target: string; healthy: boolean }> {
+    const seen = new Set<string>();
+    const out: Array<{ upstream: string; target: string; healthy: boolean }> = [];
+    const now = Date.now();
+    for (const u of liveUpstreams(snapshot)) {
+      for (const t of u.targets) {
+        const key = `${u.name}|${t.url}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ upstream: u.name, target: t.url, healthy: t.health.available(now) });
+      }
+    }
+    return out;
+  }
+
+  /** Stops the background work (at drain). */
+  stop(): void {
+    this.#checks.stopAll();
+    this.#dns.stop();
+  }
+
+  closePools(): Promise<void> {
+    return this.#pools.closeAll();
+  }
+
+  /** DNS changed some targets: close the pools and forget the state of addresses no longer used. */
+  #retainLive(): void {
+    const targets = liveUpstreams(this.#live()).flatMap((u) => u.targets);
+    this.#pools.retain(new Set(targets.map((t) => t.dispatcher as Pool)));
+    this.#health.retain(new Set(targets.map((t) => t.health)));
+  }
+}
+
+/** The distinct upstreams of a snapshot (services defined by `url:` included). */
+function liveUpstreams(snapshot: Snapshot): Upstream[] {
+  return [...new Set([...snapshot.services.values()].map((s) => s.upstream))];
+}
