@@ -2,7 +2,7 @@
 // API keys become SHA-256 digests (the map key), passwords become scrypt hashes with a
 // salt drawn per load. Every comparison of secret material is constant-time.
 import { createHash, createHmac, createPublicKey, createSecretKey, hash, randomBytes, scrypt, scryptSync, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { JwtAlgorithm, RawConsumer } from './schema.js';
+import type { JwtAlgorithm, RawConsumer } from '../config/types.js';
 
 export interface Consumer {
   readonly id: string;

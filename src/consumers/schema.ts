@@ -8,8 +8,9 @@ const credentialId = headerSafe;
 export const KEY_DIGEST_PATTERN = '^sha256:[A-Za-z0-9+/]{43}=$';
 export const PASSWORD_HASH_PATTERN = '^scrypt:[0-9]{1,7}:[0-9]{1,2}:[0-9]{1,2}:[A-Za-z0-9+/=]{8,64}:[A-Za-z0-9+/=]{16,128}$';
 
-export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+import { JWT_ALGORITHMS } from '../config/types.js';
+
+export { JWT_ALGORITHMS, type JwtAlgorithm } from '../config/types.js';
 
 export const consumerSchema = {
   type: 'object',
@@ -68,14 +69,3 @@ export const consumerSchema = {
     },
   },
 };
-
-export interface RawKeyCredential { id?: string; key?: string; key_digest?: string; key_prefix?: string }
-export interface RawBasicCredential { id?: string; username: string; password?: string; password_hash?: string }
-export interface RawJwtCredential { id?: string; issuer?: string; key_id?: string; secret?: string; public_key?: string; algorithm: JwtAlgorithm }
-export interface RawConsumer {
-  username: string;
-  id?: string;
-  groups?: string[];
-  plan?: string;
-  credentials?: { 'key-auth'?: RawKeyCredential[]; 'basic-auth'?: RawBasicCredential[]; jwt?: RawJwtCredential[] };
-}

@@ -2,11 +2,13 @@
 // request, fields set in the constructor so V8 keeps one shape for all of them.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../compiler/snapshot.js';
 import { forwardedClient } from './client-address.js';
+import type { CompiledRoute, RouteEntry } from './route.js';
+import type { ProxySnapshot } from './snapshot.js';
 import { HeaderList } from '../sdk/header-list.js';
 import type { Consumer, Credential } from '../consumers/index.js';
 import type { ServiceGuard } from '../upstream/guard.js';
+import type { Target } from '../upstream/target.js';
 
 export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
@@ -14,10 +16,14 @@ export interface ListenerInfo {
   readonly portText: string;
 }
 
-export class RequestContext {
+/**
+ * `S`: the snapshot type of whoever reads it. The proxy reads its ProxySnapshot; the
+ * runtime and the request-event subscribers read the compiler's Snapshot, which extends it.
+ */
+export class RequestContext<S extends ProxySnapshot = ProxySnapshot> {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly snapshot: Snapshot;
+  readonly snapshot: S;
   readonly listener: ListenerInfo;
   readonly startedAt: number;
   readonly method: string;
@@ -103,7 +109,7 @@ export class RequestContext {
   #locals: Map<string | symbol, unknown> | null = null;
   #clientIp: string | undefined = undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, listener: ListenerInfo, startedAt: number) {
+  constructor(req: IncomingMessage, res: ServerResponse, snapshot: S, listener: ListenerInfo, startedAt: number) {
     this.req = req;
     this.res = res;
     this.snapshot = snapshot;

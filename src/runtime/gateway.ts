@@ -146,12 +146,12 @@ export class Gateway implements ProxyRuntime {
     return e === undefined ? null : { exported: e.exported, dropped: e.dropped, queued: e.queued };
   }
 
-  onStart(ctx: RequestContext): void {
+  onStart(ctx: RequestContext<Snapshot>): void {
     this.#inflight++;
     ctx.snapshot.stats.inflight++;
   }
 
-  onFinish(ctx: RequestContext): void {
+  onFinish(ctx: RequestContext<Snapshot>): void {
     this.#inflight--;
     const s = ctx.snapshot;
     if (--s.stats.inflight === 0 && this.#retired.has(s)) this.#dispose(s);
