@@ -1,5 +1,8 @@
 // The `consumers:` section of the config file: who may call, in which groups, with which
 // credentials. Secrets may come from ${ENV}; they are hashed when the snapshot is built.
+import { JWT_ALGORITHMS } from '../config/types.js';
+
+export { JWT_ALGORITHMS, type JwtAlgorithm } from '../config/types.js';
 
 /** Values that end up in upstream headers (X-Consumer-*): no control characters, no commas. */
 const headerSafe = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f,]+$', 'x-message': 'must be 1-256 characters without control characters or commas' };
@@ -7,10 +10,6 @@ const credentialId = headerSafe;
 
 export const KEY_DIGEST_PATTERN = '^sha256:[A-Za-z0-9+/]{43}=$';
 export const PASSWORD_HASH_PATTERN = '^scrypt:[0-9]{1,7}:[0-9]{1,2}:[0-9]{1,2}:[A-Za-z0-9+/=]{8,64}:[A-Za-z0-9+/=]{16,128}$';
-
-import { JWT_ALGORITHMS } from '../config/types.js';
-
-export { JWT_ALGORITHMS, type JwtAlgorithm } from '../config/types.js';
 
 export const consumerSchema = {
   type: 'object',
