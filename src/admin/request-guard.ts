@@ -11,8 +11,8 @@
 // The policy is compiled once per listener; each request costs a few string compares.
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import type { ConfigProblem } from '../base/problems.js';
 import type { ErrorCode } from '../base/errors.js';
+import { canonicalAddress, HOST_NAME } from '../config/allowed-hosts.js';
 
 export interface GuardRefusal {
   readonly code: ErrorCode;
@@ -35,15 +35,6 @@ LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const NAME = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
-
-/** A canonical IP address (`[::1]` → `::1`, `0:0::1` → `::1`), or null for a name. */
-function canonicalAddress(host: string): string | null {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const family = isIP(bare);
-  if (family === 0) return null;
-  return family === 6 ? new URL(`http://[${bare}]`).hostname.slice(1, -1) : bare;
-}
 
 function isLoopbackAddress(address: string): boolean {
   return LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
@@ -71,19 +62,7 @@ export function hostOf(authority: string): string | null {
   if (host.endsWith('.') && !host.startsWith('[')) host = host.slice(0, -1);
   const address = canonicalAddress(host);
   if (address !== null) return address;
-  return host.length <= 253 && NAME.test(host) ? host : null;
-}
-
-/** Problems of `admin.allowed_hosts` entries (names, `*.name`, addresses; no port). */
-export function allowedHostsProblems(list: readonly string[] | undefined, at: Array<string | number>): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  (list ?? []).forEach((entry, i) => {
-    const wildcard = entry.startsWith('*.');
-    const bare = (wildcard ? entry.slice(2) : entry).toLowerCase().replace(/\.$/, '');
-    const ok = wildcard ? isIP(bare) === 0 && NAME.test(bare) : canonicalAddress(bare) !== null || NAME.test(bare);
-    if (!ok) problems.push({ path: [...at, i], message: `"${entry}" is not a host name, "*.name" or an IP address (no port, no scheme)` });
-  });
-  return problems;
+  return host.length <= 253 && HOST_NAME.test(host) ? host : null;
 }
 
 /**

@@ -19,7 +19,7 @@ import { checkPlans } from '../plans/plans.js';
 import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
 import { checkPortalPlans } from '../portal/settings.js';
 import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
-import { allowedHostsProblems } from '../admin/request-guard.js';
+import { allowedHostsProblems } from '../config/allowed-hosts.js';
 
 const require = createRequire(import.meta.url);
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();

@@ -1,8 +1,8 @@
 // The config file's shape after schema validation (docs/configuration.md is the reference).
-import type { RawConsumer } from '../consumers/schema.js';
-import type { RawPortal, RawServicePortal } from '../portal/schema.js';
-import type { RawPlan } from '../plans/plans.js';
-import type { RawMetering } from '../metering/config.js';
+// Each section's schema and compiled form live with its feature; its raw shape lives here,
+// so that this file imports nothing but the SDK's types. A plugin's config is the plugin's
+// own type: here it is unknown.
+import type { JwtAlgorithm } from '../sdk/consumer.js';
 
 export interface RawTarget { url: string; weight?: number }
 export interface RawUpstream {
@@ -88,4 +88,55 @@ export interface RawConfig {
   plans?: RawPlan[];
   metering?: RawMetering;
   plugins?: Record<string, unknown>;
+}
+
+/** The JWS algorithms a JWT credential may name. */
+
+export interface RawKeyCredential { id?: string; key?: string; key_digest?: string; key_prefix?: string }
+export interface RawBasicCredential { id?: string; username: string; password?: string; password_hash?: string }
+export interface RawJwtCredential { id?: string; issuer?: string; key_id?: string; secret?: string; public_key?: string; algorithm: JwtAlgorithm }
+export interface RawConsumer {
+  username: string;
+  id?: string;
+  groups?: string[];
+  plan?: string;
+  credentials?: { 'key-auth'?: RawKeyCredential[]; 'basic-auth'?: RawBasicCredential[]; jwt?: RawJwtCredential[] };
+}
+
+/** `plans[]`: the limits are the rate-limit and quota plugins' configs (src/plans checks them with those plugins). */
+export interface RawPlan {
+  name: string;
+  rate_limit?: unknown;
+  quota?: unknown;
+}
+
+export interface RawMetering {
+  enabled?: boolean;
+  store?: string;
+  table?: string;
+  flush_interval?: string;
+  max_rows?: number;
+}
+
+export interface RawPortal {
+  title?: string;
+  brand?: { logo_url?: string; accent_color?: string };
+  /** Where accounts, keys and sessions live (see store/open.ts for the default). */
+  store?: string;
+  base_url?: string;
+  url?: string;
+  admins?: string[];
+  self_service?: { plans?: string[] | false; sign_up?: boolean };
+  session?: { ttl?: string; cookie_secure?: 'auto' | boolean };
+  sign_in_limits?: { per_account?: number; per_ip?: number; window?: string };
+  oidc?: { issuer: string; client_id: string; client_secret?: string; scopes?: string[]; label?: string };
+}
+
+export interface RawServicePortal {
+  published?: boolean;
+  title?: string;
+  description?: string;
+  openapi?: string;
+  tags?: string[];
+  versions?: string[];
 }

@@ -3,7 +3,7 @@
 // salt drawn per load. Every comparison of secret material is constant-time.
 import { createHash, createHmac, createPublicKey, createSecretKey, hash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { Consumer, ConsumerDirectory, Credential, JwtCredential } from '../sdk/consumer.js';
-import type { RawConsumer } from './schema.js';
+import type { RawConsumer } from '../config/types.js';
 
 export type { Consumer, Credential, JwtCredential } from '../sdk/consumer.js';
 

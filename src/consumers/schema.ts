@@ -1,6 +1,6 @@
 // The `consumers:` section of the config file: who may call, in which groups, with which
 // credentials. Secrets may come from ${ENV}; they are hashed when the snapshot is built.
-import { JWT_ALGORITHMS, type JwtAlgorithm } from '../sdk/consumer.js';
+import { JWT_ALGORITHMS } from '../sdk/consumer.js';
 
 /** Values that end up in upstream headers (X-Consumer-*): no control characters, no commas. */
 const headerSafe = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f,]+$', 'x-message': 'must be 1-256 characters without control characters or commas' };
@@ -66,14 +66,3 @@ export const consumerSchema = {
     },
   },
 };
-
-export interface RawKeyCredential { id?: string; key?: string; key_digest?: string; key_prefix?: string }
-export interface RawBasicCredential { id?: string; username: string; password?: string; password_hash?: string }
-export interface RawJwtCredential { id?: string; issuer?: string; key_id?: string; secret?: string; public_key?: string; algorithm: JwtAlgorithm }
-export interface RawConsumer {
-  username: string;
-  id?: string;
-  groups?: string[];
-  plan?: string;
-  credentials?: { 'key-auth'?: RawKeyCredential[]; 'basic-auth'?: RawBasicCredential[]; jwt?: RawJwtCredential[] };
-}

@@ -1,7 +1,7 @@
 // Checks on `consumers:` that the schema cannot express: unique usernames, ids, keys and
 // key ids, and JWT credentials whose key fits their algorithm.
 import { createHash, createPublicKey } from 'node:crypto';
-import type { RawConsumer, RawJwtCredential } from './schema.js';
+import type { RawConsumer, RawJwtCredential } from '../config/types.js';
 import { consumerIdFor, parsePasswordHash, SCRYPT } from './index.js';
 
 type Add = (path: Array<string | number>, message: string) => void;

@@ -1,6 +1,7 @@
 // The `metering:` section: where usage rows go and how often they are flushed.
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { DURATION_PATTERN, parseDuration } from '../base/duration.js';
+import type { RawMetering } from '../config/types.js';
 
 export const meteringSchema = {
   type: 'object',
@@ -13,14 +14,6 @@ export const meteringSchema = {
     max_rows: { type: 'integer', minimum: 100, maximum: 10_000_000 },
   },
 };
-
-export interface RawMetering {
-  enabled?: boolean;
-  store?: string;
-  table?: string;
-  flush_interval?: string;
-  max_rows?: number;
-}
 
 export type StoreSpec = { kind: 'sqlite'; path: string; table: string } | { kind: 'postgres'; url: string; table: string };
 

@@ -7,12 +7,20 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { openSync } from 'node:fs';
 import { ConfigError } from '../base/problems.js';
-import type { Snapshot } from '../compiler/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
+import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { requestEndChannel, requestErrorChannel } from '../base/events.js';
 import { isoNow, lineWriter, onFlushLogger, type LineWriter, type Logger } from '../base/logger.js';
-import { jsonText, traceIdOf, wireText } from './access-log-format.js';
+import { jsonText, traceIdOf, wireText, type AccessLogSpec } from './access-log-format.js';
 import { LineSink } from '../base/line-sink.js';
+
+/** What the access log reads of a snapshot (the compiler's Snapshot extends it). */
+export interface AccessLogSnapshot extends ProxySnapshot {
+  readonly version: number;
+  readonly source: string;
+  /** The compiled access log (fields → serializer, output), or null when it is off. */
+  readonly accessLog: AccessLogSpec | null;
+}
 
 interface Output {
   write(line: string): void;
@@ -35,7 +43,7 @@ export class AccessLog {
     this.#logger = logger;
     this.#stdout = lineWriter(logger);
     this.#onEnd = (message) => {
-      const ctx = message as RequestContext;
+      const ctx = message as RequestContext<AccessLogSnapshot>;
       const spec = ctx.snapshot.accessLog;
       const out = this.#out;
       if (spec !== null && out !== null) out.write(spec.line(ctx, isoNow(), this.#pid));
@@ -58,7 +66,7 @@ export class AccessLog {
    * opened), closes it when the access log moves to stdout or is turned off. A snapshot older
    * than the one applied last is ignored.
    */
-  configure(snapshot: Snapshot): void {
+  configure(snapshot: AccessLogSnapshot): void {
     if (snapshot.version < this.#version) return;
     this.#version = snapshot.version;
     const spec = snapshot.accessLog;

@@ -5,13 +5,20 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, Gauge, collectDefaultMetrics, register, type Registry } from 'prom-client';
 import { FastCounter, FastHistogram, type FastCounterChild, type FastHistogramChild } from './fast-metrics.js';
-import type { CompiledRoute } from '../compiler/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
+import type { CompiledRoute } from '../proxy/route.js';
+import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { requestEndChannel } from '../base/events.js';
 import { reloadChannel } from '../base/events.js';
 import { rateLimitedChannel } from '../base/events.js';
 import { quotaExceededChannel } from '../base/events.js';
 import { openWebSockets } from '../proxy/websocket.js';
+
+/** What the metrics read of a snapshot (the compiler's Snapshot extends it). */
+export interface MetricsSnapshot extends ProxySnapshot {
+  /** Label request counts with the consumer's username (opt-in: one series per consumer). */
+  readonly metricsPerConsumer: boolean;
+}
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
 const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
@@ -145,7 +152,7 @@ export class GatewayMetrics {
       });
     }
     if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register: registry });
-    this.#onEnd = (message) => this.#record(message as RequestContext);
+    this.#onEnd = (message) => this.#record(message as RequestContext<MetricsSnapshot>);
     this.#onReload = (message) => this.reloaded((message as { ok: boolean }).ok);
     this.#onRateLimited = (message) => {
       const ctx = message as RequestContext;
@@ -173,7 +180,7 @@ export class GatewayMetrics {
     unsubscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
   }
 
-  #record(ctx: RequestContext): void {
+  #record(ctx: RequestContext<MetricsSnapshot>): void {
     const series = this.#seriesFor(ctx.route);
     const status = ctx.res.headersSent ? ctx.responseStatus : 0;
     const m = METHOD_INDEX.get(ctx.method) ?? OTHER;

@@ -8,7 +8,8 @@
 // last server span's (method, route, the connection's addresses, scheme, version and
 // User-Agent, status), per target the last client span's (method, target, status), copied
 // while they stay the same. Ids and times go in as 32-bit words (DataView).
-import type { RouteEntry, Target } from '../compiler/snapshot.js';
+import type { RouteEntry } from '../proxy/route.js';
+import type { Target } from '../upstream/target.js';
 import { frag, type JsonBytes } from './otlp-json.js';
 import { HEX_CHARS, hexWord } from './trace-context.js';
 import { fixed64Tag, kvInt, kvKey, kvString, lenTag, type ProtoBytes, stringField, varintTag } from './otlp-proto.js';

@@ -16,11 +16,20 @@
 // head (node's req.headers object is never built for tracing).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
+import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { requestEndChannel, requestStartChannel, upstreamEndChannel, upstreamStartChannel } from '../base/events.js';
 import type { Logger } from '../base/logger.js';
 import { SpanExporter, type OtlpProtocol } from './span-export.js';
 import { ClientSpan, ServerSpan } from './span-record.js';
 import { hexTraceparent, hexWord, parseTraceparent, ratioThreshold, RootContexts, takeSpanId, words, wordsTraceparent } from './trace-context.js';
+
+/** What tracing reads of a snapshot (the compiler's Snapshot extends it). */
+export interface TracingSnapshot extends ProxySnapshot {
+  /** Query text with the values of credential parameters (key-auth key names, access_token) [redacted]. */
+  readonly redactQuery?: (text: string | undefined) => string | undefined;
+}
+
+type TracedRequest = RequestContext<TracingSnapshot>;
 
 export interface TracingConfig {
   readonly endpoint: string;
@@ -48,10 +57,10 @@ export class Tracing {
     this.#exporter = new SpanExporter(config, logger);
     this.#roots = new RootContexts(ratioThreshold(config.ratio));
     this.#handlers = [
-      [requestStartChannel.name, (m) => this.#requestStart(m as RequestContext)],
-      [upstreamStartChannel.name, (m) => this.#upstreamStart(m as RequestContext)],
-      [upstreamEndChannel.name, (m) => this.#upstreamEnd(m as { ctx: RequestContext; error: unknown })],
-      [requestEndChannel.name, (m) => this.#requestEnd(m as RequestContext)],
+      [requestStartChannel.name, (m) => this.#requestStart(m as TracedRequest)],
+      [upstreamStartChannel.name, (m) => this.#upstreamStart(m as TracedRequest)],
+      [upstreamEndChannel.name, (m) => this.#upstreamEnd(m as { ctx: TracedRequest; error: unknown })],
+      [requestEndChannel.name, (m) => this.#requestEnd(m as TracedRequest)],
     ];
     for (const [name, fn] of this.#handlers) subscribe(name, fn);
   }
@@ -66,7 +75,7 @@ export class Tracing {
     await this.#exporter.shutdown();
   }
 
-  #requestStart(ctx: RequestContext): void {
+  #requestStart(ctx: TracedRequest): void {
     const w = words;
     const parent = parseTraceparent(ctx.traceparent);
     if (parent !== null) {
@@ -104,7 +113,7 @@ export class Tracing {
     ctx.trace = roots.sampled(i) ? new ServerSpan(traceId, undefined, r[at]!, r[at + 1]!, r[at + 2]!, r[at + 3]!, r[at + 4]!, r[at + 5]!, false, 0, 0, r[at + 6]!, r[at + 7]!, traceparent) : traceparent;
   }
 
-  #upstreamStart(ctx: RequestContext): void {
+  #upstreamStart(ctx: TracedRequest): void {
     const trace = ctx.trace as TraceState;
     if (trace === null) return;
     // The upstream sees this attempt's span as its parent (replacing the client's traceparent;
@@ -131,7 +140,7 @@ export class Tracing {
     ctx.upstreamHeaders.setLowerCase('traceparent', header);
   }
 
-  #upstreamEnd({ ctx, error }: { ctx: RequestContext; error: unknown }): void {
+  #upstreamEnd({ ctx, error }: { ctx: TracedRequest; error: unknown }): void {
     const trace = ctx.trace as TraceState;
     if (trace === null || typeof trace === 'string') return;
     let status = 0;
@@ -148,7 +157,7 @@ export class Tracing {
     );
   }
 
-  #requestEnd(ctx: RequestContext): void {
+  #requestEnd(ctx: TracedRequest): void {
     const span = ctx.trace as TraceState;
     if (span === null || typeof span === 'string') return;
     const status = ctx.res.headersSent ? ctx.responseStatus : 0;
@@ -173,7 +182,7 @@ export class Tracing {
 }
 
 /** The upstream path for url.full, the values of credential query parameters [redacted] (a key kept by hide_credentials: false, an access_token). */
-function redactedPath(ctx: RequestContext): string {
+function redactedPath(ctx: TracedRequest): string {
   const path = ctx.upstreamPath;
   const q = path.indexOf('?');
   const redact = ctx.snapshot.redactQuery;

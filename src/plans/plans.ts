@@ -11,9 +11,10 @@ import { rateLimitSchema, type RateLimitConfig } from '../plugins/rate-limit/sch
 import { createQuota, quotaPlugin } from '../plugins/quota/plugin.js';
 import { quotaSchema, type QuotaConfig } from '../plugins/quota/schema.js';
 import type { ChainEntry } from '../pipeline/chain.js';
+import type { RawPlan } from '../config/types.js';
 
-export interface RawPlan {
-  name: string;
+/** A plan once the config is validated: its limits are the plugins' own configs. */
+interface Plan extends RawPlan {
   rate_limit?: RateLimitConfig;
   quota?: QuotaConfig;
 }
@@ -34,7 +35,8 @@ type Add = (path: Array<string | number>, message: string) => void;
 /** Unique plan names, plugin checks on each plan's limits, and consumers naming a known plan. */
 export function checkPlans(plans: RawPlan[] | undefined, consumers: Array<{ plan?: string }> | undefined, add: Add): void {
   const names = new Map<string, number>();
-  (plans ?? []).forEach((p, i) => {
+  // Past the schema: the limits have the plugins' shapes.
+  ((plans ?? []) as Plan[]).forEach((p, i) => {
     if (names.has(p.name)) add(['plans', i, 'name'], `duplicate plan name "${p.name}" (first at plans[${names.get(p.name)}])`);
     else names.set(p.name, i);
     if (p.rate_limit) for (const q of rateLimitPlugin.check!(p.rate_limit)) add(['plans', i, 'rate_limit', ...q.path], q.message);
@@ -62,7 +64,7 @@ export class CompiledPlans {
   readonly handlers: PluginHandler[] = [];
 
   constructor(plans: readonly RawPlan[]) {
-    for (const p of plans) {
+    for (const p of plans as readonly Plan[]) {
       // Scope "plan": a consumer keeps its counts when it moves to another plan.
       const rateLimit = p.rate_limit ? createRateLimit(p.rate_limit, 'plan') : null;
       const quota = p.quota ? createQuota(p.quota, 'plan') : null;

@@ -2,7 +2,7 @@
 // session, sign-up/in/out, keys, usage, try-it relay, and the operator's endpoints. The
 // pages use nothing else, so a team can replace the front end.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Snapshot } from '../compiler/snapshot.js';
+import type { PortalSnapshot } from './server.js';
 import { DirectoryConflict, newSecret, type PortalAccount, type PortalDirectory, type PortalKey } from './directory.js';
 import { MAX_PASSWORD, MIN_PASSWORD, hashPassword, verifyPassword } from './passwords.js';
 import { PortalError, readJson, sendJson, str } from './http.js';
@@ -17,7 +17,7 @@ export interface ApiContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly url: URL;
-  readonly snapshot: Snapshot;
+  readonly snapshot: PortalSnapshot;
   readonly settings: PortalSettings;
   readonly session: Session;
   readonly account: PortalAccount | null;

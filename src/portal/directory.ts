@@ -2,7 +2,7 @@
 // developers. A portal account is a consumer (same id); each active key is a key-auth
 // credential of it. Implemented on the portal's database by store/directory.ts.
 import { createHash, randomBytes } from 'node:crypto';
-import type { RawConsumer } from '../consumers/schema.js';
+import type { RawConsumer } from '../config/types.js';
 
 export type Role = 'developer' | 'admin';
 export type KeyStatus = 'active' | 'pending' | 'revoked' | 'rejected';

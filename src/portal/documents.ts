@@ -5,8 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { lazyRequire } from '../base/lazy-require.js';
 import type { ConfigProblem } from '../base/problems.js';
-import type { RawConfig } from '../config/types.js';
-import type { RawServicePortal } from './schema.js';
+import type { RawConfig, RawServicePortal } from '../config/types.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
 

@@ -84,26 +84,3 @@ export const servicePortalSchema = {
     versions: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 64 } },
   },
 };
-
-export interface RawPortal {
-  title?: string;
-  brand?: { logo_url?: string; accent_color?: string };
-  /** Where accounts, keys and sessions live (see store/open.ts for the default). */
-  store?: string;
-  base_url?: string;
-  url?: string;
-  admins?: string[];
-  self_service?: { plans?: string[] | false; sign_up?: boolean };
-  session?: { ttl?: string; cookie_secure?: 'auto' | boolean };
-  sign_in_limits?: { per_account?: number; per_ip?: number; window?: string };
-  oidc?: { issuer: string; client_id: string; client_secret?: string; scopes?: string[]; label?: string };
-}
-
-export interface RawServicePortal {
-  published?: boolean;
-  title?: string;
-  description?: string;
-  openapi?: string;
-  tags?: string[];
-  versions?: string[];
-}

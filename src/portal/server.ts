@@ -6,9 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { Snapshot } from '../compiler/snapshot.js';
 import type { RequestContext } from '../proxy/context.js';
 import { unmapIPv4 } from '../proxy/context.js';
+import type { ProxySnapshot } from '../proxy/snapshot.js';
 import type { Logger } from '../base/logger.js';
 import { API_ROUTES, type ApiContext } from './api.js';
 import type { PortalAccount, PortalDirectory } from './directory.js';
@@ -22,8 +22,14 @@ import { NO_USAGE, type UsageSource } from './usage.js';
 import { MeteringUsage } from './metering-usage.js';
 import { CALLBACK_PATH, OidcSignIn } from './oidc.js';
 
+/** What the portal reads of a snapshot (the compiler's Snapshot extends it): consumers, the router and path policy (try-it), its own settings. */
+export interface PortalSnapshot extends ProxySnapshot {
+  /** The developer portal (`portal:`), or null when it is off. */
+  readonly portal: PortalSettings | null;
+}
+
 export interface PortalGateway {
-  readonly snapshot: Snapshot;
+  readonly snapshot: PortalSnapshot;
   /** Where the gateway's first proxy listener is bound (http://127.0.0.1:PORT), or null. */
   proxyUrl(): string | null;
   /** Whether a request came through this gateway's listeners (tests run several gateways in one process). */

@@ -2,9 +2,8 @@
 // published services with their OpenAPI documents (read at load, see documents.ts).
 import { formatAddress, parseAddress } from '../base/address.js';
 import { parseDuration } from '../base/duration.js';
-import type { RawConfig } from '../config/types.js';
+import type { RawConfig, RawPortal, RawServicePortal } from '../config/types.js';
 import { documentOf, type OpenApiDocument } from './documents.js';
-import type { RawPortal, RawServicePortal } from './schema.js';
 import type { QuotaConfig } from '../plugins/quota/schema.js';
 
 /** Self-service plans must be plans of the config (`plans:`). */
@@ -124,7 +123,7 @@ export function compilePortal(config: RawConfig): PortalSettings | null {
       ? { issuer: raw.oidc.issuer, clientId: raw.oidc.client_id, clientSecret: raw.oidc.client_secret ?? null, scopes: raw.oidc.scopes ?? ['openid', 'email', 'profile'], label: raw.oidc.label ?? 'Single sign-on' }
       : null,
     apis,
-    planQuotas: new Map((config.plans ?? []).flatMap((p) => (p.quota ? [[p.name, p.quota] as const] : []))),
+    planQuotas: new Map((config.plans ?? []).flatMap((p) => (p.quota ? [[p.name, p.quota as QuotaConfig] as const] : []))),
   };
 }
 

@@ -2,14 +2,16 @@
 // request, fields set in the constructor so V8 keeps one shape for all of them.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { CompiledRoute, RouteEntry, Snapshot, Target } from '../compiler/snapshot.js';
 import { forwardedClient } from './client-address.js';
+import type { CompiledRoute, RouteEntry } from './route.js';
+import type { ProxySnapshot } from './snapshot.js';
 import { HeaderList } from '../sdk/header-list.js';
 import type { ServiceGuard } from '../upstream/guard.js';
 import type { TLSSocket } from 'node:tls';
 import type { Consumer, ConsumerDirectory, Credential } from '../sdk/consumer.js';
 import type { PluginContext, TlsPeer } from '../sdk/context.js';
 import { sendContinue } from './interim.js';
+import type { Target } from '../upstream/target.js';
 
 export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
@@ -17,10 +19,14 @@ export interface ListenerInfo {
   readonly portText: string;
 }
 
-export class RequestContext implements PluginContext {
+/**
+ * `S`: the snapshot type of whoever reads it. The proxy reads its ProxySnapshot; the
+ * runtime and the request-event subscribers read the compiler's Snapshot, which extends it.
+ */
+export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements PluginContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly snapshot: Snapshot;
+  readonly snapshot: S;
   readonly listener: ListenerInfo;
   readonly startedAt: number;
   readonly method: string;
@@ -106,7 +112,7 @@ export class RequestContext implements PluginContext {
   #locals: Map<string | symbol, unknown> | null = null;
   #clientIp: string | undefined = undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, listener: ListenerInfo, startedAt: number) {
+  constructor(req: IncomingMessage, res: ServerResponse, snapshot: S, listener: ListenerInfo, startedAt: number) {
     this.req = req;
     this.res = res;
     this.snapshot = snapshot;

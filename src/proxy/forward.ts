@@ -15,8 +15,9 @@ import type { Writable } from 'node:stream';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, publishUpstreamEnd, type DrainHooks } from './reply.js';
 import { upstreamStartChannel } from '../base/events.js';
 import { LocalReply } from '../sdk/local-reply.js';
-import { failureOf, planRetry, nextTarget, recordFailure, recordSuccess } from '../upstream/retry.js';
-import type { CompiledRoute, RetryCondition, Target } from '../compiler/snapshot.js';
+import { countAttempt, countRetry, failureOf, planRetry, nextTarget, recordFailure, recordSuccess, type RetryCondition } from '../upstream/retry.js';
+import type { Target } from '../upstream/target.js';
+import type { CompiledRoute } from './route.js';
 import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
 import { retryAfterSeconds } from '../upstream/health.js';
 import { admit } from './admission.js';
@@ -136,7 +137,7 @@ function deadlinePassed(ctx: RequestContext, chain: Chain, hooks: DrainHooks): v
 /** One attempt at the upstream; a retry calls this again with another target. */
 function attempt(ctx: RequestContext, chain: Chain, hooks: DrainHooks, body: Dispatcher.DispatchOptions['body']): void {
   // Counted until finish() (reply.ts), for the retry budget.
-  if (ctx.attempt++ === 0) ctx.route!.service.stats.inflight++;
+  countAttempt(ctx);
   const exchange = new UpstreamExchange(ctx, chain, hooks);
   (ctx.res as ResponseWithExchange)[kExchange] = exchange;
   const timeout = ctx.route!.service.readTimeoutMs;
@@ -448,7 +449,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const chain = this.#chain;
     const hooks = this.#hooks;
     (ctx.tried ??= []).push(ctx.target!);
-    if (ctx.attempt === 1) ctx.route!.service.stats.retries++;
+    countRetry(ctx);
     setTimeout(() => {
       if (ctx.finished) return;
       if (ctx.res.destroyed) {

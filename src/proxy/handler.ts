@@ -1,11 +1,11 @@
 // One request, from the client's head to the terminal forward step:
 // read and check the head -> route -> request phase -> forward.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Snapshot } from '../compiler/snapshot.js';
 import { runRequestPhase, type Chain } from '../pipeline/chain.js';
 import { LocalReply } from '../sdk/local-reply.js';
 import type { RequestPhaseResult } from '../sdk/plugin.js';
 import { RequestContext, type ListenerInfo } from './context.js';
+import type { ProxySnapshot } from './snapshot.js';
 import { forward } from './forward.js';
 import { replyBug, replyError, sendLocalReply, type DrainHooks } from './reply.js';
 import { requestStartChannel } from '../base/events.js';
@@ -13,7 +13,7 @@ import { readRequestHead } from './request-head.js';
 import { acceptExpectation, sendContinue } from './interim.js';
 
 export interface ProxyRuntime extends DrainHooks {
-  readonly snapshot: Snapshot;
+  readonly snapshot: ProxySnapshot;
   onStart(ctx: RequestContext): void;
 }
 

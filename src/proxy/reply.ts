@@ -7,6 +7,7 @@ import type { RequestContext } from './context.js';
 import { HeaderList } from '../sdk/header-list.js';
 import { isGrpcRequest, writeGrpcLocalReply } from './grpc.js';
 import { pipeResponseBody } from './response-body.js';
+import { releaseBudget } from '../upstream/retry.js';
 
 const upstreamEnd: { ctx: RequestContext | null; error: unknown } = { ctx: null, error: null };
 
@@ -127,11 +128,7 @@ export function finish(ctx: RequestContext, chain: Chain | null, hooks: DrainHoo
     ctx.deadlineTimer = null;
   }
   if (ctx.guard !== null) ctx.guard.leave(ctx);
-  if (ctx.attempt > 0) {
-    const stats = ctx.route!.service.stats;
-    stats.inflight--;
-    if (ctx.attempt > 1) stats.retries--;
-  }
+  releaseBudget(ctx);
   const log = chain?.log ?? null;
   if (log !== null) {
     for (let i = 0; i < log.length; i++) {

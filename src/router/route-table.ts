@@ -3,8 +3,26 @@
 // prefix and parameter paths a walk down a segment trie (static child before parameter
 // child, deeper before shallower). Only regex routes are tried one by one, in priority
 // order, so keep them few.
-import type { RouteEntry } from '../compiler/snapshot.js';
-import { caseInsensitiveVariant, compareSegments, foldCase, regexMatchLength, type RegexPattern, type Segment } from './path-pattern.js';
+import { caseInsensitiveVariant, compareSegments, foldCase, regexMatchLength, type PathPattern, type RegexPattern, type Segment } from './path-pattern.js';
+
+/** What the router reads of a route: its constraints and its place in the order. */
+export interface RouteRules {
+  /** Declaration index across the whole file, the last tie-breaker. */
+  readonly index: number;
+  readonly priority: number;
+  readonly methods: ReadonlySet<string> | null;
+  readonly headers: ReadonlyArray<readonly [name: string, values: readonly string[]]> | null;
+  /** Literal path segments (and regexes) match in any letter case (docs/routing.md). */
+  readonly caseInsensitive: boolean;
+}
+
+/** One (host pattern × path pattern) of a route `R`: what the router indexes, orders and returns. */
+export interface RouterEntry<R extends RouteRules = RouteRules> {
+  readonly route: R;
+  /** "api.example.com", "*.example.com", or null for any host. */
+  readonly host: string | null;
+  readonly pattern: PathPattern;
+}
 
 export interface MatchInput {
   readonly method: string;
@@ -14,25 +32,25 @@ export interface MatchInput {
   params: Record<string, string> | null;
 }
 
-class TrieNode {
-  statics: Map<string, TrieNode> | null = null;
+class TrieNode<E> {
+  statics: Map<string, TrieNode<E>> | null = null;
   /** Literal segments of case-insensitive routes, keyed in lower case; tried after `statics`. */
-  folded: Map<string, TrieNode> | null = null;
-  param: TrieNode | null = null;
-  prefix: RouteEntry[] | null = null;
-  exact: RouteEntry[] | null = null;
+  folded: Map<string, TrieNode<E>> | null = null;
+  param: TrieNode<E> | null = null;
+  prefix: E[] | null = null;
+  exact: E[] | null = null;
 }
 
 /** Most specific first among entries with the same path: more constraints, then priority, then file order. */
-export function compareConstraints(a: RouteEntry, b: RouteEntry): number {
+export function compareConstraints(a: RouterEntry, b: RouterEntry): number {
   return constraintCount(b) - constraintCount(a) || b.route.priority - a.route.priority || a.route.index - b.route.index;
 }
 
-function constraintCount(e: RouteEntry): number {
+function constraintCount(e: RouterEntry): number {
   return (e.route.methods ? 1 : 0) + (e.route.headers ? e.route.headers.length : 0);
 }
 
-export function constraintsMatch(e: RouteEntry, q: MatchInput): boolean {
+export function constraintsMatch(e: RouterEntry, q: MatchInput): boolean {
   const r = e.route;
   if (r.methods !== null && !r.methods.has(q.method)) return false;
   if (r.headers !== null) {
@@ -44,14 +62,14 @@ export function constraintsMatch(e: RouteEntry, q: MatchInput): boolean {
   return true;
 }
 
-export class RouteTable {
-  readonly #exact = new Map<string, RouteEntry[]>();
+export class RouteTable<E extends RouterEntry = RouterEntry> {
+  readonly #exact = new Map<string, E[]>();
   /** Exact paths of case-insensitive routes, in lower case; null until there is one. */
-  #exactFolded: Map<string, RouteEntry[]> | null = null;
-  readonly #regex: RouteEntry[] = [];
+  #exactFolded: Map<string, E[]> | null = null;
+  readonly #regex: E[] = [];
   /** The pattern each regex entry is tried with (its `i` variant for case-insensitive routes). */
   readonly #regexPatterns: RegexPattern[] = [];
-  readonly #root = new TrieNode();
+  readonly #root = new TrieNode<E>();
   readonly #foldAll: boolean;
   #hasExactParams = false;
 
@@ -60,7 +78,7 @@ export class RouteTable {
     this.#foldAll = foldAll;
   }
 
-  add(e: RouteEntry): void {
+  add(e: E): void {
     const p = e.pattern;
     const fold = this.#foldAll || e.route.caseInsensitive;
     if (p.kind === 'regex') {
@@ -102,7 +120,7 @@ export class RouteTable {
     }
   }
 
-  match(q: MatchInput): RouteEntry | null {
+  match(q: MatchInput): E | null {
     const path = q.path;
     const exact = this.#exact.get(path);
     if (exact !== undefined) {
@@ -144,17 +162,17 @@ export class RouteTable {
     return this.#walk(this.#root, path, 0, q, false);
   }
 
-  #insert(segments: readonly Segment[], fold: boolean): TrieNode {
+  #insert(segments: readonly Segment[], fold: boolean): TrieNode<E> {
     let node = this.#root;
     for (const s of segments) {
       if (s.kind === 'static') {
         const statics = fold ? (node.folded ??= new Map()) : (node.statics ??= new Map());
         const key = fold ? foldCase(s.value) : s.value;
         let child = statics.get(key);
-        if (!child) statics.set(key, (child = new TrieNode()));
+        if (!child) statics.set(key, (child = new TrieNode<E>()));
         node = child;
       } else {
-        node = node.param ??= new TrieNode();
+        node = node.param ??= new TrieNode<E>();
       }
     }
     return node;
@@ -165,7 +183,7 @@ export class RouteTable {
    * path.length when the path is consumed). Static child first, then parameter child,
    * then this node's own entries.
    */
-  #walk(node: TrieNode, path: string, pos: number, q: MatchInput, exact: boolean): RouteEntry | null {
+  #walk(node: TrieNode<E>, path: string, pos: number, q: MatchInput, exact: boolean): E | null {
     if (pos < path.length) {
       let end = path.indexOf('/', pos + 1);
       if (end === -1) end = path.length;
@@ -217,7 +235,7 @@ function extractParams(segments: readonly Segment[], path: string): Record<strin
 }
 
 /** The order the table tries entries of one host class in (used by explain and `routes`). */
-export function compareInTable(a: RouteEntry, b: RouteEntry): number {
+export function compareInTable(a: RouterEntry, b: RouterEntry): number {
   const ka = kindRank(a);
   const kb = kindRank(b);
   if (ka !== kb) return ka - kb;
@@ -228,7 +246,7 @@ export function compareInTable(a: RouteEntry, b: RouteEntry): number {
   return 0;
 }
 
-function kindRank(e: RouteEntry): number {
+function kindRank(e: RouterEntry): number {
   const p = e.pattern;
   if (p.kind === 'exact') return p.hasParams ? 1 : 0;
   return p.kind === 'regex' ? 2 : 3;

@@ -1,8 +1,8 @@
 // Chooses the route for a request. Host classes are tried from most to least specific:
 // the exact host, then wildcard hosts from the longest suffix down, then routes without
-// hosts; inside a class the RouteTable's order holds (docs/routing.md).
-import type { RouteEntry } from '../compiler/snapshot.js';
-import { compareInTable, RouteTable, type MatchInput } from './route-table.js';
+// hosts; inside a class the RouteTable's order holds (docs/routing.md). Generic over the
+// route an entry carries: the router reads only its RouteRules and hands the entry back.
+import { compareInTable, RouteTable, type MatchInput, type RouteRules, type RouterEntry } from './route-table.js';
 import { foldCase } from './path-pattern.js';
 
 export interface RouterInput extends MatchInput {
@@ -20,21 +20,23 @@ export interface RouterOptions {
   readonly foldAll?: boolean;
 }
 
-export class Router {
-  readonly #byHost = new Map<string, RouteTable>();
+export type { RouteRules, RouterEntry };
+
+export class Router<R extends RouteRules = RouteRules> {
+  readonly #byHost = new Map<string, RouteTable<RouterEntry<R>>>();
   /** Keyed by the suffix with its leading dot: "*.example.com" -> ".example.com". */
-  readonly #byWildcard = new Map<string, RouteTable>();
-  readonly #anyHost: RouteTable;
+  readonly #byWildcard = new Map<string, RouteTable<RouterEntry<R>>>();
+  readonly #anyHost: RouteTable<RouterEntry<R>>;
   readonly #hasHostTables: boolean;
   readonly #foldAll: boolean;
   /** The same entries, all case-insensitive; null when letter case cannot change the route. */
-  readonly #folded: Router | null;
+  readonly #folded: Router<R> | null;
   /** Every entry in the order a request tries them. */
-  readonly ordered: readonly RouteEntry[];
+  readonly ordered: readonly RouterEntry<R>[];
 
-  constructor(entries: readonly RouteEntry[], options: RouterOptions = {}) {
+  constructor(entries: readonly RouterEntry<R>[], options: RouterOptions = {}) {
     this.#foldAll = options.foldAll === true;
-    this.#anyHost = new RouteTable(this.#foldAll);
+    this.#anyHost = new RouteTable<RouterEntry<R>>(this.#foldAll);
     for (const e of entries) this.#tableFor(e.host).add(e);
     for (const t of this.#byHost.values()) t.seal();
     for (const t of this.#byWildcard.values()) t.seal();
@@ -51,7 +53,7 @@ export class Router {
    * request is refused. Costs a scan of the path; a second match only for paths with
    * upper-case letters. `q`'s matchLength and params are left as `chosen` set them.
    */
-  caseVariant(q: RouterInput, chosen: RouteEntry): boolean {
+  caseVariant(q: RouterInput, chosen: RouterEntry<R>): boolean {
     if (this.#folded === null || !hasUpperCase(q.path)) return false;
     const matchLength = q.matchLength;
     const params = q.params;
@@ -68,7 +70,7 @@ export class Router {
    * default) and Spring MVC before 6 serve /x/ as /x. Such a request is refused. A second
    * match only for paths ending in "/" that a prefix route took.
    */
-  slashVariant(q: RouterInput, chosen: RouteEntry): boolean {
+  slashVariant(q: RouterInput, chosen: RouterEntry<R>): boolean {
     const path = q.path;
     // An exact or regex route that matched the slash itself was written for it ("=/y/").
     if (chosen.pattern.kind !== 'prefix' || path.length < 2 || path.charCodeAt(path.length - 1) !== 47 /* / */) return false;
@@ -78,7 +80,7 @@ export class Router {
     return this.caseVariant(v, chosen);
   }
 
-  match(q: RouterInput): RouteEntry | null {
+  match(q: RouterInput): RouterEntry<R> | null {
     if (this.#hasHostTables) {
       const t = this.#byHost.get(q.host);
       if (t !== undefined) {
@@ -100,8 +102,8 @@ export class Router {
   }
 
   /** Walks `ordered` one entry at a time, saying why each earlier candidate did not match. */
-  explain(q: RouterInput): { tried: Array<{ entry: RouteEntry; reason: string }>; matched: RouteEntry | null } {
-    const tried: Array<{ entry: RouteEntry; reason: string }> = [];
+  explain(q: RouterInput): { tried: Array<{ entry: RouterEntry<R>; reason: string }>; matched: RouterEntry<R> | null } {
+    const tried: Array<{ entry: RouterEntry<R>; reason: string }> = [];
     for (const entry of this.ordered) {
       const reason = mismatch(entry, q);
       if (reason === null) return { tried, matched: entry };
@@ -110,12 +112,12 @@ export class Router {
     return { tried, matched: null };
   }
 
-  #tableFor(host: string | null): RouteTable {
+  #tableFor(host: string | null): RouteTable<RouterEntry<R>> {
     if (host === null) return this.#anyHost;
     const map = host.startsWith('*.') ? this.#byWildcard : this.#byHost;
     const key = host.startsWith('*.') ? host.slice(1) : host;
     let t = map.get(key);
-    if (!t) map.set(key, (t = new RouteTable(this.#foldAll)));
+    if (!t) map.set(key, (t = new RouteTable<RouterEntry<R>>(this.#foldAll)));
     return t;
   }
 }
@@ -135,22 +137,22 @@ function hasUpperCase(path: string): boolean {
   return false;
 }
 
-function hasLetters(e: RouteEntry): boolean {
+function hasLetters(e: RouterEntry): boolean {
   return /[A-Za-z]/.test(e.pattern.kind === 'regex' ? e.pattern.text : e.pattern.path);
 }
 
 /** Two entries a case-insensitive reading cannot tell apart ("/Private" and "/private"). */
-function foldKey(e: RouteEntry): string {
+function foldKey(e: RouterEntry): string {
   const p = e.pattern;
   return `${e.host ?? ''} ${p.kind} ${p.kind === 'regex' ? p.text.toLowerCase() : foldCase(p.path)}`;
 }
 
-function hostRank(e: RouteEntry): number {
+function hostRank(e: RouterEntry): number {
   if (e.host === null) return 0;
   return e.host.startsWith('*.') ? e.host.length : 1_000_000;
 }
 
-export function compareEntries(a: RouteEntry, b: RouteEntry): number {
+export function compareEntries(a: RouterEntry, b: RouterEntry): number {
   const ha = a.host ?? '';
   const hb = b.host ?? '';
   return hostRank(b) - hostRank(a) || (ha === hb ? 0 : ha < hb ? -1 : 1) || compareInTable(a, b);
@@ -162,7 +164,7 @@ export function hostMatches(pattern: string | null, host: string): boolean {
   return host === pattern;
 }
 
-function mismatch(e: RouteEntry, q: RouterInput): string | null {
+function mismatch(e: RouterEntry, q: RouterInput): string | null {
   if (!hostMatches(e.host, q.host)) return `host "${q.host}" does not match "${e.host}"`;
   // The path alone: the entry in a table of its own, with its constraints taken off.
   const pathOnly = new RouteTable();
@@ -181,7 +183,7 @@ function mismatch(e: RouteEntry, q: RouterInput): string | null {
   return null;
 }
 
-export function describePattern(e: RouteEntry): string {
+export function describePattern(e: RouterEntry): string {
   const p = e.pattern;
   if (p.kind === 'regex') return `regex ${p.text.slice(1)}`;
   return p.kind === 'exact' ? `exact path ${p.path}` : `prefix ${p.path}`;

@@ -129,12 +129,12 @@ export class Gateway implements ProxyRuntime {
     return this.#tracing.spans();
   }
 
-  onStart(ctx: RequestContext): void {
+  onStart(ctx: RequestContext<Snapshot>): void {
     this.#inflight++;
     ctx.snapshot.stats.inflight++;
   }
 
-  onFinish(ctx: RequestContext): void {
+  onFinish(ctx: RequestContext<Snapshot>): void {
     this.#inflight--;
     const s = ctx.snapshot;
     if (--s.stats.inflight === 0 && this.#retired.has(s)) this.#dispose(s);

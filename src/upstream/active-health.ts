@@ -5,7 +5,8 @@
 // timers); probes run at most `concurrency` at a time, each bounded by `timeout`, and a
 // round that has not finished when the next is due is not doubled.
 import { targetHealthChannel } from '../base/events.js';
-import type { Target, Upstream } from '../compiler/snapshot.js';
+import type { Target } from './target.js';
+import type { Upstream } from './upstream.js';
 import type { Logger } from '../base/logger.js';
 import { requestOn } from './undici-pool.js';
 

@@ -1,7 +1,6 @@
 // The balancer interface, the factory that builds one per upstream from its compiled spec,
 // and the per-attempt load feed (attempts in flight, latency) that the forwarder calls.
-import type { Target } from '../compiler/snapshot.js';
-import type { RequestContext } from '../proxy/context.js';
+import type { Target } from './target.js';
 import { ConsistentHash, type HashOn } from './balancers/consistent-hash.js';
 import { LeastConnections } from './balancers/least-connections.js';
 import { PeakEwmaP2C } from './balancers/p2c-ewma.js';
@@ -9,13 +8,27 @@ import { RoundRobin } from './balancers/round-robin.js';
 
 export { RoundRobin };
 
+/**
+ * What a balancer may read of the request (consistent-hash takes its key from it). The
+ * proxy's request context satisfies it and is passed as it is.
+ */
+export interface BalanceKey {
+  readonly path: string;
+  /** The raw query string with its "?", or "". */
+  readonly query: string;
+  readonly clientIp: string;
+  readonly consumer: { readonly id: string } | null;
+  /** One request header (lower-case name), several values joined with ", ". */
+  header(name: string): string | undefined;
+}
+
 export interface Balancer {
   /**
    * The next target that is available (not ejected, not down by the active check) and not in
-   * `exclude` (targets already tried by this request), or null when there is none. `ctx` is
+   * `exclude` (targets already tried by this request), or null when there is none. `key` is
    * the request (consistent-hash reads its key from it).
    */
-  pick(now: number, exclude: readonly Target[] | null, ctx: RequestContext | null): Target | null;
+  pick(now: number, exclude: readonly Target[] | null, key: BalanceKey | null): Target | null;
 }
 
 export type BalancerSpec =

@@ -8,7 +8,7 @@
 import { dnsResolveChannel } from '../base/events.js';
 import { lookup } from 'node:dns/promises';
 import { Resolver } from 'node:dns/promises';
-import type { Upstream } from '../compiler/snapshot.js';
+import type { Upstream } from './upstream.js';
 import type { Logger } from '../base/logger.js';
 
 export interface DnsPolicy {

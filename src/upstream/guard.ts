@@ -5,7 +5,25 @@ import type { AdaptivePolicy } from './adaptive.js';
 import { AdaptiveLimit } from './adaptive.js';
 import { CircuitBreaker, type CircuitPolicy } from './circuit-breaker.js';
 import { ConcurrencyLimiter, type QueuePolicy } from './concurrency.js';
-import type { RequestContext } from '../proxy/context.js';
+
+/**
+ * What the guard reads and clears of a finished request: the admission it holds (circuit
+ * generation, concurrency slot) and how it went. The proxy's request context satisfies it.
+ */
+export interface GuardedRequest {
+  guard: ServiceGuard | null;
+  /** The circuit generation that admitted the request (-1: no circuit involved). */
+  circuitGeneration: number;
+  /** Whether the request holds a slot of the service's concurrency limiter. */
+  concurrencySlot: boolean;
+  /** The error-table code when the gateway answered with an error. */
+  readonly errorCode: string | null;
+  readonly responseStatus: number;
+  /** performance.now() values; 0 when it did not happen. */
+  readonly upstreamStartedAt: number;
+  readonly upstreamRespondedAt: number;
+  readonly finishedAt: number;
+}
 
 /** What counts against the circuit: the upstream failing, never the client or a plugin. */
 const UPSTREAM_FAILURES = new Set(['upstream-unavailable', 'upstream-timeout', 'upstream-invalid-response', 'upstream-unhealthy']);
@@ -24,7 +42,7 @@ export class ServiceGuard {
    * upstream, a connect failure, a reset, a timeout (or the total deadline), or every
    * target ejected; 4xx are successes; a client that left or a local reply is neither.
    */
-  leave(ctx: RequestContext): void {
+  leave(ctx: GuardedRequest): void {
     ctx.guard = null;
     const code = ctx.errorCode;
     const answered = code === null && ctx.upstreamRespondedAt !== 0;

@@ -3,8 +3,48 @@
 // requests that can be replayed (idempotent method; no body, or one that fit in the replay
 // buffer), never past the request's total deadline, and within the
 // service's retry budget, so that retries cannot multiply the load on a struggling service.
-import type { RetryCondition, Target, Upstream } from '../compiler/snapshot.js';
-import type { RequestContext } from '../proxy/context.js';
+// The budget's counts (requests and retries in flight per service) are kept here too.
+import type { BalanceKey } from './balancer.js';
+import type { Service } from './service.js';
+import type { Target } from './target.js';
+import type { Upstream } from './upstream.js';
+
+export type RetryCondition = 'connect-failure' | 'reset' | 'timeout' | '502' | '503' | '504';
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  readonly attempts: number;
+  readonly on: ReadonlySet<RetryCondition>;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** Retries in flight may be at most this share of the service's requests in flight. */
+  readonly budgetPercent: number;
+  /** Retry non-idempotent methods (POST, PATCH) too. */
+  readonly nonIdempotent: boolean;
+  /** A request body up to this size is kept so that a retry can resend it (0: bodies are never retried). */
+  readonly replayBufferBytes: number;
+}
+
+/**
+ * What retries read and count of a request. The proxy's request context satisfies it and is
+ * passed as it is (no object per attempt).
+ */
+export interface RetryState extends BalanceKey {
+  readonly route: { readonly service: Service } | null;
+  readonly method: string;
+  /** Upstream attempts made so far (retries included). */
+  attempt: number;
+  /** Targets already tried by this request (null until a retry). */
+  readonly tried: readonly Target[] | null;
+  /** The declared body length (-1: none declared), or chunked. */
+  readonly requestBodyLength: number;
+  readonly requestChunked: boolean;
+  /** The whole request body when it fit in the replay buffer, else null. */
+  readonly replayBody: Buffer | null;
+  /** performance.now() at which the total deadline passes (0: none). */
+  readonly deadlineAt: number;
+  readonly res: { readonly destroyed: boolean };
+}
 
 export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Retries are always allowed while this few are in flight, whatever the budget says. */
@@ -25,7 +65,7 @@ export function failureOf(err: unknown): RetryCondition | null {
 }
 
 /** The backoff (ms) before retrying this failure, or -1 when it must not be retried. */
-export function planRetry(ctx: RequestContext, condition: RetryCondition): number {
+export function planRetry(ctx: RetryState, condition: RetryCondition): number {
   const service = ctx.route!.service;
   const policy = service.retries;
   if (ctx.attempt >= policy.attempts || !policy.on.has(condition)) return -1;
@@ -42,16 +82,34 @@ export function planRetry(ctx: RequestContext, condition: RetryCondition): numbe
 }
 
 /** Full jitter on an exponential backoff: uniformly in [delay/2, delay]. */
-export function retryDelay(ctx: RequestContext): number {
+export function retryDelay(ctx: RetryState): number {
   const p = ctx.route!.service.retries;
   const delay = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** (ctx.attempt - 1));
   return delay / 2 + Math.random() * (delay / 2);
 }
 
 /** The target for the next attempt: another one than those tried when possible. */
-export function nextTarget(ctx: RequestContext, now: number): Target | null {
+export function nextTarget(ctx: RetryState, now: number): Target | null {
   const balancer = ctx.route!.service.upstream.balancer;
   return balancer.pick(now, ctx.tried, ctx) ?? balancer.pick(now, null, ctx);
+}
+
+/** An attempt starts: the request's first one joins the service's requests in flight (the budget's base). */
+export function countAttempt(ctx: RetryState): void {
+  if (ctx.attempt++ === 0) ctx.route!.service.stats.inflight++;
+}
+
+/** A retry is decided: the request joins the retries in flight, once however many retries it makes. */
+export function countRetry(ctx: RetryState): void {
+  if (ctx.attempt === 1) ctx.route!.service.stats.retries++;
+}
+
+/** The request is over: it leaves the counts it joined. */
+export function releaseBudget(ctx: RetryState): void {
+  if (ctx.attempt === 0) return;
+  const stats = ctx.route!.service.stats;
+  stats.inflight--;
+  if (ctx.attempt > 1) stats.retries--;
 }
 
 export function recordSuccess(target: Target): void {

@@ -4,12 +4,24 @@
 // reloads; a target's health and load survive both (kept in the HealthRegistry by URL).
 import { isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
-import type { Target, Upstream } from '../compiler/snapshot.js';
 import type { ActiveCheckPolicy } from './active-health.js';
-import { createBalancer, rttDecayOf, type BalancerSpec } from './balancer.js';
+import { createBalancer, rttDecayOf, type Balancer, type BalancerSpec } from './balancer.js';
 import type { HealthRegistry, OutlierPolicy } from './health.js';
 import type { PoolRegistry, UpstreamPool } from './pools.js';
+import type { Target } from './target.js';
 import type { UpstreamTls } from './tls.js';
+
+export interface Upstream {
+  readonly name: string;
+  /** The live target set: DNS re-resolution replaces it, and the balancer, between reloads. */
+  targets: readonly Target[];
+  balancer: Balancer;
+  readonly outlier: OutlierPolicy;
+  /** Active health checks, null when off. */
+  readonly activeCheck: ActiveCheckPolicy | null;
+  /** Targets named by host name (resolved through DNS), null when every target is an IP address. */
+  readonly dns: UpstreamDns | null;
+}
 
 export interface UpstreamDns {
   /** The host names among the targets. */

@@ -3,7 +3,7 @@
 // growth, decay and the ejected-share cap, and the upstream config checks.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Target } from '../../src/compiler/snapshot.js';
+import type { Target } from '../../src/upstream/target.js';
 import { attemptEnded, attemptStarted } from '../../src/upstream/balancer.js';
 import { ConsistentHash, buildMaglevTable, cookieValue, queryArg } from '../../src/upstream/balancers/consistent-hash.js';
 import { LeastConnections } from '../../src/upstream/balancers/least-connections.js';

@@ -4,20 +4,21 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { buildSnapshot, loadConfigText } from '../../src/compiler/load.js';
-import type { CompiledRoute, RouteEntry, Service } from '../../src/compiler/snapshot.js';
 import { Chain } from '../../src/pipeline/chain.js';
 import { defaultRegistry } from '../../src/plugins/index.js';
 import { normalizePath, type PathPolicy } from '../../src/proxy/request-path.js';
+import type { CompiledRoute, RouteEntry } from '../../src/proxy/route.js';
 import { foldCase, parsePathPattern } from '../../src/router/path-pattern.js';
 import { Router, type RouterInput } from '../../src/router/router.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
+import type { Service } from '../../src/upstream/service.js';
 
 const registry = defaultRegistry();
 const pools = new PoolRegistry();
 after(() => pools.closeAll());
 
 /** A router from route items (flow YAML), all in one service, in file order. */
-function routerOf(...routes: string[]): Router {
+function routerOf(...routes: string[]): Router<CompiledRoute> {
   const text = ['_format_version: "1"', 'services:', '  - name: s', '    url: http://127.0.0.1:9', '    routes:', ...routes.map((r) => `      - ${r}`)].join('\n');
   return buildSnapshot(loadConfigText('routes.yaml', text, registry), registry, pools, 1, 'routes.yaml').snapshot.router;
 }
@@ -30,7 +31,7 @@ function query(path: string, r: Req = {}): RouterInput {
 }
 
 /** The matched route's name (null: 404); the linear explain must pick the same entry. */
-function hit(router: Router, path: string, r: Req = {}): string | null {
+function hit(router: Router<CompiledRoute>, path: string, r: Req = {}): string | null {
   const q = query(path, r);
   const e = router.match(q);
   assert.equal(router.explain(query(path, r)).matched, e, `explain and match disagree on ${r.host ?? 'gw.test'}${path}`);

@@ -4,7 +4,7 @@
 // process, and within one poll interval (250 ms) after a change made by another worker or
 // node. Keys are stored as digests only.
 import { randomUUID } from 'node:crypto';
-import type { RawConsumer } from '../../consumers/schema.js';
+import type { RawConsumer } from '../../config/types.js';
 import { DirectoryConflict, keyDigestText, PREFIX_LENGTH, type KeyStatus, type PortalAccount, type PortalDirectory, type PortalKey, type Role } from '../directory.js';
 import { isUniqueViolation, type PortalDb, type Queries } from './db.js';
 

@@ -7,7 +7,7 @@ import type { RawConfig } from '../../config/types.js';
 import { DEFAULT_STORE_URL } from '../../config/defaults.js';
 import type { PortalDirectory } from '../directory.js';
 import type { SessionStore } from '../sessions.js';
-import type { RawPortal } from '../schema.js';
+import type { RawPortal } from '../../config/types.js';
 import { openPortalDb } from './db.js';
 import { DatabaseDirectory } from './directory.js';
 import { DatabaseSessionStore } from './sessions.js';

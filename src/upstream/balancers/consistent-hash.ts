@@ -4,8 +4,8 @@
 // points), the load per target is even to within a few percent by construction (a ring needs
 // hundreds of vnodes per target to get close), and removing one of N targets moves about
 // 1/N of the keys — slightly more than a perfect ring, which the tests bound.
-import type { Target } from '../../compiler/snapshot.js';
-import type { RequestContext } from '../../proxy/context.js';
+import type { Target } from '../target.js';
+import type { BalanceKey } from '../balancer.js';
 import { RoundRobin, usable } from './round-robin.js';
 
 export type HashOn = 'header' | 'cookie' | 'ip' | 'consumer' | 'path' | 'query_arg';
@@ -57,7 +57,7 @@ export function buildMaglevTable(keys: readonly string[], weights: readonly numb
   return table;
 }
 
-type KeyOf = (ctx: RequestContext) => string | undefined;
+type KeyOf = (ctx: BalanceKey) => string | undefined;
 
 function keyReader(hashOn: HashOn, name: string): KeyOf {
   const lower = name.toLowerCase();
@@ -128,7 +128,7 @@ export class ConsistentHash {
     this.#fallback = new RoundRobin(targets);
   }
 
-  pick(now: number, exclude: readonly Target[] | null, ctx: RequestContext | null): Target | null {
+  pick(now: number, exclude: readonly Target[] | null, ctx: BalanceKey | null): Target | null {
     const key = ctx === null ? undefined : this.#keyOf(ctx);
     if (key === undefined || key === '') return this.#fallback.pick(now, exclude);
     return this.pickKey(key, now, exclude);

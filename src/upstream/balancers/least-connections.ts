@@ -1,4 +1,4 @@
-import type { Target } from '../../compiler/snapshot.js';
+import type { Target } from '../target.js';
 import { usable } from './round-robin.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Target } from '../../compiler/snapshot.js';
+import type { Target } from '../target.js';
 
 export const usable = (t: Target, now: number, exclude: readonly Target[] | null): boolean => t.health.available(now) && (exclude === null || !exclude.includes(t));
 

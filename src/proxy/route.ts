@@ -1,0 +1,26 @@
+// The proxy's routes: a route as declared (what a request runs through: its service and
+// plugin chain) and its router entries, one per (host pattern × path pattern).
+import type { Chain } from '../pipeline/chain.js';
+import type { RouterEntry } from '../router/router.js';
+import type { Service } from '../upstream/service.js';
+
+/** A route as declared: one per `routes[]` item, shared by its router entries. */
+export interface CompiledRoute {
+  readonly name: string;
+  /** Declaration index across the whole file, the last tie-breaker. */
+  readonly index: number;
+  readonly service: Service;
+  readonly priority: number;
+  readonly methods: ReadonlySet<string> | null;
+  readonly headers: ReadonlyArray<readonly [name: string, values: readonly string[]]> | null;
+  readonly stripPath: boolean;
+  readonly preserveHost: boolean;
+  /** Literal path segments (and regexes) match in any letter case (docs/routing.md). */
+  readonly caseInsensitive: boolean;
+  readonly chain: Chain;
+  /** Where in the file the route was declared, e.g. services[0].routes[1]. */
+  readonly configPath: string;
+}
+
+/** One (host pattern × path pattern) of a route: what the router indexes and orders. */
+export type RouteEntry = RouterEntry<CompiledRoute>;
