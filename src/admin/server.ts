@@ -8,7 +8,7 @@ import { ERRORS, problemBody, type ErrorCode } from '../base/errors.js';
 import type { ConfigControl } from '../store/control.js';
 import { EntityError } from '../store/entities.js';
 import { buildOpenApi } from './openapi.js';
-import { bodyTypeRefusal, guardRequest, hostPolicy, type HostPolicy } from './request-guard.js';
+import { bodyTypeRefusal, guardRequest, hostPolicy, type HostPolicy } from '../runtime/request-guard.js';
 import { AdminProblem, buildRoutes, problemList, type AdminNode, type AdminReply, type AdminRequest, type AdminRoute } from './routes.js';
 
 export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:8001';

@@ -1,5 +1,5 @@
 // `admin.allowed_hosts`: the names and addresses besides loopback that the admin API and
-// the status listener answer to (their Host check is admin/request-guard.ts). The syntax
+// the status listener answer to (their Host check is runtime/request-guard.ts). The syntax
 // is shared: the config check here, the runtime policy there.
 import { isIP } from 'node:net';
 import type { ConfigProblem } from '../base/problems.js';

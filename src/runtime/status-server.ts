@@ -3,7 +3,7 @@
 // loopback by default; /metrics is served here too.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { bodyTypeRefusal, guardRequest, hostPolicy, type GuardRefusal } from '../admin/request-guard.js';
+import { bodyTypeRefusal, guardRequest, hostPolicy, type GuardRefusal } from './request-guard.js';
 import { ERRORS, problemBody } from '../base/errors.js';
 import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import { handlePurge, type PurgeFn } from '../plugins/cache/purge-endpoint.js';

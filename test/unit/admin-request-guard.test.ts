@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import { bodyTypeRefusal, guardRequest, hostOf, hostPolicy, mediaTypeProblem } from '../../src/admin/request-guard.js';
+import { bodyTypeRefusal, guardRequest, hostOf, hostPolicy, mediaTypeProblem } from '../../src/runtime/request-guard.js';
 import { allowedHostsProblems } from '../../src/config/allowed-hosts.js';
 
 const req = (method: string, headers: Record<string, string>): IncomingMessage => ({ method, headers }) as unknown as IncomingMessage;
