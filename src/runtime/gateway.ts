@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { reloadChannel } from '../base/events.js';
 import cluster from 'node:cluster';
 import type { Socket } from 'node:net';
-import type { Pool } from 'undici';
+import type { buildConnector, Pool } from 'undici';
 import { ERRORS, problemBody, type ErrorCode } from '../base/errors.js';
 import { buildSnapshot } from '../compiler/load.js';
 import { formatAddress } from '../base/address.js';
@@ -45,6 +45,8 @@ export interface GatewayOptions {
   readonly portal?: { readonly usage?: UsageSource; readonly pollMs?: number };
   /** Called with each snapshot put in service (first load and every successful reload). */
   readonly onSnapshot?: (snapshot: Snapshot) => void;
+  /** Opens upstream connections instead of TCP/TLS (northgate/testing's in-process upstreams). */
+  readonly connect?: buildConnector.connector;
 }
 
 export interface ReloadResult {
@@ -66,7 +68,7 @@ export interface BoundListener {
 export class Gateway implements ProxyRuntime {
   #snapshot!: Snapshot;
   readonly #opts: GatewayOptions;
-  readonly #pools = new PoolRegistry();
+  readonly #pools: PoolRegistry;
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
   /** Circuit breakers and concurrency limiters survive reloads when their config is unchanged. */
@@ -97,6 +99,7 @@ export class Gateway implements ProxyRuntime {
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
+    this.#pools = new PoolRegistry(opts.connect !== undefined ? { connect: opts.connect } : {});
     this.#dns = new DnsResolver(opts.logger, () => this.#retainLive());
     this.#checks = new ActiveHealthChecks(opts.logger);
   }
