@@ -3,7 +3,7 @@
 // the config to (re)load and gives it a way to apply a new one (swap here, or relay to
 // workers).
 import { parseAddress, type ParsedAddress } from '../base/address.js';
-import { loadConfigFile } from '../compiler/load.js';
+import { importConfigExtensions, loadConfigFile } from '../compiler/load.js';
 import { readConfigFile } from '../config/source.js';
 import { ConfigError } from '../base/problems.js';
 import type { RawConfig } from '../config/types.js';
@@ -42,6 +42,7 @@ export class ControlPlane implements NodeControlPlane {
 
   /** Reads the file and, in database mode, the store. Throws ConfigError or StartRefusal. */
   static async prepare(file: string | null, registry: PluginRegistry, logger: Logger, embedded?: () => RawConfig): Promise<ControlPlane> {
+    await importConfigExtensions(file);
     const config = file !== null ? loadConfigFile(file, registry) : embedded!();
     const admin = adminAddress(config);
     if (admin !== null) {

@@ -5,8 +5,10 @@ import { didYouMean } from '../base/problems.js';
 export class UsageError extends Error {}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+/** Spelled out so that the declaration emit can name it (node's option types are not exported). */
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O & { help: { type: 'boolean'; short: 'h' } }; allowPositionals: boolean; strict: true }>>;
 
-export function parse<O extends Options>(command: string, args: string[], options: O, allowPositionals = false) {
+export function parse<O extends Options>(command: string, args: string[], options: O, allowPositionals = false): Parsed<O> {
   try {
     return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
   } catch (err) {

@@ -2,7 +2,7 @@
 // Redis caches are purged in Redis directly (every gateway sharing it sees the purge); memory
 // caches through the running gateway's status listener (POST /cache/purge, loopback only).
 import { parseAddress } from '../base/address.js';
-import { loadConfigFile } from '../compiler/load.js';
+import { loadConfig } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
 import type { RawConfig } from '../config/types.js';
 import { defaultRegistry } from '../plugins/index.js';
@@ -46,7 +46,7 @@ export async function cacheCommand(args: string[]): Promise<number> {
   if (typeof req === 'string') throw new UsageError(`cache purge: ${req.replace('give at least one tag or path', 'give --tag or --path')}`);
   let raw: RawConfig;
   try {
-    raw = loadConfigFile(values.config ?? 'northgate.yaml', defaultRegistry());
+    raw = await loadConfig(values.config ?? 'northgate.yaml', defaultRegistry());
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.lines().join('\n') + '\n');

@@ -1,5 +1,5 @@
 // Loads a config for the read-only commands (routes, explain) exactly as start would.
-import { buildSnapshot, loadConfigFile } from '../compiler/load.js';
+import { buildSnapshot, loadConfig } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
 import type { RouteEntry, Snapshot } from '../compiler/snapshot.js';
 import { defaultRegistry } from '../plugins/index.js';
@@ -11,7 +11,7 @@ export async function withSnapshot(file: string, fn: (s: Snapshot) => number): P
   let snapshot: Snapshot;
   const pools = new PoolRegistry();
   try {
-    snapshot = buildSnapshot(loadConfigFile(file, registry), registry, pools, 1, file).snapshot;
+    snapshot = buildSnapshot(await loadConfig(file, registry), registry, pools, 1, file).snapshot;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.lines().join('\n') + '\n');

@@ -1,6 +1,6 @@
 // `northgate usage`: reads the metering store (docs/rate-limiting.md, "Metering").
 import { existsSync } from 'node:fs';
-import { loadConfigFile } from '../compiler/load.js';
+import { loadConfig } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
 import { defaultRegistry } from '../plugins/index.js';
 import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
@@ -62,7 +62,7 @@ export async function usageCommand(args: string[]): Promise<number> {
   let spec: StoreSpec;
   if (values.config !== undefined) {
     try {
-      const settings = effectiveMetering(loadConfigFile(values.config, defaultRegistry()), values.config);
+      const settings = effectiveMetering(await loadConfig(values.config, defaultRegistry()), values.config);
       if (settings === null) {
         process.stderr.write(`northgate: ${values.config} has no metering section and no portal (or metering.enabled is false); nothing is metered\n`);
         return 1;

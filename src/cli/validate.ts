@@ -1,4 +1,4 @@
-import { loadConfigFile } from '../compiler/load.js';
+import { loadConfig } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
 import { defaultRegistry } from '../plugins/index.js';
 import { parse, UsageError } from './args.js';
@@ -10,7 +10,7 @@ Checks a config file (default: ./northgate.yaml, .yml or .json, as for start). P
 "valid" and exits 0, or prints one line per problem (FILE:LINE:COL PATH: message) and exits 2.
 `;
 
-export function validateCommand(args: string[]): number {
+export async function validateCommand(args: string[]): Promise<number> {
   const { values } = parse('validate', args, { config: { type: 'string', short: 'c' } });
   if (values.help) {
     process.stdout.write(HELP);
@@ -19,7 +19,7 @@ export function validateCommand(args: string[]): number {
   const choice = chooseConfig(values.config);
   if (choice.kind === 'embedded') throw new UsageError('no northgate.yaml (or .yml, .json) in this folder: give --config FILE');
   try {
-    loadConfigFile(choice.file, defaultRegistry());
+    await loadConfig(choice.file, defaultRegistry());
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stdout.write(err.lines().join('\n') + '\n');

@@ -12,16 +12,51 @@ import { parseConfigText, readConfigFile, type ConfigSource } from '../config/so
 import type { RawConfig } from '../config/types.js';
 import { validateConfig } from './validate.js';
 import { loadPortalDocuments } from '../portal/documents.js';
+import { extensionsOf, importExtensions } from './extensions.js';
+
+/**
+ * The registry a config with `extensions:` was validated with, by its `extensions` array:
+ * compiling it needs the same plugins, and a shallow copy of the config (the gateway merges
+ * the portal's consumers that way) keeps the array.
+ */
+const validatedWith = new WeakMap<readonly string[], PluginRegistry>();
 
 export function checkSource(source: ConfigSource, registry: PluginRegistry): RawConfig {
-  const { config, problems } = validateConfig(source.value, registry);
+  const extended = extensionsOf(source, registry);
+  // Without its plugins the rest of the config cannot be checked: these problems come alone.
+  if (extended.problems.length > 0) throw new ConfigError(source.file, source.locate(extended.problems));
+  const { config, problems } = validateConfig(source.value, extended.registry);
   // Files named in the config are read relative to it; only once the shape is valid.
   if (problems.length === 0) problems.push(...loadPortalDocuments(config, source.file));
   if (problems.length > 0) throw new ConfigError(source.file, source.locate(problems));
+  if (config.extensions !== undefined) validatedWith.set(config.extensions, extended.registry);
   return config;
 }
 
-/** Reads and validates a file; throws ConfigError with every problem located. */
+/**
+ * The asynchronous step before a synchronous load of `file`: imports the modules its
+ * `extensions:` names (a changed module file again). A file that cannot be read is left to
+ * the load to report.
+ */
+export async function importConfigExtensions(file: string | null, env?: NodeJS.ProcessEnv): Promise<void> {
+  if (file === null) return;
+  let source: ConfigSource;
+  try {
+    source = readConfigFile(file, env);
+  } catch {
+    return;
+  }
+  await importExtensions(source);
+}
+
+/** Reads a file, imports its extensions and validates; rejects with ConfigError with every problem located. */
+export async function loadConfig(file: string, registry: PluginRegistry, env?: NodeJS.ProcessEnv): Promise<RawConfig> {
+  const source = readConfigFile(file, env);
+  await importExtensions(source);
+  return checkSource(source, registry);
+}
+
+/** Reads and validates a file; throws ConfigError with every problem located. Extensions: see importConfigExtensions. */
 export function loadConfigFile(file: string, registry: PluginRegistry, env?: NodeJS.ProcessEnv): RawConfig {
   return checkSource(readConfigFile(file, env), registry);
 }
@@ -40,5 +75,5 @@ export function buildSnapshot(
   addresses?: AddressSource,
   guards?: GuardRegistry,
 ): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
-  return compileConfig(config, { registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}) });
+  return compileConfig(config, { registry: (config.extensions !== undefined ? validatedWith.get(config.extensions) : undefined) ?? registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}) });
 }

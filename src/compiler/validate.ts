@@ -23,6 +23,13 @@ import { allowedHostsProblems } from '../config/allowed-hosts.js';
 
 const require = createRequire(import.meta.url);
 const validators = new WeakMap<PluginRegistry, ValidateFunction>();
+/**
+ * Compiled validators by schema hash: a new registry with the same plugins (each reload of a
+ * config with extensions, each test gateway with its own plugins) reuses the compiled one
+ * instead of paying ajv's compile again.
+ */
+const compiled = new Map<string, ValidateFunction>();
+const COMPILED_CAP = 32;
 
 /** ajv's options for the config schema; inlineRefs: false keeps the shared plugin map one function (see buildConfigSchema). */
 const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false, inlineRefs: false };
@@ -38,7 +45,10 @@ function validatorFor(registry: PluginRegistry): ValidateFunction {
   let v = validators.get(registry);
   if (!v) {
     const schema = buildConfigSchema(registry.all(), { shared: true });
-    v = prebuiltValidator(configSchemaHash(schema)) ?? configAjv().compile(schema);
+    const hash = configSchemaHash(schema);
+    v = compiled.get(hash) ?? prebuiltValidator(hash) ?? configAjv().compile(schema);
+    if (compiled.size >= COMPILED_CAP) compiled.delete(compiled.keys().next().value!);
+    compiled.set(hash, v);
     validators.set(registry, v);
   }
   return v;

@@ -62,6 +62,8 @@ export interface RawListener {
 
 export interface RawConfig {
   _format_version: '1';
+  /** Modules whose default export is a Plugin or an array of them (paths relative to the config file, or packages). */
+  extensions?: string[];
   portal?: RawPortal;
   listen?: { proxy?: string | Array<string | RawListener>; status?: string | null; admin?: string | null; portal?: string | null };
   mode?: 'file' | 'database';

@@ -4,6 +4,7 @@
 // (features/). In worker mode the master owns the status listener.
 import { randomUUID } from 'node:crypto';
 import { reloadChannel } from '../base/events.js';
+import type { buildConnector } from 'undici';
 import { problemBody } from '../base/errors.js';
 import { formatAddress } from '../base/address.js';
 import { ConfigError } from '../base/problems.js';
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   readonly portal?: { readonly usage?: UsageSource; readonly pollMs?: number };
   /** Called with each snapshot put in service (first load and every successful reload). */
   readonly onSnapshot?: (snapshot: Snapshot) => void;
+  /** Opens upstream connections instead of TCP/TLS (northgate/testing's in-process upstreams). */
+  readonly connect?: buildConnector.connector;
 }
 
 export interface ReloadResult {
@@ -82,7 +85,7 @@ export class Gateway implements ProxyRuntime {
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
-    this.#upstreams = new UpstreamState(opts.logger, () => this.#snapshot);
+    this.#upstreams = new UpstreamState(opts.logger, () => this.#snapshot, opts.connect);
     this.#portal = new PortalFeature(this, {
       logger: opts.logger,
       configFile: opts.configFile ?? null,

@@ -7,6 +7,7 @@ import { formatAddress } from '../base/address.js';
 import { listenFailure } from './refusal.js';
 import { defaultRegistry } from '../plugins/index.js';
 import { createGateway, type RunSpec } from './process.js';
+import { importConfigExtensions } from '../compiler/load.js';
 import { adminListenFailure, announce, exitOnStartError, logReload, onShutdownSignal, watchFile, type StartOptions } from './lifecycle.js';
 import type { BoundListener } from './gateway.js';
 import { configWarnings } from './config-warnings.js';
@@ -71,7 +72,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
 
   const reload = (trigger: string) => {
     if (plane.mode === 'database') void plane.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
-    else logReload(logger, gateway.reload(), { trigger });
+    else void importConfigExtensions(opts.configFile).then(() => logReload(logger, gateway.reload(), { trigger }));
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
   if (opts.watch && opts.configFile !== null && plane.mode === 'file') watchFile(opts.configFile, () => reload('watch'));

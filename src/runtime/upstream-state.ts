@@ -1,7 +1,7 @@
 // What the gateway keeps per upstream across reloads: connection pools, target health,
 // circuit breakers and concurrency limiters (kept when their config is unchanged), and the
 // background work that follows the live snapshot (DNS re-resolution, active health checks).
-import type { Pool } from 'undici';
+import type { buildConnector, Pool } from 'undici';
 import type { Logger } from '../base/logger.js';
 import { buildSnapshot } from '../compiler/load.js';
 import type { Snapshot, Upstream } from '../compiler/snapshot.js';
@@ -14,7 +14,7 @@ import { HealthRegistry } from '../upstream/health.js';
 import { PoolRegistry } from '../upstream/pools.js';
 
 export class UpstreamState {
-  readonly #pools = new PoolRegistry();
+  readonly #pools: PoolRegistry;
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
   readonly #guards = new GuardRegistry();
@@ -22,9 +22,13 @@ export class UpstreamState {
   readonly #checks: ActiveHealthChecks;
   readonly #live: () => Snapshot;
 
-  /** `live`: the snapshot in service (DNS changes are applied to its targets). */
-  constructor(logger: Logger, live: () => Snapshot) {
+  /**
+   * `live`: the snapshot in service (DNS changes are applied to its targets); `connect`
+   * opens upstream connections instead of TCP/TLS (northgate/testing's in-process upstreams).
+   */
+  constructor(logger: Logger, live: () => Snapshot, connect?: buildConnector.connector) {
     this.#live = live;
+    this.#pools = new PoolRegistry(connect !== undefined ? { connect } : {});
     this.#dns = new DnsResolver(logger, () => this.#retainLive());
     this.#checks = new ActiveHealthChecks(logger);
   }

@@ -6,6 +6,7 @@ import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 import { PORTAL_ENV, SPEC_ENV, type FromWorker, type ToWorker } from './cluster.js';
 import { flushLoggerThen, type Logger } from '../base/logger.js';
 import { createGateway } from './process.js';
+import { importConfigExtensions } from '../compiler/load.js';
 import { formatAddress } from '../base/address.js';
 import { ConfigError } from '../base/problems.js';
 import type { BoundListener } from './gateway.js';
@@ -31,6 +32,7 @@ export async function runWorker(logger: Logger): Promise<void> {
   new AggregatorRegistry();
   let proxy: BoundListener[];
   try {
+    if (relayed === null) await importConfigExtensions(spec.configFile);
     gateway.load();
     proxy = await gateway.listen();
   } catch (err) {
@@ -56,7 +58,7 @@ export async function runWorker(logger: Logger): Promise<void> {
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'reload') {
       if (msg.config !== undefined) relayed = msg.config;
-      process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker);
+      void importConfigExtensions(relayed === null ? spec.configFile : null).then(() => process.send!({ type: 'reloaded', id: msg.id, result: gateway.reload() } satisfies FromWorker));
     } else if (msg.type === 'cache-purge') {
       process.send!({ type: 'cache-purged', id: msg.id, purged: purgeMemoryStores(msg.req) } satisfies FromWorker);
     } else if (msg.type === 'shutdown') {

@@ -5,6 +5,7 @@
 import { Pool } from './undici-pool.js';
 import { H2Pool } from './h2-pool.js';
 import type { UpstreamTls } from './tls.js';
+import type { buildConnector } from 'undici';
 
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
@@ -23,6 +24,12 @@ const MAX_CONNECTIONS_PER_TARGET = 1024;
 
 export class PoolRegistry {
   readonly #pools = new Map<string, UpstreamPool>();
+  /** Opens the connections of http(s) pools instead of undici's TCP/TLS connector (the in-process test harness). */
+  readonly #connect: buildConnector.connector | undefined;
+
+  constructor(opts: { connect?: buildConnector.connector } = {}) {
+    this.#connect = opts.connect;
+  }
 
   acquire(origin: string, opts: PoolOptions): UpstreamPool {
     const tls = opts.tls ?? null;
@@ -36,7 +43,7 @@ export class PoolRegistry {
         connections: MAX_CONNECTIONS_PER_TARGET,
         pipelining: 1,
         keepAliveTimeout: KEEP_ALIVE_MS,
-        connect: { timeout: opts.connectTimeoutMs, ...(opts.servername !== undefined ? { servername: opts.servername } : {}), ...(tls !== null && origin.startsWith('https:') ? tls.connect : {}) },
+        connect: this.#connect ?? { timeout: opts.connectTimeoutMs, ...(opts.servername !== undefined ? { servername: opts.servername } : {}), ...(tls !== null && origin.startsWith('https:') ? tls.connect : {}) },
         // The per-request read timeout is passed with each dispatch; these are the ceilings.
         headersTimeout: 0,
         bodyTimeout: 0,
