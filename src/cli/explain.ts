@@ -1,7 +1,7 @@
 // `northgate explain`: which route a request would match, why each earlier candidate
 // did not, and where the request would go. Uses the same head checks and the same
 // router as the proxy, and cross-checks the indexed lookup against the linear walk.
-import type { RouteEntry } from '../compiler/snapshot.js';
+import type { RouteEntry } from '../proxy/route.js';
 import { joinUpstreamPath } from '../proxy/forward.js';
 import { needsNormalizing, normalizePath } from '../proxy/request-path.js';
 import { hostMatches } from '../router/router.js';

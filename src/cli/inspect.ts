@@ -1,7 +1,8 @@
 // Loads a config for the read-only commands (routes, explain) exactly as start would.
 import { buildSnapshot, loadConfig } from '../compiler/load.js';
 import { ConfigError } from '../base/problems.js';
-import type { RouteEntry, Snapshot } from '../compiler/snapshot.js';
+import type { Snapshot } from '../compiler/snapshot.js';
+import type { RouteEntry } from '../proxy/route.js';
 import { defaultRegistry } from '../plugins/index.js';
 import { describePattern } from '../router/router.js';
 import { PoolRegistry } from '../upstream/pools.js';

@@ -14,14 +14,6 @@ import type { MeteringSettings } from '../metering/config.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
 import type { RouteEntry } from '../proxy/route.js';
 
-// The vocabulary of a snapshot, for the layers above that read one (runtime, admin, cli).
-export type { Limits } from '../proxy/snapshot.js';
-export type { CompiledRoute, RouteEntry } from '../proxy/route.js';
-export type { Service } from '../upstream/service.js';
-export type { Upstream } from '../upstream/upstream.js';
-export type { Target } from '../upstream/target.js';
-export type { RetryCondition, RetryPolicy } from '../upstream/retry.js';
-
 export interface ListenerSpec {
   readonly host: string;
   readonly port: number;

@@ -10,7 +10,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createSecureServer, createServer as createH2Server, type Http2Session, type Http2SecureServer, type Http2Server } from 'node:http2';
 import { createServer as createNetServer, Socket as NetSocket, type Server as NetServer, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import type { Limits, ListenerSpec, ListenerTls } from '../compiler/snapshot.js';
+import type { ListenerSpec, ListenerTls } from '../compiler/snapshot.js';
+import type { Limits } from '../proxy/snapshot.js';
 import type { ListenerInfo } from '../proxy/context.js';
 
 export interface ListenerHooks {

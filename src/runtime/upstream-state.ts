@@ -4,7 +4,8 @@
 import type { buildConnector, Pool } from 'undici';
 import type { Logger } from '../base/logger.js';
 import { buildSnapshot } from '../compiler/load.js';
-import type { Snapshot, Upstream } from '../compiler/snapshot.js';
+import type { Snapshot } from '../compiler/snapshot.js';
+import type { Upstream } from '../upstream/upstream.js';
 import type { RawConfig } from '../config/types.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { ActiveHealthChecks } from '../upstream/active-health.js';
