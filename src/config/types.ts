@@ -123,7 +123,7 @@ export interface RawMetering {
 export interface RawPortal {
   title?: string;
   brand?: { logo_url?: string; accent_color?: string };
-  /** Where accounts, keys and sessions live (see store/open.ts for the default). */
+  /** Where accounts, keys and sessions live (see portal/store/open.ts for the default). */
   store?: string;
   base_url?: string;
   url?: string;

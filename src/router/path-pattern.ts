@@ -17,7 +17,7 @@ export type PathPattern =
 export interface RegexPattern {
   readonly kind: 'regex';
   readonly text: string;
-  /** On RE2 (src/config/regex.ts): linear time in the path's length. */
+  /** On RE2 (src/base/regex.ts): linear time in the path's length. */
   readonly regex: RE2;
   /** The same pattern anchored where it is tried (RE2's sticky flag): its lastIndex after a match is the match's end. */
   readonly sticky: RE2;

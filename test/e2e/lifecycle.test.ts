@@ -151,7 +151,7 @@ test('a reload that changes another service keeps the pool (and connection) of a
 });
 
 // jose, better-sqlite3 and the located YAML parser are loaded when a config first needs them
-// (src/runtime/lazy-require.ts): a gateway started without them gets them on reload.
+// (src/base/lazy-require.ts): a gateway started without them gets them on reload.
 test('a reload that brings jwt, a SQLite quota and ${VAR:-default} in loads them and they work', async (t) => {
   const [a] = await upstreams(t, 'A');
   const { gw, file } = await gateway(t, simpleConfig({ a: a!.url }));

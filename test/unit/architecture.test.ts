@@ -3,9 +3,13 @@
 // ownership, and a lazy import is still a dependency.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { channelDeclarations, importGraph, LAYERS, layerOf, moduleOf, type ImportEdge } from '../helpers/import-graph.js';
+import { join } from 'node:path';
+import { channelDeclarations, channelsOf, importGraph, importsOf, LAYERS, layerOf, moduleOf, SRC_DIR, type ImportEdge } from '../helpers/import-graph.js';
 
-const edges = importGraph();
+const all = importGraph();
+/** Files that import what the operator names (the config's `extensions:`): their computed imports are the point. */
+const LOADERS = new Set(['compiler/extensions.ts']);
+const edges = all.filter((e) => e.refused === null);
 
 function show(list: ImportEdge[]): string {
   return list.map((e) => `  ${e.from}:${e.line} imports ${e.to}`).join('\n');
@@ -18,6 +22,11 @@ test('the graph is read: every layer has files and the imports resolve', () => {
   for (const layer of LAYERS.flat()) assert.ok(edges.some((e) => moduleOf(e.from).split('/')[0] === layer), `no file in src/${layer} imports anything`);
   const unplaced = [...new Set(edges.map((e) => moduleOf(e.from).split('/')[0]!))].filter((m) => layerOf(m + '/x.ts') === LAYERS.length);
   assert.deepEqual(unplaced, [], 'folders of src/ that no layer names');
+});
+
+test('every import names a file of src/ or a package: no computed specifier, no import of the package by its own name', () => {
+  const refused = all.filter((e) => e.refused !== null && !(LOADERS.has(e.from) && e.to === '(computed specifier)'));
+  assert.deepEqual(refused, [], show(refused));
 });
 
 test('imports go down the layers, never up', () => {
@@ -75,4 +84,32 @@ test('upstream/ and router/ never import proxy/', () => {
 test('diagnostics channels are declared in base/events.ts only', () => {
   const bad = channelDeclarations().filter((d) => d.file !== 'base/events.ts');
   assert.deepEqual(bad, [], 'channel() called outside base/events.ts');
+});
+
+test('the reader sees every way of importing (the rules cannot be slipped past by syntax)', () => {
+  const file = join(SRC_DIR, 'plugins/acl/slip.ts');
+  const text = [
+    "import x = require('../../proxy/route.js');",
+    "import { createRequire } from 'node:module';",
+    "import{channel}from'node:diagnostics_channel';",
+    "export const a = createRequire(import.meta.url)('../../proxy/context.js');",
+    'export const b = import(`../../proxy/handler.js`);',
+    "export const c = import('../../proxy/reply.js', { with: {} });",
+    "export const d = import('northgate/sdk');",
+    "export type Y = import('../../compiler/snapshot.js').Snapshot;",
+    "export type { Z } from '../../router/router.js';",
+    'const N = "x"; export const e = import(N); export const f = channel(N);',
+  ].join('\n');
+  const seen = importsOf(file, text).map((e) => `${e.line} ${e.refused === null ? e.to : e.refused}`);
+  assert.deepEqual(seen, [
+    '1 proxy/route.ts',
+    '4 proxy/context.ts',
+    '5 proxy/handler.ts',
+    '6 proxy/reply.ts',
+    '7 the package imports itself by name',
+    '8 compiler/snapshot.ts',
+    '9 router/router.ts',
+    '10 a specifier that is not a string literal',
+  ]);
+  assert.deepEqual(channelsOf(file, text).map((c) => c.line), [10]);
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { ERRORS, problemBody } from '../../src/base/errors.js';
 import { ROOT } from '../helpers/servers.js';
 
-test('docs/errors.md documents every code of src/errors.ts, and nothing else', () => {
+test('docs/errors.md documents every code of src/base/errors.ts, and nothing else', () => {
   const doc = readFileSync(join(ROOT, 'docs', 'errors.md'), 'utf8');
   const rows = [...doc.matchAll(/^\| `([a-z-]+)` \| (\d{3}) \| ([^|]+) \|/gm)].map((m) => [m[1]!, Number(m[2]), m[3]!.trim()] as const);
   const documented = new Map(rows.map(([code, status, title]) => [code, { status, title }]));
