@@ -1,17 +1,22 @@
 // What `npm pack` would publish: the compiled CLI and what it reads at run time, the docs and
-// the licence; no tests, benchmarks or their compiled forms. (The full pack + install in an
-// empty folder is a manual check: it compiles native modules for minutes.)
+// the licence; no tests, benchmarks or their compiled forms. A package outside the repo is
+// built and tested against exactly the files `npm pack` would publish (a real install from
+// the tarball would compile the native dependencies for minutes: they are linked instead).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT, tempDir } from '../helpers/servers.js';
 
-test('npm pack lists dist/src/cli/main.js and what it needs at run time, and no test or bench file', () => {
-  // --ignore-scripts: list the files of the dist/ built before the test run, without rebuilding it.
+/** The files `npm pack` would put in the tarball, from the dist/ built before the test run (--ignore-scripts: no rebuild). */
+function packedFiles(): Set<string> {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  const files = new Set((JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path));
+  return new Set((JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path));
+}
+
+test('npm pack lists dist/src/cli/main.js and what it needs at run time, and no test or bench file', () => {
+  const files = packedFiles();
   const entries = ['index', 'sdk/index', 'testing/index'].flatMap((e) => [`dist/src/${e}.js`, `dist/src/${e}.d.ts`]);
   for (const f of ['package.json', 'bin/northgate.js', 'dist/src/cli/main.js', 'dist/src/runtime/single.js', 'src/portal/static/portal.js', 'README.md', 'LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'docs/operations.md', ...entries]) {
     assert.ok(files.has(f), `${f} is in the package`);
@@ -48,11 +53,16 @@ function docsPluginExample(): string {
 }
 
 test('a package outside the repo (examples/plugin-hello, plus the docs example) typechecks against northgate/sdk and northgate/testing, and its tests pass', () => {
-  // Offline: node_modules/northgate links to this checkout (built), and the repo's TypeScript compiles it.
+  // Offline: node_modules/northgate holds the files the tarball would (its dependencies are
+  // this checkout's node_modules), and the repo's TypeScript compiles the outside package.
   const dir = tempDir('northgate-outside-');
   cpSync(join(ROOT, 'examples/plugin-hello'), dir, { recursive: true, filter: (src) => !/[\\/](node_modules|dist)$/.test(src) });
-  mkdirSync(join(dir, 'node_modules'), { recursive: true });
-  symlinkSync(ROOT, join(dir, 'node_modules', 'northgate'), 'dir');
+  const installed = join(dir, 'node_modules', 'northgate');
+  for (const f of packedFiles()) {
+    mkdirSync(dirname(join(installed, f)), { recursive: true });
+    cpSync(join(ROOT, f), join(installed, f));
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(installed, 'node_modules'), 'dir');
   symlinkSync(join(ROOT, 'node_modules', '@types'), join(dir, 'node_modules', '@types'), 'dir');
   writeFileSync(join(dir, 'src', 'docs-example.ts'), docsPluginExample());
   writeFileSync(
