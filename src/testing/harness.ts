@@ -4,6 +4,7 @@
 // connection. What a test proves with it is the gateway's behaviour, not the kernel's.
 import { createServer, request as httpRequest, Server, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { buildConnector } from 'undici';
 import { createLogger } from '../base/logger.js';
@@ -99,6 +100,11 @@ export interface TestGateway {
    * produce (bad framing, a body cut short, malformed requests).
    */
   raw(data: string | Buffer): Promise<string>;
+  /**
+   * A new connection to the gateway, its client end: what the test writes, the gateway reads
+   * as it arrives (a body sent in steps, a body that never ends).
+   */
+  connect(clientIp?: string): Duplex;
   /** What each in-process upstream received, oldest first. */
   received(upstream: string): readonly UpstreamRequest[];
   /** Loads another config (validated like a file); the old one keeps serving when it is invalid. */
@@ -148,6 +154,7 @@ export function createTestGateway(opts: TestGatewayOptions): TestGateway {
     gateway,
     request: (req = {}) => send(connect(req.clientIp ?? '127.0.0.1'), req),
     raw: (data) => exchange(connect('127.0.0.1'), data),
+    connect: (clientIp = '127.0.0.1') => connect(clientIp),
     received: (name) => upstreams.get(name.toLowerCase())?.received ?? [],
     reload: (config) => {
       text = configText(config);
