@@ -83,7 +83,7 @@ services:
   });
 
   const preflight = (origin: string, path = '/', extra: Record<string, string> = {}) =>
-    gw.request({ path: path, method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', ...extra } });
+    gw.request({ path, method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', ...extra } });
 
   test('a preflight from an allowed origin is answered by the gateway (the upstream sees nothing)', async () => {
     const before = upstreamRequests;

@@ -49,7 +49,7 @@ services:
   /** Sends the request; returns what the upstream received (its whole head as text), or null when it got nothing. */
   const through = async (path: string, headers: string[] = []): Promise<{ status: number; head: string | null; url: string }> => {
     // A raw header list: node:http adds no Host to it.
-    const res = await gw.request({ path: path, headers: ['host', '127.0.0.1', ...headers] });
+    const res = await gw.request({ path, headers: ['host', '127.0.0.1', ...headers] });
     if (res.status !== 200) return { status: res.status, head: null, url: '' };
     const echo = JSON.parse(res.body) as Echo;
     return { status: res.status, head: `${echo.path}\n${echo.rawHeaders.join('\n')}`, url: echo.path };

@@ -57,7 +57,7 @@ ${routes}
       assert.equal((await gw.request({ path: '/allowed' })).status, 200);
       const before = seen;
       for (const path of ['/not-allowed', '/denied', '/both']) {
-        const res = await gw.request({ path: path });
+        const res = await gw.request({ path });
         assert.equal(res.status, 403, path);
         assert.equal(res.headers['content-type'], 'application/problem+json');
         const body = JSON.parse(res.body) as { type: string; detail: string };

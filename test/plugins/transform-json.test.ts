@@ -88,7 +88,7 @@ services:
 
   const post = async (path: string, body: string, type = 'application/json', extra: Record<string, string> = {}) => {
     seen.length = 0;
-    const r = await gw.request({ path: path, method: 'POST', body, headers: { 'content-type': type, ...extra } });
+    const r = await gw.request({ path, method: 'POST', body, headers: { 'content-type': type, ...extra } });
     return { r, upstream: seen[0]! };
   };
 

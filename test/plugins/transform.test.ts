@@ -57,7 +57,7 @@ services:
   });
 
   const upstreamUrl = async (path: string): Promise<string> => {
-    const res = await gw.request({ path: path });
+    const res = await gw.request({ path });
     assert.equal(res.status, 200, `${path}: ${res.body}`);
     return (JSON.parse(res.body) as { path: string }).path;
   };
@@ -80,12 +80,12 @@ services:
   test('attack: params cannot be joined into a dot segment the upstream would resolve', async () => {
     // ".-." is an ordinary segment for the core, but {a}{b} would make it "..": /base/x/../y is /base/y upstream.
     for (const path of ['/join/.-', '/join/..-']) {
-      const res = await gw.request({ path: path });
+      const res = await gw.request({ path });
       assert.equal(res.status, 400, path);
       assert.match((JSON.parse(res.body) as { detail: string }).detail, /rewritten path has a "\." or "\.\." segment/);
     }
     // A segment ending in "." is refused by the core's path normalization already.
-    for (const path of ['/join/.-.', '/join/-.']) assert.equal((await gw.request({ path: path })).status, 400, path);
+    for (const path of ['/join/.-.', '/join/-.']) assert.equal((await gw.request({ path })).status, 400, path);
     assert.equal(await upstreamUrl('/join/a.-.b'), '/base/x/a..b/y', 'dots inside a segment are fine');
     assert.equal(await upstreamUrl('/join/..-.x'), '/base/x/...x/y');
   });
