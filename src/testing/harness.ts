@@ -2,8 +2,9 @@
 // HTTP server through an in-memory connection (real HTTP parsing on both sides), and
 // in-process upstreams are node HTTP servers that undici reaches through the same kind of
 // connection. What a test proves with it is the gateway's behaviour, not the kernel's.
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, Server, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { buildConnector } from 'undici';
 import { createLogger } from '../base/logger.js';
@@ -14,7 +15,9 @@ import { PluginRegistry } from '../pipeline/registry.js';
 import { BUILTIN_PLUGINS } from '../plugins/index.js';
 import { handleRequest } from '../proxy/handler.js';
 import type { ListenerInfo } from '../proxy/context.js';
+import { answerClientError } from '../runtime/client-error.js';
 import { Gateway, type ReloadResult } from '../runtime/gateway.js';
+import { CONNECT_REFUSED } from '../runtime/listeners.js';
 import type { Plugin } from '../sdk/plugin.js';
 import { socketPair, type MemorySocket } from './memory-socket.js';
 
@@ -45,6 +48,12 @@ export interface UpstreamReply {
 
 export type UpstreamHandler = (req: UpstreamRequest) => UpstreamReply | Promise<UpstreamReply>;
 
+/**
+ * An in-process upstream: a function answering each request, or a node HTTP server (not
+ * listening) when the test needs the response object itself (streaming, chunked, trailers).
+ */
+export type TestUpstream = UpstreamHandler | Server;
+
 export interface TestGatewayOptions {
   readonly config: TestConfig;
   /** Plugins beside the built-in ones (as a config's `extensions:` would add them). */
@@ -53,7 +62,7 @@ export interface TestGatewayOptions {
    * In-process upstreams by host name: a service or target URL `http://NAME` (any port) is
    * answered by `upstreams[NAME]`. Other URLs are connected to for real.
    */
-  readonly upstreams?: Readonly<Record<string, UpstreamHandler>>;
+  readonly upstreams?: Readonly<Record<string, TestUpstream>>;
   /** Environment for `${VAR}` in the config (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -62,8 +71,11 @@ export interface TestRequest {
   readonly method?: string;
   /** Path and query; default "/". */
   readonly path?: string;
-  /** Host defaults to "localhost". */
-  readonly headers?: Record<string, string | string[]>;
+  /**
+   * Host defaults to "localhost". A flat array `[name, value, name, value, …]` is sent as is,
+   * in that order and case, repeats included (no default Host).
+   */
+  readonly headers?: Record<string, string | string[]> | readonly string[];
   readonly body?: string | Buffer;
   /** The client's address as the gateway sees it (default 127.0.0.1). */
   readonly clientIp?: string;
@@ -82,6 +94,17 @@ export interface TestResponse {
 export interface TestGateway {
   readonly gateway: Gateway;
   request(req?: TestRequest): Promise<TestResponse>;
+  /**
+   * Writes `data` as is on a new connection and resolves with everything the gateway sent
+   * (latin1) once it closed the connection: for heads and bodies a client library will not
+   * produce (bad framing, a body cut short, malformed requests).
+   */
+  raw(data: string | Buffer): Promise<string>;
+  /**
+   * A new connection to the gateway, its client end: what the test writes, the gateway reads
+   * as it arrives (a body sent in steps, a body that never ends).
+   */
+  connect(clientIp?: string): Duplex;
   /** What each in-process upstream received, oldest first. */
   received(upstream: string): readonly UpstreamRequest[];
   /** Loads another config (validated like a file); the old one keeps serving when it is invalid. */
@@ -94,7 +117,7 @@ export function createTestGateway(opts: TestGatewayOptions): TestGateway {
   const builtIn = new Set<Plugin>(BUILTIN_PLUGINS);
   const registry = new PluginRegistry([...BUILTIN_PLUGINS, ...(opts.plugins ?? []).filter((p) => !builtIn.has(p))]);
   let text = configText(opts.config);
-  const upstreams = new Map(Object.entries(opts.upstreams ?? {}).map(([name, handler]) => [name.toLowerCase(), new InProcessUpstream(handler)]));
+  const upstreams = new Map(Object.entries(opts.upstreams ?? {}).map(([name, upstream]) => [name.toLowerCase(), new InProcessUpstream(upstream)]));
   const gateway = new Gateway({
     registry,
     logger: createLogger({ level: 'silent' }),
@@ -117,16 +140,21 @@ export function createTestGateway(opts: TestGatewayOptions): TestGateway {
   // As on the real listener: the gateway decides about 100-continue and expectations itself.
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', onRequest);
-  server.on('clientError', (_err: Error, socket: Socket) => socket.destroy());
+  // As on the real listener: parser errors and CONNECT get the gateway's problem+json answer.
+  server.on('clientError', answerClientError);
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => answerClientError(Object.assign(new Error('CONNECT'), { code: CONNECT_REFUSED }), socket));
+  const connect = (clientIp: string): MemorySocket => {
+    const { client, server: end } = socketPair({ address: clientIp, port: 40000 + (sockets.size % 20000) }, { address: '127.0.0.1', port: Number(info.portText) });
+    sockets.add(end);
+    end.once('close', () => sockets.delete(end));
+    server.emit('connection', end);
+    return client;
+  };
   return {
     gateway,
-    request: (req = {}) => {
-      const { client, server: end } = socketPair({ address: req.clientIp ?? '127.0.0.1', port: 40000 + (sockets.size % 20000) }, { address: '127.0.0.1', port: Number(info.portText) });
-      sockets.add(end);
-      end.once('close', () => sockets.delete(end));
-      server.emit('connection', end);
-      return send(client, req);
-    },
+    request: (req = {}) => send(connect(req.clientIp ?? '127.0.0.1'), req),
+    raw: (data) => exchange(connect('127.0.0.1'), data),
+    connect: (clientIp = '127.0.0.1') => connect(clientIp),
     received: (name) => upstreams.get(name.toLowerCase())?.received ?? [],
     reload: (config) => {
       text = configText(config);
@@ -150,9 +178,11 @@ function configText(config: TestConfig): string {
 }
 
 function send(socket: MemorySocket, req: TestRequest): Promise<TestResponse> {
-  const headers = { host: 'localhost', ...lowerKeys(req.headers ?? {}) };
+  const given = req.headers ?? {};
+  const headers = isRawHeaders(given) ? [...given] : { host: 'localhost', ...lowerKeys(given) };
   return new Promise((resolve, reject) => {
-    const r = httpRequest({ method: req.method ?? 'GET', path: req.path ?? '/', headers, createConnection: () => socket as unknown as Socket, setHost: false }, (res) => {
+    // node accepts a flat array of raw headers; its typings know only the object form.
+    const r = httpRequest({ method: req.method ?? 'GET', path: req.path ?? '/', headers: headers as Record<string, string>, createConnection: () => socket as unknown as Socket, setHost: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -160,6 +190,23 @@ function send(socket: MemorySocket, req: TestRequest): Promise<TestResponse> {
     });
     r.on('error', reject);
     r.end(req.body);
+  });
+}
+
+function isRawHeaders(headers: Record<string, string | string[]> | readonly string[]): headers is readonly string[] {
+  return Array.isArray(headers);
+}
+
+function exchange(socket: MemorySocket, data: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.write(data);
   });
 }
 
@@ -176,11 +223,17 @@ function response(status: number, headers: IncomingHttpHeaders, rawHeaders: stri
 
 /** An upstream answered by a node HTTP server fed in-memory connections. */
 class InProcessUpstream {
+  /** What a handler upstream received (a server of the test's own records nothing). */
   readonly received: UpstreamRequest[] = [];
   readonly server: Server;
   readonly #sockets = new Set<MemorySocket>();
 
-  constructor(handler: UpstreamHandler) {
+  constructor(upstream: TestUpstream) {
+    if (upstream instanceof Server) {
+      this.server = upstream;
+      return;
+    }
+    const handler = upstream;
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

@@ -1,11 +1,11 @@
 // One plugin on one route, one request: the unit test of a plugin's behaviour, through the
 // real pipeline (schema, check, create, every phase) and the real proxy, without sockets.
 import type { Plugin } from '../sdk/plugin.js';
-import { createTestGateway, type TestRequest, type TestResponse, type UpstreamHandler, type UpstreamRequest } from './harness.js';
+import { createTestGateway, type TestRequest, type TestResponse, type TestUpstream, type UpstreamHandler, type UpstreamRequest } from './harness.js';
 
 export interface RunPluginOptions {
   /** How the upstream answers (default: 200 with a JSON echo of what it received). */
-  readonly upstream?: UpstreamHandler;
+  readonly upstream?: TestUpstream;
   /** More top-level config: consumers, plans, other plugins under `plugins:` … */
   readonly config?: Record<string, unknown>;
   /** Other plugins the config names (beside the built-in ones). */
@@ -18,7 +18,7 @@ export interface RunPluginResult extends TestResponse {
 }
 
 /** The upstream of `runPlugin` unless one is given: it answers with what it received. */
-export const echoUpstream: UpstreamHandler = (req) => ({ status: 200, body: { method: req.method, path: req.path, headers: req.headers, body: req.body } });
+export const echoUpstream: UpstreamHandler = (req) => ({ status: 200, body: { method: req.method, path: req.path, headers: req.headers, rawHeaders: req.rawHeaders, body: req.body } });
 
 /**
  * Runs `plugin` with `config` on a route matching every path, sends `request` and returns the

@@ -7,14 +7,13 @@ import { SignJWT } from 'jose';
 import { loadConfigText } from '../../src/compiler/load.js';
 import { ConfigError } from '../../src/base/problems.js';
 import { defaultRegistry } from '../../src/plugins/index.js';
-import { http, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
 interface Echo { headers: Record<string, string | undefined> }
 const SECRET = 'a-shared-hs256-secret-of-32-bytes!!';
 
 const config = (upstream: string) => `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 consumers:
   - username: guest
     groups: [public]
@@ -42,43 +41,40 @@ services:
 const token = () => new SignJWT({ sub: 'dave' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://issuer.test').setExpirationTime('5m').sign(Buffer.from(SECRET));
 
 describe('auth composition', () => {
-  let echo: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    echo = await startEchoUpstream();
-    gw = await startGateway(config(echo.url));
+    gw = createTestGateway({ config: config('http://echo'), upstreams: { echo: echoUpstream } });
   });
   after(async () => {
     await gw.close();
-    await echo.close();
   });
 
   test('either method authenticates the same consumer, each with its own credential id', async () => {
-    const byKey = JSON.parse((await http(gw.url + '/either', { headers: { apikey: 'dave-secret-key' } })).body) as Echo;
+    const byKey = JSON.parse((await gw.request({ path: '/either', headers: { apikey: 'dave-secret-key' } })).body) as Echo;
     assert.equal(byKey.headers['x-consumer-username'], 'dave');
     assert.equal(byKey.headers['x-credential-id'], 'dave/key-auth/0');
-    const byJwt = JSON.parse((await http(gw.url + '/either', { headers: { authorization: `Bearer ${await token()}` } })).body) as Echo;
+    const byJwt = JSON.parse((await gw.request({ path: '/either', headers: { authorization: `Bearer ${await token()}` } })).body) as Echo;
     assert.equal(byJwt.headers['x-consumer-username'], 'dave');
     assert.equal(byJwt.headers['x-credential-id'], 'dave/jwt/0');
     assert.equal(byJwt.headers['authorization'], undefined);
   });
 
   test('no credential and no anonymous: 401 listing every challenge', async () => {
-    const res = await http(gw.url + '/either');
+    const res = await gw.request({ path: '/either' });
     assert.equal(res.status, 401);
     assert.equal(res.headers['www-authenticate'], 'Key realm="northgate", Bearer realm="northgate"');
   });
 
   test('an invalid credential is refused even when anonymous is configured', async () => {
-    const res = await http(gw.url + '/public', { headers: { apikey: 'wrong-key-123' } });
+    const res = await gw.request({ path: '/public', headers: { apikey: 'wrong-key-123' } });
     assert.equal(res.status, 401);
-    const bad = await http(gw.url + '/public', { headers: { authorization: 'Bearer not.a.token' } });
+    const bad = await gw.request({ path: '/public', headers: { authorization: 'Bearer not.a.token' } });
     assert.equal(bad.status, 401);
     assert.equal(bad.headers['www-authenticate'], 'Bearer realm="northgate", error="invalid_token"');
   });
 
   test('no credential with anonymous: the anonymous consumer, marked as such; spoofed marker removed', async () => {
-    const res = await http(gw.url + '/public', { headers: { 'x-anonymous-consumer': 'false', 'x-consumer-username': 'dave' } });
+    const res = await gw.request({ path: '/public', headers: { 'x-anonymous-consumer': 'false', 'x-consumer-username': 'dave' } });
     assert.equal(res.status, 200);
     const e = JSON.parse(res.body) as Echo;
     assert.equal(e.headers['x-consumer-username'], 'guest');
@@ -87,8 +83,8 @@ describe('auth composition', () => {
   });
 
   test('acl applies to the anonymous consumer like to any other', async () => {
-    assert.equal((await http(gw.url + '/staff-or-anon')).status, 403);
-    assert.equal((await http(gw.url + '/staff-or-anon', { headers: { apikey: 'dave-secret-key' } })).status, 200);
+    assert.equal((await gw.request({ path: '/staff-or-anon' })).status, 403);
+    assert.equal((await gw.request({ path: '/staff-or-anon', headers: { apikey: 'dave-secret-key' } })).status, 200);
   });
 
   test('schema: each item is exactly one method; a method listed twice is refused', () => {

@@ -2,14 +2,13 @@
 // passwords from the environment, rotation by reload.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { http, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
 interface Echo { headers: Record<string, string | undefined> }
 const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` });
 
 const config = (upstream: string, password = 'open sesame: 1') => `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 consumers:
   - username: carol
     groups: [ops]
@@ -28,29 +27,26 @@ services:
 `;
 
 describe('basic-auth', () => {
-  let echo: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    echo = await startEchoUpstream();
-    gw = await startGateway(config(echo.url));
+    gw = createTestGateway({ config: config('http://echo'), upstreams: { echo: echoUpstream } });
   });
   after(async () => {
     await gw.close();
-    await echo.close();
   });
 
   test('no credentials: 401 with a Basic challenge naming the realm', async () => {
-    const res = await http(gw.url + '/basic');
+    const res = await gw.request({ path: '/basic' });
     assert.equal(res.status, 401);
     assert.equal(res.headers['www-authenticate'], 'Basic realm="shop", charset="UTF-8"');
-    const other = await http(gw.url + '/basic', { headers: { authorization: 'Bearer abc' } });
+    const other = await gw.request({ path: '/basic', headers: { authorization: 'Bearer abc' } });
     assert.equal(other.status, 401, 'another scheme is a missing basic credential');
   });
 
   test('right pair: identity headers; the Authorization header is hidden; a password with ":" works', async () => {
     for (let i = 0; i < 2; i++) {
       // The second request is answered from the verification cache.
-      const res = await http(gw.url + '/basic', { headers: basic('carol@example.com', 'open sesame: 1') });
+      const res = await gw.request({ path: '/basic', headers: basic('carol@example.com', 'open sesame: 1') });
       assert.equal(res.status, 200);
       const e = JSON.parse(res.body) as Echo;
       assert.equal(e.headers['x-consumer-username'], 'carol');
@@ -63,9 +59,9 @@ describe('basic-auth', () => {
   test('wrong password, unknown user and garbage get the same 401 body', async () => {
     const strip = (b: string) => ({ ...(JSON.parse(b) as Record<string, unknown>), request_id: null });
     const bodies = await Promise.all([
-      http(gw.url + '/basic', { headers: basic('carol@example.com', 'open sesame: 2') }),
-      http(gw.url + '/basic', { headers: basic('mallory', 'open sesame: 1') }),
-      http(gw.url + '/basic', { headers: { authorization: 'Basic !!!notbase64' } }),
+      gw.request({ path: '/basic', headers: basic('carol@example.com', 'open sesame: 2') }),
+      gw.request({ path: '/basic', headers: basic('mallory', 'open sesame: 1') }),
+      gw.request({ path: '/basic', headers: { authorization: 'Basic !!!notbase64' } }),
     ]);
     for (const r of bodies) assert.equal(r.status, 401);
     assert.deepEqual(strip(bodies[0]!.body), strip(bodies[1]!.body));
@@ -73,15 +69,15 @@ describe('basic-auth', () => {
   });
 
   test('hide_credentials: false forwards Authorization', async () => {
-    const res = await http(gw.url + '/visible', { headers: basic('carol@example.com', 'open sesame: 1') });
+    const res = await gw.request({ path: '/visible', headers: basic('carol@example.com', 'open sesame: 1') });
     assert.equal(res.status, 200);
     assert.match((JSON.parse(res.body) as Echo).headers['authorization']!, /^Basic /);
   });
 
   test('password rotation by reload: the cached old password stops working', async () => {
-    assert.equal((await http(gw.url + '/basic', { headers: basic('carol@example.com', 'open sesame: 1') })).status, 200);
-    assert.equal(gw.reload(config(echo.url, 'new-password')).ok, true);
-    assert.equal((await http(gw.url + '/basic', { headers: basic('carol@example.com', 'open sesame: 1') })).status, 401);
-    assert.equal((await http(gw.url + '/basic', { headers: basic('carol@example.com', 'new-password') })).status, 200);
+    assert.equal((await gw.request({ path: '/basic', headers: basic('carol@example.com', 'open sesame: 1') })).status, 200);
+    assert.equal(gw.reload(config('http://echo', 'new-password')).ok, true);
+    assert.equal((await gw.request({ path: '/basic', headers: basic('carol@example.com', 'open sesame: 1') })).status, 401);
+    assert.equal((await gw.request({ path: '/basic', headers: basic('carol@example.com', 'new-password') })).status, 200);
   });
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { http, startGateway, startUpstream, type HttpResult, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, type TestGateway, type TestResponse, type UpstreamHandler } from '../../src/testing/index.js';
 
 const HS_SECRET = 'cache-key-test-hs256-secret-32-bytes!';
 const ALICE_KEY = 'alice-key-0123456789abcdef';
@@ -31,27 +31,24 @@ interface Seen {
 }
 
 let calls = 0;
-function reflectingUpstream(): Promise<Upstream> {
-  return startUpstream((req, res) => {
-    const h = req.headers;
-    const seen: Seen = {
-      n: ++calls,
-      url: req.url!,
-      host: h.host,
-      xfh: h['x-forwarded-host'] as string | undefined,
-      xfport: h['x-forwarded-port'] as string | undefined,
-      xfproto: h['x-forwarded-proto'] as string | undefined,
-      forwarded: h.forwarded,
-      consumer: h['x-consumer-username'] as string | undefined,
-      cookie: h.cookie,
-      authorization: h.authorization,
-    };
-    const body = JSON.stringify(seen);
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', 'content-length': Buffer.byteLength(body) }).end(body);
-  });
-}
+const reflectingUpstream: UpstreamHandler = (req) => {
+  const h = req.headers;
+  const seen: Seen = {
+    n: ++calls,
+    url: req.path,
+    host: h.host,
+    xfh: h['x-forwarded-host'] as string | undefined,
+    xfport: h['x-forwarded-port'] as string | undefined,
+    xfproto: h['x-forwarded-proto'] as string | undefined,
+    forwarded: h.forwarded,
+    consumer: h['x-consumer-username'] as string | undefined,
+    cookie: h.cookie,
+    authorization: h.authorization,
+  };
+  return { headers: { 'cache-control': 'public, max-age=300' }, body: seen };
+};
 
-const seen = (r: HttpResult): Seen => {
+const seen = (r: TestResponse): Seen => {
   assert.equal(r.status, 200, r.body);
   return JSON.parse(r.body) as Seen;
 };
@@ -72,27 +69,23 @@ consumers:
 `;
 
 describe('cache key: what the upstream was told of the origin', () => {
-  let up: Upstream;
-  let direct: InProcessGateway;
-  let behindProxy: InProcessGateway;
+  let direct: TestGateway;
+  let behindProxy: TestGateway;
   const routes = `
 services:
   - name: s
-    url: "http://127.0.0.1:UPSTREAM_PORT"
+    url: "http://up"
     routes:
       - { name: kept, paths: ["/kept"], preserve_host: true, plugins: { cache: {} } }
       - { name: rewritten, paths: ["/rewritten"], plugins: { cache: {} } }
 `;
   before(async () => {
-    up = await reflectingUpstream();
-    const body = routes.replace('UPSTREAM_PORT', String(up.port));
-    direct = await startGateway(`_format_version: "1"\nlisten: { proxy: "127.0.0.1:0", status: null }\n${body}`);
-    behindProxy = await startGateway(`_format_version: "1"\nlisten: { proxy: "127.0.0.1:0", status: null }\ntrusted_proxies: ["127.0.0.1/32"]\n${body}`);
+    direct = createTestGateway({ config: `_format_version: "1"\n${routes}`, upstreams: { up: reflectingUpstream } });
+    behindProxy = createTestGateway({ config: `_format_version: "1"\ntrusted_proxies: ["127.0.0.1/32"]\n${routes}`, upstreams: { up: reflectingUpstream } });
   });
   after(async () => {
     await direct.close();
     await behindProxy.close();
-    await up.close();
   });
 
   const HOSTS = ['a.example', 'A.EXAMPLE', 'a.example.', 'a.example:8080', 'A.Example.:8080', 'a.example:80', 'b.example'];
@@ -101,7 +94,7 @@ services:
     // Two rounds: the second is answered from the cache, and must still match.
     for (let round = 0; round < 2; round++) {
       for (const host of HOSTS) {
-        const r = await http(`${direct.url}/kept/page`, { headers: { host } });
+        const r = await direct.request({ path: `/kept/page`, headers: { host } });
         const s = seen(r);
         assert.equal(s.host, host, `Host ${host} (round ${round}, ${String(r.headers['x-cache'])}) got a body made for Host ${s.host}`);
         assert.equal(s.xfh, host);
@@ -113,7 +106,7 @@ services:
   test('each spelling of Host gets a body made for it (rewritten Host: the upstream saw it as X-Forwarded-Host)', async () => {
     for (let round = 0; round < 2; round++) {
       for (const host of HOSTS) {
-        const s = seen(await http(`${direct.url}/rewritten/page`, { headers: { host } }));
+        const s = seen(await direct.request({ path: `/rewritten/page`, headers: { host } }));
         assert.equal(s.xfh, host, `Host ${host} got a body made for X-Forwarded-Host ${s.xfh}`);
       }
     }
@@ -137,11 +130,11 @@ services:
     const expectFrom = (v: Record<string, string>, name: string) => Object.entries(v).find(([k]) => k.toLowerCase() === name)?.[1];
     for (let round = 0; round < 2; round++) {
       for (const v of variants) {
-        const r = await http(`${behindProxy.url}/rewritten/page`, { headers: { host: 'a.example', ...v } });
+        const r = await behindProxy.request({ path: `/rewritten/page`, headers: { host: 'a.example', ...v } });
         const s = seen(r);
         const what = `${JSON.stringify(v)} (round ${round}, ${String(r.headers['x-cache'])})`;
         assert.equal(s.xfh, expectFrom(v, 'x-forwarded-host') ?? 'a.example', what);
-        assert.equal(s.xfport, expectFrom(v, 'x-forwarded-port') ?? String(behindProxy.port), what);
+        assert.equal(s.xfport, expectFrom(v, 'x-forwarded-port') ?? String(behindProxy.gateway.snapshot.listeners.proxy[0]!.port), what);
         assert.equal(s.xfproto, expectFrom(v, 'x-forwarded-proto') ?? 'http', what);
         assert.equal(s.forwarded, expectFrom(v, 'forwarded'), what);
         if (round === 1) assert.equal(r.headers['x-cache'], 'HIT', what);
@@ -150,8 +143,8 @@ services:
   });
 
   test('from an untrusted peer the forwarded headers are replaced, and so not keyed apart', async () => {
-    const a = await http(`${direct.url}/rewritten/untrusted`, { headers: { host: 'a.example', 'x-forwarded-host': 'evil.example' } });
-    const b = await http(`${direct.url}/rewritten/untrusted`, { headers: { host: 'a.example', 'x-forwarded-host': 'other.example', 'x-forwarded-proto': 'https' } });
+    const a = await direct.request({ path: `/rewritten/untrusted`, headers: { host: 'a.example', 'x-forwarded-host': 'evil.example' } });
+    const b = await direct.request({ path: `/rewritten/untrusted`, headers: { host: 'a.example', 'x-forwarded-host': 'other.example', 'x-forwarded-proto': 'https' } });
     assert.equal(seen(a).xfh, 'a.example');
     assert.equal(b.headers['x-cache'], 'HIT', 'the upstream saw the same request');
     assert.equal(seen(b).xfh, 'a.example');
@@ -159,49 +152,42 @@ services:
 });
 
 describe('cache key: two routes on one host and path', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    up = await reflectingUpstream();
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 plugins: { cache: {} }
 services:
   - name: gold
-    url: "${up.url}/gold"
+    url: "http://up/gold"
     routes: [{ name: gold, paths: ["/tier"], headers: { x-tier: [gold] } }]
   - name: basic
-    url: "${up.url}/basic"
+    url: "http://up/basic"
     routes: [{ name: basic, paths: ["/tier"] }]
-`);
+`, upstreams: { up: reflectingUpstream } });
   });
   after(async () => {
     await gw.close();
-    await up.close();
   });
 
   test('a route chosen by a header never serves its entry to the other route (global cache)', async () => {
     for (let round = 0; round < 2; round++) {
-      assert.match(seen(await http(`${gw.url}/tier/x`, { headers: { 'x-tier': 'gold' } })).url, /^\/gold\//);
-      assert.match(seen(await http(`${gw.url}/tier/x`)).url, /^\/basic\//);
-      assert.match(seen(await http(`${gw.url}/tier/x`, { headers: { 'x-tier': 'silver' } })).url, /^\/basic\//);
+      assert.match(seen(await gw.request({ path: `/tier/x`, headers: { 'x-tier': 'gold' } })).url, /^\/gold\//);
+      assert.match(seen(await gw.request({ path: `/tier/x` })).url, /^\/basic\//);
+      assert.match(seen(await gw.request({ path: `/tier/x`, headers: { 'x-tier': 'silver' } })).url, /^\/basic\//);
     }
   });
 });
 
 describe('cache key: consumers and credentials', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    up = await reflectingUpstream();
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 ${CONSUMERS}
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - { name: key-header, paths: ["/key-header"], plugins: { key-auth: { in: [header] }, cache: {} } }
       - { name: key-query, paths: ["/key-query"], plugins: { auth: { any: [{ key-auth: { in: [query] } }], anonymous: guest }, cache: {} } }
@@ -214,14 +200,13 @@ services:
       - { name: open, paths: ["/open"], plugins: { cache: {} } }
       - { name: open-authorized, paths: ["/open-authorized"], plugins: { cache: { cache_authorized: true } } }
       - { name: open-cookie, paths: ["/open-cookie"], plugins: { cache: { cache_with_cookie: true } } }
-`);
+`, upstreams: { up: reflectingUpstream } });
   });
   after(async () => {
     await gw.close();
-    await up.close();
   });
 
-  const get = (path: string, headers: Record<string, string | string[]> = {}) => http(gw.url + path, { headers });
+  const get = (path: string, headers: Record<string, string | string[]> = {}) => gw.request({ path, headers });
 
   /** The requests of `others` after `first`: none may be answered with `first`'s body. */
   async function neverShared(path: string, first: Record<string, string | string[]>, firstPath: string, others: Array<[string, Record<string, string | string[]>, string | undefined]>): Promise<void> {

@@ -37,6 +37,7 @@ describe('compression plugin schema and negotiation', () => {
 const TEXT = Buffer.from(JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item number ${i}` })) }));
 const BIG = 48 * 1024 * 1024;
 
+// On real sockets: the backpressure test needs socket buffers that fill up, and fetch() is the real client.
 describe('compression plugin behaviour', () => {
   let up: Upstream;
   let gw: InProcessGateway;

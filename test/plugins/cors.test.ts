@@ -1,14 +1,15 @@
 // The `cors` plugin: schema checks, preflights answered by the gateway, Vary, and attack cases.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createServer } from 'node:http';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, startGateway, startUpstream, type HttpResult, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, type TestGateway, type TestResponse, type TestUpstream } from '../../src/testing/index.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'c.yaml');
 
 const withPlugin = (plugin: string): string => routeWithPlugin('cors', plugin);
 
-const varyTokens = (res: HttpResult): string[] =>
+const varyTokens = (res: TestResponse): string[] =>
   ([] as string[]).concat(res.headers['vary'] ?? []).flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase());
 
 describe('cors plugin schema', () => {
@@ -44,23 +45,22 @@ describe('cors plugin schema', () => {
 });
 
 describe('cors plugin behaviour', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let up: TestUpstream;
+  let gw: TestGateway;
   let upstreamRequests = 0;
   before(async () => {
-    up = await startUpstream((req, res) => {
+    up = createServer((req, res) => {
       upstreamRequests++;
       if (req.url === '/own-cors') res.setHeader('access-control-allow-origin', '*');
       if (req.url === '/vary') res.setHeader('vary', 'Accept-Encoding');
       res.setHeader('content-type', 'text/plain');
       res.end('ok');
     });
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - name: strict
         paths: ["/"]
@@ -76,15 +76,14 @@ services:
         paths: ["/open"]
         plugins:
           cors: {}
-`);
+`, upstreams: { up } });
   });
   after(async () => {
     await gw.close();
-    await up.close();
   });
 
   const preflight = (origin: string, path = '/', extra: Record<string, string> = {}) =>
-    http(gw.url + path, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', ...extra } });
+    gw.request({ path, method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', ...extra } });
 
   test('a preflight from an allowed origin is answered by the gateway (the upstream sees nothing)', async () => {
     const before = upstreamRequests;
@@ -103,7 +102,7 @@ services:
 
   test('simple requests from allowed origins (exact, wildcard subdomain, regex) get CORS headers and Vary: Origin', async () => {
     for (const origin of ['https://app.example.net', 'https://a.example.com', 'https://deep.sub.example.com', 'https://shop.example.org']) {
-      const res = await http(gw.url + '/x', { headers: { origin } });
+      const res = await gw.request({ path: '/x', headers: { origin } });
       assert.equal(res.status, 200, origin);
       assert.equal(res.headers['access-control-allow-origin'], origin, origin);
       assert.equal(res.headers['access-control-allow-credentials'], 'true');
@@ -113,14 +112,14 @@ services:
   });
 
   test('a request without Origin still gets Vary: Origin (a cache must not serve it to a cross-origin request)', async () => {
-    const res = await http(gw.url + '/x');
+    const res = await gw.request({ path: '/x' });
     assert.equal(res.status, 200);
     assert.equal(res.headers['access-control-allow-origin'], undefined);
     assert.deepEqual(varyTokens(res), ['origin']);
   });
 
   test('Vary from the upstream is kept and Origin added once', async () => {
-    const res = await http(gw.url + '/vary', { headers: { origin: 'https://app.example.net' } });
+    const res = await gw.request({ path: '/vary', headers: { origin: 'https://app.example.net' } });
     assert.deepEqual(varyTokens(res).sort(), ['accept-encoding', 'origin']);
   });
 
@@ -138,7 +137,7 @@ services:
       'null',
     ];
     for (const origin of evil) {
-      const res = await http(gw.url + '/x', { headers: { origin } });
+      const res = await gw.request({ path: '/x', headers: { origin } });
       assert.equal(res.status, 200, origin);
       assert.equal(res.headers['access-control-allow-origin'], undefined, origin);
       assert.equal(res.headers['access-control-allow-credentials'], undefined, origin);
@@ -155,19 +154,19 @@ services:
   });
 
   test('attack: two Origin headers (joined by node) never match, even a loose regex', async () => {
-    const res = await http(gw.url + '/x', { headers: ['Origin', 'https://evil.com', 'Origin', 'https://shop.example.org'] });
+    const res = await gw.request({ path: '/x', headers: ['Origin', 'https://evil.com', 'Origin', 'https://shop.example.org'] });
     assert.equal(res.headers['access-control-allow-origin'], undefined);
   });
 
   test('the upstream\'s own CORS headers are removed for a disallowed origin', async () => {
-    const res = await http(gw.url + '/own-cors', { headers: { origin: 'https://evil.com' } });
+    const res = await gw.request({ path: '/own-cors', headers: { origin: 'https://evil.com' } });
     assert.equal(res.headers['access-control-allow-origin'], undefined);
-    const ok = await http(gw.url + '/own-cors', { headers: { origin: 'https://a.example.com' } });
+    const ok = await gw.request({ path: '/own-cors', headers: { origin: 'https://a.example.com' } });
     assert.equal(ok.headers['access-control-allow-origin'], 'https://a.example.com', 'the plugin\'s answer replaces the upstream\'s');
   });
 
   test('default config: "*" for any origin (also null), no Vary: Origin, request headers reflected when valid', async () => {
-    const res = await http(gw.url + '/open', { headers: { origin: 'null' } });
+    const res = await gw.request({ path: '/open', headers: { origin: 'null' } });
     assert.equal(res.headers['access-control-allow-origin'], '*');
     assert.equal(res.headers['access-control-allow-credentials'], undefined);
     assert.ok(!varyTokens(res).includes('origin'));
@@ -183,7 +182,7 @@ services:
 
   test('OPTIONS without Access-Control-Request-Method is an ordinary request, forwarded', async () => {
     const before = upstreamRequests;
-    const res = await http(gw.url + '/x', { method: 'OPTIONS', headers: { origin: 'https://app.example.net' } });
+    const res = await gw.request({ path: '/x', method: 'OPTIONS', headers: { origin: 'https://app.example.net' } });
     assert.equal(res.status, 200);
     assert.equal(upstreamRequests, before + 1);
     assert.equal(res.headers['access-control-allow-methods'], undefined);
@@ -191,16 +190,15 @@ services:
   });
 
   test('the gateway\'s own error replies get CORS headers and Vary: Origin too', async () => {
-    const gw2 = await startGateway(`
+    const gw2 = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
     url: "http://127.0.0.1:9"
     routes: [{ paths: ["/"], plugins: { cors: { origins: ["https://app.example.net"] } } }]
-`);
+` });
     try {
-      const res = await http(gw2.url + '/', { headers: { origin: 'https://app.example.net' } });
+      const res = await gw2.request({ path: '/', headers: { origin: 'https://app.example.net' } });
       assert.equal(res.status, 502);
       assert.equal(res.headers['access-control-allow-origin'], 'https://app.example.net');
       assert.deepEqual(varyTokens(res), ['origin']);

@@ -1,8 +1,9 @@
 // The `headers` plugin: schema, behaviour at each scope, and its attack cases.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createServer } from 'node:http';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'h.yaml');
 
@@ -32,18 +33,15 @@ describe('headers plugin schema', () => {
 });
 
 describe('headers plugin behaviour', () => {
-  let echo: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    echo = await startEchoUpstream();
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 plugins:
   headers: { request: { set: { x-scope: global, x-global: "1" } }, response: { set: { x-resp-scope: global } } }
 services:
   - name: s
-    url: "${echo.url}"
+    url: "http://echo"
     plugins:
       headers: { request: { set: { x-scope: service } } }
     routes:
@@ -61,23 +59,22 @@ services:
               remove: [x-powered-by]
               set: { x-frame-options: DENY }
               add: { x-added: "1" }
-`);
+`, upstreams: { echo: echoUpstream } });
   });
   after(async () => {
     await gw.close();
-    await echo.close();
   });
 
   test('route config replaces service config, which replaces global config (one plugin instance per request)', async () => {
-    const svc = JSON.parse((await http(gw.url + '/svc')).body) as { headers: Record<string, string> };
+    const svc = JSON.parse((await gw.request({ path: '/svc' })).body) as { headers: Record<string, string> };
     assert.equal(svc.headers['x-scope'], 'service');
     assert.equal(svc.headers['x-global'], undefined, 'the global config of the plugin is replaced, not merged');
-    const route = JSON.parse((await http(gw.url + '/route')).body) as { headers: Record<string, string> };
+    const route = JSON.parse((await gw.request({ path: '/route' })).body) as { headers: Record<string, string> };
     assert.equal(route.headers['x-scope'], 'route');
   });
 
   test('request edits: remove, set (replacing the client value), add (keeping several values)', async () => {
-    const res = await http(gw.url + '/route', { headers: { 'X-Drop-Me': '1', Authorization: 'Bearer t', 'X-Scope': 'client-value', 'X-Multi': 'client' } });
+    const res = await gw.request({ path: '/route', headers: { 'X-Drop-Me': '1', Authorization: 'Bearer t', 'X-Scope': 'client-value', 'X-Multi': 'client' } });
     const e = JSON.parse(res.body) as { headers: Record<string, string> };
     assert.equal(e.headers['x-drop-me'], undefined);
     assert.equal(e.headers['authorization'], undefined);
@@ -87,46 +84,43 @@ services:
   });
 
   test('response edits reach the client; a plugin on the route does not leak to others', async () => {
-    const up = await startUpstream((_q, r) => {
+    const up = createServer((_q, r) => {
       r.setHeader('x-powered-by', 'php');
       r.end('ok');
     });
-    const gw2 = await startGateway(`
+    const gw2 = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - paths: ["/a"]
         plugins: { headers: { response: { remove: [x-powered-by], set: { x-frame-options: DENY }, add: { x-added: "1" } } } }
       - paths: ["/b"]
-`);
+`, upstreams: { up } });
     try {
-      const a = await http(gw2.url + '/a');
+      const a = await gw2.request({ path: '/a' });
       assert.equal(a.headers['x-powered-by'], undefined);
       assert.equal(a.headers['x-frame-options'], 'DENY');
       assert.equal(a.headers['x-added'], '1');
-      const b = await http(gw2.url + '/b');
+      const b = await gw2.request({ path: '/b' });
       assert.equal(b.headers['x-powered-by'], 'php');
       assert.equal(b.headers['x-frame-options'], undefined);
     } finally {
       await gw2.close();
-      await up.close();
     }
   });
 
   test('response headers are set on the gateway\'s own error replies too', async () => {
-    const gw3 = await startGateway(`
+    const gw3 = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
     url: "http://127.0.0.1:9"
     routes: [{ paths: ["/"], plugins: { headers: { response: { set: { x-frame-options: DENY } } } } }]
-`);
+` });
     try {
-      const res = await http(gw3.url + '/');
+      const res = await gw3.request({ path: '/' });
       assert.equal(res.status, 502);
       assert.equal(res.headers['x-frame-options'], 'DENY');
     } finally {

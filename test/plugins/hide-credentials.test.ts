@@ -5,25 +5,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { http, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
 const KEY = 'alice-secret-key-0123456789';
 const HS = 'hs256-secret-for-alice-32-bytes-long!';
 const BASIC = `Basic ${Buffer.from('carol:open sesame').toString('base64')}`;
 
-interface Echo { url: string; rawHeaders: string[] }
+interface Echo { path: string; rawHeaders: string[] }
 
 describe('hide_credentials: no copy of the credential reaches the upstream', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   let token = '';
 
   before(async () => {
-    up = await startEchoUpstream();
     token = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256', kid: 'alice-hs' }).setExpirationTime('5m').sign(Buffer.from(HS));
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 consumers:
   - username: alice
     credentials:
@@ -34,7 +31,7 @@ consumers:
       basic-auth: [{ username: carol, password: "open sesame" }]
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - { paths: ["/key"], plugins: { key-auth: {} } }
       - { paths: ["/key-header-only"], plugins: { key-auth: { in: [header] } } }
@@ -43,20 +40,19 @@ services:
       - { paths: ["/jwt"], plugins: { jwt: {} } }
       - { paths: ["/any"], plugins: { auth: { any: [{ key-auth: {} }, { jwt: {} }, { basic-auth: {} }] } } }
       - { paths: ["/any-basic-shown"], plugins: { auth: { any: [{ basic-auth: { hide_credentials: false } }, { jwt: {} }] } } }
-`);
+`, upstreams: { up: echoUpstream } });
   });
   after(async () => {
     await gw?.close();
-    await up?.close();
   });
 
   /** Sends the request; returns what the upstream received (its whole head as text), or null when it got nothing. */
   const through = async (path: string, headers: string[] = []): Promise<{ status: number; head: string | null; url: string }> => {
     // A raw header list: node:http adds no Host to it.
-    const res = await http(gw.url + path, { headers: ['host', '127.0.0.1', ...headers] });
+    const res = await gw.request({ path, headers: ['host', '127.0.0.1', ...headers] });
     if (res.status !== 200) return { status: res.status, head: null, url: '' };
     const echo = JSON.parse(res.body) as Echo;
-    return { status: res.status, head: `${echo.url}\n${echo.rawHeaders.join('\n')}`, url: echo.url };
+    return { status: res.status, head: `${echo.path}\n${echo.rawHeaders.join('\n')}`, url: echo.path };
   };
   const noneOf = (head: string | null, secrets: string[], label: string) => {
     assert.ok(head !== null, `${label}: reached the upstream`);

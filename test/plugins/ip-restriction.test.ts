@@ -1,8 +1,9 @@
 // The `ip-restriction` plugin: schema checks, allow/deny, and the address it trusts.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { createServer } from 'node:http';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, type TestGateway } from '../../src/testing/index.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'i.yaml');
 
@@ -27,40 +28,36 @@ describe('ip-restriction plugin schema', () => {
 });
 
 describe('ip-restriction plugin behaviour', () => {
-  let up: Upstream;
   let seen = 0;
-  before(async () => {
-    up = await startUpstream((_q, r) => {
-      seen++;
-      r.end('ok');
-    });
-  });
-  after(async () => {
-    await up.close();
+  const up = createServer((_q, r) => {
+    seen++;
+    r.end('ok');
   });
 
-  const gatewayWith = (routes: string, extra = '', listen = '127.0.0.1:0'): Promise<InProcessGateway> =>
-    startGateway(`
+  const gatewayWith = (routes: string, extra = ''): TestGateway =>
+    createTestGateway({
+      config: `
 _format_version: "1"
-listen: { proxy: "${listen}", status: null }
 ${extra}
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
 ${routes}
-`);
+`,
+      upstreams: { up },
+    });
 
   test('allow and deny lists; deny wins; refusals are 403 forbidden problems that never reach the upstream', async () => {
-    const gw = await gatewayWith(`      - { paths: ["/allowed"], plugins: { ip-restriction: { allow: ["127.0.0.0/8", "::1"] } } }
+    const gw = gatewayWith(`      - { paths: ["/allowed"], plugins: { ip-restriction: { allow: ["127.0.0.0/8", "::1"] } } }
       - { paths: ["/not-allowed"], plugins: { ip-restriction: { allow: ["10.0.0.0/8", "2001:db8::/32"] } } }
       - { paths: ["/denied"], plugins: { ip-restriction: { deny: ["127.0.0.1"], message: "blocked" } } }
       - { paths: ["/both"], plugins: { ip-restriction: { allow: ["127.0.0.0/8"], deny: ["127.0.0.1/32"] } } }`);
     try {
-      assert.equal((await http(gw.url + '/allowed')).status, 200);
+      assert.equal((await gw.request({ path: '/allowed' })).status, 200);
       const before = seen;
       for (const path of ['/not-allowed', '/denied', '/both']) {
-        const res = await http(gw.url + path);
+        const res = await gw.request({ path });
         assert.equal(res.status, 403, path);
         assert.equal(res.headers['content-type'], 'application/problem+json');
         const body = JSON.parse(res.body) as { type: string; detail: string };
@@ -74,22 +71,22 @@ ${routes}
   });
 
   test('attack: X-Forwarded-For from a peer that is not a trusted proxy is ignored', async () => {
-    const gw = await gatewayWith(
+    const gw = gatewayWith(
       `      - { paths: ["/partner"], plugins: { ip-restriction: { allow: ["203.0.113.0/24"] } } }
       - { paths: ["/deny"], plugins: { ip-restriction: { deny: ["127.0.0.0/8"] } } }`,
       'trusted_proxies: ["10.0.0.0/8"]',
     );
     try {
       const spoof = { 'x-forwarded-for': '203.0.113.7', 'x-real-ip': '203.0.113.7', forwarded: 'for=203.0.113.7' };
-      assert.equal((await http(gw.url + '/partner', { headers: spoof })).status, 403);
-      assert.equal((await http(gw.url + '/deny', { headers: spoof })).status, 403, 'a denied peer cannot hide behind a forged header');
+      assert.equal((await gw.request({ path: '/partner', headers: spoof })).status, 403);
+      assert.equal((await gw.request({ path: '/deny', headers: spoof })).status, 403, 'a denied peer cannot hide behind a forged header');
     } finally {
       await gw.close();
     }
   });
 
   test('from a trusted proxy, the right-most untrusted X-Forwarded-For hop is the client', async () => {
-    const gw = await gatewayWith(
+    const gw = gatewayWith(
       `      - { paths: ["/partner"], plugins: { ip-restriction: { allow: ["198.51.100.0/24"] } } }
       - { paths: ["/deny"], plugins: { ip-restriction: { deny: ["198.51.100.7"] } } }
       - { paths: ["/deny-v4"], plugins: { ip-restriction: { deny: ["198.51.100.0/24"] } } }
@@ -100,55 +97,54 @@ ${routes}
     try {
       // The client forged "203.0.113.9"; 198.51.100.7 is what the first trusted proxy saw; 10.1.2.3 is an inner proxy.
       const xff = { 'x-forwarded-for': '203.0.113.9, 198.51.100.7, 10.1.2.3' };
-      assert.equal((await http(gw.url + '/partner', { headers: xff })).status, 200);
-      assert.equal((await http(gw.url + '/deny', { headers: xff })).status, 403);
-      assert.equal((await http(gw.url + '/partner', { headers: { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' } })).status, 403, 'a forged left-most hop is not the client');
-      assert.equal((await http(gw.url + '/deny-v4', { headers: { 'x-forwarded-for': '::ffff:198.51.100.7' } })).status, 403, 'an IPv4-mapped hop matches the IPv4 range');
+      assert.equal((await gw.request({ path: '/partner', headers: xff })).status, 200);
+      assert.equal((await gw.request({ path: '/deny', headers: xff })).status, 403);
+      assert.equal((await gw.request({ path: '/partner', headers: { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' } })).status, 403, 'a forged left-most hop is not the client');
+      assert.equal((await gw.request({ path: '/deny-v4', headers: { 'x-forwarded-for': '::ffff:198.51.100.7' } })).status, 403, 'an IPv4-mapped hop matches the IPv4 range');
       // A hop that is no address is never the client: the nearest valid address on its right is (here the proxy).
-      assert.equal((await http(gw.url + '/deny-proxy', { headers: { 'x-forwarded-for': 'unknown' } })).status, 403, 'a hop that is no address: the proxy is the client');
-      assert.equal((await http(gw.url + '/deny-proxy', { headers: { 'x-forwarded-for': '192.0.2.1:80, unknown' } })).status, 403, 'an address left of garbage is not reached');
-      assert.equal((await http(gw.url + '/deny-only', { headers: { 'x-forwarded-for': '192.0.2.1:80' } })).status, 403, 'a hop with a port is its address');
-      assert.equal((await http(gw.url + '/deny-only', { headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 200);
+      assert.equal((await gw.request({ path: '/deny-proxy', headers: { 'x-forwarded-for': 'unknown' } })).status, 403, 'a hop that is no address: the proxy is the client');
+      assert.equal((await gw.request({ path: '/deny-proxy', headers: { 'x-forwarded-for': '192.0.2.1:80, unknown' } })).status, 403, 'an address left of garbage is not reached');
+      assert.equal((await gw.request({ path: '/deny-only', headers: { 'x-forwarded-for': '192.0.2.1:80' } })).status, 403, 'a hop with a port is its address');
+      assert.equal((await gw.request({ path: '/deny-only', headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 200);
     } finally {
       await gw.close();
     }
   });
 
   test('attack: IPv4-mapped IPv6 peers and rules match their IPv4 form', async () => {
-    // A dual-stack listener sees an IPv4 client as ::ffff:127.0.0.1.
-    const dual = await gatewayWith(`      - { paths: ["/"], plugins: { ip-restriction: { deny: ["127.0.0.0/8"] } } }`, '', '[::]:0');
+    const dual = gatewayWith(`      - { paths: ["/"], plugins: { ip-restriction: { deny: ["127.0.0.0/8"] } } }`);
     try {
-      assert.equal((await http(dual.url + '/')).status, 403);
+      // What a dual-stack listener sees of an IPv4 client.
+      assert.equal((await dual.request({ path: '/', clientIp: '::ffff:127.0.0.1' })).status, 403);
     } finally {
       await dual.close();
     }
-    const v4 = await gatewayWith(`      - { paths: ["/mapped-rule"], plugins: { ip-restriction: { deny: ["::ffff:127.0.0.0/104"] } } }
+    const v4 = gatewayWith(`      - { paths: ["/mapped-rule"], plugins: { ip-restriction: { deny: ["::ffff:127.0.0.0/104"] } } }
       - { paths: ["/mapped-allow"], plugins: { ip-restriction: { allow: ["::ffff:127.0.0.1"] } } }`);
     try {
-      assert.equal((await http(v4.url + '/mapped-rule')).status, 403);
-      assert.equal((await http(v4.url + '/mapped-allow')).status, 200);
+      assert.equal((await v4.request({ path: '/mapped-rule' })).status, 403);
+      assert.equal((await v4.request({ path: '/mapped-allow' })).status, 200);
     } finally {
       await v4.close();
     }
   });
 
   test('a route without the plugin is not affected; the service scope applies to every route', async () => {
-    const gw = await startGateway(`
+    const gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: locked
-    url: "${up.url}"
+    url: "http://up"
     plugins: { ip-restriction: { allow: ["10.0.0.0/8"] } }
     routes: [{ paths: ["/locked"] }, { paths: ["/locked2"] }]
   - name: open
-    url: "${up.url}"
+    url: "http://up"
     routes: [{ paths: ["/open"] }]
-`);
+`, upstreams: { up } });
     try {
-      assert.equal((await http(gw.url + '/locked')).status, 403);
-      assert.equal((await http(gw.url + '/locked2')).status, 403);
-      assert.equal((await http(gw.url + '/open')).status, 200);
+      assert.equal((await gw.request({ path: '/locked' })).status, 403);
+      assert.equal((await gw.request({ path: '/locked2' })).status, 403);
+      assert.equal((await gw.request({ path: '/open' })).status, 200);
     } finally {
       await gw.close();
     }

@@ -8,9 +8,10 @@ import { loadConfigText } from '../../src/compiler/load.js';
 import { ConfigError } from '../../src/base/problems.js';
 import { consumerIdFor } from '../../src/consumers/index.js';
 import { defaultRegistry } from '../../src/plugins/index.js';
-import { http, ROOT, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { ROOT } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
-interface Echo { url: string; headers: Record<string, string | undefined> }
+interface Echo { path: string; headers: Record<string, string | undefined> }
 const echoOf = (body: string): Echo => JSON.parse(body) as Echo;
 
 const problemsOf = (yaml: string): string[] => {
@@ -25,7 +26,6 @@ const problemsOf = (yaml: string): string[] => {
 
 const config = (upstream: string, aliceKey = 'alice-secret-key-1') => `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 consumers:
   - username: alice
     groups: [staff, billing]
@@ -109,19 +109,16 @@ describe('consumers config', () => {
 });
 
 describe('key-auth and acl', () => {
-  let echo: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    echo = await startEchoUpstream();
-    gw = await startGateway(config(echo.url));
+    gw = createTestGateway({ config: config('http://echo'), upstreams: { echo: echoUpstream } });
   });
   after(async () => {
     await gw.close();
-    await echo.close();
   });
 
   test('no key: 401 problem with WWW-Authenticate: Key', async () => {
-    const res = await http(gw.url + '/keyed');
+    const res = await gw.request({ path: '/keyed' });
     assert.equal(res.status, 401);
     assert.equal(res.headers['www-authenticate'], 'Key realm="northgate"');
     assert.match(res.headers['content-type']!, /application\/problem\+json/);
@@ -131,8 +128,8 @@ describe('key-auth and acl', () => {
 
   test('an unknown key and an almost-right key get the same answer (only the request id differs)', async () => {
     const strip = (b: string) => ({ ...(JSON.parse(b) as Record<string, unknown>), request_id: null });
-    const unknown = await http(gw.url + '/keyed', { headers: { apikey: 'nobody-has-this-key' } });
-    const close = await http(gw.url + '/keyed', { headers: { apikey: 'alice-secret-key-2' } });
+    const unknown = await gw.request({ path: '/keyed', headers: { apikey: 'nobody-has-this-key' } });
+    const close = await gw.request({ path: '/keyed', headers: { apikey: 'alice-secret-key-2' } });
     assert.equal(unknown.status, 401);
     assert.equal(close.status, 401);
     assert.deepEqual(strip(unknown.body), strip(close.body));
@@ -140,7 +137,7 @@ describe('key-auth and acl', () => {
   });
 
   test('a valid key in a header: identity headers reach the upstream, the key does not', async () => {
-    const res = await http(gw.url + '/keyed', { headers: { 'X-API-Key': 'alice-secret-key-1' } });
+    const res = await gw.request({ path: '/keyed', headers: { 'X-API-Key': 'alice-secret-key-1' } });
     assert.equal(res.status, 200);
     const e = echoOf(res.body);
     assert.equal(e.headers['x-consumer-id'], consumerIdFor('alice'));
@@ -152,60 +149,60 @@ describe('key-auth and acl', () => {
   });
 
   test('a key in the query string is accepted and removed; other parameters keep their bytes', async () => {
-    const res = await http(gw.url + '/keyed?a=1&apikey=bob-secret-key-1&b=%2F+x&apikey=other');
+    const res = await gw.request({ path: '/keyed?a=1&apikey=bob-secret-key-1&b=%2F+x&apikey=other' });
     assert.equal(res.status, 200);
     const e = echoOf(res.body);
-    assert.equal(e.url, '/keyed?a=1&b=%2F+x');
+    assert.equal(e.path, '/keyed?a=1&b=%2F+x');
     assert.equal(e.headers['x-consumer-id'], 'bob-id');
     assert.equal(e.headers['x-credential-id'], 'bob/key-auth/0');
   });
 
   test('with in: [header], a query key is not looked at', async () => {
-    const res = await http(gw.url + '/header-only?apikey=bob-secret-key-1');
+    const res = await gw.request({ path: '/header-only?apikey=bob-secret-key-1' });
     assert.equal(res.status, 401);
   });
 
   test('hide_credentials: false forwards the key; custom key_names', async () => {
-    const res = await http(gw.url + '/visible', { headers: { token: 'bob-secret-key-1' } });
+    const res = await gw.request({ path: '/visible', headers: { token: 'bob-secret-key-1' } });
     assert.equal(res.status, 200);
     assert.equal(echoOf(res.body).headers['token'], 'bob-secret-key-1');
   });
 
   test('client-sent identity headers are removed, on routes with and without auth', async () => {
     const spoof = { 'X-Consumer-Id': 'admin', 'X-Consumer-Username': 'admin', 'X-Consumer-Groups': 'staff', 'X-Credential-Id': 'x', 'X-Anonymous-Consumer': 'false' };
-    const open = echoOf((await http(gw.url + '/open', { headers: spoof })).body);
+    const open = echoOf((await gw.request({ path: '/open', headers: spoof })).body);
     for (const h of Object.keys(spoof)) assert.equal(open.headers[h.toLowerCase()], undefined, h);
-    const keyed = echoOf((await http(gw.url + '/keyed', { headers: { ...spoof, apikey: 'bob-secret-key-1' } })).body);
+    const keyed = echoOf((await gw.request({ path: '/keyed', headers: { ...spoof, apikey: 'bob-secret-key-1' } })).body);
     assert.equal(keyed.headers['x-consumer-id'], 'bob-id');
     assert.equal(keyed.headers['x-consumer-username'], 'bob');
     assert.equal(keyed.headers['x-consumer-groups'], 'guests');
-    const raw = (await http(gw.url + '/keyed', { headers: { ...spoof, apikey: 'bob-secret-key-1' } })).body;
+    const raw = (await gw.request({ path: '/keyed', headers: { ...spoof, apikey: 'bob-secret-key-1' } })).body;
     assert.equal((raw.match(/x-consumer-id/gi) ?? []).length, 2, 'one x-consumer-id in headers and one in rawHeaders: no duplicate');
   });
 
   test('acl allow: a member passes, a known non-member gets 403 (not 401)', async () => {
-    assert.equal((await http(gw.url + '/staff', { headers: { apikey: 'alice-secret-key-1' } })).status, 200);
-    const bob = await http(gw.url + '/staff', { headers: { apikey: 'bob-secret-key-1' } });
+    assert.equal((await gw.request({ path: '/staff', headers: { apikey: 'alice-secret-key-1' } })).status, 200);
+    const bob = await gw.request({ path: '/staff', headers: { apikey: 'bob-secret-key-1' } });
     assert.equal(bob.status, 403);
     assert.equal((JSON.parse(bob.body) as { type: string }).type, 'urn:northgate:problem:forbidden');
     assert.equal(bob.headers['www-authenticate'], undefined);
-    assert.equal((await http(gw.url + '/staff')).status, 401, 'authentication runs before acl');
+    assert.equal((await gw.request({ path: '/staff' })).status, 401, 'authentication runs before acl');
   });
 
   test('acl deny, and acl without an auth plugin refuses (403)', async () => {
-    assert.equal((await http(gw.url + '/no-guests', { headers: { apikey: 'alice-secret-key-1' } })).status, 200);
-    assert.equal((await http(gw.url + '/no-guests', { headers: { apikey: 'bob-secret-key-1' } })).status, 403);
-    assert.equal((await http(gw.url + '/acl-alone', { headers: { 'x-consumer-groups': 'staff' } })).status, 403);
+    assert.equal((await gw.request({ path: '/no-guests', headers: { apikey: 'alice-secret-key-1' } })).status, 200);
+    assert.equal((await gw.request({ path: '/no-guests', headers: { apikey: 'bob-secret-key-1' } })).status, 403);
+    assert.equal((await gw.request({ path: '/acl-alone', headers: { 'x-consumer-groups': 'staff' } })).status, 403);
   });
 
   test('key rotation by reload: the new key works at once, the old one stops', async () => {
-    assert.equal((await http(gw.url + '/keyed', { headers: { apikey: 'alice-secret-key-1' } })).status, 200);
-    const r = gw.reload(config(echo.url, 'alice-rotated-key-2'));
+    assert.equal((await gw.request({ path: '/keyed', headers: { apikey: 'alice-secret-key-1' } })).status, 200);
+    const r = gw.reload(config('http://echo', 'alice-rotated-key-2'));
     assert.equal(r.ok, true, JSON.stringify(r));
-    assert.equal((await http(gw.url + '/keyed', { headers: { apikey: 'alice-secret-key-1' } })).status, 401);
-    const res = await http(gw.url + '/keyed', { headers: { apikey: 'alice-rotated-key-2' } });
+    assert.equal((await gw.request({ path: '/keyed', headers: { apikey: 'alice-secret-key-1' } })).status, 401);
+    const res = await gw.request({ path: '/keyed', headers: { apikey: 'alice-rotated-key-2' } });
     assert.equal(res.status, 200);
     assert.equal(echoOf(res.body).headers['x-consumer-username'], 'alice');
-    gw.reload(config(echo.url));
+    gw.reload(config('http://echo'));
   });
 });

@@ -11,7 +11,8 @@ import { periodAt } from '../../src/plugins/quota/period.js';
 import { quotaUsage } from '../../src/plugins/quota/plugin.js';
 import type { QuotaConfig } from '../../src/plugins/quota/schema.js';
 import { configProblems } from '../helpers/config.js';
-import { http, startCli, startGateway, startUpstream, tempDir, writeConfig, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { http, startCli, startUpstream, tempDir, writeConfig } from '../helpers/servers.js';
+import { createTestGateway, type TestGateway } from '../../src/testing/index.js';
 import { DATABASE_URL, postgresSkipReason, REDIS_URL, redisSkipReason } from '../helpers/services.js';
 
 const count = (list: Array<{ status: number }>, s: number) => list.filter((r) => r.status === s).length;
@@ -50,19 +51,16 @@ consumers:
   - { username: bob, credentials: { key-auth: [{ key: bob-key-00001 }] } }`;
 
 describe('quota on a SQLite file, injected clock', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   const dir = tempDir();
   const saved = clock.now;
   before(async () => {
-    up = await startUpstream((_req, res) => res.end('ok'));
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 ${consumersYaml}
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     plugins: { key-auth: {} }
     routes:
       - { name: daily, paths: ["/daily"], plugins: { quota: { period: day, max: 3, timezone: UTC, path: "${join(dir, 'q.sqlite')}" } } }
@@ -72,14 +70,13 @@ services:
         plugins:
           rate-limit: { limits: [{ per: 1h, max: 2 }] }
           quota: { period: day, max: 3, path: "${join(dir, 'q.sqlite')}" }
-`);
+`, upstreams: { up: () => ({ body: 'ok' }) } });
   });
   after(async () => {
     clock.now = saved;
     await gw.close();
-    await up.close();
   });
-  const get = (path: string, key = 'alice-key-0001') => http(gw.url + path, { headers: { apikey: key } });
+  const get = (path: string, key = 'alice-key-0001') => gw.request({ path: path, headers: { apikey: key } });
 
   test('a day: max per consumer, 429 quota-exceeded until midnight UTC, then a new budget', async () => {
     clock.now = at('2026-01-31T23:59:58.000Z');
@@ -172,8 +169,7 @@ const pgSkip = await postgresSkipReason();
 
 for (const [store, skip] of [['redis', redisSkip], ['postgres', pgSkip]] as const) {
   describe(`quota on ${store}, shared by two gateways`, { skip }, () => {
-    let up: Upstream;
-    const gws: InProcessGateway[] = [];
+    const gws: TestGateway[] = [];
     const saved = clock.now;
     const prefix = `ngtest:${randomUUID()}:`;
     const table = `ngtest_quota_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
@@ -187,30 +183,27 @@ for (const [store, skip] of [['redis', redisSkip], ['postgres', pgSkip]] as cons
         ? { period: 'day', max: 7, store: 'redis', redis: { url: REDIS_URL, prefix, timeout: '2s' } }
         : { period: 'day', max: 7, store: 'postgres', postgres: { url: DATABASE_URL, table, timeout: '5s' } };
     before(async () => {
-      up = await startUpstream((_req, res) => res.end('ok'));
       const yaml = `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 ${consumersYaml}
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - { name: q, paths: ["/q"], plugins: { key-auth: {}, quota: { period: day, max: 7, on_store_error: deny, ${settings} } } }
 `;
-      gws.push(await startGateway(yaml), await startGateway(yaml));
+      gws.push(createTestGateway({ config: yaml, upstreams: { up: () => ({ body: 'ok' }) } }), createTestGateway({ config: yaml, upstreams: { up: () => ({ body: 'ok' }) } }));
     });
     after(async () => {
       clock.now = saved;
       for (const g of gws) await g.close();
-      await up.close();
     });
 
     test('a concurrent burst over two gateways admits exactly max; the next day starts afresh', async () => {
       // Next year: Redis expires the counter at the period's real end, which must be ahead.
       const y = new Date().getUTCFullYear() + 1;
       clock.now = at(`${y}-07-31T23:59:50Z`);
-      const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => http(gws[i % 2]!.url + '/q', { headers: { apikey: 'alice-key-0001' } })));
+      const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => gws[i % 2]!.request({ path: '/q', headers: { apikey: 'alice-key-0001' } })));
       assert.equal(count(burst, 200), 7, JSON.stringify(burst.filter((r) => r.status !== 200 && r.status !== 429).map((r) => r.body)));
       assert.equal(count(burst, 429), 33);
       const denied = burst.find((r) => r.status === 429)!;
@@ -220,7 +213,7 @@ services:
       assert.deepEqual(await quotaUsage(config, 'route:s:q', alice), { limit: 7, used: 7, left: 0, period: 'day', resetAt: `${y}-08-01T00:00:00.000Z` }, 'the read API sees the shared counter');
       clock.now = at(`${y}-08-01T00:00:00Z`);
       assert.equal((await quotaUsage(config, 'route:s:q', alice)).used, 0, 'a new day, nothing used, and reading counted nothing');
-      assert.equal((await http(gws[1]!.url + '/q', { headers: { apikey: 'alice-key-0001' } })).status, 200);
+      assert.equal((await gws[1]!.request({ path: '/q', headers: { apikey: 'alice-key-0001' } })).status, 200);
       assert.equal((await quotaUsage(config, 'route:s:q', alice)).left, 6);
     });
   });

@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { decide, type Limit } from '../../src/plugins/rate-limit/gcra.js';
-import { http, startCli, startGateway, startUpstream, writeConfig, type CliGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { http, startCli, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, type TestGateway } from '../../src/testing/index.js';
 import { REDIS_URL, redisSkipReason } from '../helpers/services.js';
 
 const statuses = (list: Array<{ status: number }>) => list.map((r) => r.status);
@@ -47,32 +48,28 @@ describe('GCRA', () => {
 });
 
 describe('rate-limit, local', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    up = await startUpstream((_req, res) => res.end('ok'));
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - { name: a, paths: ["/a"], plugins: { rate-limit: { limits: [{ per: 1m, max: 5 }], key: ip } } }
       - { name: b, paths: ["/b"], plugins: { rate-limit: { limits: [{ per: 1m, max: 5 }], key: ip } } }
       - { name: burst, paths: ["/burst"], plugins: { rate-limit: { limits: [{ per: 1m, max: 20 }], key: ip } } }
       - { name: by-key, paths: ["/key"], plugins: { rate-limit: { limits: [{ per: 1m, max: 2 }], key: "header:x-api-key" } } }
       - { name: two, paths: ["/two"], plugins: { rate-limit: { limits: [{ per: 1h, max: 100 }, { per: 10s, max: 2 }], key: ip } } }
-`);
+`, upstreams: { up: () => ({ body: 'ok' }) } });
   });
   after(async () => {
     await gw.close();
-    await up.close();
   });
 
   test('admits exactly max, then 429 problem+json with Retry-After; RateLimit headers count down', async () => {
     const results = [];
-    for (let i = 0; i < 8; i++) results.push(await http(gw.url + '/a'));
+    for (let i = 0; i < 8; i++) results.push(await gw.request({ path: '/a' }));
     assert.deepEqual(statuses(results), [200, 200, 200, 200, 200, 429, 429, 429]);
     assert.equal(results[0]!.headers['ratelimit-policy'], '"1m";q=5;w=60');
     assert.deepEqual(results.slice(0, 5).map((r) => /r=(\d+)/.exec(r.headers['ratelimit'] as string)![1]), ['4', '3', '2', '1', '0']);
@@ -83,20 +80,20 @@ services:
   });
 
   test('routes keep separate counters; the exact count holds under concurrency', async () => {
-    assert.equal((await http(gw.url + '/b')).status, 200, 'route b is not charged for route a');
-    const burst = await Promise.all(Array.from({ length: 100 }, () => http(gw.url + '/burst')));
+    assert.equal((await gw.request({ path: '/b' })).status, 200, 'route b is not charged for route a');
+    const burst = await Promise.all(Array.from({ length: 100 }, () => gw.request({ path: '/burst' })));
     assert.equal(count(burst, 200), 20);
     assert.equal(count(burst, 429), 80);
   });
 
   test('key by header: each key has its own budget', async () => {
-    const one = [await http(gw.url + '/key', { headers: { 'x-api-key': 'k1' } }), await http(gw.url + '/key', { headers: { 'x-api-key': 'k1' } }), await http(gw.url + '/key', { headers: { 'x-api-key': 'k1' } })];
+    const one = [await gw.request({ path: '/key', headers: { 'x-api-key': 'k1' } }), await gw.request({ path: '/key', headers: { 'x-api-key': 'k1' } }), await gw.request({ path: '/key', headers: { 'x-api-key': 'k1' } })];
     assert.deepEqual(statuses(one), [200, 200, 429]);
-    assert.equal((await http(gw.url + '/key', { headers: { 'x-api-key': 'k2' } })).status, 200);
+    assert.equal((await gw.request({ path: '/key', headers: { 'x-api-key': 'k2' } })).status, 200);
   });
 
   test('several limits: the tightest decides and is named in the headers', async () => {
-    const r = [await http(gw.url + '/two'), await http(gw.url + '/two'), await http(gw.url + '/two')];
+    const r = [await gw.request({ path: '/two' }), await gw.request({ path: '/two' }), await gw.request({ path: '/two' })];
     assert.deepEqual(statuses(r), [200, 200, 429]);
     assert.equal(r[0]!.headers['ratelimit-policy'], '"10s";q=2;w=10, "1h";q=100;w=3600');
     assert.match(r[2]!.headers['ratelimit'] as string, /^"10s";r=0;t=\d+$/);

@@ -1,11 +1,10 @@
 // The `request-size-limit` plugin: a per-scope body limit, on declared and streamed bytes.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { createTestGateway, type TestGateway } from '../../src/testing/index.js';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, rawRequest, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'r.yaml');
 
@@ -27,8 +26,8 @@ interface Seen {
   received: number;
 }
 
-/** Reads from a socket until the server closes it. */
-const readAll = (socket: Socket): Promise<string> =>
+/** Reads from a connection until the gateway closes it. */
+const readAll = (socket: Duplex): Promise<string> =>
   new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
@@ -37,14 +36,13 @@ const readAll = (socket: Socket): Promise<string> =>
   });
 
 describe('request-size-limit plugin behaviour', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   let started = 0;
   /** Resolvers for the next upstream request to receive body bytes / to close. */
   let onData: (() => void) | null = null;
   let onClose: ((s: Seen) => void) | null = null;
   before(async () => {
-    up = await startUpstream((req: IncomingMessage, res) => {
+    const up = createServer((req: IncomingMessage, res) => {
       started++;
       let n = 0;
       req.on('data', (c: Buffer) => {
@@ -55,13 +53,12 @@ describe('request-size-limit plugin behaviour', () => {
       req.on('close', () => onClose?.({ complete: req.complete, received: n }));
       req.on('end', () => res.end(JSON.stringify({ received: n })));
     });
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 limits: { max_body_bytes: 5000 }
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     plugins: { request-size-limit: { max_bytes: 100 } }
     routes:
       - paths: ["/small"]
@@ -70,36 +67,34 @@ services:
       - paths: ["/above-global"]
         plugins: { request-size-limit: { max_bytes: 1000000 } }
   - name: free
-    url: "${up.url}"
+    url: "http://up"
     routes: [{ paths: ["/free"] }]
-`);
+`, upstreams: { up } });
   });
   after(async () => {
     await gw.close();
-    await up.close();
   });
 
   test('a declared Content-Length over the limit is a 413 problem before anything reaches the upstream', async () => {
     const before = started;
-    const res = await http(gw.url + '/small', { method: 'POST', body: 'x'.repeat(101) });
+    const res = await gw.request({ path: '/small', method: 'POST', body: 'x'.repeat(101) });
     assert.equal(res.status, 413);
     assert.equal(res.headers['content-type'], 'application/problem+json');
     assert.equal((JSON.parse(res.body) as { type: string }).type, 'urn:northgate:problem:body-too-large');
-    assert.equal((await http(gw.url + '/none', { method: 'POST', body: 'x' })).status, 413);
+    assert.equal((await gw.request({ path: '/none', method: 'POST', body: 'x' })).status, 413);
     assert.equal(started, before, 'the upstream saw nothing');
   });
 
   test('bodies up to the limit are forwarded whole, with Content-Length or chunked', async () => {
-    assert.deepEqual(JSON.parse((await http(gw.url + '/small', { method: 'POST', body: 'x'.repeat(100) })).body), { received: 100 });
-    assert.equal((await http(gw.url + '/none')).status, 200, 'no body is fine with max_bytes 0');
-    const chunked = await rawRequest(gw.port, `POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n32\r\n${'y'.repeat(50)}\r\n32\r\n${'y'.repeat(50)}\r\n0\r\n\r\n`);
+    assert.deepEqual(JSON.parse((await gw.request({ path: '/small', method: 'POST', body: 'x'.repeat(100) })).body), { received: 100 });
+    assert.equal((await gw.request({ path: '/none' })).status, 200, 'no body is fine with max_bytes 0');
+    const chunked = await gw.raw(`POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n32\r\n${'y'.repeat(50)}\r\n32\r\n${'y'.repeat(50)}\r\n0\r\n\r\n`);
     assert.match(chunked, /^HTTP\/1\.1 200 /);
     assert.match(chunked, /"received":100/);
   });
 
   test('a chunked body growing past the limit is cut with 413; the upstream request is aborted', { timeout: 10_000 }, async () => {
-    const socket = connect(gw.port, '127.0.0.1');
-    await once(socket, 'connect');
+    const socket = gw.connect();
     const answer = readAll(socket);
     const upstreamGotData = new Promise<void>((r) => (onData = r));
     const upstreamClosed = new Promise<Seen>((r) => (onClose = r));
@@ -119,8 +114,8 @@ services:
   });
 
   test('a limit above limits.max_body_bytes does not raise it; routes without the plugin keep the global limit', async () => {
-    assert.equal((await http(gw.url + '/above-global', { method: 'POST', body: 'x'.repeat(5001) })).status, 413);
-    assert.deepEqual(JSON.parse((await http(gw.url + '/above-global', { method: 'POST', body: 'x'.repeat(5000) })).body), { received: 5000 });
-    assert.deepEqual(JSON.parse((await http(gw.url + '/free', { method: 'POST', body: 'x'.repeat(4000) })).body), { received: 4000 });
+    assert.equal((await gw.request({ path: '/above-global', method: 'POST', body: 'x'.repeat(5001) })).status, 413);
+    assert.deepEqual(JSON.parse((await gw.request({ path: '/above-global', method: 'POST', body: 'x'.repeat(5000) })).body), { received: 5000 });
+    assert.deepEqual(JSON.parse((await gw.request({ path: '/free', method: 'POST', body: 'x'.repeat(4000) })).body), { received: 4000 });
   });
 });

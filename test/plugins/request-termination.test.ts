@@ -1,8 +1,9 @@
 // The `request-termination` plugin: fixed answers without the upstream.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createServer } from 'node:http';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, rawExchange, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, type TestGateway } from '../../src/testing/index.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 't.yaml');
 
@@ -34,20 +35,18 @@ describe('request-termination plugin schema', () => {
 });
 
 describe('request-termination plugin behaviour', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   let seen = 0;
   before(async () => {
-    up = await startUpstream((_q, r) => {
+    const up = createServer((_q, r) => {
       seen++;
       r.end('upstream');
     });
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - paths: ["/maintenance"]
         plugins:
@@ -62,16 +61,15 @@ services:
         plugins:
           request-termination: { status: 410 }
       - paths: ["/open"]
-`);
+`, upstreams: { up } });
   });
   after(async () => {
     await gw.close();
-    await up.close();
   });
 
   test('string body, content type and headers; the upstream sees nothing', async () => {
     const before = seen;
-    const res = await http(gw.url + '/maintenance/x?y=1', { method: 'POST', body: 'ignored' });
+    const res = await gw.request({ path: '/maintenance/x?y=1', method: 'POST', body: 'ignored' });
     assert.equal(res.status, 503);
     assert.equal(res.body, '<h1>Back soon</h1>');
     assert.equal(res.headers['content-type'], 'text/html; charset=utf-8');
@@ -83,23 +81,23 @@ services:
   });
 
   test('a JSON body is encoded once, with application/json; no body is an empty response', async () => {
-    const stub = await http(gw.url + '/stub');
+    const stub = await gw.request({ path: '/stub' });
     assert.equal(stub.status, 200);
     assert.equal(stub.headers['content-type'], 'application/json');
     assert.deepEqual(JSON.parse(stub.body), { users: [{ id: 1 }], total: 1 });
-    const gone = await http(gw.url + '/gone');
+    const gone = await gw.request({ path: '/gone' });
     assert.equal(gone.status, 410);
     assert.equal(gone.body, '');
     assert.equal(gone.headers['content-length'], '0');
-    assert.equal((await http(gw.url + '/open')).body, 'upstream', 'other routes are forwarded');
+    assert.equal((await gw.request({ path: '/open' })).body, 'upstream', 'other routes are forwarded');
   });
 
   test('HEAD gets the head only; an unread request body closes the connection after the answer', async () => {
-    const head = await http(gw.url + '/stub', { method: 'HEAD' });
+    const head = await gw.request({ path: '/stub', method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
-    const { text, serverClosed } = await rawExchange(gw.port, 'POST /maintenance HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\npartial');
-    assert.match(text, /^HTTP\/1\.1 503 /);
-    assert.ok(serverClosed, 'the gateway closes rather than reading 100 kB it does not need');
+    // raw() resolves only once the gateway has closed the connection.
+    const text = await gw.raw('POST /maintenance HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\npartial');
+    assert.match(text, /^HTTP\/1\.1 503 /, 'the gateway closes rather than reading 100 kB it does not need');
   });
 });

@@ -5,8 +5,9 @@
 // response; registered beside the built-ins and run through a real gateway.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createServer } from 'node:http';
 import { addVary, DURATION_PATTERN, LocalReply, parseDuration, type Consumer, type Plugin, type PluginContext } from '../../src/sdk/index.js';
-import { http, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
 interface TeamGateConfig {
   team: string;
@@ -77,7 +78,6 @@ const teamGate: Plugin<TeamGateConfig> = {
 
 const config = (main: string, beta: string) => `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 consumers:
   - username: alice
     groups: [staff, beta]
@@ -105,26 +105,21 @@ services:
 `;
 
 describe('a plugin written against the SDK only', () => {
-  let main: Upstream;
-  let beta: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    main = await startEchoUpstream();
-    beta = await startUpstream((_req, res) => res.end('beta service'));
-    gw = await startGateway(config(main.url, beta.url), [teamGate as Plugin]);
+    const beta = createServer((_req, res) => res.end('beta service'));
+    gw = createTestGateway({ config: config('http://main', 'http://beta'), plugins: [teamGate as Plugin], upstreams: { main: echoUpstream, beta } });
   });
   after(async () => {
     await gw?.close();
-    await main?.close();
-    await beta?.close();
   });
 
   test('sees the route, its params and the consumer set by a built-in auth plugin; edits the upstream request and the response', async () => {
-    const r = await http(`${gw.url}/teams/staff?x=1`, { headers: { apikey: 'alice-secret-key', 'x-created': '1' } });
+    const r = await gw.request({ path: `/teams/staff?x=1`, headers: { apikey: 'alice-secret-key', 'x-created': '1' } });
     assert.equal(r.status, 201);
     assert.equal(r.headers['x-team-gate'], 'alice/staff');
     assert.equal(r.headers['vary'], 'X-Team');
-    const echo = JSON.parse(r.body) as { url: string; headers: Record<string, string> };
+    const echo = JSON.parse(r.body) as { path: string; headers: Record<string, string> };
     assert.equal(echo.headers['x-team'], 'staff');
     assert.equal(echo.headers['x-route'], 'teams@main');
     assert.equal(echo.headers['x-directory'], 'same');
@@ -135,7 +130,7 @@ describe('a plugin written against the SDK only', () => {
   });
 
   test('answers with a LocalReply: its own problem, and a code from the error table', async () => {
-    const forbidden = await http(`${gw.url}/teams/finance`, { headers: { apikey: 'bob-secret-key' } });
+    const forbidden = await gw.request({ path: `/teams/finance`, headers: { apikey: 'bob-secret-key' } });
     assert.equal(forbidden.status, 403);
     assert.equal(forbidden.headers['content-type'], 'application/problem+json');
     const problem = JSON.parse(forbidden.body) as { type: string; detail: string; request_id: string };
@@ -143,13 +138,13 @@ describe('a plugin written against the SDK only', () => {
     assert.equal(problem.detail, 'bob is not in finance');
     assert.equal(problem.request_id, forbidden.headers['x-request-id']);
 
-    const anonymous = await http(`${gw.url}/anonymous`);
+    const anonymous = await gw.request({ path: `/anonymous` });
     assert.equal(anonymous.status, 401);
     assert.equal((JSON.parse(anonymous.body) as { type: string }).type, 'urn:northgate:problem:unauthorized');
   });
 
   test('reads and replaces the request body', async () => {
-    const r = await http(`${gw.url}/teams/staff`, { method: 'POST', headers: { apikey: 'alice-secret-key', 'content-type': 'text/plain' }, body: 'hello' });
+    const r = await gw.request({ path: `/teams/staff`, method: 'POST', headers: { apikey: 'alice-secret-key', 'content-type': 'text/plain' }, body: 'hello' });
     assert.equal(r.status, 200);
     const echo = JSON.parse(r.body) as { body: string; headers: Record<string, string> };
     assert.equal(echo.body, 'HELLO');
@@ -157,14 +152,14 @@ describe('a plugin written against the SDK only', () => {
   });
 
   test('sends a request to another configured service', async () => {
-    const r = await http(`${gw.url}/teams/beta`, { headers: { apikey: 'alice-secret-key' } });
+    const r = await gw.request({ path: `/teams/beta`, headers: { apikey: 'alice-secret-key' } });
     assert.equal(r.status, 200);
     assert.equal(r.body, 'beta service');
     assert.equal(r.headers['x-team-gate'], 'alice/beta');
   });
 
   test('its check runs at load like a built-in plugin', async () => {
-    const bad = config(main.url, beta.url).replace('team-gate: { team: staff, beta_service: beta', 'team-gate: { team: beta, beta_service: beta');
+    const bad = config('http://main', 'http://beta').replace('team-gate: { team: staff, beta_service: beta', 'team-gate: { team: beta, beta_service: beta');
     const result = gw.reload(bad);
     assert.equal(result.ok, false);
     assert.match(JSON.stringify(result), /beta_service: must differ from team|must differ from team/);

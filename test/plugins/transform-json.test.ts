@@ -1,11 +1,12 @@
 // The `transform` plugin's JSON body edits, on requests and responses.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { applyEdits, parseJsonPath } from '../../src/plugins/transform/json-path.js';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, startUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, type TestGateway } from '../../src/testing/index.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'j.yaml');
 const edits = (remove: string[], rename: Array<[string, string]>, set: Array<[string, unknown]>) => ({
@@ -44,11 +45,10 @@ describe('JSON paths and edits', () => {
 const LARGE = JSON.stringify({ secret: 's', pad: 'x'.repeat(3000) });
 
 describe('JSON body edits through the gateway', () => {
-  let up: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   const seen: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
   before(async () => {
-    up = await startUpstream((req, res) => {
+    const up = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -70,27 +70,25 @@ describe('JSON body edits through the gateway', () => {
       });
     });
     const plugin = `{ max_body: 2048, request: { json: { remove: [password], rename: { user: account }, set: { "meta.source": gateway } } }, response: { json: { remove: [secret], rename: { "user.first": "user.given_name" }, set: { "v": 2 } } } }`;
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
-    url: "${up.url}"
+    url: "http://up"
     routes:
       - paths: ["/gz"]
         plugins: { transform: ${plugin}, compression: { min_size: 0 } }
       - paths: ["/"]
         plugins: { transform: ${plugin} }
-`);
+`, upstreams: { up } });
   });
   after(async () => {
     await gw.close();
-    await up.close();
   });
 
   const post = async (path: string, body: string, type = 'application/json', extra: Record<string, string> = {}) => {
     seen.length = 0;
-    const r = await http(gw.url + path, { method: 'POST', body, headers: { 'content-type': type, ...extra } });
+    const r = await gw.request({ path, method: 'POST', body, headers: { 'content-type': type, ...extra } });
     return { r, upstream: seen[0]! };
   };
 
@@ -98,7 +96,8 @@ services:
   const postChunked = (path: string, body: string): Promise<{ status: number; upstream: (typeof seen)[number] }> =>
     new Promise((resolve, reject) => {
       seen.length = 0;
-      const req = httpRequest({ host: '127.0.0.1', port: gw.port, path, method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
+      const headers = { host: 'localhost', 'content-type': 'application/json', 'transfer-encoding': 'chunked' };
+      const req = httpRequest({ path, method: 'POST', headers, createConnection: () => gw.connect() as Socket }, (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode!, upstream: seen[0]! }));
       });
@@ -141,34 +140,26 @@ services:
   });
 
   test('a JSON response is edited; ETag weakened; Content-Length dropped', async () => {
-    const r = await http(gw.url + '/doc');
+    const r = await gw.request({ path: '/doc' });
     assert.equal(r.status, 200);
     assert.deepEqual(JSON.parse(r.body), { id: 1, user: { given_name: 'Ann' }, v: 2 });
     assert.equal(r.headers['etag'], 'W/"r1"');
     assert.equal(r.headers['content-length'], undefined);
-    assert.deepEqual(JSON.parse((await http(gw.url + '/problem')).body), { id: 1, user: { given_name: 'Ann' }, v: 2 }, '+json types too');
+    assert.deepEqual(JSON.parse((await gw.request({ path: '/problem' })).body), { id: 1, user: { given_name: 'Ann' }, v: 2 }, '+json types too');
   });
 
   test('responses over max_body (declared or chunked), non-JSON and invalid JSON are untouched', async () => {
-    const declared = await http(gw.url + '/large');
+    const declared = await gw.request({ path: '/large' });
     assert.equal(declared.body, LARGE);
     assert.equal(declared.headers['content-length'], String(LARGE.length));
-    assert.equal((await http(gw.url + '/chunked-large')).body, LARGE);
-    assert.equal((await http(gw.url + '/text')).body, '{"id":1,"secret":"s","user":{"first":"Ann"}}');
-    assert.equal((await http(gw.url + '/invalid')).body, '{"secret": "s",');
+    assert.equal((await gw.request({ path: '/chunked-large' })).body, LARGE);
+    assert.equal((await gw.request({ path: '/text' })).body, '{"id":1,"secret":"s","user":{"first":"Ann"}}');
+    assert.equal((await gw.request({ path: '/invalid' })).body, '{"secret": "s",');
   });
 
   test('with compression on the route, the client decompresses the edited body', async () => {
-    const body = await new Promise<Buffer>((resolve, reject) => {
-      httpRequest({ host: '127.0.0.1', port: gw.port, path: '/gz/doc', headers: { 'accept-encoding': 'gzip' }, agent: false }, (res) => {
-        assert.equal(res.headers['content-encoding'], 'gzip');
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(Buffer.concat(chunks)));
-      })
-        .on('error', reject)
-        .end();
-    });
-    assert.deepEqual(JSON.parse(gunzipSync(body).toString()), { id: 1, user: { given_name: 'Ann' }, v: 2 });
+    const r = await gw.request({ path: '/gz/doc', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.deepEqual(JSON.parse(gunzipSync(r.bytes).toString()), { id: 1, user: { given_name: 'Ann' }, v: 2 });
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'x.yaml');
 
@@ -32,16 +32,13 @@ describe('transform plugin schema', () => {
 });
 
 describe('transform plugin behaviour', () => {
-  let echo: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    echo = await startEchoUpstream();
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: s
-    url: "${echo.url}/base"
+    url: "http://echo/base"
     routes:
       - paths: ["/users/:id/profile"]
         plugins: { transform: { path: "/v2/users/{id}", query: { remove: [debug], set: { version: "2" }, add: { tag: [a, "b c"] } } } }
@@ -53,17 +50,16 @@ services:
         plugins: { transform: { query: { remove: ["api key"], set: { page: "1" } } } }
       - paths: ["/no-param"]
         plugins: { transform: { path: "/v2/{id}" } }
-`);
+`, upstreams: { echo: echoUpstream } });
   });
   after(async () => {
     await gw.close();
-    await echo.close();
   });
 
   const upstreamUrl = async (path: string): Promise<string> => {
-    const res = await http(gw.url + path);
+    const res = await gw.request({ path });
     assert.equal(res.status, 200, `${path}: ${res.body}`);
-    return (JSON.parse(res.body) as { url: string }).url;
+    return (JSON.parse(res.body) as { path: string }).path;
   };
 
   test('a path template is filled from :params; query edits keep untouched arguments byte for byte', async () => {
@@ -84,18 +80,18 @@ services:
   test('attack: params cannot be joined into a dot segment the upstream would resolve', async () => {
     // ".-." is an ordinary segment for the core, but {a}{b} would make it "..": /base/x/../y is /base/y upstream.
     for (const path of ['/join/.-', '/join/..-']) {
-      const res = await http(gw.url + path);
+      const res = await gw.request({ path });
       assert.equal(res.status, 400, path);
       assert.match((JSON.parse(res.body) as { detail: string }).detail, /rewritten path has a "\." or "\.\." segment/);
     }
     // A segment ending in "." is refused by the core's path normalization already.
-    for (const path of ['/join/.-.', '/join/-.']) assert.equal((await http(gw.url + path)).status, 400, path);
+    for (const path of ['/join/.-.', '/join/-.']) assert.equal((await gw.request({ path })).status, 400, path);
     assert.equal(await upstreamUrl('/join/a.-.b'), '/base/x/a..b/y', 'dots inside a segment are fine');
     assert.equal(await upstreamUrl('/join/..-.x'), '/base/x/...x/y');
   });
 
   test('a template naming a parameter the route does not capture is a 500 problem, not a forwarded request', async () => {
-    const res = await http(gw.url + '/no-param');
+    const res = await gw.request({ path: '/no-param' });
     assert.equal(res.status, 500);
     assert.equal((JSON.parse(res.body) as { type: string }).type, 'urn:northgate:problem:internal-error');
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deprecationHeaders } from '../../src/plugins/versioning/plugin.js';
 import { configProblems, routeWithPlugin } from '../helpers/config.js';
-import { http, startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { createTestGateway, echoUpstream, type TestGateway } from '../../src/testing/index.js';
 
 const problemsOf = (yaml: string): string[] => configProblems(yaml, 'v.yaml');
 
@@ -33,17 +33,14 @@ describe('versioning plugin schema', () => {
 });
 
 describe('versioning plugin behaviour', () => {
-  let echo: Upstream;
-  let gw: InProcessGateway;
+  let gw: TestGateway;
   before(async () => {
-    echo = await startEchoUpstream();
     const versions = `[{ name: v1, service: legacy, deprecated: { date: "2026-01-01T00:00:00Z", sunset: "2026-12-31T00:00:00Z", link: "https://api.example.com/v2/" } }, { name: v2 }]`;
-    gw = await startGateway(`
+    gw = createTestGateway({ config: `
 _format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
 services:
   - name: current
-    url: "${echo.url}/current"
+    url: "http://echo/current"
     routes:
       - paths: ["/api"]
         strip_path: true
@@ -61,33 +58,32 @@ services:
       - paths: ["/broken"]
         plugins: { versioning: { by: query, versions: [{ name: v9, service: nowhere }], default: v9 } }
   - name: legacy
-    url: "${echo.url}/legacy"
-`);
+    url: "http://echo/legacy"
+`, upstreams: { echo: echoUpstream } });
   });
   after(async () => {
     await gw.close();
-    await echo.close();
   });
 
-  const upstreamUrl = (body: string): string => (JSON.parse(body) as { url: string }).url;
+  const upstreamUrl = (body: string): string => (JSON.parse(body) as { path: string }).path;
 
   test('path prefix: the segment picks the version and its service, and is stripped', async () => {
-    const v1 = await http(gw.url + '/api/v1/users/7?x=1');
+    const v1 = await gw.request({ path: '/api/v1/users/7?x=1' });
     assert.equal(v1.status, 200);
     assert.equal(upstreamUrl(v1.body), '/legacy/users/7?x=1');
     assert.equal(v1.headers['deprecation'], '@1767225600');
     assert.equal(v1.headers['sunset'], 'Thu, 31 Dec 2026 00:00:00 GMT');
     assert.equal(v1.headers['link'], '<https://api.example.com/v2/>; rel="successor-version"');
-    const v2 = await http(gw.url + '/api/v2/users/7');
+    const v2 = await gw.request({ path: '/api/v2/users/7' });
     assert.equal(upstreamUrl(v2.body), '/current/users/7');
     assert.equal(v2.headers['deprecation'], undefined);
     assert.equal(v2.headers['sunset'], undefined);
-    assert.equal(upstreamUrl((await http(gw.url + '/api/v1')).body), '/legacy');
+    assert.equal(upstreamUrl((await gw.request({ path: '/api/v1' })).body), '/legacy');
   });
 
   test('path prefix: no version segment takes the default; an unknown version is a 404 problem', async () => {
-    assert.equal(upstreamUrl((await http(gw.url + '/api/users/7')).body), '/current/users/7');
-    const unknown = await http(gw.url + '/api/v7/users');
+    assert.equal(upstreamUrl((await gw.request({ path: '/api/users/7' })).body), '/current/users/7');
+    const unknown = await gw.request({ path: '/api/v7/users' });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.headers['content-type'], 'application/problem+json');
     const p = JSON.parse(unknown.body) as { type: string; detail: string };
@@ -96,38 +92,38 @@ services:
   });
 
   test('strip_prefix: false keeps the segment; without a default, no version is a 400', async () => {
-    assert.equal(upstreamUrl((await http(gw.url + '/keep/v1/a')).body), '/legacy/keep/v1/a');
-    assert.equal(upstreamUrl((await http(gw.url + '/unstripped/v1/a?z')).body), '/legacy/unstripped/a?z', 'the route keeps its prefix, the version goes');
-    const none = await http(gw.url + '/keep/a');
+    assert.equal(upstreamUrl((await gw.request({ path: '/keep/v1/a' })).body), '/legacy/keep/v1/a');
+    assert.equal(upstreamUrl((await gw.request({ path: '/unstripped/v1/a?z' })).body), '/legacy/unstripped/a?z', 'the route keeps its prefix, the version goes');
+    const none = await gw.request({ path: '/keep/a' });
     assert.equal(none.status, 400);
     assert.match(JSON.parse(none.body).detail, /needs a version in the first path segment/);
   });
 
   test('header: Accept-Version picks the version; absent: the default; Vary: Accept-Version', async () => {
-    const v1 = await http(gw.url + '/h/x', { headers: { 'accept-version': 'v1' } });
+    const v1 = await gw.request({ path: '/h/x', headers: { 'accept-version': 'v1' } });
     assert.equal(upstreamUrl(v1.body), '/legacy/h/x');
     assert.equal(v1.headers['deprecation'], '@1767225600');
     assert.equal(v1.headers['vary'], 'Accept-Version');
-    const def = await http(gw.url + '/h/x');
+    const def = await gw.request({ path: '/h/x' });
     assert.equal(upstreamUrl(def.body), '/current/h/x');
     assert.equal(def.headers['vary'], 'Accept-Version');
-    assert.equal((await http(gw.url + '/h/x', { headers: { 'accept-version': 'v3' } })).status, 404);
+    assert.equal((await gw.request({ path: '/h/x', headers: { 'accept-version': 'v3' } })).status, 404);
   });
 
   test('a named header; without a default the header is required', async () => {
-    assert.equal(upstreamUrl((await http(gw.url + '/named', { headers: { 'x-api-version': 'v1' } })).body), '/legacy/named');
-    assert.equal(upstreamUrl((await http(gw.url + '/named', { headers: { 'x-api-version': 'v2' } })).body), '/current/named');
-    const none = await http(gw.url + '/named', { headers: { 'accept-version': 'v1' } });
+    assert.equal(upstreamUrl((await gw.request({ path: '/named', headers: { 'x-api-version': 'v1' } })).body), '/legacy/named');
+    assert.equal(upstreamUrl((await gw.request({ path: '/named', headers: { 'x-api-version': 'v2' } })).body), '/current/named');
+    const none = await gw.request({ path: '/named', headers: { 'accept-version': 'v1' } });
     assert.equal(none.status, 400);
     assert.match(JSON.parse(none.body).detail, /the X-API-Version header/);
   });
 
   test('query argument; an unknown service is a 500 without details leaking', async () => {
-    const v1 = await http(gw.url + '/q/items?version=v1&a=2');
+    const v1 = await gw.request({ path: '/q/items?version=v1&a=2' });
     assert.equal(upstreamUrl(v1.body), '/legacy/q/items?version=v1&a=2');
     assert.equal(v1.headers['sunset'], 'Thu, 31 Dec 2026 00:00:00 GMT');
-    assert.equal(upstreamUrl((await http(gw.url + '/q/items?a=2')).body), '/current/q/items?a=2');
-    assert.equal((await http(gw.url + '/q/items?version=%ZZ')).status, 404);
-    assert.equal((await http(gw.url + '/broken')).status, 500);
+    assert.equal(upstreamUrl((await gw.request({ path: '/q/items?a=2' })).body), '/current/q/items?a=2');
+    assert.equal((await gw.request({ path: '/q/items?version=%ZZ' })).status, 404);
+    assert.equal((await gw.request({ path: '/broken' })).status, 500);
   });
 });

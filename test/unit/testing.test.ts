@@ -85,3 +85,41 @@ test('compressed bodies arrive as bytes', async () => {
   const { gunzipSync } = await import('node:zlib');
   assert.equal(gunzipSync(r.bytes).toString(), 'z'.repeat(4096));
 });
+
+test('raw bytes: a malformed request and a CONNECT get the gateway\'s problem+json 400, as on a real listener', async () => {
+  const gw = createTestGateway({ config: service(), upstreams: { api: () => ({}) } });
+  try {
+    const malformed = await gw.raw('GET /v1 HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n');
+    assert.match(malformed, /^HTTP\/1\.1 400 /);
+    assert.match(malformed, /content-type: application\/problem\+json/);
+    assert.match(malformed, /malformed HTTP request/);
+    const version = await gw.raw('GET /v1 HTTP/3.0\r\nHost: a\r\n\r\n');
+    assert.match(version, /^HTTP\/1\.1 505 /);
+    const connect = await gw.raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    assert.match(connect, /^HTTP\/1\.1 400 /);
+    assert.match(connect, /CONNECT is not supported/);
+    assert.equal(gw.received('api').length, 0);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('raw header arrays keep order, case and repeats; an upstream may be a node HTTP server of the test\'s own', async () => {
+  const { createServer } = await import('node:http');
+  const streaming = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-seen': String(req.rawHeaders.filter((h) => h.toLowerCase() === 'x-twice').length) });
+    res.write('a');
+    res.end('b');
+  });
+  const gw = createTestGateway({ config: service(), upstreams: { api: streaming } });
+  try {
+    const r = await gw.request({ path: '/v1', headers: ['Host', 'a.example', 'X-Twice', '1', 'X-Twice', '2'] });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['transfer-encoding'], 'chunked');
+    assert.equal(r.body, 'ab');
+    assert.equal(r.headers['x-seen'], '2');
+    assert.deepEqual(gw.received('api'), []);
+  } finally {
+    await gw.close();
+  }
+});
