@@ -2,7 +2,7 @@
 // writes credentials in their stored forms (key_digest, password_hash), which the config
 // accepts, so dump -> apply leaves the store unchanged and no plaintext key is revealed.
 import { stringify } from 'yaml';
-import { loadConfig } from '../compiler/load.js';
+import { loadStoreDocument } from '../compiler/load.js';
 import { ConfigError, formatPath } from '../base/problems.js';
 import { defaultRegistry } from '../plugins/index.js';
 import { ConfigControl } from '../store/control.js';
@@ -48,7 +48,7 @@ export async function configCommand(args: string[]): Promise<number> {
   let file: Record<string, unknown> | null = null;
   if (values.config !== undefined) {
     try {
-      file = await loadConfig(values.config, registry) as unknown as Record<string, unknown>;
+      file = loadStoreDocument(values.config, registry) as unknown as Record<string, unknown>;
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(err.lines().join('\n') + '\n');

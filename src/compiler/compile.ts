@@ -69,7 +69,14 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     const entries: ChainEntry[] = [];
     for (const [name, [scope, cfg]] of chosen) {
       const plugin = opts.registry.get(name)!;
-      const handler = plugin.create(cfg, scope);
+      let handler: PluginHandler;
+      try {
+        handler = plugin.create(cfg, scope);
+      } catch (err) {
+        // No snapshot will own the handlers made so far (their connections, timers): close them.
+        for (const h of handlers) h.close?.();
+        throw err;
+      }
       handlers.push(handler);
       entries.push({ plugin, handler, scope: scope.kind });
     }

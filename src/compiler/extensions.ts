@@ -2,26 +2,56 @@
 // the config file, or a package resolved from its folder), each default-exporting a Plugin or
 // an array of them. Importing is asynchronous while validating is not, so it is a step of its
 // own: `importExtensions` runs before each (re)load, and the synchronous validation takes the
-// plugins it found from here (`extensionsOf`).
+// plugins it found from here (`extensionsOf`). Only the config file names extensions: the
+// admin API and the store hold entities, and an entry written with ${VAR} is refused.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ConfigProblem } from '../base/problems.js';
 import type { ConfigSource } from '../config/source.js';
 import { PluginRegistry } from '../pipeline/registry.js';
-import type { Plugin } from '../sdk/plugin.js';
+import { PHASES, type Plugin, type PluginHandler, type PluginScope } from '../sdk/plugin.js';
+import { resolveExtension } from './extension-paths.js';
 import { configAjv } from './validate.js';
 
 const PLUGIN_NAME = /^[a-z][a-z0-9-]*$/;
+/** How long start and reload wait for a module to finish importing (its top-level await). */
+export const IMPORT_TIMEOUT_MS = 10_000;
+/**
+ * Node cannot unload a module: every version of a changed file that was imported stays in
+ * memory. A reload loop over a module that keeps changing stops importing it here.
+ */
+export const MAX_MODULE_VERSIONS = 100;
+/** A plugin schema is compiled into the config validator at every (re)load. */
+const MAX_SCHEMA_BYTES = 1024 * 1024;
+/** Extended registries (each with a compiled config validator) kept for reuse per base registry. */
+const REGISTRY_CAP = 8;
 
-/** One entry of `extensions:` as imported: its plugins, or why it has none. */
-type Imported = { readonly url: string; readonly plugins: readonly Plugin[] } | { readonly url: null; readonly problem: string };
+/** One entry of `extensions:` as imported: its file and plugins, or why it has none. */
+type Imported = { readonly url: string; readonly file: string; readonly plugins: readonly Plugin[] } | { readonly url: null; readonly problem: string };
 
-/** The last import of each config file's entries, by the config file's absolute path. */
-const imports = new Map<string, { readonly entries: string; readonly results: readonly Imported[] }>();
+/** The last import of each config file's entries, by the config file's absolute path; `seq` keeps a slow older import from overwriting a newer one. */
+const imports = new Map<string, { readonly seq: number; readonly entries: string; readonly results: readonly Imported[] }>();
+let importSeq = 0;
+/** The content hashes imported so far of each module file. */
+const versions = new Map<string, Set<string>>();
 /** Extended registries by base registry and imported module URLs: the same modules give the same registry (and its compiled validator). */
 const registries = new WeakMap<PluginRegistry, Map<string, PluginRegistry>>();
+
+export interface ImportOptions {
+  /** The bounded wait for each module (default IMPORT_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
+  /** Entries written with `${VAR}`, by index, with the variables they name: refused, not imported. */
+  readonly fromEnv?: ReadonlyMap<number, readonly string[]>;
+}
+
+/** A plugin's create() failed while a snapshot was compiled; the loader locates it by `scope`. */
+export class ExtensionCreateError extends Error {
+  constructor(readonly plugin: string, readonly scope: PluginScope, reason: string) {
+    super(`create() of plugin "${plugin}" ${reason}`);
+  }
+}
 
 /** The `extensions:` list of a parsed config; undefined when absent or malformed (the schema says so). */
 export function extensionList(value: unknown): string[] | undefined {
@@ -34,56 +64,180 @@ export function extensionList(value: unknown): string[] | undefined {
  * imported is imported again (its URL carries a hash of the content); the modules it imports
  * in turn are node's to cache. Never throws: what fails is reported by `extensionsOf`.
  */
-export async function importExtensions(source: ConfigSource): Promise<void> {
+export async function importExtensions(source: ConfigSource, opts: ImportOptions = {}): Promise<void> {
   const list = extensionList(source.value);
   const key = resolve(source.file);
+  const seq = ++importSeq;
   if (list === undefined) return void imports.delete(key);
   const base = dirname(key);
-  const results = await Promise.all(list.map((spec) => importOne(spec, base)));
-  imports.set(key, { entries: JSON.stringify(list), results });
+  const timeoutMs = opts.timeoutMs ?? IMPORT_TIMEOUT_MS;
+  const results = await Promise.all(list.map((spec, i): Imported | Promise<Imported> => {
+    const names = opts.fromEnv?.get(i);
+    if (names === undefined) return importOne(spec, base, timeoutMs);
+    return { url: null, problem: `written with ${names.map((n) => `\${${n}}`).join(', ')}: an extension is named literally, without \${...}: the environment must not choose the code the gateway runs` };
+  }));
+  const last = imports.get(key);
+  if (last === undefined || last.seq < seq) imports.set(key, { seq, entries: JSON.stringify(list), results });
 }
 
-async function importOne(spec: string, base: string): Promise<Imported> {
-  const file = resolveModule(spec, base);
-  if (file === null) return { url: null, problem: `cannot find module "${spec}" (${isPath(spec) ? `no file ${resolve(base, spec)}` : `no package "${packageName(spec)}" in node_modules from ${base}`})` };
-  let text: Buffer;
+async function importOne(spec: string, base: string, timeoutMs: number): Promise<Imported> {
   try {
-    text = readFileSync(file);
-  } catch (err) {
-    return { url: null, problem: `cannot read ${file}: ${(err as Error).message}` };
-  }
-  const url = `${pathToFileURL(file).href}?v=${createHash('sha256').update(text).digest('base64url').slice(0, 16)}`;
-  let mod: { default?: unknown };
-  try {
-    mod = (await import(url)) as { default?: unknown };
-  } catch (err) {
-    return { url: null, problem: `importing "${spec}" failed: ${(err as Error).message ?? String(err)}` };
-  }
-  if (mod.default === undefined) return { url: null, problem: `"${spec}" has no default export (export default a Plugin or an array of Plugins)` };
-  const plugins = Array.isArray(mod.default) ? (mod.default as unknown[]) : [mod.default];
-  for (const [i, p] of plugins.entries()) {
-    const why = notAPlugin(p);
-    const which = Array.isArray(mod.default) ? `item ${i} of the default export` : 'the default export';
-    if (why !== null) return { url: null, problem: `${which} of "${spec}" is not a Plugin: ${why}` };
-    try {
-      configAjv().compile((p as Plugin).schema);
-    } catch (err) {
-      return { url: null, problem: `the schema of plugin "${(p as Plugin).name}" from "${spec}" is not a valid JSON Schema: ${(err as Error).message}` };
+    const where = resolveExtension(spec, base);
+    if ('problem' in where) return { url: null, problem: where.problem };
+    const file = where.file;
+    const hash = createHash('sha256').update(readFileSync(file)).digest('base64url').slice(0, 16);
+    let seen = versions.get(file);
+    if (seen === undefined) versions.set(file, (seen = new Set()));
+    if (!seen.has(hash)) {
+      if (seen.size >= MAX_MODULE_VERSIONS) return { url: null, problem: `"${spec}" changed ${MAX_MODULE_VERSIONS} times since the gateway started and every imported version stays in memory (node cannot unload a module): this version is not imported; restart the gateway to load it` };
+      seen.add(hash);
     }
+    const url = `${pathToFileURL(file).href}?v=${hash}`;
+    let mod: { default?: unknown } | typeof TIMED_OUT;
+    try {
+      mod = await within(import(url) as Promise<{ default?: unknown }>, timeoutMs);
+    } catch (err) {
+      return { url: null, problem: `importing "${spec}" failed: ${describe(err)}` };
+    }
+    if (mod === TIMED_OUT) return { url: null, problem: `importing "${spec}" did not finish within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`} (a top-level await that never settles?); the gateway does not wait for it` };
+    let items: unknown[];
+    let isList: boolean;
+    try {
+      const exported = mod.default;
+      if (exported === undefined) return { url: null, problem: `"${spec}" has no default export (export default a Plugin or an array of Plugins)` };
+      isList = Array.isArray(exported);
+      items = isList ? Array.from(exported as unknown[]) : [exported];
+    } catch (err) {
+      return { url: null, problem: `the default export of "${spec}" is not a Plugin: reading it threw: ${describe(err)}` };
+    }
+    const plugins: Plugin[] = [];
+    for (const [i, item] of items.entries()) {
+      const plugin = adopt(item, isList ? `item ${i} of the default export` : 'the default export', spec);
+      if (typeof plugin === 'string') return { url: null, problem: plugin };
+      plugins.push(plugin);
+    }
+    return { url, file, plugins };
+  } catch (err) {
+    return { url: null, problem: `importing "${spec}" failed: ${describe(err)}` };
   }
-  return { url, plugins: plugins as Plugin[] };
 }
 
-function notAPlugin(p: unknown): string | null {
-  if (typeof p !== 'object' || p === null) return `${p === null ? 'null' : typeof p} instead of an object with name, priority, schema and create()`;
-  const o = p as Record<string, unknown>;
-  if (typeof o['name'] !== 'string') return 'no "name" string';
-  if (!PLUGIN_NAME.test(o['name'])) return `its name "${o['name']}" is not kebab-case`;
-  if (typeof o['priority'] !== 'number' || !Number.isFinite(o['priority'])) return `"${o['name']}" has no numeric "priority"`;
-  if (typeof o['schema'] !== 'object' || o['schema'] === null) return `"${o['name']}" has no "schema" object`;
-  if (typeof o['create'] !== 'function') return `"${o['name']}" has no create() function`;
-  if (o['check'] !== undefined && typeof o['check'] !== 'function') return `"${o['name']}" has a "check" that is not a function`;
+const TIMED_OUT = Symbol('timed out');
+
+/** `promise`, or TIMED_OUT after `ms`: a module cannot be unloaded or cancelled, only not waited for. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((done) => (timer = setTimeout(done, ms, TIMED_OUT)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The plugin as the gateway keeps it: every member read once here (a getter or a Proxy trap
+ * runs inside this try, and cannot answer differently later), the schema copied as JSON
+ * data, and create()/check() wrapped so that a throw or a wrong result is a located problem.
+ * Returns the problem instead when the object is not a Plugin.
+ */
+function adopt(p: unknown, which: string, spec: string): Plugin | string {
+  const notA = (why: string) => `${which} of "${spec}" is not a Plugin: ${why}`;
+  if (typeof p !== 'object' || p === null) return notA(`${p === null ? 'null' : typeof p} instead of an object with name, priority, schema and create()`);
+  let name: unknown, priority: unknown, schema: unknown, create: unknown, check: unknown;
+  try {
+    const o = p as Record<string, unknown>;
+    name = o['name'];
+    priority = o['priority'];
+    schema = o['schema'];
+    create = o['create'];
+    check = o['check'];
+  } catch (err) {
+    return notA(`reading it threw: ${describe(err)}`);
+  }
+  if (typeof name !== 'string') return notA('no "name" string');
+  if (!PLUGIN_NAME.test(name)) return notA(`its name "${name}" is not kebab-case`);
+  if (typeof priority !== 'number') return notA(`"${name}" has no numeric "priority"`);
+  if (!Number.isFinite(priority)) return notA(`"${name}" has priority ${priority}; it must be a finite number`);
+  if (typeof schema !== 'object' || schema === null) return notA(`"${name}" has no "schema" object`);
+  if (typeof create !== 'function') return notA(`"${name}" has no create() function`);
+  if (check !== undefined && typeof check !== 'function') return notA(`"${name}" has a "check" that is not a function`);
+  const ofSchema = `the schema of plugin "${name}" from "${spec}"`;
+  let json: string;
+  try {
+    json = JSON.stringify(schema);
+  } catch (err) {
+    const why = describe(err);
+    return `${ofSchema} is not JSON data: ${/circular/i.test(why) ? 'it contains itself (a JSON Schema is pure data; use $ref for a recursive shape)' : why}`;
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_SCHEMA_BYTES) return `${ofSchema} is ${(bytes / (1024 * 1024)).toFixed(1)} MB of JSON; at most ${MAX_SCHEMA_BYTES / (1024 * 1024)} MB`;
+  const data = JSON.parse(json) as Plugin['schema'];
+  try {
+    configAjv().compile(data);
+  } catch (err) {
+    return `${ofSchema} is not a valid JSON Schema: ${describe(err)}`;
+  }
+  const owner = p;
+  const plugin: Plugin = {
+    name,
+    priority,
+    schema: data,
+    create(config: unknown, scope: PluginScope): PluginHandler {
+      let handler: unknown;
+      try {
+        handler = (create as Plugin['create']).call(owner, config, scope);
+      } catch (err) {
+        throw new ExtensionCreateError(name, scope, `threw: ${describe(err)}`);
+      }
+      const wrong = notAHandler(handler);
+      if (wrong !== null) throw new ExtensionCreateError(name, scope, wrong);
+      return handler as PluginHandler;
+    },
+    ...(check !== undefined ? { check: (config: unknown) => checked(name, () => (check as NonNullable<Plugin['check']>).call(owner, config)) } : {}),
+  };
+  return Object.freeze(plugin);
+}
+
+function notAHandler(h: unknown): string | null {
+  if (typeof h !== 'object' || h === null) return `returned ${h === null ? 'null' : typeof h} instead of a handler object`;
+  try {
+    for (const k of [...PHASES, 'close'] as const) {
+      const v = (h as Record<string, unknown>)[k];
+      if (v !== undefined && typeof v !== 'function') return `returned a handler whose "${k}" is not a function`;
+    }
+  } catch (err) {
+    return `returned a handler that threw when read: ${describe(err)}`;
+  }
   return null;
+}
+
+/** The problems a plugin's check() returns, or one problem saying how check() failed. */
+function checked(name: string, run: () => unknown): Array<{ path: Array<string | number>; message: string }> {
+  let out: unknown;
+  try {
+    out = run();
+    if (Array.isArray(out) && out.every(isProblem)) return (out as Array<{ path: Array<string | number>; message: string }>).map((p) => ({ path: [...p.path], message: p.message }));
+  } catch (err) {
+    return [{ path: [], message: `check() of plugin "${name}" threw: ${describe(err)}` }];
+  }
+  let shown: string;
+  try {
+    shown = JSON.stringify(out)?.slice(0, 60) ?? String(out);
+  } catch {
+    shown = typeof out;
+  }
+  return [{ path: [], message: `check() of plugin "${name}" returned ${shown} instead of an array of { path, message }` }];
+}
+
+function isProblem(p: unknown): boolean {
+  const o = p as { path?: unknown; message?: unknown } | null;
+  return typeof o === 'object' && o !== null && typeof o.message === 'string' && Array.isArray(o.path) && o.path.every((s) => typeof s === 'string' || typeof s === 'number');
+}
+
+/** A thrown value as text; it may be anything, even an object whose `message` throws. */
+function describe(err: unknown): string {
+  try {
+    return err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    return 'a value that cannot be shown';
+  }
 }
 
 /**
@@ -101,8 +255,12 @@ export function extensionsOf(source: ConfigSource, base: PluginRegistry): { regi
   const problems: ConfigProblem[] = [];
   const plugins: Plugin[] = [];
   const owner = new Map<string, number>();
+  const files = new Map<string, number>();
   imported.results.forEach((r, i) => {
     if (r.url === null) return void problems.push({ path: ['extensions', i], message: r.problem });
+    const first = files.get(r.file);
+    if (first !== undefined) return void problems.push({ path: ['extensions', i], message: `names the same module as extensions[${first}] ("${list[first]}"); list it once` });
+    files.set(r.file, i);
     for (const p of r.plugins) {
       if (base.get(p.name) !== undefined) problems.push({ path: ['extensions', i], message: `plugin "${p.name}" has the name of a built-in plugin; give it another name` });
       else if (owner.has(p.name)) problems.push({ path: ['extensions', i], message: `plugin "${p.name}" is also exported by extensions[${owner.get(p.name)}] ("${list[owner.get(p.name)!]}")` });
@@ -119,63 +277,8 @@ export function extensionsOf(source: ConfigSource, base: PluginRegistry): { regi
   let registry = byUrls.get(key);
   if (registry === undefined) {
     registry = new PluginRegistry([...base.all(), ...plugins]);
+    if (byUrls.size >= REGISTRY_CAP) byUrls.delete(byUrls.keys().next().value!);
     byUrls.set(key, registry);
   }
   return { registry, problems };
-}
-
-function isPath(spec: string): boolean {
-  return spec.startsWith('./') || spec.startsWith('../') || spec === '.' || spec === '..' || isAbsolute(spec) || spec.startsWith('file:');
-}
-
-function packageName(spec: string): string {
-  const parts = spec.split('/');
-  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-}
-
-/** A file path, or a package (with an optional subpath) found in node_modules from `base` upwards, resolved as `import` would. */
-function resolveModule(spec: string, base: string): string | null {
-  if (isPath(spec)) {
-    const path = spec.startsWith('file:') ? new URL(spec).pathname : resolve(base, spec);
-    if (!existsSync(path)) return null;
-    return statSync(path).isDirectory() ? packageEntry(path, '.') : path;
-  }
-  const name = packageName(spec);
-  const subpath = `.${spec.slice(name.length)}`;
-  for (let dir = base; ; dir = dirname(dir)) {
-    const pkg = join(dir, 'node_modules', name);
-    if (existsSync(join(pkg, 'package.json'))) return packageEntry(pkg, subpath);
-    if (dirname(dir) === dir) return null;
-  }
-}
-
-/** The file a package's `exports` (conditions import, node, default) or `main` names for a subpath. */
-function packageEntry(dir: string, subpath: string): string | null {
-  let pkg: { exports?: unknown; main?: string };
-  try {
-    pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as typeof pkg;
-  } catch {
-    pkg = {};
-  }
-  if (pkg.exports !== undefined) {
-    const exp = pkg.exports;
-    const map = typeof exp === 'object' && exp !== null && !Array.isArray(exp) && Object.keys(exp).some((k) => k.startsWith('.')) ? (exp as Record<string, unknown>) : { '.': exp };
-    const target = conditional(map[subpath]);
-    return target === null ? null : existing(join(dir, target));
-  }
-  if (subpath !== '.') return existing(join(dir, subpath));
-  return existing(join(dir, pkg.main ?? 'index.js'));
-}
-
-function conditional(target: unknown): string | null {
-  if (typeof target === 'string') return target;
-  if (typeof target !== 'object' || target === null) return null;
-  if (Array.isArray(target)) return target.map(conditional).find((t) => t !== null) ?? null;
-  const t = target as Record<string, unknown>;
-  for (const c of ['import', 'node', 'default']) if (t[c] !== undefined) return conditional(t[c]);
-  return null;
-}
-
-function existing(path: string): string | null {
-  return existsSync(path) ? path : null;
 }

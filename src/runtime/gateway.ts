@@ -228,13 +228,23 @@ export class Gateway implements ProxyRuntime {
     try {
       config = this.#opts.loadConfig();
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.lines() : [(err as Error).message];
-      const failed = { ok: false, version: this.#snapshot.version, durationMs: performance.now() - started, problems };
-      reloadChannel.publish(failed);
-      return failed;
+      return this.#failed(err, started);
     }
-    this.#lastConfig = config;
-    return this.#swap(config, started);
+    try {
+      const result = this.#swap(config, started);
+      this.#lastConfig = config;
+      return result;
+    } catch (err) {
+      // Compiling failed (a plugin's create() threw): nothing was swapped.
+      return this.#failed(err, started);
+    }
+  }
+
+  #failed(err: unknown, started: number): ReloadResult {
+    const problems = err instanceof ConfigError ? err.lines() : [(err as Error).message];
+    const failed = { ok: false, version: this.#snapshot.version, durationMs: performance.now() - started, problems };
+    reloadChannel.publish(failed);
+    return failed;
   }
 
   #swap(config: RawConfig, started: number): ReloadResult {
