@@ -67,14 +67,15 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   ready = true;
   // Ready for traffic once the plugins' stores answer too (bounded: then with a warning).
   void gateway.storesReady().then(() => (storesReady = true));
-  const portal = gateway.portalAddress;
-  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.mode, portal === null ? null : `http://${formatAddress(portal.host, portal.port)}`);
-
+  // In place before the announcement: a SIGHUP sent on seeing it must reload, not meet the signal's default action.
   const reload = (trigger: string) => {
     if (plane.mode === 'database') void plane.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
     else void importConfigExtensions(opts.configFile).then(() => logReload(logger, gateway.reload(), { trigger }));
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
+  const portal = gateway.portalAddress;
+  announce(logger, bound, statusPort === null ? null : { host: snapshot.listeners.status!.host, port: statusPort }, opts.configFile, echo?.port ?? null, 1, admin, plane.mode, portal === null ? null : `http://${formatAddress(portal.host, portal.port)}`);
+
   if (opts.watch && opts.configFile !== null && plane.mode === 'file') watchFile(opts.configFile, () => reload('watch'));
   onShutdownSignal(logger, async () => {
     const r = await gateway.drain();
