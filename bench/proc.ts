@@ -319,3 +319,53 @@ export function treeCpuSeconds(pid: number | undefined): number | null {
   }
   return sum;
 }
+
+/**
+ * A `/proc/<pid>/status` size field (kB) summed over a process and its live children, or null
+ * when unknown (not Linux, or the process is gone). VmRSS is the resident set now, VmHWM its
+ * high-water mark since the process started.
+ */
+export function treeStatusKb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | null {
+  if (pid === undefined) return null;
+  const re = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm');
+  const own = (p: number): number | null => {
+    try {
+      const m = re.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      return m?.[1] ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  };
+  const total = own(pid);
+  if (total === null) return null;
+  let sum = total;
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const k of kids === '' ? [] : kids.split(' ')) sum += own(Number(k)) ?? 0;
+    }
+  } catch {
+    // no children file: the process alone
+  }
+  return sum;
+}
+
+/**
+ * Samples the resident set of a process tree every `everyMs` while a load runs on it; the
+ * returned function stops sampling and gives the highest sum seen (kB), or NaN when unknown.
+ * The tree's VmHWM would also count start-up; a sampled peak is the memory under load.
+ */
+export function sampleTreeRss(pid: number | undefined, everyMs = 200): () => number {
+  let peak = NaN;
+  const take = (): void => {
+    const kb = treeStatusKb(pid, 'VmRSS');
+    if (kb !== null && !(kb <= peak)) peak = kb;
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return () => {
+    clearInterval(timer);
+    take();
+    return peak;
+  };
+}

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { pickLoader, type Loader, type LoadResult } from './load.js';
-import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, treeCpuSeconds, which } from './proc.js';
+import { pickLoader, type Loader } from './load.js';
+import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onExit, stopAll, which } from './proc.js';
 import { runRoutes } from './routes.js';
 import { runAuth } from './auth.js';
 import { runLimits } from './limits.js';
@@ -15,8 +15,10 @@ import { runHttp2 } from './http2.js';
 import { runResilience } from './resilience.js';
 import { runTracing } from './tracing.js';
 import { runBalancing } from './balancing.js';
-import { account, details, markdownTable, newRecord, fmtInt, type TargetRecord } from './table.js';
-import { baselineRoot, startTarget, startUpstream, TARGET_NAMES, type Ctx, type Running, type TargetName, type Upstream } from './targets.js';
+import { CHAIN_TARGETS, runChain } from './chain.js';
+import { measureRounds, type Entry } from './rounds.js';
+import { details, markdownTable, newRecord, type TargetRecord } from './table.js';
+import { baselineRoot, parseExtra, startTarget, startUpstream, TARGET_NAMES, variantName, type Ctx, type Upstream, type Variant } from './targets.js';
 import { runStartup } from './startup.js';
 
 export interface Options {
@@ -25,15 +27,20 @@ export interface Options {
   warmupS: number;
   oneConnS: number;
   connections: number;
-  only: TargetName[] | null;
+  /** target names of the main or chain table */
+  only: string[] | null;
   /** `--only` with `--scenario edge`: edge case keys. */
   edgeOnly: string[] | null;
-  scenario: 'all' | 'main' | 'routes' | 'auth' | 'edge' | 'resilience' | 'limits' | 'http2' | 'tracing' | 'startup';
+  scenario: (typeof SCENARIOS)[number];
   loader: string | undefined;
   noNginx: boolean;
   noPin: boolean;
   routesRounds: number;
+  /** northgate config variants: one row per variant in the main and chain tables */
+  variants: Variant[];
 }
+
+const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain'] as const;
 
 const HELP = `usage: npm run bench -- [flags]
   --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
@@ -43,18 +50,27 @@ const HELP = `usage: npm run bench -- [flags]
   --connections N     connections of the main runs (default 50; env BENCH_CONNECTIONS)
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns);
+                      with --scenario chain: ${CHAIN_TARGETS.join(',')};
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs)
-  --scenario S        all (default) | main | routes | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; auth, edge, resilience, limits, http2, tracing and startup run only when named)
+  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing and startup run only when named)
+  --northgate-extra Y extra top-level config lines for the northgate targets, YAML merged into each bench config
+                      (mappings key by key: 'listen: { engine: native }' adds to the listen section), e.g.
+                      --northgate-extra 'engine: native'; repeat the flag for one row per variant in the main and
+                      chain tables, labelled by the text (env BENCH_NORTHGATE_EXTRA: one variant); other scenarios
+                      use the first; never applied to BENCH_BASELINE
+  --engine a,b        shorthand: one variant per engine, '<engine-key>: <engine>' (env BENCH_NORTHGATE_ENGINE)
+  --engine-key K      the config key --engine sets, dotted for a nested one (default engine, e.g. listen.engine)
   --routes-rounds N   rounds of the 10 vs 10,000 routes comparison (default 1)
   --loader L          force wrk | autocannon (env BENCH_LOADER)
   --no-nginx          act as if nginx were not installed (Node upstream, no nginx target)
   --no-pin            do not use taskset
   env BENCH_NORTHGATE_ARGS  extra args appended to \`northgate start\`
   env BENCH_BASELINE  a built checkout of another commit, run as target northgate-baseline with the northgate config
-                      (startup: every case also started from that checkout, interleaved)`;
+                      (chain: with the chain config; startup: every case also started from that checkout, interleaved)`;
 
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
+  const extras: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--help' || a === '-h') {
@@ -66,8 +82,9 @@ function parseOptions(argv: string[]): Options {
     if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
     else if (a === '--no-nginx' || a === '--no-pin') flags.set(a.slice(2), '1');
     else flags.set(a.slice(2), argv[++i] ?? '');
+    if (a.startsWith('--northgate-extra')) extras.push(flags.get('northgate-extra') as string);
   }
-  const known = ['rounds', 'duration', 'warmup', 'c1-duration', 'connections', 'only', 'scenario', 'routes-rounds', 'loader', 'no-nginx', 'no-pin'];
+  const known = ['rounds', 'duration', 'warmup', 'c1-duration', 'connections', 'only', 'scenario', 'routes-rounds', 'loader', 'no-nginx', 'no-pin', 'northgate-extra', 'engine', 'engine-key'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}\n${HELP}`);
   const get = (k: string, env: string): string | undefined => flags.get(k) ?? process.env[env];
   const num = (k: string, env: string, def: number, min: number, max: number): number => {
@@ -78,7 +95,7 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const onlyRaw = get('only', 'BENCH_ONLY');
-  let only: TargetName[] | null = null;
+  let only: string[] | null = null;
   let edgeOnly: string[] | null = null;
   if (onlyRaw && get('scenario', 'BENCH_SCENARIO') === 'edge') {
     edgeOnly = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -86,12 +103,13 @@ function parseOptions(argv: string[]): Options {
     if (bad.length) throw new Error(`unknown edge case(s) ${bad.join(', ')}; known: ${EDGE_CASES.join(', ')}`);
   } else if (onlyRaw) {
     const names = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = names.filter((n) => !(TARGET_NAMES as readonly string[]).includes(n));
-    if (bad.length) throw new Error(`unknown target(s) ${bad.join(', ')}; known: ${TARGET_NAMES.join(', ')}`);
-    only = names as TargetName[];
+    const known: readonly string[] = get('scenario', 'BENCH_SCENARIO') === 'chain' ? CHAIN_TARGETS : TARGET_NAMES;
+    const bad = names.filter((n) => !known.includes(n));
+    if (bad.length) throw new Error(`unknown target(s) ${bad.join(', ')}; known: ${known.join(', ')}`);
+    only = names;
   }
   const scenario = get('scenario', 'BENCH_SCENARIO') ?? 'all';
-  if (!['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup'].includes(scenario)) throw new Error('--scenario must be all, main, routes, auth, edge, resilience, limits, http2, tracing or startup');
+  if (!(SCENARIOS as readonly string[]).includes(scenario)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}`);
   const durationS = num('duration', 'BENCH_DURATION', scenario === 'tracing' ? 4 : 10, 1, 600);
   const loader = get('loader', 'BENCH_LOADER');
   if (loader !== undefined && loader !== 'wrk' && loader !== 'autocannon') throw new Error('--loader must be wrk or autocannon');
@@ -112,7 +130,29 @@ function parseOptions(argv: string[]): Options {
     noNginx: get('no-nginx', 'BENCH_NO_NGINX') === '1',
     noPin: get('no-pin', 'BENCH_NO_PIN') === '1',
     routesRounds: Math.round(num('routes-rounds', 'BENCH_ROUTES_ROUNDS', 1, 1, 20)),
+    variants: variantsOf(extras.length ? extras : [process.env.BENCH_NORTHGATE_EXTRA ?? ''], get('engine', 'BENCH_NORTHGATE_ENGINE') ?? '', get('engine-key', 'BENCH_NORTHGATE_ENGINE_KEY') ?? 'engine'),
   };
+}
+
+/**
+ * The northgate config variants of --northgate-extra and --engine, each checked to parse now:
+ * a typo should stop the bench before it starts processes, not skip a row after minutes.
+ */
+function variantsOf(extras: string[], engines: string, engineKey: string): Variant[] {
+  const out: Variant[] = [];
+  for (const extra of extras) {
+    if (extra.trim() === '') continue;
+    parseExtra(extra);
+    out.push({ label: extra.trim().replace(/\s+/g, ' '), extra });
+  }
+  for (const engine of engines.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const keys = engineKey.split('.').filter(Boolean);
+    if (keys.length === 0 || !keys.every((k) => /^[\w-]+$/.test(k))) throw new Error(`--engine-key must be a dotted config key such as listen.engine, got ${engineKey}`);
+    if (!/^[\w-]+$/.test(engine)) throw new Error(`--engine names must be words, got ${engine}`);
+    const extra = keys.reduceRight((inner, k) => `{ ${k}: ${inner} }`, engine).slice(2, -2);
+    out.push({ label: `${keys.join('.')}: ${engine}`, extra });
+  }
+  return out;
 }
 
 function pkgVersion(repoRoot: string, pkg: string): string {
@@ -128,6 +168,10 @@ function nginxVersion(nginx: string | null): string {
   if (!nginx) return 'not installed';
   const r = spawnSync(nginx, ['-v'], { encoding: 'utf8', timeout: 5000 });
   return /nginx\/(\S+)/.exec(`${r.stderr ?? ''}${r.stdout ?? ''}`)?.[1] ?? 'unknown';
+}
+
+function nodeFlags(): string {
+  return process.env.NODE_OPTIONS ? `NODE_OPTIONS=${process.env.NODE_OPTIONS}` : 'none';
 }
 
 function say(line: string): void {
@@ -151,8 +195,15 @@ function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: 
     lines.push(
       `- Load: ${loader.describe(o.connections)}; ${o.rounds} interleaved round(s) × ${o.durationS} s per target, each after a ${o.warmupS} s warm-up that is not counted; req/s, p50 and p99 are medians over rounds`,
       `- Added latency: p50 at 1 connection (${loader.describe(1)}, ${o.oneConnS} s) minus p50 of \`direct\`; about 85 µs of any proxy's share is the cross-CPU wake-up, so compare with node-floor and nginx rather than with zero`,
-      `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, access log off like every other target here; northgate-access-log = the same with the default JSON access log on (to /dev/null). Node flags: ${process.env.NODE_OPTIONS ? `NODE_OPTIONS=${process.env.NODE_OPTIONS}` : 'none'}`,
+      o.scenario === 'chain'
+        ? `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; northgate = \`northgate start\`, 1 worker (configs under the table). Node flags: ${nodeFlags()}`
+        : `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, access log off like every other target here; northgate-access-log = the same with the default JSON access log on (to /dev/null). Node flags: ${nodeFlags()}`,
     );
+  }
+  if (ctx.northgateArgs.length) lines.push(`- northgate start arguments (BENCH_NORTHGATE_ARGS): ${ctx.northgateArgs.join(' ')}`);
+  if (o.variants.length) {
+    const where = o.scenario === 'main' || o.scenario === 'chain' || o.scenario === 'all' ? 'one row per variant' : `this scenario runs the first, \`${o.variants[0]?.label}\``;
+    lines.push(`- Northgate config variants (extra top-level config merged into this checkout's northgate configs; ${where}): ${o.variants.map((x) => `\`${x.label}\``).join(', ')}`);
   }
   if (o.scenario !== 'startup') lines.push(
     `- Errors: ${loader.name === 'wrk' ? 'wrk "Non-2xx or 3xx" (status ≥ 400) and connect/read/write/timeout socket errors' : 'autocannon non-2xx and errors/timeouts'}, summed over all runs of a target including warm-ups`,
@@ -160,60 +211,30 @@ function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: 
   return lines;
 }
 
-async function measure(loader: Loader, t: Running, rec: TargetRecord, connections: number, durationS: number): Promise<LoadResult | null> {
-  if (!t.alive()) {
-    const n = 'process is no longer running';
-    if (!rec.notes.includes(n)) rec.notes.push(n);
-    return null;
-  }
-  const r = await loader.run({ url: t.url, connections, durationS });
-  account(rec, r);
-  return r;
-}
-
 async function runMain(o: Options, ctx: Ctx, loader: Loader, up: Upstream): Promise<string[]> {
   const names = TARGET_NAMES.filter((n) => (!o.only || o.only.includes(n)) && (n !== 'northgate-baseline' || baselineRoot() !== null));
+  const variants: (Variant | undefined)[] = o.variants.length ? o.variants : [undefined];
   const recs: TargetRecord[] = [];
-  const running = new Map<string, Running>();
+  const entries: Entry[] = [];
   for (const name of names) {
-    const rec = newRecord(name);
-    recs.push(rec);
-    const s = await startTarget(name, ctx, up);
-    if (s.ok) {
-      running.set(name, s.target);
-      say(`  started ${name} at ${s.target.url}`);
-    } else {
-      rec.skipped = s.reason;
-      say(`  SKIPPED ${name}: ${s.reason}`);
+    // This checkout's northgate targets run once per config variant; the others (and the baseline) once.
+    for (const v of name === 'northgate' || name === 'northgate-access-log' ? variants : [undefined]) {
+      const rec = newRecord(variantName(name, v));
+      recs.push(rec);
+      const s = await startTarget(name, ctx, up, v);
+      if (s.ok) {
+        entries.push({ rec, t: s.target });
+        say(`  started ${rec.name} at ${s.target.url}`);
+      } else {
+        rec.skipped = s.reason;
+        say(`  SKIPPED ${rec.name}: ${s.reason}`);
+      }
     }
   }
-  const active = recs.filter((r) => running.has(r.name));
-  const perRound = active.length * (o.warmupS + o.durationS);
-  say(`\n${active.length} target(s), ${o.rounds} round(s): about ${Math.ceil((perRound * o.rounds + active.length * (1 + o.oneConnS)) / 60)} min`);
-  for (let round = 1; round <= o.rounds; round++) {
-    for (const rec of active) {
-      const t = running.get(rec.name) as Running;
-      if (o.warmupS > 0) await measure(loader, t, rec, o.connections, o.warmupS);
-      const cpu0 = treeCpuSeconds(t.pid);
-      const r = await measure(loader, t, rec, o.connections, o.durationS);
-      if (!r) continue;
-      const cpu1 = treeCpuSeconds(t.pid);
-      const cpuUs = cpu0 !== null && cpu1 !== null && r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : NaN;
-      rec.cpuUs.push(cpuUs);
-      rec.rounds.push(r);
-      const e = r.non2xx + r.socketErrors;
-      say(`  round ${round}/${o.rounds} ${rec.name.padEnd(18)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps).padStart(7)} req/s  CPU ${cpuUs.toFixed(1)} µs/req  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${e ? `  ⚠ ${r.non2xx} non-2xx, ${r.socketErrors} socket errors` : ''}`}`);
-    }
-  }
-  for (const rec of active) {
-    const t = running.get(rec.name) as Running;
-    await measure(loader, t, rec, 1, 1);
-    const r = await measure(loader, t, rec, 1, o.oneConnS);
-    if (!r) continue;
-    rec.oneConn = r;
-    say(`  1 conn  ${rec.name.padEnd(18)} p50 ${(r.p50ms * 1000).toFixed(0)} µs  (${fmtInt(r.rps)} req/s)`);
-  }
-  for (const t of running.values()) await t.stop();
+  const perRound = entries.length * (o.warmupS + o.durationS);
+  say(`\n${entries.length} target(s), ${o.rounds} round(s): about ${Math.ceil((perRound * o.rounds + entries.length * (1 + o.oneConnS)) / 60)} min`);
+  await measureRounds(loader, entries, { ...o, oneConn: 'end', rotate: false, say });
+  for (const e of entries) await e.t.stop();
   return [markdownTable(recs), '', ...details(recs)];
 }
 
@@ -233,6 +254,7 @@ async function main(): Promise<void> {
     benchDir,
     nginx: o.noNginx ? null : which('nginx'),
     northgateArgs: (process.env.BENCH_NORTHGATE_ARGS ?? '').split(/\s+/).filter(Boolean),
+    northgateVariants: o.variants,
   };
   const out: string[] = [];
   try {
@@ -277,6 +299,11 @@ async function main(): Promise<void> {
     }
     if (o.scenario === 'edge') {
       const lines = await runEdge(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, only: o.edgeOnly, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'chain') {
+      const lines = await runChain(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, oneConnS: o.oneConnS, only: o.only, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

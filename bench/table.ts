@@ -6,8 +6,10 @@ export interface TargetRecord {
   /** reason when the target was skipped */
   skipped?: string;
   rounds: LoadResult[];
-  oneConn?: LoadResult;
-  /** non-2xx and socket errors over every run, warm-ups included */
+  /** the 1-connection runs (one per round, or one after all rounds) */
+  oneConn: LoadResult[];
+  /** responses, non-2xx and socket errors over every run, warm-ups included */
+  requests: number;
   non2xx: number;
   socketErrors: number;
   /** socket error breakdowns seen (wrk: connect/read/write/timeout) */
@@ -16,6 +18,8 @@ export interface TargetRecord {
   notes: string[];
   /** CPU µs per request of the target's process tree, per measured round (NaN when unknown) */
   cpuUs: number[];
+  /** highest resident set of the target's process tree sampled while load ran on it (kB; NaN when unknown) */
+  rssPeakKb: number;
 }
 
 export function median(xs: number[]): number {
@@ -26,10 +30,11 @@ export function median(xs: number[]): number {
 }
 
 export function newRecord(name: string): TargetRecord {
-  return { name, rounds: [], non2xx: 0, socketErrors: 0, socketDetails: [], notes: [], cpuUs: [] };
+  return { name, rounds: [], oneConn: [], requests: 0, non2xx: 0, socketErrors: 0, socketDetails: [], notes: [], cpuUs: [], rssPeakKb: NaN };
 }
 
 export function account(rec: TargetRecord, r: LoadResult): void {
+  rec.requests += r.requests;
   rec.non2xx += r.non2xx;
   rec.socketErrors += r.socketErrors;
   if (r.failure) rec.notes.push(r.failure);
@@ -44,7 +49,7 @@ export interface Summary {
   rps: number;
   p50: number;
   p99: number;
-  /** p50 at 1 connection, ms */
+  /** p50 at 1 connection, ms (median over the 1-connection runs) */
   p50c1: number;
 }
 
@@ -57,7 +62,7 @@ export function summarize(rec: TargetRecord): Summary {
     rps: median(good.map((r) => r.rps)),
     p50: median(good.map((r) => r.p50ms)),
     p99: median(good.map((r) => r.p99ms)),
-    p50c1: rec.oneConn && ok(rec.oneConn) ? rec.oneConn.p50ms : NaN,
+    p50c1: median(rec.oneConn.filter(ok).map((r) => r.p50ms)),
   };
 }
 
@@ -74,12 +79,13 @@ export function markdownTable(recs: TargetRecord[]): string {
   const direct = by('direct');
   const added = (s: Summary): number => (direct ? (s.p50c1 - direct.p50c1) * 1000 : NaN);
   const floorAdded = floor ? added(floor) : NaN;
+  const nginxAdded = nginx ? added(nginx) : NaN;
   const head =
-    '| target | req/s (median of rounds) | CPU µs/req | p50 ms | p99 ms | × node-floor | × nginx | added latency at 1 conn (µs) | vs node-floor added (µs) | errors: non-2xx / socket |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '| target | req/s (median of rounds) | CPU µs/req | p50 ms | p99 ms | × node-floor | × nginx | added latency at 1 conn (µs) | vs node-floor added (µs) | vs nginx added (µs) | peak RSS under load (MB) | errors: non-2xx / socket |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const rows = recs.map((rec, i) => {
     const s = sums[i] as Summary;
-    if (s.skipped) return `| ${s.name} | skipped: ${s.skipped.replace(/\|/g, '/')} | | | | | | | | |`;
+    if (s.skipped) return `| ${s.name} | skipped: ${s.skipped.replace(/\|/g, '/')} | | | | | | | | | | |`;
     const errs = rec.non2xx + rec.socketErrors;
     const name = errs > 0 || rec.notes.length ? `${s.name} ⚠` : s.name;
     const a = added(s);
@@ -93,6 +99,8 @@ export function markdownTable(recs: TargetRecord[]): string {
       nginx ? fmt(s.rps / nginx.rps, 2) : '–',
       s.name === 'direct' ? '0 (baseline)' : fmtInt(a),
       s.name === 'direct' ? '–' : signed(a - floorAdded),
+      s.name === 'direct' ? '–' : signed(a - nginxAdded),
+      s.name === 'direct' ? '–' : fmt(rec.rssPeakKb / 1024, 1),
       `${fmtInt(rec.non2xx)} / ${fmtInt(rec.socketErrors)}`,
     ].join(' | ').replace(/^/, '| ').replace(/$/, ' |');
   });

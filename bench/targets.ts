@@ -1,6 +1,7 @@
 // Start/stop of the upstream and of each target under test.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { load } from 'js-yaml';
 import { BODY } from './peers/common.js';
 import {
   describeExit,
@@ -36,6 +37,51 @@ export interface Ctx {
   nginx: string | null;
   /** extra args for `northgate start` (BENCH_NORTHGATE_ARGS) */
   northgateArgs: string[];
+  /**
+   * Config variants of this checkout's northgate targets (`--northgate-extra`, `--engine`): the
+   * main and chain tables show one row per variant; other scenarios use the first. Empty: the
+   * configs as written.
+   */
+  northgateVariants: Variant[];
+}
+
+/** Extra top-level config for the northgate targets, e.g. `engine: native`, and its row label. */
+export interface Variant {
+  label: string;
+  extra: string;
+}
+
+type Yaml = { [k: string]: unknown };
+const isMap = (v: unknown): v is Yaml => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Parses a variant's YAML; throws when it is not a mapping, so a typo stops the bench before it starts. */
+export function parseExtra(extra: string): Yaml {
+  const v = load(extra);
+  if (!isMap(v)) throw new Error(`extra northgate config must be YAML mapping lines such as "engine: native", got: ${extra}`);
+  return v;
+}
+
+function merge(into: Yaml, from: Yaml): Yaml {
+  const out: Yaml = { ...into };
+  for (const [k, v] of Object.entries(from)) out[k] = isMap(v) && isMap(out[k]) ? merge(out[k] as Yaml, v) : v;
+  return out;
+}
+
+/**
+ * A bench config with a variant's lines merged in: mappings merge key by key (so `listen:
+ * { engine: native }` adds to the listen section rather than replacing it), anything else
+ * replaces. Written out as JSON, which is YAML.
+ */
+export function withExtra(config: string, extra: string): string {
+  if (extra.trim() === '') return config;
+  const base = load(config);
+  if (!isMap(base)) throw new Error('bench config is not a mapping');
+  return `${JSON.stringify(merge(base, parseExtra(extra)), null, 1)}\n`;
+}
+
+/** A target's row name with its variant, e.g. `northgate (engine: native)`. */
+export function variantName(name: string, v: Variant | undefined): string {
+  return v === undefined ? name : `${name} (${v.label})`;
 }
 
 export interface Running {
@@ -172,7 +218,11 @@ export function northgateMissing(repoRoot: string): string | null {
   return null;
 }
 
-/** Starts `node bin/northgate.js start --config <file>` pinned to the proxy core; waits for /readyz. */
+/**
+ * Starts `node bin/northgate.js start --config <file>` pinned to the proxy core; waits for /readyz.
+ * `extra` (a variant's config lines) defaults to the first variant for this checkout and to
+ * none for another one (BENCH_BASELINE may predate the key a variant sets).
+ */
 export async function startNorthgate(
   ctx: Ctx,
   label: string,
@@ -180,13 +230,14 @@ export async function startNorthgate(
   stdout: 'ignore' | 'pipe',
   readyTimeoutMs = 15_000,
   repoRoot = ctx.repoRoot,
+  extra = repoRoot === ctx.repoRoot ? (ctx.northgateVariants[0]?.extra ?? '') : '',
 ): Promise<NorthgateProc | string> {
   const missing = northgateMissing(repoRoot);
   if (missing) return missing;
   const port = await freePort();
   const statusPort = await freePort();
-  const configFile = path.join(ctx.tmpDir, `${label}.yaml`);
-  writeFileSync(configFile, config(port, statusPort));
+  const configFile = path.join(ctx.tmpDir, `${label.replace(/[^\w.-]+/g, '_')}.yaml`);
+  writeFileSync(configFile, withExtra(config(port, statusPort), extra));
   const bin = path.join(repoRoot, 'bin', 'northgate.js');
   const [cmd, args] = pinned(ctx.pin, 'proxy', process.execPath, [bin, 'start', '--config', configFile, ...ctx.northgateArgs]);
   const child = startChild(label, cmd, args, { cwd: repoRoot, stdout });
@@ -198,7 +249,8 @@ export async function startNorthgate(
   return { child, port, statusPort, configFile };
 }
 
-export async function startTarget(name: TargetName, ctx: Ctx, up: Upstream): Promise<Started> {
+/** Starts a main-table target; `variant` applies to this checkout's northgate targets. */
+export async function startTarget(name: TargetName, ctx: Ctx, up: Upstream, variant?: Variant): Promise<Started> {
   const upstreamUrl = `http://127.0.0.1:${up.port}`;
   switch (name) {
     case 'direct':
@@ -231,9 +283,10 @@ export async function startTarget(name: TargetName, ctx: Ctx, up: Upstream): Pro
       return rename(name, await startNodePeer(ctx, 'fast-gateway', 'proxy', upstreamUrl));
     case 'northgate':
     case 'northgate-access-log': {
-      const r = await startNorthgate(ctx, name, (p, s) => benchNorthgateConfig(p, s, up.port, name === 'northgate-access-log'), 'ignore');
+      const label = variantName(name, variant);
+      const r = await startNorthgate(ctx, label, (p, s) => benchNorthgateConfig(p, s, up.port, name === 'northgate-access-log'), 'ignore', 15_000, ctx.repoRoot, variant?.extra ?? '');
       if (typeof r === 'string') return { ok: false, reason: r };
-      return { ok: true, target: fromChild(name, r.child, `http://127.0.0.1:${r.port}/`) };
+      return { ok: true, target: fromChild(label, r.child, `http://127.0.0.1:${r.port}/`) };
     }
     case 'northgate-baseline': {
       const root = baselineRoot();
