@@ -6,7 +6,7 @@ import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { PluginContext } from '../../sdk/context.js';
 import type { HeaderList } from '../../sdk/header-list.js';
-import { compileConfigRegex } from '../../base/regex.js';
+import { compileConfigRegex, type ConfigRegex } from '../../base/regex.js';
 import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
 
 /** `https://*.example.com[:port]`: at least two labels after the star. */
@@ -48,19 +48,19 @@ function originProblem(o: string): string | undefined {
 interface Origins {
   readonly any: boolean;
   readonly exact: ReadonlySet<string>;
-  readonly patterns: readonly RegExp[];
+  readonly patterns: readonly ConfigRegex[];
 }
 
 function compileOrigins(list: readonly string[]): Origins {
   const exact = new Set<string>();
-  const patterns: RegExp[] = [];
+  const patterns: ConfigRegex[] = [];
   let any = false;
   for (const o of list) {
     if (o === '*') any = true;
-    else if (o.startsWith('~')) patterns.push(compileConfigRegex(o.slice(1)) as RegExp);
+    else if (o.startsWith('~')) patterns.push(compileConfigRegex(o.slice(1)) as ConfigRegex);
     else if (o.includes('*')) {
       const m = WILDCARD.exec(o)!;
-      patterns.push(compileConfigRegex(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i') as RegExp);
+      patterns.push(compileConfigRegex(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i') as ConfigRegex);
     } else exact.add(o.toLowerCase());
   }
   return { any, exact, patterns };
