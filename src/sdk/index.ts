@@ -10,4 +10,5 @@ export { LocalReply } from './local-reply.js';
 export { HeaderList, addVary } from './header-list.js';
 export type { ErrorCode } from '../base/errors.js';
 export { DURATION_PATTERN, parseDuration } from '../base/duration.js';
+export { HTTP_TOKEN_CHAR, HTTP_TOKEN_PATTERN, headerNameSchema, headerValueSchema } from '../base/schema-defs.js';
 export { compileConfigRegex, type ConfigRegex } from '../base/regex.js';

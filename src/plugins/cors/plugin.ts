@@ -8,6 +8,7 @@ import type { PluginContext } from '../../sdk/context.js';
 import type { HeaderList } from '../../sdk/header-list.js';
 import { compileConfigRegex, type ConfigRegex } from '../../base/regex.js';
 import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
+import { HTTP_TOKEN_CHAR } from '../../base/schema-defs.js';
 
 /** `https://*.example.com[:port]`: at least two labels after the star. */
 const WILDCARD = /^(https?):\/\/\*\.((?:[a-z0-9-]+\.)+[a-z0-9-]+)(:[0-9]{1,5})?$/i;
@@ -15,7 +16,7 @@ const WILDCARD = /^(https?):\/\/\*\.((?:[a-z0-9-]+\.)+[a-z0-9-]+)(:[0-9]{1,5})?$
 const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
 /** What a browser sends as Origin: one serialized origin (or `null`). Two Origin headers joined by ", " fail this. */
 const ORIGIN_SYNTAX = /^[a-z][a-z0-9+.-]*:\/\/[^\s,/?#@]+$/i;
-const TOKEN_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+const TOKEN_LIST = new RegExp(`^${HTTP_TOKEN_CHAR}+(?:[ \\t]*,[ \\t]*${HTTP_TOKEN_CHAR}+)*$`);
 const kPreflight = Symbol('cors.preflight');
 const PREFLIGHT = new LocalReply(204);
 const UPSTREAM_CORS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
