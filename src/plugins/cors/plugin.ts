@@ -5,6 +5,7 @@
 import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { PluginContext } from '../../sdk/context.js';
+import { localKey } from '../../sdk/local-key.js';
 import type { HeaderList } from '../../sdk/header-list.js';
 import { compileConfigRegex, type ConfigRegex } from '../../base/regex.js';
 import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
@@ -17,7 +18,7 @@ const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
 /** What a browser sends as Origin: one serialized origin (or `null`). Two Origin headers joined by ", " fail this. */
 const ORIGIN_SYNTAX = /^[a-z][a-z0-9+.-]*:\/\/[^\s,/?#@]+$/i;
 const TOKEN_LIST = new RegExp(`^${HTTP_TOKEN_CHAR}+(?:[ \\t]*,[ \\t]*${HTTP_TOKEN_CHAR}+)*$`);
-const kPreflight = Symbol('cors.preflight');
+const kPreflight = localKey<true>('cors.preflight');
 const PREFLIGHT = new LocalReply(204);
 const UPSTREAM_CORS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
 
@@ -134,7 +135,7 @@ export const corsPlugin: Plugin<CorsConfig> = {
         const origin = ctx.header('origin');
         if (origin === undefined || ctx.header('access-control-request-method') === undefined) return;
         if (!anyOrigin && !isAllowed(origins, origin)) return LocalReply.error('forbidden', 'origin not allowed by the CORS policy');
-        ctx.locals.set(kPreflight, true);
+        ctx.setLocal(kPreflight, true);
         return PREFLIGHT;
       },
       responseHeaders(ctx) {
@@ -149,7 +150,7 @@ export const corsPlugin: Plugin<CorsConfig> = {
         }
         h.set('access-control-allow-origin', anyOrigin ? '*' : origin);
         if (credentials) h.set('access-control-allow-credentials', 'true');
-        if (ctx.method === 'OPTIONS' && ctx.locals.get(kPreflight) === true) preflightHeaders(ctx, h);
+        if (ctx.method === 'OPTIONS' && ctx.local(kPreflight) === true) preflightHeaders(ctx, h);
         else if (expose !== null) h.set('access-control-expose-headers', expose);
       },
     };
