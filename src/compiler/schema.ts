@@ -7,6 +7,7 @@ import { portalSchema, servicePortalSchema } from '../portal/schema.js';
 import { planSchema } from '../plans/plans.js';
 import { meteringSchema } from '../metering/config.js';
 import { resilienceSchema } from '../upstream/resilience-config.js';
+import { headerNameSchema } from '../base/schema-defs.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -14,7 +15,6 @@ const address = { type: 'string', minLength: 1, 'x-message': 'must be an address
 const url = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };
 const targetUrl = { type: 'string', pattern: '^(https?|grpcs?)://', 'x-message': 'must be an http://, https://, grpc:// or grpcs:// URL' };
 const pemFile = { type: 'string', minLength: 1 };
-const headerName = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$';
 
 export function pluginMapSchema(plugins: Iterable<Plugin>): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
@@ -43,7 +43,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
       methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Z]+$', 'x-message': 'must be an upper-case HTTP method such as GET' } },
       headers: {
         type: 'object',
-        propertyNames: { pattern: headerName },
+        propertyNames: headerNameSchema,
         additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
       },
       strip_path: { type: 'boolean' },

@@ -1,6 +1,6 @@
 // A compiled plugin chain: per-phase arrays built once per route per snapshot, null when
 // no plugin implements the phase, so an unused phase costs one null check per request.
-import { LocalReply } from '../sdk/local-reply.js';
+import { isLocalReply } from '../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../sdk/plugin.js';
 import type { PluginContext } from '../sdk/context.js';
 
@@ -45,25 +45,41 @@ function pick(handlers: PluginHandler[], phase: keyof PluginHandler): PluginHand
   return list.length === 0 ? null : list;
 }
 
-/** Runs the request phase; stays synchronous until a hook returns a Promise. */
+/**
+ * Runs the request phase; stays synchronous until a hook returns a Promise. A hook's result
+ * is undefined (go on), a LocalReply (answer) or a Promise of one of them; anything else is
+ * a plugin bug and throws, so that the request fails closed (500) rather than go upstream.
+ */
 export function runRequestPhase(handlers: readonly PluginHandler[], ctx: PluginContext): RequestPhaseResult | Promise<RequestPhaseResult> {
   for (let i = 0; i < handlers.length; i++) {
     const r = handlers[i]!.request!(ctx);
     if (r === undefined) continue;
-    if (r instanceof LocalReply) return r;
-    if (typeof (r as Promise<RequestPhaseResult>).then === 'function') return finishRequestPhase(handlers, i, r as Promise<RequestPhaseResult>, ctx);
+    if (isLocalReply(r)) return r;
+    if (typeof (r as Partial<Promise<RequestPhaseResult>> | null)?.then === 'function') return finishRequestPhase(handlers, i, r as Promise<RequestPhaseResult>, ctx);
+    throw notAResult(r);
   }
   return undefined;
 }
 
 async function finishRequestPhase(handlers: readonly PluginHandler[], at: number, pending: Promise<RequestPhaseResult>, ctx: PluginContext): Promise<RequestPhaseResult> {
   const first = await pending;
-  if (first instanceof LocalReply) return first;
+  if (first !== undefined) return checked(first);
   for (let i = at + 1; i < handlers.length; i++) {
     const r = await handlers[i]!.request!(ctx);
-    if (r instanceof LocalReply) return r;
+    if (r !== undefined) return checked(r);
   }
   return undefined;
+}
+
+/** An awaited result that is not undefined: a LocalReply, or a plugin bug. */
+function checked(r: unknown): RequestPhaseResult {
+  if (isLocalReply(r)) return r;
+  throw notAResult(r);
+}
+
+function notAResult(r: unknown): TypeError {
+  const what = r === null ? 'null' : typeof r === 'object' ? `an object (${(r as object).constructor?.name ?? 'no prototype'})` : `${typeof r} ${String(r)}`;
+  return new TypeError(`a request hook returned ${what}: it must return undefined, a LocalReply or a Promise of one`);
 }
 
 /** Runs a phase whose hooks return nothing; synchronous unless a hook returns a Promise. */

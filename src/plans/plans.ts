@@ -5,6 +5,7 @@
 // config > the consumer's plan > a global plugin config. A request without a consumer on a
 // plan gets the global config, if any.
 import type { Plugin, PluginHandler, PluginScope } from '../sdk/plugin.js';
+import { localKey } from '../sdk/local-key.js';
 import { didYouMean } from '../base/problems.js';
 import { createRateLimit, rateLimitPlugin } from '../plugins/rate-limit/plugin.js';
 import { rateLimitSchema, type RateLimitConfig } from '../plugins/rate-limit/schema.js';
@@ -95,17 +96,17 @@ export class CompiledPlans {
 
   #handler(kind: Kind, fallback: PluginHandler | null): PluginHandler {
     const byName = this.#byName;
-    const used = Symbol(`northgate.plan.${kind}`);
+    const used = localKey<PluginHandler>(`northgate.plan.${kind}`);
     const pick = (plan: string | null | undefined): PluginHandler | null => (plan == null ? fallback : (byName.get(plan)?.[kind] ?? fallback));
     return {
       request(ctx) {
         const h = pick(ctx.consumer?.plan);
         if (h === null) return undefined;
-        if (h.responseHeaders !== undefined) ctx.locals.set(used, h);
+        if (h.responseHeaders !== undefined) ctx.setLocal(used, h);
         return h.request!(ctx);
       },
       responseHeaders(ctx) {
-        const h = ctx.locals.get(used) as PluginHandler | undefined;
+        const h = ctx.local(used);
         return h?.responseHeaders!(ctx);
       },
     };

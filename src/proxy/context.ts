@@ -10,6 +10,7 @@ import type { ServiceGuard } from '../upstream/guard.js';
 import type { TLSSocket } from 'node:tls';
 import type { Consumer, ConsumerDirectory, Credential } from '../sdk/consumer.js';
 import type { PluginContext, TlsPeer } from '../sdk/context.js';
+import type { LocalKey } from '../sdk/local-key.js';
 import { sendContinue } from './interim.js';
 import type { Target } from '../upstream/target.js';
 
@@ -52,7 +53,7 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   userAgent: string | undefined = undefined;
   requestBodyLength = -1;
   requestChunked = false;
-  /** A request body a plugin replaced the client's with (read in its request phase); sent with its own Content-Length. */
+  /** The body the upstream gets instead of the client's stream, sent with its own Content-Length: a plugin's replacement, or the client's body once a plugin read it. */
   requestBody: Buffer | null = null;
   /** The client's Expect field (several joined with ", "), undefined without one. */
   expect: string | undefined = undefined;
@@ -110,6 +111,8 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   errorCode: string | null = null;
   finished = false;
   #locals: Map<string | symbol, unknown> | null = null;
+  /** The one read of the client's body by plugins (readRequestBody), null until one asks. */
+  #bodyRead: Promise<Buffer | null> | null = null;
   #clientIp: string | undefined = undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, snapshot: S, listener: ListenerInfo, startedAt: number) {
@@ -124,7 +127,7 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   }
 
   /** The client's headers as node:http parsed them (names lower-case). */
-  get headers(): IncomingHttpHeaders {
+  get headers(): Readonly<IncomingHttpHeaders> {
     return this.req.headers;
   }
 
@@ -167,12 +170,16 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   /**
    * Reads the request body when it fits in `limit` bytes. Resolves to the body, or to null
    * when it is larger (what was read is put back with unshift, so the core streams it
-   * untouched) or the client went away.
+   * untouched) or the client went away. The stream can be read once: the read is kept, later
+   * calls get its result (null when the body is larger than their limit), and the body read
+   * becomes `requestBody` unless a plugin already replaced it, so the upstream still gets it.
    */
   readRequestBody(limit: number): Promise<Buffer | null> {
+    const read = this.#bodyRead;
+    if (read !== null) return read.then((body) => (body !== null && body.length > limit ? null : body));
     // The client may be waiting for a 100 before it sends the body read here.
     sendContinue(this);
-    return readBody(this.req, limit);
+    return (this.#bodyRead = readBody(this, limit));
   }
 
   /**
@@ -212,15 +219,23 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   }
 
   /** `locals.get(key)` without creating the map when no plugin stored anything yet. */
+  local<T>(key: LocalKey<T>): T | undefined;
+  local(key: string | symbol): unknown;
   local(key: string | symbol): unknown {
     return this.#locals === null ? undefined : this.#locals.get(key);
+  }
+
+  /** `locals.set(key, value)` with a typed key. */
+  setLocal<T>(key: LocalKey<T>, value: T): void {
+    (this.#locals ??= new Map()).set(key, value);
   }
 }
 
 /** Routes that send a request to another service (setService), per route of a snapshot. */
 const derivedRoutes = new WeakMap<CompiledRoute, Map<string, CompiledRoute>>();
 
-function readBody(req: IncomingMessage, cap: number): Promise<Buffer | null> {
+function readBody(ctx: RequestContext, cap: number): Promise<Buffer | null> {
+  const req = ctx.req;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -242,7 +257,10 @@ function readBody(req: IncomingMessage, cap: number): Promise<Buffer | null> {
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      // The stream is spent: unless a plugin gave another body, the upstream gets this one.
+      if (ctx.requestBody === null) ctx.requestBody = body;
+      resolve(body);
     };
     const onError = () => {
       cleanup();

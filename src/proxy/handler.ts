@@ -2,7 +2,7 @@
 // read and check the head -> route -> request phase -> forward.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { runRequestPhase, type Chain } from '../pipeline/chain.js';
-import { LocalReply } from '../sdk/local-reply.js';
+import { isLocalReply } from '../sdk/local-reply.js';
 import type { RequestPhaseResult } from '../sdk/plugin.js';
 import { RequestContext, type ListenerInfo } from './context.js';
 import type { ProxySnapshot } from './snapshot.js';
@@ -59,7 +59,7 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
     } catch (err) {
       return replyBug(ctx, err, chain, rt);
     }
-    if (result instanceof LocalReply) return sendLocalReply(ctx, result, chain, rt);
+    if (isLocalReply(result)) return sendLocalReply(ctx, result, chain, rt);
     if (result !== undefined) {
       result.then(
         (r) => afterRequestPhase(ctx, r, chain, rt, terminal),
@@ -80,7 +80,7 @@ function isHttp2Request(req: IncomingMessage): boolean {
 
 function afterRequestPhase(ctx: RequestContext, r: RequestPhaseResult, chain: Chain, rt: ProxyRuntime, terminal: Terminal): void {
   if (ctx.res.destroyed) return replyError(ctx, 'bad-request', 'client closed the connection', chain, rt);
-  if (r instanceof LocalReply) return sendLocalReply(ctx, r, chain, rt);
+  if (isLocalReply(r)) return sendLocalReply(ctx, r, chain, rt);
   try {
     if (ctx.expectContinue) sendContinue(ctx);
     terminal(ctx, chain, rt);

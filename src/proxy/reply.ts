@@ -2,7 +2,7 @@
 import { upstreamEndChannel, requestEndChannel, requestErrorChannel } from '../base/events.js';
 import { GatewayError, type ErrorCode } from '../base/errors.js';
 import { runVoidPhase, type Chain } from '../pipeline/chain.js';
-import { LocalReply } from '../sdk/local-reply.js';
+import { LocalReply, renderLocalReplyBody } from '../sdk/local-reply.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from '../sdk/header-list.js';
 import { isGrpcRequest, writeGrpcLocalReply } from './grpc.js';
@@ -41,7 +41,7 @@ export function sendLocalReply(ctx: RequestContext, reply: LocalReply, chain: Ch
   if (reply.problem) ctx.errorCode = reply.problem.code;
   // A gRPC client cannot read a problem page: it gets the same answer as a grpc-status.
   const grpc = isGrpcRequest(ctx.req);
-  const body = reply.renderBody(ctx.id);
+  const body = renderLocalReplyBody(reply, ctx.id);
   const given = reply.headers;
   const length = body === undefined ? 0 : Buffer.byteLength(body);
   let headers: HeaderList;

@@ -4,8 +4,7 @@
 //   "/orders/:id/items"  ":name" matches one segment; works in prefix and exact paths
 //   "~^/v[0-9]+/orders$" regular expression on the path (named groups become params), on RE2
 
-import type RE2 from 're2';
-import { compileConfigRegex } from '../base/regex.js';
+import { compileConfigRegex, type ConfigRegex } from '../base/regex.js';
 
 export type Segment = { readonly kind: 'static'; readonly value: string } | { readonly kind: 'param'; readonly name: string };
 
@@ -18,9 +17,9 @@ export interface RegexPattern {
   readonly kind: 'regex';
   readonly text: string;
   /** On RE2 (src/base/regex.ts): linear time in the path's length. */
-  readonly regex: RE2;
+  readonly regex: ConfigRegex;
   /** The same pattern anchored where it is tried (RE2's sticky flag): its lastIndex after a match is the match's end. */
-  readonly sticky: RE2;
+  readonly sticky: ConfigRegex;
   /** Whether the pattern has named groups (only then is a result object built). */
   readonly named: boolean;
 }
@@ -49,7 +48,7 @@ function parseUncached(text: string): PathPattern | string {
   if (text.startsWith('~')) {
     const regex = compileConfigRegex(text.slice(1));
     if (typeof regex === 'string') return regex;
-    const sticky = compileConfigRegex(text.slice(1), 'y') as RE2;
+    const sticky = compileConfigRegex(text.slice(1), 'y') as ConfigRegex;
     return { kind: 'regex', text, regex, sticky, named: /\(\?<[A-Za-z_]/.test(text) };
   }
   const exact = text.startsWith('=');
@@ -114,7 +113,7 @@ export function caseInsensitiveVariant(p: RegexPattern): RegexPattern {
   let v = caseInsensitive.get(p);
   if (v === undefined) {
     const source = p.text.slice(1);
-    v = { ...p, regex: compileConfigRegex(source, 'i') as RE2, sticky: compileConfigRegex(source, 'iy') as RE2 };
+    v = { ...p, regex: compileConfigRegex(source, 'i') as ConfigRegex, sticky: compileConfigRegex(source, 'iy') as ConfigRegex };
     caseInsensitive.set(p, v);
   }
   return v;

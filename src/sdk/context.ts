@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Consumer, ConsumerDirectory, Credential } from './consumer.js';
 import type { HeaderList } from './header-list.js';
+import type { LocalKey } from './local-key.js';
 
 /** The service a route sends its requests to. */
 export interface ServiceView {
@@ -56,8 +57,8 @@ export interface PluginContext {
   readonly id: string;
   /** One request header by lower-case name, several values joined with ", ". */
   header(name: string): string | undefined;
-  /** The client's headers as node:http parsed them (names lower-case). */
-  readonly headers: IncomingHttpHeaders;
+  /** The client's headers as node:http parsed them (names lower-case); edit what the upstream gets in `upstreamHeaders`. */
+  readonly headers: Readonly<IncomingHttpHeaders>;
   /** The client's headers as a flat [name, value, ...] list, names in their case. */
   readonly rawHeaders: readonly string[];
   /** The client's address: the peer, or the first untrusted hop of X-Forwarded-For behind `trusted_proxies`. */
@@ -72,12 +73,18 @@ export interface PluginContext {
   readonly requestChunked: boolean;
   /** The body limit of this request (limits.max_body_bytes); a request-phase hook may lower it. */
   maxBodyBytes: number;
-  /** A body the upstream gets instead of the client's (set in the request phase); sent with its own Content-Length. */
+  /**
+   * The body the upstream gets instead of the client's stream, sent with its own
+   * Content-Length: a replacement set in the request phase, or else the client's body once
+   * a plugin read it (readRequestBody). A replacement wins over the body read.
+   */
   requestBody: Buffer | null;
   /**
    * Reads the client's body when it fits in `limit` bytes (first sending the 100 Continue a
    * client with `Expect: 100-continue` waits for). Resolves to the body, or to null when it
    * is larger or the client went away: what was read is put back and streamed on untouched.
+   * The body is read once: later calls (another plugin's) get the same body (null when it is
+   * larger than their `limit`), and the upstream gets it unless `requestBody` replaces it.
    */
   readRequestBody(limit: number): Promise<Buffer | null>;
 
@@ -117,8 +124,12 @@ export interface PluginContext {
   pipeResponseThrough(stream: Duplex): void;
 
   // Per-request state.
-  /** State a plugin keeps for this request, under a key of its own (a Symbol is best). */
+  /** State a plugin keeps for this request, under a key of its own (a LocalKey is best: see `local`). */
   readonly locals: Map<string | symbol, unknown>;
+  /** The value stored under `key` (typed by a LocalKey), without creating the map when nothing was stored yet. */
+  local<T>(key: LocalKey<T>): T | undefined;
   /** `locals.get(key)` without creating the map when nothing was stored yet. */
   local(key: string | symbol): unknown;
+  /** Stores `value` under `key` for this request (`locals.set` with a typed key). */
+  setLocal<T>(key: LocalKey<T>, value: T): void;
 }

@@ -1,4 +1,14 @@
-import { ERRORS, problemBody, PROBLEM_TYPE_PREFIX, type ErrorCode } from '../base/errors.js';
+import { ERRORS, PROBLEM_TYPE_PREFIX, type ErrorCode } from '../base/errors.js';
+
+/**
+ * The brand the core recognises a LocalReply by. A registered symbol is the same in every
+ * copy of this module, so a plugin whose `northgate/sdk` is a second copy (an extension
+ * package with its own node_modules) still ends the request: `instanceof` would not see it.
+ */
+const BRAND = Symbol.for('northgate.local-reply');
+
+/** Mutable view of a reply, for the factories that set what the constructor leaves at its default. */
+type Building = { -readonly [K in 'problem' | 'complete']: LocalReply[K] };
 
 /**
  * An answer the gateway gives itself instead of forwarding (Envoy's sendLocalReply).
@@ -9,10 +19,10 @@ export class LocalReply {
   readonly status: number;
   /** A name → value record, or a flat [name, value, ...] list (repeated names, e.g. a cached response's headers). */
   readonly headers: Record<string, string> | readonly string[];
-  /** The body as given (problems render theirs with the request id, see renderBody). */
+  /** The body as given (a problem's is rendered by the core, with the request id). */
   readonly body: string | Buffer | undefined;
   /** Set for problems so that the core fills in the request id at render time. */
-  readonly problem: { code: string; title: string; detail: string | undefined } | undefined;
+  readonly problem: { readonly code: string; readonly title: string; readonly detail: string | undefined } | undefined;
   /**
    * The flat `headers` list is complete and handed over: the core writes it as it is (plus
    * X-Request-Id) instead of copying it, and adds no Content-Length of its own — the list
@@ -20,13 +30,13 @@ export class LocalReply {
    */
   readonly complete: boolean;
 
-  /** An answer with this status, body and headers (`problem` and `complete`: see the fields). */
-  constructor(status: number, body?: string | Buffer, headers: Record<string, string> | readonly string[] = {}, problem?: LocalReply['problem'], complete = false) {
+  /** An answer with this status, body and headers. */
+  constructor(status: number, body?: string | Buffer, headers: Record<string, string> | readonly string[] = {}) {
     this.status = status;
     this.body = body;
     this.headers = headers;
-    this.problem = problem;
-    this.complete = complete;
+    this.problem = undefined;
+    this.complete = false;
   }
 
   /**
@@ -35,34 +45,59 @@ export class LocalReply {
    * without X-Request-Id, with Content-Length when the status has a body.
    */
   static prebuilt(status: number, body: string | Buffer | undefined, headers: string[]): LocalReply {
-    return new LocalReply(status, body, headers, undefined, true);
+    const reply = new LocalReply(status, body, headers);
+    (reply as Building).complete = true;
+    return reply;
   }
 
   /** An error from the gateway's table, e.g. LocalReply.error('route-not-found'). */
   static error(code: ErrorCode, detail?: string, headers?: Record<string, string>): LocalReply {
-    return new LocalReply(ERRORS[code].status, undefined, headers, { code, title: ERRORS[code].title, detail });
+    // Own codes only: a name Object.prototype has ("toString") is not an error of the table.
+    if (!Object.hasOwn(ERRORS, code)) throw new TypeError(`LocalReply.error: "${String(code)}" is not a code of the error table (use LocalReply.problem for a plugin's own)`);
+    const spec = ERRORS[code];
+    return withProblem(new LocalReply(spec.status, undefined, headers), code, spec.title, detail);
   }
 
-  /** A problem with a plugin's own status and title (user plugins outside the core table). */
+  /**
+   * A problem with a plugin's own status and title (user plugins outside the core table).
+   * Its body says this status and title, whatever the code.
+   */
   static problem(status: number, code: string, title: string, detail?: string, headers?: Record<string, string>): LocalReply {
-    return new LocalReply(status, undefined, headers, { code, title, detail });
+    return withProblem(new LocalReply(status, undefined, headers), code, title, detail);
   }
 
   /** `value` as JSON (Content-Type application/json). */
   static json(status: number, value: unknown, headers: Record<string, string> = {}): LocalReply {
     return new LocalReply(status, JSON.stringify(value), { 'content-type': 'application/json', ...headers });
   }
+}
 
-  /** The body to send: a problem's JSON body with the request id filled in, else `body`. */
-  renderBody(requestId: string): string | Buffer | undefined {
-    if (!this.problem) return this.body;
-    if (this.problem.code in ERRORS) return problemBody(this.problem.code as ErrorCode, this.problem.detail, requestId);
-    return JSON.stringify({
-      type: PROBLEM_TYPE_PREFIX + this.problem.code,
-      title: this.problem.title,
-      status: this.status,
-      detail: this.problem.detail ?? this.problem.title,
-      request_id: requestId,
-    });
-  }
+// On the prototype, not on each reply: no field per reply, and one property read to check.
+Object.defineProperty(LocalReply.prototype, BRAND, { value: true });
+
+function withProblem(reply: LocalReply, code: string, title: string, detail: string | undefined): LocalReply {
+  (reply as Building).problem = { code, title, detail };
+  return reply;
+}
+
+/** Whether a hook's result is a LocalReply of any copy of the SDK (see BRAND). */
+export function isLocalReply(value: unknown): value is LocalReply {
+  return value != null && (value as { [BRAND]?: unknown })[BRAND] === true;
+}
+
+/**
+ * The body to send: a problem's problem+json body with the request id filled in, else the
+ * body as given. Reads only the reply's fields, so a reply of another SDK copy renders the
+ * same. The body's status is the reply's (the HTTP status), also for a code of the table.
+ */
+export function renderLocalReplyBody(reply: LocalReply, requestId: string): string | Buffer | undefined {
+  const problem = reply.problem;
+  if (problem === undefined) return reply.body;
+  return JSON.stringify({
+    type: PROBLEM_TYPE_PREFIX + problem.code,
+    title: problem.title,
+    status: reply.status,
+    detail: problem.detail ?? problem.title,
+    request_id: requestId,
+  });
 }

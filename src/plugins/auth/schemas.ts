@@ -2,8 +2,9 @@
 // each on its own, and `auth`, which lists several of them under `any`.
 import { DURATION_PATTERN } from '../../base/duration.js';
 import { JWT_ALGORITHMS, type JwtAlgorithm } from '../../sdk/consumer.js';
+import { headerNameSchema } from '../../base/schema-defs.js';
 
-const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", 'x-message': 'must be a header / query parameter name' };
+const headerName = { ...headerNameSchema, 'x-message': 'must be a header / query parameter name' };
 
 export const keyAuthSchema = {
   type: 'object',
@@ -67,7 +68,7 @@ export const jwtSchema = {
     /** The claim naming the consumer for tokens verified with a JWKS key. */
     consumer_claim: { type: 'string', minLength: 1 },
     /** Upstream header -> claim. */
-    forward_claims: { type: 'object', propertyNames: { pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }, additionalProperties: { type: 'string', minLength: 1 } },
+    forward_claims: { type: 'object', propertyNames: headerNameSchema, additionalProperties: { type: 'string', minLength: 1 } },
     hide_credentials: { type: 'boolean' },
     realm: { type: 'string', pattern: '^[^"\\\\\\u0000-\\u001f]*$', 'x-message': 'must not contain quotes, backslashes or control characters' },
   },

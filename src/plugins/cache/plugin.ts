@@ -7,6 +7,7 @@ import { parseDuration } from '../../base/duration.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
 import type { PluginContext } from '../../sdk/context.js';
+import { localKey } from '../../sdk/local-key.js';
 import { hitFormOf } from './hit.js';
 import { acquireMemoryStore } from './memory-store.js';
 import { etagMatches, freshnessSeconds, parseCacheControl, surrogateKeys, varyNames } from './policy.js';
@@ -52,13 +53,13 @@ interface State {
   capture: Capture | null;
 }
 
-const kState = Symbol('cache.state');
+const kState = localKey<State>('cache.state');
 
 /** The state of every request the cache leaves alone (never changed: it stores nothing, leads no flight). */
 const BYPASS: State = Object.freeze({ mode: 'bypass', store: false, primary: '', flight: null, capture: null }) as State;
 
 function bypass(ctx: PluginContext): undefined {
-  ctx.locals.set(kState, BYPASS);
+  ctx.setLocal(kState, BYPASS);
   return undefined;
 }
 
@@ -222,12 +223,12 @@ export const cachePlugin: Plugin<CacheConfig> = {
         if (found !== undefined && !(found instanceof Promise) && isEntry(found)) return hit(ctx, found);
         // HEAD is answered from a stored GET, never stored itself (it has no body).
         const st: State = { mode: refresh ? 'bypass' : 'miss', store: get, primary, flight: null, capture: null };
-        ctx.locals.set(kState, st);
+        ctx.setLocal(kState, st);
         if (refresh) return undefined;
         return found instanceof Promise ? found.then((s) => afterLookup(ctx, st, s)) : afterLookup(ctx, st, found);
       },
       responseHeaders(ctx) {
-        const st = ctx.local(kState) as State | undefined;
+        const st = ctx.local(kState);
         if (st === undefined || st.mode === 'hit') return;
         const h = ctx.responseHeaders;
         if (st.store) st.capture = captureOf(ctx);
@@ -235,7 +236,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         h.set('X-Cache', st.mode === 'miss' ? 'MISS' : 'BYPASS');
       },
       responseChunk(ctx, chunk) {
-        const st = ctx.local(kState) as State | undefined;
+        const st = ctx.local(kState);
         const c = st?.capture;
         if (c == null) return chunk;
         c.size += chunk.length;
@@ -246,7 +247,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         return chunk;
       },
       responseEnd(ctx) {
-        const st = ctx.local(kState) as State | undefined;
+        const st = ctx.local(kState);
         const c = st?.capture;
         if (c == null) return undefined;
         st!.capture = null;
@@ -258,7 +259,7 @@ export const cachePlugin: Plugin<CacheConfig> = {
         return undefined;
       },
       log(ctx) {
-        const st = ctx.local(kState) as State | undefined;
+        const st = ctx.local(kState);
         if (st !== undefined) land(st, null);
       },
       close() {

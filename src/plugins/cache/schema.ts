@@ -1,8 +1,8 @@
 import { redisConnectionSchema } from '../../base/redis.js';
 import { DURATION_PATTERN } from '../../base/duration.js';
+import { headerNameSchema } from '../../base/schema-defs.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 30s, 5m' };
-const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
 
 export const cacheSchema = {
   type: 'object',
@@ -40,7 +40,7 @@ export const cacheSchema = {
         /** One entry per consumer: the key includes the consumer id (without it, requests with a consumer are not cached). */
         consumer: { type: 'boolean' },
         /** Request headers added to the key (e.g. Accept-Version when versioning selects by header). */
-        headers: { type: 'array', items: headerName },
+        headers: { type: 'array', items: headerNameSchema },
       },
     },
     collapse: {

@@ -5,9 +5,11 @@
 import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { PluginContext } from '../../sdk/context.js';
+import { localKey } from '../../sdk/local-key.js';
 import type { HeaderList } from '../../sdk/header-list.js';
-import { compileConfigRegex } from '../../base/regex.js';
+import { compileConfigRegex, type ConfigRegex } from '../../base/regex.js';
 import { CORS_DEFAULTS, corsSchema, type CorsConfig } from './schema.js';
+import { HTTP_TOKEN_CHAR } from '../../base/schema-defs.js';
 
 /** `https://*.example.com[:port]`: at least two labels after the star. */
 const WILDCARD = /^(https?):\/\/\*\.((?:[a-z0-9-]+\.)+[a-z0-9-]+)(:[0-9]{1,5})?$/i;
@@ -15,8 +17,8 @@ const WILDCARD = /^(https?):\/\/\*\.((?:[a-z0-9-]+\.)+[a-z0-9-]+)(:[0-9]{1,5})?$
 const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
 /** What a browser sends as Origin: one serialized origin (or `null`). Two Origin headers joined by ", " fail this. */
 const ORIGIN_SYNTAX = /^[a-z][a-z0-9+.-]*:\/\/[^\s,/?#@]+$/i;
-const TOKEN_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
-const kPreflight = Symbol('cors.preflight');
+const TOKEN_LIST = new RegExp(`^${HTTP_TOKEN_CHAR}+(?:[ \\t]*,[ \\t]*${HTTP_TOKEN_CHAR}+)*$`);
+const kPreflight = localKey<true>('cors.preflight');
 const PREFLIGHT = new LocalReply(204);
 const UPSTREAM_CORS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
 
@@ -48,19 +50,19 @@ function originProblem(o: string): string | undefined {
 interface Origins {
   readonly any: boolean;
   readonly exact: ReadonlySet<string>;
-  readonly patterns: readonly RegExp[];
+  readonly patterns: readonly ConfigRegex[];
 }
 
 function compileOrigins(list: readonly string[]): Origins {
   const exact = new Set<string>();
-  const patterns: RegExp[] = [];
+  const patterns: ConfigRegex[] = [];
   let any = false;
   for (const o of list) {
     if (o === '*') any = true;
-    else if (o.startsWith('~')) patterns.push(compileConfigRegex(o.slice(1)) as RegExp);
+    else if (o.startsWith('~')) patterns.push(compileConfigRegex(o.slice(1)) as ConfigRegex);
     else if (o.includes('*')) {
       const m = WILDCARD.exec(o)!;
-      patterns.push(compileConfigRegex(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i') as RegExp);
+      patterns.push(compileConfigRegex(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i') as ConfigRegex);
     } else exact.add(o.toLowerCase());
   }
   return { any, exact, patterns };
@@ -133,7 +135,7 @@ export const corsPlugin: Plugin<CorsConfig> = {
         const origin = ctx.header('origin');
         if (origin === undefined || ctx.header('access-control-request-method') === undefined) return;
         if (!anyOrigin && !isAllowed(origins, origin)) return LocalReply.error('forbidden', 'origin not allowed by the CORS policy');
-        ctx.locals.set(kPreflight, true);
+        ctx.setLocal(kPreflight, true);
         return PREFLIGHT;
       },
       responseHeaders(ctx) {
@@ -148,7 +150,7 @@ export const corsPlugin: Plugin<CorsConfig> = {
         }
         h.set('access-control-allow-origin', anyOrigin ? '*' : origin);
         if (credentials) h.set('access-control-allow-credentials', 'true');
-        if (ctx.method === 'OPTIONS' && ctx.locals.get(kPreflight) === true) preflightHeaders(ctx, h);
+        if (ctx.method === 'OPTIONS' && ctx.local(kPreflight) === true) preflightHeaders(ctx, h);
         else if (expose !== null) h.set('access-control-expose-headers', expose);
       },
     };

@@ -1,5 +1,7 @@
-const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
-const method = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
+import { headerNameSchema, HTTP_TOKEN_PATTERN } from '../../base/schema-defs.js';
+
+/** A method is a token (RFC 9110 9.1). */
+const method = { type: 'string', pattern: HTTP_TOKEN_PATTERN };
 
 export const corsSchema = {
   type: 'object',
@@ -9,8 +11,8 @@ export const corsSchema = {
     origins: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
     methods: { type: 'array', items: method, minItems: 1 },
     /** Allowed request headers; omitted: the preflight's Access-Control-Request-Headers is reflected. */
-    headers: { type: 'array', items: headerName },
-    exposed_headers: { type: 'array', items: headerName },
+    headers: { type: 'array', items: headerNameSchema },
+    exposed_headers: { type: 'array', items: headerNameSchema },
     credentials: { type: 'boolean' },
     /** Seconds a browser may cache a preflight answer. */
     max_age: { type: 'integer', minimum: 0, maximum: 86400 },

@@ -1,15 +1,14 @@
-const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
-const headerValue = { type: 'string', pattern: '^[^\\r\\n\\u0000]*$', 'x-message': 'must not contain CR, LF or NUL' };
+import { headerNameSchema, headerValueSchema } from '../../base/schema-defs.js';
 
 const edits = {
   type: 'object',
   additionalProperties: false,
   properties: {
     /** Appended, keeping values already there. */
-    add: { type: 'object', propertyNames: headerName, additionalProperties: { anyOf: [headerValue, { type: 'array', items: headerValue }] } },
+    add: { type: 'object', propertyNames: headerNameSchema, additionalProperties: { anyOf: [headerValueSchema, { type: 'array', items: headerValueSchema }] } },
     /** Replaces every existing value. */
-    set: { type: 'object', propertyNames: headerName, additionalProperties: headerValue },
-    remove: { type: 'array', items: headerName },
+    set: { type: 'object', propertyNames: headerNameSchema, additionalProperties: headerValueSchema },
+    remove: { type: 'array', items: headerNameSchema },
   },
 };
 

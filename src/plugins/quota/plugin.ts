@@ -7,6 +7,7 @@ import { parseDuration } from '../../base/duration.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
 import type { PluginContext } from '../../sdk/context.js';
+import { localKey } from '../../sdk/local-key.js';
 import { acquireRedis, redactRedisUrl, releaseRedis } from '../../base/redis.js';
 import { clock } from '../../base/clock.js';
 import { periodTracker, type Period } from './period.js';
@@ -14,7 +15,7 @@ import { QUOTA_DEFAULTS, quotaSchema, type QuotaConfig } from './schema.js';
 import { postgresQuotaStore, redisQuotaStore, sqliteQuotaStore, type QuotaStore } from './stores.js';
 
 
-const kQuota = Symbol('northgate.quota');
+const kQuota = localKey<{ remaining: number; reset: number }>('northgate.quota');
 
 function keyPart(spec: string): (ctx: PluginContext) => string {
   if (spec === 'consumer') return (ctx) => ctx.consumer?.id ?? `ip:${ctx.clientIp}`;
@@ -113,7 +114,7 @@ export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler
         'x-quota-reset': resetAt,
       });
     }
-    if (sendHeaders) ctx.locals.set(kQuota, { remaining: max - used, reset: period.end });
+    if (sendHeaders) ctx.setLocal(kQuota, { remaining: max - used, reset: period.end });
     return undefined;
   };
   const onStoreError = (): RequestPhaseResult =>
@@ -134,7 +135,7 @@ export function createQuota(config: QuotaConfig, scopeId: string): PluginHandler
     },
     responseHeaders: sendHeaders
       ? (ctx) => {
-          const q = ctx.locals.get(kQuota) as { remaining: number; reset: number } | undefined;
+          const q = ctx.local(kQuota);
           if (q === undefined) return;
           ctx.responseHeaders.set('x-quota-limit', limitText);
           ctx.responseHeaders.set('x-quota-remaining', String(q.remaining));

@@ -1,5 +1,6 @@
 import { redisConnectionSchema } from '../../base/redis.js';
 import { DURATION_PATTERN } from '../../base/duration.js';
+import { HTTP_TOKEN_CHAR } from '../../base/schema-defs.js';
 
 export const quotaSchema = {
   type: 'object',
@@ -9,7 +10,7 @@ export const quotaSchema = {
     period: { enum: ['day', 'month'] },
     max: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000 },
     timezone: { enum: ['UTC'] },
-    key: { type: 'string', pattern: '^(consumer|credential|ip|header:[!#$%&\'*+.^_`|~0-9A-Za-z-]+)$', 'x-message': 'must be consumer, credential, ip or header:NAME' },
+    key: { type: 'string', pattern: `^(consumer|credential|ip|header:${HTTP_TOKEN_CHAR}+)$`, 'x-message': 'must be consumer, credential, ip or header:NAME' },
     store: { enum: ['sqlite', 'redis', 'postgres'] },
     path: { type: 'string', minLength: 1 },
     redis: redisConnectionSchema,

@@ -7,6 +7,7 @@ import { parseDuration } from '../../base/duration.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
 import type { PluginContext } from '../../sdk/context.js';
+import { localKey } from '../../sdk/local-key.js';
 import type { Decision, Limit } from './gcra.js';
 import { inClusterWorker, masterClient, processStore } from './node-store.js';
 import { redactRedisUrl, redisReady, whileFirstConnecting } from '../../base/redis.js';
@@ -14,7 +15,7 @@ import { acquireRedis, checkRedis, releaseRedis } from './redis-store.js';
 import { rateLimitSchema, type RateLimitConfig } from './schema.js';
 
 
-const kDecision = Symbol('northgate.rate-limit');
+const kDecision = localKey<Decision>('northgate.rate-limit');
 
 type KeyPart = (ctx: PluginContext) => string;
 
@@ -88,13 +89,13 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
           ratelimit: `"${name}";r=0;t=${d.reset}`,
         });
       }
-      if (sendHeaders) ctx.locals.set(kDecision, d);
+      if (sendHeaders) ctx.setLocal(kDecision, d);
       return undefined;
     };
     const onStoreError = (): RequestPhaseResult =>
       denyOnError ? LocalReply.error('rate-limit-unavailable', 'the rate-limit store did not answer; try again shortly', { 'retry-after': '1' }) : undefined;
     const addHeaders = (ctx: PluginContext): void => {
-      const d = ctx.locals.get(kDecision) as Decision | undefined;
+      const d = ctx.local(kDecision);
       if (d === undefined) return;
       ctx.responseHeaders.set('ratelimit-policy', policyHeader);
       ctx.responseHeaders.set('ratelimit', `"${limits[d.limit]!.name}";r=${d.remaining};t=${d.reset}`);

@@ -1,7 +1,8 @@
 import { redisConnectionSchema } from '../../base/redis.js';
 import { DURATION_PATTERN } from '../../base/duration.js';
+import { HTTP_TOKEN_CHAR } from '../../base/schema-defs.js';
 
-export const KEY_PART = '^(consumer|credential|ip|route|service|header:[!#$%&\'*+.^_`|~0-9A-Za-z-]+)$';
+export const KEY_PART = `^(consumer|credential|ip|route|service|header:${HTTP_TOKEN_CHAR}+)$`;
 
 export const rateLimitSchema = {
   type: 'object',

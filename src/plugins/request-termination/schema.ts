@@ -1,5 +1,4 @@
-const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
-const headerValue = { type: 'string', pattern: '^[^\\r\\n\\u0000]*$', 'x-message': 'must not contain CR, LF or NUL' };
+import { headerNameSchema, headerValueSchema } from '../../base/schema-defs.js';
 
 export const requestTerminationSchema = {
   type: 'object',
@@ -8,8 +7,8 @@ export const requestTerminationSchema = {
     status: { type: 'integer', minimum: 200, maximum: 599 },
     /** A string is sent as is; any other JSON value is sent JSON-encoded. */
     body: { type: ['string', 'object', 'array', 'number', 'boolean'] },
-    content_type: headerValue,
-    headers: { type: 'object', propertyNames: headerName, additionalProperties: headerValue },
+    content_type: headerValueSchema,
+    headers: { type: 'object', propertyNames: headerNameSchema, additionalProperties: headerValueSchema },
   },
 };
 

@@ -4,6 +4,7 @@
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
 import type { PluginContext } from '../../sdk/context.js';
+import { localKey } from '../../sdk/local-key.js';
 import { transformSchema, type JsonEditsConfig, type TransformConfig } from './schema.js';
 import { editJson, isJsonType, JsonResponseEdit } from './json-body.js';
 import { parseJsonPath, type JsonEdits, type Step } from './json-path.js';
@@ -135,19 +136,19 @@ export const transformPlugin: Plugin<TransformConfig> = {
     const handler: PluginHandler = {};
     if (template !== null) {
       // Rendered in the request phase so that a template the route cannot fill is answered, not forwarded.
-      const kPath = Symbol('transform.path');
+      const kPath = localKey<string>('transform.path');
       handler.request = (ctx) => {
         const path = render(template, ctx.params);
         if (path === null) return missing;
         if (template.names.length > 0 && DOT_SEGMENT.test(path)) return LocalReply.error('bad-request', 'the rewritten path has a "." or ".." segment');
-        ctx.locals.set(kPath, path);
+        ctx.setLocal(kPath, path);
         return undefined;
       };
       handler.upstreamRequest = (ctx: PluginContext) => {
         const current = ctx.upstreamPath;
         const q = current.indexOf('?');
         const query = q === -1 ? '' : current.slice(q);
-        ctx.upstreamPath = ctx.route!.service.basePath + (ctx.locals.get(kPath) as string) + (edits === null ? query : editQuery(query, edits));
+        ctx.upstreamPath = ctx.route!.service.basePath + ctx.local(kPath)! + (edits === null ? query : editQuery(query, edits));
       };
     } else if (edits !== null) {
       const e = edits;

@@ -5,6 +5,7 @@
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin } from '../../sdk/plugin.js';
 import type { PluginContext } from '../../sdk/context.js';
+import { localKey } from '../../sdk/local-key.js';
 import { addVary } from '../../sdk/header-list.js';
 import { versioningSchema, type VersioningConfig } from './schema.js';
 
@@ -21,7 +22,7 @@ interface Chosen {
   readonly path: string | null;
 }
 
-const kChosen = Symbol('versioning.chosen');
+const kChosen = localKey<Chosen>('versioning.chosen');
 /** A looks-like-a-version first segment (v1, v2.1) that names no configured version is a 404, not the default. */
 const VERSION_LIKE = /^v[0-9]+(?:\.[0-9]+)*$/i;
 
@@ -116,14 +117,14 @@ export const versioningPlugin: Plugin<VersioningConfig> = {
       request(ctx) {
         const c = choose(ctx);
         if (c instanceof LocalReply) return c;
-        ctx.locals.set(kChosen, c);
+        ctx.setLocal(kChosen, c);
         if (c.version.service !== undefined) {
           if (!ctx.setService(c.version.service)) return LocalReply.error('internal-error', `version "${c.version.name}" names a service that is not configured`);
         }
         return undefined;
       },
       upstreamRequest(ctx) {
-        const c = ctx.locals.get(kChosen) as Chosen | undefined;
+        const c = ctx.local(kChosen);
         if (c === undefined || c.path === null) return;
         const base = ctx.route!.service.basePath;
         const p = c.path === '' ? (base === '' ? '/' : '') : c.path.charCodeAt(0) === 47 ? c.path : '/' + c.path;
@@ -131,7 +132,7 @@ export const versioningPlugin: Plugin<VersioningConfig> = {
       },
       responseHeaders(ctx) {
         if (by === 'header') addVary(ctx.responseHeaders, headerLabel);
-        const c = ctx.locals.get(kChosen) as Chosen | undefined;
+        const c = ctx.local(kChosen);
         const h = c?.version.headers;
         if (h == null) return;
         for (let i = 0; i < h.length; i += 2) ctx.responseHeaders.append(h[i]!, h[i + 1]!);

@@ -1,3 +1,4 @@
+import { headerNameSchema } from '../../base/schema-defs.js';
 const isoDate = { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$', 'x-message': 'must be an ISO 8601 date such as 2026-12-31 or 2026-12-31T00:00:00Z' };
 const versionName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$', 'x-message': 'must be letters, digits, ".", "_" or "-" (at most 63)' };
 
@@ -7,7 +8,7 @@ export const versioningSchema = {
   required: ['versions'],
   properties: {
     by: { enum: ['path_prefix', 'header', 'query'] },
-    header: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+    header: headerNameSchema,
     query: { type: 'string', minLength: 1, pattern: '^[^&=#\\u0000-\\u001f]+$' },
     /** path_prefix: remove the version segment from the upstream path. */
     strip_prefix: { type: 'boolean' },
