@@ -15,7 +15,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['base'],
   ['sdk'],
   ['config'],
-  ['router', 'upstream', 'pipeline', 'consumers'],
+  ['router', 'upstream', 'http1', 'pipeline', 'consumers'],
   ['proxy'],
   ['plugins', 'observability', 'metering', 'plans', 'portal'],
   ['compiler'],
