@@ -207,6 +207,11 @@ export class H1Connection implements ResponseSink, WriterOwner {
       return 1;
     }
     this.#answered = true;
+    // llhttp takes any three digits; below 100 is no HTTP status (undici fails an assertion there).
+    if (status < 100) {
+      this.#fail(parserError({ code: 'HPE_INVALID_STATUS', reason: 'Invalid status code' }));
+      return 1;
+    }
     if (status < 200) {
       // An unasked 100 Continue is skipped (RFC 9110 §15.2); the head timeout keeps running across 1xx.
       if (status === 100) return 0;

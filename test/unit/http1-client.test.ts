@@ -26,7 +26,9 @@ describe('HTTP/1.1 client against node:http', () => {
   before(async () => {
     server = createServer(async (req, res) => {
       ports.push(req.socket.remotePort!);
-      const body = await readBody(req);
+      // A request the client cut short (a body shorter than its Content-Length) just ends here.
+      const body = await readBody(req).catch(() => null);
+      if (body === null) return;
       if (req.url === '/trailers-out') {
         res.writeHead(200, { trailer: 'x-sum' });
         res.write('part');
