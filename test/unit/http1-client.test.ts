@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createH1Pool, H1Pool } from '../../src/http1/client-pool.js';
@@ -343,6 +343,68 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     const mid = await exchange(pool, { path: '/mid', method: 'GET' }, { onHeaders: (_s, abort) => abort() });
     assert.equal(mid.error?.code, 'UND_ERR_ABORTED');
     assert.equal(up.connections, 1);
+    await pool.destroy();
+  });
+
+  test('an idle connection the upstream closes leaves the pool; the next request opens a fresh one', async () => {
+    const up = await start((_head, socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na'));
+    const pool = new H1Pool(up.url);
+    await exchange(pool, { path: '/1', method: 'POST', body: Buffer.from('x') });
+    for (let i = 0; i < 50 && pool.stats.connections > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(pool.stats.connections, 0);
+    const next = await exchange(pool, { path: '/2', method: 'POST', body: Buffer.from('y') });
+    assert.equal(next.error, null);
+    assert.equal(up.connections, 2);
+    await pool.destroy();
+  });
+
+  test('upload backpressure: a full socket pauses the body source', async () => {
+    let server: Socket | undefined;
+    // The upstream reads nothing until told to.
+    const silent = createNetServer((socket) => {
+      server = socket;
+      socket.pause();
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const silentPool = new H1Pool(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+    let produced = 0;
+    const total = 64 * 1024 * 1024;
+    const source = new Readable({
+      read() {
+        if (produced >= total) return void this.push(null);
+        produced += 65536;
+        this.push(Buffer.alloc(65536));
+      },
+    });
+    const pending = exchange(silentPool, { path: '/up', method: 'POST', headers: ['content-length', String(total)], body: source, headersTimeout: 0 });
+    while (server === undefined) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(produced < total / 4, `${produced} bytes read from the source while the upstream read nothing`);
+    let received = 0;
+    server.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received >= total) server!.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
+    server.resume();
+    const ex = await pending;
+    assert.equal(ex.error, null);
+    assert.equal(produced, total);
+    await silentPool.destroy();
+    silent.close();
+  });
+
+  test('request trailers from an async iterable body; chunked framing on the wire', async () => {
+    const up = await start((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    const pool = new H1Pool(up.url);
+    async function* body() {
+      yield Buffer.from('ab');
+      yield 'cd';
+    }
+    const ex = await exchange(pool, { path: '/t', method: 'POST', body: body() }, { requestTrailers: () => ({ 'grpc-status': '0', 'transfer-encoding': 'chunked', 'x-inject': 'a\nb' }) });
+    assert.equal(ex.error, null);
+    assert.match(up.requests[0]!.head, /\r\ntransfer-encoding: chunked$/);
+    assert.equal(up.requests[0]!.body.toString(), 'abcd\n--trailers--\ngrpc-status: 0\r\n');
     await pool.destroy();
   });
 
