@@ -394,6 +394,34 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     silent.close();
   });
 
+  test('an answer before the whole request body was sent completes the exchange and closes the connection', async () => {
+    const early = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.write('HTTP/1.1 413 Content Too Large\r\nContent-Length: 3\r\n\r\nbig'));
+    });
+    early.listen(0, '127.0.0.1');
+    await once(early, 'listening');
+    const pool = new H1Pool(`http://127.0.0.1:${(early.address() as AddressInfo).port}`);
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        produced++;
+        // Ends only when read to the end, which the client must not wait for.
+        if (produced < 100_000) setTimeout(() => this.push(Buffer.alloc(1024)), 1);
+      },
+    });
+    const ex = await exchange(pool, { path: '/upload', method: 'POST', body: source });
+    assert.equal(ex.error, null);
+    assert.equal(ex.status, 413);
+    assert.equal(ex.body.toString(), 'big');
+    for (let i = 0; i < 50 && pool.stats.connections > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(pool.stats.connections, 0);
+    assert.ok(produced < 100_000);
+    source.destroy();
+    await pool.destroy();
+    early.close();
+  });
+
   test('request trailers from an async iterable body; chunked framing on the wire', async () => {
     const up = await start((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
     const pool = new H1Pool(up.url);
