@@ -72,7 +72,6 @@ export class H1Connection implements ResponseSink, WriterOwner {
   readonly #writer: RequestWriter;
   /** The request served (or waiting for the connect). */
   #req: H1Request | null;
-  connected = false;
   /** It served a request before: a failure without any answer may be a stale socket. */
   reused = false;
   /** The pool's tick when it was released (reuse waits one turn of the event loop). */
@@ -117,13 +116,7 @@ export class H1Connection implements ResponseSink, WriterOwner {
     this.#arm(TIMER_CONNECT, config.connectTimeoutMs);
   }
 
-  /** Busy with a request (or connecting for one). */
-  get busy(): boolean {
-    return this.#req !== null;
-  }
-
   #connected(): void {
-    this.connected = true;
     this.#arm(TIMER_NONE, 0);
     const req = this.#req;
     this.#req = null;
