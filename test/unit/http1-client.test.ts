@@ -436,6 +436,18 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     await pool.destroy();
   });
 
+  test('a TLS handshake that never completes is a connect timeout (UND_ERR_CONNECT_TIMEOUT)', async () => {
+    const mute = createNetServer((socket) => socket.on('error', () => undefined));
+    mute.listen(0, '127.0.0.1');
+    await once(mute, 'listening');
+    const pool = new H1Pool(`https://127.0.0.1:${(mute.address() as AddressInfo).port}`, { connectTimeoutMs: 50 });
+    const ex = await exchange(pool, { path: '/', method: 'GET' });
+    assert.equal(ex.error?.code, 'UND_ERR_CONNECT_TIMEOUT');
+    assert.equal(upstreamErrorCode(ex.error), 'upstream-timeout');
+    await pool.destroy();
+    mute.close();
+  });
+
   test('connect failures reach onError without onConnect', async () => {
     const up = await start(() => undefined);
     const url = up.url;
