@@ -192,6 +192,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         }
       : null,
     drainTimeoutMs: ms(config.shutdown?.drain_timeout, DEFAULTS.drainTimeout),
+    engine: config.engine ?? DEFAULTS.engine,
     portal: compilePortal(config),
     stats: { inflight: 0 },
     dispose() {

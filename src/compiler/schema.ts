@@ -175,6 +175,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
     required: ['_format_version'],
     properties: {
       _format_version: { const: '1', 'x-message': 'must be "1" (quoted)' },
+      engine: { enum: ['node', 'native'], 'x-message': 'must be node (node:http and undici) or native (Northgate\'s HTTP/1.1 engine)' },
       extensions: { type: 'array', items: { type: 'string', minLength: 1, 'x-message': 'must be a module: a path relative to the config file, or a package name' } },
       listen: {
         type: 'object',

@@ -13,6 +13,7 @@ import type { PortalSnapshot } from '../portal/server.js';
 import type { MeteringSettings } from '../metering/config.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
 import type { RouteEntry } from '../proxy/route.js';
+import type { Engine } from '../config/types.js';
 
 export interface ListenerSpec {
   readonly host: string;
@@ -49,6 +50,8 @@ export interface Snapshot extends ProxySnapshot, AccessLogSnapshot, MetricsSnaps
   /** OpenTelemetry export, or null when tracing is off. Read at start; a change needs a restart. */
   readonly tracing: TracingConfig | null;
   readonly drainTimeoutMs: number;
+  /** The HTTP/1.1 engine the config asks for. Read at start (listeners and pools are built with it); a change needs a restart. */
+  readonly engine: Engine;
   /** Requests currently using this snapshot (the one mutable field: it decides when a retired snapshot is disposed). */
   readonly stats: { inflight: number };
   /** Called once the snapshot is retired and no request uses it any more. */

@@ -60,8 +60,12 @@ export interface RawListener {
   redirect_https?: boolean | number;
 }
 
+/** The HTTP/1.1 implementation of the proxy listeners and the http(s) upstream pools (docs/configuration.md). */
+export type Engine = 'node' | 'native';
+
 export interface RawConfig {
   _format_version: '1';
+  engine?: Engine;
   /** Modules whose default export is a Plugin or an array of them (paths relative to the config file, or packages). */
   extensions?: string[];
   portal?: RawPortal;

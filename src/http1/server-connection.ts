@@ -123,8 +123,9 @@ export class ServerConnection implements BodySource, ResponseSink {
     const parser = this.#parser;
     if (parser === null || this.#failed) return;
     if (this.#upgrade !== null) {
-      this.socket.unshift(d);
+      // Paused first: unshift on a flowing socket emits the bytes as 'data' again at once.
       this.#setReading(false);
+      this.socket.unshift(d);
       return;
     }
     this.#onExecute(parser.execute(d), d);
@@ -266,8 +267,8 @@ export class ServerConnection implements BodySource, ResponseSink {
   #detach(req: Http1Request, head: Buffer | null): void {
     if (this.#active !== null) {
       // Bytes after the head wait with the socket for the earlier response to finish.
-      if (head !== null && head.length > 0) this.socket.unshift(head);
       this.#setReading(false);
+      if (head !== null && head.length > 0) this.socket.unshift(head);
       return;
     }
     this.#upgrade = null;

@@ -51,7 +51,7 @@ export interface DownstreamResponse {
   setHeader(name: string, value: number | string | readonly string[]): this;
   write(chunk: string | Uint8Array, callback?: (error?: Error | null) => void): boolean;
   end(callback?: () => void): this;
-  end(chunk: string | Uint8Array, callback?: () => void): this;
+  end(chunk: string | Uint8Array | undefined, callback?: () => void): this;
   addTrailers(headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void;
   writeContinue(callback?: () => void): void;
   writeEarlyHints(hints: Record<string, string | string[]>, callback?: () => void): void;

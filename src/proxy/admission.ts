@@ -1,7 +1,7 @@
 // The service's guard at the door of the upstream: an open circuit answers 503 at once
 // (no upstream work), a full limiter queues the request or answers 503 at once. Only
 // services with `circuit_breaker`, `max_concurrent` or `adaptive_concurrency` come here.
-import type { ServerResponse } from 'node:http';
+import type { DownstreamResponse } from '../http1/types.js';
 import type { Chain } from '../pipeline/chain.js';
 import { LocalReply } from '../sdk/local-reply.js';
 import type { ConcurrencyLimiter, Waiter } from '../upstream/concurrency.js';
@@ -13,7 +13,7 @@ import { finish, sendLocalReply, type DrainHooks } from './reply.js';
 export type Proceed = (ctx: RequestContext, chain: Chain, hooks: DrainHooks) => void;
 
 const kWaiter = Symbol('northgate.waiter');
-interface ResponseWithWaiter extends ServerResponse {
+interface ResponseWithWaiter extends DownstreamResponse {
   [kWaiter]?: QueuedRequest;
 }
 

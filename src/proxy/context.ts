@@ -1,6 +1,7 @@
 // Everything known about one request on its way through the gateway. One object per
 // request, fields set in the constructor so V8 keeps one shape for all of them.
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { DownstreamRequest, DownstreamResponse } from '../http1/types.js';
 import type { Duplex } from 'node:stream';
 import { forwardedClient } from './client-address.js';
 import type { CompiledRoute, RouteEntry } from './route.js';
@@ -25,8 +26,8 @@ export interface ListenerInfo {
  * runtime and the request-event subscribers read the compiler's Snapshot, which extends it.
  */
 export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements PluginContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: DownstreamRequest;
+  readonly res: DownstreamResponse;
   readonly snapshot: S;
   readonly listener: ListenerInfo;
   readonly startedAt: number;
@@ -115,7 +116,7 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   #bodyRead: Promise<Buffer | null> | null = null;
   #clientIp: string | undefined = undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, snapshot: S, listener: ListenerInfo, startedAt: number) {
+  constructor(req: DownstreamRequest, res: DownstreamResponse, snapshot: S, listener: ListenerInfo, startedAt: number) {
     this.req = req;
     this.res = res;
     this.snapshot = snapshot;

@@ -1,7 +1,7 @@
 // The terminal step, owned by the core: pick a target, send the request through its
 // undici pool with a handler object (no stream wrappers, no promise per request), and
 // stream the response back with backpressure in both directions.
-import type { ServerResponse } from 'node:http';
+import type { DownstreamResponse } from '../http1/types.js';
 import type { Dispatcher } from 'undici';
 import { ERRORS, GatewayError } from '../base/errors.js';
 import { endGrpcStream } from './grpc.js';
@@ -105,7 +105,9 @@ function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
     // undici streams async iterables (chunked upstream); its types only list Readable.
     body = limitedBody(ctx, limit) as unknown as Dispatcher.DispatchOptions['body'];
   } else if (ctx.requestBodyLength > 0) {
-    body = ctx.req;
+    // node's IncomingMessage is a Readable; the native engine's request has the pause/resume
+    // and pipe of one, which is what both HTTP/1.1 clients read a body stream through.
+    body = ctx.req as unknown as Dispatcher.DispatchOptions['body'];
     ctx.bytesIn = ctx.requestBodyLength;
   }
   send(ctx, chain, hooks, body);
@@ -184,7 +186,7 @@ function upstreamAttemptEnded(ctx: RequestContext, error: unknown): void {
   publishUpstreamEnd(ctx, error);
 }
 
-interface ResponseWithExchange extends ServerResponse {
+interface ResponseWithExchange extends DownstreamResponse {
   [kExchange]?: UpstreamExchange;
 }
 

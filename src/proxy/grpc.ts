@@ -4,7 +4,7 @@
 // The mapping follows gRPC's "HTTP to gRPC status code mapping" where it has one, and picks
 // the closer meaning where a gateway knows more (429 and 413 are RESOURCE_EXHAUSTED, 504
 // and 408 are DEADLINE_EXCEEDED).
-import type { IncomingMessage } from 'node:http';
+import type { DownstreamRequest } from '../http1/types.js';
 import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { RequestContext } from './context.js';
 import type { HeaderList } from '../sdk/header-list.js';
@@ -44,7 +44,7 @@ export function grpcStatusFor(httpStatus: number): number {
 }
 
 /** application/grpc, application/grpc+proto, application/grpc-web...: the client reads grpc-status. */
-export function isGrpcRequest(req: IncomingMessage): boolean {
+export function isGrpcRequest(req: DownstreamRequest): boolean {
   const ct = req.headers['content-type'];
   return typeof ct === 'string' && ct.startsWith('application/grpc');
 }

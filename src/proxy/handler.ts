@@ -1,6 +1,6 @@
 // One request, from the client's head to the terminal forward step:
 // read and check the head -> route -> request phase -> forward.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DownstreamRequest, DownstreamResponse } from '../http1/types.js';
 import { runRequestPhase, type Chain } from '../pipeline/chain.js';
 import { isLocalReply } from '../sdk/local-reply.js';
 import type { RequestPhaseResult } from '../sdk/plugin.js';
@@ -20,7 +20,7 @@ export interface ProxyRuntime extends DrainHooks {
 /** What runs after the request phase: forwarding, or the WebSocket tunnel for an upgrade. */
 export type Terminal = (ctx: RequestContext, chain: Chain, hooks: DrainHooks) => void;
 
-export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, terminal: Terminal = forward): void {
+export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: DownstreamRequest, res: DownstreamResponse, terminal: Terminal = forward): void {
   // HTTP/1.x (and the 0.9 that node reads as a version like any other); never HTTP/2 streams.
   if (req.httpVersionMajor !== 2) {
     const socket = res.socket;
@@ -74,7 +74,7 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
 }
 
 /** A request of node's HTTP/2 layer (it has a stream); an HTTP/1 request line saying HTTP/2.0 or HTTP/0.9 is not one. */
-function isHttp2Request(req: IncomingMessage): boolean {
+function isHttp2Request(req: DownstreamRequest): boolean {
   return req.httpVersionMajor === 2 && (req as unknown as { stream?: unknown }).stream !== undefined;
 }
 

@@ -36,7 +36,8 @@ export function pipeResponseBody(ctx: RequestContext, transforms: readonly Duple
     const t = transforms[i]!;
     t.on('error', onError);
     t.once('close', onClose);
-    t.pipe(i + 1 < transforms.length ? transforms[i + 1]! : res);
+    // The native engine's response is no Writable but has all pipe() uses of one (write, end, 'drain', 'close', 'finish').
+    t.pipe(i + 1 < transforms.length ? transforms[i + 1]! : (res as unknown as Writable));
   }
   // 'finish': the client has the whole body; 'close' without it: the client went away.
   res.once('finish', () => settle(null));

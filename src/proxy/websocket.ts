@@ -8,6 +8,7 @@
 // gateway pipes bytes both ways with backpressure, closes both sides when one closes or
 // errors, and closes an idle tunnel after the service's `timeouts.websocket_idle`.
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { DownstreamRequest } from '../http1/types.js';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -35,7 +36,7 @@ export function closeTunnels(owner: object): void {
   for (const s of tunnels.get(owner) ?? []) s.destroy();
 }
 
-export function handleUpgrade(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, socket: Socket, head: Buffer): void {
+export function handleUpgrade(rt: ProxyRuntime, listener: ListenerInfo, req: DownstreamRequest, socket: Socket, head: Buffer): void {
   // Pipelined behind a request still being answered: node hands the socket over as soon as it
   // reads this head, while the earlier response still owns it. Answers go out in order, so
   // this request starts once that response is written (socket._httpMessage is node's own
@@ -43,7 +44,9 @@ export function handleUpgrade(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
   const earlier = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (earlier != null) return void waitForEarlier(rt, listener, req, socket, head, earlier);
   // A response object on the raw socket, so that refusals are the usual local replies.
-  const res = new ServerResponse(req);
+  // node's ServerResponse reads only the method, version and TE of its request: the native
+  // engine's request serves as well as node's.
+  const res = new ServerResponse(req as IncomingMessage);
   res.assignSocket(socket);
   res.shouldKeepAlive = false;
   socket.on('error', () => socket.destroy());
@@ -61,13 +64,13 @@ export function handleUpgrade(rt: ProxyRuntime, listener: ListenerInfo, req: Inc
  * RFC 6455 4.1: a GET over HTTP/1.1 asking for "websocket" (the body was checked before).
  * Sec-WebSocket-Key and -Version are the upstream's to check: its refusal is relayed.
  */
-function isWebSocketHandshake(req: IncomingMessage): boolean {
+function isWebSocketHandshake(req: DownstreamRequest): boolean {
   if (req.method !== 'GET' || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return false;
   return String(req.headers.upgrade).toLowerCase() === 'websocket';
 }
 
 /** Why a request with upgrade headers is refused (400), or null. */
-function refusal(req: IncomingMessage): string | null {
+function refusal(req: DownstreamRequest): string | null {
   const h = req.headers;
   // node skips its own Host and Expect checks for upgrades: they are made here.
   if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && h.host === undefined) return 'missing Host header';
@@ -79,7 +82,7 @@ function refusal(req: IncomingMessage): string | null {
 }
 
 /** Starts the upgrade once the earlier response on the connection is written; drops it when that one closes the connection. */
-function waitForEarlier(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, socket: Socket, head: Buffer, earlier: ServerResponse): void {
+function waitForEarlier(rt: ProxyRuntime, listener: ListenerInfo, req: DownstreamRequest, socket: Socket, head: Buffer, earlier: ServerResponse): void {
   const onClose = () => earlier.removeListener('finish', go);
   function go(): void {
     socket.removeListener('close', onClose);
@@ -91,7 +94,7 @@ function waitForEarlier(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingM
   socket.once('close', onClose);
 }
 
-function reject(rt: ProxyRuntime, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, detail: string): void {
+function reject(rt: ProxyRuntime, listener: ListenerInfo, req: DownstreamRequest, res: ServerResponse, detail: string): void {
   handleRequest(rt, listener, req, res, (ctx, chain, hooks) => replyError(ctx, 'bad-request', detail, chain, hooks));
 }
 
@@ -176,7 +179,8 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     const res = ctx.res;
     res.writeHead(statusCode, headers);
     res.flushHeaders();
-    res.detachSocket(client);
+    // An upgrade's response is always node's, on the raw socket (handleUpgrade).
+    (res as ServerResponse).detachSocket(client);
     finish(ctx, this.#chain, this.#hooks);
     tunnel(client, upstream, this.#head, ctx.route!.service.websocketIdleMs, this.#owner);
   }

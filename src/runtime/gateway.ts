@@ -9,7 +9,7 @@ import { problemBody } from '../base/errors.js';
 import { formatAddress } from '../base/address.js';
 import { ConfigError } from '../base/problems.js';
 import type { Snapshot, ListenerSpec } from '../compiler/snapshot.js';
-import type { RawConfig } from '../config/types.js';
+import type { Engine, RawConfig } from '../config/types.js';
 import type { MeteringSettings } from '../metering/config.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { RequestContext } from '../proxy/context.js';
@@ -75,6 +75,8 @@ export class Gateway implements ProxyRuntime {
   #connections = 0;
   #lastConfig: RawConfig | null = null;
   #proxyBound: { host: string; port: number } | null = null;
+  /** The HTTP/1.1 engine of the listeners and pools, from the first config (a reload keeps it). */
+  #engine: Engine = 'node';
   /** This gateway's listeners: the meter counts only their requests (tests run several gateways in one process). */
   readonly #listenerInfos = new WeakSet<object>();
   readonly #portal: PortalFeature;
@@ -160,6 +162,7 @@ export class Gateway implements ProxyRuntime {
     this.#lastConfig = config;
     const { snapshot, retain } = this.#upstreams.build(this.#portal.withConsumers(config), this.#opts.registry, ++this.#version, this.#opts.source);
     this.#snapshot = snapshot;
+    this.#engine = snapshot.engine;
     retain();
     this.#upstreams.follow(snapshot);
     for (const f of this.#features) f.start(snapshot, config);
@@ -264,6 +267,7 @@ export class Gateway implements ProxyRuntime {
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
     if (listenersChanged(old, snapshot)) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    if (snapshot.engine !== old.engine && snapshot.engine !== this.#engine) this.#opts.logger.warn({ type: 'reload' }, `engine changed in the config to ${snapshot.engine}; ${this.#engine} keeps serving until a restart`);
     for (const f of this.#features) f.update?.(snapshot, old);
     const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
     reloadChannel.publish(result);
@@ -329,7 +333,7 @@ export class Gateway implements ProxyRuntime {
         socket.once('close', () => this.#connections--);
       },
       onClientError: answerClientError,
-    });
+    }, this.#engine);
     this.#listenerInfos.add(listener.info);
     return listener;
   }

@@ -2,21 +2,26 @@
 // a connection tell which: the HTTP/2 preface or a request line), TLS with HTTP/1.1, TLS
 // with ALPN h2 + HTTP/1.1, and the plain redirect-to-HTTPS listener. Certificates are chosen
 // by SNI from a table built from the certificates' own names and replaced on reload, so
-// renewed certificates serve new handshakes without a restart.
+// renewed certificates serve new handshakes without a restart. With `engine: native` the
+// HTTP/1.1 side of each is Northgate's own server engine (src/http1/server.ts), fed the
+// sockets a net or TLS server accepts; HTTP/2 keeps node's server.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureServer, createServer as createH2Server, type Http2Session, type Http2SecureServer, type Http2Server } from 'node:http2';
 import { createServer as createNetServer, Socket as NetSocket, type Server as NetServer, type Socket } from 'node:net';
-import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Engine } from '../config/types.js';
+import { createHttp1Server, type Http1Server } from '../http1/server.js';
+import type { DownstreamRequest, DownstreamResponse } from '../http1/types.js';
 import type { ListenerSpec, ListenerTls } from '../compiler/snapshot.js';
 import type { Limits } from '../proxy/snapshot.js';
 import type { ListenerInfo } from '../proxy/context.js';
 
 export interface ListenerHooks {
-  onRequest(info: ListenerInfo, req: IncomingMessage, res: ServerResponse): void;
-  onUpgrade(info: ListenerInfo, req: IncomingMessage, socket: Socket, head: Buffer): void;
+  onRequest(info: ListenerInfo, req: DownstreamRequest, res: DownstreamResponse): void;
+  onUpgrade(info: ListenerInfo, req: DownstreamRequest, socket: Socket, head: Buffer): void;
   onConnection(socket: Socket): void;
   onClientError(err: NodeJS.ErrnoException, socket: Socket): void;
 }
@@ -26,7 +31,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export const CONNECT_REFUSED = 'NORTHGATE_CONNECT';
 const H2_MAX_STREAMS = 128;
 
-type AnyServer = HttpServer | Http2Server | Http2SecureServer | NetServer;
+type AnyServer = HttpServer | Http2Server | Http2SecureServer | NetServer | TlsServer;
 
 export class Listener {
   readonly spec: ListenerSpec;
@@ -34,13 +39,13 @@ export class Listener {
   /** The socket-owning server (what is bound). */
   readonly #bound: AnyServer;
   /** The server that parses HTTP/1.1 (null for an h2c-only path, never here). */
-  readonly #h1: HttpServer | Http2SecureServer | null;
+  readonly #h1: HttpServer | Http2SecureServer | Http1Server | null;
   readonly #h2: Http2Server | Http2SecureServer | null;
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
   #sni: SniTable | null = null;
 
-  constructor(spec: ListenerSpec, limits: Limits, hooks: ListenerHooks) {
+  constructor(spec: ListenerSpec, limits: Limits, hooks: ListenerHooks, engine: Engine = 'node') {
     this.spec = spec;
     this.info = { protocol: spec.tls === null ? 'http' : 'https', portText: '' };
     const http = {
@@ -57,9 +62,35 @@ export class Listener {
     const h2 = { settings: { maxConcurrentStreams: H2_MAX_STREAMS, maxHeaderListSize: limits.maxHeaderBytes } };
     const info = this.info;
     const onRequest =
-      spec.redirectHttps !== false ? redirectHandler(spec.redirectHttps) : (req: IncomingMessage, res: ServerResponse) => hooks.onRequest(info, req, res);
+      spec.redirectHttps !== false ? redirectHandler(spec.redirectHttps) : (req: DownstreamRequest, res: DownstreamResponse) => hooks.onRequest(info, req, res);
     const tls = spec.tls;
-    if (tls === null) {
+    if (engine === 'native') {
+      const h1 = createHttp1Server(
+        http,
+        onRequest,
+        spec.redirectHttps === false ? (req, socket, head) => hooks.onUpgrade(info, req, socket, head) : null,
+        (err, socket) => hooks.onClientError(err, socket),
+      );
+      // The gateway is no forward proxy, and says so (400), as on node's server.
+      h1.on('connect', (_req: DownstreamRequest, socket: Socket) => hooks.onClientError(Object.assign(new Error('CONNECT'), { code: CONNECT_REFUSED }), socket));
+      this.#h1 = h1;
+      this.#h2 = spec.http2 ? createH2Server(h2) : null;
+      if (tls === null) {
+        const s = this.#h2;
+        this.#bound = s === null ? h1 : createNetServer({ noDelay: true }, (socket) => sniff(socket, h1, s, limits.headerTimeoutMs));
+      } else {
+        this.#sni = buildSniTable(tls);
+        const h2s = this.#h2;
+        const server = createTlsServer({
+          ...this.#secureOptions(tls),
+          // ALPN picks the server: h2 to node's HTTP/2 server, http/1.1 (or none) to the engine.
+          ALPNProtocols: h2s === null ? ['http/1.1'] : ['h2', 'http/1.1'],
+        });
+        server.on('secureConnection', (socket: TLSSocket) => (h2s !== null && socket.alpnProtocol === 'h2' ? h2s : h1).emit('connection', socket));
+        server.on('tlsClientError', () => undefined);
+        this.#bound = server;
+      }
+    } else if (tls === null) {
       const h1 = createHttpServer(http);
       this.#h1 = h1;
       if (spec.http2) {
@@ -76,14 +107,7 @@ export class Listener {
       }
     } else {
       this.#sni = buildSniTable(tls);
-      const secure = {
-        ...this.#sni.defaultOptions,
-        requestCert: tls.requestCert,
-        // A client certificate is asked for but not required by the TLS layer: mtls-auth
-        // answers a missing or unverified one with a 401 problem instead of a handshake failure.
-        rejectUnauthorized: false,
-        SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, this.#sni!.lookup(name)),
-      };
+      const secure = this.#secureOptions(tls);
       if (spec.http2) {
         const s = createSecureServer({ ...secure, ...h2, allowHTTP1: true });
         // The HTTP/1.1 side of an h2 TLS server reads these from the server object.
@@ -107,23 +131,29 @@ export class Listener {
       hooks.onConnection(socket);
     });
     for (const s of new Set([this.#h1, this.#h2])) {
-      if (s === null) continue;
+      if (s === null || engine === 'native') continue;
       s.on('request', onRequest);
       // With these listeners node neither sends a 100 nor answers 417 by itself: the gateway
       // decides (src/proxy/interim.ts), after its checks, so a 413 or 401 comes before the body.
       s.on('checkContinue', onRequest);
       s.on('checkExpectation', onRequest);
     }
-    if (this.#h1 !== null) {
-      this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => hooks.onClientError(err, socket));
+    if (this.#h2 !== null && engine === 'native') {
+      this.#h2.on('request', onRequest);
+      this.#h2.on('checkContinue', onRequest);
+      this.#h2.on('checkExpectation', onRequest);
+    }
+    if (this.#h1 !== null && engine === 'node') {
+      const h1 = this.#h1 as HttpServer;
+      h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => hooks.onClientError(err, socket));
       // Without a listener node closes an HTTP/1.1 CONNECT's connection without a word: the
       // gateway is no forward proxy, and says so (400). An HTTP/2 CONNECT reaches the same
       // listener on a TLS listener with http2 (one server): it keeps node's own answer, 405.
-      this.#h1.on('connect', (_req: IncomingMessage, target: Socket | ServerResponse) => {
+      h1.on('connect', (_req: IncomingMessage, target: Socket | ServerResponse) => {
         if (target instanceof NetSocket) hooks.onClientError(Object.assign(new Error('CONNECT'), { code: CONNECT_REFUSED }), target);
         else target.writeHead(405).end();
       });
-      if (spec.redirectHttps === false) this.#h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => hooks.onUpgrade(info, req, socket, head));
+      if (spec.redirectHttps === false) h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => hooks.onUpgrade(info, req, socket, head));
     }
     if (this.#h2 !== null) {
       this.#h2.on('session', (session: Http2Session) => {
@@ -132,6 +162,17 @@ export class Listener {
       });
     }
     this.applyLimits(limits);
+  }
+
+  #secureOptions(tls: ListenerTls) {
+    return {
+      ...this.#sni!.defaultOptions,
+      requestCert: tls.requestCert,
+      // A client certificate is asked for but not required by the TLS layer: mtls-auth
+      // answers a missing or unverified one with a 401 problem instead of a handshake failure.
+      rejectUnauthorized: false,
+      SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, this.#sni!.lookup(name)),
+    };
   }
 
   listen(): Promise<number> {
@@ -200,7 +241,7 @@ export class Listener {
  * the HTTP/2 preface goes to the HTTP/2 server, any other to the HTTP/1.1 one. Costs one
  * read of the first bytes per connection, only on listeners with `http2: true`.
  */
-function sniff(socket: Socket, h1: HttpServer, h2: Http2Server, timeoutMs: number): void {
+function sniff(socket: Socket, h1: HttpServer | Http1Server, h2: Http2Server, timeoutMs: number): void {
   let seen: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
   socket.once('close', () => clearTimeout(timer));
@@ -226,7 +267,7 @@ function sniff(socket: Socket, h1: HttpServer, h2: Http2Server, timeoutMs: numbe
 }
 
 /** A plain listener that only redirects: 308 to the same host and path on https. */
-function redirectHandler(port: number): (req: IncomingMessage, res: ServerResponse) => void {
+function redirectHandler(port: number): (req: DownstreamRequest, res: DownstreamResponse) => void {
   const suffix = port === 443 ? '' : `:${port}`;
   return (req, res) => {
     const host = req.headers.host ?? '';

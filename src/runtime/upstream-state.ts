@@ -6,7 +6,8 @@ import type { Logger } from '../base/logger.js';
 import { buildSnapshot } from '../compiler/load.js';
 import type { Snapshot } from '../compiler/snapshot.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { RawConfig } from '../config/types.js';
+import type { Engine, RawConfig } from '../config/types.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { ActiveHealthChecks } from '../upstream/active-health.js';
 import { DnsResolver } from '../upstream/dns.js';
@@ -22,6 +23,7 @@ export class UpstreamState {
   readonly #dns: DnsResolver;
   readonly #checks: ActiveHealthChecks;
   readonly #live: () => Snapshot;
+  #engine: Engine | null = null;
 
   /**
    * `live`: the snapshot in service (DNS changes are applied to its targets); `connect`
@@ -36,6 +38,8 @@ export class UpstreamState {
 
   /** Compiles `config` onto the pools, health and guards kept so far. */
   build(config: RawConfig, registry: PluginRegistry, version: number, source: string): { snapshot: Snapshot; retain(): void } {
+    // The pools keep the engine of the first config: the listeners are built with it too.
+    if (this.#engine === null) this.#pools.engine = this.#engine = config.engine ?? DEFAULTS.engine;
     const { snapshot, pools } = buildSnapshot(config, registry, this.#pools, version, source, this.#health, this.#dns.addresses, this.#guards);
     return { snapshot, retain: () => this.#pools.retain(pools) };
   }

@@ -90,7 +90,8 @@ class UpstreamChecker {
       const res = await requestOn(t.dispatcher, {
         path: p.path,
         method: 'GET',
-        headers: host === null ? { 'user-agent': 'northgate-health-check' } : { host, 'user-agent': 'northgate-health-check' },
+        // Flat name/value pairs: what both HTTP/1.1 clients (undici's and the native engine's) take.
+        headers: host === null ? ['user-agent', 'northgate-health-check'] : ['host', host, 'user-agent', 'northgate-health-check'],
         signal: AbortSignal.timeout(p.timeoutMs),
         headersTimeout: p.timeoutMs,
         bodyTimeout: p.timeoutMs,

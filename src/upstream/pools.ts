@@ -1,10 +1,12 @@
-// Connection pools to targets, keyed by origin and connection options. A reload asks for
-// the pools of its new config: unchanged targets get the same Pool back (their warm
+// Connection pools to targets, keyed by origin, connection options and engine. A reload asks
+// for the pools of its new config: unchanged targets get the same pool back (their warm
 // keep-alive connections survive the reload), pools no config uses any more are closed
 // gracefully (in-flight requests on them finish first).
 import { Pool } from './undici-pool.js';
 import { H2Pool } from './h2-pool.js';
+import { NativePool } from './native-pool.js';
 import type { UpstreamTls } from './tls.js';
+import type { Engine } from '../config/types.js';
 import type { buildConnector } from 'undici';
 
 export interface PoolOptions {
@@ -15,8 +17,8 @@ export interface PoolOptions {
   readonly servername?: string | undefined;
 }
 
-/** An undici Pool for http(s):// targets, an HTTP/2 session pool for grpc(s):// ones. */
-export type UpstreamPool = Pool | H2Pool;
+/** An undici Pool or the native engine's pool for http(s):// targets, an HTTP/2 session pool for grpc(s):// ones. */
+export type UpstreamPool = Pool | NativePool | H2Pool;
 
 const KEEP_ALIVE_MS = 4_000;
 /** Connections per target, so a slow upstream cannot make the gateway open sockets without bound. */
@@ -26,6 +28,12 @@ export class PoolRegistry {
   readonly #pools = new Map<string, UpstreamPool>();
   /** Opens the connections of http(s) pools instead of undici's TCP/TLS connector (the in-process test harness). */
   readonly #connect: buildConnector.connector | undefined;
+  /**
+   * The HTTP/1.1 client of http(s) pools: the engine the gateway started with (a reload
+   * that changes it keeps this one). With a `connect` hook the pools are undici's whatever
+   * the engine: the in-process harness speaks to its upstreams through undici's connector.
+   */
+  engine: Engine = 'node';
 
   constructor(opts: { connect?: buildConnector.connector } = {}) {
     this.#connect = opts.connect;
@@ -33,12 +41,21 @@ export class PoolRegistry {
 
   acquire(origin: string, opts: PoolOptions): UpstreamPool {
     const tls = opts.tls ?? null;
-    const key = `${origin}|${opts.connectTimeoutMs}|${opts.servername ?? ''}|${tls?.key ?? ''}`;
+    const native = this.engine === 'native' && this.#connect === undefined;
+    const key = `${origin}|${opts.connectTimeoutMs}|${opts.servername ?? ''}|${tls?.key ?? ''}|${native ? 'native' : 'node'}`;
     let pool = this.#pools.get(key);
-    if (!pool && origin.startsWith('grpc')) {
+    if (pool !== undefined) return pool;
+    if (origin.startsWith('grpc')) {
       pool = new H2Pool(origin, { connectTimeoutMs: opts.connectTimeoutMs, tls, servername: opts.servername });
-      this.#pools.set(key, pool);
-    } else if (!pool) {
+    } else if (native) {
+      pool = new NativePool(origin, {
+        connections: MAX_CONNECTIONS_PER_TARGET,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        keepAliveTimeoutMs: KEEP_ALIVE_MS,
+        tls: tls !== null && origin.startsWith('https:') ? tls.connect : null,
+        servername: opts.servername,
+      });
+    } else {
       pool = new Pool(origin, {
         connections: MAX_CONNECTIONS_PER_TARGET,
         pipelining: 1,
@@ -49,8 +66,8 @@ export class PoolRegistry {
         bodyTimeout: 0,
         strictContentLength: true,
       });
-      this.#pools.set(key, pool);
     }
+    this.#pools.set(key, pool);
     return pool;
   }
 

@@ -8,7 +8,7 @@ import { connect, createServer as createH2Server, constants as h2 } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { converse, startRecordingServer, statuses, type RecordingServer } from '../helpers/recording-upstream.js';
-import { startGateway, type InProcessGateway } from '../helpers/servers.js';
+import { startGateway, TEST_ENGINE, type InProcessGateway } from '../helpers/servers.js';
 
 const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
 
@@ -258,7 +258,9 @@ services:
     }
   });
 
-  test('request trailers cannot be sent to an HTTP/1.1 upstream: dropped, the body intact', async () => {
+  // undici's HTTP/1.1 client has no way to send request trailers (engine: node drops them,
+  // docs/protocols.md); the native engine's client sends them in the last chunk.
+  test(TEST_ENGINE === 'native' ? 'request trailers reach an HTTP/1.1 upstream in the last chunk, the body intact' : 'request trailers cannot be sent to an HTTP/1.1 upstream: dropped, the body intact', async () => {
     const before = upstream.received.length;
     const req = 'POST /upload HTTP/1.1\r\nHost: a.test\r\nTrailer: x-digest\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nx-digest: 123\r\n\r\n';
     const { text } = await converse(gw.port, req, complete);
@@ -266,7 +268,7 @@ services:
     const got = upstream.received.slice(before);
     assert.equal(got.length, 1);
     assert.equal(got[0]!.body.toString(), 'abcde');
-    assert.deepEqual(got[0]!.rawTrailers, []);
+    assert.deepEqual(got[0]!.rawTrailers, TEST_ENGINE === 'native' ? ['x-digest', '123'] : []);
   });
 });
 

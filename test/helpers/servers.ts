@@ -60,9 +60,20 @@ export function tempDir(prefix = 'northgate-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** The HTTP/1.1 engine the e2e suites run the gateway with (test/native/ sets it to native). */
+export const TEST_ENGINE: 'node' | 'native' = process.env['NORTHGATE_TEST_ENGINE'] === 'native' ? 'native' : 'node';
+
+/** A gateway config (YAML or JSON) with the suite's engine, unless it names one itself. */
+export function withTestEngine(text: string): string {
+  if (TEST_ENGINE === 'node' || !/_format_version/.test(text) || /^engine:|"engine":/m.test(text)) return text;
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{')) return JSON.stringify({ ...(JSON.parse(text) as object), engine: TEST_ENGINE }, null, 2) + '\n';
+  return `${text}${text.endsWith('\n') ? '' : '\n'}engine: ${TEST_ENGINE}\n`;
+}
+
 export function writeConfig(text: string, name = 'northgate.yaml'): string {
   const file = join(tempDir(), name);
-  writeFileSync(file, text);
+  writeFileSync(file, withTestEngine(text));
   return file;
 }
 
@@ -81,7 +92,7 @@ export async function startGateway(yaml: string, plugins: Plugin[] = []): Promis
   const registry = new PluginRegistry([...BUILTIN_PLUGINS, ...plugins]);
   const logger = createLogger({ level: 'silent' });
   let text = yaml;
-  const load = () => loadConfigText('test.yaml', text, registry);
+  const load = () => loadConfigText('test.yaml', withTestEngine(text), registry);
   const gateway = new Gateway({ registry, logger, loadConfig: load, source: 'test.yaml' });
   gateway.load();
   const all = await gateway.listen();
