@@ -10,6 +10,7 @@ import { mtlsAuthPlugin } from './auth/mtls-auth.js';
 import { cachePlugin } from './cache/plugin.js';
 import { compressionPlugin } from './compression/plugin.js';
 import { corsPlugin } from './cors/plugin.js';
+import { forwardAuthPlugin } from './forward-auth/plugin.js';
 import { headersPlugin } from './headers/plugin.js';
 import { ipRestrictionPlugin } from './ip-restriction/plugin.js';
 import { quotaPlugin } from './quota/plugin.js';
@@ -19,7 +20,7 @@ import { requestTerminationPlugin } from './request-termination/plugin.js';
 import { transformPlugin } from './transform/plugin.js';
 import { versioningPlugin } from './versioning/plugin.js';
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin];
 
 /** A registry holding the built-in plugins. */
 export function defaultRegistry(): PluginRegistry {

@@ -51,7 +51,7 @@ export class LocalReply {
   }
 
   /** An error from the gateway's table, e.g. LocalReply.error('route-not-found'). */
-  static error(code: ErrorCode, detail?: string, headers?: Record<string, string>): LocalReply {
+  static error(code: ErrorCode, detail?: string, headers?: Record<string, string> | readonly string[]): LocalReply {
     // Own codes only: a name Object.prototype has ("toString") is not an error of the table.
     if (!Object.hasOwn(ERRORS, code)) throw new TypeError(`LocalReply.error: "${String(code)}" is not a code of the error table (use LocalReply.problem for a plugin's own)`);
     const spec = ERRORS[code];
@@ -62,7 +62,7 @@ export class LocalReply {
    * A problem with a plugin's own status and title (user plugins outside the core table).
    * Its body says this status and title, whatever the code.
    */
-  static problem(status: number, code: string, title: string, detail?: string, headers?: Record<string, string>): LocalReply {
+  static problem(status: number, code: string, title: string, detail?: string, headers?: Record<string, string> | readonly string[]): LocalReply {
     return withProblem(new LocalReply(status, undefined, headers), code, title, detail);
   }
 
