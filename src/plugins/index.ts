@@ -4,6 +4,7 @@ import type { Plugin } from '../sdk/plugin.js';
 import { aclPlugin } from './acl/plugin.js';
 import { authPlugin } from './auth/any.js';
 import { basicAuthPlugin } from './auth/basic-auth.js';
+import { introspectionPlugin } from './auth/introspection.js';
 import { jwtPlugin } from './auth/jwt.js';
 import { keyAuthPlugin } from './auth/key-auth.js';
 import { mtlsAuthPlugin } from './auth/mtls-auth.js';
@@ -20,7 +21,7 @@ import { requestTerminationPlugin } from './request-termination/plugin.js';
 import { transformPlugin } from './transform/plugin.js';
 import { versioningPlugin } from './versioning/plugin.js';
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, introspectionPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin];
 
 /** A registry holding the built-in plugins. */
 export function defaultRegistry(): PluginRegistry {

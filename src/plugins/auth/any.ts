@@ -8,16 +8,18 @@ import type { PluginContext } from '../../sdk/context.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin } from '../../sdk/plugin.js';
 import { basicAuthMethod } from './basic-auth.js';
+import { introspectionMethod, introspectionPlugin } from './introspection.js';
 import { jwtMethod, jwtPlugin } from './jwt.js';
 import { keyAuthMethod } from './key-auth.js';
 import { mtlsAuthMethod } from './mtls-auth.js';
-import { INVALID, MISSING, UNAVAILABLE, setIdentity, unauthorized, unavailable, type AuthMethod, type AuthResult } from './method.js';
+import { INSUFFICIENT_SCOPE, INVALID, MISSING, UNAVAILABLE, failureReply, setIdentity, unauthorized, unavailable, type AuthMethod, type AuthResult } from './method.js';
 import { authSchema, type AuthConfig, type AuthMethodConfig } from './schemas.js';
 
 function methodOf(m: AuthMethodConfig): AuthMethod {
   if ('key-auth' in m) return keyAuthMethod(m['key-auth']);
   if ('basic-auth' in m) return basicAuthMethod(m['basic-auth']);
   if ('mtls-auth' in m) return mtlsAuthMethod(m['mtls-auth']);
+  if ('introspection' in m) return introspectionMethod(m.introspection);
   return jwtMethod(m.jwt);
 }
 
@@ -33,7 +35,10 @@ export const authPlugin: Plugin<AuthConfig> = {
       if (seen.has(name)) problems.push({ path: ['any', i], message: `"${name}" is listed twice` });
       seen.add(name);
       if ('jwt' in m) for (const p of jwtPlugin.check!(m.jwt)) problems.push({ path: ['any', i, 'jwt', ...p.path], message: p.message });
+      if ('introspection' in m) for (const p of introspectionPlugin.check!(m.introspection)) problems.push({ path: ['any', i, 'introspection', ...p.path], message: p.message });
     });
+    // Both read `Authorization: Bearer`, and the first to find one decides: the other would never see a token.
+    if (seen.has('jwt') && seen.has('introspection')) problems.push({ path: ['any'], message: '"jwt" and "introspection" both take Bearer tokens; list only one of them' });
     return problems;
   },
   create(config) {
@@ -70,7 +75,7 @@ export const authPlugin: Plugin<AuthConfig> = {
     const decide = (ctx: PluginContext, i: number, r: AuthResult, sawUnavailable: boolean): LocalReply | undefined | Promise<LocalReply | undefined> => {
       if (r === MISSING) return run(ctx, i + 1, sawUnavailable);
       if (r === UNAVAILABLE) return run(ctx, i + 1, true);
-      if (r === INVALID) return unauthorized(methods[i]!.invalidChallenge);
+      if (r === INVALID || r === INSUFFICIENT_SCOPE) return failureReply(methods[i]!, r);
       for (const hide of hiders) hide(ctx);
       setIdentity(ctx, r);
       return undefined;

@@ -19,7 +19,9 @@ export const MISSING = 0;
 export const INVALID = 1;
 /** The method could not decide (identity provider unreachable): 503. */
 export const UNAVAILABLE = 2;
-export type AuthFailure = typeof MISSING | typeof INVALID | typeof UNAVAILABLE;
+/** A valid credential without a scope the route requires (RFC 6750 insufficient_scope): 403, whatever else is configured. */
+export const INSUFFICIENT_SCOPE = 3;
+export type AuthFailure = typeof MISSING | typeof INVALID | typeof UNAVAILABLE | typeof INSUFFICIENT_SCOPE;
 export type AuthResult = Authenticated | AuthFailure;
 
 export interface AuthMethod {
@@ -28,6 +30,8 @@ export interface AuthMethod {
   readonly challenge: string;
   /** The challenge for an invalid credential (RFC 6750 adds error="invalid_token"). */
   readonly invalidChallenge: string;
+  /** The challenge of a 403 for a credential that lacks a required scope (methods that check scopes). */
+  readonly insufficientChallenge?: string;
   /** On success the method has already removed its credential from the upstream request when hide_credentials is on. */
   authenticate(ctx: PluginContext): AuthResult | Promise<AuthResult>;
   /**
@@ -73,8 +77,13 @@ export function unavailable(): LocalReply {
   return LocalReply.error('auth-unavailable', 'the identity provider could not be reached; try again');
 }
 
-function failureReply(method: AuthMethod, r: AuthFailure): LocalReply {
+function insufficientScope(method: AuthMethod): LocalReply {
+  return LocalReply.error('forbidden', 'the token does not carry every scope this route requires', { 'www-authenticate': method.insufficientChallenge ?? method.invalidChallenge });
+}
+
+export function failureReply(method: AuthMethod, r: AuthFailure): LocalReply {
   if (r === UNAVAILABLE) return unavailable();
+  if (r === INSUFFICIENT_SCOPE) return insufficientScope(method);
   return unauthorized(r === MISSING ? method.challenge : method.invalidChallenge);
 }
 

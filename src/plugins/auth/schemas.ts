@@ -1,5 +1,5 @@
-// The config schemas of the authentication plugins: key-auth, basic-auth, jwt and mtls-auth
-// each on its own, and `auth`, which lists several of them under `any`.
+// The config schemas of the authentication plugins: key-auth, basic-auth, jwt, introspection
+// and mtls-auth each on its own, and `auth`, which lists several of them under `any`.
 import { DURATION_PATTERN } from '../../base/duration.js';
 import { JWT_ALGORITHMS, type JwtAlgorithm } from '../../sdk/consumer.js';
 import { headerNameSchema } from '../../base/schema-defs.js';
@@ -91,6 +91,70 @@ export interface JwtConfig {
   realm?: string;
 }
 
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+const scopeToken = { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$', 'x-message': 'must be a scope token (printable ASCII without spaces, quotes or backslashes)' };
+
+export const introspectionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['endpoint', 'client_id', 'client_secret'],
+  properties: {
+    /** The RFC 7662 introspection endpoint. */
+    endpoint: httpUrl,
+    /** The gateway's own client credentials at the authorization server (write the secret as ${ENV}). */
+    client_id: { type: 'string', minLength: 1 },
+    client_secret: { type: 'string', minLength: 1 },
+    /** How the client credentials are sent: HTTP Basic (default) or in the form body. */
+    client_auth: { enum: ['client_secret_basic', 'client_secret_post'] },
+    token_type_hint: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', 'x-message': 'must be a token type such as access_token' },
+    /** The whole exchange with the endpoint: connect, request, answer. */
+    timeout: duration,
+    /** A PEM file of CA certificates the endpoint's certificate must chain to (instead of the system CAs). */
+    ca: { type: 'string', minLength: 1 },
+    /** Every one of these must be in the token's `scope`, or 403 insufficient_scope. */
+    required_scopes: { type: 'array', minItems: 1, uniqueItems: true, items: scopeToken },
+    /** The token's `aud` must name one of these. */
+    audience: stringOrList,
+    /** The token's `iss` must be one of these. */
+    issuer: stringOrList,
+    /** The claim that names the consumer (a configured consumer's id or username, else an external one). */
+    consumer_claim: { type: 'string', minLength: 1 },
+    /** Upstream header -> claim. */
+    forward_claims: { type: 'object', propertyNames: headerNameSchema, additionalProperties: { type: 'string', minLength: 1 } },
+    hide_credentials: { type: 'boolean' },
+    realm: { type: 'string', pattern: '^[^"\\\\\\u0000-\\u001f]*$', 'x-message': 'must not contain quotes, backslashes or control characters' },
+    cache: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        /** How long an active answer is reused (never past the token's exp); 0s: not cached. */
+        ttl: duration,
+        max_entries: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+        /** How long an inactive (or refused) answer is reused; 0s: not cached. */
+        inactive_ttl: duration,
+      },
+    },
+  },
+};
+
+export interface IntrospectionConfig {
+  endpoint: string;
+  client_id: string;
+  client_secret: string;
+  client_auth?: 'client_secret_basic' | 'client_secret_post';
+  token_type_hint?: string;
+  timeout?: string;
+  ca?: string;
+  required_scopes?: string[];
+  audience?: string | string[];
+  issuer?: string | string[];
+  consumer_claim?: string;
+  forward_claims?: Record<string, string>;
+  hide_credentials?: boolean;
+  realm?: string;
+  cache?: { ttl?: string; max_entries?: number; inactive_ttl?: string };
+}
+
 export const mtlsAuthSchema = {
   type: 'object',
   additionalProperties: false,
@@ -115,7 +179,7 @@ const method = {
   minProperties: 1,
   maxProperties: 1,
   additionalProperties: false,
-  properties: { 'key-auth': keyAuthSchema, 'basic-auth': basicAuthSchema, jwt: jwtSchema, 'mtls-auth': mtlsAuthSchema },
+  properties: { 'key-auth': keyAuthSchema, 'basic-auth': basicAuthSchema, jwt: jwtSchema, introspection: introspectionSchema, 'mtls-auth': mtlsAuthSchema },
   'x-message': 'must be one method, e.g. { key-auth: {} }',
 };
 
@@ -130,7 +194,7 @@ export const authSchema = {
   },
 };
 
-export type AuthMethodConfig = { 'key-auth': KeyAuthConfig } | { 'basic-auth': BasicAuthConfig } | { jwt: JwtConfig } | { 'mtls-auth': MtlsAuthConfig };
+export type AuthMethodConfig = { 'key-auth': KeyAuthConfig } | { 'basic-auth': BasicAuthConfig } | { jwt: JwtConfig } | { introspection: IntrospectionConfig } | { 'mtls-auth': MtlsAuthConfig };
 
 export interface AuthConfig {
   any: AuthMethodConfig[];
