@@ -104,6 +104,23 @@ services:
     assert.equal(e.headers['authorization'], undefined);
   });
 
+  test('forward_claims headers are the gateway\'s: a client copy never reaches the upstream, a claim that is absent or not ASCII is not sent', async () => {
+    const forged = { 'x-user-id': 'admin', 'x-scopes': 'admin' };
+    // A token without the scope claim: x-scopes is neither the client's nor forwarded.
+    let res = await gw.request({ path: '/local', headers: { ...forged, ...bearer(await hs()) } });
+    assert.equal(res.status, 200);
+    let e = echoOf(res.body);
+    assert.equal(e.headers['x-user-id'], 'frank');
+    assert.equal(e.headers['x-scopes'], undefined);
+    // A claim value outside visible ASCII is dropped rather than sent mangled.
+    res = await gw.request({ path: '/local', headers: { ...forged, ...bearer(await hs({ scope: 'caf\u00e9' })) } });
+    e = echoOf(res.body);
+    assert.equal(res.status, 200);
+    assert.equal(e.headers['x-scopes'], undefined);
+    // Without a token the request is refused; the forged headers go nowhere.
+    assert.equal((await gw.request({ path: '/local', headers: forged })).status, 401);
+  });
+
   test('a local RS256 credential verifies RS256 tokens', async () => {
     const t = await new SignJWT({ sub: 'frank' }).setProtectedHeader({ alg: 'RS256', kid: 'frank-rsa' }).setIssuer(ISS).setExpirationTime('5m').sign(rsa.privateKey);
     assert.equal((await gw.request({ path: '/local', headers: bearer(t) })).status, 200);

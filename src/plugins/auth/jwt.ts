@@ -14,7 +14,8 @@ import { jwtSchema, type JwtConfig } from './schemas.js';
 /** Verified tokens remembered per plugin instance (LRU), for at most this long and never past their exp. */
 export const TOKEN_CACHE_SIZE = 10_000;
 export const TOKEN_CACHE_MS = 60_000;
-const SAFE_HEADER_VALUE = /^[^\u0000-\u001f\u007f]*$/;
+/** Visible ASCII, spaces and tabs: what every HTTP stack takes in a header value (other claim values are not forwarded). */
+const SAFE_HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 const BEARER = /^bearer +([A-Za-z0-9_.~+/=-]+) *$/i;
 const BEARER_SCHEME = /^bearer(?: |$)/i;
 
@@ -103,6 +104,9 @@ export function jwtMethod(config: JwtConfig): AuthMethod {
   };
 
   const authenticate = (ctx: PluginContext): AuthResult | Promise<AuthResult> => {
+    // The headers forward_claims fills are the gateway's to set: a client's copy never reaches
+    // the upstream, whether or not the token carries the claim (or a token at all).
+    for (let i = 0; i < forward.length; i++) ctx.upstreamHeaders.remove(forward[i]![0]);
     const header = ctx.headers.authorization;
     if (header === undefined || !/^bearer /i.test(header)) return MISSING;
     const m = BEARER.exec(header);
