@@ -1,6 +1,7 @@
 // One request handed to the pool: its options checked and its head built once, at
 // dispatch (a refused request fails before it takes a connection, as in undici), and what
 // a retry on a fresh connection needs to know.
+import { Http1Request } from './server-request.js';
 import type { Readable } from 'node:stream';
 import { aborted, invalidArgument, notSupported, requestLengthMismatch, type H1ClientError } from './errors.js';
 
@@ -196,11 +197,13 @@ export class H1Request {
 }
 
 /**
- * Stops a request body stream, as undici does; the socket of a client's IncomingMessage is
- * detached first so that the client's connection survives for the error answer.
+ * Stops a request body stream, as undici does, keeping a client's connection for the error
+ * answer: node's IncomingMessage is detached from its socket first; the engine's own request
+ * drops the rest of its body (read and discarded, as after any answer sent before the body).
  */
 function destroyBody(body: Readable & { socket?: unknown; readableEnded?: boolean }): void {
   if (body.destroyed || body.readableEnded) return;
+  if (body instanceof Http1Request) return body.dump();
   if (body.constructor?.name === 'IncomingMessage') body.socket = null;
   body.destroy();
 }
