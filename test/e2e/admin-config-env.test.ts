@@ -76,8 +76,10 @@ consumers:
   assert.match(missing.stderr, /apply\.yaml:8:38 \(root\): environment variable APPLY_KEY is not set/);
   const done = await runCli(['config', 'apply', '--store', storeUrl, '-c', file], { env: { APPLY_UP: upstream.url, APPLY_KEY: 'carol-key-12345678' } });
   assert.equal(done.code, 0, done.stderr);
+  // The reload of the applied version (earlier tests' store reloads are in the log too).
+  const applied = (await api('GET', '/status')).json.store_version;
   gw.child.kill('SIGHUP');
-  await gw.waitFor((l) => l['type'] === 'reload' && l['trigger'] === 'store');
+  await gw.waitFor((l) => l['type'] === 'reload' && l['trigger'] === 'store' && l['store_version'] === applied);
   const res = await http(`${gw.url}/applied`);
   assert.equal(res.status, 200);
   assert.equal(res.headers['x-from'], 'default-tag');
