@@ -13,7 +13,8 @@ import { RemoteDocumentError, remoteFailure } from '../../base/remote-document.j
 import type { Consumer } from '../../sdk/consumer.js';
 import type { PluginContext } from '../../sdk/context.js';
 import type { Plugin } from '../../sdk/plugin.js';
-import { AnswerCache, tokenKey } from './answer-cache.js';
+import { ExpiringLru } from '../../base/expiring-lru.js';
+import { tokenKey } from './answer-cache.js';
 import { INSUFFICIENT_SCOPE, INVALID, MISSING, UNAVAILABLE, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from './method.js';
 import { introspectionSchema, type IntrospectionConfig } from './schemas.js';
 
@@ -74,9 +75,9 @@ export function introspectionMethod(config: IntrospectionConfig): AuthMethod {
   }
   const extraBody = extra.size === 0 ? '' : `&${extra.toString()}`;
 
-  const active = new AnswerCache<Active>(ttlMs === 0 ? 0 : maxEntries);
+  const active = new ExpiringLru<Active>(ttlMs === 0 ? 0 : maxEntries);
   // Refusals live apart, so that a flood of made-up tokens cannot push valid answers out.
-  const refused = new AnswerCache<typeof INVALID | typeof INSUFFICIENT_SCOPE>(inactiveTtlMs === 0 ? 0 : maxEntries);
+  const refused = new ExpiringLru<typeof INVALID | typeof INSUFFICIENT_SCOPE>(inactiveTtlMs === 0 ? 0 : maxEntries);
   const inFlight = new Map<string, Promise<Outcome>>();
   // Created on the first call: a config that is loaded and replaced before any request opens nothing.
   let agent: Agent | null = null;

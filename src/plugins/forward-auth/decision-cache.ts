@@ -1,42 +1,9 @@
-// Remembered decisions of the authorization service: a bounded LRU keyed by a SHA-256 of the
-// values the decision depends on, so that neither a token nor a cookie is kept as a key.
+// The keys and lifetimes of remembered decisions (kept in an ExpiringLru from base/): a
+// SHA-256 of the values the decision depends on, so that neither a token nor a cookie is
+// kept as a key.
 // Every value is length-prefixed and an absent header differs from an empty one: two
 // different requests cannot be made to hash the same by moving bytes between fields.
 import { createHash, type Hash } from 'node:crypto';
-
-interface Entry<T> {
-  readonly value: T;
-  readonly until: number;
-}
-
-export class DecisionCache<T> {
-  readonly #entries = new Map<string, Entry<T>>();
-  readonly #max: number;
-
-  constructor(maxEntries: number) {
-    this.#max = maxEntries;
-  }
-
-  get(key: string, now: number): T | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (now >= entry.until) return undefined;
-    // Re-inserted: a Map iterates in insertion order, so the oldest-used entry is first.
-    this.#entries.set(key, entry);
-    return entry.value;
-  }
-
-  set(key: string, value: T, until: number): void {
-    this.#entries.delete(key);
-    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(key, { value, until });
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-}
 
 /** Builds one cache key from the parts of a request, in a fixed order. */
 export class KeyHasher {

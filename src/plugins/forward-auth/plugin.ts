@@ -11,7 +11,8 @@ import type { PluginContext } from '../../sdk/context.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
 import { acquireService, AuthCallError, type AuthAnswer } from './client.js';
-import { DecisionCache, KeyHasher, cacheLifetime } from './decision-cache.js';
+import { ExpiringLru } from '../../base/expiring-lru.js';
+import { KeyHasher, cacheLifetime } from './decision-cache.js';
 import { checkForwardAuth, forwardAuthSchema, type ForwardAuthConfig } from './schema.js';
 
 /** The identity headers an authentication plugin sets: read from the upstream request (a client's copies never get there). */
@@ -50,7 +51,7 @@ function createForwardAuth(config: ForwardAuthConfig): PluginHandler {
   const shownUrl = config.url;
 
   const cacheConfig = config.cache;
-  const cache = cacheConfig === undefined ? null : new DecisionCache<Decision>(cacheConfig.max_entries ?? 10_000);
+  const cache = cacheConfig === undefined ? null : new ExpiringLru<Decision>(cacheConfig.max_entries ?? 10_000);
   const ttlMs = cacheConfig === undefined ? 0 : parseDuration(cacheConfig.ttl)!;
   const keyNames = (cacheConfig?.key ?? config.headers ?? []).map((k) => (k === 'client_ip' ? k : k.toLowerCase()));
   const perRequest = cacheConfig?.include_request ?? true;
@@ -171,7 +172,8 @@ function createForwardAuth(config: ForwardAuthConfig): PluginHandler {
         if (typeof d === 'string') return fail(d);
         if (key !== null && (d.allow || (cacheDenials && (d.status === 401 || d.status === 403)))) {
           const life = cacheLifetime(answer.headers['cache-control'], ttlMs);
-          if (life > 0) cache!.set(key, d, performance.now() + life);
+          const now = performance.now();
+          if (life > 0) cache!.set(key, d, now + life, now);
         }
         return apply(ctx, d);
       },
