@@ -14,7 +14,7 @@ export const DEFAULTS = {
   drainTimeout: '30s',
   replayBuffer: 65_536,
   websocketIdleTimeout: '5m',
-  engine: 'node',
+  engine: 'native',
 } as const;
 
 /** The config store of `mode: database` when `store.url` is not set (relative to the working directory). */

@@ -1,7 +1,7 @@
 // An upstream that fails while the client is still uploading: the client gets the gateway's
 // 502 problem on its connection (then the connection closes, the rest of its body unread by
 // the upstream), never a cut connection without an answer. Runs on both engines
-// (test/native/upload-failure.test.ts).
+// (test/node/upload-failure.test.ts).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';

@@ -60,12 +60,12 @@ export function tempDir(prefix = 'northgate-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** The HTTP/1.1 engine the e2e suites run the gateway with (test/native/ sets it to native). */
-export const TEST_ENGINE: 'node' | 'native' = process.env['NORTHGATE_TEST_ENGINE'] === 'native' ? 'native' : 'node';
+/** The HTTP/1.1 engine the e2e suites run the gateway with (test/node/ sets it to node). */
+export const TEST_ENGINE: 'node' | 'native' = process.env['NORTHGATE_TEST_ENGINE'] === 'node' ? 'node' : 'native';
 
 /** A gateway config (YAML or JSON) with the suite's engine, unless it names one itself. */
 export function withTestEngine(text: string): string {
-  if (TEST_ENGINE === 'node' || !/_format_version/.test(text) || /^engine:|"engine":/m.test(text)) return text;
+  if (TEST_ENGINE === 'native' || !/_format_version/.test(text) || /^engine:|"engine":/m.test(text)) return text;
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{')) return JSON.stringify({ ...(JSON.parse(text) as object), engine: TEST_ENGINE }, null, 2) + '\n';
   return `${text}${text.endsWith('\n') ? '' : '\n'}engine: ${TEST_ENGINE}\n`;

@@ -282,12 +282,12 @@ describe('config errors point at FILE:LINE:COL PATH', () => {
     sameProblems(problems(''), ['gw.yaml:1:1 (root): must be object']);
   });
 
-  test('engine is node or native; node by default', () => {
+  test('engine is native or node; native by default', () => {
     sameProblems(problems(yaml(V1, 'engine: fast')), ["gw.yaml:2:9 engine: must be node (node:http and undici) or native (Northgate's HTTP/1.1 engine)"]);
-    assert.equal(load(yaml(V1, 'engine: native')).engine, 'native');
+    assert.equal(load(yaml(V1, 'engine: node')).engine, 'node');
     const pools = new PoolRegistry();
-    assert.equal(buildSnapshot(load(yaml(V1)), registry, pools, 1, 'gw.yaml').snapshot.engine, 'node');
-    assert.equal(buildSnapshot(load(yaml(V1, 'engine: native')), registry, pools, 2, 'gw.yaml').snapshot.engine, 'native');
+    assert.equal(buildSnapshot(load(yaml(V1)), registry, pools, 1, 'gw.yaml').snapshot.engine, 'native');
+    assert.equal(buildSnapshot(load(yaml(V1, 'engine: node')), registry, pools, 2, 'gw.yaml').snapshot.engine, 'node');
   });
 
   test('several problems of different kinds in one file are all reported', () => {

@@ -1,0 +1,3 @@
+// The interim-responses suite on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/interim-responses.test.js');

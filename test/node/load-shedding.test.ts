@@ -1,0 +1,3 @@
+// The load-shedding suite on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/load-shedding.test.js');

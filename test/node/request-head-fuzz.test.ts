@@ -1,0 +1,3 @@
+// The request-head-fuzz suite on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/request-head-fuzz.test.js');

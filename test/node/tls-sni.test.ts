@@ -1,0 +1,3 @@
+// The tls-sni suite on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/tls-sni.test.js');
