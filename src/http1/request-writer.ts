@@ -87,6 +87,21 @@ export class RequestWriter {
         return this.#owner.requestSent(req);
       case BODY_BUFFER: {
         const body = req.body as Buffer;
+        // A body read whole before it is sent (kept for retries) still carries the client's
+        // trailers: chunked, in one chunk and the last one.
+        const trailers = trailerSection(req.handler.requestTrailers?.());
+        if (trailers !== '') {
+          const top = `${head}transfer-encoding: chunked\r\n\r\n`;
+          socket.cork();
+          if (body.length === 0) socket.write(`${top}0\r\n${trailers}\r\n`, 'latin1');
+          else {
+            socket.write(`${top}${body.length.toString(16)}\r\n`, 'latin1');
+            socket.write(body);
+            socket.write(`\r\n0\r\n${trailers}\r\n`, 'latin1');
+          }
+          socket.uncork();
+          return this.#owner.requestSent(req);
+        }
         const top = `${head}content-length: ${body.length}\r\n\r\n`;
         if (body.length <= COALESCE_MAX) {
           const out = Buffer.allocUnsafe(top.length + body.length);

@@ -421,9 +421,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     finish(ctx, this.#chain, this.#hooks);
   }
 
-  /** The client's request trailers for an HTTP/2 upstream (undici's HTTP/1.1 client cannot send them). */
-  requestTrailers(): Record<string, string | string[] | undefined> {
-    return this.#ctx.req.trailers;
+  /**
+   * The client's request trailers, for the engine's HTTP/1.1 client and HTTP/2 upstreams
+   * (undici's HTTP/1.1 client cannot send them). None after a plugin read the body and
+   * gave the one to send: trailers describe the body the client sent.
+   */
+  requestTrailers(): Record<string, string | string[] | undefined> | null {
+    return this.#ctx.requestBody === null ? this.#ctx.req.trailers : null;
   }
 
   /** The deadline passed during this exchange: abort it and answer 504 (or cut a started response). False when already over. */
