@@ -28,6 +28,25 @@ interface HttpCommon {
 }
 const common = createRequire(import.meta.url)('_http_common') as HttpCommon;
 const { HTTPParser, methods, prepareError } = common;
+/**
+ * Method names by llhttp's method code. node's `methods` lists the names, but the codes are
+ * llhttp's enum, which has gaps (QUERY is 46 after RTSP's methods, which node leaves out):
+ * each name is parsed once to learn its code.
+ */
+const METHOD_BY_CODE: string[] = ((): string[] => {
+  const byCode: string[] = [];
+  const parser = new HTTPParser();
+  let code = -1;
+  for (const name of methods) {
+    parser.initialize(HTTPParser.REQUEST, {}, 0, HTTPParser.kLenientNone);
+    parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, _headers: unknown, method: number) => void (code = method);
+    code = -1;
+    parser.execute(Buffer.from(`${name} / HTTP/1.1\r\n\r\n`));
+    if (code >= 0) byCode[code] = name;
+  }
+  parser.close();
+  return byCode;
+})();
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 const CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
 /** llhttp's answer to an upgrade head: no body, stop after the head (node's 2). */
@@ -184,7 +203,7 @@ export class ServerConnection implements BodySource, ResponseSink {
       url = this.#url;
       this.#url = '';
     }
-    const name = methods[method]!;
+    const name = METHOD_BY_CODE[method]!;
     // The request timeout runs on from the start of the head.
     this.phase = Phase.Busy;
     const req = new Http1Request(this, this.socket, name, url, major, minor, lines, upgrade);

@@ -148,9 +148,11 @@ services:
         const { text, closed } = await converse(gw.ports[i % 2]!, c.bytes, () => false, 8000);
         const seen = statuses(text);
         if (seen.length > 0) answered++;
-        // 505 is the one 5xx about the client: only for a request line that names another version than 1.0 or 1.1.
-        const firstLine = c.bytes.subarray(0, Math.max(0, c.bytes.indexOf(10))).toString('latin1').replace(/\r$/, '');
-        const wrongVersion = !/ HTTP\/1\.[01]$/.test(firstLine);
+        // 505 is the one 5xx about the client: only for a request line that names another version
+        // than 1.0 or 1.1, or none (node's parser reads a line without one as HTTP/0.9) — the first
+        // request's line or a pipelined one's (a line after a blank line).
+        const requestLines = c.bytes.toString('latin1').split(/\r?\n\r?\n/).map((part) => part.split(/\r?\n/, 1)[0]!).filter((line) => line !== '');
+        const wrongVersion = requestLines.some((line) => !/ HTTP\/1\.[01]$/.test(line));
         if (seen.some((s) => s >= 500 && !(s === 505 && wrongVersion))) failures.push(describeCase(c, `status ${seen.join(',')}`));
         if (!closed) failures.push(describeCase(c, 'connection neither answered-and-closed nor closed within 8 s'));
       }
