@@ -5,6 +5,7 @@ import type { RouteEntry } from '../proxy/route.js';
 import { joinUpstreamPath } from '../proxy/forward.js';
 import { needsNormalizing, normalizePath } from '../proxy/request-path.js';
 import { hostMatches } from '../router/router.js';
+import { firstQueryValues } from '../base/query-params.js';
 import { parse, UsageError } from './args.js';
 import { describeEntry, pluginList, withSnapshot } from './inspect.js';
 
@@ -60,7 +61,8 @@ export async function explainCommand(args: string[]): Promise<number> {
       return 1;
     }
     if (path !== rawPath) out.push(`  path normalized from ${rawPath}`);
-    const input = { method, host, path, header: (n: string) => headers.get(n), matchLength: 0, params: null as Record<string, string> | null };
+    const queryValues = firstQueryValues(query);
+    const input = { method, host, path, header: (n: string) => headers.get(n), queryParam: (n: string) => queryValues.get(n), matchLength: 0, params: null as Record<string, string> | null };
     const { tried, matched } = s.router.explain(input);
     const probe = { ...input };
     const fast = s.router.match(probe);

@@ -1,5 +1,6 @@
 // File -> validated config -> snapshot: the one path used by start, validate, reload,
 // routes and explain, so they can never disagree.
+import type { BackendStates } from '../upstream/backends.js';
 import { readFileSync } from 'node:fs';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { PluginScope } from '../sdk/plugin.js';
@@ -112,10 +113,11 @@ export function buildSnapshot(
   health?: HealthRegistry,
   addresses?: AddressSource,
   guards?: GuardRegistry,
+  backendStates?: BackendStates,
 ): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
   const validated = config.extensions !== undefined ? validatedWith.get(config.extensions) : undefined;
   try {
-    return compileConfig(config, { registry: validated?.registry ?? registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}) });
+    return compileConfig(config, { registry: validated?.registry ?? registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}), ...(backendStates ? { backendStates } : {}) });
   } catch (err) {
     if (!(err instanceof ExtensionCreateError) || validated === undefined) throw err;
     throw new ConfigError(validated.file, validated.locate([{ path: scopePath(config, err.scope, err.plugin), message: err.message }]));

@@ -12,6 +12,8 @@ import { foldCase, parsePathPattern } from '../../src/router/path-pattern.js';
 import { Router, type RouterInput } from '../../src/router/router.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 import type { Service } from '../../src/upstream/service.js';
+import { firstQueryValues } from '../../src/base/query-params.js';
+import { compileQueryConditions, type QueryCondition } from '../../src/router/query-match.js';
 
 const registry = defaultRegistry();
 const pools = new PoolRegistry();
@@ -23,11 +25,12 @@ function routerOf(...routes: string[]): Router<CompiledRoute> {
   return buildSnapshot(loadConfigText('routes.yaml', text, registry), registry, pools, 1, 'routes.yaml').snapshot.router;
 }
 
-interface Req { method?: string; host?: string; headers?: Record<string, string> }
+interface Req { method?: string; host?: string; headers?: Record<string, string>; query?: string }
 
 function query(path: string, r: Req = {}): RouterInput {
   const headers = r.headers ?? {};
-  return { method: r.method ?? 'GET', host: r.host ?? 'gw.test', path, header: (n) => headers[n], matchLength: 0, params: null };
+  const params = firstQueryValues(r.query ?? '');
+  return { method: r.method ?? 'GET', host: r.host ?? 'gw.test', path, header: (n) => headers[n], queryParam: (n) => params.get(n), matchLength: 0, params: null };
 }
 
 /** The matched route's name (null: 404); the linear explain must pick the same entry. */
@@ -275,8 +278,8 @@ function entriesFor(route: CompiledRoute, hosts: Array<string | null>, paths: st
   return out;
 }
 
-function compiledRoute(name: string, index: number, o: Partial<Pick<CompiledRoute, 'priority' | 'methods' | 'headers'>> = {}): CompiledRoute {
-  return { name, index, service: SERVICE, priority: o.priority ?? 0, methods: o.methods ?? null, headers: o.headers ?? null, stripPath: false, preserveHost: false, caseInsensitive: false, chain: Chain.EMPTY, configPath: `services[0].routes[${index}]` };
+function compiledRoute(name: string, index: number, o: Partial<Pick<CompiledRoute, 'priority' | 'methods' | 'headers' | 'query'>> = {}): CompiledRoute {
+  return { name, index, service: SERVICE, priority: o.priority ?? 0, methods: o.methods ?? null, headers: o.headers ?? null, query: o.query ?? null, backends: null, session: null, stripPath: false, preserveHost: false, caseInsensitive: false, chain: Chain.EMPTY, configPath: `services[0].routes[${index}]` };
 }
 
 describe('property: router.match agrees with the documented linear order', () => {
@@ -288,6 +291,8 @@ describe('property: router.match agrees with the documented linear order', () =>
     const SEGS = ['a', 'b', 'c', 'v1', ':id', ':p'];
     const METHODS = [null, null, null, new Set(['GET']), new Set(['POST']), new Set(['GET', 'POST'])];
     const HEADERS: Array<CompiledRoute['headers']> = [null, null, null, [['x-env', ['a']]], [['x-env', ['a', 'b']]], [['x-env', ['b']], ['x-t', ['1']]]];
+    const conditions = (raw: Record<string, string>): QueryCondition[] => compileQueryConditions(raw) as QueryCondition[];
+    const QUERIES: Array<CompiledRoute['query']> = [null, null, null, conditions({ v: '1' }), conditions({ v: '~^[12]$' }), conditions({ v: '2', w: 'x' })];
     const randomPattern = (): string => {
       const k = rnd();
       if (k < 0.15) return pick(REGEXES);
@@ -301,7 +306,8 @@ describe('property: router.match agrees with the documented linear order', () =>
       const segs = Array.from({ length: Math.floor(rnd() * 5) }, () => pick(REQ_SEGS));
       const path = `/${segs.join('/')}${segs.length > 0 && rnd() < 0.2 ? '/' : ''}`;
       const h: Record<string, string | undefined> = { 'x-env': pick([undefined, 'a', 'b', 'c']), 'x-t': pick([undefined, '1']) };
-      return { method: pick(['GET', 'POST', 'PUT']), host: pick(REQ_HOSTS), path, header: (n) => h[n], matchLength: 0, params: null };
+      const params = firstQueryValues(pick(['', '?v=1', '?v=2', '?v=2&w=x', '?w=x&v=3', '?v=1&v=2']));
+      return { method: pick(['GET', 'POST', 'PUT']), host: pick(REQ_HOSTS), path, header: (n) => h[n], queryParam: (n) => params.get(n), matchLength: 0, params: null };
     };
 
     const seen = new Set<string>();
@@ -310,7 +316,7 @@ describe('property: router.match agrees with the documented linear order', () =>
       const entries: RouteEntry[] = [];
       const n = 1 + Math.floor(rnd() * 25);
       for (let i = 0; i < n; i++) {
-        const route = compiledRoute(`r${i}`, i, { priority: pick([0, 0, 0, 1, -1, 5]), methods: pick(METHODS), headers: pick(HEADERS) });
+        const route = compiledRoute(`r${i}`, i, { priority: pick([0, 0, 0, 1, -1, 5]), methods: pick(METHODS), headers: pick(HEADERS), query: pick(QUERIES) });
         const hosts = rnd() < 0.2 ? [pick(ROUTE_HOSTS), pick(ROUTE_HOSTS)] : [pick(ROUTE_HOSTS)];
         const paths = rnd() < 0.2 ? [randomPattern(), randomPattern()] : [randomPattern()];
         entries.push(...entriesFor(route, [...new Set(hosts)], paths));
