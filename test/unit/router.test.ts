@@ -186,6 +186,79 @@ describe('same path: constraints, then priority, then file order', () => {
   });
 });
 
+describe('query parameters', () => {
+  // The Gateway API's conformance case HTTPRouteQueryParamMatching, one route per rule match.
+  const router = routerOf(
+    '{ name: whale, paths: ["/"], query: { animal: whale } }',
+    '{ name: dolphin, paths: ["/"], query: { animal: dolphin } }',
+    '{ name: dolphin-blue, paths: ["/"], query: { animal: dolphin, color: blue } }',
+    '{ name: upper, paths: ["/"], query: { ANIMAL: Whale } }',
+    '{ name: path1, paths: ["/path1"], query: { animal: whale } }',
+    '{ name: version-one, paths: ["/"], headers: { version: [one] }, query: { animal: whale } }',
+    '{ name: path2-two, paths: ["/path2"], headers: { version: [two] }, query: { animal: whale } }',
+    '{ name: path5, paths: ["/path5"] }',
+    '{ name: hydra, paths: ["/"], query: { animal: hydra } }',
+    '{ name: version-four, paths: ["/"], headers: { version: [four] } }',
+  );
+  const at = (path: string, q: string, headers?: Record<string, string>) => hit(router, path, { query: q, ...(headers ? { headers } : {}) });
+
+  test('exact names and values, case-sensitive; more conditions first; other parameters ignored', () => {
+    assert.equal(at('/', '?animal=whale'), 'whale');
+    assert.equal(at('/', '?animal=dolphin'), 'dolphin');
+    assert.equal(at('/', '?animal=dolphin&color=blue'), 'dolphin-blue');
+    assert.equal(at('/', '?ANIMAL=Whale'), 'upper');
+    assert.equal(at('/', '?animal=whale&otherparam=irrelevant'), 'whale');
+    assert.equal(at('/', '?animal=dolphin&color=yellow'), 'dolphin');
+    for (const q of ['?color=blue', '?animal=dog', '?animal=whaledolphin', '', '?Animal=whale', '?animal=Whale']) assert.equal(at('/', q), null, q);
+  });
+
+  test('with paths and headers; headers outrank query conditions (the Gateway API order)', () => {
+    assert.equal(at('/path1', '?animal=whale'), 'path1');
+    assert.equal(at('/', '?animal=whale', { version: 'one' }), 'version-one');
+    assert.equal(at('/path2', '?animal=whale', { version: 'two' }), 'path2-two');
+    assert.equal(at('/path5', '?animal=hydra'), 'path5');
+    assert.equal(at('/', '?animal=hydra', { version: 'four' }), 'version-four');
+    assert.equal(at('/', '?animal=hydra'), 'hydra');
+  });
+
+  test('a repeated parameter is read at its first value; names and values are decoded', () => {
+    assert.equal(at('/', '?animal=whale&animal=dolphin'), 'whale');
+    assert.equal(at('/', '?animal=dolphin&animal=whale'), 'dolphin');
+    assert.equal(at('/', '?%61nimal=wh%61le'), 'whale');
+    assert.equal(at('/', '?an%69mal=dolphin&c%6Flor=blu%65'), 'dolphin-blue');
+    // An escape that is not UTF-8 stays as written: it equals no decoded value.
+    assert.equal(at('/', '?animal=%ff'), null);
+    const spaced = routerOf('{ name: spaced, paths: ["/"], query: { "first name": "Ada Lovelace" } }');
+    assert.equal(hit(spaced, '/', { query: '?first+name=Ada+Lovelace' }), 'spaced');
+    assert.equal(hit(spaced, '/', { query: '?first%20name=Ada%20Lovelace' }), 'spaced');
+    assert.equal(hit(spaced, '/', { query: '?first_name=Ada+Lovelace' }), null);
+  });
+
+  test('"~" values are RE2 patterns, searched in the decoded value', () => {
+    const r = routerOf('{ name: digits, paths: ["/"], query: { page: "~^[0-9]+$" } }', '{ name: beta, paths: ["/"], query: { flags: "~beta" } }', '{ name: rest, paths: ["/"] }');
+    assert.equal(hit(r, '/', { query: '?page=12' }), 'digits');
+    assert.equal(hit(r, '/', { query: '?page=12a' }), 'rest');
+    assert.equal(hit(r, '/', { query: '?flags=x,beta,y' }), 'beta');
+    assert.equal(hit(r, '/', { query: '?flags=%62eta' }), 'beta');
+    assert.equal(hit(r, '/', { query: '?page=' }), 'rest');
+  });
+
+  test('explain names the query condition that failed', () => {
+    const { tried, matched } = router.explain(query('/', { query: '?animal=dog' }));
+    assert.equal(matched, null);
+    assert.ok(tried.some((t) => t.reason === 'query parameter animal is "dog", wants "whale"'), JSON.stringify(tried.map((t) => t.reason)));
+    const r = routerOf('{ name: digits, paths: ["/"], query: { page: "~^[0-9]+$" } }');
+    assert.equal(r.explain(query('/', { query: '?page=x' })).tried[0]?.reason, 'query parameter page is "x", wants a match of ^[0-9]+$');
+  });
+
+  test('the query string is bounded: parameters past the 256th are not read', () => {
+    const r = routerOf('{ name: late, paths: ["/"], query: { late: "1" } }');
+    const filler = Array.from({ length: 300 }, (_, i) => `p${i}=x`).join('&');
+    assert.equal(hit(r, '/', { query: `?${filler}&late=1` }), null);
+    assert.equal(hit(r, '/', { query: `?late=1&${filler}` }), 'late');
+  });
+});
+
 describe('matchLength and params', () => {
   const router = routerOf(
     '{ name: prefix, paths: ["/api/orders"] }',
