@@ -105,7 +105,15 @@ function describeForward(out: string[], e: RouteEntry, matchLength: number, path
   const upstreamPath = joinUpstreamPath(r, path, matchLength, query);
   out.push('', `Route:    ${r.name} (${r.configPath})${r.stripPath ? ', strip_path' : ''}${r.preserveHost ? ', preserve_host' : ''}`);
   out.push(`Service:  ${svc.name} (connect timeout ${svc.connectTimeoutMs} ms, read timeout ${svc.readTimeoutMs} ms)`);
-  out.push(`Upstream: ${svc.upstream.name}: ${svc.upstream.targets.map((t) => `${t.url} (weight ${t.weight})`).join(', ')}`);
-  out.push(`Forwards: ${svc.upstream.targets.map((t) => t.origin + upstreamPath).join('  or  ')}`);
+  if (r.backends === null) {
+    out.push(`Upstream: ${svc.upstream.name}: ${svc.upstream.targets.map((t) => `${t.url} (weight ${t.weight})`).join(', ')}`);
+    out.push(`Forwards: ${svc.upstream.targets.map((t) => t.origin + upstreamPath).join('  or  ')}`);
+  } else {
+    // One of the weighted backends, each with its own upstream and base path (docs/traffic.md).
+    out.push(`Backends: ${r.backends.list.map((b) => `${b.name} (weight ${b.weight})`).join(', ')}${r.backends.total === 0 ? ': every weight is 0, the gateway answers 500 (no-backend)' : ''}`);
+    const forwards = r.backends.list.filter((b) => b.weight > 0).flatMap((b) => b.service.upstream.targets.map((t) => t.origin + joinUpstreamPath(b.route, path, matchLength, query)));
+    if (forwards.length > 0) out.push(`Forwards: ${forwards.join('  or  ')}`);
+  }
+  if (r.session !== null) out.push(`Session:  ${r.session.type} ${r.session.name}${r.session.ttlMs === 0 ? '' : `, ttl ${r.session.ttlMs} ms`}`);
   out.push(`Plugins:  ${pluginList(e)}`);
 }
