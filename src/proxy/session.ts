@@ -47,7 +47,9 @@ export function readPin(s: SessionPersistence, raw: string | undefined, nowMs: n
   const [backend, target, expires, mac] = parts as [string, string, string, string];
   if (mac.length !== MAC_LENGTH) return null;
   const expected = Buffer.from(sign(s.secret, backend, target, expires));
-  if (!timingSafeEqual(expected, Buffer.from(mac))) return null;
+  // A non-ASCII character makes the bytes longer than the characters: timingSafeEqual needs equal lengths.
+  const given = Buffer.from(mac);
+  if (given.length !== expected.length || !timingSafeEqual(expected, given)) return null;
   if (expires !== '0' && parseInt(expires, 36) * 1000 <= nowMs) return null;
   return { backend, target };
 }

@@ -89,7 +89,9 @@ services:
     const t3 = ups[2]!.url;
     const tampered = real.slice(0, -1) + (real.endsWith('A') ? 'B' : 'A');
     const otherTarget = real.split('.').map((p, i) => (i === 1 ? createHash('sha256').update(t3).digest('base64url').slice(0, 11) : p)).join('.');
-    const values = [forge('not-the-secret-but-32-characters-long', '-', t3, 0), tampered, otherTarget, 'x', '....', `${real}.${real}`, 'a'.repeat(5000), '%00', real.replace(/\./g, '')];
+    // A MAC of 22 characters, one of them not ASCII (more than 22 bytes): read as latin1 by the parser.
+    const wide = real.slice(0, -1) + '\u00e9';
+    const values = [forge('not-the-secret-but-32-characters-long', '-', t3, 0), tampered, otherTarget, wide, 'x', '....', `${real}.${real}`, 'a'.repeat(5000), '%00', real.replace(/\./g, '')];
     for (const v of values) {
       // Each forged value is tried three times: it must not pin t3 (a forgery that worked would, every time).
       const bodies = new Set<string>();
