@@ -155,6 +155,38 @@ services:
     assert.equal(counts.get('v2'), 11, JSON.stringify([...counts]));
   });
 
+  test('a backend\'s upstream that no service uses still gets its active health checks: down, it is skipped', async () => {
+    const sick = await startUpstream((req, res) => {
+      req.resume();
+      res.writeHead(req.url === '/health' ? 503 : 200).end('sick');
+    });
+    const probed = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+upstreams:
+  - name: probed
+    healthcheck: { active: { path: /health, interval: 100ms, timeout: 100ms, unhealthy: { failures: 1 } } }
+    targets: [{ url: "${sick.url}" }]
+services:
+  - name: s
+    url: ${ups['v2']!.url}
+    routes: [{ paths: ["/"], backends: [{ upstream: probed }, { url: "${ups['v2']!.url}" }] }]
+`);
+    try {
+      // Bounded wait for the first probe (every 100 ms): then every request goes to v2.
+      let streak = 0;
+      for (let i = 0; i < 100 && streak < 10; i++) {
+        const res = await http(probed.url + '/x');
+        streak = res.body === 'sick' ? 0 : streak + 1;
+        if (streak === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(streak, 10, 'the probed backend was never taken out');
+    } finally {
+      await probed.close();
+      await sick.close();
+    }
+  });
+
   test('a reload that keeps the backends keeps the round-robin progress; changed weights start afresh', async () => {
     const text = config.replace('{ upstream: v1, weight: 70 }', '{ upstream: v1, weight: 1 }').replace('{ upstream: v2, weight: 30 }', '{ upstream: v2, weight: 3 }');
     assert.equal(gw.reload(text).ok, true);
