@@ -3,7 +3,10 @@
 // backend's health and retries, the progress kept across a reload, an HTTP/2 client, and the
 // chosen backend in the access log and in northgate_backend_requests_total.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:http2';
+import { WebSocket, WebSocketServer } from 'ws';
 import { after, before, describe, test } from 'node:test';
 import { http, startCli, startGateway, startUpstream, writeConfig, type CliGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
@@ -237,6 +240,58 @@ upstreams:
     } finally {
       session.close();
       await h2.close();
+    }
+  });
+});
+
+describe('a WebSocket handshake on a route with weighted backends', () => {
+  test('goes to one backend by weight, with that backend\'s header edits and base path; all weights 0 is a 500', async () => {
+    const seen: Array<{ name: string; url: string; backend: string | undefined }> = [];
+    const servers: Upstream[] = [];
+    const wss = new WebSocketServer({ noServer: true });
+    for (const name of ['ws1', 'ws2']) {
+      const up = await startUpstream((_req, res) => res.writeHead(426).end());
+      up.server.on('upgrade', (req, socket, head) => {
+        seen.push({ name, url: req.url ?? '', backend: req.headers['backend'] as string | undefined });
+        wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(`${name}:${d.toString()}`)));
+      });
+      servers.push(up);
+    }
+    const gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: chat
+    url: ${servers[0]!.url}
+    routes:
+      - paths: ["/chat"]
+        backends:
+          - { url: "${servers[0]!.url}/one", weight: 1, headers: { request: { set: { backend: one } } } }
+          - { url: "${servers[1]!.url}/two", weight: 1, headers: { request: { set: { backend: two } } } }
+      - { paths: ["/none"], backends: [{ url: "${servers[0]!.url}", weight: 0 }] }
+`);
+    try {
+      const echoes: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const ws = new WebSocket(gw.url.replace('http:', 'ws:') + '/chat');
+        await once(ws, 'open');
+        ws.send('hi');
+        const [data] = (await once(ws, 'message')) as [Buffer];
+        echoes.push(data.toString());
+        ws.close();
+        await once(ws, 'close');
+      }
+      assert.deepEqual(echoes.sort(), ['ws1:hi', 'ws1:hi', 'ws2:hi', 'ws2:hi']);
+      assert.deepEqual(seen.map((s) => `${s.name} ${s.url} ${s.backend}`).sort(), ['ws1 /one/chat one', 'ws1 /one/chat one', 'ws2 /two/chat two', 'ws2 /two/chat two']);
+      const refused = new WebSocket(gw.url.replace('http:', 'ws:') + '/none');
+      const [, res] = (await once(refused, 'unexpected-response')) as [unknown, IncomingMessage];
+      assert.equal(res.statusCode, 500);
+      refused.on('error', () => undefined);
+      refused.terminate();
+    } finally {
+      wss.close();
+      await gw.close();
+      for (const s of servers) await s.close();
     }
   });
 });
