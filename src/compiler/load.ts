@@ -1,12 +1,12 @@
 // File -> validated config -> snapshot: the one path used by start, validate, reload,
 // routes and explain, so they can never disagree.
-import type { BackendStates } from '../upstream/backends.js';
 import { readFileSync } from 'node:fs';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import type { PluginScope } from '../sdk/plugin.js';
 import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import type { HealthRegistry } from '../upstream/health.js';
 import type { GuardRegistry } from '../upstream/guard.js';
+import type { BackendStates } from '../upstream/backends.js';
 import type { AddressSource } from '../upstream/upstream.js';
 import { compileConfig } from './compile.js';
 import { ConfigError, type ConfigPath, type ConfigProblem } from '../base/problems.js';

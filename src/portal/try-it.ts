@@ -117,10 +117,11 @@ export async function tryIt(c: ApiContext): Promise<void> {
   const q = target.indexOf('?');
   // The proxy's own reading of the path: a refusal (a reason, not a path) is never tried.
   const routed = normalizePath(q === -1 ? target : target.slice(0, q), c.snapshot.paths);
+  const queryValues = firstQueryValues(q === -1 ? '' : target.slice(q));
   const entry =
     routed.charCodeAt(0) !== 47
       ? null
-      : c.snapshot.router.match({ method, host, path: routed, header: (n) => headers[n], queryParam: (n) => firstQueryValues(q === -1 ? '' : target.slice(q)).get(n), matchLength: 0, params: null });
+      : c.snapshot.router.match({ method, host, path: routed, header: (n) => headers[n], queryParam: (n) => queryValues.get(n), matchLength: 0, params: null });
   if (entry === null || entry.route.service.name !== api.service) throw new PortalError('bad-request', `"path" must be on the API: ${target} is not a route of "${api.service}"`);
 
   const started = performance.now();
