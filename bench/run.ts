@@ -16,6 +16,7 @@ import { runResilience } from './resilience.js';
 import { runTracing } from './tracing.js';
 import { runBalancing } from './balancing.js';
 import { CHAIN_TARGETS, runChain } from './chain.js';
+import { runTraffic, TRAFFIC_TARGETS } from './traffic.js';
 import { measureRounds, type Entry } from './rounds.js';
 import { details, markdownTable, newRecord, type TargetRecord } from './table.js';
 import { baselineRoot, parseExtra, startTarget, startUpstream, TARGET_NAMES, variantName, type Ctx, type Upstream, type Variant } from './targets.js';
@@ -40,7 +41,7 @@ export interface Options {
   variants: Variant[];
 }
 
-const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain'] as const;
+const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain', 'traffic'] as const;
 
 const HELP = `usage: npm run bench -- [flags]
   --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
@@ -51,8 +52,9 @@ const HELP = `usage: npm run bench -- [flags]
   --only a,b,c        targets: ${TARGET_NAMES.join(',')} (env BENCH_ONLY);
                       keep direct (latency baseline) and node-floor/nginx (ratio columns);
                       with --scenario chain: ${CHAIN_TARGETS.join(',')};
-                      with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs)
-  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing and startup run only when named)
+                      with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs);
+                      with --scenario traffic: ${TRAFFIC_TARGETS.map((t) => t.name).join(',')}
+  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup | traffic (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing, startup and traffic run only when named)
   --northgate-extra Y extra top-level config lines for the northgate targets, YAML merged into each bench config
                       (mappings key by key: 'listen: { engine: native }' adds to the listen section), e.g.
                       --northgate-extra 'engine: native'; repeat the flag for one row per variant in the main and
@@ -103,7 +105,8 @@ function parseOptions(argv: string[]): Options {
     if (bad.length) throw new Error(`unknown edge case(s) ${bad.join(', ')}; known: ${EDGE_CASES.join(', ')}`);
   } else if (onlyRaw) {
     const names = onlyRaw.split(',').map((s) => s.trim()).filter(Boolean);
-    const known: readonly string[] = get('scenario', 'BENCH_SCENARIO') === 'chain' ? CHAIN_TARGETS : TARGET_NAMES;
+    const scenarioName = get('scenario', 'BENCH_SCENARIO');
+    const known: readonly string[] = scenarioName === 'chain' ? CHAIN_TARGETS : scenarioName === 'traffic' ? TRAFFIC_TARGETS.map((t) => t.name) : TARGET_NAMES;
     const bad = names.filter((n) => !known.includes(n));
     if (bad.length) throw new Error(`unknown target(s) ${bad.join(', ')}; known: ${known.join(', ')}`);
     only = names;
@@ -304,6 +307,11 @@ async function main(): Promise<void> {
     }
     if (o.scenario === 'chain') {
       const lines = await runChain(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, oneConnS: o.oneConnS, only: o.only, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'traffic') {
+      const lines = await runTraffic(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, oneConnS: o.oneConnS, only: o.only, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

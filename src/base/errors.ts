@@ -33,6 +33,7 @@ export const ERRORS = {
   'expectation-failed': { status: 417, title: 'Expectation Failed' },
   'headers-too-large': { status: 431, title: 'Request Header Fields Too Large' },
   'internal-error': { status: 500, title: 'Internal Gateway Error' },
+  'no-backend': { status: 500, title: 'No Backend' },
   'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
   'upstream-invalid-response': { status: 502, title: 'Invalid Upstream Response' },
   'upstream-tls-error': { status: 502, title: 'Upstream TLS Failed' },

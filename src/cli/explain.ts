@@ -5,6 +5,7 @@ import type { RouteEntry } from '../proxy/route.js';
 import { joinUpstreamPath } from '../proxy/forward.js';
 import { needsNormalizing, normalizePath } from '../proxy/request-path.js';
 import { hostMatches } from '../router/router.js';
+import { firstQueryValues } from '../base/query-params.js';
 import { parse, UsageError } from './args.js';
 import { describeEntry, pluginList, withSnapshot } from './inspect.js';
 
@@ -60,7 +61,8 @@ export async function explainCommand(args: string[]): Promise<number> {
       return 1;
     }
     if (path !== rawPath) out.push(`  path normalized from ${rawPath}`);
-    const input = { method, host, path, header: (n: string) => headers.get(n), matchLength: 0, params: null as Record<string, string> | null };
+    const queryValues = firstQueryValues(query);
+    const input = { method, host, path, header: (n: string) => headers.get(n), queryParam: (n: string) => queryValues.get(n), matchLength: 0, params: null as Record<string, string> | null };
     const { tried, matched } = s.router.explain(input);
     const probe = { ...input };
     const fast = s.router.match(probe);
@@ -103,7 +105,15 @@ function describeForward(out: string[], e: RouteEntry, matchLength: number, path
   const upstreamPath = joinUpstreamPath(r, path, matchLength, query);
   out.push('', `Route:    ${r.name} (${r.configPath})${r.stripPath ? ', strip_path' : ''}${r.preserveHost ? ', preserve_host' : ''}`);
   out.push(`Service:  ${svc.name} (connect timeout ${svc.connectTimeoutMs} ms, read timeout ${svc.readTimeoutMs} ms)`);
-  out.push(`Upstream: ${svc.upstream.name}: ${svc.upstream.targets.map((t) => `${t.url} (weight ${t.weight})`).join(', ')}`);
-  out.push(`Forwards: ${svc.upstream.targets.map((t) => t.origin + upstreamPath).join('  or  ')}`);
+  if (r.backends === null) {
+    out.push(`Upstream: ${svc.upstream.name}: ${svc.upstream.targets.map((t) => `${t.url} (weight ${t.weight})`).join(', ')}`);
+    out.push(`Forwards: ${svc.upstream.targets.map((t) => t.origin + upstreamPath).join('  or  ')}`);
+  } else {
+    // One of the weighted backends, each with its own upstream and base path (docs/traffic.md).
+    out.push(`Backends: ${r.backends.list.map((b) => `${b.name} (weight ${b.weight})`).join(', ')}${r.backends.total === 0 ? ': every weight is 0, the gateway answers 500 (no-backend)' : ''}`);
+    const forwards = r.backends.list.filter((b) => b.weight > 0).flatMap((b) => b.service.upstream.targets.map((t) => t.origin + joinUpstreamPath(b.route, path, matchLength, query)));
+    if (forwards.length > 0) out.push(`Forwards: ${forwards.join('  or  ')}`);
+  }
+  if (r.session !== null) out.push(`Session:  ${r.session.type} ${r.session.name}${r.session.ttlMs === 0 ? '' : `, ttl ${r.session.ttlMs} ms`}`);
   out.push(`Plugins:  ${pluginList(e)}`);
 }

@@ -33,6 +33,7 @@ export function describeEntry(e: RouteEntry): string {
   const parts = [`host=${e.host ?? '*'}`, describePattern(e)];
   if (r.methods) parts.push(`methods=${[...r.methods].join(',')}`);
   if (r.headers) parts.push(`headers=${r.headers.map(([n, v]) => `${n}:${v.join('|')}`).join(';')}`);
+  if (r.query) parts.push(`query=${r.query.map((c) => `${c.name}=${c.value}`).join('&')}`);
   if (r.priority !== 0) parts.push(`priority=${r.priority}`);
   return parts.join(' ');
 }

@@ -25,6 +25,7 @@ export async function routesCommand(args: string[]): Promise<number> {
         kind: e.pattern.kind,
         methods: e.route.methods ? [...e.route.methods] : null,
         headers: e.route.headers ? Object.fromEntries(e.route.headers) : null,
+        query: e.route.query ? Object.fromEntries(e.route.query.map((c) => [c.name, c.value])) : null,
         priority: e.route.priority,
         plugins: e.route.chain.entries.map((c) => c.plugin.name),
         declared_at: e.route.configPath,

@@ -16,11 +16,14 @@ import { compileUpstreamTls } from '../upstream/tls.js';
 import { parseAddress, formatAddress } from '../base/address.js';
 import { parseDuration } from '../base/duration.js';
 import type { ListenerSpec, Snapshot } from './snapshot.js';
-import type { CompiledRoute, RouteEntry } from '../proxy/route.js';
+import type { CompiledRoute, RouteBackend, RouteEntry } from '../proxy/route.js';
 import type { Limits } from '../proxy/snapshot.js';
 import type { RetryCondition, RetryPolicy } from '../upstream/retry.js';
 import type { Service } from '../upstream/service.js';
-import type { RawConfig, RawService, RawUpstream, RawListener, RawTimeouts } from '../config/types.js';
+import type { RawBackend, RawConfig, RawHeaderEdits, RawService, RawSessionPersistence, RawUpstream, RawListener, RawTimeouts } from '../config/types.js';
+import { BackendStates, stableId, WeightedBackends, type HeaderEdits } from '../upstream/backends.js';
+import { compileQueryConditions } from '../router/query-match.js';
+import type { SessionPersistence } from '../proxy/session.js';
 import { buildBlockList } from '../base/cidr.js';
 import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
@@ -43,6 +46,8 @@ export interface CompileOptions {
   readonly guards?: GuardRegistry;
   /** The last good DNS addresses of target host names (none: names are dialled as written). */
   readonly addresses?: AddressSource;
+  /** Weighted backends' round-robin progress that survives reloads; fresh state when absent. */
+  readonly backendStates?: BackendStates;
   readonly version: number;
   readonly source: string;
 }
@@ -53,6 +58,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
 
   const health = opts.health ?? new HealthRegistry();
   const guards = opts.guards ?? new GuardRegistry();
+  const backendStates = opts.backendStates ?? new BackendStates();
   const upstreamContext = { pools: opts.pools, health, usedPools, addresses: opts.addresses ?? (() => undefined) };
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
@@ -89,10 +95,12 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   let routeIndex = 0;
   /** The implicit upstreams of services declared with `url:` (not listed in snapshot.upstreams). */
   const serviceUpstreams = new Map<string, Upstream>();
-  const upstreamFor = (s: RawService, connectTimeoutMs: number): Upstream => {
+  /** The services of routes' weighted backends: their upstreams are live like the services'. */
+  const backendServices: Service[] = [];
+  const upstreamFor = (s: Pick<RawService, 'name' | 'url' | 'upstream'>, connectTimeoutMs: number, urlName = `service:${s.name}`): Upstream => {
     if (s.url !== undefined) {
       const u = new URL(s.url);
-      const name = `service:${s.name}`;
+      const name = urlName;
       const key = `${name}|${connectTimeoutMs}`;
       let up = serviceUpstreams.get(key);
       if (!up) {
@@ -133,19 +141,24 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         [{ kind: 'service', service: s.name }, s.plugins],
         [{ kind: 'route', service: s.name, route: name }, r.plugins],
       ], true);
-      const route: CompiledRoute = {
+      const declared: CompiledRoute = {
         name,
         index: routeIndex++,
         service: r.timeouts === undefined ? service : withRouteTimeouts(service, s, r.timeouts, upstreamFor),
         priority: r.priority ?? 0,
         methods: r.methods ? new Set(r.methods) : null,
         headers: r.headers && Object.keys(r.headers).length > 0 ? Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : null,
+        query: queryConditions(r.query),
+        backends: null,
+        session: sessionPersistence(r.session_persistence, config.session_persistence?.secret),
         stripPath: r.strip_path ?? false,
         preserveHost: r.preserve_host ?? false,
         caseInsensitive: r.case_insensitive ?? false,
         chain,
         configPath: `services[${si}].routes[${ri}]`,
       };
+      const route = r.backends === undefined ? declared : withBackends(declared, r.backends, backendStates, (b, connectMs) => upstreamFor({ name: s.name, ...b }, connectMs, b.url));
+      for (const b of route.backends?.list ?? []) backendServices.push(b.service);
       const patterns = r.paths.map((p) => parsePathPattern(p) as PathPattern);
       for (const host of r.hosts ?? [null]) for (const pattern of patterns) entries.push({ route, host, pattern });
     });
@@ -173,6 +186,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     router,
     routes: router.ordered,
     services,
+    backendServices,
     upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
     dns: dnsPolicy(config.dns),
     globalChain,
@@ -218,6 +232,56 @@ function withRouteTimeouts(service: Service, s: RawService, t: RawTimeouts, upst
   };
 }
 
+function queryConditions(raw: Record<string, string> | undefined): CompiledRoute['query'] {
+  if (raw === undefined || Object.keys(raw).length === 0) return null;
+  const compiled = compileQueryConditions(raw);
+  // validate.ts reports a pattern that does not compile, at its position.
+  if (!Array.isArray(compiled)) throw new Error(`query.${compiled.name}: ${compiled.message}`);
+  return compiled;
+}
+
+function sessionPersistence(raw: RawSessionPersistence | undefined, secret: string | undefined): SessionPersistence | null {
+  if (raw === undefined) return null;
+  // validate.ts requires session_persistence.secret when a route uses it.
+  return { type: raw.type, name: raw.type === 'cookie' ? raw.name : raw.name.toLowerCase(), ttlMs: raw.ttl === undefined ? 0 : parseDuration(raw.ttl)!, secret: Buffer.from(secret!) };
+}
+
+/**
+ * A route with weighted backends: each backend is the route's service with the backend's
+ * upstream (or URL, whose path becomes the base path), its own timeouts and retries when it
+ * sets them, and the service's guard and retry budget.
+ */
+function withBackends(route: CompiledRoute, raw: RawBackend[], states: BackendStates, upstreamFor: (b: RawBackend, connectMs: number) => Upstream): CompiledRoute {
+  const base = route.service;
+  const seen = new Map<string, number>();
+  const list: RouteBackend[] = raw.map((b) => {
+    const name = b.upstream ?? b.url!;
+    const occurrence = seen.get(name) ?? 0;
+    seen.set(name, occurrence + 1);
+    const t = b.timeouts;
+    const connectTimeoutMs = t?.connect !== undefined ? parseDuration(t.connect)! : base.connectTimeoutMs;
+    const service: Service = {
+      ...base,
+      upstream: upstreamFor(b, connectTimeoutMs),
+      basePath: b.url !== undefined ? new URL(b.url).pathname.replace(/\/+$/, '') : '',
+      connectTimeoutMs,
+      readTimeoutMs: t?.read !== undefined ? parseDuration(t.read)! : base.readTimeoutMs,
+      totalTimeoutMs: t?.total !== undefined ? parseDuration(t.total)! : base.totalTimeoutMs,
+      retries: b.retries !== undefined ? retryPolicy(b) : base.retries,
+    };
+    return { name, id: stableId(`${name}#${occurrence}`), weight: b.weight ?? 1, service, requestHeaders: headerEdits(b.headers?.request), route: { ...route, service } };
+  });
+  return { ...route, backends: new WeightedBackends(list, states.stateFor(route.name, list)) };
+}
+
+function headerEdits(e: RawHeaderEdits | undefined): HeaderEdits | null {
+  if (e === undefined) return null;
+  const add: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(e.add ?? {})) for (const value of Array.isArray(v) ? v : [v]) add.push([k.toLowerCase(), value]);
+  const edits = { remove: (e.remove ?? []).map((n) => n.toLowerCase()), set: Object.entries(e.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const), add };
+  return edits.remove.length + edits.set.length + edits.add.length === 0 ? null : edits;
+}
+
 function outlierPolicy(u: RawUpstream): OutlierPolicy {
   const p = u.healthcheck?.passive;
   return {
@@ -228,7 +292,7 @@ function outlierPolicy(u: RawUpstream): OutlierPolicy {
   };
 }
 
-function retryPolicy(s: RawService): RetryPolicy {
+function retryPolicy(s: Pick<RawService, 'retries'>): RetryPolicy {
   const r = s.retries;
   return {
     attempts: r?.attempts ?? 2,

@@ -6,6 +6,7 @@ import type { PluginScope } from '../sdk/plugin.js';
 import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import type { HealthRegistry } from '../upstream/health.js';
 import type { GuardRegistry } from '../upstream/guard.js';
+import type { BackendStates } from '../upstream/backends.js';
 import type { AddressSource } from '../upstream/upstream.js';
 import { compileConfig } from './compile.js';
 import { ConfigError, type ConfigPath, type ConfigProblem } from '../base/problems.js';
@@ -112,10 +113,11 @@ export function buildSnapshot(
   health?: HealthRegistry,
   addresses?: AddressSource,
   guards?: GuardRegistry,
+  backendStates?: BackendStates,
 ): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
   const validated = config.extensions !== undefined ? validatedWith.get(config.extensions) : undefined;
   try {
-    return compileConfig(config, { registry: validated?.registry ?? registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}) });
+    return compileConfig(config, { registry: validated?.registry ?? registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}), ...(backendStates ? { backendStates } : {}) });
   } catch (err) {
     if (!(err instanceof ExtensionCreateError) || validated === undefined) throw err;
     throw new ConfigError(validated.file, validated.locate([{ path: scopePath(config, err.scope, err.plugin), message: err.message }]));

@@ -7,7 +7,7 @@ import { portalSchema, servicePortalSchema } from '../portal/schema.js';
 import { planSchema } from '../plans/plans.js';
 import { meteringSchema } from '../metering/config.js';
 import { resilienceSchema } from '../upstream/resilience-config.js';
-import { headerNameSchema } from '../base/schema-defs.js';
+import { headerNameSchema, headerValueSchema } from '../base/schema-defs.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -32,6 +32,40 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
   const pluginDefs = pluginMapSchema(plugins);
   const pluginMap = opts.shared === true ? { $ref: '#/$defs/plugins' } : pluginDefs;
   const timeouts = { type: 'object', additionalProperties: false, properties: { connect: duration, read: duration, total: duration } };
+  const retries = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      attempts: { type: 'integer', minimum: 1, maximum: 10 },
+      // Status codes as YAML numbers (502) or strings ("502"): compile reads both as text.
+      on: { type: 'array', items: { enum: ['connect-failure', 'reset', 'timeout', 502, 503, 504, '502', '503', '504'], 'x-message': 'must be connect-failure, reset, timeout, 502, 503 or 504' } },
+      backoff: { type: 'object', additionalProperties: false, properties: { base: duration, max: duration } },
+      budget_percent: { type: 'integer', minimum: 0, maximum: 100 },
+      non_idempotent: { type: 'boolean' },
+      replay_buffer: { type: 'integer', minimum: 0, maximum: 16777216 },
+    },
+  };
+  const headerEdits = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      add: { type: 'object', propertyNames: headerNameSchema, additionalProperties: { anyOf: [headerValueSchema, { type: 'array', items: headerValueSchema }] } },
+      set: { type: 'object', propertyNames: headerNameSchema, additionalProperties: headerValueSchema },
+      remove: { type: 'array', items: headerNameSchema },
+    },
+  };
+  const backend = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      upstream: { type: 'string' },
+      url: targetUrl,
+      weight: { type: 'integer', minimum: 0, maximum: 1000000 },
+      headers: { type: 'object', additionalProperties: false, properties: { request: headerEdits } },
+      timeouts,
+      retries,
+    },
+  };
   const route = {
     type: 'object',
     additionalProperties: false,
@@ -51,6 +85,19 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
       case_insensitive: { type: 'boolean' },
       priority: { type: 'integer', minimum: -1000000, maximum: 1000000 },
       timeouts,
+      query: { type: 'object', propertyNames: { type: 'string', minLength: 1 }, additionalProperties: { type: 'string' } },
+      backends: { type: 'array', minItems: 1, maxItems: 64, items: backend },
+      session_persistence: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type', 'name'],
+        properties: {
+          type: { enum: ['cookie', 'header'] },
+          // A cookie name and a header name are both HTTP tokens (RFC 6265 4.1.1).
+          name: headerNameSchema,
+          ttl: duration,
+        },
+      },
       plugins: pluginMap,
     },
   };
@@ -63,19 +110,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
       upstream: { type: 'string' },
       url: targetUrl,
       timeouts: { ...timeouts, properties: { ...timeouts.properties, websocket_idle: duration } },
-      retries: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          attempts: { type: 'integer', minimum: 1, maximum: 10 },
-          // Status codes as YAML numbers (502) or strings ("502"): compile reads both as text.
-          on: { type: 'array', items: { enum: ['connect-failure', 'reset', 'timeout', 502, 503, 504, '502', '503', '504'], 'x-message': 'must be connect-failure, reset, timeout, 502, 503 or 504' } },
-          backoff: { type: 'object', additionalProperties: false, properties: { base: duration, max: duration } },
-          budget_percent: { type: 'integer', minimum: 0, maximum: 100 },
-          non_idempotent: { type: 'boolean' },
-          replay_buffer: { type: 'integer', minimum: 0, maximum: 16777216 },
-        },
-      },
+      retries,
       ...resilienceSchema(duration),
       plugins: pluginMap,
       routes: { type: 'array', items: route },
@@ -296,6 +331,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
           error_retry: duration,
         },
       },
+      session_persistence: { type: 'object', additionalProperties: false, required: ['secret'], properties: { secret: { type: 'string', minLength: 32, 'x-message': 'must be at least 32 characters (use ${ENV})' } } },
       upstreams: { type: 'array', items: upstream },
       services: { type: 'array', items: service },
       consumers: { type: 'array', items: consumerSchema },

@@ -4,6 +4,7 @@
 // the Snapshot is all of them at once.
 import type { StoreReadiness } from '../sdk/plugin.js';
 import type { Upstream } from '../upstream/upstream.js';
+import type { Service } from '../upstream/service.js';
 import type { DnsPolicy } from '../upstream/dns.js';
 import type { TracingConfig } from '../observability/tracing.js';
 import type { AccessLogSnapshot } from '../observability/access-log.js';
@@ -43,6 +44,8 @@ export interface Snapshot extends ProxySnapshot, AccessLogSnapshot, MetricsSnaps
   /** Every route entry in match order (what `northgate routes` prints). */
   readonly routes: readonly RouteEntry[];
   readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** The services of routes' weighted backends (their upstreams' health, DNS and checks are kept like the services'). */
+  readonly backendServices: readonly Service[];
   /** How target host names are resolved (the gateway's DnsResolver follows it). */
   readonly dns: DnsPolicy;
   /** Usage metering (docs/rate-limiting.md), or null when off. Read at start; a change needs a restart. */

@@ -17,6 +17,7 @@ import { checkConsumers } from '../consumers/validate.js';
 import { accessLogProblems } from '../observability/access-log-format.js';
 import { checkPlans } from '../plans/plans.js';
 import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
+import { checkRouteTraffic, queryKey } from './validate-traffic.js';
 import { checkPortalPlans } from '../portal/settings.js';
 import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 import { allowedHostsProblems } from '../config/allowed-hosts.js';
@@ -242,6 +243,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (routeNames.has(rname)) add([...rat, 'name'], `duplicate route name "${rname}" (first at ${routeNames.get(rname)})`);
       else routeNames.set(rname, where);
       checkRoute(r, rat, add, matchKeys, where);
+      checkRouteTraffic(c, r, rat, add, upstreamNames);
       checkRouteSpelling(r, rat, add, c.paths);
       checkRouteTimeouts(r, rat, add);
       checkPlugins(r.plugins, [...rat, 'plugins'], registry, add);
@@ -272,7 +274,7 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       const written = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
       // Two case-insensitive routes whose paths differ only in case match the same requests.
       const shape = r.case_insensitive === true ? `ci:${parsed.kind === 'regex' ? written.toLowerCase() : foldCase(written)}` : written;
-      const key = `${host}|${shape}|${methods}|${headers}`;
+      const key = `${host}|${shape}|${methods}|${headers}|${queryKey(r)}`;
       const first = matchKeys.get(key);
       if (first !== undefined && first !== where) add([...at, 'paths'], `matches exactly the same requests as ${first}; one of them could never be chosen`);
       else matchKeys.set(key, where);

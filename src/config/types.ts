@@ -36,8 +36,23 @@ export interface RawRoute {
   case_insensitive?: boolean;
   priority?: number;
   timeouts?: RawTimeouts;
+  /** Query parameters the request must carry: a value, or "~REGEX" (docs/routing.md). */
+  query?: Record<string, string>;
+  /** Weighted backends instead of the service's upstream (docs/traffic.md). */
+  backends?: RawBackend[];
+  session_persistence?: RawSessionPersistence;
   plugins?: Record<string, unknown>;
 }
+export interface RawHeaderEdits { add?: Record<string, string | string[]>; set?: Record<string, string>; remove?: string[] }
+export interface RawBackend {
+  upstream?: string;
+  url?: string;
+  weight?: number;
+  headers?: { request?: RawHeaderEdits };
+  timeouts?: Omit<RawTimeouts, 'websocket_idle'>;
+  retries?: RawService['retries'];
+}
+export interface RawSessionPersistence { type: 'cookie' | 'header'; name: string; ttl?: string }
 export interface RawTimeouts { connect?: string; read?: string; total?: string; /** services only */ websocket_idle?: string }
 export interface RawService {
   name: string;
@@ -88,6 +103,8 @@ export interface RawConfig {
   metrics?: { per_consumer?: boolean };
   tracing?: { endpoint: string; protocol?: 'http/protobuf' | 'http/json'; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
   dns?: RawDns;
+  /** The key that signs session-persistence cookies and headers (docs/traffic.md). */
+  session_persistence?: { secret: string };
   upstreams?: RawUpstream[];
   services?: RawService[];
   consumers?: RawConsumer[];

@@ -39,6 +39,7 @@ const FIELDS: Record<string, string> = {
   route: `c(ctx.route?.name)`,
   service: `c(ctx.route?.service.name)`,
   upstream: `c(ctx.route?.service.upstream.name)`,
+  backend: `c(ctx.backend?.name)`,
   target: `c(ctx.target?.url)`,
   consumer: `c(ctx.consumer?.username)`,
   user_agent: `w(ctx.userAgent)`,

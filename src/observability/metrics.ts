@@ -7,6 +7,7 @@ import { Counter, Gauge, collectDefaultMetrics, register, type Registry } from '
 import { FastCounter, FastHistogram, type FastCounterChild, type FastHistogramChild } from './fast-metrics.js';
 import type { RequestContext } from '../proxy/context.js';
 import type { CompiledRoute } from '../proxy/route.js';
+import type { Backend } from '../upstream/backends.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { requestEndChannel } from '../base/events.js';
 import { reloadChannel } from '../base/events.js';
@@ -57,6 +58,9 @@ export class GatewayMetrics {
   readonly #quotaExceeded: Counter<string>;
   readonly #lastReload: Gauge<string>;
   readonly #byRoute = new WeakMap<CompiledRoute, RouteSeries>();
+  readonly #backendRequests: FastCounter;
+  /** Per weighted backend of a snapshot: status -> counter child. */
+  readonly #byBackend = new WeakMap<Backend, Map<number, FastCounterChild>>();
   #unmatched: RouteSeries | null = null;
   readonly #onEnd: (message: unknown) => void;
   readonly #onReload: (message: unknown) => void;
@@ -70,6 +74,12 @@ export class GatewayMetrics {
       name: 'northgate_http_requests_total',
       help: 'Requests answered, by service, route, method and status code (and consumer with metrics.per_consumer).',
       labelNames: ['service', 'route', 'method', 'code', 'consumer'],
+      registers: r,
+    });
+    this.#backendRequests = new FastCounter({
+      name: 'northgate_backend_requests_total',
+      help: 'Requests of routes with weighted backends, by the backend chosen (its upstream name or URL) and status code.',
+      labelNames: ['service', 'route', 'backend', 'code'],
       registers: r,
     });
     this.#quotaExceeded = new Counter({ name: 'northgate_quota_exceeded_total', help: 'Requests refused because a quota was used up (429 quota-exceeded).', labelNames: ['service', 'route'], registers: r });
@@ -197,10 +207,23 @@ export class GatewayMetrics {
       }
       counter.inc();
     }
+    if (ctx.backend !== null) this.#countBackend(ctx, status);
     series.duration.observe((ctx.finishedAt - ctx.startedAt) / 1000);
     if (ctx.upstreamStartedAt !== 0 && ctx.upstreamRespondedAt !== 0) series.upstream.observe((ctx.upstreamRespondedAt - ctx.upstreamStartedAt) / 1000);
     series.requestSize.observe(ctx.bytesIn);
     series.responseSize.observe(ctx.bytesOut);
+  }
+
+  #countBackend(ctx: RequestContext<MetricsSnapshot>, status: number): void {
+    const backend = ctx.backend!;
+    let byStatus = this.#byBackend.get(backend);
+    if (byStatus === undefined) this.#byBackend.set(backend, (byStatus = new Map()));
+    let counter = byStatus.get(status);
+    if (counter === undefined) {
+      counter = this.#backendRequests.labels(ctx.route!.service.name, ctx.route!.name, backend.name, String(status));
+      byStatus.set(status, counter);
+    }
+    counter.inc();
   }
 
   #seriesFor(route: CompiledRoute | null): RouteSeries {

@@ -6,6 +6,7 @@
 // any Unicode spelling), and the gateway's own router must send it to a route of that API.
 // The request goes out with exactly the checked path (undici's dispatcher, no URL parser
 // that would resolve dot segments on the way).
+import { firstQueryValues } from '../base/query-params.js';
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import { normalizePath } from '../proxy/request-path.js';
 import type { ApiContext } from './api.js';
@@ -116,10 +117,11 @@ export async function tryIt(c: ApiContext): Promise<void> {
   const q = target.indexOf('?');
   // The proxy's own reading of the path: a refusal (a reason, not a path) is never tried.
   const routed = normalizePath(q === -1 ? target : target.slice(0, q), c.snapshot.paths);
+  const queryValues = firstQueryValues(q === -1 ? '' : target.slice(q));
   const entry =
     routed.charCodeAt(0) !== 47
       ? null
-      : c.snapshot.router.match({ method, host, path: routed, header: (n) => headers[n], matchLength: 0, params: null });
+      : c.snapshot.router.match({ method, host, path: routed, header: (n) => headers[n], queryParam: (n) => queryValues.get(n), matchLength: 0, params: null });
   if (entry === null || entry.route.service.name !== api.service) throw new PortalError('bad-request', `"path" must be on the API: ${target} is not a route of "${api.service}"`);
 
   const started = performance.now();

@@ -14,6 +14,8 @@ import type { PluginContext, TlsPeer } from '../sdk/context.js';
 import type { LocalKey } from '../sdk/local-key.js';
 import { sendContinue } from './interim.js';
 import type { Target } from '../upstream/target.js';
+import type { Backend } from '../upstream/backends.js';
+import { firstQueryValues } from '../base/query-params.js';
 
 export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
@@ -72,6 +74,10 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   readonly upstreamHeaders: HeaderList;
   upstreamPath = '';
   target: Target | null = null;
+  /** The weighted backend of the route that was chosen (null: the route has no `backends`). */
+  backend: Backend | null = null;
+  /** The target a valid session value named (null: none, or no session persistence on the route). */
+  sessionTarget: Target | null = null;
   /** Upstream attempts made so far (retries included). */
   attempt = 0;
   /** Targets already tried by this request (null until a retry). */
@@ -115,6 +121,8 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   /** The one read of the client's body by plugins (readRequestBody), null until one asks. */
   #bodyRead: Promise<Buffer | null> | null = null;
   #clientIp: string | undefined = undefined;
+  /** The query's parameters, parsed on the first read (only routes with `query` conditions read them). */
+  #queryValues: Map<string, string> | null = null;
 
   constructor(req: DownstreamRequest, res: DownstreamResponse, snapshot: S, listener: ListenerInfo, startedAt: number) {
     this.req = req;
@@ -141,6 +149,11 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   header(name: string): string | undefined {
     const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  /** The first value of query parameter `name` (decoded; names compared exactly), or undefined. */
+  queryParam(name: string): string | undefined {
+    return (this.#queryValues ??= firstQueryValues(this.query)).get(name);
   }
 
   /**
@@ -197,7 +210,8 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
     if (r === undefined) {
       const service = this.snapshot.services.get(name);
       if (service === undefined) return false;
-      r = { ...route, service };
+      // The plugin's service replaces the route's weighted backends too.
+      r = { ...route, service, backends: null };
       byService.set(name, r);
     }
     this.route = r;

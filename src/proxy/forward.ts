@@ -21,6 +21,7 @@ import type { CompiledRoute } from './route.js';
 import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
 import { retryAfterSeconds } from '../upstream/health.js';
 import { admit } from './admission.js';
+import { addSessionHeader, chooseTarget, editBackendHeaders, NO_BACKEND_DETAIL } from './backend-choice.js';
 import { limitedBody, readReplayable, wantsReplay } from './replay.js';
 import { MAX_EARLY_HINTS, relayEarlyHints } from './interim.js';
 import '../upstream/interim-continue.js';
@@ -36,10 +37,11 @@ export function forward(ctx: RequestContext, chain: Chain, hooks: DrainHooks): v
 
 /** Past the service's guard (circuit breaker, concurrency limit): on to a target. */
 function proceed(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
+  const declared = ctx.route!;
+  const target = declared.backends === null && declared.session === null ? declared.service.upstream.balancer.pick(Date.now(), null, ctx) : chooseTarget(ctx);
+  // chooseTarget moves ctx.route to the chosen backend's route.
   const route = ctx.route!;
-  const service = route.service;
-  const target = service.upstream.balancer.pick(Date.now(), null, ctx);
-  if (target === null) return replyNoTarget(ctx, chain, hooks);
+  if (target === null) return route.backends !== null ? replyError(ctx, 'no-backend', NO_BACKEND_DETAIL, chain, hooks) : replyNoTarget(ctx, chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
   else if (target.hostHeader !== null) ctx.upstreamHeaders.raw.push('host', target.hostHeader);
@@ -82,6 +84,7 @@ export function joinUpstreamPath(route: CompiledRoute, path: string, matchLength
 }
 
 function dispatch(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
+  if (ctx.backend !== null) editBackendHeaders(ctx);
   const limit = ctx.maxBodyBytes;
   const replaced = ctx.requestBody;
   if (replaced !== null) {
@@ -269,6 +272,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (connectionListed !== undefined) dropConnectionListed(headers, connectionListed);
     // After the Connection pass: an upstream naming X-Request-Id there cannot remove the gateway's.
     out.push('x-request-id', ctx.id);
+    if (ctx.route!.session !== null) addSessionHeader(ctx, out);
     ctx.responseStatus = statusCode;
     ctx.responseHeaders = headers;
     const handlers = this.#chain.responseHeaders;

@@ -18,6 +18,7 @@ import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import { recordFailure, recordSuccess } from '../upstream/retry.js';
 import type { ListenerInfo, RequestContext } from './context.js';
 import { joinUpstreamPath } from './forward.js';
+import { chooseTarget, editBackendHeaders, NO_BACKEND_DETAIL } from './backend-choice.js';
 import { handleRequest, type ProxyRuntime } from './handler.js';
 import { finish, replyBug, replyError, sendLocalReply, publishUpstreamEnd, type DrainHooks } from './reply.js';
 import { upstreamStartChannel } from '../base/events.js';
@@ -99,14 +100,20 @@ function reject(rt: ProxyRuntime, listener: ListenerInfo, req: DownstreamRequest
 }
 
 function startTunnel(ctx: RequestContext, chain: Chain, hooks: DrainHooks, socket: Socket, head: Buffer, owner: object): void {
+  const declared = ctx.route!;
+  const target = declared.backends === null && declared.session === null ? declared.service.upstream.balancer.pick(Date.now(), null, ctx) : chooseTarget(ctx);
+  // chooseTarget moves ctx.route to the chosen backend's route.
   const route = ctx.route!;
-  const target = route.service.upstream.balancer.pick(Date.now(), null, ctx);
+  if (target === null && route.backends !== null) return replyError(ctx, 'no-backend', NO_BACKEND_DETAIL, chain, hooks);
   if (target === null) return sendLocalReply(ctx, LocalReply.error('upstream-unhealthy', 'every target of the upstream is failing'), chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
   else if (target.hostHeader !== null) ctx.upstreamHeaders.raw.push('host', target.hostHeader);
   ctx.upstreamPath = joinUpstreamPath(route, ctx.path, ctx.matchLength, ctx.query);
-  const go = () => dispatchUpgrade(ctx, chain, hooks, socket, head, owner);
+  const go = () => {
+    editBackendHeaders(ctx);
+    dispatchUpgrade(ctx, chain, hooks, socket, head, owner);
+  };
   if (chain.upstreamRequest === null) return go();
   let pending: void | Promise<void>;
   try {

@@ -4,6 +4,7 @@
 // child, deeper before shallower). Only regex routes are tried one by one, in priority
 // order, so keep them few.
 import { caseInsensitiveVariant, compareSegments, foldCase, regexMatchLength, type PathPattern, type RegexPattern, type Segment } from './path-pattern.js';
+import { queryConditionHolds, type QueryCondition } from './query-match.js';
 
 /** What the router reads of a route: its constraints and its place in the order. */
 export interface RouteRules {
@@ -12,6 +13,8 @@ export interface RouteRules {
   readonly priority: number;
   readonly methods: ReadonlySet<string> | null;
   readonly headers: ReadonlyArray<readonly [name: string, values: readonly string[]]> | null;
+  /** Query parameters the request must carry (null: none). */
+  readonly query: readonly QueryCondition[] | null;
   /** Literal path segments (and regexes) match in any letter case (docs/routing.md). */
   readonly caseInsensitive: boolean;
 }
@@ -28,6 +31,8 @@ export interface MatchInput {
   readonly method: string;
   readonly path: string;
   header(name: string): string | undefined;
+  /** The first value of a query parameter, decoded; read only when a route has query conditions. */
+  queryParam(name: string): string | undefined;
   matchLength: number;
   params: Record<string, string> | null;
 }
@@ -41,9 +46,17 @@ class TrieNode<E> {
   exact: E[] | null = null;
 }
 
-/** Most specific first among entries with the same path: more constraints, then priority, then file order. */
+/**
+ * Most specific first among entries with the same path: more method and header constraints,
+ * then more query conditions (the Gateway API's order), then priority, then file order.
+ */
 export function compareConstraints(a: RouterEntry, b: RouterEntry): number {
-  return constraintCount(b) - constraintCount(a) || b.route.priority - a.route.priority || a.route.index - b.route.index;
+  return (
+    constraintCount(b) - constraintCount(a) ||
+    (b.route.query?.length ?? 0) - (a.route.query?.length ?? 0) ||
+    b.route.priority - a.route.priority ||
+    a.route.index - b.route.index
+  );
 }
 
 function constraintCount(e: RouterEntry): number {
@@ -58,6 +71,9 @@ export function constraintsMatch(e: RouterEntry, q: MatchInput): boolean {
       const v = q.header(name);
       if (v === undefined || !values.includes(v)) return false;
     }
+  }
+  if (r.query !== null) {
+    for (const c of r.query) if (!queryConditionHolds(c, q.queryParam(c.name))) return false;
   }
   return true;
 }

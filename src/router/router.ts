@@ -4,6 +4,7 @@
 // route an entry carries: the router reads only its RouteRules and hands the entry back.
 import { compareInTable, RouteTable, type MatchInput, type RouteRules, type RouterEntry } from './route-table.js';
 import { foldCase } from './path-pattern.js';
+import { describeQueryMismatch, queryConditionHolds } from './query-match.js';
 
 export interface RouterInput extends MatchInput {
   /** Lower-case host without port and trailing dot. */
@@ -74,7 +75,7 @@ export class Router<R extends RouteRules = RouteRules> {
     const path = q.path;
     // An exact or regex route that matched the slash itself was written for it ("=/y/").
     if (chosen.pattern.kind !== 'prefix' || path.length < 2 || path.charCodeAt(path.length - 1) !== 47 /* / */) return false;
-    const v: RouterInput = { method: q.method, host: q.host, path: path.slice(0, -1), header: (n) => q.header(n), matchLength: 0, params: null };
+    const v: RouterInput = { method: q.method, host: q.host, path: path.slice(0, -1), header: (n) => q.header(n), queryParam: (n) => q.queryParam(n), matchLength: 0, params: null };
     const other = this.match(v);
     if (other !== null && other !== chosen && foldKey(other) !== foldKey(chosen)) return true;
     return this.caseVariant(v, chosen);
@@ -168,9 +169,9 @@ function mismatch(e: RouterEntry, q: RouterInput): string | null {
   if (!hostMatches(e.host, q.host)) return `host "${q.host}" does not match "${e.host}"`;
   // The path alone: the entry in a table of its own, with its constraints taken off.
   const pathOnly = new RouteTable();
-  pathOnly.add({ ...e, route: { ...e.route, methods: null, headers: null } });
+  pathOnly.add({ ...e, route: { ...e.route, methods: null, headers: null, query: null } });
   pathOnly.seal();
-  const probe = { method: q.method, path: q.path, header: (n: string) => q.header(n), matchLength: 0, params: null };
+  const probe = { method: q.method, path: q.path, header: (n: string) => q.header(n), queryParam: () => undefined, matchLength: 0, params: null };
   if (pathOnly.match(probe) === null) return `path "${q.path}" does not match ${describePattern(e)}`;
   const r = e.route;
   if (r.methods !== null && !r.methods.has(q.method)) return `method ${q.method} is not one of ${[...r.methods].join(', ')}`;
@@ -179,6 +180,10 @@ function mismatch(e: RouterEntry, q: RouterInput): string | null {
     if (v === undefined || !values.includes(v)) {
       return `header ${name} is ${v === undefined ? 'absent' : JSON.stringify(v)}, wants ${values.map((x) => JSON.stringify(x)).join(' or ')}`;
     }
+  }
+  for (const c of r.query ?? []) {
+    const v = q.queryParam(c.name);
+    if (!queryConditionHolds(c, v)) return describeQueryMismatch(c, v);
   }
   return null;
 }

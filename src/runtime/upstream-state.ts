@@ -12,6 +12,7 @@ import type { PluginRegistry } from '../pipeline/registry.js';
 import { ActiveHealthChecks } from '../upstream/active-health.js';
 import { DnsResolver } from '../upstream/dns.js';
 import { GuardRegistry } from '../upstream/guard.js';
+import { BackendStates } from '../upstream/backends.js';
 import { HealthRegistry } from '../upstream/health.js';
 import { PoolRegistry } from '../upstream/pools.js';
 
@@ -20,6 +21,8 @@ export class UpstreamState {
   /** Target health survives reloads (an ejected target stays ejected). */
   readonly #health = new HealthRegistry();
   readonly #guards = new GuardRegistry();
+  /** Weighted backends' round-robin progress (kept while a route's backends are unchanged). */
+  readonly #backendStates = new BackendStates();
   readonly #dns: DnsResolver;
   readonly #checks: ActiveHealthChecks;
   readonly #live: () => Snapshot;
@@ -40,13 +43,14 @@ export class UpstreamState {
   build(config: RawConfig, registry: PluginRegistry, version: number, source: string): { snapshot: Snapshot; retain(): void } {
     // The pools keep the engine of the first config: the listeners are built with it too.
     if (this.#engine === null) this.#pools.engine = this.#engine = config.engine ?? DEFAULTS.engine;
-    const { snapshot, pools } = buildSnapshot(config, registry, this.#pools, version, source, this.#health, this.#dns.addresses, this.#guards);
+    const { snapshot, pools } = buildSnapshot(config, registry, this.#pools, version, source, this.#health, this.#dns.addresses, this.#guards, this.#backendStates);
     return { snapshot, retain: () => this.#pools.retain(pools) };
   }
 
   /** `next` is in service: forget the state of what it no longer uses. */
   retain(next: Snapshot): void {
-    const services = [...next.services.values()];
+    const services = [...next.services.values(), ...next.backendServices];
+    this.#backendStates.retain();
     this.#health.retain(new Set(services.flatMap((s) => s.upstream.targets.map((t) => t.health))));
     this.#guards.retain(services.flatMap((s) => (s.guard === null ? [] : [s.guard])));
   }
@@ -100,5 +104,5 @@ export class UpstreamState {
 
 /** The distinct upstreams of a snapshot (services defined by `url:` included). */
 function liveUpstreams(snapshot: Snapshot): Upstream[] {
-  return [...new Set([...snapshot.services.values()].map((s) => s.upstream))];
+  return [...new Set([...snapshot.services.values(), ...snapshot.backendServices].map((s) => s.upstream))];
 }

@@ -142,6 +142,31 @@ test('explain names the match, says why earlier candidates failed, lists the plu
   assert.match(h.stdout, /^Route:\s+users-v2 \(services\[0\]\.routes\[2\]\), strip_path$/m);
 });
 
+test('explain reads the query string for query conditions and lists a route\'s weighted backends', async () => {
+  const file = writeConfig(`
+_format_version: "1"
+session_persistence: { secret: "0123456789abcdef0123456789abcdef" }
+upstreams: [{ name: v1, targets: [{ url: "http://127.0.0.1:9001" }] }]
+services:
+  - name: s
+    url: http://127.0.0.1:9000
+    routes:
+      - { name: beta, paths: ["/s"], query: { beta: "~^(1|yes)$" } }
+      - name: weighted
+        paths: ["/s"]
+        session_persistence: { type: cookie, name: ng-s }
+        backends: [{ upstream: v1, weight: 9 }, { url: "http://127.0.0.1:9002/v2", weight: 1 }]
+`);
+  const r = await runCli(['explain', '--config', file, 'GET', '/s/x?beta=no&beta=1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /✗ beta .*query=beta=~\^\(1\|yes\)\$\n\s+query parameter beta is "no", wants a match of \^\(1\|yes\)\$/);
+  assert.match(r.stdout, /^Backends: v1 \(weight 9\), http:\/\/127\.0\.0\.1:9002\/v2 \(weight 1\)$/m);
+  assert.match(r.stdout, /^Forwards: http:\/\/127\.0\.0\.1:9001\/s\/x\?beta=no&beta=1  or  http:\/\/127\.0\.0\.1:9002\/v2\/s\/x\?beta=no&beta=1$/m);
+  assert.match(r.stdout, /^Session:  cookie ng-s$/m);
+  const q = await runCli(['explain', '--config', file, 'GET', '/s/x?beta=yes']);
+  assert.match(q.stdout, /✓ beta /);
+});
+
 /** Runs explain and the real gateway on the same request and returns both upstream URLs. */
 async function explainVersusGateway(t: { after: (fn: () => Promise<void>) => void }, path: string, headers: Record<string, string>) {
   const echo = await startEchoUpstream();

@@ -448,7 +448,7 @@ describe('a full config compiles into a snapshot', () => {
     assert.deepEqual([...new Set(snapshot.routes.map((e) => e.route.name))].sort(), ['copy-0', 'detail', 'legacy', 'list']);
     const detail = snapshot.routes.find((e) => e.route.name === 'detail')!.route;
     assert.deepEqual([detail.priority, detail.preserveHost, detail.stripPath, detail.headers], [5, true, false, [['x-env', ['canary']]]]);
-    const q = { method: 'GET', host: 'shop.example.com', path: '/orders/count', header: () => undefined, matchLength: 0, params: null };
+    const q = { method: 'GET', host: 'shop.example.com', path: '/orders/count', header: () => undefined, queryParam: () => undefined, matchLength: 0, params: null };
     assert.equal(snapshot.router.match(q)?.route.name, 'list');
     snapshot.dispose();
   });

@@ -12,6 +12,8 @@ import { foldCase, parsePathPattern } from '../../src/router/path-pattern.js';
 import { Router, type RouterInput } from '../../src/router/router.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 import type { Service } from '../../src/upstream/service.js';
+import { firstQueryValues } from '../../src/base/query-params.js';
+import { compileQueryConditions, type QueryCondition } from '../../src/router/query-match.js';
 
 const registry = defaultRegistry();
 const pools = new PoolRegistry();
@@ -23,11 +25,12 @@ function routerOf(...routes: string[]): Router<CompiledRoute> {
   return buildSnapshot(loadConfigText('routes.yaml', text, registry), registry, pools, 1, 'routes.yaml').snapshot.router;
 }
 
-interface Req { method?: string; host?: string; headers?: Record<string, string> }
+interface Req { method?: string; host?: string; headers?: Record<string, string>; query?: string }
 
 function query(path: string, r: Req = {}): RouterInput {
   const headers = r.headers ?? {};
-  return { method: r.method ?? 'GET', host: r.host ?? 'gw.test', path, header: (n) => headers[n], matchLength: 0, params: null };
+  const params = firstQueryValues(r.query ?? '');
+  return { method: r.method ?? 'GET', host: r.host ?? 'gw.test', path, header: (n) => headers[n], queryParam: (n) => params.get(n), matchLength: 0, params: null };
 }
 
 /** The matched route's name (null: 404); the linear explain must pick the same entry. */
@@ -183,6 +186,79 @@ describe('same path: constraints, then priority, then file order', () => {
   });
 });
 
+describe('query parameters', () => {
+  // The Gateway API's conformance case HTTPRouteQueryParamMatching, one route per rule match.
+  const router = routerOf(
+    '{ name: whale, paths: ["/"], query: { animal: whale } }',
+    '{ name: dolphin, paths: ["/"], query: { animal: dolphin } }',
+    '{ name: dolphin-blue, paths: ["/"], query: { animal: dolphin, color: blue } }',
+    '{ name: upper, paths: ["/"], query: { ANIMAL: Whale } }',
+    '{ name: path1, paths: ["/path1"], query: { animal: whale } }',
+    '{ name: version-one, paths: ["/"], headers: { version: [one] }, query: { animal: whale } }',
+    '{ name: path2-two, paths: ["/path2"], headers: { version: [two] }, query: { animal: whale } }',
+    '{ name: path5, paths: ["/path5"] }',
+    '{ name: hydra, paths: ["/"], query: { animal: hydra } }',
+    '{ name: version-four, paths: ["/"], headers: { version: [four] } }',
+  );
+  const at = (path: string, q: string, headers?: Record<string, string>) => hit(router, path, { query: q, ...(headers ? { headers } : {}) });
+
+  test('exact names and values, case-sensitive; more conditions first; other parameters ignored', () => {
+    assert.equal(at('/', '?animal=whale'), 'whale');
+    assert.equal(at('/', '?animal=dolphin'), 'dolphin');
+    assert.equal(at('/', '?animal=dolphin&color=blue'), 'dolphin-blue');
+    assert.equal(at('/', '?ANIMAL=Whale'), 'upper');
+    assert.equal(at('/', '?animal=whale&otherparam=irrelevant'), 'whale');
+    assert.equal(at('/', '?animal=dolphin&color=yellow'), 'dolphin');
+    for (const q of ['?color=blue', '?animal=dog', '?animal=whaledolphin', '', '?Animal=whale', '?animal=Whale']) assert.equal(at('/', q), null, q);
+  });
+
+  test('with paths and headers; headers outrank query conditions (the Gateway API order)', () => {
+    assert.equal(at('/path1', '?animal=whale'), 'path1');
+    assert.equal(at('/', '?animal=whale', { version: 'one' }), 'version-one');
+    assert.equal(at('/path2', '?animal=whale', { version: 'two' }), 'path2-two');
+    assert.equal(at('/path5', '?animal=hydra'), 'path5');
+    assert.equal(at('/', '?animal=hydra', { version: 'four' }), 'version-four');
+    assert.equal(at('/', '?animal=hydra'), 'hydra');
+  });
+
+  test('a repeated parameter is read at its first value; names and values are decoded', () => {
+    assert.equal(at('/', '?animal=whale&animal=dolphin'), 'whale');
+    assert.equal(at('/', '?animal=dolphin&animal=whale'), 'dolphin');
+    assert.equal(at('/', '?%61nimal=wh%61le'), 'whale');
+    assert.equal(at('/', '?an%69mal=dolphin&c%6Flor=blu%65'), 'dolphin-blue');
+    // An escape that is not UTF-8 stays as written: it equals no decoded value.
+    assert.equal(at('/', '?animal=%ff'), null);
+    const spaced = routerOf('{ name: spaced, paths: ["/"], query: { "first name": "Ada Lovelace" } }');
+    assert.equal(hit(spaced, '/', { query: '?first+name=Ada+Lovelace' }), 'spaced');
+    assert.equal(hit(spaced, '/', { query: '?first%20name=Ada%20Lovelace' }), 'spaced');
+    assert.equal(hit(spaced, '/', { query: '?first_name=Ada+Lovelace' }), null);
+  });
+
+  test('"~" values are RE2 patterns, searched in the decoded value', () => {
+    const r = routerOf('{ name: digits, paths: ["/"], query: { page: "~^[0-9]+$" } }', '{ name: beta, paths: ["/"], query: { flags: "~beta" } }', '{ name: rest, paths: ["/"] }');
+    assert.equal(hit(r, '/', { query: '?page=12' }), 'digits');
+    assert.equal(hit(r, '/', { query: '?page=12a' }), 'rest');
+    assert.equal(hit(r, '/', { query: '?flags=x,beta,y' }), 'beta');
+    assert.equal(hit(r, '/', { query: '?flags=%62eta' }), 'beta');
+    assert.equal(hit(r, '/', { query: '?page=' }), 'rest');
+  });
+
+  test('explain names the query condition that failed', () => {
+    const { tried, matched } = router.explain(query('/', { query: '?animal=dog' }));
+    assert.equal(matched, null);
+    assert.ok(tried.some((t) => t.reason === 'query parameter animal is "dog", wants "whale"'), JSON.stringify(tried.map((t) => t.reason)));
+    const r = routerOf('{ name: digits, paths: ["/"], query: { page: "~^[0-9]+$" } }');
+    assert.equal(r.explain(query('/', { query: '?page=x' })).tried[0]?.reason, 'query parameter page is "x", wants a match of ^[0-9]+$');
+  });
+
+  test('the query string is bounded: parameters past the 256th are not read', () => {
+    const r = routerOf('{ name: late, paths: ["/"], query: { late: "1" } }');
+    const filler = Array.from({ length: 300 }, (_, i) => `p${i}=x`).join('&');
+    assert.equal(hit(r, '/', { query: `?${filler}&late=1` }), null);
+    assert.equal(hit(r, '/', { query: `?late=1&${filler}` }), 'late');
+  });
+});
+
 describe('matchLength and params', () => {
   const router = routerOf(
     '{ name: prefix, paths: ["/api/orders"] }',
@@ -275,8 +351,8 @@ function entriesFor(route: CompiledRoute, hosts: Array<string | null>, paths: st
   return out;
 }
 
-function compiledRoute(name: string, index: number, o: Partial<Pick<CompiledRoute, 'priority' | 'methods' | 'headers'>> = {}): CompiledRoute {
-  return { name, index, service: SERVICE, priority: o.priority ?? 0, methods: o.methods ?? null, headers: o.headers ?? null, stripPath: false, preserveHost: false, caseInsensitive: false, chain: Chain.EMPTY, configPath: `services[0].routes[${index}]` };
+function compiledRoute(name: string, index: number, o: Partial<Pick<CompiledRoute, 'priority' | 'methods' | 'headers' | 'query'>> = {}): CompiledRoute {
+  return { name, index, service: SERVICE, priority: o.priority ?? 0, methods: o.methods ?? null, headers: o.headers ?? null, query: o.query ?? null, backends: null, session: null, stripPath: false, preserveHost: false, caseInsensitive: false, chain: Chain.EMPTY, configPath: `services[0].routes[${index}]` };
 }
 
 describe('property: router.match agrees with the documented linear order', () => {
@@ -288,6 +364,8 @@ describe('property: router.match agrees with the documented linear order', () =>
     const SEGS = ['a', 'b', 'c', 'v1', ':id', ':p'];
     const METHODS = [null, null, null, new Set(['GET']), new Set(['POST']), new Set(['GET', 'POST'])];
     const HEADERS: Array<CompiledRoute['headers']> = [null, null, null, [['x-env', ['a']]], [['x-env', ['a', 'b']]], [['x-env', ['b']], ['x-t', ['1']]]];
+    const conditions = (raw: Record<string, string>): QueryCondition[] => compileQueryConditions(raw) as QueryCondition[];
+    const QUERIES: Array<CompiledRoute['query']> = [null, null, null, conditions({ v: '1' }), conditions({ v: '~^[12]$' }), conditions({ v: '2', w: 'x' })];
     const randomPattern = (): string => {
       const k = rnd();
       if (k < 0.15) return pick(REGEXES);
@@ -301,7 +379,8 @@ describe('property: router.match agrees with the documented linear order', () =>
       const segs = Array.from({ length: Math.floor(rnd() * 5) }, () => pick(REQ_SEGS));
       const path = `/${segs.join('/')}${segs.length > 0 && rnd() < 0.2 ? '/' : ''}`;
       const h: Record<string, string | undefined> = { 'x-env': pick([undefined, 'a', 'b', 'c']), 'x-t': pick([undefined, '1']) };
-      return { method: pick(['GET', 'POST', 'PUT']), host: pick(REQ_HOSTS), path, header: (n) => h[n], matchLength: 0, params: null };
+      const params = firstQueryValues(pick(['', '?v=1', '?v=2', '?v=2&w=x', '?w=x&v=3', '?v=1&v=2']));
+      return { method: pick(['GET', 'POST', 'PUT']), host: pick(REQ_HOSTS), path, header: (n) => h[n], queryParam: (n) => params.get(n), matchLength: 0, params: null };
     };
 
     const seen = new Set<string>();
@@ -310,7 +389,7 @@ describe('property: router.match agrees with the documented linear order', () =>
       const entries: RouteEntry[] = [];
       const n = 1 + Math.floor(rnd() * 25);
       for (let i = 0; i < n; i++) {
-        const route = compiledRoute(`r${i}`, i, { priority: pick([0, 0, 0, 1, -1, 5]), methods: pick(METHODS), headers: pick(HEADERS) });
+        const route = compiledRoute(`r${i}`, i, { priority: pick([0, 0, 0, 1, -1, 5]), methods: pick(METHODS), headers: pick(HEADERS), query: pick(QUERIES) });
         const hosts = rnd() < 0.2 ? [pick(ROUTE_HOSTS), pick(ROUTE_HOSTS)] : [pick(ROUTE_HOSTS)];
         const paths = rnd() < 0.2 ? [randomPattern(), randomPattern()] : [randomPattern()];
         entries.push(...entriesFor(route, [...new Set(hosts)], paths));
