@@ -1,3 +1,0 @@
-// The session-persistence suite on the native HTTP/1.1 engine (engine: native).
-process.env['NORTHGATE_TEST_ENGINE'] = 'native';
-await import('../e2e/session-persistence.test.js');
