@@ -138,7 +138,10 @@ function schemas(c: ConsoleContext) {
   const config = buildConfigSchema(registry.all()) as Record<string, any>;
   const kinds = Object.fromEntries(KINDS.map((k) => [k.name, { singular: k.singular, refs: k.refs, filters: k.filters, schema: inputSchema(k, config) }]));
   const plugins = Object.fromEntries(registry.all().map((p) => [p.name, p.schema]));
-  const body = { kinds, plugins };
+  // A credential's fields depend on its type: the config file's element for each type.
+  const byType = config['properties'].consumers.items.properties.credentials.properties as Record<string, { items: unknown }>;
+  const credentials = Object.fromEntries(Object.entries(byType).map(([type, s]) => [type, s.items]));
+  const body = { kinds, plugins, credentials };
   schemaCache = { registry, body };
   return body;
 }
