@@ -24,7 +24,10 @@ function Chart({ points, label }) {
         { stroke: color('--muted'), grid: { stroke: color('--line') }, label: 'req/s' },
         { side: 1, stroke: color('--muted'), grid: { show: false }, label: 'p95 ms' },
       ],
-      scales: { ms: {} },
+      // The last hour, whatever the number of points so far.
+      scales: { x: { time: true, range: () => [Date.now() / 1000 - 3600, Date.now() / 1000] }, ms: {} },
+      legend: { live: false },
+      cursor: { points: { show: false } },
       series: [{}, { label: 'req/s', stroke: color('--accent'), width: 2 }, { label: 'p95 ms', stroke: color('--warn'), width: 2, scale: 'ms' }],
     };
     plot.current = new uPlot(opts, [[], [], []], el);

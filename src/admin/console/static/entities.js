@@ -11,6 +11,17 @@ export const KIND_ORDER = ['services', 'routes', 'upstreams', 'targets', 'consum
 export const KIND_LABELS = { services: 'Services', routes: 'Routes', upstreams: 'Upstreams', targets: 'Targets', consumers: 'Consumers', credentials: 'Credentials', plugins: 'Plugins', plans: 'Plans' };
 /** What a GET shows beyond the body: never sent back from a form. */
 const SHOWN_ONLY = ['id', 'version', 'created_at', 'updated_at', 'scope', 'key_prefix', 'key_hash', 'password_set', 'secret_set'];
+/** The fields a kind's form shows first (the rest are folded under "more fields"). */
+const PRIMARY = {
+  services: ['name', 'url', 'upstream'],
+  routes: ['service', 'name', 'paths', 'hosts', 'methods', 'strip_path'],
+  upstreams: ['name', 'targets'],
+  targets: ['upstream', 'url', 'weight'],
+  consumers: ['username', 'plan'],
+  credentials: ['consumer', 'type'],
+  plugins: ['name', 'service', 'route', 'config'],
+  plans: ['name', 'rate_limit', 'quota'],
+};
 /** A credential's stored forms (what a dump holds), not typed in a form. */
 const STORED_FORMS = ['key_digest', 'key_prefix', 'password_hash'];
 
@@ -92,7 +103,7 @@ function EntityForm({ kind, s, entity, readOnly, onDone, onCancel }) {
   return html`<form class="card entity-form" onSubmit=${submit} noValidate aria-labelledby="form-title">
     <h2 id="form-title">${title}</h2>
     ${error && html`<${Notice} kind="error">${error}${unplaced.length > 0 && html`<ul>${unplaced.map((p) => html`<li>${p.name ? `${p.name}: ` : ''}${p.path && p.path !== '(root)' ? `${p.path}: ` : ''}${p.message}</li>`)}</ul>`}<//>`}
-    <${ObjectFields} schema=${schema} value=${value} onChange=${setValue} problems=${placed} options=${refs} />
+    <${ObjectFields} schema=${schema} value=${value} onChange=${setValue} problems=${placed} options=${refs} primary=${PRIMARY[kind]} />
     ${kind === 'credentials' && value.type === 'key-auth' && !entity && html`<p class="field-hint">Leave the key empty to have one generated; it is shown once, after saving.</p>`}
     <div class="actions">
       <button type="submit" class="primary" disabled=${busy}>${readOnly ? 'Show the diff' : entity ? 'Save' : 'Create'}</button>
@@ -194,7 +205,7 @@ export function Entities({ kind, mode }) {
         <span class="muted small" aria-live="polite">${rows === null ? 'Loading…' : `${shown.length} of ${rows.length}`}</span>
       </div>
       ${rows !== null && rows.length === 0 ? html`<p class="muted">No ${label.toLowerCase()} yet.</p>` : html`
-      <div class="table-wrap"><table aria-label=${label}>
+      <div class="table-wrap"><table class="entities" aria-label=${label}>
         <thead><tr><th scope="col">Name</th><th scope="col">Details</th><th scope="col">Tags</th><th scope="col">Updated</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>${shown.map((e) => html`<tr key=${e.id}>
           <th scope="row" class="name">${entityKey(kind, e)}</th>

@@ -84,7 +84,8 @@ function Field({ name, path, schema, value, onChange, required, problems, option
   const describedBy = [errId, hintId].filter(Boolean).join(' ') || undefined;
   const invalid = errs !== undefined;
   const w = options?.[path] ? 'ref' : widget(schema);
-  const label = html`<label for=${id}>${name}${required ? html`<span class="req" aria-hidden="true"> *</span>` : ''}</label>`;
+  // The marker is outside the label: the control's name stays the field's name.
+  const label = html`<span class="label-row"><label for=${id}>${name}</label>${required ? html`<span class="req" aria-hidden="true">*</span>` : ''}</span>`;
   const hint = schema?.description && html`<p class="field-hint" id=${hintId}>${schema.description}</p>`;
   const common = { id, disabled, 'aria-invalid': invalid, 'aria-describedby': describedBy, 'aria-required': required };
   let input;
@@ -120,11 +121,12 @@ function Field({ name, path, schema, value, onChange, required, problems, option
   return html`<div class=${`field ${invalid ? 'invalid' : ''}`}>${label}${input}${hint}<${Errors} id=${errId} list=${errs} /></div>`;
 }
 
-/** The properties of an object schema: required and filled-in ones first, the rest folded away. */
-export function ObjectFields({ schema, value, onChange, base = '', problems, options, disabled, hide = [] }) {
+/** The properties of an object schema: the kind's usual ones, required and filled-in ones first, the rest folded away. */
+export function ObjectFields({ schema, value, onChange, base = '', problems, options, disabled, primary = [] }) {
   const required = new Set(schema.required ?? []);
-  const keys = Object.keys(schema.properties ?? {}).filter((k) => !hide.includes(k));
-  const shown = keys.filter((k) => required.has(k) || value[k] !== undefined || options?.[joinPath(base, k)] || [...problems.keys()].some((p) => p.startsWith(joinPath(base, k))));
+  const keys = Object.keys(schema.properties ?? {});
+  const first = (k) => required.has(k) || primary.includes(k) || value[k] !== undefined || options?.[joinPath(base, k)] || [...problems.keys()].some((p) => p.startsWith(joinPath(base, k)));
+  const shown = [...primary.filter((k) => keys.includes(k)), ...keys.filter((k) => !primary.includes(k) && first(k))];
   const folded = keys.filter((k) => !shown.includes(k));
   const set = (k) => (v) => {
     const next = { ...value };
