@@ -227,3 +227,27 @@ test('wrong tokens are throttled; the token is in no log line', async () => {
   const logs = JSON.stringify(gw.lines) + gw.stderr();
   assert.ok(!logs.includes(ADMIN_TOKEN), 'the admin token is never logged');
 });
+
+test('with several workers the dashboard sums every worker\'s requests', async (t) => {
+  const file = writeConfig(`_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null, admin: "127.0.0.1:0" }
+access_log: { enabled: false }
+services:
+  - name: orders
+    url: ${upstream.url}
+    routes: [{ name: orders-v1, paths: [/v1/orders] }]
+`);
+  const cgw = await startCli(['-c', file, '--workers', '2']);
+  t.after(() => cgw.stop());
+  const c = new ConsoleClient(adminUrlOf(cgw));
+  // Round-robin over new connections: both workers answer some of them.
+  const sent = 30;
+  for (let i = 0; i < sent; i++) assert.equal((await http(`${cgw.url}/v1/orders/${i}`)).status, 200);
+  let requests = 0;
+  for (let i = 0; i < 30 && requests < sent; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const d = (await c.call('GET', '/ui/api/dashboard')).json;
+    requests = d.routes.find((r: any) => r.route === 'orders-v1')?.requests ?? 0;
+  }
+  assert.equal(requests, sent);
+});

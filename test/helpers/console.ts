@@ -55,7 +55,8 @@ export async function firstLoad(base: string): Promise<Map<string, { raw: number
     seen.set(path, { raw: r.text.length, gzip: r.gzip });
     const dir = path.endsWith('/') ? path : path.slice(0, path.lastIndexOf('/') + 1);
     const refs = path.endsWith('/') ? [...r.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!) : path.endsWith('.js') ? [...r.text.matchAll(/(?:import|from)\s*["']([^"']+)["']/g)].map((m) => m[1]!) : [];
-    for (const ref of refs) queue.push(new URL(ref, `http://x${dir}`).pathname);
+    // `data:` (the empty icon) costs no request; the page test makes sure no ref has another origin.
+    for (const ref of refs) if (!/^[a-z]+:/.test(ref)) queue.push(new URL(ref, `http://x${dir}`).pathname);
   }
   return seen;
 }

@@ -83,8 +83,9 @@ export interface TrafficPoint {
 export class TrafficHistory {
   readonly #read: () => Promise<string>;
   #bounds: number[] = [];
-  #last: Map<string, Cumulative> | null = null;
-  #lastAt = 0;
+  /** The previous reading; before the first, the node's start, when every counter was 0. */
+  #last = new Map<string, Cumulative>();
+  #lastAt = Date.now();
   readonly #ring: Interval[] = [];
   #gauges: MetricSample[] = [];
   #timer: NodeJS.Timeout | null = null;
@@ -94,8 +95,9 @@ export class TrafficHistory {
     this.#read = read;
   }
 
-  start(): void {
+  start(now = Date.now()): void {
     if (this.#timer !== null) return;
+    this.#lastAt = now;
     void this.sample();
     this.#timer = setInterval(() => void this.sample(), SAMPLE_MS);
     this.#timer.unref();
@@ -162,7 +164,7 @@ export class TrafficHistory {
     this.#last = current;
     const seconds = (now - this.#lastAt) / 1000;
     this.#lastAt = now;
-    if (previous === null || seconds <= 0) return;
+    if (seconds <= 0) return;
     const series = new Map<string, Float64Array>();
     const width = B0 + this.#bounds.length;
     for (const [key, c] of current) {

@@ -22,7 +22,7 @@ function Chart({ points, label }) {
       axes: [
         { stroke: color('--muted'), grid: { stroke: color('--line') } },
         { stroke: color('--muted'), grid: { stroke: color('--line') }, label: 'req/s' },
-        { side: 1, stroke: color('--muted'), grid: { show: false }, label: 'p95 ms' },
+        { side: 1, scale: 'ms', stroke: color('--muted'), grid: { show: false }, label: 'p95 ms' },
       ],
       // The last hour, whatever the number of points so far.
       scales: { x: { time: true, range: () => [Date.now() / 1000 - 3600, Date.now() / 1000] }, ms: {} },
@@ -112,13 +112,13 @@ export function Dashboard() {
       <h2 id="routes-title">Services and routes, last hour</h2>
       ${data.routes.length === 0 ? html`<p class="muted">No requests yet.</p>` : html`
       <div class="table-wrap"><table aria-labelledby="routes-title">
-        <thead><tr><th scope="col">Service / route</th><th scope="col">req/s</th><th scope="col">5xx</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">p99</th><th scope="col">429 limit</th><th scope="col">429 quota</th></tr></thead>
+        <thead><tr><th scope="col">Service / route</th><th scope="col">req/s</th><th scope="col">5xx</th><th scope="col" class="wide-only">p50</th><th scope="col">p95</th><th scope="col" class="wide-only">p99</th><th scope="col" class="wide-only">429 limit</th><th scope="col" class="wide-only">429 quota</th></tr></thead>
         <tbody>${services.map((svc) => data.routes.filter((r) => r.service === svc).map((r) => html`
           <tr>
             <th scope="row"><button class="link" onClick=${() => setFocus({ service: r.service, route: r.route })} aria-label=${`Chart ${r.service} ${r.route}`}>${r.service} / ${r.route || '–'}</button></th>
             <td>${fmt.rate(r.rps)}</td><td class=${r.error_rate > 0.01 ? 'bad' : ''}>${fmt.pct(r.error_rate)}</td>
-            <td>${fmt.ms(r.p50)}</td><td>${fmt.ms(r.p95)}</td><td>${fmt.ms(r.p99)}</td>
-            <td>${fmt.count(r.rate_limited)}</td><td>${fmt.count(r.quota_exceeded)}</td>
+            <td class="wide-only">${fmt.ms(r.p50)}</td><td>${fmt.ms(r.p95)}</td><td class="wide-only">${fmt.ms(r.p99)}</td>
+            <td class="wide-only">${fmt.count(r.rate_limited)}</td><td class="wide-only">${fmt.count(r.quota_exceeded)}</td>
           </tr>`))}</tbody>
       </table></div>`}
     </section>
