@@ -195,7 +195,10 @@ test('sign in, the dashboard under traffic, create service, route, plugin, consu
   await page.getByRole('button', { name: 'Delete shop' }).click();
   const confirm = page.getByRole('alertdialog');
   await confirm.getByText('route shop-api').waitFor();
-  assert.match(await confirm.innerText(), /plugin route:shop-api\/key-auth|route shop-api/);
+  const named = await confirm.innerText();
+  assert.match(named, /route shop-api/);
+  assert.match(named, /plugin route:shop-api\/key-auth/, 'what uses the route goes too, and is named');
+  assert.match(named, /Delete 3 entities/);
   await shot(page, 'delete-confirm-desktop', t);
   await confirm.getByRole('button', { name: /^Delete/ }).click();
   await page.getByText('Deleted service shop.').waitFor();

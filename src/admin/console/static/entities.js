@@ -69,14 +69,19 @@ function EntityForm({ kind, s, entity, readOnly, onDone, onCancel }) {
   const [problems, setProblems] = useState([]);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const [refs, setRefs] = useState({});
+  // The names a reference field may take; the form waits for them (a reference is a list to pick from).
+  const [refs, setRefs] = useState(null);
   const [diff, setDiff] = useState(null);
   const schema = formSchema(kind, s, value);
   useEffect(() => {
     const wanted = kind === 'credentials' ? { consumer: 'consumers' } : s.kinds[kind].refs;
-    Promise.all(Object.entries(wanted).map(async ([field, target]) => [field, (await listOf(target)).map((e) => entityKey(target, e))])).then((pairs) => setRefs(Object.fromEntries(pairs)), () => undefined);
+    Promise.all(Object.entries(wanted).map(async ([field, target]) => [field, (await listOf(target)).map((e) => entityKey(target, e))])).then(
+      (pairs) => setRefs(Object.fromEntries(pairs)),
+      (err) => (setRefs({}), setError(err.message)),
+    );
   }, [kind]);
   const placed = useMemo(() => placeProblems(problems, fieldPaths(schema, value)), [problems, schema, value]);
+  if (refs === null) return html`<div class="card entity-form"><p class="muted">Loading the form…</p></div>`;
   const submit = async (ev) => {
     ev.preventDefault();
     setBusy(true);
@@ -115,14 +120,36 @@ function EntityForm({ kind, s, entity, readOnly, onDone, onCancel }) {
   </form>`;
 }
 
+/** What a cascading delete of `entity` takes along: what references it, and so on (each kind listed once). */
+async function dependents(s, kind, entity) {
+  const lists = new Map();
+  const list = (k) => (lists.has(k) ? lists.get(k) : (lists.set(k, listOf(k)), lists.get(k)));
+  const found = [];
+  const seen = new Set([`${kind}/${entity.id}`]);
+  const queue = [[kind, entity]];
+  for (let i = 0; i < queue.length && i < 1000; i++) {
+    const [k, e] = queue[i];
+    const key = entityKey(k, e);
+    for (const [userKind, d] of Object.entries(s.kinds)) {
+      for (const [field, target] of Object.entries(d.refs)) {
+        if (target !== k) continue;
+        for (const u of (await list(userKind)).filter((x) => x[field] === key)) {
+          if (seen.has(`${userKind}/${u.id}`)) continue;
+          seen.add(`${userKind}/${u.id}`);
+          found.push(`${s.kinds[userKind].singular} ${entityKey(userKind, u)}`);
+          queue.push([userKind, u]);
+        }
+      }
+    }
+  }
+  return found;
+}
+
 function DeleteConfirm({ kind, s, entity, onDone, onCancel }) {
   const [deps, setDeps] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
-    const key = entityKey(kind, entity);
-    const users = Object.entries(s.kinds).flatMap(([k, d]) => Object.entries(d.refs).filter(([, target]) => target === kind).map(([field]) => [k, field]));
-    Promise.all(users.map(async ([k, field]) => (await listOf(k)).filter((e) => e[field] === key).map((e) => `${s.kinds[k].singular} ${entityKey(k, e)}`)))
-      .then((lists) => setDeps(lists.flat()), (err) => setError(err.message));
+    dependents(s, kind, entity).then(setDeps, (err) => setError(err.message));
   }, [entity]);
   const remove = async () => {
     try {
@@ -137,7 +164,7 @@ function DeleteConfirm({ kind, s, entity, onDone, onCancel }) {
     <h2 id="confirm-title">Delete ${name}?</h2>
     <div id="confirm-body">
       ${deps === null ? html`<p class="muted">Looking for what uses it…</p>` : deps.length === 0 ? html`<p>Nothing else uses it.</p>` : html`
-        <p>These use it and will be deleted with it (and whatever uses them):</p><ul>${deps.map((d) => html`<li>${d}</li>`)}</ul>`}
+        <p>These use it, directly or through each other, and will be deleted with it:</p><ul>${deps.map((d) => html`<li>${d}</li>`)}</ul>`}
     </div>
     ${error && html`<${Notice} kind="error">${error}<//>`}
     <div class="actions">
