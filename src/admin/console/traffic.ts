@@ -98,7 +98,6 @@ export class TrafficHistory {
   start(now = Date.now()): void {
     if (this.#timer !== null) return;
     this.#lastAt = now;
-    void this.sample();
     this.#timer = setInterval(() => void this.sample(), SAMPLE_MS);
     this.#timer.unref();
   }

@@ -115,7 +115,7 @@ export function Dashboard() {
         <thead><tr><th scope="col">Service / route</th><th scope="col">req/s</th><th scope="col">5xx</th><th scope="col" class="wide-only">p50</th><th scope="col">p95</th><th scope="col" class="wide-only">p99</th><th scope="col" class="wide-only">429 limit</th><th scope="col" class="wide-only">429 quota</th></tr></thead>
         <tbody>${services.map((svc) => data.routes.filter((r) => r.service === svc).map((r) => html`
           <tr>
-            <th scope="row"><button class="link" onClick=${() => setFocus({ service: r.service, route: r.route })} aria-label=${`Chart ${r.service} ${r.route}`}>${r.service} / ${r.route || '–'}</button></th>
+            <th scope="row"><button class="link" onClick=${() => setFocus({ service: r.service, route: r.route })} aria-label=${`Chart ${r.service || 'no route matched'} ${r.route}`.trim()}>${r.service === '' ? 'no route matched' : `${r.service} / ${r.route || '–'}`}</button></th>
             <td>${fmt.rate(r.rps)}</td><td class=${r.error_rate > 0.01 ? 'bad' : ''}>${fmt.pct(r.error_rate)}</td>
             <td class="wide-only">${fmt.ms(r.p50)}</td><td>${fmt.ms(r.p95)}</td><td class="wide-only">${fmt.ms(r.p99)}</td>
             <td class="wide-only">${fmt.count(r.rate_limited)}</td><td class="wide-only">${fmt.count(r.quota_exceeded)}</td>

@@ -16,9 +16,9 @@ export function PageHeader({ title, children }) {
 
 export const fmt = {
   rate: (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)),
-  pct: (v) => `${(v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 1)} %`,
-  ms: (v) => (v === null || v === undefined ? '–' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`),
-  count: (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)} M` : v >= 1e4 ? `${(v / 1e3).toFixed(1)} k` : String(Math.round(v))),
+  pct: (v) => `${(v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 1)}\u00a0%`,
+  ms: (v) => (v === null || v === undefined ? '–' : v >= 1000 ? `${(v / 1000).toFixed(2)}\u00a0s` : `${v.toFixed(v < 10 ? 1 : 0)}\u00a0ms`),
+  count: (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)}\u00a0M` : v >= 1e4 ? `${(v / 1e3).toFixed(1)}\u00a0k` : String(Math.round(v))),
   time: (t) => (t === null || t === undefined ? '–' : new Date(t).toLocaleTimeString()),
 };
 
