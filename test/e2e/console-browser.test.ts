@@ -303,6 +303,8 @@ services:
   await page.getByLabel('paths', { exact: true }).fill('/v1/orders\n/v2/orders');
   await page.getByRole('button', { name: 'Show the diff' }).click();
   await page.locator('pre.diff .add').filter({ hasText: '+  - /v2/orders' }).waitFor();
+  const lines = (await page.locator('pre.diff').innerText()).split('\n');
+  assert.ok(lines.includes('+  - /v2/orders') && lines.includes('   - /v1/orders'), `one diff line per line: ${JSON.stringify(lines)}`);
   await shot(page, 'file-mode-diff-desktop', t);
   await context.close();
 });

@@ -116,7 +116,7 @@ function EntityForm({ kind, s, entity, readOnly, onDone, onCancel }) {
     </div>
     ${diff && html`<section aria-labelledby="diff-title"><h3 id="diff-title">Diff of the proposed change</h3>
       <p class="muted small">Valid as a change. Apply it to the config file and reload (SIGHUP or --watch).</p>
-      <pre class="diff" tabindex="0">${diff.diff.map((l) => html`<span class=${l[0] === '+' ? 'add' : l[0] === '-' ? 'del' : ''}>${l}\n</span>`)}</pre></section>`}
+      <pre class="diff" tabindex="0" aria-label="Diff: lines starting with + are added, with - removed">${diff.diff.map((l) => html`<span class=${l[0] === '+' ? 'add' : l[0] === '-' ? 'del' : ''}>${l}</span>`)}</pre></section>`}
   </form>`;
 }
 

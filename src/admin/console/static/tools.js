@@ -72,9 +72,9 @@ function RouteTable() {
     <p class="muted small">For each request the first entry that matches wins.</p>
     ${error && html`<${Notice} kind="error">${error}<//>`}
     ${rows && html`<div class="table-wrap"><table aria-labelledby="table-title">
-      <thead><tr><th scope="col">#</th><th scope="col">Route</th><th scope="col">Service</th><th scope="col">Host</th><th scope="col">Path</th><th scope="col">Methods</th><th scope="col">Plugins</th></tr></thead>
-      <tbody>${rows.map((r) => html`<tr><td>${r.order}</td><th scope="row">${r.route}</th><td>${r.service}</td><td>${r.host ?? '*'}</td>
-        <td><code>${r.path}</code> <span class="muted small">${r.kind}</span></td><td>${r.methods?.join(', ') ?? 'any'}</td><td>${r.plugins.join(', ') || '–'}</td></tr>`)}</tbody>
+      <thead><tr><th scope="col">#</th><th scope="col">Route</th><th scope="col" class="wide-only">Service</th><th scope="col">Host</th><th scope="col">Path</th><th scope="col">Methods</th><th scope="col" class="wide-only">Plugins</th></tr></thead>
+      <tbody>${rows.map((r) => html`<tr><td>${r.order}</td><th scope="row">${r.route}</th><td class="wide-only">${r.service}</td><td>${r.host ?? '*'}</td>
+        <td><code>${r.path}</code> <span class="muted small">${r.kind}</span></td><td>${r.methods?.join(', ') ?? 'any'}</td><td class="wide-only">${r.plugins.join(', ') || '–'}</td></tr>`)}</tbody>
     </table></div>`}
   </section>`;
 }
