@@ -151,6 +151,8 @@ test('the dashboard counts the traffic that ran, per route, with latency percent
   const d = (await c.call('GET', '/ui/api/dashboard?service=shop&route=shop-api')).json;
   assert.ok(d.points.length >= 1);
   assert.equal(Math.round(d.points.reduce((a: number, p: any) => a + p.rps * 5, 0) / 5), Math.round(sent / 5), 'the points of one route add up to its requests');
+  assert.deepEqual(d.targets.filter((x: any) => x.upstream === 'service:shop'), [{ upstream: 'service:shop', target: upstream.url, healthy: true }]);
+  assert.deepEqual(d.circuits, []);
   assert.equal(typeof d.config_version, 'number');
   assert.deepEqual(Object.keys(d.reloads).sort(), ['failure', 'last_success_at', 'success']);
 });
