@@ -273,7 +273,11 @@ test('keyboard only: skip link, navigation, a form filled and sent without a poi
   await page.getByRole('heading', { name: 'Plans' }).waitFor();
   await page.getByRole('button', { name: 'New plan' }).focus();
   await page.keyboard.press('Enter');
-  await page.getByLabel('name', { exact: true }).focus();
+  // The form that opens takes the focus; the next Tab is its first field.
+  await page.getByRole('heading', { name: 'New plan' }).waitFor();
+  assert.equal(await focused(), 'New plan');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement.id), 'f-name');
   await page.keyboard.type('gold');
   await page.keyboard.press('Enter');
   await page.getByText('Created plan gold.').waitFor();

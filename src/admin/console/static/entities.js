@@ -2,7 +2,7 @@
 // gateway's own schemas, with the server's problems on their fields; delete after a
 // confirmation that names what depends on the entity. In `mode: file` nothing is written:
 // the console shows an entity's YAML and the diff a proposed change would make.
-import { useEffect, useMemo, useState } from './vendor/hooks.js';
+import { useCallback, useEffect, useMemo, useRef, useState } from './vendor/hooks.js';
 import { api, ApiError, get } from './api.js';
 import { entityKey, focusTitle, fmt, html, Notice, PageHeader } from './ui.js';
 import { fieldPaths, ObjectFields, placeProblems } from './form.js';
@@ -57,6 +57,17 @@ function formSchema(kind, s, value) {
   return base;
 }
 
+/** A panel that opens takes the focus to its heading, so keyboard and screen-reader users land in it. */
+function useFocusOnOpen() {
+  const done = useRef(false);
+  return useCallback((el) => {
+    if (el !== null && !done.current) {
+      done.current = true;
+      el.focus();
+    }
+  }, []);
+}
+
 const bodyOf = (e) => Object.fromEntries(Object.entries(e).filter(([k]) => !SHOWN_ONLY.includes(k)));
 
 function newKey() {
@@ -81,6 +92,7 @@ function EntityForm({ kind, s, entity, readOnly, onDone, onCancel }) {
     );
   }, [kind]);
   const placed = useMemo(() => placeProblems(problems, fieldPaths(schema, value)), [problems, schema, value]);
+  const heading = useFocusOnOpen();
   if (refs === null) return html`<div class="card entity-form"><p class="muted">Loading the form…</p></div>`;
   const submit = async (ev) => {
     ev.preventDefault();
@@ -106,7 +118,7 @@ function EntityForm({ kind, s, entity, readOnly, onDone, onCancel }) {
   const unplaced = placed.get('') ?? [];
   const title = `${entity ? (readOnly ? 'Propose a change to' : 'Edit') : 'New'} ${s.kinds[kind].singular}${entity ? ` ${entityKey(kind, entity)}` : ''}`;
   return html`<form class="card entity-form" onSubmit=${submit} noValidate aria-labelledby="form-title">
-    <h2 id="form-title">${title}</h2>
+    <h2 id="form-title" tabindex="-1" ref=${heading}>${title}</h2>
     ${error && html`<${Notice} kind="error">${error}${unplaced.length > 0 && html`<ul>${unplaced.map((p) => html`<li>${p.name ? `${p.name}: ` : ''}${p.path && p.path !== '(root)' ? `${p.path}: ` : ''}${p.message}</li>`)}</ul>`}<//>`}
     <${ObjectFields} schema=${schema} value=${value} onChange=${setValue} problems=${placed} options=${refs} primary=${PRIMARY[kind]} />
     ${kind === 'credentials' && value.type === 'key-auth' && !entity && html`<p class="field-hint">Leave the key empty to have one generated; it is shown once, after saving.</p>`}
@@ -160,15 +172,16 @@ function DeleteConfirm({ kind, s, entity, onDone, onCancel }) {
     }
   };
   const name = `${s.kinds[kind].singular} ${entityKey(kind, entity)}`;
+  const heading = useFocusOnOpen();
   return html`<div class="card confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-body">
-    <h2 id="confirm-title">Delete ${name}?</h2>
+    <h2 id="confirm-title" tabindex="-1" ref=${heading}>Delete ${name}?</h2>
     <div id="confirm-body">
       ${deps === null ? html`<p class="muted">Looking for what uses it…</p>` : deps.length === 0 ? html`<p>Nothing else uses it.</p>` : html`
         <p>These use it, directly or through each other, and will be deleted with it:</p><ul>${deps.map((d) => html`<li>${d}</li>`)}</ul>`}
     </div>
     ${error && html`<${Notice} kind="error">${error}<//>`}
     <div class="actions">
-      <button class="danger" onClick=${remove} disabled=${deps === null} autofocus>${deps?.length ? `Delete ${deps.length + 1} entities` : 'Delete'}</button>
+      <button class="danger" onClick=${remove} disabled=${deps === null}>${deps?.length ? `Delete ${deps.length + 1} entities` : 'Delete'}</button>
       <button onClick=${onCancel}>Cancel</button>
     </div>
   </div>`;
