@@ -140,12 +140,16 @@ export class TrafficHistory {
           if ((s.labels['code'] ?? '').startsWith('5')) c.errors += s.value;
           break;
         }
-        case 'northgate_rate_limited_total':
-          if (at(s.labels) !== null) at(s.labels)!.rateLimited += s.value;
+        case 'northgate_rate_limited_total': {
+          const c = at(s.labels);
+          if (c !== null) c.rateLimited += s.value;
           break;
-        case 'northgate_quota_exceeded_total':
-          if (at(s.labels) !== null) at(s.labels)!.quotaExceeded += s.value;
+        }
+        case 'northgate_quota_exceeded_total': {
+          const c = at(s.labels);
+          if (c !== null) c.quotaExceeded += s.value;
           break;
+        }
         case 'northgate_http_request_duration_seconds_bucket': {
           const c = at(s.labels);
           const i = index.get(Number(s.labels['le'] === '+Inf' ? Infinity : s.labels['le']));
