@@ -33,7 +33,7 @@ function entitySchema(kind: Kind): Record<string, unknown> {
 }
 
 /** The config schema's element for a kind, with owned fields removed and references added: what a write accepts. */
-function inputSchema(kind: Kind, config: Record<string, any>): Record<string, unknown> {
+export function inputSchema(kind: Kind, config: Record<string, any>): Record<string, unknown> {
   const p = config['properties'];
   const service = p.services.items;
   const element: Record<string, any> | undefined = {

@@ -113,8 +113,8 @@ export class ControlPlane implements NodeControlPlane {
     return this.control.sync();
   }
 
-  /** Starts the admin listener and follows the store; `apply` swaps a new store document in. */
-  async start(apply: (config: RawConfig, version: number) => void | Promise<void>, logger: Logger, purgeMemory: PurgeFn): Promise<{ admin: string | null }> {
+  /** Starts the admin listener and follows the store; `apply` swaps a new store document in; `metrics` feeds the console's dashboard. */
+  async start(apply: (config: RawConfig, version: number) => void | Promise<void>, logger: Logger, purgeMemory: PurgeFn, metrics: (() => Promise<string>) | null = null): Promise<{ admin: string | null }> {
     this.#applyFn = apply;
     const address = adminAddress(this.#settings);
     let admin: string | null = null;
@@ -126,7 +126,7 @@ export class ControlPlane implements NodeControlPlane {
         ...(this.#settings.admin?.max_body_bytes !== undefined ? { maxBodyBytes: this.#settings.admin.max_body_bytes } : {}),
         ...(this.#settings.admin?.allowed_hosts !== undefined ? { allowedHosts: this.#settings.admin.allowed_hosts } : {}),
         control: this.control,
-        node: { purgeCache: (req) => purgeCaches(this.#current, req, purgeMemory) },
+        node: { purgeCache: (req) => purgeCaches(this.#current, req, purgeMemory), config: () => this.#current, metrics },
         configFile: this.#file,
         onError: (err) => logger.error({ err, type: 'admin' }, 'admin API error'),
       });

@@ -14,6 +14,7 @@ import type { ErrorCode } from '../base/errors.js';
 import { parsePurge } from '../plugins/cache/purge-endpoint.js';
 import type { PurgeReport } from '../plugins/cache/purge.js';
 import type { PurgeRequest } from '../plugins/cache/store.js';
+import type { RawConfig } from '../config/types.js';
 
 export interface AdminRequest {
   method: string;
@@ -47,6 +48,10 @@ export class AdminProblem extends Error {
 export interface AdminNode {
   /** Purges the caches of the running config: this node's memory caches (every worker) and the Redis caches. */
   purgeCache(req: PurgeRequest): Promise<PurgeReport>;
+  /** The config in service (the console's explain and route table compile it). */
+  config(): RawConfig;
+  /** The node's metrics in the Prometheus text format, summed across workers; null when it has none. */
+  readonly metrics: (() => Promise<string>) | null;
 }
 
 export interface AdminRoute {

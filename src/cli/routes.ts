@@ -1,5 +1,6 @@
 import { parse, UsageError } from './args.js';
-import { describeEntry, pluginList, withSnapshot } from './inspect.js';
+import { describeEntry, pluginNames, routeTable } from '../compiler/explain.js';
+import { withSnapshot } from './inspect.js';
 
 const HELP = `Usage: northgate routes --config FILE [--json]
 
@@ -16,24 +17,11 @@ export async function routesCommand(args: string[]): Promise<number> {
   if (values.config === undefined) throw new UsageError('routes needs --config FILE');
   return withSnapshot(values.config, (s) => {
     if (values.json) {
-      const rows = s.routes.map((e, i) => ({
-        order: i + 1,
-        route: e.route.name,
-        service: e.route.service.name,
-        host: e.host,
-        path: e.pattern.text,
-        kind: e.pattern.kind,
-        methods: e.route.methods ? [...e.route.methods] : null,
-        headers: e.route.headers ? Object.fromEntries(e.route.headers) : null,
-        query: e.route.query ? Object.fromEntries(e.route.query.map((c) => [c.name, c.value])) : null,
-        priority: e.route.priority,
-        plugins: e.route.chain.entries.map((c) => c.plugin.name),
-        declared_at: e.route.configPath,
-      }));
+      const rows = routeTable(s);
       process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       return 0;
     }
-    const rows = s.routes.map((e, i) => [String(i + 1), e.route.name, e.route.service.name, describeEntry(e), pluginList(e)]);
+    const rows = s.routes.map((e, i) => [String(i + 1), e.route.name, e.route.service.name, describeEntry(e), pluginNames(e).join(' > ') || '-']);
     const header = ['#', 'ROUTE', 'SERVICE', 'MATCH', 'PLUGINS'];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
     const line = (r: string[]) => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join('  ');

@@ -162,19 +162,20 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
   });
   setInterval(() => (crashes = Math.max(0, crashes - 1)), 10_000).unref();
 
+  // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
+  // prom-client is loaded on the first read: the master has no metrics of its own.
+  let aggregatorRegistry: AggregatorRegistry<PrometheusContentType> | null = null;
+  const aggregator = async () => (aggregatorRegistry ??= new (await import('prom-client')).AggregatorRegistry());
   let statusAddress: { host: string; port: number } | null = null;
   const s = settings.status;
   if (s !== null) {
-    // Workers answer prom-client's IPC requests; the master sums (or maxes) their series.
-    // prom-client is loaded on the first scrape: the master has no metrics of its own.
-    let aggregator: AggregatorRegistry<PrometheusContentType> | null = null;
     const { port } = await startStatusServer(
       s.host,
       s.port,
       () => ({ ready: !stopping && ready.size === workers && storesReady.size === workers, detail: { workers_ready: ready.size, workers, stores_ready: storesReady.size } }),
       async () => {
-        aggregator ??= new (await import('prom-client')).AggregatorRegistry();
-        return { contentType: aggregator.contentType, body: await aggregator.clusterMetrics() };
+        const a = await aggregator();
+        return { contentType: a.contentType, body: await a.clusterMetrics() };
       },
       purgeWorkers,
     ).catch((err: unknown) => exitOnStartError(listenFailure('listen.status', formatAddress(s.host, s.port), err)));
@@ -193,7 +194,7 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     for (const w of live) w.send({ type: 'reload', id, ...(next ? { config: next } : {}) } satisfies ToWorker);
     return done;
   };
-  const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers).catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
+  const { admin } = await plane.start((next) => reload('store', next), logger, purgeWorkers, async () => (await aggregator()).clusterMetrics()).catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
   adminUrl = admin;
   for (let i = 0; i < workers; i++) fork();
   process.on('SIGHUP', () => (database ? void plane.sync().catch(() => undefined) : void reload('SIGHUP')));

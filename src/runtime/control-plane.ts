@@ -15,8 +15,11 @@ export interface NodeControlPlane {
   loadConfig(): RawConfig;
   /** mode: database: reads the store now (a change is applied through `start`'s callback). */
   sync(): Promise<void>;
-  /** Serves the admin API and follows the store; `apply` puts a new validated config in service. */
-  start(apply: (config: RawConfig, version: number) => void | Promise<void>, logger: Logger, purgeMemory: PurgeFn): Promise<{ admin: string | null }>;
+  /**
+   * Serves the admin API and follows the store; `apply` puts a new validated config in
+   * service; `metrics` reads the node's metrics (Prometheus text, summed across workers).
+   */
+  start(apply: (config: RawConfig, version: number) => void | Promise<void>, logger: Logger, purgeMemory: PurgeFn, metrics: (() => Promise<string>) | null): Promise<{ admin: string | null }>;
   close(): Promise<void>;
 }
 

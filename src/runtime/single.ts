@@ -62,7 +62,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
       const r = gateway.reload();
       logReload(logger, r, { trigger: 'store', store_version: version });
       if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
-    }, logger, async (req) => purgeMemoryStores(req))
+    }, logger, async (req) => purgeMemoryStores(req), () => register.metrics())
     .catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
   ready = true;
   // Ready for traffic once the plugins' stores answer too (bounded: then with a warning).

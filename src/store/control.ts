@@ -104,6 +104,13 @@ export class ConfigControl {
     return config;
   }
 
+  /** Plans and validates a change without committing it (a proposed change in either mode). */
+  async check(plan: (state: StoreState) => Planned, target?: { kind: string; id?: string }): Promise<Planned> {
+    const planned = plan(await this.state());
+    this.#validate(planned, target);
+    return planned;
+  }
+
   /** Plans, validates and commits a change; applies it here before resolving. */
   async write(plan: (state: StoreState) => Planned, target?: { kind: string; id?: string }): Promise<Planned & { version: number }> {
     const store = this.#opts.store;
