@@ -118,7 +118,7 @@ test('sign in, the dashboard under traffic, create service, route, plugin, consu
   // A service.
   await page.getByRole('link', { name: 'Services' }).click();
   await page.getByRole('button', { name: 'New service' }).click();
-  await page.getByLabel('name', { exact: true }).fill('shop');
+  await page.locator('#f-name').fill('shop');
   await page.getByLabel('url', { exact: true }).fill(upstream.url);
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByText('Created service shop.').waitFor();
@@ -132,7 +132,7 @@ test('sign in, the dashboard under traffic, create service, route, plugin, consu
   await page.getByRole('link', { name: 'Routes' }).click();
   await page.getByRole('button', { name: 'New route' }).click();
   await page.getByLabel('service', { exact: true }).selectOption('shop');
-  await page.getByLabel('name', { exact: true }).fill('shop-api');
+  await page.locator('#f-name').fill('shop-api');
   await page.getByLabel('paths', { exact: true }).fill('/shop');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByText('Created route shop-api.').waitFor();
@@ -140,7 +140,7 @@ test('sign in, the dashboard under traffic, create service, route, plugin, consu
   // key-auth on the route, its config form generated from the plugin's schema.
   await page.getByRole('link', { name: 'Plugins' }).click();
   await page.getByRole('button', { name: 'New plugin' }).click();
-  await page.getByLabel('name', { exact: true }).selectOption('key-auth');
+  await page.locator('#f-name').selectOption('key-auth');
   await page.getByLabel('route', { exact: true }).selectOption('shop-api');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByText('Created plugin route:shop-api/key-auth.').waitFor();
