@@ -94,6 +94,8 @@ ${rewrite('/full/one', '{ path: { replace_full: /one } }')}
 ${rewrite('/foo', '{ path: { replace_prefix: /xyz/ } }')}
 ${rewrite('/bar/', '{ path: { replace_prefix: /xyz } }')}
 ${rewrite('/empty', '{ path: { replace_prefix: "" } }')}
+${rewrite('=/exact/', '{ path: { replace_prefix: /xyz } }')}
+${rewrite('~^/re/[a-z]+', '{ path: { replace_prefix: /xyz } }')}
 ${rewrite('/host', '{ host: "rewritten.example:8443" }')}
 ${rewrite('/stripped', '{ host: rewritten.example }', ', strip_path: true')}
 ${rewrite('/both', '{ path: { replace_prefix: /new } }', ', strip_path: true')}
@@ -204,6 +206,10 @@ ${rewrite('/based', '{ path: { replace_prefix: /two } }')}
       ['/empty', '/'],
       ['/empty/', '/'],
       ['/empty/x', '/x'],
+      // An exact route's prefix is the whole path; its trailing slash stays a trailing slash.
+      ['/exact/', '/xyz/'],
+      // A regex route's prefix is what it matched.
+      ['/re/ab/c?d', '/xyz/c?d'],
     ];
     for (const [path, expected] of cases) assert.equal((await upstreamSaw(path)).url, expected, path);
     // The service URL's path goes in front; a `/` route's prefix is empty.
