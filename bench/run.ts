@@ -15,6 +15,7 @@ import { runHttp2 } from './http2.js';
 import { runResilience } from './resilience.js';
 import { runTracing } from './tracing.js';
 import { runBalancing } from './balancing.js';
+import { runTraffic } from './traffic.js';
 import { CHAIN_TARGETS, runChain } from './chain.js';
 import { measureRounds, type Entry } from './rounds.js';
 import { details, markdownTable, newRecord, type TargetRecord } from './table.js';
@@ -40,7 +41,7 @@ export interface Options {
   variants: Variant[];
 }
 
-const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain'] as const;
+const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain', 'traffic'] as const;
 
 const HELP = `usage: npm run bench -- [flags]
   --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
@@ -52,7 +53,7 @@ const HELP = `usage: npm run bench -- [flags]
                       keep direct (latency baseline) and node-floor/nginx (ratio columns);
                       with --scenario chain: ${CHAIN_TARGETS.join(',')};
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs)
-  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing and startup run only when named)
+  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup | traffic (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing, startup and traffic run only when named)
   --northgate-extra Y extra top-level config lines for the northgate targets, YAML merged into each bench config
                       (mappings key by key: 'listen: { engine: native }' adds to the listen section), e.g.
                       --northgate-extra 'engine: native'; repeat the flag for one row per variant in the main and
@@ -281,6 +282,11 @@ async function main(): Promise<void> {
       const balancing = await runBalancing(ctx, loader, { durationS: o.durationS, connections: o.connections, say });
       out.push(...balancing, '');
       say(`\n${balancing.join('\n')}\n`);
+    }
+    if (o.scenario === 'traffic') {
+      const lines = await runTraffic(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
     }
     if (o.scenario === 'http2') {
       const lines = await runHttp2(ctx, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
