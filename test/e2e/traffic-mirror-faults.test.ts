@@ -224,6 +224,22 @@ ${route('never', 'fault-injection: { abort: { status: 503, percent: 0 }, delay: 
     assert.equal(faults.counts.get('abort:abort'), aborted);
     assert.equal((JSON.parse(problem) as { type: string; status: number }).type, 'urn:northgate:problem:fault-injected');
     assert.deepEqual(await send('/abort-body/x'), { status: 418, body: 'no tea' });
+    // The same over HTTP/2.
+    const session = connect(gw.url);
+    try {
+      const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const s = session.request({ ':path': '/abort-body/h2' });
+        let status = 0;
+        let body = '';
+        s.on('response', (h) => (status = Number(h[':status'])));
+        s.on('data', (c: Buffer) => (body += c.toString()));
+        s.on('end', () => resolve({ status, body }));
+        s.on('error', reject);
+      });
+      assert.deepEqual(h2, { status: 418, body: 'no tea' });
+    } finally {
+      session.close();
+    }
   });
 
   test('delay: the share of delayed requests follows percent (seen on the event); delay then abort draw independently', async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
+import { CertDir } from '../helpers/certs.js';
 import { configProblems } from '../helpers/config.js';
 import { http, rawExchange, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
@@ -55,7 +56,10 @@ describe('redirect and rewrite', () => {
     return seen[0]!;
   }
 
+  const certs = new CertDir();
   before(async () => {
+    certs.ca('ca');
+    certs.leaf('server', 'localhost', 'ca', 'DNS:localhost,IP:127.0.0.1');
     up = await startUpstream((req, res) => {
       req.resume();
       seen.push({ url: req.url!, host: req.headers.host! });
@@ -65,7 +69,13 @@ describe('redirect and rewrite', () => {
     const rewrite = (path: string, cfg: string, extra = '') => `      - { paths: ["${path}"], plugins: { rewrite: ${cfg} }${extra} }`;
     gw = await startGateway(`
 _format_version: "1"
-listen: { proxy: [{ address: "127.0.0.1:0", http2: true }], status: null }
+listen:
+  proxy:
+    - { address: "127.0.0.1:0", http2: true }
+    - address: "127.0.0.1:0"
+      http2: true
+      tls: { certificates: [{ cert: "${certs.path('server.crt')}", key: "${certs.path('server.key')}" }] }
+  status: null
 services:
   - name: s
     url: "${up.url}"
@@ -88,6 +98,7 @@ ${redirect('/see-other', '{ status: 303 }')}
 ${redirect('/temporary', '{ status: 307 }')}
 ${redirect('/permanent', '{ status: 308 }')}
 ${redirect('/anything', '{ }')}
+${redirect('/to-http', '{ scheme: http }')}
 ${rewrite('/prefix/one', '{ path: { replace_prefix: /one } }')}
 ${rewrite('/strip-prefix', '{ path: { replace_prefix: / } }')}
 ${rewrite('/full/one', '{ path: { replace_full: /one } }')}
@@ -156,6 +167,20 @@ ${rewrite('/based', '{ path: { replace_prefix: /two } }')}
       ['127.0.0.1', '/anything/x', 'http://127.0.0.1/anything/x'],
     ];
     for (const [host, path, location] of cases) assert.equal((await both(path, host)).location, location, `${host} ${path}`);
+  });
+
+  test('on a TLS listener the scheme is https: its default port 443 is not written, a configured http scheme gets 80', async () => {
+    const tlsPort = gw.ports[1]!;
+    const session = connect(`https://localhost:${tlsPort}`, { ca: certs.read('ca.crt') });
+    try {
+      assert.equal((await h2(session, '/anything/x?y', `gw.example:${tlsPort}`)).location, `https://gw.example:${tlsPort}/anything/x?y`);
+      assert.equal((await h2(session, '/anything/x', 'gw.example:443')).location, 'https://gw.example/anything/x');
+      assert.equal((await h2(session, '/anything/x', 'gw.example')).location, 'https://gw.example/anything/x');
+      assert.equal((await h2(session, '/to-http/x', `gw.example:${tlsPort}`)).location, 'http://gw.example/to-http/x');
+      assert.equal((await h2(session, '/scheme-nil-and-port-nil', `gw.example:${tlsPort}`)).location, `https://example.org:${tlsPort}/scheme-nil-and-port-nil`);
+    } finally {
+      session.close();
+    }
   });
 
   test('no open redirect: the Location names the host the client asked for or the configured one, and no byte a client sent can break out of it', async () => {
