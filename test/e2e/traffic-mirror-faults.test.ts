@@ -298,5 +298,6 @@ ${route('never', 'fault-injection: { abort: { status: 503, percent: 0 }, delay: 
     assert.match(problems('fault-injection: { delay: { duration: soon, percent: 1 } }'), /fault-injection\.delay\.duration: must be a duration/);
     assert.match(problems('fault-injection: { delay: { duration: 61s, percent: 1 } }'), /fault-injection\.delay\.duration: must be at most 60s/);
     assert.match(problems('fault-injection: { delay: { percent: 1 } }'), /missing required key "duration"/);
+    assert.match(problems('fault-injection: { abort: { status: 204, percent: 1, body: "x" } }'), /fault-injection\.abort\.body: a 204 response has no body/);
   });
 });

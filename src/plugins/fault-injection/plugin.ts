@@ -20,8 +20,12 @@ export const faultInjectionPlugin: Plugin<FaultInjectionConfig> = {
   priority: 120,
   schema: faultInjectionSchema,
   check(config) {
+    const problems: Array<{ path: string[]; message: string }> = [];
     const ms = config.delay === undefined ? 0 : parseDuration(config.delay.duration)!;
-    return ms > MAX_DELAY_MS ? [{ path: ['delay', 'duration'], message: 'must be at most 60s' }] : [];
+    if (ms > MAX_DELAY_MS) problems.push({ path: ['delay', 'duration'], message: 'must be at most 60s' });
+    const status = config.abort?.status;
+    if ((status === 204 || status === 304) && config.abort?.body !== undefined) problems.push({ path: ['abort', 'body'], message: `a ${status} response has no body` });
+    return problems;
   },
   create(config) {
     const abort = config.abort;
@@ -29,14 +33,17 @@ export const faultInjectionPlugin: Plugin<FaultInjectionConfig> = {
     const abortShare = abort === undefined ? 0 : abort.percent / 100;
     const delayShare = delay === undefined ? 0 : delay.percent / 100;
     const delayMs = delay === undefined ? 0 : parseDuration(delay.duration)!;
-    const reply = (): LocalReply =>
-      abort!.body !== undefined
-        ? new LocalReply(abort!.status, abort!.body, { 'content-type': 'text/plain; charset=utf-8' })
-        : LocalReply.problem(abort!.status, 'fault-injected', 'Fault Injected', 'the fault-injection plugin answered instead of the upstream');
+    // One reply for every abort (a problem's request id is filled in when it is sent).
+    const reply =
+      abort === undefined
+        ? null
+        : abort.body !== undefined
+          ? new LocalReply(abort.status, abort.body, { 'content-type': 'text/plain; charset=utf-8' })
+          : LocalReply.problem(abort.status, 'fault-injected', 'Fault Injected', 'the fault-injection plugin answered instead of the upstream');
     const maybeAbort = (ctx: PluginContext): RequestPhaseResult => {
       if (abortShare === 0 || Math.random() >= abortShare) return undefined;
       publish(ctx, 'abort');
-      return reply();
+      return reply!;
     };
     return {
       request(ctx) {
