@@ -66,6 +66,7 @@ describe('request-mirror and fault-injection', () => {
   let deadUrl: string;
   let gw: InProcessGateway;
   let client: Pool;
+  let config = '';
   const drops = counter('northgate:mirror:dropped', (m) => `${m.ctx.route!.name}:${m.reason!}`);
   const faults = counter('northgate:fault:injected', (m) => `${m.ctx.route!.name}:${m.kind!}`);
 
@@ -78,7 +79,7 @@ describe('request-mirror and fault-injection', () => {
     deadUrl = dead.url;
     await dead.close();
     const route = (name: string, plugins: string) => `      - { name: ${name}, paths: ["/${name}"], plugins: { ${plugins} } }`;
-    gw = await startGateway(`
+    config = `
 _format_version: "1"
 listen: { proxy: [{ address: "127.0.0.1:0", http2: true }], status: null }
 services:
@@ -97,7 +98,8 @@ ${route('delay', 'fault-injection: { delay: { duration: 1ms, percent: 25 } }')}
 ${route('both', 'fault-injection: { delay: { duration: 1ms, percent: 50 }, abort: { status: 500, percent: 50 } }')}
 ${route('leave', 'fault-injection: { delay: { duration: 300ms, percent: 100 } }')}
 ${route('never', 'fault-injection: { abort: { status: 503, percent: 0 }, delay: { duration: 1s, percent: 0 } }')}
-`);
+`;
+    gw = await startGateway(config);
     client = new Pool(gw.url, { connections: 8 });
   });
   after(async () => {
@@ -279,6 +281,26 @@ ${route('never', 'fault-injection: { abort: { status: 503, percent: 0 }, delay: 
       unsubscribe('northgate:request:end', onEnd);
       client = new Pool(gw.url, { connections: 8 });
     }
+  });
+
+  test('reloads: a mirror kept by the new config keeps copying; one the new config drops gets nothing more', async () => {
+    mirror.seen.length = 0;
+    const kept = gw.reload(config.replace('max_body_bytes: 1024', 'max_body_bytes: 2048'));
+    assert.ok(kept.ok, kept.problems?.join('\n'));
+    for (let i = 0; i < 5; i++) assert.equal((await send(`/mirrored/after-reload-${i}`, { body: 'z'.repeat(1500) })).status, 200);
+    await until(() => mirror.seen.length === 5, `copies after the reload: ${mirror.seen.length}`);
+    assert.ok(mirror.seen.every((s) => s.body.length === 1500), 'the new max_body_bytes applies');
+    const dropped = gw.reload(config.replace(/request-mirror: \{ url: "[^"]+", max_body_bytes: 1024 \}/, 'headers: { request: { set: { x-m: "0" } } }'));
+    assert.ok(dropped.ok, dropped.problems?.join('\n'));
+    mirror.seen.length = 0;
+    upstream.seen.length = 0;
+    for (let i = 0; i < 5; i++) assert.equal((await send(`/mirrored/unmirrored-${i}`)).status, 200);
+    // Their copies would have gone out before the probe's (each is sent before its request is forwarded): the probe's copy arriving alone shows none did.
+    assert.equal((await send('/rewritten/probe')).status, 200);
+    await until(() => mirror.seen.length === 1, 'the probe copy');
+    assert.deepEqual(mirror.seen.map((s) => s.url), ['/v2/probe']);
+    assert.equal(upstream.seen.length, 6);
+    gw.reload(config);
   });
 
   test('config errors: bad shares, URLs, durations and limits are refused at load', () => {
