@@ -13,6 +13,8 @@ export interface TrafficTarget {
   readonly about: string;
   /** The route item(s) under `routes:`, indented by 6 spaces; `up` is the upstream's origin. */
   routes(up: string): string;
+  /** What the gateway says after the rounds (read from its status listener), for the notes. */
+  report?(statusPort: number): Promise<string>;
 }
 
 export const TRAFFIC_TARGETS: readonly TrafficTarget[] = [
@@ -22,7 +24,24 @@ export const TRAFFIC_TARGETS: readonly TrafficTarget[] = [
     about: 'the same route with two weighted backends (3:1, an upstream and a url, both the bench\'s upstream): ≤ 3% below plain',
     routes: (up) => `      - name: bench\n        paths: ["/"]\n        backends: [{ upstream: bench, weight: 3 }, { url: "${up}", weight: 1 }]`,
   },
+  {
+    name: 'mirror',
+    about: 'the same route with request-mirror at 100% to a live mirror (the bench upstream itself, so it answers every request twice): ≤ 35% below plain',
+    routes: (up) => `      - name: bench\n        paths: ["/"]\n        plugins: { request-mirror: { url: "${up}", percent: 100, max_in_flight: 1000 } }`,
+    report: droppedCopies,
+  },
 ];
+
+/** The copies request-mirror did not deliver, from the gateway's /metrics, by reason. */
+async function droppedCopies(statusPort: number): Promise<string> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${statusPort}/metrics`)).text();
+    const counts = [...text.matchAll(/^northgate_mirror_dropped_total\{[^}]*reason="([a-z]+)"[^}]*\} (\d+)$/gm)].map((m) => `${m[2]} ${m[1]}`);
+    return `copies not delivered (northgate_mirror_dropped_total): ${counts.length === 0 ? 'none' : counts.join(', ')}`;
+  } catch (err) {
+    return `metrics not read (${(err as Error).message})`;
+  }
+}
 
 const TITLE = '### Traffic management: each route against the plain route (northgate, 1 process, access log off)';
 
@@ -43,6 +62,7 @@ export async function runTraffic(ctx: Ctx, loader: Loader, up: Upstream, o: { ro
   const origin = `http://127.0.0.1:${up.port}`;
   const recs: TargetRecord[] = [];
   const entries: Entry[] = [];
+  const reports: Array<() => Promise<string>> = [];
   try {
     for (const t of TRAFFIC_TARGETS.filter((x) => o.only === null || o.only.includes(x.name))) {
       const rec = newRecord(t.name);
@@ -52,12 +72,15 @@ export async function runTraffic(ctx: Ctx, loader: Loader, up: Upstream, o: { ro
         rec.skipped = ng;
         continue;
       }
+      if (t.report !== undefined) reports.push(async () => `${t.name}: ${await t.report!(ng.statusPort)}.`);
       entries.push({ rec, t: { name: t.name, url: `http://127.0.0.1:${ng.port}/`, alive: () => ng.child.alive(), stop: () => ng.child.stop(), ...(ng.child.cp.pid !== undefined ? { pid: ng.child.cp.pid } : {}) } });
     }
     o.say(`\ntraffic scenario: ${entries.length} target(s), ${o.rounds} round(s)`);
     await measureRounds(loader, entries, { ...o, oneConn: 'end', rotate: true });
     const about = TRAFFIC_TARGETS.filter((t) => recs.some((r) => r.name === t.name)).map((t) => `${t.name}: ${t.about}.`);
-    return [TITLE, '', markdownTable(recs), '', ...details(recs), '', `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per target after a ${o.warmupS} s warm-up. ${about.join(' ')}`];
+    const said: string[] = [];
+    for (const report of reports) said.push(await report());
+    return [TITLE, '', markdownTable(recs), '', ...details(recs), '', `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per target after a ${o.warmupS} s warm-up. ${[...about, ...said].join(' ')}`];
   } finally {
     for (const e of entries) await e.t.stop();
   }

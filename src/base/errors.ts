@@ -45,6 +45,7 @@ export const ERRORS = {
   'cache-unavailable': { status: 503, title: 'Cache Store Unavailable' },
   'circuit-open': { status: 503, title: 'Circuit Open' },
   'overloaded': { status: 503, title: 'Service Overloaded' },
+  'fault-injected': { status: 503, title: 'Fault Injected' },
   'upstream-timeout': { status: 504, title: 'Upstream Timeout' },
   'http-version-not-supported': { status: 505, title: 'HTTP Version Not Supported' },
 } as const satisfies Record<string, ErrorSpec>;

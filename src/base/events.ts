@@ -20,6 +20,10 @@ export const requestErrorChannel = channel('northgate:request:error');
 export const rateLimitedChannel = channel('northgate:rate-limit:rejected');
 /** A request refused with 429 quota-exceeded (message: the request context). */
 export const quotaExceededChannel = channel('northgate:quota:exceeded');
+/** The `fault-injection` plugin delayed or answered a request: `{ ctx, kind }` (`delay` or `abort`). */
+export const faultInjectedChannel = channel('northgate:fault:injected');
+/** The `request-mirror` plugin did not deliver a copy: `{ ctx, reason }` (`overloaded`, `body`, `error`, `timeout`). */
+export const mirrorDroppedChannel = channel('northgate:mirror:dropped');
 /** Every circuit state change: `{ service, from, to, failures, requests }` (state names). */
 export const circuitStateChannel = channel('northgate:circuit:state');
 /** An active health check changed a target's state: `{ upstream, target, healthy, reason }`. */

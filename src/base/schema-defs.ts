@@ -13,3 +13,12 @@ export const headerNameSchema = Object.freeze({ type: 'string', pattern: HTTP_TO
 
 /** A header value the gateway may send: no CR, LF or NUL (no header injection). */
 export const headerValueSchema = Object.freeze({ type: 'string', pattern: '^[^\\r\\n\\u0000]*$', 'x-message': 'must not contain CR, LF or NUL' });
+
+/** A host name (RFC 1123 labels), an IPv4 address or a bracketed IPv6 address, as a regex source without anchors. */
+const HOST = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\\[[0-9A-Fa-f:.]+\\])';
+
+/** A host without a port: nothing a URL could read as userinfo, a path or another host. */
+export const hostSchema = Object.freeze({ type: 'string', maxLength: 253, pattern: `^${HOST}$`, 'x-message': 'must be a host name or an IP address (no port, path or userinfo)' });
+
+/** A host with an optional port (a Host header's value). */
+export const hostPortSchema = Object.freeze({ type: 'string', maxLength: 259, pattern: `^${HOST}(?::[0-9]{1,5})?$`, 'x-message': 'must be a host name or an IP address, with an optional port' });

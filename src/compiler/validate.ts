@@ -116,7 +116,7 @@ function toProblem(e: ErrorObject): ConfigProblem {
       return { path: [...path, key], atKey: true, message: `invalid name "${key}"` };
     }
     default:
-      if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minLength', 'maxItems'].includes(e.keyword)) return { path, message: custom };
+      if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minLength', 'maxItems', 'minProperties', 'maxProperties'].includes(e.keyword)) return { path, message: custom };
       return { path, message: e.message ?? 'is invalid' };
   }
 }

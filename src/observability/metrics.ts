@@ -13,6 +13,7 @@ import { requestEndChannel } from '../base/events.js';
 import { reloadChannel } from '../base/events.js';
 import { rateLimitedChannel } from '../base/events.js';
 import { quotaExceededChannel } from '../base/events.js';
+import { faultInjectedChannel, mirrorDroppedChannel } from '../base/events.js';
 import { openWebSockets } from '../proxy/websocket.js';
 
 /** What the metrics read of a snapshot (the compiler's Snapshot extends it). */
@@ -56,6 +57,8 @@ export class GatewayMetrics {
   readonly #reloads: Counter<string>;
   readonly #rateLimited: Counter<string>;
   readonly #quotaExceeded: Counter<string>;
+  readonly #faults: Counter<string>;
+  readonly #mirrorDropped: Counter<string>;
   readonly #lastReload: Gauge<string>;
   readonly #byRoute = new WeakMap<CompiledRoute, RouteSeries>();
   readonly #backendRequests: FastCounter;
@@ -66,6 +69,8 @@ export class GatewayMetrics {
   readonly #onReload: (message: unknown) => void;
   readonly #onRateLimited: (message: unknown) => void;
   readonly #onQuotaExceeded: (message: unknown) => void;
+  readonly #onFault: (message: unknown) => void;
+  readonly #onMirrorDropped: (message: unknown) => void;
 
   constructor(gauges: GatewayGauges, registry: Registry = register) {
     this.registry = registry;
@@ -83,6 +88,8 @@ export class GatewayMetrics {
       registers: r,
     });
     this.#quotaExceeded = new Counter({ name: 'northgate_quota_exceeded_total', help: 'Requests refused because a quota was used up (429 quota-exceeded).', labelNames: ['service', 'route'], registers: r });
+    this.#faults = new Counter({ name: 'northgate_faults_injected_total', help: 'Requests the fault-injection plugin delayed or aborted.', labelNames: ['service', 'route', 'kind'], registers: r });
+    this.#mirrorDropped = new Counter({ name: 'northgate_mirror_dropped_total', help: 'Request copies the request-mirror plugin did not deliver, by reason.', labelNames: ['service', 'route', 'reason'], registers: r });
     this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
     this.#duration = new FastHistogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
     this.#upstream = new FastHistogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head, for the attempt that answered.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
@@ -172,6 +179,16 @@ export class GatewayMetrics {
       const ctx = message as RequestContext;
       this.#quotaExceeded.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '' });
     };
+    this.#onFault = (message) => {
+      const { ctx, kind } = message as { ctx: RequestContext; kind: string };
+      this.#faults.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '', kind });
+    };
+    this.#onMirrorDropped = (message) => {
+      const { ctx, reason } = message as { ctx: RequestContext; reason: string };
+      this.#mirrorDropped.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '', reason });
+    };
+    subscribe(faultInjectedChannel.name, this.#onFault);
+    subscribe(mirrorDroppedChannel.name, this.#onMirrorDropped);
     subscribe(rateLimitedChannel.name, this.#onRateLimited);
     subscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
     subscribe(requestEndChannel.name, this.#onEnd);
@@ -188,6 +205,8 @@ export class GatewayMetrics {
     unsubscribe(reloadChannel.name, this.#onReload);
     unsubscribe(rateLimitedChannel.name, this.#onRateLimited);
     unsubscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
+    unsubscribe(faultInjectedChannel.name, this.#onFault);
+    unsubscribe(mirrorDroppedChannel.name, this.#onMirrorDropped);
   }
 
   #record(ctx: RequestContext<MetricsSnapshot>): void {

@@ -167,6 +167,11 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
     return (this.#clientIp = ip);
   }
 
+  /** The scheme the client reached the gateway with (the listener's). */
+  get scheme(): 'http' | 'https' {
+    return this.listener.protocol;
+  }
+
   /** The consumers of the snapshot this request runs on. */
   get consumers(): ConsumerDirectory {
     return this.snapshot.consumers;

@@ -51,6 +51,8 @@ export interface PluginContext {
   readonly host: string;
   /** The Host header as the client sent it. */
   readonly hostHeader: string;
+  /** The scheme the client used to reach the gateway: `https` on a TLS listener, else `http`. */
+  readonly scheme: 'http' | 'https';
   /** Path parameters of the matched route pattern (`{id}`), or null when it has none. */
   readonly params: Readonly<Record<string, string>> | null;
   /** The request id (X-Request-Id), also in problem bodies and logs. */
@@ -91,7 +93,12 @@ export interface PluginContext {
   // Where it goes.
   /** The matched route, or null when none matched (global plugins on a 404). */
   readonly route: RouteView | null;
-  /** The length of the path prefix the route pattern matched. */
+  /**
+   * The length of the path prefix the route pattern matched: `path.slice(0, matchLength)` is
+   * that prefix, on segment boundaries (`/api` of `/api/orders`; 0 for the route `/`; the
+   * whole path for an exact route). What `strip_path` removes and `rewrite`'s
+   * `replace_prefix` replaces.
+   */
   readonly matchLength: number;
   /** From a request-phase hook: send this request to the configured service `name` (the route's other settings stay); false when there is no such service. */
   setService(name: string): boolean;

@@ -1,0 +1,3 @@
+// The redirect and rewrite suite on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/traffic-redirect-rewrite.test.js');
