@@ -37,6 +37,8 @@ export interface RawRoute {
   priority?: number;
   timeouts?: RawTimeouts;
   plugins?: Record<string, unknown>;
+  /** Log sinks (names from `log_sinks`) this route's requests go to, besides the global ones and its service's. */
+  log_sinks?: string[];
 }
 export interface RawTimeouts { connect?: string; read?: string; total?: string; /** services only */ websocket_idle?: string }
 export interface RawService {
@@ -50,6 +52,7 @@ export interface RawService {
   queue?: { size?: number; timeout?: string };
   adaptive_concurrency?: { sample_window?: string; min_rtt_interval?: string; min_rtt_samples?: number; buffer_percent?: number; min_limit?: number; max_limit?: number };
   plugins?: Record<string, unknown>;
+  log_sinks?: string[];
   routes?: RawRoute[];
   portal?: RawServicePortal;
 }
@@ -86,6 +89,7 @@ export interface RawConfig {
   shutdown?: { drain_timeout?: string };
   access_log?: { enabled?: boolean; path?: string; fields?: string[] };
   metrics?: { per_consumer?: boolean };
+  log_sinks?: RawLogSink[];
   tracing?: { endpoint: string; protocol?: 'http/protobuf' | 'http/json'; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
   dns?: RawDns;
   upstreams?: RawUpstream[];
@@ -96,7 +100,35 @@ export interface RawConfig {
   plugins?: Record<string, unknown>;
 }
 
-/** The JWS algorithms a JWT credential may name. */
+/** `log_sinks[]`: one shape for every type; which keys a type takes is checked by src/observability/log-sink-config.ts. */
+export interface RawLogSink {
+  name: string;
+  type: 'http' | 'statsd' | 'syslog';
+  /** Every request (default), or only those of the services and routes that name the sink. */
+  global?: boolean;
+  fields?: string[];
+  batch?: { max_events?: number; interval?: string };
+  queue?: { max_events?: number };
+  retry?: { base_delay?: string; max_delay?: string };
+  timeout?: string;
+  /** http */
+  url?: string;
+  format?: 'ndjson' | 'json_array';
+  headers?: Record<string, string>;
+  gzip?: boolean;
+  /** http (https:// URLs) and syslog (transport tls) */
+  tls?: RawUpstreamTls;
+  /** statsd and syslog: host:port */
+  address?: string;
+  /** statsd */
+  prefix?: string;
+  tags?: 'none' | 'dogstatsd';
+  /** syslog */
+  transport?: 'udp' | 'tcp' | 'tls';
+  facility?: number;
+  app_name?: string;
+}
+
 
 export interface RawKeyCredential { id?: string; key?: string; key_digest?: string; key_prefix?: string }
 export interface RawBasicCredential { id?: string; username: string; password?: string; password_hash?: string }
