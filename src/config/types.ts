@@ -154,6 +154,8 @@ export interface RawMetering {
   table?: string;
   flush_interval?: string;
   max_rows?: number;
+  /** A scheduled push of closed hourly usage buckets (src/metering/export.ts). */
+  export?: { url: string; headers?: Record<string, string>; interval?: string; lookback?: string; timeout?: string; tls?: RawUpstreamTls };
 }
 
 export interface RawPortal {
