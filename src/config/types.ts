@@ -103,7 +103,7 @@ export interface RawConfig {
 /** `log_sinks[]`: one shape for every type; which keys a type takes is checked by src/observability/log-sink-config.ts. */
 export interface RawLogSink {
   name: string;
-  type: 'http' | 'statsd' | 'syslog';
+  type: 'http' | 'statsd' | 'syslog' | 'otlp-logs';
   /** Every request (default), or only those of the services and routes that name the sink. */
   global?: boolean;
   fields?: string[];
@@ -111,12 +111,15 @@ export interface RawLogSink {
   queue?: { max_events?: number };
   retry?: { base_delay?: string; max_delay?: string };
   timeout?: string;
-  /** http */
+  /** http and otlp-logs */
   url?: string;
   format?: 'ndjson' | 'json_array';
   headers?: Record<string, string>;
   gzip?: boolean;
-  /** http (https:// URLs) and syslog (transport tls) */
+  /** otlp-logs */
+  protocol?: 'http/protobuf' | 'http/json';
+  service_name?: string;
+  /** http and otlp-logs (https:// URLs), syslog (transport tls) */
   tls?: RawUpstreamTls;
   /** statsd and syslog: host:port */
   address?: string;

@@ -1,4 +1,5 @@
-// Log shipping: the request records a config's log sinks receive (docs/log-shipping.md).
+// Log shipping: the request records a config's log sinks receive (docs/log-shipping.md):
+// http, syslog, statsd and otlp-logs.
 // The request-end subscriber only looks up the route's sink names and, when there are any,
 // pushes the request into an array; the records are made in one pass at the end of that turn
 // of the event loop (setImmediate, as span-record.ts does for spans) and pushed into each
@@ -15,7 +16,8 @@ import type { RequestContext } from '../proxy/context.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { DeliveryQueue, type DeliveryCounts, type SinkTransport } from './delivery-queue.js';
 import type { LogShippingSpec, SinkSpec } from './log-sink-config.js';
-import { HttpSinkTransport } from './sink-http.js';
+import { httpSinkTransport } from './sink-http.js';
+import { otlpLogJson, otlpLogProto, otlpLogsTransport } from './sink-otlp-logs.js';
 import { statsdLines, StatsdTransport } from './sink-statsd.js';
 import { syslogMessage, syslogTransport } from './sink-syslog.js';
 
@@ -35,8 +37,10 @@ export interface SinkStats {
 type Ctx = RequestContext<LogShippingSnapshot>;
 
 /** The record of one request for a sink of the request's own config. */
-function recordOf(spec: SinkSpec, ctx: Ctx, time: string, pid: number): string {
+function recordOf(spec: SinkSpec, ctx: Ctx, time: string, pid: number): string | Buffer {
   switch (spec.type) {
+    case 'otlp-logs':
+      return spec.protocol === 'http/json' ? otlpLogJson(spec, ctx, time, pid) : otlpLogProto(spec, ctx, time, pid);
     case 'http':
       return spec.record(ctx, time, pid);
     case 'statsd':
@@ -46,19 +50,21 @@ function recordOf(spec: SinkSpec, ctx: Ctx, time: string, pid: number): string {
   }
 }
 
-function transportFor(spec: SinkSpec): SinkTransport<string> {
+function transportFor(spec: SinkSpec): SinkTransport<string | Buffer> {
   switch (spec.type) {
+    case 'otlp-logs':
+      return otlpLogsTransport(spec);
     case 'http':
-      return new HttpSinkTransport(spec);
+      return httpSinkTransport(spec) as SinkTransport<string | Buffer>;
     case 'statsd':
-      return new StatsdTransport(spec);
+      return new StatsdTransport(spec) as SinkTransport<string | Buffer>;
     case 'syslog':
-      return syslogTransport(spec);
+      return syslogTransport(spec) as SinkTransport<string | Buffer>;
   }
 }
 
 export class LogShipping {
-  readonly #queues = new Map<string, DeliveryQueue<string>>();
+  readonly #queues = new Map<string, DeliveryQueue<string | Buffer>>();
   readonly #owns: (ctx: RequestContext) => boolean;
   readonly #pid = process.pid;
   /** Requests ended in this turn of the event loop with at least one sink. */

@@ -26,7 +26,7 @@ export const logSinksSchema = {
     required: ['name', 'type'],
     properties: {
       name: sinkName,
-      type: { enum: ['http', 'statsd', 'syslog'] },
+      type: { enum: ['http', 'statsd', 'syslog', 'otlp-logs'] },
       global: { type: 'boolean' },
       fields: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
       batch: { type: 'object', additionalProperties: false, properties: { max_events: { type: 'integer', minimum: 1, maximum: 10_000 }, interval: duration } },
@@ -47,6 +47,8 @@ export const logSinksSchema = {
       tags: { enum: ['none', 'dogstatsd'] },
       transport: { enum: ['udp', 'tcp', 'tls'] },
       facility: { type: 'integer', minimum: 0, maximum: 23 },
+      protocol: { enum: ['http/protobuf', 'http/json'] },
+      service_name: { type: 'string', minLength: 1, maxLength: 256 },
       app_name: { type: 'string', pattern: '^[!-~]{1,48}$', 'x-message': 'must be 1-48 printable ASCII characters without spaces (RFC 5424 APP-NAME)' },
     },
   },
@@ -57,6 +59,7 @@ const TYPE_KEYS: Record<RawLogSink['type'], readonly string[]> = {
   http: ['url', 'format', 'headers', 'gzip', 'tls', 'fields'],
   statsd: ['address', 'prefix', 'tags'],
   syslog: ['address', 'transport', 'facility', 'app_name', 'tls', 'fields'],
+  'otlp-logs': ['url', 'protocol', 'service_name', 'headers', 'tls', 'fields'],
 };
 const COMMON_KEYS = ['name', 'type', 'global', 'batch', 'queue', 'retry', 'timeout'];
 
@@ -108,7 +111,17 @@ export interface SyslogSinkSpec extends SinkSettings {
   readonly tls: ConnectionOptions | null;
 }
 
-export type SinkSpec = HttpSinkSpec | StatsdSinkSpec | SyslogSinkSpec;
+export interface OtlpLogsSinkSpec extends SinkSettings {
+  readonly type: 'otlp-logs';
+  readonly record: AccessLineFn;
+  readonly url: string;
+  readonly protocol: 'http/protobuf' | 'http/json';
+  readonly serviceName: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly tls: ConnectionOptions | null;
+}
+
+export type SinkSpec = HttpSinkSpec | StatsdSinkSpec | SyslogSinkSpec | OtlpLogsSinkSpec;
 
 export interface LogShippingSpec {
   readonly sinks: readonly SinkSpec[];
@@ -166,6 +179,8 @@ function compileSink(s: RawLogSink, record: (fields: readonly string[]) => Acces
       const a = parseAddress(s.address!) as { host: string; port: number };
       return { ...settings, type: 'statsd', host: a.host, port: a.port, prefix: s.prefix ?? DEFAULTS.prefix, dogstatsd: s.tags === 'dogstatsd' };
     }
+    case 'otlp-logs':
+      return { ...settings, type: 'otlp-logs', record: record(s.fields ?? DEFAULT_SINK_FIELDS), url: s.url!, protocol: s.protocol ?? 'http/protobuf', serviceName: s.service_name ?? 'northgate', headers: s.headers ?? {}, tls };
     case 'syslog': {
       const a = parseAddress(s.address!) as { host: string; port: number };
       const transport = s.transport ?? 'udp';
@@ -188,7 +203,8 @@ export function logSinkProblems(c: RawConfig): ConfigProblem[] {
       if (!allowed.has(key)) add([...at, key], `not a key of a ${s.type} sink; it takes ${[...TYPE_KEYS[s.type]].join(', ')} (and ${COMMON_KEYS.slice(2).join(', ')})`, true);
     }
     if (s.type === 'http' && s.url === undefined) add(at, 'an http sink needs "url"');
-    if (s.type !== 'http') {
+    if (s.type === 'otlp-logs' && s.url === undefined) add(at, 'an otlp-logs sink needs "url" (the collector\'s OTLP/HTTP logs endpoint, e.g. http://collector:4318/v1/logs)');
+    if (s.type === 'statsd' || s.type === 'syslog') {
       if (s.address === undefined) add(at, `a ${s.type} sink needs "address" (host:port)`);
       else {
         const a = parseAddress(s.address);
@@ -204,7 +220,7 @@ export function logSinkProblems(c: RawConfig): ConfigProblem[] {
         add([...at, 'url'], 'is not a valid URL');
       }
     }
-    if (s.tls !== undefined && s.type === 'http' && s.url !== undefined && !s.url.startsWith('https:')) add([...at, 'tls'], 'applies to https:// URLs only');
+    if (s.tls !== undefined && s.url !== undefined && !s.url.startsWith('https:')) add([...at, 'tls'], 'applies to https:// URLs only');
     if (s.tls !== undefined && s.type === 'syslog' && s.transport !== 'tls') add([...at, 'tls'], 'applies to transport: tls only');
     for (const k of ['ca', 'client_cert', 'client_key'] as const) {
       const file = s.tls?.[k];

@@ -1,11 +1,13 @@
-// The `http` log sink: a batch of records POSTed to a URL as JSON lines
+// The sinks that POST their batches: `http` — a batch as JSON lines
 // (application/x-ndjson) or one JSON array (application/json, the body of Kong's http-log
-// with batching), gzip-compressed on request, with the configured headers (credentials
-// included: they are sent, never logged) and TLS options. 2xx is delivered; no answer, 408,
-// 429 and 5xx are retried (after the receiver's Retry-After when it sends one); any other
-// answer refuses the batch for good.
+// with batching), gzip-compressed on request — and `otlp-logs` (sink-otlp-logs.ts encodes
+// its body). Headers (credentials included: they are sent, never logged) and TLS options
+// come from the config. 2xx is delivered; no answer and the retryable statuses are retried
+// (after the receiver's Retry-After when it sends one); any other answer refuses the batch
+// for good.
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import type { ConnectionOptions } from 'node:tls';
 import { Pool } from '../upstream/undici-pool.js';
 import { DeliveryError, type SinkTransport } from './delivery-queue.js';
 import { post, retryAfterMs } from './http-post.js';
@@ -13,41 +15,64 @@ import type { HttpSinkSpec } from './log-sink-config.js';
 
 const gzipAsync = promisify(gzip);
 
-export class HttpSinkTransport implements SinkTransport<string> {
+export interface PostOptions<R> {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly tls: ConnectionOptions | null;
+  readonly timeoutMs: number;
+  /** A Retry-After is followed up to this long. */
+  readonly maxRetryAfterMs: number;
+  readonly contentType: string;
+  readonly encode: (batch: readonly R[]) => Buffer;
+  readonly gzip: boolean;
+  /** Whether a batch refused with this status may succeed later. */
+  readonly retryable: (status: number) => boolean;
+}
+
+export class PostTransport<R> implements SinkTransport<R> {
   readonly #pool: Pool;
   readonly #path: string;
   readonly #headers: string[];
-  readonly #array: boolean;
-  readonly #gzip: boolean;
-  readonly #timeoutMs: number;
-  readonly #maxRetryAfterMs: number;
+  readonly #opts: PostOptions<R>;
 
-  constructor(spec: HttpSinkSpec) {
-    const url = new URL(spec.url);
+  constructor(opts: PostOptions<R>) {
+    const url = new URL(opts.url);
     // One connection: one batch is in flight at a time.
-    this.#pool = new Pool(url.origin, { connections: 1, keepAliveTimeout: 30_000, ...(spec.tls !== null ? { connect: spec.tls } : {}) });
+    this.#pool = new Pool(url.origin, { connections: 1, keepAliveTimeout: 30_000, ...(opts.tls !== null ? { connect: opts.tls } : {}) });
     this.#path = url.pathname + url.search;
-    this.#array = spec.format === 'json_array';
-    this.#gzip = spec.gzip;
-    this.#timeoutMs = spec.timeoutMs;
-    this.#maxRetryAfterMs = spec.delivery.maxDelayMs;
-    const headers: Record<string, string> = { ...spec.headers, 'content-type': this.#array ? 'application/json' : 'application/x-ndjson' };
-    if (spec.gzip) headers['content-encoding'] = 'gzip';
+    this.#opts = opts;
+    const headers: Record<string, string> = { ...opts.headers, 'content-type': opts.contentType };
+    if (opts.gzip) headers['content-encoding'] = 'gzip';
     this.#headers = Object.entries(headers).flat();
   }
 
-  async send(batch: readonly string[]): Promise<void> {
-    const text = this.#array ? `[${batch.join(',')}]` : `${batch.join('\n')}\n`;
-    const body = this.#gzip ? await gzipAsync(text) : Buffer.from(text);
-    const answer = await post(this.#pool, this.#path, this.#headers, body, this.#timeoutMs).catch((err: unknown) => {
+  async send(batch: readonly R[]): Promise<void> {
+    const o = this.#opts;
+    const text = o.encode(batch);
+    const body = o.gzip ? await gzipAsync(text) : text;
+    const answer = await post(this.#pool, this.#path, this.#headers, body, o.timeoutMs).catch((err: unknown) => {
       throw new DeliveryError(`the receiver did not answer: ${(err as Error).message}`, true);
     });
     if (answer.status < 300) return;
-    const retryable = answer.status === 408 || answer.status === 429 || answer.status >= 500;
-    throw new DeliveryError(`the receiver answered ${answer.status}`, retryable, retryAfterMs(answer, this.#maxRetryAfterMs));
+    throw new DeliveryError(`the receiver answered ${answer.status}`, o.retryable(answer.status), retryAfterMs(answer, o.maxRetryAfterMs));
   }
 
   async close(): Promise<void> {
     await this.#pool.destroy();
   }
+}
+
+export function httpSinkTransport(spec: HttpSinkSpec): SinkTransport<string> {
+  const array = spec.format === 'json_array';
+  return new PostTransport<string>({
+    url: spec.url,
+    headers: spec.headers,
+    tls: spec.tls,
+    timeoutMs: spec.timeoutMs,
+    maxRetryAfterMs: spec.delivery.maxDelayMs,
+    contentType: array ? 'application/json' : 'application/x-ndjson',
+    encode: (batch) => Buffer.from(array ? `[${batch.join(',')}]` : `${batch.join('\n')}\n`),
+    gzip: spec.gzip,
+    retryable: (status) => status === 408 || status === 429 || status >= 500,
+  });
 }
