@@ -159,3 +159,29 @@ services:
     await receiver.close();
   }
 });
+
+test('--workers 2: each worker ships its own requests; the master sums the counts', async () => {
+  const receiver = await startLogReceiver();
+  const g = await startCli(['--config', writeConfig(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }
+access_log: { enabled: false }
+log_sinks:
+  - { name: all, type: http, url: "${receiver.url}/", fields: [pid, path], batch: { max_events: 5, interval: 100ms } }
+services:
+  - { name: s, url: "${echo.url}", routes: [{ name: r, paths: ["/"] }] }
+`), '--workers', '2']);
+  try {
+    // New connections each time, so that both workers get some.
+    for (let i = 0; i < 30; i++) assert.equal((await http(`${g.url}/w${i}`, { headers: { connection: 'close' } })).status, 200);
+    const records = await receiver.records(30);
+    assert.equal(records.length, 30);
+    assert.equal(new Set(records.map((r) => r['path'])).size, 30, 'each request once');
+    const c = await eventually(() => sinkCounts(g.statusPort!, 'all'), (c) => c.sent === 30);
+    assert.equal(c.sent, 30);
+    assert.equal(c.queued, 0);
+  } finally {
+    await g.stop();
+    await receiver.close();
+  }
+});

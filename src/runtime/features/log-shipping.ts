@@ -25,8 +25,9 @@ export class LogShippingFeature implements Feature {
   }
 
   update(next: Snapshot, prev: Snapshot): void {
-    const defs = (s: Snapshot): string => JSON.stringify(s.logShipping?.sinks ?? []);
-    if (defs(prev) !== defs(next)) this.#logger.warn({ type: 'reload' }, 'log sink settings changed in the config; new and changed sinks take effect on restart');
+    // What a sink's queue and transport were built from; `global`, `fields` and the redaction follow each snapshot.
+    const defs = (s: Snapshot): string => JSON.stringify((s.logShipping?.sinks ?? []).map(({ global: _g, ...rest }) => rest));
+    if (defs(prev) !== defs(next)) this.#logger.warn({ type: 'reload' }, 'log sink settings changed in the config; new sinks and changed addresses, URLs, headers, batches and retries take effect on restart');
   }
 
   /** Delivery counts per sink ([] without sinks). */
