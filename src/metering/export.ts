@@ -5,6 +5,7 @@
 // earlier's). `northgate usage export` writes them as CSV or JSON; `metering.export` pushes
 // the closed hours to an HTTP endpoint on a schedule (UsagePusher).
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { Logger } from '../base/logger.js';
 import { clock } from '../base/clock.js';
 import { Pool } from '../upstream/undici-pool.js';
@@ -131,6 +132,9 @@ export class UsagePusher {
     const to = closedUntil(clock.now(), this.#settings.flushIntervalMs);
     const from = to - this.#export.lookbackMs;
     for (const hour of this.#accepted.keys()) if (hour < from) this.#accepted.delete(hour);
+    // Nothing metered yet: no SQLite file until the first flush.
+    const store = this.#settings.store;
+    if (store.kind === 'sqlite' && !existsSync(store.path)) return;
     let rows: UsageSummary[];
     try {
       rows = await queryUsage(this.#settings.store, { from, to, by: 'hour' });
