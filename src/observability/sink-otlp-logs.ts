@@ -4,7 +4,7 @@
 // record's body is the sink's JSON record (its fields and redaction); attributes carry the
 // HTTP semantic conventions and the route, service and consumer; the trace id links it to the
 // request's trace. Records are encoded when they are queued (off the request path) with the
-// trace exporter's protobuf helpers; a batch only wraps them. Field numbers:
+// trace exporter's protobuf writers; a batch only wraps them. Field numbers:
 // opentelemetry-proto logs/v1/logs.proto, collector/logs/v1/logs_service.proto.
 import { hostname } from 'node:os';
 import type { RequestContext } from '../proxy/context.js';
