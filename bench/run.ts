@@ -17,6 +17,7 @@ import { runTracing } from './tracing.js';
 import { runBalancing } from './balancing.js';
 import { CHAIN_TARGETS, runChain } from './chain.js';
 import { runTraffic, TRAFFIC_TARGETS } from './traffic.js';
+import { runLogShipping } from './log-shipping.js';
 import { measureRounds, type Entry } from './rounds.js';
 import { details, markdownTable, newRecord, type TargetRecord } from './table.js';
 import { baselineRoot, parseExtra, startTarget, startUpstream, TARGET_NAMES, variantName, type Ctx, type Upstream, type Variant } from './targets.js';
@@ -41,7 +42,7 @@ export interface Options {
   variants: Variant[];
 }
 
-const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain', 'traffic'] as const;
+const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain', 'traffic', 'log-shipping'] as const;
 
 const HELP = `usage: npm run bench -- [flags]
   --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
@@ -54,7 +55,7 @@ const HELP = `usage: npm run bench -- [flags]
                       with --scenario chain: ${CHAIN_TARGETS.join(',')};
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs);
                       with --scenario traffic: ${TRAFFIC_TARGETS.map((t) => t.name).join(',')}
-  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup | traffic (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing, startup and traffic run only when named)
+  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup | traffic | log-shipping (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing, startup, traffic and log-shipping run only when named)
   --northgate-extra Y extra top-level config lines for the northgate targets, YAML merged into each bench config
                       (mappings key by key: 'listen: { engine: native }' adds to the listen section), e.g.
                       --northgate-extra 'engine: native'; repeat the flag for one row per variant in the main and
@@ -305,8 +306,8 @@ async function main(): Promise<void> {
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }
-    if (o.scenario === 'chain') {
-      const lines = await runChain(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, oneConnS: o.oneConnS, only: o.only, say });
+    if (o.scenario === 'chain' || o.scenario === 'log-shipping') {
+      const lines = await (o.scenario === 'chain' ? runChain : runLogShipping)(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, oneConnS: o.oneConnS, only: o.only, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

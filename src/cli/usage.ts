@@ -12,6 +12,7 @@ const HELP = `Usage: northgate usage [--consumer NAME] [--credential ID] [--from
 
 Prints metered usage: requests per period, consumer, credential, service and route, by
 status class, with bytes, the average latency and the p50/p95/p99 latency.
+\`northgate usage export --help\`: closed hours as billing buckets with stable ids.
 
   --consumer NAME   one consumer (username); "" is requests without a consumer. Default: all
   --credential ID   one credential (its id: the key's "id" in the config, a portal key's id,
@@ -36,6 +37,7 @@ function parseTime(flag: string, text: string, endOfDay: boolean): number {
 }
 
 export async function usageCommand(args: string[]): Promise<number> {
+  if (args[0] === 'export') return (await import('./usage-export.js')).usageExportCommand(args.slice(1));
   const { values } = parse('usage', args, {
     consumer: { type: 'string' },
     credential: { type: 'string' },

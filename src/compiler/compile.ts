@@ -29,6 +29,7 @@ import { ConsumerIndex } from '../consumers/index.js';
 import { compilePortal } from '../portal/settings.js';
 import { compileAccessLog, queryRedactor, redactionFor } from '../observability/access-log-format.js';
 import { keyNamesIn } from '../plugins/auth/key-auth.js';
+import { compileLogShipping } from '../observability/log-sink-config.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
 import { DEFAULTS } from '../config/defaults.js';
@@ -192,6 +193,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     globalChain,
     consumers: config.consumers && config.consumers.length > 0 ? new ConsumerIndex(config.consumers) : ConsumerIndex.EMPTY,
     accessLog: compileAccessLog(config.access_log, keyNames),
+    logShipping: compileLogShipping(config, keyNames),
     redactQuery: queryRedactor(redactionFor(keyNames).queryParams),
     metricsPerConsumer: config.metrics?.per_consumer ?? false,
     metering: meteringSettings(config.metering),

@@ -8,6 +8,7 @@ import { planSchema } from '../plans/plans.js';
 import { meteringSchema } from '../metering/config.js';
 import { resilienceSchema } from '../upstream/resilience-config.js';
 import { headerNameSchema, headerValueSchema } from '../base/schema-defs.js';
+import { logSinksSchema, sinkNamesSchema } from '../observability/log-sink-config.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
@@ -99,6 +100,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
         },
       },
       plugins: pluginMap,
+      log_sinks: sinkNamesSchema,
     },
   };
   const service = {
@@ -113,6 +115,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
       retries,
       ...resilienceSchema(duration),
       plugins: pluginMap,
+      log_sinks: sinkNamesSchema,
       routes: { type: 'array', items: route },
       portal: servicePortalSchema,
     },
@@ -305,6 +308,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
         },
       },
       metrics: { type: 'object', additionalProperties: false, properties: { per_consumer: { type: 'boolean' } } },
+      log_sinks: logSinksSchema,
       tracing: {
         type: 'object',
         additionalProperties: false,

@@ -10,6 +10,7 @@ import type { TracingConfig } from '../observability/tracing.js';
 import type { AccessLogSnapshot } from '../observability/access-log.js';
 import type { MetricsSnapshot } from '../observability/metrics.js';
 import type { TracingSnapshot } from '../observability/tracing.js';
+import type { LogShippingSnapshot } from '../observability/log-shipping.js';
 import type { PortalSnapshot } from '../portal/server.js';
 import type { MeteringSettings } from '../metering/config.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
@@ -36,7 +37,7 @@ export interface ListenerTls {
   readonly requestCert: boolean;
 }
 
-export interface Snapshot extends ProxySnapshot, AccessLogSnapshot, MetricsSnapshot, TracingSnapshot, PortalSnapshot {
+export interface Snapshot extends ProxySnapshot, AccessLogSnapshot, MetricsSnapshot, TracingSnapshot, PortalSnapshot, LogShippingSnapshot {
   readonly version: number;
   readonly loadedAt: Date;
   readonly source: string;

@@ -15,6 +15,7 @@ import { foldCase, parsePathPattern } from '../router/path-pattern.js';
 import { normalizePath, type PathPolicy } from '../proxy/request-path.js';
 import { checkConsumers } from '../consumers/validate.js';
 import { accessLogProblems } from '../observability/access-log-format.js';
+import { logSinkProblems } from '../observability/log-sink-config.js';
 import { checkPlans } from '../plans/plans.js';
 import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
 import { checkRouteTraffic, queryKey } from './validate-traffic.js';
@@ -127,7 +128,9 @@ const BUILT_IN: Record<string, string> = {
   opentelemetry: 'tracing is built in: the top-level tracing section (docs/observability.md)',
   zipkin: 'tracing is built in: the top-level tracing section exports OTLP (docs/observability.md)',
   'file-log': 'the access log is built in: the top-level access_log section (docs/observability.md)',
-  'http-log': 'the access log is built in: the top-level access_log section (docs/observability.md)',
+  'http-log': 'log shipping is built in: the top-level log_sinks section with type: http (docs/log-shipping.md)',
+  syslog: 'log shipping is built in: the top-level log_sinks section with type: syslog (docs/log-shipping.md)',
+  statsd: 'log shipping is built in: the top-level log_sinks section with type: statsd (docs/log-shipping.md)',
   'proxy-cache': 'the response cache is the cache plugin (docs/plugins.md)',
   'rate-limiting': 'rate limits are the rate-limit plugin (docs/rate-limiting.md)',
 };
@@ -196,6 +199,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
   }
   problems.push(...sharedListenerAddresses(c));
   problems.push(...accessLogProblems(c.access_log));
+  problems.push(...logSinkProblems(c));
   problems.push(...allowedHostsProblems(c.admin?.allowed_hosts, ['admin', 'allowed_hosts']));
   (c.trusted_proxies ?? []).forEach((cidr, i) => {
     if (!isCidr(cidr)) add(['trusted_proxies', i], `"${cidr}" is not an IP address or CIDR range`);

@@ -42,6 +42,8 @@ export interface RawRoute {
   backends?: RawBackend[];
   session_persistence?: RawSessionPersistence;
   plugins?: Record<string, unknown>;
+  /** Log sinks (names from `log_sinks`) this route's requests go to, besides the global ones and its service's. */
+  log_sinks?: string[];
 }
 export interface RawHeaderEdits { add?: Record<string, string | string[]>; set?: Record<string, string>; remove?: string[] }
 export interface RawBackend {
@@ -65,6 +67,7 @@ export interface RawService {
   queue?: { size?: number; timeout?: string };
   adaptive_concurrency?: { sample_window?: string; min_rtt_interval?: string; min_rtt_samples?: number; buffer_percent?: number; min_limit?: number; max_limit?: number };
   plugins?: Record<string, unknown>;
+  log_sinks?: string[];
   routes?: RawRoute[];
   portal?: RawServicePortal;
 }
@@ -101,6 +104,7 @@ export interface RawConfig {
   shutdown?: { drain_timeout?: string };
   access_log?: { enabled?: boolean; path?: string; fields?: string[] };
   metrics?: { per_consumer?: boolean };
+  log_sinks?: RawLogSink[];
   tracing?: { endpoint: string; protocol?: 'http/protobuf' | 'http/json'; service_name?: string; sampling?: { ratio?: number }; headers?: Record<string, string>; flush_interval?: string };
   dns?: RawDns;
   /** The key that signs session-persistence cookies and headers (docs/traffic.md). */
@@ -113,7 +117,38 @@ export interface RawConfig {
   plugins?: Record<string, unknown>;
 }
 
-/** The JWS algorithms a JWT credential may name. */
+/** `log_sinks[]`: one shape for every type; which keys a type takes is checked by src/observability/log-sink-config.ts. */
+export interface RawLogSink {
+  name: string;
+  type: 'http' | 'statsd' | 'syslog' | 'otlp-logs';
+  /** Every request (default), or only those of the services and routes that name the sink. */
+  global?: boolean;
+  fields?: string[];
+  batch?: { max_events?: number; interval?: string };
+  queue?: { max_events?: number };
+  retry?: { base_delay?: string; max_delay?: string };
+  timeout?: string;
+  /** http and otlp-logs */
+  url?: string;
+  format?: 'ndjson' | 'json_array';
+  headers?: Record<string, string>;
+  gzip?: boolean;
+  /** otlp-logs */
+  protocol?: 'http/protobuf' | 'http/json';
+  service_name?: string;
+  /** http and otlp-logs (https:// URLs), syslog (transport tls) */
+  tls?: RawUpstreamTls;
+  /** statsd and syslog: host:port */
+  address?: string;
+  /** statsd */
+  prefix?: string;
+  tags?: 'none' | 'dogstatsd';
+  /** syslog */
+  transport?: 'udp' | 'tcp' | 'tls';
+  facility?: number;
+  app_name?: string;
+}
+
 
 export interface RawKeyCredential { id?: string; key?: string; key_digest?: string; key_prefix?: string }
 export interface RawBasicCredential { id?: string; username: string; password?: string; password_hash?: string }
@@ -139,6 +174,8 @@ export interface RawMetering {
   table?: string;
   flush_interval?: string;
   max_rows?: number;
+  /** A scheduled push of closed hourly usage buckets (src/metering/export.ts). */
+  export?: { url: string; headers?: Record<string, string>; interval?: string; lookback?: string; timeout?: string; tls?: RawUpstreamTls };
 }
 
 export interface RawPortal {

@@ -42,6 +42,7 @@ const FIELDS: Record<string, string> = {
   backend: `c(ctx.backend?.name)`,
   target: `c(ctx.target?.url)`,
   consumer: `c(ctx.consumer?.username)`,
+  credential: `c(ctx.credential?.id)`,
   user_agent: `w(ctx.userAgent)`,
   referer: `w(ctx.header('referer'))`,
   error: `s(ctx.errorCode)`,
@@ -204,20 +205,21 @@ function fieldExpression(name: string, redaction: Redaction): string {
 }
 
 /**
- * Builds the serializer for a field list (validated before: see accessLogProblems). The line
- * is `{"level":"info","type":"access",<fields in the configured order>}` and a newline.
- * Credential headers and query parameters of `redaction` are logged as [redacted].
+ * Builds the serializer for a field list (validated before: see fieldProblems). The line
+ * is `{"level":"info","type":"access",<fields in the configured order>}` and a newline; as a
+ * `record` (what log sinks ship), `{<fields>}` alone without the newline. Credential
+ * headers and query parameters of `redaction` are logged as [redacted].
  */
-export function compileAccessLine(fields: readonly string[], redaction: Redaction = DEFAULT_REDACTION): AccessLineFn {
+export function compileAccessLine(fields: readonly string[], redaction: Redaction = DEFAULT_REDACTION, record = false): AccessLineFn {
   // Constant text and field expressions alternate; constants are emitted as JSON string literals.
-  let text = '{"level":"info","type":"access"';
+  let text = record ? '{' : '{"level":"info","type":"access"';
   let code = '';
-  for (const name of fields) {
-    text += `,${JSON.stringify(name)}:`;
+  fields.forEach((name, i) => {
+    text += `${record && i === 0 ? '' : ','}${JSON.stringify(name)}:`;
     code += `${JSON.stringify(text)} + ${fieldExpression(name, redaction)} + `;
     text = '';
-  }
-  code += JSON.stringify(text + '}\n');
+  });
+  code += JSON.stringify(record ? text + '}' : text + '}\n');
   const rq = queryRedactor(redaction.queryParams);
   // A URL (the Referer): its query, from the first "?".
   const ru = (url: string | undefined): string | undefined => {
@@ -261,12 +263,7 @@ export function compileAccessLog(config: { enabled?: boolean; path?: string; fie
 
 /** Problems in `access_log` that the schema cannot express: field names, the log file's folder. */
 export function accessLogProblems(config: { path?: string; fields?: string[] } | undefined): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  (config?.fields ?? []).forEach((name, i) => {
-    if (FIELDS[name] !== undefined || HEADER_FIELD.test(name)) return;
-    const hint = /^(req|res)\.h\./.test(name) ? ' (header names are lower-case tokens)' : didYouMeanText(name);
-    problems.push({ path: ['access_log', 'fields', i], message: `unknown field "${name}"${hint}; fields: ${ACCESS_LOG_FIELDS.join(', ')}, req.h.NAME, res.h.NAME` });
-  });
+  const problems = fieldProblems(config?.fields, ['access_log', 'fields']);
   const path = config?.path;
   if (path !== undefined && path !== '-') {
     const dir = dirname(path);
@@ -279,6 +276,17 @@ export function accessLogProblems(config: { path?: string; fields?: string[] } |
     if (!isDir) problems.push({ path: ['access_log', 'path'], message: `folder not found: ${dir}` });
     else if (!writable(path)) problems.push({ path: ['access_log', 'path'], message: `not writable by this process: ${path}` });
   }
+  return problems;
+}
+
+/** Unknown names in a field list (the access log's, or a log sink's at `at`). */
+export function fieldProblems(fields: readonly string[] | undefined, at: ReadonlyArray<string | number>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  (fields ?? []).forEach((name, i) => {
+    if (FIELDS[name] !== undefined || HEADER_FIELD.test(name)) return;
+    const hint = /^(req|res)\.h\./.test(name) ? ' (header names are lower-case tokens)' : didYouMeanText(name);
+    problems.push({ path: [...at, i], message: `unknown field "${name}"${hint}; fields: ${ACCESS_LOG_FIELDS.join(', ')}, req.h.NAME, res.h.NAME` });
+  });
   return problems;
 }
 

@@ -15,6 +15,7 @@ import { rateLimitedChannel } from '../base/events.js';
 import { quotaExceededChannel } from '../base/events.js';
 import { faultInjectedChannel, mirrorDroppedChannel } from '../base/events.js';
 import { openWebSockets } from '../proxy/websocket.js';
+import type { SinkStats } from './log-shipping.js';
 
 /** What the metrics read of a snapshot (the compiler's Snapshot extends it). */
 export interface MetricsSnapshot extends ProxySnapshot {
@@ -36,6 +37,8 @@ export interface GatewayGauges {
   circuits?(): Array<{ service: string; state: number }>;
   /** Span export counts since start (null: tracing off). */
   tracingSpans?(): { exported: number; dropped: number; queued: number } | null;
+  /** Delivery counts of each log sink since start. */
+  logSinks?(): SinkStats[];
 }
 
 interface RouteSeries {
@@ -168,6 +171,7 @@ export class GatewayMetrics {
         },
       });
     }
+    if (gauges.logSinks !== undefined) logSinkMetrics(gauges.logSinks.bind(gauges), r);
     if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register: registry });
     this.#onEnd = (message) => this.#record(message as RequestContext<MetricsSnapshot>);
     this.#onReload = (message) => this.reloaded((message as { ok: boolean }).ok);
@@ -264,4 +268,46 @@ export class GatewayMetrics {
       requests: new Map(),
     };
   }
+}
+
+/** The log sinks' delivery counts, kept by their queues and read at scrape time (summed across workers). */
+function logSinkMetrics(sinks: () => SinkStats[], registers: Registry[]): void {
+  const counter = (name: string, help: string, value: (s: SinkStats) => number): void =>
+    void new Counter({
+      name,
+      help,
+      labelNames: ['sink'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of sinks()) this.inc({ sink: s.sink }, value(s));
+      },
+    });
+  counter('northgate_log_sink_events_sent_total', 'Records a log sink delivered.', (s) => s.counts.sent);
+  counter('northgate_log_sink_batches_failed_total', 'Batches a log sink failed to send (each failed attempt).', (s) => s.counts.failed);
+  counter('northgate_log_sink_batches_retried_total', 'Batches a log sink sent again after a failure.', (s) => s.counts.retried);
+  new Counter({
+    name: 'northgate_log_sink_events_dropped_total',
+    help: 'Records a log sink dropped: queue_full (its queue was full), rejected (the receiver refused the batch for good, or a datagram failed), shutdown (still queued when the drain time ran out).',
+    labelNames: ['sink', 'reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sinks()) {
+        this.inc({ sink: s.sink, reason: 'queue_full' }, s.counts.dropped);
+        this.inc({ sink: s.sink, reason: 'rejected' }, s.counts.rejected);
+        this.inc({ sink: s.sink, reason: 'shutdown' }, s.counts.abandoned);
+      }
+    },
+  });
+  new Gauge({
+    name: 'northgate_log_sink_events_queued',
+    help: 'Records waiting in a log sink\'s queue (the batch being sent included).',
+    labelNames: ['sink'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sinks()) this.set({ sink: s.sink }, s.queued);
+    },
+  });
 }

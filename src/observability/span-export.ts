@@ -16,6 +16,7 @@ import type { Logger } from '../base/logger.js';
 import { frag, JsonBytes } from './otlp-json.js';
 import { kvInt, kvString, lenField, lenTag, ProtoBytes, stringField, varintSize } from './otlp-proto.js';
 import type { SpanRecord } from './span-record.js';
+import { post, retryAfterMs } from './http-post.js';
 
 const MAX_QUEUE = 4096;
 const BATCH = 512;
@@ -338,27 +339,13 @@ export class SpanExporter {
     }
   }
 
-  /**
-   * One POST of an export body. Through dispatch with a handler that reads the status and
-   * Retry-After and drops the body: request() would wrap each answer in a Readable stream,
-   * whose shape then also reaches the node:stream code every proxied request runs.
-   */
+  /** One POST of an export body (http-post.ts). */
   async #send(body: Buffer): Promise<void> {
-    const answer = await new Promise<ExportAnswer>((resolve, reject) => {
-      this.#pool.dispatch(
-        { path: this.#path, method: 'POST', headers: this.#headers, body, headersTimeout: EXPORT_TIMEOUT_MS, bodyTimeout: EXPORT_TIMEOUT_MS },
-        new ExportHandler(resolve, reject),
-      );
-    }).catch((err: unknown) => {
+    const answer = await post(this.#pool, this.#path, this.#headers, body, EXPORT_TIMEOUT_MS).catch((err: unknown) => {
       throw new ExportError(`the collector did not answer: ${(err as Error).message}`, true);
     });
     if (answer.status < 300) return;
-    const retryAfter = Number(answer.retryAfter);
-    throw new ExportError(
-      `the collector answered ${answer.status}`,
-      RETRYABLE_STATUS.has(answer.status),
-      Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS) : 0,
-    );
+    throw new ExportError(`the collector answered ${answer.status}`, RETRYABLE_STATUS.has(answer.status), retryAfterMs(answer, MAX_RETRY_AFTER_MS));
   }
 
   /** Waits `ms` (unref'd), or less when shutdown wakes it. */
@@ -377,48 +364,6 @@ export class SpanExporter {
 }
 
 const SUFFIX = frag(']}]}]}');
-
-/** A collector's answer to one export: its status and Retry-After (seconds, as sent; "" when none). */
-interface ExportAnswer {
-  status: number;
-  retryAfter: string;
-}
-
-/** undici handler of one export: keeps the status and Retry-After, drops the body, settles when the answer ends. */
-class ExportHandler {
-  readonly #resolve: (a: ExportAnswer) => void;
-  readonly #reject: (err: Error) => void;
-  readonly #answer: ExportAnswer = { status: 0, retryAfter: '' };
-
-  constructor(resolve: (a: ExportAnswer) => void, reject: (err: Error) => void) {
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
-
-  onConnect(): void {}
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
-    // An informational answer (1xx) is not the answer: undici reports it too.
-    if (statusCode < 200) return true;
-    this.#answer.status = statusCode;
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      if (rawHeaders[i]!.length === 11 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'retry-after') this.#answer.retryAfter = rawHeaders[i + 1]!.toString('latin1');
-    }
-    return true;
-  }
-
-  onData(): boolean {
-    return true;
-  }
-
-  onComplete(): void {
-    this.#resolve(this.#answer);
-  }
-
-  onError(err: Error): void {
-    this.#reject(err);
-  }
-}
 
 function attr(key: string, value: string): string {
   return `{"key":"${key}","value":{"stringValue":${JSON.stringify(value)}}}`;

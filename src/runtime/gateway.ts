@@ -23,6 +23,8 @@ import type { Feature } from './features/feature.js';
 import { MeteringFeature } from './features/metering.js';
 import { PortalFeature, servesPortal } from './features/portal.js';
 import { TracingFeature } from './features/tracing.js';
+import { LogShippingFeature } from './features/log-shipping.js';
+import type { SinkStats } from '../observability/log-shipping.js';
 import { Listener } from './listeners.js';
 import { storesReady, STORE_WAIT_MS } from './readiness.js';
 import { listenFailure } from './refusal.js';
@@ -82,6 +84,7 @@ export class Gateway implements ProxyRuntime {
   readonly #portal: PortalFeature;
   readonly #tracing: TracingFeature;
   readonly #metering: MeteringFeature;
+  readonly #logShipping: LogShippingFeature;
   /** Started, updated and stopped in this order. */
   readonly #features: readonly Feature[];
 
@@ -98,7 +101,8 @@ export class Gateway implements ProxyRuntime {
     });
     this.#tracing = new TracingFeature(opts.logger);
     this.#metering = new MeteringFeature(opts.logger, opts.configFile ?? null, (ctx) => this.#listenerInfos.has(ctx.listener));
-    this.#features = [this.#portal, this.#tracing, this.#metering];
+    this.#logShipping = new LogShippingFeature(opts.logger, (ctx) => this.#listenerInfos.has(ctx.listener));
+    this.#features = [this.#portal, this.#tracing, this.#metering, this.#logShipping];
   }
 
   get snapshot(): Snapshot {
@@ -132,6 +136,11 @@ export class Gateway implements ProxyRuntime {
   /** Span export counts (null: tracing off). */
   tracingSpans(): { exported: number; dropped: number; queued: number } | null {
     return this.#tracing.spans();
+  }
+
+  /** Delivery counts of each log sink ([] without sinks). */
+  logSinks(): SinkStats[] {
+    return this.#logShipping.stats();
   }
 
   onStart(ctx: RequestContext<Snapshot>): void {
@@ -276,6 +285,7 @@ export class Gateway implements ProxyRuntime {
 
   /** Stops accepting, lets in-flight requests finish until the deadline, then closes everything. */
   async drain(deadlineMs = this.#snapshot.drainTimeoutMs): Promise<{ unfinished: number }> {
+    const started = Date.now();
     this.#draining = true;
     for (const l of this.#listeners) l.close();
     if (this.#inflight > 0) {
@@ -292,7 +302,7 @@ export class Gateway implements ProxyRuntime {
     this.#upstreams.stop();
     for (const l of this.#listeners) l.closeAll();
     closeTunnels(this);
-    for (const f of this.#features) await f.stop();
+    for (const f of this.#features) await f.stop(deadlineMs - (Date.now() - started));
     await this.#upstreams.closePools();
     // Plugins release what they hold (Redis, PostgreSQL and SQLite connections).
     for (const s of [...this.#retired, this.#snapshot]) this.#dispose(s);

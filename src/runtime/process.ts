@@ -41,6 +41,6 @@ export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawCon
   process.on('SIGUSR1', () => accessLog.reopen());
   startCircuitLog(logger);
   startRemoteFetchLog(logger);
-  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits(), tracingSpans: () => gateway.tracingSpans() });
+  new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits(), tracingSpans: () => gateway.tracingSpans(), logSinks: () => gateway.logSinks() });
   return gateway;
 }

@@ -14,6 +14,6 @@ export interface Feature {
   listen?(): Promise<void>;
   /** A reload put `next` in service in place of `prev`. */
   update?(next: Snapshot, prev: Snapshot): void;
-  /** At drain, after the proxy stopped: write what is pending and release connections (never rejects). */
-  stop(): Promise<void>;
+  /** At drain, after the proxy stopped: write what is pending and release connections (never rejects); `remainingMs`: what is left of the drain time. */
+  stop(remainingMs?: number): Promise<void>;
 }

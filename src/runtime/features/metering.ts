@@ -1,11 +1,13 @@
 // Metering's lifecycle: the meter starts with the first config (the `metering:` section, or
-// the portal's default store: effectiveMetering) and writes the last interval at drain. Its
-// settings apply on restart only.
+// the portal's default store: effectiveMetering) and writes the last interval at drain; with
+// `metering.export`, the closed hours are pushed on a schedule (each process pushes the
+// same buckets, with the same ids). Its settings apply on restart only.
 import type { Logger } from '../../base/logger.js';
 import type { Snapshot } from '../../compiler/snapshot.js';
 import type { RawConfig } from '../../config/types.js';
 import { effectiveMetering, type MeteringSettings } from '../../metering/config.js';
 import { Meter } from '../../metering/meter.js';
+import { UsagePusher } from '../../metering/export.js';
 import type { RequestContext } from '../../proxy/context.js';
 import type { Feature } from './feature.js';
 
@@ -14,7 +16,10 @@ export class MeteringFeature implements Feature {
   readonly #configFile: string | null;
   readonly #owns: (ctx: RequestContext) => boolean;
   #meter: Meter | null = null;
+  #pusher: UsagePusher | null = null;
   #settings: MeteringSettings | null = null;
+  /** The live config's consumers, for the plan of each pushed bucket. */
+  #snapshot: Snapshot | null = null;
 
   /** `owns`: whether a request came through this gateway's listeners (the meter counts only those). */
   constructor(logger: Logger, configFile: string | null, owns: (ctx: RequestContext) => boolean) {
@@ -23,12 +28,21 @@ export class MeteringFeature implements Feature {
     this.#owns = owns;
   }
 
-  start(_first: Snapshot, config: RawConfig): void {
-    this.#settings = effectiveMetering(config, this.#configFile);
-    if (this.#settings !== null) this.#meter = new Meter(this.#settings, this.#logger, this.#owns);
+  start(first: Snapshot, config: RawConfig): void {
+    this.#snapshot = first;
+    const settings = (this.#settings = effectiveMetering(config, this.#configFile));
+    if (settings === null) return;
+    this.#meter = new Meter(settings, this.#logger, this.#owns);
+    if (settings.export !== undefined) {
+      this.#pusher = new UsagePusher(settings, settings.export, this.#logger, () => {
+        const consumers = this.#snapshot!.consumers.byUsername;
+        return (username) => consumers.get(username)?.plan ?? null;
+      });
+    }
   }
 
   update(next: Snapshot, prev: Snapshot): void {
+    this.#snapshot = next;
     if (JSON.stringify(prev.metering) !== JSON.stringify(next.metering)) this.#logger.warn({ type: 'reload' }, 'metering settings changed in the config; they take effect on restart');
   }
 
@@ -42,7 +56,8 @@ export class MeteringFeature implements Feature {
   }
 
   async stop(): Promise<void> {
-    // Bounded by the meter's own deadline.
+    // Bounded by the meter's own deadline, and the pusher's timeout.
     await this.#meter?.close();
+    await this.#pusher?.close();
   }
 }

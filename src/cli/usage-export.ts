@@ -1,0 +1,95 @@
+// `northgate usage export`: closed hours of metered usage as billing buckets (CSV or JSON),
+// each with the stable id the scheduled push sends (src/metering/export.ts).
+import { existsSync } from 'node:fs';
+import { clock } from '../base/clock.js';
+import { ConfigError } from '../base/problems.js';
+import { loadConfig } from '../compiler/load.js';
+import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
+import { billingBuckets, bucketsCsv, HOUR } from '../metering/export.js';
+import { queryUsage, type UsageSummary } from '../metering/store.js';
+import { defaultRegistry } from '../plugins/index.js';
+import { parse, UsageError } from './args.js';
+
+const HELP = `Usage: northgate usage export --from TIME --to TIME [--format csv|json]
+                              [--config FILE | --store STORE]
+
+Writes metered usage as billing buckets: one per hour, consumer, credential, service and
+route, with requests by status class, bytes and latency, the consumer's plan (from the
+config) and a stable id — the same bucket always has the same id, so a billing system that
+keeps one bucket per id never counts an hour twice, however often it is exported or pushed.
+
+  --from TIME       start of the first hour, inclusive: 2026-11-01 or 2026-11-01T13:00:00Z
+  --to TIME         end, exclusive (a bare date includes that whole day); whole hours only.
+                    Hours not closed yet (the current one) are left out
+  --format F        csv (default) or json
+  -c, --config FILE read the store from the config's metering section; plans from its consumers
+  --store STORE     a SQLite file (default ./northgate-metering.sqlite) or a postgres:// URL
+`;
+
+function parseTime(flag: string, text: string | undefined, endOfDay: boolean): number {
+  if (text === undefined) throw new UsageError(`--${flag} is required; see northgate usage export --help`);
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const t = Date.parse(dateOnly ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(t)) throw new UsageError(`--${flag} takes a date (2026-11-01) or an ISO time (2026-11-01T13:00:00Z), not "${text}"`);
+  if (t % HOUR !== 0) throw new UsageError(`--${flag} must be on a whole hour (a bucket is one hour), not "${text}"`);
+  return dateOnly && endOfDay ? t + 86_400_000 : t;
+}
+
+export async function usageExportCommand(args: string[]): Promise<number> {
+  const { values } = parse('usage export', args, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    format: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    store: { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const format = values.format ?? 'csv';
+  if (format !== 'csv' && format !== 'json') throw new UsageError(`--format takes csv or json, not "${format}"`);
+  if (values.config !== undefined && values.store !== undefined) throw new UsageError('give --config or --store, not both');
+  const from = parseTime('from', values.from, false);
+  const requested = parseTime('to', values.to, true);
+  if (from >= requested) throw new UsageError('--from must be before --to');
+  const now = clock.now();
+  const to = Math.min(requested, now - (now % HOUR));
+
+  let spec: StoreSpec;
+  let plans = new Map<string, string>();
+  if (values.config !== undefined) {
+    try {
+      const config = await loadConfig(values.config, defaultRegistry());
+      const settings = effectiveMetering(config, values.config);
+      if (settings === null) {
+        process.stderr.write(`northgate: ${values.config} has no metering section and no portal (or metering.enabled is false); nothing is metered\n`);
+        return 1;
+      }
+      spec = settings.store;
+      plans = new Map((config.consumers ?? []).flatMap((c) => (c.plan === undefined ? [] : [[c.username, c.plan] as const])));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const line of err.lines()) process.stderr.write(line + '\n');
+      return 2;
+    }
+  } else {
+    spec = parseStore(values.store ?? 'northgate-metering.sqlite');
+  }
+  if (spec.kind === 'sqlite' && !existsSync(spec.path)) {
+    process.stderr.write(`northgate: no usage store at ${spec.path} (nothing metered yet, or a different --store / --config)\n`);
+    return 1;
+  }
+  if (to < requested) process.stderr.write(`northgate: hours from ${new Date(Math.max(to, from)).toISOString()} are not closed yet and are left out\n`);
+  let rows: UsageSummary[] = [];
+  try {
+    if (to > from) rows = await queryUsage(spec, { from, to, by: 'hour' });
+  } catch (err) {
+    const where = spec.kind === 'sqlite' ? spec.path : new URL(spec.url).host;
+    process.stderr.write(`northgate: cannot read usage from ${where}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const buckets = billingBuckets(rows, (consumer) => plans.get(consumer) ?? null);
+  process.stdout.write(format === 'json' ? JSON.stringify(buckets, null, 2) + '\n' : bucketsCsv(buckets));
+  return 0;
+}

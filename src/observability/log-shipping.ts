@@ -1,0 +1,115 @@
+// Log shipping: the request records a config's log sinks receive (docs/log-shipping.md):
+// http, syslog, statsd and otlp-logs.
+// The request-end subscriber only looks up the route's sink names and, when there are any,
+// pushes the request into an array; the records are made in one pass at the end of that turn
+// of the event loop (setImmediate, as span-record.ts does for spans) and pushed into each
+// sink's bounded queue (delivery-queue.ts), which sends them off the request path. A route
+// that ships to no sink costs one array lookup; a config without sinks subscribes to
+// nothing. Sinks run in every process that serves requests (each worker of --workers has
+// its own queues and connections; the master sums their counts on /metrics). The sinks'
+// transports are read at start; which routes ship where, the fields and the redaction
+// follow each reload.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { requestEndChannel } from '../base/events.js';
+import { isoNow, type Logger } from '../base/logger.js';
+import type { RequestContext } from '../proxy/context.js';
+import type { ProxySnapshot } from '../proxy/snapshot.js';
+import { DeliveryQueue, type DeliveryCounts, type SinkTransport } from './delivery-queue.js';
+import type { LogShippingSpec, SinkSpec } from './log-sink-config.js';
+import { httpSinkTransport } from './sink-http.js';
+import { otlpLogJson, otlpLogProto, otlpLogsTransport } from './sink-otlp-logs.js';
+import { statsdLines, StatsdTransport } from './sink-statsd.js';
+import { syslogMessage, syslogTransport } from './sink-syslog.js';
+
+/** What log shipping reads of a snapshot (the compiler's Snapshot extends it). */
+export interface LogShippingSnapshot extends ProxySnapshot {
+  /** The compiled `log_sinks` section, or null without sinks. */
+  readonly logShipping: LogShippingSpec | null;
+}
+
+/** A sink's delivery counts and queue length, for /metrics. */
+export interface SinkStats {
+  readonly sink: string;
+  readonly counts: DeliveryCounts;
+  readonly queued: number;
+}
+
+type Ctx = RequestContext<LogShippingSnapshot>;
+
+/** The record of one request for a sink of the request's own config. */
+function recordOf(spec: SinkSpec, ctx: Ctx, time: string, pid: number): string | Buffer {
+  switch (spec.type) {
+    case 'otlp-logs':
+      return spec.protocol === 'http/json' ? otlpLogJson(spec, ctx, time, pid) : otlpLogProto(spec, ctx, time, pid);
+    case 'http':
+      return spec.record(ctx, time, pid);
+    case 'statsd':
+      return statsdLines(spec, ctx);
+    case 'syslog':
+      return syslogMessage(spec, ctx, time, pid);
+  }
+}
+
+function transportFor(spec: SinkSpec): SinkTransport<string | Buffer> {
+  switch (spec.type) {
+    case 'otlp-logs':
+      return otlpLogsTransport(spec);
+    case 'http':
+      return httpSinkTransport(spec) as SinkTransport<string | Buffer>;
+    case 'statsd':
+      return new StatsdTransport(spec) as SinkTransport<string | Buffer>;
+    case 'syslog':
+      return syslogTransport(spec) as SinkTransport<string | Buffer>;
+  }
+}
+
+export class LogShipping {
+  readonly #queues = new Map<string, DeliveryQueue<string | Buffer>>();
+  readonly #owns: (ctx: RequestContext) => boolean;
+  readonly #pid = process.pid;
+  /** Requests ended in this turn of the event loop with at least one sink. */
+  #ended: Ctx[] = [];
+  readonly #onEnd: (message: unknown) => void;
+
+  /** `owns`: whether a request came through this gateway's listeners (tests run several gateways in one process). */
+  constructor(spec: LogShippingSpec, logger: Logger, owns: (ctx: RequestContext) => boolean) {
+    for (const s of spec.sinks) this.#queues.set(s.name, new DeliveryQueue(s.name, transportFor(s), s.delivery, logger));
+    this.#owns = owns;
+    this.#onEnd = (message) => {
+      const ctx = message as Ctx;
+      const spec = ctx.snapshot.logShipping;
+      if (spec === null) return;
+      const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index];
+      if (names === undefined || names.length === 0) return;
+      if (this.#ended.push(ctx) === 1) setImmediate(this.#ship);
+    };
+    subscribe(requestEndChannel.name, this.#onEnd);
+  }
+
+  readonly #ship = (): void => {
+    const ended = this.#ended;
+    this.#ended = [];
+    for (const ctx of ended) {
+      if (!this.#owns(ctx)) continue;
+      const spec = ctx.snapshot.logShipping!;
+      const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index]!;
+      const time = isoNow();
+      for (const name of names) {
+        // A sink added by a reload has no queue until a restart (the reload log says so).
+        const queue = this.#queues.get(name);
+        if (queue !== undefined) queue.push(recordOf(spec.byName.get(name)!, ctx, time, this.#pid));
+      }
+    }
+  };
+
+  stats(): SinkStats[] {
+    return [...this.#queues.values()].map((q) => ({ sink: q.name, counts: q.counts, queued: q.queued }));
+  }
+
+  /** Stops taking requests, then sends what is queued within `deadlineMs` (every sink at once). Never rejects. */
+  async close(deadlineMs: number): Promise<void> {
+    unsubscribe(requestEndChannel.name, this.#onEnd);
+    this.#ship();
+    await Promise.all([...this.#queues.values()].map((q) => q.close(deadlineMs)));
+  }
+}

@@ -1,0 +1,78 @@
+// The sinks that POST their batches: `http` — a batch as JSON lines
+// (application/x-ndjson) or one JSON array (application/json, the body of Kong's http-log
+// with batching), gzip-compressed on request — and `otlp-logs` (sink-otlp-logs.ts encodes
+// its body). Headers (credentials included: they are sent, never logged) and TLS options
+// come from the config. 2xx is delivered; no answer and the retryable statuses are retried
+// (after the receiver's Retry-After when it sends one); any other answer refuses the batch
+// for good.
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { ConnectionOptions } from 'node:tls';
+import { Pool } from '../upstream/undici-pool.js';
+import { DeliveryError, type SinkTransport } from './delivery-queue.js';
+import { post, retryAfterMs } from './http-post.js';
+import type { HttpSinkSpec } from './log-sink-config.js';
+
+const gzipAsync = promisify(gzip);
+
+export interface PostOptions<R> {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly tls: ConnectionOptions | null;
+  readonly timeoutMs: number;
+  /** A Retry-After is followed up to this long. */
+  readonly maxRetryAfterMs: number;
+  readonly contentType: string;
+  readonly encode: (batch: readonly R[]) => Buffer;
+  readonly gzip: boolean;
+  /** Whether a batch refused with this status may succeed later. */
+  readonly retryable: (status: number) => boolean;
+}
+
+export class PostTransport<R> implements SinkTransport<R> {
+  readonly #pool: Pool;
+  readonly #path: string;
+  readonly #headers: string[];
+  readonly #opts: PostOptions<R>;
+
+  constructor(opts: PostOptions<R>) {
+    const url = new URL(opts.url);
+    // One connection: one batch is in flight at a time.
+    this.#pool = new Pool(url.origin, { connections: 1, keepAliveTimeout: 30_000, ...(opts.tls !== null ? { connect: opts.tls } : {}) });
+    this.#path = url.pathname + url.search;
+    this.#opts = opts;
+    const headers: Record<string, string> = { ...opts.headers, 'content-type': opts.contentType };
+    if (opts.gzip) headers['content-encoding'] = 'gzip';
+    this.#headers = Object.entries(headers).flat();
+  }
+
+  async send(batch: readonly R[]): Promise<void> {
+    const o = this.#opts;
+    const text = o.encode(batch);
+    const body = o.gzip ? await gzipAsync(text) : text;
+    const answer = await post(this.#pool, this.#path, this.#headers, body, o.timeoutMs).catch((err: unknown) => {
+      throw new DeliveryError(`the receiver did not answer: ${(err as Error).message}`, true);
+    });
+    if (answer.status < 300) return;
+    throw new DeliveryError(`the receiver answered ${answer.status}`, o.retryable(answer.status), retryAfterMs(answer, o.maxRetryAfterMs));
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}
+
+export function httpSinkTransport(spec: HttpSinkSpec): SinkTransport<string> {
+  const array = spec.format === 'json_array';
+  return new PostTransport<string>({
+    url: spec.url,
+    headers: spec.headers,
+    tls: spec.tls,
+    timeoutMs: spec.timeoutMs,
+    maxRetryAfterMs: spec.delivery.maxDelayMs,
+    contentType: array ? 'application/json' : 'application/x-ndjson',
+    encode: (batch) => Buffer.from(array ? `[${batch.join(',')}]` : `${batch.join('\n')}\n`),
+    gzip: spec.gzip,
+    retryable: (status) => status === 408 || status === 429 || status >= 500,
+  });
+}
