@@ -108,7 +108,13 @@ export class Provider {
     const client = await openid();
     try {
       const r = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: checks.verifier, expectedState: checks.state, expectedNonce: checks.nonce, idTokenExpected: true });
-      return tokensOf(r, null);
+      const tokens = tokensOf(r, null);
+      const sub = tokens.claims?.['sub'];
+      // Providers keep the claims of scopes such as `email` out of the ID token when they
+      // issue an access token for the userinfo endpoint: read them there, once, at sign-in.
+      if (typeof sub !== 'string' || config.serverMetadata().userinfo_endpoint === undefined || this.#s.scope === 'openid') return tokens;
+      const info = await client.fetchUserInfo(config, tokens.accessToken, sub).catch(() => null);
+      return info === null ? tokens : { ...tokens, claims: { ...info, ...tokens.claims } };
     } catch (err) {
       throw unavailableOr(err);
     }
