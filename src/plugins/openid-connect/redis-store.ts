@@ -51,9 +51,9 @@ return v
 
 interface OidcRedis extends Redis {
   oidcCreate(n: number, ...args: Array<string | number>): Promise<number>;
-  oidcEnd(n: number, ...args: string[]): Promise<number>;
-  oidcPutLogin(n: number, ...args: Array<string | number>): Promise<number>;
-  oidcTake(n: number, ...args: string[]): Promise<string | null>;
+  oidcEnd(set: string, index: string): Promise<number>;
+  oidcPutLogin(key: string, index: string, data: string, expiresAt: number, now: number, max: number, ttlMs: number): Promise<number>;
+  oidcTake(key: string, index: string): Promise<string | null>;
 }
 
 const digest = (text: string): string => createHash('sha256').update(text).digest('base64url');
@@ -123,18 +123,18 @@ export class RedisSessionStore implements SessionStore {
 
   async endSessions(iss: string, by: { sid: string } | { sub: string }): Promise<number> {
     await this.#up();
-    return this.#r.oidcEnd(2, 'sid' in by ? this.#bySid(iss, by.sid) : this.#bySub(iss, by.sub), `${this.#p}idx:s`);
+    return this.#r.oidcEnd('sid' in by ? this.#bySid(iss, by.sid) : this.#bySub(iss, by.sub), `${this.#p}idx:s`);
   }
 
   async putLogin(state: string, login: PendingLogin): Promise<void> {
     await this.#up();
     const now = this.#now();
-    await this.#r.oidcPutLogin(2, `${this.#p}l:${state}`, `${this.#p}idx:l`, JSON.stringify(login), login.expiresAt, now, this.#limits.maxPendingLogins, Math.max(1, login.expiresAt - now));
+    await this.#r.oidcPutLogin(`${this.#p}l:${state}`, `${this.#p}idx:l`, JSON.stringify(login), login.expiresAt, now, this.#limits.maxPendingLogins, Math.max(1, login.expiresAt - now));
   }
 
   async takeLogin(state: string): Promise<PendingLogin | null> {
     await this.#up();
-    const v = await this.#r.oidcTake(2, `${this.#p}l:${state}`, `${this.#p}idx:l`);
+    const v = await this.#r.oidcTake(`${this.#p}l:${state}`, `${this.#p}idx:l`);
     if (v === null) return null;
     const login = JSON.parse(v) as PendingLogin;
     return login.expiresAt > this.#now() ? login : null;
