@@ -2,6 +2,7 @@
 // on a real socket, an echo upstream. Sign-in with PKCE, the session cookie, what the
 // upstream gets, API clients, refresh, the logouts, and the attacks on each step.
 import assert from 'node:assert/strict';
+import { connect } from 'node:http2';
 import { after, before, test } from 'node:test';
 import { CLIENT_ID, CLIENT_SECRET, WebClient, startOidcProvider, type OidcProviderHandle } from '../helpers/oidc-provider.js';
 import { startEchoUpstream, startGateway, type InProcessGateway, type Upstream } from '../helpers/servers.js';
@@ -13,7 +14,9 @@ const SECRET = 'cookie-secret-0123456789-0123456789-abcdef';
 
 function config(issuer: string, upstreamUrl: string, extra = ''): string {
   return `_format_version: "1"
-listen: { proxy: "127.0.0.1:0", status: null }
+listen:
+  proxy: ["127.0.0.1:0", { address: "127.0.0.1:0", http2: true }]
+  status: null
 access_log: { enabled: false }
 services:
   - name: app
@@ -295,4 +298,30 @@ test('back-channel logout: a valid logout token ends the session; forged, foreig
   assert.equal(await apiStatus(other), 401);
   assert.equal(await apiStatus(other2), 401);
   assert.equal(await apiStatus(next), 200, 'another user keeps their session');
+});
+
+test('HTTP/2 (h2c): the session cookie, sent as separate crumbs, is read; without it an API client gets 401', async () => {
+  const { cookie } = await signedIn('dave');
+  const session = connect(`http://127.0.0.1:${gw.ports[1]}`);
+  const h2 = (headers: Record<string, string | string[]>) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = session.request({ ':path': '/api/me', accept: 'application/json', ...headers });
+      let body = '';
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => resolve({ status, body }));
+      req.on('error', reject);
+    });
+  try {
+    const ok = await h2({ cookie: ['theme=dark', `ng_oidc=${cookie}`, 'lang=en'] });
+    assert.equal(ok.status, 200, ok.body);
+    const h = (JSON.parse(ok.body) as Echo).headers;
+    assert.equal(h['x-consumer-username'], 'dave');
+    assert.equal(h['cookie'], 'theme=dark; lang=en');
+    assert.equal((await h2({})).status, 401);
+  } finally {
+    session.close();
+  }
 });

@@ -1,0 +1,3 @@
+// The openid-connect suite on the native HTTP/1.1 engine (engine: native).
+process.env['NORTHGATE_TEST_ENGINE'] = 'native';
+await import('../e2e/openid-connect.test.js');
