@@ -18,10 +18,14 @@ listen:
   proxy: ["127.0.0.1:0", { address: "127.0.0.1:0", http2: true }]
   status: null
 access_log: { enabled: false }
+consumers:
+  - { username: alice, groups: [staff] }
 services:
   - name: app
     url: ${upstreamUrl}
-    routes: [{ name: app, paths: [/] }]
+    routes:
+      - { name: app, paths: [/] }
+      - { name: staff, paths: [/staff], plugins: { acl: { allow: [staff] } } }
     plugins:
       openid-connect:
         issuer: "${issuer}"
@@ -84,8 +88,10 @@ test('a browser is sent to the provider with PKCE, state and nonce, and comes ba
   const api = await web.request(`${gw.url}/api/orders`, { headers: { accept: 'application/json', 'x-user-email': 'forged@evil.test', 'x-id-token': 'forged', 'x-consumer-username': 'mallory' } });
   assert.equal(api.status, 200, api.body);
   const h = (JSON.parse(api.body) as Echo).headers;
+  // alice is a configured consumer: her id and groups, for acl, plans and limits.
   assert.equal(h['x-consumer-username'], 'alice');
-  assert.equal(h['x-consumer-id'], 'alice');
+  assert.match(h['x-consumer-id'] ?? '', /^[0-9a-f-]{36}$/);
+  assert.equal(h['x-consumer-groups'], 'staff');
   assert.equal(h['x-user-email'], 'alice@example.test');
   assert.match(h['x-id-token'] ?? '', /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
   assert.match(h['authorization'] ?? '', /^Bearer \S+$/);
@@ -324,4 +330,15 @@ test('HTTP/2 (h2c): the session cookie, sent as separate crumbs, is read; withou
   } finally {
     session.close();
   }
+});
+
+test('the consumer is mapped from a claim: acl applies per user; a user who is no configured consumer is an external one', async () => {
+  const { web: alice } = await signedIn('alice');
+  assert.equal(await apiStatus(alice, '/staff/report'), 200);
+  const { web: erin } = await signedIn('erin');
+  assert.equal(await apiStatus(erin, '/staff/report'), 403);
+  const h = (JSON.parse((await erin.request(`${gw.url}/api/me`, { headers: { accept: 'application/json' } })).body) as Echo).headers;
+  assert.equal(h['x-consumer-username'], 'erin');
+  assert.equal(h['x-consumer-id'], 'erin');
+  assert.equal(h['x-consumer-groups'], undefined);
 });

@@ -119,3 +119,36 @@ test('config errors point at the field', () => {
   // Plain http for a developer's machine: the provider on loopback, the site with the loudly named switch.
   assert.deepEqual(problems({ issuer: 'http://127.0.0.1:9000', redirect_uri: 'http://dev.local/cb', cookie: { secret: 's'.repeat(32), dangerously_allow_plain_http: true } }), []);
 });
+
+test('a provider or a session store that cannot be reached is 503 problem+json, never a pass or a 500', async () => {
+  const { createTestGateway } = await import('../../src/testing/index.js');
+  const { closedPort } = await import('../helpers/introspection-server.js');
+  const port = await closedPort();
+  const plugin = (session: Record<string, unknown>) => ({ issuer: `http://127.0.0.1:${port}`, client_id: 'app', redirect_uri: 'http://127.0.0.1/cb', cookie: { secret: 's'.repeat(32) }, timeout: '500ms', session });
+  const cookie = `ng_oidc=${sign({ ...C, secret: 's'.repeat(32) }, 'session', 'x'.repeat(43))}`;
+  const gw = createTestGateway({
+    config: {
+      services: [
+        { name: 'a', url: 'http://up', routes: [{ name: 'mem', paths: ['/mem'], plugins: { 'openid-connect': plugin({}) } }] },
+        { name: 'b', url: 'http://up', routes: [{ name: 'redis', paths: ['/redis'], plugins: { 'openid-connect': plugin({ store: 'redis', redis: { url: `redis://127.0.0.1:${port}`, timeout: '200ms' } }) } }] },
+        { name: 'c', url: 'http://up', routes: [{ name: 'pg', paths: ['/pg'], plugins: { 'openid-connect': plugin({ store: 'postgres', postgres: { url: `postgres://nobody@127.0.0.1:${port}/x`, timeout: '300ms' } }) } }] },
+      ],
+    },
+    upstreams: { up: () => ({ status: 200, body: 'should not be reached' }) },
+  });
+  try {
+    // The provider is down: a browser cannot be sent to it.
+    const nav = await gw.request({ path: '/mem/x', headers: { accept: 'text/html' } });
+    assert.equal(nav.status, 503);
+    assert.equal(nav.json<{ type: string }>().type, 'urn:northgate:problem:auth-unavailable');
+    // The store is down: a request with a (well signed) session cookie cannot be admitted.
+    for (const path of ['/redis/x', '/pg/x']) {
+      const r = await gw.request({ path, headers: { accept: 'application/json', cookie } });
+      assert.equal(r.status, 503, `${path}: ${r.body}`);
+      assert.equal(r.json<{ type: string }>().type, 'urn:northgate:problem:auth-unavailable');
+    }
+    assert.equal(gw.received('up').length, 0);
+  } finally {
+    await gw.close();
+  }
+});
