@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CLIENT_ID, CLIENT_SECRET, WebClient, startOidcProvider, type OidcProviderHandle } from '../helpers/oidc-provider.js';
-import { startCli, startEchoUpstream, tempDir, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { runCli, startCli, startEchoUpstream, tempDir, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
 const FIELDS = ['request_id', 'method', 'path', 'query', 'status', 'referer', 'req.h.authorization', 'req.h.cookie', 'req.h.x-id-token', 'res.h.set-cookie'];
 let op: OidcProviderHandle;
@@ -97,4 +97,19 @@ test('no token, code or session id in any log output', async () => {
     assert.ok(secret.length >= 20, 'a real secret');
     for (const [where, text] of Object.entries(outputs)) assert.equal(text.includes(secret), false, `a secret (${secret.slice(0, 8)}…) is in ${where}`);
   }
+});
+
+test('the memory store with --workers is refused at start: each worker would hold sessions of its own', { timeout: 60_000 }, async () => {
+  const file = writeConfig(`_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null, admin: null }
+services:
+  - name: app
+    url: ${upstream.url}
+    routes: [{ name: app, paths: [/] }]
+    plugins:
+      openid-connect: { issuer: "${op.issuer}", client_id: ${CLIENT_ID}, redirect_uri: "http://127.0.0.1:1/cb", cookie: { secret: workers-cookie-secret-0123456789-abcdef } }
+`);
+  const r = await runCli(['start', '--config', file, '--workers', '2']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr + r.stdout, /session\.store "memory" keeps sessions in one process; with --workers use sqlite \(one node\), redis or postgres/);
 });

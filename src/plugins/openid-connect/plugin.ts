@@ -7,6 +7,7 @@
 // worker and node (a lock in the store). API clients get 401, never a redirect. The
 // upstream gets the identity (X-Consumer-*, configured claim headers, optionally the
 // tokens); client-sent copies of those headers and the gateway's cookies are removed.
+import cluster from 'node:cluster';
 import { clock } from '../../base/clock.js';
 import { parseDuration } from '../../base/duration.js';
 import type { Consumer } from '../../sdk/consumer.js';
@@ -55,6 +56,9 @@ function claimText(v: unknown): string | null {
 }
 
 function createHandler(config: OpenidConnectConfig): PluginHandler {
+  // A worker's memory is its own: a sign-in started on one worker would not be found by the
+  // worker that gets the callback, and a logout would end the session on one worker only.
+  if (cluster.isWorker && (config.session?.store ?? DEFAULTS.store) === 'memory') throw new Error('session.store "memory" keeps sessions in one process; with --workers use sqlite (one node), redis or postgres');
   const s = compileSettings(config);
   const provider = new Provider({ issuer: config.issuer, clientId: config.client_id, clientSecret: config.client_secret, redirectUri: config.redirect_uri, scope: (config.scopes ?? DEFAULTS.scopes).join(' '), timeoutMs: s.timeoutMs });
   const { store, release } = openSessionStore(config, { maxSessions: s.maxSessions, maxPendingLogins: s.maxPendingLogins }, `${config.issuer}|${config.client_id}|${s.cookies.name}`);
