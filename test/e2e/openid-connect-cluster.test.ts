@@ -36,6 +36,31 @@ services:
 `;
 }
 
+/** This run's keys and table: sessions expire by themselves, the bookkeeping of the run would stay. */
+async function cleanUp(store: string, run: string): Promise<void> {
+  if (store === 'Redis') {
+    const { Redis } = await import('ioredis');
+    const r = new Redis(REDIS_URL, { lazyConnect: true });
+    try {
+      await r.connect();
+      const keys = await r.keys(`northgate:test:oidc:${run}:*`);
+      if (keys.length > 0) await r.del(...keys);
+    } finally {
+      r.disconnect();
+    }
+    return;
+  }
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  try {
+    await c.connect();
+    await c.query(`DROP TABLE IF EXISTS oidc_sessions_${run}`);
+    await c.query("DELETE FROM ng_schema_migrations WHERE component = $1", [`openid-connect:oidc_sessions_${run}`]);
+  } finally {
+    await c.end();
+  }
+}
+
 const stores: Array<[string, () => Promise<string | undefined>, (run: string) => string]> = [
   ['Redis', () => redisSkipReason(), (run) => `{ store: redis, redis: { url: "${REDIS_URL}", prefix: "northgate:test:oidc:${run}:" } }`],
   ['PostgreSQL', () => postgresSkipReason(), (run) => `{ store: postgres, postgres: { url: "${DATABASE_URL}", table: oidc_sessions_${run} } }`],
@@ -68,6 +93,7 @@ for (const [name, skipReason, storeConfig] of stores) {
       await b?.close();
       await upstream?.close();
       await op?.close();
+      if (!skip) await cleanUp(name, run);
     });
 
     /** Signs in on `gw` and returns a client holding the session cookie for both nodes. */
