@@ -65,6 +65,18 @@ function redisAnswers(): Promise<boolean> {
   });
 }
 
+/** The bench's own Redis keys: its session expires by itself, the bookkeeping would stay. */
+async function removeKeys(prefix: string): Promise<void> {
+  const client = acquireRedis(REDIS_URL, 1000);
+  try {
+    if (client.status !== 'ready') await new Promise((r) => client.once('ready', r));
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(...keys);
+  } finally {
+    releaseRedis(client);
+  }
+}
+
 /** A session as a sign-in leaves it, and the cookie that names it. */
 async function mint(store: SessionStore): Promise<string> {
   const id = newSessionId();
@@ -117,6 +129,7 @@ export async function runOidc(ctx: Ctx, loader: Loader, up: Upstream, o: OidcOpt
     }
   } finally {
     await ng.child.stop();
+    if (redis) await removeKeys(prefix);
   }
   const out = [TITLE, '', '| route | req/s | × no plugins | goal | p50 ms | p99 ms | errors: non-2xx / socket |', '|---|---:|---:|---:|---:|---:|---:|'];
   const rpsOf = (c: (typeof cases)[number]) => median(c.runs.filter((r) => !r.failure && r.requests > 0).map((r) => r.rps));
