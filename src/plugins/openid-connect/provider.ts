@@ -48,7 +48,7 @@ export class Provider {
   readonly #fetch: ReturnType<typeof boundedFetch>;
   #config: Promise<Client.Configuration> | null = null;
   #failedAt = -Infinity;
-  #keys: Promise<JWTVerifyGetKey> | null = null;
+  #keys: JWTVerifyGetKey | null = null;
 
   constructor(settings: ProviderSettings) {
     this.#s = settings;
@@ -154,10 +154,11 @@ export class Provider {
     const config = await this.#discover();
     const jwksUri = config.serverMetadata().jwks_uri;
     if (jwksUri === undefined) return 'the provider publishes no jwks_uri';
-    this.#keys ??= Promise.resolve(createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: this.#s.timeoutMs + 1000, cooldownDuration: 30_000, [customFetch]: this.#fetch }));
+    // jose caches the keys and fetches again for an unknown kid at most once per cooldown.
+    this.#keys ??= createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: this.#s.timeoutMs + 1000, cooldownDuration: 30_000, [customFetch]: this.#fetch });
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, await this.#keys, {
+      ({ payload } = await jwtVerify(token, this.#keys, {
         issuer: this.#s.issuer,
         audience: this.#s.clientId,
         algorithms: LOGOUT_TOKEN_ALGORITHMS,

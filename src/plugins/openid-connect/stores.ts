@@ -66,9 +66,7 @@ export function openSessionStore(config: OpenidConnectConfig, limits: StoreLimit
   }
   let entry = shared.get(key);
   if (entry === undefined) {
-    const e: { store: SessionStore | null; refs: number } = { store: null, refs: 0 };
-    e.store = open(() => shared.delete(key));
-    entry = e as { store: SessionStore; refs: number };
+    entry = { store: open(() => shared.delete(key)), refs: 0 };
     shared.set(key, entry);
   }
   entry.refs++;
