@@ -3,13 +3,13 @@
 // gets. Durations and limits default in DEFAULTS; compile.ts turns a config into numbers once.
 import { DURATION_PATTERN } from '../../base/duration.js';
 import { redisConnectionSchema } from '../../base/redis.js';
-import { headerNameSchema } from '../../base/schema-defs.js';
+import { HTTP_TOKEN_CHAR, headerNameSchema } from '../../base/schema-defs.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 30s, 10m, 8h' };
 const httpUrl = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };
 const localPath = { type: 'string', pattern: '^/[\\x21-\\x7e]*$', 'x-message': 'must be a path starting with /' };
 /** RFC 6265 cookie-name: an HTTP token. */
-const cookieName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$", 'x-message': 'must be a cookie name (an HTTP token of at most 64 characters)' };
+const cookieName = { type: 'string', pattern: `^${HTTP_TOKEN_CHAR}{1,64}$`, 'x-message': 'must be a cookie name (an HTTP token of at most 64 characters)' };
 
 export const openidConnectSchema = {
   type: 'object',
