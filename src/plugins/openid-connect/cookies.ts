@@ -3,7 +3,7 @@
 // to the browser that started it. Both are signed with HMAC-SHA256 so that a forged or
 // guessed value is refused without a store lookup. The store never sees the session id
 // itself, only its SHA-256 (sessionKey): a copy of the store does not sign anyone in.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { HeaderList } from '../../sdk/header-list.js';
 
 export interface CookieSettings {
@@ -24,8 +24,17 @@ export function sessionKey(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
 
+/** Key objects by secret: createHmac with a string imports the key again on every call, a third of a signature check. */
+const keys = new Map<string, KeyObject>();
+
 function mac(secret: string, purpose: string, value: string): string {
-  return createHmac('sha256', secret).update(`${purpose}.${value}`).digest('base64url');
+  let key = keys.get(secret);
+  if (key === undefined) {
+    // A handful of secrets per process; a config that changes its secret often must not grow this.
+    if (keys.size >= 64) keys.clear();
+    keys.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
+  }
+  return createHmac('sha256', key).update(`${purpose}.${value}`).digest('base64url');
 }
 
 export function sign(c: CookieSettings, purpose: string, value: string): string {
