@@ -111,6 +111,8 @@ test('config errors point at the field', () => {
     [{ logout_path: '/cb' }, /redirect_uri: its path is also one of/],
     [{ login_path: 'x' }, /login_path: must be a path starting with \//],
     [{ timeout: '10ms' }, /timeout: must be at least 100ms/],
+    [{ cookie: { secret: 's'.repeat(32), path: '/app' } }, /redirect_uri: its path must be under cookie\.path "\/app"/],
+    [{ cookie: { secret: 's'.repeat(32), path: '/app' }, redirect_uri: 'https://app.example/app/cb', logout_path: '/application/out' }, /logout_path: must be under cookie\.path "\/app"/],
   ];
   for (const [over, message] of cases) {
     const p = problems(over);

@@ -210,6 +210,11 @@ function check(config: OpenidConnectConfig): Problem[] {
     const own = [config.login_path, config.logout_path, config.frontchannel_logout_path, config.backchannel_logout_path];
     if (own.includes(u.pathname)) problems.push({ path: ['redirect_uri'], message: 'its path is also one of login_path, logout_path, frontchannel_logout_path, backchannel_logout_path' });
   }
+  // The browser sends the cookies only under their path: the callback needs the login cookie, logout the session's.
+  const cookiePath = config.cookie.path ?? DEFAULTS.cookiePath;
+  const under = (p: string) => cookiePath === '/' || p === cookiePath || p.startsWith(cookiePath.endsWith('/') ? cookiePath : `${cookiePath}/`);
+  if (URL.canParse(config.redirect_uri) && !under(new URL(config.redirect_uri).pathname)) problems.push({ path: ['redirect_uri'], message: `its path must be under cookie.path "${cookiePath}" (the browser sends the login cookie only there)` });
+  if (config.logout_path !== undefined && !under(config.logout_path)) problems.push({ path: ['logout_path'], message: `must be under cookie.path "${cookiePath}"` });
   const paths = [config.login_path, config.logout_path, config.frontchannel_logout_path, config.backchannel_logout_path].filter((p) => p !== undefined);
   if (new Set(paths).size !== paths.length) problems.push({ path: [], message: 'login_path, logout_path, frontchannel_logout_path and backchannel_logout_path must differ' });
   const name = config.cookie.name ?? DEFAULTS.cookieName;
