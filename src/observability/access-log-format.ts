@@ -155,8 +155,12 @@ export const REDACTED = '[redacted]';
 /** Request headers that carry credentials, always redacted; the configured key-auth key names are added. */
 export const REDACTED_REQUEST_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'cookie', 'apikey', 'x-api-key'];
 export const REDACTED_RESPONSE_HEADERS: readonly string[] = ['set-cookie'];
-/** Query parameters that carry credentials (RFC 6750's access_token too), always redacted; the configured key names are added. */
-export const REDACTED_QUERY_PARAMS: readonly string[] = ['apikey', 'x-api-key', 'access_token'];
+/**
+ * Query parameters that carry credentials, always redacted; the configured key names are
+ * added. RFC 6750's access_token, and what OpenID Connect puts in URLs: the authorization
+ * code of a callback, the ID token of an RP-initiated logout, tokens of implicit flows.
+ */
+export const REDACTED_QUERY_PARAMS: readonly string[] = ['apikey', 'x-api-key', 'access_token', 'code', 'id_token', 'id_token_hint', 'refresh_token', 'logout_token'];
 
 /** Names whose values never reach the log (lower case). */
 export interface Redaction {

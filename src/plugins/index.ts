@@ -8,6 +8,7 @@ import { introspectionPlugin } from './auth/introspection.js';
 import { jwtPlugin } from './auth/jwt.js';
 import { keyAuthPlugin } from './auth/key-auth.js';
 import { mtlsAuthPlugin } from './auth/mtls-auth.js';
+import { openidConnectPlugin } from './openid-connect/plugin.js';
 import { cachePlugin } from './cache/plugin.js';
 import { compressionPlugin } from './compression/plugin.js';
 import { corsPlugin } from './cors/plugin.js';
@@ -25,7 +26,7 @@ import { redirectPlugin } from './redirect/plugin.js';
 import { requestMirrorPlugin } from './request-mirror/plugin.js';
 import { rewritePlugin } from './rewrite/plugin.js';
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, introspectionPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin, redirectPlugin as Plugin, rewritePlugin as Plugin, faultInjectionPlugin as Plugin, requestMirrorPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, introspectionPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin, redirectPlugin as Plugin, rewritePlugin as Plugin, faultInjectionPlugin as Plugin, requestMirrorPlugin as Plugin, openidConnectPlugin as Plugin];
 
 /** A registry holding the built-in plugins. */
 export function defaultRegistry(): PluginRegistry {

@@ -1,0 +1,146 @@
+// `npm run bench -- --scenario oidc`: what a browser session of `openid-connect` costs. One
+// northgate process, routes to the same upstream: no plugins, and openid-connect with its
+// sessions in SQLite (local to the node) and, when Redis answers, in Redis (one round trip).
+// The session is minted by this setup straight into the store, as a sign-in would leave
+// it, with its signed cookie: a request costs the signature check and the store lookup,
+// never a call to the provider (the configured issuer is not even reachable). Goal from
+// issue #23: ≥ 0.90× the req/s of the route without plugins.
+import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { acquireRedis, releaseRedis } from '../src/base/redis.js';
+import { SqliteDatabase } from '../src/base/sql/sqlite.js';
+import { newSessionId, sessionKey, sign, type CookieSettings } from '../src/plugins/openid-connect/cookies.js';
+import { RedisSessionStore } from '../src/plugins/openid-connect/redis-store.js';
+import type { SessionData, SessionStore } from '../src/plugins/openid-connect/session-store.js';
+import { SqlSessionStore } from '../src/plugins/openid-connect/sql-store.js';
+import type { Loader, LoadResult } from './load.js';
+import { fmtInt, median } from './table.js';
+import { northgateMissing, startNorthgate, type Ctx, type Upstream } from './targets.js';
+
+export interface OidcOptions {
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  say: (line: string) => void;
+}
+
+const TITLE = '### Browser session cost (openid-connect, northgate, 1 process, access log on)';
+const SECRET = 'bench-cookie-secret-0123456789-0123456789';
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const ISSUER = 'http://127.0.0.1:9';
+const LIMITS = { maxSessions: 1000, maxPendingLogins: 1000 };
+
+function plugin(store: string): string {
+  return `{ openid-connect: { issuer: "${ISSUER}", client_id: bench, redirect_uri: "http://127.0.0.1:9/cb", cookie: { secret: ${SECRET} }, claim_headers: { X-User-Email: email }, session: ${store} } }`;
+}
+
+function oidcConfig(port: number, statusPort: number, upstreamPort: number, sqlite: string, redis: boolean, prefix: string): string {
+  return `_format_version: "1"
+listen: { proxy: "127.0.0.1:${port}", status: "127.0.0.1:${statusPort}" }
+services:
+  - name: bench
+    url: "http://127.0.0.1:${upstreamPort}"
+    routes:
+      - { name: plain, paths: ["=/plain"] }
+      - { name: sqlite, paths: ["=/sqlite"], plugins: ${plugin(`{ store: sqlite, path: "${sqlite}" }`)} }
+${redis ? `      - { name: redis, paths: ["=/redis"], plugins: ${plugin(`{ store: redis, redis: { url: "${REDIS_URL}", prefix: "${prefix}" } }`)} }\n` : ''}`;
+}
+
+function redisAnswers(): Promise<boolean> {
+  const u = new URL(REDIS_URL);
+  return new Promise((resolve) => {
+    const s = connect(Number(u.port || 6379), u.hostname);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    s.on('error', () => done(false));
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+/** The bench's own Redis keys: its session expires by itself, the bookkeeping would stay. */
+async function removeKeys(prefix: string): Promise<void> {
+  const client = acquireRedis(REDIS_URL, 1000);
+  try {
+    if (client.status !== 'ready') await new Promise((r) => client.once('ready', r));
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(...keys);
+  } finally {
+    releaseRedis(client);
+  }
+}
+
+/** A session as a sign-in leaves it, and the cookie that names it. */
+async function mint(store: SessionStore): Promise<string> {
+  const id = newSessionId();
+  const now = Date.now();
+  const session: SessionData = { iss: ISSUER, sub: 'bench', sid: 'bench-sid', claims: { sub: 'bench', email: 'bench@example.test' }, idToken: 'h.p.s', accessToken: 'bench-access-token', refreshToken: null, accessExpiresAt: 0, expiresAt: now + 3_600_000 };
+  if (!(await store.create(sessionKey(id), session))) throw new Error('the store refused the bench session');
+  const cookies: CookieSettings = { name: 'ng_oidc', loginName: 'ng_oidc_login', path: '/', secure: true, secret: SECRET };
+  return `ng_oidc=${sign(cookies, 'session', id)}`;
+}
+
+export async function runOidc(ctx: Ctx, loader: Loader, up: Upstream, o: OidcOptions): Promise<string[]> {
+  const missing = northgateMissing(ctx.repoRoot);
+  if (missing) return [TITLE, '', `Skipped: ${missing}.`];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'northgate-bench-oidc-'));
+  const sqlitePath = path.join(dir, 'sessions.sqlite');
+  const redis = await redisAnswers();
+  const prefix = `northgate:bench:oidc:${process.pid}:`;
+
+  const sqliteDb = new SqliteDatabase(sqlitePath);
+  const sqliteCookie = await mint(new SqlSessionStore(sqliteDb, 'northgate_oidc_sessions', LIMITS, Date.now, () => {}));
+  await sqliteDb.close();
+  let redisCookie = '';
+  if (redis) {
+    const client = acquireRedis(REDIS_URL, 1000);
+    try {
+      await new Promise((r) => client.once('ready', r));
+      redisCookie = await mint(new RedisSessionStore(client, 'bench', prefix, LIMITS, Date.now, () => {}));
+    } finally {
+      releaseRedis(client);
+    }
+  }
+
+  const ng = await startNorthgate(ctx, 'northgate-oidc', (p, s) => oidcConfig(p, s, up.port, sqlitePath, redis, prefix), 'ignore');
+  if (typeof ng === 'string') return [TITLE, '', `Skipped: northgate ${ng}.`];
+  const base = `http://127.0.0.1:${ng.port}`;
+  const cases = [
+    { name: 'no plugins', url: `${base}/plain`, headers: {} as Record<string, string>, runs: [] as LoadResult[], goal: 1 },
+    { name: 'session in SQLite', url: `${base}/sqlite`, headers: { cookie: sqliteCookie, accept: 'application/json' }, runs: [] as LoadResult[], goal: 0.9 },
+    ...(redis ? [{ name: 'session in Redis', url: `${base}/redis`, headers: { cookie: redisCookie, accept: 'application/json' }, runs: [] as LoadResult[], goal: 0.9 }] : []),
+  ];
+  try {
+    o.say('\noidc scenario: one northgate, routes without plugins / openid-connect with a valid session');
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const c of cases) {
+        if (o.warmupS > 0) await loader.run({ url: c.url, connections: o.connections, durationS: o.warmupS, headers: c.headers });
+        const r = await loader.run({ url: c.url, connections: o.connections, durationS: o.durationS, headers: c.headers });
+        c.runs.push(r);
+        o.say(`  round ${round}/${o.rounds} ${c.name.padEnd(20)} ${r.failure ? `FAILED: ${r.failure}` : `${fmtInt(r.rps)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.non2xx}/${r.socketErrors}`}`);
+      }
+    }
+  } finally {
+    await ng.child.stop();
+    if (redis) await removeKeys(prefix);
+  }
+  const out = [TITLE, '', '| route | req/s | × no plugins | goal | p50 ms | p99 ms | errors: non-2xx / socket |', '|---|---:|---:|---:|---:|---:|---:|'];
+  const rpsOf = (c: (typeof cases)[number]) => median(c.runs.filter((r) => !r.failure && r.requests > 0).map((r) => r.rps));
+  const plain = rpsOf(cases[0]!);
+  for (const c of cases) {
+    const good = c.runs.filter((r) => !r.failure && r.requests > 0);
+    const ratio = rpsOf(c) / plain;
+    const errors = `${c.runs.reduce((a, r) => a + r.non2xx, 0)} / ${c.runs.reduce((a, r) => a + r.socketErrors, 0)}`;
+    const goal = c.goal === 1 ? '–' : `≥ ${c.goal.toFixed(2)} ${ratio >= c.goal ? 'met' : '**not met**'}`;
+    out.push(`| ${c.name} | ${fmtInt(rpsOf(c))} | ${ratio.toFixed(3)} | ${goal} | ${median(good.map((r) => r.p50ms)).toFixed(2)} | ${median(good.map((r) => r.p99ms)).toFixed(2)} | ${errors} |`);
+  }
+  out.push('', `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up. Each session request checks the cookie's HMAC and reads the session from the store (SQLite: a local file; Redis: one round trip); the provider is never called.${redis ? '' : ' Redis did not answer: its row is left out.'}`);
+  return out;
+}

@@ -1,0 +1,97 @@
+// The two cookies of `openid-connect`: the session cookie (a random id of 256 bits) and,
+// while a sign-in is at the provider, the login cookie (its state), which binds the callback
+// to the browser that started it. Both are signed with HMAC-SHA256 so that a forged or
+// guessed value is refused without a store lookup. The store never sees the session id
+// itself, only its SHA-256 (sessionKey): a copy of the store does not sign anyone in.
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { HeaderList } from '../../sdk/header-list.js';
+
+export interface CookieSettings {
+  readonly name: string;
+  readonly loginName: string;
+  readonly path: string;
+  readonly secure: boolean;
+  readonly secret: string;
+}
+
+/** A new session id: 32 random bytes, base64url. */
+export function newSessionId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The store's key for a session id. */
+export function sessionKey(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+/** Key objects by secret: createHmac with a string imports the key again on every call, a third of a signature check. */
+const keys = new Map<string, KeyObject>();
+
+function mac(secret: string, purpose: string, value: string): string {
+  let key = keys.get(secret);
+  if (key === undefined) {
+    // A handful of secrets per process; a config that changes its secret often must not grow this.
+    if (keys.size >= 64) keys.clear();
+    keys.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
+  }
+  return createHmac('sha256', key).update(`${purpose}.${value}`).digest('base64url');
+}
+
+export function sign(c: CookieSettings, purpose: string, value: string): string {
+  return `${value}.${mac(c.secret, purpose, value)}`;
+}
+
+/** The value of a signed cookie whose signature holds, else null. */
+export function verify(c: CookieSettings, purpose: string, signed: string): string | null {
+  const dot = signed.lastIndexOf('.');
+  if (dot <= 0) return null;
+  const value = signed.slice(0, dot);
+  const given = Buffer.from(signed.slice(dot + 1));
+  const expected = Buffer.from(mac(c.secret, purpose, value));
+  return given.length === expected.length && timingSafeEqual(given, expected) ? value : null;
+}
+
+const SEPARATOR = /[;,] */;
+
+/**
+ * The values of cookie `name` in a Cookie header (HTTP/2 and several fields arrive joined
+ * by ", "; our values never hold a comma), at most 8 looked at.
+ */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (header === undefined || !header.includes(name)) return [];
+  const out: string[] = [];
+  const prefix = `${name}=`;
+  for (const part of header.split(SEPARATOR, 256)) {
+    if (part.startsWith(prefix)) out.push(part.slice(prefix.length));
+    if (out.length === 8) break;
+  }
+  return out;
+}
+
+/** The first value of cookie `name` that carries a valid signature for `purpose`. */
+export function signedCookie(c: CookieSettings, header: string | undefined, name: string, purpose: string): string | null {
+  for (const v of cookieValues(header, name)) {
+    const value = verify(c, purpose, v);
+    if (value !== null) return value;
+  }
+  return null;
+}
+
+/** A Set-Cookie value: HttpOnly, SameSite=Lax, Secure unless configured off; maxAge 0 deletes. */
+export function setCookie(c: CookieSettings, name: string, value: string, maxAgeS: number): string {
+  return `${name}=${value}; Path=${c.path}; Max-Age=${maxAgeS}; HttpOnly; SameSite=Lax${c.secure ? '; Secure' : ''}`;
+}
+
+/** Removes our cookies from the Cookie fields the upstream gets (the session id is the gateway's, not the application's). */
+export function stripCookies(headers: HeaderList, names: readonly string[]): void {
+  const fields = headers.getAll('cookie');
+  if (fields.length === 0 || !fields.some((f) => names.some((n) => f.includes(n)))) return;
+  const kept: string[] = [];
+  for (const field of fields)
+    for (const part of field.split(/; */)) {
+      const eq = part.indexOf('=');
+      if (part !== '' && !names.includes(eq < 0 ? part : part.slice(0, eq))) kept.push(part);
+    }
+  headers.remove('cookie');
+  if (kept.length > 0) headers.append('cookie', kept.join('; '));
+}
