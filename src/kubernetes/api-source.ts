@@ -2,7 +2,9 @@
 // a list, then a watch from the list's resourceVersion with bookmarks asked for; a watch
 // that ends is resumed from the last version seen, a 410 Gone (as the HTTP status or as an
 // ERROR event) makes it list again, and any other error restarts it after an exponential
-// back-off with jitter, reset by the next successful list.
+// back-off with jitter, reset by the next successful list. A kind the API server does not
+// serve (404: its CRD is not installed, e.g. an Ingress-only cluster) counts as listed and
+// empty, so the other kinds are not held back, and is asked again on the same back-off.
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, ListWatch, NetworkingV1Api, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../base/logger.js';
 import { apiVersionOf, collectionPath, KINDS, type KindInfo, type KubeObject } from './resources.js';
@@ -53,7 +55,16 @@ export class ApiSource {
     let failures = 0;
     const list = listFunction(kubeconfig, info);
     const listed = async (): Promise<Listed> => {
-      const result = await list();
+      let result: Listed;
+      try {
+        result = await list();
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) {
+          if (failures === 0) logger.info({ type: 'kubernetes', kind: info.kind }, 'the API server does not serve this kind (CRD not installed?); it counts as empty until it does');
+          store.replace(info.kind, []);
+        }
+        throw err;
+      }
       // The list replaces the kind's objects (a re-list after 410 Gone drops what was deleted meanwhile).
       store.replace(info.kind, result.items as KubeObject[]);
       failures = 0;

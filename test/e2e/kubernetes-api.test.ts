@@ -58,6 +58,8 @@ describe('informers against the list/watch protocol', () => {
     api.put(path('Secret'), { metadata: { name: 'password', namespace: 'default' }, type: 'Opaque', data: { password: 'c2VjcmV0' } });
     // The first list of HTTPRoutes fails twice: the informer backs off and lists again.
     api.failures.set(path('HTTPRoute'), { status: 500, count: 2 });
+    // GRPCRoute's CRD is not installed (yet).
+    api.notServed.add(path('GRPCRoute'));
     store = new ResourceStore({ quietMs: 300, maxDelayMs: 5000 });
     store.onSnapshot((s) => snapshots.push(s));
     source = new ApiSource({ kubeconfig: kubeconfig(api.url), store, logger, backoff: { initialMs: 20, maxMs: 100 } });
@@ -79,7 +81,7 @@ describe('informers against the list/watch protocol', () => {
     assert.deepEqual(names(last(), 'Secret'), ['tls']);
     assert.equal(lists('HTTPRoute').length, 3, 'two failed lists, then one that worked');
     assert.equal(lists('Secret')[0]!.query['fieldSelector'], 'type=kubernetes.io/tls');
-    await until(() => api.watchCount === KIND_INFO.size, 'a watch per kind');
+    await until(() => api.watchCount === KIND_INFO.size - 1, 'a watch per kind served');
     const w = watches('HTTPRoute')[0]!;
     assert.equal(w.query['allowWatchBookmarks'], 'true');
     assert.ok(Number(w.query['resourceVersion']) >= 105, `the watch starts at the list's version: ${w.query['resourceVersion']}`);
@@ -112,6 +114,14 @@ describe('informers against the list/watch protocol', () => {
     await until(() => watches('HTTPRoute').length > seen, 'the resumed watch');
     assert.equal(watches('HTTPRoute').at(-1)!.query['resourceVersion'], bookmarkAt, 'resumed from the bookmark');
     assert.equal(lists('HTTPRoute').length, listed, 'no new list');
+  });
+
+  test('a kind not served (404) counts as empty, and is read once it is served', async () => {
+    assert.deepEqual(names(last(), 'GRPCRoute'), []);
+    assert.ok(lists('GRPCRoute').length >= 1);
+    api.notServed.delete(path('GRPCRoute'));
+    api.put(path('GRPCRoute'), { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'grpc', namespace: 'default' }, spec: {} });
+    await until(() => names(last(), 'GRPCRoute').includes('grpc'), 'the GRPCRoute');
   });
 
   for (const goneAs of ['status', 'event'] as const) {

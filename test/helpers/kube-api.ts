@@ -10,7 +10,7 @@
 //   event per line (ADDED, MODIFIED, DELETED; BOOKMARK when allowWatchBookmarks=true; the
 //   history after RV first, then live). An RV older than the compacted history answers 410
 //   Gone — as the HTTP status, or as an ERROR event carrying a 410 Status (`goneAs`);
-// - fieldSelector `type=...` on Secrets;
+// - fieldSelector `type=...` on Secrets; 404 for a collection marked not served;
 // - Leases: GET/POST/PUT .../namespaces/NS/leases[/NAME], a PUT with a stale
 //   metadata.resourceVersion answers 409 Conflict, a POST of an existing one 409 AlreadyExists;
 // - PATCH .../NAME/status with application/merge-patch+json (RFC 7386), status only.
@@ -78,6 +78,8 @@ export class KubeApiServer {
   readonly requests: RequestRecord[] = [];
   /** How a too-old watch is refused: the HTTP status, or an ERROR event in a 200 stream. */
   goneAs: 'status' | 'event' = 'status';
+  /** Collections answered with 404 (a CRD not installed). */
+  readonly notServed = new Set<string>();
   /** Requests whose path starts with the key fail with the status, that many times. */
   readonly failures = new Map<string, { status: number; count: number }>();
 
@@ -185,6 +187,7 @@ export class KubeApiServer {
       f.count--;
       return status(res, f.status, 'InternalError', 'injected failure');
     }
+    if (this.notServed.has(u.pathname)) return status(res, 404, 'NotFound', 'the server could not find the requested resource');
     const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(u.pathname);
     if (lease !== null) return this.#lease(req.method!, lease[1]!, lease[2], body as KubeObj | undefined, res);
     const statusPath = /^(\/apis?\/.+?)\/(?:namespaces\/([^/]+)\/)?([a-z]+)\/([^/]+)\/status$/.exec(u.pathname);
