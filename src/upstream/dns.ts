@@ -202,14 +202,28 @@ export class DnsResolver implements DnsAnswers {
     const changed = e.records === undefined || key(e.records) !== key(records);
     e.records = records;
     const shown = records.map((r) => `${r.priority} ${r.weight} ${r.port} ${r.name}`);
-    if (changed) {
-      this.#syncNames();
-      this.#rebuild((u) => u.dns!.services.includes(e.service));
-      if (records.length === 0) this.#logger.warn({ type: 'dns', service: e.service, ttl_ms: ttlMs }, 'SRV answer is empty; the upstream has no target from this service');
-      else this.#logger.info({ type: 'dns', service: e.service, records: shown, ttl_ms: ttlMs }, 'SRV records resolved');
-    }
-    if (dnsResolveChannel.hasSubscribers) dnsResolveChannel.publish({ name: e.service, addresses: shown, ttlMs, source: 'srv', changed, error: null });
-    this.#scheduleSrv(e, Math.max(1, Math.round(ttlMs * REFRESH_AT)));
+    const done = () => {
+      if (changed) {
+        this.#rebuild((u) => u.dns!.services.includes(e.service));
+        if (records.length === 0) this.#logger.warn({ type: 'dns', service: e.service, ttl_ms: ttlMs }, 'SRV answer is empty; the upstream has no target from this service');
+        else this.#logger.info({ type: 'dns', service: e.service, records: shown, ttl_ms: ttlMs }, 'SRV records resolved');
+      }
+      if (dnsResolveChannel.hasSubscribers) dnsResolveChannel.publish({ name: e.service, addresses: shown, ttlMs, source: 'srv', changed, error: null });
+      this.#scheduleSrv(e, Math.max(1, Math.round(ttlMs * REFRESH_AT)));
+    };
+    if (!changed) return done();
+    this.#syncNames();
+    // Host names new to this answer get their first answer before the upstream is rebuilt
+    // without the records that left, so it never goes through a moment with no target.
+    const first = records.flatMap((r) => {
+      const n = this.#entries.get(r.name);
+      return n !== undefined && n.addresses === undefined && n.pending !== null ? [n.pending] : [];
+    });
+    if (first.length === 0) return done();
+    e.pending = Promise.all(first).then(() => {
+      e.pending = null;
+      if (this.#services.get(e.service) === e) done();
+    });
   }
 
   #failedSrv(e: SrvEntry, err: unknown): void {
