@@ -14,10 +14,10 @@ export interface LeaseOptions {
   readonly name: string;
   /** This replica's identity (the pod name). */
   readonly identity: string;
-  readonly leaseDurationMs: number;
-  readonly renewDeadlineMs: number;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
   /** How often the leader renews and the others try. */
-  readonly retryMs: number;
+  readonly retryMs?: number;
 }
 
 export const LEASE_DEFAULTS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryMs: 2_000 } as const;
@@ -26,7 +26,7 @@ const status = (err: unknown): number | null => (err instanceof ApiException ? e
 
 export class LeaderElector {
   readonly #api: CoordinationV1Api;
-  readonly #o: LeaseOptions;
+  readonly #o: Required<LeaseOptions>;
   readonly #logger: Logger;
   readonly #onChange: (leading: boolean) => void;
   #leading = false;
@@ -39,7 +39,7 @@ export class LeaderElector {
 
   constructor(kc: KubeConfig, o: LeaseOptions, logger: Logger, onChange: (leading: boolean) => void) {
     this.#api = kc.makeApiClient(CoordinationV1Api);
-    this.#o = o;
+    this.#o = { ...LEASE_DEFAULTS, ...o };
     this.#logger = logger;
     this.#onChange = onChange;
   }

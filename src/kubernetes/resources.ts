@@ -38,13 +38,6 @@ export const apiVersionOf = (k: KindInfo): string => (k.group === '' ? k.version
 /** The collection path across all namespaces: /api/v1/services, /apis/gateway.networking.k8s.io/v1/httproutes. */
 export const collectionPath = (k: KindInfo): string => `${k.group === '' ? '/api' : `/apis/${k.group}`}/${k.version}/${k.plural}`;
 
-/** The path of one object (and, with `sub`, of its subresource). */
-export function objectPath(k: KindInfo, namespace: string | undefined, name: string, sub?: 'status'): string {
-  const base = k.group === '' ? `/api/${k.version}` : `/apis/${k.group}/${k.version}`;
-  const ns = k.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? 'default')}` : '';
-  return `${base}${ns}/${k.plural}/${encodeURIComponent(name)}${sub !== undefined ? `/${sub}` : ''}`;
-}
-
 /** A Kubernetes object as the API serves it (JSON), with the metadata the store reads. */
 export interface KubeObject {
   apiVersion?: string;

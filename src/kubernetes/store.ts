@@ -41,11 +41,6 @@ export class ResourceStore {
     this.#listeners.push(listener);
   }
 
-  /** The objects as they are now (not waiting for the coalescing window). */
-  current(): ResourceSnapshot {
-    return this.#freeze(this.#version);
-  }
-
   upsert(kind: Kind, o: KubeObject): void {
     const map = this.#objects.get(kind)!;
     const key = keyOf(o);
@@ -68,13 +63,6 @@ export class ResourceStore {
     const first = !this.#synced.has(kind);
     this.#synced.add(kind);
     if (!same || first) this.#changed();
-  }
-
-  /** Marks a kind synced without objects changing (its source listed it). */
-  synced(kind: Kind): void {
-    if (this.#synced.has(kind)) return;
-    this.#synced.add(kind);
-    this.#changed();
   }
 
   get ready(): boolean {
