@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 
 export const DNSMASQ = process.env['DNSMASQ'] ?? '/usr/sbin/dnsmasq';
 const REQUIRED = process.env['NORTHGATE_REQUIRE_SERVICES'] === '1';
@@ -47,14 +48,23 @@ export interface Dnsmasq {
   close(): Promise<void>;
 }
 
-/** A UDP port free right now (dnsmasq binds it on UDP and TCP). */
+/** A port free right now on both UDP and TCP (dnsmasq binds both): at most 20 tries. */
 async function freePort(): Promise<number> {
-  const s = createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (let i = 0; i < 20; i++) {
+    const tcp = createServer();
+    tcp.listen(0, '127.0.0.1');
+    await once(tcp, 'listening');
+    const port = (tcp.address() as AddressInfo).port;
+    const udp = createSocket('udp4');
+    const bound = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) await new Promise<void>((r) => udp.close(() => r()));
+    await new Promise<void>((r) => tcp.close(() => r()));
+    if (bound) return port;
+  }
+  throw new Error('no port free on both UDP and TCP');
 }
 
 function args(port: number, zone: Zone): string[] {
@@ -78,8 +88,18 @@ function args(port: number, zone: Zone): string[] {
   ];
 }
 
+/** Another process may take the port between the probe and dnsmasq's bind: a few tries, each on a new port. */
 export async function startDnsmasq(zone: Zone): Promise<Dnsmasq> {
-  const port = await freePort();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startOn(await freePort(), zone);
+    } catch (err) {
+      if (attempt >= 4 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOn(port: number, zone: Zone): Promise<Dnsmasq> {
   let child: ChildProcess | null = null;
   let output = '';
   const stop = async () => {
