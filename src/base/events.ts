@@ -28,7 +28,7 @@ export const mirrorDroppedChannel = channel('northgate:mirror:dropped');
 export const circuitStateChannel = channel('northgate:circuit:state');
 /** An active health check changed a target's state: `{ upstream, target, healthy, reason }`. */
 export const targetHealthChannel = channel('northgate:upstream:health');
-/** After each DNS resolution: `{ name, addresses, ttlMs, source, changed, error }`. */
+/** After each DNS resolution: `{ name, addresses, ttlMs, source, changed, error }` (source "srv": name is the service, addresses its records as "priority weight port target"). */
 export const dnsResolveChannel = channel('northgate:dns:resolve');
 /** A remote document (JWKS, OpenAPI, discovery) could not be fetched: `{ what, url, reason }`. */
 export const remoteFetchFailedChannel = channel('northgate:remote:fetch-failed');

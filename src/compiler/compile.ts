@@ -8,7 +8,7 @@ import { Router } from '../router/router.js';
 import { ROUND_ROBIN } from '../upstream/balancer.js';
 import { activeCheckPolicy, balancerSpec, dnsPolicy } from '../upstream/config.js';
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
-import { buildUpstream, type AddressSource, type Upstream } from '../upstream/upstream.js';
+import { buildUpstream, NO_DNS_ANSWERS, type DnsAnswers, type TargetSpec, type Upstream } from '../upstream/upstream.js';
 import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import { GuardRegistry } from '../upstream/guard.js';
 import { serviceGuard } from '../upstream/resilience-config.js';
@@ -20,7 +20,7 @@ import type { CompiledRoute, RouteBackend, RouteEntry } from '../proxy/route.js'
 import type { Limits } from '../proxy/snapshot.js';
 import type { RetryCondition, RetryPolicy } from '../upstream/retry.js';
 import type { Service } from '../upstream/service.js';
-import type { RawBackend, RawConfig, RawHeaderEdits, RawService, RawSessionPersistence, RawUpstream, RawListener, RawTimeouts } from '../config/types.js';
+import type { RawBackend, RawConfig, RawHeaderEdits, RawService, RawSessionPersistence, RawUpstream, RawListener, RawTimeouts, RawTarget } from '../config/types.js';
 import { BackendStates, stableId, WeightedBackends, type HeaderEdits } from '../upstream/backends.js';
 import { compileQueryConditions } from '../router/query-match.js';
 import type { SessionPersistence } from '../proxy/session.js';
@@ -45,8 +45,8 @@ export interface CompileOptions {
   readonly health?: HealthRegistry;
   /** Circuit breakers and concurrency limiters that survive reloads; fresh ones when absent. */
   readonly guards?: GuardRegistry;
-  /** The last good DNS addresses of target host names (none: names are dialled as written). */
-  readonly addresses?: AddressSource;
+  /** The last good DNS answers for target host names and SRV services (none: names are dialled as written, services give no target). */
+  readonly answers?: DnsAnswers;
   /** Weighted backends' round-robin progress that survives reloads; fresh state when absent. */
   readonly backendStates?: BackendStates;
   readonly version: number;
@@ -60,7 +60,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const health = opts.health ?? new HealthRegistry();
   const guards = opts.guards ?? new GuardRegistry();
   const backendStates = opts.backendStates ?? new BackendStates();
-  const upstreamContext = { pools: opts.pools, health, usedPools, addresses: opts.addresses ?? (() => undefined) };
+  const upstreamContext = { pools: opts.pools, health, usedPools, answers: opts.answers ?? NO_DNS_ANSWERS };
 
   const rawUpstreams = new Map((config.upstreams ?? []).map((u) => [u.name, u]));
   const upstreams = new Map<string, Upstream>();
@@ -115,7 +115,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     let u = upstreams.get(key);
     if (!u) {
       const raw = rawUpstreams.get(s.upstream!)!;
-      u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets, connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active), tls: compileUpstreamTls(raw.tls) });
+      u = buildUpstream({ ...upstreamContext, name: raw.name, targets: raw.targets.map(targetSpec), connectTimeoutMs, balancer: balancerSpec(raw), outlier: outlierPolicy(raw), activeCheck: activeCheckPolicy(raw.healthcheck?.active), tls: compileUpstreamTls(raw.tls) });
       upstreams.set(key, u);
     }
     return u;
@@ -328,4 +328,9 @@ function statusListener(c: RawConfig): ListenerSpec | null {
   const s = c.listen?.status;
   if (s === null) return null;
   return listenerSpec(s ?? DEFAULTS.status);
+}
+
+/** A validated raw target: exactly one of url and srv. */
+function targetSpec(t: RawTarget): TargetSpec {
+  return t.srv !== undefined ? { srv: t.srv, ...(t.scheme !== undefined ? { scheme: t.scheme } : {}) } : { url: t.url!, ...(t.weight !== undefined ? { weight: t.weight } : {}) };
 }

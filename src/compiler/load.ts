@@ -7,7 +7,7 @@ import type { PoolRegistry, UpstreamPool } from '../upstream/pools.js';
 import type { HealthRegistry } from '../upstream/health.js';
 import type { GuardRegistry } from '../upstream/guard.js';
 import type { BackendStates } from '../upstream/backends.js';
-import type { AddressSource } from '../upstream/upstream.js';
+import type { DnsAnswers } from '../upstream/upstream.js';
 import { compileConfig } from './compile.js';
 import { ConfigError, type ConfigPath, type ConfigProblem } from '../base/problems.js';
 import type { Snapshot } from './snapshot.js';
@@ -111,13 +111,13 @@ export function buildSnapshot(
   version: number,
   source: string,
   health?: HealthRegistry,
-  addresses?: AddressSource,
+  answers?: DnsAnswers,
   guards?: GuardRegistry,
   backendStates?: BackendStates,
 ): { snapshot: Snapshot; pools: Set<UpstreamPool> } {
   const validated = config.extensions !== undefined ? validatedWith.get(config.extensions) : undefined;
   try {
-    return compileConfig(config, { registry: validated?.registry ?? registry, pools, version, source, ...(health ? { health } : {}), ...(addresses ? { addresses } : {}), ...(guards ? { guards } : {}), ...(backendStates ? { backendStates } : {}) });
+    return compileConfig(config, { registry: validated?.registry ?? registry, pools, version, source, ...(health ? { health } : {}), ...(answers ? { answers } : {}), ...(guards ? { guards } : {}), ...(backendStates ? { backendStates } : {}) });
   } catch (err) {
     if (!(err instanceof ExtensionCreateError) || validated === undefined) throw err;
     throw new ConfigError(validated.file, validated.locate([{ path: scopePath(config, err.scope, err.plugin), message: err.message }]));

@@ -14,6 +14,13 @@ const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', 'x-message': 'must be a name of letters, digits, ".", "_" or "-" (max 128)' };
 const address = { type: 'string', minLength: 1, 'x-message': 'must be an address such as "0.0.0.0:8000" or "[::1]:8000"' };
 const url = { type: 'string', pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL' };
+/** An SRV service name (RFC 2782): _service._proto.domain. */
+const srvName = {
+  type: 'string',
+  maxLength: 253,
+  pattern: '^_[A-Za-z0-9-]{1,62}\\._(tcp|udp|TCP|UDP)(\\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)+\\.?$',
+  'x-message': 'must be an SRV name such as _http._tcp.orders.example',
+};
 const targetUrl = { type: 'string', pattern: '^(https?|grpcs?)://', 'x-message': 'must be an http://, https://, grpc:// or grpcs:// URL' };
 const pemFile = { type: 'string', minLength: 1 };
 
@@ -147,8 +154,8 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
         items: {
           type: 'object',
           additionalProperties: false,
-          required: ['url'],
-          properties: { url: targetUrl, weight: { type: 'integer', minimum: 1, maximum: 1000 } },
+          // Exactly one of url and srv: checked with the other cross-field rules (validate.ts).
+          properties: { url: targetUrl, weight: { type: 'integer', minimum: 1, maximum: 1000 }, srv: srvName, scheme: { enum: ['http', 'https', 'grpc', 'grpcs'] } },
         },
       },
       tls: {

@@ -10,7 +10,7 @@ import { formatAddress, parseAddress } from '../base/address.js';
 import { isCidr } from '../base/cidr.js';
 import { didYouMean, type ConfigProblem } from '../base/problems.js';
 import { buildConfigSchema } from './schema.js';
-import type { RawConfig, RawRoute, RawUpstream } from '../config/types.js';
+import type { RawConfig, RawRoute, RawTarget, RawUpstream } from '../config/types.js';
 import { foldCase, parsePathPattern } from '../router/path-pattern.js';
 import { normalizePath, type PathPolicy } from '../proxy/request-path.js';
 import { checkConsumers } from '../consumers/validate.js';
@@ -209,10 +209,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
   (c.upstreams ?? []).forEach((u, i) => {
     if (upstreamNames.has(u.name)) add(['upstreams', i, 'name'], `duplicate upstream name "${u.name}" (first at upstreams[${upstreamNames.get(u.name)}])`);
     else upstreamNames.set(u.name, i);
-    u.targets.forEach((t, j) => {
-      const msg = checkTargetUrl(t.url);
-      if (msg) add(['upstreams', i, 'targets', j, 'url'], msg);
-    });
+    u.targets.forEach((t, j) => checkTarget(t, ['upstreams', i, 'targets', j], add));
     checkUpstreamProtocols(u, ['upstreams', i], add);
     checkUpstreamConfig(u, ['upstreams', i], add);
   });
@@ -306,6 +303,17 @@ function checkPlugins(map: Record<string, unknown> | undefined, at: Array<string
   }
 }
 
+function checkTarget(t: RawTarget, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void): void {
+  if ((t.url === undefined) === (t.srv === undefined)) return add(at, 'a target has either "url" (with "weight") or "srv" (with "scheme")');
+  if (t.srv !== undefined) {
+    if (t.weight !== undefined) add([...at, 'weight'], 'an SRV target takes its weights from the SRV records');
+    return;
+  }
+  if (t.scheme !== undefined) add([...at, 'scheme'], 'applies to "srv" targets; a "url" has its scheme');
+  const msg = checkTargetUrl(t.url!);
+  if (msg) add([...at, 'url'], msg);
+}
+
 function checkTargetUrl(text: string): string | undefined {
   let u: URL;
   try {
@@ -332,11 +340,11 @@ function checkServiceUrl(text: string): string | undefined {
 
 /** Every target of an upstream speaks the same protocol; `tls` needs TLS targets and readable files. */
 function checkUpstreamProtocols(u: RawUpstream, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void): void {
-  const kinds = new Set(u.targets.map((t) => (/^grpcs?:/i.test(t.url) ? 'grpc' : 'http')));
+  const kinds = new Set(u.targets.map((t) => (/^grpcs?(:|$)/i.test(t.url ?? t.scheme ?? 'http') ? 'grpc' : 'http')));
   if (kinds.size > 1) add([...at, 'targets'], 'mixes grpc:// and http:// targets; put them in separate upstreams');
   const tls = u.tls;
   if (tls === undefined) return;
-  if (!u.targets.some((t) => /^(https|grpcs):/i.test(t.url))) add([...at, 'tls'], 'applies to https:// and grpcs:// targets only; this upstream has none');
+  if (!u.targets.some((t) => /^(https|grpcs)(:|$)/i.test(t.url ?? t.scheme ?? 'http'))) add([...at, 'tls'], 'applies to https:// and grpcs:// targets only; this upstream has none');
   for (const k of ['ca', 'client_cert', 'client_key'] as const) {
     const file = tls[k];
     if (file !== undefined && !existsSync(file)) add([...at, 'tls', k], `file not found: ${file}`);

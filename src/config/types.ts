@@ -4,7 +4,8 @@
 // own type: here it is unknown.
 import type { JwtAlgorithm } from '../sdk/consumer.js';
 
-export interface RawTarget { url: string; weight?: number }
+/** Exactly one of `url` (with `weight`) and `srv` (with `scheme`), as validate checks. */
+export interface RawTarget { url?: string; weight?: number; srv?: string; scheme?: 'http' | 'https' | 'grpc' | 'grpcs' }
 export interface RawUpstream {
   name: string;
   balancer?: RawBalancerName | RawBalancer;

@@ -43,7 +43,7 @@ export class UpstreamState {
   build(config: RawConfig, registry: PluginRegistry, version: number, source: string): { snapshot: Snapshot; retain(): void } {
     // The pools keep the engine of the first config: the listeners are built with it too.
     if (this.#engine === null) this.#pools.engine = this.#engine = config.engine ?? DEFAULTS.engine;
-    const { snapshot, pools } = buildSnapshot(config, registry, this.#pools, version, source, this.#health, this.#dns.addresses, this.#guards, this.#backendStates);
+    const { snapshot, pools } = buildSnapshot(config, registry, this.#pools, version, source, this.#health, this.#dns, this.#guards, this.#backendStates);
     return { snapshot, retain: () => this.#pools.retain(pools) };
   }
 

@@ -181,7 +181,7 @@ export function describeRow(row: EntityRow): string {
   const b = row.body;
   switch (row.kind) {
     case 'targets':
-      return `target ${String(b['url'])} of upstream ${String(b['upstream'])}`;
+      return `target ${String(b['url'] ?? b['srv'])} of upstream ${String(b['upstream'])}`;
     case 'credentials':
       return `${String(b['type'])} credential ${row.id} of consumer ${String(b['consumer'])}`;
     case 'plugins':

@@ -26,7 +26,8 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 export const KINDS: readonly Kind[] = [
   { name: 'upstreams', singular: 'upstream', key: (b) => str(b['name']), refs: {}, owned: { targets: 'targets' }, filters: ['name'], required: ['name'] },
-  { name: 'targets', singular: 'target', key: (b) => `${str(b['upstream'])} ${str(b['url'])}`, refs: { upstream: 'upstreams' }, owned: {}, filters: ['upstream', 'url'], required: ['upstream', 'url'] },
+  // A target is a URL or an SRV service (exactly one: the config's validation says so).
+  { name: 'targets', singular: 'target', key: (b) => `${str(b['upstream'])} ${str(b['url'] ?? b['srv'])}`, refs: { upstream: 'upstreams' }, owned: {}, filters: ['upstream', 'url', 'srv'], required: ['upstream'] },
   { name: 'services', singular: 'service', key: (b) => str(b['name']), refs: { upstream: 'upstreams' }, owned: { routes: 'routes', plugins: 'plugins' }, filters: ['name', 'upstream'], required: ['name'] },
   { name: 'routes', singular: 'route', key: (b) => str(b['name']), refs: { service: 'services' }, owned: { plugins: 'plugins' }, filters: ['name', 'service'], required: ['service'] },
   { name: 'consumers', singular: 'consumer', key: (b) => str(b['username']), refs: { plan: 'plans' }, owned: { credentials: 'credentials' }, filters: ['username', 'plan'], required: ['username'], idField: 'id' },

@@ -43,7 +43,11 @@ export const DEFAULT_DECAY_MS = 10_000;
 /** Maglev table size: a prime well above 100 × the targets of any sane upstream (Envoy's default). */
 export const MAGLEV_TABLE_SIZE = 65_537;
 
+/** The balancer of an upstream with no target (an SRV service that names none): nothing to pick. */
+const NO_TARGET: Balancer = { pick: () => null };
+
 export function createBalancer(spec: BalancerSpec, targets: readonly Target[]): Balancer {
+  if (targets.length === 0) return NO_TARGET;
   switch (spec.kind) {
     case 'round-robin':
       return new RoundRobin(targets);

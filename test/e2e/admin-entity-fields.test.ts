@@ -129,6 +129,6 @@ test('nested objects: unknown keys inside an entity or a plugin config are refus
   assertUnknown(await api('POST', '/plugins', { name: 'headers', route: 'orders-r', config: { responze: {} } }), 'config.responze', /did you mean "response"/, 'plugin config');
   assertUnknown(await api('POST', '/plans', { name: 'p3', rate_limit: { limits: [{ per: '1m', max: 1, burst: 2 }] } }), 'rate_limit.limits[0].burst', /unknown key "burst"/, 'plan limit');
   const inline = await api('POST', '/upstreams', { name: 'p4', targets: [{ url: upstream.url, wieght: 1 }] });
-  assertUnknown(inline, 'wieght', /did you mean "weight".*; a target has: url, weight, upstream, tags$/, 'inline target');
+  assertUnknown(inline, 'wieght', /did you mean "weight".*; a target has: url, weight, srv, scheme, upstream, tags$/, 'inline target');
   assert.match(inline.json.problems[0].entity, /^targets\//);
 });

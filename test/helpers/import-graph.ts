@@ -20,6 +20,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['plugins', 'observability', 'metering', 'plans', 'portal'],
   ['compiler'],
   ['runtime'],
+  ['kubernetes'],
   ['admin', 'store', 'testing', 'cli'],
   ['index'],
 ];
