@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Document, LineCounter, Node } from 'yaml';
 import { lazyRequire } from '../base/lazy-require.js';
 import { compileConfigRegex } from '../base/regex.js';
+import { DATA_KEYS, NAME_MAPS } from './dialect.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
@@ -43,8 +44,6 @@ class Problem extends Error {
   }
 }
 
-// JSON Schema keywords whose values are data, not schemas: a `pattern` key inside them is not a pattern.
-const DATA_KEYWORDS = new Set(['example', 'examples', 'default', 'enum', 'const', 'x-examples']);
 
 /** Reads, checks and bundles `file`; a problem is thrown as a located SpecProblem list. */
 export async function bundleSpec(file: string): Promise<BundledSpec | SpecProblem[]> {
@@ -156,14 +155,19 @@ function refsOf(f: ParsedFile): SpecProblem[] {
     const pos = f.lines.linePos(node?.range?.[0] ?? 0);
     return { file: f.path, line: pos.line, col: pos.col, message };
   };
-  const stack: Array<[unknown, boolean]> = [[f.doc.contents, false]];
+  // Per node: inside data (an example: no `$ref` or `pattern` there), a map of names.
+  const stack: Array<[unknown, boolean, boolean]> = [[f.doc.contents, false, false]];
   while (stack.length > 0) {
-    const [node, data] = stack.pop()!;
-    if (isSeq(node)) for (const item of node.items) stack.push([item, data]);
+    const [node, data, names] = stack.pop()!;
+    if (isSeq(node)) for (const item of node.items) stack.push([item, data, false]);
     if (!isMap(node)) continue;
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
       const value = pair.value as Node | null;
+      if (names) {
+        stack.push([value, data, false]);
+        continue;
+      }
       if (!data && key === '$ref') {
         if (!isScalar(value) || typeof value.value !== 'string') throw new Problem(at(value, '$ref must be a string'));
         out.push(at(value, `$ref "${value.value}"`));
@@ -176,7 +180,7 @@ function refsOf(f: ParsedFile): SpecProblem[] {
           if (typeof re === 'string') throw new Problem(at(p.key as Node, `patternProperties key: ${re}`));
         }
       }
-      stack.push([value, data || DATA_KEYWORDS.has(key)]);
+      stack.push([value, data || DATA_KEYS.has(key), !data && NAME_MAPS.has(key)]);
     }
   }
   return out;
