@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Document, LineCounter, Node } from 'yaml';
 import { lazyRequire } from '../base/lazy-require.js';
 import { compileConfigRegex } from '../base/regex.js';
-import { DATA_KEYS, NAME_MAPS } from './dialect.js';
+import { DATA_KEYS, NAME_MAPS } from './refs.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
 

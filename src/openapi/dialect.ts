@@ -4,14 +4,10 @@
 // 3.1 is JSON Schema 2020-12. In both, a `readOnly` property is not sent in a request and a
 // `writeOnly` one is not returned: in that direction it is refused and not required.
 import type { OpenApiObject } from '../sdk/openapi.js';
-import { deref } from './operations.js';
+import { DATA_KEYS, NAME_MAPS, deref } from './refs.js';
 
 export type Direction = 'request' | 'response';
 
-// Keys whose values are data (examples, enums, defaults), never schemas to rewrite; except
-// in maps of names (`properties`, `responses`…), whose keys are names chosen by the author.
-export const DATA_KEYS = new Set(['example', 'examples', 'default', 'enum', 'const', 'x-examples']);
-export const NAME_MAPS = new Set(['properties', 'patternProperties', 'responses', 'schemas', '$defs', 'definitions', 'parameters', 'requestBodies', 'headers', 'content', 'paths', 'dependentSchemas', 'securitySchemes', 'callbacks', 'links', 'webhooks', 'pathItems']);
 
 /**
  * A copy of the document for one direction, local `$ref`s made absolute under `id` (so a

@@ -38,7 +38,7 @@ function unchanged(spec: BundledSpec): boolean {
 function bundleInWorker(path: string): BundledSpec | SpecProblem[] {
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(new URL('./bundle-worker.js', import.meta.url), { workerData: { file: path, port: port2, signal }, transferList: [port2] });
+  const worker = new Worker(new URL('./bundle-worker.js', import.meta.url), { workerData: { file: path, port: port2, signal }, transferList: [port2], execArgv: [], stdout: false, stderr: false });
   try {
     if (Atomics.wait(signal, 0, 0, WAIT_MS) === 'timed-out') return [{ file: path, line: 1, col: 1, message: `reading the document took longer than ${WAIT_MS / 1000} s` }];
     const message = receiveMessageOnPort(port1)?.message as { result?: BundledSpec | SpecProblem[]; error?: string } | undefined;

@@ -2,40 +2,11 @@
 // the portal read instead of walking `paths` each.
 import type { OpenApiContract, OpenApiObject, OpenApiOperation } from '../sdk/openapi.js';
 import { compileOperations } from './schemas.js';
+import { deref } from './refs.js';
 
 type Listed = Omit<OpenApiOperation, 'validators'>;
 
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-
-/** The value a local `$ref` ("#/a/b") names in `doc`, or undefined. */
-export function resolveLocalRef(doc: OpenApiObject, ref: string): unknown {
-  if (!ref.startsWith('#')) return undefined;
-  let cur: unknown = doc;
-  if (ref === '#') return cur;
-  for (const raw of ref.slice(2).split('/')) {
-    let token: string;
-    try {
-      token = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
-    } catch {
-      return undefined;
-    }
-    if (typeof cur !== 'object' || cur === null || !Object.hasOwn(cur, token)) return undefined;
-    cur = (cur as Record<string, unknown>)[token];
-  }
-  return cur;
-}
-
-/** Follows `$ref`s (a bounded chain: a document may refer in a loop) to an object. */
-export function deref(doc: OpenApiObject, value: unknown): OpenApiObject | null {
-  let cur = value;
-  for (let hops = 0; hops < 32; hops++) {
-    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return null;
-    const ref = (cur as Record<string, unknown>)['$ref'];
-    if (typeof ref !== 'string') return cur as OpenApiObject;
-    cur = resolveLocalRef(doc, ref);
-  }
-  return null;
-}
 
 export function listOperations(doc: OpenApiObject): Listed[] {
   const out: Listed[] = [];

@@ -20,8 +20,10 @@ import { requestSizeLimitPlugin } from './request-size-limit/plugin.js';
 import { requestTerminationPlugin } from './request-termination/plugin.js';
 import { transformPlugin } from './transform/plugin.js';
 import { versioningPlugin } from './versioning/plugin.js';
+import { mockPlugin } from './openapi/mock.js';
+import { requestValidatorPlugin } from './openapi/request-validator.js';
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, introspectionPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, introspectionPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin, requestValidatorPlugin as Plugin, mockPlugin as Plugin];
 
 /** A registry holding the built-in plugins. */
 export function defaultRegistry(): PluginRegistry {

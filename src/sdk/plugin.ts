@@ -72,6 +72,11 @@ export interface Plugin<Config = unknown> {
   readonly priority: number;
   /** Validates the plugin's config at load (with `x-message` for a friendlier error). */
   readonly schema: JsonSchema;
+  /**
+   * The plugin works from the service's OpenAPI document (`scope.openapi`): the config
+   * refuses it on a service without `openapi:`, or on such a service's route.
+   */
+  readonly needsOpenApi?: boolean;
   /** Semantic checks beyond the schema; return messages keyed by a path relative to the plugin config. */
   check?(config: Config): Array<{ path: Array<string | number>; message: string }>;
   /** Called once per scope per config snapshot, never per request. */
