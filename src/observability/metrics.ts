@@ -11,7 +11,7 @@ import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { requestEndChannel } from '../base/events.js';
 import { reloadChannel } from '../base/events.js';
 import { rateLimitedChannel } from '../base/events.js';
-import { quotaExceededChannel } from '../base/events.js';
+import { quotaExceededChannel, contractViolationChannel } from '../base/events.js';
 import { openWebSockets } from '../proxy/websocket.js';
 
 /** What the metrics read of a snapshot (the compiler's Snapshot extends it). */
@@ -55,6 +55,7 @@ export class GatewayMetrics {
   readonly #reloads: Counter<string>;
   readonly #rateLimited: Counter<string>;
   readonly #quotaExceeded: Counter<string>;
+  readonly #violations: Counter<string>;
   readonly #lastReload: Gauge<string>;
   readonly #byRoute = new WeakMap<CompiledRoute, RouteSeries>();
   #unmatched: RouteSeries | null = null;
@@ -62,6 +63,7 @@ export class GatewayMetrics {
   readonly #onReload: (message: unknown) => void;
   readonly #onRateLimited: (message: unknown) => void;
   readonly #onQuotaExceeded: (message: unknown) => void;
+  readonly #onViolation: (message: unknown) => void;
 
   constructor(gauges: GatewayGauges, registry: Registry = register) {
     this.registry = registry;
@@ -73,6 +75,7 @@ export class GatewayMetrics {
       registers: r,
     });
     this.#quotaExceeded = new Counter({ name: 'northgate_quota_exceeded_total', help: 'Requests refused because a quota was used up (429 quota-exceeded).', labelNames: ['service', 'route'], registers: r });
+    this.#violations = new Counter({ name: 'northgate_openapi_violations_total', help: 'Requests and responses that break the service\'s OpenAPI document, by operation.', labelNames: ['service', 'operation', 'kind', 'status'], registers: r });
     this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
     this.#duration = new FastHistogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
     this.#upstream = new FastHistogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head, for the attempt that answered.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
@@ -162,6 +165,11 @@ export class GatewayMetrics {
       const ctx = message as RequestContext;
       this.#quotaExceeded.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '' });
     };
+    this.#onViolation = (message) => {
+      const m = message as { service: string; operation: string | null; kind: string; status: number };
+      this.#violations.inc({ service: m.service, operation: m.operation ?? '', kind: m.kind, status: String(m.status) });
+    };
+    subscribe(contractViolationChannel.name, this.#onViolation);
     subscribe(rateLimitedChannel.name, this.#onRateLimited);
     subscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
     subscribe(requestEndChannel.name, this.#onEnd);
@@ -177,6 +185,7 @@ export class GatewayMetrics {
     unsubscribe(requestEndChannel.name, this.#onEnd);
     unsubscribe(reloadChannel.name, this.#onReload);
     unsubscribe(rateLimitedChannel.name, this.#onRateLimited);
+    unsubscribe(contractViolationChannel.name, this.#onViolation);
     unsubscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
   }
 

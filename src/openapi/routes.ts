@@ -24,13 +24,13 @@ function escapeRegex(text: string): string {
 }
 
 /** A route name from an operation: its operationId if it is a valid route name, else one made from it or from the method and path. */
-export function routeName(service: string, op: OpenApiOperation): string {
+export function routeName(service: string, op: Pick<OpenApiOperation, 'method' | 'path' | 'operationId'>): string {
   if (op.operationId !== null && ROUTE_NAME.test(op.operationId)) return op.operationId;
   const base = op.operationId ?? `${service}-${op.method.toLowerCase()}${op.path}`;
   const cleaned = base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '');
   return (cleaned || `${service}-operation`).slice(0, 128);
 }
 
-export function routesFor(service: string, prefix: string, operations: readonly OpenApiOperation[]): RawRoute[] {
+export function routesFor(service: string, prefix: string, operations: ReadonlyArray<Pick<OpenApiOperation, 'method' | 'path' | 'operationId'>>): RawRoute[] {
   return operations.map((op) => ({ name: routeName(service, op), paths: [routePath(prefix, op.path)], methods: [op.method] }));
 }
