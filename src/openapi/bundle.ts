@@ -1,16 +1,19 @@
 // Reads an OpenAPI document and the files its `$ref`s name into one bundled document (every
 // `$ref` left is local, `#/...`), with the bounds a document written by someone else needs:
 // only files inside the root document's folder tree, no URLs, a size, file-count and
-// nesting bound, and every problem at FILE:LINE:COL. The files are parsed here, with the
-// `yaml` library that keeps positions, and every `$ref` is checked before
-// @apidevtools/json-schema-ref-parser bundles them (it reads the files from this cache).
+// nesting bound, and every problem at FILE:LINE:COL. The files are parsed with the `yaml`
+// library, which keeps positions, and every `$ref` is checked before the bundle is made.
+//
+// The bundle keeps each other file whole under the root's `x-northgate-bundle` member, keyed
+// by its path relative to the root's folder, and points every `$ref` there: recursion within
+// and across files stays a plain local `$ref` (json-schema-ref-parser 15.5 never returns on a
+// file whose `$ref` leads back into a recursive schema of the root document).
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Document, LineCounter, Node } from 'yaml';
 import { lazyRequire } from '../base/lazy-require.js';
 import { compileConfigRegex } from '../base/regex.js';
-import { DATA_KEYS, NAME_MAPS } from './refs.js';
+import { DATA_KEYS, NAME_MAPS, setOwn } from './refs.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
@@ -46,7 +49,7 @@ class Problem extends Error {
 
 
 /** Reads, checks and bundles `file`; a problem is thrown as a located SpecProblem list. */
-export async function bundleSpec(file: string): Promise<BundledSpec | SpecProblem[]> {
+export function bundleSpec(file: string): BundledSpec | SpecProblem[] {
   const root = resolve(file);
   const files = new Map<string, ParsedFile>();
   let total = 0;
@@ -77,16 +80,21 @@ export async function bundleSpec(file: string): Promise<BundledSpec | SpecProble
     files.set(real, parsed);
     return parsed;
   };
+  let first: ParsedFile;
   try {
-    const first = read(root, null);
+    first = read(root, null);
     checkRoot(first);
     const queue = [first];
+    const seen = new Set([first]);
     while (queue.length > 0) {
       const f = queue.shift()!;
       for (const ref of refsOf(f)) {
         const [target, pointer] = splitRef(f, ref);
         const parsed = target === f.path ? f : read(target, ref);
-        if (parsed !== f && !queue.includes(parsed)) queue.push(parsed);
+        if (!seen.has(parsed)) {
+          seen.add(parsed);
+          queue.push(parsed);
+        }
         if (pointer !== '' && resolvePointer(parsed.value, pointer) === undefined) throw new Problem({ ...ref, message: `${ref.message}: "${pointer}" does not exist in ${parsed.path}` });
       }
     }
@@ -94,7 +102,7 @@ export async function bundleSpec(file: string): Promise<BundledSpec | SpecProble
     if (err instanceof Problem) return [err.problem];
     throw err;
   }
-  const document = await bundleParsed(files.get(realpathSync(root))!.path, files);
+  const document = bundleParsed(first.path, rootDir, files);
   return { document, files: [...files.keys()].map((path) => ({ path, size: statSync(path).size, mtimeMs: statSync(path).mtimeMs })) };
 }
 
@@ -183,7 +191,8 @@ function refsOf(f: ParsedFile): SpecProblem[] {
       stack.push([value, data || DATA_KEYS.has(key), !data && NAME_MAPS.has(key)]);
     }
   }
-  return out;
+  // In the order they are written, so that the first problem reported is the first in the file.
+  return out.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 /** The file and JSON pointer a located `$ref "…"` names; URLs are refused. */
@@ -191,19 +200,23 @@ function splitRef(f: ParsedFile, ref: SpecProblem): [string, string] {
   const text = JSON.parse(ref.message.slice(5)) as string;
   const hash = text.indexOf('#');
   const location = hash < 0 ? text : text.slice(0, hash);
-  const pointer = hash < 0 ? '' : text.slice(hash + 1);
-  if (pointer !== '' && !pointer.startsWith('/')) throw new Problem({ ...ref, message: `${ref.message}: a pointer starts with "#/"` });
-  if (location === '') return [f.path, pointer];
+  if (hash >= 0 && text.length > hash + 1 && text[hash + 1] !== '/') throw new Problem({ ...ref, message: `${ref.message}: a pointer starts with "#/"` });
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location) || location.startsWith('//')) {
     throw new Problem({ ...ref, message: `${ref.message}: only files next to the document can be referenced, not URLs` });
   }
-  let path: string;
   try {
-    path = resolve(dirname(f.path), decodeURIComponent(location));
+    return refTarget(f.path, text);
   } catch {
     throw new Problem({ ...ref, message: `${ref.message}: malformed path` });
   }
-  return [path, pointer];
+}
+
+/** The file (absolute) and JSON pointer a `$ref` written in `from` names. */
+function refTarget(from: string, text: string): [string, string] {
+  const hash = text.indexOf('#');
+  const location = hash < 0 ? text : text.slice(0, hash);
+  const pointer = hash < 0 ? '' : text.slice(hash + 1);
+  return [location === '' ? from : resolve(dirname(from), decodeURIComponent(location)), pointer];
 }
 
 function resolvePointer(value: unknown, pointer: string): unknown {
@@ -216,33 +229,30 @@ function resolvePointer(value: unknown, pointer: string): unknown {
   return cur;
 }
 
-/** Hands the checked files to json-schema-ref-parser, which reads nothing itself. */
-async function bundleParsed(root: string, files: ReadonlyMap<string, ParsedFile>): Promise<Record<string, unknown>> {
-  const { default: $RefParser } = await import('@apidevtools/json-schema-ref-parser');
-  const fromCache = {
-    order: 1,
-    canRead: true,
-    read: (file: { url: string }): string => {
-      const path = file.url.startsWith('file:') ? fileURLToPath(file.url) : file.url;
-      const parsed = files.get(path) ?? [...files.values()].find((p) => p.path === realpathOrSame(path));
-      if (parsed === undefined) throw new Error(`not read by the bundler: ${path}`);
-      return parsed.text;
-    },
-  };
-  const parser = new $RefParser();
-  const parsed = files.get(root)!;
-  // The root's value is a copy: bundling rewrites `$ref`s in place.
-  return (await parser.bundle(pathToFileURL(root).href, structuredClone(parsed.value) as object, {
-    resolve: { file: false, http: false, cache: fromCache } as never,
-    parse: { json: false, text: false, binary: false, yaml: { order: 1, canParse: true, parse: (file: { url: string }) => structuredClone(files.get(realpathOrSame(fileURLToPath(file.url)))!.value) } } as never,
-    timeoutMs: 10_000,
-  })) as Record<string, unknown>;
-}
+export const BUNDLE_MEMBER = 'x-northgate-bundle';
 
-function realpathOrSame(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
+/** The root's value with every other file under BUNDLE_MEMBER, and every `$ref` made local. */
+function bundleParsed(root: string, rootDir: string, files: ReadonlyMap<string, ParsedFile>): Record<string, unknown> {
+  const keyOf = (path: string): string => relative(rootDir, path).split(sep).join('/');
+  const escape = (token: string): string => token.replace(/~/g, '~0').replace(/\//g, '~1');
+  const local = (from: string, text: string): string => {
+    const [target, pointer] = refTarget(from, text);
+    const real = realpathSync(target);
+    return real === root ? `#${pointer}` : `#/${BUNDLE_MEMBER}/${escape(keyOf(real))}${pointer}`;
+  };
+  const rewrite = (value: unknown, from: string, data: boolean, names: boolean): unknown => {
+    if (Array.isArray(value)) return value.map((v) => rewrite(v, from, data, false));
+    if (typeof value !== 'object' || value === null) return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      if (names) setOwn(out, key, rewrite(v, from, data, false));
+      else if (!data && key === '$ref' && typeof v === 'string') out[key] = local(from, v);
+      else setOwn(out, key, rewrite(v, from, data || DATA_KEYS.has(key), !data && NAME_MAPS.has(key)));
+    }
+    return out;
+  };
+  const document = rewrite(files.get(root)!.value, root, false, false) as Record<string, unknown>;
+  const others = [...files.keys()].filter((path) => path !== root);
+  if (others.length > 0) document[BUNDLE_MEMBER] = Object.fromEntries(others.map((path) => [keyOf(path), rewrite(files.get(path)!.value, path, false, false)]));
+  return document;
 }

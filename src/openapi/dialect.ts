@@ -4,7 +4,7 @@
 // 3.1 is JSON Schema 2020-12. In both, a `readOnly` property is not sent in a request and a
 // `writeOnly` one is not returned: in that direction it is refused and not required.
 import type { OpenApiObject } from '../sdk/openapi.js';
-import { DATA_KEYS, NAME_MAPS, deref } from './refs.js';
+import { DATA_KEYS, NAME_MAPS, deref, setOwn } from './refs.js';
 
 export type Direction = 'request' | 'response';
 
@@ -22,9 +22,9 @@ export function documentFor(doc: OpenApiObject, version: '3.0' | '3.1', directio
     const src = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(src)) {
-      if (!names && DATA_KEYS.has(key)) out[key] = v;
+      if (!names && DATA_KEYS.has(key)) setOwn(out, key, v);
       else if (!names && key === '$ref' && typeof v === 'string') out[key] = v.startsWith('#') ? id + v : v;
-      else out[key] = copy(v, depth + 1, !names && NAME_MAPS.has(key));
+      else setOwn(out, key, copy(v, depth + 1, !names && NAME_MAPS.has(key)));
     }
     if (names) return out;
     if (version === '3.0') adapt30(out);
@@ -63,6 +63,6 @@ function hideProperties(doc: OpenApiObject, src: Record<string, unknown>, out: R
     .map(([name]) => name);
   if (names.length === 0) return;
   const outProps = out['properties'] as Record<string, unknown>;
-  for (const name of names) outProps[name] = false;
+  for (const name of names) setOwn(outProps, name, false);
   if (Array.isArray(out['required'])) out['required'] = (out['required'] as unknown[]).filter((r) => !names.includes(r as string));
 }

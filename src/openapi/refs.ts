@@ -35,3 +35,9 @@ export function deref(doc: OpenApiObject, value: unknown): OpenApiObject | null 
   return null;
 }
 
+
+/** `target[key] = value`, also for the key "__proto__" (an own property, never the prototype). */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
