@@ -52,6 +52,7 @@ function issues(errors: readonly ErrorObject[] | null | undefined, strip: string
       return { pointer, message: 'is not a property the schema allows' };
     }
     if (e.keyword === 'false schema') return { pointer, message: HIDDEN[direction] };
+    if (e.keyword === 'discriminator') return { pointer: `${pointer}/${String((e.params as { tag: string }).tag)}`, message: e.message ?? 'names no schema of oneOf' };
     const extra = e.keyword === 'enum' ? `: ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues).slice(0, 200)}` : '';
     return { pointer, message: `${e.message ?? 'is invalid'}${extra}` };
   });

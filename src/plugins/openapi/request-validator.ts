@@ -87,8 +87,10 @@ function validatorHandler(contract: OpenApiContract, config: RequestValidatorCon
         issues.push({ pointer: '/body', message: 'is not valid JSON' });
       }
     }
-    return issues.length > 0 ? refuse(ctx, op, issues) : undefined;
+    return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
   };
+  // The operation is kept for the response checks only once the request passed (not on our own refusal).
+  const pass = responses === 'off' ? (): undefined => undefined : (ctx: PluginContext, op: OpenApiOperation): undefined => void ctx.setLocal(kOperation, op);
   const tooLarge = (ctx: PluginContext, op: OpenApiOperation): LocalReply => {
     reportViolation(ctx, op.label, 'request', 413, [{ pointer: '/body', message: `is larger than ${maxBody} bytes` }], sample);
     return LocalReply.error('body-too-large', `the body of a request to ${op.label} is checked up to ${maxBody} bytes`);
@@ -106,16 +108,15 @@ function validatorHandler(contract: OpenApiContract, config: RequestValidatorCon
         return refuseUnknown ? LocalReply.error('operation-not-found', `${ctx.method} ${ctx.path} is not an operation of the API (${contract.document['info'] !== undefined ? String((contract.document['info'] as OpenApiObject)['title']) : 'OpenAPI document'})`) : undefined;
       }
       const op = matched.operation;
-      if (responses !== 'off') ctx.setLocal(kOperation, op);
       const issues: SchemaIssue[] = [];
       checkParameters(ctx, doc, op, matched.params, issues);
       const hasBody = ctx.requestBodyLength > 0 || ctx.requestChunked;
       const requestBody = op.requestBody;
       if (!hasBody) {
         if (requestBody?.['required'] === true) issues.push({ pointer: '/body', message: 'is required' });
-        return issues.length > 0 ? refuse(ctx, op, issues) : undefined;
+        return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
       }
-      if (requestBody === null) return issues.length > 0 ? refuse(ctx, op, issues) : undefined;
+      if (requestBody === null) return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
       const type = mediaType(ctx.header('content-type'));
       const key = contentKey(requestBody['content'] as OpenApiObject | undefined, type);
       if (key === null) {
@@ -124,7 +125,7 @@ function validatorHandler(contract: OpenApiContract, config: RequestValidatorCon
         return LocalReply.error('unsupported-media-type', `${op.label} takes ${listed}, not ${type || 'a body without Content-Type'}`);
       }
       const check = op.validators.body.get(key.toLowerCase());
-      if (check === undefined) return issues.length > 0 ? refuse(ctx, op, issues) : undefined;
+      if (check === undefined) return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
       return checkBody(ctx, op, check, issues);
     },
   };
