@@ -145,8 +145,8 @@ function checkRoot(f: ParsedFile): void {
   const at = (message: string): never => {
     throw new Problem({ file: f.path, line: 1, col: 1, message });
   };
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) at('not an OpenAPI document (not an object)');
-  if (typeof v!['openapi'] !== 'string' || !/^3\.(0|1)\.[0-9]+$/.test(v!['openapi'])) at('not an OpenAPI 3.0 or 3.1 document ("openapi: 3.0.x" or "3.1.x" is required; Swagger 2.0 is not supported)');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) at('is not an OpenAPI document (not an object)');
+  if (typeof v!['openapi'] !== 'string' || !/^3\.(0|1)\.[0-9]+$/.test(v!['openapi'])) at('is not an OpenAPI 3.0 or 3.1 document ("openapi: 3.0.x" or "3.1.x" is required; Swagger 2.0 is not supported)');
   const info = v!['info'] as Record<string, unknown> | undefined;
   if (typeof info !== 'object' || info === null || typeof info['title'] !== 'string') at('"info.title" is required');
   if (v!['paths'] !== undefined && (typeof v!['paths'] !== 'object' || v!['paths'] === null || Array.isArray(v!['paths']))) at('"paths" must be an object');
