@@ -10,6 +10,7 @@ import { cpuBusyPercent, detectPinning, installCleanupHandlers, isStopping, onEx
 import { runRoutes } from './routes.js';
 import { runAuth } from './auth.js';
 import { runLimits } from './limits.js';
+import { runOpenApi } from './openapi.js';
 import { EDGE_CASES, runEdge } from './edge.js';
 import { runHttp2 } from './http2.js';
 import { runResilience } from './resilience.js';
@@ -40,7 +41,7 @@ export interface Options {
   variants: Variant[];
 }
 
-const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain'] as const;
+const SCENARIOS = ['all', 'main', 'routes', 'auth', 'edge', 'resilience', 'limits', 'openapi', 'http2', 'tracing', 'startup', 'chain'] as const;
 
 const HELP = `usage: npm run bench -- [flags]
   --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
@@ -52,7 +53,7 @@ const HELP = `usage: npm run bench -- [flags]
                       keep direct (latency baseline) and node-floor/nginx (ratio columns);
                       with --scenario chain: ${CHAIN_TARGETS.join(',')};
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs)
-  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | http2 | tracing | startup (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, http2, tracing and startup run only when named)
+  --scenario S        all (default) | main | routes | chain | auth | edge | resilience | limits | openapi | http2 | tracing | startup (env BENCH_SCENARIO; chain, auth, edge, resilience, limits, openapi, http2, tracing and startup run only when named)
   --northgate-extra Y extra top-level config lines for the northgate targets, YAML merged into each bench config
                       (mappings key by key: 'listen: { engine: native }' adds to the listen section), e.g.
                       --northgate-extra 'engine: native'; repeat the flag for one row per variant in the main and
@@ -271,6 +272,11 @@ async function main(): Promise<void> {
     }
     if (o.scenario === 'limits') {
       const lines = await runLimits(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'openapi') {
+      const lines = await runOpenApi(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }
