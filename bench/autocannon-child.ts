@@ -1,5 +1,5 @@
 // Runs one autocannon load in its own process (so it can be pinned with taskset)
-// and prints one JSON line with the result. argv: <url> <connections> <durationS> [headers JSON] [unique query name].
+// and prints one JSON line with the result. argv: <url> <connections> <durationS> [headers JSON] [unique query name] [JSON body to POST].
 // autocannon's own histogram has 1 ms resolution, so latencies are recorded here
 // from its 'response' events (fractional ms) to get µs-level percentiles.
 import autocannon from 'autocannon';
@@ -10,6 +10,8 @@ const duration = Number(process.argv[4] ?? 10);
 const headers = JSON.parse(process.argv[5] ?? '{}') as Record<string, string>;
 /** When set, each request gets `?<name>=<counter>` (a new cache key every time). */
 const uniqueQuery = process.argv[6] ?? '';
+/** When set, each request is a POST of this JSON body. */
+const postJson = process.argv[7] ?? '';
 let counter = 0;
 const base = new URL(url);
 const prefix = `${base.pathname}${base.search === '' ? '?' : `${base.search}&`}${uniqueQuery}=`;
@@ -20,7 +22,8 @@ let non2xx = 0;
 const t0 = process.hrtime.bigint();
 
 const requests = uniqueQuery === '' ? undefined : [{ setupRequest: (req: { path?: string }) => ({ ...req, path: prefix + String(++counter) }) }];
-const instance = autocannon({ url, connections, duration, pipelining: 1, headers, ...(requests ? { requests } : {}) }, (err, result) => {
+const post = postJson === '' ? {} : { method: 'POST' as const, body: postJson, headers: { ...headers, 'content-type': 'application/json' } };
+const instance = autocannon({ url, connections, duration, pipelining: 1, headers, ...(requests ? { requests } : {}), ...post }, (err, result) => {
   const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
   if (err) {
     process.stdout.write(`${JSON.stringify({ error: err.message })}\n`);

@@ -33,6 +33,8 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   /** Each request gets its own query `?<name>=<counter>` (a new cache key every time). */
   uniqueQuery?: string;
+  /** Each request is a POST of this JSON body (not with uniqueQuery). */
+  postJson?: string;
 }
 
 export interface Loader {
@@ -95,10 +97,10 @@ function wrkLoader(pin: Pinning): Loader {
     name: 'wrk',
     version: versionLine('wrk', ['--version'], /wrk\s+(\S+)/),
     describe: (c) => `wrk -t1 -c${c} --latency`,
-    async run({ url, connections, durationS, signal, headers, uniqueQuery }) {
+    async run({ url, connections, durationS, signal, headers, uniqueQuery, postJson }) {
       // With a signal the run is open-ended (bounded at 600 s) and ends on abort.
       const d = signal ? 600 : Math.max(1, Math.round(durationS));
-      const script = uniqueQuery === undefined ? [] : ['-s', uniqueQueryScript(url, uniqueQuery)];
+      const script = postJson !== undefined ? ['-s', postScript(postJson)] : uniqueQuery === undefined ? [] : ['-s', uniqueQueryScript(url, uniqueQuery)];
       const args = ['-t1', `-c${connections}`, `-d${d}s`, '--latency', ...script, ...Object.entries(headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
       return runChild('wrk', pin, 'wrk', args, d, signal, (out) => {
         const r = parseWrk(out);
@@ -124,6 +126,15 @@ function uniqueQueryScript(url: string, name: string): string {
   return file;
 }
 
+/** A wrk Lua script that POSTs `body` as JSON. */
+function postScript(body: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'northgate-wrk-'));
+  onExit(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'post.lua');
+  writeFileSync(file, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`);
+  return file;
+}
+
 function autocannonLoader(pin: Pinning, benchDir: string): Loader {
   const req = createRequire(import.meta.url);
   let version = 'unknown';
@@ -137,9 +148,9 @@ function autocannonLoader(pin: Pinning, benchDir: string): Loader {
     name: 'autocannon',
     version,
     describe: (c) => `autocannon -c${c} (child process, own µs latency record)`,
-    async run({ url, connections, durationS, signal, headers, uniqueQuery }) {
+    async run({ url, connections, durationS, signal, headers, uniqueQuery, postJson }) {
       const d = signal ? 600 : Math.max(1, Math.round(durationS));
-      return runChild('autocannon', pin, process.execPath, [script, url, String(connections), String(d), JSON.stringify(headers ?? {}), uniqueQuery ?? ''], d, signal, (out) => {
+      return runChild('autocannon', pin, process.execPath, [script, url, String(connections), String(d), JSON.stringify(headers ?? {}), uniqueQuery ?? '', postJson ?? ''], d, signal, (out) => {
         const line = out.split('\n').find((l) => l.startsWith('{'));
         if (!line) return null;
         const j = JSON.parse(line) as Partial<LoadResult> & { error?: string };

@@ -11,6 +11,7 @@ import { runRoutes } from './routes.js';
 import { runAuth } from './auth.js';
 import { runOidc } from './oidc.js';
 import { runLimits } from './limits.js';
+import { runOpenApi } from './openapi.js';
 import { EDGE_CASES, runEdge } from './edge.js';
 import { runHttp2 } from './http2.js';
 import { runResilience } from './resilience.js';
@@ -43,7 +44,7 @@ export interface Options {
   variants: Variant[];
 }
 
-const SCENARIOS = ['all', 'main', 'routes', 'auth', 'oidc', 'edge', 'resilience', 'limits', 'http2', 'tracing', 'startup', 'chain', 'traffic', 'log-shipping'] as const;
+const SCENARIOS = ['all', 'main', 'routes', 'auth', 'oidc', 'edge', 'resilience', 'limits', 'openapi', 'http2', 'tracing', 'startup', 'chain', 'traffic', 'log-shipping'] as const;
 
 const HELP = `usage: npm run bench -- [flags]
   --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
@@ -56,7 +57,7 @@ const HELP = `usage: npm run bench -- [flags]
                       with --scenario chain: ${CHAIN_TARGETS.join(',')};
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs);
                       with --scenario traffic: ${TRAFFIC_TARGETS.map((t) => t.name).join(',')}
-  --scenario S        all (default) | main | routes | chain | auth | oidc | edge | resilience | limits | http2 | tracing | startup | traffic | log-shipping (env BENCH_SCENARIO; chain, auth, oidc, edge, resilience, limits, http2, tracing, startup, traffic and log-shipping run only when named)
+  --scenario S        all (default) | main | routes | chain | auth | oidc | edge | resilience | limits | openapi | http2 | tracing | startup | traffic | log-shipping (env BENCH_SCENARIO; chain, auth, oidc, edge, resilience, limits, openapi, http2, tracing, startup, traffic and log-shipping run only when named)
   --northgate-extra Y extra top-level config lines for the northgate targets, YAML merged into each bench config
                       (mappings key by key: 'listen: { engine: native }' adds to the listen section), e.g.
                       --northgate-extra 'engine: native'; repeat the flag for one row per variant in the main and
@@ -281,6 +282,11 @@ async function main(): Promise<void> {
     }
     if (o.scenario === 'limits') {
       const lines = await runLimits(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'openapi') {
+      const lines = await runOpenApi(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

@@ -32,5 +32,12 @@ export const targetHealthChannel = channel('northgate:upstream:health');
 export const dnsResolveChannel = channel('northgate:dns:resolve');
 /** A remote document (JWKS, OpenAPI, discovery) could not be fetched: `{ what, url, reason }`. */
 export const remoteFetchFailedChannel = channel('northgate:remote:fetch-failed');
+/**
+ * A request or response that breaks the service's OpenAPI document (the `request-validator`
+ * and `mock` plugins): `{ ctx, service, operation, kind, status, issues, log }`, `operation`
+ * null when none matched; `kind` is `unknown-operation`, `request` or `response`; `log` says
+ * whether this one is in the log's sample. Metrics and the process log subscribe.
+ */
+export const contractViolationChannel = channel('northgate:openapi:violation');
 /** After every reload attempt, with its result (metrics subscribe). */
 export const reloadChannel = channel('northgate:config:reload');

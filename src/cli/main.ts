@@ -14,6 +14,7 @@ Commands:
   usage      print metered usage per consumer, service and route (hour or day)
   config     dump, diff or apply the config store's entities (GitOps)
   cache      cache purge --tag T | --path P: purge the gateway's response caches
+  openapi    openapi import SPEC --service NAME --upstream URL: routes from an OpenAPI document
 
 Run "northgate <command> --help" for a command's flags.
 `;
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   usage: async () => (await import('./usage.js')).usageCommand,
   config: async () => (await import('./config.js')).configCommand,
   cache: async () => (await import('./cache.js')).cacheCommand,
+  openapi: async () => (await import('./openapi.js')).openapiCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -32,6 +32,7 @@ import { keyNamesIn } from '../plugins/auth/key-auth.js';
 import { compileLogShipping } from '../observability/log-sink-config.js';
 import { CompiledPlans } from '../plans/plans.js';
 import { meteringSettings } from '../metering/config.js';
+import { contractFor } from '../openapi/contracts.js';
 import { DEFAULTS } from '../config/defaults.js';
 
 export { DEFAULTS };
@@ -135,12 +136,14 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
       stats: { inflight: 0, retries: 0 },
     };
     services.set(s.name, service);
+    const contract = contractFor(s.openapi);
+    const openapi = contract !== null ? { openapi: contract } : {};
     (s.routes ?? []).forEach((r, ri) => {
       const name = r.name ?? `${s.name}-${ri}`;
       const chain = chainFor([
-        [{ kind: 'global' }, config.plugins],
-        [{ kind: 'service', service: s.name }, s.plugins],
-        [{ kind: 'route', service: s.name, route: name }, r.plugins],
+        [{ kind: 'global', ...openapi }, config.plugins],
+        [{ kind: 'service', service: s.name, ...openapi }, s.plugins],
+        [{ kind: 'route', service: s.name, route: name, ...openapi }, r.plugins],
       ], true);
       const declared: CompiledRoute = {
         name,

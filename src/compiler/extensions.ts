@@ -140,7 +140,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OU
 function adopt(p: unknown, which: string, spec: string): Plugin | string {
   const notA = (why: string) => `${which} of "${spec}" is not a Plugin: ${why}`;
   if (typeof p !== 'object' || p === null) return notA(`${p === null ? 'null' : typeof p} instead of an object with name, priority, schema and create()`);
-  let name: unknown, priority: unknown, schema: unknown, create: unknown, check: unknown;
+  let name: unknown, priority: unknown, schema: unknown, create: unknown, check: unknown, needsOpenApi: unknown;
   try {
     const o = p as Record<string, unknown>;
     name = o['name'];
@@ -148,6 +148,7 @@ function adopt(p: unknown, which: string, spec: string): Plugin | string {
     schema = o['schema'];
     create = o['create'];
     check = o['check'];
+    needsOpenApi = o['needsOpenApi'];
   } catch (err) {
     return notA(`reading it threw: ${describe(err)}`);
   }
@@ -179,6 +180,7 @@ function adopt(p: unknown, which: string, spec: string): Plugin | string {
     name,
     priority,
     schema: data,
+    ...(needsOpenApi === true ? { needsOpenApi: true } : {}),
     create(config: unknown, scope: PluginScope): PluginHandler {
       let handler: unknown;
       try {

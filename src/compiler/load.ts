@@ -15,6 +15,7 @@ import { parseConfigText, readConfigFile, type ConfigSource } from '../config/so
 import type { RawConfig } from '../config/types.js';
 import { validateConfig } from './validate.js';
 import { loadPortalDocuments } from '../portal/documents.js';
+import { loadServiceContracts } from '../openapi/contracts.js';
 import { ExtensionCreateError, extensionList, extensionsOf, importExtensions } from './extensions.js';
 
 /**
@@ -29,12 +30,36 @@ export function checkSource(source: ConfigSource, registry: PluginRegistry): Raw
   const extended = extensionsOf(source, registry);
   // Without its plugins the rest of the config cannot be checked: these problems come alone.
   if (extended.problems.length > 0) throw new ConfigError(source.file, source.locate(extended.problems));
-  const { config, problems } = validateConfig(source.value, extended.registry);
+  const validated = validateConfig(source.value, extended.registry);
+  let config = validated.config;
+  const problems = validated.problems;
   // Files named in the config are read relative to it; only once the shape is valid.
   if (problems.length === 0) problems.push(...loadPortalDocuments(config, source.file));
+  if (problems.length === 0) {
+    const contracts = loadServiceContracts(config, source.file);
+    problems.push(...contracts.problems);
+    if (problems.length === 0 && contracts.config !== config) {
+      config = contracts.config;
+      problems.push(...generatedRouteProblems(config, extended.registry, contracts.written));
+    }
+  }
   if (problems.length > 0) throw new ConfigError(source.file, source.locate(problems));
   if (config.extensions !== undefined) validatedWith.set(config.extensions, { registry: extended.registry, file: source.file, locate: source.locate });
   return config;
+}
+
+/**
+ * The checks of a config whose services got routes from their documents: a problem of a
+ * generated route (a name or a path another route has) is reported at the service's `openapi`.
+ */
+function generatedRouteProblems(config: RawConfig, registry: PluginRegistry, written: Map<number, number>): ConfigProblem[] {
+  return validateConfig(config, registry).problems.map((p) => {
+    const [, si, key, ri] = p.path;
+    const first = typeof si === 'number' ? written.get(si) : undefined;
+    if (first === undefined || key !== 'routes' || typeof ri !== 'number' || ri < first) return p;
+    const route = config.services![si as number]!.routes![ri]!;
+    return { path: ['services', si!, 'openapi'], message: `route "${route.name}" generated for ${route.methods![0]} ${route.paths[0]}: ${p.message}` };
+  });
 }
 
 /** Resolves every `${NAME}` to a mark, to find the `extensions:` entries the environment wrote. */

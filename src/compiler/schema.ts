@@ -125,6 +125,16 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
       log_sinks: sinkNamesSchema,
       routes: { type: 'array', items: route },
       portal: servicePortalSchema,
+      openapi: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['spec'],
+        properties: {
+          spec: { type: 'string', minLength: 1 },
+          routes: { type: 'boolean' },
+          prefix: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)+$', 'x-message': 'must be a path prefix such as /orders (no trailing slash, no parameters)' },
+        },
+      },
     },
   };
   const upstream = {

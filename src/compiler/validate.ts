@@ -10,7 +10,7 @@ import { formatAddress, parseAddress } from '../base/address.js';
 import { isCidr } from '../base/cidr.js';
 import { didYouMean, type ConfigProblem } from '../base/problems.js';
 import { buildConfigSchema } from './schema.js';
-import type { RawConfig, RawRoute, RawTarget, RawUpstream } from '../config/types.js';
+import type { RawConfig, RawRoute, RawService, RawTarget, RawUpstream } from '../config/types.js';
 import { foldCase, parsePathPattern } from '../router/path-pattern.js';
 import { normalizePath, type PathPolicy } from '../proxy/request-path.js';
 import { checkConsumers } from '../consumers/validate.js';
@@ -236,6 +236,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (msg) add([...at, 'url'], msg);
     }
     checkPlugins(s.plugins, [...at, 'plugins'], registry, add);
+    if (s.openapi === undefined) checkOpenApiPlugins(s, at, registry, add);
     checkResilience(s, at, add);
     (s.routes ?? []).forEach((r, j) => {
       const rat = [...at, 'routes', j];
@@ -294,6 +295,16 @@ function checkRouteSpelling(r: RawRoute, at: Array<string | number>, add: (p: Ar
     if (!normalized.startsWith('/')) add([...at, 'paths', k], `never matches: requests with such a path are refused (${normalized.replace(/^request path /, '')})`);
     else if (normalized !== literal) add([...at, 'paths', k], `never matches: request paths are normalized first, write it as ${JSON.stringify(normalized)} (docs/routing.md)`);
   });
+}
+
+/** Plugins that work from the service's OpenAPI document, on a service without one. */
+function checkOpenApiPlugins(s: RawService, at: Array<string | number>, registry: PluginRegistry, add: (p: Array<string | number>, m: string) => void): void {
+  const scopes: Array<[Record<string, unknown> | undefined, Array<string | number>]> = [[s.plugins, [...at, 'plugins']], ...(s.routes ?? []).map((r, j): [Record<string, unknown> | undefined, Array<string | number>] => [r.plugins, [...at, 'routes', j, 'plugins']])];
+  for (const [map, path] of scopes) {
+    for (const name of Object.keys(map ?? {})) {
+      if (registry.get(name)?.needsOpenApi === true) add([...path, name], `plugin "${name}" works from the service's OpenAPI document: give service "${s.name}" an "openapi: { spec: FILE }"`);
+    }
+  }
 }
 
 function checkPlugins(map: Record<string, unknown> | undefined, at: Array<string | number>, registry: PluginRegistry, add: (p: Array<string | number>, m: string) => void): void {

@@ -71,6 +71,16 @@ export interface RawService {
   log_sinks?: string[];
   routes?: RawRoute[];
   portal?: RawServicePortal;
+  openapi?: RawServiceOpenApi;
+}
+/** `services[].openapi`: the service's OpenAPI document (docs/openapi.md). */
+export interface RawServiceOpenApi {
+  /** The document's file, relative to the config file. */
+  spec: string;
+  /** Generate a route per operation. */
+  routes?: boolean;
+  /** Gateway path prefix before the document's paths, e.g. "/orders". */
+  prefix?: string;
 }
 export interface RawListener {
   address: string;

@@ -12,8 +12,7 @@ import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { requestEndChannel } from '../base/events.js';
 import { reloadChannel } from '../base/events.js';
 import { rateLimitedChannel } from '../base/events.js';
-import { quotaExceededChannel } from '../base/events.js';
-import { faultInjectedChannel, mirrorDroppedChannel } from '../base/events.js';
+import { quotaExceededChannel, contractViolationChannel, faultInjectedChannel, mirrorDroppedChannel } from '../base/events.js';
 import { openWebSockets } from '../proxy/websocket.js';
 import type { SinkStats } from './log-shipping.js';
 
@@ -62,6 +61,7 @@ export class GatewayMetrics {
   readonly #quotaExceeded: Counter<string>;
   readonly #faults: Counter<string>;
   readonly #mirrorDropped: Counter<string>;
+  readonly #violations: Counter<string>;
   readonly #lastReload: Gauge<string>;
   readonly #byRoute = new WeakMap<CompiledRoute, RouteSeries>();
   readonly #backendRequests: FastCounter;
@@ -74,6 +74,7 @@ export class GatewayMetrics {
   readonly #onQuotaExceeded: (message: unknown) => void;
   readonly #onFault: (message: unknown) => void;
   readonly #onMirrorDropped: (message: unknown) => void;
+  readonly #onViolation: (message: unknown) => void;
 
   constructor(gauges: GatewayGauges, registry: Registry = register) {
     this.registry = registry;
@@ -93,6 +94,7 @@ export class GatewayMetrics {
     this.#quotaExceeded = new Counter({ name: 'northgate_quota_exceeded_total', help: 'Requests refused because a quota was used up (429 quota-exceeded).', labelNames: ['service', 'route'], registers: r });
     this.#faults = new Counter({ name: 'northgate_faults_injected_total', help: 'Requests the fault-injection plugin delayed or aborted.', labelNames: ['service', 'route', 'kind'], registers: r });
     this.#mirrorDropped = new Counter({ name: 'northgate_mirror_dropped_total', help: 'Request copies the request-mirror plugin did not deliver, by reason.', labelNames: ['service', 'route', 'reason'], registers: r });
+    this.#violations = new Counter({ name: 'northgate_openapi_violations_total', help: 'Requests and responses that break the service\'s OpenAPI document, by operation.', labelNames: ['service', 'operation', 'kind', 'status'], registers: r });
     this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
     this.#duration = new FastHistogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
     this.#upstream = new FastHistogram({ name: 'northgate_upstream_duration_seconds', help: 'Time from sending the request upstream to its response head, for the attempt that answered.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
@@ -193,6 +195,11 @@ export class GatewayMetrics {
     };
     subscribe(faultInjectedChannel.name, this.#onFault);
     subscribe(mirrorDroppedChannel.name, this.#onMirrorDropped);
+    this.#onViolation = (message) => {
+      const m = message as { service: string; operation: string | null; kind: string; status: number };
+      this.#violations.inc({ service: m.service, operation: m.operation ?? '', kind: m.kind, status: String(m.status) });
+    };
+    subscribe(contractViolationChannel.name, this.#onViolation);
     subscribe(rateLimitedChannel.name, this.#onRateLimited);
     subscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
     subscribe(requestEndChannel.name, this.#onEnd);
@@ -208,6 +215,7 @@ export class GatewayMetrics {
     unsubscribe(requestEndChannel.name, this.#onEnd);
     unsubscribe(reloadChannel.name, this.#onReload);
     unsubscribe(rateLimitedChannel.name, this.#onRateLimited);
+    unsubscribe(contractViolationChannel.name, this.#onViolation);
     unsubscribe(quotaExceededChannel.name, this.#onQuotaExceeded);
     unsubscribe(faultInjectedChannel.name, this.#onFault);
     unsubscribe(mirrorDroppedChannel.name, this.#onMirrorDropped);

@@ -25,8 +25,10 @@ import { faultInjectionPlugin } from './fault-injection/plugin.js';
 import { redirectPlugin } from './redirect/plugin.js';
 import { requestMirrorPlugin } from './request-mirror/plugin.js';
 import { rewritePlugin } from './rewrite/plugin.js';
+import { mockPlugin } from './openapi/mock.js';
+import { requestValidatorPlugin } from './openapi/request-validator.js';
 
-export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, introspectionPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin, redirectPlugin as Plugin, rewritePlugin as Plugin, faultInjectionPlugin as Plugin, requestMirrorPlugin as Plugin, openidConnectPlugin as Plugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [headersPlugin as Plugin, corsPlugin as Plugin, ipRestrictionPlugin as Plugin, requestTerminationPlugin as Plugin, requestSizeLimitPlugin as Plugin, transformPlugin as Plugin, keyAuthPlugin as Plugin, basicAuthPlugin as Plugin, jwtPlugin as Plugin, introspectionPlugin as Plugin, authPlugin as Plugin, aclPlugin as Plugin, rateLimitPlugin as Plugin, quotaPlugin as Plugin, mtlsAuthPlugin as Plugin, compressionPlugin as Plugin, cachePlugin as Plugin, versioningPlugin as Plugin, forwardAuthPlugin as Plugin, redirectPlugin as Plugin, rewritePlugin as Plugin, faultInjectionPlugin as Plugin, requestMirrorPlugin as Plugin, openidConnectPlugin as Plugin, requestValidatorPlugin as Plugin, mockPlugin as Plugin];
 
 /** A registry holding the built-in plugins. */
 export function defaultRegistry(): PluginRegistry {

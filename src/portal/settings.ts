@@ -4,6 +4,7 @@ import { formatAddress, parseAddress } from '../base/address.js';
 import { parseDuration } from '../base/duration.js';
 import type { RawConfig, RawPortal, RawServicePortal } from '../config/types.js';
 import { documentOf, type OpenApiDocument } from './documents.js';
+import { contractFor } from '../openapi/contracts.js';
 import type { QuotaConfig } from '../plugins/quota/schema.js';
 
 /** Self-service plans must be plans of the config (`plans:`). */
@@ -91,7 +92,8 @@ export function compilePortal(config: RawConfig): PortalSettings | null {
   for (const s of config.services ?? []) {
     const p = (s as { portal?: RawServicePortal }).portal;
     if (p === undefined || p.published !== true) continue;
-    const doc = documentOf(p);
+    // Without a document of its own, the page shows the one the service is checked against.
+    const doc = documentOf(p) ?? contractFor(s.openapi)?.document ?? null;
     const info = (doc?.['info'] ?? {}) as Record<string, unknown>;
     apis.set(s.name, {
       service: s.name,

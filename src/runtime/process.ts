@@ -7,6 +7,7 @@ import { defaultRegistry } from '../plugins/index.js';
 import { AccessLog } from '../observability/access-log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { startCircuitLog } from '../observability/circuit-log.js';
+import { startContractLog } from '../observability/contract-log.js';
 import { startRemoteFetchLog } from '../observability/remote-log.js';
 import { embeddedConfig } from './embedded.js';
 import { Gateway } from './gateway.js';
@@ -40,6 +41,7 @@ export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawCon
   // logrotate: rename the file, then SIGUSR1 (the master forwards it to its workers).
   process.on('SIGUSR1', () => accessLog.reopen());
   startCircuitLog(logger);
+  startContractLog(logger);
   startRemoteFetchLog(logger);
   new GatewayMetrics({ openConnections: () => gateway.openConnections, targets: () => gateway.targets(), circuits: () => gateway.circuits(), tracingSpans: () => gateway.tracingSpans(), logSinks: () => gateway.logSinks() });
   return gateway;

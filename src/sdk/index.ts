@@ -2,6 +2,7 @@
 // that imports only from here keeps working when the gateway's insides change.
 export type { Plugin, PluginHandler, PluginScope, Phase, RequestPhaseResult, StoreReadiness, JsonSchema } from './plugin.js';
 export { PHASES } from './plugin.js';
+export type { OpenApiContract, OpenApiObject, OpenApiOperation, OperationValidators, SchemaCheck, SchemaIssue } from './openapi.js';
 export type { PluginContext, RouteView, ServiceView, TlsPeer } from './context.js';
 export { localKey, type LocalKey } from './local-key.js';
 export type { Consumer, Credential, JwtCredential, JwtAlgorithm, ConsumerDirectory } from './consumer.js';

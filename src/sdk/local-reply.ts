@@ -10,6 +10,9 @@ const BRAND = Symbol.for('northgate.local-reply');
 /** Mutable view of a reply, for the factories that set what the constructor leaves at its default. */
 type Building = { -readonly [K in 'problem' | 'complete']: LocalReply[K] };
 
+/** Extension members of a problem body (RFC 9457 §3.2), e.g. `errors`; the standard members cannot be replaced. */
+export type ProblemMembers = Readonly<Record<string, unknown>>;
+
 /**
  * An answer the gateway gives itself instead of forwarding (Envoy's sendLocalReply).
  * Returning one from a request-phase hook ends the request; the core renders it.
@@ -22,7 +25,7 @@ export class LocalReply {
   /** The body as given (a problem's is rendered by the core, with the request id). */
   readonly body: string | Buffer | undefined;
   /** Set for problems so that the core fills in the request id at render time. */
-  readonly problem: { readonly code: string; readonly title: string; readonly detail: string | undefined } | undefined;
+  readonly problem: { readonly code: string; readonly title: string; readonly detail: string | undefined; readonly members?: ProblemMembers } | undefined;
   /**
    * The flat `headers` list is complete and handed over: the core writes it as it is (plus
    * X-Request-Id) instead of copying it, and adds no Content-Length of its own — the list
@@ -50,12 +53,12 @@ export class LocalReply {
     return reply;
   }
 
-  /** An error from the gateway's table, e.g. LocalReply.error('route-not-found'). */
-  static error(code: ErrorCode, detail?: string, headers?: Record<string, string> | readonly string[]): LocalReply {
+  /** An error from the gateway's table, e.g. LocalReply.error('route-not-found'); `members` are added to its body. */
+  static error(code: ErrorCode, detail?: string, headers?: Record<string, string> | readonly string[], members?: ProblemMembers): LocalReply {
     // Own codes only: a name Object.prototype has ("toString") is not an error of the table.
     if (!Object.hasOwn(ERRORS, code)) throw new TypeError(`LocalReply.error: "${String(code)}" is not a code of the error table (use LocalReply.problem for a plugin's own)`);
     const spec = ERRORS[code];
-    return withProblem(new LocalReply(spec.status, undefined, headers), code, spec.title, detail);
+    return withProblem(new LocalReply(spec.status, undefined, headers), code, spec.title, detail, members);
   }
 
   /**
@@ -75,8 +78,8 @@ export class LocalReply {
 // On the prototype, not on each reply: no field per reply, and one property read to check.
 Object.defineProperty(LocalReply.prototype, BRAND, { value: true });
 
-function withProblem(reply: LocalReply, code: string, title: string, detail: string | undefined): LocalReply {
-  (reply as Building).problem = { code, title, detail };
+function withProblem(reply: LocalReply, code: string, title: string, detail: string | undefined, members?: ProblemMembers): LocalReply {
+  (reply as Building).problem = members === undefined ? { code, title, detail } : { code, title, detail, members };
   return reply;
 }
 
@@ -94,6 +97,7 @@ export function renderLocalReplyBody(reply: LocalReply, requestId: string): stri
   const problem = reply.problem;
   if (problem === undefined) return reply.body;
   return JSON.stringify({
+    ...problem.members,
     type: PROBLEM_TYPE_PREFIX + problem.code,
     title: problem.title,
     status: reply.status,

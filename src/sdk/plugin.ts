@@ -4,6 +4,7 @@
 // scope per config snapshot; nothing is looked up per request.
 import type { PluginContext } from './context.js';
 import type { LocalReply } from './local-reply.js';
+import type { OpenApiContract } from './openapi.js';
 
 /** A JSON Schema (draft-07, as Ajv reads it): pure data. */
 export type JsonSchema = Record<string, unknown>;
@@ -16,6 +17,11 @@ export interface PluginScope {
   readonly service?: string;
   /** The route's name (route scope). */
   readonly route?: string;
+  /**
+   * The OpenAPI document of the service whose routes this instance serves
+   * (`services[].openapi`), also for a global instance on those routes; absent otherwise.
+   */
+  readonly openapi?: OpenApiContract;
 }
 
 /** What a request-phase hook may return: nothing to go on, a LocalReply to end the request. */
@@ -66,6 +72,11 @@ export interface Plugin<Config = unknown> {
   readonly priority: number;
   /** Validates the plugin's config at load (with `x-message` for a friendlier error). */
   readonly schema: JsonSchema;
+  /**
+   * The plugin works from the service's OpenAPI document (`scope.openapi`): the config
+   * refuses it on a service without `openapi:`, or on such a service's route.
+   */
+  readonly needsOpenApi?: boolean;
   /** Semantic checks beyond the schema; return messages keyed by a path relative to the plugin config. */
   check?(config: Config): Array<{ path: Array<string | number>; message: string }>;
   /** Called once per scope per config snapshot, never per request. */

@@ -15,7 +15,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['base'],
   ['sdk'],
   ['config'],
-  ['router', 'upstream', 'pipeline', 'consumers', 'http1'],
+  ['router', 'upstream', 'pipeline', 'consumers', 'http1', 'openapi'],
   ['proxy'],
   ['plugins', 'observability', 'metering', 'plans', 'portal'],
   ['compiler'],

@@ -242,7 +242,7 @@ describe('config errors point at FILE:LINE:COL PATH', () => {
       '              set: { x-evil: "a\\r\\nb" }',
       '          prometheus: {}',
     );
-    const known = 'acl, auth, basic-auth, cache, compression, cors, fault-injection, forward-auth, headers, introspection, ip-restriction, jwt, key-auth, mtls-auth, openid-connect, quota, rate-limit, redirect, request-mirror, request-size-limit, request-termination, rewrite, transform, versioning';
+    const known = 'acl, auth, basic-auth, cache, compression, cors, fault-injection, forward-auth, headers, introspection, ip-restriction, jwt, key-auth, mock, mtls-auth, openid-connect, quota, rate-limit, redirect, request-mirror, request-size-limit, request-termination, request-validator, rewrite, transform, versioning';
     sameProblems(problems(text), [
       `gw.yaml:3:3 plugins.header: unknown plugin "header" (did you mean "headers"?); the plugins are: ${known}`,
       `gw.yaml:11:11 services[0].routes[0].plugins.no-such-plugin: unknown plugin "no-such-plugin"; the plugins are: ${known}`,

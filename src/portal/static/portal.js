@@ -207,6 +207,15 @@
     const first = active.find((k) => seen[k.id]) || active[0];
     if (first) choice.value = first.id;
     pick();
+    // A request the API's document refuses (request-validator): each problem at its JSON pointer.
+    const contractErrors = (r) => {
+      if (!/problem\+json/.test(r.headers['content-type'] || '')) return null;
+      let errors;
+      try { errors = JSON.parse(r.body).errors; } catch { return null; }
+      if (!Array.isArray(errors) || errors.length === 0) return null;
+      return el('div', { id: 'try-errors' }, el('p', {}, 'The request does not match the API description:'),
+        el('ul', {}, errors.map((x) => el('li', {}, el('code', {}, String(x.pointer)), ' ', String(x.message)))));
+    };
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const out = $('#try-result');
@@ -218,6 +227,7 @@
           el('p', { id: 'try-status' }, 'Status ', el('strong', { class: 'code-' + cls }, String(r.status)), ` in ${r.duration_ms} ms`),
           r.body === '' ? el('p', { class: 'muted' }, 'The response has no body.') : el('pre', { class: 'response' }, prettyBody(r.body, r.headers)),
           r.truncated ? el('p', { class: 'muted' }, 'Only the first 256 KiB are shown.') : null,
+          contractErrors(r),
           el('details', {}, el('summary', {}, 'Response headers'), el('pre', { class: 'response' }, Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`).join('\n'))));
       } catch (err) {
         fill(out, el('p', { class: 'error' }, err.status === 401 ? 'Sign in to use Try it.' : err.message));

@@ -1,0 +1,142 @@
+// `mock`: answers from the service's OpenAPI document instead of the upstream, for
+// design-first work before the upstream exists. The response is the operation's first
+// described 2xx (else `default`), or the one `Prefer: code=…` asks for; its body is the
+// named example (`Prefer: example=…`), the first of `examples`, `example`, or one generated
+// from the schema (openapi-sampler, write-only properties left out). Bodies are built once
+// per operation, status, media type and example, then reused.
+import { createRequire } from 'node:module';
+import type { Plugin } from '../../sdk/plugin.js';
+import type { PluginContext } from '../../sdk/context.js';
+import type { OpenApiContract, OpenApiObject, OpenApiOperation } from '../../sdk/openapi.js';
+import { LocalReply } from '../../sdk/local-reply.js';
+import { derefIn, operationIndex } from './operation-index.js';
+import { reportViolation } from './violations.js';
+import { mockSchema, type MockConfig } from './schema.js';
+
+const require = createRequire(import.meta.url);
+let sampler: typeof import('openapi-sampler') | undefined;
+
+interface Prefer {
+  readonly code: string | null;
+  readonly example: string | null;
+}
+
+/** `Prefer: code=404, example=notFound` (RFC 7240 preferences; other ones ignored). */
+export function parsePrefer(header: string | undefined): Prefer {
+  if (header === undefined) return { code: null, example: null };
+  let code: string | null = null;
+  let example: string | null = null;
+  for (const part of header.split(/[,;]/)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim().toLowerCase();
+    const value = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (name === 'code' && /^[1-5][0-9][0-9]$/.test(value)) code = value;
+    else if (name === 'example' && value.length > 0 && value.length <= 200) example = value;
+  }
+  return { code, example };
+}
+
+/** The status to answer: the preferred one if described, else the first 2xx, else `default` (as 200). */
+function pickStatus(op: OpenApiOperation, preferred: string | null): { status: number; key: string } | string {
+  const keys = Object.keys(op.responses);
+  if (preferred !== null) {
+    const key = [preferred, `${preferred[0]}XX`, 'default'].find((k) => op.responses[k] !== undefined);
+    if (key === undefined) return `Prefer: code=${preferred}: ${op.label} describes ${keys.join(', ') || 'no responses'}`;
+    return { status: Number(preferred), key };
+  }
+  const success = keys.filter((k) => /^2[0-9][0-9]$/.test(k)).sort()[0];
+  if (success !== undefined) return { status: Number(success), key: success };
+  if (op.responses['2XX'] !== undefined) return { status: 200, key: '2XX' };
+  if (op.responses['default'] !== undefined) return { status: 200, key: 'default' };
+  const first = keys.find((k) => /^[1-5][0-9][0-9]$/.test(k));
+  return first !== undefined ? { status: Number(first), key: first } : `${op.label} describes no response`;
+}
+
+/** The media type to answer: one the client accepts if the response has it (JSON first), else the first. */
+function pickMediaType(content: OpenApiObject, accept: string | undefined): string | null {
+  const types = Object.keys(content);
+  if (types.length === 0) return null;
+  const accepted = accept === undefined ? [] : accept.split(',').map((a) => a.split(';')[0]!.trim().toLowerCase());
+  const json = types.find((t) => t.toLowerCase() === 'application/json' || t.toLowerCase().endsWith('+json'));
+  return types.find((t) => accepted.includes(t.toLowerCase())) ?? json ?? types[0]!;
+}
+
+function bodyFrom(doc: OpenApiObject, media: OpenApiObject, example: string | null): { value: unknown } | string {
+  const examples = media['examples'] as Record<string, unknown> | undefined;
+  if (example !== null) {
+    const named = derefIn(doc, examples?.[example]);
+    if (named === null || !('value' in named)) return `Prefer: example=${example}: the response has ${examples !== undefined ? Object.keys(examples).join(', ') : 'no named examples'}`;
+    return { value: named['value'] };
+  }
+  if (examples !== undefined) {
+    for (const e of Object.values(examples)) {
+      const resolved = derefIn(doc, e);
+      if (resolved !== null && 'value' in resolved) return { value: resolved['value'] };
+    }
+  }
+  if ('example' in media) return { value: media['example'] };
+  const schema = media['schema'];
+  if (typeof schema !== 'object' || schema === null) return { value: undefined };
+  sampler ??= require('openapi-sampler') as typeof import('openapi-sampler');
+  return { value: sampler.sample(schema as never, { skipWriteOnly: true, quiet: true, maxSampleDepth: 8 }, doc as object) };
+}
+
+function render(type: string, value: unknown): Buffer {
+  if (value === undefined) return Buffer.alloc(0);
+  const json = type.toLowerCase() === 'application/json' || type.toLowerCase().endsWith('+json');
+  return Buffer.from(!json && typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+export const mockPlugin: Plugin<MockConfig> = {
+  name: 'mock',
+  priority: 5,
+  needsOpenApi: true,
+  schema: mockSchema,
+  create(config, scope) {
+    const contract = scope.openapi;
+    if (contract === undefined) return {};
+    return { request: mockAnswer(contract, config) };
+  },
+};
+
+function mockAnswer(contract: OpenApiContract, config: MockConfig): (ctx: PluginContext) => LocalReply | undefined {
+  const index = operationIndex(contract);
+  const refuseUnknown = (config.unknown_operations ?? 'refuse') === 'refuse';
+  const honourPrefer = config.prefer ?? true;
+  // One body per operation, status, media type and example: built on first use, then reused.
+  const built = new Map<string, { status: number; body: Buffer; type: string | null } | string>();
+  return (ctx) => {
+    const matched = index.match(ctx.method, ctx.path);
+    if (matched === null) {
+      reportViolation(ctx, null, 'unknown-operation', refuseUnknown ? 404 : 0, [], 0);
+      return refuseUnknown ? LocalReply.error('operation-not-found', `${ctx.method} ${ctx.path} is not an operation of the API`) : undefined;
+    }
+    const op = matched.operation;
+    const prefer = honourPrefer ? parsePrefer(ctx.header('prefer')) : { code: null, example: null };
+    const accept = ctx.header('accept');
+    const key = `${op.method} ${op.path}\n${prefer.code ?? ''}\n${prefer.example ?? ''}\n${accept ?? ''}`;
+    let answer = built.get(key);
+    if (answer === undefined) {
+      answer = build(contract.document, op, prefer, accept);
+      // Accept headers vary without bound: keep the map bounded.
+      if (built.size < 10_000) built.set(key, answer);
+    }
+    if (typeof answer === 'string') return LocalReply.error('bad-request', answer);
+    const headers: Record<string, string> = { 'cache-control': 'no-store' };
+    if (answer.type !== null) headers['content-type'] = answer.type;
+    if (ctx.method === 'HEAD') return new LocalReply(answer.status, undefined, headers);
+    return new LocalReply(answer.status, answer.body, headers);
+  };
+}
+
+function build(doc: OpenApiObject, op: OpenApiOperation, prefer: Prefer, accept: string | undefined): { status: number; body: Buffer; type: string | null } | string {
+  const picked = pickStatus(op, prefer.code);
+  if (typeof picked === 'string') return picked;
+  const content = (op.responses[picked.key]!['content'] ?? {}) as OpenApiObject;
+  const type = pickMediaType(content, accept);
+  if (type === null || picked.status === 204 || picked.status === 304) return { status: picked.status, body: Buffer.alloc(0), type: null };
+  const body = bodyFrom(doc, (derefIn(doc, content[type]) ?? {}) as OpenApiObject, prefer.example);
+  if (typeof body === 'string') return body;
+  return { status: picked.status, body: render(type, body.value), type: type.includes('*') ? 'application/json' : type };
+}
