@@ -193,7 +193,7 @@ function notes(ctx: Ctx, loader: Loader, o: ChainOptions, base: string | null): 
   return [
     `${loader.describe(o.connections)} with header \`apikey: ${KEY}\` on every request to every target (the chain's consumer key; the others forward it), ${o.rounds} interleaved round(s) × ${o.durationS} s per target after a ${o.warmupS} s warm-up, the order rotated each round; after each target's main run of a round, ${o.oneConnS} s at 1 connection (${loader.describe(1)}).`,
     'req/s, CPU µs/req, p50 and p99: medians over rounds. CPU µs/req: user + system time of the target\'s processes (nginx: master and worker) over the measured run ÷ its requests, from /proc.',
-    'Added latency at 1 conn: the median over rounds of the 1-connection p50, minus `direct`\'s; "vs nginx added" is what #24 bounds (within nginx\'s added latency + 25 µs).',
+    'Added latency at 1 conn: the median over rounds of the 1-connection p50, minus `direct`\'s; "vs nginx added" is the gateway\'s added latency beyond nginx\'s.',
     'Peak RSS under load: the highest resident set of the target\'s process tree (nginx: master + worker), sampled every 200 ms during its runs.',
     `northgate-plain: 1 route, no plugins, access log off. northgate-chain: 1 route with key-auth (1 consumer) and rate-limit (policy local, key consumer, 10⁹ per second: never refuses), the default JSON access log appended to a file in the bench's temp dir; both with metrics on the status listener (always on; scraped once at the end).${base !== null ? ` ${BASELINE_ROW}: the chain config run from the checkout at ${base}.` : ''}${variants}`,
   ].join(' ');
