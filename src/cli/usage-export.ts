@@ -1,14 +1,10 @@
 // `northgate usage export`: closed hours of metered usage as billing buckets (CSV or JSON),
 // each with the stable id the scheduled push sends (src/metering/export.ts).
-import { existsSync } from 'node:fs';
 import { clock } from '../base/clock.js';
-import { ConfigError } from '../base/problems.js';
-import { loadConfig } from '../compiler/load.js';
-import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
 import { billingBuckets, bucketsCsv, HOUR } from '../metering/export.js';
 import { queryUsage, type UsageSummary } from '../metering/store.js';
-import { defaultRegistry } from '../plugins/index.js';
 import { parse, UsageError } from './args.js';
+import { usageStore } from './usage-store.js';
 
 const HELP = `Usage: northgate usage export --from TIME --to TIME [--format csv|json]
                               [--config FILE | --store STORE]
@@ -49,37 +45,16 @@ export async function usageExportCommand(args: string[]): Promise<number> {
   }
   const format = values.format ?? 'csv';
   if (format !== 'csv' && format !== 'json') throw new UsageError(`--format takes csv or json, not "${format}"`);
-  if (values.config !== undefined && values.store !== undefined) throw new UsageError('give --config or --store, not both');
   const from = parseTime('from', values.from, false);
   const requested = parseTime('to', values.to, true);
   if (from >= requested) throw new UsageError('--from must be before --to');
   const now = clock.now();
   const to = Math.min(requested, now - (now % HOUR));
 
-  let spec: StoreSpec;
-  let plans = new Map<string, string>();
-  if (values.config !== undefined) {
-    try {
-      const config = await loadConfig(values.config, defaultRegistry());
-      const settings = effectiveMetering(config, values.config);
-      if (settings === null) {
-        process.stderr.write(`northgate: ${values.config} has no metering section and no portal (or metering.enabled is false); nothing is metered\n`);
-        return 1;
-      }
-      spec = settings.store;
-      plans = new Map((config.consumers ?? []).flatMap((c) => (c.plan === undefined ? [] : [[c.username, c.plan] as const])));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const line of err.lines()) process.stderr.write(line + '\n');
-      return 2;
-    }
-  } else {
-    spec = parseStore(values.store ?? 'northgate-metering.sqlite');
-  }
-  if (spec.kind === 'sqlite' && !existsSync(spec.path)) {
-    process.stderr.write(`northgate: no usage store at ${spec.path} (nothing metered yet, or a different --store / --config)\n`);
-    return 1;
-  }
+  const store = await usageStore(values);
+  if (typeof store === 'number') return store;
+  const { spec, config } = store;
+  const plans = new Map((config?.consumers ?? []).flatMap((c) => (c.plan === undefined ? [] : [[c.username, c.plan] as const])));
   if (to < requested) process.stderr.write(`northgate: hours from ${new Date(Math.max(to, from)).toISOString()} are not closed yet and are left out\n`);
   let rows: UsageSummary[] = [];
   try {

@@ -1,11 +1,7 @@
 // `northgate usage`: reads the metering store (docs/rate-limiting.md, "Metering").
-import { existsSync } from 'node:fs';
-import { loadConfig } from '../compiler/load.js';
-import { ConfigError } from '../base/problems.js';
-import { defaultRegistry } from '../plugins/index.js';
-import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
 import { queryUsage, type UsageSummary } from '../metering/store.js';
 import { parse, UsageError } from './args.js';
+import { usageStore } from './usage-store.js';
 
 const HELP = `Usage: northgate usage [--consumer NAME] [--credential ID] [--from TIME] [--to TIME]
                        [--by hour|day] [--format table|csv|json] [--config FILE | --store STORE]
@@ -56,32 +52,13 @@ export async function usageCommand(args: string[]): Promise<number> {
   if (by !== 'hour' && by !== 'day') throw new UsageError(`--by takes hour or day, not "${by}"`);
   const format = values.format ?? 'table';
   if (!['table', 'csv', 'json'].includes(format)) throw new UsageError(`--format takes table, csv or json, not "${format}"`);
-  if (values.config !== undefined && values.store !== undefined) throw new UsageError('give --config or --store, not both');
   const to = values.to === undefined ? Date.now() : parseTime('to', values.to, true);
   const from = values.from === undefined ? to - (by === 'hour' ? DAY : 30 * DAY) : parseTime('from', values.from, false);
   if (from >= to) throw new UsageError('--from must be before --to');
 
-  let spec: StoreSpec;
-  if (values.config !== undefined) {
-    try {
-      const settings = effectiveMetering(await loadConfig(values.config, defaultRegistry()), values.config);
-      if (settings === null) {
-        process.stderr.write(`northgate: ${values.config} has no metering section and no portal (or metering.enabled is false); nothing is metered\n`);
-        return 1;
-      }
-      spec = settings.store;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const line of err.lines()) process.stderr.write(line + '\n');
-      return 2;
-    }
-  } else {
-    spec = parseStore(values.store ?? 'northgate-metering.sqlite');
-  }
-  if (spec.kind === 'sqlite' && !existsSync(spec.path)) {
-    process.stderr.write(`northgate: no usage store at ${spec.path} (nothing metered yet, or a different --store / --config)\n`);
-    return 1;
-  }
+  const store = await usageStore(values);
+  if (typeof store === 'number') return store;
+  const { spec } = store;
   let rows: UsageSummary[];
   try {
     rows = await queryUsage(spec, { from, to, by, ...(values.consumer !== undefined ? { consumer: values.consumer } : {}), ...(values.credential !== undefined ? { credential: values.credential } : {}) });

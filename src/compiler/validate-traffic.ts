@@ -22,7 +22,7 @@ export function checkRouteTraffic(c: RawConfig, r: RawRoute, at: Array<string | 
       const hint = didYouMean(b.upstream, upstreamNames.keys());
       add([...bat, 'upstream'], `no upstream named "${b.upstream}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
     } else if (b.url !== undefined) {
-      const msg = checkBackendUrl(b.url);
+      const msg = checkServiceUrl(b.url);
       if (msg) add([...bat, 'url'], msg);
     }
     checkEdits(b.headers?.request, [...bat, 'headers', 'request'], add);
@@ -38,7 +38,8 @@ export function queryKey(r: RawRoute): string {
   return JSON.stringify(Object.entries(r.query ?? {}).sort((a, b) => (a[0] < b[0] ? -1 : 1)));
 }
 
-function checkBackendUrl(text: string): string | undefined {
+/** A service's (or a backend's) URL: a valid URL without query, fragment or credentials. */
+export function checkServiceUrl(text: string): string | undefined {
   let u: URL;
   try {
     u = new URL(text);

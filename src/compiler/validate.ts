@@ -18,7 +18,7 @@ import { accessLogProblems } from '../observability/access-log-format.js';
 import { logSinkProblems } from '../observability/log-sink-config.js';
 import { checkPlans } from '../plans/plans.js';
 import { checkResilience, checkRouteTimeouts } from '../upstream/resilience-config.js';
-import { checkRouteTraffic, queryKey } from './validate-traffic.js';
+import { checkRouteTraffic, checkServiceUrl, queryKey } from './validate-traffic.js';
 import { checkPortalPlans } from '../portal/settings.js';
 import { checkDnsConfig, checkUpstreamConfig } from '../upstream/config.js';
 import { allowedHostsProblems } from '../config/allowed-hosts.js';
@@ -333,18 +333,6 @@ function checkTargetUrl(text: string): string | undefined {
     return `"${text}" is not a valid URL`;
   }
   if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) return 'a target is an origin (scheme://host:port); put a base path on the service URL instead';
-  if (u.username || u.password) return 'must not contain credentials';
-  return undefined;
-}
-
-function checkServiceUrl(text: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    return `"${text}" is not a valid URL`;
-  }
-  if (u.search || u.hash) return 'must not have a query or fragment';
   if (u.username || u.password) return 'must not contain credentials';
   return undefined;
 }
