@@ -85,6 +85,8 @@ export class H1Connection implements ResponseSink, WriterOwner {
   #contentLength = -1;
   #bytesRead = 0;
   #paused = false;
+  /** The upstream took some of the request body (a 'drain') since the head timer last ran. */
+  #bodyProgress = false;
   #held: Buffer[] | null = null;
   #heldEnd = false;
   #heldTrailers: string[] | null = null;
@@ -110,7 +112,10 @@ export class H1Connection implements ResponseSink, WriterOwner {
     socket.on('end', () => this.#ended());
     socket.on('error', (err: Error) => this.#socketError(err));
     socket.on('close', () => this.#closed());
-    socket.on('drain', () => this.#writer.drained());
+    socket.on('drain', () => {
+      this.#bodyProgress = true;
+      this.#writer.drained();
+    });
     this.#parser = new ResponseParser(this, config.maxHeaderSize);
     this.#writer = new RequestWriter(this, socket);
     this.#arm(TIMER_CONNECT, config.connectTimeoutMs);
@@ -147,6 +152,7 @@ export class H1Connection implements ResponseSink, WriterOwner {
       // Aborted in onConnect: the connection went back to the pool untouched.
       if (this.#req !== req) return;
     }
+    this.#bodyProgress = false;
     this.#arm(TIMER_HEADERS, req.headersTimeout);
     this.#writer.write(req);
   }
@@ -424,8 +430,13 @@ export class H1Connection implements ResponseSink, WriterOwner {
       case TIMER_CONNECT:
         return this.destroy(connectTimeout());
       case TIMER_HEADERS:
-        // Still sending a body the upstream reads: the head cannot be late yet.
-        if (this.#writer.writing && !this.socket.writableNeedDrain) return void this.#timer!.refresh();
+        // Still sending a body the upstream reads (the socket takes more, or took some since
+        // the last tick): the head cannot be late yet. An upstream that read nothing for a
+        // whole timeout is.
+        if (this.#writer.writing && (!this.socket.writableNeedDrain || this.#bodyProgress)) {
+          this.#bodyProgress = false;
+          return void this.#timer!.refresh();
+        }
         return this.#fail(headersTimeout());
       case TIMER_BODY:
         // The handler paused the body: a slow reader is not a slow upstream.

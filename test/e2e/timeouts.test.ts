@@ -215,3 +215,4 @@ services:
     assert.ok(hits <= 24, `upstream calls ${hits}: the budget allows 4 retries in flight for 20 requests`);
   });
 });
+
