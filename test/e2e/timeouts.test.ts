@@ -215,4 +215,3 @@ services:
     assert.ok(hits <= 24, `upstream calls ${hits}: the budget allows 4 retries in flight for 20 requests`);
   });
 });
-
