@@ -90,12 +90,20 @@ export class DeliveryQueue<R> {
     return this.#pending.length + (this.#batch?.length ?? 0);
   }
 
+  /**
+   * Whether a record pushed now would be kept. When it would not (the queue is full, or
+   * closing), the drop is counted here, so that a sink whose receiver is down costs no
+   * record per request: the caller makes the record only when this says yes.
+   */
+  admit(): boolean {
+    if (!this.#closing && this.queued < this.#opts.maxQueue) return true;
+    this.counts.dropped++;
+    this.#warn(null, 'log sink queue full; records dropped');
+    return false;
+  }
+
   push(record: R): void {
-    if (this.#closing || this.queued >= this.#opts.maxQueue) {
-      this.counts.dropped++;
-      this.#warn(null, 'log sink queue full; records dropped');
-      return;
-    }
+    if (!this.admit()) return;
     if (this.#pending.push(record) >= this.#opts.batchSize) this.#pump();
   }
 

@@ -15,6 +15,7 @@ import { isoNow, type Logger } from '../base/logger.js';
 import type { RequestContext } from '../proxy/context.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
 import { DeliveryQueue, type DeliveryCounts, type SinkTransport } from './delivery-queue.js';
+import type { AccessLineFn } from './access-log-format.js';
 import type { LogShippingSpec, SinkSpec } from './log-sink-config.js';
 import { httpSinkTransport } from './sink-http.js';
 import { otlpLogJson, otlpLogProto, otlpLogsTransport } from './sink-otlp-logs.js';
@@ -35,18 +36,21 @@ export interface SinkStats {
 }
 
 type Ctx = RequestContext<LogShippingSnapshot>;
+/** The sinks that ship the JSON record. */
+type TextSinkSpec = Exclude<SinkSpec, { type: 'statsd' }>;
 
-/** The record of one request for a sink of the request's own config. */
-function recordOf(spec: SinkSpec, ctx: Ctx, time: string, pid: number): string | Buffer {
+/**
+ * What a sink queues for one request; `record`: the request's record with the sink's fields
+ * (made once for every sink of the request with the same field list).
+ */
+function entryOf(spec: TextSinkSpec, ctx: Ctx, time: string, pid: number, record: string): string | Buffer {
   switch (spec.type) {
     case 'otlp-logs':
-      return spec.protocol === 'http/json' ? otlpLogJson(spec, ctx, time, pid) : otlpLogProto(spec, ctx, time, pid);
+      return spec.protocol === 'http/json' ? otlpLogJson(ctx, record) : otlpLogProto(ctx, record);
     case 'http':
-      return spec.record(ctx, time, pid);
-    case 'statsd':
-      return statsdLines(spec, ctx);
+      return record;
     case 'syslog':
-      return syslogMessage(spec, ctx, time, pid);
+      return syslogMessage(spec, ctx, time, pid, record);
   }
 }
 
@@ -89,15 +93,26 @@ export class LogShipping {
   readonly #ship = (): void => {
     const ended = this.#ended;
     this.#ended = [];
+    const pid = this.#pid;
     for (const ctx of ended) {
       if (!this.#owns(ctx)) continue;
       const spec = ctx.snapshot.logShipping!;
       const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index]!;
       const time = isoNow();
+      let made: AccessLineFn | null = null;
+      let record = '';
       for (const name of names) {
-        // A sink added by a reload has no queue until a restart (the reload log says so).
+        // A sink added by a reload has no queue until a restart (the reload log says so). A
+        // full queue (a receiver that is down) counts the drop and costs no record.
         const queue = this.#queues.get(name);
-        if (queue !== undefined) queue.push(recordOf(spec.byName.get(name)!, ctx, time, this.#pid));
+        if (queue === undefined || !queue.admit()) continue;
+        const sink = spec.byName.get(name)!;
+        if (sink.type === 'statsd') {
+          queue.push(statsdLines(sink, ctx));
+          continue;
+        }
+        if (sink.record !== made) record = (made = sink.record)(ctx, time, pid);
+        queue.push(entryOf(sink, ctx, time, pid, record));
       }
     }
   };

@@ -144,7 +144,15 @@ export function compileLogShipping(config: RawConfig, keyNames: readonly string[
   const raw = config.log_sinks ?? [];
   if (raw.length === 0) return null;
   const redaction = redactionFor(keyNames);
-  const sinks = raw.map((s) => compileSink(s, (fields) => compileAccessLine(fields, redaction, true)));
+  // Sinks with the same field list share one serializer, so a request's record is made once for them all.
+  const serializers = new Map<string, AccessLineFn>();
+  const record = (fields: readonly string[]): AccessLineFn => {
+    const key = fields.join('\n');
+    let fn = serializers.get(key);
+    if (fn === undefined) serializers.set(key, (fn = compileAccessLine(fields, redaction, true)));
+    return fn;
+  };
+  const sinks = raw.map((s) => compileSink(s, record));
   const global = sinks.filter((s) => s.global).map((s) => s.name);
   const byRoute: Array<readonly string[]> = [];
   for (const s of config.services ?? []) {

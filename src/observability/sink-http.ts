@@ -71,8 +71,39 @@ export function httpSinkTransport(spec: HttpSinkSpec): SinkTransport<string> {
     timeoutMs: spec.timeoutMs,
     maxRetryAfterMs: spec.delivery.maxDelayMs,
     contentType: array ? 'application/json' : 'application/x-ndjson',
-    encode: (batch) => Buffer.from(array ? `[${batch.join(',')}]` : `${batch.join('\n')}\n`),
+    encode: array ? (batch) => joinedBytes(batch, '[', ',', ']') : (batch) => joinedBytes(batch, '', '\n', '\n'),
     gzip: spec.gzip,
     retryable: (status) => status === 408 || status === 429 || status >= 500,
   });
+}
+
+/**
+ * `open` + the records separated by `separator` + `close`, as UTF-8 (one-character ASCII
+ * delimiters). Each record is written straight into the body: joining the strings first and
+ * encoding the result copied every record twice, and the join walked each record's pieces
+ * (a record is a concatenation of its fields, not yet one flat string).
+ */
+export function joinedBytes(batch: readonly string[], open: string, separator: string, close: string): Buffer {
+  // Room for ASCII records (the usual case); a record that may not fit grows the body.
+  let size = open.length + close.length + batch.length;
+  for (const r of batch) size += r.length;
+  let body = Buffer.allocUnsafe(size);
+  let at = body.write(open, 0, 'latin1');
+  const sep = separator.charCodeAt(0);
+  for (let i = 0; i < batch.length; i++) {
+    const r = batch[i]!;
+    if (i > 0) body[at++] = sep;
+    // Room is kept for what follows: the next separator or the closing delimiter.
+    if (body.length - at - 1 - close.length < r.length * 3) {
+      const need = at + Buffer.byteLength(r) + (batch.length - i) + close.length;
+      if (need > body.length) {
+        const grown = Buffer.allocUnsafe(Math.max(need, body.length * 2));
+        body.copy(grown, 0, 0, at);
+        body = grown;
+      }
+    }
+    at += body.write(r, at);
+  }
+  at += body.write(close, at, 'latin1');
+  return body.subarray(0, at);
 }

@@ -31,7 +31,7 @@ interface Parts {
   traceId: string | null;
 }
 
-function partsOf(spec: OtlpLogsSinkSpec, ctx: RequestContext, time: string, pid: number): Parts {
+function partsOf(ctx: RequestContext, body: string): Parts {
   const status = ctx.res.headersSent ? ctx.responseStatus : 0;
   const strings: Array<[string, string]> = [
     ['http.request.method', wireValue(ctx.method)],
@@ -41,12 +41,12 @@ function partsOf(spec: OtlpLogsSinkSpec, ctx: RequestContext, time: string, pid:
   if (ctx.consumer !== null) strings.push(['northgate.consumer', ctx.consumer.username]);
   if (ctx.credential !== null) strings.push(['northgate.credential', ctx.credential.id]);
   const traceId = traceIdOf(ctx);
-  return { endUs: Math.round((ORIGIN + ctx.finishedAt) * 1000), severity: status === 0 || status >= 500 ? WARN : INFO, body: spec.record(ctx, time, pid), strings, status, traceId };
+  return { endUs: Math.round((ORIGIN + ctx.finishedAt) * 1000), severity: status === 0 || status >= 500 ? WARN : INFO, body, strings, status, traceId };
 }
 
-/** One LogRecord, protobuf-encoded (the bytes of the message, without its tag and length). */
-export function otlpLogProto(spec: OtlpLogsSinkSpec, ctx: RequestContext, time: string, pid: number): Buffer {
-  const p = partsOf(spec, ctx, time, pid);
+/** One LogRecord, protobuf-encoded (the bytes of the message, without its tag and length); `body`: the sink's record of the request. */
+export function otlpLogProto(ctx: RequestContext, body: string): Buffer {
+  const p = partsOf(ctx, body);
   const head = new ProtoBytes(32);
   head.fixed64Micros(TIME, p.endUs);
   head.room(4);
@@ -62,9 +62,9 @@ export function otlpLogProto(spec: OtlpLogsSinkSpec, ctx: RequestContext, time: 
   return Buffer.concat(parts);
 }
 
-/** One LogRecord as OTLP/JSON (hex trace id, nanoseconds as decimal strings). */
-export function otlpLogJson(spec: OtlpLogsSinkSpec, ctx: RequestContext, time: string, pid: number): string {
-  const p = partsOf(spec, ctx, time, pid);
+/** One LogRecord as OTLP/JSON (hex trace id, nanoseconds as decimal strings); `body`: the sink's record of the request. */
+export function otlpLogJson(ctx: RequestContext, body: string): string {
+  const p = partsOf(ctx, body);
   const attrs = p.strings.map(([k, v]) => `{"key":"${k}","value":{"stringValue":${JSON.stringify(v)}}}`);
   attrs.push(`{"key":"http.response.status_code","value":{"intValue":${p.status}}}`);
   return (

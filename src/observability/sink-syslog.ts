@@ -18,11 +18,11 @@ const SEVERITY_WARNING = 4;
 /** RFC 5424 HOSTNAME: printable US-ASCII, at most 255. */
 const HOST = hostname().replace(/[^!-~]/g, '').slice(0, 255) || '-';
 
-/** The RFC 5424 message of one request (without framing). */
-export function syslogMessage(spec: SyslogSinkSpec, ctx: RequestContext, time: string, pid: number): string {
+/** The RFC 5424 message of one request (without framing); `record`: the sink's record of the request. */
+export function syslogMessage(spec: SyslogSinkSpec, ctx: RequestContext, time: string, pid: number, record: string): string {
   const status = ctx.res.headersSent ? ctx.responseStatus : 0;
   const severity = status === 0 || status >= 500 ? SEVERITY_WARNING : SEVERITY_INFO;
-  return `<${spec.facility * 8 + severity}>1 ${time} ${HOST} ${spec.appName} ${pid} access - ${spec.record(ctx, time, pid)}`;
+  return `<${spec.facility * 8 + severity}>1 ${time} ${HOST} ${spec.appName} ${pid} access - ${record}`;
 }
 
 export function syslogTransport(spec: SyslogSinkSpec): SinkTransport<string> {
