@@ -22,6 +22,18 @@ export interface AccessLogSnapshot extends ProxySnapshot {
   readonly accessLog: AccessLogSpec | null;
 }
 
+let lastCtx: RequestContext | null = null;
+let lastLine = '';
+
+/**
+ * The access line written for `ctx` as its end is published (null when none was: the access
+ * log is off), for the log sinks, a later subscriber of the same event, which copy the fields
+ * they share with it instead of making them again (access-log-format.ts, compileRecordFromLine).
+ */
+export function accessLineOf(ctx: RequestContext): string | null {
+  return ctx === lastCtx ? lastLine : null;
+}
+
 interface Output {
   write(line: string): void;
 }
@@ -46,7 +58,12 @@ export class AccessLog {
       const ctx = message as RequestContext<AccessLogSnapshot>;
       const spec = ctx.snapshot.accessLog;
       const out = this.#out;
-      if (spec !== null && out !== null) out.write(spec.line(ctx, isoNow(), this.#pid));
+      if (spec !== null && out !== null) {
+        const line = spec.line(ctx, isoNow(), this.#pid);
+        out.write(line);
+        lastCtx = ctx;
+        lastLine = line;
+      }
       if (ctx.errorCode !== null) this.#requestFailed(ctx);
     };
     this.#onBug = (message) => {

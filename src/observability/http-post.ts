@@ -3,6 +3,7 @@
 // handler that reads the status and drops the body: request() would wrap each answer in a
 // Readable stream, whose shape then also reaches the node:stream code every proxied request
 // runs.
+import type { NativePool } from '../upstream/native-pool.js';
 import type { Pool } from '../upstream/undici-pool.js';
 
 /** A receiver's answer: its status and Retry-After (seconds, as sent; "" when none). */
@@ -12,7 +13,7 @@ export interface PostAnswer {
 }
 
 /** Rejects when there is no answer (connection refused or cut, `timeoutMs` without headers or between body chunks). */
-export function post(pool: Pool, path: string, headers: string[], body: Buffer, timeoutMs: number): Promise<PostAnswer> {
+export function post(pool: Pool | NativePool, path: string, headers: string[], body: Buffer, timeoutMs: number): Promise<PostAnswer> {
   return new Promise<PostAnswer>((resolve, reject) => {
     pool.dispatch({ path, method: 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, new AnswerHandler(resolve, reject));
   });

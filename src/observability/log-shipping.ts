@@ -14,6 +14,7 @@ import { requestEndChannel } from '../base/events.js';
 import { isoNow, type Logger } from '../base/logger.js';
 import type { RequestContext } from '../proxy/context.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
+import { accessLineOf } from './access-log.js';
 import { DeliveryQueue, type DeliveryCounts, type SinkTransport } from './delivery-queue.js';
 import type { AccessLineFn } from './access-log-format.js';
 import type { LogShippingSpec, SinkSpec } from './log-sink-config.js';
@@ -73,6 +74,8 @@ export class LogShipping {
   readonly #pid = process.pid;
   /** Requests ended in this turn of the event loop with at least one sink. */
   #ended: Ctx[] = [];
+  /** Their access lines (null: none was written), by the same index. */
+  #lines: Array<string | null> = [];
   readonly #onEnd: (message: unknown) => void;
 
   /** `owns`: whether a request came through this gateway's listeners (tests run several gateways in one process). */
@@ -85,6 +88,7 @@ export class LogShipping {
       if (spec === null) return;
       const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index];
       if (names === undefined || names.length === 0) return;
+      this.#lines.push(accessLineOf(ctx));
       if (this.#ended.push(ctx) === 1) setImmediate(this.#ship);
     };
     subscribe(requestEndChannel.name, this.#onEnd);
@@ -92,10 +96,14 @@ export class LogShipping {
 
   readonly #ship = (): void => {
     const ended = this.#ended;
+    const lines = this.#lines;
     this.#ended = [];
+    this.#lines = [];
     const pid = this.#pid;
-    for (const ctx of ended) {
+    for (let i = 0; i < ended.length; i++) {
+      const ctx = ended[i]!;
       if (!this.#owns(ctx)) continue;
+      const line = lines[i]!;
       const spec = ctx.snapshot.logShipping!;
       const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index]!;
       const time = isoNow();
@@ -111,7 +119,10 @@ export class LogShipping {
           queue.push(statsdLines(sink, ctx));
           continue;
         }
-        if (sink.record !== made) record = (made = sink.record)(ctx, time, pid);
+        if (sink.record !== made) {
+          made = sink.record;
+          record = line !== null && sink.fromLine !== null ? sink.fromLine(ctx, time, pid, line) : made(ctx, time, pid);
+        }
         queue.push(entryOf(sink, ctx, time, pid, record));
       }
     }

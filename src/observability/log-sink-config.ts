@@ -9,7 +9,7 @@ import { DURATION_PATTERN, parseDuration } from '../base/duration.js';
 import { didYouMean, type ConfigProblem } from '../base/problems.js';
 import type { RawConfig, RawLogSink } from '../config/types.js';
 import { compileUpstreamTls } from '../upstream/tls.js';
-import { compileAccessLine, DEFAULT_ACCESS_LOG_FIELDS, fieldProblems, redactionFor, type AccessLineFn } from './access-log-format.js';
+import { compileAccessLine, compileRecordFromLine, DEFAULT_ACCESS_LOG_FIELDS, fieldProblems, redactionFor, type AccessLineFn, type RecordFromLineFn } from './access-log-format.js';
 import type { DeliveryOptions } from './delivery-queue.js';
 
 const duration = { type: 'string', pattern: DURATION_PATTERN, 'x-message': 'must be a duration such as 250ms, 2s, 1m' };
@@ -82,9 +82,14 @@ interface SinkSettings {
   readonly timeoutMs: number;
 }
 
-export interface HttpSinkSpec extends SinkSettings {
-  readonly type: 'http';
+/** How a sink's record is made: field by field, or (when the access log is on and shares fields with it) from the request's access line. */
+interface RecordSerializers {
   readonly record: AccessLineFn;
+  readonly fromLine: RecordFromLineFn | null;
+}
+
+export interface HttpSinkSpec extends SinkSettings, RecordSerializers {
+  readonly type: 'http';
   readonly url: string;
   readonly format: 'ndjson' | 'json_array';
   readonly headers: Readonly<Record<string, string>>;
@@ -100,9 +105,8 @@ export interface StatsdSinkSpec extends SinkSettings {
   readonly dogstatsd: boolean;
 }
 
-export interface SyslogSinkSpec extends SinkSettings {
+export interface SyslogSinkSpec extends SinkSettings, RecordSerializers {
   readonly type: 'syslog';
-  readonly record: AccessLineFn;
   readonly host: string;
   readonly port: number;
   readonly transport: 'udp' | 'tcp' | 'tls';
@@ -111,9 +115,8 @@ export interface SyslogSinkSpec extends SinkSettings {
   readonly tls: ConnectionOptions | null;
 }
 
-export interface OtlpLogsSinkSpec extends SinkSettings {
+export interface OtlpLogsSinkSpec extends SinkSettings, RecordSerializers {
   readonly type: 'otlp-logs';
-  readonly record: AccessLineFn;
   readonly url: string;
   readonly protocol: 'http/protobuf' | 'http/json';
   readonly serviceName: string;
@@ -144,13 +147,18 @@ export function compileLogShipping(config: RawConfig, keyNames: readonly string[
   const raw = config.log_sinks ?? [];
   if (raw.length === 0) return null;
   const redaction = redactionFor(keyNames);
+  // The access log's fields (as compileAccessLog reads them): a record copies what it shares with the line.
+  const lineFields = config.access_log?.enabled === false ? null : (config.access_log?.fields ?? DEFAULT_ACCESS_LOG_FIELDS);
   // Sinks with the same field list share one serializer, so a request's record is made once for them all.
-  const serializers = new Map<string, AccessLineFn>();
-  const record = (fields: readonly string[]): AccessLineFn => {
+  const serializers = new Map<string, RecordSerializers>();
+  const record = (fields: readonly string[]): RecordSerializers => {
     const key = fields.join('\n');
-    let fn = serializers.get(key);
-    if (fn === undefined) serializers.set(key, (fn = compileAccessLine(fields, redaction, true)));
-    return fn;
+    let fns = serializers.get(key);
+    if (fns === undefined) {
+      const fromLine = lineFields !== null && fields.some((f) => lineFields.includes(f)) ? compileRecordFromLine(fields, lineFields, redaction) : null;
+      serializers.set(key, (fns = { record: compileAccessLine(fields, redaction, true), fromLine }));
+    }
+    return fns;
   };
   const sinks = raw.map((s) => compileSink(s, record));
   const global = sinks.filter((s) => s.global).map((s) => s.name);
@@ -164,7 +172,7 @@ export function compileLogShipping(config: RawConfig, keyNames: readonly string[
   return { sinks, byName: new Map(sinks.map((s) => [s.name, s])), byRoute, unmatched: global };
 }
 
-function compileSink(s: RawLogSink, record: (fields: readonly string[]) => AccessLineFn): SinkSpec {
+function compileSink(s: RawLogSink, record: (fields: readonly string[]) => RecordSerializers): SinkSpec {
   const settings: SinkSettings = {
     name: s.name,
     global: s.global ?? true,
@@ -182,17 +190,17 @@ function compileSink(s: RawLogSink, record: (fields: readonly string[]) => Acces
   const tls = s.tls === undefined ? null : compileUpstreamTls(s.tls)!.connect;
   switch (s.type) {
     case 'http':
-      return { ...settings, type: 'http', record: record(s.fields ?? DEFAULT_SINK_FIELDS), url: s.url!, format: s.format ?? 'ndjson', headers: s.headers ?? {}, gzip: s.gzip ?? false, tls };
+      return { ...settings, type: 'http', ...record(s.fields ?? DEFAULT_SINK_FIELDS), url: s.url!, format: s.format ?? 'ndjson', headers: s.headers ?? {}, gzip: s.gzip ?? false, tls };
     case 'statsd': {
       const a = parseAddress(s.address!) as { host: string; port: number };
       return { ...settings, type: 'statsd', host: a.host, port: a.port, prefix: s.prefix ?? DEFAULTS.prefix, dogstatsd: s.tags === 'dogstatsd' };
     }
     case 'otlp-logs':
-      return { ...settings, type: 'otlp-logs', record: record(s.fields ?? DEFAULT_SINK_FIELDS), url: s.url!, protocol: s.protocol ?? 'http/protobuf', serviceName: s.service_name ?? 'northgate', headers: s.headers ?? {}, tls };
+      return { ...settings, type: 'otlp-logs', ...record(s.fields ?? DEFAULT_SINK_FIELDS), url: s.url!, protocol: s.protocol ?? 'http/protobuf', serviceName: s.service_name ?? 'northgate', headers: s.headers ?? {}, tls };
     case 'syslog': {
       const a = parseAddress(s.address!) as { host: string; port: number };
       const transport = s.transport ?? 'udp';
-      return { ...settings, type: 'syslog', record: record(s.fields ?? DEFAULT_SINK_FIELDS), host: a.host, port: a.port, transport, facility: s.facility ?? DEFAULTS.facility, appName: s.app_name ?? DEFAULTS.appName, tls };
+      return { ...settings, type: 'syslog', ...record(s.fields ?? DEFAULT_SINK_FIELDS), host: a.host, port: a.port, transport, facility: s.facility ?? DEFAULTS.facility, appName: s.app_name ?? DEFAULTS.appName, tls };
     }
   }
 }

@@ -8,7 +8,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { ConnectionOptions } from 'node:tls';
-import { Pool } from '../upstream/undici-pool.js';
+import { NativePool } from '../upstream/native-pool.js';
 import { DeliveryError, type SinkTransport } from './delivery-queue.js';
 import { post, retryAfterMs } from './http-post.js';
 import type { HttpSinkSpec } from './log-sink-config.js';
@@ -30,15 +30,17 @@ export interface PostOptions<R> {
 }
 
 export class PostTransport<R> implements SinkTransport<R> {
-  readonly #pool: Pool;
+  readonly #pool: NativePool;
   readonly #path: string;
   readonly #headers: string[];
   readonly #opts: PostOptions<R>;
 
   constructor(opts: PostOptions<R>) {
     const url = new URL(opts.url);
-    // One connection: one batch is in flight at a time.
-    this.#pool = new Pool(url.origin, { connections: 1, keepAliveTimeout: 30_000, ...(opts.tls !== null ? { connect: opts.tls } : {}) });
+    // One connection: one batch is in flight at a time. Through Northgate's own HTTP/1.1
+    // client (the proxy's under `engine: native`): undici's Pool spent several times its CPU
+    // per batch in profiles of a gateway shipping every request.
+    this.#pool = new NativePool(url.origin, { connections: 1, keepAliveTimeoutMs: 30_000, tls: opts.tls });
     this.#path = url.pathname + url.search;
     this.#opts = opts;
     const headers: Record<string, string> = { ...opts.headers, 'content-type': opts.contentType };
