@@ -1,7 +1,9 @@
 // The access-log field list: what the config accepts and refuses (located, with hints).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ACCESS_LOG_FIELDS, compileAccessLog, ms, queryRedactor, redactionFor } from '../../src/observability/access-log-format.js';
+import { ACCESS_LOG_FIELDS, compileAccessLine, compileAccessLog, compileRecordFromLine, DEFAULT_ACCESS_LOG_FIELDS, ms, queryRedactor, redactionFor } from '../../src/observability/access-log-format.js';
+import { DEFAULT_SINK_FIELDS } from '../../src/observability/log-sink-config.js';
+import type { RequestContext } from '../../src/proxy/context.js';
 import { configProblems } from '../helpers/config.js';
 
 const base = (accessLog: string) => `_format_version: "1"
@@ -52,4 +54,56 @@ test('credential redaction, attack: key parameters in any spelling are redacted;
   ];
   for (const [query, want] of cases) assert.equal(rq(query), want, query);
   assert.equal(rq(undefined), undefined);
+});
+
+/** The request data the serializers read, as plain values (what a RequestContext holds once the request ended). */
+function endedRequest(n: number, text: (k: number) => string): RequestContext {
+  const route = { name: 'r"oute\u2028', service: { name: 'svc', upstream: { name: 'up' } } };
+  const referer = `http://r.example/?code=1&a=${text(n + 1)}`;
+  const tenant = text(n + 2);
+  return {
+    id: text(n), traceId: n % 3 === 0 ? '0af7651916cd43dd8448eb211c80319c' : '', traceparent: undefined, clientIp: '127.0.0.1', peerAddress: '::1',
+    listener: { protocol: 'http' }, req: { httpVersion: '1.1' }, method: text(n + 3), host: text(n + 4), path: text(n + 5), query: n % 2 === 0 ? '' : `?apikey=s&x=${text(n + 6)}`,
+    res: { headersSent: n % 5 !== 0 }, responseStatus: 200 + n, bytesIn: n, bytesOut: 11, finishedAt: 1000.123456 + n, startedAt: 999.9, upstreamMs: n % 4 === 0 ? 0 : 0.1234,
+    attempt: n % 4, upstreamRespondedAt: 1000.1, upstreamStartedAt: n % 3 === 0 ? 0 : 1000, route: n % 6 === 0 ? null : route, backend: null, target: n % 2 === 0 ? { url: 'http://t:1' } : null,
+    consumer: n % 2 === 0 ? { username: 'alice' } : null, credential: n % 4 === 0 ? { id: 'k1' } : null, userAgent: text(n + 7), errorCode: n % 7 === 0 ? 'upstream-timeout' : null,
+    header: (h: string) => (h === 'referer' ? referer : h === 'x-tenant' ? tenant : undefined),
+    responseHeaders: new Map([['set-cookie', 'a=1'], ['x-b', text(n + 8)]]),
+  } as unknown as RequestContext;
+}
+
+test('a record made from the access line is the record made field by field, byte for byte, for any two field lists and hostile values', () => {
+  // Values that spell keys and boundaries of the line, escapes, non-Latin-1 text, bytes that are not UTF-8, a value beyond the logged length.
+  const texts = ['/', '/a"b', '/x\\y,"path":', ',"status":1', 'é€', '\u0001\u2028', '\u00ff\u00fe\u00c3 ', 'x'.repeat(3000), '', '},{"time":"'];
+  const text = (k: number): string => texts[k % texts.length]!;
+  const all = [...ACCESS_LOG_FIELDS, 'req.h.x-tenant', 'req.h.authorization', 'req.h.referer', 'res.h.x-b', 'res.h.set-cookie'];
+  let seed = 7;
+  const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const pick = (): string[] => {
+    const list = [...all];
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = next(i + 1);
+      [list[i], list[j]] = [list[j]!, list[i]!];
+    }
+    return list.slice(0, 1 + next(list.length));
+  };
+  const pairs: Array<[readonly string[], readonly string[]]> = [[DEFAULT_ACCESS_LOG_FIELDS, DEFAULT_SINK_FIELDS], [DEFAULT_ACCESS_LOG_FIELDS, DEFAULT_ACCESS_LOG_FIELDS], [['status'], ['time', 'status', 'path']]];
+  for (let i = 0; i < 150; i++) pairs.push([pick(), pick()]);
+  const redaction = redactionFor(['X-Tenant']);
+  const time = '2026-12-06T15:00:00.123Z';
+  for (const [lineFields, fields] of pairs) {
+    const line = compileAccessLine(lineFields, redaction);
+    const record = compileAccessLine(fields, redaction, true);
+    const fromLine = compileRecordFromLine(fields, lineFields, redaction);
+    for (let n = 0; n < 24; n++) {
+      const ctx = endedRequest(n, text);
+      const want = record(ctx, time, 42);
+      assert.equal(fromLine(ctx, time, 42, line(ctx, time, 42)), want, `line ${lineFields.join(',')} → record ${fields.join(',')}, request ${n}`);
+      JSON.parse(want);
+    }
+  }
+  // The same fields: the line without its envelope and newline.
+  const ctx = endedRequest(1, text);
+  const line = compileAccessLine(DEFAULT_ACCESS_LOG_FIELDS, redaction)(ctx, time, 42);
+  assert.equal(compileRecordFromLine(DEFAULT_ACCESS_LOG_FIELDS, DEFAULT_ACCESS_LOG_FIELDS, redaction)(ctx, time, 42, line), `{${line.slice('{"level":"info","type":"access",'.length, -1)}`);
 });

@@ -1,7 +1,7 @@
 // The delivery queue every log sink shares, driven through its transport interface: batches
 // by size in order, retries until delivered, a refusal for good drops the batch, the queue
-// bound drops the overflow, and close() sends what is held or counts it as abandoned at its
-// deadline. Counts are exact.
+// bound drops the overflow (admit() says so before a record is made), and close() sends what
+// is held or counts it as abandoned at its deadline. Counts are exact.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../../src/base/logger.js';
@@ -51,6 +51,27 @@ test('without retry (datagrams) a failed batch is dropped at once', async () => 
   for (let i = 0; i < 4; i++) q.push(i);
   await q.close(5000);
   assert.deepEqual(q.counts, { sent: 0, dropped: 0, rejected: 4, abandoned: 0, failed: 1, retried: 0 });
+});
+
+test('admit: while the queue is full (a receiver down) the drop is counted before any record is made; once room is made, records are admitted again', async () => {
+  let n = 0;
+  const t = transport((k) => (k === 0 ? 'retry' : 'ok'));
+  const q = new DeliveryQueue('t', t, { ...OPTS, baseDelayMs: 1_000, maxDelayMs: 1_000 }, logger);
+  let made = 0;
+  const offer = (): void => {
+    if (q.admit()) q.push((made++, n++));
+  };
+  for (let i = 0; i < 25; i++) offer();
+  // The first batch failed and waits for its retry: 10 held, the 15 others refused without a record.
+  assert.equal(q.queued, 10);
+  assert.equal(made, 10);
+  assert.equal(q.counts.dropped, 15);
+  await q.close(5000);
+  assert.deepEqual(q.counts, { sent: 10, dropped: 15, rejected: 0, abandoned: 0, failed: 1, retried: 1 });
+  assert.deepEqual(t.batches.flat(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // Closed: nothing is admitted, and the drop is counted.
+  assert.equal(q.admit(), false);
+  assert.equal(q.counts.dropped, 16);
 });
 
 test('a hanging receiver: the queue bound drops the overflow; close counts what is held as abandoned', async () => {
