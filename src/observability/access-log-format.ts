@@ -236,7 +236,7 @@ export type RecordFromLineFn = (ctx: RequestContext, time: string, pid: number, 
  * line — runs of fields that are neighbours in both, one slice each — and only the others are
  * made. The line is already one flat string (its writer encoded it), so a slice costs no
  * copy and the record is a few pieces instead of one per field: making it and encoding it
- * into a batch cost a fraction of the record made field by field. Byte for byte the same
+ * into a batch cost about half what the record made field by field did. Byte for byte the same
  * record: every key in a line is `,"NAME":`, which no value contains (a quote in a value is
  * escaped), and `time` is the line's own (the end of the request, as a record's).
  */

@@ -1,9 +1,9 @@
 // One POST, answered with its status and Retry-After: the transport of the OTLP trace
 // exporter and the usage push (through an undici pool) and of the log sinks that speak HTTP
-// (through the gateway's own HTTP/1.1 client, which has undici's dispatch). Through dispatch with a
-// handler that reads the status and drops the body: request() would wrap each answer in a
-// Readable stream, whose shape then also reaches the node:stream code every proxied request
-// runs.
+// (through the gateway's own HTTP/1.1 client, which offers undici's dispatch). Through
+// dispatch with a handler that reads the status and drops the body: request() would wrap
+// each answer in a Readable stream, whose shape then also reaches the node:stream code every
+// proxied request runs.
 import type { NativePool } from '../upstream/native-pool.js';
 import type { Pool } from '../upstream/undici-pool.js';
 

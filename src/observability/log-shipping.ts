@@ -5,7 +5,9 @@
 // of the event loop (setImmediate, as span-record.ts does for spans) and pushed into each
 // sink's bounded queue (delivery-queue.ts), which sends them off the request path. A route
 // that ships to no sink costs one array lookup; a config without sinks subscribes to
-// nothing. Sinks run in every process that serves requests (each worker of --workers has
+// nothing. A record copies the fields it shares with the request's access line (taken as the
+// access log, an earlier subscriber, wrote it), sinks with the same fields share one record,
+// and a full queue (a receiver that is down) makes none. Sinks run in every process that serves requests (each worker of --workers has
 // its own queues and connections; the master sums their counts on /metrics). The sinks'
 // transports are read at start; which routes ship where, the fields and the redaction
 // follow each reload.

@@ -38,8 +38,8 @@ export class PostTransport<R> implements SinkTransport<R> {
   constructor(opts: PostOptions<R>) {
     const url = new URL(opts.url);
     // One connection: one batch is in flight at a time. Through Northgate's own HTTP/1.1
-    // client (the proxy's under `engine: native`): undici's Pool spent several times its CPU
-    // per batch in profiles of a gateway shipping every request.
+    // client (the proxy's under `engine: native`): a 45 KB batch to a local receiver took
+    // about 1.5 times the CPU through undici's Pool (user time nearly twice).
     this.#pool = new NativePool(url.origin, { connections: 1, keepAliveTimeoutMs: 30_000, tls: opts.tls });
     this.#path = url.pathname + url.search;
     this.#opts = opts;
