@@ -82,3 +82,36 @@ test('headers from the raw list: first value, or every value joined', () => {
   assert.equal(joinedHeader(raw, 'prefer'), undefined);
   assert.equal(firstHeader(raw, 'accep'), undefined);
 });
+
+test('schema patterns (RE2): each its own, on short, long and non-ASCII values', () => {
+  const doc = {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/x': {
+        post: {
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: { sku: { type: 'string', pattern: '^[A-Z]+-[0-9]+$' }, city: { type: 'string', pattern: '^\\p{L}+$' }, tail: { type: 'string', pattern: 'z$' } },
+                  patternProperties: { '^x-': { type: 'integer' } },
+                },
+              },
+            },
+          },
+          responses: { '204': { description: 'ok' } },
+        },
+      },
+    },
+  };
+  const c = contractOf(doc, 'doc.yaml', '') as OpenApiContract;
+  const check = c.operations[0]!.validators.body.get('application/json')!;
+  const bad = (v: unknown) => (check(v) ?? []).map((i) => i.pointer).sort();
+  assert.deepEqual(bad({ sku: 'A-1', city: 'Zürich', tail: 'buzz' }), []);
+  assert.deepEqual(bad({ sku: 'Zürich', city: 'A-1', tail: 'zz ' }), ['/city', '/sku', '/tail'], 'no pattern stands in for another');
+  assert.deepEqual(bad({ city: 'Ωμέγα', tail: 'y'.repeat(5000) + 'z' }), [], 'longer than the reused buffer');
+  assert.deepEqual(bad({ city: 'ab\uD800', tail: 'y'.repeat(5000) }), ['/city', '/tail'], 'a lone surrogate is no letter');
+  assert.deepEqual(bad({ 'x-n': 'seven', 'x-m': 7 }), ['/x-n']);
+});
