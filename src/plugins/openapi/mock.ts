@@ -102,17 +102,18 @@ export const mockPlugin: Plugin<MockConfig> = {
   },
 };
 
-/** A built answer: its body and its complete header list (Content-Length included), copied per reply. */
+/**
+ * A built answer: its body and its complete header list (Content-Length included), copied
+ * per reply. HEAD gets the same list (the GET's Content-Length, RFC 9110 8.6) without the body.
+ */
 interface Answer {
   readonly status: number;
   readonly body: Buffer;
   readonly headers: readonly string[];
-  /** The answer to HEAD: the same head (the GET's Content-Length, RFC 9110 8.6), no body. */
-  readonly headHeaders: readonly string[];
 }
 
-/** Answers kept per operation for distinct Prefer and Accept values; these vary without bound. */
-const MAX_ANSWERS_PER_OPERATION = 1000;
+/** Answers kept for distinct Prefer and Accept values (these vary without bound), over all operations. */
+const MAX_KEPT_ANSWERS = 10_000;
 
 function mockAnswer(contract: OpenApiContract, config: MockConfig): (ctx: PluginContext) => LocalReply | undefined {
   const index = operationIndex(contract);
@@ -123,6 +124,7 @@ function mockAnswer(contract: OpenApiContract, config: MockConfig): (ctx: Plugin
   // "code\nexample\naccept"; each built on first use, then reused.
   const plain: Array<Answer | string | undefined> = contract.operations.map(() => undefined);
   const others: Array<Map<string, Answer | string> | undefined> = contract.operations.map(() => undefined);
+  let kept = 0;
   return (ctx) => {
     const matched = index.match(ctx.method, ctx.path);
     if (matched === null) {
@@ -143,12 +145,15 @@ function mockAnswer(contract: OpenApiContract, config: MockConfig): (ctx: Plugin
       answer = built.get(key);
       if (answer === undefined) {
         answer = build(doc, op, prefer, accept);
-        if (built.size < MAX_ANSWERS_PER_OPERATION) built.set(key, answer);
+        if (kept < MAX_KEPT_ANSWERS) {
+          built.set(key, answer);
+          kept++;
+        }
       }
     }
     if (typeof answer === 'string') return LocalReply.error('bad-request', answer);
     // The core and response-phase plugins may edit the list: a copy per reply.
-    if (ctx.method === 'HEAD') return LocalReply.prebuilt(answer.status, undefined, answer.headHeaders.slice());
+    if (ctx.method === 'HEAD') return LocalReply.prebuilt(answer.status, undefined, answer.headers.slice());
     return LocalReply.prebuilt(answer.status, answer.body, answer.headers.slice());
   };
 }
@@ -159,7 +164,7 @@ function answer(status: number, body: Buffer, type: string | null): Answer {
   const head = type === null ? ['cache-control', 'no-store'] : ['content-type', type, 'cache-control', 'no-store'];
   // 204 and 304 carry no body and no length of one.
   const headers = status === 204 || status === 304 ? head : [...head, 'content-length', String(body.length)];
-  return { status, body, headers, headHeaders: headers };
+  return { status, body, headers };
 }
 
 function build(doc: OpenApiObject, op: OpenApiOperation, prefer: Prefer, accept: string | undefined): Answer | string {
