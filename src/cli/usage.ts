@@ -2,17 +2,27 @@
 import { queryUsage, type UsageSummary } from '../metering/store.js';
 import { parse, UsageError } from './args.js';
 import { usageStore } from './usage-store.js';
+import { printDrift } from './usage-drift.js';
 
-const HELP = `Usage: northgate usage [--consumer NAME] [--credential ID] [--from TIME] [--to TIME]
-                       [--by hour|day] [--format table|csv|json] [--config FILE | --store STORE]
+const HELP = `Usage: northgate usage [--consumer NAME] [--credential ID] [--service NAME] [--from TIME]
+                       [--to TIME] [--by hour|day] [--format table|csv|json]
+                       [--config FILE | --store STORE]
+       northgate usage --drift [--service NAME] [--from TIME] [--to TIME] [--by hour|day]
+                       [--format table|csv|json] [--config FILE | --store STORE]
 
 Prints metered usage: requests per period, consumer, credential, service and route, by
 status class, with bytes, the average latency and the p50/p95/p99 latency.
+With --drift: where clients and a service's OpenAPI document disagree (request-validator,
+mock): violations per period, service, operation, kind (unknown-operation, request,
+response) and status; "(none)" is a request that matches no operation, status "-" one
+forwarded unchecked (unknown_operations: pass).
 \`northgate usage export --help\`: closed hours as billing buckets with stable ids.
 
   --consumer NAME   one consumer (username); "" is requests without a consumer. Default: all
   --credential ID   one credential (its id: the key's "id" in the config, a portal key's id,
                     or USERNAME/key-auth/N); "" is requests without one. Default: all
+  --service NAME    one service. Default: all
+  --drift           OpenAPI contract violations instead of requests (no --consumer, --credential)
   --from TIME       start, inclusive: 2026-11-01 or 2026-11-01T12:00:00Z. Default: --to minus
                     one day (--by hour) or 30 days (--by day)
   --to TIME         end: a time is exclusive, a bare date includes that whole day. Default: now
@@ -37,6 +47,8 @@ export async function usageCommand(args: string[]): Promise<number> {
   const { values } = parse('usage', args, {
     consumer: { type: 'string' },
     credential: { type: 'string' },
+    service: { type: 'string' },
+    drift: { type: 'boolean' },
     from: { type: 'string' },
     to: { type: 'string' },
     by: { type: 'string' },
@@ -55,13 +67,15 @@ export async function usageCommand(args: string[]): Promise<number> {
   const to = values.to === undefined ? Date.now() : parseTime('to', values.to, true);
   const from = values.from === undefined ? to - (by === 'hour' ? DAY : 30 * DAY) : parseTime('from', values.from, false);
   if (from >= to) throw new UsageError('--from must be before --to');
+  if (values.drift && (values.consumer !== undefined || values.credential !== undefined)) throw new UsageError('--drift counts violations per service and operation: it takes no --consumer or --credential');
 
   const store = await usageStore(values);
   if (typeof store === 'number') return store;
   const { spec } = store;
+  if (values.drift) return printDrift(spec, { from, to, by, service: values.service, format });
   let rows: UsageSummary[];
   try {
-    rows = await queryUsage(spec, { from, to, by, ...(values.consumer !== undefined ? { consumer: values.consumer } : {}), ...(values.credential !== undefined ? { credential: values.credential } : {}) });
+    rows = await queryUsage(spec, { from, to, by, ...(values.consumer !== undefined ? { consumer: values.consumer } : {}), ...(values.credential !== undefined ? { credential: values.credential } : {}), ...(values.service !== undefined ? { service: values.service } : {}) });
   } catch (err) {
     const where = spec.kind === 'sqlite' ? spec.path : new URL(spec.url).host;
     process.stderr.write(`northgate: cannot read usage from ${where}: ${(err as Error).message}\n`);

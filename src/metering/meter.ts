@@ -5,28 +5,44 @@
 // and a binary search over the histogram's bounds; a row (and its histogram) is allocated once
 // per key and interval, nothing is written per request. When the store fails, the aggregates are kept and retried, bounded by max_rows;
 // what does not fit is dropped, counted and logged. Proxying never waits on the store.
+// OpenAPI contract violations (`northgate:openapi:violation`) are counted the same way, per
+// hour × service × operation × kind × status, into the drift table (`northgate usage --drift`).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { RequestContext } from '../proxy/context.js';
-import { requestEndChannel } from '../base/events.js';
+import { contractViolationChannel, requestEndChannel } from '../base/events.js';
 import type { Logger } from '../base/logger.js';
 import { clock } from '../base/clock.js';
 import type { MeteringSettings } from './config.js';
 import { bucketOf, emptyHistogram } from './histogram.js';
-import { openUsageStore, type UsageRow, type UsageStore } from './store.js';
+import { openUsageStore, type DriftRow, type UsageRow, type UsageStore } from './store.js';
 
 const CLASSES = ['000', '1xx', '2xx', '3xx', '4xx', '5xx'];
+const HOUR = 3_600_000;
+
+/** What the meter reads of a `northgate:openapi:violation` message (plugins/openapi/violations.ts). */
+interface Violation {
+  readonly ctx: unknown;
+  readonly service: string;
+  readonly operation: string | null;
+  readonly kind: string;
+  readonly status: number;
+}
 
 export class Meter {
   readonly #settings: MeteringSettings;
   readonly #logger: Logger;
   readonly #owns: (ctx: RequestContext) => boolean;
   #rows = new Map<string, UsageRow>();
+  #drift = new Map<string, DriftRow>();
   #store: UsageStore | null = null;
   #flushing: Promise<void> | null = null;
   readonly #timer: NodeJS.Timeout;
   readonly #onEnd: (message: unknown) => void;
+  readonly #onViolation: (message: unknown) => void;
   /** Requests not metered because the buffer was full (the store was away for too long). */
   dropped = 0;
+  /** Contract violations not counted because the drift buffer was full. */
+  droppedViolations = 0;
   /** Requests counted since start (for tests and logs). */
   counted = 0;
   #failing = false;
@@ -37,6 +53,8 @@ export class Meter {
     this.#owns = owns;
     this.#onEnd = (message) => this.#add(message as RequestContext);
     subscribe(requestEndChannel.name, this.#onEnd);
+    this.#onViolation = (message) => this.#addViolation(message as Violation);
+    subscribe(contractViolationChannel.name, this.#onViolation);
     this.#timer = setInterval(() => void this.flush(), settings.flushIntervalMs);
     this.#timer.unref();
   }
@@ -72,19 +90,42 @@ export class Meter {
     row.latency[bucketOf(latency)]!++;
   }
 
+  #addViolation(v: Violation): void {
+    if (!this.#owns(v.ctx as RequestContext)) return;
+    const now = clock.now();
+    const hour = now - (now % HOUR);
+    const operation = v.operation ?? '';
+    // Service and operation names hold no "\n" (config names; labels from the document are not
+    // split back), and the key is only a map key: a collision would merge two counts at worst.
+    const key = `${hour}\n${v.service}\n${operation}\n${v.kind}\n${v.status}`;
+    let row = this.#drift.get(key);
+    if (row === undefined) {
+      if (this.#drift.size >= this.#settings.maxRows) {
+        this.droppedViolations++;
+        return;
+      }
+      row = { hour, service: v.service, operation, kind: v.kind, status: v.status, violations: 0 };
+      this.#drift.set(key, row);
+    }
+    row.violations++;
+  }
+
   /** Writes the aggregates so far; on failure they are merged back for the next try. */
   flush(): Promise<void> {
     if (this.#flushing !== null) return this.#flushing;
-    if (this.#rows.size === 0) return Promise.resolve();
+    if (this.#rows.size === 0 && this.#drift.size === 0) return Promise.resolve();
     const batch = this.#rows;
+    const drift = this.#drift;
     this.#rows = new Map();
-    const p = this.#write([...batch.values()]).then(
+    this.#drift = new Map();
+    const p = this.#write([...batch.values()], [...drift.values()]).then(
       () => {
         if (this.#failing) this.#logger.info({ type: 'metering', dropped_requests: this.dropped }, 'metering store is back; usage flushed');
         this.#failing = false;
       },
       (err: unknown) => {
         this.#mergeBack(batch);
+        this.#mergeBackDrift(drift);
         if (!this.#failing) this.#logger.warn({ type: 'metering', err: (err as Error).message, buffered_rows: this.#rows.size, dropped_requests: this.dropped }, 'metering store failed; keeping usage in memory and retrying');
         this.#failing = true;
       },
@@ -93,9 +134,18 @@ export class Meter {
     return this.#flushing;
   }
 
-  async #write(rows: UsageRow[]): Promise<void> {
+  async #write(rows: UsageRow[], drift: DriftRow[]): Promise<void> {
     this.#store ??= openUsageStore(this.#settings.store);
-    await this.#store.write(rows);
+    await this.#store.write(rows, drift);
+  }
+
+  #mergeBackDrift(batch: Map<string, DriftRow>): void {
+    for (const [key, row] of batch) {
+      const now = this.#drift.get(key);
+      if (now !== undefined) now.violations += row.violations;
+      else if (this.#drift.size < this.#settings.maxRows) this.#drift.set(key, row);
+      else this.droppedViolations += row.violations;
+    }
   }
 
   #mergeBack(batch: Map<string, UsageRow>): void {
@@ -118,10 +168,11 @@ export class Meter {
   /** Stops counting, writes what is left (bounded by `deadlineMs`), closes the store. */
   async close(deadlineMs = 5000): Promise<void> {
     unsubscribe(requestEndChannel.name, this.#onEnd);
+    unsubscribe(contractViolationChannel.name, this.#onViolation);
     clearInterval(this.#timer);
     const timer = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
     await Promise.race([this.flush().then(() => this.flush()), timer]);
-    if (this.#rows.size > 0) this.#logger.warn({ type: 'metering', lost_rows: this.#rows.size }, 'metering store unreachable at shutdown; usage of the last interval is lost');
+    if (this.#rows.size > 0 || this.#drift.size > 0) this.#logger.warn({ type: 'metering', lost_rows: this.#rows.size + this.#drift.size }, 'metering store unreachable at shutdown; usage of the last interval is lost');
     await this.#store?.close().catch(() => undefined);
   }
 }

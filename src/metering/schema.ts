@@ -10,6 +10,8 @@
 // histogram over any rows in SQL (`SUM(ms_le_5)`) and the adding upsert adds it; a zero
 // costs SQLite no storage. The key changes, so the table is rebuilt (SQLite cannot alter a
 // primary key): old rows get credential '' and an empty histogram.
+// Version 3 adds the drift table (`TABLE_drift`): OpenAPI contract violations per hour ×
+// service × operation × kind × status, fed from the `northgate:openapi:violation` channel.
 import { HISTOGRAM_COLUMNS } from './histogram.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -28,6 +30,12 @@ export const ROW_COLUMNS: readonly string[] = ['minute', 'consumer', 'credential
 export const KEY_COLUMNS: readonly string[] = ['minute', 'consumer', 'credential', 'service', 'route', 'status_class'];
 /** The columns the adding upsert adds to. */
 export const SUM_COLUMNS: readonly string[] = ROW_COLUMNS.slice(KEY_COLUMNS.length);
+
+/** The drift table of a usage table (version 3). */
+export function driftTable(table: string): string {
+  return `${table}_drift`;
+}
+export const DRIFT_KEY_COLUMNS: readonly string[] = ['hour', 'service', 'operation', 'kind', 'status'];
 
 const V1_COLUMNS = 'minute, consumer, service, route, status_class, requests, bytes_in, bytes_out, latency_ms_sum';
 
@@ -56,6 +64,16 @@ export const USAGE_MIGRATIONS: readonly UsageMigration[] = [
       `DROP TABLE ${t}`,
       `ALTER TABLE ${t}_v2 RENAME TO ${t}`,
       `CREATE INDEX ${t}_consumer ON ${t} (consumer, minute)`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'OpenAPI drift: contract violations per hour × service × operation × kind × status',
+    sql: (t, d) => [
+      `CREATE TABLE ${driftTable(t)} (
+        hour ${BIGINT[d]} NOT NULL, service TEXT NOT NULL, operation TEXT NOT NULL, kind TEXT NOT NULL, status INTEGER NOT NULL,
+        violations ${BIGINT[d]} NOT NULL,
+        PRIMARY KEY (${DRIFT_KEY_COLUMNS.join(', ')}))`,
     ],
   },
 ];

@@ -12,7 +12,7 @@ import { plainPostgresSpec } from '../base/sql/spec.js';
 import { SqliteDatabase } from '../base/sql/sqlite.js';
 import type { StoreSpec } from './config.js';
 import { BUCKETS, emptyHistogram, HISTOGRAM_COLUMNS, percentile } from './histogram.js';
-import { KEY_COLUMNS, readSource, ROW_COLUMNS, SUM_COLUMNS, USAGE_MIGRATIONS } from './schema.js';
+import { DRIFT_KEY_COLUMNS, driftTable, KEY_COLUMNS, readSource, ROW_COLUMNS, SUM_COLUMNS, USAGE_MIGRATIONS } from './schema.js';
 
 /** One aggregate: a minute × consumer × credential × service × route × status class. */
 export interface UsageRow {
@@ -63,9 +63,42 @@ export interface UsageSummary {
   latency_histogram: number[];
 }
 
+/** One drift aggregate: OpenAPI contract violations of an hour × service × operation × kind × status. */
+export interface DriftRow {
+  /** Start of the hour, ms since the epoch (UTC). */
+  hour: number;
+  service: string;
+  /** The operation's label (operationId, else "METHOD path"); "" for a request that matches none. */
+  operation: string;
+  /** "unknown-operation", "request" or "response". */
+  kind: string;
+  /** The status the client got (0: forwarded unchecked), or for a response the upstream's. */
+  status: number;
+  violations: number;
+}
+
+export interface DriftQuery {
+  from: number;
+  to: number;
+  by: 'hour' | 'day';
+  service?: string;
+}
+
+export interface DriftSummary {
+  /** ISO start of the hour or day. */
+  period: string;
+  service: string;
+  operation: string;
+  kind: string;
+  status: number;
+  violations: number;
+}
+
 export interface UsageStore {
-  write(rows: readonly UsageRow[]): void | Promise<void>;
+  write(rows: readonly UsageRow[], drift?: readonly DriftRow[]): void | Promise<void>;
   query(q: UsageQuery): Promise<UsageSummary[]>;
+  /** Drift rows (empty for a table of a release before the drift table). */
+  queryDrift(q: DriftQuery): Promise<DriftSummary[]>;
   close(): Promise<void>;
 }
 
@@ -76,6 +109,29 @@ type Grouped = Record<string, string | number>;
 
 function values(r: UsageRow): SqlParam[] {
   return [r.minute, r.consumer, r.credential, r.service, r.route, r.statusClass, r.requests, r.bytesIn, r.bytesOut, r.latencyMsSum, ...r.latency];
+}
+
+const DRIFT_COLUMNS = [...DRIFT_KEY_COLUMNS, 'violations'];
+const ADD_DRIFT = (t: string) => `ON CONFLICT (${DRIFT_KEY_COLUMNS.join(', ')}) DO UPDATE SET violations = ${t}.violations + excluded.violations`;
+
+function driftValues(r: DriftRow): SqlParam[] {
+  return [r.hour, r.service, r.operation, r.kind, r.status, r.violations];
+}
+
+function driftSelectSql(table: string, int: string, q: DriftQuery): { sql: string; args: SqlParam[] } {
+  const args: SqlParam[] = [BUCKET_MS[q.by], q.from, q.to];
+  const where = [`hour >= ${int}`, `hour < ${int}`];
+  if (q.service !== undefined) {
+    args.push(q.service);
+    where.push('service = ?');
+  }
+  const sql = `SELECT (hour - hour % ${int}) AS period, service, operation, kind, status, SUM(violations) AS violations
+    FROM ${table} WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`;
+  return { sql, args };
+}
+
+function driftSummaries(rows: Grouped[]): DriftSummary[] {
+  return rows.map((r) => ({ period: new Date(Number(r['period'])).toISOString(), service: String(r['service']), operation: String(r['operation']), kind: String(r['kind']), status: Number(r['status']), violations: Number(r['violations']) }));
 }
 
 const ADD = (t: string) => `ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${SUM_COLUMNS.map((c) => `${c} = ${t}.${c} + excluded.${c}`).join(', ')}`;
@@ -148,11 +204,14 @@ export function sqliteUsageStore(path: string, table: string, opts: { readonly?:
   /** Whether the table has the current columns (a reader of an older file selects through readSource). */
   let current = true;
   let exists = true;
+  let driftExists = true;
+  const drift = driftTable(table);
   if (opts.readonly) {
     sql = new SqliteDatabase(path, { readonly: true, timeoutMs: 2000 });
     const columns = (sql.handle.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name);
     exists = columns.length > 0;
     current = columns.includes('credential');
+    driftExists = sql.hasTable(drift);
   } else {
     sql = new SqliteDatabase(path, { timeoutMs: 2000 });
     try {
@@ -166,16 +225,24 @@ export function sqliteUsageStore(path: string, table: string, opts: { readonly?:
   }
   const db = sql.handle;
   let insert: Database.Statement | null = null;
-  const writeAll = db.transaction((rows: readonly UsageRow[]) => {
-    insert ??= db.prepare(`INSERT INTO ${table} (${ROW_COLUMNS.join(', ')}) VALUES (${new Array(N).fill('?').join(', ')}) ${ADD(table)}`);
-    for (const r of rows) insert.run(...values(r));
+  let insertDrift: Database.Statement | null = null;
+  const writeAll = db.transaction((rows: readonly UsageRow[], driftRows: readonly DriftRow[]) => {
+    if (rows.length > 0) insert ??= db.prepare(`INSERT INTO ${table} (${ROW_COLUMNS.join(', ')}) VALUES (${new Array(N).fill('?').join(', ')}) ${ADD(table)}`);
+    for (const r of rows) insert!.run(...values(r));
+    if (driftRows.length > 0) insertDrift ??= db.prepare(`INSERT INTO ${drift} (${DRIFT_COLUMNS.join(', ')}) VALUES (${DRIFT_COLUMNS.map(() => '?').join(', ')}) ${ADD_DRIFT(drift)}`);
+    for (const r of driftRows) insertDrift!.run(...driftValues(r));
   });
   return {
-    write: (rows) => writeAll(rows),
+    write: (rows, driftRows = []) => writeAll(rows, driftRows),
     async query(q) {
       if (!exists) return [];
       const { sql: text, args } = selectSql(readSource(table, current), '?', q);
       return summarize(db.prepare(text).all(...args) as Grouped[]);
+    },
+    async queryDrift(q) {
+      if (!driftExists) return [];
+      const { sql: text, args } = driftSelectSql(drift, '?', q);
+      return driftSummaries(db.prepare(text).all(...args) as Grouped[]);
     },
     async close() {
       db.close();
@@ -187,38 +254,53 @@ export function postgresUsageStore(url: string, table: string, opts: { readonly?
   const timeoutMs = opts.timeoutMs ?? 5000;
   let db: PostgresDatabase | null = null;
   /** Writer: migrated. Reader: which source to select from (null: no table yet). */
-  let ready: Promise<string | null> | null = null;
-  const inspect = async (d: PostgresDatabase): Promise<string | null> => {
+  let ready: Promise<{ source: string | null; drift: boolean }> | null = null;
+  const drift = driftTable(table);
+  const hasTable = async (d: PostgresDatabase, name: string): Promise<boolean> => (await d.get<{ t: string | null }>('SELECT to_regclass(?)::text AS t', [name]))?.t != null;
+  const inspect = async (d: PostgresDatabase): Promise<{ source: string | null; drift: boolean }> => {
     const columns = await d.all<{ column_name: string }>('SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?', [table]);
-    if (columns.length === 0) return null;
-    return readSource(table, columns.some((c) => c.column_name === 'credential'));
+    if (columns.length === 0) return { source: null, drift: false };
+    return { source: readSource(table, columns.some((c) => c.column_name === 'credential')), drift: await hasTable(d, drift) };
   };
-  const ensure = async (): Promise<{ db: PostgresDatabase; source: string | null }> => {
+  const ensure = async (): Promise<{ db: PostgresDatabase; source: string | null; drift: boolean }> => {
     db ??= new PostgresDatabase(plainPostgresSpec(url), { max: 2, connectTimeoutMs: timeoutMs, queryTimeoutMs: timeoutMs });
     const d = db;
     const { component, migrations, opts: m } = usageMigrations(table);
-    ready ??= (opts.readonly ? inspect(d) : migrate(d, component, migrations, m).then(() => table)).catch((err: unknown) => {
+    ready ??= (opts.readonly ? inspect(d) : migrate(d, component, migrations, m).then(() => ({ source: table, drift: true }))).catch((err: unknown) => {
       ready = null;
       throw err;
     });
-    return { db: d, source: await ready };
+    return { db: d, ...(await ready) };
   };
   return {
-    async write(rows) {
+    async write(rows, driftRows = []) {
       const { db } = await ensure();
-      // One statement per 500 rows (32 parameters each, well under PostgreSQL's 65535).
+      // One transaction: a failed flush is retried whole, and the upsert adds, so no part of it may
+      // have been written. One statement per 500 rows (32 parameters each, well under PostgreSQL's 65535).
       const tuple = `(${new Array(N).fill('?').join(', ')})`;
-      for (let at = 0; at < rows.length; at += 500) {
-        const chunk = rows.slice(at, at + 500);
-        const params = chunk.flatMap(values);
-        await db.run(`INSERT INTO ${table} (${ROW_COLUMNS.join(', ')}) VALUES ${chunk.map(() => tuple).join(', ')} ${ADD(table)}`, params);
-      }
+      const driftTuple = `(${DRIFT_COLUMNS.map(() => '?').join(', ')})`;
+      await db.tx(async (q) => {
+        for (let at = 0; at < rows.length; at += 500) {
+          const chunk = rows.slice(at, at + 500);
+          await q.run(`INSERT INTO ${table} (${ROW_COLUMNS.join(', ')}) VALUES ${chunk.map(() => tuple).join(', ')} ${ADD(table)}`, chunk.flatMap(values));
+        }
+        for (let at = 0; at < driftRows.length; at += 500) {
+          const chunk = driftRows.slice(at, at + 500);
+          await q.run(`INSERT INTO ${drift} (${DRIFT_COLUMNS.join(', ')}) VALUES ${chunk.map(() => driftTuple).join(', ')} ${ADD_DRIFT(drift)}`, chunk.flatMap(driftValues));
+        }
+      });
     },
     async query(q) {
       const { db, source } = await ensure();
       if (source === null) return [];
       const { sql, args } = selectSql(source, '?::bigint', q);
       return summarize(await db.all<Grouped>(sql, args));
+    },
+    async queryDrift(q) {
+      const { db, drift: hasDrift } = await ensure();
+      if (!hasDrift) return [];
+      const { sql, args } = driftSelectSql(drift, '?::bigint', q);
+      return driftSummaries(await db.all<Grouped>(sql, args));
     },
     close: async () => {
       await db?.close();
@@ -228,6 +310,16 @@ export function postgresUsageStore(url: string, table: string, opts: { readonly?
 
 export function openUsageStore(spec: StoreSpec, opts: { readonly?: boolean } = {}): UsageStore {
   return spec.kind === 'postgres' ? postgresUsageStore(spec.url, spec.table, opts) : sqliteUsageStore(spec.path, spec.table, opts);
+}
+
+/** Drift: OpenAPI contract violations per period (hour or day), service, operation, kind and status. */
+export async function queryDrift(spec: StoreSpec, q: DriftQuery): Promise<DriftSummary[]> {
+  const store = openUsageStore(spec, { readonly: true });
+  try {
+    return await store.queryDrift(q);
+  } finally {
+    await store.close();
+  }
 }
 
 /** The read API: usage per period (minute, hour or day), consumer, credential, service and route. */

@@ -5,7 +5,7 @@
 // document, named by its JSON pointer.
 import { createRequire } from 'node:module';
 import type { Ajv as AjvClass, ErrorObject, Options, ValidateFunction } from 'ajv';
-import { compileConfigRegex } from '../base/regex.js';
+import { compileConfigRegex, type ConfigRegex } from '../base/regex.js';
 import type { OpenApiObject, OpenApiOperation, OperationValidators, SchemaCheck, SchemaIssue } from '../sdk/openapi.js';
 import { documentFor } from './dialect.js';
 
@@ -18,11 +18,31 @@ export function isJsonMediaType(type: string): boolean {
   return t === 'application/json' || (t.endsWith('+json') && t.includes('/')) || t === '*/*' || t === 'application/*';
 }
 
+/**
+ * RE2 matches UTF-8: given a string, it converts it into a new buffer on every call, which
+ * costs about twice the match itself for a short value (and adds to the garbage). A value of
+ * up to SCRATCH_CHARS is written into one reused buffer instead (the same UTF-8, lone
+ * surrogates replaced the same way); ajv's checks call `test` only, synchronously.
+ */
+const SCRATCH = Buffer.allocUnsafe(4096);
+const SCRATCH_CHARS = Math.floor(SCRATCH.length / 3);
+
+function schemaPattern(re: ConfigRegex): { source: string; flags: string; test(input: string): boolean; toString(): string } {
+  const onBytes = re as unknown as { test(input: Buffer): boolean };
+  return {
+    source: re.source,
+    flags: re.flags,
+    // ajv keeps one compiled pattern per toString() value.
+    toString: () => String(re),
+    test: (input) => (typeof input === 'string' && input.length <= SCRATCH_CHARS ? onBytes.test(SCRATCH.subarray(0, SCRATCH.write(input, 0, 'utf8'))) : re.test(input)),
+  };
+}
+
 const re2Engine = Object.assign(
   (pattern: string, flags: string) => {
     const re = compileConfigRegex(pattern, flags);
     if (typeof re === 'string') throw new Error(re);
-    return re;
+    return schemaPattern(re);
   },
   { code: 'require("re2")' },
 );

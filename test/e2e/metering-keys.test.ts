@@ -15,6 +15,7 @@ import pg from 'pg';
 import { parseStore } from '../../src/metering/config.js';
 import { addHistogram, emptyHistogram, percentile } from '../../src/metering/histogram.js';
 import { postgresUsageStore, queryUsage, type UsageSummary } from '../../src/metering/store.js';
+import { USAGE_MIGRATIONS } from '../../src/metering/schema.js';
 import { clock } from '../../src/base/clock.js';
 import { ORDERS_OPENAPI, PortalClient, startPortalGateway } from '../helpers/browser.js';
 import { http, runCli, startCli, startGateway, startUpstream, tempDir, writeConfig, type Upstream } from '../helpers/servers.js';
@@ -241,7 +242,7 @@ describe('a metering database of the first release', () => {
       await up.close();
     }
     const migrated = new Database(store, { readonly: true });
-    assert.deepEqual((migrated.prepare(`SELECT version FROM ng_schema_migrations WHERE component = 'metering:northgate_usage' ORDER BY version`).all() as Array<{ version: number }>).map((r) => r.version), [1, 2]);
+    assert.deepEqual((migrated.prepare(`SELECT version FROM ng_schema_migrations WHERE component = 'metering:northgate_usage' ORDER BY version`).all() as Array<{ version: number }>).map((r) => r.version), USAGE_MIGRATIONS.map((m) => m.version));
     migrated.close();
 
     const json = await runCli(['usage', '--store', store, '--by', 'day', ...range]);
@@ -286,7 +287,7 @@ describe('a metering database of the first release', () => {
     const c2 = new pg.Client({ connectionString: DATABASE_URL });
     await c2.connect();
     try {
-      assert.deepEqual((await c2.query(`SELECT version FROM ng_schema_migrations WHERE component = $1 ORDER BY version`, [`metering:${table}`])).rows.map((r) => Number(r.version)), [1, 2]);
+      assert.deepEqual((await c2.query(`SELECT version FROM ng_schema_migrations WHERE component = $1 ORDER BY version`, [`metering:${table}`])).rows.map((r) => Number(r.version)), USAGE_MIGRATIONS.map((m) => m.version));
     } finally {
       await c2.end();
     }

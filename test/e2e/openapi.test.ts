@@ -3,9 +3,10 @@
 // response checks in report and enforce mode, and `mock` answers from the document.
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { http, ROOT, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { http, ROOT, startGateway, startUpstream, tempDir, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 const SHOP = join(ROOT, 'test', 'fixtures', 'openapi', 'shop', 'openapi.yaml');
 const PETSTORE = join(ROOT, 'test', 'fixtures', 'openapi', 'petstore-3.0.yaml');
@@ -241,5 +242,68 @@ services:
     assert.equal(r.status, 400);
     assert.deepEqual(pointers(r.body), ['/header/Idempotency-Key']);
     assert.equal((await send('POST', '/orders/7/payments', {}, JSON.stringify({ method: 'card', number: '4111111111111111' }))).status, 202);
+  });
+});
+
+describe('mock: HEAD, and answers without a body', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    const spec = join(tempDir(), 'no-content.yaml');
+    writeFileSync(spec, `openapi: 3.0.3
+info: { title: t, version: "1" }
+paths:
+  /items/{id}:
+    delete:
+      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+      responses: { "204": { description: gone } }
+    get:
+      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+      responses:
+        "200":
+          description: one item
+          content: { application/json: { example: { id: x, name: spanner } } }
+  /empty:
+    get:
+      responses: { "200": { description: no content described } }
+`);
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0" }
+services:
+  - name: items
+    url: http://127.0.0.1:1
+    openapi: { spec: ${JSON.stringify(spec)} }
+    plugins: { mock: {} }
+    routes: [{ paths: ["/"] }]
+`);
+  });
+  after(() => gw.close());
+
+  test('HEAD gets the GET answer\'s head (its Content-Length) without a body; answers are reused', async () => {
+    const get = await http(gw.url, { path: '/items/a' });
+    assert.equal(get.body, '{"id":"x","name":"spanner"}');
+    const head = await http(gw.url, { method: 'HEAD', path: '/items/a' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal(head.headers['content-length'], String(get.body.length));
+    assert.equal(head.headers['cache-control'], 'no-store');
+    assert.equal(head.headers['content-type'], 'application/json');
+    const again = await http(gw.url, { path: '/items/b', headers: { accept: 'application/json' } });
+    assert.equal(again.body, get.body);
+    const ids = new Set((await Promise.all(Array.from({ length: 5 }, () => http(gw.url, { path: '/items/a' })))).map((r) => r.headers['x-request-id']));
+    assert.equal(ids.size, 5, 'a request id of its own on each reused answer');
+  });
+
+  test('204 carries no Content-Length (RFC 9110 8.6); a 200 without content has length 0', async () => {
+    const gone = await http(gw.url, { method: 'DELETE', path: '/items/a' });
+    assert.equal(gone.status, 204);
+    assert.equal(gone.headers['content-length'], undefined);
+    assert.equal(gone.headers['cache-control'], 'no-store');
+    const empty = await http(gw.url, { path: '/empty' });
+    assert.equal(empty.status, 200);
+    assert.equal(empty.headers['content-length'], '0');
+    assert.equal(empty.headers['content-type'], undefined);
+    // The connection stays usable after both.
+    assert.equal((await http(gw.url, { method: 'DELETE', path: '/items/b' })).status, 204);
   });
 });

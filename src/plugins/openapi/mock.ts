@@ -2,8 +2,9 @@
 // design-first work before the upstream exists. The response is the operation's first
 // described 2xx (else `default`), or the one `Prefer: code=…` asks for; its body is the
 // named example (`Prefer: example=…`), the first of `examples`, `example`, or one generated
-// from the schema (openapi-sampler, write-only properties left out). Bodies are built once
-// per operation, status, media type and example, then reused.
+// from the schema (openapi-sampler, write-only properties left out). Answers (the body and
+// its complete header list) are built once per operation, status, media type and example,
+// then reused: a reply copies the list and hands it to the core as it is (LocalReply.prebuilt).
 import { createRequire } from 'node:module';
 import type { Plugin } from '../../sdk/plugin.js';
 import type { PluginContext } from '../../sdk/context.js';
@@ -11,6 +12,7 @@ import type { OpenApiContract, OpenApiObject, OpenApiOperation } from '../../sdk
 import { LocalReply } from '../../sdk/local-reply.js';
 import { derefIn, operationIndex } from './operation-index.js';
 import { reportViolation } from './violations.js';
+import { joinedHeader } from './raw-headers.js';
 import { mockSchema, type MockConfig } from './schema.js';
 
 const require = createRequire(import.meta.url);
@@ -100,12 +102,29 @@ export const mockPlugin: Plugin<MockConfig> = {
   },
 };
 
+/**
+ * A built answer: its body and its complete header list (Content-Length included), copied
+ * per reply. HEAD gets the same list (the GET's Content-Length, RFC 9110 8.6) without the body.
+ */
+interface Answer {
+  readonly status: number;
+  readonly body: Buffer;
+  readonly headers: readonly string[];
+}
+
+/** Answers kept for distinct Prefer and Accept values (these vary without bound), over all operations. */
+const MAX_KEPT_ANSWERS = 10_000;
+
 function mockAnswer(contract: OpenApiContract, config: MockConfig): (ctx: PluginContext) => LocalReply | undefined {
   const index = operationIndex(contract);
   const refuseUnknown = (config.unknown_operations ?? 'refuse') === 'refuse';
   const honourPrefer = config.prefer ?? true;
-  // One body per operation, status, media type and example: built on first use, then reused.
-  const built = new Map<string, { status: number; body: Buffer; type: string | null } | string>();
+  const doc = contract.document;
+  // Per operation: the answer to a request without Prefer and Accept, and the others by
+  // "code\nexample\naccept"; each built on first use, then reused.
+  const plain: Array<Answer | string | undefined> = contract.operations.map(() => undefined);
+  const others: Array<Map<string, Answer | string> | undefined> = contract.operations.map(() => undefined);
+  let kept = 0;
   return (ctx) => {
     const matched = index.match(ctx.method, ctx.path);
     if (matched === null) {
@@ -113,30 +132,48 @@ function mockAnswer(contract: OpenApiContract, config: MockConfig): (ctx: Plugin
       return refuseUnknown ? LocalReply.error('operation-not-found', `${ctx.method} ${ctx.path} is not an operation of the API`) : undefined;
     }
     const op = matched.operation;
-    const prefer = honourPrefer ? parsePrefer(ctx.header('prefer')) : { code: null, example: null };
-    const accept = ctx.header('accept');
-    const key = `${op.method} ${op.path}\n${prefer.code ?? ''}\n${prefer.example ?? ''}\n${accept ?? ''}`;
-    let answer = built.get(key);
-    if (answer === undefined) {
-      answer = build(contract.document, op, prefer, accept);
-      // Accept headers vary without bound: keep the map bounded.
-      if (built.size < 10_000) built.set(key, answer);
+    const raw = ctx.rawHeaders;
+    const preferHeader = honourPrefer ? joinedHeader(raw, 'prefer') : undefined;
+    const accept = joinedHeader(raw, 'accept');
+    let answer: Answer | string | undefined;
+    if (preferHeader === undefined && accept === undefined) {
+      answer = plain[matched.index] ??= build(doc, op, NO_PREFERENCE, undefined);
+    } else {
+      const prefer = parsePrefer(preferHeader);
+      const key = `${prefer.code ?? ''}\n${prefer.example ?? ''}\n${accept ?? ''}`;
+      const built = (others[matched.index] ??= new Map());
+      answer = built.get(key);
+      if (answer === undefined) {
+        answer = build(doc, op, prefer, accept);
+        if (kept < MAX_KEPT_ANSWERS) {
+          built.set(key, answer);
+          kept++;
+        }
+      }
     }
     if (typeof answer === 'string') return LocalReply.error('bad-request', answer);
-    const headers: Record<string, string> = { 'cache-control': 'no-store' };
-    if (answer.type !== null) headers['content-type'] = answer.type;
-    if (ctx.method === 'HEAD') return new LocalReply(answer.status, undefined, headers);
-    return new LocalReply(answer.status, answer.body, headers);
+    // The core and response-phase plugins may edit the list: a copy per reply.
+    if (ctx.method === 'HEAD') return LocalReply.prebuilt(answer.status, undefined, answer.headers.slice());
+    return LocalReply.prebuilt(answer.status, answer.body, answer.headers.slice());
   };
 }
 
-function build(doc: OpenApiObject, op: OpenApiOperation, prefer: Prefer, accept: string | undefined): { status: number; body: Buffer; type: string | null } | string {
+const NO_PREFERENCE: Prefer = { code: null, example: null };
+
+function answer(status: number, body: Buffer, type: string | null): Answer {
+  const head = type === null ? ['cache-control', 'no-store'] : ['content-type', type, 'cache-control', 'no-store'];
+  // 204 and 304 carry no body and no length of one.
+  const headers = status === 204 || status === 304 ? head : [...head, 'content-length', String(body.length)];
+  return { status, body, headers };
+}
+
+function build(doc: OpenApiObject, op: OpenApiOperation, prefer: Prefer, accept: string | undefined): Answer | string {
   const picked = pickStatus(op, prefer.code);
   if (typeof picked === 'string') return picked;
   const content = (op.responses[picked.key]!['content'] ?? {}) as OpenApiObject;
   const type = pickMediaType(content, accept);
-  if (type === null || picked.status === 204 || picked.status === 304) return { status: picked.status, body: Buffer.alloc(0), type: null };
+  if (type === null || picked.status === 204 || picked.status === 304) return answer(picked.status, Buffer.alloc(0), null);
   const body = bodyFrom(doc, (derefIn(doc, content[type]) ?? {}) as OpenApiObject, prefer.example);
   if (typeof body === 'string') return body;
-  return { status: picked.status, body: render(type, body.value), type: type.includes('*') ? 'application/json' : type };
+  return answer(picked.status, render(type, body.value), type.includes('*') ? 'application/json' : type);
 }

@@ -3,7 +3,7 @@
 // then checked by the operation's compiled schema. Every problem is reported, with a
 // pointer into the request: /path/NAME, /query/NAME, /header/NAME, /cookie/NAME.
 import type { PluginContext } from '../../sdk/context.js';
-import type { OpenApiObject, OpenApiOperation, SchemaIssue } from '../../sdk/openapi.js';
+import type { OpenApiObject, OpenApiOperation, SchemaCheck, SchemaIssue } from '../../sdk/openapi.js';
 import { derefIn } from './operation-index.js';
 
 /** Headers OpenAPI says a parameter does not describe: the gateway and the body own them. */
@@ -51,47 +51,79 @@ function isArraySchema(doc: OpenApiObject, p: OpenApiObject): boolean {
   return type === 'array' || (Array.isArray(type) && type.includes('array'));
 }
 
-/** Every problem of the request's parameters against `op`, with path parameters from the match. */
-export function checkParameters(ctx: PluginContext, doc: OpenApiObject, op: OpenApiOperation, pathParams: Readonly<Record<string, string>>, out: SchemaIssue[]): void {
-  let query: Map<string, string[]> | null = null;
-  let cookies: Map<string, string> | null = null;
+/** A parameter as the checks need it, worked out once per operation (at create). */
+export interface ParameterPlan {
+  readonly name: string;
+  /** Lower case, for headers. */
+  readonly lowerName: string;
+  readonly in: 'path' | 'query' | 'header' | 'cookie';
+  readonly array: boolean;
+  readonly explode: boolean;
+  readonly required: boolean;
+  /** Where a problem is reported: /path/NAME, /query/NAME… */
+  readonly pointer: string;
+  readonly check: SchemaCheck | null;
+}
+
+/** The parameters of `op` that the checks read (ignored headers and unknown locations left out). */
+export function planParameters(doc: OpenApiObject, op: OpenApiOperation): ParameterPlan[] {
+  const out: ParameterPlan[] = [];
   op.parameters.forEach((p, i) => {
     const name = String(p['name']);
     const where = String(p['in']);
+    if (where !== 'path' && where !== 'query' && where !== 'header' && where !== 'cookie') return;
+    if (where === 'header' && IGNORED_HEADERS.has(name.toLowerCase())) return;
+    out.push({
+      name,
+      lowerName: name.toLowerCase(),
+      in: where,
+      array: isArraySchema(doc, p),
+      explode: p['explode'] !== false,
+      required: p['required'] === true || where === 'path',
+      pointer: `/${where}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+      check: op.validators.parameters[i] ?? null,
+    });
+  });
+  return out;
+}
+
+/**
+ * Every problem of the request's parameters, with path parameters from the match, added to
+ * `out` (created on the first problem): null when there is none.
+ */
+export function checkParameters(ctx: PluginContext, plans: readonly ParameterPlan[], pathParams: Readonly<Record<string, string>>, out: SchemaIssue[] | null): SchemaIssue[] | null {
+  let query: Map<string, string[]> | null = null;
+  let cookies: Map<string, string> | null = null;
+  for (const p of plans) {
     let raw: string | string[] | undefined;
-    const array = isArraySchema(doc, p);
-    switch (where) {
+    switch (p.in) {
       case 'path':
-        raw = pathParams[name];
-        if (raw !== undefined && array) raw = raw.split(',');
+        raw = pathParams[p.name];
+        if (raw !== undefined && p.array) raw = raw.split(',');
         break;
       case 'query': {
         query ??= parseQuery(ctx.query);
-        const values = query.get(name);
-        if (values !== undefined) raw = array && p['explode'] === false ? values.join(',').split(',') : values.length === 1 ? values[0]! : values;
+        const values = query.get(p.name);
+        if (values !== undefined) raw = p.array && !p.explode ? values.join(',').split(',') : values.length === 1 ? values[0]! : values;
         break;
       }
       case 'header':
-        if (IGNORED_HEADERS.has(name.toLowerCase())) return;
-        raw = ctx.header(name.toLowerCase());
-        if (raw !== undefined && array) raw = raw.split(',').map((v) => v.trim());
+        raw = ctx.header(p.lowerName);
+        if (raw !== undefined && p.array) raw = raw.split(',').map((v) => v.trim());
         break;
       case 'cookie':
         cookies ??= parseCookies(ctx.header('cookie'));
-        raw = cookies.get(name);
-        if (raw !== undefined && array) raw = raw.split(',');
+        raw = cookies.get(p.name);
+        if (raw !== undefined && p.array) raw = raw.split(',');
         break;
-      default:
-        return;
     }
-    const pointer = `/${where}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     if (raw === undefined) {
-      if (p['required'] === true || where === 'path') out.push({ pointer, message: 'is required' });
-      return;
+      if (p.required) (out ??= []).push({ pointer: p.pointer, message: 'is required' });
+      continue;
     }
-    const check = op.validators.parameters[i];
-    if (check === null || check === undefined) return;
-    const issues = check(raw);
-    if (issues !== null) for (const issue of issues) out.push({ pointer: pointer + issue.pointer, message: issue.message });
-  });
+    if (p.check === null) continue;
+    const issues = p.check(raw);
+    if (issues !== null) for (const issue of issues) (out ??= []).push({ pointer: p.pointer + issue.pointer, message: issue.message });
+  }
+  return out;
 }

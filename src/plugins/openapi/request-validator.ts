@@ -6,13 +6,14 @@
 import { Transform } from 'node:stream';
 import type { Plugin, PluginHandler } from '../../sdk/plugin.js';
 import type { PluginContext } from '../../sdk/context.js';
-import type { OpenApiContract, OpenApiObject, OpenApiOperation, SchemaIssue } from '../../sdk/openapi.js';
+import type { OpenApiContract, OpenApiObject, OpenApiOperation, SchemaCheck, SchemaIssue } from '../../sdk/openapi.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import { localKey } from '../../sdk/local-key.js';
 import { PROBLEM_TYPE_PREFIX, ERRORS } from '../../base/errors.js';
 import { operationIndex, type MatchedOperation } from './operation-index.js';
-import { checkParameters } from './parameters.js';
+import { checkParameters, planParameters, type ParameterPlan } from './parameters.js';
 import { deeperThan } from './json-depth.js';
+import { firstHeader } from './raw-headers.js';
 import { reportViolation } from './violations.js';
 import { requestValidatorSchema, type RequestValidatorConfig } from './schema.js';
 
@@ -63,6 +64,38 @@ export const requestValidatorPlugin: Plugin<RequestValidatorConfig> = {
   },
 };
 
+/** What the request phase needs of an operation, worked out at create: no lookups or allocations per request that pass. */
+interface OperationPlan {
+  readonly op: OpenApiOperation;
+  readonly parameters: readonly ParameterPlan[];
+  readonly bodyRequired: boolean;
+  /** Null: the operation describes no body (one sent is forwarded unchecked). */
+  readonly content: ReadonlyMap<string, SchemaCheck | null> | null;
+  /** The media types it takes, for the 415 detail. */
+  readonly listed: string;
+}
+
+function planOperation(doc: OpenApiObject, op: OpenApiOperation): OperationPlan {
+  const requestBody = op.requestBody;
+  let content: Map<string, SchemaCheck | null> | null = null;
+  const described = (requestBody?.['content'] ?? {}) as OpenApiObject;
+  if (requestBody !== null) {
+    content = new Map();
+    for (const key of Object.keys(described)) {
+      const lower = key.toLowerCase();
+      if (!content.has(lower)) content.set(lower, op.validators.body.get(lower) ?? null);
+    }
+  }
+  return { op, parameters: planParameters(doc, op), bodyRequired: requestBody?.['required'] === true, content, listed: Object.keys(described).join(', ') };
+}
+
+/** The entry of `content` for a media type: itself, "type/*", "*\/*"; undefined when none describes it. */
+function contentEntry(content: ReadonlyMap<string, SchemaCheck | null>, type: string): SchemaCheck | null | undefined {
+  const own = content.get(type);
+  if (own !== undefined) return own;
+  return content.get(type.slice(0, type.indexOf('/') + 1) + '*') ?? content.get('*/*');
+}
+
 function validatorHandler(contract: OpenApiContract, config: RequestValidatorConfig): PluginHandler {
   const index = operationIndex(contract);
   const refuseUnknown = (config.unknown_operations ?? 'refuse') === 'refuse';
@@ -71,23 +104,26 @@ function validatorHandler(contract: OpenApiContract, config: RequestValidatorCon
   const responses = config.responses ?? 'off';
   const sample = config.log_sample ?? DEFAULTS.logSample;
   const doc = contract.document;
+  const plans = contract.operations.map((op) => planOperation(doc, op));
+  const title = contract.document['info'] !== undefined ? String((contract.document['info'] as OpenApiObject)['title']) : 'OpenAPI document';
 
-  const checkBody = async (ctx: PluginContext, op: OpenApiOperation, check: (value: unknown) => readonly SchemaIssue[] | null, issues: SchemaIssue[]): Promise<LocalReply | undefined> => {
-    if (ctx.requestBodyLength > maxBody) return tooLarge(ctx, op);
-    const body = await ctx.readRequestBody(maxBody);
+  const checkJson = (ctx: PluginContext, op: OpenApiOperation, check: SchemaCheck, body: Buffer | null, found: SchemaIssue[] | null): LocalReply | undefined => {
     if (body === null) return tooLarge(ctx, op);
-    let value: unknown;
-    if (deeperThan(body, maxDepth)) issues.push({ pointer: '/body', message: `is nested deeper than ${maxDepth} levels` });
+    let issues = found;
+    // A body of no more bytes than the bound cannot nest deeper than it: no scan.
+    if (body.length > maxDepth && deeperThan(body, maxDepth)) (issues ??= []).push({ pointer: '/body', message: `is nested deeper than ${maxDepth} levels` });
     else {
+      let value: unknown;
       try {
         value = JSON.parse(body.toString('utf8'));
-        const found = check(value);
-        if (found !== null) for (const i of found) issues.push({ pointer: '/body' + i.pointer, message: i.message });
       } catch {
-        issues.push({ pointer: '/body', message: 'is not valid JSON' });
+        (issues ??= []).push({ pointer: '/body', message: 'is not valid JSON' });
+        return refuse(ctx, op, issues);
       }
+      const bad = check(value);
+      if (bad !== null) for (const i of bad) (issues ??= []).push({ pointer: '/body' + i.pointer, message: i.message });
     }
-    return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
+    return issues !== null ? refuse(ctx, op, issues) : pass(ctx, op);
   };
   // The operation is kept for the response checks only once the request passed (not on our own refusal).
   const pass = responses === 'off' ? (): undefined => undefined : (ctx: PluginContext, op: OpenApiOperation): undefined => void ctx.setLocal(kOperation, op);
@@ -105,28 +141,28 @@ function validatorHandler(contract: OpenApiContract, config: RequestValidatorCon
       const matched: MatchedOperation | null = index.match(ctx.method, ctx.path);
       if (matched === null) {
         reportViolation(ctx, null, 'unknown-operation', refuseUnknown ? 404 : 0, [], sample);
-        return refuseUnknown ? LocalReply.error('operation-not-found', `${ctx.method} ${ctx.path} is not an operation of the API (${contract.document['info'] !== undefined ? String((contract.document['info'] as OpenApiObject)['title']) : 'OpenAPI document'})`) : undefined;
+        return refuseUnknown ? LocalReply.error('operation-not-found', `${ctx.method} ${ctx.path} is not an operation of the API (${title})`) : undefined;
       }
-      const op = matched.operation;
-      const issues: SchemaIssue[] = [];
-      checkParameters(ctx, doc, op, matched.params, issues);
+      const plan = plans[matched.index]!;
+      const op = plan.op;
+      let issues = plan.parameters.length === 0 ? null : checkParameters(ctx, plan.parameters, matched.params, null);
       const hasBody = ctx.requestBodyLength > 0 || ctx.requestChunked;
-      const requestBody = op.requestBody;
       if (!hasBody) {
-        if (requestBody?.['required'] === true) issues.push({ pointer: '/body', message: 'is required' });
-        return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
+        if (plan.bodyRequired) (issues ??= []).push({ pointer: '/body', message: 'is required' });
+        return issues !== null ? refuse(ctx, op, issues) : pass(ctx, op);
       }
-      if (requestBody === null) return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
-      const type = mediaType(ctx.header('content-type'));
-      const key = contentKey(requestBody['content'] as OpenApiObject | undefined, type);
-      if (key === null) {
-        const listed = Object.keys((requestBody['content'] ?? {}) as OpenApiObject).join(', ');
-        reportViolation(ctx, op.label, 'request', 415, [{ pointer: '/header/content-type', message: `is not one of ${listed}` }], sample);
-        return LocalReply.error('unsupported-media-type', `${op.label} takes ${listed}, not ${type || 'a body without Content-Type'}`);
+      const content = plan.content;
+      if (content === null) return issues !== null ? refuse(ctx, op, issues) : pass(ctx, op);
+      const type = mediaType(firstHeader(ctx.rawHeaders, 'content-type'));
+      const check = contentEntry(content, type);
+      if (check === undefined) {
+        reportViolation(ctx, op.label, 'request', 415, [{ pointer: '/header/content-type', message: `is not one of ${plan.listed}` }], sample);
+        return LocalReply.error('unsupported-media-type', `${op.label} takes ${plan.listed}, not ${type || 'a body without Content-Type'}`);
       }
-      const check = op.validators.body.get(key.toLowerCase());
-      if (check === undefined) return issues.length > 0 ? refuse(ctx, op, issues) : pass(ctx, op);
-      return checkBody(ctx, op, check, issues);
+      if (check === null) return issues !== null ? refuse(ctx, op, issues) : pass(ctx, op);
+      if (ctx.requestBodyLength > maxBody) return tooLarge(ctx, op);
+      const found = issues;
+      return ctx.readRequestBody(maxBody).then((body) => checkJson(ctx, op, check, body, found));
     },
   };
   if (responses === 'off') return handler;

@@ -1,0 +1,22 @@
+// Request headers read from the raw [name, value, …] list. Asking the context for one header
+// makes both engines build the whole headers object of the request; the OpenAPI plugins read
+// one to three headers per request, so a scan of the (short) raw list is cheaper.
+
+/** The first value of header `lower` (its name in lower case): as node keeps a singleton such as Content-Type. */
+export function firstHeader(raw: readonly string[], lower: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lower.length && (name === lower || name.toLowerCase() === lower)) return raw[i + 1];
+  }
+  return undefined;
+}
+
+/** Every value of header `lower` joined with ", " (as `PluginContext.header` gives a list header such as Accept). */
+export function joinedHeader(raw: readonly string[], lower: string): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lower.length && (name === lower || name.toLowerCase() === lower)) out = out === undefined ? raw[i + 1] : `${out}, ${raw[i + 1]}`;
+  }
+  return out;
+}
