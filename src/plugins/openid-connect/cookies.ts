@@ -3,7 +3,7 @@
 // to the browser that started it. Both are signed with HMAC-SHA256 so that a forged or
 // guessed value is refused without a store lookup. The store never sees the session id
 // itself, only its SHA-256 (sessionKey): a copy of the store does not sign anyone in.
-import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { HeaderList } from '../../sdk/header-list.js';
 
 export interface CookieSettings {
@@ -21,7 +21,7 @@ export function newSessionId(): string {
 
 /** The store's key for a session id. */
 export function sessionKey(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  return hash('sha256', id, 'base64url');
 }
 
 /** Key objects by secret: createHmac with a string imports the key again on every call, a third of a signature check. */
@@ -75,6 +75,44 @@ export function signedCookie(c: CookieSettings, header: string | undefined, name
     if (value !== null) return value;
   }
   return null;
+}
+
+/** Session cookies remembered per reader; beyond it the oldest gives way. */
+export const VERIFIED_COOKIES = 10_000;
+
+/**
+ * The session cookie of a request, as the store's key of its session. A value whose signature
+ * held once is remembered, so that the requests of a browser cost one SHA-256 instead of an
+ * HMAC and a SHA-256. It is remembered by its own SHA-256, never by the value: the lookup
+ * of an attacker's value takes no time that depends on how much of a valid one it matches.
+ * The key of a signed id never changes, so nothing here needs to be forgotten but for room.
+ */
+export class SessionCookieReader {
+  readonly #c: CookieSettings;
+  readonly #max: number;
+  /** SHA-256 of a signed value → the store's key of its id. Insertion order is age order. */
+  readonly #verified = new Map<string, string>();
+
+  constructor(c: CookieSettings, max = VERIFIED_COOKIES) {
+    this.#c = c;
+    this.#max = max;
+  }
+
+  /** The store key of the first session cookie in `header` whose signature holds, else null. */
+  sessionKey(header: string | undefined): string | null {
+    for (const v of cookieValues(header, this.#c.name)) {
+      const digest = hash('sha256', v, 'base64url');
+      const known = this.#verified.get(digest);
+      if (known !== undefined) return known;
+      const id = verify(this.#c, 'session', v);
+      if (id === null) continue;
+      const key = sessionKey(id);
+      if (this.#verified.size >= this.#max) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(digest, key);
+      return key;
+    }
+    return null;
+  }
 }
 
 /** A Set-Cookie value: HttpOnly, SameSite=Lax, Secure unless configured off; maxAge 0 deletes. */

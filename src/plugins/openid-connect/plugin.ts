@@ -2,8 +2,8 @@
 // A browser without a session is sent to the provider (authorization code flow with PKCE);
 // the callback keeps the tokens in a server-side session, and the browser holds only a
 // signed, random session id in an HttpOnly, Secure, SameSite=Lax cookie. Each request with
-// a session costs a signature check and one store lookup, never a call to the provider;
-// the access token is refreshed shortly before it expires, once per session across every
+// a session costs a SHA-256 of the cookie (its signature is checked once per process) and at
+// most one store lookup per session.cache_ttl, never a call to the provider; the access token is refreshed shortly before it expires, once per session across every
 // worker and node (a lock in the store). API clients get 401, never a redirect. The
 // upstream gets the identity (X-Consumer-*, configured claim headers, optionally the
 // tokens); client-sent copies of those headers and the gateway's cookies are removed.
@@ -14,10 +14,11 @@ import type { Consumer } from '../../sdk/consumer.js';
 import type { PluginContext } from '../../sdk/context.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
-import { sessionKey, setCookie, signedCookie, stripCookies } from './cookies.js';
+import { SessionCookieReader, setCookie, stripCookies } from './cookies.js';
 import { backchannelLogout, callback, frontchannelLogout, login, logout, startLogin, unavailable, type Deps } from './endpoints.js';
 import { plainHttpAllowed, Provider, RefreshRefused, type Tokens } from './provider.js';
 import { openidConnectSchema, DEFAULTS, type OpenidConnectConfig } from './schema.js';
+import { CachingSessionStore } from './session-cache.js';
 import type { SessionData } from './session-store.js';
 import { compileSettings } from './settings.js';
 import { openSessionStore } from './stores.js';
@@ -67,6 +68,10 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
   const stripped = [...s.claimHeaders.map(([h]) => h), ...(s.idTokenHeader === null ? [] : [s.idTokenHeader])];
   const ourCookies = [c.name, c.loginName];
   const clearSession = ['set-cookie', setCookie(c, c.name, '', 0)];
+  const cookies = new SessionCookieReader(c);
+  /** The process's copies of sessions read lately (shared stores with a cache_ttl), else null. */
+  const cache = store instanceof CachingSessionStore && s.cacheTtlMs > 0 ? store : null;
+  const cacheTtlMs = s.cacheTtlMs;
   /** Refreshes in progress in this process, by session key: one per session. */
   const refreshing = new Map<string, Promise<SessionData | null>>();
 
@@ -158,9 +163,12 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
   };
 
   const protect = (ctx: PluginContext): RequestPhaseResult | Promise<RequestPhaseResult> => {
-    const id = signedCookie(c, ctx.header('cookie'), c.name, 'session');
-    if (id === null) return unauthenticated(ctx, false);
-    const key = sessionKey(id);
+    const key = cookies.sessionKey(ctx.header('cookie'));
+    if (key === null) return unauthenticated(ctx, false);
+    if (cache !== null) {
+      const recent = cache.recent(key, cacheTtlMs);
+      if (recent !== undefined) return withSession(ctx, key, recent);
+    }
     let found: SessionData | null | Promise<SessionData | null>;
     try {
       found = store.get(key);
@@ -231,6 +239,8 @@ function check(config: OpenidConnectConfig): Problem[] {
   if (config.timeout !== undefined && parseDuration(config.timeout)! < 100) problems.push({ path: ['timeout'], message: 'must be at least 100ms' });
   if (session.ttl !== undefined && parseDuration(session.ttl)! < 60_000) problems.push({ path: ['session', 'ttl'], message: 'must be at least 1m' });
   if (session.login_ttl !== undefined && parseDuration(session.login_ttl)! < 10_000) problems.push({ path: ['session', 'login_ttl'], message: 'must be at least 10s' });
+  // The bound on how long a session ended on another worker or node still works here: kept short.
+  if (session.cache_ttl !== undefined && parseDuration(session.cache_ttl)! > 60_000) problems.push({ path: ['session', 'cache_ttl'], message: 'must be at most 1m (a session ended elsewhere works here until its copy is this old)' });
   return problems;
 }
 
