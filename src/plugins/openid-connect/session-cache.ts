@@ -1,9 +1,10 @@
 // A process's copy of the sessions it read recently from a shared store (sqlite, redis,
 // postgres), so that the requests of a busy browser cost one store lookup per
 // `session.cache_ttl` instead of one each. Ending a session (logout, front- and back-channel
-// logout, a refresh refused, an expired access token) drops the copy in this process at once;
-// the other workers and nodes drop theirs when it is older than `cache_ttl`, which is
-// therefore the bound on how long a session ended elsewhere keeps working here.
+// logout, a refresh refused, an expired access token) drops the copy in this process at once.
+// A store that announces ends (Redis: a channel) has the other processes drop theirs at
+// once too; in any case a copy older than `cache_ttl` is not used, which is the bound on how
+// long a session ended elsewhere keeps working here (a lost notice, SQLite, PostgreSQL).
 //
 // A read that was under way while a session ended must not put the ended session back: every
 // change to the sessions bumps an epoch, and a read is kept only when no change happened
@@ -34,6 +35,11 @@ export class CachingSessionStore implements SessionStore {
     this.#max = max;
     this.description = inner.description;
     if (inner.ready !== undefined) this.ready = (signal) => inner.ready!(signal);
+    inner.onEnded?.((key) => {
+      this.#epoch++;
+      if (key === null) this.#entries.clear();
+      else this.#entries.delete(key);
+    });
   }
 
   /**
