@@ -4,7 +4,7 @@
 // against real gateways and stores is in test/e2e/openid-connect-cache.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newSessionId, SessionCookieReader, sessionKey, sign, type CookieSettings } from '../../src/plugins/openid-connect/cookies.js';
+import { cookieField, newSessionId, SessionCookieReader, sessionKey, sign, type CookieSettings } from '../../src/plugins/openid-connect/cookies.js';
 import { CachingSessionStore } from '../../src/plugins/openid-connect/session-cache.js';
 import { MemorySessionStore, type PendingLogin, type SessionData, type SessionStore } from '../../src/plugins/openid-connect/session-store.js';
 
@@ -35,6 +35,14 @@ test('session cookies: a verified value is remembered; a tampered, re-purposed o
   assert.equal(reader.sessionKey(`ng_oidc=${sign(C, 'session', third)}`), sessionKey(third));
   assert.equal(reader.sessionKey(`ng_oidc=${good}`), sessionKey(id));
   assert.equal(reader.sessionKey(undefined), null);
+});
+
+test('the Cookie fields of a request: every one, whatever its case, joined as one (HTTP/2 sends crumbs)', () => {
+  assert.equal(cookieField(['Host', 'a', 'Accept', '*/*']), undefined);
+  assert.equal(cookieField(['COOKIE', 'a=1', 'x-cookie', 'no=1', 'cookie', 'ng_oidc=v', 'Cookies', 'no=2']), 'a=1; ng_oidc=v');
+  const id = newSessionId();
+  const reader = new SessionCookieReader(C);
+  assert.equal(reader.sessionKey(cookieField(['cookie', 'a=1', 'cookie', `ng_oidc=${sign(C, 'session', id)}`])), sessionKey(id));
 });
 
 /** The memory store whose reads wait until `go()`: a read under way while something else happens. */

@@ -54,6 +54,20 @@ export function verify(c: CookieSettings, purpose: string, signed: string): stri
 const SEPARATOR = /[;,] */;
 
 /**
+ * The request's Cookie fields joined with "; " (HTTP/2 sends each cookie as a field of its
+ * own), read from the raw header list: building the headers object costs more than the
+ * session's own checks.
+ */
+export function cookieField(raw: readonly string[]): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 6 && name.toLowerCase() === 'cookie') out = out === undefined ? raw[i + 1]! : `${out}; ${raw[i + 1]!}`;
+  }
+  return out;
+}
+
+/**
  * The values of cookie `name` in a Cookie header (HTTP/2 and several fields arrive joined
  * by ", "; our values never hold a comma), at most 8 looked at.
  */
