@@ -4,7 +4,7 @@
 // against real gateways and stores is in test/e2e/openid-connect-cache.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cookieField, newSessionId, SessionCookieReader, sessionKey, sign, type CookieSettings } from '../../src/plugins/openid-connect/cookies.js';
+import { cookieField, cookieValues, newSessionId, SessionCookieReader, sessionKey, sign, type CookieSettings } from '../../src/plugins/openid-connect/cookies.js';
 import { CachingSessionStore } from '../../src/plugins/openid-connect/session-cache.js';
 import { MemorySessionStore, type PendingLogin, type SessionData, type SessionStore } from '../../src/plugins/openid-connect/session-store.js';
 
@@ -35,6 +35,30 @@ test('session cookies: a verified value is remembered; a tampered, re-purposed o
   assert.equal(reader.sessionKey(`ng_oidc=${sign(C, 'session', third)}`), sessionKey(third));
   assert.equal(reader.sessionKey(`ng_oidc=${good}`), sessionKey(id));
   assert.equal(reader.sessionKey(undefined), null);
+});
+
+/** cookieValues as a split of the header: what the indexOf search must agree with. */
+function cookieValuesBySplit(header: string, name: string): string[] {
+  const out: string[] = [];
+  for (const part of header.split(/[;,] */)) {
+    if (part.startsWith(`${name}=`)) out.push(part.slice(name.length + 1));
+    if (out.length === 8) break;
+  }
+  return out;
+}
+
+test('cookie values: the search agrees with splitting the header, on generated and hostile headers', () => {
+  const pieces = ['ng_oidc=', 'ng_oidc', 'xng_oidc=', 'a=1', 'v.sig', '=', ';', ',', ' ', '; ', ', ', 'ng_oidc=ng_oidc=', '"q"', ''];
+  let seed = 42;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  for (let i = 0; i < 3000; i++) {
+    let header = '';
+    for (let k = next(14); k > 0; k--) header += pieces[next(pieces.length)];
+    assert.deepEqual(cookieValues(header, 'ng_oidc'), cookieValuesBySplit(header, 'ng_oidc'), JSON.stringify(header));
+  }
+  for (const header of ['', 'ng_oidc', ' ng_oidc=x', 'a=ng_oidc=x', 'a=1;ng_oidc=x', 'a=1,   ng_oidc=x,ng_oidc=y', 'ng_oidc=a=b; c', `${'ng_oidc=v; '.repeat(20)}`])
+    assert.deepEqual(cookieValues(header, 'ng_oidc'), cookieValuesBySplit(header, 'ng_oidc'), JSON.stringify(header));
+  assert.equal(cookieValues('ng_oidc=v; '.repeat(20), 'ng_oidc').length, 8, 'at most 8');
 });
 
 test('the Cookie fields of a request: every one, whatever its case, joined as one (HTTP/2 sends crumbs)', () => {
