@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { cookieField, cookieValues, newSessionId, SessionCookieReader, sessionKey, sign, type CookieSettings } from '../../src/plugins/openid-connect/cookies.js';
 import { CachingSessionStore } from '../../src/plugins/openid-connect/session-cache.js';
 import { MemorySessionStore, type PendingLogin, type SessionData, type SessionStore } from '../../src/plugins/openid-connect/session-store.js';
+import { configProblems, routeWithPlugin } from '../helpers/config.js';
 
 const C: CookieSettings = { name: 'ng_oidc', loginName: 'ng_oidc_login', path: '/', secure: true, secret: 'x'.repeat(40) };
 const LIMITS = { maxSessions: 100, maxPendingLogins: 100 };
@@ -203,5 +204,15 @@ test('session copies: bounded, the oldest read goes first; notices from the stor
     assert.deepEqual(['b', 'd'].map((k) => cache.recent(k, 60_000)), [undefined, undefined], 'notices may have been missed: every copy goes');
   } finally {
     cache.close();
+  }
+});
+
+test('session.cache_ttl: 0s to 1m; beyond, the bound on a logout elsewhere would be too long', () => {
+  const base = { issuer: 'https://op.example', client_id: 'app', redirect_uri: 'https://app.example/cb', cookie: { secret: 's'.repeat(32) } };
+  const problems = (session: Record<string, unknown>) => configProblems(routeWithPlugin('openid-connect', JSON.stringify({ ...base, session: { store: 'sqlite', ...session } })), 'oidc.yaml');
+  for (const ok of ['0s', '250ms', '1s', '1m']) assert.deepEqual(problems({ cache_ttl: ok }), [], ok);
+  for (const [bad, message] of [['61s', /session\.cache_ttl: must be at most 1m/], ['1h', /session\.cache_ttl: must be at most 1m/], ['soon', /session\.cache_ttl: must be a duration/], ['-1s', /session\.cache_ttl: must be a duration/]] as const) {
+    const p = problems({ cache_ttl: bad });
+    assert.ok(p.some((line) => /^oidc\.yaml:\d+:\d+ /.test(line) && message.test(line)), `${bad}: ${p.join('\n')}`);
   }
 });
