@@ -3,7 +3,7 @@
 // to the browser that started it. Both are signed with HMAC-SHA256 so that a forged or
 // guessed value is refused without a store lookup. The store never sees the session id
 // itself, only its SHA-256 (sessionKey): a copy of the store does not sign anyone in.
-import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { HeaderList } from '../../sdk/header-list.js';
 
 export interface CookieSettings {
@@ -21,7 +21,7 @@ export function newSessionId(): string {
 
 /** The store's key for a session id. */
 export function sessionKey(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  return hash('sha256', id, 'base64url');
 }
 
 /** Key objects by secret: createHmac with a string imports the key again on every call, a third of a signature check. */
@@ -51,19 +51,46 @@ export function verify(c: CookieSettings, purpose: string, signed: string): stri
   return given.length === expected.length && timingSafeEqual(given, expected) ? value : null;
 }
 
-const SEPARATOR = /[;,] */;
+/**
+ * The request's Cookie fields joined with "; " (HTTP/2 sends each cookie as a field of its
+ * own), read from the raw header list: building the headers object costs more than the
+ * session's own checks.
+ */
+export function cookieField(raw: readonly string[]): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 6 && name.toLowerCase() === 'cookie') out = out === undefined ? raw[i + 1]! : `${out}; ${raw[i + 1]!}`;
+  }
+  return out;
+}
 
 /**
  * The values of cookie `name` in a Cookie header (HTTP/2 and several fields arrive joined
- * by ", "; our values never hold a comma), at most 8 looked at.
+ * by ", "; our values never hold a comma), at most 8. A cookie starts the header or follows
+ * a ";" or "," and spaces; its value ends at the next ";" or ",". Found with indexOf rather
+ * than by splitting the header: a browser sends every cookie of the site, and ours is one.
  */
 export function cookieValues(header: string | undefined, name: string): string[] {
-  if (header === undefined || !header.includes(name)) return [];
-  const out: string[] = [];
+  if (header === undefined) return [];
   const prefix = `${name}=`;
-  for (const part of header.split(SEPARATOR, 256)) {
-    if (part.startsWith(prefix)) out.push(part.slice(prefix.length));
-    if (out.length === 8) break;
+  let at = header.indexOf(prefix);
+  if (at < 0) return [];
+  const out: string[] = [];
+  while (at >= 0 && out.length < 8) {
+    let before = at - 1;
+    while (before >= 0 && header.charCodeAt(before) === 0x20) before--;
+    const c = before >= 0 ? header.charCodeAt(before) : -1;
+    const from = at + prefix.length;
+    if (at === 0 || c === 0x3b || c === 0x2c) {
+      let end = header.length;
+      const semi = header.indexOf(';', from);
+      if (semi >= 0) end = semi;
+      const comma = header.indexOf(',', from);
+      if (comma >= 0 && comma < end) end = comma;
+      out.push(header.slice(from, end));
+    }
+    at = header.indexOf(prefix, from);
   }
   return out;
 }
@@ -75,6 +102,44 @@ export function signedCookie(c: CookieSettings, header: string | undefined, name
     if (value !== null) return value;
   }
   return null;
+}
+
+/** Session cookies remembered per reader; beyond it the oldest gives way. */
+export const VERIFIED_COOKIES = 10_000;
+
+/**
+ * The session cookie of a request, as the store's key of its session. A value whose signature
+ * held once is remembered, so that the requests of a browser cost one SHA-256 instead of an
+ * HMAC and a SHA-256. It is remembered by its own SHA-256, never by the value: the lookup
+ * of an attacker's value takes no time that depends on how much of a valid one it matches.
+ * The key of a signed id never changes, so nothing here needs to be forgotten but for room.
+ */
+export class SessionCookieReader {
+  readonly #c: CookieSettings;
+  readonly #max: number;
+  /** SHA-256 of a signed value → the store's key of its id. Insertion order is age order. */
+  readonly #verified = new Map<string, string>();
+
+  constructor(c: CookieSettings, max = VERIFIED_COOKIES) {
+    this.#c = c;
+    this.#max = max;
+  }
+
+  /** The store key of the first session cookie in `header` whose signature holds, else null. */
+  sessionKey(header: string | undefined): string | null {
+    for (const v of cookieValues(header, this.#c.name)) {
+      const digest = hash('sha256', v, 'base64url');
+      const known = this.#verified.get(digest);
+      if (known !== undefined) return known;
+      const id = verify(this.#c, 'session', v);
+      if (id === null) continue;
+      const key = sessionKey(id);
+      if (this.#verified.size >= this.#max) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(digest, key);
+      return key;
+    }
+    return null;
+  }
 }
 
 /** A Set-Cookie value: HttpOnly, SameSite=Lax, Secure unless configured off; maxAge 0 deletes. */

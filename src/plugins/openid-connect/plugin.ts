@@ -2,22 +2,24 @@
 // A browser without a session is sent to the provider (authorization code flow with PKCE);
 // the callback keeps the tokens in a server-side session, and the browser holds only a
 // signed, random session id in an HttpOnly, Secure, SameSite=Lax cookie. Each request with
-// a session costs a signature check and one store lookup, never a call to the provider;
-// the access token is refreshed shortly before it expires, once per session across every
-// worker and node (a lock in the store). API clients get 401, never a redirect. The
+// a session costs a SHA-256 of the cookie (its signature is checked once per process) and at
+// most one store lookup per session.cache_ttl, never a call to the provider; the access
+// token is refreshed shortly before it expires, once per session across every worker and
+// node (a lock in the store). API clients get 401, never a redirect. The
 // upstream gets the identity (X-Consumer-*, configured claim headers, optionally the
 // tokens); client-sent copies of those headers and the gateway's cookies are removed.
 import cluster from 'node:cluster';
 import { clock } from '../../base/clock.js';
 import { parseDuration } from '../../base/duration.js';
-import type { Consumer } from '../../sdk/consumer.js';
+import type { Consumer, ConsumerDirectory } from '../../sdk/consumer.js';
 import type { PluginContext } from '../../sdk/context.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
-import { sessionKey, setCookie, signedCookie, stripCookies } from './cookies.js';
+import { cookieField, SessionCookieReader, setCookie, stripCookies } from './cookies.js';
 import { backchannelLogout, callback, frontchannelLogout, login, logout, startLogin, unavailable, type Deps } from './endpoints.js';
 import { plainHttpAllowed, Provider, RefreshRefused, type Tokens } from './provider.js';
 import { openidConnectSchema, DEFAULTS, type OpenidConnectConfig } from './schema.js';
+import { CachingSessionStore } from './session-cache.js';
 import type { SessionData } from './session-store.js';
 import { compileSettings } from './settings.js';
 import { openSessionStore } from './stores.js';
@@ -55,6 +57,15 @@ function claimText(v: unknown): string | null {
   return text.length <= MAX_FORWARDED_VALUE && SAFE_HEADER_VALUE.test(text) ? text : null;
 }
 
+/** What a session tells the upstream, worked out once per session object (a copy serves many requests). */
+interface Identity {
+  /** The consumers it was looked up in (a reload brings others). */
+  readonly directory: ConsumerDirectory;
+  readonly consumer: Consumer | null;
+  /** [header, value, ...]: the claim headers that could be sent. */
+  readonly claims: readonly string[];
+}
+
 function createHandler(config: OpenidConnectConfig): PluginHandler {
   // A worker's memory is its own: a sign-in started on one worker would not be found by the
   // worker that gets the callback, and a logout would end the session on one worker only.
@@ -67,18 +78,38 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
   const stripped = [...s.claimHeaders.map(([h]) => h), ...(s.idTokenHeader === null ? [] : [s.idTokenHeader])];
   const ourCookies = [c.name, c.loginName];
   const clearSession = ['set-cookie', setCookie(c, c.name, '', 0)];
+  const cookies = new SessionCookieReader(c);
+  /** The process's copies of sessions read lately (shared stores with a cache_ttl), else null. */
+  const cache = store instanceof CachingSessionStore && s.cacheTtlMs > 0 ? store : null;
+  const cacheTtlMs = s.cacheTtlMs;
   /** Refreshes in progress in this process, by session key: one per session. */
   const refreshing = new Map<string, Promise<SessionData | null>>();
 
-  const consumerOf = (ctx: PluginContext, claims: Readonly<Record<string, unknown>>): Consumer | null => {
+  const consumerOf = (index: ConsumerDirectory, claims: Readonly<Record<string, unknown>>): Consumer | null => {
     const v = claims[s.consumerClaim];
     if (typeof v !== 'string' || v === '' || v.length > 256 || !SAFE_CONSUMER.test(v)) return null;
-    const index = ctx.consumers;
     return index.byId.get(v) ?? index.byUsername.get(v) ?? { id: v, username: v, groups: new Set(), groupsHeader: '', plan: null, kind: 'external' };
   };
 
+  const identities = new WeakMap<SessionData, Identity>();
+  const identityOf = (ctx: PluginContext, session: SessionData): Identity => {
+    const directory = ctx.consumers;
+    let id = identities.get(session);
+    if (id === undefined || id.directory !== directory) {
+      const claims: string[] = [];
+      for (const [name, claim] of s.claimHeaders) {
+        const text = claimText(session.claims[claim]);
+        if (text !== null) claims.push(name, text);
+      }
+      id = { directory, consumer: consumerOf(directory, session.claims), claims };
+      identities.set(session, id);
+    }
+    return id;
+  };
+
   const admit = (ctx: PluginContext, session: SessionData): RequestPhaseResult => {
-    const consumer = consumerOf(ctx, session.claims);
+    const identity = identityOf(ctx, session);
+    const consumer = identity.consumer;
     if (consumer === null) return LocalReply.error('forbidden', `the sign-in carries no usable "${s.consumerClaim}" claim`);
     ctx.consumer = consumer;
     ctx.credential = null;
@@ -87,10 +118,8 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
     h.setLowerCase('x-consumer-username', consumer.username);
     if (consumer.groupsHeader !== '') h.setLowerCase('x-consumer-groups', consumer.groupsHeader);
     for (const name of stripped) h.removeLowerCase(name);
-    for (const [name, claim] of s.claimHeaders) {
-      const text = claimText(session.claims[claim]);
-      if (text !== null) h.append(name, text);
-    }
+    const claims = identity.claims;
+    for (let i = 0; i < claims.length; i += 2) h.append(claims[i]!, claims[i + 1]!);
     if (s.idTokenHeader !== null) h.append(s.idTokenHeader, session.idToken);
     if (s.forwardAccessToken) h.setLowerCase('authorization', `Bearer ${session.accessToken}`);
     stripCookies(h, ourCookies);
@@ -158,9 +187,12 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
   };
 
   const protect = (ctx: PluginContext): RequestPhaseResult | Promise<RequestPhaseResult> => {
-    const id = signedCookie(c, ctx.header('cookie'), c.name, 'session');
-    if (id === null) return unauthenticated(ctx, false);
-    const key = sessionKey(id);
+    const key = cookies.sessionKey(cookieField(ctx.rawHeaders));
+    if (key === null) return unauthenticated(ctx, false);
+    if (cache !== null) {
+      const recent = cache.recent(key, cacheTtlMs);
+      if (recent !== undefined) return withSession(ctx, key, recent);
+    }
     let found: SessionData | null | Promise<SessionData | null>;
     try {
       found = store.get(key);
@@ -231,6 +263,8 @@ function check(config: OpenidConnectConfig): Problem[] {
   if (config.timeout !== undefined && parseDuration(config.timeout)! < 100) problems.push({ path: ['timeout'], message: 'must be at least 100ms' });
   if (session.ttl !== undefined && parseDuration(session.ttl)! < 60_000) problems.push({ path: ['session', 'ttl'], message: 'must be at least 1m' });
   if (session.login_ttl !== undefined && parseDuration(session.login_ttl)! < 10_000) problems.push({ path: ['session', 'login_ttl'], message: 'must be at least 10s' });
+  // The bound on how long a session ended on another worker or node still works here: kept short.
+  if (session.cache_ttl !== undefined && parseDuration(session.cache_ttl)! > 60_000) problems.push({ path: ['session', 'cache_ttl'], message: 'must be at most 1m (a session ended elsewhere works here until its copy is this old)' });
   return problems;
 }
 

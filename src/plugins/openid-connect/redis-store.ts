@@ -2,10 +2,12 @@
 // sorted set per kind (score: expiry) bounds the count: a session beyond max_sessions is
 // refused, a pending sign-in beyond max_pending_logins pushes the oldest out. A set per
 // provider session (and per subject) lists its sessions for front- and back-channel logout.
-// Each step that reads and writes is one Lua script, so that nodes do not race.
+// Each step that reads and writes is one Lua script, so that nodes do not race. Every end
+// or change of a session is published on `<prefix>ended` (its key), so that the nodes' copies
+// of it (session-cache.ts) go at once rather than when they are session.cache_ttl old.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { redisReady, whileFirstConnecting } from '../../base/redis.js';
+import { coalesceWrites, redisReady, whileFirstConnecting } from '../../base/redis.js';
 import type { PendingLogin, SessionData, SessionStore, StoreLimits } from './session-store.js';
 
 const CREATE = `
@@ -25,6 +27,7 @@ local n = 0
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   n = n + redis.call('DEL', k)
   redis.call('ZREM', KEYS[2], k)
+  redis.call('PUBLISH', ARGV[1], k)
 end
 redis.call('DEL', KEYS[1])
 return n
@@ -51,7 +54,7 @@ return v
 
 interface OidcRedis extends Redis {
   oidcCreate(n: number, ...args: Array<string | number>): Promise<number>;
-  oidcEnd(set: string, index: string): Promise<number>;
+  oidcEnd(set: string, index: string, channel: string): Promise<number>;
   oidcPutLogin(key: string, index: string, data: string, expiresAt: number, now: number, max: number, ttlMs: number): Promise<number>;
   oidcTake(key: string, index: string): Promise<string | null>;
 }
@@ -65,6 +68,10 @@ export class RedisSessionStore implements SessionStore {
   readonly #limits: StoreLimits;
   readonly #now: () => number;
   readonly #onClose: () => void;
+  /** The channel every end or change of a session is published on. */
+  readonly #channel: string;
+  /** The connection that listens to it (subscribed once someone asks, see onEnded). */
+  #subscriber: Redis | null = null;
 
   constructor(redis: Redis, description: string, prefix: string, limits: StoreLimits, now: () => number, onClose: () => void) {
     const r = redis as OidcRedis;
@@ -79,7 +86,28 @@ export class RedisSessionStore implements SessionStore {
     this.#limits = limits;
     this.#now = now;
     this.#onClose = onClose;
+    this.#channel = `${prefix}ended`;
     this.description = description;
+  }
+
+  /**
+   * Calls `listener` with the key of each session ended or changed by any node, and with null
+   * when the notices of a while may have been missed (the subscription was down). One
+   * listener: the store's cache.
+   */
+  onEnded(listener: (key: string | null) => void): void {
+    if (this.#subscriber !== null) return;
+    const sub = (this.#subscriber = this.#r.duplicate());
+    const sessions = `${this.#p}s:`;
+    sub.on('error', () => undefined);
+    sub.on('ready', () => {
+      sub.subscribe(this.#channel).catch(() => undefined);
+      // Up (again): what ended before was not heard of here.
+      listener(null);
+    });
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.#channel && message.startsWith(sessions)) listener(message.slice(sessions.length));
+    });
   }
 
   /** A new client's first connection is waited for (bounded); afterwards commands fail fast while Redis is away. */
@@ -97,6 +125,7 @@ export class RedisSessionStore implements SessionStore {
 
   async get(key: string): Promise<SessionData | null> {
     await this.#up();
+    coalesceWrites(this.#r);
     const v = await this.#r.get(`${this.#p}s:${key}`);
     if (v === null) return null;
     const s = JSON.parse(v) as SessionData;
@@ -113,17 +142,20 @@ export class RedisSessionStore implements SessionStore {
 
   async update(key: string, s: SessionData): Promise<void> {
     await this.#up();
-    await this.#r.set(`${this.#p}s:${key}`, JSON.stringify(s), 'PX', Math.max(1, s.expiresAt - this.#now()), 'XX');
+    const k = `${this.#p}s:${key}`;
+    const [set] = (await this.#r.multi().set(k, JSON.stringify(s), 'PX', Math.max(1, s.expiresAt - this.#now()), 'XX').publish(this.#channel, k).exec()) ?? [];
+    if (set?.[0]) throw set[0];
   }
 
   async delete(key: string): Promise<void> {
     await this.#up();
-    await this.#r.multi().del(`${this.#p}s:${key}`).zrem(`${this.#p}idx:s`, `${this.#p}s:${key}`).exec();
+    const k = `${this.#p}s:${key}`;
+    await this.#r.multi().del(k).zrem(`${this.#p}idx:s`, k).publish(this.#channel, k).exec();
   }
 
   async endSessions(iss: string, by: { sid: string } | { sub: string }): Promise<number> {
     await this.#up();
-    return this.#r.oidcEnd('sid' in by ? this.#bySid(iss, by.sid) : this.#bySub(iss, by.sub), `${this.#p}idx:s`);
+    return this.#r.oidcEnd('sid' in by ? this.#bySid(iss, by.sid) : this.#bySub(iss, by.sub), `${this.#p}idx:s`, this.#channel);
   }
 
   async putLogin(state: string, login: PendingLogin): Promise<void> {
@@ -155,6 +187,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   close(): void {
+    this.#subscriber?.disconnect();
+    this.#subscriber = null;
     this.#onClose();
   }
 }

@@ -47,6 +47,8 @@ export const openidConnectSchema = {
       properties: {
         /** A session ends this long after the sign-in, whatever refreshes happened. */
         ttl: duration,
+        /** How long a process may serve a session from its own copy (sqlite, redis, postgres): a session ended on another worker or node stops working here within this; 0s reads the store on every request. */
+        cache_ttl: duration,
         store: { enum: ['memory', 'sqlite', 'redis', 'postgres'] },
         /** The SQLite file (store: sqlite). */
         path: { type: 'string', minLength: 1 },
@@ -102,6 +104,7 @@ export interface OpenidConnectConfig {
   cookie: { name?: string; secret: string; path?: string; dangerously_allow_plain_http?: boolean };
   session?: {
     ttl?: string;
+    cache_ttl?: string;
     store?: SessionStoreKind;
     path?: string;
     redis?: { url: string; timeout?: string; prefix?: string };
@@ -128,6 +131,7 @@ export const DEFAULTS = {
   cookieName: 'ng_oidc',
   cookiePath: '/',
   ttl: '8h',
+  cacheTtl: '1s',
   store: 'memory',
   sqlitePath: 'northgate-oidc.sqlite',
   redisTimeout: '500ms',

@@ -51,6 +51,11 @@ export interface SessionStore {
   release(name: string): Promise<void>;
   /** A remote store: resolves once it answers. */
   ready?(signal: AbortSignal): Promise<void>;
+  /**
+   * A store that tells its processes of sessions ended or changed elsewhere: calls `listener`
+   * with each one's key, and with null when such notices may have been missed.
+   */
+  onEnded?(listener: (key: string | null) => void): void;
   close(): void;
 }
 

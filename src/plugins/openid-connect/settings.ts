@@ -14,6 +14,8 @@ export interface Settings {
   readonly backchannelPath: string | null;
   readonly postLogoutRedirectUri: string | undefined;
   readonly ttlMs: number;
+  /** session.cache_ttl: how old a process's copy of a session may be (0: none is used). */
+  readonly cacheTtlMs: number;
   readonly loginTtlMs: number;
   readonly refreshBeforeMs: number;
   readonly timeoutMs: number;
@@ -40,6 +42,7 @@ export function compileSettings(config: OpenidConnectConfig): Settings {
     backchannelPath: config.backchannel_logout_path ?? null,
     postLogoutRedirectUri: config.post_logout_redirect_uri,
     ttlMs: parseDuration(s.ttl ?? DEFAULTS.ttl)!,
+    cacheTtlMs: parseDuration(s.cache_ttl ?? DEFAULTS.cacheTtl)!,
     loginTtlMs: parseDuration(s.login_ttl ?? DEFAULTS.loginTtl)!,
     refreshBeforeMs: parseDuration(config.refresh_before ?? DEFAULTS.refreshBefore)!,
     timeoutMs: parseDuration(config.timeout ?? DEFAULTS.timeout)!,

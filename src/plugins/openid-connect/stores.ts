@@ -1,7 +1,9 @@
 // Opening the session store a config names. Stores are shared, counted by reference: by
 // every route whose plugin names the same one, and across a reload (the new snapshot opens
 // before the old one closes), so that sessions outlive a config change, the memory store's
-// included.
+// included. A shared store (sqlite, redis, postgres) comes with the process's copies of the
+// sessions it read (session-cache.ts), one set per store, so that a logout through any route
+// drops the copy every route of the process would use.
 import { resolve } from 'node:path';
 import { clock } from '../../base/clock.js';
 import { parseDuration } from '../../base/duration.js';
@@ -11,6 +13,7 @@ import { plainPostgresSpec } from '../../base/sql/spec.js';
 import { SqliteDatabase } from '../../base/sql/sqlite.js';
 import { RedisSessionStore } from './redis-store.js';
 import { DEFAULTS, type OpenidConnectConfig } from './schema.js';
+import { CachingSessionStore } from './session-cache.js';
 import { MemorySessionStore, type SessionStore, type StoreLimits } from './session-store.js';
 import { SqlSessionStore } from './sql-store.js';
 
@@ -33,10 +36,13 @@ export function openSessionStore(config: OpenidConnectConfig, limits: StoreLimit
     key = `redis|${r.url}|${timeoutMs}|${prefix}`;
     open = (onClose) => {
       const redis = acquireRedis(r.url, timeoutMs);
-      return new RedisSessionStore(redis, `redis ${redactRedisUrl(r.url)}`, prefix, limits, now, () => {
-        onClose();
-        releaseRedis(redis);
-      });
+      return new CachingSessionStore(
+        new RedisSessionStore(redis, `redis ${redactRedisUrl(r.url)}`, prefix, limits, now, () => {
+          onClose();
+          releaseRedis(redis);
+        }),
+        now,
+      );
     };
   } else if (kind === 'postgres') {
     const p = s.postgres!;
@@ -45,20 +51,26 @@ export function openSessionStore(config: OpenidConnectConfig, limits: StoreLimit
     key = `postgres|${p.url}|${timeoutMs}|${table}`;
     open = (onClose) => {
       const db = new PostgresDatabase(plainPostgresSpec(p.url), { max: 4, connectTimeoutMs: Math.max(1000, timeoutMs), queryTimeoutMs: timeoutMs });
-      return new SqlSessionStore(db, table, limits, now, () => {
-        onClose();
-        void db.close().catch(() => undefined);
-      });
+      return new CachingSessionStore(
+        new SqlSessionStore(db, table, limits, now, () => {
+          onClose();
+          void db.close().catch(() => undefined);
+        }),
+        now,
+      );
     };
   } else if (kind === 'sqlite') {
     const path = resolve(s.path ?? DEFAULTS.sqlitePath);
     key = `sqlite|${path}`;
     open = (onClose) => {
       const db = new SqliteDatabase(path, { timeoutMs: 2000 });
-      return new SqlSessionStore(db, 'northgate_oidc_sessions', limits, now, () => {
-        onClose();
-        void db.close().catch(() => undefined);
-      });
+      return new CachingSessionStore(
+        new SqlSessionStore(db, 'northgate_oidc_sessions', limits, now, () => {
+          onClose();
+          void db.close().catch(() => undefined);
+        }),
+        now,
+      );
     };
   } else {
     key = `memory|${memoryScope}`;
