@@ -20,15 +20,13 @@ export interface TranslateExtras {
   readonly now?: string;
 }
 
-/** At most this many passes: each removes the routes the validator refused on the one before. */
-const MAX_PASSES = 4;
 
 export function translate(resources: ResourceSnapshot, opts: TranslateOptions & TranslateExtras = {}): Translation {
   const now = opts.now ?? rfc3339(new Date());
   const controllerName = opts.controllerName ?? DEFAULT_CONTROLLER_NAME;
   const refused = new Map<string, string>();
   const registry = defaultRegistry();
-  for (let pass = 1; ; pass++) {
+  for (;;) {
     const gateway = translateGatewayApi(resources, { ...opts, controllerName }, now, refused);
     // The Ingress translator joins here: families.push(translateIngresses(resources, opts)).
     const families: ConfigParts[] = [gateway.parts];
@@ -43,7 +41,8 @@ export function translate(resources: ResourceSnapshot, opts: TranslateOptions & 
       refused.set(owner, `not translatable: ${p.path.join('.')}: ${p.message}`);
       more = true;
     }
-    if (!more || pass === MAX_PASSES) {
+    // Each pass refuses at least one more route object (the validator reports some kinds of problem only once others are gone), so this ends.
+    if (!more) {
       const notes = [...translation.notes, ...problems.map((p) => ({ kind: 'Gateway' as const, name: '(config)', message: `${p.path.join('.')}: ${p.message}` }))];
       return { ...translation, notes };
     }
