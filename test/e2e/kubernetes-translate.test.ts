@@ -219,7 +219,9 @@ describe('a gateway from translated Gateway API resources', () => {
 
   test('an invalid backendRef answers 500; a Service without ready endpoints 503', async () => {
     assert.equal((await get(80, '/broken')).status, 500);
-    assert.equal((await get(80, '/idle')).status, 503);
+    const idle = await get(80, '/idle');
+    assert.equal(idle.status, 503);
+    assert.equal(idle.headers['retry-after'], '1');
   });
 
   test('HTTPS with the certificate from the Secret, by SNI', async () => {
