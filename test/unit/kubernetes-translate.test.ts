@@ -119,6 +119,13 @@ describe('the conformance manifests', () => {
     const attached = conformance('gateway-with-attached-routes');
     assert.equal(listenerStatus(attached, 'gateway-with-one-attached-route', 'http').attachedRoutes, 1);
     assert.equal(listenerStatus(attached, 'gateway-with-two-attached-routes', 'http').attachedRoutes, 2);
+    // A listener whose certificate does not resolve still counts the routes attached to it, and serves none.
+    const unresolved = listenerStatus(attached, 'unresolved-gateway-with-one-attached-unresolved-route', 'tls');
+    assert.equal(unresolved.attachedRoutes, 1);
+    assert.deepEqual(pick(condition(unresolved.conditions, 'ResolvedRefs')), ['False', 'InvalidCertificateRef']);
+    assert.deepEqual(pick(condition(unresolved.conditions, 'Programmed')), ['False', 'Invalid']);
+    assert.deepEqual(pick(condition(parentConds(attached, 'HTTPRoute', 'http-route-4')[0]!.conditions, 'Accepted')), ['True', 'Accepted']);
+    assert.equal(routesOf(attached, `httproute.${INFRA}.http-route-4`).length, 0);
   });
 });
 
