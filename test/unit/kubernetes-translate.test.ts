@@ -14,6 +14,7 @@ import { defaultRegistry } from '../../src/plugins/index.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 import type { RawConfig } from '../../src/config/types.js';
 import { CertDir } from '../helpers/certs.js';
+import { seededRandom } from '../helpers/random.js';
 import { CONFORMANCE_DIR, condition, conformanceObjects, endpointSlicesFor, gatewayClass, parseDocs, snapshotOf, statusOf, tlsSecret, type Cond } from '../helpers/kube-resources.js';
 
 const NOW = '2026-01-01T00:00:00Z';
@@ -263,6 +264,24 @@ describe('resources a cluster user writes against the translation', () => {
     assert.deepEqual(validateConfig(t.config, registry).problems, []);
     assert.equal(upstreamName('n'.repeat(63), 's'.repeat(63), 65535).length <= 128, true);
     assert.notEqual(upstreamName('n'.repeat(63), 's'.repeat(63), 1), upstreamName('n'.repeat(63), 's'.repeat(63), 2));
+  });
+
+  test('objects of any shape never throw and never make the document invalid (seeded mutations)', () => {
+    const rnd = seededRandom(20261206);
+    const values: unknown[] = [null, 0, -1, 65536, 1.5, '', '*', '/', '~(', 'a'.repeat(300), 'x\r\ny: z', [], [{}], {}, { name: 1 }, true, 'Exact', 'RegularExpression', 'HTTPS', '0s', '99999h'];
+    const sources = ['httproute-matching', 'httproute-weight', 'httproute-redirect-port-and-scheme', 'grpcroute-header-matching', 'httproute-hostname-intersection', 'gateway-http-listener-isolation', 'httproute-cors', 'httproute-request-mirror'];
+    const mutate = (o: unknown, depth: number): unknown => {
+      if (Array.isArray(o)) return o.map((x) => mutate(x, depth + 1));
+      if (o === null || typeof o !== 'object') return rnd() < 0.08 ? values[Math.floor(rnd() * values.length)] : o;
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(o)) out[k] = k === 'metadata' || k === 'kind' || k === 'apiVersion' ? v : rnd() < 0.04 ? values[Math.floor(rnd() * values.length)] : mutate(v, depth + 1);
+      return out;
+    };
+    for (let i = 0; i < 120; i++) {
+      const objects = conformanceObjects(`conformance__tests__${sources[i % sources.length]}.yaml`, [SECRET]).map((o) => (o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute' || o.kind === 'Gateway' ? (mutate(o, 0) as KubeObject) : o));
+      const t = run(objects);
+      assert.deepEqual(validateConfig(t.config, registry).problems, [], `iteration ${i}`);
+    }
   });
 
   test('Gateways of another class, and routes to them, are left alone (no status)', () => {
