@@ -103,7 +103,10 @@ describe('the conformance manifests', () => {
     assert.deepEqual(mixed.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
     const proto = conformance('gateway-invalid-listeners-unsupported-protocol');
     const g = statusOf(proto.statuses, 'Gateway', 'gateway-only-unsupported-protocols');
-    for (const l of g.listeners as Array<{ conditions: Cond[] }>) assert.deepEqual(pick(condition(l.conditions, 'Accepted')), ['False', 'UnsupportedProtocol']);
+    for (const l of g.listeners as Array<{ conditions: Cond[]; supportedKinds: unknown[] }>) {
+      assert.deepEqual(pick(condition(l.conditions, 'Accepted')), ['False', 'UnsupportedProtocol']);
+      assert.deepEqual(l.supportedKinds, []);
+    }
     assert.deepEqual(pick(condition(g.conditions, 'Accepted')), ['False', 'ListenersNotValid']);
     const tls = conformance('gateway-invalid-tls-configuration');
     for (const gw of ['gateway-certificate-nonexistent-secret', 'gateway-certificate-unsupported-group', 'gateway-certificate-unsupported-kind', 'gateway-certificate-malformed-secret']) {

@@ -134,10 +134,11 @@ function buildListener(resources: ResourceSnapshot, gateway: GatewayModel, l: Re
   const kinds = model.kinds as Set<RouteKind>;
   let invalidKinds = false;
   const requested = list(allowed.kinds);
-  if (requested.length === 0) ROUTE_KINDS.forEach((k) => kinds.add(k));
+  const http = protocol === 'HTTP' || protocol === 'HTTPS';
+  if (requested.length === 0 && http) ROUTE_KINDS.forEach((k) => kinds.add(k));
   for (const k of requested) {
     const group = k.group === undefined ? GATEWAY_GROUP : k.group;
-    if (group === GATEWAY_GROUP && ROUTE_KINDS.includes(k.kind as RouteKind)) kinds.add(k.kind as RouteKind);
+    if (http && group === GATEWAY_GROUP && ROUTE_KINDS.includes(k.kind as RouteKind)) kinds.add(k.kind as RouteKind);
     else invalidKinds = true;
   }
   let accepted = cond('Accepted', true, 'Accepted', 'the listener is accepted');
