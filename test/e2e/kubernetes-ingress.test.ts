@@ -1,12 +1,16 @@
 // Ingresses translated and served: a real gateway compiled from the translation, with local
 // HTTP servers as the Services' endpoints. Exact and element-wise prefix paths, the longest
 // path across Ingresses, the oldest Ingress keeping a contested path, host rules falling
-// through to rules without host and then to the default backend, one-label wildcards and
+// through to rules without host and then to the default backend, wildcard hosts and
 // Host header tricks against them, paths with ".." and encoded slashes, the annotations, a
 // refused Ingress that leaves the others served, 503 for a Service without endpoints, and
 // HTTPS with the certificate of a TLS Secret chosen by SNI.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer as createH2cServer } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -177,7 +181,7 @@ describe('Ingresses served by a gateway built from their translation', () => {
     assert.ok(statuses.filter((s) => s === 200).length >= 1, String(statuses));
   });
 
-  test('a wildcard host matches one label; Host header spellings cannot reach another rule', async () => {
+  test('a wildcard host needs a label before its suffix; Host header spellings cannot reach another rule', async () => {
     assert.equal((await get('a.wild.test', '/')).to, 'wild');
     assert.equal((await get('A.Wild.TEST', '/')).to, 'wild', 'host names compare without case');
     assert.equal((await get('a.wild.test.', '/')).to, 'wild', 'a trailing dot names the same host');
@@ -227,5 +231,53 @@ describe('Ingresses served by a gateway built from their translation', () => {
     assert.equal(res.subject, 'secure.test');
     assert.equal((JSON.parse(res.body) as Seen).name, 'secure');
     assert.equal((await get('secure.test', '/')).to, 'secure', 'the host stays served over HTTP');
+  });
+});
+
+describe('Service ports by appProtocol', () => {
+  test('kubernetes.io/ws: a WebSocket through the Ingress; kubernetes.io/h2c: HTTP/2 without TLS to the endpoint', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const wsUp = await startUpstream((_req, res) => res.writeHead(426).end());
+    wsUp.server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(`echo:${d.toString()}`))));
+    const h2 = createH2cServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`h2c ${req.httpVersion} ${req.url}`));
+    h2.listen(0, '127.0.0.1');
+    await once(h2, 'listening');
+    const h2Port = (h2.address() as AddressInfo).port;
+    const svc: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'multi', namespace: 'apps' },
+      spec: { ports: [{ name: 'ws', port: 8082, targetPort: 3000, appProtocol: 'kubernetes.io/ws' }, { name: 'h2c', port: 8081, targetPort: 3001, appProtocol: 'kubernetes.io/h2c' }] },
+    };
+    const slice: KubeObject = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'multi-1', namespace: 'apps', labels: { 'kubernetes.io/service-name': 'multi' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'ws', port: wsUp.port }, { name: 'h2c', port: h2Port }],
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    };
+    const parts = translateIngresses(snapshot([ingress('multi', '2026-01-01T00:00:00Z', { rules: [rule(undefined, ['/chat', 'Prefix', backend('multi', 'ws')], ['/h2', 'Prefix', backend('multi', 8081)])] }), svc, slice]), {
+      bindAddress: '127.0.0.1',
+      portMap: new Map([[80, 0]]),
+    });
+    const gw = await startGateway(configText(parts, new CertDir().dir));
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/chat`);
+      await once(ws, 'open');
+      ws.send('hi');
+      const [data] = (await once(ws, 'message')) as [Buffer];
+      assert.equal(data.toString(), 'echo:hi');
+      ws.close();
+      await once(ws, 'close');
+      const res = await http(`${gw.url}/h2/x`);
+      assert.equal(res.status, 200, res.body);
+      assert.equal(res.body, 'h2c 2.0 /h2/x');
+    } finally {
+      wss.close();
+      await gw.close();
+      await wsUp.close();
+      h2.close();
+    }
   });
 });
