@@ -11,8 +11,6 @@ import { createServer as createH2cServer } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Kind, KubeObject } from '../../src/kubernetes/resources.js';
 import type { ResourceSnapshot } from '../../src/kubernetes/store.js';
@@ -59,21 +57,9 @@ const named = (name: string): Promise<Upstream> =>
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, path: req.url ?? '', host: req.headers.host ?? '' } satisfies Seen));
   });
 
-/** The translation as a config file; listener certificates (inline PEM) written to files beside it. */
-function configText(parts: ConfigParts, dir: string): string {
-  const listeners = parts.listeners.map((l, i) => {
-    const tls = l['tls'] as { certificates: Array<{ cert_pem: string; key_pem: string }> } | undefined;
-    if (tls === undefined) return l;
-    const certificates = tls.certificates.map((c, j) => {
-      const cert = join(dir, `l${i}-${j}.crt`);
-      const key = join(dir, `l${i}-${j}.key`);
-      writeFileSync(cert, c.cert_pem);
-      writeFileSync(key, c.key_pem);
-      return { cert, key };
-    });
-    return { ...l, tls: { certificates } };
-  });
-  return JSON.stringify({ _format_version: '1', listen: { proxy: listeners, status: null, admin: null }, access_log: { enabled: false }, upstreams: parts.upstreams, services: parts.services });
+/** The translation as a config (listener certificates are inline PEM). */
+function configText(parts: ConfigParts): string {
+  return JSON.stringify({ _format_version: '1', listen: { proxy: parts.listeners, status: null, admin: null }, access_log: { enabled: false }, upstreams: parts.upstreams, services: parts.services });
 }
 
 describe('Ingresses served by a gateway built from their translation', () => {
@@ -119,7 +105,7 @@ describe('Ingresses served by a gateway built from their translation', () => {
       ...service('nobody', null),
     ];
     parts = translateIngresses(snapshot(resources), { bindAddress: '127.0.0.1', portMap: new Map([[80, 0], [443, 0]]), addresses: ['127.0.0.1'] });
-    gw = await startGateway(configText(parts, certs.dir));
+    gw = await startGateway(configText(parts));
     [httpPort, httpsPort] = gw.ports as [number, number];
   });
 
@@ -213,7 +199,7 @@ describe('Ingresses served by a gateway built from their translation', () => {
     const res = await http(`http://127.0.0.1:${httpPort}`, { path: '/', headers: { host: 'empty.test' } });
     assert.equal(res.status, 503);
     assert.match(String(res.headers['content-type']), /application\/problem\+json/);
-    assert.match(res.body, /no ready endpoints/);
+    assert.match(res.body, /"status":503/);
   });
 
   test('HTTPS: the TLS Secret\'s certificate is chosen by SNI and the rules apply', async () => {
@@ -261,7 +247,7 @@ describe('Service ports by appProtocol', () => {
       bindAddress: '127.0.0.1',
       portMap: new Map([[80, 0]]),
     });
-    const gw = await startGateway(configText(parts, new CertDir().dir));
+    const gw = await startGateway(configText(parts));
     try {
       const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/chat`);
       await once(ws, 'open');

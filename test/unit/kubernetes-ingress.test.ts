@@ -87,11 +87,11 @@ function routes(parts: ConfigParts): string[] {
 
 const notes = (parts: ConfigParts): string[] => parts.notes.map((n) => `${n.namespace}/${n.name}: ${n.message}`);
 
-/** The translation as a config the compiler accepts (plain listeners only: TLS is checked on its own). */
+/** The translation as a config the compiler accepts. */
 function assertCompiles(parts: ConfigParts): void {
   const config = {
     _format_version: '1',
-    listen: { proxy: parts.listeners.filter((l) => l['tls'] === undefined), status: null, admin: null },
+    listen: { proxy: parts.listeners, status: null, admin: null },
     upstreams: parts.upstreams,
     services: parts.services,
   };
@@ -213,8 +213,9 @@ describe('backends', () => {
       ...service('web'),
       ...service('empty', 'apps', []),
     ]);
-    assert.deepEqual(routes(parts), ['* /gone → 503', '* /port → 503', '* /empty → 503']);
-    for (const s of parts.services) assert.equal((s['plugins'] as Record<string, { status: number }>)['request-termination']!.status, 503);
+    assert.deepEqual(routes(parts), ['* /gone → 503', '* /port → 503', '* /empty → apps.empty.80']);
+    for (const s of parts.services.slice(0, 2)) assert.equal((s['plugins'] as Record<string, { status: number }>)['request-termination']!.status, 503);
+    assert.deepEqual(parts.upstreams, [{ name: 'apps.empty.80', targets: [] }], 'no ready endpoint: an upstream without targets, which answers 503');
     assert.ok(notes(parts).some((n) => n.includes('resource backends are not supported')));
     assertCompiles(parts);
   });
@@ -337,6 +338,7 @@ describe('TLS', () => {
     assert.equal(tls.certificates[0]!.cert_pem, certs.read('a.crt').toString());
     assert.equal(tls.certificates[0]!.key_pem, certs.read('a.key').toString());
     assert.deepEqual(parts.notes, []);
+    assertCompiles(parts);
   });
 
   test('missing, foreign-namespace, wrongly typed and mismatched Secrets add no certificate; the hosts stay served over HTTP', () => {

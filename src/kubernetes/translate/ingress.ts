@@ -181,10 +181,9 @@ function emitServices(p: Prepared, resources: ResourceSnapshot, upstreams: Map<s
       if ('problem' in resolved) {
         p.note(`backend ${c.service}:${c.port}: ${resolved.message}; its paths answer 503`);
         group = { upstream: null, unavailable: resolved.message, routes: [] };
-      } else if (resolved.endpoints === 0) {
-        p.note(`backend ${c.service}:${c.port}: no ready endpoints; its paths answer 503`);
-        group = { upstream: null, unavailable: `Service ${p.namespace}/${c.service} has no ready endpoints`, routes: [] };
       } else {
+        // Without ready endpoints the upstream has no targets, and its routes answer 503.
+        if (resolved.endpoints === 0) p.note(`backend ${c.service}:${c.port}: no ready endpoints; its paths answer 503`);
         const name = resolved.upstream['name'] as string;
         upstreams.set(name, resolved.upstream);
         group = { upstream: name, unavailable: null, routes: [] };
