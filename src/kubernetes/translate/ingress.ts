@@ -92,6 +92,14 @@ export function translateIngresses(resources: ResourceSnapshot, opts: TranslateO
   let anyServed = false;
 
   const prepared = owned.map((ing) => prepare(ing, parts.notes));
+  // One resolution per Service port: many Ingresses name the same few Services.
+  const resolutions = new Map<string, ReturnType<typeof resolveServiceBackend>>();
+  const resolve: Resolver = (namespace, service, port) => {
+    const key = `${namespace}/${service}/${port}`;
+    let r = resolutions.get(key);
+    if (r === undefined) resolutions.set(key, (r = resolveServiceBackend(resources, namespace, service, port)));
+    return r;
+  };
   // Rules first, default backends after: a rule of any Ingress beats a default backend.
   for (const defaults of [false, true]) {
     for (const p of prepared) {
@@ -107,7 +115,7 @@ export function translateIngresses(resources: ResourceSnapshot, opts: TranslateO
     }
   }
   for (const p of prepared) {
-    const served = p.options !== null && emitServices(p, resources, upstreams, parts.services);
+    const served = p.options !== null && emitServices(p, resolve, upstreams, parts.services);
     if (served) {
       anyServed = true;
       for (const cert of ingressCertificates(p.ing, p.namespace, resources, p.note)) {
@@ -133,6 +141,8 @@ function listenAddress(opts: TranslateOptions, declared: number): string {
   const port = opts.portMap?.get(declared) ?? declared;
   return `${bind.includes(':') ? `[${bind}]` : bind}:${port}`;
 }
+
+type Resolver = (namespace: string, service: string, port: number | string) => ReturnType<typeof resolveServiceBackend>;
 
 interface Prepared {
   readonly ing: KubeObject;
@@ -169,7 +179,7 @@ function prepare(ing: KubeObject, notes: TranslationNote[]): Prepared {
 }
 
 /** The services of one Ingress, one per backend (Service port); whether it has any. */
-function emitServices(p: Prepared, resources: ResourceSnapshot, upstreams: Map<string, Record<string, unknown>>, services: Record<string, unknown>[]): boolean {
+function emitServices(p: Prepared, resolve: Resolver, upstreams: Map<string, Record<string, unknown>>, services: Record<string, unknown>[]): boolean {
   const options = p.options!;
   const groups = new Map<string, { upstream: string | null; unavailable: string | null; routes: Record<string, unknown>[] }>();
   for (const c of p.candidates) {
@@ -177,7 +187,7 @@ function emitServices(p: Prepared, resources: ResourceSnapshot, upstreams: Map<s
     const groupKey = `${c.service}|${c.port}`;
     let group = groups.get(groupKey);
     if (group === undefined) {
-      const resolved = resolveServiceBackend(resources, p.namespace, c.service, c.port);
+      const resolved = resolve(p.namespace, c.service, c.port);
       if ('problem' in resolved) {
         p.note(`backend ${c.service}:${c.port}: ${resolved.message}; its paths answer 503`);
         group = { upstream: null, unavailable: resolved.message, routes: [] };
