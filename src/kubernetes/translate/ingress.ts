@@ -124,7 +124,7 @@ export function translateIngresses(resources: ResourceSnapshot, opts: TranslateO
         certificates.push(cert.certificate);
       }
     }
-    const status: Record<string, unknown> = { loadBalancer: { ingress: served ? addresses : [] } };
+    const status: Record<string, unknown> = { loadBalancer: { ingress: served ? addresses.map((a) => ({ ...a })) : [] } };
     parts.statuses.push({ kind: 'Ingress', namespace: p.namespace, name: p.ing.metadata.name, ...(p.ing.metadata.generation !== undefined ? { generation: p.ing.metadata.generation } : {}), status });
   }
 
