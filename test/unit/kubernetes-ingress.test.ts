@@ -251,7 +251,7 @@ describe('annotations', () => {
     const parts = translate([
       ingress({
         name: 'x',
-        annotations: { 'northgate.io/strip-path': 'true', 'northgate.io/rate-limit': '120', 'northgate.io/cors-allow-origins': 'https://a.test, https://b.test', 'northgate.io/plugins': 'headers:\n  response:\n    set: { x-served-by: northgate }\n', 'northgate.io/unheard-of': 'x' },
+        annotations: { 'northgate.io/strip-path': 'true', 'northgate.io/rate-limit': '120', 'northgate.io/cors-allow-origins': 'https://a.test, https://b.test', 'northgate.io/plugins': 'headers:\n  response:\n    set: { x-served-by: northgate }\n', 'northgate.io/unheard-of': 'x', 'nginx.ingress.kubernetes.io/configuration-snippet': 'return 200;' },
         rules: [rule(undefined, ['/api', 'Prefix', backend('web')], ['/exact', 'Exact', backend('web')])],
       }),
       ...service('web'),
@@ -382,6 +382,12 @@ describe('status', () => {
       { kind: 'Ingress', namespace: 'apps', name: 'ok', generation: 3, status: { loadBalancer: { ingress: [{ ip: '192.0.2.10' }, { ip: '2001:db8::1' }, { hostname: 'lb.example.com' }] } } },
       { kind: 'Ingress', namespace: 'apps', name: 'refused', status: { loadBalancer: { ingress: [] } } },
     ]);
+  });
+
+  test('listeners: declared ports through the port map, on the bind address (IPv6 in brackets)', () => {
+    const objects = [ingress({ name: 'x', rules: [rule(undefined, ['/', 'Prefix', backend('web')])] }), ...service('web')];
+    assert.deepEqual(translate(objects).listeners, [{ address: '0.0.0.0:80' }]);
+    assert.deepEqual(translate(objects, { bindAddress: '::', portMap: new Map([[80, 8080]]) }).listeners, [{ address: '[::]:8080' }]);
   });
 
   test('no Ingress of ours: no listener, no service, no status', () => {
