@@ -186,6 +186,28 @@ describe('paths and hosts', () => {
   });
 });
 
+describe('names', () => {
+  test('service and route names are unique and valid, long Ingress names included; invalid namespaces and names are not served', () => {
+    const long = 'n'.repeat(200);
+    const parts = translate([
+      ingress({ name: long, rules: [rule('a.test', ['/', 'Prefix', backend('web')])] }),
+      ingress({ name: `${long}x`, rules: [rule('b.test', ['/', 'Prefix', backend('web')])] }),
+      ingress({ name: 'a.1', rules: [rule('c.test', ['/', 'Prefix', backend('web')])] }),
+      ingress({ name: 'a', rules: [rule('d.test', ['/', 'Prefix', backend('web')], ['/x', 'Prefix', backend('other')])] }),
+      ingress({ name: 'x', ns: 'a.b', rules: [rule('e.test', ['/', 'Prefix', backend('web')])] }),
+      ingress({ name: 'Bad_Name', rules: [rule('f.test', ['/', 'Prefix', backend('web')])] }),
+      ...service('web'),
+      ...service('other'),
+    ]);
+    const names = parts.services.map((s) => s['name'] as string);
+    assert.equal(new Set(names).size, names.length);
+    for (const n of names) assert.match(n, /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+    assert.deepEqual(routes(parts).map((r) => r.split(' ')[0]).sort(), ['a.test', 'b.test', 'c.test', 'd.test', 'd.test']);
+    assert.equal(parts.notes.filter((n) => /namespace must be a DNS label/.test(n.message)).length, 2);
+    assertCompiles(parts);
+  });
+});
+
 describe('backends', () => {
   test('a Service name cannot reach another namespace: names with "/" or "." are refused', () => {
     const parts = translate([

@@ -7,6 +7,7 @@
 // claim the same host and path, the older one keeps it, as ingress-nginx does. Each Ingress is
 // checked alone with the compiler's own validation, so a path or a plugin config it refuses
 // costs that path (or that Ingress), never another Ingress.
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { validateConfig } from '../../compiler/validate.js';
 import type { PluginRegistry } from '../../pipeline/registry.js';
@@ -26,6 +27,8 @@ const HTTPS_PORT = 443;
 
 /** A DNS-1123 subdomain, lower case, optionally behind one leading "*." (Ingress rule hosts). */
 const RULE_HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Service names are DNS-1035 labels: no "/", no ".", so no other namespace can be named. */
 const SERVICE_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** A named Service port (IANA_SVC_NAME). */
@@ -162,6 +165,11 @@ function prepare(ing: KubeObject, notes: TranslationNote[]): Prepared {
   const name = ing.metadata.name;
   const note = (message: string): void => void notes.push({ kind: 'Ingress', namespace, name, message });
   const base = { ing, key: keyOf(ing), namespace, claimed: new Set<Candidate>(), note };
+  // The API server guarantees these; a manifest read from a directory does not.
+  if (!NAMESPACE.test(namespace) || name.length > 253 || !OBJECT_NAME.test(name)) {
+    note('not served: the namespace must be a DNS label and the name a DNS subdomain');
+    return { ...base, options: null, candidates: [] };
+  }
   const options = readAnnotations(ing.metadata.annotations);
   if ('error' in options) {
     note(`not served: ${options.error}`);
@@ -250,13 +258,15 @@ function unavailableReply(detail: string): Record<string, unknown> {
   return { status: 503, content_type: 'application/problem+json', body: { type: 'about:blank', title: 'Service Unavailable', status: 503, detail } };
 }
 
-/** `ingress.NAMESPACE.NAME.N` (namespaces have no dots), or a digest of it when longer than the name rule allows. */
+/**
+ * `ingress.NAMESPACE.NAME.N`: unique, since namespaces have no dots and N is the last part.
+ * One longer than the name rule allows is cut and carries a SHA-256 prefix of the whole, so
+ * that no Ingress name can be chosen to collide with another's.
+ */
 function entityName(ing: KubeObject, n: number): string {
-  const full = `ingress.${ing.metadata.namespace ?? 'default'}.${ing.metadata.name}.${n}`;
-  if (full.length <= 120 && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(full)) return full;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < full.length; i++) h = Math.imul(h ^ full.charCodeAt(i), 0x01000193) >>> 0;
-  return `ingress.${full.slice(8, 90).replace(/[^A-Za-z0-9._-]/g, '-')}-${h.toString(16)}.${n}`;
+  const full = `ingress.${ing.metadata.namespace ?? 'default'}.${ing.metadata.name}`;
+  if (full.length <= 110) return `${full}.${n}`;
+  return `${full.slice(0, 90)}-${createHash('sha256').update(full).digest('hex').slice(0, 16)}.${n}`;
 }
 
 /** Every path of the Ingress (rules, then the default backend), or a note for each one that cannot be read. */
