@@ -91,7 +91,7 @@ describe('Ingresses served by a gateway built from their translation', () => {
       ingress('defaults', '2026-01-03T00:00:00Z', { defaultBackend: backend('fallback') }),
       ingress('strip', '2026-01-04T00:00:00Z', { rules: [rule('strip.test', ['/svc', 'Prefix', backend('strip')])] }, { 'northgate.io/strip-path': 'true', 'northgate.io/rate-limit': '3', 'northgate.io/plugins': '{"headers": {"response": {"set": {"x-ingress": "strip"}}}}' }),
       ingress('refused', '2026-01-05T00:00:00Z', { rules: [rule('bad.test', ['/', 'Prefix', backend('bad')])] }, { 'northgate.io/plugins': '{"rate-limit": {"limits": []}}' }),
-      ingress('empty', '2026-01-06T00:00:00Z', { rules: [rule('empty.test', ['/', 'Prefix', backend('nobody')])] }),
+      ingress('empty', '2026-01-06T00:00:00Z', { rules: [rule('empty.test', ['/', 'Prefix', backend('nobody')]), rule('gone.test', ['/', 'Prefix', backend('gone')])] }),
       ingress('secure', '2026-01-07T00:00:00Z', { tls: [{ hosts: ['secure.test'], secretName: 'secure-cert' }], rules: [rule('secure.test', ['/', 'Prefix', backend('secure')])] }),
       tlsSecret,
       ...service('web', ups['web']!),
@@ -194,12 +194,18 @@ describe('Ingresses served by a gateway built from their translation', () => {
     }
   });
 
-  test('a refused Ingress is not served (its host falls to the default backend); a Service without endpoints answers 503', async () => {
+  test('a refused Ingress is not served (its host falls to the default backend); a missing Service or one without endpoints answers 503', async () => {
     assert.equal((await get('bad.test', '/')).to, 'fallback');
     const res = await http(`http://127.0.0.1:${httpPort}`, { path: '/', headers: { host: 'empty.test' } });
     assert.equal(res.status, 503);
     assert.match(String(res.headers['content-type']), /application\/problem\+json/);
-    assert.match(res.body, /"status":503/);
+    assert.equal((JSON.parse(res.body) as { type: string }).type, 'urn:northgate:problem:upstream-unhealthy');
+    const gone = await http(`http://127.0.0.1:${httpPort}`, { path: '/x', headers: { host: 'gone.test' } });
+    assert.equal(gone.status, 503);
+    assert.match(String(gone.headers['content-type']), /application\/problem\+json/);
+    const problem = JSON.parse(gone.body) as { type: string; detail: string };
+    assert.equal(problem.type, 'urn:northgate:problem:upstream-unhealthy');
+    assert.equal(problem.detail, 'Service apps/gone not found');
   });
 
   test('HTTPS: the TLS Secret\'s certificate is chosen by SNI and the rules apply', async () => {

@@ -9,6 +9,7 @@
 // costs that path (or that Ingress), never another Ingress.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { ERRORS, PROBLEM_TYPE_PREFIX } from '../../base/errors.js';
 import { validateConfig } from '../../compiler/validate.js';
 import type { PluginRegistry } from '../../pipeline/registry.js';
 import { defaultRegistry } from '../../plugins/index.js';
@@ -254,8 +255,10 @@ function routeOf(c: Candidate, options: IngressOptions): Record<string, unknown>
   return route;
 }
 
+/** The problem+json the gateway answers for an upstream without targets, with what is missing as its detail. */
 function unavailableReply(detail: string): Record<string, unknown> {
-  return { status: 503, content_type: 'application/problem+json', body: { type: 'about:blank', title: 'Service Unavailable', status: 503, detail } };
+  const spec = ERRORS['upstream-unhealthy'];
+  return { status: spec.status, content_type: 'application/problem+json', body: { type: `${PROBLEM_TYPE_PREFIX}upstream-unhealthy`, title: spec.title, status: spec.status, detail } };
 }
 
 /**
