@@ -317,6 +317,26 @@ describe('annotations', () => {
     }
   });
 
+  test('plugins that would make the gateway contact an address of the Ingress\'s choosing, or read a file, are refused', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['{"forward-auth": {"url": "http://127.0.0.1:8001/config"}}', /the plugin "forward-auth" cannot be configured from an Ingress/],
+      ['{"request-mirror": {"url": "http://169.254.169.254/"}}', /the plugin "request-mirror" cannot be configured/],
+      ['{"openid-connect": {}}', /the plugin "openid-connect" cannot be configured/],
+      ['{"auth": {}}', /the plugin "auth" cannot be configured/],
+      ['{"mtls-auth": {"ca": "/etc/shadow"}}', /the plugin "mtls-auth" cannot be configured/],
+      ['{"rate-limit": {"limits": [{"per": "1m", "max": 1}], "policy": "redis", "redis": {"url": "redis://10.0.0.9:6379"}}}', /rate-limit: "redis" names another address/],
+      ['{"jwt": {"jwks_uri": "http://127.0.0.1:8001/"}}', /jwt: "jwks_uri" names another address/],
+      ['{"cache": {"store": "redis", "redis": {"url": "redis://x"}}}', /cache: "redis" names another address/],
+    ];
+    for (const [text, message] of cases) {
+      const read = readAnnotations({ 'northgate.io/plugins': text });
+      assert.ok('error' in read, text);
+      assert.match(read.error, message, text);
+    }
+    const ok = readAnnotations({ 'northgate.io/plugins': '{"request-size-limit": {"max_bytes": 1024}, "ip-restriction": {"allow": ["10.0.0.0/8"]}}' });
+    assert.ok(!('error' in ok), JSON.stringify(ok));
+  });
+
   test('hostile values: prototype keys, alias bombs, huge and deep documents are refused without side effects', () => {
     const bomb = 'a: &a ["x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b]\n';
     const cases: Array<[string, RegExp]> = [

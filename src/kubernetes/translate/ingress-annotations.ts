@@ -32,6 +32,17 @@ const MAX_VALUE_BYTES = 4 * 1024;
 const MAX_DEPTH = 16;
 const MAX_NODES = 10_000;
 const MAX_ORIGINS = 64;
+/**
+ * The plugins an Ingress may configure. Whoever may write an Ingress is not trusted with the
+ * gateway's network position: plugins that make the gateway contact an address of their
+ * config (forward-auth, request-mirror, openid-connect, introspection, and auth, which can
+ * hold introspection) or read a file (mtls-auth, mock, request-validator) would let an Ingress
+ * reach the admin API on loopback, other namespaces or a cloud metadata service. They belong
+ * in the gateway's own config. An allowlist, so a plugin added later is refused until judged.
+ */
+export const ANNOTATION_PLUGINS: ReadonlySet<string> = new Set(['acl', 'basic-auth', 'cache', 'compression', 'cors', 'fault-injection', 'headers', 'ip-restriction', 'jwt', 'key-auth', 'quota', 'rate-limit', 'redirect', 'request-size-limit', 'request-termination', 'rewrite', 'transform', 'versioning']);
+/** Keys of the allowed plugins that name another address: a Redis server, a JWKS or discovery URL. */
+const ADDRESS_KEYS = new Set(['redis', 'jwks_uri', 'discovery']);
 /** Keys that would reach or replace an object's prototype when the value is copied. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -105,7 +116,23 @@ function parsePlugins(text: string): { plugins: Record<string, unknown> } | { er
   if (!isRecord(value)) return { error: 'must be a mapping of plugin name to config' };
   const bad = unsafe(value, 0, { nodes: 0 });
   if (bad !== null) return { error: bad };
+  for (const [name, config] of Object.entries(value)) {
+    if (!ANNOTATION_PLUGINS.has(name)) return { error: `the plugin "${name.slice(0, 64)}" cannot be configured from an Ingress (allowed: ${[...ANNOTATION_PLUGINS].join(', ')})` };
+    const key = addressKey(config, 0);
+    if (key !== null) return { error: `${name}: "${key}" names another address and cannot be set from an Ingress` };
+  }
   return { plugins: value };
+}
+
+/** The first key of ADDRESS_KEYS in a plugin config (bounded by unsafe()'s depth check), or null. */
+function addressKey(v: unknown, depth: number): string | null {
+  if (depth > MAX_DEPTH || v === null || typeof v !== 'object') return null;
+  for (const [k, x] of Object.entries(v)) {
+    if (ADDRESS_KEYS.has(k)) return k;
+    const r = addressKey(x, depth + 1);
+    if (r !== null) return r;
+  }
+  return null;
 }
 
 /** Why a parsed value may not be copied into a config, or null. */
