@@ -220,6 +220,16 @@ describe('backends', () => {
     for (const n of parts.notes) assert.match(n.message, /is not a Service name/);
   });
 
+  test('an ExternalName Service (any name or address, loopback included) is refused: its paths answer 503', () => {
+    const parts = translate([
+      ingress({ name: 'x', rules: [rule(undefined, ['/', 'Prefix', backend('admin', 8001)])] }),
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'admin', namespace: 'apps' }, spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ name: 'http', port: 8001 }] } },
+    ]);
+    assert.deepEqual(routes(parts), ['* / → 503']);
+    assert.deepEqual(parts.upstreams, []);
+    assert.match(notes(parts)[0]!, /is of type ExternalName, which Ingresses cannot use/);
+  });
+
   test('a Service of the same name in another namespace is never used', () => {
     const parts = translate([ingress({ name: 'x', ns: 'a', rules: [rule(undefined, ['/', 'Prefix', backend('secret')])] }), ...service('secret', 'b')]);
     assert.deepEqual(routes(parts), ['* / → 503']);

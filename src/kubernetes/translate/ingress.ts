@@ -101,7 +101,7 @@ export function translateIngresses(resources: ResourceSnapshot, opts: TranslateO
   const resolve: Resolver = (namespace, service, port) => {
     const key = `${namespace}/${service}/${port}`;
     let r = resolutions.get(key);
-    if (r === undefined) resolutions.set(key, (r = resolveServiceBackend(resources, namespace, service, port)));
+    if (r === undefined) resolutions.set(key, (r = externalName(resources, namespace, service) ?? resolveServiceBackend(resources, namespace, service, port)));
     return r;
   };
   // Rules first, default backends after: a rule of any Ingress beats a default backend.
@@ -144,6 +144,17 @@ function listenAddress(opts: TranslateOptions, declared: number): string {
   const bind = opts.bindAddress ?? '0.0.0.0';
   const port = opts.portMap?.get(declared) ?? declared;
   return `${bind.includes(':') ? `[${bind}]` : bind}:${port}`;
+}
+
+/**
+ * ExternalName Services are refused: their name is any DNS name or address of the Service
+ * author's choosing (127.0.0.1 included), which would route an Ingress to the gateway's own
+ * loopback listeners or anywhere its network reaches (Contour disables them for that reason).
+ */
+function externalName(resources: ResourceSnapshot, namespace: string, service: string): { problem: 'BackendNotFound'; message: string } | undefined {
+  const svc = resources.get('Service').find((o) => o.metadata.name === service && (o.metadata.namespace ?? 'default') === namespace);
+  if (svc === undefined || rec(svc.spec).type !== 'ExternalName') return undefined;
+  return { problem: 'BackendNotFound', message: `Service ${namespace}/${service} is of type ExternalName, which Ingresses cannot use` };
 }
 
 type Resolver = (namespace: string, service: string, port: number | string) => ReturnType<typeof resolveServiceBackend>;
