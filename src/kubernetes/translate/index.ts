@@ -54,7 +54,8 @@ function merge(families: ConfigParts[]): Translation {
   const listeners = new Map<string, Record<string, unknown>>();
   for (const f of families) {
     for (const l of f.listeners) {
-      const address = String(l.address);
+      // Port 0 (a port map to "any free port", in tests) binds each listener apart.
+      const address = String(l.address).endsWith(':0') ? `${String(l.address)}#${String(l.name ?? listeners.size)}` : String(l.address);
       const have = listeners.get(address);
       if (have === undefined) {
         listeners.set(address, structuredClone(l));
