@@ -1,0 +1,3 @@
+// The Ingress suite on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/kubernetes-ingress.test.js');
