@@ -241,8 +241,10 @@ export class H1Connection implements ResponseSink, WriterOwner {
     }
     this.#arm(TIMER_BODY, req.bodyTimeout);
     let go: boolean;
+    const handler = req.handler;
     try {
-      go = req.handler.onHeaders?.(status, rawPairs(headers), this.resume, statusText) !== false;
+      if (handler.onHeaderStrings !== undefined) go = handler.onHeaderStrings(status, headers, this.resume, statusText) !== false;
+      else go = handler.onHeaders?.(status, rawPairs(headers), this.resume, statusText) !== false;
     } catch (err) {
       this.#fail(err as Error);
       return 1;

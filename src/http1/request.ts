@@ -9,6 +9,12 @@ import { aborted, invalidArgument, notSupported, requestLengthMismatch, type H1C
 export interface H1Handler {
   onConnect?(abort: (err?: Error) => void): void;
   onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
+  /**
+   * The final head (status 200 and up) with its name/value pairs as the parser decoded them
+   * (latin1 strings): called instead of onHeaders when present, so that a handler working
+   * with strings gets them without a Buffer per field and a decode back.
+   */
+  onHeaderStrings?(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean;
   onData?(chunk: Buffer): boolean;
   onComplete?(trailers: Buffer[] | null): void;
   onError?(err: Error): void;
