@@ -16,7 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep, treeCpuSeconds, waitForHttp200, which } from './proc.js';
+import { freePort, httpStatus, sleep, treeCpuSeconds, waitForHttp200, which } from './proc.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'bench-chain-consumer-key-0001';
@@ -193,6 +193,15 @@ function control(pid: number, ...args: string[]): void {
   process.stderr.write(`callgrind_control ${args.join(' ')}: ${r.status} ${(r.stdout ?? '').trim()} ${(r.stderr ?? '').trim()}\n`);
 }
 
+async function waitReady(url: string, totalMs: number, eachMs: number): Promise<boolean> {
+  const deadline = Date.now() + totalMs;
+  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+    if ((await httpStatus(url, eachMs)) === 200) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
 function callgrindTotal(file: string): number {
   const text = readFileSync(file, 'utf8');
   const m = /^totals: (\d+)/m.exec(text);
@@ -240,8 +249,9 @@ async function main(): Promise<void> {
     children.push(gw);
     let stderr = '';
     gw.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const err = await waitForHttp200(`http://127.0.0.1:${statusPort}/readyz`, o.mode === 'callgrind' ? 300_000 : 20_000);
-    if (err !== null) throw new Error(`gateway not ready: ${err}\n${stderr}`);
+    // Under valgrind the gateway starts (and answers) some fifty times slower.
+    const ready = await waitReady(`http://127.0.0.1:${statusPort}/readyz`, o.mode === 'callgrind' ? 1_200_000 : 20_000, o.mode === 'callgrind' ? 30_000 : 1_000);
+    if (!ready) throw new Error(`gateway not ready\n${stderr}`);
     process.stderr.write(`${new Date().toISOString()} ready\n`);
     await load(port, o.warmup, o.connections);
     process.stderr.write(`${new Date().toISOString()} warm\n`);
