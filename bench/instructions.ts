@@ -2,8 +2,8 @@
 // depend on the machine's load:
 //   node dist/bench/instructions.js [--config plain|chain] [--requests N] [--warmup N]
 //        [--connections C] [--engine native|node] [--mode callgrind|profile|cpu|perf] [--root DIR]
-// - callgrind: the gateway runs under `valgrind --tool=callgrind`; collection is switched on
-//   after the warm-up (callgrind_control) and the instructions of the measured requests are
+// - callgrind: the gateway runs under `valgrind --tool=callgrind`; instrumentation is switched on
+//   after the warm-up (callgrind_control -i on) and the instructions of the measured requests are
 //   divided by their number (every thread of the process counted: JIT, GC, libuv).
 // - profile: the inspector's CPU profiler over the measured requests, self time per function.
 // - perf: `perf record -e cpu-clock` on the gateway (kernel and user, JIT code named through
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
     let args = [bin, 'start', '--config', cfg];
     const env = { ...process.env };
     if (o.mode === 'callgrind') {
-      args = ['--tool=callgrind', '--collect-atstart=no', `--callgrind-out-file=${cgOut}`, process.execPath, ...args];
+      args = ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${cgOut}`, process.execPath, ...args];
       cmd = 'valgrind';
     } else if (o.mode === 'perf') {
       args = ['--perf-basic-prof', ...args];
