@@ -90,6 +90,8 @@ export class H1Connection implements ResponseSink, WriterOwner {
   #held: Buffer[] | null = null;
   #heldEnd = false;
   #heldTrailers: string[] | null = null;
+  /** A response ended inside the chunk being parsed (bytes after it are the next message's). */
+  #endedInChunk = false;
   /** The one timer: it fires at `#due` at the latest, and then looks at the phase's `#deadline` (see #arm). */
   #timer: NodeJS.Timeout | null = null;
   #timerKind = TIMER_NONE;
@@ -127,6 +129,8 @@ export class H1Connection implements ResponseSink, WriterOwner {
 
   #connected(): void {
     this.#arm(TIMER_NONE, 0);
+    // The parser reads the socket's handle itself when it can (then no 'data' events come).
+    this.#parser.consume(this.socket as unknown as { _handle?: unknown });
     const req = this.#req;
     this.#req = null;
     if (req === null || req.done) this.#pool.released(this);
@@ -290,6 +294,7 @@ export class H1Connection implements ResponseSink, WriterOwner {
 
   #complete(req: H1Request, trailers: string[] | null): void {
     this.#req = null;
+    this.#endedInChunk = true;
     this.#arm(TIMER_NONE, 0);
     req.done = true;
     req.conn = null;
@@ -309,6 +314,7 @@ export class H1Connection implements ResponseSink, WriterOwner {
   #pause(): void {
     this.#paused = true;
     this.socket.pause();
+    this.#parser.reading(false);
   }
 
   #resume(): void {
@@ -338,9 +344,13 @@ export class H1Connection implements ResponseSink, WriterOwner {
       this.#heldEnd = false;
       const trailers = this.#heldTrailers;
       this.#heldTrailers = null;
-      return this.#complete(req, trailers);
+      this.#complete(req, trailers);
+      // Not inside a parse: the next chunk's bytes are judged on their own.
+      this.#endedInChunk = false;
+      return;
     }
     this.socket.resume();
+    this.#parser.reading(true);
   }
 
   // Socket events
@@ -349,6 +359,14 @@ export class H1Connection implements ResponseSink, WriterOwner {
     if (this.#req === null) return this.#unsolicited();
     const failure = this.#parser.execute(chunk);
     if (failure !== null) this.#parseFailed(failure);
+  }
+
+  parsedChunk(failure: ParseFailure | null, bytes: number): void {
+    const ended = this.#endedInChunk;
+    this.#endedInChunk = false;
+    if (failure !== null) return this.#parseFailed(failure);
+    // Bytes while no request was waiting (an idle connection): as in #data.
+    if (this.#req === null && !ended && bytes > 0) this.#unsolicited();
   }
 
   /** Bytes no request asked for (after a complete response, or on an idle connection): the connection is unusable. */
