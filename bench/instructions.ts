@@ -306,9 +306,11 @@ async function main(): Promise<void> {
       process.stdout.write(`${line}: ${(((after - before) * 1e6) / o.requests).toFixed(1)} CPU µs/request; perf self share\n${rows(dso.stdout).slice(0, 8).join('\n')}\n\n${rows(rep.stdout).slice(0, o.top).join('\n')}\n`);
     } else {
       const before = treeCpuSeconds(gw.pid) ?? 0;
+      const t0 = performance.now();
       await load(port, o.requests, o.connections);
+      const wall = performance.now() - t0;
       const after = treeCpuSeconds(gw.pid) ?? 0;
-      process.stdout.write(`${line}: ${(((after - before) * 1e6) / o.requests).toFixed(1)} CPU µs/request\n`);
+      process.stdout.write(`${line}: ${(((after - before) * 1e6) / o.requests).toFixed(1)} CPU µs/request, ${((wall * 1000 * o.connections) / o.requests).toFixed(0)} µs/request on a connection (wall)\n`);
     }
     gw.kill('SIGTERM');
     await sleep(500);
