@@ -3,12 +3,19 @@
 // a retry on a fresh connection needs to know.
 import { Http1Request } from './server-request.js';
 import type { Readable } from 'node:stream';
+import { isToken, isValidHeaderValue } from './header-checks.js';
 import { aborted, invalidArgument, notSupported, requestLengthMismatch, type H1ClientError } from './errors.js';
 
 /** undici's legacy handler, as the proxy implements it. */
 export interface H1Handler {
   onConnect?(abort: (err?: Error) => void): void;
   onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
+  /**
+   * The final head (status 200 and up) with its name/value pairs as the parser decoded them
+   * (latin1 strings): called instead of onHeaders when present, so that a handler working
+   * with strings gets them without a Buffer per field and a decode back.
+   */
+  onHeaderStrings?(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean;
   onData?(chunk: Buffer): boolean;
   onComplete?(trailers: Buffer[] | null): void;
   onError?(err: Error): void;
@@ -35,9 +42,6 @@ export const BODY_BUFFER = 1;
 export const BODY_STREAM = 2;
 export const BODY_ITERABLE = 3;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** undici's header value check: no CR, LF, NUL or other control byte. */
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_PATH = /[^\u0021-\u00ff]/;
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'QUERY', 'PROPFIND', 'PROPPATCH']);
 /** Methods whose body has a meaning: they always carry a framing header (RFC 9110 §8.6). */
@@ -45,13 +49,7 @@ const EXPECTS_PAYLOAD = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'P
 /** RFC 9110 §9.2.2. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-export function isValidHeaderValue(value: string): boolean {
-  return !BAD_VALUE.test(value);
-}
-
-export function isToken(value: string): boolean {
-  return TOKEN.test(value);
-}
+export { isToken, isValidHeaderValue };
 
 export class H1Request {
   readonly handler: H1Handler;
@@ -84,7 +82,7 @@ export class H1Request {
   constructor(opts: H1DispatchOptions, handler: H1Handler, defaultHost: string) {
     this.handler = handler;
     const method = opts.method;
-    if (typeof method !== 'string' || !(KNOWN_METHODS.has(method) || TOKEN.test(method))) throw invalidArgument('invalid request method');
+    if (typeof method !== 'string' || !(KNOWN_METHODS.has(method) || isToken(method))) throw invalidArgument('invalid request method');
     if (method === 'CONNECT') throw notSupported('CONNECT is not supported by the HTTP/1.1 upstream client');
     const path = opts.path;
     if (typeof path !== 'string' || path.length === 0 || BAD_PATH.test(path) || (path.charCodeAt(0) !== 47 /* / */ && path !== '*' && !/^https?:\/\//.test(path))) {
@@ -106,8 +104,8 @@ export class H1Request {
       for (let i = 0; i < raw.length; i += 2) {
         const name = raw[i]!;
         const value = raw[i + 1] == null ? '' : String(raw[i + 1]);
-        if (typeof name !== 'string' || !TOKEN.test(name)) throw invalidArgument('invalid header key');
-        if (BAD_VALUE.test(value)) throw invalidArgument(`invalid ${name} header`);
+        if (typeof name !== 'string' || !isToken(name)) throw invalidArgument('invalid header key');
+        if (!isValidHeaderValue(value)) throw invalidArgument(`invalid ${name} header`);
         const len = name.length;
         // Only the names the client frames itself are looked at (by length first).
         if (len === 4 || len === 6 || len === 7 || len === 10 || len === 14 || len === 17) {
@@ -126,7 +124,7 @@ export class H1Request {
           if (lower === 'connection') {
             for (const token of value.toLowerCase().split(',')) {
               const t = token.trim();
-              if (!TOKEN.test(t)) throw invalidArgument('invalid connection header');
+              if (!isToken(t)) throw invalidArgument('invalid connection header');
               if (t === 'close') reset = true;
             }
             continue;

@@ -1,7 +1,8 @@
 // Responses are parsed by node's own llhttp binding (the parser node:http's client uses),
-// strict mode whatever --insecure-http-parser says. One native parser per connection, fed
-// socket chunks as they come; its callbacks are module functions that reach the connection
-// through the parser object, so no closure is made per connection or per response.
+// strict mode whatever --insecure-http-parser says. One native parser per connection, which
+// reads the socket's handle itself when it can (as node's server does), else is fed the
+// socket's chunks; its callbacks are module functions that reach the connection through the
+// parser object, so no closure is made per connection or per response.
 //
 // The binding is an internal of node (`_http_common`, kept for compatibility and
 // undocumented): its absence or another shape is found once, at the first pool's
@@ -17,6 +18,17 @@ export interface ResponseSink {
   parsedBody(chunk: Buffer): void;
   /** The message is complete; `trailers` (flat name/value pairs) for a chunked one that had any. */
   parsedEnd(trailers: string[] | null): void;
+  /** The parser read a chunk from the socket it consumes: what it parsed, or what it refused. */
+  parsedChunk(failure: ParseFailure | null, bytes: number): void;
+}
+
+/** A socket's stream handle, which the parser can read directly (node's server does so). */
+export interface StreamHandle {
+  isStreamBase?: boolean;
+  _consumed?: boolean;
+  reading?: boolean;
+  readStart(): number;
+  readStop(): number;
 }
 
 export interface ParseFailure extends Error {
@@ -30,6 +42,8 @@ interface NativeParser {
   execute(data: Buffer): number | ParseFailure;
   finish(): ParseFailure | undefined;
   close(): void;
+  consume(handle: object): void;
+  unconsume(): void;
   [key: number]: unknown;
   sink: ResponseSink | null;
   /** Header pairs flushed before the head completed (over 32 pairs), or a message's trailers. */
@@ -121,10 +135,14 @@ function onMessageComplete(this: NativeParser): void {
   this.sink!.parsedEnd(trailers);
 }
 
-function onExecute(): void {}
+function onExecute(this: NativeParser, ret: number | ParseFailure): void {
+  if (typeof ret === 'number') this.sink!.parsedChunk(null, ret);
+  else this.sink!.parsedChunk(ret, 0);
+}
 
 export class ResponseParser {
   readonly #native: NativeParser;
+  #handle: StreamHandle | null = null;
 
   constructor(sink: ResponseSink, maxHeaderSize: number) {
     const Parser = loadParser();
@@ -153,9 +171,40 @@ export class ResponseParser {
     return this.#native.finish() ?? null;
   }
 
+  /**
+   * Reads the socket's handle directly, as node's server does: no 'data' event, Readable
+   * bookkeeping or Buffer per read; chunks come to parsedChunk. False when the socket
+   * cannot be read that way (then execute() is fed its 'data').
+   */
+  consume(socket: { _handle?: unknown }): boolean {
+    const handle = socket._handle as StreamHandle | null | undefined;
+    if (handle == null || handle.isStreamBase !== true || handle._consumed === true) return false;
+    handle._consumed = true;
+    this.#native.consume(handle);
+    this.#handle = handle;
+    return true;
+  }
+
+  /** Reading on or off when the parser consumes the handle (node's onSocketPause/Resume). */
+  reading(on: boolean): void {
+    const h = this.#handle;
+    if (h === null) return;
+    if (on && h.reading !== true) {
+      h.reading = true;
+      h.readStart();
+    } else if (!on && h.reading === true) {
+      h.reading = false;
+      h.readStop();
+    }
+  }
+
   /** Frees the native parser; never from inside one of its callbacks. */
   close(): void {
     const p = this.#native;
+    if (this.#handle !== null) {
+      this.#handle = null;
+      p.unconsume();
+    }
     p.sink = null;
     p.close();
   }

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { DownstreamResponse } from './types.js';
+import { isToken, isValidHeaderValue } from './header-checks.js';
 
 /** What a response needs from its connection. */
 export interface ResponseSink {
@@ -34,6 +35,19 @@ function utcDate(): string {
     dateText = new Date(now).toUTCString();
   }
   return dateText;
+}
+
+/** Status lines by code, made on first use. */
+const STATUS_LINES: string[] = [];
+let keepAliveMs = -1;
+let keepAliveText = '';
+/** The Keep-Alive line for a timeout (the server's, the same for every response). */
+function keepAliveLine(timeoutMs: number): string {
+  if (timeoutMs !== keepAliveMs) {
+    keepAliveMs = timeoutMs;
+    keepAliveText = `Keep-Alive: timeout=${Math.floor(timeoutMs / 1000)}\r\n`;
+  }
+  return keepAliveText;
 }
 
 function headersSentError(): Error {
@@ -95,7 +109,7 @@ export class Http1Response extends EventEmitter implements DownstreamResponse {
     const code = statusCode | 0;
     if (code < 100 || code > 999) throw Object.assign(new RangeError(`Invalid status code: ${statusCode}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
     this.statusCode = code;
-    const h = new HeadBuilder(`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'unknown'}\r\n`);
+    const h = new HeadBuilder((STATUS_LINES[code] ??= `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'unknown'}\r\n`));
     if (this.#pending !== null) for (const [n, v] of this.#pending) h.add(n, v);
     if (Array.isArray(headers)) {
       if (headers.length > 0 && Array.isArray(headers[0])) for (const e of headers as unknown as [string, OutgoingHttpHeader][]) h.add(e[0], e[1]);
@@ -127,7 +141,7 @@ export class Http1Response extends EventEmitter implements DownstreamResponse {
       if (keepAlive && (h.contentLength || this.#chunkedByDefault)) {
         head += 'Connection: keep-alive\r\n';
         const timeout = this.#sink.keepAliveTimeoutMs;
-        if (timeout > 0 && !h.keepAlive) head += `Keep-Alive: timeout=${Math.floor(timeout / 1000)}\r\n`;
+        if (timeout > 0 && !h.keepAlive) head += keepAliveLine(timeout);
       } else {
         this.last = true;
         head += 'Connection: close\r\n';
@@ -305,12 +319,13 @@ class HeadBuilder {
   }
 
   add(name: string, value: OutgoingHttpHeader | readonly string[]): void {
-    validateHeaderName(name);
+    // node's checks (and their errors) only for what the table-driven ones do not pass.
+    if (typeof name !== 'string' || !isToken(name)) validateHeaderName(name);
     if (Array.isArray(value)) {
       for (const v of value as readonly string[]) this.add(name, v);
       return;
     }
-    validateHeaderValue(name, value as string);
+    if (typeof value !== 'string' || !isValidHeaderValue(value)) validateHeaderValue(name, value as string);
     const v = typeof value === 'string' ? value : String(value);
     this.text += `${name}: ${v}\r\n`;
     switch (name.length) {

@@ -9,7 +9,7 @@ import { runVoidPhase, type Chain } from '../pipeline/chain.js';
 import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import type { RequestContext } from './context.js';
 import { HeaderList } from '../sdk/header-list.js';
-import { headerName } from './header-names.js';
+import { headerName, headerNameOf } from './header-names.js';
 import { pipeResponseBody } from './response-body.js';
 import type { Writable } from 'node:stream';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, publishUpstreamEnd, type DrainHooks } from './reply.js';
@@ -233,9 +233,18 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    const ctx = this.#ctx;
     // An interim answer: the final one follows on the same exchange.
     if (statusCode < 200) return this.#interim(statusCode, rawHeaders);
+    return this.#final(statusCode, rawHeaders, resume);
+  }
+
+  /** The native engine's client: the final head's pairs as the parser decoded them. */
+  onHeaderStrings(statusCode: number, rawHeaders: string[], resume: () => void): boolean {
+    return this.#final(statusCode, rawHeaders, resume);
+  }
+
+  #final(statusCode: number, rawHeaders: ReadonlyArray<Buffer | string>, resume: () => void): boolean {
+    const ctx = this.#ctx;
     if (statusCode >= 500) {
       recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
       const delay = statusCode === 502 || statusCode === 503 || statusCode === 504 ? planRetry(ctx, String(statusCode) as RetryCondition) : -1;
@@ -257,16 +266,18 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     let connectionListed: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       // Common names come back interned and lower-case: hop-by-hop ones compare as constants.
-      const name = headerName(rawHeaders[i]!);
+      const rawName = rawHeaders[i]!;
+      const name = typeof rawName === 'string' ? headerNameOf(rawName) : headerName(rawName);
+      const rawValue = rawHeaders[i + 1]!;
       if (HOP_BY_HOP.has(name)) {
         if (name === 'connection') {
-          const listed = rawHeaders[i + 1]!.toString('latin1');
+          const listed = typeof rawValue === 'string' ? rawValue : rawValue.toString('latin1');
           connectionListed = connectionListed === undefined ? listed : `${connectionListed},${listed}`;
         }
         continue;
       }
       if (name === 'x-request-id') continue;
-      out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+      out.push(name, typeof rawValue === 'string' ? rawValue : rawValue.toString('latin1'));
     }
     const headers = new HeaderList(out);
     if (connectionListed !== undefined) dropConnectionListed(headers, connectionListed);

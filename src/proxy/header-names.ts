@@ -1,7 +1,8 @@
-// Response header names as undici hands them over (raw Buffers): the common ones are
-// matched byte by byte against a fixed table and returned as interned lower-case strings
-// (as HTTP/2 writes them), so copying a response head allocates no string for them and the
-// hop-by-hop check compares constants. Other names are decoded as sent, case kept.
+// Response header names as undici hands them over (raw Buffers), or as the native engine's
+// parser gives them (strings): the common ones are matched byte by byte against a fixed
+// table and returned as interned lower-case strings (as HTTP/2 writes them), so copying a
+// response head allocates no string for them and the hop-by-hop check compares constants.
+// Other names are kept as sent, case kept.
 //
 // The match ORs 0x20 into each byte, which lower-cases letters; for the bytes an HTTP token
 // may hold (llhttp has checked them) it maps nothing else onto a letter, digit or '-'.
@@ -39,4 +40,19 @@ export function headerName(raw: Buffer): string {
     }
   }
   return raw.toString('latin1');
+}
+
+/** headerName() for a name the parser already decoded: the interned lower-case string when it is a common one, else `raw` itself. */
+export function headerNameOf(raw: string): string {
+  const len = raw.length;
+  const known = BY_LENGTH[len];
+  if (known !== undefined) {
+    next: for (let k = 0; k < known.length; k++) {
+      const c = known[k]!;
+      const b = c.bytes;
+      for (let i = 0; i < len; i++) if ((raw.charCodeAt(i) | 0x20) !== b[i]) continue next;
+      return c.name;
+    }
+  }
+  return raw;
 }

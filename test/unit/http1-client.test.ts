@@ -291,6 +291,24 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     await short.destroy();
   });
 
+  test('bytes an upstream sends on an idle connection, even a bare CRLF, drop it from the pool', async () => {
+    const up = await start((head, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz');
+      // After the answer, in a later segment: nothing asked for these.
+      const late = head.startsWith('GET /crlf') ? '\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
+      setTimeout(() => socket.write(late), 20);
+    });
+    for (const path of ['/crlf', '/response']) {
+      const pool = new H1Pool(up.url, { keepAliveTimeoutMs: 60_000 });
+      const r = await exchange(pool, { path, method: 'GET' });
+      assert.equal(r.body.toString(), 'z');
+      assert.equal(pool.stats.idle, 1);
+      for (let i = 0; i < 100 && pool.stats.connections > 0; i++) await new Promise((res) => setTimeout(res, 10));
+      assert.equal(pool.stats.connections, 0, `${path}: the connection is dropped`);
+      await pool.destroy();
+    }
+  });
+
   test('a reused connection the upstream closed: an idempotent request is retried once on a fresh one, a sent POST is not', async () => {
     // Every connection answers its first request and silently drops on the second.
     const up = await start((_head, socket) => {
