@@ -447,3 +447,22 @@ describe('status', () => {
     assert.deepEqual(parts, { listeners: [], upstreams: [], services: [], statuses: [], notes: [] });
   });
 });
+
+test('an HTTPRoute and an Ingress routing to the same Service port translate to one valid config with one upstream', async () => {
+  const { translate: translateAll } = await import('../../src/kubernetes/translate/index.js');
+  const objects: KubeObject[] = [
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'northgate', generation: 1 }, spec: { controllerName: 'northgate.io/gateway-controller' } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'apps', generation: 1 }, spec: { gatewayClassName: 'northgate', listeners: [{ name: 'http', port: 8080, protocol: 'HTTP' }] } },
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'apps', generation: 1 }, spec: { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: [{ name: 'web', port: 80 }] }] } },
+    ingress({ name: 'web', rules: [rule('web.example', ['/', 'Prefix', backend('web')])] }),
+    ...service('web'),
+  ];
+  const t = translateAll(snapshot(objects), { now: '2026-01-01T00:00:00Z' });
+  const { problems } = validateConfig(structuredClone(t.config), defaultRegistry());
+  assert.deepEqual(problems, []);
+  const names = (t.config['upstreams'] as Array<{ name: string }>).map((u) => u.name);
+  assert.equal(names.filter((n) => n === names.find((x) => x.includes('web'))).length, 1, `one upstream for apps/web:80, got ${names.join(', ')}`);
+  const services = t.config['services'] as Array<{ name: string }>;
+  assert.ok(services.some((s) => s.name.startsWith('httproute.')), 'the HTTPRoute is served');
+  assert.ok(services.length >= 2, 'the Ingress is served too');
+});

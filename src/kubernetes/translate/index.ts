@@ -1,6 +1,6 @@
 // Kubernetes resources → one Northgate config document, the status to write back, and notes
 // on what is not served. Pure: the same resources (and options) give the same result. Each
-// family (Gateway API here; Ingress in ingress.ts) contributes ConfigParts; listeners are
+// family (Gateway API, Ingress) contributes ConfigParts; listeners are
 // merged by port. The document is checked with the config validator before it is returned:
 // a route whose translation the validator refuses (a path or pattern Northgate does not take)
 // is refused (Accepted=False, UnsupportedValue) and the rest is translated again without it.
@@ -10,6 +10,7 @@ import type { ConfigParts, ResourceSnapshot, TranslateOptions, Translation } fro
 import { DEFAULT_CONTROLLER_NAME } from './model.js';
 import { rfc3339 } from './conditions.js';
 import { translateGatewayApi } from './gateway-api.js';
+import { translateIngresses } from './ingress.js';
 
 export type { ConfigParts, ObjectStatus, TranslateOptions, Translation, TranslationNote } from './model.js';
 export { resolveServiceBackend, upstreamName } from './backends.js';
@@ -22,8 +23,7 @@ export function translate(resources: ResourceSnapshot, opts: TranslateOptions = 
   const registry = defaultRegistry();
   for (;;) {
     const gateway = translateGatewayApi(resources, { ...opts, controllerName }, now, refused);
-    // The Ingress translator joins here: families.push(translateIngresses(resources, opts)).
-    const families: ConfigParts[] = [gateway.parts];
+    const families: ConfigParts[] = [gateway.parts, translateIngresses(resources, opts)];
     const translation = merge(families);
     const { problems } = validateConfig(translation.config, registry);
     if (problems.length === 0) return translation;
@@ -41,6 +41,13 @@ export function translate(resources: ResourceSnapshot, opts: TranslateOptions = 
       return { ...translation, notes };
     }
   }
+}
+
+/** Upstreams are named after their Service and port: a Service both families route to is one upstream. */
+function uniqueByName(upstreams: Record<string, unknown>[]): Record<string, unknown>[] {
+  const seen = new Map<unknown, Record<string, unknown>>();
+  for (const u of upstreams) if (!seen.has(u.name)) seen.set(u.name, u);
+  return [...seen.values()];
 }
 
 /** One document from the families' parts; listeners on the same port become one (names and certificates joined). */
@@ -65,7 +72,7 @@ function merge(families: ConfigParts[]): Translation {
     _format_version: '1',
     // Without any listener the config's default proxy listener applies.
     ...(proxy.length > 0 ? { listen: { proxy } } : {}),
-    upstreams: families.flatMap((f) => f.upstreams),
+    upstreams: uniqueByName(families.flatMap((f) => f.upstreams)),
     services: families.flatMap((f) => f.services),
   };
   return { config, statuses: families.flatMap((f) => f.statuses), notes: families.flatMap((f) => f.notes) };
