@@ -41,9 +41,9 @@ test('every request needs the bearer token: 401 problem+json without it or with 
 });
 
 test('CRUD for every kind; the gateway serves what the API wrote, at once', async () => {
-  let r = await api('POST', '/upstreams', { name: 'echo-up', tags: ['team-a'] });
-  assert.equal(r.status, 400, 'an upstream without targets is invalid, as in the file');
-  assert.deepEqual(r.json.problems, [{ path: 'targets', message: 'must NOT have fewer than 1 items' }]);
+  let r = await api('POST', '/upstreams', { name: 'echo-up', tags: ['team-a'], targets: 'none' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.problems[0].path, 'targets');
   r = await api('POST', '/services', { name: 'svc', url: upstream.url, routes: [] });
   assert.deepEqual(r.json.problems, [{ path: 'routes', message: 'routes are entities of their own: use /routes' }]);
 
@@ -146,8 +146,13 @@ test('upstreams take their first targets inline; targets are entities of their o
   await api('POST', '/routes', { service: 'lb', name: 'lb-r', paths: ['/lb'] });
   assert.equal((await http(`${gw.url}/lb`)).status, 200);
   r = await api('DELETE', `/targets/${first}`);
-  assert.equal(r.status, 400, 'the last target cannot go: an upstream needs one');
-  assert.equal(r.json.problems[0].entity.split('/')[0], 'upstreams');
+  assert.equal(r.status, 204, 'the last target may go: an upstream without targets is valid, as in the file');
+  const empty = await http(`${gw.url}/lb`);
+  assert.equal(empty.status, 503, 'and answers 503 while it has none');
+  assert.equal(JSON.parse(empty.body).type, 'urn:northgate:problem:upstream-unhealthy');
+  r = await api('POST', '/targets', { upstream: 'pool-a', url: upstream.url });
+  assert.equal(r.status, 201);
+  assert.equal((await http(`${gw.url}/lb`)).status, 200, 'a target added again serves at once');
   r = await api('DELETE', '/upstreams/pool-a');
   assert.equal(r.status, 409);
   r = await api('DELETE', '/upstreams/pool-a?cascade=true');
