@@ -85,17 +85,13 @@ export class UpstreamCopyClient implements CopyClient {
     }
     if (target.hostHeader !== null) headers.push('host', target.hostHeader);
     const startedAt = performance.now();
-    const exchange = new CopyExchange(this, ctx, target, startedAt, startedAt + this.#timeoutMs);
+    const opts: Dispatcher.DispatchOptions = { path: ctx.upstreamPath, method: ctx.method as Dispatcher.HttpMethod, headers, body };
+    const exchange = new CopyExchange(this, ctx, target, opts, startedAt, startedAt + this.#timeoutMs);
     this.#inFlight++;
     this.#queue.push(exchange);
     this.#timer ??= setInterval(this.#sweep, this.#sweepMs).unref();
     attemptStarted(target);
-    try {
-      target.dispatcher.dispatch({ path: ctx.upstreamPath, method: ctx.method as Dispatcher.HttpMethod, headers, body }, exchange);
-    } catch (err) {
-      // A dispatcher reports failures to the handler; a throw is a refused argument.
-      exchange.onError(err as Error);
-    }
+    leaveLater(exchange);
   }
 
   // For CopyExchange.
@@ -141,11 +137,36 @@ export class UpstreamCopyClient implements CopyClient {
   }
 }
 
+/**
+ * Copies leave after the requests of the same turn of the event loop: the ones sent during
+ * a turn are dispatched together from one Immediate, so a client's request reaches its
+ * upstream (often the mirror's own host) before the copy of it, and the copy's work never
+ * sits between a request the gateway read and its forwarding.
+ */
+let leaving: CopyExchange[] = [];
+let leaveScheduled = false;
+
+function leaveLater(exchange: CopyExchange): void {
+  leaving.push(exchange);
+  if (leaveScheduled) return;
+  leaveScheduled = true;
+  setImmediate(leave);
+}
+
+function leave(): void {
+  const batch = leaving;
+  leaving = [];
+  leaveScheduled = false;
+  for (let i = 0; i < batch.length; i++) batch[i]!.dispatch();
+}
+
 /** One copy on its way: undici's legacy handler shape, which both engines' pools call. */
 class CopyExchange implements Dispatcher.DispatchHandler {
   readonly #client: UpstreamCopyClient;
   readonly #target: Target;
   readonly #startedAt: number;
+  /** The request, until it is dispatched. */
+  #opts: Dispatcher.DispatchOptions | null;
   /** Released when the copy ends, so a finished copy waiting in the deadline queue holds no request. */
   #ctx: PluginContext | null;
   #abort: ((err?: Error) => void) | null = null;
@@ -155,12 +176,26 @@ class CopyExchange implements Dispatcher.DispatchHandler {
   done = false;
   readonly deadline: number;
 
-  constructor(client: UpstreamCopyClient, ctx: PluginContext, target: Target, startedAt: number, deadline: number) {
+  constructor(client: UpstreamCopyClient, ctx: PluginContext, target: Target, opts: Dispatcher.DispatchOptions, startedAt: number, deadline: number) {
     this.#client = client;
     this.#ctx = ctx;
     this.#target = target;
+    this.#opts = opts;
     this.#startedAt = startedAt;
     this.deadline = deadline;
+  }
+
+  /** Hands the copy to its target's pool (unless its deadline passed first). */
+  dispatch(): void {
+    const opts = this.#opts!;
+    this.#opts = null;
+    if (this.done) return;
+    try {
+      this.#target.dispatcher.dispatch(opts, this);
+    } catch (err) {
+      // A dispatcher reports failures to the handler; a throw is a refused argument.
+      this.onError(err as Error);
+    }
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -207,6 +242,7 @@ class CopyExchange implements Dispatcher.DispatchHandler {
 
   #end(outcome: Outcome, dropped: CopyDropReason | null): void {
     this.done = true;
+    this.#opts = null;
     attemptEnded(this.#target, this.#startedAt, this.#respondedAt);
     this.#client.ended(this.#target, outcome);
     const ctx = this.#ctx!;

@@ -89,7 +89,7 @@ services:
 ${route('mirrored', `request-mirror: { url: "${mirror.url}", max_body_bytes: 1024 }`)}
 ${route('head-only', `request-mirror: { url: "${mirror.url}", max_body_bytes: 16, larger_bodies: head }`)}
 ${route('sampled', `request-mirror: { url: "${mirror.url}", percent: 30 }`)}
-${route('slow', `request-mirror: { url: "${slow.url}", max_in_flight: 4, timeout: 300ms }`)}
+${route('slow', `request-mirror: { url: "${slow.url}", max_in_flight: 4, timeout: 2s }`)}
 ${route('dead', `request-mirror: { url: "${deadUrl}" }`)}
 ${route('rewritten', `request-mirror: { url: "${mirror.url}" }, rewrite: { path: { replace_prefix: /v2 } }, headers: { request: { set: { x-team: blue } } }`)}
 ${route('abort', 'fault-injection: { abort: { status: 503, percent: 40 } }')}

@@ -138,7 +138,7 @@ services:
     routes:
 ${route('balanced', 'upstream: mirrors')}
 ${route('half-dead', 'upstream: half-dead')}
-${route('held', 'upstream: held, max_in_flight: 3, timeout: 400ms')}
+${route('held', 'upstream: held, max_in_flight: 3, timeout: 2s')}
 ${route('capped', 'upstream: mirrors, max_body_bytes: 100')}
 ${route('huge', 'upstream: huge')}
 ${route('reset', 'upstream: reset')}
