@@ -28,6 +28,8 @@ type Outcome = typeof ANSWERED | typeof FAILED | typeof NEUTRAL;
 const ANSWERED = 0;
 const FAILED = 1;
 const NEUTRAL = 2;
+/** Failures of the gateway's side, not the target's. */
+const NOT_THE_TARGETS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'ERR_NORTHGATE_UPSTREAM_QUEUE_FULL']);
 const TIMED_OUT = new Error('the copy passed its deadline');
 const TOO_LONG = new Error('the copy\'s answer is longer than the gateway reads');
 
@@ -228,8 +230,9 @@ class CopyExchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     const code = (err as { code?: string }).code;
     if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return this.#end(NEUTRAL, 'timeout');
-    // A request the client refused to send (a method or header it does not take) says nothing of the target.
-    this.#end(code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED' ? NEUTRAL : FAILED, 'error');
+    // A request the client refused to send (a method or header it does not take), or a pool
+    // closed by a reload or full, says nothing of the target.
+    this.#end(code !== undefined && NOT_THE_TARGETS.has(code) ? NEUTRAL : FAILED, 'error');
   }
 
   /** The deadline passed: abort and count it. */

@@ -184,6 +184,16 @@ ${route('trickle', 'upstream: trickle, timeout: 300ms')}
     // Without the ejection, round-robin would send the dead target half of them.
     assert.ok(dropped('half-dead:error') >= 5 && dropped('half-dead:error') < n / 2, `failed copies: ${dropped('half-dead:error')}`);
     assert.equal(dropped('half-dead:unavailable'), 0);
+    // The ejection outlives reloads: the next copies all go to the live target.
+    for (let i = 0; i < 2; i++) {
+      const r = gw.reload(config(`{ url: "${a.url}" }, { url: "${b.url}" }`));
+      assert.ok(r.ok, r.problems?.join('\n'));
+    }
+    const errors = dropped('half-dead:error');
+    a.seen.length = 0;
+    for (let i = 0; i < 10; i++) assert.equal((await send(`/half-dead/after-reload-${i}`)).status, 200);
+    await until(() => a.seen.length === 10, () => `copies to the live target after the reload: ${a.seen.length}`);
+    assert.equal(dropped('half-dead:error'), errors);
   });
 
   test('max_in_flight: copies a held mirror keeps count against it; the others are dropped at once; every client is answered; held ones time out', async () => {
