@@ -22,11 +22,12 @@ export type CopyDropReason =
   /** The upstream had no target to take it (every target ejected or down by its health check). */
   | 'unavailable';
 
+/** What `PluginScope.openCopyClient` takes; a value out of its range makes it throw (a located problem at load). */
 export interface CopyClientOptions {
   readonly to: CopyDestination;
   /** Copies on their way at most; one more is dropped (`overloaded`). 1 to 10,000. */
   readonly maxInFlight: number;
-  /** Milliseconds a copy may take, connecting to reading the end of its answer; then it is aborted (`timeout`). */
+  /** Milliseconds a copy may take, connecting to reading the end of its answer (10 to 60,000); then it is aborted (`timeout`). */
   readonly timeoutMs: number;
   /** Bytes of a copy's body at most; a larger one is dropped (`body`). */
   readonly maxBodyBytes: number;

@@ -53,6 +53,10 @@ export class UpstreamCopyClient implements CopyClient {
   readonly #sweep = (): void => this.#expire();
 
   constructor(upstream: Upstream, options: CopyClientOptions) {
+    const { maxInFlight, timeoutMs, maxBodyBytes } = options;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 10_000) throw new RangeError(`maxInFlight must be an integer from 1 to 10000, not ${maxInFlight}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 10 || timeoutMs > 60_000) throw new RangeError(`timeoutMs must be from 10 to 60000, not ${timeoutMs}`);
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) throw new RangeError(`maxBodyBytes must be an integer from 0, not ${maxBodyBytes}`);
     this.#upstream = upstream;
     this.#maxInFlight = options.maxInFlight;
     this.#timeoutMs = options.timeoutMs;
