@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { configProblems } from '../helpers/config.js';
+import type { CheckEnvironment, CopyDropReason, Plugin } from '../../src/sdk/index.js';
 import { startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 interface Seen {
@@ -255,6 +256,50 @@ ${route('trickle', 'upstream: trickle, timeout: 300ms')}
     clear();
     for (let i = 0; i < 4; i++) assert.equal((await send(`/balanced/kept${i}`)).status, 200);
     await until(() => b.seen.length + c.seen.length === 4, () => `copies after the refused reload: ${b.seen.length + c.seen.length}`);
+  });
+
+  test('a plugin of one\'s own sends copies through scope.openCopyClient, and its check sees the config\'s upstreams', async () => {
+    const reasons: CopyDropReason[] = [];
+    let seen: CheckEnvironment | undefined;
+    const shadow: Plugin<{ to: string; max?: number }> = {
+      name: 'shadow-all',
+      priority: 2,
+      schema: { type: 'object', properties: { to: { type: 'string' }, max: { type: 'integer' } }, required: ['to'] },
+      check(cfg, env) {
+        seen = env;
+        return env?.upstream(cfg.to) === undefined ? [{ path: ['to'], message: `no upstream named "${cfg.to}"` }] : [];
+      },
+      create(cfg, scope) {
+        const copies = scope.openCopyClient!({ to: { upstream: cfg.to }, maxInFlight: cfg.max ?? 10, timeoutMs: 1000, maxBodyBytes: 0, onDropped: (reason) => reasons.push(reason) });
+        return { upstreamRequest: (ctx) => (ctx.requestBodyLength > 0 ? ctx.readRequestBody(1024).then((body) => copies.send(ctx, body)) : copies.send(ctx, null)) };
+      },
+    };
+    const own = (to: string, extra = '') => `_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+upstreams: [{ name: shadows, targets: [{ url: "${c.url}" }] }]
+services:
+  - { name: s, url: "${upstream.url}", routes: [{ name: own, paths: ["/own"], plugins: { shadow-all: { to: ${to}${extra} } } }] }
+`;
+    const own1 = await startGateway(own('shadows'), [shadow]);
+    const pool = new Pool(own1.url);
+    try {
+      assert.deepEqual(seen?.upstreamNames, ['shadows']);
+      c.seen.length = 0;
+      assert.equal((await pool.request({ path: '/own/x', method: 'GET' })).statusCode, 200);
+      // A body over maxBodyBytes (0 here) is not sent: counted as `body`.
+      assert.equal((await pool.request({ path: '/own/y', method: 'POST', body: 'z' })).statusCode, 200);
+      await until(() => c.seen.length === 1 && reasons.length === 1, () => `copies: ${c.seen.length}, drops: ${reasons.join()}`);
+      assert.deepEqual([c.seen[0]!.url, reasons], ['/own/x', ['body']]);
+      const unknown = own1.reload(own('nowhere'));
+      assert.match(unknown.problems!.join('\n'), /plugins\.shadow-all\.to: no upstream named "nowhere"/);
+      // Options out of range: create() throws, and the reload is refused.
+      const range = own1.reload(own('shadows', ', max: 0'));
+      assert.equal(range.ok, false);
+      assert.match(range.problems!.join('\n'), /maxInFlight must be an integer from 1 to 10000, not 0/);
+    } finally {
+      await pool.close();
+      await own1.close();
+    }
   });
 
   test('config errors: an unknown or gRPC upstream, both or neither of url and upstream, at FILE:LINE:COL', () => {
