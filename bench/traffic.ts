@@ -30,6 +30,12 @@ export const TRAFFIC_TARGETS: readonly TrafficTarget[] = [
     routes: (up) => `      - name: bench\n        paths: ["/"]\n        plugins: { request-mirror: { url: "${up}", percent: 100, max_in_flight: 1000 } }`,
     report: droppedCopies,
   },
+  {
+    name: 'mirror-upstream',
+    about: 'the same with the mirror named as an upstream (`upstream: bench`: the same host, through that upstream\'s balancer and health)',
+    routes: () => `      - name: bench\n        paths: ["/"]\n        plugins: { request-mirror: { upstream: bench, percent: 100, max_in_flight: 1000 } }`,
+    report: droppedCopies,
+  },
 ];
 
 /** The copies request-mirror did not deliver, from the gateway's /metrics, by reason. */

@@ -23,6 +23,8 @@ import type { Service } from '../upstream/service.js';
 import type { RawBackend, RawConfig, RawHeaderEdits, RawService, RawSessionPersistence, RawUpstream, RawListener, RawTimeouts, RawTarget } from '../config/types.js';
 import { BackendStates, stableId, WeightedBackends, type HeaderEdits } from '../upstream/backends.js';
 import { compileQueryConditions } from '../router/query-match.js';
+import { UpstreamCopyClient } from '../upstream/copy-client.js';
+import type { CopyClient, CopyClientOptions } from '../sdk/copy-client.js';
 import type { SessionPersistence } from '../proxy/session.js';
 import { buildBlockList } from '../base/cidr.js';
 import { ConsumerIndex } from '../consumers/index.js';
@@ -67,34 +69,6 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
   const upstreams = new Map<string, Upstream>();
   const services = new Map<string, Service>();
 
-  const plans = config.plans && config.plans.length > 0 ? new CompiledPlans(config.plans) : null;
-  if (plans !== null) handlers.push(...plans.handlers);
-  const chainFor = (scopes: Array<[PluginScope, Record<string, unknown> | undefined]>, withPlans = false): Chain => {
-    // The most specific scope's config of a plugin wins (route over service over global).
-    const chosen = new Map<string, [PluginScope, unknown]>();
-    for (const [scope, map] of scopes) for (const [name, cfg] of Object.entries(map ?? {})) chosen.set(name, [scope, cfg]);
-    if (chosen.size === 0 && !(withPlans && plans !== null)) return Chain.EMPTY;
-    const entries: ChainEntry[] = [];
-    for (const [name, [scope, cfg]] of chosen) {
-      const plugin = opts.registry.get(name)!;
-      let handler: PluginHandler;
-      try {
-        handler = plugin.create(cfg, scope);
-      } catch (err) {
-        // No snapshot will own the handlers made so far (their connections, timers): close them.
-        for (const h of handlers) h.close?.();
-        throw err;
-      }
-      handlers.push(handler);
-      entries.push({ plugin, handler, scope: scope.kind });
-    }
-    if (withPlans && plans !== null) plans.apply(entries, chosen);
-    return entries.length === 0 ? Chain.EMPTY : new Chain(entries);
-  };
-
-  const globalChain = chainFor([[{ kind: 'global' }, config.plugins]]);
-  const entries: RouteEntry[] = [];
-  let routeIndex = 0;
   /** The implicit upstreams of services declared with `url:` (not listed in snapshot.upstreams). */
   const serviceUpstreams = new Map<string, Upstream>();
   /** The services of routes' weighted backends: their upstreams are live like the services'. */
@@ -121,6 +95,53 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     }
     return u;
   };
+  /** The upstreams plugins send copies of requests to (their targets' health, DNS and checks are kept like the services'). */
+  const copyUpstreams = new Set<Upstream>();
+  const openCopyClient = (o: CopyClientOptions): CopyClient => {
+    const connectTimeoutMs = ms(undefined, DEFAULTS.connectTimeout);
+    let upstream: Upstream;
+    if ('upstream' in o.to) {
+      const raw = rawUpstreams.get(o.to.upstream);
+      // validate.ts refuses these for request-mirror; an extension learns it from create().
+      if (raw === undefined) throw new Error(`no upstream named "${o.to.upstream}"`);
+      if (raw.targets.some((t) => /^grpcs?(:|$)/i.test(t.url ?? t.scheme ?? 'http'))) throw new Error(`upstream "${raw.name}" has grpc targets; copies are HTTP/1.1 requests`);
+      upstream = upstreamFor({ name: 'copies', upstream: raw.name }, connectTimeoutMs);
+    } else {
+      const origin = new URL(o.to.url).origin;
+      upstream = upstreamFor({ name: 'copies', url: origin }, connectTimeoutMs, origin);
+    }
+    copyUpstreams.add(upstream);
+    return new UpstreamCopyClient(upstream, o);
+  };
+
+  const plans = config.plans && config.plans.length > 0 ? new CompiledPlans(config.plans) : null;
+  if (plans !== null) handlers.push(...plans.handlers);
+  const chainFor = (scopes: Array<[PluginScope, Record<string, unknown> | undefined]>, withPlans = false): Chain => {
+    // The most specific scope's config of a plugin wins (route over service over global).
+    const chosen = new Map<string, [PluginScope, unknown]>();
+    for (const [scope, map] of scopes) for (const [name, cfg] of Object.entries(map ?? {})) chosen.set(name, [scope, cfg]);
+    if (chosen.size === 0 && !(withPlans && plans !== null)) return Chain.EMPTY;
+    const entries: ChainEntry[] = [];
+    for (const [name, [scope, cfg]] of chosen) {
+      const plugin = opts.registry.get(name)!;
+      let handler: PluginHandler;
+      try {
+        handler = plugin.create(cfg, { ...scope, openCopyClient });
+      } catch (err) {
+        // No snapshot will own the handlers made so far (their connections, timers): close them.
+        for (const h of handlers) h.close?.();
+        throw err;
+      }
+      handlers.push(handler);
+      entries.push({ plugin, handler, scope: scope.kind });
+    }
+    if (withPlans && plans !== null) plans.apply(entries, chosen);
+    return entries.length === 0 ? Chain.EMPTY : new Chain(entries);
+  };
+
+  const globalChain = chainFor([[{ kind: 'global' }, config.plugins]]);
+  const entries: RouteEntry[] = [];
+  let routeIndex = 0;
   (config.services ?? []).forEach((s, si) => {
     const connectTimeoutMs = ms(s.timeouts?.connect, DEFAULTS.connectTimeout);
     const service: Service = {
@@ -192,6 +213,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
     routes: router.ordered,
     services,
     backendServices,
+    copyUpstreams: [...copyUpstreams],
     upstreams: new Map([...upstreams.values()].map((u) => [u.name, u])),
     dns: dnsPolicy(config.dns),
     globalChain,

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import type { ConfigProblem } from '../base/problems.js';
 import type { ConfigSource } from '../config/source.js';
 import { PluginRegistry } from '../pipeline/registry.js';
-import { PHASES, type Plugin, type PluginHandler, type PluginScope } from '../sdk/plugin.js';
+import { PHASES, type CheckEnvironment, type Plugin, type PluginHandler, type PluginScope } from '../sdk/plugin.js';
 import { resolveExtension } from './extension-paths.js';
 import { configAjv } from './validate.js';
 
@@ -192,7 +192,7 @@ function adopt(p: unknown, which: string, spec: string): Plugin | string {
       if (wrong !== null) throw new ExtensionCreateError(name, scope, wrong);
       return handler as PluginHandler;
     },
-    ...(check !== undefined ? { check: (config: unknown) => checked(name, () => (check as NonNullable<Plugin['check']>).call(owner, config)) } : {}),
+    ...(check !== undefined ? { check: (config: unknown, env?: CheckEnvironment) => checked(name, () => (check as NonNullable<Plugin['check']>).call(owner, config, env)) } : {}),
   };
   return Object.freeze(plugin);
 }

@@ -49,6 +49,8 @@ export interface Snapshot extends ProxySnapshot, AccessLogSnapshot, MetricsSnaps
   readonly upstreams: ReadonlyMap<string, Upstream>;
   /** The services of routes' weighted backends (their upstreams' health, DNS and checks are kept like the services'). */
   readonly backendServices: readonly Service[];
+  /** The upstreams plugins send copies of requests to (PluginScope.openCopyClient): live like the services' upstreams. */
+  readonly copyUpstreams: readonly Upstream[];
   /** How target host names are resolved (the gateway's DnsResolver follows it). */
   readonly dns: DnsPolicy;
   /** Usage metering (docs/rate-limiting.md), or null when off. Read at start; a change needs a restart. */

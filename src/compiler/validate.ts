@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { PluginRegistry } from '../pipeline/registry.js';
+import type { CheckEnvironment } from '../sdk/plugin.js';
 import { formatAddress, parseAddress } from '../base/address.js';
 import { isCidr } from '../base/cidr.js';
 import { didYouMean, type ConfigProblem } from '../base/problems.js';
@@ -233,11 +234,12 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     checkUpstreamConfig(u, ['upstreams', i], add);
   });
   checkDnsConfig(c.dns, add);
+  const env = checkEnvironment(c);
 
   checkConsumers(c.consumers, add);
   checkPlans(c.plans, c.consumers, add);
   checkPortalPlans(c.portal, c.plans, add);
-  checkPlugins(c.plugins, ['plugins'], registry, add);
+  checkPlugins(c.plugins, ['plugins'], registry, env, add);
   const serviceNames = new Map<string, number>();
   const routeNames = new Map<string, string>();
   const matchKeys = new Map<string, string>();
@@ -254,7 +256,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       const msg = checkServiceUrl(s.url);
       if (msg) add([...at, 'url'], msg);
     }
-    checkPlugins(s.plugins, [...at, 'plugins'], registry, add);
+    checkPlugins(s.plugins, [...at, 'plugins'], registry, env, add);
     if (s.openapi === undefined) checkOpenApiPlugins(s, at, registry, add);
     checkResilience(s, at, add);
     (s.routes ?? []).forEach((r, j) => {
@@ -268,7 +270,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       checkRouteTraffic(c, r, rat, add, upstreamNames);
       checkRouteSpelling(r, rat, add, c.paths);
       checkRouteTimeouts(r, rat, add);
-      checkPlugins(r.plugins, [...rat, 'plugins'], registry, add);
+      checkPlugins(r.plugins, [...rat, 'plugins'], registry, env, add);
     });
   });
   return problems;
@@ -340,11 +342,23 @@ function checkOpenApiPlugins(s: RawService, at: Array<string | number>, registry
   }
 }
 
-function checkPlugins(map: Record<string, unknown> | undefined, at: Array<string | number>, registry: PluginRegistry, add: (p: Array<string | number>, m: string) => void): void {
+function checkPlugins(map: Record<string, unknown> | undefined, at: Array<string | number>, registry: PluginRegistry, env: CheckEnvironment, add: (p: Array<string | number>, m: string) => void): void {
   for (const [name, config] of Object.entries(map ?? {})) {
     const plugin = registry.get(name);
-    for (const p of plugin?.check?.(config) ?? []) add([...at, name, ...p.path], p.message);
+    for (const p of plugin?.check?.(config, env) ?? []) add([...at, name, ...p.path], p.message);
   }
+}
+
+/** What plugins' checks may know of the config: its upstreams (the first of a duplicated name). */
+function checkEnvironment(c: RawConfig): CheckEnvironment {
+  const upstreams = new Map<string, { protocol: 'http' | 'grpc' }>();
+  for (const u of c.upstreams ?? []) {
+    if (upstreams.has(u.name)) continue;
+    const grpc = u.targets.some((t) => /^grpcs?(:|$)/i.test(t.url ?? t.scheme ?? 'http'));
+    upstreams.set(u.name, { protocol: grpc ? 'grpc' : 'http' });
+  }
+  const upstreamNames = [...upstreams.keys()];
+  return { upstream: (name) => upstreams.get(name), upstreamNames };
 }
 
 function checkTarget(t: RawTarget, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void): void {

@@ -51,7 +51,7 @@ export class UpstreamState {
   retain(next: Snapshot): void {
     const services = [...next.services.values(), ...next.backendServices];
     this.#backendStates.retain();
-    this.#health.retain(new Set(services.flatMap((s) => s.upstream.targets.map((t) => t.health))));
+    this.#health.retain(new Set(liveUpstreams(next).flatMap((u) => u.targets.map((t) => t.health))));
     this.#guards.retain(services.flatMap((s) => (s.guard === null ? [] : [s.guard])));
   }
 
@@ -102,7 +102,7 @@ export class UpstreamState {
   }
 }
 
-/** The distinct upstreams of a snapshot (services defined by `url:` included). */
+/** The distinct upstreams of a snapshot (services defined by `url:` and those copies go to included). */
 function liveUpstreams(snapshot: Snapshot): Upstream[] {
-  return [...new Set([...snapshot.services.values(), ...snapshot.backendServices].map((s) => s.upstream))];
+  return [...new Set([...[...snapshot.services.values(), ...snapshot.backendServices].map((s) => s.upstream), ...snapshot.copyUpstreams])];
 }

@@ -1,6 +1,7 @@
 // The plugin SDK (`northgate/sdk`): everything a plugin may use, built-in or not. A plugin
 // that imports only from here keeps working when the gateway's insides change.
-export type { Plugin, PluginHandler, PluginScope, Phase, RequestPhaseResult, StoreReadiness, JsonSchema } from './plugin.js';
+export type { Plugin, PluginHandler, PluginScope, Phase, RequestPhaseResult, StoreReadiness, JsonSchema, CheckEnvironment } from './plugin.js';
+export type { CopyClient, CopyClientOptions, CopyDestination, CopyDropReason } from './copy-client.js';
 export { PHASES } from './plugin.js';
 export type { OpenApiContract, OpenApiObject, OpenApiOperation, OperationValidators, SchemaCheck, SchemaIssue } from './openapi.js';
 export type { PluginContext, RouteView, ServiceView, TlsPeer } from './context.js';

@@ -5,6 +5,7 @@
 import type { PluginContext } from './context.js';
 import type { LocalReply } from './local-reply.js';
 import type { OpenApiContract } from './openapi.js';
+import type { CopyClient, CopyClientOptions } from './copy-client.js';
 
 /** A JSON Schema (draft-07, as Ajv reads it): pure data. */
 export type JsonSchema = Record<string, unknown>;
@@ -22,6 +23,23 @@ export interface PluginScope {
    * (`services[].openapi`), also for a global instance on those routes; absent otherwise.
    */
   readonly openapi?: OpenApiContract;
+  /**
+   * Opens a fire-and-forget client for copies of requests (request mirroring) to an upstream
+   * of the config or an http(s) origin, through the gateway's own HTTP client and the
+   * upstream's balancer, within the bounds given (src/sdk/copy-client.ts, docs/plugins.md).
+   * It belongs to the snapshot the handler is created for. Offered while a gateway (or
+   * `northgate validate`, `explain`) compiles a config; absent where a scope is made by hand.
+   * An upstream name must be one of the config's: say so in `check` (CheckEnvironment).
+   */
+  readonly openCopyClient?: (options: CopyClientOptions) => CopyClient;
+}
+
+/** What a plugin's `check` may know of the rest of the config. */
+export interface CheckEnvironment {
+  /** The config's upstream of this name (`upstreams[]`): the protocol its targets speak; undefined when there is none. */
+  upstream(name: string): { readonly protocol: 'http' | 'grpc' } | undefined;
+  /** The names of the config's upstreams, in config order. */
+  readonly upstreamNames: readonly string[];
 }
 
 /** What a request-phase hook may return: nothing to go on, a LocalReply to end the request. */
@@ -77,8 +95,12 @@ export interface Plugin<Config = unknown> {
    * refuses it on a service without `openapi:`, or on such a service's route.
    */
   readonly needsOpenApi?: boolean;
-  /** Semantic checks beyond the schema; return messages keyed by a path relative to the plugin config. */
-  check?(config: Config): Array<{ path: Array<string | number>; message: string }>;
+  /**
+   * Semantic checks beyond the schema; return messages keyed by a path relative to the plugin
+   * config. `env` tells what the plugin may refer to elsewhere in the config (its upstreams);
+   * the validator always passes it, a check run on a fragment alone (a plan's limits) may not.
+   */
+  check?(config: Config, env?: CheckEnvironment): Array<{ path: Array<string | number>; message: string }>;
   /** Called once per scope per config snapshot, never per request. */
   create(config: Config, scope: PluginScope): PluginHandler;
 }

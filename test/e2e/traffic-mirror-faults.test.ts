@@ -89,7 +89,7 @@ services:
 ${route('mirrored', `request-mirror: { url: "${mirror.url}", max_body_bytes: 1024 }`)}
 ${route('head-only', `request-mirror: { url: "${mirror.url}", max_body_bytes: 16, larger_bodies: head }`)}
 ${route('sampled', `request-mirror: { url: "${mirror.url}", percent: 30 }`)}
-${route('slow', `request-mirror: { url: "${slow.url}", max_in_flight: 4, timeout: 300ms }`)}
+${route('slow', `request-mirror: { url: "${slow.url}", max_in_flight: 4, timeout: 2s }`)}
 ${route('dead', `request-mirror: { url: "${deadUrl}" }`)}
 ${route('rewritten', `request-mirror: { url: "${mirror.url}" }, rewrite: { path: { replace_prefix: /v2 } }, headers: { request: { set: { x-team: blue } } }`)}
 ${route('abort', 'fault-injection: { abort: { status: 503, percent: 40 } }')}
@@ -199,12 +199,17 @@ ${route('never', 'fault-injection: { abort: { status: 503, percent: 0 }, delay: 
     slow.release();
   });
 
-  test('a dead mirror costs the client nothing: every answer arrives, every failed copy is counted', async () => {
+  test('a dead mirror costs the client nothing: every answer arrives, every failed copy is counted; once ejected, copies are not tried', async () => {
     upstream.seen.length = 0;
-    const before = drops.counts.get('dead:error') ?? 0;
+    const count = (reason: string) => drops.counts.get(`dead:${reason}`) ?? 0;
+    const before = { error: count('error'), unavailable: count('unavailable') };
     for (let i = 0; i < 10; i++) assert.deepEqual(await send(`/dead/${i}`, { body: `d${i}` }), { status: 200, body: 'from upstream' });
     assert.deepEqual(upstream.seen.map((s) => s.body), Array.from({ length: 10 }, (_, i) => `d${i}`));
-    await until(() => (drops.counts.get('dead:error') ?? 0) - before === 10, `failed copies counted: ${(drops.counts.get('dead:error') ?? 0) - before}`);
+    const failed = () => count('error') - before.error + count('unavailable') - before.unavailable;
+    await until(() => failed() === 10, `failed copies counted: ${failed()}`);
+    // Passive health: five consecutive failures eject the mirror's one target (healthcheck defaults), then copies find none.
+    assert.ok(count('error') - before.error >= 5, `copies that failed: ${count('error') - before.error}`);
+    assert.ok(count('unavailable') - before.unavailable >= 1, `copies not tried: ${count('unavailable') - before.unavailable}`);
   });
 
   test('abort: the share of requests answered with the configured status follows percent, the upstream never sees them', async () => {
@@ -313,7 +318,7 @@ ${route('never', 'fault-injection: { abort: { status: 503, percent: 0 }, delay: 
     assert.match(problems('request-mirror: { url: "http://m", timeout: 2m }'), /request-mirror\.timeout: must be between 10ms and 60s/);
     assert.match(problems('request-mirror: { url: "http://m", max_in_flight: 0 }'), /request-mirror\.max_in_flight/);
     assert.match(problems('request-mirror: { url: "http://m", larger_bodies: stream }'), /request-mirror\.larger_bodies/);
-    assert.match(problems('request-mirror: { percent: 5 }'), /request-mirror: missing required key "url"/);
+    assert.match(problems('request-mirror: { percent: 5 }'), /request-mirror: needs exactly one of "url" \(an origin\) or "upstream" \(a name from upstreams\)/);
     assert.match(problems('fault-injection: {}'), /fault-injection: needs abort, delay or both/);
     assert.match(problems('fault-injection: { abort: { status: 99, percent: 1 } }'), /fault-injection\.abort\.status/);
     assert.match(problems('fault-injection: { abort: { status: 503, percent: -1 } }'), /fault-injection\.abort\.percent/);

@@ -1,12 +1,15 @@
 import { DURATION_PATTERN, parseDuration } from '../../base/duration.js';
+import { didYouMean } from '../../base/problems.js';
+import type { CheckEnvironment } from '../../sdk/plugin.js';
 
 export const requestMirrorSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['url'],
   properties: {
     /** The mirror's origin: requests keep their path and query (as the upstream gets them). */
     url: { type: 'string', pattern: '^https?://[^/?#@\\s]+/?$', 'x-message': 'must be an http:// or https:// origin (scheme, host, optional port; no path, query or credentials)' },
+    /** Or one of `upstreams[]` by name: its targets, through its balancer and health. */
+    upstream: { type: 'string', minLength: 1 },
     percent: { type: 'number', minimum: 0, maximum: 100 },
     max_body_bytes: { type: 'integer', minimum: 0, maximum: 16_777_216 },
     /** What a request with a larger body sends the mirror: its head alone, or nothing. */
@@ -17,7 +20,8 @@ export const requestMirrorSchema = {
 };
 
 export interface RequestMirrorConfig {
-  url: string;
+  url?: string;
+  upstream?: string;
   percent?: number;
   max_body_bytes?: number;
   larger_bodies?: 'head' | 'skip';
@@ -27,15 +31,27 @@ export interface RequestMirrorConfig {
 
 export const MIRROR_DEFAULTS = { percent: 100, maxBodyBytes: 65_536, largerBodies: 'skip', maxInFlight: 100, timeout: '5s' } as const;
 
-export function checkRequestMirror(config: RequestMirrorConfig): Array<{ path: string[]; message: string }> {
+export function checkRequestMirror(config: RequestMirrorConfig, env?: CheckEnvironment): Array<{ path: string[]; message: string }> {
   const problems: Array<{ path: string[]; message: string }> = [];
-  let url: URL | null = null;
-  try {
-    url = new URL(config.url);
-  } catch {
-    problems.push({ path: ['url'], message: 'is not a valid URL' });
+  if ((config.url === undefined) === (config.upstream === undefined)) problems.push({ path: [], message: 'needs exactly one of "url" (an origin) or "upstream" (a name from upstreams)' });
+  if (config.url !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(config.url);
+    } catch {
+      problems.push({ path: ['url'], message: 'is not a valid URL' });
+    }
+    if (url !== null && (url.username !== '' || url.password !== '')) problems.push({ path: ['url'], message: 'must not carry credentials' });
   }
-  if (url !== null && (url.username !== '' || url.password !== '')) problems.push({ path: ['url'], message: 'must not carry credentials' });
+  if (config.upstream !== undefined && env !== undefined) {
+    const upstream = env.upstream(config.upstream);
+    if (upstream === undefined) {
+      const hint = didYouMean(config.upstream, env.upstreamNames);
+      problems.push({ path: ['upstream'], message: `no upstream named "${config.upstream}"${hint ? ` (did you mean "${hint}"?)` : ''}` });
+    } else if (upstream.protocol !== 'http') {
+      problems.push({ path: ['upstream'], message: `upstream "${config.upstream}" has grpc targets; a copy is an HTTP/1.1 request to http:// or https:// targets` });
+    }
+  }
   const ms = parseDuration(config.timeout ?? MIRROR_DEFAULTS.timeout)!;
   if (ms < 10 || ms > 60_000) problems.push({ path: ['timeout'], message: 'must be between 10ms and 60s' });
   return problems;
