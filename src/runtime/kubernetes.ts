@@ -61,8 +61,10 @@ export class KubernetesPlane implements NodeControlPlane {
   #current: RawConfig;
   #version = 0;
   #apply: ((config: RawConfig, version: number) => void | Promise<void>) | null = null;
-  /** A document validated before `start` handed in the way to apply it. */
+  /** A document validated after the first one and before `start` handed in the way to apply it. */
   #waiting = false;
+  /** The first document is the one the gateway is built from: it needs no reload. */
+  #prepared = false;
 
   private constructor(o: KubernetesPlaneOptions) {
     this.#o = o;
@@ -73,6 +75,7 @@ export class KubernetesPlane implements NodeControlPlane {
   static async prepare(o: KubernetesPlaneOptions): Promise<KubernetesPlane> {
     const plane = new KubernetesPlane(o);
     await o.feed.start((doc) => plane.#receive(doc));
+    plane.#prepared = true;
     return plane;
   }
 
@@ -115,7 +118,7 @@ export class KubernetesPlane implements NodeControlPlane {
       return;
     }
     this.#current = next;
-    if (this.#apply === null) this.#waiting = true;
+    if (this.#apply === null) this.#waiting = this.#prepared;
     else void this.#run(next);
   }
 

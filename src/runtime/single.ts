@@ -60,7 +60,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   const { admin } = await plane
     .start((_config, version) => {
       const r = gateway.reload();
-      logReload(logger, r, { trigger: 'store', store_version: version });
+      logReload(logger, r, plane.mode === 'kubernetes' ? { trigger: 'kubernetes', resources_version: version } : { trigger: 'store', store_version: version });
       if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
     }, logger, async (req) => purgeMemoryStores(req), () => register.metrics())
     .catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
