@@ -63,6 +63,8 @@ export class KubernetesController {
   #writer: StatusWriter | null = null;
   #last: TranslationResult | null = null;
   #notes = new Set<string>();
+  /** The last document handed on, as JSON. */
+  #lastConfig: string | null = null;
   /** Status writes run one round at a time; a newer round replaces one that has not started. */
   #writing: Promise<void> = Promise.resolve();
   #pendingRound = false;
@@ -138,7 +140,12 @@ export class KubernetesController {
     }
     this.#last = t;
     this.#logNotes(t);
-    onDocument(t.config);
+    // A change that does not change the config (a status written back, an unrelated Secret) reloads nothing.
+    const json = JSON.stringify(t.config);
+    if (json !== this.#lastConfig) {
+      this.#lastConfig = json;
+      onDocument(t.config);
+    }
     this.#writeStatus();
   }
 
