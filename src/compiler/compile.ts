@@ -153,6 +153,7 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         methods: r.methods ? new Set(r.methods) : null,
         headers: r.headers && Object.keys(r.headers).length > 0 ? Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v] as const) : null,
         query: queryConditions(r.query),
+        listeners: r.listeners !== undefined ? new Set(r.listeners) : null,
         backends: null,
         session: sessionPersistence(r.session_persistence, config.session_persistence?.secret),
         stripPath: r.strip_path ?? false,
@@ -314,11 +315,11 @@ function listenerSpec(address: string, raw?: RawListener): ListenerSpec {
   const a = parseAddress(address);
   if (typeof a === 'string') throw new Error(`invalid address ${address}: ${a}`);
   const t = raw?.tls;
-  // File paths only: the listener reads them and builds its SNI table (at start and on reload).
+  // File paths are read by the listener when it builds its SNI table (at start and on reload); PEM text is used as it is.
   const tls = t
-    ? { certificates: t.certificates.map((c) => ({ cert: c.cert, key: c.key })), minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
+    ? { certificates: t.certificates.map((c) => (c.cert_pem !== undefined ? { cert: c.cert_pem, key: c.key_pem!, inline: true } : { cert: c.cert!, key: c.key! })), minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
     : null;
-  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false) };
+  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), ...(raw?.name !== undefined ? { name: raw.name } : {}), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false) };
 }
 
 function proxyListeners(c: RawConfig): ListenerSpec[] {

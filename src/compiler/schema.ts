@@ -95,6 +95,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
       timeouts,
       query: { type: 'object', propertyNames: { type: 'string', minLength: 1 }, additionalProperties: { type: 'string' } },
       backends: { type: 'array', minItems: 1, maxItems: 64, items: backend },
+      listeners: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
       session_persistence: {
         type: 'object',
         additionalProperties: false,
@@ -159,8 +160,8 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
         },
       },
       targets: {
+        // Empty: every request to the upstream is answered 503 (a Kubernetes Service without ready endpoints).
         type: 'array',
-        minItems: 1,
         items: {
           type: 'object',
           additionalProperties: false,
@@ -245,6 +246,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
               required: ['address'],
               properties: {
                 address,
+                name,
                 tls: {
                   type: 'object',
                   additionalProperties: false,
@@ -253,7 +255,12 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
                     certificates: {
                       type: 'array',
                       minItems: 1,
-                      items: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } } },
+                      items: {
+                        type: 'object',
+                        additionalProperties: false,
+                        // Files (cert + key) or PEM text (cert_pem + key_pem): checked in validate.ts.
+                        properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, cert_pem: { type: 'string', minLength: 1 }, key_pem: { type: 'string', minLength: 1 } },
+                      },
                     },
                     min_version: { enum: ['TLSv1.2', 'TLSv1.3'] },
                     client_ca: { type: 'string', minLength: 1 },

@@ -21,7 +21,9 @@ export interface ListenerSpec {
   readonly host: string;
   readonly port: number;
   readonly address: string;
-  /** PEM file paths for a TLS listener, null for plain HTTP. */
+  /** `listen.proxy[].name` (absent: unnamed). */
+  readonly name?: string;
+  /** PEM file paths or PEM text for a TLS listener, null for plain HTTP. */
   readonly tls: ListenerTls | null;
   /** HTTP/2: ALPN h2 beside HTTP/1.1 on TLS, h2c with prior knowledge beside HTTP/1.1 on plain HTTP. */
   readonly http2: boolean;
@@ -31,7 +33,7 @@ export interface ListenerSpec {
 
 export interface ListenerTls {
   /** The first is the default; the others are chosen by SNI from their SAN/CN names. */
-  readonly certificates: ReadonlyArray<{ readonly cert: string; readonly key: string }>;
+  readonly certificates: ReadonlyArray<{ readonly cert: string; readonly key: string; /** cert and key are the PEM text, not file paths */ readonly inline?: boolean }>;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
   readonly clientCa: string | null;
   readonly requestCert: boolean;

@@ -168,18 +168,37 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
   if (Array.isArray(proxy)) {
     proxy.forEach((l, i) => {
       if (typeof l === 'string' || l.tls === undefined) return;
-      const files: Array<[Array<string | number>, string]> = l.tls.certificates.flatMap((c, j) => [
-        [['listen', 'proxy', i, 'tls', 'certificates', j, 'cert'], c.cert] as [Array<string | number>, string],
-        [['listen', 'proxy', i, 'tls', 'certificates', j, 'key'], c.key] as [Array<string | number>, string],
-      ]);
+      const certificates = l.tls.certificates;
+      const shapeProblems = certificates.map((c, j) => {
+        const files = c.cert !== undefined || c.key !== undefined;
+        const pem = c.cert_pem !== undefined || c.key_pem !== undefined;
+        const ok = files !== pem && (files ? c.cert !== undefined && c.key !== undefined : c.cert_pem !== undefined && c.key_pem !== undefined);
+        if (!ok) add(['listen', 'proxy', i, 'tls', 'certificates', j], 'needs "cert" and "key" (PEM files) or "cert_pem" and "key_pem" (PEM text)');
+        return !ok;
+      });
+      if (shapeProblems.some((bad) => bad)) return;
+      const files: Array<[Array<string | number>, string]> = certificates.flatMap((c, j) =>
+        c.cert === undefined
+          ? []
+          : [
+              [['listen', 'proxy', i, 'tls', 'certificates', j, 'cert'], c.cert] as [Array<string | number>, string],
+              [['listen', 'proxy', i, 'tls', 'certificates', j, 'key'], c.key!] as [Array<string | number>, string],
+            ],
+      );
       if (l.tls.client_ca !== undefined) files.push([['listen', 'proxy', i, 'tls', 'client_ca'], l.tls.client_ca]);
       for (const [path, file] of files) if (!existsSync(file)) add(path, `file not found: ${file}`);
       if (files.every(([, file]) => existsSync(file))) {
-        l.tls.certificates.forEach((c, j) => {
-          const msg = checkKeyPair(c.cert, c.key);
+        certificates.forEach((c, j) => {
+          const msg = c.cert !== undefined ? checkKeyPair(c.cert, c.key!) : checkPemPair(() => c.cert_pem!, () => c.key_pem!, 'cert_pem', 'key_pem');
           if (msg) add(['listen', 'proxy', i, 'tls', 'certificates', j], msg);
         });
       }
+    });
+    const listenerNames = new Map<string, number>();
+    proxy.forEach((l, i) => {
+      if (typeof l === 'string' || l.name === undefined) return;
+      if (listenerNames.has(l.name)) add(['listen', 'proxy', i, 'name'], `duplicate listener name "${l.name}" (first at listen.proxy[${listenerNames.get(l.name)}])`);
+      else listenerNames.set(l.name, i);
     });
     proxy.forEach((l, i) => {
       if (typeof l !== 'string' && l.redirect_https !== undefined && l.redirect_https !== false && l.tls !== undefined) add(['listen', 'proxy', i, 'redirect_https'], 'only a plain HTTP listener can redirect to HTTPS');
@@ -245,6 +264,7 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
       if (routeNames.has(rname)) add([...rat, 'name'], `duplicate route name "${rname}" (first at ${routeNames.get(rname)})`);
       else routeNames.set(rname, where);
       checkRoute(r, rat, add, matchKeys, where);
+      checkRouteListeners(c, r, rat, add);
       checkRouteTraffic(c, r, rat, add, upstreamNames);
       checkRouteSpelling(r, rat, add, c.paths);
       checkRouteTimeouts(r, rat, add);
@@ -268,6 +288,7 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       .map(([k, v]) => [k.toLowerCase(), [...new Set(v)].sort()] as const)
       .sort((a, b) => (a[0] < b[0] ? -1 : 1)),
   );
+  const listeners = [...(r.listeners ?? [])].sort().join(',');
   for (const host of r.hosts ?? ['']) {
     for (const path of r.paths) {
       const parsed = parsePathPattern(path);
@@ -276,12 +297,24 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       const written = parsed.kind === 'regex' ? parsed.text : `${parsed.kind}:${parsed.segments.map((s) => (s.kind === 'param' ? ':' : s.value)).join('/')}`;
       // Two case-insensitive routes whose paths differ only in case match the same requests.
       const shape = r.case_insensitive === true ? `ci:${parsed.kind === 'regex' ? written.toLowerCase() : foldCase(written)}` : written;
-      const key = `${host}|${shape}|${methods}|${headers}|${queryKey(r)}`;
+      const key = `${host}|${shape}|${methods}|${headers}|${queryKey(r)}|${listeners}`;
       const first = matchKeys.get(key);
       if (first !== undefined && first !== where) add([...at, 'paths'], `matches exactly the same requests as ${first}; one of them could never be chosen`);
       else matchKeys.set(key, where);
     }
   }
+}
+
+/** `routes[].listeners` names proxy listeners that exist. */
+function checkRouteListeners(c: RawConfig, r: RawRoute, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void): void {
+  if (r.listeners === undefined) return;
+  const proxy = c.listen?.proxy;
+  const names = Array.isArray(proxy) ? proxy.flatMap((l) => (typeof l !== 'string' && l.name !== undefined ? [l.name] : [])) : [];
+  r.listeners.forEach((n, k) => {
+    if (names.includes(n)) return;
+    const hint = didYouMean(n, names);
+    add([...at, 'listeners', k], `no proxy listener named "${n}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  });
 }
 
 /** A literal path that no normalized request path can equal would never match: say so at load. */
@@ -391,9 +424,13 @@ function addressesOverlap(a: string, b: string): boolean {
 
 /** A PEM certificate and its private key, readable and matching. */
 function checkKeyPair(certFile: string, keyFile: string): string | undefined {
+  return checkPemPair(() => readFileSync(certFile), () => readFileSync(keyFile), certFile, keyFile);
+}
+
+function checkPemPair(certPem: () => string | Buffer, keyPem: () => string | Buffer, certFile: string, keyFile: string): string | undefined {
   try {
-    const cert = new X509Certificate(readFileSync(certFile));
-    const key = createPrivateKey(readFileSync(keyFile));
+    const cert = new X509Certificate(certPem());
+    const key = createPrivateKey(keyPem());
     if (!cert.checkPrivateKey(key)) return `the key in ${keyFile} does not belong to the certificate in ${certFile}`;
   } catch (err) {
     return `cannot read the certificate or key (${(err as Error).message})`;

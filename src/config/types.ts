@@ -39,6 +39,8 @@ export interface RawRoute {
   timeouts?: RawTimeouts;
   /** Query parameters the request must carry: a value, or "~REGEX" (docs/routing.md). */
   query?: Record<string, string>;
+  /** Served only on the proxy listeners of these names (`listen.proxy[].name`). */
+  listeners?: string[];
   /** Weighted backends instead of the service's upstream (docs/traffic.md). */
   backends?: RawBackend[];
   session_persistence?: RawSessionPersistence;
@@ -84,7 +86,10 @@ export interface RawServiceOpenApi {
 }
 export interface RawListener {
   address: string;
-  tls?: { certificates: Array<{ cert: string; key: string }>; min_version?: 'TLSv1.2' | 'TLSv1.3'; client_ca?: string; request_client_cert?: boolean };
+  /** Names the listener for `routes[].listeners`. */
+  name?: string;
+  /** A certificate is PEM file paths (`cert`, `key`) or the PEM text itself (`cert_pem`, `key_pem`). */
+  tls?: { certificates: Array<{ cert?: string; key?: string; cert_pem?: string; key_pem?: string }>; min_version?: 'TLSv1.2' | 'TLSv1.3'; client_ca?: string; request_client_cert?: boolean };
   http2?: boolean;
   redirect_https?: boolean | number;
 }

@@ -21,6 +21,8 @@ export interface ListenerInfo {
   readonly protocol: 'http' | 'https';
   /** The bound port as text (X-Forwarded-Port), set once the listener is bound. */
   readonly portText: string;
+  /** `listen.proxy[].name`, which `routes[].listeners` refer to. */
+  readonly name?: string | null;
 }
 
 /**

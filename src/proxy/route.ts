@@ -17,6 +17,8 @@ export interface CompiledRoute {
   readonly methods: ReadonlySet<string> | null;
   readonly headers: ReadonlyArray<readonly [name: string, values: readonly string[]]> | null;
   readonly query: readonly QueryCondition[] | null;
+  /** Served only on these proxy listeners (by name); null: on every one. */
+  readonly listeners?: ReadonlySet<string> | null;
   /** Weighted backends in place of the service's upstream (null: the service's upstream). */
   readonly backends: WeightedBackends<RouteBackend> | null;
   /** Sends a client back to the backend and target it was first sent to (null: off). */

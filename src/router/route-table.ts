@@ -17,6 +17,8 @@ export interface RouteRules {
   readonly query: readonly QueryCondition[] | null;
   /** Literal path segments (and regexes) match in any letter case (docs/routing.md). */
   readonly caseInsensitive: boolean;
+  /** The proxy listeners (by name) the route is served on; null or absent: every listener. */
+  readonly listeners?: ReadonlySet<string> | null;
 }
 
 /** One (host pattern × path pattern) of a route `R`: what the router indexes, orders and returns. */
@@ -35,6 +37,8 @@ export interface MatchInput {
   queryParam(name: string): string | undefined;
   matchLength: number;
   params: Record<string, string> | null;
+  /** The listener the request came in on (its name), read only for routes bound to listeners. */
+  readonly listener?: { readonly name?: string | null };
 }
 
 class TrieNode<E> {
@@ -66,6 +70,8 @@ function constraintCount(e: RouterEntry): number {
 export function constraintsMatch(e: RouterEntry, q: MatchInput): boolean {
   const r = e.route;
   if (r.methods !== null && !r.methods.has(q.method)) return false;
+  const bound = r.listeners;
+  if (bound != null && !bound.has(q.listener?.name ?? '')) return false;
   if (r.headers !== null) {
     for (const [name, values] of r.headers) {
       const v = q.header(name);

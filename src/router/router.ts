@@ -75,7 +75,7 @@ export class Router<R extends RouteRules = RouteRules> {
     const path = q.path;
     // An exact or regex route that matched the slash itself was written for it ("=/y/").
     if (chosen.pattern.kind !== 'prefix' || path.length < 2 || path.charCodeAt(path.length - 1) !== 47 /* / */) return false;
-    const v: RouterInput = { method: q.method, host: q.host, path: path.slice(0, -1), header: (n) => q.header(n), queryParam: (n) => q.queryParam(n), matchLength: 0, params: null };
+    const v: RouterInput = { method: q.method, host: q.host, path: path.slice(0, -1), header: (n) => q.header(n), queryParam: (n) => q.queryParam(n), matchLength: 0, params: null, listener: q.listener };
     const other = this.match(v);
     if (other !== null && other !== chosen && foldKey(other) !== foldKey(chosen)) return true;
     return this.caseVariant(v, chosen);
@@ -169,12 +169,14 @@ function mismatch(e: RouterEntry, q: RouterInput): string | null {
   if (!hostMatches(e.host, q.host)) return `host "${q.host}" does not match "${e.host}"`;
   // The path alone: the entry in a table of its own, with its constraints taken off.
   const pathOnly = new RouteTable();
-  pathOnly.add({ ...e, route: { ...e.route, methods: null, headers: null, query: null } });
+  pathOnly.add({ ...e, route: { ...e.route, methods: null, headers: null, query: null, listeners: null } });
   pathOnly.seal();
   const probe = { method: q.method, path: q.path, header: (n: string) => q.header(n), queryParam: () => undefined, matchLength: 0, params: null };
   if (pathOnly.match(probe) === null) return `path "${q.path}" does not match ${describePattern(e)}`;
   const r = e.route;
   if (r.methods !== null && !r.methods.has(q.method)) return `method ${q.method} is not one of ${[...r.methods].join(', ')}`;
+  const listener = q.listener?.name ?? '';
+  if (r.listeners != null && !r.listeners.has(listener)) return `listener ${listener === '' ? '(unnamed)' : JSON.stringify(listener)} is not one of ${[...r.listeners].join(', ')}`;
   for (const [name, values] of r.headers ?? []) {
     const v = q.header(name);
     if (v === undefined || !values.includes(v)) {

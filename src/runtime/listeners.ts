@@ -35,7 +35,7 @@ type AnyServer = HttpServer | Http2Server | Http2SecureServer | NetServer | TlsS
 
 export class Listener {
   readonly spec: ListenerSpec;
-  readonly info: { protocol: 'http' | 'https'; portText: string };
+  readonly info: { protocol: 'http' | 'https'; portText: string; name: string | null };
   /** The socket-owning server (what is bound). */
   readonly #bound: AnyServer;
   /** The server that parses HTTP/1.1 (null for an h2c-only path, never here). */
@@ -47,7 +47,7 @@ export class Listener {
 
   constructor(spec: ListenerSpec, limits: Limits, hooks: ListenerHooks, engine: Engine = 'node') {
     this.spec = spec;
-    this.info = { protocol: spec.tls === null ? 'http' : 'https', portText: '' };
+    this.info = { protocol: spec.tls === null ? 'http' : 'https', portText: '', name: spec.name ?? null };
     const http = {
       maxHeaderSize: limits.maxHeaderBytes,
       headersTimeout: limits.headerTimeoutMs,
@@ -317,8 +317,9 @@ export function buildSniTable(tls: ListenerTls): SniTable {
   const ca = tls.clientCa !== null ? readFileSync(tls.clientCa) : undefined;
   let table: SniTable | null = null;
   for (const c of tls.certificates) {
-    const cert = readFileSync(c.cert);
-    const options: SecureContextOptions = { cert, key: readFileSync(c.key), minVersion: tls.minVersion, ...(ca !== undefined ? { ca } : {}) };
+    // Inline PEM (from a Kubernetes Secret) stays in memory; file paths are read here.
+    const cert = c.inline ? Buffer.from(c.cert) : readFileSync(c.cert);
+    const options: SecureContextOptions = { cert, key: c.inline ? c.key : readFileSync(c.key), minVersion: tls.minVersion, ...(ca !== undefined ? { ca } : {}) };
     const ctx = createSecureContext(options);
     table ??= new SniTable(options, ctx);
     for (const name of certificateNames(cert)) table.add(name, ctx);
