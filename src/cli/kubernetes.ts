@@ -12,7 +12,9 @@ import { KubernetesController, translateDirectory, type ControllerSource, type C
 import { formatManifestProblem, type ManifestProblem } from '../kubernetes/manifests.js';
 import { translate } from '../kubernetes/translate/index.js';
 import type { PrepareControlPlane } from '../runtime/control-plane.js';
-import { FEED_SECTIONS, KubernetesPlane, mergeFeedDocument } from '../runtime/kubernetes.js';
+import { checked, FEED_SECTIONS, KubernetesPlane, mergeFeedDocument } from '../runtime/kubernetes.js';
+import type { PluginRegistry } from '../pipeline/registry.js';
+import type { RawConfig } from '../config/types.js';
 import { StartFailure, StartRefusal } from '../runtime/refusal.js';
 import { parse, UsageError } from './args.js';
 
@@ -143,6 +145,46 @@ export function readDirectory(dir: string, flag: string, opts: ControllerTransla
 
 function reportProblems(problems: readonly ManifestProblem[]): void {
   for (const p of problems) process.stderr.write(`${formatManifestProblem(p)}\n`);
+}
+
+/**
+ * `explain --kubernetes-manifests DIR`: `run` explains the request against the config the
+ * manifests compile to; then every route the controller did not attach (or attached with
+ * unresolved references), with the condition's reason and message, and the translation's notes.
+ */
+export async function explainKubernetes(dir: string, flags: KubernetesStartFlags, run: (load: (registry: PluginRegistry) => RawConfig) => Promise<number>): Promise<number> {
+  const t = readDirectory(dir, '--kubernetes-manifests', translateOptions(flags));
+  const code = await run((registry) => checked(mergeFeedDocument({ _format_version: '1' }, t.config), registry, `manifests ${dir}`));
+  const lines = notAttached(t);
+  if (lines.length > 0) process.stdout.write(['', 'Kubernetes resources not attached, or attached in part:', ...lines].join('\n') + '\n');
+  return code;
+}
+
+interface Condition {
+  readonly type?: string;
+  readonly status?: string;
+  readonly reason?: string;
+  readonly message?: string;
+}
+
+/** One line per route parent whose Accepted or ResolvedRefs is not True, and one per note. */
+export function notAttached(t: TranslationResult): string[] {
+  const out: string[] = [];
+  const id = (o: { namespace?: string | undefined; name: string }) => `${o.namespace !== undefined ? `${o.namespace}/` : ''}${o.name}`;
+  for (const s of t.statuses) {
+    if (s.kind !== 'HTTPRoute' && s.kind !== 'GRPCRoute') continue;
+    const parents = Array.isArray(s.status['parents']) ? (s.status['parents'] as Array<{ parentRef?: { name?: string; namespace?: string; sectionName?: string; port?: number }; conditions?: Condition[] }>) : [];
+    for (const p of parents) {
+      const ref = p.parentRef ?? {};
+      const parent = `${ref.namespace ?? s.namespace ?? ''}/${ref.name ?? '?'}${ref.sectionName !== undefined ? `/${ref.sectionName}` : ''}${ref.port !== undefined ? `:${ref.port}` : ''}`;
+      for (const c of p.conditions ?? []) {
+        if ((c.type !== 'Accepted' && c.type !== 'ResolvedRefs') || c.status === 'True') continue;
+        out.push(`  ✗ ${s.kind} ${id(s)} → Gateway ${parent}: ${c.type}=${c.status ?? '?'} (${c.reason ?? 'no reason'})${c.message ? `: ${c.message}` : ''}`);
+      }
+    }
+  }
+  for (const n of t.notes) out.push(`  ! ${n.kind} ${id(n)}: ${n.message}`);
+  return out;
 }
 
 export function kubernetesCommand(args: string[]): number {

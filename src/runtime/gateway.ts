@@ -418,9 +418,9 @@ export class Gateway implements ProxyRuntime {
   }
 }
 
-/** What makes two listener specs the same listener: the address and how it speaks (certificates may change in place). */
+/** What makes two listener specs the same listener: the address, the name routes refer to and how it speaks (certificates may change in place). */
 function listenerKey(spec: ListenerSpec): string {
-  return `${spec.address}|${spec.tls === null ? 'plain' : `tls:${spec.tls.clientCa ?? ''}:${spec.tls.requestCert}:${spec.tls.minVersion}`}|${spec.http2}|${spec.redirectHttps}`;
+  return `${spec.address}|${spec.name ?? ''}|${spec.tls === null ? 'plain' : `tls:${spec.tls.clientCa ?? ''}:${spec.tls.requestCert}:${spec.tls.minVersion}`}|${spec.http2}|${spec.redirectHttps}`;
 }
 
 function listenersChanged(a: Snapshot, b: Snapshot): boolean {
