@@ -253,3 +253,25 @@ describe('start --kubernetes --kubeconfig: two replicas against an API server', 
     for (const r of replicas) await until(async () => (await get(r.port, '/moved/1')).pod === echo.pod, `replica on ${r.port} to follow the change`);
   });
 });
+
+describe('reading a manifests directory again', () => {
+  test('parses only the files that changed: the objects of the others are the same objects', async () => {
+    const { readManifests } = await import('../../src/kubernetes/manifests.js');
+    const dir = tempDir('northgate-k8s-');
+    writeManifests(dir, 'a.yaml', [service('a')]);
+    writeManifests(dir, 'b.yaml', [service('b')]);
+    const cache = new Map();
+    const first = readManifests(dir, cache);
+    writeManifests(dir, 'b.yaml', [service('b', 'default', 9090)]);
+    const second = readManifests(dir, cache);
+    const [a1, b1] = first.objects.get('Service')!;
+    const [a2, b2] = second.objects.get('Service')!;
+    assert.equal(a2, a1, 'a.yaml is not parsed again');
+    assert.notEqual(b2, b1);
+    assert.equal((b2!.spec as { ports: Array<{ port: number }> }).ports[0]!.port, 9090);
+    rmSync(join(dir, 'a.yaml'));
+    const third = readManifests(dir, cache);
+    assert.deepEqual(third.objects.get('Service')!.map((o) => o.metadata.name), ['b']);
+    assert.equal(cache.size, 1, 'a removed file leaves the cache');
+  });
+});
