@@ -243,6 +243,8 @@ describe('start --kubernetes --kubeconfig: two replicas against an API server', 
     const perObject = new Map<string, number>();
     for (const p of statusPatches()) perObject.set(p.path, (perObject.get(p.path) ?? 0) + 1);
     for (const [p, n] of perObject) assert.equal(n, 1, `${p} patched ${n} times`);
+    // The status written back changes the objects (a watch event each) but not the config: no reload.
+    for (const r of replicas) assert.equal(r.lines.filter((l) => l['msg'] === 'config reloaded').length, 0, 'a status write-back reloads nothing');
     const route = api.get(path('HTTPRoute'), 'default', 'a')!;
     const parents = (route['status'] as { parents: Array<{ controllerName: string }> }).parents;
     assert.equal(parents[0]!.controllerName, 'northgate.io/gateway-controller');
