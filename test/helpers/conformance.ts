@@ -20,6 +20,7 @@ import { canonicalHeader, startEchoBackend, type EchoBackend, type EchoRequest }
 import { freePort, writeManifests } from './conformance-run.js';
 import { TEST_ENGINE, tempDir } from './servers.js';
 import { writeFileSync } from 'node:fs';
+import { CertDir } from './certs.js';
 
 export const MANIFESTS = '/work/shared/conformance/gateway-api/manifests';
 export const INFRA = 'gateway-conformance-infra';
@@ -45,6 +46,8 @@ export interface Expect {
   readonly responseHeaders?: Record<string, string>;
   readonly absentResponseHeaders?: readonly string[];
   readonly redirect?: { readonly scheme?: string; readonly host?: string; readonly port?: string; readonly path?: string };
+  /** Deployments (in the infra namespace) that must receive a copy of the request (ExpectMirroredRequest). */
+  readonly mirroredTo?: readonly string[];
 }
 
 export interface Condition {
@@ -56,8 +59,8 @@ export interface Condition {
 export interface ConformanceCase {
   /** The suite's ShortName. */
   readonly name: string;
-  /** conformance/tests/<manifest>.yaml */
-  readonly manifest: string;
+  /** conformance/tests/<manifest>.yaml (several: applied together) */
+  readonly manifest: string | readonly string[];
   /** Routes (namespace/name) that must be Accepted with ResolvedRefs on `gateway` (GatewayAndHTTPRoutesMustBeAccepted). */
   readonly accepted?: readonly string[];
   /** The Gateway of `accepted` (default the infra `same-namespace`). */
@@ -98,6 +101,19 @@ function docsOf(text: string): Doc[] {
 /** The echo backends of the run, one per Deployment (namespace/name), started when first needed. */
 export class Backends {
   readonly #started = new Map<string, Promise<EchoBackend>>();
+  #secrets: Doc[] | null = null;
+
+  /**
+   * The TLS Secrets the suite creates before it runs (a self-signed certificate): the infra
+   * namespace's tls-validity-checks-certificate and the web backend namespace's certificate.
+   */
+  secrets(): Doc[] {
+    if (this.#secrets !== null) return this.#secrets;
+    const certs = new CertDir().ca('ca').leaf('gw', 'example.org', 'ca', 'DNS:example.org,DNS:*.example.org,DNS:second-example.org,DNS:*.wildcard.org,DNS:*.example.com');
+    const data = { 'tls.crt': certs.read('gw.crt').toString('base64'), 'tls.key': certs.read('gw.key').toString('base64') };
+    const secret = (namespace: string, name: string): Doc => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'kubernetes.io/tls', data });
+    return (this.#secrets = [secret(INFRA, 'tls-validity-checks-certificate'), secret('gateway-conformance-web-backend', 'certificate')]);
+  }
 
   get(namespace: string, deployment: string): Promise<EchoBackend> {
     const key = `${namespace}/${deployment}`;
@@ -138,6 +154,7 @@ async function endpointSlicesFor(docs: readonly Doc[], backends: Backends): Prom
 }
 
 interface Running {
+  readonly backends: Backends;
   readonly statuses: readonly ComputedStatus[];
   readonly docs: readonly Doc[];
   readonly ports: ReadonlyMap<number, number>;
@@ -146,11 +163,12 @@ interface Running {
 
 /** Northgate on the case's manifests, as `start --kubernetes-manifests DIR --port-map ... --bind-address 127.0.0.1` runs it. */
 async function start(c: ConformanceCase, base: string, backends: Backends): Promise<Running> {
-  const text = readManifest(`tests/${c.manifest}`);
-  const docs = [...docsOf(base), ...docsOf(text)];
+  const texts = (typeof c.manifest === 'string' ? [c.manifest] : c.manifest).map((m) => readManifest(`tests/${m}`));
+  const docs = [...docsOf(base), ...texts.flatMap(docsOf)];
   const dir = tempDir('northgate-conformance-');
   writeFileSync(join(dir, 'base.yaml'), base);
-  writeFileSync(join(dir, 'test.yaml'), text);
+  texts.forEach((text, i) => writeFileSync(join(dir, `test-${i}.yaml`), text));
+  writeManifests(dir, 'secrets.yaml', backends.secrets());
   // The suite creates the GatewayClass itself (its name is a flag); the EndpointSlices are what the pods would get.
   writeManifests(dir, 'gatewayclass.yaml', [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: CLASS }, spec: { controllerName: 'northgate.io/gateway-controller' } }]);
   writeManifests(dir, 'endpointslices.yaml', await endpointSlicesFor(docs, backends));
@@ -170,6 +188,7 @@ async function start(c: ConformanceCase, base: string, backends: Backends): Prom
   await gateway.listen();
   await plane.start(() => void gateway.reload());
   return {
+    backends,
     statuses: controller.translation?.statuses ?? [],
     docs,
     ports,
@@ -324,6 +343,17 @@ async function checkRequest(r: Running, e: Expect): Promise<string | null> {
     }
     for (const name of e.absentResponseHeaders ?? []) if (got.headers[name.toLowerCase()] !== undefined) return `${label}: response has ${name}`;
     if (e.backend !== undefined && !echo.pod.startsWith(e.backend)) return `${label}: pod ${echo.pod}, expected ${e.backend}`;
+    for (const deployment of e.mirroredTo ?? []) {
+      const mirror = await r.backends.get(INFRA, deployment);
+      const pathOnly = e.path;
+      let found = false;
+      // The copy is sent beside the request, not before its answer: wait for it (bounded).
+      for (let i = 0; i < 100 && !found; i++) {
+        found = mirror.seen.some((x) => x.path === pathOnly);
+        if (!found) await new Promise((res) => setTimeout(res, 20));
+      }
+      if (!found) return `${label}: no mirrored request reached ${deployment}`;
+    }
   } else if (status >= 300 && status < 400 && e.redirect !== undefined) {
     const location = got.headers['location']?.[0];
     if (location === undefined) return `${label}: no Location`;
