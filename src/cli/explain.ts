@@ -50,8 +50,8 @@ export async function explainCommand(args: string[]): Promise<number> {
   const at = requestTarget(positionals[1]!, headers);
   if (typeof at === 'string') throw new UsageError(at);
 
-  const explain = (s: Snapshot): number => {
-    const x = explainRequest(s, { method, url: positionals[1]!, headers });
+  const explain = (s: Snapshot, listener?: string | null): number => {
+    const x = explainRequest(s, { method, url: positionals[1]!, headers, ...(listener !== undefined ? { listener } : {}) });
     if (typeof x === 'string') throw new UsageError(x);
     const out: string[] = [];
     out.push(`${x.method} ${x.path}${x.query}  (host: ${x.host === '' ? '(none)' : x.host})`);
@@ -97,5 +97,7 @@ export async function explainCommand(args: string[]): Promise<number> {
   };
   if (manifests === undefined) return withSnapshot(values.config!, explain);
   const { explainKubernetes } = await import('./kubernetes.js');
-  return explainKubernetes(manifests, values, (load) => withLoadedSnapshot(load, manifests, explain));
+  // The request arrives on the Gateway listener of the URL's port (80 or 443 without one).
+  const declared = /^https?:\/\//i.test(positionals[1]!) ? Number(new URL(positionals[1]!).port || (positionals[1]!.toLowerCase().startsWith('https:') ? 443 : 80)) : 80;
+  return explainKubernetes(manifests, values, (load, local) => withLoadedSnapshot(load, manifests, (s) => explain(s, s.listeners.proxy.find((l) => l.port === local(declared))?.name ?? null)));
 }

@@ -152,9 +152,10 @@ function reportProblems(problems: readonly ManifestProblem[]): void {
  * manifests compile to; then every route the controller did not attach (or attached with
  * unresolved references), with the condition's reason and message, and the translation's notes.
  */
-export async function explainKubernetes(dir: string, flags: KubernetesStartFlags, run: (load: (registry: PluginRegistry) => RawConfig) => Promise<number>): Promise<number> {
-  const t = readDirectory(dir, '--kubernetes-manifests', translateOptions(flags));
-  const code = await run((registry) => checked(mergeFeedDocument({ _format_version: '1' }, t.config), registry, `manifests ${dir}`));
+export async function explainKubernetes(dir: string, flags: KubernetesStartFlags, run: (load: (registry: PluginRegistry) => RawConfig, localPort: (declared: number) => number) => Promise<number>): Promise<number> {
+  const opts = translateOptions(flags);
+  const t = readDirectory(dir, '--kubernetes-manifests', opts);
+  const code = await run((registry) => checked(mergeFeedDocument({ _format_version: '1' }, t.config), registry, `manifests ${dir}`), (declared) => opts.portMap?.get(declared) ?? declared);
   const lines = notAttached(t);
   if (lines.length > 0) process.stdout.write(['', 'Kubernetes resources not attached, or attached in part:', ...lines].join('\n') + '\n');
   return code;

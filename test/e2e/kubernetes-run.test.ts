@@ -153,6 +153,29 @@ describe('kubernetes render | status', () => {
     assert.match(r.stdout, /GatewayClass/);
   });
 
+  test('explain --kubernetes-manifests: the route a request takes, and the routes not attached with their reasons', async () => {
+    const d = tempDir('northgate-k8s-');
+    writeManifests(d, 'all.yaml', [
+      GATEWAY_CLASS,
+      service('echo-a'),
+      ...endpointSlices('default', 'echo-a', [{ name: 'http', port: 8080 }], [echo]),
+      gateway('gw', [{ name: 'http', port: 80 }]),
+      httpRoute('a', 'gw', '/a', 'echo-a'),
+      httpRoute('wrong-listener', 'gw', '/b', 'echo-a', { sectionName: 'nope' }),
+      httpRoute('no-backend', 'gw', '/c', 'missing'),
+    ]);
+    const r = await runCli(['explain', '--kubernetes-manifests', d, 'GET', 'http://example.com/a/1']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /✓ .*prefix \/a/);
+    assert.match(r.stdout, /Backends: .*echo-a/);
+    assert.match(r.stdout, /Kubernetes resources not attached/);
+    assert.match(r.stdout, /✗ HTTPRoute default\/wrong-listener → Gateway default\/gw\/nope: Accepted=False \(NoMatchingParent\)/);
+    assert.match(r.stdout, /✗ HTTPRoute default\/no-backend → Gateway default\/gw: ResolvedRefs=False \(BackendNotFound\)/);
+    const usage = await runCli(['explain', '--kubernetes-manifests', d, '--config', 'x.yaml', 'GET', '/']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /not both/);
+  });
+
   test('usage errors: no subcommand, no --manifests, a directory that is not one, a bad port map', async () => {
     for (const [args, message] of [
       [['kubernetes'], /kubernetes takes render or status/],
