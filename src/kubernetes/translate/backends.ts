@@ -96,7 +96,8 @@ export function resolveServiceBackend(resources: ResourceSnapshot, namespace: st
   if (sp.protocol !== undefined && sp.protocol !== 'TCP') return { problem: 'UnsupportedProtocol', message: `Service ${namespace}/${serviceName} port ${sp.port} is ${sp.protocol}, not TCP` };
   const scheme = schemeOf(sp.appProtocol, opts);
   if (scheme === undefined) return { problem: 'UnsupportedProtocol', message: `Service ${namespace}/${serviceName} port ${sp.port} has appProtocol ${sp.appProtocol}, which is not supported (http, kubernetes.io/h2c, kubernetes.io/ws)` };
-  const name = upstreamName(namespace, serviceName, sp.port);
+  // A port spoken to as HTTP/2 only because a GRPCRoute names it is an upstream of its own.
+  const name = opts.protocol === 'grpc' && schemeOf(sp.appProtocol, {}) !== 'grpc' ? upstreamName(namespace, serviceName, `${sp.port}-grpc`) : upstreamName(namespace, serviceName, sp.port);
   const spec = rec(svc.spec);
   if (spec.type === 'ExternalName') {
     const host = str(spec.externalName);
@@ -136,4 +137,12 @@ function endpointPort(slice: KubeObject, sp: ServicePort): number | undefined {
 function validAddress(a: string, type: 'IPv4' | 'IPv6'): boolean {
   if (type === 'IPv4') return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(a);
   return /^[0-9a-fA-F:.]{2,45}$/.test(a) && a.includes(':');
+}
+
+/** A config name from parts that may be longer than the 128 characters a name may have: cut, with a hash of the whole. */
+export function boundedName(full: string): string {
+  const clean = full.replace(/[^A-Za-z0-9._-]/g, '-');
+  if (clean.length <= MAX_NAME && clean === full) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 12);
+  return `${clean.slice(0, MAX_NAME - 13)}-${hash}`;
 }
