@@ -5,10 +5,12 @@
 // it, each by writing or deleting its file, and measures from the write to the first request
 // that follows the change (polled every 2 ms over one keep-alive connection). The reload's own
 // duration (compile + swap; reading, translating and validating come before it) is from the gateway's log line.
+// The CPU a change costs the gateway is measured apart, without requests: one more route moved,
+// then the process's CPU time (/proc) over the next 1.5 s.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import path from 'node:path';
-import { freePort, onStdoutLines, sleep, startChild, waitForHttp200, type Child } from './proc.js';
+import { freePort, onStdoutLines, sleep, startChild, treeCpuSeconds, waitForHttp200, type Child } from './proc.js';
 import { median } from './table.js';
 import { northgateMissing, type Ctx, type Upstream } from './targets.js';
 
@@ -121,6 +123,7 @@ export async function runKubernetes(ctx: Ctx, up: Upstream, o: KubernetesBenchOp
     const moved: number[] = [];
     const added: number[] = [];
     const removed: number[] = [];
+    const cpuMs: number[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       const i = (round * 97) % ROUTES;
       let t = performance.now();
@@ -132,8 +135,13 @@ export async function runKubernetes(ctx: Ctx, up: Upstream, o: KubernetesBenchOp
       t = performance.now();
       rmSync(path.join(dir, 'routes', `new-${round}.yaml`));
       removed.push(await until(proxy, `/new-${round}/x`, (s) => s === 404, t));
-      o.say(`  round ${round}/${o.rounds}: moved ${moved.at(-1)!.toFixed(0)} ms, added ${added.at(-1)!.toFixed(0)} ms, removed ${removed.at(-1)!.toFixed(0)} ms`);
       await sleep(300);
+      const before = treeCpuSeconds(child.cp.pid);
+      writeFileSync(path.join(dir, 'routes', `r${i}.yaml`), route(i, `/cpu-${round}`));
+      await sleep(1500);
+      const after = treeCpuSeconds(child.cp.pid);
+      if (before !== null && after !== null) cpuMs.push((after - before) * 1000);
+      o.say(`  round ${round}/${o.rounds}: moved ${moved.at(-1)!.toFixed(0)} ms, added ${added.at(-1)!.toFixed(0)} ms, removed ${removed.at(-1)!.toFixed(0)} ms; CPU ${cpuMs.at(-1)?.toFixed(0) ?? '?'} ms`);
     }
     const fmt = (xs: number[]) => {
       const ok = xs.filter(Number.isFinite);
@@ -144,11 +152,12 @@ export async function runKubernetes(ctx: Ctx, up: Upstream, o: KubernetesBenchOp
     return [
       TITLE,
       '',
-      '| change (one file of 1,000 HTTPRoutes) | ms to traffic (median) | min–max |',
+      '| change (one file of 1,000 HTTPRoutes) | ms (median) | min–max |',
       '|---|---:|---:|',
       `| route moved to a new path ${fmt(moved)}`,
       `| route added ${fmt(added)}`,
       `| route removed ${fmt(removed)}`,
+      `| CPU of the gateway per change (ms, measured apart, no requests) ${fmt(cpuMs)}`,
       '',
       `${o.rounds} round(s). From the file write to the first request that follows it (GET every 2 ms on one keep-alive connection). The path includes the directory watch's debounce (100 ms after the last file event) and the resource store's coalescing (50 ms quiet); the rest is reading the directory, translating, validating, compiling and swapping. Reload (compile + swap, from the log) median ${steady.length ? median(steady).toFixed(0) : '–'} ms over ${steady.length} reload(s). ${ROUTES} routes first served ${startMs.toFixed(0)} ms after spawn.`,
     ];

@@ -52,6 +52,9 @@ const PASSING: readonly string[] = [
   'GatewaySecretMissingReferenceGrant',
   'GatewaySecretInvalidReferenceGrant',
   'GatewayInvalidTLSConfiguration',
+  'HTTPRouteInvalidReferenceGrant',
+  'GatewayListenerUnsupportedProtocol',
+  'HTTPRouteRedirectPortAndScheme',
 ];
 
 const backends = new Backends();

@@ -482,7 +482,75 @@ export const CASES: readonly ConformanceCase[] = [
     manifest: 'gateway-invalid-tls-configuration',
     listeners: ['nonexistent-secret', 'unsupported-group', 'unsupported-kind', 'malformed-secret'].map((g) => ({ gateway: r(`gateway-certificate-${g}`), name: 'https', attachedRoutes: 0, conditions: [{ type: 'ResolvedRefs', status: 'False', reason: 'InvalidCertificateRef' }] as const })),
   },
-  { name: 'HTTPRouteHTTPSListener', manifest: 'httproute-https-listener', skip: 'needs an HTTPS client trusting the Secret\'s certificate and SNI per request; the harness speaks plain HTTP only' },
+  {
+    name: 'HTTPRouteInvalidReferenceGrant',
+    manifest: 'httproute-invalid-reference-grant',
+    // This version of the manifest: one route to web-backend, and ReferenceGrants that each miss by one field.
+    parents: [{ route: r('reference-grant'), gateway: same, conditions: [accepted, { type: 'ResolvedRefs', status: 'False', reason: 'RefNotPermitted' }] }],
+    requests: [{ path: '/', status: 500 }],
+  },
+  {
+    name: 'GatewayListenerUnsupportedProtocol',
+    manifest: 'gateway-invalid-listeners-unsupported-protocol',
+    gatewayConditions: [
+      { gateway: r('gateway-only-unsupported-protocols'), conditions: [{ type: 'Accepted', status: 'False', reason: 'ListenersNotValid' }] },
+      { gateway: r('gateway-supported-and-unsupported-protocols'), conditions: [{ type: 'Accepted', status: 'True', reason: 'ListenersNotValid' }] },
+    ],
+    listeners: [
+      { gateway: r('gateway-only-unsupported-protocols'), name: 'invalid', attachedRoutes: 0, conditions: [{ type: 'Accepted', status: 'False', reason: 'UnsupportedProtocol' }] },
+      { gateway: r('gateway-supported-and-unsupported-protocols'), name: 'http', attachedRoutes: 0, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted' }] },
+      { gateway: r('gateway-supported-and-unsupported-protocols'), name: 'invalid', attachedRoutes: 0, conditions: [{ type: 'Accepted', status: 'False', reason: 'UnsupportedProtocol' }] },
+    ],
+  },
+  {
+    name: 'HTTPRouteRedirectPortAndScheme',
+    manifest: 'httproute-redirect-port-and-scheme',
+    parents: [
+      { route: r('http-route-for-listener-on-port-80'), gateway: same, conditions: [accepted, { type: 'ResolvedRefs', status: 'True' }] },
+      { route: r('http-route-for-listener-on-port-8080'), gateway: `${INFRA}/same-namespace-with-http-listener-on-8080`, conditions: [accepted, { type: 'ResolvedRefs', status: 'True' }] },
+      { route: r('http-route-for-listener-on-port-443'), gateway: `${INFRA}/same-namespace-with-https-listener`, conditions: [accepted, { type: 'ResolvedRefs', status: 'True' }] },
+    ],
+    requests: (() => {
+      const on80 = { gateway: same };
+      const on8080 = { gateway: `${INFRA}/same-namespace-with-http-listener-on-8080` };
+      const on443 = { gateway: `${INFRA}/same-namespace-with-https-listener`, host: 'example.org', tls: { serverName: 'example.org' } };
+      const redirect = (path: string, where: object, scheme: string, port?: string): Expect => ({ ...where, path, status: 302, redirect: { scheme, host: 'example.org', ...(port !== undefined ? { port } : {}) } });
+      return [
+        redirect('/scheme-nil-and-port-nil', on80, 'http'),
+        redirect('/scheme-nil-and-port-80', on80, 'http'),
+        redirect('/scheme-nil-and-port-8080', on80, 'http', '8080'),
+        redirect('/scheme-https-and-port-nil', on80, 'https'),
+        redirect('/scheme-https-and-port-443', on80, 'https'),
+        redirect('/scheme-https-and-port-8443', on80, 'https', '8443'),
+        redirect('/scheme-nil-and-port-nil', on8080, 'http', '8080'),
+        redirect('/scheme-nil-and-port-80', on8080, 'http'),
+        redirect('/scheme-https-and-port-nil', on8080, 'https'),
+        redirect('/scheme-nil-and-port-nil', on443, 'https'),
+        redirect('/scheme-nil-and-port-443', on443, 'https'),
+        redirect('/scheme-nil-and-port-8443', on443, 'https', '8443'),
+        redirect('/scheme-http-and-port-nil', on443, 'http'),
+        redirect('/scheme-http-and-port-80', on443, 'http'),
+        redirect('/scheme-http-and-port-8080', on443, 'http', '8080'),
+      ];
+    })(),
+  },
+  {
+    name: 'HTTPRouteHTTPSListener',
+    manifest: 'httproute-https-listener',
+    gateway: `${INFRA}/same-namespace-with-https-listener`,
+    accepted: [r('httproute-https-test'), r('httproute-https-test-no-hostname')],
+    requests: (() => {
+      const g = { gateway: `${INFRA}/same-namespace-with-https-listener` };
+      const sni = (serverName: string) => ({ tls: { serverName } });
+      return [
+        to(v1, { ...g, ...sni('example.org'), host: 'example.org', path: '/' }),
+        notFound({ ...g, ...sni('unknown-example.org'), host: 'second-example.org', path: '/' }),
+        // This version of the manifest sends the listener with hostname second-example.org to infra-backend-v2.
+        to(v2, { ...g, ...sni('second-example.org'), host: 'second-example.org', path: '/' }),
+        notFound({ ...g, ...sni('unknown-example.org'), host: 'unknown-example.org', path: '/' }),
+      ];
+    })(),
+  },
   { name: 'HTTPRouteBackendProtocolH2C', manifest: 'httproute-backend-protocol-h2c', skip: 'the local echo backend speaks HTTP/1.1 only (no h2c port)' },
   { name: 'HTTPRouteBackendProtocolWebSocket', manifest: 'httproute-backend-protocol-websocket', skip: 'the local echo backend has no /ws endpoint' },
   { name: 'HTTPRouteTimeoutRequest', manifest: 'httproute-timeout-request', skip: 'a timing case (?delay=): kept out of the npm test, which never asserts timings' },

@@ -7,7 +7,8 @@
 // port. Then the status the case expects (read as `northgate kubernetes status` computes it) and
 // the requests it makes, checked the way the suite's CompareRequest checks them.
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { createLogger } from '../../src/base/logger.js';
@@ -48,6 +49,8 @@ export interface Expect {
   readonly redirect?: { readonly scheme?: string; readonly host?: string; readonly port?: string; readonly path?: string };
   /** Deployments (in the infra namespace) that must receive a copy of the request (ExpectMirroredRequest). */
   readonly mirroredTo?: readonly string[];
+  /** HTTPS with this SNI, trusting the certificate of the suite's Secrets. */
+  readonly tls?: { readonly serverName: string };
 }
 
 export interface Condition {
@@ -102,6 +105,8 @@ function docsOf(text: string): Doc[] {
 export class Backends {
   readonly #started = new Map<string, Promise<EchoBackend>>();
   #secrets: Doc[] | null = null;
+  /** The CA the Secrets' certificate is signed by (PEM), once secrets() ran. */
+  ca: Buffer | null = null;
 
   /**
    * The TLS Secrets the suite creates before it runs (a self-signed certificate): the infra
@@ -109,7 +114,8 @@ export class Backends {
    */
   secrets(): Doc[] {
     if (this.#secrets !== null) return this.#secrets;
-    const certs = new CertDir().ca('ca').leaf('gw', 'example.org', 'ca', 'DNS:example.org,DNS:*.example.org,DNS:second-example.org,DNS:*.wildcard.org,DNS:*.example.com');
+    const certs = new CertDir().ca('ca').leaf('gw', 'example.org', 'ca', 'DNS:example.org,DNS:*.example.org,DNS:second-example.org,DNS:unknown-example.org,DNS:*.wildcard.org,DNS:*.example.com');
+    this.ca = certs.read('ca.crt');
     const data = { 'tls.crt': certs.read('gw.crt').toString('base64'), 'tls.key': certs.read('gw.key').toString('base64') };
     const secret = (namespace: string, name: string): Doc => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'kubernetes.io/tls', data });
     return (this.#secrets = [secret(INFRA, 'tls-validity-checks-certificate'), secret('gateway-conformance-web-backend', 'certificate')]);
@@ -269,11 +275,12 @@ interface Captured {
   readonly echo: EchoRequest | null;
 }
 
-function send(port: number, e: Expect, host: string): Promise<Captured> {
+function send(port: number, e: Expect, host: string, ca: Buffer | null = null): Promise<Captured> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { host, ...(e.headers ?? {}) };
     if (e.backendSetResponseHeaders !== undefined) headers['X-Echo-Set-Header'] = Object.entries(e.backendSetResponseHeaders).map(([k, v]) => `${k}:${v}`).join(',');
-    const req = request({ host: '127.0.0.1', port, method: e.method ?? 'GET', path: e.path, headers, agent: false, timeout: 5000 }, (res) => {
+    const options = { host: '127.0.0.1', port, method: e.method ?? 'GET', path: e.path, headers, agent: false as const, timeout: 5000 };
+    const respond = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -289,7 +296,8 @@ function send(port: number, e: Expect, host: string): Promise<Captured> {
         }
         resolve({ status: res.statusCode!, headers: out, echo });
       });
-    });
+    };
+    const req = e.tls !== undefined ? httpsRequest({ ...options, servername: e.tls.serverName, ...(ca !== null ? { ca } : {}) }, respond) : request(options, respond);
     req.on('timeout', () => req.destroy(new Error('timed out after 5 s')));
     req.on('error', reject);
     req.end();
@@ -311,11 +319,11 @@ function declaredPort(r: Running, e: Expect): number {
 async function checkRequest(r: Running, e: Expect): Promise<string | null> {
   const declared = declaredPort(r, e);
   // As the suite dials the Gateway's address: the Host is the address, with the port unless it is 80.
-  const host = e.host ?? (declared === 80 ? '127.0.0.1' : `127.0.0.1:${declared}`);
+  const host = e.host ?? (declared === (e.tls !== undefined ? 443 : 80) ? '127.0.0.1' : `127.0.0.1:${declared}`);
   const label = `${e.method ?? 'GET'} ${host}${e.path}`;
   let got: Captured;
   try {
-    got = await send(r.ports.get(declared)!, e, host);
+    got = await send(r.ports.get(declared)!, e, host, r.backends.ca);
   } catch (err) {
     return `${label}: ${(err as Error).message}`;
   }
@@ -364,7 +372,7 @@ async function checkRequest(r: Running, e: Expect): Promise<string | null> {
       return `${label}: Location ${location} is not an absolute URL`;
     }
     const scheme = u.protocol.slice(0, -1);
-    const want = { scheme: e.redirect.scheme ?? 'http', host: e.redirect.host ?? u.hostname, path: e.redirect.path ?? e.path.split('?')[0] };
+    const want = { scheme: e.redirect.scheme ?? (e.tls !== undefined ? 'https' : 'http'), host: e.redirect.host ?? u.hostname, path: e.redirect.path ?? e.path.split('?')[0] };
     if (u.hostname !== want.host) return `${label}: redirect host ${u.hostname}, expected ${want.host} (${location})`;
     if (e.redirect.port === undefined) {
       if (scheme === 'http' && u.port !== '' && u.port !== '80') return `${label}: redirect port ${u.port} for http (${location})`;
