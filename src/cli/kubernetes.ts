@@ -119,6 +119,8 @@ function settingsFile(file: string, registry: Parameters<PrepareControlPlane>[1]
 
 function kubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
+  // In a pod the kubelet sets these; without them the in-cluster config has no server.
+  if (file === undefined && (process.env['KUBERNETES_SERVICE_HOST'] ?? '') === '') throw new StartRefusal('--kubernetes without --kubeconfig reads the in-cluster config, and KUBERNETES_SERVICE_HOST is not set (not running in a pod?); give --kubeconfig FILE');
   try {
     if (file !== undefined) kc.loadFromFile(file);
     else kc.loadFromCluster();

@@ -11,6 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { collectionPath, KIND_INFO, type Kind } from '../../src/kubernetes/resources.js';
+import { createLogger } from '../../src/base/logger.js';
+import type { RawConfig } from '../../src/config/types.js';
+import { KubernetesController } from '../../src/kubernetes/controller.js';
+import { defaultRegistry } from '../../src/plugins/index.js';
+import { KubernetesPlane } from '../../src/runtime/kubernetes.js';
 import { startEchoBackend, type EchoBackend } from '../helpers/echo-backend.js';
 import { endpointSlices, freePort, gateway, GATEWAY_CLASS, httpRoute, portMap, service, until, writeManifests } from '../helpers/conformance-run.js';
 import { KubeApiServer } from '../helpers/kube-api.js';
@@ -203,8 +208,9 @@ describe('start in the Kubernetes modes refuses what it cannot do', () => {
       [['start', '--kubernetes-manifests', dir, '--workers', '2'], /--workers is not supported/],
       [['start', '--kubernetes-manifests', dir, '--config', withServices], /northgate\.yaml:2:1 services: in the Kubernetes modes, services come from the cluster's resources/],
       [['start', '--kubernetes', '--kubeconfig', join(dir, 'missing-kubeconfig')], /cannot read the kubeconfig/],
+      [['start', '--kubernetes'], /KUBERNETES_SERVICE_HOST is not set \(not running in a pod\?\); give --kubeconfig FILE/],
     ] as const) {
-      const r = await runCli([...args]);
+      const r = await runCli([...args], { env: { KUBERNETES_SERVICE_HOST: '' } });
       assert.ok(r.code === 2 || r.code === 3, `${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
@@ -298,5 +304,59 @@ describe('reading a manifests directory again', () => {
     const third = readManifests(dir, cache);
     assert.deepEqual(third.objects.get('Service')!.map((o) => o.metadata.name), ['b']);
     assert.equal(cache.size, 1, 'a removed file leaves the cache');
+  });
+});
+
+describe('what does not validate or translate keeps the config in force', () => {
+  const logger = createLogger({ level: 'silent' });
+  const doc = (path: string, url = 'http://127.0.0.1:1') => ({ _format_version: '1', listen: { proxy: [{ address: '127.0.0.1:0' }] }, services: [{ name: 's', url, routes: [{ paths: [path] }] }] });
+
+  test('a document that does not validate is not applied; the next valid one is', async () => {
+    let push!: (d: Record<string, unknown>) => void;
+    const feed = {
+      name: 'test feed',
+      start: (on: (d: Record<string, unknown>) => void) => {
+        push = on;
+        on(doc('/a'));
+        return Promise.resolve();
+      },
+      stop: () => Promise.resolve(),
+    };
+    const plane = await KubernetesPlane.prepare({ feed, settings: { _format_version: '1', listen: { status: null } }, registry: defaultRegistry(), logger });
+    const applied: RawConfig[] = [];
+    await plane.start((c) => void applied.push(c));
+    assert.equal(applied.length, 0, 'the first document is the one the gateway starts from');
+    push(doc('no-leading-slash', 'not a url'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(applied.length, 0);
+    assert.equal(plane.current.services![0]!.routes![0]!.paths[0], '/a');
+    push(doc('/b'));
+    await until(() => applied.length === 1, 'the valid document');
+    assert.equal(applied[0]!.services![0]!.routes![0]!.paths[0], '/b');
+    assert.equal((applied[0]!.listen as { status: unknown }).status, null, 'the settings stay');
+  });
+
+  test('a translation that throws hands on nothing; the controller keeps going', async () => {
+    const dir = tempDir('northgate-k8s-');
+    writeManifests(dir, 'a.yaml', [GATEWAY_CLASS]);
+    let calls = 0;
+    const translateOnce = (): { config: Record<string, unknown>; statuses: []; notes: [] } => {
+      calls++;
+      if (calls === 2) throw new Error('translation bug');
+      return { config: { _format_version: '1', calls }, statuses: [], notes: [] };
+    };
+    const controller = new KubernetesController({ source: { kind: 'manifests', dir, debounceMs: 20 }, translate: translateOnce, logger, store: { quietMs: 10, maxDelayMs: 50 } });
+    const docs: Array<Record<string, unknown>> = [];
+    await controller.start((d) => docs.push(d));
+    try {
+      writeManifests(dir, 'b.yaml', [service('b')]);
+      await until(() => calls >= 2, 'the second translation');
+      assert.equal(docs.length, 1, 'nothing handed on when the translation throws');
+      writeManifests(dir, 'c.yaml', [service('c')]);
+      await until(() => docs.length === 2, 'the next translation');
+      assert.equal(docs[1]!['calls'], 3);
+    } finally {
+      await controller.stop();
+    }
   });
 });
