@@ -115,5 +115,7 @@ export function retryAfterSeconds(targets: ReadonlyArray<{ readonly health: Targ
     const at = h.checkHealthy ? h.ejectedUntil : now + checkRecoveryMs;
     if (at < soonest) soonest = at;
   }
+  // No target at all (an SRV name without records, a Service without ready endpoints): ask again in a second.
+  if (soonest === Infinity) return 1;
   return Math.max(1, Math.ceil((soonest - now) / 1000));
 }

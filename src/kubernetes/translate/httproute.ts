@@ -95,6 +95,10 @@ function httpMatch(m: Record<string, unknown>): MatchSpec {
   const type = p.type ?? 'PathPrefix';
   const value = typeof p.value === 'string' ? p.value : '/';
   if (!value.startsWith('/')) throw new Refusal('UnsupportedValue', `path ${JSON.stringify(value)} does not start with "/"`);
+  // Request paths with these are refused before routing (docs/routing.md): a route for one could never match.
+  if (type !== 'RegularExpression' && (/[;%\\\s]|[^\x21-\x7e]/.test(value) || /(^|\/)\.\.?(\/|$)/.test(value))) {
+    throw new Refusal('UnsupportedValue', `path ${JSON.stringify(value)} is one Northgate refuses in requests (";", "%", "\\", spaces, "." or ".." segments)`);
+  }
   let path: string;
   if (type === 'Exact') path = LITERAL_PATH.test(value) ? `=${value}` : `~^${escapeRegex(value)}$`;
   else if (type === 'PathPrefix') path = LITERAL_PATH.test(value) ? value : `~^${escapeRegex(value.replace(/\/$/, ''))}(/.*)?$`;

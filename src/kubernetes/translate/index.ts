@@ -20,15 +20,13 @@ export interface TranslateExtras {
   readonly now?: string;
 }
 
-/** At most this many passes: each removes the routes the validator refused on the one before. */
-const MAX_PASSES = 4;
 
 export function translate(resources: ResourceSnapshot, opts: TranslateOptions & TranslateExtras = {}): Translation {
   const now = opts.now ?? rfc3339(new Date());
   const controllerName = opts.controllerName ?? DEFAULT_CONTROLLER_NAME;
   const refused = new Map<string, string>();
   const registry = defaultRegistry();
-  for (let pass = 1; ; pass++) {
+  for (;;) {
     const gateway = translateGatewayApi(resources, { ...opts, controllerName }, now, refused);
     // The Ingress translator joins here: families.push(translateIngresses(resources, opts)).
     const families: ConfigParts[] = [gateway.parts];
@@ -43,7 +41,8 @@ export function translate(resources: ResourceSnapshot, opts: TranslateOptions & 
       refused.set(owner, `not translatable: ${p.path.join('.')}: ${p.message}`);
       more = true;
     }
-    if (!more || pass === MAX_PASSES) {
+    // Each pass refuses at least one more route object (the validator reports some kinds of problem only once others are gone), so this ends.
+    if (!more) {
       const notes = [...translation.notes, ...problems.map((p) => ({ kind: 'Gateway' as const, name: '(config)', message: `${p.path.join('.')}: ${p.message}` }))];
       return { ...translation, notes };
     }
@@ -55,7 +54,8 @@ function merge(families: ConfigParts[]): Translation {
   const listeners = new Map<string, Record<string, unknown>>();
   for (const f of families) {
     for (const l of f.listeners) {
-      const address = String(l.address);
+      // Port 0 (a port map to "any free port", in tests) binds each listener apart.
+      const address = String(l.address).endsWith(':0') ? `${String(l.address)}#${String(l.name ?? listeners.size)}` : String(l.address);
       const have = listeners.get(address);
       if (have === undefined) {
         listeners.set(address, structuredClone(l));
