@@ -26,6 +26,7 @@ import { TracingFeature } from './features/tracing.js';
 import { LogShippingFeature } from './features/log-shipping.js';
 import type { SinkStats } from '../observability/log-shipping.js';
 import { Listener } from './listeners.js';
+import { followListeners } from './kubernetes-listeners.js';
 import { storesReady, STORE_WAIT_MS } from './readiness.js';
 import { listenFailure } from './refusal.js';
 import { UpstreamState } from './upstream-state.js';
@@ -312,42 +313,9 @@ export class Gateway implements ProxyRuntime {
     return this.#listeners.map((l) => ({ host: l.spec.host, port: Number(l.info.portText), ...(l.spec.tls !== null ? { tls: true } : {}) }));
   }
 
-  /**
-   * Opens the listeners of `wanted` not open yet, closes those no longer wanted (their
-   * connections finish what they are doing), keeps the others (new certificates apply).
-   * A port that cannot be bound is logged; the rest still changes.
-   */
+  /** Opens and closes proxy listeners to match `wanted` (kubernetes-listeners.ts). */
   async #followListeners(wanted: readonly ListenerSpec[]): Promise<void> {
-    if (this.#draining) return;
-    const keyOf = (spec: ListenerSpec) => listenerKey(spec);
-    const wantedKeys = new Set(wanted.map(keyOf));
-    for (const l of [...this.#listeners]) {
-      if (wantedKeys.has(keyOf(l.spec))) continue;
-      this.#listeners.splice(this.#listeners.indexOf(l), 1);
-      l.close();
-      this.#opts.logger.info({ type: 'listener', address: l.spec.address }, 'proxy listener closed');
-    }
-    for (const spec of wanted) {
-      const open = this.#listeners.find((l) => keyOf(l.spec) === keyOf(spec));
-      if (open !== undefined) {
-        open.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
-        continue;
-      }
-      const listener = this.#createListener(spec);
-      try {
-        await listener.listen();
-      } catch (err) {
-        this.#opts.logger.error({ type: 'listener', address: spec.address, err: (err as Error).message }, 'cannot open a proxy listener; the others keep serving');
-        listener.close();
-        continue;
-      }
-      if (this.#draining) {
-        listener.close();
-        return;
-      }
-      this.#listeners.push(listener);
-      this.#opts.logger.info({ type: 'listener', address: spec.address, tls: spec.tls !== null }, 'proxy listener opened');
-    }
+    await followListeners({ open: this.#listeners, create: (spec) => this.#createListener(spec), draining: () => this.#draining, logger: this.#opts.logger }, wanted);
     const first = this.#listeners[0];
     this.#proxyBound = first === undefined ? null : { host: first.spec.host, port: Number(first.info.portText) };
   }
@@ -416,11 +384,6 @@ export class Gateway implements ProxyRuntime {
     this.#listenerInfos.add(listener.info);
     return listener;
   }
-}
-
-/** What makes two listener specs the same listener: the address, the name routes refer to and how it speaks (certificates may change in place). */
-function listenerKey(spec: ListenerSpec): string {
-  return `${spec.address}|${spec.name ?? ''}|${spec.tls === null ? 'plain' : `tls:${spec.tls.clientCa ?? ''}:${spec.tls.requestCert}:${spec.tls.minVersion}`}|${spec.http2}|${spec.redirectHttps}`;
 }
 
 function listenersChanged(a: Snapshot, b: Snapshot): boolean {
