@@ -14,6 +14,7 @@ import { defaultRegistry } from '../../src/plugins/index.js';
 import { PoolRegistry } from '../../src/upstream/pools.js';
 import type { RawConfig } from '../../src/config/types.js';
 import { CertDir } from '../helpers/certs.js';
+import { seededRandom } from '../helpers/random.js';
 import { CONFORMANCE_DIR, condition, conformanceObjects, endpointSlicesFor, gatewayClass, parseDocs, snapshotOf, statusOf, tlsSecret, type Cond } from '../helpers/kube-resources.js';
 
 const NOW = '2026-01-01T00:00:00Z';
@@ -102,7 +103,10 @@ describe('the conformance manifests', () => {
     assert.deepEqual(mixed.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
     const proto = conformance('gateway-invalid-listeners-unsupported-protocol');
     const g = statusOf(proto.statuses, 'Gateway', 'gateway-only-unsupported-protocols');
-    for (const l of g.listeners as Array<{ conditions: Cond[] }>) assert.deepEqual(pick(condition(l.conditions, 'Accepted')), ['False', 'UnsupportedProtocol']);
+    for (const l of g.listeners as Array<{ conditions: Cond[]; supportedKinds: unknown[] }>) {
+      assert.deepEqual(pick(condition(l.conditions, 'Accepted')), ['False', 'UnsupportedProtocol']);
+      assert.deepEqual(l.supportedKinds, []);
+    }
     assert.deepEqual(pick(condition(g.conditions, 'Accepted')), ['False', 'ListenersNotValid']);
     const tls = conformance('gateway-invalid-tls-configuration');
     for (const gw of ['gateway-certificate-nonexistent-secret', 'gateway-certificate-unsupported-group', 'gateway-certificate-unsupported-kind', 'gateway-certificate-malformed-secret']) {
@@ -119,6 +123,13 @@ describe('the conformance manifests', () => {
     const attached = conformance('gateway-with-attached-routes');
     assert.equal(listenerStatus(attached, 'gateway-with-one-attached-route', 'http').attachedRoutes, 1);
     assert.equal(listenerStatus(attached, 'gateway-with-two-attached-routes', 'http').attachedRoutes, 2);
+    // A listener whose certificate does not resolve still counts the routes attached to it, and serves none.
+    const unresolved = listenerStatus(attached, 'unresolved-gateway-with-one-attached-unresolved-route', 'tls');
+    assert.equal(unresolved.attachedRoutes, 1);
+    assert.deepEqual(pick(condition(unresolved.conditions, 'ResolvedRefs')), ['False', 'InvalidCertificateRef']);
+    assert.deepEqual(pick(condition(unresolved.conditions, 'Programmed')), ['False', 'Invalid']);
+    assert.deepEqual(pick(condition(parentConds(attached, 'HTTPRoute', 'http-route-4')[0]!.conditions, 'Accepted')), ['True', 'Accepted']);
+    assert.equal(routesOf(attached, `httproute.${INFRA}.http-route-4`).length, 0);
   });
 });
 
@@ -256,6 +267,24 @@ describe('resources a cluster user writes against the translation', () => {
     assert.deepEqual(validateConfig(t.config, registry).problems, []);
     assert.equal(upstreamName('n'.repeat(63), 's'.repeat(63), 65535).length <= 128, true);
     assert.notEqual(upstreamName('n'.repeat(63), 's'.repeat(63), 1), upstreamName('n'.repeat(63), 's'.repeat(63), 2));
+  });
+
+  test('objects of any shape never throw and never make the document invalid (seeded mutations)', () => {
+    const rnd = seededRandom(20261206);
+    const values: unknown[] = [null, 0, -1, 65536, 1.5, '', '*', '/', '~(', 'a'.repeat(300), 'x\r\ny: z', [], [{}], {}, { name: 1 }, true, 'Exact', 'RegularExpression', 'HTTPS', '0s', '99999h'];
+    const sources = ['httproute-matching', 'httproute-weight', 'httproute-redirect-port-and-scheme', 'grpcroute-header-matching', 'httproute-hostname-intersection', 'gateway-http-listener-isolation', 'httproute-cors', 'httproute-request-mirror'];
+    const mutate = (o: unknown, depth: number): unknown => {
+      if (Array.isArray(o)) return o.map((x) => mutate(x, depth + 1));
+      if (o === null || typeof o !== 'object') return rnd() < 0.08 ? values[Math.floor(rnd() * values.length)] : o;
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(o)) out[k] = k === 'metadata' || k === 'kind' || k === 'apiVersion' ? v : rnd() < 0.04 ? values[Math.floor(rnd() * values.length)] : mutate(v, depth + 1);
+      return out;
+    };
+    for (let i = 0; i < 120; i++) {
+      const objects = conformanceObjects(`conformance__tests__${sources[i % sources.length]}.yaml`, [SECRET]).map((o) => (o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute' || o.kind === 'Gateway' ? (mutate(o, 0) as KubeObject) : o));
+      const t = run(objects);
+      assert.deepEqual(validateConfig(t.config, registry).problems, [], `iteration ${i}`);
+    }
   });
 
   test('Gateways of another class, and routes to them, are left alone (no status)', () => {

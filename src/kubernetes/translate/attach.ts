@@ -63,7 +63,7 @@ export function attachRoute(resources: ResourceSnapshot, index: GatewayIndex, ro
     const attachments: Attachment[] = [];
     let allowedSomewhere = false;
     for (const l of candidates) {
-      if (!l.ready || !l.kinds.has(kind) || !namespaceAllowed(resources, l, namespace)) continue;
+      if (!l.attachable || !l.kinds.has(kind) || !namespaceAllowed(resources, l, namespace)) continue;
       allowedSomewhere = true;
       const hosts = intersectHostnames(l.hostname, hostnames);
       if (hosts !== null && hosts.length === 0) continue;

@@ -27,6 +27,8 @@ export interface ListenerModel {
   readonly conditions: ConditionInput[];
   /** Valid, not conflicted, on an accepted Gateway: routes may attach and it is served. */
   ready: boolean;
+  /** Routes may attach (and are counted in attachedRoutes) though it is not served: its references did not resolve. */
+  attachable: boolean;
   attached: number;
   /** The Northgate listener (`listen.proxy[].name`) it is served on. */
   readonly proxyName: string;
@@ -93,10 +95,11 @@ export function buildGateways(resources: ResourceSnapshot, controllerName: strin
         : spec.infrastructure !== undefined && rec(spec.infrastructure).parametersRef !== undefined
           ? cond('Accepted', false, 'InvalidParameters', 'infrastructure.parametersRef is not supported')
           : undefined;
-    const valid = model.listeners.filter((l) => l.ready).length;
+    const valid = model.listeners.filter((l) => l.attachable).length;
+    const served = model.listeners.filter((l) => l.ready).length;
     if (problem !== undefined) {
       model.conditions.push(problem, cond('Programmed', false, 'Invalid', problem.message));
-      for (const l of model.listeners) l.ready = false;
+      for (const l of model.listeners) l.ready = l.attachable = false;
       notes.push({ kind: 'Gateway', namespace, name: model.name, message: problem.message });
     } else if (valid === 0) {
       const m = 'no listener is valid';
@@ -104,10 +107,10 @@ export function buildGateways(resources: ResourceSnapshot, controllerName: strin
       notes.push({ kind: 'Gateway', namespace, name: model.name, message: m });
     } else {
       model.accepted = true;
-      const some = valid < model.listeners.length;
+      const some = served < model.listeners.length;
       model.conditions.push(
-        some ? cond('Accepted', true, 'ListenersNotValid', `${model.listeners.length - valid} of ${model.listeners.length} listeners are not valid`) : cond('Accepted', true, 'Accepted', 'the Gateway is accepted'),
-        cond('Programmed', true, 'Programmed', 'the Gateway is served'),
+        some ? cond('Accepted', true, 'ListenersNotValid', `${model.listeners.length - served} of ${model.listeners.length} listeners are not valid`) : cond('Accepted', true, 'Accepted', 'the Gateway is accepted'),
+        served > 0 ? cond('Programmed', true, 'Programmed', 'the Gateway is served') : cond('Programmed', false, 'Invalid', 'no listener is served'),
       );
     }
     gateways.set(`${namespace}/${model.name}`, model);
@@ -126,15 +129,16 @@ function buildListener(resources: ResourceSnapshot, gateway: GatewayModel, l: Re
   const conditions: ConditionInput[] = [];
   const model: ListenerModel = {
     gateway, name, port, protocol, hostname: hostname === '!invalid' ? undefined : hostname, from, selector: from === 'Selector' ? (rec(ns.selector) as LabelSelector) : undefined,
-    kinds: new Set(), certificates: [], conditions, ready: false, attached: 0, proxyName: proxyListenerName(port),
+    kinds: new Set(), certificates: [], conditions, ready: false, attachable: false, attached: 0, proxyName: proxyListenerName(port),
   };
   const kinds = model.kinds as Set<RouteKind>;
   let invalidKinds = false;
   const requested = list(allowed.kinds);
-  if (requested.length === 0) ROUTE_KINDS.forEach((k) => kinds.add(k));
+  const http = protocol === 'HTTP' || protocol === 'HTTPS';
+  if (requested.length === 0 && http) ROUTE_KINDS.forEach((k) => kinds.add(k));
   for (const k of requested) {
     const group = k.group === undefined ? GATEWAY_GROUP : k.group;
-    if (group === GATEWAY_GROUP && ROUTE_KINDS.includes(k.kind as RouteKind)) kinds.add(k.kind as RouteKind);
+    if (http && group === GATEWAY_GROUP && ROUTE_KINDS.includes(k.kind as RouteKind)) kinds.add(k.kind as RouteKind);
     else invalidKinds = true;
   }
   let accepted = cond('Accepted', true, 'Accepted', 'the listener is accepted');
@@ -154,6 +158,8 @@ function buildListener(resources: ResourceSnapshot, gateway: GatewayModel, l: Re
   const ok = accepted.status === 'True' && (refs.status === 'True' || refs.reason === 'InvalidRouteKinds');
   conditions.push(accepted, refs, cond('Conflicted', false, 'NoConflicts', 'no conflict with another listener'), ok ? cond('Programmed', true, 'Programmed', 'the listener is served') : cond('Programmed', false, 'Invalid', refs.status === 'False' ? refs.message : accepted.message));
   model.ready = ok;
+  // A listener whose certificates did not resolve still takes routes (counted, not served), as the spec asks.
+  model.attachable = ok || (accepted.status === 'True' && refs.reason !== 'InvalidRouteKinds');
   return model;
 }
 
@@ -194,7 +200,7 @@ function keyPair(secret: KubeObject): { cert_pem: string; key_pem: string } | un
 /** Listeners of one Gateway on one port: one protocol per port, one listener per hostname. */
 function markConflicts(listeners: ListenerModel[]): void {
   const byPort = new Map<number, ListenerModel[]>();
-  for (const l of listeners) if (l.ready) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
+  for (const l of listeners) if (l.attachable) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
   for (const [port, same] of byPort) {
     if (new Set(same.map((l) => l.protocol)).size > 1) {
       for (const l of same) refuseConflict(l, 'ProtocolConflict', `listeners on port ${port} use different protocols`);
@@ -208,6 +214,7 @@ function markConflicts(listeners: ListenerModel[]): void {
 
 function refuseConflict(l: ListenerModel, reason: string, message: string): void {
   l.ready = false;
+  l.attachable = false;
   const i = l.conditions.findIndex((c) => c.type === 'Conflicted');
   l.conditions[i] = cond('Conflicted', true, reason, message);
   const p = l.conditions.findIndex((c) => c.type === 'Programmed');
@@ -250,7 +257,7 @@ export function gatewayStatuses(index: GatewayIndex, addresses: readonly string[
   for (const g of index.gateways.values()) {
     const prevListeners = list(rec(g.obj.status).listeners);
     const conditions = [...g.conditions];
-    if (g.accepted && addresses.length === 0) conditions[1] = cond('Programmed', false, 'AddressNotAssigned', 'no address is known for the gateway');
+    if (g.accepted && addresses.length === 0 && conditions[1]!.status === 'True') conditions[1] = cond('Programmed', false, 'AddressNotAssigned', 'no address is known for the gateway');
     out.push({
       kind: 'Gateway', namespace: g.namespace, name: g.name, ...gen(g.obj),
       status: {

@@ -14,14 +14,8 @@ import { translateGatewayApi } from './gateway-api.js';
 export type { ConfigParts, ObjectStatus, TranslateOptions, Translation, TranslationNote } from './model.js';
 export { resolveServiceBackend, upstreamName } from './backends.js';
 
-/** Options the translation reads besides TranslateOptions. */
-export interface TranslateExtras {
-  /** The lastTransitionTime of conditions that changed (default: now, in whole seconds). */
-  readonly now?: string;
-}
 
-
-export function translate(resources: ResourceSnapshot, opts: TranslateOptions & TranslateExtras = {}): Translation {
+export function translate(resources: ResourceSnapshot, opts: TranslateOptions = {}): Translation {
   const now = opts.now ?? rfc3339(new Date());
   const controllerName = opts.controllerName ?? DEFAULT_CONTROLLER_NAME;
   const refused = new Map<string, string>();

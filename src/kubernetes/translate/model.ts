@@ -14,6 +14,11 @@ export interface TranslateOptions {
   readonly bindAddress?: string;
   /** Addresses reported in Gateway status.addresses (e.g. the pod/Service IP). */
   readonly addresses?: readonly string[];
+  /**
+   * The lastTransitionTime (RFC 3339) of conditions that changed; default: the current time in
+   * whole seconds. Unchanged conditions keep the time of the object's current status.
+   */
+  readonly now?: string;
 }
 
 export interface ObjectStatus {

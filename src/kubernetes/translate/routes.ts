@@ -90,6 +90,7 @@ export function translateRoutes(ctx: RouteContext, kind: RouteKind, objects: rea
           counted.add(a.listener);
           a.listener.attached++;
         }
+        if (!a.listener.ready) continue;
         const port = served.get(a.listener.proxyName) ?? { listener: a.listener, hosts: new Set<string>() };
         if (a.hosts === null || port.hosts === null) port.hosts = null;
         else for (const h of a.hosts) port.hosts.add(h);
