@@ -55,6 +55,8 @@ const PASSING: readonly string[] = [
   'HTTPRouteInvalidReferenceGrant',
   'GatewayListenerUnsupportedProtocol',
   'HTTPRouteRedirectPortAndScheme',
+  'GRPCExactMethodMatching',
+  'GRPCRouteHeaderMatching',
 ];
 
 const backends = new Backends();

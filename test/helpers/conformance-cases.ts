@@ -555,8 +555,37 @@ export const CASES: readonly ConformanceCase[] = [
   { name: 'HTTPRouteBackendProtocolWebSocket', manifest: 'httproute-backend-protocol-websocket', skip: 'the local echo backend has no /ws endpoint' },
   { name: 'HTTPRouteTimeoutRequest', manifest: 'httproute-timeout-request', skip: 'a timing case (?delay=): kept out of the npm test, which never asserts timings' },
   { name: 'HTTPRouteTimeoutBackendRequest', manifest: 'httproute-timeout-backend-request', skip: 'a timing case (?delay=): kept out of the npm test, which never asserts timings' },
-  { name: 'GRPCExactMethodMatching', manifest: 'grpcroute-exact-method-matching', skip: 'no gRPC echo server and client in this harness' },
-  { name: 'GRPCRouteHeaderMatching', manifest: 'grpcroute-header-matching', skip: 'no gRPC echo server and client in this harness' },
-  { name: 'GRPCRouteListenerHostnameMatching', manifest: 'grpcroute-listener-hostname-matching', skip: 'no gRPC echo server and client in this harness' },
+  {
+    name: 'GRPCExactMethodMatching',
+    manifest: 'grpcroute-exact-method-matching',
+    accepted: [r('exact-matching')],
+    requests: [
+      { path: '/', grpc: { method: 'Echo' }, backend: 'grpc-infra-backend-v1' },
+      { path: '/', grpc: { method: 'EchoTwo' }, backend: 'grpc-infra-backend-v2' },
+      // UNIMPLEMENTED
+      { path: '/', grpc: { method: 'EchoThree', code: 12 } },
+    ],
+  },
+  {
+    name: 'GRPCRouteHeaderMatching',
+    manifest: 'grpcroute-header-matching',
+    accepted: [r('grpc-header-matching')],
+    requests: (
+      [
+        [{ Version: 'one' }, 'grpc-infra-backend-v1'],
+        [{ Version: 'two' }, 'grpc-infra-backend-v2'],
+        [{ Version: 'two', Color: 'orange' }, 'grpc-infra-backend-v1'],
+        [{ Version: 'two', Color: 'blue' }, 'grpc-infra-backend-v2'],
+        [{ Color: 'orange' }, null],
+        [{ 'Some-Other-Header': 'one' }, null],
+        [{ Color: 'blue' }, 'grpc-infra-backend-v1'],
+        [{ Color: 'green' }, 'grpc-infra-backend-v1'],
+        [{ Color: 'red' }, 'grpc-infra-backend-v2'],
+        [{ Color: 'yellow' }, 'grpc-infra-backend-v2'],
+        [{ Color: 'purple' }, null],
+      ] as const
+    ).map(([metadata, backend]): Expect => (backend === null ? { path: '/', grpc: { method: 'Echo', metadata, code: 12 } } : { path: '/', grpc: { method: 'Echo', metadata }, backend })),
+  },
+  { name: 'GRPCRouteListenerHostnameMatching', manifest: 'grpcroute-listener-hostname-matching', skip: 'not transcribed yet (the gRPC echo and client are in the harness; its calls by authority to four listeners are not)' },
   { name: 'GatewayModifyListeners', manifest: 'gateway-modify-listeners', skip: 'edits a Gateway between steps; the run modes test covers listeners opened and closed on change' },
 ];

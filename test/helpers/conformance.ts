@@ -22,6 +22,7 @@ import { freePort, writeManifests } from './conformance-run.js';
 import { TEST_ENGINE, tempDir } from './servers.js';
 import { writeFileSync } from 'node:fs';
 import { CertDir } from './certs.js';
+import { GRPC_SERVICE, grpcCall, startGrpcEchoBackend } from './echo-backend.js';
 
 export const MANIFESTS = '/work/shared/conformance/gateway-api/manifests';
 export const INFRA = 'gateway-conformance-infra';
@@ -51,6 +52,8 @@ export interface Expect {
   readonly mirroredTo?: readonly string[];
   /** HTTPS with this SNI, trusting the certificate of the suite's Secrets. */
   readonly tls?: { readonly serverName: string };
+  /** A gRPC call of the suite's echo service instead of an HTTP request (`path` is unused); `code` expected, default OK. */
+  readonly grpc?: { readonly method: 'Echo' | 'EchoTwo' | 'EchoThree'; readonly metadata?: Record<string, string>; readonly authority?: string; readonly code?: number };
 }
 
 export interface Condition {
@@ -121,11 +124,11 @@ export class Backends {
     return (this.#secrets = [secret(INFRA, 'tls-validity-checks-certificate'), secret('gateway-conformance-web-backend', 'certificate')]);
   }
 
-  get(namespace: string, deployment: string): Promise<EchoBackend> {
+  get(namespace: string, deployment: string, grpcEcho = false): Promise<EchoBackend> {
     const key = `${namespace}/${deployment}`;
     let b = this.#started.get(key);
     // A pod name as the suite's Deployments give them: <deployment>-<replica set hash>-<suffix>.
-    if (b === undefined) this.#started.set(key, (b = startEchoBackend(namespace, `${deployment}-6d4f9c7b8-x2k9q`)));
+    if (b === undefined) this.#started.set(key, (b = (grpcEcho ? startGrpcEchoBackend : startEchoBackend)(namespace, `${deployment}-6d4f9c7b8-x2k9q`)));
     return b;
   }
 
@@ -145,7 +148,9 @@ async function endpointSlicesFor(docs: readonly Doc[], backends: Backends): Prom
     if (selector === undefined) continue;
     const deployment = docs.find((d) => d['kind'] === 'Deployment' && (d['metadata']['namespace'] ?? 'default') === ns && matches(selector, d['spec']?.['template']?.['metadata']?.['labels']));
     if (deployment === undefined) continue;
-    const echo = await backends.get(ns, deployment['metadata']['name']);
+    // The suite's gRPC backends run the echo with GRPC_ECHO_SERVER set.
+    const env = (deployment['spec']?.['template']?.['spec']?.['containers']?.[0]?.['env'] ?? []) as Doc[];
+    const echo = await backends.get(ns, deployment['metadata']['name'], env.some((v) => v['name'] === 'GRPC_ECHO_SERVER'));
     const ports = (svc['spec']['ports'] as Doc[]).map((p) => ({ ...(p['name'] !== undefined ? { name: p['name'] } : {}), port: echo.port, protocol: 'TCP', ...(p['appProtocol'] !== undefined ? { appProtocol: p['appProtocol'] } : {}) }));
     out.push({
       apiVersion: 'discovery.k8s.io/v1',
@@ -320,6 +325,7 @@ async function checkRequest(r: Running, e: Expect): Promise<string | null> {
   const declared = declaredPort(r, e);
   // As the suite dials the Gateway's address: the Host is the address, with the port unless it is 80.
   const host = e.host ?? (declared === (e.tls !== undefined ? 443 : 80) ? '127.0.0.1' : `127.0.0.1:${declared}`);
+  if (e.grpc !== undefined) return checkGrpc(r.ports.get(declared)!, e, e.grpc.authority ?? host);
   const label = `${e.method ?? 'GET'} ${host}${e.path}`;
   let got: Captured;
   try {
@@ -381,6 +387,21 @@ async function checkRequest(r: Running, e: Expect): Promise<string | null> {
     if (scheme !== want.scheme) return `${label}: redirect scheme ${scheme}, expected ${want.scheme} (${location})`;
     if (u.pathname !== want.path) return `${label}: redirect path ${u.pathname}, expected ${want.path} (${location})`;
   }
+  return null;
+}
+
+/** The suite's gRPC compareResponse: the code, and when OK the method, namespace and pod the echo reports. */
+async function checkGrpc(port: number, e: Expect, authority: string): Promise<string | null> {
+  const g = e.grpc!;
+  const label = `gRPC ${g.method} (${authority})`;
+  const got = await grpcCall(port, g.method, g.metadata ?? {}, authority);
+  const code = g.code ?? 0;
+  if (got.code !== code) return `${label}: code ${got.code}, expected ${code}${got.message ? ` (${got.message})` : ''}`;
+  if (code !== 0) return null;
+  const a = got.response!;
+  if (a.fully_qualified_method !== `/${GRPC_SERVICE}/${g.method}`) return `${label}: method ${a.fully_qualified_method}`;
+  if ((e.namespace ?? INFRA) !== a.context.namespace) return `${label}: namespace ${a.context.namespace}`;
+  if (e.backend !== undefined && !a.context.pod.startsWith(e.backend)) return `${label}: pod ${a.context.pod}, expected ${e.backend}`;
   return null;
 }
 

@@ -6,6 +6,7 @@
 // `/status/NNN` answers NNN; `?delay=1s` waits first. One server per pod name, on 127.0.0.1
 // port 0; every request is recorded (the suite greps pod logs for mirrored requests).
 import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -111,4 +112,55 @@ export async function startEchoBackend(namespace: string, pod: string): Promise<
       await new Promise((r) => server.close(r));
     },
   };
+}
+
+/** The suite's gRPC echo service (echo-basic/grpcecho.proto). */
+export const GRPC_SERVICE = 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
+
+/** What the gRPC echo answers, the fields the suite checks (its EchoResponse.assertions). */
+export interface GrpcAssertions {
+  readonly fully_qualified_method: string;
+  readonly authority: string;
+  readonly headers: Array<{ key: string; value: string }>;
+  readonly context: { readonly namespace: string; readonly pod: string };
+}
+
+// The messages travel as JSON instead of protobuf: the gateway forwards gRPC frames whatever
+// their payload, and the fields checked are the suite's.
+const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
+const grpcMethod = (name: string) => ({ path: `/${GRPC_SERVICE}/${name}`, requestStream: false, responseStream: false, requestSerialize: json.serialize, requestDeserialize: json.deserialize, responseSerialize: json.serialize, responseDeserialize: json.deserialize });
+const GRPC_ECHO = { Echo: grpcMethod('Echo'), EchoTwo: grpcMethod('EchoTwo'), EchoThree: grpcMethod('EchoThree') };
+
+/** A gRPC echo (plaintext HTTP/2): Echo and EchoTwo answer their assertions, EchoThree is UNIMPLEMENTED. */
+export async function startGrpcEchoBackend(namespace: string, pod: string): Promise<EchoBackend> {
+  const server = new grpc.Server();
+  const answer = (name: string) => (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    const md = call.metadata.getMap();
+    cb(null, { assertions: { fully_qualified_method: `/${GRPC_SERVICE}/${name}`, authority: String(md[':authority'] ?? ''), headers: Object.entries(md).map(([key, value]) => ({ key, value: String(value) })), context: { namespace, pod } } });
+  };
+  server.addService(GRPC_ECHO, { Echo: answer('Echo'), EchoTwo: answer('EchoTwo') });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return {
+    namespace,
+    pod,
+    port,
+    server: null as unknown as Server,
+    seen: [],
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+  };
+}
+
+/** One unary call of the echo service through `port` (plaintext), with `authority`; bounded at 5 s. */
+export function grpcCall(port: number, method: 'Echo' | 'EchoTwo' | 'EchoThree', metadata: Record<string, string>, authority: string): Promise<{ code: number; message?: string; response?: GrpcAssertions }> {
+  const Client = grpc.makeGenericClientConstructor(GRPC_ECHO, 'GrpcEcho');
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': authority }) as unknown as grpc.Client & Record<string, (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { assertions: GrpcAssertions }) => void) => void>;
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(metadata)) md.set(k, v);
+  return new Promise((resolve) => {
+    client[method]!({}, md, { deadline: Date.now() + 5000 }, (err, res) => {
+      client.close();
+      if (err) resolve({ code: err.code, message: err.details });
+      else resolve({ code: 0, response: res.assertions });
+    });
+  });
 }
