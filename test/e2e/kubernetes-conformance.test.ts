@@ -57,6 +57,7 @@ const PASSING: readonly string[] = [
   'HTTPRouteRedirectPortAndScheme',
   'GRPCExactMethodMatching',
   'GRPCRouteHeaderMatching',
+  'GRPCRouteListenerHostnameMatching',
 ];
 
 const backends = new Backends();

@@ -586,6 +586,26 @@ export const CASES: readonly ConformanceCase[] = [
       ] as const
     ).map(([metadata, backend]): Expect => (backend === null ? { path: '/', grpc: { method: 'Echo', metadata, code: 12 } } : { path: '/', grpc: { method: 'Echo', metadata }, backend })),
   },
-  { name: 'GRPCRouteListenerHostnameMatching', manifest: 'grpcroute-listener-hostname-matching', skip: 'not transcribed yet (the gRPC echo and client are in the harness; its calls by authority to four listeners are not)' },
+  {
+    name: 'GRPCRouteListenerHostnameMatching',
+    manifest: 'grpcroute-listener-hostname-matching',
+    gateway: `${INFRA}/grpcroute-listener-hostname-matching`,
+    accepted: [r('backend-v1'), r('backend-v2'), r('backend-v3')],
+    requests: (
+      [
+        ['bar.com', 'grpc-infra-backend-v1'],
+        ['foo.bar.com', 'grpc-infra-backend-v2'],
+        ['baz.bar.com', 'grpc-infra-backend-v3'],
+        ['boo.bar.com', 'grpc-infra-backend-v3'],
+        ['multiple.prefixes.bar.com', 'grpc-infra-backend-v3'],
+        ['multiple.prefixes.foo.com', 'grpc-infra-backend-v3'],
+        ['foo.com', null],
+        ['no.matching.host', null],
+      ] as const
+    ).map(([authority, backend]): Expect => {
+      const where = { path: '/', gateway: `${INFRA}/grpcroute-listener-hostname-matching`, listener: 'listener-3' };
+      return backend === null ? { ...where, grpc: { method: 'Echo', authority, code: 12 } } : { ...where, grpc: { method: 'Echo', authority }, backend };
+    }),
+  },
   { name: 'GatewayModifyListeners', manifest: 'gateway-modify-listeners', skip: 'edits a Gateway between steps; the run modes test covers listeners opened and closed on change' },
 ];
