@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { translate } from '../../src/kubernetes/translate/index.js';
 import { resolveServiceBackend, upstreamName } from '../../src/kubernetes/translate/backends.js';
+import { intersectHostnames } from '../../src/kubernetes/translate/hostnames.js';
 import type { KubeObject } from '../../src/kubernetes/resources.js';
 import { validateConfig } from '../../src/compiler/validate.js';
 import { buildSnapshot } from '../../src/compiler/load.js';
@@ -301,6 +302,17 @@ spec: { parentRefs: [{ name: theirs }], rules: [{ backendRefs: [{ name: infra-ba
     const t = run([...base(), ...other]);
     assert.throws(() => statusOf(t.statuses, 'Gateway', 'theirs'));
     assert.throws(() => statusOf(t.statuses, 'HTTPRoute', 'to-theirs'));
+  });
+});
+
+describe('hostname intersection', () => {
+  test('listener and route hostnames: exact, wildcard over any number of labels, none', () => {
+    assert.equal(intersectHostnames(undefined, []), null);
+    assert.deepEqual(intersectHostnames('a.example.com', []), ['a.example.com']);
+    assert.deepEqual(intersectHostnames(undefined, ['x.test']), ['x.test']);
+    assert.deepEqual(intersectHostnames('*.example.com', ['a.b.example.com', 'example.com', '*.example.com', '*.b.example.com', 'other.test']), ['a.b.example.com', '*.example.com', '*.b.example.com']);
+    assert.deepEqual(intersectHostnames('a.example.com', ['*.example.com', '*.a.example.com']), ['a.example.com']);
+    assert.deepEqual(intersectHostnames('very.specific.com', ['non.matching.com', '*.nonmatchingwildcard.io']), []);
   });
 });
 

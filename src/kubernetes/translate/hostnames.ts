@@ -32,8 +32,3 @@ export function intersectHostnames(listener: string | undefined, route: readonly
   }
   return [...out];
 }
-
-/** Whether a listener hostname covers a request host name (for the listener's own catch-all). */
-export function hostnameMatches(pattern: string, host: string): boolean {
-  return pattern === host || (pattern.startsWith('*.') && within(host, pattern));
-}

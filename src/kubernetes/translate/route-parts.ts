@@ -4,7 +4,7 @@
 // Gateway API gives the request to the older route).
 import type { KubeObject, ResourceSnapshot } from './model.js';
 import { cond, type ConditionInput } from './conditions.js';
-import { resolveServiceBackend, upstreamName } from './backends.js';
+import { resolveServiceBackend } from './backends.js';
 import { referenceAllowed } from './reference-grants.js';
 import { GATEWAY_GROUP, type RouteKind } from './gateway.js';
 
@@ -69,8 +69,6 @@ export function resolveRef(state: TranslationState, route: KubeObject, kind: Rou
   state.upstreams.set(upstream.name, r.upstream);
   return { upstream: upstream.name, targets: upstream.targets };
 }
-
-export { upstreamName };
 
 /** An HTTPHeaderFilter as `headers` edits (names lower-cased, the first of a repeated name kept). */
 export function headerEdits(filter: unknown): Record<string, unknown> {
