@@ -24,6 +24,7 @@ import { measureRounds, type Entry } from './rounds.js';
 import { details, markdownTable, newRecord, type TargetRecord } from './table.js';
 import { baselineRoot, parseExtra, startTarget, startUpstream, TARGET_NAMES, variantName, type Ctx, type Upstream, type Variant } from './targets.js';
 import { runStartup } from './startup.js';
+import { runKubernetes } from './kubernetes.js';
 
 export interface Options {
   rounds: number;
@@ -44,10 +45,10 @@ export interface Options {
   variants: Variant[];
 }
 
-const SCENARIOS = ['all', 'main', 'routes', 'auth', 'oidc', 'edge', 'resilience', 'limits', 'openapi', 'http2', 'tracing', 'startup', 'chain', 'traffic', 'log-shipping'] as const;
+const SCENARIOS = ['all', 'main', 'routes', 'auth', 'oidc', 'edge', 'resilience', 'limits', 'openapi', 'http2', 'tracing', 'startup', 'chain', 'traffic', 'log-shipping', 'kubernetes'] as const;
 
 const HELP = `usage: npm run bench -- [flags]
-  --rounds N          interleaved rounds per target (default 3, tracing 15, startup 5; env BENCH_ROUNDS)
+  --rounds N          interleaved rounds per target (default 3, tracing 15, startup and kubernetes 5; env BENCH_ROUNDS)
   --duration S        seconds per measured run (default 10, tracing 4; env BENCH_DURATION)
   --warmup S          warm-up seconds per target per round, not counted (default 2, tracing 1; env BENCH_WARMUP)
   --c1-duration S     seconds of the 1-connection run (default min(5, duration); env BENCH_C1_DURATION)
@@ -57,7 +58,7 @@ const HELP = `usage: npm run bench -- [flags]
                       with --scenario chain: ${CHAIN_TARGETS.join(',')};
                       with --scenario edge: cases ${EDGE_CASES.join(',')} (plain always runs);
                       with --scenario traffic: ${TRAFFIC_TARGETS.map((t) => t.name).join(',')}
-  --scenario S        all (default) | main | routes | chain | auth | oidc | edge | resilience | limits | openapi | http2 | tracing | startup | traffic | log-shipping (env BENCH_SCENARIO; chain, auth, oidc, edge, resilience, limits, openapi, http2, tracing, startup, traffic and log-shipping run only when named)
+  --scenario S        all (default) | main | routes | chain | auth | oidc | edge | resilience | limits | openapi | http2 | tracing | startup | traffic | log-shipping | kubernetes (env BENCH_SCENARIO; chain, auth, oidc, edge, resilience, limits, openapi, http2, tracing, startup, traffic, log-shipping and kubernetes run only when named)
   --northgate-extra Y extra top-level config lines for the northgate targets, YAML merged into each bench config
                       (mappings key by key: 'listen: { engine: native }' adds to the listen section), e.g.
                       --northgate-extra 'engine: native'; repeat the flag for one row per variant in the main and
@@ -124,7 +125,7 @@ function parseOptions(argv: string[]): Options {
   // of its round and the per-round ratios can be paired (bench/tracing.ts).
   const tracing = scenario === 'tracing';
   return {
-    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', tracing ? 15 : scenario === 'startup' ? 5 : 3, 1, 50)),
+    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', tracing ? 15 : scenario === 'startup' || scenario === 'kubernetes' ? 5 : 3, 1, 50)),
     durationS,
     warmupS: num('warmup', 'BENCH_WARMUP', tracing ? 1 : 2, 0, 60),
     oneConnS: num('c1-duration', 'BENCH_C1_DURATION', Math.min(5, durationS), 1, 600),
@@ -197,7 +198,7 @@ function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: 
     `- Upstream: ${upDesc} returning a fixed ~100-byte JSON body over keep-alive; ${ctx.pin.note}`,
     `- Idle check: ${idle}`,
   ];
-  if (o.scenario !== 'routes' && o.scenario !== 'startup') {
+  if (o.scenario !== 'routes' && o.scenario !== 'startup' && o.scenario !== 'kubernetes') {
     lines.push(
       `- Load: ${loader.describe(o.connections)}; ${o.rounds} interleaved round(s) × ${o.durationS} s per target, each after a ${o.warmupS} s warm-up that is not counted; req/s, p50 and p99 are medians over rounds`,
       `- Added latency: p50 at 1 connection (${loader.describe(1)}, ${o.oneConnS} s) minus p50 of \`direct\`; about 85 µs of any proxy's share is the cross-CPU wake-up, so compare with node-floor and nginx rather than with zero`,
@@ -211,7 +212,7 @@ function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: 
     const where = o.scenario === 'main' || o.scenario === 'chain' || o.scenario === 'all' ? 'one row per variant' : `this scenario runs the first, \`${o.variants[0]?.label}\``;
     lines.push(`- Northgate config variants (extra top-level config merged into this checkout's northgate configs; ${where}): ${o.variants.map((x) => `\`${x.label}\``).join(', ')}`);
   }
-  if (o.scenario !== 'startup') lines.push(
+  if (o.scenario !== 'startup' && o.scenario !== 'kubernetes') lines.push(
     `- Errors: ${loader.name === 'wrk' ? 'wrk "Non-2xx or 3xx" (status ≥ 400) and connect/read/write/timeout socket errors' : 'autocannon non-2xx and errors/timeouts'}, summed over all runs of a target including warm-ups`,
   );
   return lines;
@@ -305,6 +306,11 @@ async function main(): Promise<void> {
     }
     if (o.scenario === 'tracing') {
       const lines = await runTracing(ctx, loader, up, { rounds: o.rounds, durationS: o.durationS, warmupS: o.warmupS, connections: o.connections, say });
+      out.push(...lines, '');
+      say(`\n${lines.join('\n')}\n`);
+    }
+    if (o.scenario === 'kubernetes') {
+      const lines = await runKubernetes(ctx, up, { rounds: o.rounds, say });
       out.push(...lines, '');
       say(`\n${lines.join('\n')}\n`);
     }

@@ -2,26 +2,41 @@
 // did not, and where the request would go (compiler/explain.ts), as text.
 import { explainRequest, requestTarget } from '../compiler/explain.js';
 import { parse, UsageError } from './args.js';
-import { withSnapshot } from './inspect.js';
+import { withLoadedSnapshot, withSnapshot } from './inspect.js';
+import type { Snapshot } from '../compiler/snapshot.js';
 
 const HELP = `Usage: northgate explain --config FILE METHOD URL [-H 'Name: value']... [--all]
+       northgate explain --kubernetes-manifests DIR [--port-map 80=18080,...] METHOD URL [-H ...] [--all]
 
   URL is a full URL (http://api.example.com/orders/7?x=1) or a path (/orders/7);
   -H adds a request header (Host too). --all also lists candidates of other hosts.
+  With --kubernetes-manifests, the config is the one the manifests in DIR compile to, and
+  the routes the controller did not attach are listed with the reason.
 `;
 
 export async function explainCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     'explain',
     args,
-    { config: { type: 'string', short: 'c' }, header: { type: 'string', short: 'H', multiple: true }, all: { type: 'boolean' } },
+    {
+      config: { type: 'string', short: 'c' },
+      header: { type: 'string', short: 'H', multiple: true },
+      all: { type: 'boolean' },
+      'kubernetes-manifests': { type: 'string' },
+      'port-map': { type: 'string' },
+      'bind-address': { type: 'string' },
+      'controller-name': { type: 'string' },
+    },
     true,
   );
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  if (values.config === undefined) throw new UsageError('explain needs --config FILE');
+  const manifests = values['kubernetes-manifests'];
+  if (values.config === undefined && manifests === undefined) throw new UsageError('explain needs --config FILE or --kubernetes-manifests DIR');
+  if (values.config !== undefined && manifests !== undefined) throw new UsageError('explain takes --config FILE or --kubernetes-manifests DIR, not both');
+  if (manifests === undefined && (values['port-map'] ?? values['bind-address'] ?? values['controller-name']) !== undefined) throw new UsageError('--port-map, --bind-address and --controller-name go with --kubernetes-manifests');
   if (positionals.length !== 2) throw new UsageError('explain needs METHOD and URL, e.g. northgate explain -c gw.yaml GET /orders/7');
   const method = positionals[0]!.toUpperCase();
   const headers = new Map<string, string>();
@@ -35,8 +50,8 @@ export async function explainCommand(args: string[]): Promise<number> {
   const at = requestTarget(positionals[1]!, headers);
   if (typeof at === 'string') throw new UsageError(at);
 
-  return withSnapshot(values.config, (s) => {
-    const x = explainRequest(s, { method, url: positionals[1]!, headers });
+  const explain = (s: Snapshot, listener?: string | null): number => {
+    const x = explainRequest(s, { method, url: positionals[1]!, headers, ...(listener !== undefined ? { listener } : {}) });
     if (typeof x === 'string') throw new UsageError(x);
     const out: string[] = [];
     out.push(`${x.method} ${x.path}${x.query}  (host: ${x.host === '' ? '(none)' : x.host})`);
@@ -79,5 +94,10 @@ export async function explainCommand(args: string[]): Promise<number> {
     out.push(`Plugins:  ${f.plugins.length === 0 ? '-' : f.plugins.join(' > ')}`);
     process.stdout.write(out.join('\n') + '\n');
     return 0;
-  });
+  };
+  if (manifests === undefined) return withSnapshot(values.config!, explain);
+  const { explainKubernetes } = await import('./kubernetes.js');
+  // The request arrives on the Gateway listener of the URL's port (80 or 443 without one).
+  const declared = /^https?:\/\//i.test(positionals[1]!) ? Number(new URL(positionals[1]!).port || (positionals[1]!.toLowerCase().startsWith('https:') ? 443 : 80)) : 80;
+  return explainKubernetes(manifests, values, (load, local) => withLoadedSnapshot(load, manifests, (s) => explain(s, s.listeners.proxy.find((l) => l.port === local(declared))?.name ?? null)));
 }

@@ -15,6 +15,7 @@ Commands:
   config     dump, diff or apply the config store's entities (GitOps)
   cache      cache purge --tag T | --path P: purge the gateway's response caches
   openapi    openapi import SPEC --service NAME --upstream URL: routes from an OpenAPI document
+  kubernetes kubernetes render|status --manifests DIR: the config and status Kubernetes resources compile to
 
 Run "northgate <command> --help" for a command's flags.
 `;
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   config: async () => (await import('./config.js')).configCommand,
   cache: async () => (await import('./cache.js')).cacheCommand,
   openapi: async () => (await import('./openapi.js')).openapiCommand,
+  kubernetes: async () => (await import('./kubernetes.js')).kubernetesCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

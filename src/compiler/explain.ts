@@ -15,6 +15,8 @@ export interface ExplainInput {
   url: string;
   /** Lower-case names; a repeated header joined with ", ". */
   headers: ReadonlyMap<string, string>;
+  /** The name of the proxy listener the request arrives on (routes bound to listeners); absent: an unnamed one. */
+  listener?: string | null;
 }
 
 export interface Candidate {
@@ -74,7 +76,7 @@ export function explainRequest(s: Snapshot, input: ExplainInput): Explanation | 
   out.path = path;
   if (path !== rawPath) out.normalized_from = rawPath;
   const queryValues = firstQueryValues(query);
-  const q = { method, host, path, header: (n: string) => headers.get(n), queryParam: (n: string) => queryValues.get(n), matchLength: 0, params: null as Record<string, string> | null };
+  const q = { method, host, path, header: (n: string) => headers.get(n), queryParam: (n: string) => queryValues.get(n), matchLength: 0, params: null as Record<string, string> | null, listener: { name: input.listener ?? null } };
   const { tried, matched } = s.router.explain(q);
   const probe = { ...q };
   const fast = s.router.match(probe);

@@ -108,6 +108,8 @@ function listFunction(kc: KubeConfig, info: KindInfo): () => Promise<Listed> {
         return core.listServiceForAllNamespaces({});
       case 'Secret':
         return core.listSecretForAllNamespaces(fieldSelector !== undefined ? { fieldSelector } : {});
+      case 'Namespace':
+        return core.listNamespace({});
       case 'EndpointSlice':
         return discovery.listEndpointSliceForAllNamespaces({});
       case 'Ingress':

@@ -42,56 +42,86 @@ function files(dir: string, depth = 0, out: string[] = []): string[] {
   return out;
 }
 
-/** Reads every manifest under `dir` (file names in problems are as given, joined with `dir`). */
-export function readManifests(dir: string): ManifestRead {
+/** One document of a file, parsed: the object (of a kind the controller reads) and where it starts, or a problem. */
+type Parsed = { readonly object: KubeObject; readonly kind: Kind; readonly line: number; readonly col: number } | { readonly problem: ManifestProblem };
+
+/** A file's parsed documents, kept while its modification time and size stay the same. */
+export type ManifestCache = Map<string, { readonly mtimeMs: number; readonly size: number; readonly parsed: readonly Parsed[] }>;
+
+function parseFile(file: string): Parsed[] {
+  const out: Parsed[] = [];
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'), { lineCounter: lines, uniqueKeys: true, prettyErrors: false, merge: false });
+  const at = (offset: number) => lines.linePos(offset);
+  for (const doc of Array.isArray(docs) ? docs : []) {
+    const start = doc.contents?.range[0] ?? doc.range[0];
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0]!;
+      out.push({ problem: { file, ...at(e.pos[0]), message: `${e.message.split('\n')[0]} (document skipped)` } });
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      out.push({ problem: { file, ...at(start), message: `${(err as Error).message} (document skipped)` } });
+      continue;
+    }
+    if (value === null || value === undefined) continue;
+    const problem = shapeProblem(value);
+    if (problem !== null) {
+      out.push({ problem: { file, ...at(start), message: `${problem} (document skipped)` } });
+      continue;
+    }
+    const o = value as KubeObject;
+    const info = kindOfManifest(o.apiVersion, o.kind);
+    if (info === undefined) continue;
+    if (info.namespaced && (o.metadata.namespace === undefined || o.metadata.namespace === '')) o.metadata = { ...o.metadata, namespace: 'default' };
+    if (!info.namespaced) delete o.metadata.namespace;
+    out.push({ object: o, kind: info.kind, ...at(start) });
+  }
+  // (a file whose text is not YAML at all yields one document with errors, reported above)
+  return out;
+}
+
+/**
+ * Reads every manifest under `dir` (file names in problems are as given, joined with `dir`).
+ * With a `cache`, a file whose modification time and size are unchanged is not parsed again
+ * (its objects are the same objects as before), so a change to one file of many costs one parse.
+ */
+export function readManifests(dir: string, cache?: ManifestCache): ManifestRead {
   const objects = new Map<Kind, KubeObject[]>(KINDS.map((k) => [k.kind, []]));
   const problems: ManifestProblem[] = [];
   const seen = new Map<string, string>();
+  const present = new Set<string>();
   for (const file of files(dir)) {
-    if (statSync(file).size > MAX_FILE_BYTES) {
+    present.add(file);
+    const stat = statSync(file);
+    if (stat.size > MAX_FILE_BYTES) {
       problems.push({ file, line: 1, col: 1, message: `larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB; not read` });
       continue;
     }
-    const lines = new LineCounter();
-    const docs = parseAllDocuments(readFileSync(file, 'utf8'), { lineCounter: lines, uniqueKeys: true, prettyErrors: false, merge: false });
-    const at = (offset: number) => lines.linePos(offset);
-    for (const doc of Array.isArray(docs) ? docs : []) {
-      const start = doc.contents?.range[0] ?? doc.range[0];
-      if (doc.errors.length > 0) {
-        const e = doc.errors[0]!;
-        problems.push({ file, ...at(e.pos[0]), message: `${e.message.split('\n')[0]} (document skipped)` });
+    let parsed = cache?.get(file);
+    if (parsed === undefined || parsed.mtimeMs !== stat.mtimeMs || parsed.size !== stat.size) {
+      parsed = { mtimeMs: stat.mtimeMs, size: stat.size, parsed: parseFile(file) };
+      cache?.set(file, parsed);
+    }
+    for (const d of parsed.parsed) {
+      if ('problem' in d) {
+        problems.push(d.problem);
         continue;
       }
-      let value: unknown;
-      try {
-        value = doc.toJS({ maxAliasCount: 100 });
-      } catch (err) {
-        problems.push({ file, ...at(start), message: `${(err as Error).message} (document skipped)` });
-        continue;
-      }
-      if (value === null || value === undefined) continue;
-      const problem = shapeProblem(value);
-      if (problem !== null) {
-        problems.push({ file, ...at(start), message: `${problem} (document skipped)` });
-        continue;
-      }
-      const o = value as KubeObject;
-      const info = kindOfManifest(o.apiVersion, o.kind);
-      if (info === undefined) continue;
-      if (info.namespaced && (o.metadata.namespace === undefined || o.metadata.namespace === '')) o.metadata = { ...o.metadata, namespace: 'default' };
-      if (!info.namespaced) delete o.metadata.namespace;
-      const id = `${info.kind} ${keyOf(o)}`;
-      const pos = at(start);
+      const id = `${d.kind} ${keyOf(d.object)}`;
       const first = seen.get(id);
       if (first !== undefined) {
-        problems.push({ file, ...pos, message: `${id} is defined again (first at ${first}); this one is skipped` });
+        problems.push({ file, line: d.line, col: d.col, message: `${id} is defined again (first at ${first}); this one is skipped` });
         continue;
       }
-      seen.set(id, `${file}:${pos.line}:${pos.col}`);
-      objects.get(info.kind)!.push(o);
+      seen.set(id, `${file}:${d.line}:${d.col}`);
+      objects.get(d.kind)!.push(d.object);
     }
-    // (a file whose text is not YAML at all yields one document with errors, reported above)
   }
+  if (cache !== undefined) for (const file of cache.keys()) if (!present.has(file)) cache.delete(file);
   return { objects, problems };
 }
 
@@ -122,6 +152,8 @@ export class ManifestSource {
   #watcher: FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
   #problems: readonly ManifestProblem[] = [];
+  /** Parsed files, kept between reads of the directory. */
+  readonly #cache: ManifestCache = new Map();
 
   constructor(o: ManifestSourceOptions) {
     this.#o = o;
@@ -157,7 +189,7 @@ export class ManifestSource {
   #load(): void {
     let read: ManifestRead;
     try {
-      read = readManifests(this.#o.dir);
+      read = readManifests(this.#o.dir, this.#cache);
     } catch (err) {
       // The directory vanished or is unreadable: keep what was loaded.
       this.#o.logger.warn({ type: 'kubernetes', dir: this.#o.dir, err: (err as Error).message }, 'cannot read the manifests directory; keeping the resources loaded before');

@@ -1,7 +1,7 @@
 // The resource kinds the controller reads, where the API serves them, and the plain-JSON
 // shape the store keeps of any of them. Everything else in this layer is keyed by `Kind`.
 
-export type Kind = 'GatewayClass' | 'Gateway' | 'HTTPRoute' | 'GRPCRoute' | 'ReferenceGrant' | 'Ingress' | 'IngressClass' | 'Service' | 'EndpointSlice' | 'Secret';
+export type Kind = 'GatewayClass' | 'Gateway' | 'HTTPRoute' | 'GRPCRoute' | 'ReferenceGrant' | 'Ingress' | 'IngressClass' | 'Service' | 'EndpointSlice' | 'Secret' | 'Namespace';
 
 export interface KindInfo {
   readonly kind: Kind;
@@ -29,6 +29,8 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'Service', group: '', version: 'v1', plural: 'services', namespaced: true, status: false },
   { kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, status: false },
   { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true, fieldSelector: 'type=kubernetes.io/tls', status: false },
+  // Their labels decide a listener's allowedRoutes.namespaces.from: Selector.
+  { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false, status: false },
 ];
 
 export const KIND_INFO: ReadonlyMap<Kind, KindInfo> = new Map(KINDS.map((k) => [k.kind, k]));

@@ -7,8 +7,8 @@ import type { PluginRegistry } from '../pipeline/registry.js';
 import type { PurgeFn } from '../plugins/cache/purge-endpoint.js';
 
 export interface NodeControlPlane {
-  /** `file`: the config file is the source; `database`: the config store is. */
-  readonly mode: 'file' | 'database';
+  /** `file`: the config file is the source; `database`: the config store is; `kubernetes`: cluster resources (runtime/kubernetes.ts). */
+  readonly mode: 'file' | 'database' | 'kubernetes';
   /** The validated config in force. */
   readonly current: RawConfig;
   /** The config to (re)load now. */

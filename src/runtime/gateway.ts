@@ -26,6 +26,7 @@ import { TracingFeature } from './features/tracing.js';
 import { LogShippingFeature } from './features/log-shipping.js';
 import type { SinkStats } from '../observability/log-shipping.js';
 import { Listener } from './listeners.js';
+import { followListeners } from './kubernetes-listeners.js';
 import { storesReady, STORE_WAIT_MS } from './readiness.js';
 import { listenFailure } from './refusal.js';
 import { UpstreamState } from './upstream-state.js';
@@ -46,6 +47,12 @@ export interface GatewayOptions {
   readonly onSnapshot?: (snapshot: Snapshot) => void;
   /** Opens upstream connections instead of TCP/TLS (northgate/testing's in-process upstreams). */
   readonly connect?: buildConnector.connector;
+  /**
+   * The proxy listeners follow each reload (the Kubernetes modes: a Gateway listener added or
+   * removed opens or closes a port); a config without `listen.proxy` then has none. Default:
+   * the listeners of the first config, for the life of the process.
+   */
+  readonly followListeners?: boolean;
 }
 
 export interface ReloadResult {
@@ -69,6 +76,8 @@ export class Gateway implements ProxyRuntime {
   readonly #opts: GatewayOptions;
   readonly #upstreams: UpstreamState;
   readonly #listeners: Listener[] = [];
+  /** Listener changes run one after the other (binding is asynchronous, reloads are not). */
+  #listenerChanges: Promise<void> = Promise.resolve();
   readonly #retired = new Set<Snapshot>();
   #version = 0;
   #inflight = 0;
@@ -211,7 +220,7 @@ export class Gateway implements ProxyRuntime {
     // Target host names get their first DNS answer before traffic (bounded by the resolver's timeout).
     await this.#upstreams.settled();
     const bound: BoundListener[] = [];
-    const specs = this.#snapshot.listeners.proxy;
+    const specs = this.#wantedListeners(this.#snapshot);
     for (const [i, spec] of specs.entries()) {
       const listener = this.#createListener(spec);
       const port = await listener.listen().catch((err: unknown) => {
@@ -267,20 +276,48 @@ export class Gateway implements ProxyRuntime {
     this.#upstreams.retain(snapshot);
     this.#upstreams.follow(snapshot);
     for (const l of this.#listeners) l.applyLimits(snapshot.limits);
-    // Renewed certificates serve new handshakes at once (a listener keeps its place in the list).
-    this.#listeners.forEach((l, i) => {
-      const spec = snapshot.listeners.proxy[i];
-      if (spec !== undefined && spec.address === l.spec.address) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
-    });
+    if (this.#opts.followListeners === true) {
+      const wanted = this.#wantedListeners(snapshot, config);
+      this.#listenerChanges = this.#listenerChanges.then(() => this.#followListeners(wanted));
+    } else {
+      // Renewed certificates serve new handshakes at once (a listener keeps its place in the list).
+      this.#listeners.forEach((l, i) => {
+        const spec = snapshot.listeners.proxy[i];
+        if (spec !== undefined && spec.address === l.spec.address) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
+      });
+    }
     this.#opts.onSnapshot?.(snapshot);
     if (old.stats.inflight === 0) this.#dispose(old);
     else this.#retired.add(old);
-    if (listenersChanged(old, snapshot)) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
+    if (this.#opts.followListeners !== true && listenersChanged(old, snapshot)) this.#opts.logger.warn({ type: 'reload' }, 'listener addresses changed in the config; they take effect on restart');
     if (snapshot.engine !== old.engine && snapshot.engine !== this.#engine) this.#opts.logger.warn({ type: 'reload' }, `engine changed in the config to ${snapshot.engine}; ${this.#engine} keeps serving until a restart`);
     for (const f of this.#features) f.update?.(snapshot, old);
     const result = { ok: true, version: snapshot.version, durationMs: performance.now() - started, routes: snapshot.routes.length };
     reloadChannel.publish(result);
     return result;
+  }
+
+  /** The proxy listeners a snapshot asks for: with followListeners, none when its config names none. */
+  #wantedListeners(snapshot: Snapshot, config = this.#lastConfig): readonly ListenerSpec[] {
+    if (this.#opts.followListeners === true && config?.listen?.proxy === undefined) return [];
+    return snapshot.listeners.proxy;
+  }
+
+  /** Resolves once the listener changes of every reload so far are done (opened, closed). */
+  listenersSettled(): Promise<void> {
+    return this.#listenerChanges;
+  }
+
+  /** The bound addresses of the proxy listeners now open. */
+  get boundListeners(): readonly BoundListener[] {
+    return this.#listeners.map((l) => ({ host: l.spec.host, port: Number(l.info.portText), ...(l.spec.tls !== null ? { tls: true } : {}) }));
+  }
+
+  /** Opens and closes proxy listeners to match `wanted` (kubernetes-listeners.ts). */
+  async #followListeners(wanted: readonly ListenerSpec[]): Promise<void> {
+    await followListeners({ open: this.#listeners, create: (spec) => this.#createListener(spec), draining: () => this.#draining, logger: this.#opts.logger }, wanted);
+    const first = this.#listeners[0];
+    this.#proxyBound = first === undefined ? null : { host: first.spec.host, port: Number(first.info.portText) };
   }
 
   /** Stops accepting, lets in-flight requests finish until the deadline, then closes everything. */

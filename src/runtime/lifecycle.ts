@@ -13,8 +13,10 @@ import { EXIT_START_FAILURE, isListenError, listenFailure, StartRefusal } from '
 export interface StartOptions {
   readonly configFile: string | null;
   readonly watch: boolean;
-  /** Opens the node's control plane (admin/plane.ts). */
+  /** Opens the node's control plane (admin/plane.ts, or runtime/kubernetes.ts's). */
   readonly controlPlane: PrepareControlPlane;
+  /** The routes come from Kubernetes resources (no demo upstream without a config file; listeners follow them). */
+  readonly kubernetes?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export function announce(
   echoPort: number | null,
   workers: number,
   admin: string | null = null,
-  mode: 'file' | 'database' = 'file',
+  mode: 'file' | 'database' | 'kubernetes' = 'file',
   portal: string | null = null,
 ): void {
   const proxyUrls = proxy.map((p) => `${p.tls ? 'https' : 'http'}://${formatAddress(p.host, p.port)}`);
@@ -62,11 +64,13 @@ export function announce(
   logger.info({ type: 'start', proxy: proxyUrls, status: statusUrl, admin, portal, mode, config: configFile ?? 'embedded default', workers }, 'northgate started');
   flushLogger(logger);
   const lines = [
-    `northgate: proxy listening on ${proxyUrls.join(', ')}`,
+    proxyUrls.length === 0 ? 'northgate: no proxy listener (no Gateway listener yet)' : `northgate: proxy listening on ${proxyUrls.join(', ')}`,
     statusUrl === null ? 'northgate: status listener off' : `northgate: status on ${statusUrl} (/healthz, /readyz)`,
     admin === null ? 'northgate: admin API off' : `northgate: admin API on ${admin} (mode: ${mode}${mode === 'file' ? ', read-only' : ''})`,
     ...(portal === null ? [] : [`northgate: developer portal on ${portal}`]),
-    `northgate: config ${configFile ?? 'embedded default (no --config, no ./northgate.yaml)'}; ${workers} worker${workers === 1 ? '' : 's'}`,
+    mode === 'kubernetes'
+      ? `northgate: routes from Kubernetes resources; settings ${configFile ?? 'default'}`
+      : `northgate: config ${configFile ?? 'embedded default (no --config, no ./northgate.yaml)'}; ${workers} worker${workers === 1 ? '' : 's'}`,
   ];
   if (echoPort !== null) {
     const port = proxy[0]?.port ?? 8000;

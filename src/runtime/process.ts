@@ -18,6 +18,8 @@ export interface RunSpec {
   readonly echoPort: number | null;
   /** Whether this process serves the portal listener (a cluster worker: the one the master picked). */
   readonly servePortal?: boolean;
+  /** The proxy listeners follow each reload (the Kubernetes modes). */
+  readonly followListeners?: boolean;
 }
 
 export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawConfig, registry = defaultRegistry()): Gateway {
@@ -37,7 +39,7 @@ export function createGateway(spec: RunSpec, logger: Logger, load?: () => RawCon
       logger.error({ type: 'reload', err }, 'cannot open the new access log file; access lines keep going where they went');
     }
   };
-  const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default', configFile: spec.configFile, onSnapshot, ...(spec.servePortal !== undefined ? { servePortal: spec.servePortal } : {}) });
+  const gateway = new Gateway({ registry, logger, loadConfig, source: spec.configFile ?? 'embedded default', configFile: spec.configFile, onSnapshot, ...(spec.servePortal !== undefined ? { servePortal: spec.servePortal } : {}), ...(spec.followListeners === true ? { followListeners: true } : {}) });
   // logrotate: rename the file, then SIGUSR1 (the master forwards it to its workers).
   process.on('SIGUSR1', () => accessLog.reopen());
   startCircuitLog(logger);

@@ -17,7 +17,7 @@ import { purgeMemoryStores } from '../plugins/cache/memory-store.js';
 
 export async function runSingle(opts: StartOptions, logger: Logger): Promise<void> {
   let echo: { server: Server; port: number } | null = null;
-  if (opts.configFile === null) echo = await startEchoServer();
+  if (opts.configFile === null && opts.kubernetes !== true) echo = await startEchoServer();
   const spec: RunSpec = { configFile: opts.configFile, echoPort: echo?.port ?? null };
   const registry = defaultRegistry();
   let plane: NodeControlPlane;
@@ -26,7 +26,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   } catch (err) {
     exitOnStartError(err);
   }
-  const gateway = createGateway(spec, logger, () => plane.loadConfig(), registry);
+  const gateway = createGateway({ ...spec, followListeners: plane.mode === 'kubernetes' }, logger, () => plane.loadConfig(), registry);
   try {
     gateway.load();
   } catch (err) {
@@ -60,7 +60,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   const { admin } = await plane
     .start((_config, version) => {
       const r = gateway.reload();
-      logReload(logger, r, { trigger: 'store', store_version: version });
+      logReload(logger, r, plane.mode === 'kubernetes' ? { trigger: 'kubernetes', resources_version: version } : { trigger: 'store', store_version: version });
       if (!r.ok) throw new Error(`store config version ${version} could not be applied: ${r.problems?.join('; ')}`);
     }, logger, async (req) => purgeMemoryStores(req), () => register.metrics())
     .catch((err: unknown) => exitOnStartError(adminListenFailure(err)));
@@ -69,7 +69,7 @@ export async function runSingle(opts: StartOptions, logger: Logger): Promise<voi
   void gateway.storesReady().then(() => (storesReady = true));
   // In place before the announcement: a SIGHUP sent on seeing it must reload, not meet the signal's default action.
   const reload = (trigger: string) => {
-    if (plane.mode === 'database') void plane.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
+    if (plane.mode !== 'file') void plane.sync().catch((err: unknown) => logger.error({ err }, 'store sync failed'));
     else void importConfigExtensions(opts.configFile).then(() => logReload(logger, gateway.reload(), { trigger }));
   };
   process.on('SIGHUP', () => reload('SIGHUP'));

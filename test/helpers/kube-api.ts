@@ -109,11 +109,13 @@ export class KubeApiServer {
   }
 
   /** Creates or replaces an object of the collection (a path such as /api/v1/services), with an event. */
-  put(collection: string, o: KubeObj): KubeObj {
+  put(collection: string, o: KubeObj, statusOnly = false): KubeObj {
     const map = this.#collection(collection);
     const key = this.#key(o);
     const existed = map.has(key);
-    const stored: KubeObj = { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.#rv), generation: (map.get(key)?.metadata.generation ?? 0) + 1 } };
+    // A write of the status subresource keeps the generation (it counts spec changes only).
+    const generation = (map.get(key)?.metadata.generation ?? 0) + (statusOnly ? 0 : 1);
+    const stored: KubeObj = { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.#rv), generation } };
     map.set(key, stored);
     this.#emit({ rv: this.#rv, collection, type: existed ? 'MODIFIED' : 'ADDED', object: stored });
     return stored;
@@ -197,9 +199,7 @@ export class KubeApiServer {
       const o = this.get(collection, statusPath[2], decodeURIComponent(statusPath[4]!));
       if (o === undefined) return status(res, 404, 'NotFound', `${statusPath[4]} not found`);
       const patch = body as { status?: unknown };
-      const stored = this.put(collection, { ...o, status: mergePatch(o['status'], patch.status) });
-      // put() counts a generation; the status subresource does not change it.
-      stored.metadata.generation = o.metadata.generation;
+      const stored = this.put(collection, { ...o, status: mergePatch(o['status'], patch.status) }, true);
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify(stored));
     }

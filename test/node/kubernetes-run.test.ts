@@ -1,0 +1,3 @@
+// The Kubernetes run modes on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/kubernetes-run.test.js');
