@@ -73,6 +73,8 @@ function expectHardenedDeployment(docs: Doc[]): void {
   assert.equal(loaded.listen?.status, '0.0.0.0:8100', 'the status listener the probes reach');
   const gc = docs.find((x) => x.kind === 'GatewayClass');
   if (gc !== undefined) assert.equal(gc['spec'].controllerName, 'northgate.io/gateway-controller');
+  const ic = docs.find((x) => x.kind === 'IngressClass');
+  if (ic !== undefined) assert.equal(ic['spec'].controller, 'northgate.io/ingress-controller');
 }
 
 describe('deploy/kubernetes', () => {
@@ -86,7 +88,7 @@ describe('deploy/kubernetes', () => {
     }
     assert.deepEqual(
       docs.map((d) => d.kind).sort(),
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'GatewayClass', 'HorizontalPodAutoscaler', 'Namespace', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'],
+      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'GatewayClass', 'HorizontalPodAutoscaler', 'IngressClass', 'Namespace', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'],
     );
     expectLeastPrivilege(docs);
     expectHardenedDeployment(docs);
@@ -131,11 +133,12 @@ describe('deploy/helm/northgate', () => {
       v['autoscaling'].enabled = false;
       v['replicaCount'] = 3;
       v['gatewayClass'].create = false;
+      v['ingressClass'].create = false;
     });
     for (const d of docs) await validate(d, `chart ${d.kind}`);
     const deployment = docs.find((d) => d.kind === 'Deployment')!;
     assert.equal(deployment['spec'].replicas, 3);
-    assert.ok(!docs.some((d) => d.kind === 'HorizontalPodAutoscaler' || d.kind === 'GatewayClass'));
+    assert.ok(!docs.some((d) => d.kind === 'HorizontalPodAutoscaler' || d.kind === 'GatewayClass' || d.kind === 'IngressClass'));
     const pod = deployment['spec'].template.spec;
     assert.deepEqual(pod.volumes.find((x: { name: string }) => x.name === 'tls').secret, { secretName: 'gateway-tls' });
     assert.ok(docs.find((d) => d.kind === 'Service')!['spec'].ports.some((p: { name: string; port: number }) => p.name === 'https' && p.port === 443));
