@@ -123,6 +123,10 @@ describe('deploy/helm/northgate', () => {
     expectHardenedDeployment(docs);
     assert.ok(docs.some((d) => d.kind === 'HorizontalPodAutoscaler'));
     assert.equal(docs.find((d) => d.kind === 'Deployment')!['spec'].replicas, undefined, 'the HPA owns the replica count');
+    const args = (d: Doc[]) => d.find((x) => x.kind === 'Deployment')!['spec'].template.spec.containers[0].args as string[];
+    assert.deepEqual(args(docs).slice(0, 2), ['start', '--kubernetes'], 'routes come from the cluster by default');
+    assert.ok(docs.some((d) => d.kind === 'IngressClass'));
+    assert.deepEqual(args(render((v) => { v['kubernetes'].enabled = false; })), ['start', '--config', '/etc/northgate/northgate.yaml'], 'or from the config alone');
   });
 
   test('rendered with TLS, Redis and PostgreSQL set, without autoscaling: valid, and each value lands', async () => {
