@@ -314,7 +314,7 @@ function checkStatus(c: ConformanceCase, r: Running): string[] {
     const conditions = (statusOf(r, 'Gateway', gw)?.['conditions'] ?? []) as Array<Record<string, any>>;
     if (conditions.length === 0) out.push(`Gateway ${gw}: no conditions`);
     const generation = doc?.['metadata']?.['generation'];
-    for (const c of conditions) if (c['observedGeneration'] !== generation) out.push(`Gateway ${gw}: ${c['type']} observedGeneration ${c['observedGeneration']}, the Gateway's generation ${generation}`);
+    for (const x of conditions) if (x['observedGeneration'] !== generation) out.push(`Gateway ${gw}: ${x['type']} observedGeneration ${x['observedGeneration']}, the Gateway's generation ${generation}`);
   }
   for (const route of c.noAcceptedParents ?? []) {
     const parents = (statusOf(r, 'HTTPRoute', route)?.['parents'] ?? []) as Array<Record<string, any>>;

@@ -4,7 +4,7 @@
 import type { KubeObject } from './model.js';
 import type { ConditionInput } from './conditions.js';
 import type { MatchSpec, RuleSpec, RuleTranslation } from './routes.js';
-import { escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
+import { copiesOver, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
 
 /** A gRPC service or method name as a path segment. */
 const GRPC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]$|^[A-Za-z0-9_]$/;
@@ -40,6 +40,7 @@ export function translateGrpcRules(state: TranslationState, route: KubeObject): 
         const r = resolveRef(state, route, 'GRPCRoute', rec(rec(f.requestMirror).backendRef), 'http');
         if ('problem' in r) problem ??= r.problem;
         else if (plugins['request-mirror'] !== undefined) notes.push(`RequestMirror to ${r.upstream} is not served: a route copies its requests to one mirror, the rule's first`);
+        else if (!copiesOver(r.targets)) notes.push(`RequestMirror to ${r.upstream} is not served: its port speaks HTTP/2 only, and a copy is an HTTP/1.1 request`);
         else plugins['request-mirror'] = { upstream: r.upstream };
       } else throw new Refusal('UnsupportedValue', `filter type ${String(f.type)} is not supported on a GRPCRoute`);
     }
