@@ -3,7 +3,7 @@
 // --kubernetes-manifests mode, in-process, with local echo backends standing in for the pods.
 // Every case runs and its result is reported (a diagnostic per case, and the table in
 // docs/kubernetes.md, "Conformance"); the cases in PASSING must pass. Bounded: one gateway per
-// case, a handful of requests each (100 for the weights), 5 s per request.
+// case, a handful of requests each (100 for the weights, 300 per mirrored share), 5 s per request.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { translate } from '../../src/kubernetes/translate/index.js';
@@ -60,6 +60,20 @@ const PASSING: readonly string[] = [
   'GRPCExactMethodMatching',
   'GRPCRouteHeaderMatching',
   'GRPCRouteListenerHostnameMatching',
+  'HTTPRouteRequestHeaderModifierBackend',
+  'HTTPRouteRequestHeaderModifierBackendWeights',
+  'HTTPRouteBackendURLRewrite',
+  'HTTPRouteBackendPathRedirect',
+  'HTTPRouteRequestPercentageMirror',
+  'HTTPRouteNoBackendRefs',
+  'HTTPRouteNamedRule',
+  'HTTPRouteServiceTypes',
+  'GRPCRouteWeight',
+  'GRPCRouteNamedRule',
+  'HTTPRouteInvalidParentRefSectionNameNotMatchingPort',
+  'GatewayWithAttachedRoutesWithPort8080',
+  'GatewayInvalidParametersRef',
+  'GatewayNameMaximumLength',
 ];
 
 const backends = new Backends();

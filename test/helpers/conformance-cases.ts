@@ -653,7 +653,7 @@ const MORE: readonly ConformanceCase[] = [
     name: 'HTTPRouteCORS',
     manifest: 'httproute-cors',
     accepted: [r('cors-multiple-origins-methods-headers'), r('cors-wildcard-methods'), r('cors-wildcard-origin'), r('cors-wildcard-methods-headers')],
-    requests: (() => {
+    requests: ((): Expect[] => {
       const preflight = (origin: string, method: string, headers?: string): Expect['headers'] => ({ Origin: origin, 'access-control-request-method': method, ...(headers !== undefined ? { 'access-control-request-headers': headers } : {}) });
       const cors1 = {
         'access-control-allow-methods': ['GET, OPTIONS', 'OPTIONS, GET'],
