@@ -3,11 +3,13 @@
 // --kubernetes-manifests mode, in-process, with local echo backends standing in for the pods.
 // Every case runs and its result is reported (a diagnostic per case, and the table in
 // docs/kubernetes.md, "Conformance"); the cases in PASSING must pass. Bounded: one gateway per
-// case, a handful of requests each (100 for the weights), 5 s per request.
+// case, a handful of requests each (100 for the weights, 300 per mirrored share), 5 s per request.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { translate } from '../../src/kubernetes/translate/index.js';
 import { CASES } from '../helpers/conformance-cases.js';
 import { Backends, runCase, type CaseResult } from '../helpers/conformance.js';
+import { conformanceObjects, snapshotOf } from '../helpers/kube-resources.js';
 
 /** The cases Northgate passes today; a regression in any of them fails the suite. */
 const PASSING: readonly string[] = [
@@ -58,6 +60,20 @@ const PASSING: readonly string[] = [
   'GRPCExactMethodMatching',
   'GRPCRouteHeaderMatching',
   'GRPCRouteListenerHostnameMatching',
+  'HTTPRouteRequestHeaderModifierBackend',
+  'HTTPRouteRequestHeaderModifierBackendWeights',
+  'HTTPRouteBackendURLRewrite',
+  'HTTPRouteBackendPathRedirect',
+  'HTTPRouteRequestPercentageMirror',
+  'HTTPRouteNoBackendRefs',
+  'HTTPRouteNamedRule',
+  'HTTPRouteServiceTypes',
+  'GRPCRouteWeight',
+  'GRPCRouteNamedRule',
+  'HTTPRouteInvalidParentRefSectionNameNotMatchingPort',
+  'GatewayWithAttachedRoutesWithPort8080',
+  'GatewayInvalidParametersRef',
+  'GatewayNameMaximumLength',
 ];
 
 const backends = new Backends();
@@ -72,4 +88,29 @@ test('Gateway API conformance cases in --kubernetes-manifests mode', { timeout: 
   const regressions = results.filter((r) => PASSING.includes(r.name) && r.result !== 'passed');
   assert.deepEqual(regressions.map((r) => `${r.name}: ${r.detail}`), []);
   for (const name of PASSING) assert.ok(CASES.some((c) => c.name === name), `${name} is not a case`);
+});
+
+// What the cases above exercise, read off the translated config: the mirror is the Service's
+// upstream and a rule's further mirrors are noted, retries cover an attempt's backendRequest
+// timeout, and CORS "*" answers with the request's origin and headers.
+test('the translation of the mirror, retry and CORS manifests', () => {
+  const run = (file: string) => translate(snapshotOf(conformanceObjects(`conformance__tests__${file}.yaml`)), { now: '2026-01-01T00:00:00Z', addresses: ['10.0.0.1'] });
+  const routes = (t: ReturnType<typeof translate>) => ((t.config.services ?? []) as Array<{ routes: Array<Record<string, any>> }>).flatMap((s) => s.routes);
+  const infra = (svc: string) => `gateway-conformance-infra.${svc}.8080`;
+
+  const mirrors = run('httproute-request-multiple-mirrors');
+  const multi = routes(mirrors).find((r) => r['paths'][0] === '/multi-mirror')!;
+  assert.deepEqual(multi['plugins']['request-mirror'], { upstream: infra('infra-backend-v2'), percent: 100 });
+  assert.ok(((mirrors.config.upstreams ?? []) as Array<{ name: string }>).some((u) => u.name === infra('infra-backend-v2')));
+  assert.ok(mirrors.notes.some((n) => n.message.startsWith(`RequestMirror to ${infra('infra-backend-v3')} is not served`)), JSON.stringify(mirrors.notes));
+
+  const percent = routes(run('httproute-request-percentage-mirror')).find((r) => r['paths'][0] === '/percent-mirror-fraction')!;
+  assert.deepEqual(percent['plugins']['request-mirror'], { upstream: infra('infra-backend-v2'), percent: 50 });
+
+  const retries = routes(run('httproute-retry-with-timeouts')).find((r) => r['paths'][0] === '/retry/backend-request-timeout-200ms')!;
+  assert.deepEqual(retries['timeouts'], { read: '200ms' });
+  assert.deepEqual(retries['backends'][0]['retries'], { attempts: 3, on: ['connect-failure', 'reset', 'timeout'] });
+
+  const cors = routes(run('httproute-cors')).find((r) => r['paths'][0] === '/cors-wildcard-methods-headers-unauth')!;
+  assert.deepEqual(cors['plugins']['cors'], { origins: ['~^.+$'], methods: ['*'] });
 });

@@ -14,7 +14,7 @@ const to = (backend: string, req: Omit<Expect, 'backend'>): Expect => ({ ...req,
 const notFound = (req: Omit<Expect, 'status'>): Expect => ({ ...req, status: 404 });
 const accepted = { type: 'Accepted', status: 'True', reason: 'Accepted' } as const;
 
-export const CASES: readonly ConformanceCase[] = [
+const FIRST: readonly ConformanceCase[] = [
   {
     name: 'HTTPRouteSimpleSameNamespace',
     manifest: 'httproute-simple-same-namespace',
@@ -609,3 +609,218 @@ export const CASES: readonly ConformanceCase[] = [
   },
   { name: 'GatewayModifyListeners', manifest: 'gateway-modify-listeners', skip: 'edits a Gateway between steps; the run modes test covers listeners opened and closed on change' },
 ];
+
+/** The requests of a RequestHeaderModifier case, the same at rule and at backendRef level. */
+const headerModifierRequests = (): readonly Expect[] => FIRST.find((c) => c.name === 'HTTPRouteRequestHeaderModifier')!.requests!;
+
+/** HTTPRouteRetry's probes: a path, the echo's retry simulation, the status expected. */
+const retry = (path: string, simulation: Record<string, string>, status: number | readonly number[]): Expect =>
+  typeof status === 'number' && status === 200 ? to(v3, { path, retrySimulation: simulation }) : { path, retrySimulation: simulation, ...(typeof status === 'number' ? { status } : { statuses: status }) };
+
+const grpcService = 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
+
+const MORE: readonly ConformanceCase[] = [
+  {
+    name: 'HTTPRouteRequestHeaderModifierBackend',
+    manifest: 'httproute-request-header-modifier-backend',
+    accepted: [r('request-header-modifier')],
+    requests: headerModifierRequests(),
+  },
+  {
+    name: 'HTTPRouteRequestHeaderModifierBackendWeights',
+    manifest: 'httproute-request-header-modifier-backend-weights',
+    accepted: [r('request-header-modifier-backend-weights')],
+    // 100 requests, each with exactly one Backend header naming the pod's backend.
+    requests: [{ path: '/', repeat: 100, backendFromHeader: 'Backend' }],
+  },
+  {
+    name: 'HTTPRouteBackendURLRewrite',
+    manifest: 'httproute-backend-url-rewrite',
+    accepted: [r('backend-url-rewrite')],
+    requests: [to(v1, { path: '/full/original', expectedRequest: { path: '/rewritten-full' } }), to(v1, { path: '/prefix/original', expectedRequest: { path: '/rewritten-prefix/original' } })],
+  },
+  {
+    name: 'HTTPRouteBackendPathRedirect',
+    manifest: 'httproute-backend-request-redirect',
+    accepted: [r('backend-request-redirect')],
+    // This version of the manifest redirects /full and /prefix (the path modifiers at backendRef level).
+    requests: [
+      { path: '/full/original', status: 302, redirect: { path: '/redirected-full' } },
+      { path: '/prefix/original', status: 302, redirect: { path: '/redirected-prefix/original' } },
+    ],
+  },
+  {
+    name: 'HTTPRouteCORS',
+    manifest: 'httproute-cors',
+    accepted: [r('cors-multiple-origins-methods-headers'), r('cors-wildcard-methods'), r('cors-wildcard-origin'), r('cors-wildcard-methods-headers')],
+    requests: ((): Expect[] => {
+      const preflight = (origin: string, method: string, headers?: string): Expect['headers'] => ({ Origin: origin, 'access-control-request-method': method, ...(headers !== undefined ? { 'access-control-request-headers': headers } : {}) });
+      const cors1 = {
+        'access-control-allow-methods': ['GET, OPTIONS', 'OPTIONS, GET'],
+        'access-control-allow-headers': ['x-header-1, x-header-2', 'x-header-2, x-header-1'],
+        'access-control-expose-headers': ['x-header-3, x-header-4', 'x-header-4, x-header-3'],
+        'access-control-max-age': ['3600'],
+        'access-control-allow-credentials': ['true'],
+      };
+      const options = { method: 'OPTIONS', noEcho: true } as const;
+      return [
+        { ...options, path: '/cors-1', headers: preflight('https://www.foo.com', 'GET', 'x-header-1, x-header-2'), statuses: [200, 204], validResponseHeaders: { 'access-control-allow-origin': ['https://www.foo.com'], ...cors1 } },
+        { ...options, path: '/cors-1', headers: preflight('https://www.bar.com', 'GET', 'x-header-1, x-header-2'), status: 200, validResponseHeaders: { 'access-control-allow-origin': ['https://www.bar.com'], ...cors1 } },
+        { ...options, path: '/cors-1', headers: preflight('https://xpto.www.bar.com', 'GET', 'x-header-1, x-header-2'), status: 200, validResponseHeaders: { 'access-control-allow-origin': ['https://xpto.www.bar.com'], ...cors1 } },
+        { ...options, path: '/cors-1', headers: preflight('https://foobar.com', 'GET'), statuses: [200, 204, 403], absentResponseHeaders: ['access-control-allow-origin'] },
+        { path: '/cors-1', headers: preflight('https://www.foo.com', 'GET', 'x-header-1, x-header-2'), statuses: [200, 204], responseHeaders: { 'access-control-allow-origin': 'https://www.foo.com' } },
+        { path: '/cors-1', headers: preflight('https://www.bar.com', 'GET', 'x-header-1, x-header-2'), statuses: [200, 204], responseHeaders: { 'access-control-allow-origin': 'https://www.bar.com' } },
+        { path: '/cors-1', headers: preflight('https://foobar.com', 'GET'), absentResponseHeaders: ['access-control-allow-origin'] },
+        { ...options, path: '/cors-2', headers: preflight('https://www.foo.com', 'POST'), statuses: [200, 204], validResponseHeaders: { 'access-control-allow-methods': ['POST', '*'] }, responseHeaders: { 'access-control-allow-origin': 'https://www.foo.com' }, absentResponseHeaders: ['access-control-allow-credentials'] },
+        { ...options, path: '/cors-wildcard-origin', headers: preflight('https://foobar.com', 'PUT'), statuses: [200, 204], validResponseHeaders: { 'access-control-allow-origin': ['https://foobar.com', '*'], 'access-control-allow-methods': ['PUT'] }, absentResponseHeaders: ['access-control-allow-credentials'] },
+        { ...options, path: '/cors-wildcard-origin', headers: preflight('https://foobar.com:12345', 'PUT'), statuses: [200, 204], validResponseHeaders: { 'access-control-allow-origin': ['https://foobar.com:12345', '*'], 'access-control-allow-methods': ['PUT'] }, absentResponseHeaders: ['access-control-allow-credentials'] },
+        { path: '/cors-wildcard-origin', method: 'PUT', headers: { Origin: 'https://foobar.com:12345' }, validResponseHeaders: { 'access-control-allow-origin': ['https://foobar.com:12345', '*'] } },
+        { path: '/cors-wildcard-origin', method: 'PUT', headers: { Origin: 'https://foobar.com' }, statuses: [200, 204], validResponseHeaders: { 'access-control-allow-origin': ['https://foobar.com', '*'] }, absentResponseHeaders: ['access-control-allow-credentials'] },
+        { ...options, path: '/cors-wildcard-methods-headers', headers: preflight('https://other.foo.com', 'PUT', 'x-header-1, x-header-2'), status: 200, validResponseHeaders: { 'access-control-allow-origin': ['https://other.foo.com'], 'access-control-allow-methods': ['PUT'], 'access-control-allow-headers': ['x-header-1, x-header-2', 'x-header-2, x-header-1'], 'access-control-allow-credentials': ['true'] } },
+        { ...options, path: '/cors-wildcard-methods-headers-unauth', headers: preflight('https://other.foo.com', 'PUT', 'x-header-1, x-header-2'), status: 200, validResponseHeaders: { 'access-control-allow-origin': ['https://other.foo.com', '*'], 'access-control-allow-methods': ['PUT', '*'], 'access-control-allow-headers': ['x-header-1, x-header-2', 'x-header-2, x-header-1', '*'] }, absentResponseHeaders: ['access-control-allow-credentials'] },
+        { path: '/cors-wildcard-methods-headers', headers: { Origin: 'https://other.foo.com', Authorization: 'Bearer test' }, validResponseHeaders: { 'access-control-allow-origin': ['https://other.foo.com'], 'access-control-allow-credentials': ['true'] } },
+        { path: '/cors-wildcard-methods-headers-unauth', headers: { Origin: 'https://other.foo.com', Authorization: 'Bearer test' }, validResponseHeaders: { 'access-control-allow-origin': ['https://other.foo.com'] }, absentResponseHeaders: ['access-control-allow-credentials'] },
+      ];
+    })(),
+  },
+  {
+    name: 'HTTPRouteRequestMultipleMirrors',
+    manifest: 'httproute-request-multiple-mirrors',
+    accepted: [r('request-multiple-mirrors')],
+    requests: [
+      to(v1, { path: '/multi-mirror', mirroredTo: [v2, v3] }),
+      to(v1, {
+        path: '/multi-mirror-and-modify-request-headers',
+        headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1' },
+        expectedRequest: { path: '/multi-mirror-and-modify-request-headers', headers: { 'X-Header-Add': 'header-val-1', 'X-Header-Add-Append': 'append-val-1,header-val-2', 'X-Header-Set': 'set-overwrites-values' }, absentHeaders: ['X-Header-Remove'] },
+        mirroredTo: [v2, v3],
+      }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRequestPercentageMirror',
+    manifest: 'httproute-request-percentage-mirror',
+    accepted: [r('request-percentage-mirror')],
+    // The suite sends 500 requests per path and allows 5% of the expected count either way (and
+    // tries 5 times); the mirror's share is random per request, so here 300 requests and 10
+    // points either way (3.5 standard deviations at 50%).
+    mirrorShares: [
+      { path: '/percent-mirror', requests: 300, mirror: v2, share: 0.2, tolerance: 0.1 },
+      { path: '/percent-mirror-fraction', requests: 300, mirror: v2, share: 0.5, tolerance: 0.1 },
+      { path: '/percent-mirror-and-modify-headers', headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1' }, requests: 300, mirror: v2, share: 0.35, tolerance: 0.1 },
+    ],
+  },
+  {
+    name: 'HTTPRouteRetry',
+    manifest: 'httproute-retry',
+    accepted: [r('retries')],
+    requests: [
+      retry('/retry/code-500-attempts-3', { responseCode: '500', succeedAfter: '2' }, 200),
+      retry('/retry/code-500-attempts-3', { responseCode: '500', succeedAfter: '4' }, 500),
+      retry('/retry/code-500-attempts-3', { responseCode: '503', succeedAfter: '2' }, 503),
+      ...(['500', '502', '503', '504'] as const).flatMap((code) => [
+        retry('/retry/code-all-attempts-2', { responseCode: code, succeedAfter: '1' }, 200),
+        retry('/retry/code-all-attempts-2', { responseCode: code, succeedAfter: '3' }, Number(code)),
+      ]),
+    ],
+  },
+  {
+    name: 'HTTPRouteRetryConnectionError',
+    manifest: 'httproute-retry-connection-error',
+    accepted: [r('retries-connection-error')],
+    requests: [retry('/retry/no-status-code-attempts-3', { succeedAfter: '2' }, 200), retry('/retry/no-status-code-attempts-3', { succeedAfter: '4' }, [500, 503])],
+  },
+  {
+    name: 'HTTPRouteRetryWithTimeouts',
+    manifest: 'httproute-retry-with-timeouts',
+    accepted: [r('retries-with-timeouts')],
+    // The statuses only: no duration is asserted.
+    requests: [
+      retry('/retry/backend-request-timeout-200ms', { responseCode: '500', succeedAfter: '2', delayRetry: '1s' }, 200),
+      retry('/retry/backend-request-timeout-200ms', { responseCode: '500', succeedAfter: '3', delayRetry: '1s' }, 504),
+      retry('/retry/request-timeout-200ms', { responseCode: '500', succeedAfter: '4' }, 200),
+      retry('/retry/request-timeout-200ms', { responseCode: '500', succeedAfter: '4', delayRetry: '100ms' }, 504),
+    ],
+  },
+  {
+    name: 'HTTPRouteNoBackendRefs',
+    manifest: 'httproute-omitted-backendrefs',
+    parents: [{ route: r('omitted-backendrefs'), gateway: same, conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] }],
+    requests: [to(v1, { path: '/forward' }), { path: '/omitted-no-forward', status: 500 }, { path: '/empty-no-forward', status: 500 }],
+  },
+  {
+    name: 'HTTPRouteNamedRule',
+    manifest: 'httproute-named-rule',
+    accepted: [r('http-named-rules')],
+    requests: [{ path: '/named' }, { path: '/unnamed' }],
+  },
+  {
+    name: 'HTTPRouteServiceTypes',
+    manifest: 'httproute-service-types',
+    accepted: [r('service-types')],
+    // The suite fills the manual EndpointSlices with infra-backend-v1's pods (manualEndpointSlices);
+    // this version of the manifest has no Endpoints objects, so their two paths are not asked.
+    manualEndpointSlices: { deployment: v1, slices: ['manual-endpointslices-ip4', 'headless-manual-endpointslices-ip4'] },
+    requests: ['/manual-endpointslices', '/headless', '/headless-manual-endpointslices'].map((path) => to(v1, { path })),
+  },
+  {
+    name: 'GRPCRouteRequestHeaderModifier',
+    manifest: 'grpcroute-request-header-modifier',
+    accepted: [r('grpc-request-header-modifier')],
+    // The suite's gRPC comparison reads the code, the method, the namespace and the pod.
+    requests: (
+      [
+        ['Echo', { 'Some-Other-Header': 'this-header-should-be-set' }, 'grpc-infra-backend-v1'],
+        ['Echo', { 'Some-Other-Header': 'this-header-should-be-set', 'X-Header-Set': 'this-value-should-be-overwritten' }, 'grpc-infra-backend-v1'],
+        ['Echo', { 'Some-Other-Header': 'this-header-should-be-set', 'X-Header-Add': 'this-value-should-be-appended' }, 'grpc-infra-backend-v1'],
+        ['Echo', { 'X-Header-Remove': 'this-should-be-removed' }, 'grpc-infra-backend-v1'],
+        ['EchoTwo', { 'X-Header-Set-2': 'set-header-2', 'X-Header-Add-2': 'add-header-2', 'X-Header-Remove-2': 'should-be-removed-2', 'Some-Other-Header': 'another-header-val' }, 'grpc-infra-backend-v2'],
+        ['EchoTwo', { 'x-header-set-1': 'original-set-1', 'x-header-add-1': 'existing-add-1', 'x-header-remove-1': 'should-be-removed-1' }, 'grpc-infra-backend-v2'],
+      ] as const
+    ).map(([method, metadata, backend]): Expect => ({ path: '/', grpc: { method, metadata, authority: grpcService }, backend })),
+  },
+  {
+    name: 'GRPCRouteWeight',
+    manifest: 'grpcroute-weight',
+    accepted: [r('weighted-backends')],
+    // The suite makes 500 calls and allows 5 points either way; the balancer is smooth weighted round-robin.
+    grpcWeights: { requests: 100, shares: { 'grpc-infra-backend-v1': 0.7, 'grpc-infra-backend-v2': 0.3 }, tolerance: 0.05 },
+  },
+  {
+    name: 'GRPCRouteNamedRule',
+    manifest: 'grpcroute-named-rule',
+    accepted: [r('grpc-named-rules')],
+    requests: [
+      { path: '/', grpc: { method: 'Echo' }, backend: 'grpc-infra-backend-v1' },
+      { path: '/', grpc: { method: 'EchoTwo' }, backend: 'grpc-infra-backend-v2' },
+    ],
+  },
+  {
+    name: 'HTTPRouteInvalidParentRefSectionNameNotMatchingPort',
+    manifest: 'httproute-invalid-parentref-section-name-not-matching-port',
+    parents: [{ route: r('httproute-listener-section-name-not-matching-port'), gateway: r('gateway-with-one-not-matching-port-and-section-name-route'), conditions: [{ type: 'Accepted', status: 'False', reason: 'NoMatchingParent' }] }],
+    noAcceptedParents: [r('httproute-listener-section-name-not-matching-port')],
+    listeners: [{ gateway: r('gateway-with-one-not-matching-port-and-section-name-route'), name: 'http', attachedRoutes: 0 }],
+  },
+  {
+    name: 'GatewayWithAttachedRoutesWithPort8080',
+    manifest: 'gateway-with-attached-routes-with-port-8080',
+    listeners: [
+      { gateway: r('gateway-with-two-listeners-and-one-attached-route'), name: 'http-unattached', attachedRoutes: 0, conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] },
+      { gateway: r('gateway-with-two-listeners-and-one-attached-route'), name: 'http', attachedRoutes: 1, conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] },
+    ],
+  },
+  {
+    name: 'GatewayInvalidParametersRef',
+    manifest: 'gateway-invalid-parameters-ref',
+    latestConditions: [r('gateway-invalid-parameters-ref')],
+    gatewayConditions: [{ gateway: r('gateway-invalid-parameters-ref'), conditions: [{ type: 'Accepted', status: 'False', reason: 'InvalidParameters' }] }],
+  },
+  {
+    name: 'GatewayNameMaximumLength',
+    manifest: 'gateway-name-maximum-length',
+    latestConditions: [r(`gateway-name-maximum-length-${'a'.repeat(253 - 'gateway-name-maximum-length-'.length)}`)],
+  },
+];
+
+export const CASES: readonly ConformanceCase[] = [...FIRST, ...MORE];

@@ -6,11 +6,12 @@
 // echo JSON: test/helpers/echo-backend.ts); every Gateway listener port mapped to a free local
 // port. Then the status the case expects (read as `northgate kubernetes status` computes it) and
 // the requests it makes, checked the way the suite's CompareRequest checks them.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { createLogger } from '../../src/base/logger.js';
 import { KubernetesController, type ComputedStatus } from '../../src/kubernetes/controller.js';
 import { translate } from '../../src/kubernetes/translate/index.js';
@@ -42,10 +43,22 @@ export interface Expect {
   /** A declared port to dial instead of the listener's. */
   readonly port?: number;
   readonly status?: number;
+  /** Any of these statuses (the suite's StatusCodes), instead of `status`. */
+  readonly statuses?: readonly number[];
+  /** The answer is not the echo's (a preflight the gateway answers itself): no request checks. */
+  readonly noEcho?: boolean;
+  /** The echo's retry simulation: these query parameters and a fresh `uuid` on `path`. */
+  readonly retrySimulation?: Record<string, string>;
+  /** The request is sent this many times, each checked (default 1). */
+  readonly repeat?: number;
+  /** The backend the echo's pod must start with is the value of this request header as the backend saw it (exactly one). */
+  readonly backendFromHeader?: string;
   readonly backend?: string;
   readonly namespace?: string;
   readonly expectedRequest?: { readonly path?: string; readonly host?: string; readonly headers?: Record<string, string>; readonly absentHeaders?: readonly string[] };
   readonly responseHeaders?: Record<string, string>;
+  /** Response headers that must be present with one of these values, whitespace ignored (the suite's ValidHeaderValues with IgnoreWhitespace). */
+  readonly validResponseHeaders?: Record<string, readonly string[]>;
   readonly absentResponseHeaders?: readonly string[];
   readonly redirect?: { readonly scheme?: string; readonly host?: string; readonly port?: string; readonly path?: string };
   /** Deployments (in the infra namespace) that must receive a copy of the request (ExpectMirroredRequest). */
@@ -80,6 +93,16 @@ export interface ConformanceCase {
   readonly gatewayConditions?: ReadonlyArray<{ readonly gateway: string; readonly conditions: readonly Condition[] }>;
   /** Weighted backends: `requests` GETs of `path`, each backend's share within `tolerance` of its expected fraction. */
   readonly weights?: { readonly path: string; readonly requests: number; readonly shares: Record<string, number>; readonly tolerance: number };
+  /** Weighted gRPC backends: `requests` Echo calls, each backend's share within `tolerance` of its fraction. */
+  readonly grpcWeights?: { readonly requests: number; readonly shares: Record<string, number>; readonly tolerance: number };
+  /** Percentage mirroring: `requests` GETs of `path`, the share `mirror` (a Deployment of the infra namespace) received within `tolerance` of `share`. */
+  readonly mirrorShares?: ReadonlyArray<{ readonly path: string; readonly headers?: Record<string, string>; readonly requests: number; readonly mirror: string; readonly share: number; readonly tolerance: number }>;
+  /** Gateways (namespace/name) whose status must have conditions, each observing the Gateway's generation (GatewayMustHaveLatestConditions). */
+  readonly latestConditions?: readonly string[];
+  /** Routes (namespace/name) with no accepted parent (HTTPRouteMustHaveNoAcceptedParents). */
+  readonly noAcceptedParents?: readonly string[];
+  /** EndpointSlices of the case's manifest (IPv4, in the infra namespace) given the endpoint of this Deployment's echo, as the suite patches them. */
+  readonly manualEndpointSlices?: { readonly deployment: string; readonly slices: readonly string[] };
   /** Why the case is not run here. */
   readonly skip?: string;
 }
@@ -172,13 +195,27 @@ interface Running {
   stop(): Promise<void>;
 }
 
+/** The manifest with the named EndpointSlices pointing at the Deployment's echo (its pod, its port). */
+async function fillSlices(text: string, fill: NonNullable<ConformanceCase['manualEndpointSlices']>, backends: Backends): Promise<string> {
+  const echo = await backends.get(INFRA, fill.deployment);
+  const docs = docsOf(text).map((d) => {
+    if (d['kind'] !== 'EndpointSlice' || !fill.slices.includes(d['metadata']['name'])) return d;
+    return {
+      ...d,
+      ports: ((d['ports'] ?? []) as Doc[]).map((p) => ({ ...p, port: echo.port })),
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', name: echo.pod, namespace: INFRA } }],
+    };
+  });
+  return docs.map((d) => stringify(d)).join('---\n');
+}
+
 /** Northgate on the case's manifests, as `start --kubernetes-manifests DIR --port-map ... --bind-address 127.0.0.1` runs it. */
 async function start(c: ConformanceCase, base: string, backends: Backends): Promise<Running> {
   const texts = (typeof c.manifest === 'string' ? [c.manifest] : c.manifest).map((m) => readManifest(`tests/${m}`));
   const docs = [...docsOf(base), ...texts.flatMap(docsOf)];
   const dir = tempDir('northgate-conformance-');
   writeFileSync(join(dir, 'base.yaml'), base);
-  texts.forEach((text, i) => writeFileSync(join(dir, `test-${i}.yaml`), text));
+  for (const [i, text] of texts.entries()) writeFileSync(join(dir, `test-${i}.yaml`), c.manualEndpointSlices === undefined ? text : await fillSlices(text, c.manualEndpointSlices, backends));
   writeManifests(dir, 'secrets.yaml', backends.secrets());
   // The suite creates the GatewayClass itself (its name is a flag); the EndpointSlices are what the pods would get.
   writeManifests(dir, 'gatewayclass.yaml', [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: CLASS }, spec: { controllerName: 'northgate.io/gateway-controller' } }]);
@@ -271,6 +308,18 @@ function checkStatus(c: ConformanceCase, r: Running): string[] {
     out.push(...conditionProblems(`Gateway ${e.gateway} listener ${e.name}`, l['conditions'], e.conditions ?? []));
   }
   for (const e of c.gatewayConditions ?? []) out.push(...conditionProblems(`Gateway ${e.gateway}`, statusOf(r, 'Gateway', e.gateway)?.['conditions'], e.conditions));
+  for (const gw of c.latestConditions ?? []) {
+    const [ns, name] = split(gw);
+    const doc = r.docs.find((d) => d['kind'] === 'Gateway' && d['metadata']['name'] === name && (d['metadata']['namespace'] ?? 'default') === ns);
+    const conditions = (statusOf(r, 'Gateway', gw)?.['conditions'] ?? []) as Array<Record<string, any>>;
+    if (conditions.length === 0) out.push(`Gateway ${gw}: no conditions`);
+    const generation = doc?.['metadata']?.['generation'];
+    for (const x of conditions) if (x['observedGeneration'] !== generation) out.push(`Gateway ${gw}: ${x['type']} observedGeneration ${x['observedGeneration']}, the Gateway's generation ${generation}`);
+  }
+  for (const route of c.noAcceptedParents ?? []) {
+    const parents = (statusOf(r, 'HTTPRoute', route)?.['parents'] ?? []) as Array<Record<string, any>>;
+    for (const p of parents) if (((p['conditions'] ?? []) as Array<Record<string, any>>).some((x) => x['type'] === 'Accepted' && x['status'] === 'True')) out.push(`${route}: parent ${p['parentRef']?.['name']} is accepted`);
+  }
   return out;
 }
 
@@ -320,8 +369,18 @@ function declaredPort(r: Running, e: Expect): number {
   return l['port'] as number;
 }
 
-/** The suite's CompareRequest, for one request. */
+/** The suite's CompareRequest, for one request (sent `repeat` times). */
 async function checkRequest(r: Running, e: Expect): Promise<string | null> {
+  for (let i = 0; i < (e.repeat ?? 1); i++) {
+    const p = await checkOnce(r, e.retrySimulation === undefined ? e : { ...e, path: `${e.path}?${new URLSearchParams({ ...e.retrySimulation, uuid: randomUUID() }).toString()}` });
+    if (p !== null) return e.repeat !== undefined ? `${p} (request ${i + 1} of ${e.repeat})` : p;
+  }
+  return null;
+}
+
+const noSpace = (v: string): string => v.replace(/\s+/g, '');
+
+async function checkOnce(r: Running, e: Expect): Promise<string | null> {
   const declared = declaredPort(r, e);
   // As the suite dials the Gateway's address: the Host is the address, with the port unless it is 80.
   const host = e.host ?? (declared === (e.tls !== undefined ? 443 : 80) ? '127.0.0.1' : `127.0.0.1:${declared}`);
@@ -333,9 +392,20 @@ async function checkRequest(r: Running, e: Expect): Promise<string | null> {
   } catch (err) {
     return `${label}: ${(err as Error).message}`;
   }
-  const status = e.status ?? 200;
-  if (got.status !== status) return `${label}: status ${got.status}, expected ${status}`;
-  if (status === 200) {
+  const statuses = e.statuses ?? [e.status ?? 200];
+  if (!statuses.includes(got.status)) return `${label}: status ${got.status}, expected ${statuses.join(' or ')}`;
+  for (const [name, value] of Object.entries(e.responseHeaders ?? {})) {
+    const v = got.headers[name.toLowerCase()];
+    if (v === undefined) return `${label}: no response header ${name}`;
+    if (v.join(',') !== value) return `${label}: response ${name}: ${v.join(',')}, expected ${value}`;
+  }
+  for (const [name, values] of Object.entries(e.validResponseHeaders ?? {})) {
+    const v = got.headers[name.toLowerCase()];
+    if (v === undefined) return `${label}: no response header ${name}`;
+    if (!values.map(noSpace).includes(noSpace(v.join(',')))) return `${label}: response ${name}: ${v.join(',')}, expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}`;
+  }
+  for (const name of e.absentResponseHeaders ?? []) if (got.headers[name.toLowerCase()] !== undefined) return `${label}: response has ${name}`;
+  if (got.status === 200 && e.noEcho !== true) {
     const echo = got.echo;
     if (echo === null) return `${label}: not an echo response`;
     const want = e.expectedRequest ?? { path: e.path, headers: e.headers };
@@ -350,13 +420,12 @@ async function checkRequest(r: Running, e: Expect): Promise<string | null> {
       if (v.join(',') !== value) return `${label}: backend got ${name}: ${v.join(',')}, expected ${value}`;
     }
     for (const name of e.expectedRequest?.absentHeaders ?? []) if (seen.has(name.toLowerCase())) return `${label}: backend got ${name}, expected it removed`;
-    for (const [name, value] of Object.entries(e.responseHeaders ?? {})) {
-      const v = got.headers[name.toLowerCase()];
-      if (v === undefined) return `${label}: no response header ${name}`;
-      if (v.join(',') !== value) return `${label}: response ${name}: ${v.join(',')}, expected ${value}`;
-    }
-    for (const name of e.absentResponseHeaders ?? []) if (got.headers[name.toLowerCase()] !== undefined) return `${label}: response has ${name}`;
     if (e.backend !== undefined && !echo.pod.startsWith(e.backend)) return `${label}: pod ${echo.pod}, expected ${e.backend}`;
+    if (e.backendFromHeader !== undefined) {
+      const v = seen.get(e.backendFromHeader.toLowerCase()) ?? [];
+      if (v.length !== 1) return `${label}: backend got ${v.length} ${e.backendFromHeader} headers, expected 1`;
+      if (!echo.pod.startsWith(v[0]!)) return `${label}: pod ${echo.pod}, but its ${e.backendFromHeader} header says ${v[0]}`;
+    }
     for (const deployment of e.mirroredTo ?? []) {
       const mirror = await r.backends.get(INFRA, deployment);
       const pathOnly = e.path;
@@ -368,7 +437,7 @@ async function checkRequest(r: Running, e: Expect): Promise<string | null> {
       }
       if (!found) return `${label}: no mirrored request reached ${deployment}`;
     }
-  } else if (status >= 300 && status < 400 && e.redirect !== undefined) {
+  } else if (got.status >= 300 && got.status < 400 && e.redirect !== undefined) {
     const location = got.headers['location']?.[0];
     if (location === undefined) return `${label}: no Location`;
     let u: URL;
@@ -427,6 +496,47 @@ async function checkWeights(r: Running, w: NonNullable<ConformanceCase['weights'
   return out;
 }
 
+async function checkGrpcWeights(r: Running, w: NonNullable<ConformanceCase['grpcWeights']>): Promise<string[]> {
+  const declared = declaredPort(r, { path: '/' });
+  const port = r.ports.get(declared)!;
+  const counts = new Map<string, number>();
+  for (let i = 0; i < w.requests; i++) {
+    const got = await grpcCall(port, 'Echo', {}, declared === 80 ? '127.0.0.1' : `127.0.0.1:${declared}`);
+    if (got.code !== 0) return [`gRPC Echo: code ${got.code}${got.message ? ` (${got.message})` : ''}`];
+    const backend = got.response!.context.pod.split('-').slice(0, -2).join('-');
+    counts.set(backend, (counts.get(backend) ?? 0) + 1);
+  }
+  const out: string[] = [];
+  for (const [backend, share] of Object.entries(w.shares)) {
+    const got = (counts.get(backend) ?? 0) / w.requests;
+    if (Math.abs(got - share) > w.tolerance) out.push(`${backend}: ${Math.round(got * 100)}% of calls, expected ${Math.round(share * 100)}% ± ${Math.round(w.tolerance * 100)}`);
+  }
+  for (const backend of counts.keys()) if (!(backend in w.shares)) out.push(`${backend}: got calls, expected none`);
+  return out;
+}
+
+async function checkMirrorShares(r: Running, shares: NonNullable<ConformanceCase['mirrorShares']>): Promise<string[]> {
+  const out: string[] = [];
+  for (const m of shares) {
+    const mirror = await r.backends.get(INFRA, m.mirror);
+    const copies = () => mirror.seen.filter((x) => x.path === m.path).length;
+    const before = copies();
+    for (let i = 0; i < m.requests; i++) {
+      const p = await checkOnce(r, { path: m.path, ...(m.headers !== undefined ? { headers: m.headers, expectedRequest: { path: m.path } } : {}) });
+      if (p !== null) return [p];
+    }
+    // Copies go beside the requests: wait until the count settles (bounded).
+    let last = -1;
+    for (let i = 0; i < 50 && copies() !== last; i++) {
+      last = copies();
+      await new Promise((res) => setTimeout(res, 40));
+    }
+    const got = (copies() - before) / m.requests;
+    if (Math.abs(got - m.share) > m.tolerance) out.push(`${m.path}: ${Math.round(got * 100)}% mirrored to ${m.mirror}, expected ${Math.round(m.share * 100)}% ± ${Math.round(m.tolerance * 100)}`);
+  }
+  return out;
+}
+
 /** Runs one case (bounded: one start, its requests, a stop). */
 export async function runCase(c: ConformanceCase, backends: Backends): Promise<CaseResult> {
   if (c.skip !== undefined) return { name: c.name, result: 'skipped', detail: c.skip };
@@ -444,6 +554,8 @@ export async function runCase(c: ConformanceCase, backends: Backends): Promise<C
       if (p !== null) problems.push(p);
     }
     if (c.weights !== undefined) problems.push(...(await checkWeights(r, c.weights)));
+    if (c.grpcWeights !== undefined) problems.push(...(await checkGrpcWeights(r, c.grpcWeights)));
+    if (c.mirrorShares !== undefined) problems.push(...(await checkMirrorShares(r, c.mirrorShares)));
     return { name: c.name, result: problems.length === 0 ? 'passed' : 'failed', detail: problems.slice(0, 3).join('; ') + (problems.length > 3 ? ` (+${problems.length - 3} more)` : '') };
   } finally {
     await r.stop();

@@ -3,8 +3,11 @@
 // path (the request target as received), host, method, proto, headers (Go's canonical names,
 // arrays of values, no Host), httpPort, namespace, ingress, service, pod — with Content-Type
 // exactly application/json; `X-Echo-Set-Header: name:value,...` sets response headers;
-// `/status/NNN` answers NNN; `?delay=1s` waits first. One server per pod name, on 127.0.0.1
-// port 0; every request is recorded (the suite greps pod logs for mirrored requests).
+// `/status/NNN` answers NNN; `?delay=1s` waits first; the retry simulation
+// (`?uuid=U&succeedAfter=N[&responseCode=C][&delayRetry=D]`): the first N requests with one
+// uuid fail, each after D, with status C, or without C by a reset connection, and the next
+// ones are echoed. One server per pod name, on 127.0.0.1 port 0; every request is recorded
+// (the suite greps pod logs for mirrored requests).
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -39,6 +42,8 @@ export interface EchoBackend {
 }
 
 const MAX_DELAY_MS = 10_000;
+/** Retry simulations remembered at once (the oldest forgotten first). */
+const MAX_SIMULATIONS = 10_000;
 
 function parseDelay(text: string | null): number {
   if (text === null) return 0;
@@ -51,9 +56,36 @@ function parseDelay(text: string | null): number {
 export async function startEchoBackend(namespace: string, pod: string): Promise<EchoBackend> {
   const seen: EchoRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    if (ms === 0) return fn();
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  /** uuid → requests seen of a retry simulation. */
+  const attempts = new Map<string, number>();
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const target = req.url ?? '/';
     const u = new URL(target, 'http://echo');
+    const uuid = u.searchParams.get('uuid');
+    const succeedAfter = Number(u.searchParams.get('succeedAfter') ?? '0');
+    if (uuid !== null && Number.isInteger(succeedAfter) && succeedAfter > 0) {
+      const n = attempts.get(uuid) ?? 0;
+      attempts.delete(uuid);
+      attempts.set(uuid, n + 1);
+      if (attempts.size > MAX_SIMULATIONS) attempts.delete(attempts.keys().next().value!);
+      if (n < succeedAfter) {
+        const code = Number(u.searchParams.get('responseCode') ?? '0');
+        req.resume();
+        later(parseDelay(u.searchParams.get('delayRetry')), () => {
+          if (code >= 200 && code <= 599) res.writeHead(code, { 'content-length': '0' }).end();
+          else if (!req.socket.destroyed) req.socket.resetAndDestroy();
+        });
+        return;
+      }
+    }
     const status = /^\/status\/([0-9]+)$/.exec(u.pathname);
     if (status !== null) {
       const code = Number(status[1]);
@@ -91,11 +123,7 @@ export async function startEchoBackend(namespace: string, pod: string): Promise<
     req.resume();
     const delay = parseDelay(u.searchParams.get('delay'));
     if (delay === 0) return void req.on('end', reply);
-    const t = setTimeout(() => {
-      timers.delete(t);
-      reply();
-    }, delay);
-    timers.add(t);
+    later(delay, reply);
   };
   const server = createServer(handler);
   server.listen(0, '127.0.0.1');

@@ -4,7 +4,7 @@
 import type { KubeObject } from './model.js';
 import type { ConditionInput } from './conditions.js';
 import type { MatchSpec, RuleSpec, RuleTranslation } from './routes.js';
-import { escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
+import { copiesOver, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
 
 /** A gRPC service or method name as a path segment. */
 const GRPC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]$|^[A-Za-z0-9_]$/;
@@ -12,6 +12,7 @@ const GRPC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]$|^[A-Za-z0-9_]$/;
 export function translateGrpcRules(state: TranslationState, route: KubeObject): RuleTranslation {
   let problem: ConditionInput | undefined;
   const rules: RuleSpec[] = [];
+  const notes: string[] = [];
   const spec = rec(route.spec);
   const rawRules = Array.isArray(spec.rules) && spec.rules.length > 0 ? list(spec.rules) : [{}];
   for (const rule of rawRules) {
@@ -36,15 +37,16 @@ export function translateGrpcRules(state: TranslationState, route: KubeObject): 
       if (f.type === 'RequestHeaderModifier') plugins.headers = { ...rec(plugins.headers), request: headerEdits(f.requestHeaderModifier) };
       else if (f.type === 'ResponseHeaderModifier') plugins.headers = { ...rec(plugins.headers), response: headerEdits(f.responseHeaderModifier) };
       else if (f.type === 'RequestMirror') {
-        if (plugins['request-mirror'] !== undefined) continue;
         const r = resolveRef(state, route, 'GRPCRoute', rec(rec(f.requestMirror).backendRef), 'http');
         if ('problem' in r) problem ??= r.problem;
-        else if (r.targets[0] !== undefined) plugins['request-mirror'] = { url: String(r.targets[0].url) };
+        else if (plugins['request-mirror'] !== undefined) notes.push(`RequestMirror to ${r.upstream} is not served: a route copies its requests to one mirror, the rule's first`);
+        else if (!copiesOver(r.targets)) notes.push(`RequestMirror to ${r.upstream} is not served: its port speaks HTTP/2 only, and a copy is an HTTP/1.1 request`);
+        else plugins['request-mirror'] = { upstream: r.upstream };
       } else throw new Refusal('UnsupportedValue', `filter type ${String(f.type)} is not supported on a GRPCRoute`);
     }
     rules.push({ matches, backends: b.backends, plugins: () => plugins });
   }
-  return { rules, problem };
+  return { rules, problem, notes };
 }
 
 function grpcMatch(m: Record<string, unknown>): MatchSpec {

@@ -1,11 +1,11 @@
 // HTTPRoute rules → Northgate route fields and plugins: path (Exact `=`, PathPrefix, regex
 // `~`), headers, query parameters, method; filters as the built-in plugins (`headers`,
-// `redirect`, `rewrite`, `request-mirror`, `cors`); backendRefs as weighted `backends` with
+// `redirect`, `rewrite`, `request-mirror` to the mirror Service's upstream, `cors`); backendRefs as weighted `backends` with
 // their own request-header edits; timeouts and retries.
 import type { KubeObject } from './model.js';
 import type { ConditionInput } from './conditions.js';
 import type { MatchSpec, RuleSpec, RuleTranslation } from './routes.js';
-import { duration, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
+import { copiesOver, duration, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
 
 /** A path Northgate can take as a literal (prefix or `=exact`): no `:param` segment, no `~`/`=` lead, no characters it would refuse. */
 const LITERAL_PATH = /^\/(?:[A-Za-z0-9._~!$&'()*+,@-][A-Za-z0-9._~!$&'()*+,=:@-]*\/?)*$/;
@@ -51,17 +51,23 @@ export function translateHttpRules(state: TranslationState, route: KubeObject): 
           break;
         }
         case 'RequestMirror': {
-          // One mirror per route: the first RequestMirror filter is served.
-          if (fixed['request-mirror'] !== undefined) break;
           const m = rec(f.requestMirror);
           const r = resolveRef(state, route, 'HTTPRoute', rec(m.backendRef), 'http');
           if ('problem' in r) {
             problem ??= r.problem;
             break;
           }
-          const target = r.targets[0];
-          if (target === undefined) break;
-          fixed['request-mirror'] = { url: String(target.url), percent: mirrorPercent(m) };
+          // The mirror is the Service port's upstream (its ready endpoints, through its balancer).
+          // A route holds one request-mirror: the rule's first mirror is served, the others noted.
+          if (fixed['request-mirror'] !== undefined) {
+            notes.push(`RequestMirror to ${r.upstream} is not served: a route copies its requests to one mirror, the rule's first`);
+            break;
+          }
+          if (!copiesOver(r.targets)) {
+            notes.push(`RequestMirror to ${r.upstream} is not served: its port speaks HTTP/2 only, and a copy is an HTTP/1.1 request`);
+            break;
+          }
+          fixed['request-mirror'] = { upstream: r.upstream, percent: mirrorPercent(m) };
           break;
         }
         case 'CORS':
@@ -173,14 +179,17 @@ function mirrorPercent(m: Record<string, unknown>): number {
 function corsConfig(c: Record<string, unknown>): Record<string, unknown> {
   const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
   const out: Record<string, unknown> = {};
-  const credentials = c.allowCredentials === true;
-  // With credentials a browser refuses "*": the Gateway API answers with the request's Origin instead, which a pattern that admits any origin does.
-  const origins = strings(c.allowOrigins).map((o) => (o === '*' && credentials ? '~^.+$' : o));
+  // "*" answers with the request's Origin, which a pattern that admits any origin does: a
+  // browser refuses "*" on a request with credentials, and the Gateway API answers a request
+  // that carries them (an Authorization header) with its Origin even without allowCredentials.
+  const origins = strings(c.allowOrigins).map((o) => (o === '*' ? '~^.+$' : o));
   if (origins.length > 0) out.origins = origins;
   const methods = strings(c.allowMethods);
   if (methods.length > 0) out.methods = methods;
+  // allowHeaders "*": the preflight's Access-Control-Request-Headers is answered back (the
+  // plugin does so without `headers`); with credentials a browser would read "*" as a name.
   const headers = strings(c.allowHeaders);
-  if (headers.length > 0) out.headers = headers;
+  if (headers.length > 0 && !headers.includes('*')) out.headers = headers;
   const exposed = strings(c.exposeHeaders);
   if (exposed.length > 0) out.exposed_headers = exposed;
   if (c.allowCredentials === true) out.credentials = true;
@@ -188,14 +197,18 @@ function corsConfig(c: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** HTTPRouteRetry: `attempts` retries (Northgate counts the first try too) on the codes Northgate retries. */
+/**
+ * HTTPRouteRetry: `attempts` retries (Northgate counts the first try too) on the codes Northgate
+ * retries, on connection failures and resets, and on an attempt that outlives
+ * `timeouts.backendRequest` (each attempt has that long; `timeouts.request` bounds them all).
+ */
 function retryPolicy(r: Record<string, unknown>, present: boolean, notes: string[]): Record<string, unknown> | undefined {
   if (!present) return undefined;
   const codes = Array.isArray(r.codes) ? r.codes.filter((c): c is number => typeof c === 'number') : [];
   const supported: number[] = codes.filter((c) => c === 502 || c === 503 || c === 504);
   if (supported.length < codes.length) notes.push(`retry codes ${codes.filter((c) => !supported.includes(c)).join(', ')} are not retried (Northgate retries 502, 503, 504 and connection failures)`);
   const attempts = typeof r.attempts === 'number' ? Math.min(Math.max(Math.trunc(r.attempts), 0), 9) + 1 : 2;
-  const out: Record<string, unknown> = { attempts, on: ['connect-failure', 'reset', ...supported] };
+  const out: Record<string, unknown> = { attempts, on: ['connect-failure', 'reset', 'timeout', ...supported] };
   const base = duration(r.backoff, 'retry.backoff');
   if (base !== undefined) out.backoff = { base, max: base };
   return out;

@@ -70,6 +70,9 @@ export function resolveRef(state: TranslationState, route: KubeObject, kind: Rou
   return { upstream: upstream.name, targets: upstream.targets };
 }
 
+/** Whether a mirror's copies (HTTP/1.1 requests) can go to these targets: none of them is HTTP/2-only (`grpc://`). */
+export const copiesOver = (targets: readonly Record<string, unknown>[]): boolean => targets.every((t) => /^https?:\/\//.test(String(t.url)));
+
 /** An HTTPHeaderFilter as `headers` edits (names lower-cased, the first of a repeated name kept). */
 export function headerEdits(filter: unknown): Record<string, unknown> {
   const f = rec(filter);
