@@ -537,8 +537,20 @@ async function checkMirrorShares(r: Running, shares: NonNullable<ConformanceCase
   return out;
 }
 
-/** Runs one case (bounded: one start, its requests, a stop). */
+/**
+ * Runs one case; once more on fresh ports when a request found a listener port closed. The
+ * ports are chosen free, released, then bound by the gateway: another process of a parallel
+ * run may hold one at that moment, and the gateway cannot bind it. A listener that does not
+ * open for another reason fails both runs.
+ */
 export async function runCase(c: ConformanceCase, backends: Backends): Promise<CaseResult> {
+  const first = await runOnce(c, backends);
+  if (first.result !== 'failed' || !first.detail.includes('ECONNREFUSED')) return first;
+  return runOnce(c, backends);
+}
+
+/** Runs one case (bounded: one start, its requests, a stop). */
+async function runOnce(c: ConformanceCase, backends: Backends): Promise<CaseResult> {
   if (c.skip !== undefined) return { name: c.name, result: 'skipped', detail: c.skip };
   const base = readManifest('base/manifests');
   let r: Running;
