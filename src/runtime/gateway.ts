@@ -382,6 +382,7 @@ export class Gateway implements ProxyRuntime {
         socket.once('close', () => this.#connections--);
       },
       onClientError: answerClientError,
+      onListenerInfo: (info) => this.#listenerInfos.add(info),
     }, this.#engine);
     this.#listenerInfos.add(listener.info);
     return listener;

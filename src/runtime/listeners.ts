@@ -26,6 +26,8 @@ export interface ListenerHooks {
   onUpgrade(info: ListenerInfo, req: DownstreamRequest, socket: Socket, head: Buffer): void;
   onConnection(socket: Socket): void;
   onClientError(err: NodeJS.ErrnoException, socket: Socket): void;
+  /** Each ListenerInfo requests of this listener may carry besides `info` (the names `sni_names` selects). */
+  onListenerInfo?(info: ListenerInfo): void;
 }
 
 /** A name `sni_names` selects: the table rides along, so that a request's Host can be checked against it (421). */
@@ -40,7 +42,7 @@ type AnyServer = HttpServer | Http2Server | Http2SecureServer | NetServer | TlsS
 
 export class Listener {
   readonly spec: ListenerSpec;
-  readonly info: { protocol: 'http' | 'https'; portText: string; name: string | null };
+  readonly info: { protocol: 'http' | 'https'; portText: string; name: string | null; sniHosts: null };
   /** The socket-owning server (what is bound). */
   readonly #bound: AnyServer;
   /** The server that parses HTTP/1.1 (null for an h2c-only path, never here). */
@@ -51,10 +53,13 @@ export class Listener {
   #sni: SniTable | null = null;
   /** `sni_names` and the ListenerInfo of each name it selects (null: every connection is `info`). */
   #names: { readonly hosts: ListenerHosts; readonly infos: Map<string, SniListenerInfo> } | null = null;
+  readonly #onListenerInfo: ((info: ListenerInfo) => void) | undefined;
 
   constructor(spec: ListenerSpec, limits: Limits, hooks: ListenerHooks, engine: Engine = 'node') {
     this.spec = spec;
-    this.info = { protocol: spec.tls === null ? 'http' : 'https', portText: '', name: spec.name ?? null };
+    this.#onListenerInfo = hooks.onListenerInfo?.bind(hooks);
+    // sniHosts is set (null) so that every ListenerInfo a request sees has one shape.
+    this.info = { protocol: spec.tls === null ? 'http' : 'https', portText: '', name: spec.name ?? null, sniHosts: null };
     const http = {
       maxHeaderSize: limits.maxHeaderBytes,
       headersTimeout: limits.headerTimeoutMs,
@@ -228,7 +233,11 @@ export class Listener {
       return;
     }
     const infos = new Map<string, SniListenerInfo>();
-    for (const name of hosts.names) infos.set(name, { protocol: 'https', portText: this.info.portText, name, sniHosts: hosts });
+    for (const name of hosts.names) {
+      const info: SniListenerInfo = { protocol: 'https', portText: this.info.portText, name, sniHosts: hosts };
+      infos.set(name, info);
+      this.#onListenerInfo?.(info);
+    }
     this.#names = { hosts, infos };
   }
 
