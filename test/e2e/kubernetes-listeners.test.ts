@@ -289,3 +289,61 @@ describe('an Ingress wildcard host covers one label', () => {
     assert.equal(await to('.foo.test'), 'status 400');
   });
 });
+
+describe('listen.proxy[].sni_names in a config, through a reload', () => {
+  let up: Upstream;
+  let gw: InProcessGateway;
+  const config = (names: string) => `
+_format_version: "1"
+listen:
+  proxy:
+    - address: "127.0.0.1:0"
+      name: main
+      tls: { certificates: [{ cert: "${certs.path('gw.crt')}", key: "${certs.path('gw.key')}" }] }
+      sni_names: ${names}
+  status: null
+  admin: null
+access_log: { enabled: false }
+services:
+  - name: s
+    url: "${up.url}"
+    routes:
+      - { name: main, paths: ["/main"], listeners: [main] }
+      - { name: a, paths: ["/a"], listeners: [a] }
+`;
+  before(async () => {
+    up = await named('up');
+    gw = await startGateway(config('{ "a.test": a }'));
+  });
+  after(async () => {
+    await gw?.close();
+    await up?.close();
+  });
+
+  /** The status of GET `path` over TLS with this server name ('' sends none) and Host. */
+  const status = (servername: string, host: string, path: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: gw.port, path, servername, headers: { host }, rejectUnauthorized: false, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  test('a name selected by SNI serves its routes only; a reload changes the table for new connections', async () => {
+    assert.equal(await status('a.test', 'a.test', '/a'), 200);
+    assert.equal(await status('a.test', 'a.test', '/main'), 404);
+    assert.equal(await status('a.test', 'b.test', '/a'), 421);
+    assert.equal(await status('b.test', 'b.test', '/main'), 200);
+    assert.equal(await status('b.test', 'a.test', '/a'), 404);
+    assert.equal(await status('', 'a.test', '/main'), 200);
+    assert.equal(gw.reload(config('{ "b.test": a }')).ok, true);
+    assert.equal(await status('a.test', 'a.test', '/main'), 200);
+    assert.equal(await status('b.test', 'b.test', '/a'), 200);
+    assert.equal(await status('b.test', 'a.test', '/a'), 421);
+    assert.equal(gw.reload(config('{}')).ok, true);
+    assert.equal(await status('b.test', 'b.test', '/main'), 200);
+    assert.equal(await status('b.test', 'b.test', '/a'), 404);
+  });
+});
