@@ -344,7 +344,7 @@ function listenerSpec(address: string, raw?: RawListener): ListenerSpec {
   const tls = t
     ? { certificates: t.certificates.map((c) => (c.cert_pem !== undefined ? { cert: c.cert_pem, key: c.key_pem!, inline: true } : { cert: c.cert!, key: c.key! })), minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
     : null;
-  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), ...(raw?.name !== undefined ? { name: raw.name } : {}), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false), sniNames: raw?.sni_names !== undefined && tls !== null ? new ListenerHosts(Object.entries(raw.sni_names)) : null };
+  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), ...(raw?.name !== undefined ? { name: raw.name } : {}), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false), ...(raw?.sni_names !== undefined && tls !== null ? { sniNames: new ListenerHosts(Object.entries(raw.sni_names)) } : {}) };
 }
 
 function proxyListeners(c: RawConfig): ListenerSpec[] {

@@ -342,7 +342,7 @@ services:
     assert.equal(await status('a.test', 'a.test', '/main'), 200);
     assert.equal(await status('b.test', 'b.test', '/a'), 200);
     assert.equal(await status('b.test', 'a.test', '/a'), 421);
-    assert.equal(gw.reload(config('{}')).ok, true);
+    assert.equal(gw.reload(config('{ "c.test": a }')).ok, true);
     assert.equal(await status('b.test', 'b.test', '/main'), 200);
     assert.equal(await status('b.test', 'b.test', '/a'), 404);
   });

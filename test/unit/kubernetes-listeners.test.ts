@@ -106,11 +106,11 @@ services:
 
   test('config: sni_names on a TLS listener; its names are listener names for routes; checked hostnames', () => {
     assert.deepEqual(configProblems(listenerWith('sni_names: { "a.test": by-sni, "*.b.test": by-sni }'), 'gw.yaml'), []);
-    assert.deepEqual(configProblems(listenerWith('sni_names: { "a.test": other }'), 'gw.yaml'), ['gw.yaml:11:30 services[0].routes[0].listeners[0]: no proxy listener named "by-sni"']);
+    assert.deepEqual(configProblems(listenerWith('sni_names: { "a.test": other }'), 'gw.yaml'), ['gw.yaml:12:37 services[0].routes[0].listeners[0]: no proxy listener named "by-sni"']);
     assert.deepEqual(configProblems(listenerWith('sni_names: { "a.test": by-sni }', false), 'gw.yaml').map((l) => l.replace(/^gw\.yaml:\d+:\d+ /, '')), ['listen.proxy[0].sni_names: only a TLS listener has server names to choose by']);
     const bad = configProblems(listenerWith('sni_names: { "A_B.test:443": by-sni }'), 'gw.yaml');
     assert.equal(bad.length, 1);
-    assert.match(bad[0]!, /listen\.proxy\[0\]\.sni_names\.A_B\.test:443: "A_B\.test:443" is not a lower-case host name/);
+    assert.match(bad[0]!, /listen\.proxy\[0\]\.sni_names\["A_B\.test:443"\]: "A_B\.test:443" is not a lower-case host name/);
   });
 });
 
