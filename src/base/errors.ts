@@ -36,6 +36,7 @@ export const ERRORS = {
   'headers-too-large': { status: 431, title: 'Request Header Fields Too Large' },
   'internal-error': { status: 500, title: 'Internal Gateway Error' },
   'no-backend': { status: 500, title: 'No Backend' },
+  'misdirected-request': { status: 421, title: 'Misdirected Request' },
   'upstream-unavailable': { status: 502, title: 'Upstream Unavailable' },
   'upstream-invalid-response': { status: 502, title: 'Invalid Upstream Response' },
   'response-invalid': { status: 502, title: 'Response Does Not Match the API Description' },

@@ -5,6 +5,7 @@ import type { PluginHandler, PluginScope } from '../sdk/plugin.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { parsePathPattern, type PathPattern } from '../router/path-pattern.js';
 import { Router } from '../router/router.js';
+import { ListenerHosts } from '../router/listener-hosts.js';
 import { ROUND_ROBIN } from '../upstream/balancer.js';
 import { activeCheckPolicy, balancerSpec, dnsPolicy } from '../upstream/config.js';
 import { DEFAULT_OUTLIER, HealthRegistry, type OutlierPolicy } from '../upstream/health.js';
@@ -180,11 +181,12 @@ export function compileConfig(config: RawConfig, opts: CompileOptions): { snapsh
         stripPath: r.strip_path ?? false,
         preserveHost: r.preserve_host ?? false,
         caseInsensitive: r.case_insensitive ?? false,
+        ...(r.wildcard_labels === 'one' ? { oneLabelWildcard: true } : {}),
         chain,
         configPath: `services[${si}].routes[${ri}]`,
       };
       const route = r.backends === undefined ? declared : withBackends(declared, r.backends, backendStates, (b, connectMs) => upstreamFor({ name: s.name, ...b }, connectMs, b.url));
-      for (const b of route.backends?.list ?? []) backendServices.push(b.service);
+      for (const b of route.backends?.list ?? []) if (b.invalid !== true) backendServices.push(b.service);
       const patterns = r.paths.map((p) => parsePathPattern(p) as PathPattern);
       for (const host of r.hosts ?? [null]) for (const pattern of patterns) entries.push({ route, host, pattern });
     });
@@ -283,9 +285,10 @@ function withBackends(route: CompiledRoute, raw: RawBackend[], states: BackendSt
   const base = route.service;
   const seen = new Map<string, number>();
   const list: RouteBackend[] = raw.map((b) => {
-    const name = b.upstream ?? b.url!;
+    const name = b.upstream ?? b.url ?? 'invalid';
     const occurrence = seen.get(name) ?? 0;
     seen.set(name, occurrence + 1);
+    if (b.invalid === true) return { name, id: stableId(`${name}#${occurrence}`), weight: b.weight ?? 1, service: base, requestHeaders: null, invalid: true, route };
     const t = b.timeouts;
     const connectTimeoutMs = t?.connect !== undefined ? parseDuration(t.connect)! : base.connectTimeoutMs;
     const service: Service = {
@@ -341,7 +344,7 @@ function listenerSpec(address: string, raw?: RawListener): ListenerSpec {
   const tls = t
     ? { certificates: t.certificates.map((c) => (c.cert_pem !== undefined ? { cert: c.cert_pem, key: c.key_pem!, inline: true } : { cert: c.cert!, key: c.key! })), minVersion: t.min_version ?? ('TLSv1.2' as const), clientCa: t.client_ca ?? null, requestCert: t.request_client_cert ?? t.client_ca !== undefined }
     : null;
-  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), ...(raw?.name !== undefined ? { name: raw.name } : {}), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false) };
+  return { host: a.host, port: a.port, address: formatAddress(a.host, a.port), ...(raw?.name !== undefined ? { name: raw.name } : {}), tls, http2: raw?.http2 ?? false, redirectHttps: raw?.redirect_https === true ? 443 : (raw?.redirect_https ?? false), ...(raw?.sni_names !== undefined && tls !== null ? { sniNames: new ListenerHosts(Object.entries(raw.sni_names)) } : {}) };
 }
 
 function proxyListeners(c: RawConfig): ListenerSpec[] {

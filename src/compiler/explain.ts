@@ -80,7 +80,7 @@ export function explainRequest(s: Snapshot, input: ExplainInput): Explanation | 
   const { tried, matched } = s.router.explain(q);
   const probe = { ...q };
   const fast = s.router.match(probe);
-  out.candidates = tried.map((t) => ({ route: t.entry.route.name, declared_at: t.entry.route.configPath, match: describeEntry(t.entry), reason: t.reason, other_host: !hostMatches(t.entry.host, host) }));
+  out.candidates = tried.map((t) => ({ route: t.entry.route.name, declared_at: t.entry.route.configPath, match: describeEntry(t.entry), reason: t.reason, other_host: !hostMatches(t.entry.host, host, t.entry.route.oneLabelWildcard) }));
   if (matched === null) return out;
   out.matched = { route: matched.route.name, declared_at: matched.route.configPath, match: describeEntry(matched) };
   if (s.router.caseVariant({ ...q }, matched)) return { ...out, refused: "the path differs from another route's path only in letter case (docs/routing.md)" };

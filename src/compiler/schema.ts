@@ -68,6 +68,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
     properties: {
       upstream: { type: 'string' },
       url: targetUrl,
+      invalid: { const: true, 'x-message': 'must be true (a backend that is answered 500), or left out' },
       weight: { type: 'integer', minimum: 0, maximum: 1000000 },
       headers: { type: 'object', additionalProperties: false, properties: { request: headerEdits } },
       timeouts,
@@ -82,6 +83,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
       name,
       paths: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
       hosts: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      wildcard_labels: { enum: ['one', 'one-or-more'] },
       methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Z]+$', 'x-message': 'must be an upper-case HTTP method such as GET' } },
       headers: {
         type: 'object',
@@ -268,6 +270,7 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
                   },
                 },
                 http2: { type: 'boolean' },
+                sni_names: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, 'x-message': 'must map host names to listener names' },
                 redirect_https: { type: ['boolean', 'integer'], minimum: 1, maximum: 65535, 'x-message': 'must be true, false or the HTTPS port to redirect to' },
               },
             },

@@ -16,6 +16,7 @@ import type { MeteringSettings } from '../metering/config.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
 import type { RouteEntry } from '../proxy/route.js';
 import type { Engine } from '../config/types.js';
+import type { ListenerHosts } from '../router/listener-hosts.js';
 
 export interface ListenerSpec {
   readonly host: string;
@@ -29,6 +30,8 @@ export interface ListenerSpec {
   readonly http2: boolean;
   /** A plain listener that answers every request with a 308 to https:// — false, or the port (443 is left out of the URL). */
   readonly redirectHttps: false | number;
+  /** TLS: listener names by server name (`sni_names`); null: every connection is `name`. */
+  readonly sniNames?: ListenerHosts | null;
 }
 
 export interface ListenerTls {

@@ -17,7 +17,9 @@ export function checkRouteTraffic(c: RawConfig, r: RawRoute, at: Array<string | 
   }
   (r.backends ?? []).forEach((b, k) => {
     const bat = [...at, 'backends', k];
-    if ((b.upstream === undefined) === (b.url === undefined)) add(bat, 'needs exactly one of "upstream" (a name from upstreams) or "url"');
+    if (b.invalid === true) {
+      if (b.upstream !== undefined || b.url !== undefined || b.headers !== undefined || b.timeouts !== undefined || b.retries !== undefined) add(bat, 'an invalid backend has only a weight (its requests are answered 500)');
+    } else if ((b.upstream === undefined) === (b.url === undefined)) add(bat, 'needs exactly one of "upstream" (a name from upstreams) or "url"');
     else if (b.upstream !== undefined && !upstreamNames.has(b.upstream)) {
       const hint = didYouMean(b.upstream, upstreamNames.keys());
       add([...bat, 'upstream'], `no upstream named "${b.upstream}"${hint ? ` (did you mean "${hint}"?)` : ''}`);

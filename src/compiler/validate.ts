@@ -204,6 +204,13 @@ function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[]
     proxy.forEach((l, i) => {
       if (typeof l !== 'string' && l.redirect_https !== undefined && l.redirect_https !== false && l.tls !== undefined) add(['listen', 'proxy', i, 'redirect_https'], 'only a plain HTTP listener can redirect to HTTPS');
     });
+    proxy.forEach((l, i) => {
+      if (typeof l === 'string' || l.sni_names === undefined) return;
+      if (l.tls === undefined) add(['listen', 'proxy', i, 'sni_names'], 'only a TLS listener has server names to choose by');
+      for (const host of Object.keys(l.sni_names)) {
+        if (!HOST_PATTERN.test(host)) add(['listen', 'proxy', i, 'sni_names', host], `"${host}" is not a lower-case host name (a leading "*." is allowed; no port)`);
+      }
+    });
   }
   if (typeof c.listen?.status === 'string') {
     const r = parseAddress(c.listen.status);
@@ -291,7 +298,9 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
       .sort((a, b) => (a[0] < b[0] ? -1 : 1)),
   );
   const listeners = [...(r.listeners ?? [])].sort().join(',');
-  for (const host of r.hosts ?? ['']) {
+  for (const hostWritten of r.hosts ?? ['']) {
+    // A one-label wildcard is a host class of its own.
+    const host = r.wildcard_labels === 'one' && hostWritten.startsWith('*.') ? `${hostWritten}^1` : hostWritten;
     for (const path of r.paths) {
       const parsed = parsePathPattern(path);
       if (typeof parsed === 'string') continue;
@@ -311,7 +320,8 @@ function checkRoute(r: RawRoute, at: Array<string | number>, add: (p: Array<stri
 function checkRouteListeners(c: RawConfig, r: RawRoute, at: Array<string | number>, add: (p: Array<string | number>, m: string) => void): void {
   if (r.listeners === undefined) return;
   const proxy = c.listen?.proxy;
-  const names = Array.isArray(proxy) ? proxy.flatMap((l) => (typeof l !== 'string' && l.name !== undefined ? [l.name] : [])) : [];
+  // A listener's own name, and the names its server names select (sni_names).
+  const names = Array.isArray(proxy) ? proxy.flatMap((l) => (typeof l === 'string' ? [] : [...(l.name !== undefined ? [l.name] : []), ...Object.values(l.sni_names ?? {})])) : [];
   r.listeners.forEach((n, k) => {
     if (names.includes(n)) return;
     const hint = didYouMean(n, names);

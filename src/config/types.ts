@@ -30,6 +30,8 @@ export interface RawRoute {
   name?: string;
   paths: string[];
   hosts?: string[];
+  /** What a "*." host covers: one label ("*.a.com": "x.a.com" only, as an Ingress reads it) or one or more (the default). */
+  wildcard_labels?: 'one' | 'one-or-more';
   methods?: string[];
   headers?: Record<string, string[]>;
   strip_path?: boolean;
@@ -52,6 +54,8 @@ export interface RawHeaderEdits { add?: Record<string, string | string[]>; set?:
 export interface RawBackend {
   upstream?: string;
   url?: string;
+  /** A backend that cannot be served: its share of the requests is answered 500 (neither upstream nor url). */
+  invalid?: true;
   weight?: number;
   headers?: { request?: RawHeaderEdits };
   timeouts?: Omit<RawTimeouts, 'websocket_idle'>;
@@ -92,6 +96,8 @@ export interface RawListener {
   tls?: { certificates: Array<{ cert?: string; key?: string; cert_pem?: string; key_pem?: string }>; min_version?: 'TLSv1.2' | 'TLSv1.3'; client_ca?: string; request_client_cert?: boolean };
   http2?: boolean;
   redirect_https?: boolean | number;
+  /** TLS: connections whose server name matches one of these hostnames are served as the listener of that name (docs/configuration.md). */
+  sni_names?: Record<string, string>;
 }
 
 /** The HTTP/1.1 implementation of the proxy listeners and the http(s) upstream pools (docs/configuration.md). */

@@ -12,8 +12,18 @@ import { cookieLine, issueValue, readPin, targetId, type SessionPin } from './se
 
 /** The detail of the 500 for a route whose backends all have weight 0. */
 export const NO_BACKEND_DETAIL = 'every backend of the route has weight 0';
+/** The detail of the 500 for a request whose share went to an invalid backend. */
+export const INVALID_BACKEND_DETAIL = 'the backend chosen for this request is not valid';
 
-/** The target for this request, or null: no target available, or (ctx.route still has backends) every weight is 0. */
+/** The detail of the `no-backend` 500 when chooseTarget gave null on a route with backends. */
+export function noBackendDetail(ctx: RequestContext): string {
+  return ctx.backend?.invalid === true ? INVALID_BACKEND_DETAIL : NO_BACKEND_DETAIL;
+}
+
+/**
+ * The target for this request, or null: no target available, or (ctx.route still has
+ * backends) every weight is 0 or the chosen backend is invalid (ctx.backend names it).
+ */
 export function chooseTarget(ctx: RequestContext): Target | null {
   const now = Date.now();
   const route = ctx.route!;
@@ -27,6 +37,11 @@ export function chooseTarget(ctx: RequestContext): Target | null {
   if (backends !== null) {
     const b = backends.pick(now);
     if (b === null) return null;
+    if (b.invalid === true) {
+      // ctx.route keeps its backends: the caller answers no-backend.
+      ctx.backend = b;
+      return null;
+    }
     useBackend(ctx, b);
   }
   return ctx.route!.service.upstream.balancer.pick(now, null, ctx);

@@ -5,6 +5,7 @@ import type { DownstreamRequest, DownstreamResponse } from '../http1/types.js';
 import type { Duplex } from 'node:stream';
 import { forwardedClient } from './client-address.js';
 import type { CompiledRoute, RouteEntry } from './route.js';
+import type { ListenerHosts } from '../router/listener-hosts.js';
 import type { ProxySnapshot } from './snapshot.js';
 import { HeaderList } from '../sdk/header-list.js';
 import type { ServiceGuard } from '../upstream/guard.js';
@@ -23,6 +24,11 @@ export interface ListenerInfo {
   readonly portText: string;
   /** `listen.proxy[].name`, which `routes[].listeners` refer to. */
   readonly name?: string | null;
+  /**
+   * Set when the connection's TLS server name chose `name` from the listener's `sni_names`:
+   * a request whose Host that table does not map to `name` too is misdirected (421).
+   */
+  readonly sniHosts?: ListenerHosts | null;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { CompiledRoute } from './route.js';
 import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
 import { retryAfterSeconds } from '../upstream/health.js';
 import { admit } from './admission.js';
-import { addSessionHeader, chooseTarget, editBackendHeaders, NO_BACKEND_DETAIL } from './backend-choice.js';
+import { addSessionHeader, chooseTarget, editBackendHeaders, noBackendDetail } from './backend-choice.js';
 import { limitedBody, readReplayable, wantsReplay } from './replay.js';
 import { MAX_EARLY_HINTS, relayEarlyHints } from './interim.js';
 import '../upstream/interim-continue.js';
@@ -41,7 +41,7 @@ function proceed(ctx: RequestContext, chain: Chain, hooks: DrainHooks): void {
   const target = declared.backends === null && declared.session === null ? declared.service.upstream.balancer.pick(Date.now(), null, ctx) : chooseTarget(ctx);
   // chooseTarget moves ctx.route to the chosen backend's route.
   const route = ctx.route!;
-  if (target === null) return route.backends !== null ? replyError(ctx, 'no-backend', NO_BACKEND_DETAIL, chain, hooks) : replyNoTarget(ctx, chain, hooks);
+  if (target === null) return route.backends !== null ? replyError(ctx, 'no-backend', noBackendDetail(ctx), chain, hooks) : replyNoTarget(ctx, chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);
   else if (target.hostHeader !== null) ctx.upstreamHeaders.raw.push('host', target.hostHeader);

@@ -40,6 +40,8 @@ export function handleRequest(rt: ProxyRuntime, listener: ListenerInfo, req: Dow
   if (req.httpVersionMajor !== 1 && !isHttp2Request(req)) return replyError(ctx, 'http-version-not-supported', 'HTTP/1.1 and HTTP/1.0 are spoken here; HTTP/2 starts with its connection preface', snapshot.globalChain, rt);
   if (bad !== null) return replyError(ctx, 'bad-request', bad, snapshot.globalChain, rt);
   if (ctx.expect !== undefined && !acceptExpectation(ctx, ctx.expect)) return replyError(ctx, 'expectation-failed', 'the only expectation the gateway meets is 100-continue', snapshot.globalChain, rt);
+  const sni = listener.sniHosts;
+  if (sni != null && sni.select(ctx.host) !== listener.name) return replyError(ctx, 'misdirected-request', 'the Host names another listener than the TLS server name chose', snapshot.globalChain, rt);
 
   const entry = snapshot.router.match(ctx);
   if (entry === null) return replyError(ctx, 'route-not-found', 'no route matches this request', snapshot.globalChain, rt);

@@ -27,6 +27,8 @@ export interface CompiledRoute {
   readonly preserveHost: boolean;
   /** Literal path segments (and regexes) match in any letter case (docs/routing.md). */
   readonly caseInsensitive: boolean;
+  /** Its "*." hosts cover exactly one label (`wildcard_labels: one`). */
+  readonly oneLabelWildcard?: boolean;
   readonly chain: Chain;
   /** Where in the file the route was declared, e.g. services[0].routes[1]. */
   readonly configPath: string;

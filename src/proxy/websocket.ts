@@ -18,7 +18,7 @@ import { upstreamErrorCode, upstreamErrorDetail } from '../upstream/errors.js';
 import { recordFailure, recordSuccess } from '../upstream/retry.js';
 import type { ListenerInfo, RequestContext } from './context.js';
 import { joinUpstreamPath } from './forward.js';
-import { chooseTarget, editBackendHeaders, NO_BACKEND_DETAIL } from './backend-choice.js';
+import { chooseTarget, editBackendHeaders, noBackendDetail } from './backend-choice.js';
 import { handleRequest, type ProxyRuntime } from './handler.js';
 import { finish, replyBug, replyError, sendLocalReply, publishUpstreamEnd, type DrainHooks } from './reply.js';
 import { upstreamStartChannel } from '../base/events.js';
@@ -104,7 +104,7 @@ function startTunnel(ctx: RequestContext, chain: Chain, hooks: DrainHooks, socke
   const target = declared.backends === null && declared.session === null ? declared.service.upstream.balancer.pick(Date.now(), null, ctx) : chooseTarget(ctx);
   // chooseTarget moves ctx.route to the chosen backend's route.
   const route = ctx.route!;
-  if (target === null && route.backends !== null) return replyError(ctx, 'no-backend', NO_BACKEND_DETAIL, chain, hooks);
+  if (target === null && route.backends !== null) return replyError(ctx, 'no-backend', noBackendDetail(ctx), chain, hooks);
   if (target === null) return sendLocalReply(ctx, LocalReply.error('upstream-unhealthy', 'every target of the upstream is failing'), chain, hooks);
   ctx.target = target;
   if (route.preserveHost && ctx.hostHeader !== '') ctx.upstreamHeaders.raw.push('host', ctx.hostHeader);

@@ -19,6 +19,8 @@ export interface RouteRules {
   readonly caseInsensitive: boolean;
   /** The proxy listeners (by name) the route is served on; null or absent: every listener. */
   readonly listeners?: ReadonlySet<string> | null;
+  /** Its "*." hosts cover exactly one label (an Ingress's wildcard); absent: one or more (the Gateway API's). */
+  readonly oneLabelWildcard?: boolean;
 }
 
 /** One (host pattern × path pattern) of a route `R`: what the router indexes, orders and returns. */

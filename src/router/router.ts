@@ -1,5 +1,6 @@
 // Chooses the route for a request. Host classes are tried from most to least specific:
-// the exact host, then wildcard hosts from the longest suffix down, then routes without
+// the exact host, then wildcard hosts from the longest suffix down (at each suffix, the
+// wildcards that cover one label before those that cover more), then routes without
 // hosts; inside a class the RouteTable's order holds (docs/routing.md). Generic over the
 // route an entry carries: the router reads only its RouteRules and hands the entry back.
 import { compareInTable, RouteTable, type MatchInput, type RouteRules, type RouterEntry } from './route-table.js';
@@ -27,6 +28,9 @@ export class Router<R extends RouteRules = RouteRules> {
   readonly #byHost = new Map<string, RouteTable<RouterEntry<R>>>();
   /** Keyed by the suffix with its leading dot: "*.example.com" -> ".example.com". */
   readonly #byWildcard = new Map<string, RouteTable<RouterEntry<R>>>();
+  /** Wildcards of routes with `oneLabelWildcard`, keyed as #byWildcard: tried for the host's first label only. */
+  readonly #byOneLabel = new Map<string, RouteTable<RouterEntry<R>>>();
+  readonly #hasWildcards: boolean;
   readonly #anyHost: RouteTable<RouterEntry<R>>;
   readonly #hasHostTables: boolean;
   readonly #foldAll: boolean;
@@ -38,11 +42,13 @@ export class Router<R extends RouteRules = RouteRules> {
   constructor(entries: readonly RouterEntry<R>[], options: RouterOptions = {}) {
     this.#foldAll = options.foldAll === true;
     this.#anyHost = new RouteTable<RouterEntry<R>>(this.#foldAll);
-    for (const e of entries) this.#tableFor(e.host).add(e);
+    for (const e of entries) this.#tableFor(e.host, e.route.oneLabelWildcard === true).add(e);
     for (const t of this.#byHost.values()) t.seal();
     for (const t of this.#byWildcard.values()) t.seal();
+    for (const t of this.#byOneLabel.values()) t.seal();
     this.#anyHost.seal();
-    this.#hasHostTables = this.#byHost.size > 0 || this.#byWildcard.size > 0;
+    this.#hasWildcards = this.#byWildcard.size > 0 || this.#byOneLabel.size > 0;
+    this.#hasHostTables = this.#byHost.size > 0 || this.#hasWildcards;
     this.ordered = [...entries].sort(compareEntries);
     const caseMatters = options.caseVariants === 'reject' && !this.#foldAll && entries.some((e) => !e.route.caseInsensitive && hasLetters(e));
     this.#folded = caseMatters ? new Router(entries, { foldAll: true }) : null;
@@ -88,9 +94,17 @@ export class Router<R extends RouteRules = RouteRules> {
         const e = t.match(q);
         if (e !== null) return e;
       }
-      if (this.#byWildcard.size > 0) {
+      if (this.#hasWildcards) {
         const host = q.host;
-        for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+        let dot = host.indexOf('.');
+        if (dot > 0 && this.#byOneLabel.size > 0) {
+          const w = this.#byOneLabel.get(host.slice(dot));
+          if (w !== undefined) {
+            const e = w.match(q);
+            if (e !== null) return e;
+          }
+        }
+        for (; dot !== -1; dot = host.indexOf('.', dot + 1)) {
           const w = this.#byWildcard.get(host.slice(dot));
           if (w !== undefined) {
             const e = w.match(q);
@@ -113,9 +127,9 @@ export class Router<R extends RouteRules = RouteRules> {
     return { tried, matched: null };
   }
 
-  #tableFor(host: string | null): RouteTable<RouterEntry<R>> {
+  #tableFor(host: string | null, oneLabel: boolean): RouteTable<RouterEntry<R>> {
     if (host === null) return this.#anyHost;
-    const map = host.startsWith('*.') ? this.#byWildcard : this.#byHost;
+    const map = host.startsWith('*.') ? (oneLabel ? this.#byOneLabel : this.#byWildcard) : this.#byHost;
     const key = host.startsWith('*.') ? host.slice(1) : host;
     let t = map.get(key);
     if (!t) map.set(key, (t = new RouteTable<RouterEntry<R>>(this.#foldAll)));
@@ -145,12 +159,13 @@ function hasLetters(e: RouterEntry): boolean {
 /** Two entries a case-insensitive reading cannot tell apart ("/Private" and "/private"). */
 function foldKey(e: RouterEntry): string {
   const p = e.pattern;
-  return `${e.host ?? ''} ${p.kind} ${p.kind === 'regex' ? p.text.toLowerCase() : foldCase(p.path)}`;
+  return `${e.host ?? ''}${e.route.oneLabelWildcard === true ? '^1' : ''} ${p.kind} ${p.kind === 'regex' ? p.text.toLowerCase() : foldCase(p.path)}`;
 }
 
 function hostRank(e: RouterEntry): number {
   if (e.host === null) return 0;
-  return e.host.startsWith('*.') ? e.host.length : 1_000_000;
+  // A one-label wildcard covers less than the wildcard of the same suffix, and is tried first.
+  return e.host.startsWith('*.') ? e.host.length + (e.route.oneLabelWildcard === true ? 0.5 : 0) : 1_000_000;
 }
 
 export function compareEntries(a: RouterEntry, b: RouterEntry): number {
@@ -159,14 +174,18 @@ export function compareEntries(a: RouterEntry, b: RouterEntry): number {
   return hostRank(b) - hostRank(a) || (ha === hb ? 0 : ha < hb ? -1 : 1) || compareInTable(a, b);
 }
 
-export function hostMatches(pattern: string | null, host: string): boolean {
+/** `oneLabel`: a "*." pattern covers exactly one label ("*.a.com": "x.a.com", not "x.y.a.com"). */
+export function hostMatches(pattern: string | null, host: string, oneLabel = false): boolean {
   if (pattern === null) return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  if (pattern.startsWith('*.')) {
+    const label = host.length - pattern.length + 1;
+    return host.endsWith(pattern.slice(1)) && label > 0 && (!oneLabel || host.indexOf('.') === label);
+  }
   return host === pattern;
 }
 
 function mismatch(e: RouterEntry, q: RouterInput): string | null {
-  if (!hostMatches(e.host, q.host)) return `host "${q.host}" does not match "${e.host}"`;
+  if (!hostMatches(e.host, q.host, e.route.oneLabelWildcard)) return `host "${q.host}" does not match "${e.host}"${e.route.oneLabelWildcard === true && e.host !== null ? ' (one label)' : ''}`;
   // The path alone: the entry in a table of its own, with its constraints taken off.
   const pathOnly = new RouteTable();
   pathOnly.add({ ...e, route: { ...e.route, methods: null, headers: null, query: null, listeners: null } });

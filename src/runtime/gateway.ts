@@ -283,7 +283,9 @@ export class Gateway implements ProxyRuntime {
       // Renewed certificates serve new handshakes at once (a listener keeps its place in the list).
       this.#listeners.forEach((l, i) => {
         const spec = snapshot.listeners.proxy[i];
-        if (spec !== undefined && spec.address === l.spec.address) l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
+        if (spec === undefined || spec.address !== l.spec.address) return;
+        l.updateTls(spec.tls, (message) => this.#opts.logger.error({ type: 'reload' }, message));
+        l.updateSniNames(spec.sniNames ?? null);
       });
     }
     this.#opts.onSnapshot?.(snapshot);
@@ -380,6 +382,7 @@ export class Gateway implements ProxyRuntime {
         socket.once('close', () => this.#connections--);
       },
       onClientError: answerClientError,
+      onListenerInfo: (info) => this.#listenerInfos.add(info),
     }, this.#engine);
     this.#listenerInfos.add(listener.info);
     return listener;

@@ -34,6 +34,7 @@ export async function followListeners(set: OpenListeners, wanted: readonly Liste
     const open = set.open.find((l) => listenerKey(l.spec) === listenerKey(spec));
     if (open !== undefined) {
       open.updateTls(spec.tls, (message) => set.logger.error({ type: 'reload' }, message));
+      open.updateSniNames(spec.sniNames ?? null);
       continue;
     }
     const listener = set.create(spec);

@@ -2,9 +2,10 @@
 // a connection tell which: the HTTP/2 preface or a request line), TLS with HTTP/1.1, TLS
 // with ALPN h2 + HTTP/1.1, and the plain redirect-to-HTTPS listener. Certificates are chosen
 // by SNI from a table built from the certificates' own names and replaced on reload, so
-// renewed certificates serve new handshakes without a restart. With `engine: native` the
-// HTTP/1.1 side of each is Northgate's own server engine (src/http1/server.ts), fed the
-// sockets a net or TLS server accepts; HTTP/2 keeps node's server.
+// renewed certificates serve new handshakes without a restart. A TLS listener with
+// `sni_names` serves each connection as the listener name its server name selects. With
+// `engine: native` the HTTP/1.1 side of each is Northgate's own server engine
+// (src/http1/server.ts), fed the sockets a net or TLS server accepts; HTTP/2 keeps node's server.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
@@ -16,6 +17,7 @@ import type { Engine } from '../config/types.js';
 import { createHttp1Server, type Http1Server } from '../http1/server.js';
 import type { DownstreamRequest, DownstreamResponse } from '../http1/types.js';
 import type { ListenerSpec, ListenerTls } from '../compiler/snapshot.js';
+import type { ListenerHosts } from '../router/listener-hosts.js';
 import type { Limits } from '../proxy/snapshot.js';
 import type { ListenerInfo } from '../proxy/context.js';
 
@@ -24,7 +26,12 @@ export interface ListenerHooks {
   onUpgrade(info: ListenerInfo, req: DownstreamRequest, socket: Socket, head: Buffer): void;
   onConnection(socket: Socket): void;
   onClientError(err: NodeJS.ErrnoException, socket: Socket): void;
+  /** Each ListenerInfo requests of this listener may carry besides `info` (the names `sni_names` selects). */
+  onListenerInfo?(info: ListenerInfo): void;
 }
+
+/** A name `sni_names` selects: the table rides along, so that a request's Host can be checked against it (421). */
+interface SniListenerInfo { readonly protocol: 'https'; portText: string; readonly name: string; readonly sniHosts: ListenerHosts }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** The error code an HTTP/1.1 CONNECT request is handed to onClientError with (answered 400). */
@@ -35,7 +42,7 @@ type AnyServer = HttpServer | Http2Server | Http2SecureServer | NetServer | TlsS
 
 export class Listener {
   readonly spec: ListenerSpec;
-  readonly info: { protocol: 'http' | 'https'; portText: string; name: string | null };
+  readonly info: { protocol: 'http' | 'https'; portText: string; name: string | null; sniHosts: null };
   /** The socket-owning server (what is bound). */
   readonly #bound: AnyServer;
   /** The server that parses HTTP/1.1 (null for an h2c-only path, never here). */
@@ -44,10 +51,15 @@ export class Listener {
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
   #sni: SniTable | null = null;
+  /** `sni_names` and the ListenerInfo of each name it selects (null: every connection is `info`). */
+  #names: { readonly hosts: ListenerHosts; readonly infos: Map<string, SniListenerInfo> } | null = null;
+  readonly #onListenerInfo: ((info: ListenerInfo) => void) | undefined;
 
   constructor(spec: ListenerSpec, limits: Limits, hooks: ListenerHooks, engine: Engine = 'node') {
     this.spec = spec;
-    this.info = { protocol: spec.tls === null ? 'http' : 'https', portText: '', name: spec.name ?? null };
+    this.#onListenerInfo = hooks.onListenerInfo?.bind(hooks);
+    // sniHosts is set (null) so that every ListenerInfo a request sees has one shape.
+    this.info = { protocol: spec.tls === null ? 'http' : 'https', portText: '', name: spec.name ?? null, sniHosts: null };
     const http = {
       maxHeaderSize: limits.maxHeaderBytes,
       headersTimeout: limits.headerTimeoutMs,
@@ -61,14 +73,21 @@ export class Listener {
     };
     const h2 = { settings: { maxConcurrentStreams: H2_MAX_STREAMS, maxHeaderListSize: limits.maxHeaderBytes } };
     const info = this.info;
-    const onRequest =
-      spec.redirectHttps !== false ? redirectHandler(spec.redirectHttps) : (req: DownstreamRequest, res: DownstreamResponse) => hooks.onRequest(info, req, res);
     const tls = spec.tls;
+    this.updateSniNames(spec.sniNames ?? null);
+    // On a TLS listener the connection's server name may select another name (sni_names): one field read per request without them.
+    const infoFor = (socket: Socket | null): ListenerInfo => (this.#names === null ? info : this.#infoFor(socket));
+    const onRequest =
+      spec.redirectHttps !== false
+        ? redirectHandler(spec.redirectHttps)
+        : tls === null
+          ? (req: DownstreamRequest, res: DownstreamResponse) => hooks.onRequest(info, req, res)
+          : (req: DownstreamRequest, res: DownstreamResponse) => hooks.onRequest(this.#names === null ? info : this.#infoFor(req.socket), req, res);
     if (engine === 'native') {
       const h1 = createHttp1Server(
         http,
         onRequest,
-        spec.redirectHttps === false ? (req, socket, head) => hooks.onUpgrade(info, req, socket, head) : null,
+        spec.redirectHttps === false ? (req, socket, head) => hooks.onUpgrade(infoFor(socket), req, socket, head) : null,
         (err, socket) => hooks.onClientError(err, socket),
       );
       // The gateway is no forward proxy, and says so (400), as on node's server.
@@ -153,7 +172,7 @@ export class Listener {
         if (target instanceof NetSocket) hooks.onClientError(Object.assign(new Error('CONNECT'), { code: CONNECT_REFUSED }), target);
         else target.writeHead(405).end();
       });
-      if (spec.redirectHttps === false) h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => hooks.onUpgrade(info, req, socket, head));
+      if (spec.redirectHttps === false) h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => hooks.onUpgrade(infoFor(socket), req, socket, head));
     }
     if (this.#h2 !== null) {
       this.#h2.on('session', (session: Http2Session) => {
@@ -186,6 +205,7 @@ export class Listener {
         const port = typeof address === 'object' && address !== null ? address.port : spec.port;
         // Requests know their listener's real port (port 0 in tests) for X-Forwarded-Port.
         this.info.portText = String(port);
+        for (const i of this.#names?.infos.values() ?? []) i.portText = String(port);
         resolve(port);
       });
     });
@@ -204,6 +224,30 @@ export class Listener {
     this.#sni = table;
     // Handshakes without SNI (clients dialling an IP address) get the server's own context.
     (this.#bound as unknown as { setSecureContext(o: SecureContextOptions): void }).setSecureContext(table.defaultOptions);
+  }
+
+  /** The listener names by server name (`sni_names`), at start and on reload: new requests see the new table. */
+  updateSniNames(hosts: ListenerHosts | null): void {
+    if (this.spec.tls === null || hosts === null) {
+      this.#names = null;
+      return;
+    }
+    const infos = new Map<string, SniListenerInfo>();
+    for (const name of hosts.names) {
+      const info: SniListenerInfo = { protocol: 'https', portText: this.info.portText, name, sniHosts: hosts };
+      infos.set(name, info);
+      this.#onListenerInfo?.(info);
+    }
+    this.#names = { hosts, infos };
+  }
+
+  /** The listener a connection's server name selects; its own when none does (or the client sent none). */
+  #infoFor(socket: Socket | null): ListenerInfo {
+    const names = this.#names!;
+    const servername = (socket as TLSSocket | null)?.servername;
+    if (typeof servername !== 'string' || servername === '') return this.info;
+    const name = names.hosts.select(servername.toLowerCase());
+    return name === null ? this.info : (names.infos.get(name) ?? this.info);
   }
 
   applyLimits(limits: Limits): void {

@@ -23,6 +23,11 @@ export interface Backend {
   /** The backend's upstream with its own timeouts and retries (the route's service otherwise). */
   readonly service: Service;
   readonly requestHeaders: HeaderEdits | null;
+  /**
+   * A backend that cannot be served (`invalid: true`, the Gateway API's invalid backendRef):
+   * it takes its share of the requests, which the gateway answers 500 itself.
+   */
+  readonly invalid?: boolean;
 }
 
 /** Generic over what a backend carries besides its weight and service (the proxy adds its route). */
@@ -52,16 +57,16 @@ export class WeightedBackends<B extends Backend = Backend> {
       const i = this.#step(skipped);
       if (i === -1) break;
       const b = this.list[i]!;
-      if (hasAvailableTarget(b.service.upstream.targets, now)) return b;
+      if (b.invalid === true || hasAvailableTarget(b.service.upstream.targets, now)) return b;
       this.#undo(i, skipped);
       (skipped ??= []).push(b);
     }
     return this.list[this.#step(null)]!;
   }
 
-  /** The backend a session names, when it still has a positive weight. */
+  /** The backend a session names, when it still has a positive weight (never an invalid one). */
   byId(id: string): B | null {
-    for (const b of this.list) if (b.id === id) return b.weight > 0 ? b : null;
+    for (const b of this.list) if (b.id === id) return b.weight > 0 && b.invalid !== true ? b : null;
     return null;
   }
 

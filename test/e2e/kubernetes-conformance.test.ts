@@ -48,6 +48,8 @@ const PASSING: readonly string[] = [
   'HTTPRouteListenerPortMatching',
   'HTTPRoutePartiallyInvalidViaInvalidReferenceGrant',
   'GatewayHTTPListenerIsolation (hostnames in listeners)',
+  'GatewayHTTPListenerIsolation (hostnames in listeners and routes)',
+  'HTTPRouteHTTPSListener',
   'HTTPRouteRequestMirror',
   'GatewaySecretReferenceGrantSpecific',
   'GatewaySecretReferenceGrantAllInNamespace',

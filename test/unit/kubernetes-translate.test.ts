@@ -87,10 +87,10 @@ describe('the conformance manifests', () => {
     assert.equal(listenerStatus(cross, 'same-namespace', 'http').attachedRoutes, 0);
   });
 
-  test('an invalid backendRef is a 500: the rule keeps its route with no backend to send to', () => {
+  test('an invalid backendRef is a 500: the rule keeps its route, the backend its share, answered locally', () => {
     const t = conformance('httproute-invalid-nonexistent-backendref');
     const [r] = routesOf(t, 'httproute.gateway-conformance-infra.invalid-nonexistent-backend-ref');
-    assert.deepEqual(r!.backends, [{ upstream: 'gateway-api.no-backend', weight: 0 }]);
+    assert.deepEqual(r!.backends, [{ invalid: true, weight: 1 }]);
     assert.ok((t.config.upstreams as Array<{ name: string; targets: unknown[] }>).some((u) => u.name === 'gateway-api.no-backend' && u.targets.length === 0));
     assert.equal(listenerStatus(t, 'same-namespace', 'http').attachedRoutes, 1);
   });

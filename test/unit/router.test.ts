@@ -58,6 +58,22 @@ describe('host classes', () => {
     assert.equal(hit(router, '/', { host: 'notexample.com' }), 'any');
   });
 
+  test('wildcard_labels: one covers one label, and is tried before the wildcard of the same suffix', () => {
+    const router = routerOf(
+      '{ name: any, paths: ["/"] }',
+      '{ name: one, paths: ["/"], hosts: ["*.example.com"], wildcard_labels: one }',
+      '{ name: one-api, paths: ["/api"], hosts: ["*.b.example.com"], wildcard_labels: one }',
+      '{ name: many-api, paths: ["/api"], hosts: ["*.b.example.com"] }',
+    );
+    assert.equal(hit(router, '/', { host: 'a.example.com' }), 'one');
+    assert.equal(hit(router, '/', { host: 'a.b.example.com' }), 'any');
+    assert.equal(hit(router, '/x', { host: 'x.y.example.com' }), 'any');
+    assert.equal(hit(router, '/', { host: 'example.com' }), 'any');
+    assert.equal(hit(router, '/api', { host: 'a.b.example.com' }), 'one-api');
+    assert.equal(hit(router, '/api', { host: 'x.a.b.example.com' }), 'many-api');
+    assert.match(router.explain(query('/', { host: 'a.b.example.com' })).tried.find((t) => t.entry.route.name === 'one')!.reason, /one label/);
+  });
+
   test('a host class wins over a more specific path in a less specific class', () => {
     const router = routerOf('{ name: deep, paths: ["/admin/users"] }', '{ name: host-root, paths: ["/"], hosts: ["api.example.com"] }');
     assert.equal(hit(router, '/admin/users', { host: 'api.example.com' }), 'host-root');

@@ -5,11 +5,14 @@
 import type { KubeObject, ResourceSnapshot } from './model.js';
 import { cond, type ConditionInput } from './conditions.js';
 import { GATEWAY_GROUP, namespaceAllowed, type GatewayIndex, type ListenerModel, type RouteKind } from './gateway.js';
-import { intersectHostnames, normalizeHostname } from './hostnames.js';
+import { intersectHostnames, normalizeHostname, unclaimedHosts } from './hostnames.js';
 
 export interface Attachment {
   readonly listener: ListenerModel;
-  /** null: any host. */
+  /**
+   * null: any host. The hosts a more specific listener of the same port matches are left out
+   * (possibly all: the route is attached but serves nothing there).
+   */
   readonly hosts: string[] | null;
 }
 
@@ -67,7 +70,7 @@ export function attachRoute(resources: ResourceSnapshot, index: GatewayIndex, ro
       allowedSomewhere = true;
       const hosts = intersectHostnames(l.hostname, hostnames);
       if (hosts !== null && hosts.length === 0) continue;
-      attachments.push({ listener: l, hosts });
+      attachments.push({ listener: l, hosts: hosts === null ? null : unclaimedHosts(l.hostname, hosts, portHostnames(index, l)) });
     }
     const accepted = attachments.length > 0
       ? cond('Accepted', true, 'Accepted', 'the route is attached')
@@ -76,5 +79,12 @@ export function attachRoute(resources: ResourceSnapshot, index: GatewayIndex, ro
         : cond('Accepted', false, 'NotAllowedByListeners', `no listener of Gateway ${gwNamespace}/${r.name} allows a ${kind} from namespace ${namespace}`);
     out.push({ parentRef, attachments, accepted });
   }
+  return out;
+}
+
+/** The hostnames of the listeners served on the same Northgate listener as `l` (every Gateway's: they share the socket). */
+function portHostnames(index: GatewayIndex, l: ListenerModel): Array<string | undefined> {
+  const out: Array<string | undefined> = [];
+  for (const g of index.gateways.values()) for (const o of g.listeners) if (o.ready && o.port === l.port && o !== l) out.push(o.hostname);
   return out;
 }

@@ -146,3 +146,12 @@ export function boundedName(full: string): string {
   const hash = createHash('sha256').update(full).digest('hex').slice(0, 12);
   return `${clean.slice(0, MAX_NAME - 13)}-${hash}`;
 }
+
+/**
+ * The `routes[].backends` entry of a backendRef that does not resolve: it keeps its share of
+ * the rule's requests, which the gateway answers 500 (the Gateway API's rule for a rule that
+ * also has valid backendRefs).
+ */
+export function invalidBackend(weight: number): Record<string, unknown> {
+  return { invalid: true, weight };
+}

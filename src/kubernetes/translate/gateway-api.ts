@@ -1,7 +1,7 @@
 // The Gateway API family: GatewayClasses, Gateways, HTTPRoutes and GRPCRoutes → listeners
 // (one per declared port, bound where --port-map says), upstreams, services and status.
 import type { ConfigParts, ResourceSnapshot, TranslateOptions } from './model.js';
-import { buildGateways, gatewayStatuses, type ListenerModel } from './gateway.js';
+import { buildGateways, gatewayStatuses, proxyListenerName, sniNames, type ListenerModel } from './gateway.js';
 import { listenerCatchAlls, objectKey, translateRoutes, type RoutesOutput } from './routes.js';
 import { translateHttpRules } from './httproute.js';
 import { translateGrpcRules } from './grpcroute.js';
@@ -41,8 +41,10 @@ export function translateGatewayApi(resources: ResourceSnapshot, opts: Translate
   for (const [port, ready] of [...byPort].sort((a, b) => a[0] - b[0])) {
     const protocol = ready[0]!.protocol;
     const certificates = protocol === 'HTTPS' ? dedupe(ready.flatMap((l) => l.certificates)) : [];
-    const listener: Record<string, unknown> = { address: `${bind}:${opts.portMap?.get(port) ?? port}`, name: ready[0]!.proxyName, http2: true };
+    const listener: Record<string, unknown> = { address: `${bind}:${opts.portMap?.get(port) ?? port}`, name: proxyListenerName(port), http2: true };
     if (protocol === 'HTTPS') listener.tls = { certificates };
+    const names = protocol === 'HTTPS' ? sniNames(ready) : undefined;
+    if (names !== undefined) listener.sni_names = names;
     listeners.push(listener);
   }
   const owners = new Map<string, string>();

@@ -1,12 +1,14 @@
 // GatewayClasses and Gateways: which are ours, which of their listeners are valid, and the
-// Northgate proxy listener (one per port) each valid listener is served on. Routes attach to
+// Northgate proxy listener (one per port) each valid listener is served on. HTTPS listeners
+// with hostnames that share a port with others are told apart by the TLS server name: each
+// is a name of its own on the port's Northgate listener (`sni_names`). Routes attach to
 // the listeners this builds (attach.ts); the status of both is computed here from the result.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { Kind, KubeObject, ObjectStatus, ResourceSnapshot, TranslationNote } from './model.js';
 import { cond, finishConditions, type ConditionInput } from './conditions.js';
 import { normalizeHostname } from './hostnames.js';
 import { referenceAllowed } from './reference-grants.js';
-import { findObject } from './backends.js';
+import { boundedName, findObject } from './backends.js';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export type RouteKind = 'HTTPRoute' | 'GRPCRoute';
@@ -30,8 +32,11 @@ export interface ListenerModel {
   /** Routes may attach (and are counted in attachedRoutes) though it is not served: its references did not resolve. */
   attachable: boolean;
   attached: number;
-  /** The Northgate listener (`listen.proxy[].name`) it is served on. */
-  readonly proxyName: string;
+  /**
+   * The Northgate listener name (`listen.proxy[].name`, or a name of its `sni_names`) its
+   * routes are bound to: `gateway-PORT`, or on a shared HTTPS port a name per hostname.
+   */
+  proxyName: string;
 }
 
 export interface GatewayModel {
@@ -56,6 +61,10 @@ const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.ma
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 export const proxyListenerName = (port: number): string => `gateway-${port}`;
+
+/** The name an HTTPS listener with a hostname is served as on a shared port (chosen by SNI). */
+export const sniListenerName = (port: number, hostname: string): string =>
+  boundedName(hostname.startsWith('*.') ? `gateway-${port}-wildcard${hostname.slice(1)}` : `gateway-${port}.${hostname}`);
 
 export function buildGateways(resources: ResourceSnapshot, controllerName: string, now: string): GatewayIndex {
   const statuses: ObjectStatus[] = [];
@@ -115,7 +124,30 @@ export function buildGateways(resources: ResourceSnapshot, controllerName: strin
     }
     gateways.set(`${namespace}/${model.name}`, model);
   }
+  nameBySni(gateways, ports);
   return { gateways, statuses, notes, ports };
+}
+
+/**
+ * On an HTTPS port with more than one listener, those with a hostname are served as names of
+ * their own, chosen by the connection's server name: a request goes to the listener its SNI
+ * selects (and its Host must agree: 421 otherwise), as the Gateway API asks. A port with one
+ * listener keeps one name and serves any server name.
+ */
+function nameBySni(gateways: ReadonlyMap<string, GatewayModel>, ports: ReadonlyMap<number, 'HTTP' | 'HTTPS'>): void {
+  const byPort = new Map<number, ListenerModel[]>();
+  for (const g of gateways.values()) for (const l of g.listeners) if (l.ready && ports.get(l.port) === 'HTTPS') byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
+  for (const [port, ready] of byPort) {
+    if (ready.length < 2) continue;
+    for (const l of ready) if (l.hostname !== undefined) l.proxyName = sniListenerName(port, l.hostname);
+  }
+}
+
+/** `sni_names` of the Northgate listener of a port: hostname → name, for the listeners nameBySni named; undefined when none. */
+export function sniNames(listeners: readonly ListenerModel[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const l of listeners) if (l.ready && l.hostname !== undefined && l.proxyName !== proxyListenerName(l.port)) out[l.hostname] = l.proxyName;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function buildListener(resources: ResourceSnapshot, gateway: GatewayModel, l: Record<string, unknown>): ListenerModel {

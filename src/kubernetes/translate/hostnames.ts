@@ -11,7 +11,7 @@ export function normalizeHostname(h: unknown): string | undefined {
 }
 
 /** `name` (exact or wildcard) lies within `pattern`'s wildcard: `a.b.c` and `*.b.c` within `*.c`. */
-function within(name: string, wildcard: string): boolean {
+export function within(name: string, wildcard: string): boolean {
   const suffix = wildcard.slice(1); // ".c"
   const bare = name.startsWith('*.') ? name.slice(1) : name;
   return bare.endsWith(suffix) && bare.length > suffix.length;
@@ -31,4 +31,32 @@ export function intersectHostnames(listener: string | undefined, route: readonly
     else if (r.startsWith('*.') && within(listener, r)) out.add(listener);
   }
   return [...out];
+}
+
+/**
+ * How specific a listener hostname is: no hostname least, then wildcards by the length of
+ * their suffix, exact names most. A request goes to the most specific listener of its port
+ * whose hostname matches (GEP-1 "listener isolation").
+ */
+export function specificity(hostname: string | undefined): number {
+  if (hostname === undefined) return 0;
+  return hostname.startsWith('*.') ? hostname.length : 1_000_000;
+}
+
+/** Every request for `name` (exact or wildcard) matches `hostname` (exact or wildcard). */
+export function covers(hostname: string, name: string): boolean {
+  return name === hostname || (hostname.startsWith('*.') && within(name, hostname));
+}
+
+/**
+ * The route hosts a listener keeps once the more specific listeners of its port have taken
+ * theirs: a host every request of which a more specific listener matches is dropped (its
+ * requests go to that listener). A wildcard only partly covered stays: the other listener's
+ * catch-all, in a more specific host class, answers the covered part.
+ */
+export function unclaimedHosts(listener: string | undefined, hosts: readonly string[], others: ReadonlyArray<string | undefined>): string[] {
+  const mine = specificity(listener);
+  const claimers = others.filter((o): o is string => o !== undefined && o !== listener && specificity(o) > mine);
+  if (claimers.length === 0) return [...hosts];
+  return hosts.filter((h) => !claimers.some((c) => covers(c, h)));
 }

@@ -260,6 +260,8 @@ function describe(c: Candidate): string {
 function routeOf(c: Candidate, options: IngressOptions): Record<string, unknown> {
   const route: Record<string, unknown> = { paths: [c.path] };
   if (c.host !== null) route['hosts'] = [c.host];
+  // An Ingress wildcard host covers one label: "*.foo.com" is "bar.foo.com", not "baz.bar.foo.com".
+  if (c.host?.startsWith('*.') === true) route['wildcard_labels'] = 'one';
   // Backends see the Host the client asked for, as behind other Ingress controllers.
   route['preserve_host'] = true;
   if (options.stripPath && !c.path.startsWith('=')) route['strip_path'] = true;

@@ -4,7 +4,7 @@
 // Gateway API gives the request to the older route).
 import type { KubeObject, ResourceSnapshot } from './model.js';
 import { cond, type ConditionInput } from './conditions.js';
-import { resolveServiceBackend } from './backends.js';
+import { invalidBackend, resolveServiceBackend } from './backends.js';
 import { referenceAllowed } from './reference-grants.js';
 import { GATEWAY_GROUP, type RouteKind } from './gateway.js';
 
@@ -33,17 +33,18 @@ export interface BackendsResult {
   readonly problem: ConditionInput | undefined;
 }
 
-/** A rule's backendRefs as `routes[].backends`; invalid ones are left out (their share is not served). */
+/** A rule's backendRefs as `routes[].backends`; an invalid one keeps its share, answered 500 (the spec's rule). */
 export function translateBackendRefs(state: TranslationState, route: KubeObject, kind: RouteKind, refs: Record<string, unknown>[], protocol: 'http' | 'grpc', backendFilters: (ref: Record<string, unknown>) => Record<string, unknown> | undefined): BackendsResult {
   const backends: Record<string, unknown>[] = [];
   let problem: ConditionInput | undefined;
   for (const ref of refs) {
+    const weight = typeof ref.weight === 'number' && Number.isInteger(ref.weight) ? Math.min(Math.max(ref.weight, 0), 1_000_000) : 1;
     const r = resolveRef(state, route, kind, ref, protocol);
     if ('problem' in r) {
       problem ??= r.problem;
+      backends.push(invalidBackend(weight));
       continue;
     }
-    const weight = typeof ref.weight === 'number' && Number.isInteger(ref.weight) ? Math.min(Math.max(ref.weight, 0), 1_000_000) : 1;
     const headers = backendFilters(ref);
     backends.push({ upstream: r.upstream, weight, ...(headers !== undefined ? { headers: { request: headers } } : {}) });
   }

@@ -1,0 +1,3 @@
+// The kubernetes-listeners suite on the node:http engine (engine: node).
+process.env['NORTHGATE_TEST_ENGINE'] = 'node';
+await import('../e2e/kubernetes-listeners.test.js');
