@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eventually, sinkCounts } from '../helpers/log-receiver.js';
 import { decodeLogsExport, type OtlpLogRecord, type OtlpLogsExport } from '../helpers/otlp-logs.js';
-import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream, DEAD_PORT } from '../helpers/servers.js';
 
 const exports: Array<{ path: string; body: OtlpLogsExport }> = [];
 let collector: Upstream;
@@ -28,8 +28,7 @@ before(async () => {
     });
   });
   echo = await startEchoUpstream();
-  const dead = await startUpstream(() => undefined);
-  await dead.close();
+  const dead = { port: DEAD_PORT };
   gw = await startCli(['--config', writeConfig(`
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }

@@ -7,7 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { eventually, sinkCounts } from '../helpers/log-receiver.js';
-import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { http, startCli, startEchoUpstream, writeConfig, type CliGateway, type Upstream, DEAD_PORT } from '../helpers/servers.js';
 
 let plain: Socket;
 let tagged: Socket;
@@ -28,8 +28,7 @@ before(async () => {
   plain = await udpReceiver(plainPackets);
   tagged = await udpReceiver(taggedPackets);
   echo = await startEchoUpstream();
-  const dead = await startUpstream(() => undefined);
-  await dead.close();
+  const dead = { port: DEAD_PORT };
   gw = await startCli(['--config', writeConfig(`
 _format_version: "1"
 listen: { proxy: "127.0.0.1:0", status: "127.0.0.1:0" }

@@ -2,7 +2,7 @@
 // request ids, path joining, and every error the gateway answers itself.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { http, rawExchange, rawRequest, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { http, rawExchange, rawRequest, startEchoUpstream, startGateway, startUpstream, type InProcessGateway, type Upstream, DEAD_PORT } from '../helpers/servers.js';
 
 interface Echo {
   method: string;
@@ -186,9 +186,7 @@ describe('upstream failures and limits', () => {
       req.on('end', () => res.end(JSON.stringify({ received: n })));
       req.on('error', () => undefined);
     });
-    const dead = await startUpstream(() => undefined);
-    deadPort = dead.port;
-    await dead.close();
+    deadPort = DEAD_PORT;
     upstreams.push(hang, reset, midway, sink);
     gw = await startGateway(`
 _format_version: "1"

@@ -8,7 +8,7 @@ import { EventEmitter, once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { exportedSpans, type OtlpSpan } from '../helpers/otlp.js';
-import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { http, startCli, startEchoUpstream, startUpstream, writeConfig, type CliGateway, type Upstream, DEAD_PORT } from '../helpers/servers.js';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -37,9 +37,7 @@ before(async () => {
     });
   });
   echo = await startEchoUpstream();
-  const dead = await startUpstream(() => undefined);
-  await dead.close();
-  deadPort = dead.port;
+  deadPort = DEAD_PORT;
   for (const protocol of PROTOCOLS) {
     const path = protocol === 'http/json' ? '/json/v1/traces' : '/proto/v1/traces';
     // http/protobuf is the default: that gateway's config does not name it.

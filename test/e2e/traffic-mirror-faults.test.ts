@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { configProblems } from '../helpers/config.js';
-import { startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { startGateway, startUpstream, type InProcessGateway, type Upstream, DEAD_PORT } from '../helpers/servers.js';
 
 interface Seen {
   method: string;
@@ -75,9 +75,7 @@ describe('request-mirror and fault-injection', () => {
     mirror = await recorder();
     slow = await recorder({ hold: true });
     // A port nobody listens on: bound, then closed.
-    const dead = await startUpstream(() => undefined);
-    deadUrl = dead.url;
-    await dead.close();
+    deadUrl = `http://127.0.0.1:${DEAD_PORT}`;
     const route = (name: string, plugins: string) => `      - { name: ${name}, paths: ["/${name}"], plugins: { ${plugins} } }`;
     config = `
 _format_version: "1"

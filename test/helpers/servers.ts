@@ -61,6 +61,13 @@ export function tempDir(prefix = 'northgate-test-'): string {
 }
 
 /** The HTTP/1.1 engine the e2e suites run the gateway with (test/node/ sets it to node). */
+/**
+ * A loopback port nothing listens on: 1 (tcpmux) needs privileges to bind and no test binds it,
+ * so a connection is refused. A port taken from a closed server is not: a parallel test may
+ * bind it again before the request.
+ */
+export const DEAD_PORT = 1;
+
 export const TEST_ENGINE: 'node' | 'native' = process.env['NORTHGATE_TEST_ENGINE'] === 'node' ? 'node' : 'native';
 
 /** A gateway config (YAML or JSON) with the suite's engine, unless it names one itself. */
