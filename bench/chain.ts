@@ -26,7 +26,7 @@ export interface ChainOptions {
 }
 
 const TITLE = '### The gateway chain: key-auth + local rate limit + metrics + access log to a file';
-const KEY = 'bench-chain-consumer-key-0001';
+export const KEY = 'bench-chain-consumer-key-0001';
 const HEADERS = { apikey: KEY };
 const BASELINE_ROW = 'northgate-baseline (chain)';
 
@@ -43,7 +43,8 @@ services:
 `;
 }
 
-function chainConfig(port: number, statusPort: number, upstreamPort: number, accessLog: string): string {
+/** The chain's config: key-auth with one consumer, a local rate limit that never refuses, the access log to a file. */
+export function chainConfig(port: number, statusPort: number, upstreamPort: number, accessLog: string): string {
   return `_format_version: "1"
 listen: { proxy: "127.0.0.1:${port}", status: "127.0.0.1:${statusPort}" }
 access_log: { path: ${JSON.stringify(accessLog)} }

@@ -16,10 +16,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chainConfig, KEY } from './chain.js';
 import { freePort, httpStatus, sleep, treeCpuSeconds, waitForHttp200, which } from './proc.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const KEY = 'bench-chain-consumer-key-0001';
 const BODY = '{"id":1,"service":"northgate-bench","status":"ok","tags":["a","b","c"],"payload":"0123456789abcdef0123"}';
 
 interface Options {
@@ -66,20 +66,7 @@ services:
       - { name: bench, paths: ["/"] }
 `;
   }
-  return `${head}access_log: { path: ${JSON.stringify(path.join(dir, 'access.log'))} }
-consumers:
-  - username: bench
-    credentials: { key-auth: [{ key: "${KEY}" }] }
-services:
-  - name: bench
-    url: "http://127.0.0.1:${upstreamPort}"
-    routes:
-      - name: bench
-        paths: ["/"]
-        plugins:
-          key-auth: {}
-          rate-limit: { limits: [{ per: 1s, max: 1000000000 }], key: consumer, policy: local }
-`;
+  return `engine: ${o.engine}\n` + chainConfig(port, statusPort, upstreamPort, path.join(dir, 'access.log'));
 }
 
 function nginxConfig(dir: string, port: number): string {
