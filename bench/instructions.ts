@@ -2,6 +2,10 @@
 // depend on the machine's load:
 //   node dist/bench/instructions.js [--config plain|chain] [--requests N] [--warmup N]
 //        [--connections C] [--engine native|node] [--mode callgrind|profile|cpu|perf] [--root DIR]
+//        [--config-file FILE] [--method M] [--path P] [--header 'name: value']... [--body TEXT]
+// --config-file runs a config of one's own: in it ${PORT}, ${STATUS_PORT}, ${UPSTREAM_PORT},
+// ${UPSTREAM2_PORT} (a second nginx port answering the same) and ${DIR} (a scratch folder) are
+// replaced; ${ENGINE} by the engine. --method/--path/--header/--body shape the measured request.
 // - callgrind: the gateway runs under `valgrind --tool=callgrind`; instrumentation is switched on
 //   after the warm-up (callgrind_control -i on) and the instructions of the measured requests are
 //   divided by their number (every thread of the process counted: JIT, GC, libuv).
@@ -32,10 +36,15 @@ interface Options {
   top: number;
   /** The checkout whose bin/northgate.js runs (default: this one), to compare two builds. */
   root: string;
+  configFile: string | null;
+  method: string;
+  path: string;
+  headers: string[];
+  body: string;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { config: 'plain', requests: 20_000, warmup: 5_000, connections: 8, engine: 'native', mode: 'callgrind', top: 40, root: repoRoot };
+  const o: Options = { config: 'plain', requests: 20_000, warmup: 5_000, connections: 8, engine: 'native', mode: 'callgrind', top: 40, root: repoRoot, configFile: null, method: 'GET', path: '/', headers: [], body: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]!.replace(/^--/, '');
     const v = argv[i + 1] ?? '';
@@ -46,13 +55,22 @@ function parse(argv: string[]): Options {
     else if (k === 'engine' && (v === 'native' || v === 'node')) o.engine = v;
     else if (k === 'mode' && (v === 'callgrind' || v === 'profile' || v === 'cpu' || v === 'perf')) o.mode = v;
     else if (k === 'root') o.root = path.resolve(v);
+    else if (k === 'config-file') o.configFile = path.resolve(v);
+    else if (k === 'method' && /^[A-Z]+$/.test(v)) o.method = v;
+    else if (k === 'path' && v.startsWith('/')) o.path = v;
+    else if (k === 'header' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+: ?[^\r\n]*$/.test(v)) o.headers.push(v);
+    else if (k === 'body') o.body = v;
     else if (k === 'top') o.top = Math.max(1, Math.min(500, Number(v)));
     else throw new Error(`unknown or bad option --${k} ${v}`);
   }
   return o;
 }
 
-function gatewayConfig(o: Options, port: number, statusPort: number, upstreamPort: number, dir: string): string {
+function gatewayConfig(o: Options, port: number, statusPort: number, upstreamPort: number, upstream2Port: number, dir: string): string {
+  if (o.configFile !== null) {
+    const vars: Record<string, string> = { PORT: String(port), STATUS_PORT: String(statusPort), UPSTREAM_PORT: String(upstreamPort), UPSTREAM2_PORT: String(upstream2Port), DIR: dir, ENGINE: o.engine };
+    return readFileSync(o.configFile, 'utf8').replace(/\$\{([A-Z0-9_]+)\}/g, (m, name: string) => vars[name] ?? m);
+  }
   const head = `_format_version: "1"
 engine: ${o.engine}
 listen: { proxy: "127.0.0.1:${port}", status: "127.0.0.1:${statusPort}" }
@@ -69,7 +87,7 @@ services:
   return `engine: ${o.engine}\n` + chainConfig(port, statusPort, upstreamPort, path.join(dir, 'access.log'));
 }
 
-function nginxConfig(dir: string, port: number): string {
+function nginxConfig(dir: string, port: number, port2: number): string {
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log;
@@ -81,6 +99,7 @@ http {
   keepalive_timeout 300s;
   server {
     listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port2};
     location / { default_type application/json; return 200 '${BODY}'; }
   }
 }
@@ -88,8 +107,10 @@ http {
 }
 
 /** `total` requests over `connections` keep-alive connections, one at a time on each; resolves when all were answered 200. */
-async function load(port: number, total: number, connections: number): Promise<void> {
-  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\napikey: ${KEY}\r\n\r\n`, 'latin1');
+async function load(o: Options, port: number, total: number, connections: number): Promise<void> {
+  const extra = o.headers.map((h) => `${h}\r\n`).join('');
+  const body = o.body === '' ? '' : `content-length: ${Buffer.byteLength(o.body)}\r\n\r\n${o.body}`;
+  const request = Buffer.from(`${o.method} ${o.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\napikey: ${KEY}\r\n${extra}${body === '' ? '\r\n' : body}`, o.body === '' ? 'latin1' : 'utf8');
   let sent = 0;
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -207,7 +228,8 @@ async function main(): Promise<void> {
   process.on('exit', stop);
   try {
     const upPort = await freePort();
-    writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, upPort));
+    const upPort2 = await freePort();
+    writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, upPort, upPort2));
     children.push(spawn(nginx, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' }));
     const upErr = await waitForHttp200(`http://127.0.0.1:${upPort}/`, 10_000);
     if (upErr !== null) throw new Error(`nginx: ${upErr}`);
@@ -215,7 +237,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const statusPort = await freePort();
     const cfg = path.join(dir, 'gateway.yaml');
-    writeFileSync(cfg, gatewayConfig(o, port, statusPort, upPort, dir));
+    writeFileSync(cfg, gatewayConfig(o, port, statusPort, upPort, upPort2, dir));
     const bin = path.join(o.root, 'bin', 'northgate.js');
     const cgOut = path.join(dir, 'callgrind.out');
     const profOut = path.join(dir, 'profile.cpuprofile');
@@ -240,13 +262,13 @@ async function main(): Promise<void> {
     const ready = await waitReady(`http://127.0.0.1:${statusPort}/readyz`, o.mode === 'callgrind' ? 1_200_000 : 20_000, o.mode === 'callgrind' ? 30_000 : 1_000);
     if (!ready) throw new Error(`gateway not ready\n${stderr}`);
     process.stderr.write(`${new Date().toISOString()} ready\n`);
-    await load(port, o.warmup, o.connections);
+    await load(o, port, o.warmup, o.connections);
     process.stderr.write(`${new Date().toISOString()} warm\n`);
     await sleep(200);
-    const line = `${o.config} ${o.engine} ${o.requests} requests, ${o.connections} connections`;
+    const line = `${o.configFile === null ? o.config : path.basename(o.configFile)} ${o.engine} ${o.requests} requests, ${o.connections} connections`;
     if (o.mode === 'callgrind') {
       control(gw.pid!, '-i', 'on');
-      await load(port, o.requests, o.connections);
+      await load(o, port, o.requests, o.connections);
       control(gw.pid!, '-i', 'off');
       control(gw.pid!, '-d');
       // The dump is written by the gateway (slowly, under valgrind): wait for its totals line.
@@ -266,7 +288,7 @@ async function main(): Promise<void> {
     } else if (o.mode === 'profile') {
       gw.kill('SIGUSR2');
       await sleep(300);
-      await load(port, o.requests, o.connections);
+      await load(o, port, o.requests, o.connections);
       gw.kill('SIGUSR2');
       for (let i = 0; i < 100; i++) {
         await sleep(100);
@@ -283,7 +305,7 @@ async function main(): Promise<void> {
       const rec = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-p', String(gw.pid), '-o', data], { stdio: 'ignore' });
       await sleep(500);
       const before = treeCpuSeconds(gw.pid) ?? 0;
-      await load(port, o.requests, o.connections);
+      await load(o, port, o.requests, o.connections);
       const after = treeCpuSeconds(gw.pid) ?? 0;
       rec.kill('SIGINT');
       await new Promise((r) => rec.once('exit', r));
@@ -294,7 +316,7 @@ async function main(): Promise<void> {
     } else {
       const before = treeCpuSeconds(gw.pid) ?? 0;
       const t0 = performance.now();
-      await load(port, o.requests, o.connections);
+      await load(o, port, o.requests, o.connections);
       const wall = performance.now() - t0;
       const after = treeCpuSeconds(gw.pid) ?? 0;
       process.stdout.write(`${line}: ${(((after - before) * 1e6) / o.requests).toFixed(1)} CPU µs/request, ${((wall * 1000 * o.connections) / o.requests).toFixed(0)} µs/request on a connection (wall)\n`);
