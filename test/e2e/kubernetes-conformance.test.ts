@@ -81,7 +81,7 @@ const PASSING: readonly string[] = [
 const backends = new Backends();
 after(() => backends.close());
 
-test('Gateway API conformance cases in --kubernetes-manifests mode', { timeout: 110_000 }, async (t) => {
+test('Gateway API conformance cases in --kubernetes-manifests mode', { timeout: 280_000 }, async (t) => {
   const results: CaseResult[] = [];
   for (const c of CASES) results.push(await runCase(c, backends));
   for (const r of results) t.diagnostic(`${r.name}: ${r.result}${r.detail !== '' ? ` — ${r.detail}` : ''}`);

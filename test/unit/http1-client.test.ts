@@ -11,6 +11,11 @@ import { createH1Pool, H1Pool } from '../../src/http1/client-pool.js';
 import { upstreamErrorCode } from '../../src/upstream/errors.js';
 import { exchange, startScriptedUpstream, type ScriptedUpstream } from '../helpers/http1-client.js';
 
+/** Waits (5 ms steps, at most 5 s) until the pool holds no connection; the assertion after it says what was expected. */
+async function drained(pool: { stats: { connections: number } }): Promise<void> {
+  for (let i = 0; i < 1000 && pool.stats.connections > 0; i++) await new Promise((r) => setTimeout(r, 5));
+}
+
 const header = (ex: { headers: Array<[string, string]> }, name: string) => ex.headers.find(([n]) => n.toLowerCase() === name)?.[1];
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -275,16 +280,16 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     const pool = new H1Pool(up.url, { keepAliveTimeoutMs: 60_000 });
     // timeout=1 less the 1 s threshold: not reused at all.
     await exchange(pool, { path: '/ka', method: 'GET' });
-    await new Promise((r) => setTimeout(r, 20));
+    await drained(pool);
     assert.equal(pool.stats.connections, 0);
     const extra = await exchange(pool, { path: '/extra', method: 'GET' });
     assert.equal(extra.body.toString(), 'x');
-    await new Promise((r) => setTimeout(r, 20));
+    await drained(pool);
     assert.equal(pool.stats.connections, 0, 'a second answer to one request: the connection is dropped');
     const short = new H1Pool(up.url, { keepAliveTimeoutMs: 30 });
     await exchange(short, { path: '/', method: 'GET' });
     assert.equal(short.stats.idle, 1);
-    await new Promise((r) => setTimeout(r, 100));
+    await drained(short);
     assert.equal(short.stats.connections, 0);
     assert.ok(n >= 3);
     await pool.destroy();
@@ -303,7 +308,7 @@ describe('HTTP/1.1 client against raw upstreams', () => {
       const r = await exchange(pool, { path, method: 'GET' });
       assert.equal(r.body.toString(), 'z');
       assert.equal(pool.stats.idle, 1);
-      for (let i = 0; i < 100 && pool.stats.connections > 0; i++) await new Promise((res) => setTimeout(res, 10));
+      await drained(pool);
       assert.equal(pool.stats.connections, 0, `${path}: the connection is dropped`);
       await pool.destroy();
     }
@@ -368,7 +373,7 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     const up = await start((_head, socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na'));
     const pool = new H1Pool(up.url);
     await exchange(pool, { path: '/1', method: 'POST', body: Buffer.from('x') });
-    for (let i = 0; i < 50 && pool.stats.connections > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await drained(pool);
     assert.equal(pool.stats.connections, 0);
     const next = await exchange(pool, { path: '/2', method: 'POST', body: Buffer.from('y') });
     assert.equal(next.error, null);
@@ -432,7 +437,7 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     assert.equal(ex.error, null);
     assert.equal(ex.status, 413);
     assert.equal(ex.body.toString(), 'big');
-    for (let i = 0; i < 50 && pool.stats.connections > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await drained(pool);
     assert.equal(pool.stats.connections, 0);
     assert.ok(produced < 100_000);
     source.destroy();
