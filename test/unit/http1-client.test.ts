@@ -154,7 +154,7 @@ describe('HTTP/1.1 client against node:http', () => {
     const pool = new H1Pool(origin);
     const ex = await exchange(pool, { path: '/close', method: 'GET' });
     assert.equal(ex.body.toString(), 'bye');
-    await new Promise((r) => setTimeout(r, 20));
+    await drained(pool);
     assert.equal(pool.stats.connections, 0);
     await pool.close();
   });
