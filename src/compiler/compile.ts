@@ -325,9 +325,11 @@ function outlierPolicy(u: RawUpstream): OutlierPolicy {
 
 function retryPolicy(s: Pick<RawService, 'retries'>): RetryPolicy {
   const r = s.retries;
+  const on = (r?.on ?? ['connect-failure']).map(String) as RetryCondition[];
   return {
     attempts: r?.attempts ?? 2,
-    on: new Set((r?.on ?? ['connect-failure']).map(String) as RetryCondition[]),
+    on: new Set(on),
+    statuses: new Set(on.filter((c) => /^[0-9]+$/.test(c)).map(Number)),
     backoffBaseMs: parseDuration(r?.backoff?.base ?? '25ms')!,
     backoffMaxMs: parseDuration(r?.backoff?.max ?? '250ms')!,
     budgetPercent: r?.budget_percent ?? 20,

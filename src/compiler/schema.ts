@@ -45,8 +45,11 @@ export function buildConfigSchema(plugins: Iterable<Plugin>, opts: { shared?: bo
     additionalProperties: false,
     properties: {
       attempts: { type: 'integer', minimum: 1, maximum: 10 },
-      // Status codes as YAML numbers (502) or strings ("502"): compile reads both as text.
-      on: { type: 'array', items: { enum: ['connect-failure', 'reset', 'timeout', 502, 503, 504, '502', '503', '504'], 'x-message': 'must be connect-failure, reset, timeout, 502, 503 or 504' } },
+      // Response statuses 400–599 as YAML numbers (502) or strings ("502"): compile reads both as text.
+      on: {
+        type: 'array',
+        items: { type: ['string', 'integer'], pattern: '^(connect-failure|reset|timeout|[45][0-9][0-9])$', minimum: 400, maximum: 599, 'x-message': 'must be connect-failure, reset, timeout or a response status 400–599' },
+      },
       backoff: { type: 'object', additionalProperties: false, properties: { base: duration, max: duration } },
       budget_percent: { type: 'integer', minimum: 0, maximum: 100 },
       non_idempotent: { type: 'boolean' },

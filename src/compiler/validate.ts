@@ -118,7 +118,7 @@ function toProblem(e: ErrorObject): ConfigProblem {
       return { path: [...path, key], atKey: true, message: `invalid name "${key}"` };
     }
     default:
-      if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minLength', 'maxItems', 'minProperties', 'maxProperties'].includes(e.keyword)) return { path, message: custom };
+      if (typeof custom === 'string' && ['pattern', 'type', 'const', 'minimum', 'maximum', 'minLength', 'maxItems', 'minProperties', 'maxProperties'].includes(e.keyword)) return { path, message: custom };
       return { path, message: e.message ?? 'is invalid' };
   }
 }

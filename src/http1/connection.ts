@@ -414,7 +414,7 @@ export class H1Connection implements ResponseSink, WriterOwner {
     this.#pool.closed(this);
   }
 
-  /** Ends the current exchange with `err`: a stale reused connection retries it once on a fresh one. */
+  /** Ends the current exchange with `err`: a stale reused connection retries it once on a fresh one, when the handler lets it. */
   #fail(err: Error): void {
     const req = this.#req;
     if (req === null) return;
@@ -423,7 +423,8 @@ export class H1Connection implements ResponseSink, WriterOwner {
     this.#writer.stop();
     this.#error ??= err;
     if (!this.socket.destroyed) this.socket.destroy();
-    if (this.reused && !this.#answered && req.retriable && STALE_CODES.has((err as NodeJS.ErrnoException).code ?? '')) {
+    // The handler has the last word: a replay is one more try at the upstream, which its retry policy may not allow.
+    if (this.reused && !this.#answered && req.retriable && STALE_CODES.has((err as NodeJS.ErrnoException).code ?? '') && req.handler.onReplay?.(err) !== false) {
       req.retried = true;
       req.conn = null;
       return this.#pool.retry(req);

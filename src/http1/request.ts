@@ -21,6 +21,13 @@ export interface H1Handler {
   onError?(err: Error): void;
   /** The request's trailers, asked once its body has been read (sent in the last chunk of a chunked body). */
   requestTrailers?(): Record<string, string | string[] | undefined> | null;
+  /**
+   * A reused connection failed (`err`) before any answer to the request, which the client
+   * would send once more on a fresh connection: the upstream may have closed the connection
+   * as the request went out, or may have received it. False keeps the failure (onError
+   * follows); without this callback the request is sent again.
+   */
+  onReplay?(err: Error): boolean;
 }
 
 export type H1Body = Buffer | Uint8Array | string | Readable | AsyncIterable<Buffer | Uint8Array | string> | null | undefined;

@@ -15,7 +15,7 @@ import type { Writable } from 'node:stream';
 import { finish, replyBug, replyError, reportBug, sendLocalReply, publishUpstreamEnd, type DrainHooks } from './reply.js';
 import { upstreamStartChannel } from '../base/events.js';
 import { LocalReply } from '../sdk/local-reply.js';
-import { countAttempt, countRetry, failureOf, planRetry, nextTarget, recordFailure, recordSuccess, type RetryCondition } from '../upstream/retry.js';
+import { countAttempt, countRetry, failureOf, mayTryAgain, planRetry, nextTarget, recordFailure, recordSuccess } from '../upstream/retry.js';
 import type { Target } from '../upstream/target.js';
 import type { CompiledRoute } from './route.js';
 import { attemptEnded, attemptStarted } from '../upstream/balancer.js';
@@ -245,9 +245,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   #final(statusCode: number, rawHeaders: ReadonlyArray<Buffer | string>, resume: () => void): boolean {
     const ctx = this.#ctx;
-    if (statusCode >= 500) {
-      recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
-      const delay = statusCode === 502 || statusCode === 503 || statusCode === 504 ? planRetry(ctx, String(statusCode) as RetryCondition) : -1;
+    if (statusCode >= 500) recordFailure(ctx.route!.service.upstream, ctx.target!, Date.now());
+    else recordSuccess(ctx.target!);
+    // A status the retry policy names (retries.on): the answer is dropped and the request tried again.
+    if (statusCode >= 400 && ctx.route!.service.retries.statuses.has(statusCode)) {
+      const delay = planRetry(ctx, statusCode);
       if (delay >= 0) {
         this.#end();
         ctx.responseStatus = statusCode;
@@ -257,8 +259,6 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         this.#retry(delay);
         return false;
       }
-    } else {
-      recordSuccess(ctx.target!);
     }
     ctx.upstreamRespondedAt = performance.now();
     this.#resume = resume;
@@ -443,6 +443,24 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
    */
   requestTrailers(): Record<string, string | string[] | undefined> | null {
     return this.#ctx.requestBody === null ? this.#ctx.req.trailers : null;
+  }
+
+  /**
+   * The engine's HTTP/1.1 client would send the request again on a fresh connection: a reused
+   * one failed before any answer (most often closed by the upstream as the request went
+   * out, but the upstream may have received it). That is one more try at the upstream, so
+   * the retry policy must have an attempt left for it (retries.attempts bounds every try);
+   * it is not the target's failure (no passive-health count) and goes to the same target.
+   */
+  onReplay(err: Error): boolean {
+    const ctx = this.#ctx;
+    if (this.#done || !mayTryAgain(ctx)) return false;
+    upstreamAttemptEnded(ctx, err);
+    countRetry(ctx);
+    countAttempt(ctx);
+    if (upstreamStartChannel.hasSubscribers) upstreamStartChannel.publish(ctx);
+    ctx.upstreamStartedAt = performance.now();
+    return true;
   }
 
   /** The deadline passed during this exchange: abort it and answer 504 (or cut a started response). False when already over. */

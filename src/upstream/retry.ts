@@ -9,12 +9,15 @@ import type { Service } from './service.js';
 import type { Target } from './target.js';
 import type { Upstream } from './upstream.js';
 
-export type RetryCondition = 'connect-failure' | 'reset' | 'timeout' | '502' | '503' | '504';
+/** A connection-level failure (failureOf), or a response status as text ("500"), as `retries.on` names it. */
+export type RetryCondition = 'connect-failure' | 'reset' | 'timeout' | `${number}`;
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
   readonly attempts: number;
   readonly on: ReadonlySet<RetryCondition>;
+  /** The response statuses among `on` (400–599), as numbers: the response path asks this set only. */
+  readonly statuses: ReadonlySet<number>;
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
   /** Retries in flight may be at most this share of the service's requests in flight. */
@@ -55,7 +58,7 @@ const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'
 const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /** What kind of failure an upstream error is, or null when it is not the upstream's fault. */
-export function failureOf(err: unknown): RetryCondition | null {
+export function failureOf(err: unknown): 'connect-failure' | 'reset' | 'timeout' | null {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return null;
   if (CONNECT_FAILURE.has(code)) return 'connect-failure';
@@ -64,21 +67,35 @@ export function failureOf(err: unknown): RetryCondition | null {
   return code.startsWith('HPE_') ? 'reset' : null;
 }
 
-/** The backoff (ms) before retrying this failure, or -1 when it must not be retried. */
-export function planRetry(ctx: RetryState, condition: RetryCondition): number {
-  const service = ctx.route!.service;
-  const policy = service.retries;
-  if (ctx.attempt >= policy.attempts || !policy.on.has(condition)) return -1;
-  if (!policy.nonIdempotent && !IDEMPOTENT.has(ctx.method)) return -1;
-  // A body already streamed to the failed attempt cannot be sent again unless it fit in the replay buffer.
-  if ((ctx.requestBodyLength > 0 || ctx.requestChunked) && ctx.replayBody === null) return -1;
-  if (ctx.res.destroyed) return -1;
-  const stats = service.stats;
-  if (stats.retries >= Math.max(MIN_RETRY_CONCURRENCY, Math.floor((stats.inflight * policy.budgetPercent) / 100))) return -1;
+/**
+ * The backoff (ms) before retrying this failure (a connection-level one, or a response
+ * status), or -1 when it must not be retried.
+ */
+export function planRetry(ctx: RetryState, condition: 'connect-failure' | 'reset' | 'timeout' | number): number {
+  const policy = ctx.route!.service.retries;
+  if (!(typeof condition === 'number' ? policy.statuses.has(condition) : policy.on.has(condition))) return -1;
+  if (!mayTryAgain(ctx)) return -1;
   const delay = retryDelay(ctx);
   // Never sleep past the total deadline: the failure is answered now instead.
   if (ctx.deadlineAt !== 0 && performance.now() + delay >= ctx.deadlineAt) return -1;
   return delay;
+}
+
+/**
+ * Whether the request may be sent once more, whatever the failure: attempts left, a method the
+ * policy replays, a body that can be sent again, a client still there, and the service's
+ * retry budget not spent.
+ */
+export function mayTryAgain(ctx: RetryState): boolean {
+  const service = ctx.route!.service;
+  const policy = service.retries;
+  if (ctx.attempt >= policy.attempts) return false;
+  if (!policy.nonIdempotent && !IDEMPOTENT.has(ctx.method)) return false;
+  // A body already streamed to the failed attempt cannot be sent again unless it fit in the replay buffer.
+  if ((ctx.requestBodyLength > 0 || ctx.requestChunked) && ctx.replayBody === null) return false;
+  if (ctx.res.destroyed) return false;
+  const stats = service.stats;
+  return stats.retries < Math.max(MIN_RETRY_CONCURRENCY, Math.floor((stats.inflight * policy.budgetPercent) / 100));
 }
 
 /** Full jitter on an exponential backoff: uniformly in [delay/2, delay]. */

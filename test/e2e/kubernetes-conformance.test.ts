@@ -76,6 +76,7 @@ const PASSING: readonly string[] = [
   'GatewayWithAttachedRoutesWithPort8080',
   'GatewayInvalidParametersRef',
   'GatewayNameMaximumLength',
+  'HTTPRouteRetry',
 ];
 
 const backends = new Backends();
@@ -94,7 +95,8 @@ test('Gateway API conformance cases in --kubernetes-manifests mode', { timeout: 
 
 // What the cases above exercise, read off the translated config: the mirror is the Service's
 // upstream and a rule's further mirrors are noted, retries cover an attempt's backendRequest
-// timeout, and CORS "*" answers with the request's origin and headers.
+// timeout and the codes a rule names, Service upstreams have no passive ejection, and CORS
+// "*" answers with the request's origin and headers.
 test('the translation of the mirror, retry and CORS manifests', () => {
   const run = (file: string) => translate(snapshotOf(conformanceObjects(`conformance__tests__${file}.yaml`)), { now: '2026-01-01T00:00:00Z', addresses: ['10.0.0.1'] });
   const routes = (t: ReturnType<typeof translate>) => ((t.config.services ?? []) as Array<{ routes: Array<Record<string, any>> }>).flatMap((s) => s.routes);
@@ -112,6 +114,13 @@ test('the translation of the mirror, retry and CORS manifests', () => {
   const retries = routes(run('httproute-retry-with-timeouts')).find((r) => r['paths'][0] === '/retry/backend-request-timeout-200ms')!;
   assert.deepEqual(retries['timeouts'], { read: '200ms' });
   assert.deepEqual(retries['backends'][0]['retries'], { attempts: 3, on: ['connect-failure', 'reset', 'timeout'] });
+  // HTTPRouteRetry: `attempts` retries after the first try, on the codes named; the Service's
+  // upstream has no passive ejection (its own 500s do not take its one endpoint out).
+  const retry = run('httproute-retry');
+  const codes = routes(retry).find((r) => r['paths'][0] === '/retry/code-all-attempts-2')!;
+  assert.deepEqual(codes['backends'][0]['retries'], { attempts: 3, on: ['connect-failure', 'reset', 'timeout', 500, 502, 503, 504] });
+  const v3 = ((retry.config.upstreams ?? []) as Array<Record<string, unknown>>).find((u) => u['name'] === infra('infra-backend-v3'))!;
+  assert.deepEqual(v3['healthcheck'], { passive: { consecutive_failures: 0 } });
 
   const cors = routes(run('httproute-cors')).find((r) => r['paths'][0] === '/cors-wildcard-methods-headers-unauth')!;
   assert.deepEqual(cors['plugins']['cors'], { origins: ['~^.+$'], methods: ['*'] });

@@ -99,7 +99,7 @@ consumers:
   assert.doesNotMatch(out, /alice-key|sha256:/, 'no key or digest is printed');
 });
 
-test('retries.on takes status codes as YAML numbers: [502, 503] validates and retries a 502', async () => {
+test('retries.on takes response statuses as YAML numbers or text: [502, 503] validates and retries a 502', async () => {
   let calls = 0;
   const upstream = await startUpstream((_req, res) => {
     calls++;
@@ -116,8 +116,12 @@ services:
 `;
   const v = await runCli(['validate', '--config', writeConfig(yaml)]);
   assert.equal(v.stdout, 'valid\n', v.stdout);
-  const bad = await runCli(['validate', '--config', writeConfig(yaml.replace('[502, 503]', '[500]'))]);
-  assert.match(bad.stdout, /retries\.on\[0\]: must be connect-failure, reset, timeout, 502, 503 or 504\n$/);
+  const statuses = await runCli(['validate', '--config', writeConfig(yaml.replace('[502, 503]', '[500, "429"]'))]);
+  assert.equal(statuses.stdout, 'valid\n', 'any response status 400-599, as a number or as text');
+  for (const wrong of ['[600]', '[302]', '["5xx"]', '[resets]']) {
+    const bad = await runCli(['validate', '--config', writeConfig(yaml.replace('[502, 503]', wrong))]);
+    assert.match(bad.stdout, /retries\.on\[0\]: must be connect-failure, reset, timeout or a response status 400–599\n$/, `${wrong}: ${bad.stdout}`);
+  }
   const gw = await startGateway(yaml);
   try {
     const res = await http(`${gw.url}/x`);

@@ -24,6 +24,7 @@ export interface Hooks {
   onData?(chunk: Buffer, resume: () => void): boolean;
   onHeaders?(status: number, abort: (err?: Error) => void): void;
   requestTrailers?(): Record<string, string | string[] | undefined> | null;
+  onReplay?(err: Error): boolean;
 }
 
 function pairs(raw: Array<Buffer | string> | null | undefined): Array<[string, string]> {
@@ -78,6 +79,7 @@ export function exchange(pool: Dispatching, opts: Record<string, unknown>, hooks
         resolve(out);
       },
       ...(hooks.requestTrailers ? { requestTrailers: hooks.requestTrailers } : {}),
+      ...(hooks.onReplay ? { onReplay: hooks.onReplay } : {}),
     };
     pool.dispatch(opts as never, handler as never);
   });

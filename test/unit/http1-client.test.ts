@@ -336,6 +336,31 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     await pool.destroy();
   });
 
+  test('the handler decides on that replay: false keeps the failure (one try), true sends it again', async () => {
+    const up = await start((_head, socket) => {
+      const first = !(socket as unknown as { used?: boolean }).used;
+      (socket as unknown as { used?: boolean }).used = true;
+      if (first) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      else socket.destroy();
+    });
+    const pool = new H1Pool(up.url);
+    await exchange(pool, { path: '/1', method: 'GET' });
+    await new Promise((r) => setImmediate(r));
+    const asked: string[] = [];
+    const refused = await exchange(pool, { path: '/2', method: 'GET' }, { onReplay: (err) => (asked.push((err as Error & { code?: string }).code ?? ''), false) });
+    assert.equal(refused.error?.code, 'UND_ERR_SOCKET');
+    assert.deepEqual(asked, ['UND_ERR_SOCKET'], 'asked once, with the failure');
+    assert.equal(up.requests.length, 2, 'the GET reached the upstream once');
+    assert.equal(up.connections, 1);
+    await exchange(pool, { path: '/3', method: 'GET' });
+    await new Promise((r) => setImmediate(r));
+    const allowed = await exchange(pool, { path: '/4', method: 'GET' }, { onReplay: () => true });
+    assert.equal(allowed.error, null);
+    assert.equal(allowed.body.toString(), 'ok');
+    assert.equal(up.connections, 3);
+    await pool.destroy();
+  });
+
   test('the connection limit queues requests; a full queue fails at once', async () => {
     const waiting: Array<() => void> = [];
     const up = await start((_head, socket) => {

@@ -85,6 +85,8 @@ function routes(parts: ConfigParts): string[] {
   return out;
 }
 
+/** What the translation gives every Service upstream: passive health off. */
+const NO_EJECTION = { healthcheck: { passive: { consecutive_failures: 0 } } };
 const notes = (parts: ConfigParts): string[] => parts.notes.map((n) => `${n.namespace}/${n.name}: ${n.message}`);
 
 /** The translation as a config the compiler accepts. */
@@ -138,8 +140,8 @@ describe('paths and hosts', () => {
     ]);
     assert.deepEqual(routes(parts).sort(), ['a.test =/exact → apps.web.80', 'a.test /pre/ → apps.web.80', '* /any → apps.web.80', 'a.test /impl → apps.api.8000'].sort());
     assert.deepEqual(parts.upstreams, [
-      { name: 'apps.web.80', targets: [{ url: 'http://10.0.0.1:8080' }] },
-      { name: 'apps.api.8000', targets: [{ url: 'http://10.0.0.2:9000' }] },
+      { name: 'apps.web.80', targets: [{ url: 'http://10.0.0.1:8080' }], ...NO_EJECTION },
+      { name: 'apps.api.8000', targets: [{ url: 'http://10.0.0.2:9000' }], ...NO_EJECTION },
     ]);
     for (const s of parts.services) for (const r of s['routes'] as Array<Record<string, unknown>>) assert.equal(r['preserve_host'], true);
     assert.deepEqual(parts.listeners, [{ address: '0.0.0.0:80' }]);
@@ -247,7 +249,7 @@ describe('backends', () => {
     ]);
     assert.deepEqual(routes(parts), ['* /gone → 503', '* /port → 503', '* /empty → apps.empty.80']);
     for (const s of parts.services.slice(0, 2)) assert.equal((s['plugins'] as Record<string, { status: number }>)['request-termination']!.status, 503);
-    assert.deepEqual(parts.upstreams, [{ name: 'apps.empty.80', targets: [] }], 'no ready endpoint: an upstream without targets, which answers 503');
+    assert.deepEqual(parts.upstreams, [{ name: 'apps.empty.80', targets: [], ...NO_EJECTION }], 'no ready endpoint: an upstream without targets, which answers 503');
     assert.ok(notes(parts).some((n) => n.includes('resource backends are not supported')));
     assertCompiles(parts);
   });

@@ -18,6 +18,8 @@ import { CertDir } from '../helpers/certs.js';
 import { seededRandom } from '../helpers/random.js';
 import { CONFORMANCE_DIR, condition, conformanceObjects, endpointSlicesFor, gatewayClass, parseDocs, snapshotOf, statusOf, tlsSecret, type Cond } from '../helpers/kube-resources.js';
 
+/** What the translation gives every Service upstream: passive health off. */
+const NO_EJECTION = { healthcheck: { passive: { consecutive_failures: 0 } } };
 const NOW = '2026-01-01T00:00:00Z';
 const INFRA = 'gateway-conformance-infra';
 const certs = new CertDir().ca('ca').leaf('gw', 'gateway.test', 'ca', 'DNS:*.example.com,DNS:example.com,DNS:second-example.org,DNS:*.wildcard.org');
@@ -343,7 +345,8 @@ endpoints: [{ addresses: ["fd00::1"] }, { addresses: [10.0.0.2] }]
   test('ready endpoints (ready unset counts as ready), deduplicated and sorted; port by number or name', () => {
     const r = resolveServiceBackend(snap, 'apps', 'web', 80);
     assert.ok('upstream' in r);
-    assert.deepEqual(r.upstream, { name: 'apps.web.80', targets: [{ url: 'http://10.0.0.1:8080' }, { url: 'http://10.0.0.2:8080' }, { url: 'http://[fd00::1]:8080' }] });
+    // No passive ejection: a Service's own 5xx answers never take its endpoints out of traffic.
+    assert.deepEqual(r.upstream, { name: 'apps.web.80', targets: [{ url: 'http://10.0.0.1:8080' }, { url: 'http://10.0.0.2:8080' }, { url: 'http://[fd00::1]:8080' }], ...NO_EJECTION });
     const byName = resolveServiceBackend(snap, 'apps', 'web', 'http');
     assert.deepEqual(byName, r);
   });
@@ -363,7 +366,7 @@ spec: { ports: [{ port: 80 }] }
 `));
     const r = resolveServiceBackend(lone, 'apps', 'idle', undefined);
     assert.ok('upstream' in r);
-    assert.deepEqual(r.upstream, { name: 'apps.idle.80', targets: [] });
+    assert.deepEqual(r.upstream, { name: 'apps.idle.80', targets: [], ...NO_EJECTION });
     assert.equal(r.endpoints, 0);
     void endpointSlicesFor;
   });

@@ -37,6 +37,16 @@ export function upstreamName(namespace: string, service: string, port: number | 
   return `${full.slice(0, MAX_NAME - 13)}-${hash}`;
 }
 
+/**
+ * No passive health (outlier ejection) for a Service's endpoints. The Gateway API has none in
+ * its core, and implementations turn it on only by a policy of their own (Envoy Gateway's
+ * BackendTrafficPolicy; ingress-nginx's max-fails is 0): a user expects a backend's 5xx answers
+ * to reach the client, and a Service with one endpoint must not be taken out of traffic by its
+ * own errors. Kubernetes' readiness probes already remove unready endpoints from the
+ * EndpointSlices, and so from the targets.
+ */
+const noEjection = (): Record<string, unknown> => ({ healthcheck: { passive: { consecutive_failures: 0 } } });
+
 interface ServicePort { name?: string; port: number; targetPort?: number | string; appProtocol?: string; protocol?: string }
 
 /** The scheme of a target for an appProtocol, or undefined when it is not supported. */
@@ -102,7 +112,7 @@ export function resolveServiceBackend(resources: ResourceSnapshot, namespace: st
   if (spec.type === 'ExternalName') {
     const host = str(spec.externalName);
     if (host === undefined || !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i.test(host)) return { problem: 'BackendNotFound', message: `Service ${namespace}/${serviceName} has no valid externalName` };
-    return { upstream: { name, targets: [{ url: `${scheme}://${host.toLowerCase()}:${sp.port}` }] }, port: sp.port, endpoints: 1 };
+    return { upstream: { name, targets: [{ url: `${scheme}://${host.toLowerCase()}:${sp.port}` }], ...noEjection() }, port: sp.port, endpoints: 1 };
   }
   const urls = new Set<string>();
   for (const slice of resources.get('EndpointSlice')) {
@@ -122,7 +132,7 @@ export function resolveServiceBackend(resources: ResourceSnapshot, namespace: st
     }
   }
   const targets = [...urls].sort().map((url) => ({ url }));
-  return { upstream: { name, targets }, port: sp.port, endpoints: targets.length };
+  return { upstream: { name, targets, ...noEjection() }, port: sp.port, endpoints: targets.length };
 }
 
 /** The endpoint port of a slice for a Service port: the slice's port of the same name. */

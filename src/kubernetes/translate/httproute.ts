@@ -198,17 +198,20 @@ function corsConfig(c: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * HTTPRouteRetry: `attempts` retries (Northgate counts the first try too) on the codes Northgate
- * retries, on connection failures and resets, and on an attempt that outlives
- * `timeouts.backendRequest` (each attempt has that long; `timeouts.request` bounds them all).
+ * HTTPRouteRetry: `attempts` retries (Northgate counts the first try too, so `attempts + 1`),
+ * on the `codes` named (400–599), on connection failures and resets, and on an attempt that
+ * outlives `timeouts.backendRequest` (each attempt has that long; `timeouts.request` bounds
+ * them all); `backoff` is the wait before each retry. Without `attempts` the
+ * implementation's default applies: one retry.
  */
 function retryPolicy(r: Record<string, unknown>, present: boolean, notes: string[]): Record<string, unknown> | undefined {
   if (!present) return undefined;
-  const codes = Array.isArray(r.codes) ? r.codes.filter((c): c is number => typeof c === 'number') : [];
-  const supported: number[] = codes.filter((c) => c === 502 || c === 503 || c === 504);
-  if (supported.length < codes.length) notes.push(`retry codes ${codes.filter((c) => !supported.includes(c)).join(', ')} are not retried (Northgate retries 502, 503, 504 and connection failures)`);
+  const raw = Array.isArray(r.codes) ? r.codes : [];
+  const codes = [...new Set(raw.filter((c): c is number => Number.isInteger(c) && (c as number) >= 400 && (c as number) <= 599))];
+  if (codes.length < raw.length) notes.push(`retry codes ${raw.filter((c) => !codes.includes(c as number)).map(String).join(', ')} are not retried (codes are statuses 400–599)`);
   const attempts = typeof r.attempts === 'number' ? Math.min(Math.max(Math.trunc(r.attempts), 0), 9) + 1 : 2;
-  const out: Record<string, unknown> = { attempts, on: ['connect-failure', 'reset', 'timeout', ...supported] };
+  if (typeof r.attempts === 'number' && r.attempts > 9) notes.push(`retry attempts ${r.attempts} are served as 9 (Northgate makes 10 tries at most)`);
+  const out: Record<string, unknown> = { attempts, on: ['connect-failure', 'reset', 'timeout', ...codes] };
   const base = duration(r.backoff, 'retry.backoff');
   if (base !== undefined) out.backoff = { base, max: base };
   return out;
