@@ -114,5 +114,5 @@ test('the translation of the mirror, retry and CORS manifests', () => {
   assert.deepEqual(retries['backends'][0]['retries'], { attempts: 3, on: ['connect-failure', 'reset', 'timeout'] });
 
   const cors = routes(run('httproute-cors')).find((r) => r['paths'][0] === '/cors-wildcard-methods-headers-unauth')!;
-  assert.deepEqual(cors['plugins']['cors'], { origins: ['~^.+$'], methods: ['*'] });
+  assert.deepEqual(cors['plugins']['cors'], { preflight_status: 200, origins: ['~^.+$'], methods: ['*'], max_age: 5 });
 });
