@@ -76,6 +76,8 @@ const PASSING: readonly string[] = [
   'GatewayWithAttachedRoutesWithPort8080',
   'GatewayInvalidParametersRef',
   'GatewayNameMaximumLength',
+  'HTTPRouteCORS',
+  'GRPCRouteRequestHeaderModifier',
 ];
 
 const backends = new Backends();
@@ -94,7 +96,7 @@ test('Gateway API conformance cases in --kubernetes-manifests mode', { timeout: 
 
 // What the cases above exercise, read off the translated config: the mirror is the Service's
 // upstream and a rule's further mirrors are noted, retries cover an attempt's backendRequest
-// timeout, and CORS "*" answers with the request's origin and headers.
+// timeout, and CORS "*" answers with the request's origin and headers, preflights 200, maxAge 5 by default.
 test('the translation of the mirror, retry and CORS manifests', () => {
   const run = (file: string) => translate(snapshotOf(conformanceObjects(`conformance__tests__${file}.yaml`)), { now: '2026-01-01T00:00:00Z', addresses: ['10.0.0.1'] });
   const routes = (t: ReturnType<typeof translate>) => ((t.config.services ?? []) as Array<{ routes: Array<Record<string, any>> }>).flatMap((s) => s.routes);
