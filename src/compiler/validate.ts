@@ -154,7 +154,8 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   });
 }
 
-const HOST_PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** A route's or SNI host: lower-case labels (`_` too, as a request's Host may carry: src/proxy/request-head.ts), a leading `*.` allowed. */
+const HOST_PATTERN = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 function checkSemantics(c: RawConfig, registry: PluginRegistry): ConfigProblem[] {
   const problems: ConfigProblem[] = [];

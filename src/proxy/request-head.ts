@@ -65,7 +65,18 @@ const SPECIAL = new Map<string, number>([
 ]);
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=@/-]{1,200}$/;
-const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9.]+)(?::[0-9]{1,5})?$/;
+/**
+ * One label of a Host's name: RFC 3986's reg-name characters (unreserved and sub-delims, so
+ * `_` as in gRPC service names and SRV-style names) but for three: "," (two Hosts joined into
+ * a list, which an upstream splitting X-Forwarded-Host would read as another host), "%" (a
+ * percent-encoded name, which URL parsers decode into another name) and "*" (the wildcard of
+ * route hosts, never a name).
+ */
+const HOST_LABEL = "[A-Za-z0-9_~!$&'()+;=-]+";
+/** A port from 1 to 65535, without leading zeros. */
+const HOST_PORT = '(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+/** A Host or :authority: a name of non-empty labels (a trailing dot allowed) or a bracketed IPv6 address, and a port. No userinfo, no path. */
+const HOST_HEADER = new RegExp(`^(?:${HOST_LABEL}(?:\\.${HOST_LABEL})*\\.?|\\[[0-9A-Fa-f:.]+\\])(?::${HOST_PORT})?$`);
 
 /** Returns a reason when the request must be refused with 400, or null. */
 export function readRequestHead(ctx: RequestContext): string | null {

@@ -178,12 +178,20 @@ services:
     assert.match(text, /^HTTP\/1\.1 408 /);
   });
 
-  test('request-head checks apply over HTTP/2: ambiguous host, dot segments, no route', async () => {
+  test('request-head checks apply over HTTP/2: :authority names, ambiguous host, dot segments, no route', async () => {
     const session = connect(`http://127.0.0.1:${h2cPort}`);
     try {
       const two = await h2(session, { ':path': '/open', ':authority': 'a.example.test', host: 'b.example.test' });
       assert.equal(two.status, 400);
       assert.match((JSON.parse(two.body) as { detail: string }).detail, /:authority and Host/);
+      // :authority is read as a Host is: an RFC 3986 name passes (the gRPC suite's service name), a list does not.
+      const underscore = echoOf(await h2(session, { ':path': '/open/u', ':authority': 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho' }));
+      assert.equal(underscore.headers['x-forwarded-host'], 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho');
+      for (const authority of ['a.example,b.example', 'a%2eexample', 'a.example:65536']) {
+        const bad = await h2(session, { ':path': '/open', ':authority': authority });
+        assert.equal(bad.status, 400, authority);
+        assert.match((JSON.parse(bad.body) as { detail: string }).detail, /malformed Host header/, authority);
+      }
       const dots = await h2(session, { ':path': '/open/%2e%2e/keyed' });
       assert.equal(dots.status, 400);
       const none = await h2(session, { ':path': '/nothing-here' });

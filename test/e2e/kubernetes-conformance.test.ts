@@ -77,6 +77,8 @@ const PASSING: readonly string[] = [
   'GatewayInvalidParametersRef',
   'GatewayNameMaximumLength',
   'HTTPRouteRetry',
+  'HTTPRouteCORS',
+  'GRPCRouteRequestHeaderModifier',
 ];
 
 const backends = new Backends();
@@ -96,7 +98,7 @@ test('Gateway API conformance cases in --kubernetes-manifests mode', { timeout: 
 // What the cases above exercise, read off the translated config: the mirror is the Service's
 // upstream and a rule's further mirrors are noted, retries cover an attempt's backendRequest
 // timeout and the codes a rule names, Service upstreams have no passive ejection, and CORS
-// "*" answers with the request's origin and headers.
+// "*" answers with the request's origin and headers, preflights 200, maxAge 5 by default.
 test('the translation of the mirror, retry and CORS manifests', () => {
   const run = (file: string) => translate(snapshotOf(conformanceObjects(`conformance__tests__${file}.yaml`)), { now: '2026-01-01T00:00:00Z', addresses: ['10.0.0.1'] });
   const routes = (t: ReturnType<typeof translate>) => ((t.config.services ?? []) as Array<{ routes: Array<Record<string, any>> }>).flatMap((s) => s.routes);
@@ -123,5 +125,5 @@ test('the translation of the mirror, retry and CORS manifests', () => {
   assert.deepEqual(v3['healthcheck'], { passive: { consecutive_failures: 0 } });
 
   const cors = routes(run('httproute-cors')).find((r) => r['paths'][0] === '/cors-wildcard-methods-headers-unauth')!;
-  assert.deepEqual(cors['plugins']['cors'], { origins: ['~^.+$'], methods: ['*'] });
+  assert.deepEqual(cors['plugins']['cors'], { preflight_status: 200, origins: ['~^.+$'], methods: ['*'], max_age: 5 });
 });

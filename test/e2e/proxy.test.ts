@@ -149,6 +149,28 @@ services:
     }
   });
 
+  test('Host: RFC 3986 names (underscores, sub-delims) pass and reach the upstream as sent', async () => {
+    const hosts = ['gateway_api_conformance.echo_basic.grpcecho.GrpcEcho', '_sip._tcp.example:5060', 'a_b.example.', 'x~y.example', "a!$&'()+;=b.example", '127.0.0.1:65535', '[::1]:1', '-lead.example'];
+    for (const host of hosts) {
+      const res = await http(gw.url + '/host', { headers: { Host: host } });
+      assert.equal(res.status, 200, `${host}: ${res.body}`);
+      const seen = JSON.parse(res.body) as Echo;
+      assert.equal(seen.headers['host'], host, 'preserve_host forwards it unchanged');
+      assert.equal(seen.headers['x-forwarded-host'], host);
+    }
+  });
+
+  test('Host: lists, percent-encoding, stars, userinfo, paths, empty labels, IPvFuture and bad ports are refused with 400', async () => {
+    const hosts = ['a.example,b.example', 'a.example, b.example', 'a%2eexample', 'evil%2Eexample.com', '*.example', '*', 'user@a.example', 'a.example/x', 'a.example\\x', '.a.example', 'a..example',
+      '[v1.x]', '[::1', 'a.example:0', 'a.example:65536', 'a.example:99999', 'a.example:080', 'a.example:', 'a.example:80:80', 'a.example:-1', 'a.example#x', 'a.example?x', 'a"b.example', 'a<b>.example', 'ex\u00e4mple.com'];
+    for (const host of hosts) {
+      const answer = await rawRequest(gw.port, `GET /host HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 400 /, JSON.stringify(host));
+    }
+    const one = await rawRequest(gw.port, `GET /host HTTP/1.1\r\nHost: a.example,b.example\r\nConnection: close\r\n\r\n`);
+    assert.match(one, /malformed Host header/);
+  });
+
   test('percent-encoded unreserved characters are decoded before routing (no route bypass)', async () => {
     const res = await http(gw.url + '/%61pi/%6Frders/7');
     assert.equal(res.status, 200);

@@ -37,6 +37,18 @@ describe('cors plugin schema', () => {
     assert.equal(lines.length, 6, lines.join('\n'));
   });
 
+  test('"*" among other methods, headers or exposed headers is refused; preflight_status is 200 or 204', () => {
+    const lines = problemsOf(withPlugin('{ origins: ["https://a.example"], methods: ["GET", "*"], headers: ["*", "x-a"], exposed_headers: ["*", "x-b"] }'));
+    for (const key of ['methods', 'headers', 'exposed_headers']) {
+      assert.ok(lines.some((l) => l.endsWith(`plugins.cors.${key}: "*" stands for every name: list no other with it`)), `${key}: ${lines.join('\n')}`);
+    }
+    assert.equal(lines.length, 3, lines.join('\n'));
+    const status = problemsOf(withPlugin('{ origins: ["https://a.example"], preflight_status: 201 }'));
+    assert.equal(status.length, 1, status.join('\n'));
+    assert.match(status[0]!, /plugins\.cors\.preflight_status: must be one of: 200, 204$/);
+    assert.deepEqual(problemsOf(withPlugin('{ origins: ["https://a.example"], methods: ["*"], headers: ["*"], exposed_headers: ["*"], credentials: true, preflight_status: 200 }')), []);
+  });
+
   test('unknown keys and bad types are refused with their paths', () => {
     const lines = problemsOf(withPlugin('{ origin: ["https://a.com"], max_age: -1 }'));
     assert.ok(lines.some((l) => /plugins\.cors\.origin: unknown key "origin" \(did you mean "origins"\?\)/.test(l)), lines.join('\n'));
@@ -53,6 +65,11 @@ describe('cors plugin behaviour', () => {
       upstreamRequests++;
       if (req.url === '/own-cors') res.setHeader('access-control-allow-origin', '*');
       if (req.url === '/vary') res.setHeader('vary', 'Accept-Encoding');
+      if (req.url!.endsWith('/expose')) {
+        res.setHeader('x-custom', '1');
+        res.setHeader('X-Trace', '2');
+        res.setHeader('cache-control', 'no-store');
+      }
       res.setHeader('content-type', 'text/plain');
       res.end('ok');
     });
@@ -76,6 +93,26 @@ services:
         paths: ["/open"]
         plugins:
           cors: {}
+      - name: status-200
+        paths: ["/p200"]
+        plugins:
+          cors: { origins: ["https://app.example.net"], preflight_status: 200 }
+      - name: wildcards-with-credentials
+        paths: ["/wild-cred"]
+        plugins:
+          cors: { origins: ["https://app.example.net"], methods: ["*"], headers: ["*"], exposed_headers: ["*"], credentials: true }
+      - name: wildcards
+        paths: ["/wild-open"]
+        plugins:
+          cors: { origins: ["https://app.example.net"], methods: ["*"], headers: ["*"], exposed_headers: ["*"] }
+      - name: alternation
+        paths: ["/alt"]
+        plugins:
+          cors: { origins: ["~^https://a\\\\.example\\\\.com|https://b\\\\.example\\\\.com$"] }
+      - name: any-origin-with-credentials
+        paths: ["/any-cred"]
+        plugins:
+          cors: { origins: ["~^.+$"], credentials: true }
 `, upstreams: { up } });
   });
   after(async () => {
@@ -95,7 +132,8 @@ services:
     assert.equal(res.headers['access-control-allow-methods'], 'GET, POST');
     assert.equal(res.headers['access-control-allow-headers'], 'content-type, x-api-key');
     assert.equal(res.headers['access-control-max-age'], '600');
-    assert.equal(res.headers['access-control-expose-headers'], undefined, 'expose is for actual responses');
+    // Browsers read it on actual responses only; the preflight carries it as Envoy's does.
+    assert.equal(res.headers['access-control-expose-headers'], 'x-request-id');
     assert.ok(varyTokens(res).includes('origin'));
     assert.equal(upstreamRequests, before, 'the preflight never reached the upstream');
   });
@@ -205,5 +243,70 @@ services:
     } finally {
       await gw2.close();
     }
+  });
+
+  test('preflight_status: 200 answers preflights 200 with an empty body (the default stays 204)', async () => {
+    const res = await preflight('https://app.example.net', '/p200');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, '');
+    assert.equal(res.headers['access-control-allow-origin'], 'https://app.example.net');
+    assert.equal((await preflight('https://app.example.net', '/open')).status, 204);
+    assert.equal((await preflight('https://evil.example', '/p200')).status, 403, 'a refused origin is still refused');
+  });
+
+  test('"*" with credentials is never sent: the requested method and headers are answered back, the response\'s header names exposed', async () => {
+    const pf = await preflight('https://app.example.net', '/wild-cred', { 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-a, x-b' });
+    assert.equal(pf.status, 204);
+    assert.equal(pf.headers['access-control-allow-methods'], 'PUT');
+    assert.equal(pf.headers['access-control-allow-headers'], 'x-a, x-b');
+    assert.equal(pf.headers['access-control-allow-credentials'], 'true');
+    assert.equal(pf.headers['access-control-expose-headers'], undefined, 'no names to list on a preflight');
+    assert.ok(varyTokens(pf).includes('access-control-request-method'));
+    assert.ok(varyTokens(pf).includes('access-control-request-headers'));
+    for (const asked of ['PUT, DELETE', 'P UT', '']) {
+      const bad = await preflight('https://app.example.net', '/wild-cred', { 'access-control-request-method': asked });
+      assert.equal(bad.headers['access-control-allow-methods'], undefined, `a malformed method is not answered back: ${JSON.stringify(asked)}`);
+    }
+    const res = await gw.request({ path: '/wild-cred/expose', headers: { origin: 'https://app.example.net' } });
+    assert.equal(res.status, 200);
+    const exposed = String(res.headers['access-control-expose-headers']).split(', ');
+    assert.ok(exposed.includes('x-custom') && exposed.includes('x-trace'), exposed.join());
+    assert.ok(!exposed.includes('*') && !exposed.includes('cache-control') && !exposed.includes('content-type') && !exposed.some((n) => n.startsWith('access-control-')), exposed.join());
+  });
+
+  test('"*" without credentials is sent as "*"', async () => {
+    const pf = await preflight('https://app.example.net', '/wild-open', { 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-a' });
+    assert.equal(pf.headers['access-control-allow-methods'], '*');
+    assert.equal(pf.headers['access-control-allow-headers'], '*');
+    const res = await gw.request({ path: '/wild-open/expose', headers: { origin: 'https://app.example.net' } });
+    assert.equal(res.headers['access-control-expose-headers'], '*');
+    assert.equal(res.headers['access-control-allow-credentials'], undefined);
+  });
+
+  test('attack: a regex origin whose alternation escapes its anchors still matches whole origins only', async () => {
+    for (const origin of ['https://a.example.com', 'https://b.example.com']) {
+      const res = await gw.request({ path: '/alt', headers: { origin } });
+      assert.equal(res.headers['access-control-allow-origin'], origin, origin);
+    }
+    for (const origin of ['https://a.example.com.evil.org', 'https://a.example.com:8443', 'xhttps://b.example.com']) {
+      const res = await gw.request({ path: '/alt', headers: { origin } });
+      assert.equal(res.headers['access-control-allow-origin'], undefined, origin);
+      assert.equal((await preflight(origin, '/alt')).status, 403, origin);
+    }
+  });
+
+  test('attack: a pattern admitting any origin with credentials reflects serialized origins only, never null or a joined pair', async () => {
+    const ok = await gw.request({ path: '/any-cred', headers: { origin: 'https://anything.example' } });
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://anything.example');
+    assert.equal(ok.headers['access-control-allow-credentials'], 'true');
+    assert.ok(varyTokens(ok).includes('origin'));
+    const attempts: Array<Record<string, string> | string[]> = [{ origin: 'null' }, { origin: 'file://' }, { origin: 'https://a.example/path' }, ['Host', 'localhost', 'Origin', 'https://a.example', 'Origin', 'https://b.example']];
+    for (const headers of attempts) {
+      const res = await gw.request({ path: '/any-cred', headers });
+      assert.equal(res.status, 200, JSON.stringify(headers));
+      assert.equal(res.headers['access-control-allow-origin'], undefined, JSON.stringify(headers));
+      assert.equal(res.headers['access-control-allow-credentials'], undefined, JSON.stringify(headers));
+    }
+    assert.equal((await preflight('null', '/any-cred')).status, 403);
   });
 });

@@ -58,6 +58,19 @@ describe('host classes', () => {
     assert.equal(hit(router, '/', { host: 'notexample.com' }), 'any');
   });
 
+  test('names with "_" (gRPC service names, SRV-style labels) are exact hosts and wildcard labels like any other', () => {
+    const router = routerOf(
+      '{ name: any, paths: ["/"] }',
+      '{ name: wild, paths: ["/"], hosts: ["*.echo_basic.example"] }',
+      '{ name: exact, paths: ["/"], hosts: ["gateway_api_conformance.echo_basic.grpcecho.grpcecho"] }',
+    );
+    assert.equal(hit(router, '/', { host: 'gateway_api_conformance.echo_basic.grpcecho.grpcecho' }), 'exact');
+    assert.equal(hit(router, '/', { host: 'a_b.echo_basic.example' }), 'wild');
+    assert.equal(hit(router, '/', { host: 'echo_basic.example' }), 'any', 'the wildcard needs a label');
+    assert.equal(hit(router, '/', { host: 'echo-basic.example' }), 'any', '"_" and "-" are different characters');
+    assert.equal(hit(router, '/', { host: "a;b=c'd.echo_basic.example" }), 'wild', 'a label of sub-delims is a label');
+  });
+
   test('wildcard_labels: one covers one label, and is tried before the wildcard of the same suffix', () => {
     const router = routerOf(
       '{ name: any, paths: ["/"] }',

@@ -178,12 +178,15 @@ function mirrorPercent(m: Record<string, unknown>): number {
 
 function corsConfig(c: Record<string, unknown>): Record<string, unknown> {
   const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-  const out: Record<string, unknown> = {};
+  // Preflights are answered 200, as Envoy answers them (the suite's expectation).
+  const out: Record<string, unknown> = { preflight_status: 200 };
   // "*" answers with the request's Origin, which a pattern that admits any origin does: a
   // browser refuses "*" on a request with credentials, and the Gateway API answers a request
   // that carries them (an Authorization header) with its Origin even without allowCredentials.
+  // The plugin's origin syntax check still keeps "null" and malformed Origins out.
   const origins = strings(c.allowOrigins).map((o) => (o === '*' ? '~^.+$' : o));
   if (origins.length > 0) out.origins = origins;
+  // allowMethods "*": the plugin sends "*", or with credentials the preflight's requested method.
   const methods = strings(c.allowMethods);
   if (methods.length > 0) out.methods = methods;
   // allowHeaders "*": the preflight's Access-Control-Request-Headers is answered back (the
@@ -193,7 +196,8 @@ function corsConfig(c: Record<string, unknown>): Record<string, unknown> {
   const exposed = strings(c.exposeHeaders);
   if (exposed.length > 0) out.exposed_headers = exposed;
   if (c.allowCredentials === true) out.credentials = true;
-  if (typeof c.maxAge === 'number') out.max_age = Math.min(Math.max(Math.trunc(c.maxAge), 0), 86400);
+  // maxAge defaults to 5 in the CRD: the API server fills it in, a manifest may leave it out.
+  out.max_age = typeof c.maxAge === 'number' ? Math.min(Math.max(Math.trunc(c.maxAge), 0), 86400) : 5;
   return out;
 }
 

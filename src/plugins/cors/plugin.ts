@@ -17,10 +17,15 @@ const WILDCARD = /^(https?):\/\/\*\.((?:[a-z0-9-]+\.)+[a-z0-9-]+)(:[0-9]{1,5})?$
 const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
 /** What a browser sends as Origin: one serialized origin (or `null`). Two Origin headers joined by ", " fail this. */
 const ORIGIN_SYNTAX = /^[a-z][a-z0-9+.-]*:\/\/[^\s,/?#@]+$/i;
+const TOKEN = new RegExp(`^${HTTP_TOKEN_CHAR}+$`);
 const TOKEN_LIST = new RegExp(`^${HTTP_TOKEN_CHAR}+(?:[ \\t]*,[ \\t]*${HTTP_TOKEN_CHAR}+)*$`);
 const kPreflight = localKey<true>('cors.preflight');
-const PREFLIGHT = new LocalReply(204);
 const UPSTREAM_CORS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
+/**
+ * Response headers a browser shows a page without being told (Fetch's CORS-safelisted
+ * response-header names), and those it never shows: not worth listing for an exposed "*".
+ */
+const NOT_LISTED = new Set(['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma', 'set-cookie', 'set-cookie2', 'vary']);
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
@@ -59,7 +64,9 @@ function compileOrigins(list: readonly string[]): Origins {
   let any = false;
   for (const o of list) {
     if (o === '*') any = true;
-    else if (o.startsWith('~')) patterns.push(compileConfigRegex(o.slice(1)) as ConfigRegex);
+    // Matched as a whole whatever the pattern's own anchors say: `^https://a\.example\.com|https://b\.example\.com$`
+    // is anchored at both ends, yet its first branch alone would admit "https://a.example.com.evil.org".
+    else if (o.startsWith('~')) patterns.push(compileConfigRegex(`^(?:${o.slice(1)})$`) as ConfigRegex);
     else if (o.includes('*')) {
       const m = WILDCARD.exec(o)!;
       patterns.push(compileConfigRegex(`^${m[1]}://(?:${LABEL}\\.)+${escapeRe(m[2]!)}${escapeRe(m[3] ?? '')}$`, 'i') as ConfigRegex);
@@ -89,6 +96,20 @@ function addVary(h: HeaderList, token: string): void {
   h.append('vary', token);
 }
 
+/** `list` is `["*"]`: the wildcard of methods, headers or exposed headers. */
+const isStar = (list: readonly string[] | undefined): boolean => list !== undefined && list.length === 1 && list[0] === '*';
+
+/** The names of a response's headers worth exposing for an exposed `*` with credentials, where `*` would be read as a name. */
+function exposableNames(h: HeaderList): string {
+  const seen = new Set<string>();
+  const raw = h.raw;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!NOT_LISTED.has(name) && !name.startsWith('access-control-')) seen.add(name);
+  }
+  return [...seen].join(', ');
+}
+
 export const corsPlugin: Plugin<CorsConfig> = {
   name: 'cors',
   priority: 2000,
@@ -106,19 +127,35 @@ export const corsPlugin: Plugin<CorsConfig> = {
         problems.push({ path: ['credentials'], message: 'credentials cannot be combined with the origin "*" (browsers refuse it): list the allowed origins' });
       }
     }
+    for (const key of ['methods', 'headers', 'exposed_headers'] as const) {
+      const list = config[key];
+      if (list !== undefined && list.length > 1 && list.includes('*')) problems.push({ path: [key], message: '"*" stands for every name: list no other with it' });
+    }
     return problems;
   },
   create(config) {
     const origins = compileOrigins(config.origins ?? CORS_DEFAULTS.origins);
     const anyOrigin = origins.any;
     const credentials = config.credentials === true;
-    const allowMethods = (config.methods ?? CORS_DEFAULTS.methods).join(', ');
-    const allowHeaders = config.headers ? config.headers.join(', ') : null;
-    const expose = config.exposed_headers && config.exposed_headers.length > 0 ? config.exposed_headers.join(', ') : null;
+    const methods = config.methods ?? CORS_DEFAULTS.methods;
+    // With credentials a browser reads "*" as a method or header literally named "*" (Fetch,
+    // "CORS-preflight fetch"): the preflight's own request is answered back instead.
+    const echoMethod = credentials && isStar(methods);
+    const allowMethods = methods.join(', ');
+    const reflectHeaders = config.headers === undefined || (credentials && isStar(config.headers));
+    const allowHeaders = reflectHeaders ? null : config.headers!.join(', ');
+    const exposeAll = credentials && isStar(config.exposed_headers);
+    const expose = config.exposed_headers && config.exposed_headers.length > 0 && !exposeAll ? config.exposed_headers.join(', ') : null;
     const maxAge = config.max_age === undefined ? null : String(config.max_age);
+    const preflight = new LocalReply(config.preflight_status ?? CORS_DEFAULTS.preflight_status);
 
     const preflightHeaders = (ctx: PluginContext, h: HeaderList): void => {
-      h.set('access-control-allow-methods', allowMethods);
+      if (echoMethod) {
+        addVary(h, 'Access-Control-Request-Method');
+        const asked = ctx.header('access-control-request-method');
+        if (asked !== undefined && TOKEN.test(asked)) h.set('access-control-allow-methods', asked);
+        else h.remove('access-control-allow-methods');
+      } else h.set('access-control-allow-methods', allowMethods);
       if (allowHeaders !== null) {
         if (allowHeaders !== '') h.set('access-control-allow-headers', allowHeaders);
       } else {
@@ -136,7 +173,7 @@ export const corsPlugin: Plugin<CorsConfig> = {
         if (origin === undefined || ctx.header('access-control-request-method') === undefined) return;
         if (!anyOrigin && !isAllowed(origins, origin)) return LocalReply.error('forbidden', 'origin not allowed by the CORS policy');
         ctx.setLocal(kPreflight, true);
-        return PREFLIGHT;
+        return preflight;
       },
       responseHeaders(ctx) {
         const h = ctx.responseHeaders;
@@ -150,8 +187,16 @@ export const corsPlugin: Plugin<CorsConfig> = {
         }
         h.set('access-control-allow-origin', anyOrigin ? '*' : origin);
         if (credentials) h.set('access-control-allow-credentials', 'true');
-        if (ctx.method === 'OPTIONS' && ctx.local(kPreflight) === true) preflightHeaders(ctx, h);
-        else if (expose !== null) h.set('access-control-expose-headers', expose);
+        const isPreflight = ctx.method === 'OPTIONS' && ctx.local(kPreflight) === true;
+        if (isPreflight) preflightHeaders(ctx, h);
+        // Browsers read Expose-Headers on actual responses only; the preflight carries it too,
+        // as Envoy's answers do, for clients and checks that read the preflight alone.
+        if (expose !== null) h.set('access-control-expose-headers', expose);
+        else if (exposeAll && !isPreflight) {
+          const names = exposableNames(h);
+          if (names !== '') h.set('access-control-expose-headers', names);
+          else h.remove('access-control-expose-headers');
+        }
       },
     };
     return handler;
