@@ -1,11 +1,14 @@
 // `request-mirror` with several mirrors (`mirrors:`, the Gateway API's several RequestMirror
 // filters on one rule), on real sockets: each mirror gets its copies, counted where they
 // arrive; each draws its own share; a dead mirror's copies are dropped and counted under its
-// name while the others and every client are served as if it were not there.
+// name while the others and every client are served as if it were not there. WebSocket
+// upgrades are never copied, with one mirror or several.
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
+import { WebSocket, WebSocketServer } from 'ws';
 import { configProblems } from '../helpers/config.js';
 import { DEAD_PORT, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
@@ -176,4 +179,53 @@ services:
     assert.match(problems('{ mirrors: [] }'), /request-mirror\.mirrors/);
     assert.match(problems('{ mirrors: [{ url: "http://m:1", weight: 2 }] }'), /request-mirror\.mirrors\[0\]/);
   });
+});
+
+describe('request-mirror and WebSocket upgrades', () => {
+  let upstream: Upstream;
+  let wss: WebSocketServer;
+  let m1: Awaited<ReturnType<typeof recorder>>;
+  let m2: Awaited<ReturnType<typeof recorder>>;
+  let gw: InProcessGateway;
+  before(async () => {
+    upstream = await startUpstream((_req, res) => res.end('plain'));
+    wss = new WebSocketServer({ noServer: true });
+    upstream.server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(`echo:${d.toString()}`))));
+    m1 = await recorder();
+    m2 = await recorder();
+    gw = await startGateway(`
+_format_version: "1"
+listen: { proxy: "127.0.0.1:0", status: null }
+services:
+  - name: s
+    url: "${upstream.url}"
+    routes:
+      - { name: one, paths: ["/one"], plugins: { request-mirror: { url: "${m1.url}" } } }
+      - { name: many, paths: ["/many"], plugins: { request-mirror: { mirrors: [{ url: "${m1.url}" }, { url: "${m2.url}" }] } } }
+`);
+  });
+  after(async () => {
+    wss.close();
+    await gw.close();
+    for (const s of [upstream, m1, m2]) await s.close();
+  });
+
+  for (const route of ['one', 'many']) {
+    test(`${route} mirror(s): the tunnel works and is not copied; a plain request after it is`, async () => {
+      m1.seen.length = 0;
+      m2.seen.length = 0;
+      const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/${route}/socket`);
+      await once(ws, 'open');
+      ws.send('hi');
+      assert.equal(String((await once(ws, 'message'))[0]), 'echo:hi');
+      ws.close();
+      await once(ws, 'close');
+      const r = await fetch(`${gw.url}/${route}/after`);
+      assert.deepEqual([r.status, await r.text()], [200, 'plain']);
+      const mirrors = route === 'one' ? [m1] : [m1, m2];
+      // Copies leave in order: once the later request's copy is in, an earlier one would be too.
+      await until(() => mirrors.every((m) => m.seen.length >= 1), () => `copies: ${mirrors.map((m) => m.seen.length).join(', ')}`);
+      for (const m of mirrors) assert.deepEqual(m.seen.map((x) => x.url), [`/${route}/after`]);
+    });
+  }
 });

@@ -50,7 +50,7 @@ export const requestMirrorPlugin: Plugin<RequestMirrorConfig> = {
         upstreamRequest(ctx) {
           if (m.share < 1 && Math.random() >= m.share) return;
           // An upgrade (WebSocket) is a tunnel, not a request one could replay.
-          if (ctx.headers.upgrade !== undefined) return;
+          if (isUpgrade(ctx)) return;
           // Full before the body is read: a request that could not be copied is not buffered.
           if (m.client.full) return dropped('overloaded', ctx, m.name);
           if (ctx.requestBody !== null || (!ctx.requestChunked && ctx.requestBodyLength <= 0)) return m.client.send(ctx, ctx.requestBody);
@@ -61,7 +61,7 @@ export const requestMirrorPlugin: Plugin<RequestMirrorConfig> = {
     }
     return {
       upstreamRequest(ctx) {
-        if (ctx.headers.upgrade !== undefined) return;
+        if (isUpgrade(ctx)) return;
         // The mirrors copying this request, one bit each (at most MAX_MIRRORS), each drawn on its own.
         let chosen = 0;
         let readLimit = -1;
@@ -96,6 +96,19 @@ function openMirror(m: MirrorConfig, scope: PluginScope): Mirror {
     onDropped: (reason, ctx) => dropped(reason, ctx, name),
   });
   return { name, share: (m.percent ?? MIRROR_DEFAULTS.percent) / 100, maxBody, headOnly: (m.larger_bodies ?? MIRROR_DEFAULTS.largerBodies) === 'head', client };
+}
+
+/**
+ * An upgrade request (WebSocket). Read off the raw header list: `ctx.headers` is an object
+ * the engine builds on first use, which a request that never reads it is spared.
+ */
+function isUpgrade(ctx: PluginContext): boolean {
+  const raw = ctx.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 7 && name.toLowerCase() === 'upgrade') return true;
+  }
+  return false;
 }
 
 /** A request whose body is larger than the mirror copies: its head alone, or nothing. */
