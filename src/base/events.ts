@@ -22,7 +22,7 @@ export const rateLimitedChannel = channel('northgate:rate-limit:rejected');
 export const quotaExceededChannel = channel('northgate:quota:exceeded');
 /** The `fault-injection` plugin delayed or answered a request: `{ ctx, kind }` (`delay` or `abort`). */
 export const faultInjectedChannel = channel('northgate:fault:injected');
-/** The `request-mirror` plugin did not deliver a copy: `{ ctx, reason }` (`overloaded`, `body`, `error`, `timeout`, `unavailable`). */
+/** The `request-mirror` plugin did not deliver a copy: `{ ctx, reason, mirror }` (`overloaded`, `body`, `error`, `timeout`, `unavailable`; the mirror's upstream name or URL). */
 export const mirrorDroppedChannel = channel('northgate:mirror:dropped');
 /** Every circuit state change: `{ service, from, to, failures, requests }` (state names). */
 export const circuitStateChannel = channel('northgate:circuit:state');

@@ -93,7 +93,7 @@ export class GatewayMetrics {
     });
     this.#quotaExceeded = new Counter({ name: 'northgate_quota_exceeded_total', help: 'Requests refused because a quota was used up (429 quota-exceeded).', labelNames: ['service', 'route'], registers: r });
     this.#faults = new Counter({ name: 'northgate_faults_injected_total', help: 'Requests the fault-injection plugin delayed or aborted.', labelNames: ['service', 'route', 'kind'], registers: r });
-    this.#mirrorDropped = new Counter({ name: 'northgate_mirror_dropped_total', help: 'Request copies the request-mirror plugin did not deliver, by reason.', labelNames: ['service', 'route', 'reason'], registers: r });
+    this.#mirrorDropped = new Counter({ name: 'northgate_mirror_dropped_total', help: 'Request copies the request-mirror plugin did not deliver, by mirror and reason.', labelNames: ['service', 'route', 'mirror', 'reason'], registers: r });
     this.#violations = new Counter({ name: 'northgate_openapi_violations_total', help: 'Requests and responses that break the service\'s OpenAPI document, by operation.', labelNames: ['service', 'operation', 'kind', 'status'], registers: r });
     this.#rateLimited = new Counter({ name: 'northgate_rate_limited_total', help: 'Requests refused by a rate limit (429).', labelNames: ['service', 'route'], registers: r });
     this.#duration = new FastHistogram({ name: 'northgate_http_request_duration_seconds', help: 'Time from the request head to the end of the response.', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS, registers: r });
@@ -190,8 +190,8 @@ export class GatewayMetrics {
       this.#faults.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '', kind });
     };
     this.#onMirrorDropped = (message) => {
-      const { ctx, reason } = message as { ctx: RequestContext; reason: string };
-      this.#mirrorDropped.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '', reason });
+      const { ctx, reason, mirror } = message as { ctx: RequestContext; reason: string; mirror?: string };
+      this.#mirrorDropped.inc({ service: ctx.route?.service.name ?? '', route: ctx.route?.name ?? '', mirror: mirror ?? '', reason });
     };
     subscribe(faultInjectedChannel.name, this.#onFault);
     subscribe(mirrorDroppedChannel.name, this.#onMirrorDropped);

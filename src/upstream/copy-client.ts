@@ -216,6 +216,13 @@ class CopyExchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  /** The native engine's client: the final head as strings, which a copy never reads (no Buffer per header made for it). */
+  onHeaderStrings(statusCode: number): boolean {
+    this.#status = statusCode;
+    this.#respondedAt = performance.now();
+    return true;
+  }
+
   onData(chunk: Buffer): boolean {
     this.#answerBytes += chunk.length;
     if (this.#answerBytes > MAX_ANSWER_BYTES && !this.done) {

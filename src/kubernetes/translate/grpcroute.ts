@@ -1,10 +1,10 @@
 // GRPCRoute rules → Northgate routes: a method match is a path (`/service/method`), header
 // matches are header conditions, backends speak HTTP/2 (grpc:// targets), and the filters
-// are header modifiers and a mirror.
+// are header modifiers and mirrors.
 import type { KubeObject } from './model.js';
 import type { ConditionInput } from './conditions.js';
 import type { MatchSpec, RuleSpec, RuleTranslation } from './routes.js';
-import { copiesOver, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
+import { copiesOver, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, withMirror, type TranslationState } from './route-parts.js';
 
 /** A gRPC service or method name as a path segment. */
 const GRPC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_]$|^[A-Za-z0-9_]$/;
@@ -39,9 +39,8 @@ export function translateGrpcRules(state: TranslationState, route: KubeObject): 
       else if (f.type === 'RequestMirror') {
         const r = resolveRef(state, route, 'GRPCRoute', rec(rec(f.requestMirror).backendRef), 'http');
         if ('problem' in r) problem ??= r.problem;
-        else if (plugins['request-mirror'] !== undefined) notes.push(`RequestMirror to ${r.upstream} is not served: a route copies its requests to one mirror, the rule's first`);
         else if (!copiesOver(r.targets)) notes.push(`RequestMirror to ${r.upstream} is not served: its port speaks HTTP/2 only, and a copy is an HTTP/1.1 request`);
-        else plugins['request-mirror'] = { upstream: r.upstream };
+        else plugins['request-mirror'] = withMirror(plugins['request-mirror'], { upstream: r.upstream });
       } else throw new Refusal('UnsupportedValue', `filter type ${String(f.type)} is not supported on a GRPCRoute`);
     }
     rules.push({ matches, backends: b.backends, plugins: () => plugins });

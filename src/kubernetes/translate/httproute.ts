@@ -5,7 +5,7 @@
 import type { KubeObject } from './model.js';
 import type { ConditionInput } from './conditions.js';
 import type { MatchSpec, RuleSpec, RuleTranslation } from './routes.js';
-import { copiesOver, duration, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, type TranslationState } from './route-parts.js';
+import { copiesOver, duration, escapeRegex, headerEdits, list, rec, Refusal, resolveRef, translateBackendRefs, withMirror, type TranslationState } from './route-parts.js';
 
 /** A path Northgate can take as a literal (prefix or `=exact`): no `:param` segment, no `~`/`=` lead, no characters it would refuse. */
 const LITERAL_PATH = /^\/(?:[A-Za-z0-9._~!$&'()*+,@-][A-Za-z0-9._~!$&'()*+,=:@-]*\/?)*$/;
@@ -57,17 +57,13 @@ export function translateHttpRules(state: TranslationState, route: KubeObject): 
             problem ??= r.problem;
             break;
           }
-          // The mirror is the Service port's upstream (its ready endpoints, through its balancer).
-          // A route holds one request-mirror: the rule's first mirror is served, the others noted.
-          if (fixed['request-mirror'] !== undefined) {
-            notes.push(`RequestMirror to ${r.upstream} is not served: a route copies its requests to one mirror, the rule's first`);
-            break;
-          }
+          // The mirror is the Service port's upstream (its ready endpoints, through its balancer);
+          // each RequestMirror of the rule is one of the plugin's mirrors, with its own share.
           if (!copiesOver(r.targets)) {
             notes.push(`RequestMirror to ${r.upstream} is not served: its port speaks HTTP/2 only, and a copy is an HTTP/1.1 request`);
             break;
           }
-          fixed['request-mirror'] = { upstream: r.upstream, percent: mirrorPercent(m) };
+          fixed['request-mirror'] = withMirror(fixed['request-mirror'], { upstream: r.upstream, percent: mirrorPercent(m) });
           break;
         }
         case 'CORS':

@@ -127,3 +127,10 @@ export function byAge(a: KubeObject, b: KubeObject): number {
   const kb = `${b.metadata.namespace ?? ''}/${b.metadata.name}`;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
+
+/** A rule's request-mirror with one more mirror: the single form for the first, the list form from the second. */
+export function withMirror(current: unknown, mirror: Record<string, unknown>): Record<string, unknown> {
+  if (current === undefined) return mirror;
+  const c = current as Record<string, unknown>;
+  return { mirrors: [...(Array.isArray(c.mirrors) ? (c.mirrors as Array<Record<string, unknown>>) : [c]), mirror] };
+}
