@@ -55,7 +55,11 @@ export function runRequestPhase(handlers: readonly PluginHandler[], ctx: PluginC
     const r = handlers[i]!.request!(ctx);
     if (r === undefined) continue;
     if (isLocalReply(r)) return r;
-    if (typeof (r as Partial<Promise<RequestPhaseResult>> | null)?.then === 'function') return finishRequestPhase(handlers, i, r as Promise<RequestPhaseResult>, ctx);
+    if (typeof (r as Partial<Promise<RequestPhaseResult>> | null)?.then === 'function') {
+      // The last hook's promise needs only its result checked: one reaction, no async frame.
+      if (i === handlers.length - 1) return (r as Promise<RequestPhaseResult>).then(checkedOrNone);
+      return finishRequestPhase(handlers, i, r as Promise<RequestPhaseResult>, ctx);
+    }
     throw notAResult(r);
   }
   return undefined;
@@ -69,6 +73,11 @@ async function finishRequestPhase(handlers: readonly PluginHandler[], at: number
     if (r !== undefined) return checked(r);
   }
   return undefined;
+}
+
+/** An awaited result: undefined, a LocalReply, or a plugin bug. */
+function checkedOrNone(r: unknown): RequestPhaseResult {
+  return r === undefined ? undefined : checked(r);
 }
 
 /** An awaited result that is not undefined: a LocalReply, or a plugin bug. */

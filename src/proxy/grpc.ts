@@ -45,8 +45,14 @@ export function grpcStatusFor(httpStatus: number): number {
 
 /** application/grpc, application/grpc+proto, application/grpc-web...: the client reads grpc-status. */
 export function isGrpcRequest(req: DownstreamRequest): boolean {
-  const ct = req.headers['content-type'];
-  return typeof ct === 'string' && ct.startsWith('application/grpc');
+  // The first Content-Type (the one node's `headers` keeps), read from the raw list: asking
+  // `headers` for it makes the engines build the whole object on every local reply.
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 12 && (name === 'content-type' || name.toLowerCase() === 'content-type')) return raw[i + 1]!.startsWith('application/grpc');
+  }
+  return false;
 }
 
 /** grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec): printable ASCII except "%" passes. */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { contractOf } from '../../src/openapi/operations.js';
 import type { OpenApiContract } from '../../src/sdk/openapi.js';
 import { OperationIndex } from '../../src/plugins/openapi/operation-index.js';
-import { firstHeader, joinedHeader } from '../../src/plugins/openapi/raw-headers.js';
+import { firstHeader, hasEitherHeader, joinedHeader } from '../../src/plugins/openapi/raw-headers.js';
 
 const ok = { responses: { '200': { description: 'ok' } } };
 
@@ -75,12 +75,47 @@ test('attack inputs: bad percent-encoding, prototype names, the prefix boundary'
   assert.equal(which(ix, 'GET', '/api/orders' + '/x'.repeat(10_000)), null);
 });
 
+test('find: the operation without its parameters, in place (prefix, segments, percent-encoding); paramsOf: its parameters', () => {
+  const ix = index({ '/orders/{id}': { get: ok }, '/orders/latest': { get: ok }, '/files/{name}.{ext}': { get: ok }, '/a/{x}/b/{y}': { get: ok }, '/': { get: ok } }, '/api');
+  const op = (path: string): string | null => {
+    const at = ix.find('GET', path);
+    return at < 0 ? null : ix.match('GET', path)!.operation.path;
+  };
+  const expected: Record<string, string | null> = {
+    '/api': '/',
+    '/api/': '/',
+    '/api/orders/latest': '/orders/latest',
+    '/api/orders/7': '/orders/{id}',
+    '/api/orders/%zz': null,
+    '/api/orders/7/': null,
+    '/api/orders//': null,
+    '/api/orders/': null,
+    '/api/files/a.pdf': '/files/{name}.{ext}',
+    '/api/files/%E0.pdf': null,
+    '/api/a/1/b/2': '/a/{x}/b/{y}',
+    '/api/a/1/b/': null,
+    '/api/a//b/2': null,
+    '/api/a/1/c/2': null,
+    '/apix/orders/7': null,
+    '/orders/7': null,
+  };
+  for (const [path, want] of Object.entries(expected)) assert.equal(op(path), want, path);
+  assert.equal(ix.find('HEAD', '/api/orders/7'), ix.find('GET', '/api/orders/7'), 'HEAD as GET');
+  assert.equal(ix.find('POST', '/api/orders/7'), -1);
+  assert.deepEqual({ ...ix.paramsOf(ix.find('GET', '/api/a/%2F/b/%20'), '/api/a/%2F/b/%20') }, { x: '/', y: ' ' });
+  assert.deepEqual({ ...ix.paramsOf(ix.find('GET', '/api/files/a.pdf'), '/api/files/a.pdf') }, { name: 'a', ext: 'pdf' });
+  assert.deepEqual({ ...ix.paramsOf(ix.find('GET', '/api/orders/latest'), '/api/orders/latest') }, {});
+});
+
 test('headers from the raw list: first value, or every value joined', () => {
   const raw = ['Host', 'h', 'Content-Type', 'application/json', 'accept', 'text/html', 'ACCEPT', 'application/json', 'content-type', 'text/plain'];
   assert.equal(firstHeader(raw, 'content-type'), 'application/json');
   assert.equal(joinedHeader(raw, 'accept'), 'text/html, application/json');
   assert.equal(joinedHeader(raw, 'prefer'), undefined);
   assert.equal(firstHeader(raw, 'accep'), undefined);
+  assert.equal(hasEitherHeader(raw, 'accept', 'prefer'), true);
+  assert.equal(hasEitherHeader(['Host', 'h', 'PREFER', 'code=404'], 'accept', 'prefer'), true);
+  assert.equal(hasEitherHeader(['Host', 'h', 'Accept-Encoding', 'gzip', 'x-prefer', '1'], 'accept', 'prefer'), false);
 });
 
 test('schema patterns (RE2): each its own, on short, long and non-ASCII values', () => {

@@ -12,7 +12,7 @@ import type { OpenApiContract, OpenApiObject, OpenApiOperation } from '../../sdk
 import { LocalReply } from '../../sdk/local-reply.js';
 import { derefIn, operationIndex } from './operation-index.js';
 import { reportViolation } from './violations.js';
-import { joinedHeader } from './raw-headers.js';
+import { hasEitherHeader, joinedHeader } from './raw-headers.js';
 import { mockSchema, type MockConfig } from './schema.js';
 
 const require = createRequire(import.meta.url);
@@ -120,31 +120,32 @@ function mockAnswer(contract: OpenApiContract, config: MockConfig): (ctx: Plugin
   const refuseUnknown = (config.unknown_operations ?? 'refuse') === 'refuse';
   const honourPrefer = config.prefer ?? true;
   const doc = contract.document;
+  const operations = contract.operations;
   // Per operation: the answer to a request without Prefer and Accept, and the others by
   // "code\nexample\naccept"; each built on first use, then reused.
   const plain: Array<Answer | string | undefined> = contract.operations.map(() => undefined);
   const others: Array<Map<string, Answer | string> | undefined> = contract.operations.map(() => undefined);
   let kept = 0;
   return (ctx) => {
-    const matched = index.match(ctx.method, ctx.path);
-    if (matched === null) {
+    const at = index.find(ctx.method, ctx.path);
+    if (at < 0) {
       reportViolation(ctx, null, 'unknown-operation', refuseUnknown ? 404 : 0, [], 0);
       return refuseUnknown ? LocalReply.error('operation-not-found', `${ctx.method} ${ctx.path} is not an operation of the API`) : undefined;
     }
-    const op = matched.operation;
     const raw = ctx.rawHeaders;
-    const preferHeader = honourPrefer ? joinedHeader(raw, 'prefer') : undefined;
-    const accept = joinedHeader(raw, 'accept');
+    // Most requests carry neither header: one scan of the raw list finds out.
     let answer: Answer | string | undefined;
-    if (preferHeader === undefined && accept === undefined) {
-      answer = plain[matched.index] ??= build(doc, op, NO_PREFERENCE, undefined);
+    if (!hasEitherHeader(raw, 'accept', honourPrefer ? 'prefer' : 'accept')) {
+      answer = plain[at] ??= build(doc, operations[at]!, NO_PREFERENCE, undefined);
     } else {
+      const preferHeader = honourPrefer ? joinedHeader(raw, 'prefer') : undefined;
+      const accept = joinedHeader(raw, 'accept');
       const prefer = parsePrefer(preferHeader);
       const key = `${prefer.code ?? ''}\n${prefer.example ?? ''}\n${accept ?? ''}`;
-      const built = (others[matched.index] ??= new Map());
+      const built = (others[at] ??= new Map());
       answer = built.get(key);
       if (answer === undefined) {
-        answer = build(doc, op, prefer, accept);
+        answer = build(doc, operations[at]!, prefer, accept);
         if (kept < MAX_KEPT_ANSWERS) {
           built.set(key, answer);
           kept++;

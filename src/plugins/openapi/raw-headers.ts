@@ -20,3 +20,15 @@ export function joinedHeader(raw: readonly string[], lower: string): string | un
   }
   return out;
 }
+
+/** Whether header `a` or `b` (names in lower case) is in the list: one pass, for the common case of neither. */
+export function hasEitherHeader(raw: readonly string[], a: string, b: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== a.length && name.length !== b.length) continue;
+    if (name === a || name === b) return true;
+    const lower = name.toLowerCase();
+    if (lower === a || lower === b) return true;
+  }
+  return false;
+}

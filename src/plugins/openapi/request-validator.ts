@@ -10,7 +10,7 @@ import type { OpenApiContract, OpenApiObject, OpenApiOperation, SchemaCheck, Sch
 import { LocalReply } from '../../sdk/local-reply.js';
 import { localKey } from '../../sdk/local-key.js';
 import { PROBLEM_TYPE_PREFIX, ERRORS } from '../../base/errors.js';
-import { operationIndex, type MatchedOperation } from './operation-index.js';
+import { operationIndex } from './operation-index.js';
 import { checkParameters, planParameters, type ParameterPlan } from './parameters.js';
 import { deeperThan } from './json-depth.js';
 import { firstHeader } from './raw-headers.js';
@@ -19,6 +19,8 @@ import { requestValidatorSchema, type RequestValidatorConfig } from './schema.js
 
 const kOperation = localKey<OpenApiOperation>('request-validator.operation');
 const kResponseBody = localKey<{ check: (value: unknown) => readonly SchemaIssue[] | null; chunks: Buffer[]; bytes: number; over: boolean }>('request-validator.response-body');
+
+const NO_PATH_PARAMS: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
 
 const DEFAULTS = { maxBodyBytes: 1024 * 1024, maxDepth: 64, maxResponseBytes: 1024 * 1024, logSample: 0.01 };
 
@@ -68,6 +70,8 @@ export const requestValidatorPlugin: Plugin<RequestValidatorConfig> = {
 interface OperationPlan {
   readonly op: OpenApiOperation;
   readonly parameters: readonly ParameterPlan[];
+  /** Some parameter is `in: path`: only then are the path's values taken apart. */
+  readonly pathParameters: boolean;
   readonly bodyRequired: boolean;
   /** Null: the operation describes no body (one sent is forwarded unchecked). */
   readonly content: ReadonlyMap<string, SchemaCheck | null> | null;
@@ -86,7 +90,8 @@ function planOperation(doc: OpenApiObject, op: OpenApiOperation): OperationPlan 
       if (!content.has(lower)) content.set(lower, op.validators.body.get(lower) ?? null);
     }
   }
-  return { op, parameters: planParameters(doc, op), bodyRequired: requestBody?.['required'] === true, content, listed: Object.keys(described).join(', ') };
+  const parameters = planParameters(doc, op);
+  return { op, parameters, pathParameters: parameters.some((p) => p.in === 'path'), bodyRequired: requestBody?.['required'] === true, content, listed: Object.keys(described).join(', ') };
 }
 
 /** The entry of `content` for a media type: itself, "type/*", "*\/*"; undefined when none describes it. */
@@ -138,14 +143,14 @@ function validatorHandler(contract: OpenApiContract, config: RequestValidatorCon
 
   const handler: PluginHandler = {
     request(ctx) {
-      const matched: MatchedOperation | null = index.match(ctx.method, ctx.path);
-      if (matched === null) {
+      const at = index.find(ctx.method, ctx.path);
+      if (at < 0) {
         reportViolation(ctx, null, 'unknown-operation', refuseUnknown ? 404 : 0, [], sample);
         return refuseUnknown ? LocalReply.error('operation-not-found', `${ctx.method} ${ctx.path} is not an operation of the API (${title})`) : undefined;
       }
-      const plan = plans[matched.index]!;
+      const plan = plans[at]!;
       const op = plan.op;
-      let issues = plan.parameters.length === 0 ? null : checkParameters(ctx, plan.parameters, matched.params, null);
+      let issues = plan.parameters.length === 0 ? null : checkParameters(ctx, plan.parameters, plan.pathParameters ? index.paramsOf(at, ctx.path) : NO_PATH_PARAMS, null);
       const hasBody = ctx.requestBodyLength > 0 || ctx.requestChunked;
       if (!hasBody) {
         if (plan.bodyRequired) (issues ??= []).push({ pointer: '/body', message: 'is required' });
