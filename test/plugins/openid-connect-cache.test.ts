@@ -26,6 +26,11 @@ test('session cookies: a verified value is remembered; a tampered, re-purposed o
   const last = good.at(-1) === 'A' ? 'B' : 'A';
   for (const bad of [good.slice(0, -1) + last, good.slice(0, -1), `${good}A`, `x${good.slice(1)}`, sign(C, 'login', id), sign({ ...C, secret: 'y'.repeat(40) }, 'session', id), id, ''])
     assert.equal(reader.sessionKey(`ng_oidc=${bad}`), null, bad);
+  // Values that start as the remembered one does (where the memo looks) are compared in full.
+  const rest = sign(C, 'session', newSessionId());
+  for (const bad of [good.slice(0, 5) + rest.slice(5), good.slice(0, 5), good.slice(0, 6), good.slice(0, 43), `${good.slice(0, 44)}${rest.slice(44)}`, good.replace(/.$/, ''), good.slice(0, -1) + '\u0100'])
+    assert.equal(reader.sessionKey(`ng_oidc=${bad}`), null, bad);
+  assert.equal(reader.sessionKey(`ng_oidc=${good}`), sessionKey(id), 'and the remembered one still passes');
   // Another reader (another secret) does not share what this one verified.
   assert.equal(new SessionCookieReader({ ...C, secret: 'y'.repeat(40) }).sessionKey(`ng_oidc=${good}`), null);
   // Several values: the first that verifies wins, remembered or not.
@@ -36,6 +41,21 @@ test('session cookies: a verified value is remembered; a tampered, re-purposed o
   assert.equal(reader.sessionKey(`ng_oidc=${sign(C, 'session', third)}`), sessionKey(third));
   assert.equal(reader.sessionKey(`ng_oidc=${good}`), sessionKey(id));
   assert.equal(reader.sessionKey(undefined), null);
+});
+
+test('session cookies: two ids that start alike each get their own key, remembered or checked again', () => {
+  const reader = new SessionCookieReader(C);
+  const id = newSessionId();
+  const twin = `${id.slice(0, 8)}${newSessionId().slice(8)}`;
+  const cookie = (i: string) => `ng_oidc=${sign(C, 'session', i)}`;
+  for (let i = 0; i < 3; i++) {
+    assert.equal(reader.sessionKey(cookie(id)), sessionKey(id));
+    assert.equal(reader.sessionKey(cookie(twin)), sessionKey(twin));
+  }
+  // The first cookie of the name that verifies wins, also when a later one is the remembered one.
+  assert.equal(reader.sessionKey(`${cookie(id)}; ${cookie(twin)}`), sessionKey(id));
+  assert.equal(reader.sessionKey(`ng_oidc=${id.slice(0, 8)}; ${cookie(twin)}`), sessionKey(twin));
+  assert.equal(reader.sessionKey(`xng_oidc=${sign(C, 'session', id)}`), null, 'another cookie whose name ends as ours');
 });
 
 /** cookieValues as a split of the header: what the indexOf search must agree with. */
