@@ -8,7 +8,10 @@
 //
 // A read that was under way while a session ended must not put the ended session back: every
 // change to the sessions bumps an epoch, and a read is kept only when no change happened
-// since it started.
+// since it started. Requests that miss the copy of one session while a read of it is under
+// way (a copy that just got too old, under load) wait for that read instead of each sending
+// one, as long as no change happened since it started: what it answers is what a read of
+// their own would have.
 import type { PendingLogin, SessionData, SessionStore } from './session-store.js';
 
 /** Sessions kept per store and process; beyond it the oldest read gives way. */
@@ -27,6 +30,8 @@ export class CachingSessionStore implements SessionStore {
   readonly #max: number;
   /** Insertion order is read order: the first entries are the oldest. */
   readonly #entries = new Map<string, Entry>();
+  /** Reads under way (stores that answer later), by key, with the epoch they started in. */
+  readonly #reading = new Map<string, { readonly epoch: number; readonly read: Promise<SessionData | null> }>();
   #epoch = 0;
 
   constructor(inner: SessionStore, now: () => number, max = SESSION_CACHE_ENTRIES) {
@@ -54,13 +59,30 @@ export class CachingSessionStore implements SessionStore {
     return undefined;
   }
 
-  /** Reads the store (never the copy) and keeps what it found for `recent`. */
+  /** Reads the store (never the copy; a read of it under way since the last change) and keeps what it found for `recent`. */
   get(key: string): SessionData | null | Promise<SessionData | null> {
     const epoch = this.#epoch;
+    const pending = this.#reading.get(key);
+    if (pending !== undefined && pending.epoch === epoch) return pending.read;
     const readAt = this.#now();
     const found = this.#inner.get(key);
-    if (found instanceof Promise) return found.then((s) => this.#keep(key, s, epoch, readAt));
-    return this.#keep(key, found, epoch, readAt);
+    if (!(found instanceof Promise)) return this.#keep(key, found, epoch, readAt);
+    const done = () => {
+      if (this.#reading.get(key) === entry) this.#reading.delete(key);
+    };
+    const read = found.then(
+      (s) => {
+        done();
+        return this.#keep(key, s, epoch, readAt);
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
+    const entry = { epoch, read };
+    this.#reading.set(key, entry);
+    return read;
   }
 
   #keep(key: string, s: SessionData | null, epoch: number, readAt: number): SessionData | null {
@@ -131,6 +153,7 @@ export class CachingSessionStore implements SessionStore {
 
   close(): void {
     this.#entries.clear();
+    this.#reading.clear();
     this.#inner.close();
   }
 }
