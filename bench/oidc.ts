@@ -210,7 +210,7 @@ export async function runOidc(ctx: Ctx, loader: Loader, up: Upstream, o: OidcOpt
   }
   out.push(
     '',
-    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up; req/s, CPU and latencies are medians over rounds. A session request checks the cookie (an HMAC the first time in the process, a SHA-256 after) and reads the session from the store (SQLite: a local file; Redis: one round trip) at most once per session.cache_ttl (default 1s; the "cache_ttl 0s" rows read it on every request); the provider is never called.${redis ? '' : ' Redis did not answer: its rows are left out.'}`,
+    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up; req/s, CPU and latencies are medians over rounds. A session request checks the cookie (an HMAC the first time in the process, a comparison with the cookie remembered after) and reads the session from the store (SQLite: a local file; Redis: one round trip) at most once per session.cache_ttl (default 1s; the "cache_ttl 0s" rows read it on every request); the provider is never called.${redis ? '' : ' Redis did not answer: its rows are left out.'}`,
   );
   return out;
 }

@@ -161,9 +161,10 @@ function valueEnd(header: string, from: number): number {
 /**
  * The session cookie of a request, as the store's key of its session. A value whose
  * signature held once is remembered, so that the requests of a browser cost a comparison of
- * the value instead of an HMAC and a SHA-256, without a copy of the value or a hash of it:
- * the memo is found by the value's first characters (bucketOf) and the value is then compared
- * with the remembered one in full, in constant time (sameValue). A forged or altered value
+ * the value instead of an HMAC and a SHA-256, read in place in the Cookie header (no slice of
+ * it, no hash): the memo is found by the value's first characters (bucketOf) and the value is
+ * then compared with the remembered one in full, in constant time (sameValue). The memo holds
+ * the values themselves, as the requests' headers do while they last. A forged or altered value
  * never matches a remembered one, and is checked as if nothing were remembered. The key of a
  * signed id never changes, so nothing here needs to be forgotten but for room (a logout ends
  * the session in the store and its copies; the cookie then names nothing).

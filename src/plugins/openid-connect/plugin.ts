@@ -145,7 +145,7 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
     }
     let found: SessionData | null | Promise<SessionData | null>;
     try {
-      found = store.get(key);
+      found = cache !== null ? cache.shared(key) : store.get(key);
     } catch {
       return unavailable();
     }

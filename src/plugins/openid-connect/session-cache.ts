@@ -9,9 +9,10 @@
 // A read that was under way while a session ended must not put the ended session back: every
 // change to the sessions bumps an epoch, and a read is kept only when no change happened
 // since it started. Requests that miss the copy of one session while a read of it is under
-// way (a copy that just got too old, under load) wait for that read instead of each sending
-// one, as long as no change happened since it started: what it answers is what a read of
-// their own would have.
+// way (a copy that just got too old, under load) may wait for that read instead of each
+// sending one (`shared`), as long as no change happened in this process since it started: it
+// is younger than any copy. A read that must see the store as it is now (under the refresh
+// lock) is a `get`, never shared.
 import type { PendingLogin, SessionData, SessionStore } from './session-store.js';
 
 /** Sessions kept per store and process; beyond it the oldest read gives way. */
@@ -59,11 +60,16 @@ export class CachingSessionStore implements SessionStore {
     return undefined;
   }
 
-  /** Reads the store (never the copy; a read of it under way since the last change) and keeps what it found for `recent`. */
+  /** Reads the store, or joins a read of `key` under way that started after the last change here; keeps what it found for `recent`. */
+  shared(key: string): SessionData | null | Promise<SessionData | null> {
+    const pending = this.#reading.get(key);
+    if (pending !== undefined && pending.epoch === this.#epoch) return pending.read;
+    return this.get(key);
+  }
+
+  /** Reads the store (never the copy, nor a read under way) and keeps what it found for `recent`. */
   get(key: string): SessionData | null | Promise<SessionData | null> {
     const epoch = this.#epoch;
-    const pending = this.#reading.get(key);
-    if (pending !== undefined && pending.epoch === epoch) return pending.read;
     const readAt = this.#now();
     const found = this.#inner.get(key);
     if (!(found instanceof Promise)) return this.#keep(key, found, epoch, readAt);
