@@ -111,7 +111,8 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
         if (current.accessExpiresAt > clock.now()) return current;
         throw err;
       }
-      const next: SessionData = { ...current, accessToken: t.accessToken, refreshToken: t.refreshToken, accessExpiresAt: t.accessExpiresAt, idToken: t.idToken ?? current.idToken, claims: t.claims ?? current.claims };
+      // A refreshed ID token carries no userinfo claims (read at sign-in): they are kept.
+      const next: SessionData = { ...current, accessToken: t.accessToken, refreshToken: t.refreshToken, accessExpiresAt: t.accessExpiresAt, idToken: t.idToken ?? current.idToken, claims: t.claims === null ? current.claims : { ...current.claims, ...t.claims } };
       await store.update(key, next);
       return next;
     } finally {
