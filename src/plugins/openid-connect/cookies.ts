@@ -51,6 +51,11 @@ export function verify(c: CookieSettings, purpose: string, signed: string): stri
   return given.length === expected.length && timingSafeEqual(given, expected) ? value : null;
 }
 
+/** Whether header name `n` is "cookie", in any case: a lower-case copy only of a name that starts with a "c". */
+export function isCookieName(n: string): boolean {
+  return n.length === 6 && (n === 'cookie' || n === 'Cookie' || ((n.charCodeAt(0) | 0x20) === 0x63 && n.toLowerCase() === 'cookie'));
+}
+
 /**
  * The request's Cookie fields joined with "; " (HTTP/2 sends each cookie as a field of its
  * own), read from the raw header list: building the headers object costs more than the
@@ -60,7 +65,7 @@ export function cookieField(raw: readonly string[]): string | undefined {
   let out: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 6 && name.toLowerCase() === 'cookie') out = out === undefined ? raw[i + 1]! : `${out}; ${raw[i + 1]!}`;
+    if (isCookieName(name)) out = out === undefined ? raw[i + 1]! : `${out}; ${raw[i + 1]!}`;
   }
   return out;
 }
@@ -222,10 +227,6 @@ export function setCookie(c: CookieSettings, name: string, value: string, maxAge
   return `${name}=${value}; Path=${c.path}; Max-Age=${maxAgeS}; HttpOnly; SameSite=Lax${c.secure ? '; Secure' : ''}`;
 }
 
-/** Whether header name `n` is "cookie", in any case. */
-function isCookieName(n: string): boolean {
-  return n.length === 6 && (n === 'cookie' || n === 'Cookie' || n.toLowerCase() === 'cookie');
-}
 
 /** Whether `field` (a Cookie header) may hold one of `names`: a substring test, so that most fields are left as they are. */
 function mayHold(field: string, names: readonly string[]): boolean {

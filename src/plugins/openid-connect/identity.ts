@@ -5,7 +5,7 @@
 // upstream headers that drops the client's copies of those names and the gateway's cookies.
 import type { Consumer, ConsumerDirectory } from '../../sdk/consumer.js';
 import type { HeaderList } from '../../sdk/header-list.js';
-import { stripCookies } from './cookies.js';
+import { isCookieName, stripCookies } from './cookies.js';
 import type { SessionData } from './session-store.js';
 import type { Settings } from './settings.js';
 
@@ -94,7 +94,7 @@ export class Identities {
       const n = raw[r]!;
       const names = byLength[n.length];
       if (names !== undefined && names.has(n.toLowerCase())) continue;
-      if (n.length === 6 && !ourCookie && (n === 'cookie' || n === 'Cookie' || n.toLowerCase() === 'cookie') && raw[r + 1]!.includes(this.#cookieName)) ourCookie = true;
+      if (!ourCookie && isCookieName(n) && raw[r + 1]!.includes(this.#cookieName)) ourCookie = true;
       if (w !== r) {
         raw[w] = n;
         raw[w + 1] = raw[r + 1]!;
