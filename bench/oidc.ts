@@ -8,10 +8,11 @@
 // even reachable). Goal: with the defaults, ≥ 0.90× the req/s of the route without
 // plugins. CPU µs per request (the gateway process's user + system time over the requests
 // served) moves less than req/s on a busy machine.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { acquireRedis, releaseRedis } from '../src/base/redis.js';
 import { SqliteDatabase } from '../src/base/sql/sqlite.js';
 import { newSessionId, sessionKey, sign, type CookieSettings } from '../src/plugins/openid-connect/cookies.js';
@@ -93,6 +94,53 @@ async function mint(store: SessionStore): Promise<string> {
   return `ng_oidc=${sign(cookies, 'session', id)}`;
 }
 
+/** A request head that valgrind slows down (while it instruments again) is not a slowloris. */
+const UNDER_VALGRIND = 'limits: { header_timeout: 10m, idle_timeout: 10m, request_timeout: 10m }\n';
+
+/**
+ * The config of `node dist/bench/instructions.js --config-file`: the routes of this scenario
+ * with ${PORT}, ${STATUS_PORT}, ${UPSTREAM_PORT}, ${ENGINE} left for it to substitute.
+ */
+function instructionsConfig(sqlite: string, redis: boolean, prefix: string, accessLog: boolean): string {
+  // Under valgrind a second holds some hundred requests, not tens of thousands: the "1m" routes
+  // keep the copy for the whole run, so that what is counted is the request with a fresh copy.
+  const fresh = `      - { name: sqlite-1m, paths: ["=/sqlite-1m"], plugins: ${plugin(`{ store: sqlite, path: "${sqlite}", cache_ttl: 1m }`)} }\n${redis ? `      - { name: redis-1m, paths: ["=/redis-1m"], plugins: ${plugin(`{ store: redis, redis: { url: "${REDIS_URL}", prefix: "${prefix}" }, cache_ttl: 1m }`)} }\n` : ''}`;
+  return (oidcConfig(0, 0, 0, sqlite, redis, prefix) + fresh)
+    .replace('"127.0.0.1:0", status: "127.0.0.1:0"', '"127.0.0.1:${PORT}", status: "127.0.0.1:${STATUS_PORT}"')
+    .replace('http://127.0.0.1:0"', 'http://127.0.0.1:${UPSTREAM_PORT}"')
+    .replace('_format_version: "1"\n', `_format_version: "1"\nengine: \${ENGINE}\n${accessLog ? '' : 'access_log: { enabled: false }\n'}${UNDER_VALGRIND}`);
+}
+
+/**
+ * `node dist/bench/oidc.js --setup DIR [--access-log]`: mints the bench's sessions (SQLite in
+ * DIR, and Redis when it answers; the Redis one expires in an hour) and writes DIR/oidc.yaml
+ * for bench/instructions.ts (the routes of this scenario, and "-1m" ones with cache_ttl 1m);
+ * prints the commands that measure each route, cookie included.
+ */
+async function setup(dir: string, accessLog: boolean): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const sqlitePath = path.join(dir, 'sessions.sqlite');
+  const redis = await redisAnswers();
+  const prefix = `northgate:bench:oidc:setup:`;
+  const sqliteDb = new SqliteDatabase(sqlitePath);
+  const sqliteCookie = await mint(new SqlSessionStore(sqliteDb, 'northgate_oidc_sessions', LIMITS, Date.now, () => {}));
+  await sqliteDb.close();
+  let redisCookie = '';
+  if (redis) {
+    const client = acquireRedis(REDIS_URL, 1000);
+    try {
+      if (client.status !== 'ready') await new Promise((r) => client.once('ready', r));
+      redisCookie = await mint(new RedisSessionStore(client, 'bench', prefix, LIMITS, Date.now, () => {}));
+    } finally {
+      releaseRedis(client);
+    }
+  }
+  const file = path.join(dir, 'oidc.yaml');
+  writeFileSync(file, instructionsConfig(sqlitePath, redis, prefix, accessLog));
+  const run = (route: string, cookie: string) => `node dist/bench/instructions.js --config-file ${file} --path /${route}${cookie === '' ? '' : ` --header 'cookie: ${cookie}'`} --header 'accept: application/json'`;
+  process.stdout.write(`${run('plain', '')}\n${run('sqlite', sqliteCookie)}\n${run('sqlite-1m', sqliteCookie)}\n${redis ? `${run('redis', redisCookie)}\n${run('redis-1m', redisCookie)}\n` : ''}`);
+}
+
 export async function runOidc(ctx: Ctx, loader: Loader, up: Upstream, o: OidcOptions): Promise<string[]> {
   const missing = northgateMissing(ctx.repoRoot);
   if (missing) return [TITLE, '', `Skipped: ${missing}.`];
@@ -162,7 +210,23 @@ export async function runOidc(ctx: Ctx, loader: Loader, up: Upstream, o: OidcOpt
   }
   out.push(
     '',
-    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up; req/s, CPU and latencies are medians over rounds. A session request checks the cookie (an HMAC the first time in the process, a SHA-256 after) and reads the session from the store (SQLite: a local file; Redis: one round trip) at most once per session.cache_ttl (default 1s; the "cache_ttl 0s" rows read it on every request); the provider is never called.${redis ? '' : ' Redis did not answer: its rows are left out.'}`,
+    `${loader.describe(o.connections)}, ${o.rounds} interleaved round(s) × ${o.durationS} s per route, each after a ${o.warmupS} s warm-up; req/s, CPU and latencies are medians over rounds. A session request checks the cookie (an HMAC the first time in the process, a comparison with the cookie remembered after) and reads the session from the store (SQLite: a local file; Redis: one round trip) at most once per session.cache_ttl (default 1s; the "cache_ttl 0s" rows read it on every request); the provider is never called.${redis ? '' : ' Redis did not answer: its rows are left out.'}`,
   );
   return out;
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const at = process.argv.indexOf('--setup');
+  if (at < 0 || process.argv[at + 1] === undefined) {
+    process.stderr.write('usage: node dist/bench/oidc.js --setup DIR [--access-log]\n');
+    process.exitCode = 2;
+  } else {
+    setup(path.resolve(process.argv[at + 1]!), process.argv.includes('--access-log')).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  }
 }

@@ -24,8 +24,13 @@ test('session cookies: a verified value is remembered; a tampered, re-purposed o
   assert.equal(reader.sessionKey(`a=1; ng_oidc=${good}`), sessionKey(id), 'remembered: the same key again');
   // Values near the remembered one are checked in full, whatever was remembered.
   const last = good.at(-1) === 'A' ? 'B' : 'A';
-  for (const bad of [good.slice(0, -1) + last, good.slice(0, -1), `${good}A`, `x${good.slice(1)}`, sign(C, 'login', id), sign({ ...C, secret: 'y'.repeat(40) }, 'session', id), id, ''])
+  for (const bad of [good.slice(0, -1) + last, good.slice(0, -1), `${good}A`, `${good[0] === 'x' ? 'y' : 'x'}${good.slice(1)}`, sign(C, 'login', id), sign({ ...C, secret: 'y'.repeat(40) }, 'session', id), id, ''])
     assert.equal(reader.sessionKey(`ng_oidc=${bad}`), null, bad);
+  // Values that start as the remembered one does (where the memo looks) are compared in full.
+  const rest = sign(C, 'session', newSessionId());
+  for (const bad of [good.slice(0, 5) + rest.slice(5), good.slice(0, 5), good.slice(0, 6), good.slice(0, 43), `${good.slice(0, 44)}${rest.slice(44)}`, good.replace(/.$/, ''), good.slice(0, -1) + '\u0100'])
+    assert.equal(reader.sessionKey(`ng_oidc=${bad}`), null, bad);
+  assert.equal(reader.sessionKey(`ng_oidc=${good}`), sessionKey(id), 'and the remembered one still passes');
   // Another reader (another secret) does not share what this one verified.
   assert.equal(new SessionCookieReader({ ...C, secret: 'y'.repeat(40) }).sessionKey(`ng_oidc=${good}`), null);
   // Several values: the first that verifies wins, remembered or not.
@@ -36,6 +41,21 @@ test('session cookies: a verified value is remembered; a tampered, re-purposed o
   assert.equal(reader.sessionKey(`ng_oidc=${sign(C, 'session', third)}`), sessionKey(third));
   assert.equal(reader.sessionKey(`ng_oidc=${good}`), sessionKey(id));
   assert.equal(reader.sessionKey(undefined), null);
+});
+
+test('session cookies: two ids that start alike each get their own key, remembered or checked again', () => {
+  const reader = new SessionCookieReader(C);
+  const id = newSessionId();
+  const twin = `${id.slice(0, 8)}${newSessionId().slice(8)}`;
+  const cookie = (i: string) => `ng_oidc=${sign(C, 'session', i)}`;
+  for (let i = 0; i < 3; i++) {
+    assert.equal(reader.sessionKey(cookie(id)), sessionKey(id));
+    assert.equal(reader.sessionKey(cookie(twin)), sessionKey(twin));
+  }
+  // The first cookie of the name that verifies wins, also when a later one is the remembered one.
+  assert.equal(reader.sessionKey(`${cookie(id)}; ${cookie(twin)}`), sessionKey(id));
+  assert.equal(reader.sessionKey(`ng_oidc=${id.slice(0, 8)}; ${cookie(twin)}`), sessionKey(twin));
+  assert.equal(reader.sessionKey(`xng_oidc=${sign(C, 'session', id)}`), null, 'another cookie whose name ends as ours');
 });
 
 /** cookieValues as a split of the header: what the indexOf search must agree with. */
@@ -77,6 +97,8 @@ class SlowReads implements SessionStore {
   readonly reads: string[] = [];
   #waiting: Array<() => void> = [];
   slow = false;
+  /** The slow reads answered from now on fail. */
+  fail = false;
 
   constructor(now: () => number) {
     this.inner = new MemorySessionStore(LIMITS, now);
@@ -85,7 +107,7 @@ class SlowReads implements SessionStore {
     this.reads.push(key);
     if (!this.slow) return this.inner.get(key);
     const found = this.inner.get(key);
-    return new Promise((resolve) => this.#waiting.push(() => resolve(found)));
+    return new Promise((resolve, reject) => this.#waiting.push(() => (this.fail ? reject(new Error('store down')) : resolve(found))));
   }
   /** Answers the reads under way. */
   go(): void {
@@ -178,6 +200,67 @@ test('session copies: a delete, an update or a logout by sid or sub drops them a
     await readingH;
     await ending;
     assert.equal(cache.recent('h', 60_000), undefined);
+  } finally {
+    cache.close();
+  }
+});
+
+test('session copies: requests that miss the copy during a read share it, unless a change came since it started', async () => {
+  const now = () => 1000;
+  const inner = new SlowReads(now);
+  const cache = new CachingSessionStore(inner, now);
+  try {
+    await inner.create('k', session({ sid: 'sid-k' }));
+    inner.slow = true;
+    const first = cache.shared('k');
+    const second = cache.shared('k');
+    assert.equal(inner.reads.length, 1, 'one read for both');
+    // A read that must see the store as it is now (under the refresh lock) is never shared.
+    const own = cache.get('k');
+    assert.equal(inner.reads.length, 2, 'get: a read of its own');
+    // A logout in this process while the read is under way: a request after it reads again.
+    await cache.delete('k');
+    const third = cache.shared('k');
+    assert.equal(inner.reads.length, 3, 'the read from before the logout is not shared');
+    inner.go();
+    assert.equal((await first)?.sid, 'sid-k');
+    assert.equal((await second)?.sid, 'sid-k');
+    assert.equal((await own)?.sid, 'sid-k');
+    assert.equal(await third, null, 'the request after the logout sees it');
+    assert.equal(cache.recent('k', 60_000), undefined);
+    // Once a read is over, the next one goes to the store again.
+    await inner.create('j', session({ sid: 'sid-j' }));
+    const a = cache.shared('j');
+    inner.go();
+    await a;
+    const b = cache.shared('j');
+    inner.go();
+    assert.equal((await b)?.sid, 'sid-j');
+    assert.equal(inner.reads.filter((k) => k === 'j').length, 2);
+  } finally {
+    cache.close();
+  }
+});
+
+test('session copies: a failed read fails the requests that shared it, and the next one reads again', async () => {
+  const now = () => 1000;
+  const inner = new SlowReads(now);
+  const cache = new CachingSessionStore(inner, now);
+  try {
+    await inner.create('k', session());
+    inner.slow = true;
+    inner.fail = true;
+    const first = cache.shared('k');
+    const second = cache.shared('k');
+    assert.equal(inner.reads.length, 1);
+    inner.go();
+    await assert.rejects(Promise.resolve(first), /store down/);
+    await assert.rejects(Promise.resolve(second), /store down/);
+    inner.fail = false;
+    const third = cache.shared('k');
+    assert.equal(inner.reads.length, 2, 'a failed read is not shared with later requests');
+    inner.go();
+    assert.equal((await third)?.sub, 'alice');
   } finally {
     cache.close();
   }

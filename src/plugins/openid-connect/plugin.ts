@@ -2,8 +2,9 @@
 // A browser without a session is sent to the provider (authorization code flow with PKCE);
 // the callback keeps the tokens in a server-side session, and the browser holds only a
 // signed, random session id in an HttpOnly, Secure, SameSite=Lax cookie. Each request with
-// a session costs a SHA-256 of the cookie (its signature is checked once per process) and at
-// most one store lookup per session.cache_ttl, never a call to the provider; the access
+// a session costs a comparison of the cookie with the one remembered (its signature is
+// checked once per process) and at most one store lookup per session.cache_ttl, never a
+// call to the provider, and then one pass over the upstream headers; the access
 // token is refreshed shortly before it expires, once per session across every worker and
 // node (a lock in the store). API clients get 401, never a redirect. The
 // upstream gets the identity (X-Consumer-*, configured claim headers, optionally the
@@ -11,12 +12,12 @@
 import cluster from 'node:cluster';
 import { clock } from '../../base/clock.js';
 import { parseDuration } from '../../base/duration.js';
-import type { Consumer, ConsumerDirectory } from '../../sdk/consumer.js';
 import type { PluginContext } from '../../sdk/context.js';
 import { LocalReply } from '../../sdk/local-reply.js';
 import type { Plugin, PluginHandler, RequestPhaseResult } from '../../sdk/plugin.js';
-import { cookieField, SessionCookieReader, setCookie, stripCookies } from './cookies.js';
+import { cookieField, SessionCookieReader, setCookie } from './cookies.js';
 import { backchannelLogout, callback, frontchannelLogout, login, logout, startLogin, unavailable, type Deps } from './endpoints.js';
+import { Identities } from './identity.js';
 import { plainHttpAllowed, Provider, RefreshRefused, type Tokens } from './provider.js';
 import { openidConnectSchema, DEFAULTS, type OpenidConnectConfig } from './schema.js';
 import { CachingSessionStore } from './session-cache.js';
@@ -24,10 +25,6 @@ import type { SessionData } from './session-store.js';
 import { compileSettings } from './settings.js';
 import { openSessionStore } from './stores.js';
 
-const MAX_FORWARDED_VALUE = 4096;
-/** Visible ASCII and spaces: what every HTTP stack accepts in a field value. */
-const SAFE_HEADER_VALUE = /^[\x20-\x7e]*$/;
-const SAFE_CONSUMER = /^[^\u0000-\u001f\u007f,]+$/;
 /** Names a claim or token must not be sent upstream as: they frame or route the request, or are set by the gateway. */
 const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-connection', 'expect', 'authorization', 'cookie', 'x-consumer-id', 'x-consumer-username', 'x-consumer-groups', 'x-credential-id', 'x-anonymous-consumer']);
 /** While another worker refreshes a session: how often and how many times its result is looked for. */
@@ -50,22 +47,6 @@ function isNavigation(ctx: PluginContext): boolean {
   return h.accept !== undefined && h.accept.includes('text/html');
 }
 
-/** A claim as a header value, or null when it is absent or could not be sent safely. */
-function claimText(v: unknown): string | null {
-  if (v === undefined || v === null) return null;
-  const text = typeof v === 'string' ? v : Array.isArray(v) ? v.join(',') : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return text.length <= MAX_FORWARDED_VALUE && SAFE_HEADER_VALUE.test(text) ? text : null;
-}
-
-/** What a session tells the upstream, worked out once per session object (a copy serves many requests). */
-interface Identity {
-  /** The consumers it was looked up in (a reload brings others). */
-  readonly directory: ConsumerDirectory;
-  readonly consumer: Consumer | null;
-  /** [header, value, ...]: the claim headers that could be sent. */
-  readonly claims: readonly string[];
-}
-
 function createHandler(config: OpenidConnectConfig): PluginHandler {
   // A worker's memory is its own: a sign-in started on one worker would not be found by the
   // worker that gets the callback, and a logout would end the session on one worker only.
@@ -75,8 +56,6 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
   const { store, release } = openSessionStore(config, { maxSessions: s.maxSessions, maxPendingLogins: s.maxPendingLogins }, `${config.issuer}|${config.client_id}|${s.cookies.name}`);
   const d: Deps = { s, store, provider };
   const c = s.cookies;
-  const stripped = [...s.claimHeaders.map(([h]) => h), ...(s.idTokenHeader === null ? [] : [s.idTokenHeader])];
-  const ourCookies = [c.name, c.loginName];
   const clearSession = ['set-cookie', setCookie(c, c.name, '', 0)];
   const cookies = new SessionCookieReader(c);
   /** The process's copies of sessions read lately (shared stores with a cache_ttl), else null. */
@@ -85,44 +64,15 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
   /** Refreshes in progress in this process, by session key: one per session. */
   const refreshing = new Map<string, Promise<SessionData | null>>();
 
-  const consumerOf = (index: ConsumerDirectory, claims: Readonly<Record<string, unknown>>): Consumer | null => {
-    const v = claims[s.consumerClaim];
-    if (typeof v !== 'string' || v === '' || v.length > 256 || !SAFE_CONSUMER.test(v)) return null;
-    return index.byId.get(v) ?? index.byUsername.get(v) ?? { id: v, username: v, groups: new Set(), groupsHeader: '', plan: null, kind: 'external' };
-  };
-
-  const identities = new WeakMap<SessionData, Identity>();
-  const identityOf = (ctx: PluginContext, session: SessionData): Identity => {
-    const directory = ctx.consumers;
-    let id = identities.get(session);
-    if (id === undefined || id.directory !== directory) {
-      const claims: string[] = [];
-      for (const [name, claim] of s.claimHeaders) {
-        const text = claimText(session.claims[claim]);
-        if (text !== null) claims.push(name, text);
-      }
-      id = { directory, consumer: consumerOf(directory, session.claims), claims };
-      identities.set(session, id);
-    }
-    return id;
-  };
+  const identities = new Identities(s);
 
   const admit = (ctx: PluginContext, session: SessionData): RequestPhaseResult => {
-    const identity = identityOf(ctx, session);
+    const identity = identities.of(ctx.consumers, session);
     const consumer = identity.consumer;
     if (consumer === null) return LocalReply.error('forbidden', `the sign-in carries no usable "${s.consumerClaim}" claim`);
     ctx.consumer = consumer;
     ctx.credential = null;
-    const h = ctx.upstreamHeaders;
-    h.setLowerCase('x-consumer-id', consumer.id);
-    h.setLowerCase('x-consumer-username', consumer.username);
-    if (consumer.groupsHeader !== '') h.setLowerCase('x-consumer-groups', consumer.groupsHeader);
-    for (const name of stripped) h.removeLowerCase(name);
-    const claims = identity.claims;
-    for (let i = 0; i < claims.length; i += 2) h.append(claims[i]!, claims[i + 1]!);
-    if (s.idTokenHeader !== null) h.append(s.idTokenHeader, session.idToken);
-    if (s.forwardAccessToken) h.setLowerCase('authorization', `Bearer ${session.accessToken}`);
-    stripCookies(h, ourCookies);
+    identities.apply(ctx.upstreamHeaders, identity);
     return undefined;
   };
 
@@ -161,7 +111,8 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
         if (current.accessExpiresAt > clock.now()) return current;
         throw err;
       }
-      const next: SessionData = { ...current, accessToken: t.accessToken, refreshToken: t.refreshToken, accessExpiresAt: t.accessExpiresAt, idToken: t.idToken ?? current.idToken, claims: t.claims ?? current.claims };
+      // A refreshed ID token carries no userinfo claims (read at sign-in): they are kept.
+      const next: SessionData = { ...current, accessToken: t.accessToken, refreshToken: t.refreshToken, accessExpiresAt: t.accessExpiresAt, idToken: t.idToken ?? current.idToken, claims: t.claims === null ? current.claims : { ...current.claims, ...t.claims } };
       await store.update(key, next);
       return next;
     } finally {
@@ -195,7 +146,7 @@ function createHandler(config: OpenidConnectConfig): PluginHandler {
     }
     let found: SessionData | null | Promise<SessionData | null>;
     try {
-      found = store.get(key);
+      found = cache !== null ? cache.shared(key) : store.get(key);
     } catch {
       return unavailable();
     }

@@ -8,7 +8,11 @@
 //
 // A read that was under way while a session ended must not put the ended session back: every
 // change to the sessions bumps an epoch, and a read is kept only when no change happened
-// since it started.
+// since it started. Requests that miss the copy of one session while a read of it is under
+// way (a copy that just got too old, under load) may wait for that read instead of each
+// sending one (`shared`), as long as no change happened in this process since it started: it
+// is younger than any copy. A read that must see the store as it is now (under the refresh
+// lock) is a `get`, never shared.
 import type { PendingLogin, SessionData, SessionStore } from './session-store.js';
 
 /** Sessions kept per store and process; beyond it the oldest read gives way. */
@@ -27,6 +31,8 @@ export class CachingSessionStore implements SessionStore {
   readonly #max: number;
   /** Insertion order is read order: the first entries are the oldest. */
   readonly #entries = new Map<string, Entry>();
+  /** Reads under way (stores that answer later), by key, with the epoch they started in. */
+  readonly #reading = new Map<string, { readonly epoch: number; readonly read: Promise<SessionData | null> }>();
   #epoch = 0;
 
   constructor(inner: SessionStore, now: () => number, max = SESSION_CACHE_ENTRIES) {
@@ -54,13 +60,35 @@ export class CachingSessionStore implements SessionStore {
     return undefined;
   }
 
-  /** Reads the store (never the copy) and keeps what it found for `recent`. */
+  /** Reads the store, or joins a read of `key` under way that started after the last change here; keeps what it found for `recent`. */
+  shared(key: string): SessionData | null | Promise<SessionData | null> {
+    const pending = this.#reading.get(key);
+    if (pending !== undefined && pending.epoch === this.#epoch) return pending.read;
+    return this.get(key);
+  }
+
+  /** Reads the store (never the copy, nor a read under way) and keeps what it found for `recent`. */
   get(key: string): SessionData | null | Promise<SessionData | null> {
     const epoch = this.#epoch;
     const readAt = this.#now();
     const found = this.#inner.get(key);
-    if (found instanceof Promise) return found.then((s) => this.#keep(key, s, epoch, readAt));
-    return this.#keep(key, found, epoch, readAt);
+    if (!(found instanceof Promise)) return this.#keep(key, found, epoch, readAt);
+    const done = () => {
+      if (this.#reading.get(key) === entry) this.#reading.delete(key);
+    };
+    const read = found.then(
+      (s) => {
+        done();
+        return this.#keep(key, s, epoch, readAt);
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
+    const entry = { epoch, read };
+    this.#reading.set(key, entry);
+    return read;
   }
 
   #keep(key: string, s: SessionData | null, epoch: number, readAt: number): SessionData | null {
@@ -131,6 +159,7 @@ export class CachingSessionStore implements SessionStore {
 
   close(): void {
     this.#entries.clear();
+    this.#reading.clear();
     this.#inner.close();
   }
 }
