@@ -58,6 +58,31 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 export { isToken, isValidHeaderValue };
 
+/**
+ * Whether `name` (a token) may be host, expect, upgrade, connection, keep-alive,
+ * content-length or transfer-encoding in some letter case: its length and first letter
+ * (ORing 0x20 lower-cases a letter, and maps no other token character onto one) match one.
+ */
+function framingCandidate(name: string): boolean {
+  const c = name.charCodeAt(0) | 0x20;
+  switch (name.length) {
+    case 4:
+      return c === 104; // host
+    case 6:
+      return c === 101; // expect
+    case 7:
+      return c === 117; // upgrade
+    case 10:
+      return c === 99 || c === 107; // connection, keep-alive
+    case 14:
+      return c === 99; // content-length
+    case 17:
+      return c === 116; // transfer-encoding
+    default:
+      return false;
+  }
+}
+
 export class H1Request {
   readonly handler: H1Handler;
   readonly method: string;
@@ -113,9 +138,9 @@ export class H1Request {
         const value = raw[i + 1] == null ? '' : String(raw[i + 1]);
         if (typeof name !== 'string' || !isToken(name)) throw invalidArgument('invalid header key');
         if (!isValidHeaderValue(value)) throw invalidArgument(`invalid ${name} header`);
-        const len = name.length;
-        // Only the names the client frames itself are looked at (by length first).
-        if (len === 4 || len === 6 || len === 7 || len === 10 || len === 14 || len === 17) {
+        // Only the names the client frames itself are looked at (by length and first letter
+        // first, so that the other names of a head are never lower-cased).
+        if (framingCandidate(name)) {
           const lower = name.toLowerCase();
           if (lower === 'host') {
             if (host !== null) throw invalidArgument('duplicate host header');

@@ -94,7 +94,8 @@ export class ServerConnection implements BodySource, ResponseSink {
     this.phaseStart = this.lastActive = performance.now();
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.REQUEST, {}, server.maxHeaderSize, HTTPParser.kLenientNone);
-    parser[HTTPParser.kOnMessageBegin] = () => this.#enter(Phase.Head);
+    // No kOnMessageBegin: the start of a head is seen in #onExecute (an idle connection that
+    // read bytes), which spares llhttp a call into JavaScript per request.
     parser[HTTPParser.kOnHeaders] = (lines: string[], url: string) => this.#onHeaders(lines, url);
     parser[HTTPParser.kOnHeadersComplete] = (major: number, minor: number, lines: string[] | undefined, method: number, url: string | undefined, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
       this.#onHeadersComplete(major, minor, lines, method, url, upgrade, keepAlive);
@@ -151,12 +152,19 @@ export class ServerConnection implements BodySource, ResponseSink {
   }
 
   #onExecute(ret: number | ParseError, d: Buffer | undefined): void {
-    this.lastActive = performance.now();
+    const now = performance.now();
+    this.lastActive = now;
     const parser = this.#parser;
     if (parser === null) return;
     if (typeof ret !== 'number') {
       prepareError(ret, parser, d);
       return this.#fail(ret);
+    }
+    // Bytes on an idle connection that did not complete a head (that would have made it busy):
+    // a request head has started, under the head timeout from now.
+    if (this.phase === Phase.Idle && ret > 0) {
+      this.phase = Phase.Head;
+      this.phaseStart = now;
     }
     const up = this.#upgrade;
     if (up !== null) {

@@ -328,26 +328,28 @@ class HeadBuilder {
     if (typeof value !== 'string' || !isValidHeaderValue(value)) validateHeaderValue(name, value as string);
     const v = typeof value === 'string' ? value : String(value);
     this.text += `${name}: ${v}\r\n`;
+    // The fields _storeHeader notes, by length and then first letter, so that only a name
+    // that may be one of them is lower-cased (most of a head's names are none of them).
     switch (name.length) {
       case 4:
-        if (name.toLowerCase() === 'date') this.date = true;
+        if ((name.charCodeAt(0) | 0x20) === 100 /* d */ && (name === 'date' || name.toLowerCase() === 'date')) this.date = true;
         break;
       case 7:
-        if (name.toLowerCase() === 'trailer') this.trailer = true;
+        if ((name.charCodeAt(0) | 0x20) === 116 /* t */ && (name === 'trailer' || name.toLowerCase() === 'trailer')) this.trailer = true;
         break;
       case 10: {
-        const lower = name.toLowerCase();
-        if (lower === 'connection') {
+        const c = name.charCodeAt(0) | 0x20;
+        if (c === 99 /* c */ && (name === 'connection' || name.toLowerCase() === 'connection')) {
           this.connection = true;
           if (CLOSE.test(v)) this.closeAsked = true;
-        } else if (lower === 'keep-alive') this.keepAlive = true;
+        } else if (c === 107 /* k */ && (name === 'keep-alive' || name.toLowerCase() === 'keep-alive')) this.keepAlive = true;
         break;
       }
       case 14:
-        if (name.toLowerCase() === 'content-length') this.contentLength = true;
+        if ((name.charCodeAt(0) | 0x20) === 99 /* c */ && (name === 'content-length' || name.toLowerCase() === 'content-length')) this.contentLength = true;
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') {
+        if ((name.charCodeAt(0) | 0x20) === 116 /* t */ && (name === 'transfer-encoding' || name.toLowerCase() === 'transfer-encoding')) {
           this.transferEncoding = true;
           if (CHUNKED.test(v)) this.chunked = true;
         }

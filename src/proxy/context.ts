@@ -125,6 +125,12 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   /** The error-table code when the gateway answered with an error. */
   errorCode: string | null = null;
   finished = false;
+  /**
+   * setLocal's entries ([key, value, ...]) until someone asks for `locals`: a chain stores one
+   * or two values per request, and a Map per request (its hash table included) cost more than
+   * a scan of so few keys.
+   */
+  #slots: unknown[] | null = null;
   #locals: Map<string | symbol, unknown> | null = null;
   /** The one read of the client's body by plugins (readRequestBody), null until one asks. */
   #bodyRead: Promise<Buffer | null> | null = null;
@@ -243,21 +249,47 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
 
   /** Per-request state for plugins, keyed by a name or symbol of the plugin's own. */
   get locals(): Map<string | symbol, unknown> {
-    return (this.#locals ??= new Map());
+    let map = this.#locals;
+    if (map === null) {
+      map = this.#locals = new Map();
+      const slots = this.#slots;
+      this.#slots = null;
+      if (slots !== null) for (let i = 0; i < slots.length; i += 2) map.set(slots[i] as string | symbol, slots[i + 1]);
+    }
+    return map;
   }
 
   /** `locals.get(key)` without creating the map when no plugin stored anything yet. */
   local<T>(key: LocalKey<T>): T | undefined;
   local(key: string | symbol): unknown;
   local(key: string | symbol): unknown {
-    return this.#locals === null ? undefined : this.#locals.get(key);
+    if (this.#locals !== null) return this.#locals.get(key);
+    const slots = this.#slots;
+    if (slots !== null) for (let i = 0; i < slots.length; i += 2) if (slots[i] === key) return slots[i + 1];
+    return undefined;
   }
 
   /** `locals.set(key, value)` with a typed key. */
   setLocal<T>(key: LocalKey<T>, value: T): void {
-    (this.#locals ??= new Map()).set(key, value);
+    if (this.#locals === null) {
+      const slots = (this.#slots ??= []);
+      for (let i = 0; i < slots.length; i += 2) {
+        if (slots[i] === key) {
+          slots[i + 1] = value;
+          return;
+        }
+      }
+      if (slots.length < MAX_SLOTS) {
+        slots.push(key, value);
+        return;
+      }
+    }
+    this.locals.set(key, value);
   }
 }
+
+/** Entries (keys and values) kept in the scanned list before locals move to a Map. */
+const MAX_SLOTS = 16;
 
 /** Routes that send a request to another service (setService), per route of a snapshot. */
 const derivedRoutes = new WeakMap<CompiledRoute, Map<string, CompiledRoute>>();

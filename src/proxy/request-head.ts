@@ -64,6 +64,23 @@ const SPECIAL = new Map<string, number>([
   [':protocol', DROP],
 ]);
 
+/**
+ * SPECIAL's kind of a header name as the client spelled it, case kept: a request's names come
+ * in a few spellings repeated on every request ("Host", "User-Agent"), and a hit here spares
+ * lower-casing each of them into a new string to look it up. Bounded: clients choose names.
+ */
+const KIND_BY_SPELLING = new Map<string, number>();
+const MAX_SPELLINGS = 2048;
+
+function kindOf(name: string): number {
+  let kind = KIND_BY_SPELLING.get(name);
+  if (kind === undefined) {
+    kind = SPECIAL.get(name.toLowerCase()) ?? KEEP;
+    if (KIND_BY_SPELLING.size < MAX_SPELLINGS) KIND_BY_SPELLING.set(name, kind);
+  }
+  return kind;
+}
+
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=@/-]{1,200}$/;
 /**
  * One label of a Host's name: RFC 3986's reg-name characters (unreserved and sub-delims, so
@@ -102,7 +119,7 @@ export function readRequestHead(ctx: RequestContext): string | null {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    const kind = SPECIAL.get(name.toLowerCase()) ?? KEEP;
+    const kind = kindOf(name);
     switch (kind) {
       case KEEP:
         out.push(name, value);

@@ -182,6 +182,31 @@ describe('HTTP/1.1 engine', () => {
     upstream.close();
   });
 
+  test('a head begun on a kept-alive connection runs under the head timeout, not the longer keep-alive timeout', async () => {
+    const errors: string[] = [];
+    const port = await start((_req, res) => void res.writeHead(200, ['content-length', '2']).end('ok'), { headersTimeout: 200, requestTimeout: 400, keepAliveTimeout: 60_000, connectionsCheckingInterval: 50 }, {
+      clientError: (e, s) => {
+        errors.push(String(e.code));
+        s.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      },
+    });
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    const closed = once(socket, 'close');
+    socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n');
+    for (let i = 0; i < 300 && !text.endsWith('ok'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+    // Idle and kept alive; then part of a second head, never finished.
+    socket.write('GET /second HTTP/1.1\r\nHo');
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    await closed;
+    clearTimeout(timer);
+    assert.deepEqual(errors, ['ERR_HTTP_REQUEST_TIMEOUT']);
+    assert.match(text, /\r\n\r\nokHTTP\/1\.1 408 Request Timeout\r\n/);
+  });
+
   test('head timeout answers through onClientError; close() ends idle connections and lets busy ones finish', async () => {
     const errors: string[] = [];
     let release = null as (() => void) | null;

@@ -61,11 +61,11 @@ export function setIdentity(ctx: PluginContext, who: Authenticated, anonymous = 
   ctx.consumer = who.consumer;
   ctx.credential = who.credential;
   const h = ctx.upstreamHeaders;
-  h.set('x-consumer-id', who.consumer.id);
-  h.set('x-consumer-username', who.consumer.username);
-  if (who.consumer.groupsHeader !== '') h.set('x-consumer-groups', who.consumer.groupsHeader);
-  if (who.credential !== null) h.set('x-credential-id', who.credential.id);
-  if (anonymous) h.set('x-anonymous-consumer', 'true');
+  h.setLowerCase('x-consumer-id', who.consumer.id);
+  h.setLowerCase('x-consumer-username', who.consumer.username);
+  if (who.consumer.groupsHeader !== '') h.setLowerCase('x-consumer-groups', who.consumer.groupsHeader);
+  if (who.credential !== null) h.setLowerCase('x-credential-id', who.credential.id);
+  if (anonymous) h.setLowerCase('x-anonymous-consumer', 'true');
   if (who.headers) for (const [name, value] of who.headers) h.set(name, value);
 }
 

@@ -97,8 +97,8 @@ export function createRateLimit(config: RateLimitConfig, scopeId: string): Plugi
     const addHeaders = (ctx: PluginContext): void => {
       const d = ctx.local(kDecision);
       if (d === undefined) return;
-      ctx.responseHeaders.set('ratelimit-policy', policyHeader);
-      ctx.responseHeaders.set('ratelimit', `"${limits[d.limit]!.name}";r=${d.remaining};t=${d.reset}`);
+      ctx.responseHeaders.setLowerCase('ratelimit-policy', policyHeader);
+      ctx.responseHeaders.setLowerCase('ratelimit', `"${limits[d.limit]!.name}";r=${d.remaining};t=${d.reset}`);
     };
 
     if ((config.policy ?? 'local') === 'local') {
