@@ -110,12 +110,16 @@ export class BatchBody {
   }
 }
 
-/** Opens and fills BatchBody buffers; a new buffer is as large as the largest body so far, so that it rarely grows. */
+/**
+ * Opens and fills BatchBody buffers. A new body starts as large as the previous one ended
+ * (and an eighth more), so that it rarely grows and batches held while a receiver is down
+ * take about the room of their records.
+ */
 export class BodyBatching implements Batching<string, BatchBody> {
   readonly #open: string;
   readonly #separator: number;
   readonly #close: string;
-  #size = 16 * 1024;
+  #last: BatchBody | null = null;
 
   constructor(open: string, separator: string, close: string) {
     this.#open = open;
@@ -124,7 +128,8 @@ export class BodyBatching implements Batching<string, BatchBody> {
   }
 
   open(): BatchBody {
-    return new BatchBody(this.#size, this.#open, this.#close);
+    const used = this.#last?.at ?? 0;
+    return (this.#last = new BatchBody(Math.max(16 * 1024, used + (used >> 3)), this.#open, this.#close));
   }
 
   add(batch: BatchBody, record: string): void {
@@ -137,7 +142,6 @@ export class BodyBatching implements Batching<string, BatchBody> {
         const grown = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2));
         buf.copy(grown, 0, 0, at);
         batch.buf = buf = grown;
-        if (grown.length > this.#size) this.#size = Math.min(grown.length, 64 * 1024 * 1024);
       }
     }
     // The first record follows the opening delimiter; the others a separator.
