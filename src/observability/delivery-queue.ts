@@ -7,13 +7,36 @@
 // or a sink that does not retry, such as StatsD over UDP) is dropped at once. Every drop,
 // failed attempt and retry is counted, and logged at most every 30 s per sink. Records are
 // pushed by the log shipper outside the request path; nothing here runs for a request.
+// A batch is whatever the sink's transport gathers records into: an array of them by
+// default, or (the http sink) the request body itself, each record encoded into it as it
+// comes, so that nothing is held as a string or encoded again when the batch leaves.
 import type { Logger } from '../base/logger.js';
 
+/** How a transport gathers records into a batch: `open` makes an empty one, `add` puts a record in it. */
+export interface Batching<R, B> {
+  open(): B;
+  add(batch: B, record: R): void;
+}
+
 /** Sends one batch; rejects with a DeliveryError (any other error counts as retryable). */
-export interface SinkTransport<R> {
-  send(batch: readonly R[]): Promise<void>;
+export interface SinkTransport<R, B = readonly R[]> {
+  /** How records are gathered; without it, a batch is the array of its records. */
+  readonly batching?: Batching<R, B>;
+  /** Sends `batch` (again, after a failure: a batch is sent as often as it takes). */
+  send(batch: B): Promise<void>;
   /** Ends connections (an attempt in flight fails). */
   close(): Promise<void>;
+}
+
+const ARRAYS: Batching<unknown, unknown[]> = {
+  open: () => [],
+  add: (batch, record) => void batch.push(record),
+};
+
+/** A batch and how many records it holds. */
+interface Held<B> {
+  readonly batch: B;
+  count: number;
 }
 
 export class DeliveryError extends Error {
@@ -57,15 +80,19 @@ export interface DeliveryCounts {
 /** Failures are logged at most this often per sink. */
 const WARN_EVERY_MS = 30_000;
 
-export class DeliveryQueue<R> {
+export class DeliveryQueue<R, B = readonly R[]> {
   readonly name: string;
-  readonly #transport: SinkTransport<R>;
+  readonly #transport: SinkTransport<R, B>;
+  readonly #batching: Batching<R, B>;
   readonly #opts: DeliveryOptions;
   readonly #logger: Logger;
   readonly #timer: NodeJS.Timeout;
-  #pending: R[] = [];
+  /** Batches waiting, oldest first: each has batchSize records but the last, which fills. */
+  #waiting: Array<Held<B>> = [];
+  /** Records in #waiting. */
+  #pending = 0;
   /** The batch being sent or waiting to be retried. */
-  #batch: readonly R[] | null = null;
+  #batch: Held<B> | null = null;
   #inFlight: Promise<void> | null = null;
   readonly #waits = new Set<() => void>();
   #closing = false;
@@ -76,9 +103,11 @@ export class DeliveryQueue<R> {
   #warned = { dropped: 0, failed: 0 };
   readonly counts: DeliveryCounts = { sent: 0, dropped: 0, rejected: 0, abandoned: 0, failed: 0, retried: 0 };
 
-  constructor(name: string, transport: SinkTransport<R>, opts: DeliveryOptions, logger: Logger) {
+  constructor(name: string, transport: SinkTransport<R, B>, opts: DeliveryOptions, logger: Logger) {
     this.name = name;
     this.#transport = transport;
+    // Without a batching of its own, a transport's batches are arrays (B defaults to readonly R[]).
+    this.#batching = transport.batching ?? (ARRAYS as unknown as Batching<R, B>);
     this.#opts = opts;
     this.#logger = logger;
     this.#timer = setInterval(() => this.#pump(), opts.intervalMs);
@@ -87,7 +116,7 @@ export class DeliveryQueue<R> {
 
   /** Records held: waiting, and in the batch being sent. */
   get queued(): number {
-    return this.#pending.length + (this.#batch?.length ?? 0);
+    return this.#pending + (this.#batch?.count ?? 0);
   }
 
   /**
@@ -103,8 +132,18 @@ export class DeliveryQueue<R> {
   }
 
   push(record: R): void {
-    if (!this.admit()) return;
-    if (this.#pending.push(record) >= this.#opts.batchSize) this.#pump();
+    if (this.admit()) this.enqueue(record);
+  }
+
+  /** Queues a record admit() said yes to (nothing happened to the queue in between). */
+  enqueue(record: R): void {
+    const n = this.#opts.batchSize;
+    const waiting = this.#waiting;
+    let last = waiting.length === 0 ? undefined : waiting[waiting.length - 1]!;
+    if (last === undefined || last.count >= n) waiting.push((last = { batch: this.#batching.open(), count: 0 }));
+    this.#batching.add(last.batch, record);
+    this.#pending++;
+    if (++last.count >= n) this.#pump();
   }
 
   /**
@@ -123,7 +162,8 @@ export class DeliveryQueue<R> {
     if (timedOut) {
       this.#stopped = true;
       this.counts.abandoned += this.queued;
-      this.#pending = [];
+      this.#waiting = [];
+      this.#pending = 0;
       this.#batch = null;
       for (const wake of this.#waits) wake();
       if (this.counts.abandoned > 0) this.#logger.warn({ type: 'log_sink', sink: this.name, abandoned: this.counts.abandoned }, 'log sink not drained in time; records dropped');
@@ -134,7 +174,7 @@ export class DeliveryQueue<R> {
   }
 
   async #drain(): Promise<void> {
-    while (!this.#stopped && (this.#inFlight !== null || this.#pending.length > 0)) {
+    while (!this.#stopped && (this.#inFlight !== null || this.#pending > 0)) {
       this.#pump();
       await this.#inFlight;
     }
@@ -142,32 +182,30 @@ export class DeliveryQueue<R> {
 
   /** Starts sending the next batch unless one is in flight. */
   #pump(): void {
-    if (this.#inFlight !== null || this.#pending.length === 0 || this.#stopped) return;
-    const n = this.#opts.batchSize;
-    const pending = this.#pending;
-    const batch = pending.length <= n ? pending : pending.slice(0, n);
-    this.#pending = pending.length <= n ? [] : pending.slice(n);
-    this.#batch = batch;
-    this.#inFlight = this.#deliver(batch).finally(() => {
+    if (this.#inFlight !== null || this.#pending === 0 || this.#stopped) return;
+    const held = this.#waiting.shift()!;
+    this.#pending -= held.count;
+    this.#batch = held;
+    this.#inFlight = this.#deliver(held).finally(() => {
       this.#batch = null;
       this.#inFlight = null;
-      if (this.#pending.length >= n || (this.#closing && !this.#stopped)) this.#pump();
+      if (this.#pending >= this.#opts.batchSize || (this.#closing && !this.#stopped)) this.#pump();
     });
   }
 
-  async #deliver(batch: readonly R[]): Promise<void> {
+  async #deliver(held: Held<B>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#transport.send(batch);
+        await this.#transport.send(held.batch);
         if (this.#stopped) return;
-        this.counts.sent += batch.length;
+        this.counts.sent += held.count;
         return;
       } catch (err) {
         if (this.#stopped) return;
         this.counts.failed++;
         const retryable = !(err instanceof DeliveryError) || err.retryable;
         if (!retryable || !this.#opts.retry) {
-          this.counts.rejected += batch.length;
+          this.counts.rejected += held.count;
           this.#warn(err, 'log sink batch failed; records dropped');
           return;
         }

@@ -57,21 +57,24 @@ function entryOf(spec: TextSinkSpec, ctx: Ctx, time: string, pid: number, record
   }
 }
 
-function transportFor(spec: SinkSpec): SinkTransport<string | Buffer> {
+/** A sink's transport; each type is given the entries entryOf makes for it (its batch type is its own). */
+type AnyTransport = SinkTransport<string | Buffer, unknown>;
+
+function transportFor(spec: SinkSpec): AnyTransport {
   switch (spec.type) {
     case 'otlp-logs':
-      return otlpLogsTransport(spec);
+      return otlpLogsTransport(spec) as AnyTransport;
     case 'http':
-      return httpSinkTransport(spec) as SinkTransport<string | Buffer>;
+      return httpSinkTransport(spec) as AnyTransport;
     case 'statsd':
-      return new StatsdTransport(spec) as SinkTransport<string | Buffer>;
+      return new StatsdTransport(spec) as AnyTransport;
     case 'syslog':
-      return syslogTransport(spec) as SinkTransport<string | Buffer>;
+      return syslogTransport(spec) as AnyTransport;
   }
 }
 
 export class LogShipping {
-  readonly #queues = new Map<string, DeliveryQueue<string | Buffer>>();
+  readonly #queues = new Map<string, DeliveryQueue<string | Buffer, unknown>>();
   readonly #owns: (ctx: RequestContext) => boolean;
   readonly #pid = process.pid;
   /** Requests ended in this turn of the event loop with at least one sink. */
@@ -118,14 +121,14 @@ export class LogShipping {
         if (queue === undefined || !queue.admit()) continue;
         const sink = spec.byName.get(name)!;
         if (sink.type === 'statsd') {
-          queue.push(statsdLines(sink, ctx));
+          queue.enqueue(statsdLines(sink, ctx));
           continue;
         }
         if (sink.record !== made) {
           made = sink.record;
           record = line !== null && sink.fromLine !== null ? sink.fromLine(ctx, time, pid, line) : made(ctx, time, pid);
         }
-        queue.push(entryOf(sink, ctx, time, pid, record));
+        queue.enqueue(entryOf(sink, ctx, time, pid, record));
       }
     }
   };

@@ -9,13 +9,13 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { ConnectionOptions } from 'node:tls';
 import { NativePool } from '../upstream/native-pool.js';
-import { DeliveryError, type SinkTransport } from './delivery-queue.js';
+import { DeliveryError, type Batching, type SinkTransport } from './delivery-queue.js';
 import { post, retryAfterMs } from './http-post.js';
 import type { HttpSinkSpec } from './log-sink-config.js';
 
 const gzipAsync = promisify(gzip);
 
-export interface PostOptions<R> {
+export interface PostOptions<R, B = readonly R[]> {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly tls: ConnectionOptions | null;
@@ -23,19 +23,24 @@ export interface PostOptions<R> {
   /** A Retry-After is followed up to this long. */
   readonly maxRetryAfterMs: number;
   readonly contentType: string;
-  readonly encode: (batch: readonly R[]) => Buffer;
+  /** How records are gathered (default: an array of them). */
+  readonly batching?: Batching<R, B>;
+  /** The body of a batch (called for each attempt). */
+  readonly encode: (batch: B) => Buffer;
   readonly gzip: boolean;
   /** Whether a batch refused with this status may succeed later. */
   readonly retryable: (status: number) => boolean;
 }
 
-export class PostTransport<R> implements SinkTransport<R> {
+export class PostTransport<R, B = readonly R[]> implements SinkTransport<R, B> {
+  readonly batching: Batching<R, B> | undefined;
   readonly #pool: NativePool;
   readonly #path: string;
   readonly #headers: string[];
-  readonly #opts: PostOptions<R>;
+  readonly #opts: PostOptions<R, B>;
 
-  constructor(opts: PostOptions<R>) {
+  constructor(opts: PostOptions<R, B>) {
+    this.batching = opts.batching;
     const url = new URL(opts.url);
     // One connection: one batch is in flight at a time. Through Northgate's own HTTP/1.1
     // client (the proxy's under `engine: native`): a 45 KB batch to a local receiver took
@@ -48,7 +53,7 @@ export class PostTransport<R> implements SinkTransport<R> {
     this.#headers = Object.entries(headers).flat();
   }
 
-  async send(batch: readonly R[]): Promise<void> {
+  async send(batch: B): Promise<void> {
     const o = this.#opts;
     const text = o.encode(batch);
     const body = o.gzip ? await gzipAsync(text) : text;
@@ -64,48 +69,83 @@ export class PostTransport<R> implements SinkTransport<R> {
   }
 }
 
-export function httpSinkTransport(spec: HttpSinkSpec): SinkTransport<string> {
+export function httpSinkTransport(spec: HttpSinkSpec): SinkTransport<string, BatchBody> {
   const array = spec.format === 'json_array';
-  return new PostTransport<string>({
+  return new PostTransport<string, BatchBody>({
     url: spec.url,
     headers: spec.headers,
     tls: spec.tls,
     timeoutMs: spec.timeoutMs,
     maxRetryAfterMs: spec.delivery.maxDelayMs,
     contentType: array ? 'application/json' : 'application/x-ndjson',
-    encode: array ? (batch) => joinedBytes(batch, '[', ',', ']') : (batch) => joinedBytes(batch, '', '\n', '\n'),
+    batching: array ? new BodyBatching('[', ',', ']') : new BodyBatching('', '\n', '\n'),
+    encode: (batch) => batch.body(),
     gzip: spec.gzip,
     retryable: (status) => status === 408 || status === 429 || status >= 500,
   });
 }
 
 /**
- * `open` + the records separated by `separator` + `close`, as UTF-8 (one-character ASCII
- * delimiters). Each record is written straight into the body: joining the strings first and
- * encoding the result copied every record twice, and the join walked each record's pieces
- * (a record is a concatenation of its fields, not yet one flat string).
+ * A batch's body as it fills: `open`, then each record encoded (UTF-8) straight into one
+ * growing buffer as it is queued, after a `separator` from the previous one; `close` ends the
+ * body when it is sent. A record is written once, where it will be sent from: no string is
+ * held per record, no array of them, no second pass to join and encode them. Delimiters are
+ * one ASCII character.
  */
-export function joinedBytes(batch: readonly string[], open: string, separator: string, close: string): Buffer {
-  // Room for ASCII records (the usual case); a record that may not fit grows the body.
-  let size = open.length + close.length + batch.length;
-  for (const r of batch) size += r.length;
-  let body = Buffer.allocUnsafe(size);
-  let at = body.write(open, 0, 'latin1');
-  const sep = separator.charCodeAt(0);
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i]!;
-    if (i > 0) body[at++] = sep;
-    // Room is kept for what follows: the next separator or the closing delimiter.
-    if (body.length - at - 1 - close.length < r.length * 3) {
-      const need = at + Buffer.byteLength(r) + (batch.length - i) + close.length;
-      if (need > body.length) {
-        const grown = Buffer.allocUnsafe(Math.max(need, body.length * 2));
-        body.copy(grown, 0, 0, at);
-        body = grown;
+export class BatchBody {
+  buf: Buffer;
+  at: number;
+  readonly #close: number;
+
+  constructor(size: number, open: string, close: string) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+    this.at = this.buf.write(open, 0, 'latin1');
+    this.#close = close.charCodeAt(0);
+  }
+
+  /** The body with its closing delimiter (the same bytes each time: a retry sends it again). */
+  body(): Buffer {
+    this.buf[this.at] = this.#close;
+    return this.buf.subarray(0, this.at + 1);
+  }
+}
+
+/**
+ * Opens and fills BatchBody buffers. A new body starts as large as the previous one ended
+ * (and an eighth more), so that it rarely grows and batches held while a receiver is down
+ * take about the room of their records.
+ */
+export class BodyBatching implements Batching<string, BatchBody> {
+  readonly #open: string;
+  readonly #separator: number;
+  readonly #close: string;
+  #last: BatchBody | null = null;
+
+  constructor(open: string, separator: string, close: string) {
+    this.#open = open;
+    this.#separator = separator.charCodeAt(0);
+    this.#close = close;
+  }
+
+  open(): BatchBody {
+    const used = this.#last?.at ?? 0;
+    return (this.#last = new BatchBody(Math.max(16 * 1024, used + (used >> 3)), this.#open, this.#close));
+  }
+
+  add(batch: BatchBody, record: string): void {
+    let { buf, at } = batch;
+    // Room for the separator, the record (at most 3 bytes per UTF-16 unit) and the closing
+    // delimiter; only a record that might not fit is measured.
+    if (buf.length - at - 2 < record.length * 3) {
+      const need = at + Buffer.byteLength(record) + 2;
+      if (need > buf.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2));
+        buf.copy(grown, 0, 0, at);
+        batch.buf = buf = grown;
       }
     }
-    at += body.write(r, at);
+    // The first record follows the opening delimiter; the others a separator.
+    if (at > this.#open.length) buf[at++] = this.#separator;
+    batch.at = at + buf.write(record, at);
   }
-  at += body.write(close, at, 'latin1');
-  return body.subarray(0, at);
 }
