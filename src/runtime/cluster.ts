@@ -94,6 +94,10 @@ export async function runMaster(opts: StartOptions, workers: number, logger: Log
     const servesPortal = settings.portal && portalWorker === null;
     const w = cluster.fork({ [SPEC_ENV]: spec, ...(servesPortal ? { [PORTAL_ENV]: '1' } : {}) });
     if (servesPortal) portalWorker = w.id;
+    // A send to a worker that is dying (ours, or prom-client's metrics request) fails with EPIPE
+    // or a closed channel, emitted on the worker: without a listener it would stop the master.
+    // The 'exit' handler below replaces the worker; the failed send is only logged.
+    w.on('error', (err: NodeJS.ErrnoException) => logger.warn({ worker: w.id, code: err.code }, `IPC with worker ${w.id} failed: ${err.message}`));
     w.on('message', (msg: FromWorker) => {
       // policy: local under --workers: the master owns the node's counters.
       if (isRateLimitMessage(msg)) return answerRateLimit(w, msg);
