@@ -10,38 +10,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { configProblems } from '../helpers/config.js';
-import { startGateway, startUpstream, type InProcessGateway, type Upstream, DEAD_PORT } from '../helpers/servers.js';
-
-interface Seen {
-  method: string;
-  url: string;
-  host: string;
-  body: string;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/** A server that records each request whole; `hold` keeps requests unanswered until released. */
-async function recorder(opts: { hold?: boolean } = {}): Promise<Upstream & { seen: Seen[]; release(): void }> {
-  const seen: Seen[] = [];
-  const held: Array<() => void> = [];
-  const server = await startUpstream((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, host: req.headers.host!, body: Buffer.concat(chunks).toString(), headers: req.headers });
-      const answer = () => res.end('from ' + (opts.hold ? 'mirror' : 'upstream'));
-      if (opts.hold) held.push(answer);
-      else answer();
-    });
-  });
-  return Object.assign(server, { seen, release: () => held.splice(0).forEach((f) => f()) });
-}
-
-/** Waits (bounded: 10 s in 20 ms steps) until `done()`; fails with `what` otherwise. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(done(), what);
-}
+import { startGateway, type InProcessGateway, DEAD_PORT } from '../helpers/servers.js';
+import { recorder, until, type Recorder, type Seen } from '../helpers/recorder.js';
 
 /** Whether `count` of `n` draws is within five standard deviations of share `p`. */
 function plausible(count: number, n: number, p: number): boolean {
@@ -60,9 +30,9 @@ function counter(name: string, key: (m: { reason?: string; kind?: string; ctx: {
 }
 
 describe('request-mirror and fault-injection', () => {
-  let upstream: Awaited<ReturnType<typeof recorder>>;
-  let mirror: Awaited<ReturnType<typeof recorder>>;
-  let slow: Awaited<ReturnType<typeof recorder>>;
+  let upstream: Recorder;
+  let mirror: Recorder;
+  let slow: Recorder;
   let deadUrl: string;
   let gw: InProcessGateway;
   let client: Pool;
@@ -71,7 +41,7 @@ describe('request-mirror and fault-injection', () => {
   const faults = counter('northgate:fault:injected', (m) => `${m.ctx.route!.name}:${m.kind!}`);
 
   before(async () => {
-    upstream = await recorder();
+    upstream = await recorder({ reply: 'from upstream' });
     mirror = await recorder();
     slow = await recorder({ hold: true });
     // A port nobody listens on: bound, then closed.

@@ -11,39 +11,13 @@ import { Pool } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { configProblems } from '../helpers/config.js';
 import { DEAD_PORT, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
-
-interface Seen {
-  method: string;
-  url: string;
-  body: string;
-  host: string;
-}
-
-/** A server that records each request whole and answers `ok`. */
-async function recorder(): Promise<Upstream & { seen: Seen[] }> {
-  const seen: Seen[] = [];
-  const server = await startUpstream((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, body: Buffer.concat(chunks).toString(), host: req.headers.host! });
-      res.end('ok');
-    });
-  });
-  return Object.assign(server, { seen });
-}
-
-/** Waits (bounded: 10 s in 20 ms steps) until `done()`; fails with `what` otherwise. */
-async function until(done: () => boolean, what: () => string): Promise<void> {
-  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(done(), what());
-}
+import { recorder, until, type Recorder } from '../helpers/recorder.js';
 
 describe('request-mirror with several mirrors', () => {
-  let upstream: Awaited<ReturnType<typeof recorder>>;
-  let a: Awaited<ReturnType<typeof recorder>>;
-  let b: Awaited<ReturnType<typeof recorder>>;
-  let c: Awaited<ReturnType<typeof recorder>>;
+  let upstream: Recorder;
+  let a: Recorder;
+  let b: Recorder;
+  let c: Recorder;
   let gw: InProcessGateway;
   let client: Pool;
   const deadUrl = `http://127.0.0.1:${DEAD_PORT}`;
@@ -184,8 +158,8 @@ services:
 describe('request-mirror and WebSocket upgrades', () => {
   let upstream: Upstream;
   let wss: WebSocketServer;
-  let m1: Awaited<ReturnType<typeof recorder>>;
-  let m2: Awaited<ReturnType<typeof recorder>>;
+  let m1: Recorder;
+  let m2: Recorder;
   let gw: InProcessGateway;
   before(async () => {
     upstream = await startUpstream((_req, res) => res.end('plain'));

@@ -13,31 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { configProblems } from '../helpers/config.js';
 import type { CheckEnvironment, CopyDropReason, Plugin } from '../../src/sdk/index.js';
-import { startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
-
-interface Seen {
-  method: string;
-  url: string;
-  body: string;
-  host: string;
-}
-
-/** A server that records each request whole; `hold` keeps them unanswered until released; `answer` writes the response. */
-async function recorder(opts: { hold?: boolean; answer?: (res: import('node:http').ServerResponse) => void } = {}): Promise<Upstream & { seen: Seen[]; release(): void }> {
-  const seen: Seen[] = [];
-  const held: Array<() => void> = [];
-  const server = await startUpstream((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, body: Buffer.concat(chunks).toString(), host: req.headers.host! });
-      const answer = () => (opts.answer !== undefined ? opts.answer(res) : res.end('ok'));
-      if (opts.hold) held.push(answer);
-      else answer();
-    });
-  });
-  return Object.assign(server, { seen, release: () => held.splice(0).forEach((f) => f()) });
-}
+import { startGateway, startUpstream, type InProcessGateway } from '../helpers/servers.js';
+import { recorder, until, type Recorder } from '../helpers/recorder.js';
 
 /** A TCP server that reads a request head and then does `act` with the socket; counts the heads it got. */
 async function rawMirror(act: (socket: Socket) => void): Promise<{ url: string; heads: () => number; close(): Promise<void> }> {
@@ -71,19 +48,13 @@ async function rawMirror(act: (socket: Socket) => void): Promise<{ url: string; 
   };
 }
 
-/** Waits (bounded: 10 s in 20 ms steps) until `done()`; fails with `what` otherwise. */
-async function until(done: () => boolean, what: () => string): Promise<void> {
-  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(done(), what());
-}
-
 describe('request-mirror to an upstream, and the copy client', () => {
-  let upstream: Awaited<ReturnType<typeof recorder>>;
-  let a: Awaited<ReturnType<typeof recorder>>;
-  let b: Awaited<ReturnType<typeof recorder>>;
-  let c: Awaited<ReturnType<typeof recorder>>;
-  let held: Awaited<ReturnType<typeof recorder>>;
-  let huge: Awaited<ReturnType<typeof recorder>>;
+  let upstream: Recorder;
+  let a: Recorder;
+  let b: Recorder;
+  let c: Recorder;
+  let held: Recorder;
+  let huge: Recorder;
   let reset: Awaited<ReturnType<typeof rawMirror>>;
   let garbage: Awaited<ReturnType<typeof rawMirror>>;
   let trickle: Awaited<ReturnType<typeof rawMirror>>;
