@@ -111,17 +111,9 @@ function instructionsConfig(sqlite: string, redis: boolean, prefix: string, acce
     .replace('_format_version: "1"\n', `_format_version: "1"\nengine: \${ENGINE}\n${accessLog ? '' : 'access_log: { enabled: false }\n'}${UNDER_VALGRIND}`);
 }
 
-/**
- * `node dist/bench/oidc.js --setup DIR [--access-log]`: mints the bench's sessions (SQLite in
- * DIR, and Redis when it answers; the Redis one expires in an hour) and writes DIR/oidc.yaml
- * for bench/instructions.ts (the routes of this scenario, and "-1m" ones with cache_ttl 1m);
- * prints the commands that measure each route, cookie included.
- */
-async function setup(dir: string, accessLog: boolean): Promise<void> {
-  mkdirSync(dir, { recursive: true });
+/** One signed-in session in a SQLite file in `dir`, and one in Redis when it answers: their cookies. */
+async function mintSessions(dir: string, redis: boolean, prefix: string): Promise<{ sqlitePath: string; sqliteCookie: string; redisCookie: string }> {
   const sqlitePath = path.join(dir, 'sessions.sqlite');
-  const redis = await redisAnswers();
-  const prefix = `northgate:bench:oidc:setup:`;
   const sqliteDb = new SqliteDatabase(sqlitePath);
   const sqliteCookie = await mint(new SqlSessionStore(sqliteDb, 'northgate_oidc_sessions', LIMITS, Date.now, () => {}));
   await sqliteDb.close();
@@ -135,6 +127,20 @@ async function setup(dir: string, accessLog: boolean): Promise<void> {
       releaseRedis(client);
     }
   }
+  return { sqlitePath, sqliteCookie, redisCookie };
+}
+
+/**
+ * `node dist/bench/oidc.js --setup DIR [--access-log]`: mints the bench's sessions (SQLite in
+ * DIR, and Redis when it answers; the Redis one expires in an hour) and writes DIR/oidc.yaml
+ * for bench/instructions.ts (the routes of this scenario, and "-1m" ones with cache_ttl 1m);
+ * prints the commands that measure each route, cookie included.
+ */
+async function setup(dir: string, accessLog: boolean): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const redis = await redisAnswers();
+  const prefix = `northgate:bench:oidc:setup:`;
+  const { sqlitePath, sqliteCookie, redisCookie } = await mintSessions(dir, redis, prefix);
   const file = path.join(dir, 'oidc.yaml');
   writeFileSync(file, instructionsConfig(sqlitePath, redis, prefix, accessLog));
   const run = (route: string, cookie: string) => `node dist/bench/instructions.js --config-file ${file} --path /${route}${cookie === '' ? '' : ` --header 'cookie: ${cookie}'`} --header 'accept: application/json'`;
@@ -145,23 +151,9 @@ export async function runOidc(ctx: Ctx, loader: Loader, up: Upstream, o: OidcOpt
   const missing = northgateMissing(ctx.repoRoot);
   if (missing) return [TITLE, '', `Skipped: ${missing}.`];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'northgate-bench-oidc-'));
-  const sqlitePath = path.join(dir, 'sessions.sqlite');
   const redis = await redisAnswers();
   const prefix = `northgate:bench:oidc:${process.pid}:`;
-
-  const sqliteDb = new SqliteDatabase(sqlitePath);
-  const sqliteCookie = await mint(new SqlSessionStore(sqliteDb, 'northgate_oidc_sessions', LIMITS, Date.now, () => {}));
-  await sqliteDb.close();
-  let redisCookie = '';
-  if (redis) {
-    const client = acquireRedis(REDIS_URL, 1000);
-    try {
-      await new Promise((r) => client.once('ready', r));
-      redisCookie = await mint(new RedisSessionStore(client, 'bench', prefix, LIMITS, Date.now, () => {}));
-    } finally {
-      releaseRedis(client);
-    }
-  }
+  const { sqlitePath, sqliteCookie, redisCookie } = await mintSessions(dir, redis, prefix);
 
   const ng = await startNorthgate(ctx, 'northgate-oidc', (p, s) => oidcConfig(p, s, up.port, sqlitePath, redis, prefix), 'ignore');
   if (typeof ng === 'string') return [TITLE, '', `Skipped: northgate ${ng}.`];
