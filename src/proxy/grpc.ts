@@ -4,6 +4,7 @@
 // The mapping follows gRPC's "HTTP to gRPC status code mapping" where it has one, and picks
 // the closer meaning where a gateway knows more (429 and 413 are RESOURCE_EXHAUSTED, 504
 // and 408 are DEADLINE_EXCEEDED).
+import { firstHeader } from '../base/raw-headers.js';
 import type { DownstreamRequest } from '../http1/types.js';
 import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { RequestContext } from './context.js';
@@ -45,14 +46,8 @@ export function grpcStatusFor(httpStatus: number): number {
 
 /** application/grpc, application/grpc+proto, application/grpc-web...: the client reads grpc-status. */
 export function isGrpcRequest(req: DownstreamRequest): boolean {
-  // The first Content-Type (the one node's `headers` keeps), read from the raw list: asking
-  // `headers` for it makes the engines build the whole object on every local reply.
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 12 && (name === 'content-type' || name.toLowerCase() === 'content-type')) return raw[i + 1]!.startsWith('application/grpc');
-  }
-  return false;
+  // The first Content-Type (the one node's `headers` keeps), read from the raw list.
+  return firstHeader(req.rawHeaders, 'content-type')?.startsWith('application/grpc') === true;
 }
 
 /** grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec): printable ASCII except "%" passes. */

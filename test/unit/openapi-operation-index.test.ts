@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { contractOf } from '../../src/openapi/operations.js';
 import type { OpenApiContract } from '../../src/sdk/openapi.js';
 import { OperationIndex } from '../../src/plugins/openapi/operation-index.js';
-import { firstHeader, hasEitherHeader, joinedHeader } from '../../src/plugins/openapi/raw-headers.js';
+import { firstHeader, hasEitherHeader, joinedHeader } from '../../src/base/raw-headers.js';
 
 const ok = { responses: { '200': { description: 'ok' } } };
 

@@ -12,7 +12,7 @@ import type { OpenApiContract, OpenApiObject, OpenApiOperation } from '../../sdk
 import { LocalReply } from '../../sdk/local-reply.js';
 import { derefIn, operationIndex } from './operation-index.js';
 import { reportViolation } from './violations.js';
-import { hasEitherHeader, joinedHeader } from './raw-headers.js';
+import { hasEitherHeader, joinedHeader } from '../../base/raw-headers.js';
 import { mockSchema, type MockConfig } from './schema.js';
 
 const require = createRequire(import.meta.url);

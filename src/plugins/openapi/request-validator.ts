@@ -13,7 +13,7 @@ import { PROBLEM_TYPE_PREFIX, ERRORS } from '../../base/errors.js';
 import { operationIndex } from './operation-index.js';
 import { checkParameters, planParameters, type ParameterPlan } from './parameters.js';
 import { deeperThan } from './json-depth.js';
-import { firstHeader } from './raw-headers.js';
+import { firstHeader } from '../../base/raw-headers.js';
 import { reportViolation } from './violations.js';
 import { requestValidatorSchema, type RequestValidatorConfig } from './schema.js';
 

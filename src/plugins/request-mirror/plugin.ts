@@ -18,6 +18,7 @@
 // once whatever the number of mirrors.
 import { mirrorDroppedChannel } from '../../base/events.js';
 import { parseDuration } from '../../base/duration.js';
+import { hasHeader } from '../../base/raw-headers.js';
 import type { CopyClient, CopyDropReason } from '../../sdk/copy-client.js';
 import type { PluginContext } from '../../sdk/context.js';
 import type { Plugin, PluginHandler, PluginScope } from '../../sdk/plugin.js';
@@ -98,17 +99,9 @@ function openMirror(m: MirrorConfig, scope: PluginScope): Mirror {
   return { name, share: (m.percent ?? MIRROR_DEFAULTS.percent) / 100, maxBody, headOnly: (m.larger_bodies ?? MIRROR_DEFAULTS.largerBodies) === 'head', client };
 }
 
-/**
- * An upgrade request (WebSocket). Read off the raw header list: `ctx.headers` is an object
- * the engine builds on first use, which a request that never reads it is spared.
- */
+/** An upgrade request (WebSocket), read off the raw header list (see base/raw-headers.ts). */
 function isUpgrade(ctx: PluginContext): boolean {
-  const raw = ctx.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 7 && name.toLowerCase() === 'upgrade') return true;
-  }
-  return false;
+  return hasHeader(ctx.rawHeaders, 'upgrade');
 }
 
 /** A request whose body is larger than the mirror copies: its head alone, or nothing. */

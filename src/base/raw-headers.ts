@@ -1,6 +1,6 @@
-// Request headers read from the raw [name, value, …] list. Asking the context for one header
-// makes both engines build the whole headers object of the request; the OpenAPI plugins read
-// one to three headers per request, so a scan of the (short) raw list is cheaper.
+// Request headers read from the raw [name, value, …] list. Asking for `headers` (or the
+// context for one header) makes both engines build the whole headers object of the request;
+// code on the request path that reads one to three headers scans the (short) raw list instead.
 
 /** The first value of header `lower` (its name in lower case): as node keeps a singleton such as Content-Type. */
 export function firstHeader(raw: readonly string[], lower: string): string | undefined {
@@ -9,6 +9,11 @@ export function firstHeader(raw: readonly string[], lower: string): string | und
     if (name.length === lower.length && (name === lower || name.toLowerCase() === lower)) return raw[i + 1];
   }
   return undefined;
+}
+
+/** Whether header `lower` (its name in lower case) is in the list at all. */
+export function hasHeader(raw: readonly string[], lower: string): boolean {
+  return firstHeader(raw, lower) !== undefined;
 }
 
 /** Every value of header `lower` joined with ", " (as `PluginContext.header` gives a list header such as Accept). */
