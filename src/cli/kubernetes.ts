@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { stringify } from 'yaml';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '../base/problems.js';
 import { loadConfigFile } from '../compiler/load.js';
 import { readConfigFile } from '../config/source.js';
@@ -98,7 +98,7 @@ export function kubernetesControlPlane(flags: KubernetesStartFlags): PrepareCont
   const opts = translateOptions(flags);
   return async (file, registry, logger) => {
     const settings = file === null ? { _format_version: '1' } : settingsFile(file, registry);
-    const source: ControllerSource = dir !== undefined ? { kind: 'manifests', dir } : { kind: 'api', kubeconfig: kubeConfig(flags.kubeconfig), lease: leaseOptions() };
+    const source: ControllerSource = dir !== undefined ? { kind: 'manifests', dir } : { kind: 'api', kubeconfig: await kubeConfig(flags.kubeconfig), lease: leaseOptions() };
     const feed = new KubernetesController({ source, translate, translateOptions: opts, logger });
     return KubernetesPlane.prepare({ feed, settings, registry, logger });
   };
@@ -117,10 +117,12 @@ function settingsFile(file: string, registry: Parameters<PrepareControlPlane>[1]
   return config;
 }
 
-function kubeConfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+/** The client's kubeconfig; @kubernetes/client-node is loaded here, by the API-server mode only. */
+async function kubeConfig(file: string | undefined): Promise<KubeConfig> {
   // In a pod the kubelet sets these; without them the in-cluster config has no server.
   if (file === undefined && (process.env['KUBERNETES_SERVICE_HOST'] ?? '') === '') throw new StartRefusal('--kubernetes without --kubeconfig reads the in-cluster config, and KUBERNETES_SERVICE_HOST is not set (not running in a pod?); give --kubeconfig FILE');
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
   try {
     if (file !== undefined) kc.loadFromFile(file);
     else kc.loadFromCluster();

@@ -6,11 +6,11 @@
 // no API to write to, and the status is only kept, for `northgate kubernetes status`.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../base/logger.js';
-import { ApiSource, type BackoffPolicy } from './api-source.js';
-import { LeaderElector, type LeaseOptions } from './leader.js';
+import type { ApiSource, BackoffPolicy } from './api-source.js';
+import type { LeaderElector, LeaseOptions } from './leader.js';
 import { ManifestSource, readManifests, type ManifestProblem } from './manifests.js';
 import { keyOf, type Kind, type KubeObject } from './resources.js';
-import { StatusWriter } from './status.js';
+import type { StatusWriter } from './status.js';
 import { ResourceStore, type ResourceSnapshot, type StoreOptions } from './store.js';
 
 /** What the controller passes to the translation (translate/model.ts's TranslateOptions, the part set here). */
@@ -107,17 +107,28 @@ export class KubernetesController {
     if (source.kind === 'manifests') {
       this.#manifests = new ManifestSource({ dir: source.dir, store: this.#store, logger, ...(source.debounceMs !== undefined ? { debounceMs: source.debounceMs } : {}) });
       this.#manifests.start();
-    } else {
-      this.#writer = new StatusWriter(source.kubeconfig, () => this.leading, logger);
-      this.#leader = new LeaderElector(source.kubeconfig, source.lease, logger, (leading) => {
-        this.#writer!.forget();
-        if (leading) this.#writeStatus();
-      });
-      this.#api = new ApiSource({ kubeconfig: source.kubeconfig, store: this.#store, logger, ...(source.backoff ? { backoff: source.backoff } : {}) });
-      this.#api.start();
-      this.#leader.start();
+      return first;
     }
-    return first;
+    return this.#startApi(source).then(() => first);
+  }
+
+  /**
+   * The API server's side: informers, the Lease and the status writer. Their modules (and
+   * @kubernetes/client-node, about half a second of CPU to load) are imported here, so the
+   * manifests mode and the one-shot commands never load them.
+   */
+  async #startApi(source: Extract<ControllerSource, { kind: 'api' }>): Promise<void> {
+    const [{ ApiSource }, { LeaderElector }, { StatusWriter }] = await Promise.all([import('./api-source.js'), import('./leader.js'), import('./status.js')]);
+    if (this.#stopped) return;
+    const { logger } = this.#o;
+    this.#writer = new StatusWriter(source.kubeconfig, () => this.leading, logger);
+    this.#leader = new LeaderElector(source.kubeconfig, source.lease, logger, (leading) => {
+      this.#writer!.forget();
+      if (leading) this.#writeStatus();
+    });
+    this.#api = new ApiSource({ kubeconfig: source.kubeconfig, store: this.#store, logger, ...(source.backoff ? { backoff: source.backoff } : {}) });
+    this.#api.start();
+    this.#leader.start();
   }
 
   async stop(): Promise<void> {

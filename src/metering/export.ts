@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from '../base/logger.js';
 import { clock } from '../base/clock.js';
-import { Pool } from '../upstream/undici-pool.js';
+import { createPool, type Pool } from '../upstream/undici-pool.js';
 import { post } from '../observability/http-post.js';
 import type { MeteringSettings, UsageExportSettings } from './config.js';
 import { queryUsage, type UsageSummary } from './store.js';
@@ -114,7 +114,7 @@ export class UsagePusher {
     this.#logger = logger;
     this.#planOf = planOf;
     const url = new URL(exportSettings.url);
-    this.#pool = new Pool(url.origin, { connections: 1, ...(exportSettings.tls !== null ? { connect: exportSettings.tls } : {}) });
+    this.#pool = createPool(url.origin, { connections: 1, ...(exportSettings.tls !== null ? { connect: exportSettings.tls } : {}) });
     this.#path = url.pathname + url.search;
     this.#headers = Object.entries({ ...exportSettings.headers, 'content-type': 'application/json' }).flat();
     this.#timer = setInterval(() => void this.push(), exportSettings.intervalMs);

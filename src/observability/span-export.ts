@@ -11,7 +11,7 @@
 // calls the failure retryable (no answer, 429, 502, 503, 504), then its spans are dropped and
 // counted.
 import { hostname } from 'node:os';
-import { Pool } from '../upstream/undici-pool.js';
+import { createPool, type Pool } from '../upstream/undici-pool.js';
 import type { Logger } from '../base/logger.js';
 import { frag, JsonBytes } from './otlp-json.js';
 import { kvInt, kvString, lenField, lenTag, ProtoBytes, stringField, varintSize } from './otlp-proto.js';
@@ -200,7 +200,7 @@ export class SpanExporter {
 
   constructor(config: ExporterConfig, logger: Logger | null) {
     const url = new URL(config.endpoint);
-    this.#pool = new Pool(url.origin, { connections: MAX_IN_FLIGHT, keepAliveTimeout: 30_000 });
+    this.#pool = createPool(url.origin, { connections: MAX_IN_FLIGHT, keepAliveTimeout: 30_000 });
     this.#path = url.pathname + url.search;
     const protobuf = config.protocol === 'http/protobuf';
     this.#headers = Object.entries({ ...config.headers, 'content-type': protobuf ? 'application/x-protobuf' : 'application/json' }).flat();

@@ -4,7 +4,7 @@
 // the engine's client does not hand over: those go to an undici Pool to the same origin,
 // opened on the first upgrade, so a route without WebSockets never has one.
 import { H1Pool, type H1DispatchOptions, type H1Handler, type H1PoolOptions } from '../http1/client-pool.js';
-import { Pool } from './undici-pool.js';
+import { createPool, type Pool } from './undici-pool.js';
 import type { Dispatcher } from 'undici';
 
 export class NativePool extends H1Pool {
@@ -33,7 +33,7 @@ export class NativePool extends H1Pool {
 
   #upgradePool(): Pool {
     const o = this.#opts;
-    return (this.#upgrades ??= new Pool(this.#origin, {
+    return (this.#upgrades ??= createPool(this.#origin, {
       connections: o.connections ?? null,
       connect: { timeout: o.connectTimeoutMs ?? 10_000, ...(o.servername !== undefined ? { servername: o.servername } : {}), ...(o.tls ?? {}) },
       headersTimeout: 0,

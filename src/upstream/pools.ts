@@ -2,7 +2,7 @@
 // for the pools of its new config: unchanged targets get the same pool back (their warm
 // keep-alive connections survive the reload), pools no config uses any more are closed
 // gracefully (in-flight requests on them finish first).
-import { Pool } from './undici-pool.js';
+import { createPool, type Pool } from './undici-pool.js';
 import { H2Pool } from './h2-pool.js';
 import { NativePool } from './native-pool.js';
 import type { UpstreamTls } from './tls.js';
@@ -56,7 +56,7 @@ export class PoolRegistry {
         servername: opts.servername,
       });
     } else {
-      pool = new Pool(origin, {
+      pool = createPool(origin, {
         connections: MAX_CONNECTIONS_PER_TARGET,
         pipelining: 1,
         keepAliveTimeout: KEEP_ALIVE_MS,

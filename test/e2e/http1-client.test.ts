@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { compileUpstreamTls } from '../../src/upstream/tls.js';
 import { upstreamErrorCode } from '../../src/upstream/errors.js';
-import { Pool } from '../../src/upstream/undici-pool.js';
+import { createPool } from '../../src/upstream/undici-pool.js';
 import '../../src/upstream/interim-continue.js';
 import { H1Pool } from '../../src/http1/client-pool.js';
 import { CertDir } from '../helpers/certs.js';
@@ -160,7 +160,7 @@ describe('HTTP/1.1 client: differential against undici on seeded responses', () 
     const counts = { responses: 0, errors: 0, known: 0 };
     for (let i = 0; i < cases.length; i++) {
       const opts = { path: `/case/${i}`, method: 'GET', headers: [], body: null, headersTimeout: 3000, bodyTimeout: 3000 };
-      const undici = new Pool(up.url, { connections: 4, pipelining: 1, keepAliveTimeout: 4000, headersTimeout: 0, bodyTimeout: 0, strictContentLength: true });
+      const undici = createPool(up.url, { connections: 4, pipelining: 1, keepAliveTimeout: 4000, headersTimeout: 0, bodyTimeout: 0, strictContentLength: true });
       const ours = new H1Pool(up.url, { connections: 4 });
       const [a, b] = await Promise.all([exchange(undici as never, opts), exchange(ours, opts)]);
       await Promise.all([undici.destroy(), ours.destroy()]);

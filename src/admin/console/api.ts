@@ -3,7 +3,7 @@
 // route table of the running config, and in `mode: file` an entity's YAML and the diff of a
 // proposed change, validated as a write would be.
 import type { IncomingMessage } from 'node:http';
-import { stringify } from 'yaml';
+import { lazyRequire } from '../../base/lazy-require.js';
 import { HTTP_TOKEN_PATTERN } from '../../base/schema-defs.js';
 import { buildSnapshot } from '../../compiler/load.js';
 import { explainRequest, routeTable } from '../../compiler/explain.js';
@@ -19,6 +19,11 @@ import { AdminProblem, present, type AdminReply } from '../routes.js';
 import { lineDiff } from './line-diff.js';
 import { CLEARED_COOKIE, ConsoleSessions, IDLE_MS, sessionCookie } from './sessions.js';
 import type { TrafficHistory } from './traffic.js';
+
+// The YAML writer (an entity's view, the diff of a change) loads on the first such request:
+// this module loads with every `start` (admin/plane.ts), and most never serve the console.
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
+const stringify = (value: unknown): string => yaml().stringify(value);
 
 /** Who is asking: the token (or no token configured), a session, or nobody yet. */
 export type ConsoleAccess = { kind: 'open' } | { kind: 'token' } | { kind: 'session'; csrf: string } | { kind: 'none' };

@@ -6,8 +6,9 @@
 // a digest of the token (answer-cache.ts), and requests with the same uncached token share
 // one call to the endpoint.
 import { readFileSync } from 'node:fs';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { clock } from '../../base/clock.js';
+import { lazyRequire } from '../../base/lazy-require.js';
 import { parseDuration } from '../../base/duration.js';
 import { RemoteDocumentError, remoteFailure } from '../../base/remote-document.js';
 import type { Consumer } from '../../sdk/consumer.js';
@@ -17,6 +18,10 @@ import { ExpiringLru } from '../../base/expiring-lru.js';
 import { tokenKey } from './answer-cache.js';
 import { INSUFFICIENT_SCOPE, INVALID, MISSING, UNAVAILABLE, quote, removeAuthorization, singleMethodHandler, type AuthMethod, type AuthResult, type Authenticated } from './method.js';
 import { introspectionSchema, type IntrospectionConfig } from './schemas.js';
+
+// undici's index (an Agent with its request() API, ~110 modules) loads on the first introspection
+// call, not with the plugin list: a config without this plugin never needs it.
+const undici = lazyRequire<typeof import('undici')>('undici');
 
 /** The most of an endpoint's answer that is read; an introspection answer is a few hundred bytes. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -83,7 +88,7 @@ export function introspectionMethod(config: IntrospectionConfig): AuthMethod {
   let agent: Agent | null = null;
 
   const ask = async (token: string): Promise<Claims> => {
-    agent ??= new Agent({ connect: { timeout: timeoutMs, ...(ca === undefined ? {} : { ca }) }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+    agent ??= new (undici().Agent)({ connect: { timeout: timeoutMs, ...(ca === undefined ? {} : { ca }) }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
     // A timer cleared when the exchange ends (AbortSignal.timeout's is not): an abort after the
     // answer was read would error a body nobody listens to any more.
     const deadline = new AbortController();

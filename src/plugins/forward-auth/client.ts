@@ -4,8 +4,13 @@
 // deadline for connect, head and body together, a cap on the body kept (a denial's page)
 // and on the body drained (anything else), and no redirect is ever followed.
 import { readFileSync } from 'node:fs';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { lazyRequire } from '../../base/lazy-require.js';
 import type { ForwardAuthConfig } from './schema.js';
+
+// undici's index (its Pool with the request() API, ~110 modules) loads when a config first
+// uses forward-auth, not with the plugin list.
+const undici = lazyRequire<typeof import('undici')>('undici');
 
 /** The most of an answer's body kept (a denial's page) or drained to reuse the connection. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -45,7 +50,7 @@ export function acquireService(config: ForwardAuthConfig, timeoutMs: number): Au
   let shared = pools.get(id);
   if (shared === undefined) {
     // undici's own timers are a backstop to the per-check deadline below.
-    const pool = new Pool(url.origin, { connections, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs, ...tls } });
+    const pool = new (undici().Pool)(url.origin, { connections, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs, ...tls } });
     shared = { pool, refs: 0 };
     pools.set(id, shared);
   }
