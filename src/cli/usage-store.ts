@@ -2,10 +2,8 @@
 // (`--config`) or one named directly (`--store`, default the local SQLite file).
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../base/problems.js';
-import { loadConfig } from '../compiler/load.js';
 import type { RawConfig } from '../config/types.js';
 import { effectiveMetering, parseStore, type StoreSpec } from '../metering/config.js';
-import { defaultRegistry } from '../plugins/index.js';
 import { UsageError } from './args.js';
 
 /** The store and, with --config, the config it came from; or the exit code after saying why not. */
@@ -15,6 +13,8 @@ export async function usageStore(values: { config?: string | undefined; store?: 
   let config: RawConfig | null = null;
   if (values.config !== undefined) {
     try {
+      // The compiler and the plugin list load for --config only: --store reads the store alone.
+      const [{ loadConfig }, { defaultRegistry }] = await Promise.all([import('../compiler/load.js'), import('../plugins/index.js')]);
       config = await loadConfig(values.config, defaultRegistry());
       const settings = effectiveMetering(config, values.config);
       if (settings === null) {
