@@ -19,9 +19,17 @@ import { KubernetesPlane } from '../../src/runtime/kubernetes.js';
 import { startEchoBackend, type EchoBackend } from '../helpers/echo-backend.js';
 import { endpointSlices, freePort, gateway, GATEWAY_CLASS, httpRoute, portMap, service, until, writeManifests } from '../helpers/conformance-run.js';
 import { KubeApiServer } from '../helpers/kube-api.js';
-import { runCli, startCli, tempDir, writeConfig, type CliGateway } from '../helpers/servers.js';
+import { runCli, startCli, tempDir, TEST_ENGINE, writeConfig, type CliGateway } from '../helpers/servers.js';
 
 const SETTINGS = '_format_version: "1"\nlisten:\n  status: null\n';
+
+/**
+ * test/node/ re-runs this file with engine: node for what the engine serves: the Gateway
+ * listeners a manifests change opens and closes, the keep-alive connection an unchanged one
+ * keeps. The commands, the refusals, the API server feed with its Lease and status writes, and
+ * the pure reads never touch the HTTP/1.1 engine: they run once, here.
+ */
+const ENGINE_NEUTRAL = TEST_ENGINE === 'node' ? { skip: 'no HTTP/1.1 engine involved: run by test/e2e/kubernetes-run' } : {};
 
 /** GET through a gateway port with a keep-alive agent; the echo's JSON and the local port of the connection. */
 function get(port: number, path: string, agent?: Agent): Promise<{ status: number; pod: string | null; localPort: number }> {
@@ -117,7 +125,7 @@ describe('start --kubernetes-manifests DIR', () => {
   });
 });
 
-describe('kubernetes render | status', () => {
+describe('kubernetes render | status', ENGINE_NEUTRAL, () => {
   let dir: string;
   let echo: EchoBackend;
   before(async () => {
@@ -196,7 +204,7 @@ describe('kubernetes render | status', () => {
   });
 });
 
-describe('start in the Kubernetes modes refuses what it cannot do', () => {
+describe('start in the Kubernetes modes refuses what it cannot do', ENGINE_NEUTRAL, () => {
   test('flags that do not go together, a settings file with routes in it, a missing directory', async () => {
     const dir = tempDir('northgate-k8s-');
     const withServices = writeConfig('_format_version: "1"\nservices:\n  - name: s\n    url: http://127.0.0.1:1\n    routes: [{paths: ["/"]}]\n');
@@ -217,7 +225,7 @@ describe('start in the Kubernetes modes refuses what it cannot do', () => {
   });
 });
 
-describe('start --kubernetes --kubeconfig: two replicas against an API server', () => {
+describe('start --kubernetes --kubeconfig: two replicas against an API server', ENGINE_NEUTRAL, () => {
   let api: KubeApiServer;
   let echo: EchoBackend;
   let replicas: CliGateway[] = [];
@@ -285,7 +293,7 @@ describe('start --kubernetes --kubeconfig: two replicas against an API server', 
   });
 });
 
-describe('reading a manifests directory again', () => {
+describe('reading a manifests directory again', ENGINE_NEUTRAL, () => {
   test('parses only the files that changed: the objects of the others are the same objects', async () => {
     const { readManifests } = await import('../../src/kubernetes/manifests.js');
     const dir = tempDir('northgate-k8s-');
@@ -307,7 +315,7 @@ describe('reading a manifests directory again', () => {
   });
 });
 
-describe('what does not validate or translate keeps the config in force', () => {
+describe('what does not validate or translate keeps the config in force', ENGINE_NEUTRAL, () => {
   const logger = createLogger({ level: 'silent' });
   const doc = (path: string, url = 'http://127.0.0.1:1') => ({ _format_version: '1', listen: { proxy: [{ address: '127.0.0.1:0' }] }, services: [{ name: 's', url, routes: [{ paths: [path] }] }] });
 

@@ -121,10 +121,18 @@ function readManifest(name: string): string {
   return readFileSync(join(MANIFESTS, `conformance__${name.replace(/\//g, '__')}.yaml`), 'utf8').replaceAll('{GATEWAY_CLASS_NAME}', CLASS);
 }
 
+const parsedDocs = new Map<string, Doc[]>();
+
+/** The documents of a manifest text, parsed once per process (the base manifests are in every case); a fresh copy each call. */
 function docsOf(text: string): Doc[] {
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as Doc | null)
-    .filter((d): d is Doc => d !== null && typeof d === 'object');
+  let docs = parsedDocs.get(text);
+  if (docs === undefined) {
+    docs = parseAllDocuments(text)
+      .map((d) => d.toJS() as Doc | null)
+      .filter((d): d is Doc => d !== null && typeof d === 'object');
+    parsedDocs.set(text, docs);
+  }
+  return structuredClone(docs);
 }
 
 /** The echo backends of the run, one per Deployment (namespace/name), started when first needed. */

@@ -9,7 +9,7 @@
 // ones are echoed. One server per pod name, on 127.0.0.1 port 0; every request is recorded
 // (the suite greps pod logs for mirrored requests).
 import { once } from 'node:events';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -142,6 +142,9 @@ export async function startEchoBackend(namespace: string, pod: string): Promise<
   };
 }
 
+/** @grpc/grpc-js, loaded by the first gRPC echo or call: the HTTP suites never need it. */
+const grpcJs = (): Promise<typeof Grpc> => import('@grpc/grpc-js');
+
 /** The suite's gRPC echo service (echo-basic/grpcecho.proto). */
 export const GRPC_SERVICE = 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
 
@@ -161,8 +164,9 @@ const GRPC_ECHO = { Echo: grpcMethod('Echo'), EchoTwo: grpcMethod('EchoTwo'), Ec
 
 /** A gRPC echo (plaintext HTTP/2): Echo and EchoTwo answer their assertions, EchoThree is UNIMPLEMENTED. */
 export async function startGrpcEchoBackend(namespace: string, pod: string): Promise<EchoBackend> {
+  const grpc = await grpcJs();
   const server = new grpc.Server();
-  const answer = (name: string) => (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+  const answer = (name: string) => (call: Grpc.ServerUnaryCall<unknown, unknown>, cb: Grpc.sendUnaryData<unknown>) => {
     const md = call.metadata.getMap();
     cb(null, { assertions: { fully_qualified_method: `/${GRPC_SERVICE}/${name}`, authority: String(md[':authority'] ?? ''), headers: Object.entries(md).map(([key, value]) => ({ key, value: String(value) })), context: { namespace, pod } } });
   };
@@ -179,9 +183,10 @@ export async function startGrpcEchoBackend(namespace: string, pod: string): Prom
 }
 
 /** One unary call of the echo service through `port` (plaintext), with `authority`; bounded at 5 s. */
-export function grpcCall(port: number, method: 'Echo' | 'EchoTwo' | 'EchoThree', metadata: Record<string, string>, authority: string): Promise<{ code: number; message?: string; response?: GrpcAssertions }> {
+export async function grpcCall(port: number, method: 'Echo' | 'EchoTwo' | 'EchoThree', metadata: Record<string, string>, authority: string): Promise<{ code: number; message?: string; response?: GrpcAssertions }> {
+  const grpc = await grpcJs();
   const Client = grpc.makeGenericClientConstructor(GRPC_ECHO, 'GrpcEcho');
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': authority }) as unknown as grpc.Client & Record<string, (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { assertions: GrpcAssertions }) => void) => void>;
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': authority }) as unknown as Grpc.Client & Record<string, (req: unknown, md: Grpc.Metadata, opts: Grpc.CallOptions, cb: (err: Grpc.ServiceError | null, res: { assertions: GrpcAssertions }) => void) => void>;
   const md = new grpc.Metadata();
   for (const [k, v] of Object.entries(metadata)) md.set(k, v);
   return new Promise((resolve) => {

@@ -56,10 +56,18 @@ export function tlsSecret(namespace: string, name: string, certPem: string | Buf
   return { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace }, data: { 'tls.crt': Buffer.from(certPem).toString('base64'), 'tls.key': Buffer.from(keyPem).toString('base64') } };
 }
 
+const parsed = new Map<string, KubeObject[]>();
+
+/** A manifest file of the suite, parsed once per process (the base file, 900 lines, is in every case); a fresh copy each call. */
+function manifestObjects(file: string): KubeObject[] {
+  let objects = parsed.get(file);
+  if (objects === undefined) parsed.set(file, (objects = parseDocs(readFileSync(join(CONFORMANCE_DIR, file), 'utf8').replaceAll('{GATEWAY_CLASS_NAME}', CLASS))));
+  return structuredClone(objects);
+}
+
 /** The base manifests and one test's, with the class placeholder replaced, our GatewayClass and EndpointSlices added. */
 export function conformanceObjects(file: string, extra: KubeObject[] = []): KubeObject[] {
-  const text = (f: string) => readFileSync(join(CONFORMANCE_DIR, f), 'utf8').replaceAll('{GATEWAY_CLASS_NAME}', CLASS);
-  const objects = [...parseDocs(text('conformance__base__manifests.yaml')), ...(file === '' ? [] : parseDocs(text(file)))];
+  const objects = [...manifestObjects('conformance__base__manifests.yaml'), ...(file === '' ? [] : manifestObjects(file))];
   const withGen = objects.map((o) => ({ ...o, metadata: { ...o.metadata, generation: o.metadata.generation ?? 1 } }));
   return [gatewayClass(), ...withGen, ...endpointSlicesFor(withGen), ...extra];
 }

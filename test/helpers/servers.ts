@@ -9,12 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadConfigText } from '../../src/compiler/load.js';
-import { PluginRegistry } from '../../src/pipeline/registry.js';
-import { BUILTIN_PLUGINS } from '../../src/plugins/index.js';
 import type { Plugin } from '../../src/sdk/plugin.js';
-import { Gateway, type ReloadResult } from '../../src/runtime/gateway.js';
-import { createLogger } from '../../src/base/logger.js';
+import type { Gateway, ReloadResult } from '../../src/runtime/gateway.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const BIN = join(ROOT, 'bin', 'northgate.js');
@@ -96,6 +92,14 @@ export interface InProcessGateway {
 
 /** A gateway in this process on a real socket, from YAML text (listen addresses forced to port 0). */
 export async function startGateway(yaml: string, plugins: Plugin[] = []): Promise<InProcessGateway> {
+  // Loaded here, not with this module: a suite that only runs the CLI never loads the gateway.
+  const [{ loadConfigText }, { PluginRegistry }, { BUILTIN_PLUGINS }, { Gateway }, { createLogger }] = await Promise.all([
+    import('../../src/compiler/load.js'),
+    import('../../src/pipeline/registry.js'),
+    import('../../src/plugins/index.js'),
+    import('../../src/runtime/gateway.js'),
+    import('../../src/base/logger.js'),
+  ]);
   const registry = new PluginRegistry([...BUILTIN_PLUGINS, ...plugins]);
   const logger = createLogger({ level: 'silent' });
   let text = yaml;

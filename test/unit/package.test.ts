@@ -9,10 +9,13 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT, tempDir } from '../helpers/servers.js';
 
-/** The files `npm pack` would put in the tarball, from the dist/ built before the test run (--ignore-scripts: no rebuild). */
+let packed: Set<string> | undefined;
+
+/** The files `npm pack` would put in the tarball, from the dist/ built before the test run (--ignore-scripts: no rebuild); asked once per file. */
 function packedFiles(): Set<string> {
+  if (packed !== undefined) return packed;
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return new Set((JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path));
+  return (packed = new Set((JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path)));
 }
 
 test('npm pack lists dist/src/cli/main.js and what it needs at run time, and no test or bench file', () => {
