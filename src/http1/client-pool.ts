@@ -2,7 +2,9 @@
 // https:) with the low-level surface of undici's Pool that the proxy drives,
 // `dispatch(opts, handler)` with undici's legacy handler callbacks, `close()` and
 // `destroy()`, so the forward path and its handler object stay the same whichever client
-// runs. One request per connection at a time; idle connections are reused last-in
+// runs. One request per connection at a time, but for `pipelined` ones dispatched together
+// (in one synchronous run: the copies of request-mirror), which go out on the connection
+// the first of them took, in one write (see connection.ts); idle connections are reused last-in
 // first-out (the warmest socket, and the others time out), but only from the next turn of
 // the event loop after they were released: bytes or a FIN an upstream sent after its
 // response are read first, and such a connection is dropped instead of reused. A
@@ -51,6 +53,8 @@ export class H1Pool implements ConnectionOwner {
   #closed = false;
   #destroyed = false;
   #closeWaiters: Array<() => void> | null = null;
+  /** The connection the last pipelined request took: the next ones go behind it while it takes them. */
+  #pipeTail: H1Connection | null = null;
   readonly #onTick = (): void => this.#advance();
 
   constructor(origin: string, opts: H1PoolOptions = {}) {
@@ -126,9 +130,10 @@ export class H1Pool implements ConnectionOwner {
       return false;
     }
     if (!fresh && this.#queue.length === this.#queueHead) {
+      if (req.pipelined && this.#pipeTail?.pipeline(req) === true) return true;
       const conn = this.#takeIdle();
       if (conn !== null) {
-        conn.start(req);
+        this.#start(conn, req);
         return true;
       }
     }
@@ -144,6 +149,15 @@ export class H1Pool implements ConnectionOwner {
     this.#queue.push(req);
     this.#scheduleTick();
     return false;
+  }
+
+  /** `req` on an idle connection; a pipelined one opens the connection's pipeline for the requests dispatched with it. */
+  #start(conn: H1Connection, req: H1Request): void {
+    if (req.pipelined) {
+      conn.openPipeline();
+      this.#pipeTail = conn;
+    }
+    conn.start(req);
   }
 
   #open(req: H1Request): void {
@@ -188,9 +202,9 @@ export class H1Pool implements ConnectionOwner {
     const queue = this.#queue;
     while (this.#queueHead < queue.length) {
       const req = queue[this.#queueHead]!;
-      if (!req.done) {
+      if (!req.done && !(req.pipelined && this.#pipeTail?.pipeline(req) === true)) {
         const conn = this.#takeIdle();
-        if (conn !== null) conn.start(req);
+        if (conn !== null) this.#start(conn, req);
         else if (this.#all.size < this.#max) this.#open(req);
         else break;
       }
@@ -230,6 +244,7 @@ export class H1Pool implements ConnectionOwner {
 
   closed(conn: H1Connection): void {
     this.#all.delete(conn);
+    if (this.#pipeTail === conn) this.#pipeTail = null;
     const i = this.#idle.indexOf(conn);
     if (i !== -1) this.#idle.splice(i, 1);
     if (this.#queueHead < this.#queue.length) this.#scheduleTick();

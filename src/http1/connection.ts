@@ -1,7 +1,10 @@
-// One socket to the origin and the exchange running on it: at most one request at a time
-// (no pipelining), its response parsed by llhttp and handed to undici's legacy handler
-// callbacks, with one timer per connection for each phase (connect, response head, body
-// gaps, idle). The pool owns the connections; this file owns one exchange.
+// One socket to the origin and the exchange running on it: one request at a time, its
+// response parsed by llhttp and handed to undici's legacy handler callbacks, with one timer
+// per connection for each phase (connect, response head, body gaps, idle). Requests marked
+// `pipelined` (idempotent, no body) that the pool hands over together go out behind the
+// current one in the same socket write and are answered in order (RFC 9112 §9.3.2); the
+// unanswered ones of a connection that closes are sent again on fresh connections. The
+// pool owns the connections; this file owns one exchange.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { bodyTimeout, connectTimeout, headersTimeout, parserError, responseLengthMismatch, socketError } from './errors.js';
@@ -39,6 +42,8 @@ const TIMER_BODY = 3;
 const TIMER_IDLE = 4;
 
 const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/i;
+/** Requests on one connection at a time at most when pipelined (the current one included). */
+const MAX_PIPELINE = 16;
 const EMPTY: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 /** Failures of a reused connection that mean the upstream had closed it (undici's stale socket case). */
 const STALE_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
@@ -72,6 +77,14 @@ export class H1Connection implements ResponseSink, WriterOwner {
   readonly #writer: RequestWriter;
   /** The request served (or waiting for the connect). */
   #req: H1Request | null;
+  /** Pipelined requests written behind #req, in the order their answers come. */
+  #pipeline: H1Request[] | null = null;
+  /** pipeline() takes requests: from openPipeline() until the microtasks after it have run (the socket is corked meanwhile). */
+  #pipelineOpen = false;
+  readonly #closePipeline = (): void => {
+    this.#pipelineOpen = false;
+    this.socket.uncork();
+  };
   /** It served a request before: a failure without any answer may be a stale socket. */
   reused = false;
   /** The pool's tick when it was released (reuse waits one turn of the event loop). */
@@ -139,17 +152,7 @@ export class H1Connection implements ResponseSink, WriterOwner {
 
   /** Serves `req` (the connection is connected and free). */
   start(req: H1Request): void {
-    this.#req = req;
-    req.conn = this;
-    this.#status = 0;
-    this.#answered = false;
-    this.#responseKeepAlive = true;
-    this.#contentLength = -1;
-    this.#bytesRead = 0;
-    this.#paused = false;
-    this.#held = null;
-    this.#heldEnd = false;
-    this.#idleMs = this.#config.keepAliveMs;
+    this.#begin(req);
     this.socket.ref();
     if (!req.retried) {
       try {
@@ -165,13 +168,66 @@ export class H1Connection implements ResponseSink, WriterOwner {
     this.#writer.write(req);
   }
 
+  /** `req` becomes the exchange whose response is read next. */
+  #begin(req: H1Request): void {
+    this.#req = req;
+    req.conn = this;
+    this.#status = 0;
+    this.#answered = false;
+    this.#responseKeepAlive = true;
+    this.#contentLength = -1;
+    this.#bytesRead = 0;
+    this.#paused = false;
+    this.#held = null;
+    this.#heldEnd = false;
+    this.#idleMs = this.#config.keepAliveMs;
+  }
+
+  /**
+   * Corks the socket and takes pipelined requests (pipeline()) until the current microtasks
+   * have run: the requests a caller dispatches together leave in one write.
+   */
+  openPipeline(): void {
+    if (this.#pipelineOpen) return;
+    this.#pipelineOpen = true;
+    this.socket.cork();
+    queueMicrotask(this.#closePipeline);
+  }
+
+  /**
+   * Writes `req` behind the current request, when both are pipelined and the pipeline is
+   * open and not full; false leaves `req` to the pool. True when `req` is taken (or ended
+   * by its handler's onConnect).
+   */
+  pipeline(req: H1Request): boolean {
+    const current = this.#req;
+    if (!this.#pipelineOpen || current === null || !current.pipelined || current.reset || !req.pipelined || this.socket.destroyed) return false;
+    const queue = (this.#pipeline ??= []);
+    if (queue.length + 1 >= MAX_PIPELINE) return false;
+    try {
+      req.handler.onConnect?.(req.abort);
+    } catch (err) {
+      req.fail(err as Error);
+      return true;
+    }
+    // Aborted in onConnect: nothing was written.
+    if (req.done) return true;
+    req.conn = this;
+    queue.push(req);
+    this.#writer.write(req);
+    return true;
+  }
+
   /** Back in the pool: idle until reused or timed out; idle sockets never keep the process alive. */
   idle(): void {
     this.#arm(TIMER_IDLE, this.#idleMs);
     this.socket.unref();
   }
 
-  /** The handler's abort(). */
+  /**
+   * The handler's abort(). A pipelined request waiting for its turn ends at once; its answer
+   * would still come, so the connection closes when that turn comes (see #next).
+   */
   abortRequest(req: H1Request, err: Error): void {
     if (this.#req !== req) return req.fail(err);
     this.#req = null;
@@ -308,7 +364,23 @@ export class H1Connection implements ResponseSink, WriterOwner {
       return this.destroy(err as Error);
     }
     if (writing || req.reset || !this.#responseKeepAlive || this.socket.destroyed) this.socket.destroy();
-    else this.#pool.released(this);
+    else if (!this.#next()) this.#pool.released(this);
+  }
+
+  /** The next pipelined request's answer is read next; false when none is waiting. */
+  #next(): boolean {
+    const queue = this.#pipeline;
+    if (queue === null || queue.length === 0) return false;
+    const req = queue.shift()!;
+    // Aborted while it waited: its answer is of no use and the ones after it come behind it.
+    if (req.done) {
+      this.socket.destroy();
+      return true;
+    }
+    this.#begin(req);
+    this.#bodyProgress = false;
+    this.#arm(TIMER_HEADERS, req.headersTimeout);
+    return true;
   }
 
   #pause(): void {
@@ -347,7 +419,8 @@ export class H1Connection implements ResponseSink, WriterOwner {
       this.#complete(req, trailers);
       // Not inside a parse: the next chunk's bytes are judged on their own.
       this.#endedInChunk = false;
-      return;
+      // A pipelined request's answer is next: reading goes on.
+      if (this.#req === null) return;
     }
     this.socket.resume();
     this.#parser.reading(true);
@@ -412,6 +485,20 @@ export class H1Connection implements ResponseSink, WriterOwner {
     this.#writer.stop();
     this.#parser.close();
     this.#pool.closed(this);
+    const waiting = this.#pipeline;
+    this.#pipeline = null;
+    if (waiting !== null) for (const req of waiting) this.#unanswered(req, this.#error ?? socketError('closed'));
+  }
+
+  /** A pipelined request the connection closed under before its answer: sent again on a fresh connection once, as a stale socket's. */
+  #unanswered(req: H1Request, err: Error): void {
+    if (req.done) return;
+    req.conn = null;
+    if (req.retriable && req.handler.onReplay?.(err) !== false) {
+      req.retried = true;
+      return this.#pool.retry(req);
+    }
+    req.fail(err);
   }
 
   /** Ends the current exchange with `err`: a stale reused connection retries it once on a fresh one, when the handler lets it. */

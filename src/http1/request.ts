@@ -42,6 +42,12 @@ export interface H1DispatchOptions {
   headersTimeout?: number | null;
   /** Milliseconds between body chunks of the response (0: none). */
   bodyTimeout?: number | null;
+  /**
+   * The request may go out behind others on one connection (HTTP/1.1 pipelining, RFC 9112
+   * §9.3.2): honoured for an idempotent request without a body, so that requests dispatched
+   * together (copies of requests) share a connection and a socket write.
+   */
+  pipelined?: boolean;
 }
 
 export const BODY_NONE = 0;
@@ -98,6 +104,8 @@ export class H1Request {
   readonly bodyTimeout: number;
   /** The connection closes after this exchange (the caller's `connection: close`, HEAD). */
   reset: boolean;
+  /** It may be written behind another request on its connection (see H1DispatchOptions.pipelined). */
+  readonly pipelined: boolean;
   /** Ended: completed, failed or aborted. */
   done = false;
   /** Some bytes of it went to a socket. */
@@ -199,6 +207,7 @@ export class H1Request {
     this.body = normalized;
     this.contentLength = length;
     this.reset = reset;
+    this.pipelined = opts.pipelined === true && kind === BODY_NONE && !reset && this.idempotent;
     this.head = `${method} ${path} HTTP/1.1\r\nhost: ${host ?? defaultHost}\r\n${lines}`;
     this.abort = (err?: Error): void => {
       if (this.done) return;

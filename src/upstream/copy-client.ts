@@ -31,6 +31,15 @@ const NEUTRAL = 2;
 /** Failures of the gateway's side, not the target's. */
 const NOT_THE_TARGETS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'ERR_NORTHGATE_UPSTREAM_QUEUE_FULL']);
 const TIMED_OUT = new Error('the copy passed its deadline');
+
+/**
+ * `pipelined`: the native engine's client writes the copies of one batch (see leave()) that
+ * it can pipeline (bodiless GETs and the like) behind each other on one connection, in one
+ * socket write, instead of one connection and one write each; undici's Pool ignores it.
+ */
+interface CopyDispatchOptions extends Dispatcher.DispatchOptions {
+  readonly pipelined: boolean;
+}
 const TOO_LONG = new Error('the copy\'s answer is longer than the gateway reads');
 
 /**
@@ -91,7 +100,7 @@ export class UpstreamCopyClient implements CopyClient {
     }
     if (target.hostHeader !== null) headers.push('host', target.hostHeader);
     const startedAt = performance.now();
-    const opts: Dispatcher.DispatchOptions = { path: ctx.upstreamPath, method: ctx.method as Dispatcher.HttpMethod, headers, body };
+    const opts: CopyDispatchOptions = { path: ctx.upstreamPath, method: ctx.method as Dispatcher.HttpMethod, headers, body, pipelined: true };
     const exchange = new CopyExchange(this, ctx, target, opts, startedAt, startedAt + this.#timeoutMs);
     this.#inFlight++;
     this.#queue.push(exchange);
@@ -172,7 +181,7 @@ class CopyExchange implements Dispatcher.DispatchHandler {
   readonly #target: Target;
   readonly #startedAt: number;
   /** The request, until it is dispatched. */
-  #opts: Dispatcher.DispatchOptions | null;
+  #opts: CopyDispatchOptions | null;
   /** Released when the copy ends, so a finished copy waiting in the deadline queue holds no request. */
   #ctx: PluginContext | null;
   #abort: ((err?: Error) => void) | null = null;
@@ -182,7 +191,7 @@ class CopyExchange implements Dispatcher.DispatchHandler {
   done = false;
   readonly deadline: number;
 
-  constructor(client: UpstreamCopyClient, ctx: PluginContext, target: Target, opts: Dispatcher.DispatchOptions, startedAt: number, deadline: number) {
+  constructor(client: UpstreamCopyClient, ctx: PluginContext, target: Target, opts: CopyDispatchOptions, startedAt: number, deadline: number) {
     this.#client = client;
     this.#ctx = ctx;
     this.#target = target;

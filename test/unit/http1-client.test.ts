@@ -336,6 +336,86 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     await pool.destroy();
   });
 
+  test('pipelined requests dispatched together go out on one connection and are answered in order; one with a body is never pipelined', async () => {
+    const up = await start((head, socket) => {
+      const path = head.split(' ')[1]!;
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+    });
+    const pool = new H1Pool(up.url);
+    await exchange(pool, { path: '/warm', method: 'GET' });
+    await new Promise((r) => setImmediate(r));
+    const paths = ['/1', '/2', '/3', '/4', '/5'];
+    const all = await Promise.all(paths.map((path) => exchange(pool, { path, method: 'GET', pipelined: true })));
+    assert.deepEqual(all.map((x) => x.error), paths.map(() => null));
+    assert.deepEqual(all.map((x) => x.body.toString()), paths);
+    assert.equal(up.connections, 1, 'the five went behind each other on the warm connection');
+    assert.deepEqual(up.requests.map((r) => r.head.split(' ')[1]), ['/warm', ...paths]);
+    await new Promise((r) => setImmediate(r));
+    const mixed = await Promise.all([
+      exchange(pool, { path: '/g', method: 'GET', pipelined: true }),
+      exchange(pool, { path: '/p', method: 'POST', body: Buffer.from('x'), pipelined: true }),
+    ]);
+    assert.deepEqual(mixed.map((x) => x.body.toString()), ['/g', '/p']);
+    assert.equal(up.connections, 2, 'the POST took a connection of its own');
+    await pool.destroy();
+  });
+
+  test('a connection that closes with pipelined requests unanswered sends each of them again, once, on a fresh connection', async () => {
+    // Each connection answers two requests, the second with Connection: close, and no more.
+    const up = await start((head, socket) => {
+      const s = socket as unknown as { answered?: number };
+      const n = (s.answered = (s.answered ?? 0) + 1);
+      const path = head.split(' ')[1]!;
+      if (n === 1) socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+      else if (n === 2) socket.end(`HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+    });
+    const pool = new H1Pool(up.url);
+    await exchange(pool, { path: '/warm', method: 'GET' });
+    await new Promise((r) => setImmediate(r));
+    const paths = ['/1', '/2', '/3', '/4'];
+    const all = await Promise.all(paths.map((path) => exchange(pool, { path, method: 'GET', pipelined: true })));
+    assert.deepEqual(all.map((x) => x.error), paths.map(() => null));
+    assert.deepEqual(all.map((x) => x.body.toString()), paths);
+    // /1 was answered on the first connection, which then closed: /2 to /4 went again, each on a new one.
+    assert.deepEqual(up.requests.filter((r) => r.socket === 1).map((r) => r.head.split(' ')[1]), ['/warm', ...paths]);
+    assert.deepEqual(up.requests.filter((r) => r.socket !== 1).map((r) => r.head.split(' ')[1]).sort(), ['/2', '/3', '/4']);
+    assert.equal(up.connections, 4);
+    await pool.destroy();
+  });
+
+  test('a pipelined request aborted while it waits for its turn ends at once; the connection closes at its turn and the ones behind it go again', async () => {
+    const answers: Array<() => void> = [];
+    const up = await start((head, socket) => {
+      const path = head.split(' ')[1]!;
+      answers.push(() => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`));
+    });
+    const pool = new H1Pool(up.url);
+    const warm = exchange(pool, { path: '/warm', method: 'GET' });
+    while (answers.length < 1) await new Promise((r) => setTimeout(r, 5));
+    answers.shift()!();
+    await warm;
+    await new Promise((r) => setImmediate(r));
+    let abortSecond: (err?: Error) => void = () => undefined;
+    const [first, second, third] = [
+      exchange(pool, { path: '/1', method: 'GET', pipelined: true }),
+      exchange(pool, { path: '/2', method: 'GET', pipelined: true }, { onConnect: (abort) => (abortSecond = abort) }),
+      exchange(pool, { path: '/3', method: 'GET', pipelined: true }),
+    ];
+    while (answers.length < 3) await new Promise((r) => setTimeout(r, 5));
+    abortSecond(new Error('gave up'));
+    assert.equal((await second).error?.message, 'gave up');
+    for (const answer of answers.splice(0)) answer();
+    assert.equal((await first).body.toString(), '/1');
+    // Its answer behind /1 was not read: /3 went again on a fresh connection.
+    while (answers.length < 1) await new Promise((r) => setTimeout(r, 5));
+    answers.shift()!();
+    const last = await third;
+    assert.equal(last.error, null);
+    assert.equal(last.body.toString(), '/3');
+    assert.deepEqual(up.requests.map((r) => [r.head.split(' ')[1], r.socket]), [['/warm', 1], ['/1', 1], ['/2', 1], ['/3', 1], ['/3', 2]]);
+    await pool.destroy();
+  });
+
   test('the handler decides on that replay: false keeps the failure (one try), true sends it again', async () => {
     const up = await start((_head, socket) => {
       const first = !(socket as unknown as { used?: boolean }).used;
