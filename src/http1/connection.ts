@@ -412,6 +412,11 @@ export class H1Connection implements ResponseSink, WriterOwner {
         }
       }
     }
+    // Reading goes on before the exchange completes: a kept connection goes back to the pool
+    // (or to a pipelined request's answer) reading, so that it sees its next answer and an
+    // upstream that closes it while idle.
+    this.socket.resume();
+    this.#parser.reading(true);
     if (this.#heldEnd) {
       this.#heldEnd = false;
       const trailers = this.#heldTrailers;
@@ -419,11 +424,7 @@ export class H1Connection implements ResponseSink, WriterOwner {
       this.#complete(req, trailers);
       // Not inside a parse: the next chunk's bytes are judged on their own.
       this.#endedInChunk = false;
-      // A pipelined request's answer is next: reading goes on.
-      if (this.#req === null) return;
     }
-    this.socket.resume();
-    this.#parser.reading(true);
   }
 
   // Socket events

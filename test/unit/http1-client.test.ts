@@ -269,6 +269,31 @@ describe('HTTP/1.1 client against raw upstreams', () => {
     await pool.destroy();
   });
 
+  test('an answer that ended while its reader was paused leaves a connection that reads again: the next request on it is answered', async () => {
+    let n = 0;
+    const up = await start((_head, socket) => {
+      n++;
+      // Head, body and end in one write: the end arrives while the reader holds the first chunk.
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello`);
+    });
+    const pool = new H1Pool(up.url, { connections: 1 });
+    const first = await exchange(pool, { path: '/one', method: 'GET' }, {
+      onData(_chunk, resume) {
+        setTimeout(resume, 5);
+        return false;
+      },
+    });
+    assert.equal(first.error, null);
+    assert.equal(first.body.toString(), 'hello');
+    assert.equal(pool.stats.idle, 1, 'the connection went back to the pool');
+    const second = await exchange(pool, { path: '/two', method: 'GET', headersTimeout: 2000 });
+    assert.equal(second.error, null, 'the reused connection reads its answer');
+    assert.equal(second.body.toString(), 'hello');
+    assert.equal(n, 2);
+    assert.equal(pool.stats.connections, 1, 'one connection served both');
+    await pool.destroy();
+  });
+
   test('keep-alive: idle timeout, a shorter Keep-Alive: timeout from the upstream, unsolicited bytes drop a connection', async () => {
     let n = 0;
     const up = await start((head, socket) => {
