@@ -3,7 +3,11 @@
 // server rules on top: one exchange at a time in order (a pipelined request is handed on only
 // once the previous response finished, its body buffered up to a bound), keep-alive or close
 // as node decides, upgrades and CONNECT handed off with the bytes after their head, parse
-// errors to onClientError with node's code, bytesParsed and rawPacket.
+// errors to onClientError with node's code, bytesParsed and rawPacket. A request reaches the
+// handler when the parser completed it, or, when its body is still to come, at the end of the
+// read that completed its head; not from inside the head callback. A small body sent with the
+// head is then already in the request, whole (Http1Request.takeBody), and a plugin reading it
+// need not wait for events or a tick.
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { Http1Request, type BodySource } from './server-request.js';
@@ -74,6 +78,12 @@ export class ServerConnection implements BodySource, ResponseSink {
   /** The exchange being answered. */
   #active: Http1Response | null = null;
   #activeReq: Http1Request | null = null;
+  /**
+   * The active exchange while the read that completed its head is still being parsed: it is
+   * handed to the handler when its message is complete (a body sent with the head is then in
+   * the request: Http1Request.takeBody), else at the end of that read.
+   */
+  #unstarted: Http1Response | null = null;
   /** Requests read behind the active one, with their responses. */
   #queue: Array<[Http1Request, Http1Response]> = [];
   #upgrade: Http1Request | null = null;
@@ -156,6 +166,8 @@ export class ServerConnection implements BodySource, ResponseSink {
     this.lastActive = now;
     const parser = this.#parser;
     if (parser === null) return;
+    // A request whose body is still to come: the handler gets it now, then any parse error.
+    if (this.#unstarted !== null) this.#startUnstarted();
     if (typeof ret !== 'number') {
       prepareError(ret, parser, d);
       return this.#fail(ret);
@@ -225,8 +237,10 @@ export class ServerConnection implements BodySource, ResponseSink {
     let expectContinue = false;
     if (v11 && hasHeader(lines, 'expect')) expectContinue = CONTINUE.test(String(req.headers.expect));
     const res = new Http1Response(this, name === 'HEAD', keepAlive, chunkedByDefault, expectContinue);
-    if (this.#active === null) this.#start(req, res);
-    else {
+    if (this.#active === null) {
+      this.#begin(req, res);
+      this.#unstarted = res;
+    } else {
       this.#queue.push([req, res]);
       this.readingChanged();
     }
@@ -243,15 +257,32 @@ export class ServerConnection implements BodySource, ResponseSink {
     }
     this.#reading = null;
     req?.finish(trailers);
+    // Within the parser's callback, as node's 'end': the ticks the handler queues (its body's
+    // events, a response) run before the parser reads on, so a parse error further on in the
+    // same read is answered after them, as node:http does.
+    if (this.#unstarted !== null) this.#startUnstarted();
   }
 
   /** Hands an exchange to the handler. */
   #start(req: Http1Request, res: Http1Response): void {
+    this.#begin(req, res);
+    this.#server.onRequest(req, res);
+  }
+
+  /** Makes an exchange the active one (the handler is called by #start or #startUnstarted). */
+  #begin(req: Http1Request, res: Http1Response): void {
     this.#active = res;
     this.#activeReq = req;
     res.socket = this.socket;
     (this.socket as { _httpMessage?: unknown })._httpMessage = res;
-    this.#server.onRequest(req, res);
+  }
+
+  /** The parser is done with the read that held the active exchange's head: the handler gets it now. */
+  #startUnstarted(): void {
+    const res = this.#unstarted;
+    this.#unstarted = null;
+    // The connection may have closed meanwhile (its exchanges aborted).
+    if (res !== null && res === this.#active) this.#server.onRequest(this.#activeReq!, res);
   }
 
   /** The active response's last bytes reached the kernel: finish, then close or take the next request. */
@@ -331,6 +362,7 @@ export class ServerConnection implements BodySource, ResponseSink {
     const parser = this.#parser;
     if (parser === null) return;
     const ret = parser.finish();
+    if (this.#unstarted !== null) this.#startUnstarted();
     if (ret !== undefined && typeof ret !== 'number') return this.#fail(ret);
     // node's httpAllowHalfOpen = false: a half-closed client gets its connection ended.
     this.#abortPending();
@@ -350,6 +382,7 @@ export class ServerConnection implements BodySource, ResponseSink {
   }
 
   #abortPending(): void {
+    this.#unstarted = null;
     const req = this.#activeReq;
     const res = this.#active;
     this.#active = null;

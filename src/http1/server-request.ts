@@ -1,6 +1,6 @@
 // A request read by the HTTP/1.1 engine: the head as llhttp read it, and the body as events
 // ('data', 'end', 'aborted', 'error', 'close') with pause/resume, without a Readable per
-// request. `headers` and `trailers` are built on first access with node's own joining rule
+// request, or in one piece (takeBody) when the parser has read all of it already. `headers` and `trailers` are built on first access with node's own joining rule
 // (IncomingMessage.prototype._addHeaderLine: set-cookie as an array, singletons keep the first).
 import { EventEmitter } from 'node:events';
 import { IncomingMessage, type IncomingHttpHeaders } from 'node:http';
@@ -17,6 +17,7 @@ const addHeaderLine = (IncomingMessage.prototype as unknown as { _addHeaderLine:
 /** node's limit on header lines given to `headers` (its parser's maxHeaderPairs, names and values). */
 const MAX_HEADER_ITEMS = 2000;
 const NO_TRAILERS: string[] = [];
+const EMPTY = Buffer.alloc(0);
 
 function build(raw: string[]): Record<string, unknown> {
   const dest: Record<string, unknown> = {};
@@ -148,6 +149,27 @@ export class Http1Request extends EventEmitter implements DownstreamRequest {
     }
     (this.#buffer ??= []).push(chunk);
     this.#buffered += chunk.length;
+  }
+
+  /**
+   * The whole body at once, when the parser has read all of it and none of it went to a
+   * consumer yet (a small body that came with the head): the request then counts as read to
+   * its end, without events or a tick. Null when it has more than `limit` bytes (nothing
+   * taken); undefined when it is not all here, or reading it has begun.
+   */
+  takeBody(limit: number): Buffer | null | undefined {
+    if (!this.complete || this.#ended || this.#didRead || this.#dumped || this.aborted || this.listenerCount('data') > 0) return undefined;
+    const had = this.#buffered;
+    if (had > limit) return null;
+    const chunks = this.#buffer;
+    const body = chunks === null ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, had);
+    this.#buffer = null;
+    this.#buffered = 0;
+    this.#didRead = true;
+    this.#ended = true;
+    if (this.listenerCount('end') > 0) this.emit('end');
+    if (had > 0) this.#source.readingChanged();
+    return body;
   }
 
   /** The parser read the whole message (and its trailers). */

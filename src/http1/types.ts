@@ -35,6 +35,8 @@ export interface DownstreamRequest {
   unshift(chunk: Buffer): void;
   iterator(options?: { destroyOnReturn?: boolean }): AsyncIterableIterator<unknown>;
   destroy(error?: Error): this;
+  /** The engine's request only: the whole body when it is already read and not yet consumed (Http1Request.takeBody). */
+  takeBody?(limit: number): Buffer | null | undefined;
 }
 
 export interface DownstreamResponse {

@@ -1,11 +1,13 @@
 // Compiles every schema a document's operations use, once per document: parameters (with
 // their values turned into the schema's types), JSON request bodies and JSON responses.
-// Patterns run on RE2 (src/base/regex.ts), every error is reported (allErrors), formats
+// Patterns run on RE2 (src/base/regex.ts), or as a RegExp when they are proven linear on a
+// backtracking engine (src/base/linear-pattern.ts); every error is reported (allErrors), formats
 // are ajv-formats' plus OpenAPI's own. A schema ajv cannot compile is a problem of the
 // document, named by its JSON pointer.
 import { createRequire } from 'node:module';
 import type { Ajv as AjvClass, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { compileConfigRegex, type ConfigRegex } from '../base/regex.js';
+import { isLinearPattern } from '../base/linear-pattern.js';
 import type { OpenApiObject, OpenApiOperation, OperationValidators, SchemaCheck, SchemaIssue } from '../sdk/openapi.js';
 import { documentFor } from './dialect.js';
 
@@ -38,8 +40,19 @@ function schemaPattern(re: ConfigRegex): { source: string; flags: string; test(i
   };
 }
 
-const re2Engine = Object.assign(
+/**
+ * A pattern that isLinearPattern proves linear on a backtracking engine runs as a RegExp
+ * (no native call, no copy of the value); any other runs on RE2.
+ */
+const patternEngine = Object.assign(
   (pattern: string, flags: string) => {
+    if (isLinearPattern(pattern, flags)) {
+      try {
+        return new RegExp(pattern, flags);
+      } catch {
+        // Not valid ECMAScript after all: RE2 says why.
+      }
+    }
     const re = compileConfigRegex(pattern, flags);
     if (typeof re === 'string') throw new Error(re);
     return schemaPattern(re);
@@ -48,7 +61,7 @@ const re2Engine = Object.assign(
 );
 
 function newAjv(version: '3.0' | '3.1', coerce: boolean): AjvClass {
-  const options: Options = { strict: false, allErrors: true, validateSchema: false, discriminator: true, logger: false, coerceTypes: coerce ? 'array' : false, code: { regExp: re2Engine } };
+  const options: Options = { strict: false, allErrors: true, validateSchema: false, discriminator: true, logger: false, coerceTypes: coerce ? 'array' : false, code: { regExp: patternEngine } };
   const Ajv = (version === '3.1' ? require('ajv/dist/2020').default : require('ajv').default) as new (o: Options) => AjvClass;
   const ajv = new Ajv(options);
   require('ajv-formats').default(ajv);

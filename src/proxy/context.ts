@@ -134,6 +134,8 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
   #locals: Map<string | symbol, unknown> | null = null;
   /** The one read of the client's body by plugins (readRequestBody), null until one asks. */
   #bodyRead: Promise<Buffer | null> | null = null;
+  /** That read's result once it is known (null: larger than its limit, or the client went away); undefined before. */
+  #body: Buffer | null | undefined = undefined;
   #clientIp: string | undefined = undefined;
   /** The query's parameters, parsed on the first read (only routes with `query` conditions read them). */
   #queryValues: Map<string, string> | null = null;
@@ -208,11 +210,33 @@ export class RequestContext<S extends ProxySnapshot = ProxySnapshot> implements 
    * becomes `requestBody` unless a plugin already replaced it, so the upstream still gets it.
    */
   readRequestBody(limit: number): Promise<Buffer | null> {
+    const now = this.bufferedRequestBody(limit);
+    if (now !== undefined) return Promise.resolve(now);
     const read = this.#bodyRead;
     if (read !== null) return read.then((body) => (body !== null && body.length > limit ? null : body));
     // The client may be waiting for a 100 before it sends the body read here.
     sendContinue(this);
-    return (this.#bodyRead = readBody(this, limit));
+    return (this.#bodyRead = readBody(this, limit, (body) => (this.#body = body)));
+  }
+
+  /**
+   * readRequestBody's answer when it is known without waiting: the body came whole with the
+   * request's head (the HTTP/1.1 engine takes it in one piece, without events) or an earlier
+   * read finished. The same once-only read, with the same results; undefined when the body
+   * is still to be read (call readRequestBody).
+   */
+  bufferedRequestBody(limit: number): Buffer | null | undefined {
+    let body = this.#body;
+    if (body === undefined) {
+      if (this.#bodyRead !== null) return undefined;
+      body = this.req.takeBody?.(limit);
+      if (body === undefined) return undefined;
+      this.#body = body;
+      // A client that sent Expect: 100-continue and its body anyway still gets the 100 it asked for.
+      sendContinue(this);
+      if (body !== null && this.requestBody === null) this.requestBody = body;
+    }
+    return body !== null && body.length > limit ? null : body;
   }
 
   /**
@@ -294,7 +318,7 @@ const MAX_SLOTS = 16;
 /** Routes that send a request to another service (setService), per route of a snapshot. */
 const derivedRoutes = new WeakMap<CompiledRoute, Map<string, CompiledRoute>>();
 
-function readBody(ctx: RequestContext, cap: number): Promise<Buffer | null> {
+function readBody(ctx: RequestContext, cap: number, settle: (body: Buffer | null) => void): Promise<Buffer | null> {
   const req = ctx.req;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -312,6 +336,7 @@ function readBody(ctx: RequestContext, cap: number): Promise<Buffer | null> {
         req.pause();
         cleanup();
         req.unshift(Buffer.concat(chunks));
+        settle(null);
         resolve(null);
       }
     };
@@ -320,10 +345,12 @@ function readBody(ctx: RequestContext, cap: number): Promise<Buffer | null> {
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       // The stream is spent: unless a plugin gave another body, the upstream gets this one.
       if (ctx.requestBody === null) ctx.requestBody = body;
+      settle(body);
       resolve(body);
     };
     const onError = () => {
       cleanup();
+      settle(null);
       resolve(null);
     };
     req.on('data', onData);

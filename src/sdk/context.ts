@@ -89,6 +89,14 @@ export interface PluginContext {
    * larger than their `limit`), and the upstream gets it unless `requestBody` replaces it.
    */
   readRequestBody(limit: number): Promise<Buffer | null>;
+  /**
+   * What readRequestBody(limit) would resolve to, when that is known without waiting: the
+   * body came whole with the request's head, or an earlier read finished. It is the same
+   * once-only read (a body taken here is what later reads get and what the upstream gets).
+   * Undefined when the body is still to be read: then call readRequestBody. Lets a request
+   * hook stay synchronous for the common small body.
+   */
+  bufferedRequestBody(limit: number): Buffer | null | undefined;
 
   // Where it goes.
   /** The matched route, or null when none matched (global plugins on a 404). */

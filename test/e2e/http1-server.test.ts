@@ -80,6 +80,62 @@ describe('HTTP/1.1 engine', () => {
     assert.equal(t.closed, true);
   });
 
+  test('a body in the same read as its head is in the request when the handler runs: takeBody has it at once', async () => {
+    const seen: string[] = [];
+    const port = await start((req, res) => {
+      const limit = req.url === '/small-limit' ? 2 : 100;
+      const taken = req.takeBody(limit);
+      const answer = (body: string) => {
+        seen.push(`${req.url} ${taken === undefined ? 'undefined' : taken === null ? 'null' : 'taken'} ${body} ended=${req.readableEnded}`);
+        res.writeHead(200, ['content-length', String(body.length)]).end(body);
+      };
+      if (taken !== undefined && taken !== null) return answer(taken.toString());
+      if (taken === undefined) seen.push(`${req.url} waits`);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => answer(Buffer.concat(chunks).toString()));
+    });
+    // Each on a connection of its own, head and body in one write.
+    for (const bytes of [
+      'POST /whole HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc',
+      'POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nxy\r\n1\r\nz\r\n0\r\n\r\n',
+      'POST /small-limit HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nwxyz',
+      'GET /none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ]) {
+      assert.equal((await converse(port, bytes)).closed, true);
+    }
+    assert.deepEqual(seen, ['/whole taken abc ended=true', '/chunked taken xyz ended=true', '/small-limit null wxyz ended=true', '/none taken  ended=true']);
+    // The head alone first: the body is still to come, and arrives as events.
+    seen.length = 0;
+    const socket = connect(port, '127.0.0.1');
+    socket.write('POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n');
+    let sent = false;
+    for (let i = 0; i < 300 && seen.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      // The body only once the handler has the request.
+      if (seen.length === 1 && !sent) {
+        sent = true;
+        socket.write('hello');
+      }
+    }
+    socket.destroy();
+    assert.deepEqual(seen, ['/later waits', '/later undefined hello ended=true']);
+  });
+
+  test('a request and a malformed one in the same read: the handler gets the first, then onClientError the second', async () => {
+    const seen: string[] = [];
+    const port = await start(
+      (req, res) => {
+        seen.push(`request ${req.url} ${req.takeBody(10)?.toString()}`);
+        res.writeHead(200, ['content-length', '0']).end();
+      },
+      {},
+      { clientError: (e, s) => (seen.push(`error ${String(e.code)}`), s.destroy()) },
+    );
+    await converse(port, 'POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nokBREW / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.deepEqual(seen, ['request /ok ok', 'error HPE_INVALID_METHOD']);
+  });
+
   test('headers joined by node\'s rules, trailers after a chunked body, response trailers', async () => {
     const port = await start((req, res) => {
       req.on('data', () => undefined);

@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { http, ROOT, startGateway, startUpstream, tempDir, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { statuses } from '../helpers/recording-upstream.js';
 
 const SHOP = join(ROOT, 'test', 'fixtures', 'openapi', 'shop', 'openapi.yaml');
 const PETSTORE = join(ROOT, 'test', 'fixtures', 'openapi', 'petstore-3.0.yaml');
@@ -18,6 +20,67 @@ interface Problem {
   errors?: Array<{ pointer: string; message: string }>;
 }
 const pointers = (body: string): string[] => ((JSON.parse(body) as Problem).errors ?? []).map((e) => e.pointer).sort();
+
+/** One raw connection: bytes written when the test says, everything answered collected. */
+class RawClient {
+  readonly #socket: Socket;
+  text = '';
+  closed = false;
+  readonly #waiters = new Set<() => void>();
+  constructor(port: number) {
+    this.#socket = connect(port, '127.0.0.1');
+    this.#socket.setNoDelay(true);
+    this.#socket.on('data', (c: Buffer) => {
+      this.text += c.toString('latin1');
+      for (const w of this.#waiters) w();
+    });
+    this.#socket.on('error', () => undefined);
+    this.#socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.#waiters) w();
+    });
+  }
+  /** Writes, and waits until the kernel took the bytes (so that the next write is a read of its own on a quiet machine). */
+  write(bytes: string): Promise<void> {
+    return new Promise((resolve) => this.#socket.write(bytes, () => setTimeout(resolve, 20)));
+  }
+  /** Resolves once the answer so far satisfies `done` (or the connection closed, or `capMs` passed). */
+  until(done: (text: string) => boolean, capMs = 5000): Promise<string> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!done(this.text) && !this.closed) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(this.text);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        resolve(this.text);
+      }, capMs);
+      this.#waiters.add(check);
+      check();
+    });
+  }
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
+/** Whether a raw answer holds `n` whole final responses (each with a Content-Length). */
+const responses = (n: number) => (text: string): boolean => {
+  let count = 0;
+  let at = 0;
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n', at);
+    if (end < 0) return false;
+    const head = text.slice(at, end);
+    at = end + 4;
+    if (/^HTTP\/1\.1 1\d\d /.test(head)) continue;
+    const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+    at += m === null ? 0 : Number(m[1]);
+    if (at > text.length) return false;
+    if (++count === n) return true;
+  }
+};
 
 interface Seen {
   kind: string;
@@ -141,6 +204,97 @@ services:
     const proto = await send('POST', '/shop/orders', { 'idempotency-key': 'abcdefgh-1' }, '{"customer":"a@b.co","lines":[],"__proto__":{"polluted":true}}');
     assert.deepEqual(pointers(proto.body), ['/body/__proto__']);
     assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  });
+
+  describe('the body as the client sends it', () => {
+    const head = (length: number | 'chunked', extra = ''): string =>
+      `POST /shop/orders HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nIdempotency-Key: abcdefgh-1\r\n${length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n${extra}\r\n`;
+    const chunked = (body: string, pieces: number): string => {
+      let out = '';
+      const size = Math.ceil(body.length / pieces);
+      for (let i = 0; i < body.length; i += size) out += `${(Math.min(size, body.length - i)).toString(16)}\r\n${body.slice(i, i + size)}\r\n`;
+      return out + '0\r\n\r\n';
+    };
+    const bad = JSON.stringify({ customer: 'not-an-email', lines: [{ sku: 'a1', quantity: 2 }] });
+    const start = (): RawClient => {
+      received = [];
+      upstreamStatus = 201;
+      upstreamBody = '{}';
+      return new RawClient(gw.port);
+    };
+
+    test('in the same read as the head: checked, and forwarded byte for byte (length-delimited and chunked)', async () => {
+      const c = start();
+      await c.write(head(order.length) + order + head('chunked') + chunked(order, 3) + head(bad.length) + bad);
+      const text = await c.until(responses(3));
+      c.destroy();
+      assert.deepEqual(statuses(text), [201, 201, 400]);
+      assert.match(text, /\/body\/lines\/0\/sku/);
+      assert.deepEqual(received, [
+        { method: 'POST', url: '/shop/orders', body: order },
+        { method: 'POST', url: '/shop/orders', body: order },
+      ]);
+    });
+
+    test('split over several reads: the same answers', async () => {
+      const c = start();
+      await c.write(head(order.length) + order.slice(0, 7));
+      await c.write(order.slice(7, 30));
+      await c.write(order.slice(30));
+      await c.until(responses(1));
+      await c.write(head(bad.length));
+      await c.write(bad.slice(0, 20));
+      await c.write(bad.slice(20) + head('chunked') + chunked(order, 2).slice(0, 12));
+      await c.write(chunked(order, 2).slice(12));
+      const text = await c.until(responses(3));
+      c.destroy();
+      assert.deepEqual(statuses(text), [201, 400, 201]);
+      assert.deepEqual(received.map((r) => r.body), [order, order]);
+    });
+
+    test('a chunked body over max_body_bytes, whole in one read or streamed: 413, nothing forwarded', async () => {
+      const big = JSON.stringify({ customer: 'a@b.co', lines: [], note: 'x'.repeat(3000) });
+      const c = start();
+      await c.write(head('chunked') + chunked(big, 2));
+      const whole = await c.until(responses(1));
+      c.destroy();
+      assert.deepEqual(statuses(whole), [413]);
+      const d = start();
+      await d.write(head('chunked') + chunked(big, 4).slice(0, 900));
+      await d.write(chunked(big, 4).slice(900));
+      const streamed = await d.until(responses(1));
+      d.destroy();
+      assert.deepEqual(statuses(streamed), [413]);
+      assert.deepEqual(received, []);
+    });
+
+    test('Expect: 100-continue: the 100, then the body is read and checked; a body sent without waiting too', async () => {
+      const c = start();
+      await c.write(head(order.length, 'Expect: 100-continue\r\n'));
+      assert.deepEqual(statuses(await c.until((t) => /^HTTP\/1\.1 100 /.test(t))), [100]);
+      await c.write(order);
+      const text = await c.until(responses(1));
+      c.destroy();
+      assert.deepEqual(statuses(text), [100, 201]);
+      const d = new RawClient(gw.port);
+      await d.write(head(bad.length, 'Expect: 100-continue\r\n') + bad);
+      const refused = await d.until(responses(1));
+      d.destroy();
+      assert.equal(statuses(refused).at(-1), 400);
+      assert.deepEqual(received.map((r) => r.body), [order]);
+    });
+
+    test('a client that goes away in the middle of its body: nothing forwarded, the gateway serves on', async () => {
+      const c = start();
+      await c.write(head(order.length) + order.slice(0, 25));
+      c.destroy();
+      const again = new RawClient(gw.port);
+      await again.write(head(order.length) + order);
+      const text = await again.until(responses(1));
+      again.destroy();
+      assert.deepEqual(statuses(text), [201]);
+      assert.deepEqual(received.map((r) => r.body), [order]);
+    });
   });
 
   test('responses: report counts what breaks the document and changes nothing', async () => {

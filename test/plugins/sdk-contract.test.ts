@@ -10,7 +10,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { LocalReply, localKey, type ErrorCode, type Plugin, type PluginContext } from '../../src/sdk/index.js';
-import { http, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
+import { http, startGateway, startUpstream, TEST_ENGINE, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 
 type LocalReplyModule = typeof import('../../src/sdk/local-reply.js');
 
@@ -29,7 +29,7 @@ describe('the SDK contract, through a gateway', () => {
   let copy: LocalReplyModule;
   let upstreamHits = 0;
   /** What each reader plugin's readRequestBody resolved to (length, or null), by the request's x-case. */
-  const reads = new Map<string, Array<number | null>>();
+  const reads = new Map<string, Array<number | string | null>>();
   const bugs: unknown[] = [];
   const onError = (m: unknown) => bugs.push((m as { error: unknown }).error);
 
@@ -80,6 +80,31 @@ describe('the SDK contract, through a gateway', () => {
     }),
   });
 
+  /** Tries bufferedRequestBody first: records 'now:<length|null>' when it answered, 'later:<…>' when the read had to wait. */
+  const syncReader: Plugin<{ limit: number }> = {
+    name: 'sync-reader',
+    priority: 950,
+    schema: { type: 'object', required: ['limit'], properties: { limit: { type: 'integer' } } },
+    create: (cfg) => ({
+      request(ctx) {
+        const key = ctx.header('x-case') ?? '';
+        const note = (when: string, body: Buffer | null) => reads.set(key, [...(reads.get(key) ?? []), `${when}:${body === null ? 'null' : body.length}`]);
+        const now = ctx.bufferedRequestBody(cfg.limit);
+        if (now !== undefined) {
+          note('now', now);
+          // Asked again, and through readRequestBody: the same once-only read.
+          assert.equal(ctx.bufferedRequestBody(cfg.limit), now);
+          return ctx.readRequestBody(cfg.limit).then((again) => void assert.equal(again, now));
+        }
+        return ctx.readRequestBody(cfg.limit).then((body) => {
+          note('later', body);
+          assert.equal(ctx.bufferedRequestBody(cfg.limit), body);
+          return undefined;
+        });
+      },
+    }),
+  };
+
   before(async () => {
     copy = (await import(new URL('../../src/sdk/local-reply.js?copy', import.meta.url).href)) as LocalReplyModule;
     subscribe('northgate:request:error', onError);
@@ -106,8 +131,10 @@ services:
       - { name: two, paths: ["/two"], plugins: { reader-a: { limit: 1000000 }, reader-b: { limit: 1000000 } } }
       - { name: small, paths: ["/small"], plugins: { reader-a: { limit: 10 }, reader-b: { limit: 1000000 } } }
       - { name: replaced, paths: ["/replaced"], plugins: { reader-a: { limit: 1000000, replace: true }, reader-b: { limit: 1000000 } } }
+      - { name: sync, paths: ["/sync"], plugins: { sync-reader: { limit: 1000000 }, reader-b: { limit: 1000000 } } }
+      - { name: sync-small, paths: ["/sync-small"], plugins: { sync-reader: { limit: 10 }, reader-b: { limit: 1000000 } } }
 `,
-      [gate, reader('reader-a', 900) as Plugin, reader('reader-b', 800) as Plugin],
+      [gate, reader('reader-a', 900) as Plugin, reader('reader-b', 800) as Plugin, syncReader as Plugin],
     );
   });
   after(async () => {
@@ -203,7 +230,46 @@ services:
     assert.equal((JSON.parse(text.slice(text.lastIndexOf('\r\n\r\n') + 4)) as Received).body, '0123456789');
     assert.deepEqual(reads.get('continue'), [10, 10]);
   });
+
+  test('bufferedRequestBody: a body in the same read as the head is there at once, read once, shared and forwarded', { timeout: 20_000 }, async () => {
+    const post = (path: string, key: string, body: string, chunked = false) =>
+      `POST ${path} HTTP/1.1\r\nHost: a\r\nx-case: ${key}\r\n${chunked ? `Transfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n` : `Content-Length: ${body.length}\r\n\r\n${body}`}`;
+    const answers = (text: string) => text.split(/HTTP\/1\.1 /).slice(1).map((r) => [Number(r.slice(0, 3)), (JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4).replace(/HTTP.*$/s, '')) as Received).body]);
+    // One write, three requests: each body arrives with its head.
+    const text = await converse(gw.port, post('/sync', 'with-head', 'hello') + post('/sync', 'chunked-with-head', 'chunky', true) + post('/sync-small', 'over', 'x'.repeat(40)), (t) => t.split('HTTP/1.1 ').length === 4 && t.endsWith('}'));
+    assert.deepEqual(answers(text), [[200, 'hello'], [200, 'chunky'], [200, 'x'.repeat(40)]]);
+    // node:http hands the request over before its body: there the read waits.
+    const at = TEST_ENGINE === 'native' ? 'now' : 'later';
+    assert.deepEqual(reads.get('with-head'), [`${at}:5`, 5]);
+    assert.deepEqual(reads.get('chunked-with-head'), [`${at}:6`, 6]);
+    assert.deepEqual(reads.get('over'), [`${at}:null`, null], 'over the first limit: null for both, the body streamed on');
+  });
+
+  test('bufferedRequestBody: a body still on its way is left to readRequestBody', { timeout: 20_000 }, async () => {
+    const text = await expectContinue(gw.port, 'POST /sync HTTP/1.1\r\nHost: a\r\nx-case: waited\r\nExpect: 100-continue\r\nContent-Length: 10\r\nConnection: close\r\n\r\n', '0123456789');
+    assert.equal((JSON.parse(text.slice(text.lastIndexOf('\r\n\r\n') + 4)) as Received).body, '0123456789');
+    assert.deepEqual(reads.get('waited'), ['later:10', 10]);
+  });
 });
+
+/** Writes `bytes` in one write; everything received until `done` says so (or the server closes, or 5 s pass). */
+function converse(port: number, bytes: string, done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (done(text)) socket.destroy();
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
+}
 
 /** Sends `head`, and `body` once a 100 Continue came; everything received until the server closes. */
 function expectContinue(port: number, head: string, body: string): Promise<string> {

@@ -142,6 +142,16 @@ describe('OpenAPI documents that are refused, at FILE:LINE:COL', () => {
     const check = contract(join(redos, 'api.yaml')).operations[0]!.validators.body.get('application/json')!;
     // On a backtracking engine this input takes longer than the age of the universe.
     assert.equal(check('a'.repeat(50_000) + '!')!.length, 1);
+    // Without a group but with adjacent overlapping repeats: cubic on a backtracking engine, so RE2 too.
+    const poly = folder({ 'api.yaml': `${HEAD}paths:\n  /a:\n    post:\n      requestBody: { content: { application/json: { schema: { type: string, pattern: '^[0-9]*[0-9]*[0-9]*x$' } } } }\n      responses: { "200": { description: ok } }\n` });
+    const polyCheck = contract(join(poly, 'api.yaml')).operations[0]!.validators.body.get('application/json')!;
+    assert.equal(polyCheck('1'.repeat(50_000) + '!')!.length, 1);
+    assert.equal(polyCheck('123x'), null);
+    // A pattern proven linear (a RegExp) checks as the schema says, code points included.
+    const linear = folder({ 'api.yaml': `${HEAD}paths:\n  /a:\n    post:\n      requestBody: { content: { application/json: { schema: { type: string, pattern: '^[A-Z]+-[0-9]+$' } } } }\n      responses: { "200": { description: ok } }\n` });
+    const linearCheck = contract(join(linear, 'api.yaml')).operations[0]!.validators.body.get('application/json')!;
+    assert.equal(linearCheck('AB-12'), null);
+    for (const bad of ['ab-12', 'AB-', 'AB-12\n', 'É-1', 'A'.repeat(50_000) + '!']) assert.equal(linearCheck(bad)!.length, 1, bad.slice(0, 10));
     const data = folder({ 'api.yaml': `${HEAD}paths: {}\ncomponents:\n  schemas:\n    A: { type: object, example: { pattern: '(?=x)' } }\n` });
     bundled(join(data, 'api.yaml'));
   });

@@ -166,6 +166,9 @@ function validatorHandler(contract: OpenApiContract, config: RequestValidatorCon
       }
       if (check === null) return issues !== null ? refuse(ctx, op, issues) : pass(ctx, op);
       if (ctx.requestBodyLength > maxBody) return tooLarge(ctx, op);
+      // A body that came with the head is checked at once: the request phase stays synchronous.
+      const ready = ctx.bufferedRequestBody(maxBody);
+      if (ready !== undefined) return checkJson(ctx, op, check, ready, issues);
       const found = issues;
       return ctx.readRequestBody(maxBody).then((body) => checkJson(ctx, op, check, body, found));
     },
