@@ -12,10 +12,17 @@
 // comes, so that nothing is held as a string or encoded again when the batch leaves.
 import type { Logger } from '../base/logger.js';
 
-/** How a transport gathers records into a batch: `open` makes an empty one, `add` puts a record in it. */
+/**
+ * How a transport gathers records into a batch: `open` makes an empty one, `add` puts a
+ * record in it; `release`, when given, is told of a batch the queue is done with (delivered,
+ * refused or failed for good), after its last attempt settled, so that its room may serve
+ * again. A batch dropped while an attempt may still be in flight (the drain time ran out) is
+ * never released.
+ */
 export interface Batching<R, B> {
   open(): B;
   add(batch: B, record: R): void;
+  release?(batch: B): void;
 }
 
 /** Sends one batch; rejects with a DeliveryError (any other error counts as retryable). */
@@ -189,6 +196,7 @@ export class DeliveryQueue<R, B = readonly R[]> {
     this.#inFlight = this.#deliver(held).finally(() => {
       this.#batch = null;
       this.#inFlight = null;
+      if (!this.#stopped) this.#batching.release?.(held.batch);
       if (this.#pending >= this.#opts.batchSize || (this.#closing && !this.#stopped)) this.#pump();
     });
   }

@@ -1,12 +1,11 @@
 // Log shipping: the request records a config's log sinks receive (docs/log-shipping.md):
 // http, syslog, statsd and otlp-logs.
-// The request-end subscriber only looks up the route's sink names and, when there are any,
-// pushes the request into an array; the records are made in one pass at the end of that turn
-// of the event loop (setImmediate, as span-record.ts does for spans) and pushed into each
-// sink's bounded queue (delivery-queue.ts), which sends them off the request path. A route
-// that ships to no sink costs one array lookup; a config without sinks subscribes to
-// nothing. A record copies the fields it shares with the request's access line (taken as the
-// access log, an earlier subscriber, wrote it), sinks with the same fields share one record,
+// As a request ends (its response sent), the request-end subscriber looks up the route's
+// sink names and, when there are any, makes the request's entries and pushes them into each
+// sink's bounded queue (delivery-queue.ts), which sends them in batches. A route that ships
+// to no sink costs one array lookup; a config without sinks subscribes to nothing. A record
+// copies the fields it shares with the request's access line (the access log, an earlier
+// subscriber, has just written it), sinks with the same fields share one record,
 // and a full queue (a receiver that is down) makes none. Sinks run in every process that serves requests (each worker of --workers has
 // its own queues and connections; the master sums their counts on /metrics). The sinks'
 // transports are read at start; which routes ship where, the fields and the redaction
@@ -77,10 +76,6 @@ export class LogShipping {
   readonly #queues = new Map<string, DeliveryQueue<string | Buffer, unknown>>();
   readonly #owns: (ctx: RequestContext) => boolean;
   readonly #pid = process.pid;
-  /** Requests ended in this turn of the event loop with at least one sink. */
-  #ended: Ctx[] = [];
-  /** Their access lines (null: none was written), by the same index. */
-  #lines: Array<string | null> = [];
   readonly #onEnd: (message: unknown) => void;
 
   /** `owns`: whether a request came through this gateway's listeners (tests run several gateways in one process). */
@@ -92,46 +87,39 @@ export class LogShipping {
       const spec = ctx.snapshot.logShipping;
       if (spec === null) return;
       const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index];
-      if (names === undefined || names.length === 0) return;
-      this.#lines.push(accessLineOf(ctx));
-      if (this.#ended.push(ctx) === 1) setImmediate(this.#ship);
+      if (names === undefined || names.length === 0 || !this.#owns(ctx)) return;
+      this.#ship(ctx, spec, names, accessLineOf(ctx));
     };
     subscribe(requestEndChannel.name, this.#onEnd);
   }
 
-  readonly #ship = (): void => {
-    const ended = this.#ended;
-    const lines = this.#lines;
-    this.#ended = [];
-    this.#lines = [];
+  /**
+   * Queues the request's entries as it ends. Made there, not later in the turn: a request
+   * held past its end (with its request, response and headers) survives the young
+   * generation's collections that happen meanwhile, which cost more than the record.
+   */
+  #ship(ctx: Ctx, spec: LogShippingSpec, names: readonly string[], line: string | null): void {
     const pid = this.#pid;
-    for (let i = 0; i < ended.length; i++) {
-      const ctx = ended[i]!;
-      if (!this.#owns(ctx)) continue;
-      const line = lines[i]!;
-      const spec = ctx.snapshot.logShipping!;
-      const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index]!;
-      const time = isoNow();
-      let made: AccessLineFn | null = null;
-      let record = '';
-      for (const name of names) {
-        // A sink added by a reload has no queue until a restart (the reload log says so). A
-        // full queue (a receiver that is down) counts the drop and costs no record.
-        const queue = this.#queues.get(name);
-        if (queue === undefined || !queue.admit()) continue;
-        const sink = spec.byName.get(name)!;
-        if (sink.type === 'statsd') {
-          queue.enqueue(statsdLines(sink, ctx));
-          continue;
-        }
-        if (sink.record !== made) {
-          made = sink.record;
-          record = line !== null && sink.fromLine !== null ? sink.fromLine(ctx, time, pid, line) : made(ctx, time, pid);
-        }
-        queue.enqueue(entryOf(sink, ctx, time, pid, record));
+    const time = isoNow();
+    let made: AccessLineFn | null = null;
+    let record = '';
+    for (const name of names) {
+      // A sink added by a reload has no queue until a restart (the reload log says so). A
+      // full queue (a receiver that is down) counts the drop and costs no record.
+      const queue = this.#queues.get(name);
+      if (queue === undefined || !queue.admit()) continue;
+      const sink = spec.byName.get(name)!;
+      if (sink.type === 'statsd') {
+        queue.enqueue(statsdLines(sink, ctx));
+        continue;
       }
+      if (sink.record !== made) {
+        made = sink.record;
+        record = line !== null && sink.fromLine !== null ? sink.fromLine(ctx, time, pid, line) : made(ctx, time, pid);
+      }
+      queue.enqueue(entryOf(sink, ctx, time, pid, record));
     }
-  };
+  }
 
   stats(): SinkStats[] {
     return [...this.#queues.values()].map((q) => ({ sink: q.name, counts: q.counts, queued: q.queued }));
@@ -140,7 +128,6 @@ export class LogShipping {
   /** Stops taking requests, then sends what is queued within `deadlineMs` (every sink at once). Never rejects. */
   async close(deadlineMs: number): Promise<void> {
     unsubscribe(requestEndChannel.name, this.#onEnd);
-    this.#ship();
     await Promise.all([...this.#queues.values()].map((q) => q.close(deadlineMs)));
   }
 }

@@ -97,9 +97,9 @@ export class BatchBody {
   at: number;
   readonly #close: number;
 
-  constructor(size: number, open: string, close: string) {
-    this.buf = Buffer.allocUnsafeSlow(size);
-    this.at = this.buf.write(open, 0, 'latin1');
+  constructor(buf: Buffer, open: string, close: string) {
+    this.buf = buf;
+    this.at = buf.write(open, 0, 'latin1');
     this.#close = close.charCodeAt(0);
   }
 
@@ -110,16 +110,28 @@ export class BatchBody {
   }
 }
 
+/** Buffers of finished batches kept for new ones (a batch is ~45 KB with the default fields and batch size). */
+const SPARE_BUFFERS = 2;
+
 /**
  * Opens and fills BatchBody buffers. A new body starts as large as the previous one ended
  * (and an eighth more), so that it rarely grows and batches held while a receiver is down
- * take about the room of their records.
+ * take about the room of their records. The buffer of a finished batch serves a later one
+ * (a steady sink allocates no buffer per batch), but only once the batch after it has
+ * finished too: a batch's answer can come before the socket has written all of its body
+ * (a receiver that answers early), while the next batch's answer comes after the receiver
+ * read that batch's head, which the socket sends after every byte of the previous body (or
+ * the connection was closed, and a closed socket writes nothing more).
  */
 export class BodyBatching implements Batching<string, BatchBody> {
   readonly #open: string;
   readonly #separator: number;
   readonly #close: string;
-  #last: BatchBody | null = null;
+  #lastUsed = 0;
+  /** The batch finished last: its buffer may still be being written. */
+  #finished: Buffer | null = null;
+  /** Buffers free for new batches. */
+  readonly #spare: Buffer[] = [];
 
   constructor(open: string, separator: string, close: string) {
     this.#open = open;
@@ -128,8 +140,12 @@ export class BodyBatching implements Batching<string, BatchBody> {
   }
 
   open(): BatchBody {
-    const used = this.#last?.at ?? 0;
-    return (this.#last = new BatchBody(Math.max(16 * 1024, used + (used >> 3)), this.#open, this.#close));
+    const used = this.#lastUsed;
+    const size = Math.max(16 * 1024, used + (used >> 3));
+    let buf = this.#spare.pop();
+    // A spare too small for the batches of late is let go.
+    while (buf !== undefined && buf.length < size) buf = this.#spare.pop();
+    return new BatchBody(buf ?? Buffer.allocUnsafeSlow(size), this.#open, this.#close);
   }
 
   add(batch: BatchBody, record: string): void {
@@ -147,5 +163,12 @@ export class BodyBatching implements Batching<string, BatchBody> {
     // The first record follows the opening delimiter; the others a separator.
     if (at > this.#open.length) buf[at++] = this.#separator;
     batch.at = at + buf.write(record, at);
+    this.#lastUsed = batch.at;
+  }
+
+  release(batch: BatchBody): void {
+    const previous = this.#finished;
+    this.#finished = batch.buf;
+    if (previous !== null && this.#spare.length < SPARE_BUFFERS) this.#spare.push(previous);
   }
 }
