@@ -546,14 +546,14 @@ async function checkMirrorShares(r: Running, shares: NonNullable<ConformanceCase
 }
 
 /**
- * Runs one case; once more on fresh ports when a request found a listener port closed. The
- * ports are chosen free, released, then bound by the gateway: another process of a parallel
- * run may hold one at that moment, and the gateway cannot bind it. A listener that does not
- * open for another reason fails both runs.
+ * Runs one case; once more on fresh ports when the gateway could not bind a listener port
+ * (already in use) or a request found one closed. The ports are chosen free, released, then
+ * bound by the gateway: another process of a parallel run may take one at that moment. A
+ * listener that does not open for another reason fails both runs.
  */
 export async function runCase(c: ConformanceCase, backends: Backends): Promise<CaseResult> {
   const first = await runOnce(c, backends);
-  if (first.result !== 'failed' || !first.detail.includes('ECONNREFUSED')) return first;
+  if (first.result !== 'failed' || !(first.detail.includes('ECONNREFUSED') || first.detail.includes('already in use'))) return first;
   return runOnce(c, backends);
 }
 
