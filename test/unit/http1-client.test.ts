@@ -193,6 +193,14 @@ describe('HTTP/1.1 client against node:http', () => {
   });
 });
 
+/** A scripted upstream's answer: every connection answers its first request and silently drops on the second. */
+function firstAnswerThenDrop(_head: string, socket: Socket): void {
+  const first = !(socket as unknown as { used?: boolean }).used;
+  (socket as unknown as { used?: boolean }).used = true;
+  if (first) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  else socket.destroy();
+}
+
 describe('HTTP/1.1 client against raw upstreams', () => {
   const ups: ScriptedUpstream[] = [];
   const start = async (answer: Parameters<typeof startScriptedUpstream>[0]) => {
@@ -340,13 +348,7 @@ describe('HTTP/1.1 client against raw upstreams', () => {
   });
 
   test('a reused connection the upstream closed: an idempotent request is retried once on a fresh one, a sent POST is not', async () => {
-    // Every connection answers its first request and silently drops on the second.
-    const up = await start((_head, socket) => {
-      const first = !(socket as unknown as { used?: boolean }).used;
-      (socket as unknown as { used?: boolean }).used = true;
-      if (first) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-      else socket.destroy();
-    });
+    const up = await start(firstAnswerThenDrop);
     const pool = new H1Pool(up.url);
     await exchange(pool, { path: '/1', method: 'GET' });
     await new Promise((r) => setImmediate(r));
@@ -442,12 +444,7 @@ describe('HTTP/1.1 client against raw upstreams', () => {
   });
 
   test('the handler decides on that replay: false keeps the failure (one try), true sends it again', async () => {
-    const up = await start((_head, socket) => {
-      const first = !(socket as unknown as { used?: boolean }).used;
-      (socket as unknown as { used?: boolean }).used = true;
-      if (first) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-      else socket.destroy();
-    });
+    const up = await start(firstAnswerThenDrop);
     const pool = new H1Pool(up.url);
     await exchange(pool, { path: '/1', method: 'GET' });
     await new Promise((r) => setImmediate(r));
