@@ -1,22 +1,14 @@
 // Running Northgate on Kubernetes manifests in tests: free local ports for --port-map, the
 // EndpointSlices that point a Service at local echo backends (one per pod), manifest text,
 // a bounded wait, and requests with a Host header of our choosing.
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { EchoBackend } from './echo-backend.js';
+import { stablePort } from './ports.js';
 
-/** A port free on 127.0.0.1 now (bound, then released: another process may take it, rarely). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+/** A port free on 127.0.0.1 now, below the ephemeral range (ports.ts): the gateway binds it a moment later. */
+export const freePort = (): Promise<number> => stablePort();
 
 /** `80=P1,443=P2` for the declared ports, each mapped to a free local port. */
 export async function portMap(declared: readonly number[]): Promise<{ text: string; map: Map<number, number> }> {

@@ -1,14 +1,14 @@
 // A real DNS server for the SRV tests: Debian's dnsmasq, started per test file on a loopback
 // port with its records on the command line (no config file, no hosts file, no upstream
-// servers). Records change by restarting it on the same port. When the binary is missing
+// servers). Records change by restarting it on the same port, one below the kernel's ephemeral range
+// (ports.ts), which no parallel test's connection or listen(0) takes meanwhile. When the binary is missing
 // the tests report "skipped: no dnsmasq at ..." — unless NORTHGATE_REQUIRE_SERVICES=1,
 // where that is a failure (.ci/run installs it).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { stablePort } from './ports.js';
 
 export const DNSMASQ = process.env['DNSMASQ'] ?? '/usr/sbin/dnsmasq';
 const REQUIRED = process.env['NORTHGATE_REQUIRE_SERVICES'] === '1';
@@ -48,25 +48,6 @@ export interface Dnsmasq {
   close(): Promise<void>;
 }
 
-/** A port free right now on both UDP and TCP (dnsmasq binds both): at most 20 tries. */
-async function freePort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const tcp = createServer();
-    tcp.listen(0, '127.0.0.1');
-    await once(tcp, 'listening');
-    const port = (tcp.address() as AddressInfo).port;
-    const udp = createSocket('udp4');
-    const bound = await new Promise<boolean>((resolve) => {
-      udp.once('error', () => resolve(false));
-      udp.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    if (bound) await new Promise<void>((r) => udp.close(() => r()));
-    await new Promise<void>((r) => tcp.close(() => r()));
-    if (bound) return port;
-  }
-  throw new Error('no port free on both UDP and TCP');
-}
-
 function args(port: number, zone: Zone): string[] {
   return [
     '--no-daemon',
@@ -92,7 +73,7 @@ function args(port: number, zone: Zone): string[] {
 export async function startDnsmasq(zone: Zone): Promise<Dnsmasq> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await startOn(await freePort(), zone);
+      return await startOn(await stablePort({ udp: true }), zone);
     } catch (err) {
       if (attempt >= 4 || !/Address already in use/.test((err as Error).message)) throw err;
     }

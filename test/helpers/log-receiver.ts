@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import parsePrometheus from 'parse-prometheus-text-format';
+import { stablePort } from './ports.js';
 import { http } from './servers.js';
 
 export interface ReceivedPost {
@@ -91,7 +92,8 @@ export async function startLogReceiver(answer: Answer = () => 200, port = 0): Pr
     const bound = (server.address() as AddressInfo).port;
     Object.assign(receiver, { port: bound, url: `http://127.0.0.1:${bound}` });
   };
-  await listen(port);
+  // A port below the ephemeral range: reopen() finds it free again (ports.ts).
+  await listen(port === 0 ? await stablePort() : port);
   return receiver;
 }
 

@@ -10,6 +10,7 @@ import { decide, type Limit } from '../../src/plugins/rate-limit/gcra.js';
 import { http, startCli, startUpstream, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 import { createTestGateway, type TestGateway } from '../../src/testing/index.js';
 import { REDIS_URL, redisSkipReason } from '../helpers/services.js';
+import { stablePort } from '../helpers/ports.js';
 
 const statuses = (list: Array<{ status: number }>) => list.map((r) => r.status);
 const count = (list: Array<{ status: number }>, s: number) => list.filter((r) => r.status === s).length;
@@ -170,7 +171,8 @@ describe('rate-limit, redis', { skip: redisSkip }, () => {
 
   before(async () => {
     up = await startUpstream((_req, res) => res.end('ok'));
-    await startRelay(0);
+    // Below the ephemeral range: the relay comes back on it after a cut (ports.ts).
+    await startRelay(await stablePort());
     // All routes share one connection (same URL and timeout). The timeout is generous and the
     // shared route denies on a store error, so a slow CI machine shows up as a 503 in the
     // assertion message instead of silently admitting extra requests.
