@@ -4,11 +4,11 @@
 // test reads. Skipped with a reason when rsyslogd is not installed (a failure under
 // NORTHGATE_REQUIRE_SERVICES=1, as .ci/run installs it).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { stablePort } from './ports.js';
 import { tempDir } from './servers.js';
 
 export const RSYSLOGD = '/usr/sbin/rsyslogd';
@@ -42,29 +42,13 @@ export interface Rsyslog {
   stop(): Promise<void>;
 }
 
-async function freeTcpPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = s.address().port;
-  await new Promise((r) => s.close(() => r(undefined)));
-  return port;
-}
-
 /** `ports`: listen where a stopped instance listened (a restart). */
 export async function startRsyslog(ports?: { udpPort: number; tcpPort: number }): Promise<Rsyslog> {
   const dir = tempDir('northgate-rsyslog-');
   const out = join(dir, 'messages.log');
-  const udpPort = ports?.udpPort ?? (await freeUdpPort());
-  const tcpPort = ports?.tcpPort ?? (await freeTcpPort());
+  // Below the ephemeral range, so that a restart finds them free again (ports.ts).
+  const udpPort = ports?.udpPort ?? (await stablePort({ udp: true }));
+  const tcpPort = ports?.tcpPort ?? (await stablePort());
   const conf = join(dir, 'rsyslog.conf');
   writeFileSync(
     conf,
