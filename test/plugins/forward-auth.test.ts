@@ -119,7 +119,8 @@ describe('forward-auth decisions', () => {
   let gw: TestGateway;
   before(async () => {
     policy = await new PolicyService().start();
-    gw = gatewayWith({ url: policy.url, headers: ['Authorization'], upstream_headers: ['X-User', 'X-Groups'], client_headers: ['WWW-Authenticate', 'Set-Cookie'], timeout: '300ms' });
+    // Long enough that a loaded machine answers in time; only the test of a policy service that never answers waits it out.
+    gw = gatewayWith({ url: policy.url, headers: ['Authorization'], upstream_headers: ['X-User', 'X-Groups'], client_headers: ['WWW-Authenticate', 'Set-Cookie'], timeout: '1s' });
   });
   after(async () => {
     await gw.close();
