@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { connect as h2connect } from 'node:http2';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { translate } from '../../src/kubernetes/translate/index.js';
 import { translateIngresses } from '../../src/kubernetes/translate/ingress.js';
@@ -14,6 +13,7 @@ import type { KubeObject } from '../../src/kubernetes/resources.js';
 import { http, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 import { CertDir } from '../helpers/certs.js';
 import { endpointSlicesFor, gatewayClass, parseDocs, snapshotOf, tlsSecret } from '../helpers/kube-resources.js';
+import { stablePort } from '../helpers/ports.js';
 
 const certs = new CertDir().ca('ca').leaf('gw', 'example.org', 'ca', 'DNS:example.org,DNS:second-example.org,DNS:*.wildcard.org');
 
@@ -69,13 +69,6 @@ ${TLS('https')}${TLS('second', 'second-example.org')}${TLS('wild', '*.wildcard.o
   route('tls-4', 'fourth', 'secure', [], '/', 't4'),
 ].join('---\n');
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** An endpoint that answers 200 with its name. */
 const named = (name: string): Promise<Upstream> =>
@@ -96,7 +89,7 @@ describe('Gateway API listeners served by a gateway built from the translation',
     for (const s of ['e1', 'e2', 'e3', 'e4', 't1', 't2', 't3', 't4']) ups.set(s, await named(s));
     const objects = parseDocs(MANIFESTS);
     const slices = endpointSlicesFor(objects, (_ns, svc) => ups.get(svc)!.port);
-    for (const p of [80, 443]) port.set(p, await freePort());
+    for (const p of [80, 443]) port.set(p, await stablePort());
     const t = translate(snapshotOf([gatewayClass(), ...objects, ...slices, tlsSecret('apps', 'gw-cert', certs.read('gw.crt'), certs.read('gw.key'))]), { bindAddress: '127.0.0.1', portMap: port, addresses: ['127.0.0.1'], now: '2026-01-01T00:00:00Z' });
     assert.deepEqual(t.notes, []);
     gw = await startGateway(JSON.stringify({ ...t.config, listen: { ...(t.config.listen as object), status: null, admin: null }, access_log: { enabled: false } }));

@@ -17,7 +17,8 @@ import { KubernetesController } from '../../src/kubernetes/controller.js';
 import { defaultRegistry } from '../../src/plugins/index.js';
 import { KubernetesPlane } from '../../src/runtime/kubernetes.js';
 import { startEchoBackend, type EchoBackend } from '../helpers/echo-backend.js';
-import { endpointSlices, freePort, gateway, GATEWAY_CLASS, httpRoute, portMap, service, until, writeManifests } from '../helpers/conformance-run.js';
+import { endpointSlices, gateway, GATEWAY_CLASS, httpRoute, portMap, service, until, writeManifests } from '../helpers/conformance-run.js';
+import { stablePort } from '../helpers/ports.js';
 import { KubeApiServer } from '../helpers/kube-api.js';
 import { runCli, startCli, tempDir, TEST_ENGINE, writeConfig, type CliGateway } from '../helpers/servers.js';
 
@@ -255,7 +256,7 @@ describe('start --kubernetes --kubeconfig: two replicas against an API server', 
     );
     const settings = writeConfig(SETTINGS);
     for (const pod of ['northgate-0', 'northgate-1']) {
-      const port = await freePort();
+      const port = await stablePort();
       replicas.push(await startCli(['--kubernetes', '--kubeconfig', kubeconfig, '--port-map', `80=${port}`, '--bind-address', '127.0.0.1', '--config', settings], { POD_NAME: pod, POD_NAMESPACE: 'northgate-system' }));
     }
   });

@@ -4,7 +4,6 @@
 // modifiers, redirects keeping the declared port, 500 for an invalid backend, 503 for a
 // Service without ready endpoints, HTTPS from a Secret.
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { translate } from '../../src/kubernetes/translate/index.js';
@@ -12,6 +11,7 @@ import type { KubeObject } from '../../src/kubernetes/resources.js';
 import { http, startGateway, startUpstream, type InProcessGateway, type Upstream } from '../helpers/servers.js';
 import { CertDir } from '../helpers/certs.js';
 import { endpointSlicesFor, gatewayClass, parseDocs, snapshotOf, tlsSecret } from '../helpers/kube-resources.js';
+import { stablePort } from '../helpers/ports.js';
 
 const certs = new CertDir().ca('ca').leaf('gw', 'secure.example.com', 'ca', 'DNS:secure.example.com');
 
@@ -131,13 +131,6 @@ spec:
       backendRefs: [{ name: v1, port: 8080 }]
 `;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('a gateway from translated Gateway API resources', () => {
   const echoes = new Map<string, Upstream>();
@@ -155,7 +148,7 @@ describe('a gateway from translated Gateway API resources', () => {
     // Every Service but "idle" has its echo as its one ready endpoint.
     const slices = endpointSlicesFor(objects.filter((o) => o.metadata.name !== 'idle'), (_ns, svc) => echoes.get(svc)!.port);
     const all: KubeObject[] = [gatewayClass(), ...objects, ...slices, tlsSecret('apps', 'secure-cert', certs.read('gw.crt'), certs.read('gw.key'))];
-    for (const p of [80, 8080, 443]) port.set(p, await freePort());
+    for (const p of [80, 8080, 443]) port.set(p, await stablePort());
     const t = translate(snapshotOf(all), { bindAddress: '127.0.0.1', portMap: port, addresses: ['127.0.0.1'], now: '2026-01-01T00:00:00Z' });
     assert.deepEqual(t.notes.map((n) => n.message).filter((m) => !/missing not found/.test(m)), []);
     gw = await startGateway(JSON.stringify({ ...t.config, listen: { ...(t.config.listen as object), status: null, admin: null } }));

@@ -5,11 +5,11 @@
 // token or session id appears in stdout, stderr or the access log file.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CLIENT_ID, CLIENT_SECRET, WebClient, startOidcProvider, type OidcProviderHandle } from '../helpers/oidc-provider.js';
 import { runCli, startCli, startEchoUpstream, tempDir, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
+import { stablePort } from '../helpers/ports.js';
 
 const FIELDS = ['request_id', 'method', 'path', 'query', 'status', 'referer', 'req.h.authorization', 'req.h.cookie', 'req.h.x-id-token', 'res.h.set-cookie'];
 let op: OidcProviderHandle;
@@ -17,19 +17,11 @@ let upstream: Upstream;
 let gw: CliGateway;
 const log = join(tempDir(), 'access.log');
 
-/** A port that was free a moment ago: the gateway's callback URL must be known before it starts. */
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 before(async () => {
   op = await startOidcProvider();
   upstream = await startEchoUpstream();
-  const port = await freePort();
+  const port = await stablePort();
   const url = `http://127.0.0.1:${port}`;
   await op.configure({ redirectUris: [`${url}/oidc/callback`], backchannelLogoutUri: `${url}/oidc/backchannel`, accessTokenTtl: 8 });
   gw = await startCli(['--config', writeConfig(`_format_version: "1"

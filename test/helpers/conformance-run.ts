@@ -7,13 +7,11 @@ import { stringify } from 'yaml';
 import type { EchoBackend } from './echo-backend.js';
 import { stablePort } from './ports.js';
 
-/** A port free on 127.0.0.1 now, below the ephemeral range (ports.ts): the gateway binds it a moment later. */
-export const freePort = (): Promise<number> => stablePort();
 
 /** `80=P1,443=P2` for the declared ports, each mapped to a free local port. */
 export async function portMap(declared: readonly number[]): Promise<{ text: string; map: Map<number, number> }> {
   const map = new Map<number, number>();
-  for (const p of declared) map.set(p, await freePort());
+  for (const p of declared) map.set(p, await stablePort());
   return { text: [...map].map(([a, b]) => `${a}=${b}`).join(','), map };
 }
 

@@ -19,7 +19,8 @@ import { defaultRegistry } from '../../src/plugins/index.js';
 import { Gateway } from '../../src/runtime/gateway.js';
 import { KubernetesPlane } from '../../src/runtime/kubernetes.js';
 import { canonicalHeader, startEchoBackend, type EchoBackend, type EchoRequest } from './echo-backend.js';
-import { freePort, writeManifests } from './conformance-run.js';
+import { writeManifests } from './conformance-run.js';
+import { stablePort } from './ports.js';
 import { TEST_ENGINE, tempDir } from './servers.js';
 import { writeFileSync } from 'node:fs';
 import { CertDir } from './certs.js';
@@ -229,7 +230,7 @@ async function start(c: ConformanceCase, base: string, backends: Backends): Prom
   writeManifests(dir, 'gatewayclass.yaml', [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: CLASS }, spec: { controllerName: 'northgate.io/gateway-controller' } }]);
   writeManifests(dir, 'endpointslices.yaml', await endpointSlicesFor(docs, backends));
   const ports = new Map<number, number>();
-  for (const g of docs.filter((d) => d['kind'] === 'Gateway')) for (const l of g['spec']['listeners'] ?? []) if (!ports.has(l.port)) ports.set(l.port, await freePort());
+  for (const g of docs.filter((d) => d['kind'] === 'Gateway')) for (const l of g['spec']['listeners'] ?? []) if (!ports.has(l.port)) ports.set(l.port, await stablePort());
   const controller = new KubernetesController({
     source: { kind: 'manifests', dir },
     translate,
