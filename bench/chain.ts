@@ -8,6 +8,7 @@ import { createReadStream, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { Loader } from './load.js';
+import { pairedRuns } from './paired.js';
 import { measureRounds, type Entry } from './rounds.js';
 import { details, fmtInt, markdownTable, newRecord, type TargetRecord } from './table.js';
 import { baselineRoot, startNorthgate, startTarget, variantName, type Ctx, type Running, type Upstream, type Variant } from './targets.js';
@@ -23,6 +24,8 @@ export interface ChainOptions {
   oneConnS: number;
   only: string[] | null;
   say: (line: string) => void;
+  /** After the rounds: paired runs (bench/paired.ts) of every northgate row against the row `base`. */
+  paired?: { base: string; runs: number };
 }
 
 const TITLE = '### The gateway chain: key-auth + local rate limit + metrics + access log to a file';
@@ -118,9 +121,16 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
     const perRound = entries.length * (o.warmupS + o.durationS + o.oneConnS);
     o.say(`\nchain scenario: ${entries.length} target(s), ${o.rounds} round(s), each target's 1-connection run after its main run in every round: about ${Math.ceil((perRound * o.rounds) / 60)} min`);
     await measureRounds(loader, entries, { ...o, headers: HEADERS, oneConn: 'each-round', rotate: true });
+    const paired: string[] = [];
+    const pairBase = o.paired === undefined ? undefined : entries.find((e) => e.rec.name === o.paired!.base);
+    if (o.paired !== undefined && pairBase !== undefined) {
+      const others = entries.filter((e) => e !== pairBase && e.rec.name.startsWith('northgate'));
+      o.say(`\npaired runs: ${others.length} target(s) against ${pairBase.rec.name}, ${o.paired.runs} run(s) each: about ${Math.ceil((others.length * (o.paired.runs * o.durationS + o.warmupS)) / 60)} min`);
+      paired.push('', ...(await pairedRuns(loader, pairBase, others, { runs: o.paired.runs, durationS: o.durationS, warmupS: o.warmupS, connections: Math.max(1, Math.round(o.connections / 2)), headers: HEADERS, say: o.say })));
+    }
     const checks: string[] = [];
     for (const c of counted) checks.push(await gatewayCheck(c));
-    return [TITLE, '', markdownTable(recs), '', ...details(recs), ...checks, '', notes(ctx, loader, o, base)];
+    return [TITLE, '', markdownTable(recs), '', ...details(recs), ...checks, '', notes(ctx, loader, o, base), ...paired];
   } finally {
     for (const e of entries) await e.t.stop();
   }

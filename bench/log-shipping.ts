@@ -2,7 +2,8 @@
 // without a log sink, with an `http` sink to a live local receiver (in this process: it reads
 // each batch and answers 200), and with that sink's receiver stopped (nothing listens on its
 // port: every batch fails, is retried with back-off, and the full queue drops records) — so
-// that what a sink costs the proxy, alive or dead, reads off one table (docs/log-shipping.md).
+// that what a sink costs the proxy, alive or dead, reads off one table (docs/log-shipping.md),
+// then each sink row against the row without a sink in paired runs (bench/paired.ts).
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,7 +35,9 @@ export async function runLogShipping(ctx: Ctx, loader: Loader, up: Upstream, o: 
     { label: 'http sink, receiver stopped', extra: sink(dead) },
   ];
   try {
-    return await runChain({ ...ctx, northgateVariants: variants }, loader, up, { ...o, only: ['direct', 'northgate-chain'] });
+    // The rounds' ratios move by ±20% on a shared machine; paired runs of each sink against no
+    // sink, both loaded at once on the same core, measure a few per cent.
+    return await runChain({ ...ctx, northgateVariants: variants }, loader, up, { ...o, only: ['direct', 'northgate-chain'], paired: { base: 'northgate-chain (no sink)', runs: 5 } });
   } finally {
     receiver.closeAllConnections();
     receiver.close();

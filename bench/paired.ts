@@ -1,0 +1,76 @@
+// Paired runs: two gateways pinned to the same core get the same load at the same time (one
+// load generator each, half the connections each), so whatever else the shared machine does
+// during a run slows both alike. The ratio of their CPU per request within one run is much
+// steadier than a ratio of runs taken one after the other (on a noisy 2-core machine: ±3%
+// for two identical gateways, against ±20% between rounds). Used by the log-shipping
+// scenario: each sink variant against the gateway without a sink.
+import type { Loader, LoadResult } from './load.js';
+import { treeCpuSeconds } from './proc.js';
+import { median } from './table.js';
+import type { Entry } from './rounds.js';
+
+export interface PairedOptions {
+  runs: number;
+  durationS: number;
+  warmupS: number;
+  /** Connections per gateway. */
+  connections: number;
+  headers: Record<string, string>;
+  say: (line: string) => void;
+}
+
+interface Run {
+  /** CPU µs per request of the base and of the other gateway. */
+  base: number;
+  other: number;
+  /** Requests the other answered ÷ the base's. */
+  requests: number;
+}
+
+/** One run of both at once: CPU seconds and answers of each. */
+async function both(loader: Loader, a: Entry, b: Entry, o: PairedOptions, durationS: number): Promise<Run | null> {
+  const ca = treeCpuSeconds(a.t.pid);
+  const cb = treeCpuSeconds(b.t.pid);
+  const load = (e: Entry): Promise<LoadResult> => loader.run({ url: e.t.url, connections: o.connections, durationS, headers: o.headers });
+  const [ra, rb] = await Promise.all([load(a), load(b)]);
+  const da = (treeCpuSeconds(a.t.pid) ?? NaN) - (ca ?? NaN);
+  const db = (treeCpuSeconds(b.t.pid) ?? NaN) - (cb ?? NaN);
+  if (ra.failure || rb.failure || ra.requests === 0 || rb.requests === 0 || !Number.isFinite(da) || !Number.isFinite(db)) return null;
+  return { base: (da * 1e6) / ra.requests, other: (db * 1e6) / rb.requests, requests: rb.requests / ra.requests };
+}
+
+/** A table row per other gateway: its CPU per request ÷ the base's, run by run. */
+export async function pairedRuns(loader: Loader, base: Entry, others: readonly Entry[], o: PairedOptions): Promise<string[]> {
+  const rows: string[] = [];
+  for (const other of others) {
+    if (!base.t.alive() || !other.t.alive()) {
+      rows.push(`| ${other.rec.name} | – | – | – | – | – | a process is no longer running |`);
+      continue;
+    }
+    await both(loader, base, other, o, o.warmupS);
+    const runs: Run[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      const r = await both(loader, base, other, o, o.durationS);
+      if (r === null) continue;
+      runs.push(r);
+      o.say(`  paired ${i + 1}/${o.runs} ${other.rec.name}: ${r.other.toFixed(1)} vs ${r.base.toFixed(1)} CPU µs/req (${(r.other / r.base).toFixed(3)}×), answers ${r.requests.toFixed(3)}×`);
+    }
+    if (runs.length === 0) {
+      rows.push(`| ${other.rec.name} | 0 | – | – | – | – | every run failed |`);
+      continue;
+    }
+    const ratios = runs.map((r) => r.other / r.base);
+    rows.push(
+      `| ${other.rec.name} | ${runs.length} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${median(runs.map((r) => r.requests)).toFixed(3)} | ${median(runs.map((r) => r.other)).toFixed(1)} vs ${median(runs.map((r) => r.base)).toFixed(1)} | |`,
+    );
+  }
+  return [
+    `#### Paired runs against ${base.rec.name}`,
+    '',
+    `| target | runs | CPU per request ÷ base (median) | min–max | answers ÷ base (median) | CPU µs/req, it vs base (medians) | note |`,
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+    `Both gateways pinned to the proxy core and loaded at the same time, ${loader.describe(o.connections)} each, ${o.runs} run(s) × ${o.durationS} s after a ${o.warmupS} s warm-up; CPU per request from /proc over each run. The two share the core, so their µs per request are higher than in the rounds above; the ratio is what this section measures.`,
+  ];
+}
