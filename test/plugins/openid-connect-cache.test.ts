@@ -113,6 +113,10 @@ class SlowReads implements SessionStore {
   go(): void {
     for (const answer of this.#waiting.splice(0)) answer();
   }
+  /** Answers the read that started last, before the others. */
+  goLast(): void {
+    this.#waiting.pop()?.();
+  }
   release = (name: string) => this.inner.release(name);
   create = (k: string, s: SessionData) => this.inner.create(k, s);
   update = (k: string, s: SessionData) => this.inner.update(k, s);
@@ -200,6 +204,45 @@ test('session copies: a delete, an update or a logout by sid or sub drops them a
     await readingH;
     await ending;
     assert.equal(cache.recent('h', 60_000), undefined);
+  } finally {
+    cache.close();
+  }
+});
+
+test('session copies: of two reads that answer out of order, the copy keeps the one that started last', async () => {
+  let now = 1000;
+  const inner = new SlowReads(() => now);
+  const cache = new CachingSessionStore(inner, () => now);
+  try {
+    await inner.create('k', session({ accessToken: 'old' }));
+    inner.slow = true;
+    const first = cache.get('k');
+    now += 10;
+    // Another process refreshes the session between the two reads (behind this cache).
+    await inner.inner.update('k', session({ accessToken: 'new' }));
+    const second = cache.get('k');
+    inner.goLast();
+    assert.equal((await second)?.accessToken, 'new');
+    inner.go();
+    assert.equal((await first)?.accessToken, 'old', 'the earlier read answers what the store had then');
+    assert.equal(cache.recent('k', 60_000)?.accessToken, 'new', 'but the copy stays the later one');
+    // Nor does an earlier read that found nothing drop a later copy.
+    const none = cache.get('m');
+    now += 10;
+    await inner.inner.create('m', session({ sid: 'sid-m' }));
+    const found = cache.get('m');
+    inner.goLast();
+    assert.equal((await found)?.sid, 'sid-m');
+    inner.go();
+    assert.equal(await none, null);
+    assert.equal(cache.recent('m', 60_000)?.sid, 'sid-m');
+    // In order, the later read replaces the copy as before.
+    await inner.inner.update('k', session({ accessToken: 'newer' }));
+    now += 10;
+    const third = cache.get('k');
+    inner.go();
+    await third;
+    assert.equal(cache.recent('k', 60_000)?.accessToken, 'newer');
   } finally {
     cache.close();
   }

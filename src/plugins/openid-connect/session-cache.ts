@@ -12,7 +12,8 @@
 // way (a copy that just got too old, under load) may wait for that read instead of each
 // sending one (`shared`), as long as no change happened in this process since it started: it
 // is younger than any copy. A read that must see the store as it is now (under the refresh
-// lock) is a `get`, never shared.
+// lock) is a `get`, never shared. Of two reads that answer out of order, the copy keeps the
+// one that started last.
 import type { PendingLogin, SessionData, SessionStore } from './session-store.js';
 
 /** Sessions kept per store and process; beyond it the oldest read gives way. */
@@ -92,6 +93,10 @@ export class CachingSessionStore implements SessionStore {
   }
 
   #keep(key: string, s: SessionData | null, epoch: number, readAt: number): SessionData | null {
+    // Two reads of one session may answer out of order: the copy keeps the read that started
+    // last (the store may have changed in between, from another process).
+    const kept = this.#entries.get(key);
+    if (kept !== undefined && kept.readAt > readAt) return s;
     if (s === null) {
       this.#entries.delete(key);
     } else if (epoch === this.#epoch) {
