@@ -13,7 +13,7 @@ import { measureRounds, type Entry } from './rounds.js';
 import { details, fmtInt, markdownTable, newRecord, type TargetRecord } from './table.js';
 import { baselineRoot, startNorthgate, startTarget, variantName, type Ctx, type Running, type Upstream, type Variant } from './targets.js';
 
-export const CHAIN_TARGETS = ['direct', 'nginx', 'node-floor', 'fastify-http-proxy', 'northgate-plain', 'northgate-chain', 'northgate-baseline'] as const;
+export const CHAIN_TARGETS = ['direct', 'nginx', 'node-floor', 'net-minimal', 'fastify-http-proxy', 'northgate-plain', 'northgate-chain', 'northgate-baseline'] as const;
 export type ChainTarget = (typeof CHAIN_TARGETS)[number];
 
 export interface ChainOptions {
@@ -102,7 +102,7 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
     if (accessLog !== null) counted.push({ row, statusPort: r.statusPort, accessLog, rec });
   };
   try {
-    for (const name of ['direct', 'nginx', 'node-floor', 'fastify-http-proxy'] as const) {
+    for (const name of ['direct', 'nginx', 'node-floor', 'net-minimal', 'fastify-http-proxy'] as const) {
       if (wanted(name)) add(name, await startTarget(name, ctx, up));
     }
     for (const v of variants) {

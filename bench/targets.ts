@@ -14,7 +14,7 @@ import {
   type Pinning,
 } from './proc.js';
 
-export const TARGET_NAMES = ['direct', 'nginx', 'node-floor', 'fastify-http-proxy', 'fast-gateway', 'northgate', 'northgate-access-log', 'northgate-baseline'] as const;
+export const TARGET_NAMES = ['direct', 'nginx', 'node-floor', 'net-minimal', 'fastify-http-proxy', 'fast-gateway', 'northgate', 'northgate-access-log', 'northgate-baseline'] as const;
 
 /**
  * Another built checkout of Northgate (BENCH_BASELINE=/path/to/checkout) run as the target
@@ -277,6 +277,8 @@ export async function startTarget(name: TargetName, ctx: Ctx, up: Upstream, vari
     }
     case 'node-floor':
       return rename(name, await startNodePeer(ctx, 'node-floor', 'proxy', upstreamUrl));
+    case 'net-minimal':
+      return rename(name, await startNodePeer(ctx, 'net-minimal', 'proxy', upstreamUrl));
     case 'fastify-http-proxy':
       return rename(name, await startNodePeer(ctx, 'fastify-proxy', 'proxy', upstreamUrl));
     case 'fast-gateway':

@@ -1,5 +1,5 @@
 // Shared bits for the tiny standalone peer servers (run as child processes).
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 
 export const BODY = '{"id":1,"service":"northgate-bench","status":"ok","tags":["a","b","c"],"payload":"0123456789abcdef0123"}';
 
