@@ -122,11 +122,16 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
     o.say(`\nchain scenario: ${entries.length} target(s), ${o.rounds} round(s), each target's 1-connection run after its main run in every round: about ${Math.ceil((perRound * o.rounds) / 60)} min`);
     await measureRounds(loader, entries, { ...o, headers: HEADERS, oneConn: 'each-round', rotate: true });
     const paired: string[] = [];
-    const pairBase = o.paired === undefined ? undefined : entries.find((e) => e.rec.name === o.paired!.base);
-    if (o.paired !== undefined && pairBase !== undefined) {
-      const others = entries.filter((e) => e !== pairBase && e.rec.name.startsWith('northgate'));
-      o.say(`\npaired runs: ${others.length} target(s) against ${pairBase.rec.name}, ${o.paired.runs} run(s) each: about ${Math.ceil((others.length * (o.paired.runs * o.durationS + o.warmupS)) / 60)} min`);
-      paired.push('', ...(await pairedRuns(loader, pairBase, others, { runs: o.paired.runs, durationS: o.durationS, warmupS: o.warmupS, connections: Math.max(1, Math.round(o.connections / 2)), headers: HEADERS, say: o.say })));
+    if (o.paired !== undefined) {
+      const { base: name, runs } = o.paired;
+      const pairBase = entries.find((e) => e.rec.name === name);
+      if (pairBase === undefined) {
+        paired.push('', `Paired runs skipped: ${name} did not start.`);
+      } else {
+        const others = entries.filter((e) => e !== pairBase && e.rec.name.startsWith('northgate'));
+        o.say(`\npaired runs: ${others.length} target(s) against ${name}, ${runs} run(s) each: about ${Math.ceil((others.length * (runs * o.durationS + o.warmupS)) / 60)} min`);
+        paired.push('', ...(await pairedRuns(loader, pairBase, others, { runs, durationS: o.durationS, warmupS: o.warmupS, connections: Math.max(1, Math.round(o.connections / 2)), headers: HEADERS, say: o.say })));
+      }
     }
     const checks: string[] = [];
     for (const c of counted) checks.push(await gatewayCheck(c));

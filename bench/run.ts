@@ -202,9 +202,12 @@ function headerLines(o: Options, ctx: Ctx, loader: Loader, up: Upstream, nproc: 
     lines.push(
       `- Load: ${loader.describe(o.connections)}; ${o.rounds} interleaved round(s) × ${o.durationS} s per target, each after a ${o.warmupS} s warm-up that is not counted; req/s, p50 and p99 are medians over rounds`,
       `- Added latency: p50 at 1 connection (${loader.describe(1)}, ${o.oneConnS} s) minus p50 of \`direct\`; about 85 µs of any proxy's share is the cross-CPU wake-up, so compare with node-floor and nginx rather than with zero`,
-      o.scenario === 'chain'
-        ? `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; net-minimal = the least an HTTP-aware proxy does on net sockets (bench/peers/net-minimal.ts: heads found by their blank line, one kept-alive upstream connection per client, relay by Content-Length, no checks); fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; northgate = \`northgate start\`, 1 worker (configs under the table). Node flags: ${nodeFlags()}`
-        : `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; net-minimal = the least an HTTP-aware proxy does on net sockets (bench/peers/net-minimal.ts: heads found by their blank line, one kept-alive upstream connection per client, relay by Content-Length, no checks); fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, access log off like every other target here; northgate-access-log = the same with the default JSON access log on (to /dev/null). Node flags: ${nodeFlags()}`,
+      // The peers every table has; then the chain's rows or the main table's.
+      `- Peers: nginx 1 worker with upstream keepalive 64; node-floor = node:http + undici ${v('undici')} Pool.stream; net-minimal = the least an HTTP-aware proxy does on net sockets (bench/peers/net-minimal.ts: heads found by their blank line, one kept-alive upstream connection per client, relay by Content-Length, no checks); fastify ${v('fastify')} + @fastify/http-proxy ${v('@fastify/http-proxy')}; ${
+        o.scenario === 'chain'
+          ? 'northgate = `northgate start`, 1 worker (configs under the table)'
+          : `fast-gateway ${v('fast-gateway')}; northgate = \`northgate start\`, 1 worker, 1 route + headers plugin, access log off like every other target here; northgate-access-log = the same with the default JSON access log on (to /dev/null)`
+      }. Node flags: ${nodeFlags()}`,
     );
   }
   if (ctx.northgateArgs.length) lines.push(`- northgate start arguments (BENCH_NORTHGATE_ARGS): ${ctx.northgateArgs.join(' ')}`);

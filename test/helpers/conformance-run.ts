@@ -7,7 +7,6 @@ import { stringify } from 'yaml';
 import type { EchoBackend } from './echo-backend.js';
 import { stablePort } from './ports.js';
 
-
 /** `80=P1,443=P2` for the declared ports, each mapped to a free local port. */
 export async function portMap(declared: readonly number[]): Promise<{ text: string; map: Map<number, number> }> {
   const map = new Map<number, number>();
