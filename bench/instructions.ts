@@ -9,7 +9,9 @@
 // - callgrind: the gateway runs under `valgrind --tool=callgrind`; instrumentation is switched on
 //   after the warm-up (callgrind_control -i on) and the instructions of the measured requests are
 //   divided by their number (every thread of the process counted: JIT, GC, libuv).
+//   NG_KEEP_CALLGRIND=PREFIX keeps the dumps (PREFIX.callgrind.out*).
 // - profile: the inspector's CPU profiler over the measured requests, self time per function.
+//   NG_KEEP_PROFILE=FILE keeps the .cpuprofile.
 // - perf: `perf record -e cpu-clock` on the gateway (kernel and user, JIT code named through
 //   --perf-basic-prof), self share per symbol.
 // - cpu: user+system CPU µs of the gateway process per request (noisy on a busy machine).
@@ -300,6 +302,7 @@ async function main(): Promise<void> {
         }
       }
       process.stdout.write(`${line}: CPU profile, self time\n${summarizeProfile(profOut, o.top).join('\n')}\n`);
+      if (process.env.NG_KEEP_PROFILE) writeFileSync(process.env.NG_KEEP_PROFILE, readFileSync(profOut));
     } else if (o.mode === 'perf') {
       const data = path.join(dir, 'perf.data');
       const rec = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-p', String(gw.pid), '-o', data], { stdio: 'ignore' });

@@ -146,7 +146,7 @@ export interface RawLogSink {
   /** Every request (default), or only those of the services and routes that name the sink. */
   global?: boolean;
   fields?: string[];
-  batch?: { max_events?: number; interval?: string };
+  batch?: { max_events?: number; max_bytes?: number; interval?: string };
   queue?: { max_events?: number };
   retry?: { base_delay?: string; max_delay?: string };
   timeout?: string;

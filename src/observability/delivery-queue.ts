@@ -1,5 +1,6 @@
 // The one delivery mechanism of the log sinks: a bounded queue of records per sink, sent in
-// batches (when `batchSize` are waiting, or every `intervalMs`), one batch in flight at a
+// batches (when `batchSize` records or `maxBytes` bytes are waiting, or every `intervalMs`),
+// one batch in flight at a
 // time so that a receiver sees records in order. A batch that fails is retried with
 // exponential back-off and jitter for as long as it takes (a receiver's Retry-After is
 // followed up to the cap); new records keep queueing meanwhile, and only when the queue is
@@ -14,14 +15,15 @@ import type { Logger } from '../base/logger.js';
 
 /**
  * How a transport gathers records into a batch: `open` makes an empty one, `add` puts a
- * record in it; `release`, when given, is told of a batch the queue is done with (delivered,
+ * record in it and says how many bytes that added; `release`, when given, is told of a batch
+ * the queue is done with (delivered,
  * refused or failed for good), after its last attempt settled, so that its room may serve
  * again. A batch dropped while an attempt may still be in flight (the drain time ran out) is
  * never released.
  */
 export interface Batching<R, B> {
   open(): B;
-  add(batch: B, record: R): void;
+  add(batch: B, record: R): number;
   release?(batch: B): void;
 }
 
@@ -35,15 +37,21 @@ export interface SinkTransport<R, B = readonly R[]> {
   close(): Promise<void>;
 }
 
-const ARRAYS: Batching<unknown, unknown[]> = {
+/** A batch as an array of its records; a record's size is its length (a string's UTF-16 units: its bytes when ASCII). */
+const ARRAYS: Batching<{ length: number }, unknown[]> = {
   open: () => [],
-  add: (batch, record) => void batch.push(record),
+  add: (batch, record) => {
+    batch.push(record);
+    return record.length;
+  },
 };
 
-/** A batch and how many records it holds. */
+/** A batch, how many records and bytes it holds, and whether it takes more. */
 interface Held<B> {
   readonly batch: B;
   count: number;
+  bytes: number;
+  full: boolean;
 }
 
 export class DeliveryError extends Error {
@@ -61,6 +69,8 @@ export interface DeliveryOptions {
   /** Records held at most (waiting and in flight); more are dropped. */
   readonly maxQueue: number;
   readonly batchSize: number;
+  /** A batch holding this many bytes takes no more records (it may end one record past them). */
+  readonly maxBytes: number;
   readonly intervalMs: number;
   /** Back-off before the first retry, doubled per retry up to `maxDelayMs` (each with ±50% jitter below it). */
   readonly baseDelayMs: number;
@@ -94,7 +104,7 @@ export class DeliveryQueue<R, B = readonly R[]> {
   readonly #opts: DeliveryOptions;
   readonly #logger: Logger;
   readonly #timer: NodeJS.Timeout;
-  /** Batches waiting, oldest first: each has batchSize records but the last, which fills. */
+  /** Batches waiting, oldest first: all full but perhaps the last, which fills. */
   #waiting: Array<Held<B>> = [];
   /** Records in #waiting. */
   #pending = 0;
@@ -144,13 +154,15 @@ export class DeliveryQueue<R, B = readonly R[]> {
 
   /** Queues a record admit() said yes to (nothing happened to the queue in between). */
   enqueue(record: R): void {
-    const n = this.#opts.batchSize;
     const waiting = this.#waiting;
     let last = waiting.length === 0 ? undefined : waiting[waiting.length - 1]!;
-    if (last === undefined || last.count >= n) waiting.push((last = { batch: this.#batching.open(), count: 0 }));
-    this.#batching.add(last.batch, record);
+    if (last === undefined || last.full) waiting.push((last = { batch: this.#batching.open(), count: 0, bytes: 0, full: false }));
+    last.bytes += this.#batching.add(last.batch, record);
     this.#pending++;
-    if (++last.count >= n) this.#pump();
+    if (++last.count >= this.#opts.batchSize || last.bytes >= this.#opts.maxBytes) {
+      last.full = true;
+      this.#pump();
+    }
   }
 
   /**
@@ -197,7 +209,7 @@ export class DeliveryQueue<R, B = readonly R[]> {
       this.#batch = null;
       this.#inFlight = null;
       if (!this.#stopped) this.#batching.release?.(held.batch);
-      if (this.#pending >= this.#opts.batchSize || (this.#closing && !this.#stopped)) this.#pump();
+      if (this.#waiting[0]?.full === true || (this.#closing && !this.#stopped)) this.#pump();
     });
   }
 

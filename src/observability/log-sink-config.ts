@@ -29,7 +29,7 @@ export const logSinksSchema = {
       type: { enum: ['http', 'statsd', 'syslog', 'otlp-logs'] },
       global: { type: 'boolean' },
       fields: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
-      batch: { type: 'object', additionalProperties: false, properties: { max_events: { type: 'integer', minimum: 1, maximum: 10_000 }, interval: duration } },
+      batch: { type: 'object', additionalProperties: false, properties: { max_events: { type: 'integer', minimum: 1, maximum: 10_000 }, max_bytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 }, interval: duration } },
       queue: { type: 'object', additionalProperties: false, properties: { max_events: { type: 'integer', minimum: 1, maximum: 1_000_000 } } },
       retry: { type: 'object', additionalProperties: false, properties: { base_delay: duration, max_delay: duration } },
       timeout: duration,
@@ -77,7 +77,7 @@ export const DEFAULT_SINK_FIELDS: readonly string[] = [
   'upstream_header_ms',
 ];
 
-const DEFAULTS = { batchSize: 100, interval: '1s', maxQueue: 10_000, baseDelay: '250ms', maxDelay: '30s', timeout: '10s', prefix: 'northgate', facility: 16, appName: 'northgate' } as const;
+const DEFAULTS = { batchSize: 1000, maxBytes: 512 * 1024, interval: '1s', maxQueue: 10_000, baseDelay: '250ms', maxDelay: '30s', timeout: '10s', prefix: 'northgate', facility: 16, appName: 'northgate' } as const;
 
 interface SinkSettings {
   readonly name: string;
@@ -184,7 +184,9 @@ function compileSink(s: RawLogSink, record: (fields: readonly string[]) => Recor
     timeoutMs: ms(s.timeout, DEFAULTS.timeout),
     delivery: {
       maxQueue: s.queue?.max_events ?? DEFAULTS.maxQueue,
-      batchSize: s.batch?.max_events ?? DEFAULTS.batchSize,
+      // A queue set smaller than the default batch sends batches of the queue's size.
+      batchSize: s.batch?.max_events ?? Math.min(DEFAULTS.batchSize, s.queue?.max_events ?? DEFAULTS.maxQueue),
+      maxBytes: s.batch?.max_bytes ?? DEFAULTS.maxBytes,
       intervalMs: ms(s.batch?.interval, DEFAULTS.interval),
       baseDelayMs: ms(s.retry?.base_delay, DEFAULTS.baseDelay),
       maxDelayMs: ms(s.retry?.max_delay, DEFAULTS.maxDelay),
@@ -255,7 +257,7 @@ export function logSinkProblems(c: RawConfig): ConfigProblem[] {
     if (base === 0) add([...at, 'retry', 'base_delay'], 'must be longer than 0 (a dead receiver would be retried in a busy loop)');
     if (ms(s.batch?.interval, DEFAULTS.interval) === 0) add([...at, 'batch', 'interval'], 'must be longer than 0');
     if (ms(s.timeout, DEFAULTS.timeout) === 0) add([...at, 'timeout'], 'must be longer than 0');
-    if ((s.queue?.max_events ?? DEFAULTS.maxQueue) < (s.batch?.max_events ?? DEFAULTS.batchSize)) add([...at, 'queue', 'max_events'], 'is smaller than batch.max_events');
+    if (s.batch?.max_events !== undefined && (s.queue?.max_events ?? DEFAULTS.maxQueue) < s.batch.max_events) add([...at, 'queue', 'max_events'], 'is smaller than batch.max_events');
   });
   const known = [...names.keys()];
   const checkRefs = (list: string[] | undefined, at: Array<string | number>): void =>

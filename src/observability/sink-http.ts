@@ -110,7 +110,7 @@ export class BatchBody {
   }
 }
 
-/** Buffers of finished batches kept for new ones (a batch is ~45 KB with the default fields and batch size). */
+/** Buffers of finished batches kept for new ones (a batch is up to ~512 KB with the default batch limits). */
 const SPARE_BUFFERS = 2;
 
 /**
@@ -148,8 +148,9 @@ export class BodyBatching implements Batching<string, BatchBody> {
     return new BatchBody(buf ?? Buffer.allocUnsafeSlow(size), this.#open, this.#close);
   }
 
-  add(batch: BatchBody, record: string): void {
+  add(batch: BatchBody, record: string): number {
     let { buf, at } = batch;
+    const start = at;
     // Room for the separator, the record (at most 3 bytes per UTF-16 unit) and the closing
     // delimiter; only a record that might not fit is measured.
     if (buf.length - at - 2 < record.length * 3) {
@@ -164,6 +165,7 @@ export class BodyBatching implements Batching<string, BatchBody> {
     if (at > this.#open.length) buf[at++] = this.#separator;
     batch.at = at + buf.write(record, at);
     this.#lastUsed = batch.at;
+    return batch.at - start;
   }
 
   release(batch: BatchBody): void {

@@ -15,7 +15,7 @@ import type { HttpSinkSpec } from '../../src/observability/log-sink-config.js';
 import { BodyBatching, httpSinkTransport, type BatchBody } from '../../src/observability/sink-http.js';
 
 const logger = createLogger({ level: 'silent' });
-const OPTS: DeliveryOptions = { maxQueue: 1000, batchSize: 3, intervalMs: 3_600_000, baseDelayMs: 1, maxDelayMs: 5, retry: true };
+const OPTS: DeliveryOptions = { maxQueue: 1000, batchSize: 3, maxBytes: 1 << 20, intervalMs: 3_600_000, baseDelayMs: 1, maxDelayMs: 5, retry: true };
 
 /** A transport that keeps each attempt's body as text; the first `failures` attempts fail. */
 function transport(batching: BodyBatching, failures = 0): SinkTransport<string, BatchBody> & { bodies: string[] } {
@@ -64,6 +64,25 @@ test('records larger than the body so far, multi-byte text included, grow it', a
   for (const r of all) q.push(r);
   await q.close(5000);
   assert.deepEqual(t.bodies, [all.slice(0, 4), all.slice(4)].map((b) => b.map((r) => `${r}\n`).join('')));
+});
+
+test('a batch takes no more records once it holds max_bytes (in UTF-8 bytes, delimiters included)', async () => {
+  const t = transport(new BodyBatching('[', ',', ']'));
+  const q = new DeliveryQueue('t', t, { ...OPTS, batchSize: 1000, maxBytes: 1024 }, logger);
+  // Records of 100 to 300 bytes, some in two-byte characters (their UTF-16 length is half that).
+  const all = records(40, (i) => (i % 3 === 0 ? 'é'.repeat(40 + i) : 'x'.repeat(80 + 5 * i)));
+  for (const r of all) q.push(r);
+  await q.close(5000);
+  assert.deepEqual(t.bodies.flatMap((b) => JSON.parse(b) as unknown[]), all.map((r) => JSON.parse(r)), 'every record, in order');
+  assert.ok(t.bodies.length > 1);
+  for (const [i, body] of t.bodies.entries()) {
+    const bytes = Buffer.byteLength(body);
+    const batch = JSON.parse(body) as unknown[];
+    // Short of max_bytes before its last record; the last batch may be short of it at the end.
+    const withoutLast = Buffer.byteLength(JSON.stringify(batch.slice(0, -1)));
+    assert.ok(withoutLast < 1024, `batch ${i}: ${withoutLast} bytes before its last record`);
+    if (i < t.bodies.length - 1) assert.ok(bytes >= 1024, `batch ${i} closed at ${bytes} bytes`);
+  }
 });
 
 /** The ArrayBuffer a batch's body lives in (what a reused buffer shares). */

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/base/logger.js';
 import { DeliveryError, DeliveryQueue, type DeliveryOptions, type SinkTransport } from '../../src/observability/delivery-queue.js';
 
 const logger = createLogger({ level: 'silent' });
-const OPTS: DeliveryOptions = { maxQueue: 10, batchSize: 4, intervalMs: 3_600_000, baseDelayMs: 1, maxDelayMs: 5, retry: true };
+const OPTS: DeliveryOptions = { maxQueue: 10, batchSize: 4, maxBytes: 1 << 20, intervalMs: 3_600_000, baseDelayMs: 1, maxDelayMs: 5, retry: true };
 
 /** A transport whose n-th send (0-based) does what `outcome(n)` says. */
 function transport(outcome: (n: number) => 'ok' | 'retry' | 'refuse' | 'hang'): SinkTransport<number> & { batches: number[][]; sends: number } {
@@ -34,6 +34,21 @@ test('batches by size, in order; a failing batch is retried until delivered', as
   await q.close(5000);
   assert.deepEqual(t.batches, [[0, 1, 2, 3], [4, 5, 6, 7]]);
   assert.deepEqual(q.counts, { sent: 8, dropped: 0, rejected: 0, abandoned: 0, failed: 3, retried: 3 });
+});
+
+test('batches of records held as arrays close at max_bytes (the records\' lengths)', async () => {
+  const t = {
+    batches: [] as string[][],
+    async send(batch: readonly string[]): Promise<void> {
+      t.batches.push([...batch]);
+    },
+    async close(): Promise<void> {},
+  };
+  const q = new DeliveryQueue<string>('t', t, { ...OPTS, batchSize: 100, maxQueue: 100, maxBytes: 10 }, logger);
+  for (const r of ['aaaa', 'bbbb', 'cc', 'dddddddddddd', 'e', 'f', 'g']) q.push(r);
+  await q.close(5000);
+  assert.deepEqual(t.batches, [['aaaa', 'bbbb', 'cc'], ['dddddddddddd'], ['e', 'f', 'g']]);
+  assert.equal(q.counts.sent, 7);
 });
 
 test('a refusal for good drops the batch; the next one is sent', async () => {

@@ -57,10 +57,33 @@ test('each problem is located and says what to do', () => {
 
 test('schema: unknown type, bad format and out-of-range sizes', () => {
   const problems = configProblems(withSinks(`  - { name: a, type: kafka }
-  - { name: b, type: http, url: "http://x/", format: xml, batch: { max_events: 0 } }`), 'c.yaml');
+  - { name: b, type: http, url: "http://x/", format: xml, batch: { max_events: 0, max_bytes: 1000 } }
+  - { name: c, type: http, url: "http://x/", batch: { max_bytes: 1.5e8 } }`), 'c.yaml');
   assert.ok(problems.some((p) => /log_sinks\[0\]\.type/.test(p)), problems.join('\n'));
   assert.ok(problems.some((p) => /log_sinks\[1\]\.format/.test(p)), problems.join('\n'));
   assert.ok(problems.some((p) => /log_sinks\[1\]\.batch\.max_events/.test(p)), problems.join('\n'));
+  assert.ok(problems.some((p) => /log_sinks\[1\]\.batch\.max_bytes/.test(p)), problems.join('\n'));
+  assert.ok(problems.some((p) => /log_sinks\[2\]\.batch\.max_bytes/.test(p)), problems.join('\n'));
+});
+
+test('batches: 1000 records or 512 KiB by default; a queue set below 1000 records makes the default batch its size', () => {
+  const config = loadConfigText(
+    'c.yaml',
+    `_format_version: "1"
+log_sinks:
+  - { name: plain, type: http, url: "http://127.0.0.1:1/" }
+  - { name: small, type: http, url: "http://127.0.0.1:1/", queue: { max_events: 200 } }
+  - { name: set, type: syslog, address: "127.0.0.1:514", batch: { max_events: 20, max_bytes: 4096 }, queue: { max_events: 20 } }
+`,
+    defaultRegistry(),
+  );
+  const delivery = (name: string): { batchSize: number; maxBytes: number; maxQueue: number } => {
+    const d = compileLogShipping(config, [])!.byName.get(name)!.delivery;
+    return { batchSize: d.batchSize, maxBytes: d.maxBytes, maxQueue: d.maxQueue };
+  };
+  assert.deepEqual(delivery('plain'), { batchSize: 1000, maxBytes: 524_288, maxQueue: 10_000 });
+  assert.deepEqual(delivery('small'), { batchSize: 200, maxBytes: 524_288, maxQueue: 200 });
+  assert.deepEqual(delivery('set'), { batchSize: 20, maxBytes: 4096, maxQueue: 20 });
 });
 
 test('routes get the global sinks, their service\'s and their own; unmatched requests the global ones', () => {
