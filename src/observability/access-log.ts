@@ -24,6 +24,7 @@ export interface AccessLogSnapshot extends ProxySnapshot {
 
 let lastCtx: RequestContext | null = null;
 let lastLine = '';
+let lastTime = '';
 
 /**
  * The access line written for `ctx` as its end is published (null when none was: the access
@@ -32,6 +33,11 @@ let lastLine = '';
  */
 export function accessLineOf(ctx: RequestContext): string | null {
   return ctx === lastCtx ? lastLine : null;
+}
+
+/** The `time` of the line accessLineOf returned last (a record made with it says the same time as the line). */
+export function accessLineTime(): string {
+  return lastTime;
 }
 
 interface Output {
@@ -59,10 +65,12 @@ export class AccessLog {
       const spec = ctx.snapshot.accessLog;
       const out = this.#out;
       if (spec !== null && out !== null) {
-        const line = spec.line(ctx, isoNow(), this.#pid);
+        const time = isoNow();
+        const line = spec.line(ctx, time, this.#pid);
         out.write(line);
         lastCtx = ctx;
         lastLine = line;
+        lastTime = time;
       }
       if (ctx.errorCode !== null) this.#requestFailed(ctx);
     };

@@ -1,21 +1,22 @@
 // Log shipping: the request records a config's log sinks receive (docs/log-shipping.md):
 // http, syslog, statsd and otlp-logs.
-// As a request ends (its response sent), the request-end subscriber looks up the route's
-// sink names and, when there are any, makes the request's entries and pushes them into each
-// sink's bounded queue (delivery-queue.ts), which sends them in batches. A route that ships
-// to no sink costs one array lookup; a config without sinks subscribes to nothing. A record
-// copies the fields it shares with the request's access line (the access log, an earlier
-// subscriber, has just written it), sinks with the same fields share one record,
-// and a full queue (a receiver that is down) makes none. Sinks run in every process that serves requests (each worker of --workers has
-// its own queues and connections; the master sums their counts on /metrics). The sinks'
-// transports are read at start; which routes ship where, the fields and the redaction
-// follow each reload.
+// As a request ends (its response sent), the request-end subscriber finds the route's sinks
+// (each snapshot's sink names resolved to their queues once) and, when there are any, makes
+// the request's entries and pushes them into each sink's bounded queue (delivery-queue.ts),
+// which sends them in batches. A route that ships to no sink costs one array lookup; a config
+// without sinks subscribes to nothing. A record copies the fields it shares with the
+// request's access line (the access log, an earlier subscriber, has just written it) and says
+// the line's time; sinks with the same fields share one record, and a full queue (a receiver
+// that is down) makes none. Sinks run in every process that serves requests (each worker of
+// --workers has its own queues and connections; the master sums their counts on /metrics).
+// The sinks' transports are read at start; which routes ship where, the fields and the
+// redaction follow each reload.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { requestEndChannel } from '../base/events.js';
 import { isoNow, type Logger } from '../base/logger.js';
 import type { RequestContext } from '../proxy/context.js';
 import type { ProxySnapshot } from '../proxy/snapshot.js';
-import { accessLineOf } from './access-log.js';
+import { accessLineOf, accessLineTime } from './access-log.js';
 import { DeliveryQueue, type DeliveryCounts, type SinkTransport } from './delivery-queue.js';
 import type { AccessLineFn } from './access-log-format.js';
 import type { LogShippingSpec, SinkSpec } from './log-sink-config.js';
@@ -72,11 +73,27 @@ function transportFor(spec: SinkSpec): AnyTransport {
   }
 }
 
+/** A sink a request's record goes to: its queue, and its settings in the snapshot the request ran under. */
+interface Target {
+  readonly queue: DeliveryQueue<string | Buffer, unknown>;
+  readonly sink: SinkSpec;
+}
+
+/** A snapshot's sinks resolved to their queues: per route (by index), and for requests that matched none. */
+interface Plan {
+  readonly byRoute: ReadonlyArray<readonly Target[]>;
+  readonly unmatched: readonly Target[];
+}
+
 export class LogShipping {
   readonly #queues = new Map<string, DeliveryQueue<string | Buffer, unknown>>();
   readonly #owns: (ctx: RequestContext) => boolean;
   readonly #pid = process.pid;
   readonly #onEnd: (message: unknown) => void;
+  /** Plans by snapshot section; the last one used is kept at hand (requests of one snapshot follow each other). */
+  readonly #plans = new WeakMap<LogShippingSpec, Plan>();
+  #lastSpec: LogShippingSpec | null = null;
+  #lastPlan: Plan | null = null;
 
   /** `owns`: whether a request came through this gateway's listeners (tests run several gateways in one process). */
   constructor(spec: LogShippingSpec, logger: Logger, owns: (ctx: RequestContext) => boolean) {
@@ -86,11 +103,32 @@ export class LogShipping {
       const ctx = message as Ctx;
       const spec = ctx.snapshot.logShipping;
       if (spec === null) return;
-      const names = ctx.route === null ? spec.unmatched : spec.byRoute[ctx.route.index];
-      if (names === undefined || names.length === 0 || !this.#owns(ctx)) return;
-      this.#ship(ctx, spec, names, accessLineOf(ctx));
+      const plan = spec === this.#lastSpec ? this.#lastPlan! : this.#planOf(spec);
+      const targets = ctx.route === null ? plan.unmatched : plan.byRoute[ctx.route.index];
+      if (targets === undefined || targets.length === 0 || !this.#owns(ctx)) return;
+      this.#ship(ctx, targets, accessLineOf(ctx));
     };
     subscribe(requestEndChannel.name, this.#onEnd);
+  }
+
+  /**
+   * A snapshot's sink names resolved to queues once. A sink added by a reload has no queue
+   * until a restart (the reload log says so): its records are not made.
+   */
+  #planOf(spec: LogShippingSpec): Plan {
+    let plan = this.#plans.get(spec);
+    if (plan === undefined) {
+      const resolve = (names: readonly string[]): Target[] =>
+        names.flatMap((name) => {
+          const queue = this.#queues.get(name);
+          return queue === undefined ? [] : [{ queue, sink: spec.byName.get(name)! }];
+        });
+      plan = { byRoute: spec.byRoute.map(resolve), unmatched: resolve(spec.unmatched) };
+      this.#plans.set(spec, plan);
+    }
+    this.#lastSpec = spec;
+    this.#lastPlan = plan;
+    return plan;
   }
 
   /**
@@ -98,17 +136,15 @@ export class LogShipping {
    * held past its end (with its request, response and headers) survives the young
    * generation's collections that happen meanwhile, which cost more than the record.
    */
-  #ship(ctx: Ctx, spec: LogShippingSpec, names: readonly string[], line: string | null): void {
+  #ship(ctx: Ctx, targets: readonly Target[], line: string | null): void {
     const pid = this.#pid;
-    const time = isoNow();
+    // A record made from the access line says the line's time.
+    const time = line !== null ? accessLineTime() : isoNow();
     let made: AccessLineFn | null = null;
     let record = '';
-    for (const name of names) {
-      // A sink added by a reload has no queue until a restart (the reload log says so). A
-      // full queue (a receiver that is down) counts the drop and costs no record.
-      const queue = this.#queues.get(name);
-      if (queue === undefined || !queue.admit()) continue;
-      const sink = spec.byName.get(name)!;
+    for (const { queue, sink } of targets) {
+      // A full queue (a receiver that is down) counts the drop and costs no record.
+      if (!queue.admit()) continue;
       if (sink.type === 'statsd') {
         queue.enqueue(statsdLines(sink, ctx));
         continue;
