@@ -208,6 +208,9 @@ function fieldExpression(name: string, redaction: Redaction): string {
   return `w(responseHeader(ctx, ${header}))`;
 }
 
+/** What every access line starts with; its first field's key (`,"NAME":`) follows. */
+const LINE_START = '{"level":"info","type":"access"';
+
 /**
  * Builds the serializer for a field list (validated before: see fieldProblems). The line
  * is `{"level":"info","type":"access",<fields in the configured order>}` and a newline; as a
@@ -216,7 +219,7 @@ function fieldExpression(name: string, redaction: Redaction): string {
  */
 export function compileAccessLine(fields: readonly string[], redaction: Redaction = DEFAULT_REDACTION, record = false): AccessLineFn {
   // Constant text and field expressions alternate; constants are emitted as JSON string literals.
-  let text = record ? '{' : '{"level":"info","type":"access"';
+  let text = record ? '{' : LINE_START;
   let code = '';
   fields.forEach((name, i) => {
     text += `${record && i === 0 ? '' : ','}${JSON.stringify(name)}:`;
@@ -261,7 +264,8 @@ export function compileRecordFromLine(fields: readonly string[], lineFields: rea
     let end = first + 1;
     for (i++; i < fields.length && at.get(fields[i]!) === end; i++) end++;
     const n = lines.length;
-    lines.push(`const a${n} = line.indexOf(${key(first)}, ${first > last ? from : '0'})${parts.length === 0 && text === '{' ? ' + 1' : ''};`);
+    const keyAt = first === 0 ? String(LINE_START.length) : `line.indexOf(${key(first)}, ${first > last ? from : '0'})`;
+    lines.push(`const a${n} = ${keyAt}${parts.length === 0 && text === '{' ? ' + 1' : ''};`);
     lines.push(`const b${n} = ${end < lineFields.length ? `line.indexOf(${key(end)}, a${n})` : 'line.length - 2'};`);
     if (text !== '') parts.push(JSON.stringify(text));
     parts.push(`line.slice(a${n}, b${n})`);

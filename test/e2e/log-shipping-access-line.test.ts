@@ -2,8 +2,9 @@
 // shares with the request's access line instead of making them again. Against a real
 // gateway with its access log in a file and http sinks to a local receiver that keeps the
 // bodies as sent: a sink with the access log's own field list ships, byte for byte, the
-// line without its envelope; sinks with other lists (the default one, a reordered one with
-// fields the line lacks) ship the same values in their own order; hostile client text
+// line without its envelope; the default list ships those bytes and four fields more (as
+// JSON lines and in a JSON array, a consumer name that is not ASCII included); other lists (a
+// reordered one with fields the line lacks) ship the same values in their own order; hostile client text
 // (quotes, a field name and JSON in a header, bytes that are not UTF-8, a header cut at the
 // logged length) included. The access log itself is the line it was: its keys and values.
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { DEFAULT_SINK_FIELDS } from '../../src/observability/log-sink-config.js'
 import { http, startCli, startEchoUpstream, tempDir, writeConfig, type CliGateway, type Upstream } from '../helpers/servers.js';
 
 const KEY = 'alice-secret-key-0123456789';
+const ZOE_KEY = 'zoe-secret-key-0123456789';
 const ENVELOPE = '{"level":"info","type":"access",';
 const MIXED = ['user_agent', 'path', 'time', 'consumer', 'query', 'status', 'trace_id', 'req.h.apikey', 'method', 'request_id', 'upstream'];
 
@@ -69,9 +71,11 @@ listen: { proxy: "127.0.0.1:0", status: null }
 access_log: { path: "${logFile}" }
 consumers:
   - { username: alice, credentials: { key-auth: [{ id: alice-key-1, key: "${KEY}" }] } }
+  - { username: "zoë", credentials: { key-auth: [{ id: "zoë-key", key: "${ZOE_KEY}" }] } }
 log_sinks:
   - { name: same, type: http, url: "${receiver.url}/same", fields: [${DEFAULT_ACCESS_LOG_FIELDS.join(', ')}], ${batch} }
   - { name: defaults, type: http, url: "${receiver.url}/defaults", ${batch} }
+  - { name: defaults-array, type: http, format: json_array, url: "${receiver.url}/defaults-array", ${batch} }
   - { name: mixed, type: http, format: json_array, url: "${receiver.url}/mixed", fields: [${MIXED.map((f) => JSON.stringify(f)).join(', ')}], ${batch} }
 services:
   - name: orders
@@ -125,6 +129,9 @@ test('a record copies the access line: byte for byte with the same fields, the s
     assert.equal(r.status, 200);
     ids.push(`plain-${i}`);
   }
+  // A consumer whose name is not ASCII, on an ASCII line: the record's fields after the line's stretch are.
+  assert.equal((await http(`${gw.url}/keyed/z`, { headers: { apikey: ZOE_KEY, 'x-request-id': 'zoe-1' } })).status, 200);
+  ids.push('zoe-1');
   assert.equal((await http(`${gw.url}/keyed/no-key`, { headers: { 'x-request-id': 'refused-1' } })).status, 401);
   ids.push('refused-1');
   assert.equal((await http(`${gw.url}/nowhere`, { headers: { 'x-request-id': 'unmatched-1' } })).status, 404);
@@ -158,11 +165,15 @@ test('a record copies the access line: byte for byte with the same fields, the s
   const byId = (texts: string[]): Map<string, string> => new Map(texts.map((t) => [(JSON.parse(t) as Record<string, unknown>)['request_id'] as string, t]));
   const same = byId(shipped('/same', false));
   const defaults = byId(shipped('/defaults', false));
+  const defaultsArray = byId(shipped('/defaults-array', true));
   const mixed = byId(shipped('/mixed', true));
   for (const id of ids) {
     const line = lineOf.get(id)!;
     // The same fields: the line's bytes without its envelope and newline.
     assert.equal(same.get(id), `{${line.slice(ENVELOPE.length)}`, id);
+    // The default fields: the line's fields, byte for byte, then four more; the same in a JSON array.
+    assert.ok(defaults.get(id)?.startsWith(`{${line.slice(ENVELOPE.length, -1)},"trace_id":`), `${id}: ${defaults.get(id)}`);
+    assert.equal(defaultsArray.get(id), defaults.get(id), id);
     const values = JSON.parse(line) as Record<string, unknown>;
     for (const [sink, fields] of [
       [defaults, DEFAULT_SINK_FIELDS],
@@ -184,5 +195,8 @@ test('a record copies the access line: byte for byte with the same fields, the s
   assert.equal((JSON.parse(mixed.get('plain-1')!) as Record<string, unknown>)['consumer'], 'alice');
   assert.equal((JSON.parse(mixed.get('plain-1')!) as Record<string, unknown>)['query'], 'access_token=[redacted]&x=1');
   assert.equal((JSON.parse(defaults.get('plain-1')!) as Record<string, unknown>)['credential'], 'alice-key-1');
+  // Sent as UTF-8: a byte per character would read back as U+FFFD.
+  const zoe = JSON.parse(defaults.get('zoe-1')!) as Record<string, unknown>;
+  assert.deepEqual([zoe['consumer'], zoe['credential']], ['zoë', 'zoë-key']);
   assert.equal((JSON.parse(mixed.get('unmatched-1')!) as Record<string, unknown>)['upstream'], null);
 });
