@@ -39,31 +39,30 @@ async function both(loader: Loader, a: Entry, b: Entry, o: PairedOptions, durati
   return { base: (da * 1e6) / ra.requests, other: (db * 1e6) / rb.requests, requests: rb.requests / ra.requests };
 }
 
-/** A table row per other gateway: its CPU per request ÷ the base's, run by run. */
+/**
+ * A table row per other gateway: its CPU per request ÷ the base's, run by run. The others
+ * take turns (run 1 of each, then run 2 of each…), so that the machine's drift over the
+ * section falls on every row alike.
+ */
 export async function pairedRuns(loader: Loader, base: Entry, others: readonly Entry[], o: PairedOptions): Promise<string[]> {
-  const rows: string[] = [];
-  for (const other of others) {
-    if (!base.t.alive() || !other.t.alive()) {
-      rows.push(`| ${other.rec.name} | – | – | – | – | – | a process is no longer running |`);
-      continue;
-    }
-    await both(loader, base, other, o, o.warmupS);
-    const runs: Run[] = [];
-    for (let i = 0; i < o.runs; i++) {
+  const runs = new Map<Entry, Run[]>(others.map((other) => [other, []]));
+  const alive = (other: Entry): boolean => base.t.alive() && other.t.alive();
+  for (const other of others) if (alive(other)) await both(loader, base, other, o, o.warmupS);
+  for (let i = 0; i < o.runs; i++) {
+    for (const other of others) {
+      if (!alive(other)) continue;
       const r = await both(loader, base, other, o, o.durationS);
       if (r === null) continue;
-      runs.push(r);
+      runs.get(other)!.push(r);
       o.say(`  paired ${i + 1}/${o.runs} ${other.rec.name}: ${r.other.toFixed(1)} vs ${r.base.toFixed(1)} CPU µs/req (${(r.other / r.base).toFixed(3)}×), answers ${r.requests.toFixed(3)}×`);
     }
-    if (runs.length === 0) {
-      rows.push(`| ${other.rec.name} | 0 | – | – | – | – | every run failed |`);
-      continue;
-    }
-    const ratios = runs.map((r) => r.other / r.base);
-    rows.push(
-      `| ${other.rec.name} | ${runs.length} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${median(runs.map((r) => r.requests)).toFixed(3)} | ${median(runs.map((r) => r.other)).toFixed(1)} vs ${median(runs.map((r) => r.base)).toFixed(1)} | |`,
-    );
   }
+  const rows = others.map((other) => {
+    const done = runs.get(other)!;
+    if (done.length === 0) return `| ${other.rec.name} | 0 | – | – | – | – | ${alive(other) ? 'every run failed' : 'a process is no longer running'} |`;
+    const ratios = done.map((r) => r.other / r.base);
+    return `| ${other.rec.name} | ${done.length} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${median(done.map((r) => r.requests)).toFixed(3)} | ${median(done.map((r) => r.other)).toFixed(1)} vs ${median(done.map((r) => r.base)).toFixed(1)} | |`;
+  });
   return [
     `#### Paired runs against ${base.rec.name}`,
     '',
@@ -71,6 +70,6 @@ export async function pairedRuns(loader: Loader, base: Entry, others: readonly E
     '|---|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
-    `Both gateways pinned to the proxy core and loaded at the same time, ${loader.describe(o.connections)} each, ${o.runs} run(s) × ${o.durationS} s after a ${o.warmupS} s warm-up; CPU per request from /proc over each run. The two share the core, so their µs per request are higher than in the rounds above; the ratio is what this section measures.`,
+    `Both gateways pinned to the proxy core and loaded at the same time, ${loader.describe(o.connections)} each, ${o.runs} run(s) × ${o.durationS} s after a ${o.warmupS} s warm-up, the rows taking turns; CPU per request from /proc over each run. The two share the core, so their µs per request are higher than in the rounds above; the ratio is what this section measures.`,
   ];
 }
