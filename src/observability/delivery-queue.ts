@@ -1,13 +1,12 @@
 // The one delivery mechanism of the log sinks: a bounded queue of records per sink, sent in
 // batches (when `batchSize` records or `maxBytes` bytes are waiting, or every `intervalMs`),
-// one batch in flight at a
-// time so that a receiver sees records in order. A batch that fails is retried with
-// exponential back-off and jitter for as long as it takes (a receiver's Retry-After is
-// followed up to the cap); new records keep queueing meanwhile, and only when the queue is
-// full are they dropped. A batch the receiver refuses for good (a 4xx other than 408/429,
-// or a sink that does not retry, such as StatsD over UDP) is dropped at once. Every drop,
-// failed attempt and retry is counted, and logged at most every 30 s per sink. Records are
-// pushed by the log shipper outside the request path; nothing here runs for a request.
+// one batch in flight at a time so that a receiver sees records in order. A batch that fails
+// is retried with exponential back-off and jitter for as long as it takes (a receiver's
+// Retry-After is followed up to the cap); new records keep queueing meanwhile, and only when
+// the queue is full are they dropped. A batch the receiver refuses for good (a 4xx other than
+// 408/429, or a sink that does not retry, such as StatsD over UDP) is dropped at once. Every
+// drop, failed attempt and retry is counted, and logged at most every 30 s per sink. Records
+// are pushed by the log shipper outside the request path; nothing here runs for a request.
 // A batch is whatever the sink's transport gathers records into: an array of them by
 // default, or (the http sink) the request body itself, each record encoded into it as it
 // comes, so that nothing is held as a string or encoded again when the batch leaves.
@@ -16,10 +15,9 @@ import type { Logger } from '../base/logger.js';
 /**
  * How a transport gathers records into a batch: `open` makes an empty one, `add` puts a
  * record in it and says how many bytes that added; `release`, when given, is told of a batch
- * the queue is done with (delivered,
- * refused or failed for good), after its last attempt settled, so that its room may serve
- * again. A batch dropped while an attempt may still be in flight (the drain time ran out) is
- * never released.
+ * the queue is done with (delivered, refused or failed for good), after its last attempt
+ * settled, so that its room may serve again. A batch dropped while an attempt may still be in
+ * flight (the drain time ran out) is never released.
  */
 export interface Batching<R, B> {
   open(): B;
