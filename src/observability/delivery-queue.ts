@@ -44,12 +44,11 @@ const ARRAYS: Batching<{ length: number }, unknown[]> = {
   },
 };
 
-/** A batch, how many records and bytes it holds, and whether it takes more. */
+/** A batch, and how many records and bytes it holds. */
 interface Held<B> {
   readonly batch: B;
   count: number;
   bytes: number;
-  full: boolean;
 }
 
 export class DeliveryError extends Error {
@@ -154,13 +153,16 @@ export class DeliveryQueue<R, B = readonly R[]> {
   enqueue(record: R): void {
     const waiting = this.#waiting;
     let last = waiting.length === 0 ? undefined : waiting[waiting.length - 1]!;
-    if (last === undefined || last.full) waiting.push((last = { batch: this.#batching.open(), count: 0, bytes: 0, full: false }));
+    if (last === undefined || this.#full(last)) waiting.push((last = { batch: this.#batching.open(), count: 0, bytes: 0 }));
     last.bytes += this.#batching.add(last.batch, record);
+    last.count++;
     this.#pending++;
-    if (++last.count >= this.#opts.batchSize || last.bytes >= this.#opts.maxBytes) {
-      last.full = true;
-      this.#pump();
-    }
+    if (this.#full(last)) this.#pump();
+  }
+
+  /** Whether a batch takes no more records: it holds batchSize of them, or maxBytes. */
+  #full(held: Held<B>): boolean {
+    return held.count >= this.#opts.batchSize || held.bytes >= this.#opts.maxBytes;
   }
 
   /**
@@ -207,7 +209,8 @@ export class DeliveryQueue<R, B = readonly R[]> {
       this.#batch = null;
       this.#inFlight = null;
       if (!this.#stopped) this.#batching.release?.(held.batch);
-      if (this.#waiting[0]?.full === true || (this.#closing && !this.#stopped)) this.#pump();
+      const next = this.#waiting[0];
+      if ((next !== undefined && this.#full(next)) || (this.#closing && !this.#stopped)) this.#pump();
     });
   }
 
