@@ -24,8 +24,11 @@ export interface ChainOptions {
   oneConnS: number;
   only: string[] | null;
   say: (line: string) => void;
-  /** After the rounds: paired runs (bench/paired.ts) of every northgate row against the row `base`. */
-  paired?: { base: string; runs: number };
+  /**
+   * After the rounds: paired runs (bench/paired.ts) of every northgate row against the row
+   * `base`, in `sessions` of `runs` each (every session after the first with fresh processes).
+   */
+  paired?: { base: string; runs: number; sessions: number };
 }
 
 const TITLE = '### The gateway chain: key-auth + local rate limit + metrics + access log to a file';
@@ -92,14 +95,37 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
     }
     return rec;
   };
+  /** How each Northgate row's process is started (again, for the paired runs' later sessions). */
+  const starters = new Map<string, () => Promise<Running | string>>();
+  type Started = { target: Running; statusPort: number };
   const northgate = async (row: string, config: (p: number, s: number) => string, root: string, extra: string, accessLog: string | null): Promise<void> => {
-    const r = await startNorthgate(ctx, row, config, 'ignore', 15_000, root, extra);
+    const start = async (): Promise<Started | string> => {
+      const r = await startNorthgate(ctx, row, config, 'ignore', 15_000, root, extra);
+      if (typeof r === 'string') return root === ctx.repoRoot ? r : `${root}: ${r}`;
+      const target = { name: row, url: `http://127.0.0.1:${r.port}/`, alive: () => r.child.alive(), stop: () => r.child.stop(), ...(r.child.cp.pid !== undefined ? { pid: r.child.cp.pid } : {}) };
+      return { target, statusPort: r.statusPort };
+    };
+    const r = await start();
     if (typeof r === 'string') {
-      add(row, { ok: false, reason: root === ctx.repoRoot ? r : `${root}: ${r}` });
+      add(row, { ok: false, reason: r });
       return;
     }
-    const rec = add(row, { ok: true, target: { name: row, url: `http://127.0.0.1:${r.port}/`, alive: () => r.child.alive(), stop: () => r.child.stop(), ...(r.child.cp.pid !== undefined ? { pid: r.child.cp.pid } : {}) } });
+    starters.set(row, async () => {
+      const again = await start();
+      return typeof again === 'string' ? again : again.target;
+    });
+    const rec = add(row, { ok: true, target: r.target });
     if (accessLog !== null) counted.push({ row, statusPort: r.statusPort, accessLog, rec });
+  };
+  /** A fresh process in place of an entry's (null), or why none started. */
+  const restart = async (e: Entry): Promise<string | null> => {
+    const start = starters.get(e.rec.name);
+    if (start === undefined) return `${e.rec.name} cannot be restarted`;
+    await e.t.stop();
+    const r = await start();
+    if (typeof r === 'string') return r;
+    e.t = r;
+    return null;
   };
   try {
     for (const name of ['direct', 'nginx', 'node-floor', 'net-minimal', 'fastify-http-proxy'] as const) {
@@ -121,20 +147,21 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
     const perRound = entries.length * (o.warmupS + o.durationS + o.oneConnS);
     o.say(`\nchain scenario: ${entries.length} target(s), ${o.rounds} round(s), each target's 1-connection run after its main run in every round: about ${Math.ceil((perRound * o.rounds) / 60)} min`);
     await measureRounds(loader, entries, { ...o, headers: HEADERS, oneConn: 'each-round', rotate: true });
+    // The rounds' processes, before the paired runs replace them.
+    const checks: string[] = [];
+    for (const c of counted) checks.push(await gatewayCheck(c));
     const paired: string[] = [];
     if (o.paired !== undefined) {
-      const { base: name, runs } = o.paired;
+      const { base: name, runs, sessions } = o.paired;
       const pairBase = entries.find((e) => e.rec.name === name);
       if (pairBase === undefined) {
         paired.push('', `Paired runs skipped: ${name} did not start.`);
       } else {
         const others = entries.filter((e) => e !== pairBase && e.rec.name.startsWith('northgate'));
-        o.say(`\npaired runs: ${others.length} target(s) against ${name}, ${runs} run(s) each: about ${Math.ceil((others.length * (runs * o.durationS + o.warmupS)) / 60)} min`);
-        paired.push('', ...(await pairedRuns(loader, pairBase, others, { runs, durationS: o.durationS, warmupS: o.warmupS, connections: Math.max(1, Math.round(o.connections / 2)), headers: HEADERS, say: o.say })));
+        o.say(`\npaired runs: ${others.length} target(s) against ${name}, ${sessions} session(s) of ${runs} run(s) each: about ${Math.ceil((sessions * others.length * (runs * o.durationS + o.warmupS)) / 60)} min`);
+        paired.push('', ...(await pairedRuns(loader, pairBase, others, { runs, sessions, restart, durationS: o.durationS, warmupS: o.warmupS, connections: Math.max(1, Math.round(o.connections / 2)), headers: HEADERS, say: o.say })));
       }
     }
-    const checks: string[] = [];
-    for (const c of counted) checks.push(await gatewayCheck(c));
     return [TITLE, '', markdownTable(recs), '', ...details(recs), ...checks, '', notes(ctx, loader, o, base), ...paired];
   } finally {
     for (const e of entries) await e.t.stop();

@@ -224,8 +224,9 @@ async function main(): Promise<void> {
   if (nginx === null) throw new Error('nginx is needed for the upstream');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ng-instr-'));
   const children: ChildProcess[] = [];
+  // SIGTERM: nginx's master stops its workers on it (a killed master leaves them serving).
   const stop = (): void => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   };
   process.on('exit', stop);
   try {

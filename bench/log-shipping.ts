@@ -3,7 +3,8 @@
 // each batch and answers 200), and with that sink's receiver stopped (nothing listens on its
 // port: every batch fails, is retried with back-off, and the full queue drops records) — so
 // that what a sink costs the proxy, alive or dead, reads off one table (docs/log-shipping.md),
-// then each sink row against the row without a sink in paired runs (bench/paired.ts).
+// then each sink row against the row without a sink in paired runs (bench/paired.ts), in
+// sessions of fresh processes.
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,8 +37,9 @@ export async function runLogShipping(ctx: Ctx, loader: Loader, up: Upstream, o: 
   ];
   try {
     // The rounds' ratios move by ±20% on a shared machine; paired runs of each sink against no
-    // sink, both loaded at once on the same core, measure a few per cent.
-    return await runChain({ ...ctx, northgateVariants: variants }, loader, up, { ...o, only: ['direct', 'northgate-chain'], paired: { base: 'northgate-chain (no sink)', runs: 5 } });
+    // sink, both loaded at once on the same core, measure a few per cent: three sessions of
+    // fresh processes, three runs each (a process's own luck moves a ratio more than the runs do).
+    return await runChain({ ...ctx, northgateVariants: variants }, loader, up, { ...o, only: ['direct', 'northgate-chain'], paired: { base: 'northgate-chain (no sink)', runs: 3, sessions: 3 } });
   } finally {
     receiver.closeAllConnections();
     receiver.close();
