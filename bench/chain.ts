@@ -189,12 +189,19 @@ async function gatewayCheck(c: GatewayCounts): Promise<string> {
   const refused = [...byCode].filter(([k]) => Number(k) >= 400).reduce((a, [, n]) => a + n, 0);
   const lines = c.accessLog === null ? NaN : await countLines(c.accessLog);
   const bytes = c.accessLog === null ? NaN : statSync(c.accessLog, { throwIfNoEntry: false })?.size ?? NaN;
-  const log = `access log: ${fmtInt(lines)} lines, ${(bytes / 1048576).toFixed(1)} MB in ${c.accessLog} for the ${fmtInt(c.rec.requests)} responses the load generator counted over all runs (warm-ups included)`;
+  const log = `access log: ${fmtInt(lines)} lines, ${(bytes / 1048576).toFixed(1)} MB in ${c.accessLog} for the ${fmtInt(c.rec.requests)} responses the load generator counted over all runs (warm-ups included)${sinkCounts(text)}`;
   if (limited > 0 || refused > 0) {
     process.exitCode = 1;
     return `⚠ ${c.row}: the rate limit refused ${fmtInt(limited)} request(s) and the gateway answered ${fmtInt(refused)} with a status ≥ 400 (northgate_http_requests_total by code: ${codes}); the figures are not those of the chain. ${log}.`;
   }
   return `${c.row}: 0 refused by the rate limit (northgate_rate_limited_total), no answer ≥ 400 (northgate_http_requests_total by code: ${codes}); ${log}.`;
+}
+
+/** What a row's log sinks did (the proof that a live sink delivered and a dead one dropped), or nothing without sinks. */
+function sinkCounts(text: string): string {
+  if (!/^northgate_log_sink_events_sent_total/m.test(text)) return '';
+  const n = (name: string): string => fmtInt(sumSeries(text, name));
+  return `; log sinks: ${n('northgate_log_sink_events_sent_total')} records sent, ${n('northgate_log_sink_events_dropped_total')} dropped, ${n('northgate_log_sink_batches_failed_total')} failed attempts`;
 }
 
 function sumSeries(text: string, name: string): number {
