@@ -62,18 +62,16 @@ export async function pairedRuns(loader: Loader, base: Entry, others: readonly E
   const runs = new Map<Entry, Run[]>(others.map((other) => [other, []]));
   const alive = (other: Entry): boolean => base.t.alive() && other.t.alive();
   let stopped = '';
-  for (let s = 0; s < o.sessions && stopped === ''; s++) {
-    if (s > 0) {
-      for (const e of [base, ...others]) {
-        const why = await o.restart(e);
-        if (why !== null) {
-          stopped = `session ${s + 1} did not start: ${why}`;
-          o.say(`  ${stopped}`);
-          break;
-        }
+  for (let s = 0; s < o.sessions; s++) {
+    for (const e of s === 0 ? [] : [base, ...others]) {
+      const why = await o.restart(e);
+      if (why !== null) {
+        stopped = `session ${s + 1} did not start: ${why}`;
+        o.say(`  ${stopped}`);
+        break;
       }
-      if (stopped !== '') break;
     }
+    if (stopped !== '') break;
     for (const other of others) if (alive(other)) await both(loader, base, other, o, o.warmupS, s);
     for (let i = 0; i < o.runs; i++) {
       for (const other of others) {
