@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { configProblems } from '../helpers/config.js';
 import { ORDERS_OPENAPI, PortalClient, startPortalGateway, type PortalGatewayHandle } from '../helpers/browser.js';
-import { http, startUpstream, writeConfig, type Upstream } from '../helpers/servers.js';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { http, startUpstream, tempDir, writeConfig, type Upstream } from '../helpers/servers.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const config = (upstream: string, portal = 'self_service: { plans: [free, pro] }\n  admins: [ops@example.com]') => `
@@ -346,7 +345,7 @@ describe('portal usage from the metering store', () => {
   let gw: PortalGatewayHandle;
   before(async () => {
     const yaml = config(upstream.url, 'self_service: { plans: [free] }\n  admins: [ops@example.com]').replace('access_log: { enabled: false }', 'access_log: { enabled: false }\nmetering: { store: "sqlite:METER" }');
-    gw = await startPortalGateway(yaml.replace('METER', join(mkdtempSync(join(tmpdir(), 'portal-meter-')), 'usage.sqlite')), { 'orders.yaml': ORDERS_OPENAPI });
+    gw = await startPortalGateway(yaml.replace('METER', join(tempDir('portal-meter-'), 'usage.sqlite')), { 'orders.yaml': ORDERS_OPENAPI });
   });
   after(async () => gw.close());
 
@@ -376,7 +375,7 @@ portal: { self_service: { plans: [free, gold] } }
 
 describe('portal quota used and left', () => {
   test('the usage answer reads the plan quota\'s own counters: used, left, reset; reading counts nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'northgate-portal-quota-'));
+    const dir = tempDir('northgate-portal-quota-');
     const gw = await startPortalGateway(config(upstream.url).replace('plans: [{ name: free }, { name: pro }]', `plans: [{ name: free, quota: { period: day, max: 5, path: ${join(dir, 'quota.sqlite')} } }, { name: pro }]`), { 'orders.yaml': ORDERS_OPENAPI });
     try {
       const c = new PortalClient(gw.portalUrl);

@@ -1,15 +1,14 @@
 // The developer portal in tests: a gateway with its portal listener in this process (real
 // sockets, config from a real file so that OpenAPI paths resolve next to it), a small JSON
 // client with a cookie jar and the CSRF token, and Debian's Chromium through playwright-core.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { loadConfigFile } from '../../src/compiler/load.js';
 import { defaultRegistry } from '../../src/plugins/index.js';
 import { Gateway } from '../../src/runtime/gateway.js';
 import { createLogger } from '../../src/base/logger.js';
-import { http, type HttpResult } from './servers.js';
+import { http, tempDir, type HttpResult } from './servers.js';
 
 export interface PortalGatewayHandle {
   gateway: Gateway;
@@ -25,7 +24,7 @@ export interface PortalGatewayHandle {
  * on the same portal file) and starts a gateway on it. The portal's default SQLite file
  * (northgate-portal.db) sits next to the config.
  */
-export async function startPortalGateway(yaml: string, files: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'northgate-portal-'))): Promise<PortalGatewayHandle> {
+export async function startPortalGateway(yaml: string, files: Record<string, string> = {}, dir = tempDir('northgate-portal-')): Promise<PortalGatewayHandle> {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const configFile = join(dir, 'northgate.yaml');
   writeFileSync(configFile, yaml);

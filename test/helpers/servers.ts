@@ -2,7 +2,7 @@
 // real CLI in a child process. Nothing here is a mock.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,8 +52,29 @@ export function startEchoUpstream(): Promise<Upstream> {
   });
 }
 
+/** Directories tempDir made, removed as the test file's process exits. */
+const tempDirs = new Set<string>();
+
+/**
+ * A fresh directory under the system's temp dir, removed with what is in it when the test
+ * file's process exits (each file runs in a process of its own), so that runs of the suite do
+ * not fill /tmp. NORTHGATE_KEEP_TEST_DIRS=1 keeps them, to look at after a failure.
+ */
 export function tempDir(prefix = 'northgate-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.size === 0 && process.env['NORTHGATE_KEEP_TEST_DIRS'] !== '1') process.once('exit', removeTempDirs);
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeTempDirs(): void {
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A child process that outlived its test may still hold a file there: leave it.
+    }
+  }
 }
 
 /** The HTTP/1.1 engine the e2e suites run the gateway with (test/node/ sets it to node). */

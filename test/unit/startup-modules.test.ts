@@ -6,15 +6,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { tempDir } from '../helpers/servers.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/northgate.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'northgate-modules-'));
+const dir = tempDir('northgate-modules-');
 
 // The hooks see every module loaded through import (ESM, and a CommonJS module's entry);
 // require.cache holds what CommonJS loaded. Both are written to NG_MODULE_LOG.
