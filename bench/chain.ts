@@ -95,11 +95,12 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
     }
     return rec;
   };
+  /** A Northgate row's process and its status port, or why it did not start. */
+  type Start = () => Promise<{ target: Running; statusPort: number } | string>;
   /** How each Northgate row's process is started (again, for the paired runs' later sessions). */
-  const starters = new Map<string, () => Promise<Running | string>>();
-  type Started = { target: Running; statusPort: number };
+  const starters = new Map<string, Start>();
   const northgate = async (row: string, config: (p: number, s: number) => string, root: string, extra: string, accessLog: string | null): Promise<void> => {
-    const start = async (): Promise<Started | string> => {
+    const start: Start = async () => {
       const r = await startNorthgate(ctx, row, config, 'ignore', 15_000, root, extra);
       if (typeof r === 'string') return root === ctx.repoRoot ? r : `${root}: ${r}`;
       const target = { name: row, url: `http://127.0.0.1:${r.port}/`, alive: () => r.child.alive(), stop: () => r.child.stop(), ...(r.child.cp.pid !== undefined ? { pid: r.child.cp.pid } : {}) };
@@ -110,10 +111,7 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
       add(row, { ok: false, reason: r });
       return;
     }
-    starters.set(row, async () => {
-      const again = await start();
-      return typeof again === 'string' ? again : again.target;
-    });
+    starters.set(row, start);
     const rec = add(row, { ok: true, target: r.target });
     if (accessLog !== null) counted.push({ row, statusPort: r.statusPort, accessLog, rec });
   };
@@ -124,7 +122,7 @@ export async function runChain(ctx: Ctx, loader: Loader, up: Upstream, o: ChainO
     await e.t.stop();
     const r = await start();
     if (typeof r === 'string') return r;
-    e.t = r;
+    e.t = r.target;
     return null;
   };
   try {

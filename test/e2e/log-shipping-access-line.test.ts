@@ -3,10 +3,10 @@
 // gateway with its access log in a file and http sinks to a local receiver that keeps the
 // bodies as sent: a sink with the access log's own field list ships, byte for byte, the
 // line without its envelope; the default list ships those bytes and four fields more (as
-// JSON lines and in a JSON array, a consumer name that is not ASCII included); other lists (a
-// reordered one with fields the line lacks) ship the same values in their own order; hostile client text
-// (quotes, a field name and JSON in a header, bytes that are not UTF-8, a header cut at the
-// logged length) included. The access log itself is the line it was: its keys and values.
+// JSON lines and in a JSON array, a consumer name that is not ASCII included); a reordered
+// list with fields the line lacks ships the same values in its own order; hostile client
+// text (quotes, a field name and JSON in a header, bytes that are not UTF-8, a header cut at
+// the logged length) included. The access log itself is the line it was: its keys and values.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -129,7 +129,7 @@ test('a record copies the access line: byte for byte with the same fields, the s
     assert.equal(r.status, 200);
     ids.push(`plain-${i}`);
   }
-  // A consumer whose name is not ASCII, on an ASCII line: the record's fields after the line's stretch are.
+  // A consumer whose name is not ASCII: the fields the record adds after the line's stretch are not ASCII.
   assert.equal((await http(`${gw.url}/keyed/z`, { headers: { apikey: ZOE_KEY, 'x-request-id': 'zoe-1' } })).status, 200);
   ids.push('zoe-1');
   assert.equal((await http(`${gw.url}/keyed/no-key`, { headers: { 'x-request-id': 'refused-1' } })).status, 401);
