@@ -19,6 +19,8 @@ export interface ClientOptions {
   readonly backchannelLogoutUri?: string;
   /** Access token lifetime in seconds. */
   readonly accessTokenTtl?: number;
+  /** Lifetime of the access tokens a refresh_token grant issues (default: accessTokenTtl). */
+  readonly refreshedAccessTokenTtl?: number;
 }
 
 export interface OidcProviderHandle {
@@ -79,7 +81,15 @@ export async function startOidcProvider(): Promise<OidcProviderHandle> {
         claims: { openid: ['sub'], email: ['email', 'email_verified'] },
         findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test`, email_verified: true }) }),
         issueRefreshToken: () => true,
-        ttl: { AccessToken: opts.accessTokenTtl ?? 3600, IdToken: 3600, Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600 },
+        ttl: {
+          AccessToken: (ctx: { oidc?: { params?: { grant_type?: unknown } } } | undefined) =>
+            ctx?.oidc?.params?.grant_type === 'refresh_token' ? (opts.refreshedAccessTokenTtl ?? opts.accessTokenTtl ?? 3600) : (opts.accessTokenTtl ?? 3600),
+          IdToken: 3600,
+          Session: 3600,
+          Interaction: 600,
+          Grant: 3600,
+          RefreshToken: 3600,
+        },
         features: {
           devInteractions: { enabled: false },
           backchannelLogout: { enabled: true },
